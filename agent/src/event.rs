@@ -1,0 +1,136 @@
+//! The values that flow through the agent: samples in, anomalies in the middle, alert events out.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+/// One observation of one signal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub signal: Arc<str>,
+    /// Unix time in milliseconds.
+    pub ts_ms: i64,
+    pub value: f64,
+}
+
+/// A point a detector found anomalous.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Anomaly {
+    pub signal: Arc<str>,
+    pub ts_ms: i64,
+    pub score: f64,
+    pub observed: f64,
+    pub expected_low: f64,
+    pub expected_high: f64,
+    pub detector: &'static str,
+}
+
+impl Anomaly {
+    /// One sentence a person on call can read.
+    pub fn evidence(&self) -> String {
+        let side = if self.observed > self.expected_high {
+            "above"
+        } else {
+            "below"
+        };
+        format!(
+            "{} is {}, {side} the expected range {}..{} (score {:.2}, detector {})",
+            self.signal,
+            fmt_value(self.observed),
+            fmt_value(self.expected_low),
+            fmt_value(self.expected_high),
+            self.score,
+            self.detector
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Warning,
+    Critical,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertState {
+    Firing,
+    Resolved,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Range {
+    pub low: f64,
+    pub high: f64,
+}
+
+/// What the sinks receive. Serialized as-is by the JSON sinks; the README documents the schema.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertEvent {
+    /// When the event happened (RFC 3339, UTC).
+    #[serde(serialize_with = "rfc3339")]
+    pub time: i64,
+    pub state: AlertState,
+    /// Stable for one alert from firing to resolved: `{signal}@{first anomalous ts_ms}`.
+    pub alert_id: String,
+    pub host: Arc<str>,
+    pub signal: Arc<str>,
+    pub severity: Severity,
+    /// The value that fired the alert, or for `resolved` the last value seen.
+    pub observed: f64,
+    pub expected: Range,
+    pub score: f64,
+    pub detector: &'static str,
+    /// When the alert started firing (RFC 3339, UTC).
+    #[serde(serialize_with = "rfc3339")]
+    pub started_at: i64,
+    pub summary: String,
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Formats unix milliseconds as RFC 3339 UTC with millisecond precision.
+pub fn format_ts(ts_ms: i64) -> String {
+    let t = UNIX_EPOCH + Duration::from_millis(u64::try_from(ts_ms).unwrap_or(0));
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+fn rfc3339<S: serde::Serializer>(ts_ms: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_ts(*ts_ms))
+}
+
+/// Short, human-friendly rendering of a measured value.
+fn fmt_value(v: f64) -> String {
+    if v != 0.0 && (v.abs() >= 1e6 || v.abs() < 1e-3) {
+        format!("{v:.3e}")
+    } else {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        assert_eq!(format_ts(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_ts(1_764_097_262_123), "2025-11-25T19:01:02.123Z");
+    }
+
+    #[test]
+    fn values_render_compactly() {
+        assert_eq!(fmt_value(0.5), "0.5");
+        assert_eq!(fmt_value(12.0), "12");
+        assert_eq!(fmt_value(2_500_000.0), "2.500e6");
+        assert_eq!(fmt_value(0.0), "0");
+    }
+}

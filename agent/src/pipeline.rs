@@ -1,0 +1,309 @@
+//! The pipeline: one detector per signal, created on first sight from the configuration, fed
+//! every sample; anomalies and normal points go through alerting, alert events to the sinks.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use seismo_config::{Config, DetectorKind, DetectorSettings, DetectorsConfig};
+use seismo_detectors::{Detector, EwmaParams, RobustEwma, Verdict};
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use crate::alerting::{Alerting, Normal};
+use crate::event::{now_ms, AlertEvent, AlertState, Anomaly, Range, Sample};
+use crate::sinks::Sinks;
+use crate::sources::host::Batch;
+use crate::stats::{LogLimiter, Stats};
+
+struct Tracked {
+    /// `None` when an override disables the signal: remembered so the globs are matched once.
+    detector: Option<Box<dyn Detector>>,
+    last_seen: Instant,
+}
+
+pub struct Pipeline {
+    detectors: DetectorsConfig,
+    signals: HashMap<Arc<str>, Tracked>,
+    alerting: Alerting,
+    stats: Arc<Stats>,
+    refused_log: LogLimiter,
+    non_finite_log: LogLimiter,
+}
+
+impl Pipeline {
+    pub fn new(host: Arc<str>, config: &Config, stats: Arc<Stats>) -> Self {
+        Self {
+            detectors: config.detectors.clone(),
+            signals: HashMap::new(),
+            alerting: Alerting::new(host, &config.alerting),
+            stats,
+            refused_log: LogLimiter::new(Duration::from_secs(300)),
+            non_finite_log: LogLimiter::new(Duration::from_secs(300)),
+        }
+    }
+
+    /// Scores one sample; returns the alert event it caused, if any.
+    pub fn process(&mut self, sample: &Sample, now: Instant) -> Option<AlertEvent> {
+        Stats::add(&self.stats.samples, 1);
+        let (verdict, detector) = {
+            let d = self.detector_for(&sample.signal, now)?;
+            (d.observe(sample.ts_ms, sample.value), d.name())
+        };
+        match verdict {
+            Verdict::WarmingUp => None,
+            Verdict::Skipped => {
+                Stats::add(&self.stats.non_finite_skipped, 1);
+                if let Some(n) = self.non_finite_log.hit() {
+                    tracing::warn!(
+                        signal = %sample.signal, value = sample.value, skipped = n,
+                        "non-finite values skipped (logged at most every 5 minutes)"
+                    );
+                }
+                None
+            }
+            Verdict::Scored(o) if o.anomalous => {
+                Stats::add(&self.stats.anomalies, 1);
+                let anomaly = Anomaly {
+                    signal: Arc::clone(&sample.signal),
+                    ts_ms: sample.ts_ms,
+                    score: o.score,
+                    observed: sample.value,
+                    expected_low: o.expected_low,
+                    expected_high: o.expected_high,
+                    detector,
+                };
+                self.alerting.on_anomaly(&anomaly)
+            }
+            Verdict::Scored(o) => {
+                let normal = Normal {
+                    ts_ms: sample.ts_ms,
+                    observed: sample.value,
+                    score: o.score,
+                    expected: Range {
+                        low: o.expected_low,
+                        high: o.expected_high,
+                    },
+                };
+                self.alerting.on_normal(&sample.signal, &normal)
+            }
+        }
+    }
+
+    fn detector_for(&mut self, signal: &Arc<str>, now: Instant) -> Option<&mut Box<dyn Detector>> {
+        if !self.signals.contains_key(signal) {
+            if self.signals.len() >= self.detectors.max_signals {
+                Stats::add(&self.stats.signals_refused, 1);
+                if let Some(n) = self.refused_log.hit() {
+                    tracing::warn!(
+                        signal = %signal, refused = n, max_signals = self.detectors.max_signals,
+                        "signal limit reached: new signals are not watched (raise detectors.max_signals)"
+                    );
+                }
+                return None;
+            }
+            let detector =
+                self.detectors
+                    .settings_for(signal)
+                    .and_then(|s| match build_detector(&s) {
+                        Ok(d) => Some(d),
+                        Err(e) => {
+                            tracing::error!(signal = %signal, error = %e, "cannot build detector");
+                            None
+                        }
+                    });
+            self.signals.insert(
+                Arc::clone(signal),
+                Tracked {
+                    detector,
+                    last_seen: now,
+                },
+            );
+            Stats::add(&self.stats.signals_active, 1);
+        }
+        let tracked = self.signals.get_mut(signal)?;
+        tracked.last_seen = now;
+        tracked.detector.as_mut()
+    }
+
+    /// Forgets signals not seen for `idle_ttl`, resolving their firing alerts.
+    pub fn evict_idle(&mut self, now: Instant) -> Vec<AlertEvent> {
+        let ttl = self.detectors.idle_ttl;
+        let idle: Vec<Arc<str>> = self
+            .signals
+            .iter()
+            .filter(|(_, t)| now.saturating_duration_since(t.last_seen) >= ttl)
+            .map(|(k, _)| Arc::clone(k))
+            .collect();
+        let mut events = Vec::new();
+        for signal in idle {
+            self.signals.remove(&signal);
+            self.stats
+                .signals_active
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            Stats::add(&self.stats.signals_evicted, 1);
+            events.extend(self.alerting.forget(&signal, now_ms()));
+        }
+        events
+    }
+
+    pub fn signal_count(&self) -> usize {
+        self.signals.len()
+    }
+
+    /// Runs until every sample sender is gone, then returns (dropping the sinks' senders, which
+    /// lets them drain and stop).
+    pub async fn run(mut self, mut samples: broadcast::Receiver<Batch>, mut sinks: Sinks) {
+        let sweep_every = (self.detectors.idle_ttl / 4).min(Duration::from_secs(60));
+        let mut sweep = tokio::time::interval(sweep_every);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let events = tokio::select! {
+                batch = samples.recv() => match batch {
+                    Ok(batch) => {
+                        let now = Instant::now();
+                        batch.iter().filter_map(|s| self.process(s, now)).collect()
+                    }
+                    Err(RecvError::Lagged(n)) => {
+                        Stats::add(&self.stats.host_batches_dropped, n);
+                        tracing::warn!(dropped = n, "pipeline fell behind: oldest host samples dropped");
+                        Vec::new()
+                    }
+                    Err(RecvError::Closed) => break,
+                },
+                _ = sweep.tick() => self.evict_idle(Instant::now()),
+            };
+            for event in events {
+                let counter = match event.state {
+                    AlertState::Firing => &self.stats.alerts_firing,
+                    AlertState::Resolved => &self.stats.alerts_resolved,
+                };
+                Stats::add(counter, 1);
+                sinks.send(event).await;
+            }
+        }
+    }
+}
+
+/// Builds the detector the settings ask for.
+pub fn build_detector(s: &DetectorSettings) -> anyhow::Result<Box<dyn Detector>> {
+    match s.kind {
+        DetectorKind::Ewma => {
+            let params = EwmaParams {
+                alpha: s.alpha.get(),
+                warmup: s.warmup,
+                threshold: s.threshold.get(),
+                clip: s.clip.get(),
+                min_scale: s.min_scale.get(),
+                min_rel_scale: s.min_rel_scale.get(),
+            };
+            Ok(Box::new(RobustEwma::new(params)?))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pipeline(config: &str) -> (Pipeline, Arc<Stats>) {
+        let config = seismo_config::parse(config, "test").unwrap();
+        let stats = Arc::new(Stats::default());
+        (
+            Pipeline::new("h".into(), &config, Arc::clone(&stats)),
+            stats,
+        )
+    }
+
+    fn sample(signal: &str, ts_ms: i64, value: f64) -> Sample {
+        Sample {
+            signal: signal.into(),
+            ts_ms,
+            value,
+        }
+    }
+
+    /// Deterministic jitter in [-1, 1].
+    fn wiggle(i: i64) -> f64 {
+        ((i * 7919) % 200) as f64 / 100.0 - 1.0
+    }
+
+    #[test]
+    fn a_spike_fires_one_alert_that_resolves() {
+        let (mut p, stats) = pipeline("[detectors.defaults]\nwarmup = 10\n");
+        let now = Instant::now();
+        let mut events = Vec::new();
+        for i in 0..200 {
+            let v = if i == 100 { 1_000.0 } else { 100.0 + wiggle(i) };
+            events.extend(p.process(&sample("app.latency", i * 1000, v), now));
+        }
+        assert_eq!(events.len(), 2, "{events:#?}");
+        assert_eq!(events[0].state, AlertState::Firing);
+        assert_eq!(events[0].time, 100_000);
+        assert_eq!(events[0].observed, 1_000.0);
+        assert!(events[0].expected.high < 1_000.0 && events[0].expected.low > 90.0);
+        assert_eq!(events[1].state, AlertState::Resolved);
+        assert_eq!(events[1].alert_id, events[0].alert_id);
+        assert_eq!(Stats::get(&stats.samples), 200);
+        assert_eq!(Stats::get(&stats.signals_active), 1);
+    }
+
+    #[test]
+    fn non_finite_values_are_skipped_and_counted() {
+        let (mut p, stats) = pipeline("[detectors.defaults]\nwarmup = 5\n");
+        let now = Instant::now();
+        for i in 0..50 {
+            let v = match i % 10 {
+                3 => f64::NAN,
+                7 => f64::INFINITY,
+                _ => 5.0 + wiggle(i) * 0.1,
+            };
+            assert!(p.process(&sample("s", i, v), now).is_none());
+        }
+        assert_eq!(Stats::get(&stats.non_finite_skipped), 10);
+    }
+
+    #[test]
+    fn signals_beyond_the_limit_are_refused_and_counted() {
+        let (mut p, stats) = pipeline("[detectors]\nmax_signals = 2\n");
+        let now = Instant::now();
+        for name in ["a", "b", "c", "d"] {
+            p.process(&sample(name, 0, 1.0), now);
+        }
+        assert_eq!(p.signal_count(), 2);
+        assert_eq!(Stats::get(&stats.signals_refused), 2);
+    }
+
+    #[test]
+    fn disabled_signals_are_not_scored() {
+        let (mut p, _) = pipeline(
+            "[detectors.defaults]\nwarmup = 2\n[[detectors.overrides]]\nsignals = [\"quiet.*\"]\nenabled = false\n",
+        );
+        let now = Instant::now();
+        let mut events = Vec::new();
+        for i in 0..50 {
+            let v = if i == 40 { 1e9 } else { 1.0 + wiggle(i) };
+            events.extend(p.process(&sample("quiet.x", i, v), now));
+        }
+        assert!(events.is_empty());
+    }
+
+    #[test]
+    fn idle_signals_are_evicted_and_their_alerts_resolved() {
+        let (mut p, stats) =
+            pipeline("[detectors]\nidle_ttl = \"1m\"\n[detectors.defaults]\nwarmup = 5\n");
+        let t0 = Instant::now();
+        let mut fired = None;
+        for i in 0..20 {
+            let v = if i == 19 { 1e6 } else { 1.0 + wiggle(i) * 0.01 };
+            fired = fired.or(p.process(&sample("gone", i, v), t0));
+        }
+        assert_eq!(fired.map(|e| e.state), Some(AlertState::Firing));
+        p.process(&sample("stays", 0, 1.0), t0 + Duration::from_secs(50));
+        let events = p.evict_idle(t0 + Duration::from_secs(61));
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].state, AlertState::Resolved);
+        assert_eq!(p.signal_count(), 1);
+        assert_eq!(Stats::get(&stats.signals_evicted), 1);
+        assert_eq!(Stats::get(&stats.signals_active), 1);
+    }
+}

@@ -1,0 +1,4 @@
+//! Sources: where samples come from.
+
+pub mod host;
+mod rate;

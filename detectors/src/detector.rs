@@ -1,0 +1,35 @@
+//! The interface every streaming detector implements.
+
+/// One scored point.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Observation {
+    /// Calibrated anomaly score in `[0, 1]` (see [`crate::score_from_z`]).
+    pub score: f64,
+    /// Lower end of the range of values that would have scored below the threshold.
+    pub expected_low: f64,
+    /// Upper end of that range.
+    pub expected_high: f64,
+    /// `score >= ` the detector's threshold.
+    pub anomalous: bool,
+}
+
+/// What a detector made of one input point.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Verdict {
+    /// NaN or infinite input: ignored, counted, state untouched.
+    Skipped,
+    /// Still learning; no score yet.
+    WarmingUp,
+    /// The point was scored.
+    Scored(Observation),
+}
+
+/// A streaming detector for one signal. Implementations keep bounded memory whatever the input.
+pub trait Detector: Send {
+    /// `ts_ms`: unix time in milliseconds (may repeat, go backwards or jump; must never panic).
+    fn observe(&mut self, ts_ms: i64, value: f64) -> Verdict;
+    /// Short stable name used in alerts, e.g. "ewma".
+    fn name(&self) -> &'static str;
+    /// How many non-finite inputs were skipped so far.
+    fn skipped(&self) -> u64;
+}

@@ -1,0 +1,182 @@
+//! Helpers for end-to-end tests: run the real `seismo` binary, read what it prints, signal it.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+/// The `seismo` binary cargo built next to this test (`SEISMO_BIN` overrides).
+pub fn seismo_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("SEISMO_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> → target/<profile>/seismo
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("seismo"))
+        .expect("target directory");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (`cargo test --workspace` does), or set SEISMO_BIN",
+        bin.display()
+    );
+    bin
+}
+
+/// The embedded default configuration with some lines replaced, plus a private state dir.
+pub fn default_config_with(state_dir: &Path, replacements: &[(&str, &str)]) -> String {
+    let out = std::process::Command::new(seismo_bin())
+        .arg("print-config")
+        .output()
+        .expect("seismo print-config");
+    let mut text = String::from_utf8(out.stdout).expect("utf-8 config");
+    let state = format!("state_dir = \"{}\"", state_dir.display());
+    for (from, to) in [("# state_dir = \"/var/lib/seismo\"", state.as_str())]
+        .iter()
+        .chain(replacements)
+    {
+        assert!(text.contains(from), "default config has no `{from}`");
+        text = text.replacen(from, to, 1);
+    }
+    text
+}
+
+/// A running agent whose output lines arrive on channels.
+pub struct Agent {
+    child: Child,
+    stdout: Receiver<String>,
+    stderr: Receiver<String>,
+    /// Every line seen so far, for assertion messages.
+    pub seen_stdout: Vec<String>,
+    pub seen_stderr: Vec<String>,
+}
+
+impl Agent {
+    pub fn start(args: &[&str]) -> Agent {
+        let mut child = Command::new(seismo_bin())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn seismo");
+        let stdout = lines(child.stdout.take().expect("stdout"));
+        let stderr = lines(child.stderr.take().expect("stderr"));
+        Agent {
+            child,
+            stdout,
+            stderr,
+            seen_stdout: Vec::new(),
+            seen_stderr: Vec::new(),
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        i32::try_from(self.child.id()).expect("pid fits i32")
+    }
+
+    /// Waits up to `timeout` for a stderr line matching `pred`.
+    pub fn wait_stderr(
+        &mut self,
+        timeout: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> Option<String> {
+        wait_line(&self.stderr, &mut self.seen_stderr, timeout, pred)
+    }
+
+    /// Waits up to `timeout` for a stdout line matching `pred`.
+    pub fn wait_stdout(
+        &mut self,
+        timeout: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> Option<String> {
+        wait_line(&self.stdout, &mut self.seen_stdout, timeout, pred)
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        let rc = unsafe { libc::kill(self.pid(), sig) };
+        assert_eq!(rc, 0, "kill({}, {sig})", self.pid());
+    }
+
+    /// Waits up to `timeout` for the process to exit; kills it and fails the test if it does not.
+    pub fn wait_exit(&mut self, timeout: Duration) -> (ExitStatus, Duration) {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                self.drain();
+                return (status, start.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.drain();
+        panic!(
+            "seismo did not exit within {timeout:?}; stderr:\n{}",
+            self.seen_stderr.join("\n")
+        );
+    }
+
+    /// Collects the lines still buffered after exit.
+    fn drain(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        for (rx, seen) in [
+            (&self.stdout, &mut self.seen_stdout),
+            (&self.stderr, &mut self.seen_stderr),
+        ] {
+            while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                seen.push(line);
+            }
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn lines(r: impl std::io::Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn wait_line(
+    rx: &Receiver<String>,
+    seen: &mut Vec<String>,
+    timeout: Duration,
+    pred: impl Fn(&str) -> bool,
+) -> Option<String> {
+    if let Some(l) = seen.iter().find(|l| pred(l)) {
+        return Some(l.clone());
+    }
+    let deadline = Instant::now() + timeout;
+    loop {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) => {
+                seen.push(line.clone());
+                if pred(&line) {
+                    return Some(line);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => return None,
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! The real `seismo` binary, started, observed and stopped as an operator would.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use seismo_e2e::{default_config_with, Agent};
+
+const START: Duration = Duration::from_secs(20);
+
+fn write_config(dir: &tempfile::TempDir, text: &str) -> String {
+    let path = dir.path().join("seismo.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+fn json(line: &str) -> serde_json::Value {
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+}
+
+/// Samples counted in the "seismo stopped" summary.
+fn samples_in_summary(summary: &str) -> u64 {
+    let at = summary.find("samples=").expect("summary has samples=") + "samples=".len();
+    summary[at..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a count after samples=")
+}
+
+#[test]
+fn runs_at_1s_and_stops_cleanly_on_sigterm_with_json_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let config = default_config_with(
+        &state,
+        &[
+            ("interval = \"10s\"", "interval = \"1s\""),
+            ("format = \"human\"", "format = \"json\""),
+        ],
+    );
+    let path = write_config(&dir, &config);
+    let mut agent = Agent::start(&["run", "--config", &path]);
+    let started = agent.wait_stderr(START, |l| l.contains("seismo started"));
+    let started =
+        json(&started.unwrap_or_else(|| panic!("no start line: {:?}", agent.seen_stderr)));
+    assert_eq!(started["level"], "INFO");
+    assert_eq!(started["interval"], "1s");
+    let lock = std::fs::read_to_string(state.join("seismo.lock")).unwrap();
+    assert_eq!(
+        lock.trim(),
+        agent.pid().to_string(),
+        "the state dir lock names the agent"
+    );
+
+    // Let a few 1 s samples flow through the pipeline.
+    std::thread::sleep(Duration::from_millis(3500));
+    agent.signal(libc::SIGTERM);
+    let (status, took) = agent.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0), "stderr: {:?}", agent.seen_stderr);
+    assert!(took < Duration::from_secs(5), "took {took:?} to stop");
+    let stopped = agent
+        .seen_stderr
+        .iter()
+        .find(|l| l.contains("seismo stopped"))
+        .map(|l| json(l))
+        .unwrap_or_else(|| panic!("no stop line: {:?}", agent.seen_stderr));
+    let summary = stopped["summary"].as_str().unwrap();
+    assert!(samples_in_summary(summary) > 0, "{summary}");
+    for line in &agent.seen_stderr {
+        json(line);
+    }
+}
+
+#[test]
+fn stops_cleanly_on_sigint_with_human_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = default_config_with(
+        &dir.path().join("state"),
+        &[("interval = \"10s\"", "interval = \"1s\"")],
+    );
+    let path = write_config(&dir, &config);
+    let mut agent = Agent::start(&["run", "--config", &path]);
+    assert!(
+        agent
+            .wait_stderr(START, |l| l.contains("seismo started"))
+            .is_some(),
+        "{:?}",
+        agent.seen_stderr
+    );
+    agent.signal(libc::SIGINT);
+    let (status, took) = agent.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0), "stderr: {:?}", agent.seen_stderr);
+    assert!(took < Duration::from_secs(5), "took {took:?} to stop");
+    assert!(agent
+        .seen_stderr
+        .iter()
+        .any(|l| l.contains("INFO") && l.contains("seismo stopped")));
+}
+
+#[test]
+fn sighup_does_not_kill_the_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = default_config_with(&dir.path().join("state"), &[]);
+    let path = write_config(&dir, &config);
+    let mut agent = Agent::start(&["run", "--config", &path]);
+    assert!(agent
+        .wait_stderr(START, |l| l.contains("seismo started"))
+        .is_some());
+    agent.signal(libc::SIGHUP);
+    assert!(
+        agent
+            .wait_stderr(START, |l| l.contains("SIGHUP received"))
+            .is_some(),
+        "{:?}",
+        agent.seen_stderr
+    );
+    agent.signal(libc::SIGTERM);
+    let (status, _) = agent.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn a_broken_config_exits_2_with_file_line_column_and_advice() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = default_config_with(
+        &dir.path().join("state"),
+        &[("interval = \"10s\"", "intervall = \"1s\"")],
+    );
+    let line = config
+        .lines()
+        .position(|l| l.starts_with("intervall"))
+        .unwrap()
+        + 1;
+    let path = write_config(&dir, &config);
+    let mut agent = Agent::start(&["run", "--config", &path]);
+    let (status, _) = agent.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(2));
+    let stderr = agent.seen_stderr.join("\n");
+    let location = format!(
+        "{path}:{line}:1: unknown key `intervall` in [sources.host]. Did you mean `interval`?"
+    );
+    assert!(
+        stderr.contains(&location),
+        "expected {location} in:\n{stderr}"
+    );
+    assert!(agent.seen_stdout.is_empty());
+}
+
+#[test]
+fn a_second_agent_on_the_same_state_dir_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = default_config_with(&dir.path().join("state"), &[]);
+    let path = write_config(&dir, &config);
+    let mut first = Agent::start(&["run", "--config", &path]);
+    assert!(first
+        .wait_stderr(START, |l| l.contains("seismo started"))
+        .is_some());
+    let mut second = Agent::start(&["run", "--config", &path]);
+    let (status, _) = second.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(1));
+    let stderr = second.seen_stderr.join("\n");
+    assert!(
+        stderr.contains(&format!("another seismo (pid {})", first.pid())),
+        "{stderr}"
+    );
+    first.signal(libc::SIGTERM);
+    assert_eq!(first.wait_exit(Duration::from_secs(10)).0.code(), Some(0));
+}
+
+/// A CPU burn after warm-up comes out of the real binary as one JSON alert on stdout.
+#[test]
+fn a_cpu_burn_fires_a_json_alert_on_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = default_config_with(
+        &dir.path().join("state"),
+        &[
+            ("interval = \"10s\"", "interval = \"1s\""),
+            ("warmup = 30", "warmup = 8"),
+        ],
+    );
+    let path = write_config(&dir, &config);
+    let mut agent = Agent::start(&["run", "--config", &path]);
+    assert!(agent
+        .wait_stderr(START, |l| l.contains("seismo started"))
+        .is_some());
+    // Warm-up: the first sample primes CPU usage, then 8 points are learned.
+    std::thread::sleep(Duration::from_secs(11));
+
+    let burning = Arc::new(AtomicBool::new(true));
+    let burners: Vec<_> = (0..std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .map(|_| {
+            let burning = Arc::clone(&burning);
+            std::thread::spawn(move || {
+                let start = Instant::now();
+                let mut x = 0u64;
+                // Bounded: stops when told or after 30 s.
+                while burning.load(Ordering::Relaxed) && start.elapsed() < Duration::from_secs(30) {
+                    x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+                }
+                x
+            })
+        })
+        .collect();
+    let alert = agent.wait_stdout(Duration::from_secs(25), |l| {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
+        v["signal"] == "host.cpu.utilization"
+            && v["state"] == "firing"
+            && v["observed"].as_f64().is_some_and(|o| o >= 0.7)
+    });
+    burning.store(false, Ordering::Relaxed);
+    for b in burners {
+        let _ = b.join();
+    }
+    let alert =
+        json(&alert.unwrap_or_else(|| panic!("no CPU alert; stdout: {:?}", agent.seen_stdout)));
+    for key in [
+        "time", "host", "signal", "observed", "expected", "score", "severity", "detector",
+        "alert_id",
+    ] {
+        assert!(!alert[key].is_null(), "{key} missing in {alert}");
+    }
+    assert!(alert["expected"]["high"].as_f64().unwrap() < 0.7, "{alert}");
+    let score = alert["score"].as_f64().unwrap();
+    assert!((0.5..=1.0).contains(&score), "{alert}");
+    assert_eq!(alert["detector"], "ewma");
+    for line in &agent.seen_stdout {
+        json(line);
+    }
+    agent.signal(libc::SIGTERM);
+    assert_eq!(agent.wait_exit(Duration::from_secs(10)).0.code(), Some(0));
+}
