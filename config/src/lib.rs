@@ -4,16 +4,17 @@
 mod detectors;
 mod error;
 mod model;
+mod sinks;
+mod sources;
 mod values;
 
 use std::path::Path;
 
 pub use detectors::{DetectorKind, DetectorOverride, DetectorSettings, DetectorsConfig};
 pub use error::{ConfigError, Located};
-pub use model::{
-    AgentConfig, AlertingConfig, Config, HostSourceConfig, LogFormat, LogLevel, LoggingConfig,
-    SinksConfig, SourcesConfig, StdoutSinkConfig,
-};
+pub use model::{AgentConfig, AlertingConfig, Config, LogFormat, LogLevel, LoggingConfig};
+pub use sinks::{SinksConfig, StdoutSinkConfig};
+pub use sources::{HostSourceConfig, SourcesConfig};
 pub use values::{any_match, NameGlob, NonNegative, Positive, Score, Smoothing};
 
 /// The documented default configuration, embedded in the binary.

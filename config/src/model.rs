@@ -2,12 +2,13 @@
 //! the ones marked required.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::detectors::DetectorsConfig;
-use crate::values::{self, NameGlob, Score};
+use crate::sinks::SinksConfig;
+use crate::sources::SourcesConfig;
+use crate::values::{self, Score};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -61,60 +62,6 @@ pub enum LogLevel {
     Trace,
 }
 
-/// `[sources]`
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SourcesConfig {
-    pub host: HostSourceConfig,
-}
-
-/// `[sources.host]`: host metrics sampled with sysinfo.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HostSourceConfig {
-    pub enabled: bool,
-    #[serde(deserialize_with = "values::sample_interval")]
-    pub interval: Duration,
-    /// Emit `host.cpu.core.{n}.utilization` besides the total.
-    pub per_core: bool,
-    /// Mount points whose file system usage is not watched (globs).
-    pub exclude_mounts: Vec<NameGlob>,
-    /// File system types not watched (globs), on top of the pseudo file systems sysinfo skips.
-    pub exclude_fs_types: Vec<NameGlob>,
-    /// Block devices whose I/O is not watched (globs over names such as `loop*`).
-    pub exclude_disks: Vec<NameGlob>,
-    /// Network interfaces not watched (globs).
-    pub exclude_interfaces: Vec<NameGlob>,
-    /// Sample batches buffered for the pipeline; past this the oldest are dropped and counted.
-    #[serde(deserialize_with = "values::positive_count")]
-    pub queue: usize,
-}
-
-impl Default for HostSourceConfig {
-    fn default() -> Self {
-        let globs = |list: &[&str]| {
-            list.iter()
-                .filter_map(|p| NameGlob::new(p).ok())
-                .collect::<Vec<_>>()
-        };
-        Self {
-            enabled: true,
-            interval: Duration::from_secs(10),
-            per_core: true,
-            exclude_mounts: globs(&[
-                "/snap/*",
-                "/var/lib/docker/*",
-                "/var/lib/containers/*",
-                "/var/lib/kubelet/*",
-            ]),
-            exclude_fs_types: globs(&["tmpfs", "overlay", "squashfs", "nsfs", "fuse.*"]),
-            exclude_disks: globs(&["loop*", "ram*", "zram*"]),
-            exclude_interfaces: globs(&["lo", "veth*", "docker*", "br-*", "cali*", "flannel*"]),
-            queue: 64,
-        }
-    }
-}
-
 /// `[alerting]`: how anomalies become alerts.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -132,26 +79,6 @@ impl Default for AlertingConfig {
             critical_score: Score::fixed(0.8),
             resolve_after: 3,
         }
-    }
-}
-
-/// `[sinks]`
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SinksConfig {
-    pub stdout: StdoutSinkConfig,
-}
-
-/// `[sinks.stdout]`: one JSON object per alert event on standard output.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct StdoutSinkConfig {
-    pub enabled: bool,
-}
-
-impl Default for StdoutSinkConfig {
-    fn default() -> Self {
-        Self { enabled: true }
     }
 }
 

@@ -1,0 +1,23 @@
+//! `[sinks]`: where alert events go.
+
+use serde::Deserialize;
+
+/// `[sinks]`
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SinksConfig {
+    pub stdout: StdoutSinkConfig,
+}
+
+/// `[sinks.stdout]`: one JSON object per alert event on standard output.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StdoutSinkConfig {
+    pub enabled: bool,
+}
+
+impl Default for StdoutSinkConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
