@@ -10,6 +10,7 @@
 
 mod detector;
 mod ewma;
+pub mod nab;
 mod score;
 
 pub use detector::{Detector, Observation, Verdict};
