@@ -38,6 +38,7 @@
 //! - [`normalized_score`]`(raw, windows, costs) -> Option<f64>`:
 //!   `100 (raw - null) / (perfect - null)` with `null = -fn * windows`, `perfect = tp * windows`.
 //! - [`Profile`] (`standard`, `reward_low_FP_rate`, `reward_low_FN_rate`) gives [`Costs`].
+//! - [`WindowedGaussian`]: NAB's `windowedGaussian` detector as a [`crate::Detector`].
 //!
 //! # NAB's rules
 //!
@@ -51,8 +52,10 @@
 //! period still counts `-fn` when missed, and 0 when detected only within the probation period.
 
 mod scoring;
+mod windowed_gaussian;
 
 pub use scoring::{probation_rows, scaled_sigmoid};
+pub use windowed_gaussian::{WindowedGaussian, WindowedGaussianParams};
 
 use std::fmt;
 use std::str::FromStr;
