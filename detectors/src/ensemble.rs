@@ -11,20 +11,20 @@
 //!    for spikes, the seasonal baseline ([`crate::Seasonal`]) for values wrong for the time of
 //!    day or week, the CUSUM ([`crate::Cusum`]) for level shifts, the k-means model
 //!    ([`crate::KMeansDetector`]) for novel dynamics and the nearest-neighbour detector
-//!    ([`crate::KnnConformal`]) for novel contexts. Their evidence is the largest of their
-//!    calibrated scores, averaged over the last few points, then compared with its own running
-//!    distribution (the anomaly-likelihood idea of HTM: a signal whose components are always
-//!    excited is not surprising when they are excited again). That surprise only counts when it
-//!    beats the largest surprise of the recent past (a slowly forgotten record): a detector that
-//!    fires once at the start of an episode and stays quiet beats one that keeps firing. It maps
-//!    to scores below 0.5, so it ranks points for a lower threshold but never alerts at the
-//!    default one on its own.
+//!    ([`crate::KnnConformal`]) for novel contexts. Each component's calibrated score is
+//!    averaged over the last few points and compared with its own running distribution (the
+//!    anomaly-likelihood idea of HTM: a signal whose component is always excited is not
+//!    surprising when it is excited again). That surprise only counts when it beats the
+//!    component's largest surprise of the recent past (a slowly forgotten record): a detector
+//!    that fires once at the start of an episode and stays quiet beats one that keeps firing.
+//!    The largest counting surprise maps to scores below 0.5, so it ranks points for a lower
+//!    threshold but never alerts at the default one on its own.
 //!
 //! After an alert the ensemble stays quiet for `quiet` points: one episode, one alert.
 //!
 //! Calibration, therefore, is not the tail probability of the single detectors: 0.5 is the edge
-//! of everything seen so far, and the expected range in each [`Observation`] is exactly that
-//! range. All components are deterministic (the k-means fit is seeded), skip nothing themselves
+//! of everything seen so far (widened by `min_scale`), and the expected range in each
+//! [`Observation`] is exactly that range. All components are deterministic (the k-means fit is seeded), skip nothing themselves
 //! (non-finite values are refused before they reach them) and use timestamps only for the
 //! seasonal slot. State: about 20 KiB per signal with the defaults (see the `ensemble` bench).
 
@@ -44,13 +44,15 @@ const EVIDENCE_POINTS: usize = 5;
 const EVIDENCE_ALPHA: f64 = 0.002;
 /// Per-point decay of the surprise record.
 const RECORD_DECAY: f64 = 0.999;
+/// Components: median/MAD, seasonal, CUSUM, k-means, kNN.
+const COMPONENTS: usize = 5;
 /// Secondary scores stay below this, under the default threshold.
 const SECONDARY_CEILING: f64 = 0.49;
 
 /// Parameters of [`Ensemble`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EnsembleParams {
-    /// Points learned before the first score, 10..=100000.
+    /// Points learned before the first score, 2..=100000.
     pub warmup: usize,
     /// Score at or above which a point is anomalous, (0, 1).
     pub threshold: f64,
@@ -58,6 +60,9 @@ pub struct EnsembleParams {
     pub quiet: usize,
     /// Seed of the k-means component.
     pub seed: u64,
+    /// Smallest excursion beyond the known range that counts as novel, in the signal's unit
+    /// (finite, >= 0): a CPU at 61% after a maximum of 60.5% is not news.
+    pub min_scale: f64,
 }
 
 impl Default for EnsembleParams {
@@ -67,6 +72,7 @@ impl Default for EnsembleParams {
             threshold: 0.5,
             quiet: 30,
             seed: 42,
+            min_scale: 0.0,
         }
     }
 }
@@ -107,13 +113,8 @@ pub struct Ensemble {
     seen: usize,
     low: f64,
     high: f64,
-    /// The last few component evidences and their sum.
-    evidence: [f64; EVIDENCE_POINTS],
-    evidence_sum: f64,
-    /// Running mean and variance of the averaged evidence.
-    mean: f64,
-    var: f64,
-    record: f64,
+    /// One surprise tracker per component, in the order of [`Ensemble::component_scores`].
+    surprise: [Surprise; COMPONENTS],
     /// Points since the last alert (saturating).
     since_alert: usize,
     skipped: u64,
@@ -137,26 +138,20 @@ impl Ensemble {
             seen: 0,
             low: f64::INFINITY,
             high: f64::NEG_INFINITY,
-            evidence: [0.0; EVIDENCE_POINTS],
-            evidence_sum: 0.0,
-            mean: 0.0,
-            var: 0.0,
-            record: 0.0,
+            surprise: [Surprise::default(); COMPONENTS],
             since_alert: usize::MAX,
             skipped: 0,
         })
     }
 
-    /// The largest calibrated component score for this point; every component learns it.
-    /// Each component's evidence is a z on the same scale, so the largest z is taken and
-    /// calibrated once.
-    fn component_evidence(&mut self, ts_ms: i64, value: f64) -> f64 {
-        let mad = self.mad.z(value).map_or(0.0, |(z, _, _)| z.abs());
+    /// Every component's calibrated score for this point; every component learns the point.
+    fn component_scores(&mut self, ts_ms: i64, value: f64) -> [f64; COMPONENTS] {
+        let mad = self.mad.z(value).map_or(0.0, |(z, _, _)| z);
         self.mad.learn(value);
         let seasonal = self
             .seasonal
             .expect(ts_ms)
-            .map_or(0.0, |e| ((value - e.level) / e.sigma).abs());
+            .map_or(0.0, |e| (value - e.level) / e.sigma);
         self.seasonal.learn(ts_ms, value);
         let cusum = self
             .cusum
@@ -165,33 +160,45 @@ impl Ensemble {
         self.kmeans.learn(value);
         let kmeans = self.kmeans.z_newest();
         let knn = self.knn.step(value).unwrap_or(0.0);
-        score_from_z(mad.max(seasonal).max(cusum).max(kmeans).max(knn))
+        [mad, seasonal, cusum, kmeans, knn].map(score_from_z)
     }
+}
 
-    /// The secondary score: how the averaged evidence compares with its own past, kept only
-    /// when it beats the recent record.
-    fn secondary(&mut self, evidence: f64) -> f64 {
-        let slot = self.seen % EVIDENCE_POINTS;
-        self.evidence_sum += evidence - self.evidence[slot];
-        self.evidence[slot] = evidence;
-        let n = self.seen.clamp(1, EVIDENCE_POINTS);
-        let averaged = (self.evidence_sum / n as f64).max(0.0);
+/// How surprising one component's evidence is against its own past (see the module
+/// documentation): its score averaged over the last few points, compared with the running mean
+/// and spread of that average, kept only when it beats a slowly forgotten record.
+#[derive(Debug, Clone, Copy, Default)]
+struct Surprise {
+    recent: [f64; EVIDENCE_POINTS],
+    sum: f64,
+    mean: f64,
+    var: f64,
+    record: f64,
+}
 
-        let surprise = if self.seen > self.params.warmup {
+impl Surprise {
+    /// `seen` counts points from 1; returns the surprise in `[0, 1]` when it sets a record.
+    fn update(&mut self, seen: usize, warmup: usize, score: f64) -> f64 {
+        let slot = seen % EVIDENCE_POINTS;
+        self.sum += score - self.recent[slot];
+        self.recent[slot] = score;
+        let averaged = (self.sum / seen.clamp(1, EVIDENCE_POINTS) as f64).max(0.0);
+
+        let surprise = if seen > warmup {
             let sd = self.var.sqrt().max(0.01);
             ((averaged - self.mean) / sd / 10.0).clamp(0.0, 1.0)
         } else {
             0.0
         };
-        let a = EVIDENCE_ALPHA.max(1.0 / self.seen as f64);
+        let a = EVIDENCE_ALPHA.max(1.0 / seen.max(1) as f64);
         let delta = averaged - self.mean;
         self.mean += a * delta;
         self.var = (1.0 - a) * (self.var + a * delta * delta);
 
         let beats = surprise > self.record;
         self.record = (self.record * RECORD_DECAY).max(surprise);
-        if beats && self.seen > self.params.warmup {
-            SECONDARY_CEILING * surprise
+        if beats && seen > warmup {
+            surprise
         } else {
             0.0
         }
@@ -205,8 +212,15 @@ impl Detector for Ensemble {
             return Verdict::Skipped;
         }
         self.seen = self.seen.saturating_add(1);
-        let evidence = self.component_evidence(ts_ms, value);
-        let secondary = self.secondary(evidence);
+        let scores = self.component_scores(ts_ms, value);
+        let (seen, warmup) = (self.seen, self.params.warmup);
+        let secondary = SECONDARY_CEILING
+            * self
+                .surprise
+                .iter_mut()
+                .zip(scores)
+                .map(|(s, score)| s.update(seen, warmup, score))
+                .fold(0.0, f64::max);
         let (low, high) = (self.low, self.high);
         self.low = low.min(value);
         self.high = high.max(value);
@@ -218,7 +232,12 @@ impl Detector for Ensemble {
             .min(f64::MAX)
             .max(1e-9 * high.abs().max(low.abs()))
             .max(1e-300);
-        let excursion = (value - high).max(low - value).min(f64::MAX) / width;
+        let beyond = (value - high).max(low - value).min(f64::MAX);
+        let excursion = if beyond > self.params.min_scale {
+            beyond / width
+        } else {
+            0.0
+        };
         let mut score = if excursion > 0.0 {
             (0.5 + excursion).min(1.0)
         } else {
@@ -234,8 +253,8 @@ impl Detector for Ensemble {
         }
         Verdict::Scored(Observation {
             score,
-            expected_low: low,
-            expected_high: high,
+            expected_low: (low - self.params.min_scale).max(f64::MIN),
+            expected_high: (high + self.params.min_scale).min(f64::MAX),
             anomalous,
         })
     }
