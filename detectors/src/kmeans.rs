@@ -3,7 +3,7 @@
 //!
 //! Like Netdata: every point becomes a feature vector of its recent dynamics (first differences,
 //! smoothed over 3 points, at 6 lags); a SmartCore k-means model is fitted on the last
-//! `train_size` points and refitted every `retrain_every` points as the stream goes on (the cost
+//! `train_size` points (512) and refitted every `retrain_every` points (8192) as the stream goes on (the cost
 //! of a fit is amortised over those points); a point is scored by its distance to the nearest
 //! centroid, compared with the distances of the training points.
 //!
@@ -60,7 +60,7 @@ impl Default for KMeansParams {
         Self {
             k: 8,
             train_size: 512,
-            retrain_every: 4096,
+            retrain_every: 8192,
             threshold: 0.5,
             seed: 42,
         }
@@ -334,7 +334,12 @@ mod tests {
     #[test]
     fn refits_periodically() {
         let mut d = det();
-        for (i, v) in noise(1, 9000, 0.0, 1.0).into_iter().enumerate() {
+        let every = KMeansParams::default().retrain_every;
+        let first = KMeansParams::default().train_size / 2;
+        for (i, v) in noise(1, first + 2 * every, 0.0, 1.0)
+            .into_iter()
+            .enumerate()
+        {
             d.observe(i as i64, v);
         }
         // First fit at half the training size, then every retrain_every points.

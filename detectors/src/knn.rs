@@ -126,11 +126,16 @@ impl KnnConformal {
         let k = self.params.k;
         let mut best = [f64::INFINITY; 16];
         for start in 0..comparable {
+            // Early abandon: once the partial sum exceeds the k-th best, this context is out.
+            let bound = best[k - 1];
             let mut d = 0.0;
             for (a, b) in h[start..start + w].iter().zip(current) {
                 d += (a - b) * (a - b);
+                if d >= bound {
+                    break;
+                }
             }
-            if d < best[k - 1] {
+            if d < bound {
                 // Insertion into the k smallest, kept sorted.
                 let mut i = k - 1;
                 while i > 0 && best[i - 1] > d {
