@@ -125,10 +125,11 @@ pub fn parse(
     };
     for record in records {
         let record = record.map_err(|e| csv_problem(path, &e, line_of))?;
-        let line = record.position().map_or(0, |p| line_of(p.byte()));
+        // The line is counted only for an error: counting it for every row would be quadratic.
+        let byte = record.position().map_or(0, |p| p.byte());
         if record.len() < needed {
             return Err(err(
-                line,
+                line_of(byte),
                 format!(
                     "{} field(s) where the header has {}: a column is missing",
                     record.len(),
@@ -140,13 +141,13 @@ pub fn parse(
         let value_text = record.get(value_col).unwrap_or_default();
         let ts_ms = parse_timestamp(ts_text.trim()).ok_or_else(|| {
             err(
-                line,
+                line_of(byte),
                 format!("timestamp `{ts_text}` is not `YYYY-MM-DD HH:MM:SS[.ffffff]` (UTC, 1970 or later)"),
             )
         })?;
         let value: f64 = value_text.trim().parse().map_err(|_| {
             err(
-                line,
+                line_of(byte),
                 format!("{value_column} `{value_text}` is not a number"),
             )
         })?;
@@ -154,7 +155,7 @@ pub fn parse(
             if ts_ms < previous {
                 let (previous_text, _) = &series.texts[series.texts.len() - 1];
                 return Err(err(
-                    line,
+                    line_of(byte),
                     format!("timestamp `{ts_text}` is earlier than the row before it (`{previous_text}`): rows must be in time order (replay --allow-unsorted accepts them)"),
                 ));
             }

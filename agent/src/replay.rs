@@ -141,12 +141,13 @@ fn replay_to_stdout(file: &Path, choice: &Choice, order: Order) -> ExitCode {
         write_rows(&mut lock, &series, &scores)
             .and_then(|()| lock.flush().map_err(anyhow::Error::from))
             .context("cannot write to stdout")
+            .map_err(Failure::Data)
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
         }
     }
 }
@@ -170,17 +171,19 @@ fn replay_tree(data: &Path, out: &Path, choice: &Choice, order: Order) -> ExitCo
             return ExitCode::FAILURE;
         }
     };
+    let mut exit = 0u8;
     let mut failed = 0usize;
     let mut rows = 0usize;
     for relative in &files {
         let result =
             score_file(&data.join(relative), choice, order).and_then(|(series, scores)| {
                 rows += series.values.len();
-                write_results(out, &name, relative, &series, &scores)
+                write_results(out, &name, relative, &series, &scores).map_err(Failure::Data)
             });
         if let Err(e) = result {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {e}");
             failed += 1;
+            exit = exit.max(e.exit_code());
         }
     }
     eprintln!(
@@ -189,23 +192,45 @@ fn replay_tree(data: &Path, out: &Path, choice: &Choice, order: Order) -> ExitCo
         files.len(),
         out.display()
     );
-    if failed > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
+    ExitCode::from(exit)
+}
+
+/// Why a file was not replayed: its detector's configuration (exit 2) or its data (exit 1).
+#[derive(Debug)]
+enum Failure {
+    Config(String),
+    Data(anyhow::Error),
+}
+
+impl Failure {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Config(_) => EXIT_CONFIG,
+            Failure::Data(_) => 1,
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Config(e) => f.write_str(e),
+            Failure::Data(e) => write!(f, "{e:#}"),
+        }
     }
 }
 
 /// Reads a series and scores every row with a fresh detector.
-fn score_file(path: &Path, choice: &Choice, order: Order) -> anyhow::Result<(Series, Vec<f64>)> {
-    let series = csv_series::read(path, "value", order)?;
+fn score_file(path: &Path, choice: &Choice, order: Order) -> Result<(Series, Vec<f64>), Failure> {
     let signal = path
         .file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or("replay");
     let mut detector = choice
         .build(signal)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        .map_err(|e| Failure::Config(format!("{}: {e}", path.display())))?;
+    let series =
+        csv_series::read(path, "value", order).map_err(|e| Failure::Data(anyhow::Error::new(e)))?;
     let scores = series
         .ts_ms
         .iter()
