@@ -3,9 +3,9 @@
 //!
 //! Like Netdata: every point becomes a feature vector of its recent dynamics (first differences,
 //! smoothed over 3 points, at 6 lags); a SmartCore k-means model is fitted on the last
-//! `train_size` points (512) and refitted every `retrain_every` points (8192) as the stream goes on (the cost
-//! of a fit is amortised over those points); a point is scored by its distance to the nearest
-//! centroid, compared with the distances of the training points.
+//! `train_size` points (512) and refitted every `retrain_every` points (8192) as the stream goes
+//! on (the cost of a fit is amortised over those points); a point is scored by its distance to
+//! the nearest centroid, compared with the distances of the training points.
 //!
 //! Improvements on it:
 //! - the vector also carries the level (the value itself), so a move to a value never seen in

@@ -10,7 +10,9 @@
 
 use std::path::{Path, PathBuf};
 
-use seismo_detectors::nab::{self, LabelledFile, Profile, Window};
+use seismo_detectors::nab::{
+    self, LabelledFile, Profile, Window, WindowedGaussian, WindowedGaussianParams,
+};
 use seismo_detectors::{
     Cusum, CusumParams, Detector, Ensemble, EnsembleParams, EwmaParams, KMeansDetector,
     KMeansParams, KnnConformal, KnnParams, MadParams, RobustEwma, Seasonal, SeasonalParams,
@@ -143,6 +145,9 @@ fn detectors() -> Vec<(&'static str, Make)> {
         ("knn", || {
             Box::new(KnnConformal::new(KnnParams::default()).unwrap())
         }),
+        ("windowedGaussian", || {
+            Box::new(WindowedGaussian::new(WindowedGaussianParams::default()).unwrap())
+        }),
     ]
 }
 
@@ -208,13 +213,13 @@ fn nab_scores_of_every_detector() {
         files.iter().map(|f| f.windows.len()).sum::<usize>()
     );
     println!(
-        "{:<10} {:>9} {:>14} {:>14}",
+        "{:<16} {:>9} {:>14} {:>14}",
         "detector", "standard", "reward_low_FP", "reward_low_FN"
     );
     for (name, make) in detectors() {
         let r = evaluate(make, &files);
         println!(
-            "{name:<10} {:>9.1} {:>14.1} {:>14.1}",
+            "{name:<16} {:>9.1} {:>14.1} {:>14.1}",
             r[0].1, r[1].1, r[2].1
         );
     }
