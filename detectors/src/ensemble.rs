@@ -2,9 +2,10 @@
 //! decide how useful an alert is, as the Numenta Anomaly Benchmark measures it.
 //!
 //! 1. **Has the signal ever been here?** The range of every value seen since the signal
-//!    started is tracked. A value beyond it is novel in the strongest sense: the score is
-//!    `0.5 + excursion / range width` (capped at 1), so with the default threshold of 0.5 every
-//!    new extreme alerts, and a bigger excursion scores higher. (Numenta's HTM detector gets much
+//!    started is tracked. A value beyond it, and at least 3 spreads from the sliding median (so
+//!    a slow drift setting small new records is not news), is novel in the strongest sense: the
+//!    score is `0.5 + excursion / range width` (capped at 1), so with the default threshold of
+//!    0.5 every such new extreme alerts, and a bigger excursion scores higher. (Numenta's HTM detector gets much
 //!    of its NAB score from the same "spatial anomaly" rule.)
 //! 2. **Is the shape of the signal more unusual than it has been lately?** Within the known
 //!    range, the components look for everything else: the sliding median/MAD ([`crate::SlidingMad`])
@@ -44,6 +45,9 @@ const EVIDENCE_POINTS: usize = 5;
 const EVIDENCE_ALPHA: f64 = 0.002;
 /// Per-point decay of the surprise record.
 const RECORD_DECAY: f64 = 0.999;
+/// A new extreme must also be this many spreads from the sliding median to count: a signal
+/// drifting to new records one small step at a time is not news.
+const NOVEL_MIN_Z: f64 = 3.0;
 /// Components: median/MAD, seasonal, CUSUM, k-means, kNN.
 const COMPONENTS: usize = 5;
 /// Secondary scores stay below this, under the default threshold.
@@ -110,6 +114,8 @@ pub struct Ensemble {
     knn: KnnConformal,
     /// The z the CUSUM's decision level maps to (its score scale, see [`crate::Cusum`]).
     cusum_z: f64,
+    /// The median/MAD score of [`NOVEL_MIN_Z`].
+    novel_min_score: f64,
     seen: usize,
     low: f64,
     high: f64,
@@ -135,6 +141,7 @@ impl Ensemble {
             kmeans: KMeansDetector::new(kmeans)?,
             knn: KnnConformal::new(KnnParams::default())?,
             cusum_z: z_for_score(CusumParams::default().threshold),
+            novel_min_score: score_from_z(NOVEL_MIN_Z),
             seen: 0,
             low: f64::INFINITY,
             high: f64::NEG_INFINITY,
@@ -233,7 +240,8 @@ impl Detector for Ensemble {
             .max(1e-9 * high.abs().max(low.abs()))
             .max(1e-300);
         let beyond = (value - high).max(low - value).min(f64::MAX);
-        let excursion = if beyond > self.params.min_scale {
+        let outlier = scores[0] >= self.novel_min_score;
+        let excursion = if beyond > self.params.min_scale && outlier {
             beyond / width
         } else {
             0.0
