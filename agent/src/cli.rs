@@ -1,4 +1,4 @@
-//! The command line: `seismo run | check-config | print-config`.
+//! The command line: `seismo run | check-config | print-config | replay | backtest`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -35,6 +35,55 @@ pub enum Command {
     },
     /// Print the embedded default configuration, documented.
     PrintConfig,
+    /// Score a recorded `timestamp,value` CSV offline (rows to stdout), or with --nab every CSV
+    /// under a folder into NAB's results layout.
+    Replay {
+        /// The CSV file to score; its scored rows go to stdout.
+        #[arg(
+            value_name = "FILE.csv",
+            required_unless_present = "nab",
+            conflicts_with = "nab"
+        )]
+        file: Option<PathBuf>,
+        /// Score every *.csv under this folder (recursively) instead.
+        #[arg(long, value_name = "DATA_DIR", requires = "out")]
+        nab: Option<PathBuf>,
+        /// Where --nab writes: RESULTS_DIR/NAME/<sub-folder>/NAME_<file name>.
+        #[arg(long, value_name = "RESULTS_DIR/NAME", requires = "nab")]
+        out: Option<PathBuf>,
+        /// Configuration whose detector settings score each file (the signal is the file's
+        /// stem); without it, the embedded default.
+        #[arg(long, short, value_name = "PATH")]
+        config: Option<PathBuf>,
+        /// Replace the configured detector kind, e.g. `windowed_gaussian` (NAB's baseline).
+        #[arg(long, value_name = "NAME")]
+        detector: Option<String>,
+        /// Accept rows whose timestamp is earlier than the row before (refused by default).
+        #[arg(long)]
+        allow_unsorted: bool,
+    },
+    /// Score a results folder against labelled anomaly windows with NAB's scoring.
+    Backtest {
+        /// The data folder (NAB's data/); every *.csv under it is scored.
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// The anomaly windows (NAB's labels/combined_windows.json).
+        #[arg(long, value_name = "FILE")]
+        windows: PathBuf,
+        /// The detector's results: RESULTS_DIR/NAME, as `replay --nab` writes them.
+        #[arg(long, value_name = "RESULTS_DIR/NAME")]
+        results: PathBuf,
+        /// standard, reward_low_FP or reward_low_FN; all three when absent.
+        #[arg(long, value_parser = parse_profile)]
+        profile: Option<seismo_detectors::nab::Profile>,
+        /// NAB's thresholds.json: use its threshold for NAME instead of optimising one.
+        #[arg(long, value_name = "FILE")]
+        thresholds: Option<PathBuf>,
+    },
+}
+
+fn parse_profile(s: &str) -> Result<seismo_detectors::nab::Profile, String> {
+    s.parse().map_err(|e| format!("{e}"))
 }
 
 pub fn main() -> ExitCode {
@@ -51,6 +100,34 @@ pub fn main() -> ExitCode {
             print!("{}", seismo_config::DEFAULT_TOML);
             ExitCode::SUCCESS
         }
+        Command::Replay {
+            file,
+            nab,
+            out,
+            config,
+            detector,
+            allow_unsorted,
+        } => crate::replay::main(crate::replay::ReplayArgs {
+            file,
+            nab,
+            out,
+            config,
+            detector,
+            allow_unsorted,
+        }),
+        Command::Backtest {
+            data,
+            windows,
+            results,
+            profile,
+            thresholds,
+        } => crate::backtest::main(crate::backtest::BacktestArgs {
+            data,
+            windows,
+            results,
+            profile,
+            thresholds,
+        }),
     }
 }
 

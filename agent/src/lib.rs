@@ -2,11 +2,14 @@
 //! The library exists so the pieces can be tested; the binary is `seismo`.
 
 pub mod alerting;
+pub mod backtest;
 pub mod cli;
+pub mod csv_series;
 pub mod daemon;
 pub mod event;
 pub mod logging;
 pub mod pipeline;
+pub mod replay;
 pub mod sinks;
 pub mod sources;
 pub mod state_dir;

@@ -6,7 +6,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use seismo_config::{Config, DetectorKind, DetectorSettings, DetectorsConfig};
-use seismo_detectors::{Detector, EwmaParams, RobustEwma, Verdict};
+use seismo_detectors::{
+    Cusum, CusumParams, Detector, Ensemble, EnsembleParams, EwmaParams, KMeansDetector,
+    KMeansParams, KnnConformal, KnnParams, MadParams, RobustEwma, Seasonal, SeasonalParams,
+    SlidingMad, Verdict,
+};
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::alerting::{Alerting, Normal};
@@ -184,21 +188,90 @@ impl Pipeline {
     }
 }
 
-/// Builds the detector the settings ask for.
+/// Builds the detector the settings ask for; unset kind parameters keep the detector's default.
 pub fn build_detector(s: &DetectorSettings) -> anyhow::Result<Box<dyn Detector>> {
-    match s.kind {
+    let threshold = s.threshold.get();
+    let (min_scale, min_rel_scale) = (s.min_scale.get(), s.min_rel_scale.get());
+    let warmup = |default: usize| s.warmup.map_or(default, |w| w as usize);
+    let count = |c: Option<u32>, default: usize| c.map_or(default, |c| c as usize);
+    Ok(match s.kind {
+        DetectorKind::Ensemble => {
+            let d = EnsembleParams::default();
+            Box::new(Ensemble::new(EnsembleParams {
+                warmup: warmup(d.warmup),
+                threshold,
+                quiet: count(s.quiet.map(|q| q.get()), d.quiet),
+                seed: s.seed.unwrap_or(d.seed),
+                min_scale,
+            })?)
+        }
         DetectorKind::Ewma => {
             let params = EwmaParams {
                 alpha: s.alpha.get(),
-                warmup: s.warmup,
-                threshold: s.threshold.get(),
+                warmup: s.warmup.unwrap_or(EwmaParams::default().warmup),
+                threshold,
                 clip: s.clip.get(),
-                min_scale: s.min_scale.get(),
-                min_rel_scale: s.min_rel_scale.get(),
+                min_scale,
+                min_rel_scale,
             };
-            Ok(Box::new(RobustEwma::new(params)?))
+            Box::new(RobustEwma::new(params)?)
         }
-    }
+        DetectorKind::Mad => {
+            let d = MadParams::default();
+            let window = count(s.window.map(|w| w.get()), d.window);
+            Box::new(SlidingMad::new(MadParams {
+                window,
+                // A warm-up longer than the window would wait for values it cannot hold.
+                warmup: warmup(d.warmup).clamp(4, window),
+                threshold,
+                min_scale,
+                min_rel_scale,
+            })?)
+        }
+        DetectorKind::Seasonal => {
+            let d = SeasonalParams::default();
+            Box::new(Seasonal::new(SeasonalParams {
+                daily_bins: count(s.daily_bins.map(|b| b.get()), d.daily_bins),
+                weekly_bins: count(s.weekly_bins.map(|b| b.get()), d.weekly_bins),
+                warmup: warmup(d.warmup),
+                threshold,
+                min_scale,
+                min_rel_scale,
+                ..d
+            })?)
+        }
+        DetectorKind::Cusum => {
+            let d = CusumParams::default();
+            Box::new(Cusum::new(CusumParams {
+                drift: s.drift.map_or(d.drift, |v| v.get()),
+                decision: s.decision.map_or(d.decision, |v| v.get()),
+                warmup: warmup(d.warmup),
+                threshold,
+                min_scale,
+                min_rel_scale,
+                ..d
+            })?)
+        }
+        DetectorKind::Kmeans => {
+            let d = KMeansParams::default();
+            Box::new(KMeansDetector::new(KMeansParams {
+                k: count(s.clusters.map(|k| k.get()), d.k),
+                train_size: count(s.train_size.map(|t| t.get()), d.train_size),
+                retrain_every: count(s.retrain_every.map(|r| r.get()), d.retrain_every),
+                threshold,
+                seed: s.seed.unwrap_or(d.seed),
+            })?)
+        }
+        DetectorKind::Knn => {
+            let d = KnnParams::default();
+            Box::new(KnnConformal::new(KnnParams {
+                window: count(s.context.map(|c| c.get()), d.window),
+                memory: count(s.memory.map(|m| m.get()), d.memory),
+                k: count(s.neighbours.map(|k| k.get()), d.k),
+                threshold,
+            })?)
+        }
+    })
 }
 
 #[cfg(test)]
@@ -229,7 +302,7 @@ mod tests {
 
     #[test]
     fn a_spike_fires_one_alert_that_resolves() {
-        let (mut p, stats) = pipeline("[detectors.defaults]\nwarmup = 10\n");
+        let (mut p, stats) = pipeline("[detectors.defaults]\nkind = \"ewma\"\nwarmup = 10\n");
         let now = Instant::now();
         let mut events = Vec::new();
         for i in 0..200 {
@@ -249,7 +322,7 @@ mod tests {
 
     #[test]
     fn non_finite_values_are_skipped_and_counted() {
-        let (mut p, stats) = pipeline("[detectors.defaults]\nwarmup = 5\n");
+        let (mut p, stats) = pipeline("[detectors.defaults]\nkind = \"ewma\"\nwarmup = 5\n");
         let now = Instant::now();
         for i in 0..50 {
             let v = match i % 10 {
@@ -276,7 +349,7 @@ mod tests {
     #[test]
     fn disabled_signals_are_not_scored() {
         let (mut p, _) = pipeline(
-            "[detectors.defaults]\nwarmup = 2\n[[detectors.overrides]]\nsignals = [\"quiet.*\"]\nenabled = false\n",
+            "[detectors.defaults]\nkind = \"ewma\"\nwarmup = 2\n[[detectors.overrides]]\nsignals = [\"quiet.*\"]\nenabled = false\n",
         );
         let now = Instant::now();
         let mut events = Vec::new();
@@ -289,8 +362,9 @@ mod tests {
 
     #[test]
     fn idle_signals_are_evicted_and_their_alerts_resolved() {
-        let (mut p, stats) =
-            pipeline("[detectors]\nidle_ttl = \"1m\"\n[detectors.defaults]\nwarmup = 5\n");
+        let (mut p, stats) = pipeline(
+            "[detectors]\nidle_ttl = \"1m\"\n[detectors.defaults]\nkind = \"ewma\"\nwarmup = 5\n",
+        );
         let t0 = Instant::now();
         let mut fired = None;
         for i in 0..20 {
@@ -305,5 +379,92 @@ mod tests {
         assert_eq!(p.signal_count(), 1);
         assert_eq!(Stats::get(&stats.signals_evicted), 1);
         assert_eq!(Stats::get(&stats.signals_active), 1);
+    }
+
+    #[test]
+    fn every_kind_is_built_from_the_config() {
+        let (mut p, _) = pipeline(
+            r#"
+[[detectors.overrides]]
+signals = ["k.mad"]
+kind = "mad"
+window = 32
+[[detectors.overrides]]
+signals = ["k.seasonal"]
+kind = "seasonal"
+[[detectors.overrides]]
+signals = ["k.cusum"]
+kind = "cusum"
+[[detectors.overrides]]
+signals = ["k.kmeans"]
+kind = "kmeans"
+clusters = 4
+[[detectors.overrides]]
+signals = ["k.knn"]
+kind = "knn"
+[[detectors.overrides]]
+signals = ["k.ewma"]
+kind = "ewma"
+"#,
+        );
+        let now = Instant::now();
+        for (signal, name) in [
+            ("k.default", "ensemble"),
+            ("k.mad", "mad"),
+            ("k.seasonal", "seasonal"),
+            ("k.cusum", "cusum"),
+            ("k.kmeans", "kmeans"),
+            ("k.knn", "knn"),
+            ("k.ewma", "ewma"),
+        ] {
+            p.process(&sample(signal, 0, 1.0), now);
+            let d = p.signals[signal].detector.as_ref().unwrap();
+            assert_eq!(d.name(), name);
+        }
+    }
+
+    #[test]
+    fn the_default_ensemble_alerts_on_a_new_extreme() {
+        let (mut p, _) = pipeline("[detectors.defaults]\nwarmup = 50\n");
+        let now = Instant::now();
+        let mut events = Vec::new();
+        for i in 0..400 {
+            // A repeating pattern: after warm-up nothing is new until the jump.
+            let v = if i == 300 {
+                1_000.0
+            } else {
+                100.0 + wiggle(i % 50)
+            };
+            events.extend(p.process(&sample("app.latency", i * 1000, v), now));
+        }
+        let firing: Vec<_> = events
+            .iter()
+            .filter(|e| e.state == AlertState::Firing)
+            .collect();
+        assert_eq!(firing.len(), 1, "{events:#?}");
+        assert_eq!(firing[0].time, 300_000);
+        assert_eq!(firing[0].detector, "ensemble");
+    }
+
+    #[test]
+    fn every_kind_builds_with_extreme_settings() {
+        let config = seismo_config::parse(
+            "[detectors.defaults]\nwarmup = 100000\nwindow = 8\nclusters = 32\ntrain_size = 64\ncontext = 64\nmemory = 32\nneighbours = 16\n",
+            "x",
+        )
+        .unwrap();
+        for kind in [
+            "ensemble", "ewma", "mad", "seasonal", "cusum", "kmeans", "knn",
+        ] {
+            let mut s = config.detectors.defaults.clone();
+            s.kind =
+                seismo_config::parse(&format!("[detectors.defaults]\nkind = \"{kind}\"\n"), "x")
+                    .unwrap()
+                    .detectors
+                    .defaults
+                    .kind;
+            let built = build_detector(&s);
+            assert!(built.is_ok(), "{kind}: {:?}", built.err());
+        }
     }
 }

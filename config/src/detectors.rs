@@ -4,14 +4,26 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::values::{self, NameGlob, NonNegative, Positive, Score, Smoothing};
+use crate::values::{self, Count, NameGlob, NonNegative, Positive, Score, Smoothing};
 
 /// The detector algorithms the agent can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DetectorKind {
+    /// All of the below combined: the default.
+    Ensemble,
     /// Robust EWMA z-score.
     Ewma,
+    /// Sliding median / MAD z-score.
+    Mad,
+    /// Daily and weekly profiles.
+    Seasonal,
+    /// Two-sided CUSUM for level shifts.
+    Cusum,
+    /// k-means over windowed features.
+    Kmeans,
+    /// Nearest-neighbour context novelty.
+    Knn,
 }
 
 /// `[detectors]`
@@ -46,9 +58,10 @@ pub struct DetectorSettings {
     pub kind: DetectorKind,
     /// Score at or above which a point is anomalous.
     pub threshold: Score,
-    /// Points learned before the first score.
-    #[serde(deserialize_with = "warmup")]
-    pub warmup: u32,
+    /// Points learned before the first score; `None`: the kind's own (300 for the ensemble,
+    /// 30 for the others).
+    #[serde(deserialize_with = "warmup_opt")]
+    pub warmup: Option<u32>,
     /// EWMA smoothing factor of level and scale.
     pub alpha: Smoothing,
     /// Residuals are clipped at `clip` scales when learning, so spikes do not drag the baseline.
@@ -57,18 +70,58 @@ pub struct DetectorSettings {
     pub min_scale: NonNegative,
     /// Floor on the learned scale relative to the signal's level.
     pub min_rel_scale: NonNegative,
+    // Parameters of some kinds only; `None` keeps the detector's own default.
+    /// `mad`: values the median and MAD are taken over.
+    pub window: Option<Count<8, 4096>>,
+    /// `seasonal`: slots per day.
+    pub daily_bins: Option<Count<4, 1440>>,
+    /// `seasonal`: slots per week.
+    pub weekly_bins: Option<Count<7, 2016>>,
+    /// `cusum`: shifts smaller than this many spreads are ignored.
+    pub drift: Option<Positive>,
+    /// `cusum`: evidence, in spreads, that confirms a shift.
+    pub decision: Option<Positive>,
+    /// `kmeans`: clusters.
+    pub clusters: Option<Count<2, 32>>,
+    /// `kmeans`: most recent points a fit uses.
+    pub train_size: Option<Count<64, 8192>>,
+    /// `kmeans`: points between fits.
+    pub retrain_every: Option<Count<16, 100_000>>,
+    /// `knn`: values in a context.
+    pub context: Option<Count<2, 64>>,
+    /// `knn`: past contexts compared against.
+    pub memory: Option<Count<32, 4096>>,
+    /// `knn`: neighbours averaged.
+    pub neighbours: Option<Count<1, 16>>,
+    /// `ensemble`: points after an alert during which it stays quiet.
+    pub quiet: Option<Count<0, 100_000>>,
+    /// `kmeans`, `ensemble`: seed of the k-means initialisation.
+    pub seed: Option<u64>,
 }
 
 impl Default for DetectorSettings {
     fn default() -> Self {
         Self {
-            kind: DetectorKind::Ewma,
+            kind: DetectorKind::Ensemble,
             threshold: Score::fixed(0.5),
-            warmup: 30,
+            warmup: None,
             alpha: Smoothing::fixed(0.05),
             clip: Positive::fixed(3.0),
             min_scale: NonNegative::fixed(0.0),
             min_rel_scale: NonNegative::fixed(0.01),
+            window: None,
+            daily_bins: None,
+            weekly_bins: None,
+            drift: None,
+            decision: None,
+            clusters: None,
+            train_size: None,
+            retrain_every: None,
+            context: None,
+            memory: None,
+            neighbours: None,
+            quiet: None,
+            seed: None,
         }
     }
 }
@@ -90,6 +143,32 @@ pub struct DetectorOverride {
     pub clip: Option<Positive>,
     pub min_scale: Option<NonNegative>,
     pub min_rel_scale: Option<NonNegative>,
+    /// `mad`: values the median and MAD are taken over.
+    pub window: Option<Count<8, 4096>>,
+    /// `seasonal`: slots per day.
+    pub daily_bins: Option<Count<4, 1440>>,
+    /// `seasonal`: slots per week.
+    pub weekly_bins: Option<Count<7, 2016>>,
+    /// `cusum`: shifts smaller than this many spreads are ignored.
+    pub drift: Option<Positive>,
+    /// `cusum`: evidence, in spreads, that confirms a shift.
+    pub decision: Option<Positive>,
+    /// `kmeans`: clusters.
+    pub clusters: Option<Count<2, 32>>,
+    /// `kmeans`: most recent points a fit uses.
+    pub train_size: Option<Count<64, 8192>>,
+    /// `kmeans`: points between fits.
+    pub retrain_every: Option<Count<16, 100_000>>,
+    /// `knn`: values in a context.
+    pub context: Option<Count<2, 64>>,
+    /// `knn`: past contexts compared against.
+    pub memory: Option<Count<32, 4096>>,
+    /// `knn`: neighbours averaged.
+    pub neighbours: Option<Count<1, 16>>,
+    /// `ensemble`: points after an alert during which it stays quiet.
+    pub quiet: Option<Count<0, 100_000>>,
+    /// `kmeans`, `ensemble`: seed of the k-means initialisation.
+    pub seed: Option<u64>,
 }
 
 impl DetectorsConfig {
@@ -105,11 +184,24 @@ impl DetectorsConfig {
             enabled = o.enabled.unwrap_or(enabled);
             s.kind = o.kind.unwrap_or(s.kind);
             s.threshold = o.threshold.unwrap_or(s.threshold);
-            s.warmup = o.warmup.unwrap_or(s.warmup);
+            s.warmup = o.warmup.or(s.warmup);
             s.alpha = o.alpha.unwrap_or(s.alpha);
             s.clip = o.clip.unwrap_or(s.clip);
             s.min_scale = o.min_scale.unwrap_or(s.min_scale);
             s.min_rel_scale = o.min_rel_scale.unwrap_or(s.min_rel_scale);
+            s.window = o.window.or(s.window);
+            s.daily_bins = o.daily_bins.or(s.daily_bins);
+            s.weekly_bins = o.weekly_bins.or(s.weekly_bins);
+            s.drift = o.drift.or(s.drift);
+            s.decision = o.decision.or(s.decision);
+            s.clusters = o.clusters.or(s.clusters);
+            s.train_size = o.train_size.or(s.train_size);
+            s.retrain_every = o.retrain_every.or(s.retrain_every);
+            s.context = o.context.or(s.context);
+            s.memory = o.memory.or(s.memory);
+            s.neighbours = o.neighbours.or(s.neighbours);
+            s.quiet = o.quiet.or(s.quiet);
+            s.seed = o.seed.or(s.seed);
         }
         enabled.then_some(s)
     }
@@ -135,10 +227,8 @@ fn check_warmup(w: u32) -> Result<u32, String> {
     }
 }
 
-fn warmup<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-    check_warmup(u32::deserialize(d)?).map_err(serde::de::Error::custom)
-}
-
 fn warmup_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
-    warmup(d).map(Some)
+    check_warmup(u32::deserialize(d)?)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }

@@ -15,7 +15,7 @@ pub use error::{ConfigError, Located};
 pub use model::{AgentConfig, AlertingConfig, Config, LogFormat, LogLevel, LoggingConfig};
 pub use sinks::{SinksConfig, StdoutSinkConfig};
 pub use sources::{HostSourceConfig, SourcesConfig};
-pub use values::{any_match, NameGlob, NonNegative, Positive, Score, Smoothing};
+pub use values::{any_match, Count, NameGlob, NonNegative, Positive, Score, Smoothing};
 
 /// The documented default configuration, embedded in the binary.
 pub const DEFAULT_TOML: &str = include_str!("../seismo.toml");

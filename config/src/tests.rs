@@ -189,3 +189,55 @@ fn unreadable_file_names_the_path() {
         "{shown}"
     );
 }
+
+#[test]
+fn detector_kinds_and_their_parameters() {
+    let c = parse(
+        r#"
+[detectors.defaults]
+window = 64
+[[detectors.overrides]]
+signals = ["app.*"]
+kind = "kmeans"
+clusters = 4
+retrain_every = 1000
+[[detectors.overrides]]
+signals = ["app.latency"]
+kind = "knn"
+memory = 256
+"#,
+        "x",
+    )
+    .unwrap();
+    let d = &c.detectors;
+    assert_eq!(d.defaults.kind, DetectorKind::Ensemble);
+    let host = d.settings_for("host.load.1m").unwrap();
+    assert_eq!(
+        (host.window.map(|w| w.get()), host.clusters),
+        (Some(64), None)
+    );
+    let app = d.settings_for("app.errors").unwrap();
+    assert_eq!(app.kind, DetectorKind::Kmeans);
+    assert_eq!(app.clusters.map(|k| k.get()), Some(4));
+    let latency = d.settings_for("app.latency").unwrap();
+    assert_eq!(latency.kind, DetectorKind::Knn);
+    assert_eq!(latency.memory.map(|m| m.get()), Some(256));
+    assert_eq!(latency.retrain_every.map(|r| r.get()), Some(1000));
+}
+
+#[test]
+fn detector_parameters_out_of_range_are_located() {
+    for (text, needle) in [
+        ("[detectors.defaults]\nwindow = 4\n", "from 8 to 4096"),
+        ("[detectors.defaults]\nclusters = 64\n", "from 2 to 32"),
+        ("[detectors.defaults]\nneighbours = -1\n", "from 1 to 16"),
+        ("[detectors.defaults]\ndrift = 0\n", "greater than 0"),
+        ("[detectors.defaults]\nkind = \"forest\"\n", "ensemble"),
+    ] {
+        let e = err(text);
+        assert_eq!((e.line, e.column), (2, e.column), "{text}: {e}");
+        assert!(e.message.contains(needle), "{text}: {}", e.message);
+    }
+    let e = err("[[detectors.overrides]]\nsignals = [\"a\"]\nquiet = 1e9\n");
+    assert_eq!(e.line, 3, "{e}");
+}

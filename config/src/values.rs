@@ -163,6 +163,39 @@ where
     Ok(n)
 }
 
+/// A whole number from `LO` to `HI`, checked while deserializing (so the error is located).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Count<const LO: u32, const HI: u32>(u32);
+
+impl<const LO: u32, const HI: u32> Count<LO, HI> {
+    /// Wraps `value`, or says what range it must be in.
+    pub fn new(value: u32) -> Result<Self, String> {
+        if (LO..=HI).contains(&value) {
+            Ok(Self(value))
+        } else {
+            Err(format!(
+                "{value} is out of range: write a whole number from {LO} to {HI}"
+            ))
+        }
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl<'de, const LO: u32, const HI: u32> Deserialize<'de> for Count<LO, HI> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = i64::deserialize(d)?;
+        let value = u32::try_from(n).map_err(|_| {
+            de::Error::custom(format!(
+                "{n} is out of range: write a whole number from {LO} to {HI}"
+            ))
+        })?;
+        Self::new(value).map_err(de::Error::custom)
+    }
+}
+
 /// A glob over signal names (`host.cpu.*`) or other names (`veth*`), compiled once at load time.
 #[derive(Debug, Clone)]
 pub struct NameGlob {

@@ -32,4 +32,9 @@ pub trait Detector: Send {
     fn name(&self) -> &'static str;
     /// How many non-finite inputs were skipped so far.
     fn skipped(&self) -> u64;
+    /// Bytes of memory this detector holds for its signal: its struct and its heap buffers.
+    /// The default counts the struct only; detectors with heap buffers override it.
+    fn state_bytes(&self) -> usize {
+        std::mem::size_of_val(self)
+    }
 }

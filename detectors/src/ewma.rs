@@ -222,6 +222,14 @@ impl Detector for RobustEwma {
     fn skipped(&self) -> u64 {
         self.skipped
     }
+
+    fn state_bytes(&self) -> usize {
+        let buffer = match &self.state {
+            State::WarmingUp(buf) => buf.capacity() * std::mem::size_of::<f64>(),
+            State::Tracking { .. } => 0,
+        };
+        std::mem::size_of::<Self>() + buffer
+    }
 }
 
 /// Median and `1.4826 * MAD` of finite values (reorders `values`; at least one value).

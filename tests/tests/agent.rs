@@ -176,7 +176,8 @@ fn a_cpu_burn_fires_a_json_alert_on_stdout() {
         &dir.path().join("state"),
         &[
             ("interval = \"10s\"", "interval = \"1s\""),
-            ("warmup = 30", "warmup = 8"),
+            // The EWMA learns in 8 points; the default ensemble needs 300.
+            ("kind = \"ensemble\"", "kind = \"ewma\"\nwarmup = 8"),
         ],
     );
     let path = write_config(&dir, &config);

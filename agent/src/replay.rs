@@ -1,0 +1,338 @@
+//! `seismo replay`: score recorded series offline with the detectors the agent runs live.
+//!
+//! - `seismo replay FILE.csv` prints `timestamp,value,anomaly_score,label` rows to stdout.
+//! - `seismo replay --nab DATA_DIR --out RESULTS_DIR/NAME` does the same for every `*.csv`
+//!   under DATA_DIR (recursively) and writes `RESULTS_DIR/NAME/<sub-folder>/NAME_<file name>`:
+//!   the results layout NAB's scorer reads. Each file is written to a temporary file and renamed,
+//!   so a file is either complete or absent.
+//!
+//! The detector of a file is the one the configuration gives the signal named after the file's
+//! stem (`speed_t4013` for `realTraffic/speed_t4013.csv`), built fresh for every file;
+//! `--detector` replaces its kind (`windowed_gaussian` is NAB's baseline). `anomaly_score` is
+//! the detector's score (to 12 significant digits, like NAB's files), 0 while it warms up or
+//! for a value it skipped; `label` is always 0.
+//!
+//! A row earlier than the row before it is refused unless `--allow-unsorted` is given: NAB's
+//! `realKnownCause/machine_temperature_system_failure.csv` steps back 55 minutes at line 10151,
+//! and NAB feeds it to its detectors as it is, so replaying NAB's corpus needs the flag.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use seismo_config::{Config, DetectorKind};
+use seismo_detectors::nab::{WindowedGaussian, WindowedGaussianParams};
+use seismo_detectors::{Detector, Verdict};
+
+use crate::cli::EXIT_CONFIG;
+use crate::csv_series::{self, Order, Series};
+
+/// The `--detector` name of NAB's windowed Gaussian baseline.
+pub const WINDOWED_GAUSSIAN: &str = "windowed_gaussian";
+
+/// Columns of every output row.
+const HEADER: [&str; 4] = ["timestamp", "value", "anomaly_score", "label"];
+
+/// What `seismo replay` was asked to do.
+#[derive(Debug)]
+pub struct ReplayArgs {
+    pub file: Option<PathBuf>,
+    pub nab: Option<PathBuf>,
+    pub out: Option<PathBuf>,
+    pub config: Option<PathBuf>,
+    pub detector: Option<String>,
+    /// Accept rows earlier than the row before them (NAB's corpus has one such step).
+    pub allow_unsorted: bool,
+}
+
+/// Which detector scores a file.
+#[derive(Debug)]
+enum Choice {
+    /// The configured settings of the file's signal, with the kind optionally replaced.
+    Configured {
+        config: Box<Config>,
+        kind: Option<DetectorKind>,
+    },
+    WindowedGaussian,
+}
+
+impl Choice {
+    fn from_args(args: &ReplayArgs) -> Result<Choice, String> {
+        if args.detector.as_deref() == Some(WINDOWED_GAUSSIAN) {
+            return Ok(Choice::WindowedGaussian);
+        }
+        let kind = match &args.detector {
+            None => None,
+            Some(name) => Some(parse_kind(name).ok_or_else(|| {
+                format!("unknown detector `{name}`: use {WINDOWED_GAUSSIAN} or a detector kind of the configuration (such as ewma)")
+            })?),
+        };
+        let loaded = match &args.config {
+            Some(p) => seismo_config::load(p),
+            None => seismo_config::embedded_default(),
+        };
+        let config = loaded.map_err(|e| format!("invalid configuration: {e}"))?;
+        Ok(Choice::Configured {
+            config: Box::new(config),
+            kind,
+        })
+    }
+
+    /// A fresh detector for the signal `signal`.
+    fn build(&self, signal: &str) -> Result<Box<dyn Detector>, String> {
+        match self {
+            Choice::WindowedGaussian => WindowedGaussian::new(WindowedGaussianParams::default())
+                .map(|d| Box::new(d) as Box<dyn Detector>)
+                .map_err(|e| e.to_string()),
+            Choice::Configured { config, kind } => {
+                let mut settings = config.detectors.settings_for(signal).ok_or_else(|| {
+                    format!("the configuration disables the detector of signal `{signal}`")
+                })?;
+                if let Some(kind) = kind {
+                    settings.kind = *kind;
+                }
+                crate::pipeline::build_detector(&settings)
+                    .map_err(|e| format!("signal `{signal}`: {e:#}"))
+            }
+        }
+    }
+}
+
+/// A detector kind by its configuration name (`ewma`, ...).
+fn parse_kind(name: &str) -> Option<DetectorKind> {
+    use serde::de::value::{Error, StrDeserializer};
+    use serde::Deserialize;
+    DetectorKind::deserialize(StrDeserializer::<Error>::new(name)).ok()
+}
+
+/// Runs `seismo replay`; exit 0, 1 for bad data or an I/O failure, 2 for bad usage or config.
+pub fn main(args: ReplayArgs) -> ExitCode {
+    let choice = match Choice::from_args(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match (&args.file, &args.nab, &args.out) {
+        (Some(file), None, None) => replay_to_stdout(file, &choice, order(&args)),
+        (None, Some(data), Some(out)) => replay_tree(data, out, &choice, order(&args)),
+        _ => {
+            eprintln!("error: give either FILE.csv, or --nab DATA_DIR with --out RESULTS_DIR/NAME");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+fn order(args: &ReplayArgs) -> Order {
+    if args.allow_unsorted {
+        Order::Any
+    } else {
+        Order::NonDecreasing
+    }
+}
+
+fn replay_to_stdout(file: &Path, choice: &Choice, order: Order) -> ExitCode {
+    let result = score_file(file, choice, order).and_then(|(series, scores)| {
+        let stdout = std::io::stdout();
+        let mut lock = stdout.lock();
+        write_rows(&mut lock, &series, &scores)
+            .and_then(|()| lock.flush().map_err(anyhow::Error::from))
+            .context("cannot write to stdout")
+            .map_err(Failure::Data)
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn replay_tree(data: &Path, out: &Path, choice: &Choice, order: Order) -> ExitCode {
+    let Some(name) = out.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+        eprintln!(
+            "error: --out {} does not end in a detector name: use RESULTS_DIR/NAME",
+            out.display()
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    let files = match csv_files(data, out) {
+        Ok(f) if f.is_empty() => {
+            eprintln!("error: {}: no .csv files found", data.display());
+            return ExitCode::FAILURE;
+        }
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut exit = 0u8;
+    let mut failed = 0usize;
+    let mut rows = 0usize;
+    for relative in &files {
+        let result =
+            score_file(&data.join(relative), choice, order).and_then(|(series, scores)| {
+                rows += series.values.len();
+                write_results(out, &name, relative, &series, &scores).map_err(Failure::Data)
+            });
+        if let Err(e) = result {
+            eprintln!("error: {e}");
+            failed += 1;
+            exit = exit.max(e.exit_code());
+        }
+    }
+    eprintln!(
+        "replayed {} of {} files ({rows} rows) into {}",
+        files.len() - failed,
+        files.len(),
+        out.display()
+    );
+    ExitCode::from(exit)
+}
+
+/// Why a file was not replayed: its detector's configuration (exit 2) or its data (exit 1).
+#[derive(Debug)]
+enum Failure {
+    Config(String),
+    Data(anyhow::Error),
+}
+
+impl Failure {
+    fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Config(_) => EXIT_CONFIG,
+            Failure::Data(_) => 1,
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Config(e) => f.write_str(e),
+            Failure::Data(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
+/// Reads a series and scores every row with a fresh detector.
+fn score_file(path: &Path, choice: &Choice, order: Order) -> Result<(Series, Vec<f64>), Failure> {
+    let signal = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("replay");
+    let mut detector = choice
+        .build(signal)
+        .map_err(|e| Failure::Config(format!("{}: {e}", path.display())))?;
+    let series =
+        csv_series::read(path, "value", order).map_err(|e| Failure::Data(anyhow::Error::new(e)))?;
+    let scores = series
+        .ts_ms
+        .iter()
+        .zip(&series.values)
+        .map(|(&ts, &v)| match detector.observe(ts, v) {
+            Verdict::Scored(o) => o.score,
+            Verdict::WarmingUp | Verdict::Skipped => 0.0,
+        })
+        .collect();
+    Ok((series, scores))
+}
+
+fn write_rows(out: impl Write, series: &Series, scores: &[f64]) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(HEADER)?;
+    for ((ts, value), score) in series.texts.iter().zip(scores) {
+        w.write_record([ts.as_str(), value.as_str(), &format_score(*score), "0"])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// A score rounded to 12 significant digits, as NAB's (Python 2) results files hold them, and
+/// printed in the shortest form that reads back as that value. NAB scores what it reads back
+/// from these files, and thresholds at the edge (windowedGaussian's is 1.0) select different
+/// rows if the digits beyond the 12th are kept.
+fn format_score(score: f64) -> String {
+    let rounded: f64 = format!("{score:.11e}").parse().unwrap_or(score);
+    format!("{rounded:?}")
+}
+
+/// Writes `OUT/<relative's folder>/NAME_<relative's file name>` atomically.
+fn write_results(
+    out: &Path,
+    name: &str,
+    relative: &Path,
+    series: &Series,
+    scores: &[f64],
+) -> anyhow::Result<()> {
+    let file_name = relative
+        .file_name()
+        .and_then(|f| f.to_str())
+        .with_context(|| format!("{}: not a file name", relative.display()))?;
+    let folder = out.join(relative.parent().unwrap_or(Path::new("")));
+    fs::create_dir_all(&folder).with_context(|| format!("cannot create {}", folder.display()))?;
+    let target = folder.join(format!("{name}_{file_name}"));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".seismo-replay-")
+        .tempfile_in(&folder)
+        .with_context(|| format!("cannot create a temporary file in {}", folder.display()))?;
+    write_rows(std::io::BufWriter::new(tmp.as_file_mut()), series, scores)
+        .with_context(|| format!("cannot write {}", target.display()))?;
+    tmp.as_file()
+        .sync_all()
+        .with_context(|| format!("cannot write {}", target.display()))?;
+    tmp.persist(&target)
+        .with_context(|| format!("cannot write {}", target.display()))?;
+    Ok(())
+}
+
+/// The `*.csv` files under `root`, as sorted paths relative to it, leaving out `skip` (the
+/// output folder, when it lies inside the data folder). Symlinked folders are not followed.
+pub(crate) fn csv_files(root: &Path, skip: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let skip = fs::canonicalize(skip).ok();
+    let mut found = Vec::new();
+    let mut pending = vec![PathBuf::new()];
+    while let Some(relative) = pending.pop() {
+        let dir = root.join(&relative);
+        if skip.is_some() && fs::canonicalize(&dir).ok() == skip {
+            continue;
+        }
+        let entries =
+            fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))?;
+        for entry in entries {
+            let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
+            let path = relative.join(entry.file_name());
+            let kind = entry
+                .file_type()
+                .with_context(|| format!("cannot read {}", root.join(&path).display()))?;
+            if kind.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "csv") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scores_keep_twelve_significant_digits() {
+        assert_eq!(format_score(0.0), "0.0");
+        assert_eq!(format_score(1.0), "1.0");
+        assert_eq!(format_score(0.999_999_999_999_96), "1.0");
+        assert_eq!(format_score(0.999_999_999_999_4), "0.999999999999");
+        assert_eq!(format_score(0.546_663_530_392_501_5), "0.546663530393");
+        assert_eq!(format_score(0.5), "0.5");
+        assert_eq!(format_score(1.234_567_890_123_4e-7), "1.23456789012e-7");
+    }
+}

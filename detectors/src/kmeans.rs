@@ -1,0 +1,385 @@
+//! k-means over windowed feature vectors, the approach of Netdata's per-metric anomaly detection,
+//! with three changes.
+//!
+//! Like Netdata: every point becomes a feature vector of its recent dynamics (first differences,
+//! smoothed over 3 points, at 6 lags); a SmartCore k-means model is fitted on the last
+//! `train_size` points (512) and refitted every `retrain_every` points (8192) as the stream goes
+//! on (the cost of a fit is amortised over those points); a point is scored by its distance to
+//! the nearest centroid, compared with the distances of the training points.
+//!
+//! Improvements on it:
+//! - the vector also carries the level (the value itself), so a move to a value never seen in
+//!   training is novel even if it happens smoothly; Netdata's pure-difference vector is blind to
+//!   it;
+//! - features are standardised with the training spread, so one model shape fits any unit;
+//! - instead of a binary "beyond the 99th percentile of training distances", the distance is
+//!   calibrated into a graded score: its log is compared with the mean and spread of the training
+//!   points' log-distances ([`crate::calibration`]), and the one-sided z goes through
+//!   [`crate::score_from_z`].
+//!
+//! SmartCore 0.7's `KMeans` exposes neither its centroids nor distances, so the centroids are
+//! derived from the labels it predicts for the training points. The fit is seeded: the detector
+//! is deterministic. State: the raw history (`8 * train_size` bytes) and the model (k × 7 numbers);
+//! the training matrix exists only during a fit.
+
+use smartcore::cluster::kmeans::{KMeans, KMeansParameters};
+use smartcore::linalg::basic::matrix::DenseMatrix;
+
+use crate::calibration::LogTail;
+use crate::detector::{Detector, Observation, Verdict};
+use crate::param::{self, InvalidParam};
+use crate::score::score_from_z;
+use crate::window::Ring;
+
+const NAME: &str = "kmeans";
+/// Feature dimensions: 6 lagged smoothed differences and the level.
+const DIMS: usize = 7;
+/// Raw values one feature vector spans: 6 lags of a 3-point mean of differences.
+const SPAN: usize = 9;
+const SCALE_EPSILON: f64 = 1e-12;
+/// k-means iterations per fit.
+const MAX_ITER: usize = 10;
+
+/// Parameters of [`KMeansDetector`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KMeansParams {
+    /// Clusters, 2..=32.
+    pub k: usize,
+    /// Most recent points a fit uses, 64..=8192.
+    pub train_size: usize,
+    /// Points between fits, 16..=100000.
+    pub retrain_every: usize,
+    /// Score at or above which a point is anomalous, (0, 1).
+    pub threshold: f64,
+    /// Seed of the k-means++ initialisation.
+    pub seed: u64,
+}
+
+impl Default for KMeansParams {
+    fn default() -> Self {
+        Self {
+            k: 8,
+            train_size: 512,
+            retrain_every: 8192,
+            threshold: 0.5,
+            seed: 42,
+        }
+    }
+}
+
+impl KMeansParams {
+    pub fn validate(&self) -> Result<(), InvalidParam> {
+        param::count(NAME, "k", self.k, 2, 32, "from 2 to 32 clusters")?;
+        param::count(
+            NAME,
+            "train_size",
+            self.train_size,
+            64,
+            8192,
+            "from 64 to 8192 points",
+        )?;
+        param::count(
+            NAME,
+            "retrain_every",
+            self.retrain_every,
+            16,
+            100_000,
+            "from 16 to 100000 points",
+        )?;
+        param::threshold(NAME, self.threshold)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Model {
+    centroids: Vec<[f64; DIMS]>,
+    /// Per-dimension centre and spread of the training features.
+    center: [f64; DIMS],
+    spread: [f64; DIMS],
+    tail: LogTail,
+}
+
+/// k-means novelty detector; see the module documentation.
+#[derive(Debug, Clone)]
+pub struct KMeansDetector {
+    params: KMeansParams,
+    history: Ring,
+    model: Option<Model>,
+    since_fit: usize,
+    fits: u64,
+    skipped: u64,
+}
+
+impl KMeansDetector {
+    pub fn new(params: KMeansParams) -> Result<Self, InvalidParam> {
+        params.validate()?;
+        Ok(Self {
+            params,
+            // The first training vector needs SPAN - 1 earlier values.
+            history: Ring::new(params.train_size + SPAN - 1),
+            model: None,
+            since_fit: 0,
+            fits: 0,
+            skipped: 0,
+        })
+    }
+
+    /// How many models were fitted so far.
+    pub fn fits(&self) -> u64 {
+        self.fits
+    }
+
+    /// The feature vector ending `back` points before the newest value (needs `SPAN + back`).
+    fn features(&self, back: usize) -> [f64; DIMS] {
+        let x = |i: usize| self.history.back(back + i);
+        let mut f = [0.0; DIMS];
+        for (lag, slot) in f.iter_mut().take(DIMS - 1).enumerate() {
+            // Mean of the 3 differences ending at lag: (x[lag] - x[lag + 3]) / 3.
+            *slot = (x(lag) - x(lag + 3)) / 3.0;
+        }
+        f[DIMS - 1] = x(0);
+        f
+    }
+
+    fn fit(&mut self) {
+        let n = self.history.len().saturating_sub(SPAN - 1);
+        if n < 2 * self.params.k {
+            return;
+        }
+        let rows: Vec<[f64; DIMS]> = (0..n).map(|b| self.features(b)).collect();
+        let (mut center, mut spread) = ([0.0; DIMS], [0.0; DIMS]);
+        for (d, c) in center.iter_mut().enumerate() {
+            *c = rows.iter().map(|r| r[d]).sum::<f64>() / n as f64;
+        }
+        for (d, s) in spread.iter_mut().enumerate() {
+            let var = rows.iter().map(|r| (r[d] - center[d]).powi(2)).sum::<f64>() / n as f64;
+            *s = var.sqrt();
+        }
+        // The difference dimensions share one spread, so their lags stay comparable; floors
+        // keep a flat training window from dividing by zero.
+        let diff_spread = spread[..DIMS - 1].iter().copied().fold(0.0, f64::max);
+        let level_floor = 1e-3 * center[DIMS - 1].abs();
+        for s in spread[..DIMS - 1].iter_mut() {
+            *s = diff_spread.max(level_floor).max(SCALE_EPSILON);
+        }
+        spread[DIMS - 1] = spread[DIMS - 1].max(level_floor).max(SCALE_EPSILON);
+        let scaled: Vec<f64> = rows
+            .iter()
+            .flat_map(|r| (0..DIMS).map(move |d| (r[d] - center[d]) / spread[d]))
+            .map(|v| v.clamp(-1e150, 1e150))
+            .collect();
+        let Ok(matrix) = DenseMatrix::new(n, DIMS, scaled, false) else {
+            return;
+        };
+        let params = KMeansParameters {
+            k: self.params.k,
+            max_iter: MAX_ITER,
+            seed: Some(self.params.seed),
+        };
+        let Ok(model) = KMeans::<f64, usize, DenseMatrix<f64>, Vec<usize>>::fit(&matrix, params)
+        else {
+            return;
+        };
+        let Ok(labels) = model.predict(&matrix) else {
+            return;
+        };
+        // Centroids from the labels: SmartCore keeps its own private.
+        let k = self.params.k;
+        let mut sums = vec![[0.0; DIMS]; k];
+        let mut counts = vec![0usize; k];
+        for (i, &label) in labels.iter().enumerate() {
+            let Some(sum) = sums.get_mut(label) else {
+                continue;
+            };
+            counts[label] += 1;
+            for (d, s) in sum.iter_mut().enumerate() {
+                *s += matrix_at(&rows[i], &center, &spread, d);
+            }
+        }
+        let centroids: Vec<[f64; DIMS]> = sums
+            .iter()
+            .zip(&counts)
+            .filter(|(_, &c)| c > 0)
+            .map(|(s, &c)| s.map(|v| v / c as f64))
+            .collect();
+        if centroids.is_empty() {
+            return;
+        }
+        let mut model = Model {
+            centroids,
+            center,
+            spread,
+            tail: LogTail::new(0.0),
+        };
+        let distances: Vec<f64> = rows.iter().map(|r| model.distance(r)).collect();
+        model.tail.reset_to(distances.into_iter());
+        self.model = Some(model);
+        self.fits += 1;
+    }
+
+    /// The calibrated z of the newest point (0 with no model yet).
+    pub(crate) fn z_newest(&self) -> f64 {
+        match &self.model {
+            Some(m) if self.history.len() >= SPAN => m.tail.z(m.distance(&self.features(0))),
+            _ => 0.0,
+        }
+    }
+
+    /// Adds `value` to the history and refits when due.
+    pub(crate) fn learn(&mut self, value: f64) {
+        self.history.push(value);
+        self.since_fit += 1;
+        let first = self.model.is_none() && self.history.len() >= self.params.train_size / 2;
+        if first || self.since_fit >= self.params.retrain_every {
+            self.since_fit = 0;
+            self.fit();
+        }
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.history.heap_bytes()
+            + self.model.as_ref().map_or(0, |m| {
+                m.centroids.capacity() * std::mem::size_of::<[f64; DIMS]>()
+            })
+    }
+}
+
+fn matrix_at(row: &[f64; DIMS], center: &[f64; DIMS], spread: &[f64; DIMS], d: usize) -> f64 {
+    ((row[d] - center[d]) / spread[d]).clamp(-1e150, 1e150)
+}
+
+impl Model {
+    /// Euclidean distance from `raw`'s standardised features to the nearest centroid.
+    fn distance(&self, raw: &[f64; DIMS]) -> f64 {
+        let mut f = [0.0; DIMS];
+        for (d, v) in f.iter_mut().enumerate() {
+            *v = matrix_at(raw, &self.center, &self.spread, d);
+        }
+        self.centroids
+            .iter()
+            .map(|c| {
+                c.iter()
+                    .zip(&f)
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum::<f64>()
+            })
+            .fold(f64::INFINITY, f64::min)
+            .sqrt()
+            .min(f64::MAX)
+    }
+}
+
+impl Detector for KMeansDetector {
+    fn observe(&mut self, _ts_ms: i64, value: f64) -> Verdict {
+        if !value.is_finite() {
+            self.skipped = self.skipped.saturating_add(1);
+            return Verdict::Skipped;
+        }
+        self.learn(value);
+        if self.model.is_none() || self.history.len() < SPAN {
+            return Verdict::WarmingUp;
+        }
+        // Scored after joining the history (the features need the newest value); the model was
+        // fitted before it unless a refit fell on this very point.
+        let score = score_from_z(self.z_newest());
+        let (low, high) = self.expected_range();
+        Verdict::Scored(Observation {
+            score,
+            expected_low: low,
+            expected_high: high,
+            anomalous: score >= self.params.threshold,
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn skipped(&self) -> u64 {
+        self.skipped
+    }
+
+    fn state_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.heap_bytes()
+    }
+}
+
+impl KMeansDetector {
+    /// The range of levels the training window covered (centre ± 3 spreads of the level).
+    fn expected_range(&self) -> (f64, f64) {
+        match &self.model {
+            Some(m) => {
+                let (c, s) = (m.center[DIMS - 1], m.spread[DIMS - 1]);
+                ((c - 3.0 * s).max(f64::MIN), (c + 3.0 * s).min(f64::MAX))
+            }
+            None => (f64::MIN, f64::MAX),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::{self, alert_rate, daily, flagged, noise};
+
+    fn det() -> KMeansDetector {
+        KMeansDetector::new(KMeansParams::default()).unwrap()
+    }
+
+    #[test]
+    fn contract() {
+        synth::common_contract(|| Box::new(det()), 16 * 1024);
+    }
+
+    #[test]
+    fn refits_periodically() {
+        let mut d = det();
+        let every = KMeansParams::default().retrain_every;
+        let first = KMeansParams::default().train_size / 2;
+        for (i, v) in noise(1, first + 2 * every, 0.0, 1.0)
+            .into_iter()
+            .enumerate()
+        {
+            d.observe(i as i64, v);
+        }
+        // First fit at half the training size, then every retrain_every points.
+        assert_eq!(d.fits(), 3);
+    }
+
+    #[test]
+    fn spike_level_and_variance_changes_are_novel() {
+        let mut v = noise(2, 3000, 10.0, 1.0);
+        v[2000] = 25.0;
+        assert!(flagged(&mut det(), &v).contains(&2000));
+
+        let mut w = noise(3, 3000, 10.0, 1.0);
+        w[2000..].iter_mut().for_each(|x| *x += 10.0);
+        let f = flagged(&mut det(), &w);
+        assert!(f.iter().any(|&i| (2000..2010).contains(&i)), "{f:?}");
+
+        let mut u = noise(4, 3000, 10.0, 1.0);
+        u[2000..]
+            .iter_mut()
+            .zip(noise(5, 1000, 0.0, 8.0))
+            .for_each(|(x, e)| *x = 10.0 + e);
+        let f = flagged(&mut det(), &u);
+        assert!(f.iter().any(|&i| (2000..2020).contains(&i)), "{f:?}");
+    }
+
+    #[test]
+    fn trend_change_is_novel() {
+        let mut v = noise(6, 3000, 10.0, 0.2);
+        v[2000..]
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, x)| *x += 0.5 * i as f64);
+        let f = flagged(&mut det(), &v);
+        assert!(f.iter().any(|&i| (2000..2020).contains(&i)), "{f:?}");
+    }
+
+    #[test]
+    fn clean_series_rarely_alert() {
+        assert!(alert_rate(&mut det(), &noise(7, 50_000, 10.0, 1.0)) < 1e-3);
+        assert!(alert_rate(&mut det(), &daily(8, 50_000)) < 1e-3);
+    }
+}

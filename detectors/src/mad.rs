@@ -1,0 +1,309 @@
+//! Sliding median / MAD z-score detector.
+//!
+//! Each point is scored against the median and the median absolute deviation (MAD) of the last
+//! `window` finite values, before it joins them. Both statistics ignore up to half the window
+//! being wild, so spikes neither drag the baseline nor inflate the spread, and a lasting shift is
+//! fully absorbed once it fills half the window (no slow EWMA tail). The spread is
+//! `1.4826 * MAD` (a normal sigma); when more than half the window holds one value (a quantised or
+//! mostly flat signal, where the MAD is 0) the mean absolute deviation stands in for it, so the
+//! first change is still flagged without every later wiggle scoring 1.
+//!
+//! Scores are calibrated with [`crate::score_from_z`] (two-sided normal tail, log scale).
+//! Timestamps are not used. State: the window twice (in arrival order and sorted),
+//! `16 * window` bytes.
+
+use crate::detector::{Detector, Observation, Verdict};
+use crate::param::{self, InvalidParam};
+use crate::score::{score_from_z, z_for_score};
+use crate::window::Ring;
+
+const NAME: &str = "mad";
+const MAD_TO_SIGMA: f64 = 1.4826;
+const MEAN_ABS_TO_SIGMA: f64 = 1.253_314_137_315_500_3;
+const SCALE_EPSILON: f64 = 1e-12;
+
+/// Parameters of [`SlidingMad`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MadParams {
+    /// Values the median and MAD are taken over, 8..=4096.
+    pub window: usize,
+    /// Values seen before the first score, 4..=`window`.
+    pub warmup: usize,
+    /// Score at or above which a point is anomalous, (0, 1).
+    pub threshold: f64,
+    /// Absolute floor on the spread (sigma), in the signal's unit.
+    pub min_scale: f64,
+    /// Floor on the spread relative to `|median|`.
+    pub min_rel_scale: f64,
+}
+
+impl Default for MadParams {
+    fn default() -> Self {
+        Self {
+            window: 128,
+            warmup: 30,
+            threshold: 0.5,
+            min_scale: 0.0,
+            min_rel_scale: 0.001,
+        }
+    }
+}
+
+impl MadParams {
+    pub fn validate(&self) -> Result<(), InvalidParam> {
+        param::count(
+            NAME,
+            "window",
+            self.window,
+            8,
+            4096,
+            "from 8 to 4096 values",
+        )?;
+        param::count(
+            NAME,
+            "warmup",
+            self.warmup,
+            4,
+            self.window,
+            "from 4 values up to the window",
+        )?;
+        param::threshold(NAME, self.threshold)?;
+        param::ensure(
+            self.min_scale.is_finite() && self.min_scale >= 0.0,
+            NAME,
+            "min_scale",
+            self.min_scale,
+            "a finite number >= 0",
+        )?;
+        param::ensure(
+            self.min_rel_scale.is_finite() && self.min_rel_scale >= 0.0,
+            NAME,
+            "min_rel_scale",
+            self.min_rel_scale,
+            "a finite number >= 0",
+        )
+    }
+}
+
+/// Sliding-window median/MAD detector; see the module documentation.
+#[derive(Debug, Clone)]
+pub struct SlidingMad {
+    params: MadParams,
+    z_threshold: f64,
+    recent: Ring,
+    sorted: Vec<f64>,
+    skipped: u64,
+}
+
+impl SlidingMad {
+    pub fn new(params: MadParams) -> Result<Self, InvalidParam> {
+        params.validate()?;
+        Ok(Self {
+            params,
+            z_threshold: z_for_score(params.threshold),
+            recent: Ring::new(params.window),
+            sorted: Vec::with_capacity(params.window),
+            skipped: 0,
+        })
+    }
+
+    /// Median and spread (sigma) of the current window; `None` while warming up.
+    pub fn baseline(&self) -> Option<(f64, f64)> {
+        if self.sorted.len() < self.params.warmup {
+            return None;
+        }
+        let (median, sigma) = median_and_sigma(&self.sorted);
+        let sigma = sigma
+            .max(self.params.min_scale)
+            .max(self.params.min_rel_scale * median.abs())
+            .clamp(SCALE_EPSILON, f64::MAX);
+        Some((median, sigma))
+    }
+
+    /// The signed z-score of `value` against the window, `None` while warming up.
+    pub(crate) fn z(&self, value: f64) -> Option<(f64, f64, f64)> {
+        self.baseline()
+            .map(|(m, s)| (((value - m) / s).clamp(-1e300, 1e300), m, s))
+    }
+
+    pub(crate) fn learn(&mut self, value: f64) {
+        if let Some(old) = self.recent.push(value) {
+            // `old` is in `sorted` by construction; total_cmp finds it exactly.
+            if let Ok(i) = self.sorted.binary_search_by(|p| p.total_cmp(&old)) {
+                self.sorted.remove(i);
+            }
+        }
+        let at = self
+            .sorted
+            .binary_search_by(|p| p.total_cmp(&value))
+            .unwrap_or_else(|i| i);
+        self.sorted.insert(at, value);
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.recent.heap_bytes() + self.sorted.capacity() * std::mem::size_of::<f64>()
+    }
+}
+
+/// Median and sigma of a sorted, non-empty slice (see the module documentation).
+fn median_and_sigma(sorted: &[f64]) -> (f64, f64) {
+    let n = sorted.len();
+    let median = sorted[(n - 1) / 2] / 2.0 + sorted[n / 2] / 2.0;
+    // The deviations left of the median grow leftwards, those right of it rightwards: merge the
+    // two sorted runs up to the middle one instead of sorting them.
+    let split = sorted.partition_point(|&v| v < median);
+    let (mut l, mut r) = (split, split); // next left candidate is l - 1, next right is r
+    let target = (n - 1) / 2;
+    let mut mad = 0.0;
+    for _ in 0..=target {
+        let left = if l > 0 {
+            median - sorted[l - 1]
+        } else {
+            f64::INFINITY
+        };
+        let right = if r < n {
+            sorted[r] - median
+        } else {
+            f64::INFINITY
+        };
+        if left <= right {
+            mad = left;
+            l -= 1;
+        } else {
+            mad = right;
+            r += 1;
+        }
+    }
+    let mut sigma = MAD_TO_SIGMA * mad.min(f64::MAX);
+    if sigma <= 0.0 {
+        let mean_abs = sorted.iter().map(|v| (v - median).abs()).sum::<f64>() / n as f64;
+        sigma = MEAN_ABS_TO_SIGMA * mean_abs.min(f64::MAX);
+    }
+    (median, sigma)
+}
+
+impl Detector for SlidingMad {
+    fn observe(&mut self, _ts_ms: i64, value: f64) -> Verdict {
+        if !value.is_finite() {
+            self.skipped = self.skipped.saturating_add(1);
+            return Verdict::Skipped;
+        }
+        let verdict = match self.z(value) {
+            None => Verdict::WarmingUp,
+            Some((z, median, sigma)) => {
+                let score = score_from_z(z);
+                let half = (self.z_threshold * sigma).min(f64::MAX);
+                Verdict::Scored(Observation {
+                    score,
+                    expected_low: (median - half).max(f64::MIN),
+                    expected_high: (median + half).min(f64::MAX),
+                    anomalous: score >= self.params.threshold,
+                })
+            }
+        };
+        self.learn(value);
+        verdict
+    }
+
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn skipped(&self) -> u64 {
+        self.skipped
+    }
+
+    fn state_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.heap_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::{self, alert_rate, flagged, noise};
+
+    fn det() -> SlidingMad {
+        SlidingMad::new(MadParams::default()).unwrap()
+    }
+
+    #[test]
+    fn contract() {
+        synth::common_contract(|| Box::new(det()), 8 * 1024);
+    }
+
+    #[test]
+    fn median_and_sigma_of_small_windows() {
+        assert_eq!(median_and_sigma(&[1.0, 2.0, 3.0]), (2.0, 1.4826));
+        assert_eq!(median_and_sigma(&[1.0, 2.0, 3.0, 4.0]).0, 2.5);
+        // MAD 0 (mostly one value): the mean absolute deviation stands in.
+        let (m, s) = median_and_sigma(&[5.0, 5.0, 5.0, 5.0, 9.0]);
+        assert_eq!(m, 5.0);
+        assert!((s - MEAN_ABS_TO_SIGMA * 0.8).abs() < 1e-12);
+    }
+
+    #[test]
+    fn spike_is_flagged_and_forgotten() {
+        let mut v = noise(1, 2000, 10.0, 1.0);
+        v[1000] = 18.0;
+        let f = flagged(&mut det(), &v);
+        assert!(f.contains(&1000), "{f:?}");
+        assert!(f.len() <= 3, "{f:?}");
+    }
+
+    #[test]
+    fn level_shift_is_flagged_then_absorbed() {
+        let mut v = noise(2, 2000, 10.0, 1.0);
+        v[1000..].iter_mut().for_each(|x| *x += 8.0);
+        let f = flagged(&mut det(), &v);
+        assert!(f.contains(&1000), "{f:?}");
+        // Absorbed once the new level fills half the window.
+        assert!(f.iter().all(|&i| i < 1000 + 64), "{f:?}");
+    }
+
+    #[test]
+    fn variance_change_is_flagged() {
+        let mut v = noise(3, 2000, 10.0, 1.0);
+        let wide = noise(4, 1000, 0.0, 6.0);
+        v[1000..]
+            .iter_mut()
+            .zip(wide)
+            .for_each(|(x, e)| *x = 10.0 + e);
+        let f = flagged(&mut det(), &v);
+        assert!(f.iter().any(|&i| (1000..1100).contains(&i)), "{f:?}");
+        assert!(f.iter().all(|&i| i >= 1000), "{f:?}");
+    }
+
+    #[test]
+    fn trend_change_is_flagged() {
+        // Flat, then a ramp of 0.5 sigma per point.
+        let mut v = noise(5, 2000, 10.0, 1.0);
+        v[1000..]
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, x)| *x += 0.5 * i as f64);
+        let f = flagged(&mut det(), &v);
+        assert!(f.iter().any(|&i| (1000..1050).contains(&i)), "{f:?}");
+    }
+
+    #[test]
+    fn clean_noise_rarely_alerts() {
+        let rate = alert_rate(&mut det(), &noise(6, 100_000, 10.0, 1.0));
+        assert!(rate < 2e-4, "{rate}");
+    }
+
+    #[test]
+    fn params_are_validated() {
+        let bad = |f: fn(&mut MadParams)| {
+            let mut p = MadParams::default();
+            f(&mut p);
+            SlidingMad::new(p).unwrap_err()
+        };
+        assert_eq!(bad(|p| p.window = 4).name, "window");
+        assert_eq!(bad(|p| p.warmup = 1000).name, "warmup");
+        assert_eq!(bad(|p| p.threshold = f64::NAN).name, "threshold");
+        assert_eq!(bad(|p| p.min_scale = -1.0).name, "min_scale");
+        let msg = bad(|p| p.window = 4).to_string();
+        assert!(msg.contains("window = 4") && msg.contains("mad"), "{msg}");
+    }
+}

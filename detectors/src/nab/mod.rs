@@ -1,0 +1,304 @@
+//! The Numenta Anomaly Benchmark (NAB): its scoring and its windowed-Gaussian baseline.
+//!
+//! This is a reimplementation of NAB's scorer (its sweeper), checked against NAB's published
+//! per-file scores (see the agent's `nab_published` test). Pure: the caller reads the files and
+//! turns the label windows' timestamps into row indices (first row at or after the window's
+//! start, last row at or before its end).
+//!
+//! # The public API
+//!
+//! ```
+//! use seismo_detectors::nab::{self, LabelledFile, Profile, Window};
+//!
+//! // One labelled file: an anomaly score per row, in input order, and its windows as
+//! // inclusive row ranges, sorted and disjoint.
+//! let scores = vec![0.0; 100];
+//! let windows = [Window { first: 40, last: 49 }];
+//! let costs = Profile::Standard.costs();
+//!
+//! // Score one file at a threshold (detected = anomaly score >= threshold):
+//! let one = nab::score_file(&scores, &windows, &costs, 0.5)?;
+//! assert_eq!(one.score, -1.0); // the window was missed: -fn
+//! assert_eq!((one.counts.tp, one.counts.fn_, one.counts.total), (0, 10, 100));
+//!
+//! // A corpus: NAB optimises one threshold for all files, then scores them with it.
+//! let corpus = [LabelledFile { scores: &scores, windows: &windows }];
+//! let best = nab::optimize_threshold(&corpus, &costs)?;
+//! let result = nab::score_corpus(&corpus, &costs, best.threshold)?;
+//! // Normalised: 0 for the null detector, 100 for a perfect one.
+//! assert_eq!(result.normalized, Some(0.0));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! - [`score_file`]`(scores, windows, costs, threshold) -> Result<FileScores, ScoreError>`
+//! - [`score_corpus`]`(files, costs, threshold) -> Result<CorpusScores, CorpusError>`:
+//!   per-file and total scores and counts, and the normalised score.
+//! - [`optimize_threshold`]`(files, costs) -> Result<ThresholdScore, CorpusError>`: NAB's
+//!   `optimize` step, the threshold with the best raw corpus score.
+//! - [`normalized_score`]`(raw, windows, costs) -> Option<f64>`:
+//!   `100 (raw - null) / (perfect - null)` with `null = -fn * windows`, `perfect = tp * windows`.
+//! - [`Profile`] (`standard`, `reward_low_FP_rate`, `reward_low_FN_rate`) gives [`Costs`].
+//! - [`WindowedGaussian`]: NAB's `windowedGaussian` detector as a [`crate::Detector`].
+//!
+//! # NAB's rules
+//!
+//! Each window is worth `+tp` when its first row is detected, less the later the first
+//! detection comes (a scaled sigmoid of the position in the window), and `-fn` when it is
+//! missed; only a window's earliest detection counts. Each detection outside the windows costs
+//! up to `fp`, less when it is just after a window. The first `min(floor(0.15 n), 750)` rows
+//! of a file are its probation period: they score 0 and are not counted in TP/TN/FP/FN (they
+//! are in `total`). The counts are per row: TP = detected rows inside windows, FN = undetected
+//! rows inside windows, FP and TN likewise outside. A window that starts inside the probation
+//! period still counts `-fn` when missed, and 0 when detected only within the probation period.
+
+mod scoring;
+mod windowed_gaussian;
+
+pub use scoring::{probation_rows, scaled_sigmoid};
+pub use windowed_gaussian::{WindowedGaussian, WindowedGaussianParams};
+
+use std::fmt;
+use std::str::FromStr;
+
+/// An anomaly window: rows `first..=last` of a file (inclusive, 0-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub first: usize,
+    pub last: usize,
+}
+
+/// A profile's weights (NAB's `CostMatrix`); `tn` is carried but, as in NAB, unused.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Costs {
+    pub tp: f64,
+    pub fp: f64,
+    pub fn_: f64,
+    pub tn: f64,
+}
+
+/// NAB's three application profiles (config/profiles.json).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Profile {
+    Standard,
+    RewardLowFp,
+    RewardLowFn,
+}
+
+impl Profile {
+    pub const ALL: [Profile; 3] = [
+        Profile::Standard,
+        Profile::RewardLowFp,
+        Profile::RewardLowFn,
+    ];
+
+    /// NAB's name: `standard`, `reward_low_FP_rate`, `reward_low_FN_rate`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Standard => "standard",
+            Profile::RewardLowFp => "reward_low_FP_rate",
+            Profile::RewardLowFn => "reward_low_FN_rate",
+        }
+    }
+
+    /// The weights of NAB's config/profiles.json.
+    pub fn costs(self) -> Costs {
+        let (fp, fn_) = match self {
+            Profile::Standard => (0.11, 1.0),
+            Profile::RewardLowFp => (0.22, 1.0),
+            Profile::RewardLowFn => (0.11, 2.0),
+        };
+        Costs {
+            tp: 1.0,
+            fp,
+            fn_,
+            tn: 1.0,
+        }
+    }
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A name that is not one of NAB's profiles.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown profile `{0}`: use standard, reward_low_FP or reward_low_FN")]
+pub struct UnknownProfile(pub String);
+
+impl FromStr for Profile {
+    type Err = UnknownProfile;
+
+    /// NAB's names, with or without the `_rate` suffix.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "standard" => Ok(Profile::Standard),
+            "reward_low_FP" | "reward_low_FP_rate" => Ok(Profile::RewardLowFp),
+            "reward_low_FN" | "reward_low_FN_rate" => Ok(Profile::RewardLowFn),
+            other => Err(UnknownProfile(other.to_string())),
+        }
+    }
+}
+
+/// Rows by outcome, outside the probation period; `total` is every row of the file(s).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub tp: u64,
+    pub tn: u64,
+    pub fp: u64,
+    pub fn_: u64,
+    pub total: u64,
+}
+
+impl Counts {
+    fn add(&mut self, other: &Counts) {
+        self.tp += other.tp;
+        self.tn += other.tn;
+        self.fp += other.fp;
+        self.fn_ += other.fn_;
+        self.total += other.total;
+    }
+}
+
+/// The raw NAB score of a file (or a sum of files) and its counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct FileScores {
+    pub score: f64,
+    pub counts: Counts,
+}
+
+/// A threshold and the raw corpus score it gives.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ThresholdScore {
+    pub threshold: f64,
+    pub score: f64,
+}
+
+/// One file of a corpus: its anomaly scores (one per row) and its windows.
+#[derive(Debug, Clone, Copy)]
+pub struct LabelledFile<'a> {
+    pub scores: &'a [f64],
+    pub windows: &'a [Window],
+}
+
+/// A corpus scored at one threshold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CorpusScores {
+    /// In the order of the input files.
+    pub files: Vec<FileScores>,
+    /// Sum of the files' scores and counts.
+    pub total: FileScores,
+    /// Number of windows in the corpus.
+    pub windows: usize,
+    /// [`normalized_score`] of the total; `None` for a corpus without windows.
+    pub normalized: Option<f64>,
+}
+
+/// Input the scorer cannot work with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScoreError {
+    #[error("the anomaly score of row {row} is NaN")]
+    NanScore { row: usize },
+    #[error("window {index} (rows {first}..={last}) is not inside the file's {rows} rows")]
+    WindowOutOfRange {
+        index: usize,
+        first: usize,
+        last: usize,
+        rows: usize,
+    },
+    #[error("window {index} starts before the previous window ends: windows must be sorted and disjoint")]
+    WindowsOverlap { index: usize },
+    #[error("{0} windows in one file is more than the scorer handles")]
+    TooManyWindows(usize),
+}
+
+/// A [`ScoreError`] in file number `file` (0-based, input order) of a corpus.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("file #{file}: {error}")]
+pub struct CorpusError {
+    pub file: usize,
+    #[source]
+    pub error: ScoreError,
+}
+
+/// NAB's score and counts for one file at `threshold` (detected: anomaly score `>= threshold`).
+pub fn score_file(
+    scores: &[f64],
+    windows: &[Window],
+    costs: &Costs,
+    threshold: f64,
+) -> Result<FileScores, ScoreError> {
+    scoring::validate(scores, windows)?;
+    let points = scoring::sweep(scores, windows, costs);
+    Ok(scoring::score_points(
+        &points,
+        windows.len(),
+        costs,
+        threshold,
+    ))
+}
+
+/// Every file scored at `threshold`, their total and the normalised total.
+pub fn score_corpus(
+    files: &[LabelledFile<'_>],
+    costs: &Costs,
+    threshold: f64,
+) -> Result<CorpusScores, CorpusError> {
+    let mut per_file = Vec::with_capacity(files.len());
+    let mut total = FileScores::default();
+    let mut windows = 0;
+    for (file, f) in files.iter().enumerate() {
+        let s = score_file(f.scores, f.windows, costs, threshold)
+            .map_err(|error| CorpusError { file, error })?;
+        total.score += s.score;
+        total.counts.add(&s.counts);
+        windows += f.windows.len();
+        per_file.push(s);
+    }
+    Ok(CorpusScores {
+        files: per_file,
+        total,
+        windows,
+        normalized: normalized_score(total.score, windows, costs),
+    })
+}
+
+/// NAB's threshold optimisation: tries every distinct anomaly score of the corpus as the one
+/// threshold for all files (and 1.1, which detects nothing) and returns the one with the best
+/// raw total score; among equal scores, the highest threshold.
+///
+/// The returned score is recomputed file by file at the chosen threshold, so it equals
+/// `score_corpus(files, costs, threshold)?.total.score` exactly.
+pub fn optimize_threshold(
+    files: &[LabelledFile<'_>],
+    costs: &Costs,
+) -> Result<ThresholdScore, CorpusError> {
+    let mut swept = Vec::with_capacity(files.len());
+    for (file, f) in files.iter().enumerate() {
+        scoring::validate(f.scores, f.windows).map_err(|error| CorpusError { file, error })?;
+        swept.push((scoring::sweep(f.scores, f.windows, costs), f.windows.len()));
+    }
+    let best = scoring::best_threshold(&swept, costs);
+    let score = swept
+        .iter()
+        .map(|(points, n)| scoring::score_points(points, *n, costs, best.threshold).score)
+        .sum();
+    Ok(ThresholdScore {
+        threshold: best.threshold,
+        score,
+    })
+}
+
+/// NAB's normalisation: 0 for the null detector (every window missed, `-fn` each), 100 for a
+/// perfect one (every window detected at its first row, `+tp` each); `None` without windows.
+pub fn normalized_score(raw: f64, windows: usize, costs: &Costs) -> Option<f64> {
+    let n = windows as f64;
+    let null = -costs.fn_ * n;
+    let perfect = costs.tp * n;
+    let span = perfect - null;
+    (span > 0.0).then(|| 100.0 * (raw - null) / span)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,392 @@
+//! Seasonal baseline: daily and weekly profiles learned online.
+//!
+//! The periods are configured, not guessed: a day and a week of wall-clock time (UTC), the
+//! rhythms of human-driven load. A day is cut into `daily_bins` slots and a week into
+//! `weekly_bins`; each slot learns the usual level of the signal at that time with a robust
+//! (Huber-clipped) running mean, so a spike does not pollute next week's expectation. A third,
+//! flat profile is a plain robust running level (no season).
+//!
+//! For every point each profile that has learned the current slot predicts a value, and tracks an
+//! exponentially weighted mean absolute error. The point is scored against the profile with the
+//! smallest recent error, using that error (turned into a normal sigma) as the spread: a signal
+//! with no rhythm is scored against the flat profile, a signal with a daily rhythm against the
+//! daily one, so a value normal at 3 pm but not at 3 am is flagged at 3 am. Scores are calibrated
+//! with [`crate::score_from_z`].
+//!
+//! Timestamps only choose the slot, so gaps and out-of-order points are harmless: a late point
+//! updates the slot its timestamp belongs to. State: three small arrays (about 4 KiB by default).
+
+use crate::detector::{Detector, Observation, Verdict};
+use crate::param::{self, InvalidParam};
+use crate::score::{score_from_z, z_for_score};
+
+const NAME: &str = "seasonal";
+const DAY_MS: i64 = 86_400_000;
+const WEEK_MS: i64 = 7 * DAY_MS;
+const MEAN_ABS_TO_SIGMA: f64 = 1.253_314_137_315_500_3;
+const SCALE_EPSILON: f64 = 1e-12;
+/// Residuals are clipped at this many spreads when learning.
+const CLIP: f64 = 3.0;
+/// A profile's error must have been tracked this many points before it can be chosen.
+const MIN_ERROR_POINTS: u32 = 48;
+
+/// Parameters of [`Seasonal`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SeasonalParams {
+    /// Slots per day, 4..=1440 (48 = half-hour slots); 0 disables the daily profile.
+    pub daily_bins: usize,
+    /// Slots per week, 7..=2016 (168 = hourly slots); 0 disables the weekly profile.
+    pub weekly_bins: usize,
+    /// Smoothing of slot levels and errors, (0, 1].
+    pub alpha: f64,
+    /// Points seen before the first score, 2..=100000.
+    pub warmup: usize,
+    /// Score at or above which a point is anomalous, (0, 1).
+    pub threshold: f64,
+    /// Floor on the spread relative to the level.
+    pub min_rel_scale: f64,
+    /// Absolute floor on the spread.
+    pub min_scale: f64,
+}
+
+impl Default for SeasonalParams {
+    fn default() -> Self {
+        Self {
+            daily_bins: 48,
+            weekly_bins: 168,
+            alpha: 0.1,
+            warmup: 30,
+            threshold: 0.5,
+            min_rel_scale: 0.001,
+            min_scale: 0.0,
+        }
+    }
+}
+
+impl SeasonalParams {
+    pub fn validate(&self) -> Result<(), InvalidParam> {
+        param::ensure(
+            self.daily_bins == 0 || (4..=1440).contains(&self.daily_bins),
+            NAME,
+            "daily_bins",
+            self.daily_bins as f64,
+            "0 (off) or from 4 to 1440 slots",
+        )?;
+        param::ensure(
+            self.weekly_bins == 0 || (7..=2016).contains(&self.weekly_bins),
+            NAME,
+            "weekly_bins",
+            self.weekly_bins as f64,
+            "0 (off) or from 7 to 2016 slots",
+        )?;
+        param::ensure(
+            self.alpha > 0.0 && self.alpha <= 1.0,
+            NAME,
+            "alpha",
+            self.alpha,
+            "a smoothing factor greater than 0 and at most 1",
+        )?;
+        param::count(
+            NAME,
+            "warmup",
+            self.warmup,
+            2,
+            100_000,
+            "from 2 to 100000 points",
+        )?;
+        param::threshold(NAME, self.threshold)?;
+        param::ensure(
+            self.min_scale.is_finite() && self.min_scale >= 0.0,
+            NAME,
+            "min_scale",
+            self.min_scale,
+            "a finite number >= 0",
+        )?;
+        param::ensure(
+            self.min_rel_scale.is_finite() && self.min_rel_scale >= 0.0,
+            NAME,
+            "min_rel_scale",
+            self.min_rel_scale,
+            "a finite number >= 0",
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    level: f64,
+    n: u32,
+}
+
+/// One profile: its slots (one for the flat profile) and its recent error.
+#[derive(Debug, Clone)]
+struct Profile {
+    slots: Vec<Slot>,
+    /// Slot width in ms; the period is `slots.len() * width`. 0 for the flat profile.
+    width_ms: i64,
+    /// EWMA of |residual| of this profile's predictions.
+    error: f64,
+    error_n: u32,
+}
+
+impl Profile {
+    fn new(bins: usize, period_ms: i64) -> Self {
+        Self {
+            slots: vec![Slot::default(); bins.max(1)],
+            width_ms: if bins == 0 {
+                0
+            } else {
+                period_ms / bins as i64
+            },
+            error: 0.0,
+            error_n: 0,
+        }
+    }
+
+    fn slot(&self, ts_ms: i64) -> usize {
+        if self.width_ms == 0 {
+            return 0;
+        }
+        let period = self.width_ms * self.slots.len() as i64;
+        // rem_euclid keeps negative timestamps in range; the clamp guards the rounding of width.
+        ((ts_ms.rem_euclid(period) / self.width_ms) as usize).min(self.slots.len() - 1)
+    }
+}
+
+/// Daily/weekly/flat profile detector; see the module documentation.
+#[derive(Debug, Clone)]
+pub struct Seasonal {
+    params: SeasonalParams,
+    z_threshold: f64,
+    /// Flat first, then daily and weekly when enabled.
+    profiles: Vec<Profile>,
+    seen: usize,
+    skipped: u64,
+}
+
+/// What the seasonal baseline expects of one point.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Expectation {
+    pub level: f64,
+    pub sigma: f64,
+    /// Which profile: 0 flat, 1.. seasonal.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub profile: usize,
+}
+
+impl Seasonal {
+    pub fn new(params: SeasonalParams) -> Result<Self, InvalidParam> {
+        params.validate()?;
+        let mut profiles = vec![Profile::new(0, 0)];
+        if params.daily_bins > 0 {
+            profiles.push(Profile::new(params.daily_bins, DAY_MS));
+        }
+        if params.weekly_bins > 0 {
+            profiles.push(Profile::new(params.weekly_bins, WEEK_MS));
+        }
+        Ok(Self {
+            params,
+            z_threshold: z_for_score(params.threshold),
+            profiles,
+            seen: 0,
+            skipped: 0,
+        })
+    }
+
+    /// The best profile's expectation at `ts_ms`; `None` while warming up.
+    pub(crate) fn expect(&self, ts_ms: i64) -> Option<Expectation> {
+        if self.seen < self.params.warmup {
+            return None;
+        }
+        let mut best: Option<Expectation> = None;
+        let mut best_error = f64::INFINITY;
+        for (i, p) in self.profiles.iter().enumerate() {
+            let slot = p.slots[p.slot(ts_ms)];
+            let ready = i == 0 || (slot.n >= 1 && p.error_n >= MIN_ERROR_POINTS);
+            // The flat profile is the fallback; a seasonal one must beat it by 10% to be chosen.
+            let error = if i == 0 { p.error } else { p.error * 1.1 };
+            if ready && error < best_error {
+                best_error = error;
+                best = Some(Expectation {
+                    level: slot.level,
+                    sigma: p.error * MEAN_ABS_TO_SIGMA,
+                    profile: i,
+                });
+            }
+        }
+        best.map(|mut e| {
+            e.sigma = e
+                .sigma
+                .max(self.params.min_scale)
+                .max(self.params.min_rel_scale * e.level.abs())
+                .clamp(SCALE_EPSILON, f64::MAX);
+            e
+        })
+    }
+
+    pub(crate) fn learn(&mut self, ts_ms: i64, value: f64) {
+        self.seen = self.seen.saturating_add(1);
+        let alpha = self.params.alpha;
+        for p in &mut self.profiles {
+            let i = p.slot(ts_ms);
+            let slot = &mut p.slots[i];
+            if slot.n == 0 {
+                slot.level = value;
+                slot.n = 1;
+                continue;
+            }
+            let residual = value - slot.level;
+            if slot.n >= 2 || p.width_ms == 0 {
+                // Only slots that have averaged two values predict well enough to be judged.
+                let a = alpha.max(1.0 / f64::from(p.error_n.saturating_add(1)));
+                let abs = residual.abs().min(f64::MAX);
+                let limit = if p.error_n > 0 {
+                    CLIP * MEAN_ABS_TO_SIGMA * p.error
+                } else {
+                    abs
+                };
+                p.error = ((1.0 - a) * p.error + a * abs.min(limit.max(SCALE_EPSILON)))
+                    .clamp(0.0, f64::MAX);
+                p.error_n = p.error_n.saturating_add(1);
+            }
+            slot.n = slot.n.saturating_add(1);
+            let a = alpha.max(1.0 / f64::from(slot.n));
+            let limit = (CLIP * MEAN_ABS_TO_SIGMA * p.error).max(SCALE_EPSILON);
+            let step = if p.error_n > 0 {
+                residual.clamp(-limit, limit)
+            } else {
+                residual
+            };
+            slot.level = (slot.level + a * step).clamp(f64::MIN, f64::MAX);
+        }
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.profiles.capacity() * std::mem::size_of::<Profile>()
+            + self
+                .profiles
+                .iter()
+                .map(|p| p.slots.capacity() * std::mem::size_of::<Slot>())
+                .sum::<usize>()
+    }
+}
+
+impl Detector for Seasonal {
+    fn observe(&mut self, ts_ms: i64, value: f64) -> Verdict {
+        if !value.is_finite() {
+            self.skipped = self.skipped.saturating_add(1);
+            return Verdict::Skipped;
+        }
+        let verdict = match self.expect(ts_ms) {
+            None => Verdict::WarmingUp,
+            Some(e) => {
+                let score = score_from_z((value - e.level) / e.sigma);
+                let half = (self.z_threshold * e.sigma).min(f64::MAX);
+                Verdict::Scored(Observation {
+                    score,
+                    expected_low: (e.level - half).max(f64::MIN),
+                    expected_high: (e.level + half).min(f64::MAX),
+                    anomalous: score >= self.params.threshold,
+                })
+            }
+        };
+        self.learn(ts_ms, value);
+        verdict
+    }
+
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn skipped(&self) -> u64 {
+        self.skipped
+    }
+
+    fn state_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.heap_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::{self, alert_rate, daily, flagged, noise, STEP_MS};
+
+    fn det() -> Seasonal {
+        Seasonal::new(SeasonalParams::default()).unwrap()
+    }
+
+    #[test]
+    fn contract() {
+        synth::common_contract(|| Box::new(det()), 8 * 1024);
+    }
+
+    #[test]
+    fn anomaly_inside_the_season_is_flagged() {
+        // Three weeks of a daily rhythm; on day 15 at the trough the signal sits at the
+        // level of the daily peak for an hour: within the overall range, wrong for the hour.
+        let per_day = (DAY_MS / STEP_MS) as usize;
+        let mut v = daily(1, 21 * per_day);
+        let trough = 15 * per_day + 3 * per_day / 4;
+        v[trough..trough + 12].iter_mut().for_each(|x| *x = 60.0);
+        let f = flagged(&mut det(), &v);
+        assert!(
+            f.iter().any(|&i| (trough..trough + 12).contains(&i)),
+            "{f:?}"
+        );
+        // Days 8 to 14 (the profile learned, nothing wrong): at most a stray alert.
+        let clean: Vec<_> = f
+            .iter()
+            .filter(|&&i| (8 * per_day..14 * per_day).contains(&i))
+            .collect();
+        assert!(clean.len() <= 2, "{clean:?}");
+    }
+
+    #[test]
+    fn the_daily_profile_is_chosen_for_a_rhythmic_signal() {
+        let per_day = (DAY_MS / STEP_MS) as usize;
+        let v = daily(2, 4 * per_day);
+        let mut d = det();
+        for (i, &x) in v.iter().enumerate() {
+            d.observe(i as i64 * STEP_MS, x);
+        }
+        let e = d.expect(v.len() as i64 * STEP_MS).unwrap();
+        assert_eq!(e.profile, 1, "{e:?}");
+        assert!(e.sigma < 2.0, "{e:?}");
+    }
+
+    #[test]
+    fn flat_noise_uses_the_flat_profile_and_rarely_alerts() {
+        let v = noise(3, 60_000, 10.0, 1.0);
+        let rate = alert_rate(&mut det(), &v);
+        assert!(rate < 5e-4, "{rate}");
+        let mut spiked = v.clone();
+        spiked[50_000] = 20.0;
+        let f = flagged(&mut det(), &spiked);
+        assert!(f.contains(&50_000), "{f:?}");
+    }
+
+    #[test]
+    fn level_shift_and_variance_change_are_flagged() {
+        let mut v = noise(4, 4000, 10.0, 1.0);
+        v[3000..].iter_mut().for_each(|x| *x += 8.0);
+        assert!(flagged(&mut det(), &v).contains(&3000));
+        let mut w = noise(5, 4000, 10.0, 1.0);
+        w[3000..]
+            .iter_mut()
+            .zip(noise(6, 1000, 0.0, 8.0))
+            .for_each(|(x, e)| *x = 10.0 + e);
+        let f = flagged(&mut det(), &w);
+        assert!(f.iter().any(|&i| (3000..3050).contains(&i)), "{f:?}");
+    }
+
+    #[test]
+    fn late_points_update_their_own_slot() {
+        let mut d = det();
+        d.learn(0, 1.0);
+        d.learn(-1, 2.0); // the last slot of the day and week
+        assert_eq!(d.profiles[1].slots[0].n, 1);
+        assert_eq!(d.profiles[1].slots[47].n, 1);
+        assert_eq!(d.profiles[2].slots[167].n, 1);
+    }
+}
