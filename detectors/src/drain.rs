@@ -76,7 +76,7 @@ impl Default for MinerConfig {
     fn default() -> Self {
         Self {
             depth: 4,
-            similarity: 0.5,
+            similarity: 0.78,
             max_children: 100,
             max_clusters: 20_000,
             max_tokens: 256,
@@ -421,10 +421,11 @@ impl TemplateMiner {
             };
             let (mut equal, mut params) = (0, 0);
             for (i, t) in c.tokens.iter().enumerate() {
-                if &**t == PARAM {
-                    params += 1;
-                } else if &**t == tokens.get(i) {
+                // A variable the line's masking found, under a template parameter, matches.
+                if &**t == tokens.get(i) {
                     equal += 1;
+                } else if &**t == PARAM {
+                    params += 1;
                 }
             }
             let better = match best {

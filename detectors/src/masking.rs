@@ -9,7 +9,8 @@
 //!   `~/a`, `C:\a`) and URLs (`scheme://…`). See [`MaskClass`].
 //! - Inside other tokens: every alphanumeric run that contains a digit (hex ids such as
 //!   `a64f992`, `0x1f`, durations such as `12ms`, counters such as `node-246`), together with a
-//!   minus sign in front of it, and every UUID.
+//!   minus sign in front of it; every UUID; the booleans `true`/`false` (any case) and
+//!   capitalised month and weekday abbreviations (`Jul`, `Sun`: dates written out).
 //! - Tokens longer than [`MAX_TOKEN_BYTES`] (blobs, base64) are masked whole.
 //!
 //! The classifiers are hand-written byte scanners (no regular expression per token): one pass
@@ -328,6 +329,18 @@ fn is_duration(c: &[u8]) -> bool {
     pairs > 0
 }
 
+/// Words that are values, not message text: booleans, and month and weekday names (dates).
+fn is_variable_word(w: &[u8]) -> bool {
+    const WORDS: [&[u8]; 21] = [
+        b"true", b"false", b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep",
+        b"oct", b"nov", b"dec", b"mon", b"tue", b"wed", b"thu", b"fri", b"sat", b"sun",
+    ];
+    (4..=5).contains(&w.len()) && WORDS[..2].iter().any(|x| w.eq_ignore_ascii_case(x))
+        || w.len() == 3
+            && w[0].is_ascii_uppercase()
+            && WORDS[2..].iter().any(|x| w.eq_ignore_ascii_case(x))
+}
+
 const fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b >= 0x80
 }
@@ -356,7 +369,7 @@ fn mask_runs(token: &str, out: &mut String) {
             digit |= b[i].is_ascii_digit();
             i += 1;
         }
-        if digit {
+        if digit || is_variable_word(&b[start..i]) {
             let mut s = start;
             if s > 0 && b[s - 1] == b'-' && (s == 1 || !is_word_byte(b[s - 2])) {
                 s -= 1;
@@ -451,6 +464,17 @@ mod tests {
         assert_eq!(m("x-y"), "x-y");
         assert_eq!(m("größe=12"), "größe=<*>");
         assert_eq!(m("ü1ü"), "<*>");
+    }
+
+    #[test]
+    fn booleans_and_date_words_are_values() {
+        assert_eq!(m("isOverlap:false,"), "isOverlap:<*>,");
+        assert_eq!(m("True"), "<*>");
+        assert_eq!(m("Jul"), "<*>");
+        assert_eq!(m("Sun"), "<*>");
+        for w in ["may", "sun", "trueness", "July", "Junk"] {
+            assert_eq!(m(w), w);
+        }
     }
 
     #[test]
