@@ -6,6 +6,8 @@ pub mod cli;
 pub mod daemon;
 pub mod event;
 pub mod logging;
+pub mod logparse;
+pub mod logs;
 pub mod pipeline;
 pub mod sinks;
 pub mod sources;

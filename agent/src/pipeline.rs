@@ -8,9 +8,11 @@ use std::time::{Duration, Instant};
 use seismo_config::{Config, DetectorKind, DetectorSettings, DetectorsConfig};
 use seismo_detectors::{Detector, EwmaParams, RobustEwma, Verdict};
 use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::mpsc;
 
 use crate::alerting::{Alerting, Normal};
-use crate::event::{now_ms, AlertEvent, AlertState, Anomaly, Range, Sample};
+use crate::event::{now_ms, AlertEvent, AlertState, Anomaly, LogEvidence, Range, Sample};
+use crate::logs::LogUpdate;
 use crate::sinks::Sinks;
 use crate::sources::host::Batch;
 use crate::stats::{LogLimiter, Stats};
@@ -28,6 +30,8 @@ pub struct Pipeline {
     stats: Arc<Stats>,
     refused_log: LogLimiter,
     non_finite_log: LogLimiter,
+    /// Per log source, the evidence of its last interval, attached to alerts on its signals.
+    log_evidence: HashMap<String, HashMap<Arc<str>, Arc<LogEvidence>>>,
 }
 
 impl Pipeline {
@@ -39,7 +43,38 @@ impl Pipeline {
             stats,
             refused_log: LogLimiter::new(Duration::from_secs(300)),
             non_finite_log: LogLimiter::new(Duration::from_secs(300)),
+            log_evidence: HashMap::new(),
         }
+    }
+
+    /// Scores one log source's interval; returns the alert events it caused, with evidence.
+    pub fn process_logs(&mut self, update: LogUpdate, now: Instant) -> Vec<AlertEvent> {
+        let mut events = Vec::new();
+        for (anomaly, evidence) in update.novel {
+            if let Some(mut e) = self.alerting.on_anomaly(&anomaly) {
+                e.log = Some(evidence);
+                events.push(e);
+            }
+        }
+        for (signal, normal, evidence) in update.normals {
+            if let Some(mut e) = self.alerting.on_normal(&signal, &normal) {
+                e.log = Some(evidence);
+                events.push(e);
+            }
+        }
+        let evidence = self.log_evidence.entry(update.source).or_default();
+        *evidence = update.evidence;
+        for sample in &update.samples {
+            if let Some(mut e) = self.process(sample, now) {
+                e.log = self
+                    .log_evidence
+                    .values()
+                    .find_map(|m| m.get(&sample.signal))
+                    .cloned();
+                events.push(e);
+            }
+        }
+        events
     }
 
     /// Scores one sample; returns the alert event it caused, if any.
@@ -150,15 +185,26 @@ impl Pipeline {
         self.signals.len()
     }
 
-    /// Runs until every sample sender is gone, then returns (dropping the sinks' senders, which
-    /// lets them drain and stop).
-    pub async fn run(mut self, mut samples: broadcast::Receiver<Batch>, mut sinks: Sinks) {
+    /// Runs until every sample sender (host and logs) is gone, then returns (dropping the
+    /// sinks' senders, which lets them drain and stop). Log updates come on a bounded channel
+    /// and are never dropped: a busy pipeline slows the log stage down instead.
+    pub async fn run(
+        mut self,
+        mut samples: broadcast::Receiver<Batch>,
+        mut logs: mpsc::Receiver<LogUpdate>,
+        mut sinks: Sinks,
+    ) {
         let sweep_every = (self.detectors.idle_ttl / 4).min(Duration::from_secs(60));
         let mut sweep = tokio::time::interval(sweep_every);
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
+        let (mut host_open, mut logs_open) = (true, true);
+        while host_open || logs_open {
             let events = tokio::select! {
-                batch = samples.recv() => match batch {
+                update = logs.recv(), if logs_open => match update {
+                    Some(update) => self.process_logs(update, Instant::now()),
+                    None => { logs_open = false; Vec::new() }
+                },
+                batch = samples.recv(), if host_open => match batch {
                     Ok(batch) => {
                         let now = Instant::now();
                         batch.iter().filter_map(|s| self.process(s, now)).collect()
@@ -168,7 +214,7 @@ impl Pipeline {
                         tracing::warn!(dropped = n, "pipeline fell behind: oldest host samples dropped");
                         Vec::new()
                     }
-                    Err(RecvError::Closed) => break,
+                    Err(RecvError::Closed) => { host_open = false; Vec::new() }
                 },
                 _ = sweep.tick() => self.evict_idle(Instant::now()),
             };
