@@ -1,4 +1,4 @@
-//! The command line: `seismo run | check-config | print-config`.
+//! The command line: `seismo run | check-config | print-config | logparse`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -35,6 +35,16 @@ pub enum Command {
     },
     /// Print the embedded default configuration, documented.
     PrintConfig,
+    /// Template-mine a log file offline: CSV `line,template_id,template` on stdout, one row per
+    /// line; a summary of the templates with their counts on stderr.
+    Logparse {
+        /// Header layout in Loghub's syntax, e.g. "<Date> <Time> <Level> <Component>: <Content>";
+        /// only `<Content>` is mined. Without it the whole line is mined.
+        #[arg(long, value_name = "FMT")]
+        log_format: Option<String>,
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -50,6 +60,9 @@ pub fn main() -> ExitCode {
         Command::PrintConfig => {
             print!("{}", seismo_config::DEFAULT_TOML);
             ExitCode::SUCCESS
+        }
+        Command::Logparse { log_format, file } => {
+            crate::logparse::main(log_format.as_deref(), &file)
         }
     }
 }
