@@ -500,3 +500,73 @@ fn set_mode(p: &Path, mode: u32) {
 fn chown(p: &Path, id: u32) {
     std::os::unix::fs::chown(p, Some(id), Some(id)).unwrap();
 }
+
+/// A template never seen before, once the source is warm, raises an alert of its own carrying
+/// the template and the line; after a restart the template is known (its state was persisted),
+/// so the same line raises nothing.
+#[test]
+fn a_new_template_after_warmup_alerts_with_its_lines_once_across_restarts() {
+    let s = Setup::new();
+    let log = s.path("app.log");
+    std::fs::write(&log, b"").unwrap();
+    let config = s.config(&format!(
+        "[[sources.files]]\nname = \"app\"\npaths = [\"{}\"]\ninterval = \"1s\"\nnew_template_warmup = 3\n",
+        log.display()
+    ));
+    let append = |text: &str| {
+        OpenOptions::new()
+            .append(true)
+            .open(&log)
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap()
+    };
+    let steady = |n: u32| {
+        for i in 0..n {
+            append(&format!("GET /index.html 200 served in {i} ms\n"));
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    };
+    let novel = "disk quota exceeded on volume 7 for user 1042\n";
+    let is_new_alert = |l: &str| {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
+        v["state"] == "firing" && v["signal"].as_str().is_some_and(|x| x.ends_with(".new"))
+    };
+
+    let mut agent = start(&config);
+    steady(20); // 5 s: past the 3-interval warm-up
+    append(novel);
+    let alert = agent
+        .wait_stdout(Duration::from_secs(15), is_new_alert)
+        .unwrap_or_else(|| panic!("no new-template alert: {:?}", agent.seen_stdout));
+    let v: serde_json::Value = serde_json::from_str(&alert).unwrap();
+    assert_eq!(v["detector"], "new_template");
+    assert_eq!(v["log"]["source"], "app");
+    assert_eq!(v["log"]["sample_lines"][0], novel.trim_end());
+    let template = v["log"]["template"].as_str().unwrap();
+    assert!(template.starts_with("disk quota exceeded"), "{template}");
+    let id = v["log"]["template_id"].as_u64().unwrap();
+    assert_eq!(
+        v["signal"].as_str().unwrap(),
+        format!("log.app.template.{id}.new")
+    );
+    assert!(
+        agent.seen_stdout.iter().filter(|l| is_new_alert(l)).count() == 1,
+        "the steady lines raised no new-template alert: {:?}",
+        agent.seen_stdout
+    );
+    stop(agent);
+
+    let mut agent = start(&config);
+    append(&novel.replace("7", "9"));
+    steady(8);
+    assert!(
+        agent
+            .wait_stdout(Duration::from_secs(2), is_new_alert)
+            .is_none(),
+        "a known template alerted again after the restart: {:?}",
+        agent.seen_stdout
+    );
+    stop(agent);
+    assert!(s.state().join("logs/app.templates").exists());
+}

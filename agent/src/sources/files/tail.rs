@@ -190,7 +190,7 @@ impl TailFile {
         let mut at = self.read_pos - chunk.len() as u64;
         let mut rest = chunk;
         while !rest.is_empty() {
-            let newline = memchr(rest);
+            let newline = memchr::memchr(b'\n', rest);
             if self.skipping {
                 match newline {
                     Some(i) => {
@@ -315,10 +315,6 @@ fn cap(line: &[u8], max: usize) -> (&[u8], bool) {
     } else {
         (line, false)
     }
-}
-
-fn memchr(hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&b| b == b'\n')
 }
 
 #[cfg(test)]
