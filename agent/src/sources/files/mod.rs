@@ -260,6 +260,9 @@ impl Tailer {
             }
         }
         let mut seen: HashSet<FileId> = HashSet::new();
+        // Every file listed, readable or not: a checkpoint of a file that exists but cannot be
+        // opened right now (permission) is kept for when it can.
+        let mut listed: HashSet<FileId> = HashSet::new();
         self.by_path.clear();
         for (path, what) in found {
             let meta = match what {
@@ -270,6 +273,7 @@ impl Tailer {
                 Found::File(m) => m,
             };
             let id = FileId::of(&meta);
+            listed.insert(id);
             if self.ignored.contains(&id) {
                 continue;
             }
@@ -305,7 +309,12 @@ impl Tailer {
             self.drop_file(id, false);
         }
         // Checkpoints of files that no longer exist: forget them.
-        let stale: Vec<FileId> = self.saved.keys().copied().collect();
+        let stale: Vec<FileId> = self
+            .saved
+            .keys()
+            .filter(|id| !listed.contains(id))
+            .copied()
+            .collect();
         for id in stale {
             self.saved.remove(&id);
             self.send(TailEvent::Gone {
