@@ -334,6 +334,46 @@ mod tests {
     }
 
     #[test]
+    fn log_alerts_carry_their_evidence() {
+        let (mut p, _) = pipeline("[detectors.defaults]\nwarmup = 5\n");
+        let now = Instant::now();
+        let signal: Arc<str> = "log.app.errors_per_s".into();
+        let evidence = |line: &str| {
+            Arc::new(LogEvidence {
+                source: "app".into(),
+                template_id: Some(4),
+                template: Some("disk <*> full".into()),
+                sample_lines: vec![line.into()],
+            })
+        };
+        let mut fired = Vec::new();
+        for i in 0..20 {
+            let value = if i == 15 {
+                500.0
+            } else {
+                1.0 + wiggle(i) * 0.1
+            };
+            let update = LogUpdate {
+                source: "app".into(),
+                samples: vec![sample(&signal, i * 1000, value)],
+                evidence: [(Arc::clone(&signal), evidence(&format!("line {i}")))].into(),
+                novel: Vec::new(),
+                normals: Vec::new(),
+            };
+            fired.extend(p.process_logs(update, now));
+        }
+        let firing = fired
+            .iter()
+            .find(|e| e.state == AlertState::Firing)
+            .expect("the spike fires");
+        let log = firing.log.as_ref().expect("log evidence on a log alert");
+        assert_eq!(log.sample_lines, ["line 15"]);
+        assert_eq!(log.template.as_deref(), Some("disk <*> full"));
+        let json = serde_json::to_value(firing).unwrap();
+        assert_eq!(json["log"]["template_id"], 4);
+    }
+
+    #[test]
     fn idle_signals_are_evicted_and_their_alerts_resolved() {
         let (mut p, stats) =
             pipeline("[detectors]\nidle_ttl = \"1m\"\n[detectors.defaults]\nwarmup = 5\n");
