@@ -440,7 +440,7 @@ impl Tailer {
                 .map(|t| t.id);
             let Some(id) = victim else { return };
             if let Some(t) = self.files.get_mut(&id) {
-                t.file = None;
+                t.close();
                 self.open -= 1;
             }
         }

@@ -134,6 +134,18 @@ impl TailFile {
         }
     }
 
+    /// Closes the handle and forgets what was read past the checkpoint (an incomplete line,
+    /// an unfinished event): it is read again when the file is reopened. Memory held by
+    /// closed files is therefore nil, whatever their content.
+    pub fn close(&mut self) {
+        let pos = self.checkpoint();
+        self.file = None;
+        self.read_pos = pos.offset;
+        self.skipping = pos.skipping;
+        self.buf = Vec::new();
+        self.pending = None;
+    }
+
     pub fn read_pos(&self) -> u64 {
         self.read_pos
     }
@@ -217,6 +229,7 @@ impl TailFile {
                         self.physical(&buf, take < i, line_start, rules, out);
                         self.buf = buf;
                         self.buf.clear();
+                        self.buf.shrink_to(CHUNK);
                     }
                     rest = &rest[i + 1..];
                     at = end;
@@ -237,6 +250,7 @@ impl TailFile {
                         self.physical(&buf, true, line_start, rules, out);
                         self.buf = buf;
                         self.buf.clear();
+                        self.buf.shrink_to(CHUNK);
                         rest = &rest[room..];
                         at = end;
                     }
@@ -412,6 +426,21 @@ mod tests {
         assert_eq!(t.checkpoint().offset, 29, "resume at the unfinished event");
         t.flush_pending(&mut out);
         assert_eq!(lines(&out)[1], "2026 start two\n  at c");
+    }
+
+    #[test]
+    fn closing_forgets_unfinished_bytes_and_reopening_reads_them_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut w, mut t) = open(&dir, b"a\npart");
+        let r = rules(1024, None);
+        let mut out = Lines::default();
+        t.read(&r, &mut out, u64::MAX).unwrap();
+        t.close();
+        assert_eq!(t.read_pos(), 2);
+        w.write_all(b"ial\n").unwrap();
+        t.file = Some(std::fs::File::open(&t.path).unwrap());
+        t.read(&r, &mut out, u64::MAX).unwrap();
+        assert_eq!(lines(&out), ["a", "partial"]);
     }
 
     #[test]
