@@ -91,8 +91,8 @@ fn start_as(config: &str, uid: Option<u32>) -> Agent {
     agent
 }
 
-/// Stops the agent with SIGTERM and returns its shutdown summary.
-fn stop(mut agent: Agent) -> String {
+/// Stops the agent with SIGTERM and returns its shutdown summary and every stderr line.
+fn stop(mut agent: Agent) -> (String, Vec<String>) {
     agent.signal(libc::SIGTERM);
     let (status, _) = agent.wait_exit(Duration::from_secs(15));
     assert_eq!(status.code(), Some(0), "stderr: {:?}", agent.seen_stderr);
@@ -103,7 +103,10 @@ fn stop(mut agent: Agent) -> String {
         .unwrap_or_else(|| panic!("no stop line: {:?}", agent.seen_stderr))
         .clone();
     let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-    v["summary"].as_str().unwrap().to_owned()
+    (
+        v["summary"].as_str().unwrap().to_owned(),
+        agent.seen_stderr.clone(),
+    )
 }
 
 fn counter(summary: &str, name: &str) -> u64 {
@@ -440,7 +443,7 @@ fn bad_input_is_counted_and_the_agent_keeps_running() {
     wait_committed(&s, "the line after the huge one", |l| {
         l.iter().any(|(_, x)| x == "after the huge line")
     });
-    let summary = stop(agent);
+    let (summary, stderr) = stop(agent);
     let lines = parse_sink(&std::fs::read(s.sink()).unwrap());
     let from = |name: &str| -> Vec<String> {
         lines
