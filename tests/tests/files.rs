@@ -487,10 +487,15 @@ fn bad_input_is_counted_and_the_agent_keeps_running() {
     assert!(c("log_symlink_loops") >= 2, "{summary}");
     assert!(c("log_files_deleted") >= 1, "{summary}");
     assert!(c("log_files_finished") >= 1, "{summary}");
-    assert_eq!(
-        c("log_permission_denied"),
-        1,
-        "logged and counted once: {summary}"
+    assert_eq!(c("log_permission_denied"), 1, "counted once: {summary}");
+    let denied_logs = stderr
+        .iter()
+        .filter(|l| l.contains("permission denied") && l.contains("secret.log"))
+        .count();
+    assert_eq!(denied_logs, 1, "logged once: {stderr:#?}");
+    assert!(
+        stderr.iter().any(|l| l.contains("file is readable now")),
+        "the retry that succeeded is logged"
     );
     assert_eq!(c("log_lines"), lines.len() as u64, "{summary}");
 }
