@@ -81,7 +81,8 @@ pub(crate) fn spawn(
     std::thread::Builder::new()
         .name(format!("tail-{}", config.name))
         .spawn(move || {
-            let mut t = Tailer::new(index, config, saved, tx, stats, cancel);
+            let watch = Watch::new(&config.paths, &config.name);
+            let mut t = Tailer::new(index, config, saved, tx, stats, cancel, watch);
             t.run();
         })
 }
@@ -122,6 +123,7 @@ impl Tailer {
         tx: SyncSender<TailEvent>,
         stats: Arc<Stats>,
         cancel: CancellationToken,
+        watch: Watch,
     ) -> Tailer {
         let multiline_start = cfg
             .multiline_start
@@ -137,7 +139,6 @@ impl Tailer {
             .into_iter()
             .map(|e| (e.id, e))
             .collect();
-        let watch = Watch::new(&cfg.paths, &cfg.name);
         Tailer {
             index,
             cfg,
@@ -616,5 +617,84 @@ impl Tailer {
             id,
         });
         self.report_watched();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::sync::mpsc::{sync_channel, Receiver};
+    use std::sync::Mutex;
+
+    /// Collects what the tailer sends until `want` lines arrived (bounded wait).
+    fn collect(rx: &Receiver<TailEvent>, want: usize, got: &mut Vec<String>) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while got.len() < want && Instant::now() < deadline {
+            if let Ok(TailEvent::Lines(b)) = rx.recv_timeout(Duration::from_millis(100)) {
+                got.extend(
+                    b.lines
+                        .iter()
+                        .map(|l| String::from_utf8_lossy(l).into_owned()),
+                );
+            }
+        }
+    }
+
+    /// Without inotify (network file systems, exhausted watches) the tailer still follows
+    /// appends, rename rotation and new files, by polling.
+    #[test]
+    fn polling_alone_follows_appends_rotation_and_new_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        std::fs::write(dir.join("app.log"), b"one\n").unwrap();
+        let config = seismo_config::parse(
+            &format!(
+                "[[sources.files]]\nname = \"t\"\npaths = [\"{}/app.log*\"]\nstart_at = \"beginning\"\n",
+                dir.display()
+            ),
+            "t",
+        )
+        .unwrap()
+        .sources
+        .files
+        .remove(0);
+        // As when notify cannot start: nothing will ever wake the tailer.
+        let (wake_tx, wake) = sync_channel(1);
+        drop(wake_tx);
+        let watch = Watch::polling("t", Arc::new(Mutex::new(watch::Changes::default())), wake);
+        assert!(!watch.is_live());
+        let (tx, rx) = sync_channel(4);
+        let cancel = CancellationToken::new();
+        let stats = Arc::new(Stats::default());
+        let mut t = Tailer::new(
+            0,
+            config,
+            None,
+            tx,
+            Arc::clone(&stats),
+            cancel.clone(),
+            watch,
+        );
+        let thread = std::thread::spawn(move || t.run());
+
+        let mut got = Vec::new();
+        collect(&rx, 1, &mut got);
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.join("app.log"))
+            .unwrap();
+        f.write_all(b"two\n").unwrap();
+        collect(&rx, 2, &mut got);
+        std::fs::rename(dir.join("app.log"), dir.join("app.log.1")).unwrap();
+        f.write_all(b"three\n").unwrap();
+        std::fs::write(dir.join("app.log"), b"four\n").unwrap();
+        collect(&rx, 4, &mut got);
+        cancel.cancel();
+        drop(rx);
+        thread.join().unwrap();
+        got.sort();
+        assert_eq!(got, ["four", "one", "three", "two"]);
+        assert_eq!(Stats::get(&stats.log_files_renamed), 1);
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -42,22 +42,28 @@ impl Watch {
         let shared = Arc::clone(&changes);
         let watcher = notify::recommended_watcher(move |event| record(&shared, &wake_tx, event));
         let watcher = match watcher {
-            Ok(w) => Some(w),
+            Ok(w) => w,
             Err(e) => {
                 tracing::warn!(source, error = %e, "inotify is unavailable: files are polled instead (every 250 ms)");
-                None
+                return Watch::polling(source, changes, wake);
             }
         };
-        let mut w = Watch {
-            watcher,
+        let mut w = Watch::polling(source, changes, wake);
+        w.watcher = Some(watcher);
+        w.refresh(paths);
+        w
+    }
+
+    /// No notifications: the tailer polls (what happens when inotify cannot be used).
+    pub fn polling(source: &str, changes: Arc<Mutex<Changes>>, wake: Receiver<()>) -> Watch {
+        Watch {
+            watcher: None,
             watched: HashSet::new(),
             changes,
             wake,
             degraded: false,
             source: source.to_owned(),
-        };
-        w.refresh(paths);
-        w
+        }
     }
 
     /// True when every glob's base directory is watched.
@@ -103,7 +109,10 @@ impl Watch {
 
     /// Sleeps until something changes or `timeout` passes.
     pub fn wait(&self, timeout: Duration) {
-        let _ = self.wake.recv_timeout(timeout);
+        // Without a watcher nothing can wake us (the sender is gone): just sleep.
+        if let Err(RecvTimeoutError::Disconnected) = self.wake.recv_timeout(timeout) {
+            std::thread::sleep(timeout);
+        }
     }
 }
 
