@@ -1,6 +1,8 @@
 //! Tail throughput through the whole pipeline: `seismo run` tails a file that a writer appends
 //! to as fast as it can; lines carry 10,000 distinct templates. Progress is read from the
-//! agent's own checkpoint file (the offset it has fully processed), peak RSS from /proc.
+//! agent's own checkpoint file (the offset it has fully processed), CPU time and peak RSS from
+//! /proc. On a shared machine the wall-clock figure follows the load; lines per CPU-second
+//! does much less.
 //! Run: `cargo bench -p seismo --bench tail` (`SEISMO_TAIL_LINES` sets the line count, default
 //! 3,000,000; `SEISMO_TAIL_SINK=1` also writes every line to the lines sink).
 
@@ -120,6 +122,7 @@ fn main() {
         assert!(Instant::now() < deadline, "not done after 10 minutes");
         std::thread::sleep(Duration::from_millis(20));
     };
+    let cpu_secs = cpu_ticks(pid) as f64 / ticks_per_second();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
     let hwm_kib = status
         .lines()
@@ -154,6 +157,24 @@ fn main() {
     println!("  writer finished after {:.2} s", written.as_secs_f64());
     println!("  all lines processed and checkpointed after {secs:.2} s");
     println!("  throughput {:.0} lines/s", lines as f64 / secs);
+    println!(
+        "  cpu        {cpu_secs:.2} s of the agent (user+system, start-up included): {:.0} lines per cpu-second",
+        lines as f64 / cpu_secs
+    );
     println!("  peak rss   {:.1} MB", hwm_kib / 1024.0);
     println!("  templates  {templates} mined; alert events on stdout: {alerts}");
+}
+
+/// utime + stime of `pid`, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let after = &stat[stat.rfind(')').expect("comm") + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0)
+}
+
+fn ticks_per_second() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    unsafe { libc::sysconf(libc::_SC_CLK_TCK) as f64 }
 }
