@@ -207,6 +207,8 @@ type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 struct Cluster {
     id: u64,
     tokens: Vec<Box<str>>,
+    /// `token_hash` of each token: unequal tokens are told apart without a string compare.
+    hashes: Vec<u64>,
     template: String,
     count: u64,
     leaf: u32,
@@ -247,6 +249,7 @@ pub struct TemplateMiner {
     live: usize,
     masked: String,
     spans: Vec<(u32, u32)>,
+    line_hashes: Vec<u64>,
 }
 
 impl Default for TemplateMiner {
@@ -277,6 +280,7 @@ impl TemplateMiner {
             live: 0,
             masked: String::new(),
             spans: Vec::new(),
+            line_hashes: Vec::new(),
         }
     }
 
@@ -326,9 +330,17 @@ impl TemplateMiner {
         let mut masked = std::mem::take(&mut self.masked);
         let mut spans = std::mem::take(&mut self.spans);
         mask_line(content, self.config.max_tokens, &mut masked, &mut spans);
+        let mut hashes = std::mem::take(&mut self.line_hashes);
+        hashes.clear();
+        hashes.extend(
+            spans
+                .iter()
+                .map(|&(s, e)| token_hash(&masked[s as usize..e as usize])),
+        );
         let tokens = Tokens {
             text: &masked,
             spans: &spans,
+            hashes: &hashes,
         };
         let result = match self.search(&tokens) {
             Some(slot) => {
@@ -366,6 +378,7 @@ impl TemplateMiner {
         };
         self.masked = masked;
         self.spans = spans;
+        self.line_hashes = hashes;
         result
     }
 
@@ -415,17 +428,26 @@ impl TemplateMiner {
                 .or_else(|| children.get(PARAM))?;
         }
         let mut best: Option<(u32, usize, usize, u64)> = None; // slot, equal, params, id
-        for &slot in &self.node(node).clusters {
+        let param = param_hash();
+        // Fewest equal tokens that reach the threshold (`sim >= similarity`).
+        let needed = (self.config.similarity * len as f64 - 1e-9).ceil().max(0.0) as usize;
+        'candidates: for &slot in &self.node(node).clusters {
             let Some(c) = self.cluster(slot) else {
                 continue;
             };
+            let floor = best.map_or(needed, |(_, be, _, _)| be.max(needed));
             let (mut equal, mut params) = (0, 0);
-            for (i, t) in c.tokens.iter().enumerate() {
-                // A variable the line's masking found, under a template parameter, matches.
-                if &**t == tokens.get(i) {
+            for (i, (&h, &lh)) in c.hashes.iter().zip(tokens.hashes).enumerate() {
+                // Tokens are compared by their 64-bit hashes (see `token_hash`). A variable the
+                // line's masking found, under a template parameter, matches.
+                if h == lh {
                     equal += 1;
-                } else if &**t == PARAM {
-                    params += 1;
+                } else {
+                    params += usize::from(h == param);
+                    // Stop when even all the remaining tokens could not reach the best so far.
+                    if equal + (len - i - 1) < floor {
+                        continue 'candidates;
+                    }
                 }
             }
             let better = match best {
@@ -451,9 +473,14 @@ impl TemplateMiner {
     fn merge(&mut self, slot: u32, tokens: &Tokens<'_>) -> bool {
         let c = self.cluster_mut(slot);
         let mut changed = false;
-        for (i, t) in c.tokens.iter_mut().enumerate() {
-            if &**t != PARAM && &**t != tokens.get(i) {
+        let param = param_hash();
+        for (i, (t, h)) in c.tokens.iter_mut().zip(c.hashes.iter_mut()).enumerate() {
+            if *h == tokens.hashes[i] {
+                continue;
+            }
+            if *h != param {
                 *t = Box::from(PARAM);
+                *h = param;
                 changed = true;
             }
         }
@@ -531,6 +558,7 @@ impl TemplateMiner {
         let cluster = Cluster {
             id,
             template: tokens.join(" "),
+            hashes: tokens.iter().map(|t| token_hash(t)).collect(),
             tokens,
             count,
             leaf,
@@ -756,10 +784,29 @@ impl TemplateMiner {
     }
 }
 
-/// The masked tokens of one line.
+/// The masked tokens of one line, with their hashes.
 struct Tokens<'a> {
     text: &'a str,
     spans: &'a [(u32, u32)],
+    hashes: &'a [u64],
+}
+
+/// Token identity for matching: FxHash over the bytes, 64 bits. Two different tokens with the
+/// same hash would count as equal; for tokens of a log line that is vanishingly rare (about
+/// 2^-64 per comparison) and its effect is one line joining a near-identical template.
+fn token_hash(t: &str) -> u64 {
+    let mut h = FxHasher::default();
+    h.write_usize(t.len()); // "a" and "a\0" differ
+    h.write(t.as_bytes());
+    // Final avalanche (splitmix64's), so that related tokens spread over all 64 bits.
+    let mut x = h.finish();
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+fn param_hash() -> u64 {
+    token_hash(PARAM)
 }
 
 impl<'a> Tokens<'a> {

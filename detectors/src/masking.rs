@@ -61,8 +61,13 @@ pub fn mask_token(token: &str, out: &mut String) {
         out.push_str(PARAM);
         return;
     }
+    // Fast path for the most common token, a plain word: only the value words apply.
+    if b.iter().all(u8::is_ascii_alphabetic) {
+        out.push_str(if is_variable_word(b) { PARAM } else { token });
+        return;
+    }
     let (s, e) = core_bounds(b);
-    if s < e && classify_core(&b[s..e]).is_some() {
+    if s < e && whole_variable(&b[s..e]) {
         out.push_str(&token[..s]);
         out.push_str(PARAM);
         out.push_str(&token[e..]);
@@ -116,33 +121,78 @@ fn core_bounds(b: &[u8]) -> (usize, usize) {
     (s, e)
 }
 
+/// What one pass over a token's core found, so each class test runs only where it can match.
+struct Scan {
+    digit: bool,
+    alpha: bool,
+    colon: bool,
+    all_hex: bool,
+}
+
+fn scan(c: &[u8]) -> Scan {
+    let mut s = Scan {
+        digit: false,
+        alpha: false,
+        colon: false,
+        all_hex: true,
+    };
+    for &b in c {
+        s.digit |= b.is_ascii_digit();
+        s.alpha |= b.is_ascii_alphabetic() || b >= 0x80;
+        s.colon |= b == b':';
+        s.all_hex &= b.is_ascii_hexdigit();
+    }
+    s
+}
+
+fn may_be_path(c: &[u8], s: &Scan) -> bool {
+    matches!(c[0], b'/' | b'.' | b'~') || s.colon
+}
+
+/// Whether the whole core is variable: the same answer as `classify_core(c).is_some()`,
+/// cheaper for the common cases.
+fn whole_variable(c: &[u8]) -> bool {
+    if c.is_empty() {
+        return false;
+    }
+    let s = scan(c);
+    if s.digit && !s.alpha {
+        return true; // Number, Ip or Numeric, or a Path
+    }
+    classify_scanned(c, &s).is_some()
+}
+
 fn classify_core(c: &[u8]) -> Option<MaskClass> {
     if c.is_empty() {
         return None;
     }
-    if is_path(c) {
+    classify_scanned(c, &scan(c))
+}
+
+fn classify_scanned(c: &[u8], s: &Scan) -> Option<MaskClass> {
+    if may_be_path(c, s) && is_path(c) {
         return Some(MaskClass::Path);
     }
-    let digits = c.iter().filter(|b| b.is_ascii_digit()).count();
-    if digits == 0 {
+    if !s.digit {
         return None;
     }
-    if is_uuid(c) {
+    if c.len() == 36 && is_uuid(c) {
         return Some(MaskClass::Uuid);
     }
-    if is_number(c) {
+    let numeric_start = c[0].is_ascii_digit() || matches!(c[0], b'+' | b'-');
+    if numeric_start && is_number(c) {
         return Some(MaskClass::Number);
     }
-    if is_ipv4(c) || is_ipv6(c) {
+    if is_ipv4(c) || (s.colon && is_ipv6(c)) {
         return Some(MaskClass::Ip);
     }
-    if is_duration(c) {
+    if s.alpha && c[0].is_ascii_digit() && is_duration(c) {
         return Some(MaskClass::Duration);
     }
-    if c.len() >= 8 && c.iter().all(u8::is_ascii_hexdigit) {
+    if c.len() >= 8 && s.all_hex {
         return Some(MaskClass::HexId);
     }
-    if !c.iter().any(|b| b.is_ascii_alphabetic() || *b >= 0x80) {
+    if !s.alpha {
         return Some(MaskClass::Numeric);
     }
     None
@@ -331,14 +381,37 @@ fn is_duration(c: &[u8]) -> bool {
 
 /// Words that are values, not message text: booleans, and month and weekday names (dates).
 fn is_variable_word(w: &[u8]) -> bool {
-    const WORDS: [&[u8]; 21] = [
-        b"true", b"false", b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep",
-        b"oct", b"nov", b"dec", b"mon", b"tue", b"wed", b"thu", b"fri", b"sat", b"sun",
-    ];
-    (4..=5).contains(&w.len()) && WORDS[..2].iter().any(|x| w.eq_ignore_ascii_case(x))
-        || w.len() == 3
-            && w[0].is_ascii_uppercase()
-            && WORDS[2..].iter().any(|x| w.eq_ignore_ascii_case(x))
+    match w.len() {
+        4 => w.eq_ignore_ascii_case(b"true"),
+        5 => w.eq_ignore_ascii_case(b"false"),
+        3 if w[0].is_ascii_uppercase() => {
+            // `| 0x20` lower-cases ASCII letters and leaves digits as they are.
+            let k = [w[0] | 0x20, w[1] | 0x20, w[2] | 0x20];
+            matches!(
+                &k,
+                b"jan"
+                    | b"feb"
+                    | b"mar"
+                    | b"apr"
+                    | b"may"
+                    | b"jun"
+                    | b"jul"
+                    | b"aug"
+                    | b"sep"
+                    | b"oct"
+                    | b"nov"
+                    | b"dec"
+                    | b"mon"
+                    | b"tue"
+                    | b"wed"
+                    | b"thu"
+                    | b"fri"
+                    | b"sat"
+                    | b"sun"
+            )
+        }
+        _ => false,
+    }
 }
 
 const fn is_word_byte(b: u8) -> bool {
