@@ -97,6 +97,7 @@ impl Alerting {
             detector: a.detector,
             started_at,
             summary: a.evidence(),
+            log: None,
         })
     }
 
@@ -152,6 +153,7 @@ impl Alerting {
             detector: active.detector,
             started_at: active.started_at,
             summary,
+            log: None,
         }
     }
 }

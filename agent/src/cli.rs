@@ -1,4 +1,4 @@
-//! The command line: `seismo run | check-config | print-config | replay | backtest`.
+//! The command line: `seismo run | check-config | print-config | replay | backtest | logparse`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -80,6 +80,16 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         thresholds: Option<PathBuf>,
     },
+    /// Template-mine a log file offline: CSV `line,template_id,template` on stdout, one row per
+    /// line; a summary of the templates with their counts on stderr.
+    Logparse {
+        /// Header layout in Loghub's syntax, e.g. "<Date> <Time> <Level> <Component>: <Content>";
+        /// only `<Content>` is mined. Without it the whole line is mined.
+        #[arg(long, value_name = "FMT")]
+        log_format: Option<String>,
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 fn parse_profile(s: &str) -> Result<seismo_detectors::nab::Profile, String> {
@@ -128,6 +138,9 @@ pub fn main() -> ExitCode {
             profile,
             thresholds,
         }),
+        Command::Logparse { log_format, file } => {
+            crate::logparse::main(log_format.as_deref(), &file)
+        }
     }
 }
 

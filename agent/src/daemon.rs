@@ -54,7 +54,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let host_cfg = &config.sources.host;
     let (samples_tx, samples_rx) = broadcast::channel(host_cfg.queue);
     let pipeline = Pipeline::new(Arc::clone(&host), &config, Arc::clone(&stats));
-    let pipeline_task = tokio::spawn(pipeline.run(samples_rx, sinks));
+    let (logs_tx, logs_rx) = mpsc::channel(crate::logs::LOG_QUEUE);
+    let pipeline_task = tokio::spawn(pipeline.run(samples_rx, logs_rx, sinks));
+    let log_threads = crate::logs::start(
+        &config,
+        state.path(),
+        logs_tx,
+        Arc::clone(&stats),
+        cancel.clone(),
+    )?;
 
     let mut source_tasks = Vec::new();
     if host_cfg.enabled {
@@ -73,6 +81,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         host = %host,
         state_dir = %state.path().display(),
         host_metrics = host_cfg.enabled,
+        log_sources = config.sources.files.len(),
         interval = %humantime::format_duration(host_cfg.interval),
         "seismo started"
     );
@@ -94,6 +103,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         for t in source_tasks {
             let _ = t.await;
         }
+        log_threads.join().await;
         let _ = pipeline_task.await;
         for t in sink_tasks {
             let _ = t.await;

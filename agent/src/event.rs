@@ -87,6 +87,34 @@ pub struct AlertEvent {
     #[serde(serialize_with = "rfc3339")]
     pub started_at: i64,
     pub summary: String,
+    /// For log signals: the template and sample lines behind the alert.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<Arc<LogEvidence>>,
+}
+
+/// What a log alert is about: the source, the template (when the signal has one) and up to
+/// three of the interval's lines, each cut to [`LogEvidence::MAX_SAMPLE_CHARS`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogEvidence {
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    pub sample_lines: Vec<String>,
+}
+
+impl LogEvidence {
+    pub const MAX_SAMPLES: usize = 3;
+    pub const MAX_SAMPLE_CHARS: usize = 512;
+
+    /// `line` cut to [`Self::MAX_SAMPLE_CHARS`] characters, with `…` when cut.
+    pub fn sample(line: &str) -> String {
+        match line.char_indices().nth(Self::MAX_SAMPLE_CHARS) {
+            Some((at, _)) => format!("{}…", &line[..at]),
+            None => line.to_owned(),
+        }
+    }
 }
 
 /// Unix milliseconds now.

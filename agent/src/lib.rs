@@ -8,6 +8,8 @@ pub mod csv_series;
 pub mod daemon;
 pub mod event;
 pub mod logging;
+pub mod logparse;
+pub mod logs;
 pub mod pipeline;
 pub mod replay;
 pub mod sinks;

@@ -12,9 +12,11 @@ use seismo_detectors::{
     SlidingMad, Verdict,
 };
 use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::mpsc;
 
 use crate::alerting::{Alerting, Normal};
-use crate::event::{now_ms, AlertEvent, AlertState, Anomaly, Range, Sample};
+use crate::event::{now_ms, AlertEvent, AlertState, Anomaly, LogEvidence, Range, Sample};
+use crate::logs::LogUpdate;
 use crate::sinks::Sinks;
 use crate::sources::host::Batch;
 use crate::stats::{LogLimiter, Stats};
@@ -32,6 +34,8 @@ pub struct Pipeline {
     stats: Arc<Stats>,
     refused_log: LogLimiter,
     non_finite_log: LogLimiter,
+    /// Per log source, the evidence of its last interval, attached to alerts on its signals.
+    log_evidence: HashMap<String, HashMap<Arc<str>, Arc<LogEvidence>>>,
 }
 
 impl Pipeline {
@@ -43,7 +47,38 @@ impl Pipeline {
             stats,
             refused_log: LogLimiter::new(Duration::from_secs(300)),
             non_finite_log: LogLimiter::new(Duration::from_secs(300)),
+            log_evidence: HashMap::new(),
         }
+    }
+
+    /// Scores one log source's interval; returns the alert events it caused, with evidence.
+    pub fn process_logs(&mut self, update: LogUpdate, now: Instant) -> Vec<AlertEvent> {
+        let mut events = Vec::new();
+        for (anomaly, evidence) in update.novel {
+            if let Some(mut e) = self.alerting.on_anomaly(&anomaly) {
+                e.log = Some(evidence);
+                events.push(e);
+            }
+        }
+        for (signal, normal, evidence) in update.normals {
+            if let Some(mut e) = self.alerting.on_normal(&signal, &normal) {
+                e.log = Some(evidence);
+                events.push(e);
+            }
+        }
+        let evidence = self.log_evidence.entry(update.source).or_default();
+        *evidence = update.evidence;
+        for sample in &update.samples {
+            if let Some(mut e) = self.process(sample, now) {
+                e.log = self
+                    .log_evidence
+                    .values()
+                    .find_map(|m| m.get(&sample.signal))
+                    .cloned();
+                events.push(e);
+            }
+        }
+        events
     }
 
     /// Scores one sample; returns the alert event it caused, if any.
@@ -154,15 +189,26 @@ impl Pipeline {
         self.signals.len()
     }
 
-    /// Runs until every sample sender is gone, then returns (dropping the sinks' senders, which
-    /// lets them drain and stop).
-    pub async fn run(mut self, mut samples: broadcast::Receiver<Batch>, mut sinks: Sinks) {
+    /// Runs until every sample sender (host and logs) is gone, then returns (dropping the
+    /// sinks' senders, which lets them drain and stop). Log updates come on a bounded channel
+    /// and are never dropped: a busy pipeline slows the log stage down instead.
+    pub async fn run(
+        mut self,
+        mut samples: broadcast::Receiver<Batch>,
+        mut logs: mpsc::Receiver<LogUpdate>,
+        mut sinks: Sinks,
+    ) {
         let sweep_every = (self.detectors.idle_ttl / 4).min(Duration::from_secs(60));
         let mut sweep = tokio::time::interval(sweep_every);
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
+        let (mut host_open, mut logs_open) = (true, true);
+        while host_open || logs_open {
             let events = tokio::select! {
-                batch = samples.recv() => match batch {
+                update = logs.recv(), if logs_open => match update {
+                    Some(update) => self.process_logs(update, Instant::now()),
+                    None => { logs_open = false; Vec::new() }
+                },
+                batch = samples.recv(), if host_open => match batch {
                     Ok(batch) => {
                         let now = Instant::now();
                         batch.iter().filter_map(|s| self.process(s, now)).collect()
@@ -172,7 +218,7 @@ impl Pipeline {
                         tracing::warn!(dropped = n, "pipeline fell behind: oldest host samples dropped");
                         Vec::new()
                     }
-                    Err(RecvError::Closed) => break,
+                    Err(RecvError::Closed) => { host_open = false; Vec::new() }
                 },
                 _ = sweep.tick() => self.evict_idle(Instant::now()),
             };
@@ -358,6 +404,46 @@ mod tests {
             events.extend(p.process(&sample("quiet.x", i, v), now));
         }
         assert!(events.is_empty());
+    }
+
+    #[test]
+    fn log_alerts_carry_their_evidence() {
+        let (mut p, _) = pipeline("[detectors.defaults]\nwarmup = 5\n");
+        let now = Instant::now();
+        let signal: Arc<str> = "log.app.errors_per_s".into();
+        let evidence = |line: &str| {
+            Arc::new(LogEvidence {
+                source: "app".into(),
+                template_id: Some(4),
+                template: Some("disk <*> full".into()),
+                sample_lines: vec![line.into()],
+            })
+        };
+        let mut fired = Vec::new();
+        for i in 0..20 {
+            let value = if i == 15 {
+                500.0
+            } else {
+                1.0 + wiggle(i) * 0.1
+            };
+            let update = LogUpdate {
+                source: "app".into(),
+                samples: vec![sample(&signal, i * 1000, value)],
+                evidence: [(Arc::clone(&signal), evidence(&format!("line {i}")))].into(),
+                novel: Vec::new(),
+                normals: Vec::new(),
+            };
+            fired.extend(p.process_logs(update, now));
+        }
+        let firing = fired
+            .iter()
+            .find(|e| e.state == AlertState::Firing)
+            .expect("the spike fires");
+        let log = firing.log.as_ref().expect("log evidence on a log alert");
+        assert_eq!(log.sample_lines, ["line 15"]);
+        assert_eq!(log.template.as_deref(), Some("disk <*> full"));
+        let json = serde_json::to_value(firing).unwrap();
+        assert_eq!(json["log"]["template_id"], 4);
     }
 
     #[test]

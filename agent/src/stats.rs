@@ -26,6 +26,46 @@ pub struct Stats {
     /// Alert events written by the stdout sink.
     pub stdout_written: AtomicU64,
     pub stdout_errors: AtomicU64,
+    /// Log lines (or multiline events) fully processed by the log stage.
+    pub log_lines: AtomicU64,
+    /// Bytes read from log files.
+    pub log_bytes_read: AtomicU64,
+    /// Log files being tailed (a gauge).
+    pub log_files_watched: AtomicU64,
+    /// Lines cut at `max_line_bytes`.
+    pub log_lines_truncated: AtomicU64,
+    /// Lines with invalid UTF-8 (replaced by U+FFFD for mining; the lines sink keeps them so).
+    pub log_lines_invalid_utf8: AtomicU64,
+    /// Lines containing NUL bytes (removed before mining).
+    pub log_lines_with_nul: AtomicU64,
+    /// Lines whose header did not match the source's `format` (mined whole).
+    pub log_lines_unparsed: AtomicU64,
+    /// Files followed to a new name (rename rotation).
+    pub log_files_renamed: AtomicU64,
+    /// Files truncated or rewritten in place (copytruncate), read again from 0.
+    pub log_files_truncated: AtomicU64,
+    /// Files found deleted while open (read to their end).
+    pub log_files_deleted: AtomicU64,
+    /// Files deleted or rotated away, read to their end, and closed.
+    pub log_files_finished: AtomicU64,
+    /// Files that disappeared between being listed and being opened.
+    pub log_files_vanished: AtomicU64,
+    /// Compressed files matched by a glob and not read.
+    pub log_files_compressed: AtomicU64,
+    /// Matched paths that are not regular files (directories, FIFOs, sockets, devices).
+    pub log_files_not_regular: AtomicU64,
+    /// Files or directories that could not be opened for lack of permission (once per path).
+    pub log_permission_denied: AtomicU64,
+    /// Symbolic link loops met by discovery (once per path).
+    pub log_symlink_loops: AtomicU64,
+    /// Other errors listing directories (once per path).
+    pub log_walk_errors: AtomicU64,
+    /// Other errors opening or reading files.
+    pub log_read_errors: AtomicU64,
+    /// Checkpoint, lines-sink or template-state writes that failed (retried).
+    pub log_state_errors: AtomicU64,
+    /// Templates created by the template miners.
+    pub log_templates_new: AtomicU64,
 }
 
 impl Stats {
@@ -40,7 +80,35 @@ impl Stats {
     /// One line for the log.
     pub fn summary(&self) -> String {
         let g = Self::get;
-        format!(
+        let logs = format!(
+            "log_lines={} log_bytes_read={} log_files_watched={} log_lines_truncated={} \
+             log_lines_invalid_utf8={} log_lines_with_nul={} log_lines_unparsed={} \
+             log_files_renamed={} log_files_truncated={} log_files_deleted={} \
+             log_files_finished={} log_files_vanished={} log_files_compressed={} \
+             log_files_not_regular={} log_permission_denied={} log_symlink_loops={} \
+             log_walk_errors={} log_read_errors={} log_state_errors={} log_templates_new={}",
+            g(&self.log_lines),
+            g(&self.log_bytes_read),
+            g(&self.log_files_watched),
+            g(&self.log_lines_truncated),
+            g(&self.log_lines_invalid_utf8),
+            g(&self.log_lines_with_nul),
+            g(&self.log_lines_unparsed),
+            g(&self.log_files_renamed),
+            g(&self.log_files_truncated),
+            g(&self.log_files_deleted),
+            g(&self.log_files_finished),
+            g(&self.log_files_vanished),
+            g(&self.log_files_compressed),
+            g(&self.log_files_not_regular),
+            g(&self.log_permission_denied),
+            g(&self.log_symlink_loops),
+            g(&self.log_walk_errors),
+            g(&self.log_read_errors),
+            g(&self.log_state_errors),
+            g(&self.log_templates_new),
+        );
+        let base = format!(
             "samples={} signals={} anomalies={} alerts_firing={} alerts_resolved={} \
              stdout_written={} host_batches_dropped={} host_errors={} non_finite_skipped={} \
              signals_refused={} signals_evicted={} stdout_errors={}",
@@ -56,7 +124,8 @@ impl Stats {
             g(&self.signals_refused),
             g(&self.signals_evicted),
             g(&self.stdout_errors),
-        )
+        );
+        format!("{base} {logs}")
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod detectors;
 mod error;
+mod files;
 mod model;
 mod sinks;
 mod sources;
@@ -12,8 +13,9 @@ use std::path::Path;
 
 pub use detectors::{DetectorKind, DetectorOverride, DetectorSettings, DetectorsConfig};
 pub use error::{ConfigError, Located};
+pub use files::{FileSourceConfig, PathGlob, Pattern, StartAt, DEFAULT_ERROR_PATTERN};
 pub use model::{AgentConfig, AlertingConfig, Config, LogFormat, LogLevel, LoggingConfig};
-pub use sinks::{SinksConfig, StdoutSinkConfig};
+pub use sinks::{LinesSinkConfig, SinksConfig, StdoutSinkConfig};
 pub use sources::{HostSourceConfig, SourcesConfig};
 pub use values::{any_match, Count, NameGlob, NonNegative, Positive, Score, Smoothing};
 

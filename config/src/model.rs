@@ -92,7 +92,9 @@ fn non_empty_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String
     Ok(Some(s))
 }
 
-fn absolute_path_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+pub(crate) fn absolute_path_opt<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<PathBuf>, D::Error> {
     let p = PathBuf::from(String::deserialize(d)?);
     if !p.is_absolute() {
         return Err(serde::de::Error::custom(format!(

@@ -7,6 +7,16 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields, default)]
 pub struct SinksConfig {
     pub stdout: StdoutSinkConfig,
+    pub lines: LinesSinkConfig,
+}
+
+/// `[sinks.lines]`: every processed log line appended, exactly once, to a JSON-lines file.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LinesSinkConfig {
+    /// The file; the sink is off when absent.
+    #[serde(deserialize_with = "crate::model::absolute_path_opt")]
+    pub path: Option<std::path::PathBuf>,
 }
 
 /// `[sinks.stdout]`: one JSON object per alert event on standard output.

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::files::FileSourceConfig;
 use crate::values::{self, NameGlob};
 
 /// `[sources]`
@@ -11,6 +12,9 @@ use crate::values::{self, NameGlob};
 #[serde(deny_unknown_fields, default)]
 pub struct SourcesConfig {
     pub host: HostSourceConfig,
+    /// `[[sources.files]]`: log files, each table one named source.
+    #[serde(deserialize_with = "crate::files::unique_sources")]
+    pub files: Vec<FileSourceConfig>,
 }
 
 /// `[sources.host]`: host metrics sampled with sysinfo.

@@ -1,4 +1,4 @@
-//! seismo's streaming anomaly detectors.
+//! seismo's streaming anomaly detectors and log template miner.
 //!
 //! Everything in this crate is pure and synchronous: no I/O, no clocks, no threads, no async
 //! runtime. A detector is fed `(timestamp, value)` pairs one at a time and answers with a
@@ -7,17 +7,25 @@
 //!
 //! Scores are calibrated to `[0, 1]` by [`score_from_z`] so that thresholds mean the same thing
 //! across detectors and signals.
+//!
+//! Logs: [`TemplateMiner`] (Drain with masking, see [`drain`](crate::TemplateMiner)) turns log
+//! messages into stable template ids; [`LogFormat`] splits a line's header from its message;
+//! [`grouping_accuracy`] scores a parser against labelled data.
 
 mod calibration;
 mod cusum;
 mod detector;
+mod drain;
 mod ensemble;
 mod ewma;
 mod kmeans;
 mod knn;
+mod log_format;
 mod mad;
+pub mod masking;
 pub mod nab;
 mod param;
+mod parse_accuracy;
 mod score;
 mod seasonal;
 #[cfg(test)]
@@ -26,11 +34,14 @@ mod window;
 
 pub use cusum::{Cusum, CusumParams};
 pub use detector::{Detector, Observation, Verdict};
+pub use drain::{Match, MinerConfig, MinerConfigError, StateError, TemplateInfo, TemplateMiner};
 pub use ensemble::{Ensemble, EnsembleParams};
 pub use ewma::{EwmaParams, ParamError, RobustEwma};
 pub use kmeans::{KMeansDetector, KMeansParams};
 pub use knn::{KnnConformal, KnnParams};
+pub use log_format::{Fields, FormatError, LogFormat};
 pub use mad::{MadParams, SlidingMad};
 pub use param::InvalidParam;
+pub use parse_accuracy::grouping_accuracy;
 pub use score::{score_from_z, z_for_score};
 pub use seasonal::{Seasonal, SeasonalParams};

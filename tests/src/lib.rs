@@ -56,7 +56,18 @@ pub struct Agent {
 
 impl Agent {
     pub fn start(args: &[&str]) -> Agent {
-        let mut child = Command::new(seismo_bin())
+        Self::start_as(args, None)
+    }
+
+    /// Starts the agent as user and group `uid` (when given; needs root), e.g. to test what
+    /// an unprivileged agent cannot read.
+    pub fn start_as(args: &[&str], uid: Option<u32>) -> Agent {
+        let mut cmd = Command::new(seismo_bin());
+        if let Some(id) = uid {
+            use std::os::unix::process::CommandExt;
+            cmd.uid(id).gid(id);
+        }
+        let mut child = cmd
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

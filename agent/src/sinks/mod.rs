@@ -1,6 +1,7 @@
 //! Sinks: where alert events go. Each sink runs as its own task behind a bounded channel, so a
 //! slow sink slows the pipeline (backpressure) instead of losing events.
 
+pub(crate) mod lines;
 pub mod stdout;
 
 use std::sync::Arc;

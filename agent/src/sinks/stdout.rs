@@ -72,6 +72,7 @@ mod tests {
             detector: "ewma",
             started_at: 1_764_097_262_123,
             summary: "s".into(),
+            log: None,
         };
         tx.send(Arc::new(event.clone())).await.unwrap();
         tx.send(Arc::new(event)).await.unwrap();

@@ -1,4 +1,5 @@
 //! Sources: where samples come from.
 
+pub mod files;
 pub mod host;
 mod rate;

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Throughput of `seismo logparse` on a 1,000,000-line mixed syslog/nginx/application log, and of
+# drain3 (PyPI) on the same file in the same run: its default configuration and its documented
+# masking configuration. drain3 goes into a throwaway virtualenv under a temporary directory.
+#
+#   agent/benches/logparse_throughput.sh [LINES]
+#
+# Figures are lines per CPU second (user + sys, the process's own time: fair on a shared box)
+# and per wall-clock second. Needs python3 with venv and network access to PyPI.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+LINES="${1:-1000000}"
+DRAIN3_VERSION="0.9.11"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+
+cargo build --release --locked -p seismo >&2
+BIN="${CARGO_TARGET_DIR:-target}/release/seismo"
+
+python3 agent/benches/gen_mixed_log.py "$LINES" > "$WORK/mixed.log"
+echo "input: $LINES lines, $(du -m "$WORK/mixed.log" | cut -f1) MB" >&2
+
+python3 -m venv "$WORK/venv"
+"$WORK/venv/bin/pip" install --quiet --disable-pip-version-check "drain3==$DRAIN3_VERSION"
+
+# drain3's documented masking (examples/drain3.ini of logpai/Drain3): the [MASKING] section only.
+cat > "$WORK/masking.ini" <<'INI'
+[MASKING]
+masking = [
+          {"regex_pattern":"((?<=[^A-Za-z0-9])|^)(([0-9a-f]{2,}:){3,}([0-9a-f]{2,}))((?=[^A-Za-z0-9])|$)", "mask_with": "ID"},
+          {"regex_pattern":"((?<=[^A-Za-z0-9])|^)(\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3})((?=[^A-Za-z0-9])|$)", "mask_with": "IP"},
+          {"regex_pattern":"((?<=[^A-Za-z0-9])|^)([0-9a-f]{6,} ?){3,}((?=[^A-Za-z0-9])|$)", "mask_with": "SEQ"},
+          {"regex_pattern":"((?<=[^A-Za-z0-9])|^)([0-9A-F]{4} ?){4,}((?=[^A-Za-z0-9])|$)", "mask_with": "SEQ"},
+          {"regex_pattern":"((?<=[^A-Za-z0-9])|^)(0x[a-f0-9A-F]+)((?=[^A-Za-z0-9])|$)", "mask_with": "HEX"},
+          {"regex_pattern":"((?<=[^A-Za-z0-9])|^)([\\-\\+]?\\d+)((?=[^A-Za-z0-9])|$)", "mask_with": "NUM"},
+          {"regex_pattern":"(?<=executed cmd )(\".+?\")", "mask_with": "CMD"}
+          ]
+mask_prefix = <:
+mask_suffix = :>
+INI
+
+# seismo: best of 3 runs by CPU time, output discarded.
+best_cpu=""; best_wall=""
+for _ in 1 2 3; do
+    /usr/bin/env time -f "%U %S %e" -o "$WORK/time" "$BIN" logparse "$WORK/mixed.log" > /dev/null 2> "$WORK/summary"
+    read -r u s e < "$WORK/time"
+    cpu=$(python3 -c "print($u + $s)")
+    if [ -z "$best_cpu" ] || python3 -c "import sys; sys.exit(0 if $cpu < $best_cpu else 1)"; then
+        best_cpu=$cpu; best_wall=$e
+    fi
+done
+templates=$(head -1 "$WORK/summary" | sed -E 's/^[0-9]+ lines, ([0-9]+) templates.*/\1/')
+echo "seismo logparse: $LINES lines, $templates templates, ${best_cpu} cpu_s, ${best_wall} wall_s"
+
+d_default=$(cd "$WORK" && "$WORK/venv/bin/python" "$OLDPWD/agent/benches/drain3_throughput.py" "$WORK/mixed.log" default)
+echo "$d_default"
+d_masked=$(cd "$WORK" && "$WORK/venv/bin/python" "$OLDPWD/agent/benches/drain3_throughput.py" "$WORK/mixed.log" masked "$WORK/masking.ini")
+echo "$d_masked"
+
+python3 - "$LINES" "$best_cpu" "$best_wall" "$d_default" "$d_masked" <<'PY'
+import sys
+n = int(sys.argv[1]); cpu = float(sys.argv[2]); wall = float(sys.argv[3])
+def parse(s):
+    f = s.split()
+    return float(f[4]), float(f[6])
+print()
+print(f"| tool | lines/s (CPU) | lines/s (wall) | seismo ahead (CPU) | (wall) |")
+print(f"|---|---|---|---|---|")
+print(f"| seismo logparse | {n / cpu:,.0f} | {n / wall:,.0f} | | |")
+for name, s in (("drain3, default", sys.argv[4]), ("drain3, masking", sys.argv[5])):
+    dc, dw = parse(s)
+    print(f"| {name} | {n / dc:,.0f} | {n / dw:,.0f} | {dc / cpu:.1f}x | {dw / wall:.1f}x |")
+PY

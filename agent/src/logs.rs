@@ -1,0 +1,675 @@
+//! The log stage: consumes the tailers' lines, mines their templates, counts them into log
+//! signals per interval, writes the lines sink, and takes the checkpoints.
+//!
+//! Checkpoints are taken here, by the consumer, and only for lines already processed: every
+//! second (and at shutdown) the lines sink is fsynced, the template state saved, then the file
+//! offsets written atomically. A crash (even SIGKILL) loses only what came after the last
+//! checkpoint, and that is read again from the files on restart: each line counts once.
+//!
+//! Signals per source, every `interval`: `log.{source}.lines_per_s`, `log.{source}.errors_per_s`,
+//! `log.{source}.template.{id}.count` for the `top_templates` most frequent templates (ranked by
+//! an exponentially decayed count, so the set is stable) and `log.{source}.template.other.count`
+//! for the rest. A template first seen after `new_template_warmup` intervals raises an alert of
+//! its own on `log.{source}.template.{id}.new`, resolved after `alerting.resolve_after` intervals.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use seismo_config::{Config, FileSourceConfig};
+use seismo_detectors::{LogFormat, MinerConfig, TemplateMiner};
+use tokio::sync::mpsc;
+
+use crate::alerting::Normal;
+use crate::event::{now_ms, Anomaly, LogEvidence, Range, Sample};
+use crate::sinks::lines::LinesSink;
+use crate::sources::files::checkpoint::{self, Checkpoints, Entry, Store};
+use crate::sources::files::{FileId, LineBatch, TailEvent};
+use crate::stats::{LogLimiter, Stats};
+
+/// How often processed lines are checkpointed.
+const COMMIT_EVERY: Duration = Duration::from_secs(1);
+/// Per interval, a template's ranking weight decays by this factor before its count is added.
+const RANK_DECAY: f64 = 0.9;
+/// Ranking weights below this are forgotten (bounded memory).
+const RANK_FLOOR: f64 = 0.01;
+/// Updates queued for the pipeline; a full queue blocks the log stage (and so the tailers).
+pub const LOG_QUEUE: usize = 64;
+
+/// One source's signals for one interval, for the pipeline.
+#[derive(Debug)]
+pub struct LogUpdate {
+    pub source: String,
+    pub samples: Vec<Sample>,
+    /// Evidence to attach to alerts on these signals.
+    pub evidence: HashMap<Arc<str>, Arc<LogEvidence>>,
+    /// Templates first seen after warm-up: anomalies of their own.
+    pub novel: Vec<(Anomaly, Arc<LogEvidence>)>,
+    /// Later intervals of those templates: normal points that resolve their alerts.
+    pub normals: Vec<(Arc<str>, Normal, Arc<LogEvidence>)>,
+}
+
+/// Per template, within one interval.
+#[derive(Default)]
+struct Tally {
+    count: u64,
+    samples: Vec<String>,
+}
+
+impl Tally {
+    fn add(&mut self, line: &str) {
+        self.count += 1;
+        if self.samples.len() < LogEvidence::MAX_SAMPLES {
+            self.samples.push(LogEvidence::sample(line));
+        }
+    }
+}
+
+struct Source {
+    name: String,
+    format: Option<LogFormat>,
+    error_pattern: regex::Regex,
+    interval: Duration,
+    top: usize,
+    warmup: u64,
+    miner: TemplateMiner,
+    miner_dirty: bool,
+    miner_path: PathBuf,
+    intervals: u64,
+    next_emit: Instant,
+    // This interval:
+    lines: u64,
+    errors: u64,
+    templates: HashMap<u64, Tally>,
+    error_templates: HashMap<u64, Tally>,
+    new_templates: Vec<u64>,
+    // Across intervals:
+    rank: HashMap<u64, f64>,
+    /// Novel templates whose alert still needs normal intervals to resolve.
+    resolving: HashMap<u64, u32>,
+}
+
+struct LogStage {
+    sources: Vec<Source>,
+    files: HashMap<(usize, FileId), Entry>,
+    store: Store,
+    sink: Option<LinesSink>,
+    out: mpsc::Sender<LogUpdate>,
+    stats: Arc<Stats>,
+    resolve_after: u32,
+    dirty: bool,
+    last_commit: Instant,
+    error_log: LogLimiter,
+}
+
+impl LogStage {
+    /// Builds the stage from the configuration and the checkpoints loaded at start.
+    pub fn new(
+        config: &Config,
+        store: Store,
+        saved: &Checkpoints,
+        out: mpsc::Sender<LogUpdate>,
+        stats: Arc<Stats>,
+    ) -> anyhow::Result<LogStage> {
+        let sink =
+            match &config.sinks.lines.path {
+                Some(p) => Some(LinesSink::open(p, saved.lines_sink).map_err(|e| {
+                    anyhow::anyhow!("cannot open the lines sink {}: {e}", p.display())
+                })?),
+                None => None,
+            };
+        let mut sources = Vec::new();
+        let mut files = HashMap::new();
+        for (i, cfg) in config.sources.files.iter().enumerate() {
+            sources.push(Source::new(cfg, &store, saved)?);
+            for e in saved.sources.get(&cfg.name).into_iter().flatten() {
+                files.insert((i, e.id), e.clone());
+            }
+        }
+        Ok(LogStage {
+            sources,
+            files,
+            store,
+            sink,
+            out,
+            stats,
+            resolve_after: config.alerting.resolve_after,
+            // Record every source as watched from the first checkpoint on.
+            dirty: true,
+            last_commit: Instant::now(),
+            error_log: LogLimiter::new(Duration::from_secs(300)),
+        })
+    }
+
+    /// Runs until every tailer is gone, then takes a last checkpoint.
+    pub fn run(mut self, rx: Receiver<TailEvent>) {
+        loop {
+            let now = Instant::now();
+            let next = self
+                .sources
+                .iter()
+                .map(|s| s.next_emit)
+                .chain([self.last_commit + COMMIT_EVERY])
+                .min()
+                .unwrap_or(now + COMMIT_EVERY);
+            match rx.recv_timeout(next.saturating_duration_since(now)) {
+                Ok(TailEvent::Lines(batch)) => self.process(batch),
+                Ok(TailEvent::Gone { source, id }) => {
+                    if self.files.remove(&(source, id)).is_some() {
+                        self.dirty = true;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            let now = Instant::now();
+            if now >= self.last_commit + COMMIT_EVERY {
+                self.commit();
+            }
+            for i in 0..self.sources.len() {
+                if now >= self.sources[i].next_emit {
+                    let update = self.sources[i].emit(now, self.resolve_after, &self.stats);
+                    if self.out.blocking_send(update).is_err() {
+                        // The pipeline is gone (shutdown): keep checkpointing what was read.
+                    }
+                }
+            }
+        }
+        self.commit();
+    }
+
+    fn process(&mut self, batch: LineBatch) {
+        let LineBatch {
+            source,
+            id,
+            head,
+            path,
+            lines,
+            pos,
+        } = batch;
+        let Some(src) = self.sources.get_mut(source) else {
+            return;
+        };
+        let mut sink_failed = None;
+        let mut cleaned = Vec::new();
+        for raw in lines.iter() {
+            let raw = if raw.contains(&0) {
+                Stats::add(&self.stats.log_lines_with_nul, 1);
+                cleaned.clear();
+                cleaned.extend(raw.iter().copied().filter(|&b| b != 0));
+                &cleaned[..]
+            } else {
+                raw
+            };
+            let text = match std::str::from_utf8(raw) {
+                Ok(s) => Cow::Borrowed(s),
+                Err(_) => {
+                    Stats::add(&self.stats.log_lines_invalid_utf8, 1);
+                    String::from_utf8_lossy(raw)
+                }
+            };
+            src.observe(&text, &self.stats);
+            if let Some(sink) = &mut self.sink {
+                if let Err(e) = sink.write(&src.name, &path, &text) {
+                    sink_failed = Some(e);
+                }
+            }
+        }
+        Stats::add(&self.stats.log_lines, lines.len() as u64);
+        if let Some(e) = sink_failed {
+            Stats::add(&self.stats.log_state_errors, 1);
+            if let Some(n) = self.error_log.hit() {
+                tracing::error!(error = %e, errors = n, "cannot write the lines sink (logged at most every 5 minutes)");
+            }
+        }
+        self.files.insert(
+            (source, id),
+            Entry {
+                path: path.to_string(),
+                id,
+                head,
+                pos,
+            },
+        );
+        self.dirty = true;
+    }
+
+    /// Makes what was processed durable: lines sink, template state, then offsets.
+    fn commit(&mut self) {
+        self.last_commit = Instant::now();
+        if !self.dirty && !self.sources.iter().any(|s| s.miner_dirty) {
+            return;
+        }
+        let result = (|| -> std::io::Result<()> {
+            let mark = match &mut self.sink {
+                Some(s) => Some(s.commit()?),
+                None => None,
+            };
+            for s in &mut self.sources {
+                if s.miner_dirty {
+                    let tmp = s.miner_path.with_extension("tmp");
+                    checkpoint::atomic_write(&s.miner_path, &tmp, &s.miner.to_bytes())?;
+                    s.miner_dirty = false;
+                }
+            }
+            let mut c = Checkpoints {
+                lines_sink: mark,
+                ..Checkpoints::default()
+            };
+            for s in &self.sources {
+                c.sources.insert(s.name.clone(), Vec::new());
+                c.intervals.insert(s.name.clone(), s.intervals);
+            }
+            for ((i, _), e) in &self.files {
+                if let Some(list) = self
+                    .sources
+                    .get(*i)
+                    .and_then(|s| c.sources.get_mut(&s.name))
+                {
+                    list.push(e.clone());
+                }
+            }
+            for list in c.sources.values_mut() {
+                list.sort_by_key(|e| e.id);
+            }
+            self.store.save(&c)
+        })();
+        match result {
+            Ok(()) => self.dirty = false,
+            Err(e) => {
+                Stats::add(&self.stats.log_state_errors, 1);
+                if let Some(n) = self.error_log.hit() {
+                    tracing::error!(error = %e, dir = %self.store.dir().display(), errors = n, "cannot write log checkpoints; retrying every second (logged at most every 5 minutes)");
+                }
+            }
+        }
+    }
+}
+
+impl Source {
+    fn new(cfg: &FileSourceConfig, store: &Store, saved: &Checkpoints) -> anyhow::Result<Source> {
+        let format = match &cfg.format {
+            Some(f) => Some(
+                LogFormat::parse(f)
+                    .map_err(|e| anyhow::anyhow!("source {}: invalid format: {e}", cfg.name))?,
+            ),
+            None => None,
+        };
+        let miner_path = store.dir().join(format!("{}.templates", cfg.name));
+        let miner = match std::fs::read(&miner_path) {
+            Ok(bytes) => match TemplateMiner::from_bytes(MinerConfig::default(), &bytes) {
+                Ok(m) => m,
+                Err(e) => {
+                    let aside = miner_path.with_extension("templates.corrupt");
+                    let _ = std::fs::rename(&miner_path, &aside);
+                    tracing::error!(source = %cfg.name, error = %e, moved_to = %aside.display(), "template state unreadable; starting with no templates");
+                    TemplateMiner::default()
+                }
+            },
+            Err(_) => TemplateMiner::default(),
+        };
+        Ok(Source {
+            name: cfg.name.clone(),
+            format,
+            error_pattern: cfg.error_pattern.regex().clone(),
+            interval: cfg.interval,
+            top: cfg.top_templates,
+            warmup: u64::from(cfg.new_template_warmup),
+            miner,
+            miner_dirty: false,
+            miner_path,
+            intervals: saved.intervals.get(&cfg.name).copied().unwrap_or(0),
+            next_emit: Instant::now() + cfg.interval,
+            lines: 0,
+            errors: 0,
+            templates: HashMap::new(),
+            error_templates: HashMap::new(),
+            new_templates: Vec::new(),
+            rank: HashMap::new(),
+            resolving: HashMap::new(),
+        })
+    }
+
+    /// One line: its template, whether it is an error, the interval's counts.
+    fn observe(&mut self, line: &str, stats: &Stats) {
+        let (level, content) = match &self.format {
+            Some(f) => match f.split(line) {
+                Some(fields) => (fields.level(), fields.content()),
+                None => {
+                    Stats::add(&stats.log_lines_unparsed, 1);
+                    (None, line)
+                }
+            },
+            None => (None, line),
+        };
+        let m = self.miner.add(content);
+        if m.is_new {
+            Stats::add(&stats.log_templates_new, 1);
+            if self.intervals >= self.warmup {
+                self.new_templates.push(m.template_id);
+            }
+        }
+        self.miner_dirty |= m.is_new || m.template_changed;
+        if let Some(gone) = m.evicted {
+            self.templates.remove(&gone);
+            self.error_templates.remove(&gone);
+            self.rank.remove(&gone);
+            self.resolving.remove(&gone);
+        }
+        let is_error = match level {
+            Some(l) => is_error_level(l),
+            None => self.error_pattern.is_match(line),
+        };
+        self.lines += 1;
+        self.templates.entry(m.template_id).or_default().add(line);
+        if is_error {
+            self.errors += 1;
+            self.error_templates
+                .entry(m.template_id)
+                .or_default()
+                .add(line);
+        }
+    }
+
+    fn evidence(&self, id: Option<u64>, samples: &[String]) -> Arc<LogEvidence> {
+        Arc::new(LogEvidence {
+            source: self.name.clone(),
+            template_id: id,
+            template: id.and_then(|i| self.miner.template(i)).map(str::to_owned),
+            sample_lines: samples.to_vec(),
+        })
+    }
+
+    /// Closes the interval: samples, evidence, novel templates.
+    fn emit(&mut self, now: Instant, resolve_after: u32, stats: &Stats) -> LogUpdate {
+        let ts = now_ms();
+        let secs = self.interval.as_secs_f64();
+        let prefix = format!("log.{}", self.name);
+        let signal = |rest: &str| -> Arc<str> { format!("{prefix}.{rest}").into() };
+        let mut samples = Vec::new();
+        let mut evidence = HashMap::new();
+        let sample = |signal: &Arc<str>, value: f64| Sample {
+            signal: Arc::clone(signal),
+            ts_ms: ts,
+            value,
+        };
+
+        let busiest = |m: &HashMap<u64, Tally>| {
+            m.iter()
+                .max_by_key(|(id, t)| (t.count, std::cmp::Reverse(**id)))
+                .map(|(id, t)| (*id, t.samples.clone()))
+        };
+        let lines = signal("lines_per_s");
+        samples.push(sample(&lines, self.lines as f64 / secs));
+        if let Some((id, s)) = busiest(&self.templates) {
+            evidence.insert(Arc::clone(&lines), self.evidence(Some(id), &s));
+        }
+        let errors = signal("errors_per_s");
+        samples.push(sample(&errors, self.errors as f64 / secs));
+        if let Some((id, s)) = busiest(&self.error_templates) {
+            evidence.insert(Arc::clone(&errors), self.evidence(Some(id), &s));
+        }
+
+        // Rank templates by a decayed count; the top ones get a signal of their own.
+        for w in self.rank.values_mut() {
+            *w *= RANK_DECAY;
+        }
+        for (id, t) in &self.templates {
+            *self.rank.entry(*id).or_insert(0.0) += t.count as f64;
+        }
+        self.rank.retain(|_, w| *w >= RANK_FLOOR);
+        let mut ranked: Vec<(u64, f64)> = self.rank.iter().map(|(k, v)| (*k, *v)).collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked.truncate(self.top);
+        let mut tracked_total = 0;
+        for (id, _) in &ranked {
+            let t = self.templates.get(id);
+            let count = t.map_or(0, |t| t.count);
+            tracked_total += count;
+            let s = signal(&format!("template.{id}.count"));
+            samples.push(sample(&s, count as f64));
+            let lines: &[String] = t.map_or(&[], |t| &t.samples);
+            evidence.insert(s, self.evidence(Some(*id), lines));
+        }
+        if self.top > 0 {
+            let other = signal("template.other.count");
+            samples.push(sample(
+                &other,
+                self.lines.saturating_sub(tracked_total) as f64,
+            ));
+            let mut lines = Vec::new();
+            for (id, t) in &self.templates {
+                if !ranked.iter().any(|(r, _)| r == id) {
+                    lines.extend(
+                        t.samples
+                            .iter()
+                            .take(LogEvidence::MAX_SAMPLES - lines.len())
+                            .cloned(),
+                    );
+                }
+                if lines.len() >= LogEvidence::MAX_SAMPLES {
+                    break;
+                }
+            }
+            evidence.insert(other, self.evidence(None, &lines));
+        }
+
+        // Novel templates fire now; earlier ones count down to their resolution.
+        let mut novel = Vec::new();
+        let mut normals = Vec::new();
+        let mut ids: Vec<u64> = self.resolving.keys().copied().collect();
+        ids.sort_unstable();
+        for id in &ids {
+            let count = self.templates.get(id).map_or(0, |t| t.count) as f64;
+            let s = signal(&format!("template.{id}.new"));
+            let point = Normal {
+                ts_ms: ts,
+                observed: count,
+                score: 0.0,
+                expected: Range {
+                    low: 0.0,
+                    high: count,
+                },
+            };
+            let lines: &[String] = self.templates.get(id).map_or(&[], |t| &t.samples);
+            normals.push((s, point, self.evidence(Some(*id), lines)));
+            if let Some(left) = self.resolving.get_mut(id) {
+                *left = left.saturating_sub(1);
+            }
+        }
+        self.resolving.retain(|_, left| *left > 0);
+        for id in std::mem::take(&mut self.new_templates) {
+            let Some(t) = self.templates.get(&id) else {
+                continue;
+            };
+            let anomaly = Anomaly {
+                signal: signal(&format!("template.{id}.new")),
+                ts_ms: ts,
+                score: 1.0,
+                observed: t.count as f64,
+                expected_low: 0.0,
+                expected_high: 0.0,
+                detector: "new_template",
+            };
+            Stats::add(&stats.anomalies, 1);
+            novel.push((anomaly, self.evidence(Some(id), &t.samples)));
+            self.resolving.insert(id, resolve_after);
+        }
+
+        self.intervals += 1;
+        self.lines = 0;
+        self.errors = 0;
+        self.templates.clear();
+        self.error_templates.clear();
+        self.next_emit += self.interval;
+        if self.next_emit <= now {
+            self.next_emit = now + self.interval;
+        }
+        LogUpdate {
+            source: self.name.clone(),
+            samples,
+            evidence,
+            novel,
+            normals,
+        }
+    }
+}
+
+/// The running log threads: one tailer per source, and the log stage.
+pub struct LogThreads {
+    handles: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl LogThreads {
+    /// Waits for the threads (after `cancel`): the tailers stop, the stage takes its last
+    /// checkpoint and drops its pipeline sender.
+    pub async fn join(self) {
+        let _ = tokio::task::spawn_blocking(move || {
+            for h in self.handles {
+                let _ = h.join();
+            }
+        })
+        .await;
+    }
+}
+
+/// Starts the file sources and the log stage. With no `[[sources.files]]`, starts nothing and
+/// drops `out` (the pipeline then only listens to host metrics).
+pub fn start(
+    config: &Config,
+    state_dir: &std::path::Path,
+    out: mpsc::Sender<LogUpdate>,
+    stats: Arc<Stats>,
+    cancel: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<LogThreads> {
+    if config.sources.files.is_empty() {
+        if config.sinks.lines.path.is_some() {
+            tracing::warn!(
+                "[sinks.lines] is set but no [[sources.files]] is configured: it stays empty"
+            );
+        }
+        return Ok(LogThreads {
+            handles: Vec::new(),
+        });
+    }
+    let store = Store::new(state_dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}/logs: {e}", state_dir.display()))?;
+    let saved = store.load()?;
+    let stage = LogStage::new(config, store, &saved, out, Arc::clone(&stats))?;
+    let (tx, rx) = std::sync::mpsc::sync_channel(crate::sources::files::TAIL_QUEUE);
+    let mut handles = Vec::new();
+    for (i, cfg) in config.sources.files.iter().enumerate() {
+        let h = crate::sources::files::spawn(
+            i,
+            cfg.clone(),
+            saved.sources.get(&cfg.name).cloned(),
+            tx.clone(),
+            Arc::clone(&stats),
+            cancel.clone(),
+        )
+        .map_err(|e| anyhow::anyhow!("cannot start the tailer of {}: {e}", cfg.name))?;
+        handles.push(h);
+    }
+    drop(tx);
+    let h = std::thread::Builder::new()
+        .name("log-stage".into())
+        .spawn(move || stage.run(rx))
+        .map_err(|e| anyhow::anyhow!("cannot start the log stage: {e}"))?;
+    handles.push(h);
+    Ok(LogThreads { handles })
+}
+
+/// Level names that mean an error, across syslog, log4j, Python, Go and friends.
+fn is_error_level(level: &str) -> bool {
+    const ERROR_LEVELS: [&str; 12] = [
+        "error",
+        "err",
+        "fatal",
+        "crit",
+        "critical",
+        "alert",
+        "emerg",
+        "emergency",
+        "panic",
+        "severe",
+        "e",
+        "f",
+    ];
+    let l = level.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    ERROR_LEVELS.iter().any(|e| l.eq_ignore_ascii_case(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(text: &str) -> Source {
+        let config = seismo_config::parse(text, "t").unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::new(tmp.path()).unwrap();
+        Source::new(&config.sources.files[0], &store, &Checkpoints::default()).unwrap()
+    }
+
+    #[test]
+    fn counts_lines_errors_and_top_templates() {
+        let mut s = source(
+            "[[sources.files]]\nname = \"app\"\npaths = [\"/x\"]\ntop_templates = 1\nnew_template_warmup = 1\nformat = \"<Level> <Content>\"\n",
+        );
+        let stats = Stats::default();
+        for i in 0..6 {
+            s.observe(&format!("INFO request {i} served in {i} ms"), &stats);
+        }
+        s.observe("ERROR disk /dev/sda1 is full", &stats);
+        s.observe("garbage", &stats);
+        let u = s.emit(Instant::now(), 3, &stats);
+        let value = |name: &str| {
+            u.samples
+                .iter()
+                .find(|x| &*x.signal == name)
+                .map(|x| x.value)
+                .unwrap_or_else(|| panic!("no {name} in {:?}", u.samples))
+        };
+        assert_eq!(value("log.app.lines_per_s"), 0.8);
+        assert_eq!(value("log.app.errors_per_s"), 0.1);
+        assert_eq!(value("log.app.template.1.count"), 6.0);
+        assert_eq!(value("log.app.template.other.count"), 2.0);
+        assert_eq!(Stats::get(&stats.log_lines_unparsed), 1);
+        let ev = &u.evidence[&Arc::<str>::from("log.app.errors_per_s")];
+        assert_eq!(ev.sample_lines, ["ERROR disk /dev/sda1 is full"]);
+        assert!(u.novel.is_empty(), "still warming up");
+
+        // After warm-up, a template never seen before is an anomaly with its evidence.
+        s.observe("INFO request 7 served in 3 ms", &stats);
+        s.observe("WARN certificate expires in 3 days", &stats);
+        let u = s.emit(Instant::now(), 2, &stats);
+        assert_eq!(u.novel.len(), 1);
+        let (a, ev) = &u.novel[0];
+        assert!(a.signal.ends_with(".new"), "{}", a.signal);
+        assert_eq!(ev.sample_lines, ["WARN certificate expires in 3 days"]);
+        assert!(ev.template.as_deref().unwrap().contains("certificate"));
+        assert_eq!(s.emit(Instant::now(), 2, &stats).normals.len(), 1);
+        assert_eq!(s.emit(Instant::now(), 2, &stats).normals.len(), 1);
+        assert!(s.emit(Instant::now(), 2, &stats).normals.is_empty());
+    }
+
+    #[test]
+    fn error_levels() {
+        for l in ["ERROR", "err", "[FATAL]", "E", "Critical"] {
+            assert!(is_error_level(l), "{l}");
+        }
+        for l in ["INFO", "WARN", "debug", "notice"] {
+            assert!(!is_error_level(l), "{l}");
+        }
+    }
+
+    #[test]
+    fn samples_are_cut() {
+        let long = "x".repeat(2000);
+        let s = LogEvidence::sample(&long);
+        assert_eq!(s.chars().count(), LogEvidence::MAX_SAMPLE_CHARS + 1);
+        assert!(s.ends_with('…'));
+    }
+}

@@ -1,0 +1,161 @@
+//! Checkpoints: for every tailed file, the offset up to which its lines have been fully
+//! processed, and the length of the lines sink that goes with it. One file, replaced
+//! atomically (temp file, fsync, rename, fsync of the directory), written only by the log stage
+//! after the lines it covers are processed.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::identity::{FileId, Head};
+
+const VERSION: u32 = 1;
+
+/// Where to resume in one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub(crate) struct ReadPos {
+    /// Byte offset after the last processed line (or the start of an unfinished event).
+    pub offset: u64,
+    /// Inside a line longer than `max_line_bytes` whose head was already processed: the rest
+    /// up to the next newline is skipped.
+    pub skipping: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Entry {
+    /// Where the file was last seen (for people; identity is `id` + `head`).
+    pub path: String,
+    pub id: FileId,
+    pub head: Head,
+    pub pos: ReadPos,
+}
+
+/// The lines sink's file and its length when the checkpoint was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SinkMark {
+    pub id: FileId,
+    pub len: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Checkpoints {
+    pub version: u32,
+    /// Per source name: its files. A source present here has been watched before, so files it
+    /// finds from now on are read from their beginning.
+    pub sources: BTreeMap<String, Vec<Entry>>,
+    pub lines_sink: Option<SinkMark>,
+    /// Per source name: signal intervals completed (new templates alert once warm).
+    #[serde(default)]
+    pub intervals: BTreeMap<String, u64>,
+}
+
+pub(crate) struct Store {
+    path: PathBuf,
+    tmp: PathBuf,
+    dir: PathBuf,
+}
+
+impl Store {
+    pub fn new(state_dir: &Path) -> io::Result<Store> {
+        let dir = state_dir.join("logs");
+        std::fs::create_dir_all(&dir)?;
+        Ok(Store {
+            path: dir.join("checkpoints.json"),
+            tmp: dir.join("checkpoints.json.tmp"),
+            dir,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The saved checkpoints; none when the file does not exist. An unreadable file is moved
+    /// aside (so it can be inspected) and reported.
+    pub fn load(&self) -> anyhow::Result<Checkpoints> {
+        let text = match std::fs::read(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Checkpoints::default()),
+            Err(e) => return Err(anyhow::anyhow!("cannot read {}: {e}", self.path.display())),
+        };
+        match serde_json::from_slice::<Checkpoints>(&text) {
+            Ok(c) if c.version == VERSION => Ok(c),
+            Ok(c) => anyhow::bail!(
+                "{} has version {}, this agent writes {VERSION}: move it away to start over",
+                self.path.display(),
+                c.version
+            ),
+            Err(e) => {
+                let aside = self.path.with_extension("json.corrupt");
+                let _ = std::fs::rename(&self.path, &aside);
+                tracing::error!(
+                    error = %e, moved_to = %aside.display(),
+                    "log checkpoints are unreadable; starting without them"
+                );
+                Ok(Checkpoints::default())
+            }
+        }
+    }
+
+    /// Replaces the checkpoint file atomically and durably.
+    pub fn save(&self, c: &Checkpoints) -> io::Result<()> {
+        let mut c = c.clone();
+        c.version = VERSION;
+        let bytes = serde_json::to_vec(&c).map_err(io::Error::other)?;
+        atomic_write(&self.path, &self.tmp, &bytes)
+    }
+}
+
+/// Replaces `path` with `bytes` so that a crash leaves either the old or the new content:
+/// write `tmp`, fsync it, rename it over `path`, fsync the directory.
+pub(crate) fn atomic_write(path: &Path, tmp: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(tmp, path)?;
+    match path.parent() {
+        Some(dir) => File::open(dir)?.sync_all(),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saves_and_loads_atomically() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::new(tmp.path()).unwrap();
+        assert_eq!(store.load().unwrap(), Checkpoints::default());
+        let mut c = Checkpoints::default();
+        c.sources.insert(
+            "app".into(),
+            vec![Entry {
+                path: "/var/log/app.log".into(),
+                id: FileId { dev: 1, ino: 2 },
+                head: Head::of(b"abc"),
+                pos: ReadPos {
+                    offset: 42,
+                    skipping: true,
+                },
+            }],
+        );
+        store.save(&c).unwrap();
+        let mut back = store.load().unwrap();
+        back.version = 0;
+        assert_eq!(back, c);
+        assert!(!store.tmp.exists());
+        std::fs::write(&store.path, b"{not json").unwrap();
+        assert_eq!(store.load().unwrap(), Checkpoints::default());
+        assert!(store.path.with_extension("json.corrupt").exists());
+    }
+}

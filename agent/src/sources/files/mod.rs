@@ -1,0 +1,700 @@
+//! The file source: tails the files a `[[sources.files]]` glob matches and hands their lines,
+//! in order and with the offset after each batch, to the log stage.
+//!
+//! One thread per source does blocking reads. It learns of changes from inotify (through
+//! `notify`) and, as a fallback that also covers network file systems and exhausted inotify
+//! limits, from a periodic sweep. Files are identified by device + inode, checked against a
+//! checksum of their first bytes (see `identity`), so a renamed file is followed, a reused inode
+//! is a new file, and a file rewritten in place (copytruncate) is read again from 0.
+//!
+//! Checkpoints are NOT written here: the log stage writes them after it has processed the lines
+//! (see `crate::logs`), so a crash replays whatever was read but not processed.
+
+pub(crate) mod checkpoint;
+mod discovery;
+mod identity;
+mod tail;
+mod watch;
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::SyncSender;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use seismo_config::{FileSourceConfig, StartAt};
+use tokio_util::sync::CancellationToken;
+
+use crate::stats::{LogLimiter, Stats};
+use checkpoint::{Entry, ReadPos};
+use discovery::{Found, Skip, WalkProblem};
+pub(crate) use identity::{FileId, Head};
+pub(crate) use tail::Lines;
+use tail::{LineRules, TailFile};
+use watch::Watch;
+
+/// Batches queued between all tailers and the log stage; a full queue blocks the readers.
+pub(crate) const TAIL_QUEUE: usize = 16;
+/// Bytes read from one file before the others get a turn.
+const READ_BUDGET: u64 = 1 << 20;
+/// A file deleted or rotated away is read until it has been idle this long, then closed.
+const GONE_GRACE: Duration = Duration::from_secs(2);
+/// A multiline event with no continuation for this long is complete.
+const MULTILINE_FLUSH: Duration = Duration::from_secs(1);
+/// Distinct problem paths remembered so each is counted and logged once.
+const MAX_REMEMBERED: usize = 10_000;
+
+/// What the tailers send to the log stage.
+pub(crate) enum TailEvent {
+    Lines(LineBatch),
+    /// The file is finished (deleted or rotated away, and read to its end) or no longer
+    /// exists: forget its checkpoint.
+    Gone {
+        source: usize,
+        id: FileId,
+    },
+}
+
+/// Lines of one file, and where to resume once they are processed.
+pub(crate) struct LineBatch {
+    pub source: usize,
+    pub id: FileId,
+    pub head: Head,
+    pub path: Arc<str>,
+    pub lines: Lines,
+    pub pos: ReadPos,
+}
+
+/// Starts the tailer of source `index` on its own thread. `saved` are its checkpoint entries;
+/// `None` when this source was never watched (then `start_at` applies to the files found first).
+pub(crate) fn spawn(
+    index: usize,
+    config: FileSourceConfig,
+    saved: Option<Vec<Entry>>,
+    tx: SyncSender<TailEvent>,
+    stats: Arc<Stats>,
+    cancel: CancellationToken,
+) -> io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(format!("tail-{}", config.name))
+        .spawn(move || {
+            let watch = Watch::new(&config.paths, &config.name);
+            let mut t = Tailer::new(index, config, saved, tx, stats, cancel, watch);
+            t.run();
+        })
+}
+
+struct Tailer {
+    index: usize,
+    cfg: FileSourceConfig,
+    rules: LineRules,
+    files: HashMap<FileId, TailFile>,
+    by_path: HashMap<PathBuf, FileId>,
+    /// Checkpoint entries not yet matched to a file.
+    saved: HashMap<FileId, Entry>,
+    /// Files found by the first discovery of a never-watched source start at `start_at`;
+    /// every other new file is read from its beginning.
+    first_sight: bool,
+    /// Files with more to read than one turn allowed.
+    busy: HashSet<FileId>,
+    ignored: HashSet<FileId>,
+    ignored_paths: HashSet<PathBuf>,
+    denied: HashSet<PathBuf>,
+    problems: HashSet<PathBuf>,
+    open: usize,
+    clock: u64,
+    tx: SyncSender<TailEvent>,
+    stats: Arc<Stats>,
+    cancel: CancellationToken,
+    watch: Watch,
+    error_log: LogLimiter,
+    stopped: bool,
+    watched_reported: u64,
+}
+
+impl Tailer {
+    fn new(
+        index: usize,
+        cfg: FileSourceConfig,
+        saved: Option<Vec<Entry>>,
+        tx: SyncSender<TailEvent>,
+        stats: Arc<Stats>,
+        cancel: CancellationToken,
+        watch: Watch,
+    ) -> Tailer {
+        let multiline_start = cfg
+            .multiline_start
+            .as_ref()
+            .and_then(|p| regex::bytes::Regex::new(p.regex().as_str()).ok());
+        let rules = LineRules {
+            max_line_bytes: cfg.max_line_bytes,
+            multiline_start,
+        };
+        let first_sight = saved.is_none();
+        let saved = saved
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| (e.id, e))
+            .collect();
+        Tailer {
+            index,
+            cfg,
+            rules,
+            files: HashMap::new(),
+            by_path: HashMap::new(),
+            saved,
+            first_sight,
+            busy: HashSet::new(),
+            ignored: HashSet::new(),
+            ignored_paths: HashSet::new(),
+            denied: HashSet::new(),
+            problems: HashSet::new(),
+            open: 0,
+            clock: 0,
+            tx,
+            stats,
+            cancel,
+            watch,
+            error_log: LogLimiter::new(Duration::from_secs(300)),
+            stopped: false,
+            watched_reported: 0,
+        }
+    }
+
+    fn run(&mut self) {
+        let mut next_discovery = Instant::now();
+        let mut next_sweep = Instant::now();
+        while !self.cancel.is_cancelled() && !self.stopped {
+            let now = Instant::now();
+            let (discovery_every, sweep_every) = if self.watch.is_live() {
+                (Duration::from_secs(5), Duration::from_secs(1))
+            } else {
+                (Duration::from_secs(1), Duration::from_millis(250))
+            };
+            let changes = self.watch.take();
+            if changes.rediscover || now >= next_discovery {
+                self.discover();
+                next_discovery = now + discovery_every;
+            }
+            let mut work: Vec<FileId> = if changes.overflow || now >= next_sweep {
+                next_sweep = now + sweep_every;
+                self.files.keys().copied().collect()
+            } else {
+                changes
+                    .paths
+                    .iter()
+                    .filter_map(|p| self.by_path.get(p).copied())
+                    .collect()
+            };
+            work.extend(self.busy.drain());
+            work.sort_unstable();
+            work.dedup();
+            for id in work {
+                if self.cancel.is_cancelled() || self.stopped {
+                    break;
+                }
+                self.read_file(id);
+            }
+            self.finish_gone();
+            if self.busy.is_empty() {
+                let until = next_sweep.min(next_discovery);
+                let wait = until
+                    .saturating_duration_since(Instant::now())
+                    .min(Duration::from_millis(250));
+                self.watch.wait(wait);
+            }
+        }
+    }
+
+    /// Keeps the shared gauge equal to the sum of every tailer's file count.
+    fn report_watched(&mut self) {
+        let now = self.files.len() as u64;
+        let g = &self.stats.log_files_watched;
+        if now > self.watched_reported {
+            Stats::add(g, now - self.watched_reported);
+        } else {
+            g.fetch_sub(
+                self.watched_reported - now,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
+        self.watched_reported = now;
+    }
+
+    fn send(&mut self, event: TailEvent) {
+        if self.tx.send(event).is_err() {
+            self.stopped = true;
+        }
+    }
+
+    /// Counts a problem path once, logging it once.
+    fn problem_once(&mut self, path: &Path) -> bool {
+        if self.problems.len() >= MAX_REMEMBERED {
+            return false;
+        }
+        self.problems.insert(path.to_owned())
+    }
+
+    fn discover(&mut self) {
+        let mut problems = Vec::new();
+        let found = discovery::discover(&self.cfg.paths, &self.cfg.exclude, &mut problems);
+        for p in problems {
+            match p {
+                WalkProblem::SymlinkLoop(path) => {
+                    if self.problem_once(&path) {
+                        Stats::add(&self.stats.log_symlink_loops, 1);
+                        tracing::warn!(source = %self.cfg.name, path = %path.display(), "symbolic link loop: not followed");
+                    }
+                }
+                WalkProblem::Unreadable(path, e) => {
+                    if self.problem_once(&path) {
+                        Stats::add(&self.stats.log_walk_errors, 1);
+                        if e.kind() == io::ErrorKind::PermissionDenied {
+                            Stats::add(&self.stats.log_permission_denied, 1);
+                        }
+                        tracing::warn!(source = %self.cfg.name, path = %path.display(), error = %e, "cannot list this path; retrying on every discovery");
+                    }
+                }
+            }
+        }
+        let mut seen: HashSet<FileId> = HashSet::new();
+        // Every file listed, readable or not: a checkpoint of a file that exists but cannot be
+        // opened right now (permission) is kept for when it can.
+        let mut listed: HashSet<FileId> = HashSet::new();
+        self.by_path.clear();
+        for (path, what) in found {
+            let meta = match what {
+                Found::Skipped(kind) => {
+                    self.skip_path(&path, kind);
+                    continue;
+                }
+                Found::File(m) => m,
+            };
+            let id = FileId::of(&meta);
+            listed.insert(id);
+            if self.ignored.contains(&id) {
+                continue;
+            }
+            if let Some(t) = self.files.get_mut(&id) {
+                if t.path != path {
+                    Stats::add(&self.stats.log_files_renamed, 1);
+                    t.path = path.clone();
+                }
+                t.gone_since = None;
+                seen.insert(id);
+                self.by_path.insert(path, id);
+                continue;
+            }
+            if self.track(&path, id) {
+                seen.insert(id);
+                self.by_path.insert(path, id);
+            }
+        }
+        // Files no longer at any matching path: finish those still open, forget the others.
+        let now = Instant::now();
+        let mut forget = Vec::new();
+        for (id, t) in &mut self.files {
+            if seen.contains(id) {
+                continue;
+            }
+            if t.file.is_some() {
+                t.gone_since.get_or_insert(now);
+            } else {
+                forget.push(*id);
+            }
+        }
+        for id in forget {
+            self.drop_file(id, false);
+        }
+        // Checkpoints of files that no longer exist: forget them.
+        let stale: Vec<FileId> = self
+            .saved
+            .keys()
+            .filter(|id| !listed.contains(id))
+            .copied()
+            .collect();
+        for id in stale {
+            self.saved.remove(&id);
+            self.send(TailEvent::Gone {
+                source: self.index,
+                id,
+            });
+        }
+        self.first_sight = false;
+        self.report_watched();
+        self.watch.refresh(&self.cfg.paths);
+    }
+
+    fn skip_path(&mut self, path: &Path, kind: Skip) {
+        if self.ignored_paths.len() >= MAX_REMEMBERED || !self.ignored_paths.insert(path.to_owned())
+        {
+            return;
+        }
+        match kind {
+            Skip::Compressed => {
+                Stats::add(&self.stats.log_files_compressed, 1);
+                tracing::info!(source = %self.cfg.name, path = %path.display(), "compressed file matched: not read as text");
+            }
+            Skip::NotRegular => {
+                Stats::add(&self.stats.log_files_not_regular, 1);
+                tracing::warn!(source = %self.cfg.name, path = %path.display(), "matched a path that is not a regular file (directory, FIFO, socket or device): not read");
+            }
+        }
+    }
+
+    /// Starts tracking a file never seen in this run. False when it cannot be read (yet).
+    fn track(&mut self, path: &Path, id: FileId) -> bool {
+        let file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) => {
+                self.open_failed(path, &e);
+                return false;
+            }
+        };
+        if self.denied.remove(path) {
+            tracing::info!(source = %self.cfg.name, path = %path.display(), "file is readable now");
+        }
+        let meta = match file.metadata() {
+            Ok(m) => m,
+            Err(e) => {
+                self.open_failed(path, &e);
+                return false;
+            }
+        };
+        if FileId::of(&meta) != id {
+            // Replaced between listing and opening: the next discovery sees the new one.
+            return false;
+        }
+        let size = meta.len();
+        let mut magic = [0u8; 8];
+        let n = file.read_at(&mut magic, 0).unwrap_or(0);
+        if identity::is_compressed(&magic[..n]) {
+            self.ignored.insert(id);
+            self.skip_path(path, Skip::Compressed);
+            return false;
+        }
+        let head = match Head::read(&file, size) {
+            Ok(h) => h,
+            Err(e) => {
+                self.open_failed(path, &e);
+                return false;
+            }
+        };
+        let resumed = self
+            .saved
+            .remove(&id)
+            .filter(|e| e.head.matches(&file, size).unwrap_or(false) && e.pos.offset <= size);
+        let pos = match resumed {
+            Some(e) => e.pos,
+            None if self.first_sight && self.cfg.start_at == StartAt::End => {
+                // Start after the last complete line; a partial one is skipped, not cut.
+                let mut last = [0u8; 1];
+                let ends_with_newline = size == 0
+                    || (file.read_at(&mut last, size - 1).unwrap_or(0) == 1 && last[0] == b'\n');
+                ReadPos {
+                    offset: size,
+                    skipping: !ends_with_newline,
+                }
+            }
+            None => ReadPos::default(),
+        };
+        let mut t = TailFile::new(path.to_owned(), id, head, pos);
+        self.make_room();
+        t.file = Some(file);
+        self.open += 1;
+        self.clock += 1;
+        t.last_used = self.clock;
+        self.files.insert(id, t);
+        self.busy.insert(id);
+        true
+    }
+
+    fn open_failed(&mut self, path: &Path, e: &io::Error) {
+        match e.kind() {
+            io::ErrorKind::NotFound => Stats::add(&self.stats.log_files_vanished, 1),
+            io::ErrorKind::PermissionDenied => {
+                if self.denied.len() < MAX_REMEMBERED && self.denied.insert(path.to_owned()) {
+                    Stats::add(&self.stats.log_permission_denied, 1);
+                    tracing::warn!(source = %self.cfg.name, path = %path.display(), "permission denied: not read; retrying on every discovery (logged once per file)");
+                }
+            }
+            _ => {
+                Stats::add(&self.stats.log_read_errors, 1);
+                if let Some(n) = self.error_log.hit() {
+                    tracing::warn!(source = %self.cfg.name, path = %path.display(), error = %e, errors = n, "cannot open a log file (logged at most every 5 minutes)");
+                }
+            }
+        }
+    }
+
+    /// Closes the least recently used handle when `max_open_files` are open.
+    fn make_room(&mut self) {
+        while self.open >= self.cfg.max_open_files {
+            let victim = self
+                .files
+                .values()
+                .filter(|t| t.file.is_some() && t.gone_since.is_none())
+                .min_by_key(|t| t.last_used)
+                .map(|t| t.id);
+            let Some(id) = victim else { return };
+            if let Some(t) = self.files.get_mut(&id) {
+                t.close();
+                self.open -= 1;
+            }
+        }
+    }
+
+    /// Reopens a closed file by its path, if the path still names it.
+    fn reopen(&mut self, id: FileId) -> bool {
+        let Some(path) = self.files.get(&id).map(|t| t.path.clone()) else {
+            return false;
+        };
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) => {
+                self.open_failed(&path, &e);
+                return false;
+            }
+        };
+        match file.metadata() {
+            Ok(m) if FileId::of(&m) == id => {}
+            _ => return false,
+        }
+        self.make_room();
+        if let Some(t) = self.files.get_mut(&id) {
+            t.file = Some(file);
+            self.open += 1;
+        }
+        true
+    }
+
+    fn read_file(&mut self, id: FileId) {
+        let Some(t) = self.files.get(&id) else { return };
+        if t.file.is_none() {
+            if t.gone_since.is_some() {
+                return;
+            }
+            // A closed file is only worth reopening when it grew (or shrank).
+            match std::fs::metadata(&t.path) {
+                Ok(m) if FileId::of(&m) == id && m.len() != t.read_pos() => {}
+                _ => return,
+            }
+            if !self.reopen(id) {
+                return;
+            }
+        }
+        self.clock += 1;
+        let clock = self.clock;
+        let Some(t) = self.files.get_mut(&id) else {
+            return;
+        };
+        t.last_used = clock;
+        let Some(file) = t.file.as_ref() else { return };
+        let meta = match file.metadata() {
+            Ok(m) => m,
+            Err(e) => {
+                Stats::add(&self.stats.log_read_errors, 1);
+                if let Some(n) = self.error_log.hit() {
+                    tracing::warn!(path = %t.path.display(), error = %e, errors = n, "cannot stat a log file (logged at most every 5 minutes)");
+                }
+                return;
+            }
+        };
+        if meta.nlink() == 0 && !t.deleted {
+            t.deleted = true;
+            Stats::add(&self.stats.log_files_deleted, 1);
+            t.gone_since.get_or_insert_with(Instant::now);
+        }
+        let size = meta.len();
+        let mut lines = Lines::default();
+        let rewritten = size < t.read_pos() || !t.head.matches(file, size).unwrap_or(true);
+        if rewritten {
+            Stats::add(&self.stats.log_files_truncated, 1);
+            tracing::info!(path = %t.path.display(), "file truncated or rewritten in place (copytruncate): reading it again from the start");
+            t.restart(&mut lines);
+            if !lines.is_empty() {
+                // An event assembled from the old content: hand it out with the old position.
+                let batch = self.batch_of(id, lines);
+                self.send(batch);
+                lines = Lines::default();
+            }
+        }
+        let Some(t) = self.files.get_mut(&id) else {
+            return;
+        };
+        let Some(file) = t.file.as_ref() else { return };
+        if !t.head.is_complete() && size > u64::from(t.head.len) {
+            if let Ok(h) = Head::read(file, size) {
+                t.head = h;
+            }
+        }
+        let outcome = match t.read(&self.rules, &mut lines, READ_BUDGET) {
+            Ok(o) => o,
+            Err(e) => {
+                Stats::add(&self.stats.log_read_errors, 1);
+                if let Some(n) = self.error_log.hit() {
+                    tracing::warn!(path = %t.path.display(), error = %e, errors = n, "cannot read a log file (logged at most every 5 minutes)");
+                }
+                return;
+            }
+        };
+        Stats::add(&self.stats.log_bytes_read, outcome.bytes);
+        if !outcome.eof {
+            self.busy.insert(id);
+        } else if t.has_pending() && t.last_growth.elapsed() >= MULTILINE_FLUSH {
+            t.flush_pending(&mut lines);
+        } else if t.has_pending() {
+            // Come back to close the event once the flush delay has passed.
+            self.busy.insert(id);
+        }
+        if !lines.is_empty() {
+            let batch = self.batch_of(id, lines);
+            self.send(batch);
+        }
+    }
+
+    /// A batch of `lines` from file `id`, resuming at the file's current checkpoint.
+    fn batch_of(&self, id: FileId, lines: Lines) -> TailEvent {
+        let t = &self.files[&id];
+        Stats::add(&self.stats.log_lines_truncated, lines.truncated);
+        TailEvent::Lines(LineBatch {
+            source: self.index,
+            id,
+            head: t.head,
+            path: t.path.to_string_lossy().into(),
+            lines,
+            pos: t.checkpoint(),
+        })
+    }
+
+    /// Files deleted or rotated away: once read to their end and idle, hand out what is left
+    /// and forget them.
+    fn finish_gone(&mut self) {
+        let done: Vec<FileId> = self
+            .files
+            .values()
+            .filter(|t| {
+                t.gone_since.is_some_and(|g| g.elapsed() >= GONE_GRACE)
+                    && t.last_growth.elapsed() >= GONE_GRACE
+                    && !self.busy.contains(&t.id)
+            })
+            .map(|t| t.id)
+            .collect();
+        for id in done {
+            // One last read: the grace period may have brought a few more lines.
+            self.read_file(id);
+            if self.busy.contains(&id) {
+                continue;
+            }
+            self.drop_file(id, true);
+        }
+    }
+
+    fn drop_file(&mut self, id: FileId, finished: bool) {
+        let Some(mut t) = self.files.remove(&id) else {
+            return;
+        };
+        let mut lines = Lines::default();
+        t.finish(&self.rules, &mut lines);
+        if t.file.take().is_some() {
+            self.open -= 1;
+        }
+        if finished {
+            Stats::add(&self.stats.log_files_finished, 1);
+        }
+        if !lines.is_empty() {
+            self.files.insert(id, t);
+            let batch = self.batch_of(id, lines);
+            self.files.remove(&id);
+            self.send(batch);
+        }
+        self.busy.remove(&id);
+        self.send(TailEvent::Gone {
+            source: self.index,
+            id,
+        });
+        self.report_watched();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::sync::mpsc::{sync_channel, Receiver};
+    use std::sync::Mutex;
+
+    /// Collects what the tailer sends until `want` lines arrived (bounded wait).
+    fn collect(rx: &Receiver<TailEvent>, want: usize, got: &mut Vec<String>) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while got.len() < want && Instant::now() < deadline {
+            if let Ok(TailEvent::Lines(b)) = rx.recv_timeout(Duration::from_millis(100)) {
+                got.extend(
+                    b.lines
+                        .iter()
+                        .map(|l| String::from_utf8_lossy(l).into_owned()),
+                );
+            }
+        }
+    }
+
+    /// Without inotify (network file systems, exhausted watches) the tailer still follows
+    /// appends, rename rotation and new files, by polling.
+    #[test]
+    fn polling_alone_follows_appends_rotation_and_new_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        std::fs::write(dir.join("app.log"), b"one\n").unwrap();
+        let config = seismo_config::parse(
+            &format!(
+                "[[sources.files]]\nname = \"t\"\npaths = [\"{}/app.log*\"]\nstart_at = \"beginning\"\n",
+                dir.display()
+            ),
+            "t",
+        )
+        .unwrap()
+        .sources
+        .files
+        .remove(0);
+        // As when notify cannot start: nothing will ever wake the tailer.
+        let (wake_tx, wake) = sync_channel(1);
+        drop(wake_tx);
+        let watch = Watch::polling("t", Arc::new(Mutex::new(watch::Changes::default())), wake);
+        assert!(!watch.is_live());
+        let (tx, rx) = sync_channel(4);
+        let cancel = CancellationToken::new();
+        let stats = Arc::new(Stats::default());
+        let mut t = Tailer::new(
+            0,
+            config,
+            None,
+            tx,
+            Arc::clone(&stats),
+            cancel.clone(),
+            watch,
+        );
+        let thread = std::thread::spawn(move || t.run());
+
+        let mut got = Vec::new();
+        collect(&rx, 1, &mut got);
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.join("app.log"))
+            .unwrap();
+        f.write_all(b"two\n").unwrap();
+        collect(&rx, 2, &mut got);
+        std::fs::rename(dir.join("app.log"), dir.join("app.log.1")).unwrap();
+        f.write_all(b"three\n").unwrap();
+        std::fs::write(dir.join("app.log"), b"four\n").unwrap();
+        collect(&rx, 4, &mut got);
+        cancel.cancel();
+        drop(rx);
+        thread.join().unwrap();
+        got.sort();
+        assert_eq!(got, ["four", "one", "three", "two"]);
+        assert_eq!(Stats::get(&stats.log_files_renamed), 1);
+    }
+}

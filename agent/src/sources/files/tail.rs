@@ -1,0 +1,458 @@
+//! Reading one file: complete lines (or multiline events) out, in order, with the offset after
+//! each so the consumer can checkpoint exactly what it processed. Memory per file is bounded by
+//! `max_line_bytes`: a longer line is cut, the rest skipped up to its newline.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use regex::bytes::Regex;
+
+use super::checkpoint::ReadPos;
+use super::identity::{FileId, Head};
+
+/// Bytes read per system call.
+const CHUNK: usize = 64 * 1024;
+
+/// How lines are cut and joined, per source.
+pub(crate) struct LineRules {
+    pub max_line_bytes: usize,
+    pub multiline_start: Option<Regex>,
+}
+
+/// Lines ready for the consumer: `text[ends[i-1]..ends[i]]` is line i, without its newline.
+#[derive(Debug, Default)]
+pub(crate) struct Lines {
+    pub text: Vec<u8>,
+    pub ends: Vec<u32>,
+    /// Lines cut at `max_line_bytes`.
+    pub truncated: u64,
+}
+
+impl Lines {
+    /// Soft limits: a batch is handed over once past either.
+    const MAX_LINES: usize = 2048;
+    const MAX_BYTES: usize = 256 * 1024;
+
+    pub fn is_full(&self) -> bool {
+        self.ends.len() >= Self::MAX_LINES || self.text.len() >= Self::MAX_BYTES
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let mut start = 0usize;
+        self.ends.iter().map(move |&e| {
+            let line = &self.text[start..e as usize];
+            start = e as usize;
+            line
+        })
+    }
+
+    fn push(&mut self, line: &[u8]) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        self.text.extend_from_slice(line);
+        self.ends
+            .push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
+    }
+}
+
+/// An event being assembled from a start line and its continuation lines.
+struct Pending {
+    data: Vec<u8>,
+    /// File offset of the start line: where to resume if the event is not finished.
+    start: u64,
+    truncated: bool,
+}
+
+/// One tracked file and where reading stands in it.
+pub(crate) struct TailFile {
+    pub path: PathBuf,
+    pub id: FileId,
+    pub head: Head,
+    pub file: Option<File>,
+    /// Next byte to read.
+    read_pos: u64,
+    /// An incomplete line: the bytes just before `read_pos`.
+    buf: Vec<u8>,
+    skipping: bool,
+    pending: Option<Pending>,
+    /// Last time reading found new bytes (or the file was first seen).
+    pub last_growth: Instant,
+    /// When the file was found deleted, or no longer at any matching path.
+    pub gone_since: Option<Instant>,
+    /// Found deleted (link count 0) while open.
+    pub deleted: bool,
+    /// For closing the least recently used handles.
+    pub last_used: u64,
+}
+
+/// What one call to [`TailFile::read`] found.
+#[derive(Debug, Default)]
+pub(crate) struct ReadOutcome {
+    pub bytes: u64,
+    pub eof: bool,
+}
+
+impl TailFile {
+    pub fn new(path: PathBuf, id: FileId, head: Head, pos: ReadPos) -> TailFile {
+        TailFile {
+            path,
+            id,
+            head,
+            file: None,
+            read_pos: pos.offset,
+            buf: Vec::new(),
+            skipping: pos.skipping,
+            pending: None,
+            last_growth: Instant::now(),
+            gone_since: None,
+            deleted: false,
+            last_used: 0,
+        }
+    }
+
+    /// Where a restart should resume once every line handed out so far is processed.
+    pub fn checkpoint(&self) -> ReadPos {
+        match &self.pending {
+            Some(p) => ReadPos {
+                offset: p.start,
+                skipping: false,
+            },
+            None => ReadPos {
+                offset: self.read_pos - self.buf.len() as u64,
+                skipping: self.skipping,
+            },
+        }
+    }
+
+    /// Closes the handle and forgets what was read past the checkpoint (an incomplete line,
+    /// an unfinished event): it is read again when the file is reopened. Memory held by
+    /// closed files is therefore nil, whatever their content.
+    pub fn close(&mut self) {
+        let pos = self.checkpoint();
+        self.file = None;
+        self.read_pos = pos.offset;
+        self.skipping = pos.skipping;
+        self.buf = Vec::new();
+        self.pending = None;
+    }
+
+    pub fn read_pos(&self) -> u64 {
+        self.read_pos
+    }
+
+    /// The file shrank below what was read, or was rewritten in place (copytruncate): start
+    /// again at 0. An event under assembly from the old content is handed out first.
+    pub fn restart(&mut self, out: &mut Lines) {
+        self.flush_pending(out);
+        self.read_pos = 0;
+        self.buf.clear();
+        self.skipping = false;
+        self.head = Head::EMPTY;
+    }
+
+    /// Reads up to about `budget` bytes, stopping early when `out` is full.
+    pub fn read(
+        &mut self,
+        rules: &LineRules,
+        out: &mut Lines,
+        budget: u64,
+    ) -> io::Result<ReadOutcome> {
+        let mut outcome = ReadOutcome::default();
+        let Some(file) = self.file.take() else {
+            return Ok(outcome);
+        };
+        let mut chunk = vec![0u8; CHUNK];
+        let result = loop {
+            if outcome.bytes >= budget || out.is_full() {
+                break Ok(());
+            }
+            let n = match file.read_at(&mut chunk, self.read_pos) {
+                Ok(0) => {
+                    outcome.eof = true;
+                    break Ok(());
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => break Err(e),
+            };
+            self.read_pos += n as u64;
+            outcome.bytes += n as u64;
+            self.split(&chunk[..n], rules, out);
+        };
+        self.file = Some(file);
+        if outcome.bytes > 0 {
+            self.last_growth = Instant::now();
+        }
+        result.map(|()| outcome)
+    }
+
+    /// Cuts `chunk` (the bytes just read, ending at `read_pos`) into lines.
+    fn split(&mut self, chunk: &[u8], rules: &LineRules, out: &mut Lines) {
+        let max = rules.max_line_bytes;
+        let mut at = self.read_pos - chunk.len() as u64;
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            let newline = memchr::memchr(b'\n', rest);
+            if self.skipping {
+                match newline {
+                    Some(i) => {
+                        self.skipping = false;
+                        rest = &rest[i + 1..];
+                        at += i as u64 + 1;
+                    }
+                    None => rest = &[],
+                }
+                continue;
+            }
+            match newline {
+                Some(i) => {
+                    let line_start = at - self.buf.len() as u64;
+                    let end = at + i as u64 + 1;
+                    if self.buf.is_empty() {
+                        let (line, cut) = cap(&rest[..i], max);
+                        self.physical(line, cut, line_start, rules, out);
+                    } else {
+                        let room = max.saturating_sub(self.buf.len());
+                        let take = i.min(room);
+                        self.buf.extend_from_slice(&rest[..take]);
+                        let buf = std::mem::take(&mut self.buf);
+                        self.physical(&buf, take < i, line_start, rules, out);
+                        self.buf = buf;
+                        self.buf.clear();
+                        self.buf.shrink_to(CHUNK);
+                    }
+                    rest = &rest[i + 1..];
+                    at = end;
+                }
+                None => {
+                    let room = max.saturating_sub(self.buf.len());
+                    if rest.len() < room {
+                        self.buf.extend_from_slice(rest);
+                        rest = &[];
+                    } else {
+                        // Longer than allowed and still no newline: hand out the head now,
+                        // skip the rest of the line.
+                        let line_start = at - self.buf.len() as u64;
+                        self.buf.extend_from_slice(&rest[..room]);
+                        let end = at + room as u64;
+                        let buf = std::mem::take(&mut self.buf);
+                        self.skipping = true;
+                        self.physical(&buf, true, line_start, rules, out);
+                        self.buf = buf;
+                        self.buf.clear();
+                        self.buf.shrink_to(CHUNK);
+                        rest = &rest[room..];
+                        at = end;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One physical line: handed out, or joined into a multiline event.
+    fn physical(
+        &mut self,
+        line: &[u8],
+        truncated: bool,
+        start: u64,
+        rules: &LineRules,
+        out: &mut Lines,
+    ) {
+        let Some(re) = &rules.multiline_start else {
+            out.truncated += u64::from(truncated);
+            out.push(line);
+            return;
+        };
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if self.pending.is_none() || re.is_match(line) {
+            self.flush_pending(out);
+            self.pending = Some(Pending {
+                data: line.to_vec(),
+                start,
+                truncated,
+            });
+            return;
+        }
+        if let Some(p) = &mut self.pending {
+            let room = rules.max_line_bytes.saturating_sub(p.data.len());
+            if room > line.len() {
+                p.data.push(b'\n');
+                p.data.extend_from_slice(line);
+                p.truncated |= truncated;
+            } else {
+                p.data.extend_from_slice(&b"\n"[..room.min(1)]);
+                p.data
+                    .extend_from_slice(&line[..room.saturating_sub(1).min(line.len())]);
+                p.truncated = true;
+            }
+        }
+    }
+
+    /// Hands out the event under assembly, if any.
+    pub fn flush_pending(&mut self, out: &mut Lines) {
+        if let Some(p) = self.pending.take() {
+            out.truncated += u64::from(p.truncated);
+            out.push(&p.data);
+        }
+    }
+
+    pub fn has_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// The file is finished (deleted or rotated away and idle): hand out an unterminated last
+    /// line and any event under assembly.
+    pub fn finish(&mut self, rules: &LineRules, out: &mut Lines) {
+        if !self.buf.is_empty() && !self.skipping {
+            let buf = std::mem::take(&mut self.buf);
+            let start = self.read_pos - buf.len() as u64;
+            self.physical(&buf, false, start, rules, out);
+        }
+        self.buf.clear();
+        self.flush_pending(out);
+    }
+}
+
+fn cap(line: &[u8], max: usize) -> (&[u8], bool) {
+    if line.len() > max {
+        (&line[..max], true)
+    } else {
+        (line, false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn rules(max: usize, multiline: Option<&str>) -> LineRules {
+        LineRules {
+            max_line_bytes: max,
+            multiline_start: multiline.map(|m| Regex::new(m).unwrap()),
+        }
+    }
+
+    fn lines(out: &Lines) -> Vec<String> {
+        out.iter()
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .collect()
+    }
+
+    fn open(dir: &tempfile::TempDir, content: &[u8]) -> (std::fs::File, TailFile) {
+        let path = dir.path().join("f.log");
+        let mut w = std::fs::File::create(&path).unwrap();
+        w.write_all(content).unwrap();
+        let mut t = TailFile::new(
+            path.clone(),
+            FileId { dev: 0, ino: 0 },
+            Head::EMPTY,
+            ReadPos::default(),
+        );
+        t.file = Some(std::fs::File::open(&path).unwrap());
+        (w, t)
+    }
+
+    #[test]
+    fn complete_lines_only_with_exact_checkpoints() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut w, mut t) = open(&dir, b"one\r\ntwo\nthr");
+        let r = rules(1024, None);
+        let mut out = Lines::default();
+        t.read(&r, &mut out, u64::MAX).unwrap();
+        assert_eq!(lines(&out), ["one", "two"]);
+        assert_eq!(
+            t.checkpoint(),
+            ReadPos {
+                offset: 9,
+                skipping: false
+            }
+        );
+        w.write_all(b"ee\n").unwrap();
+        t.read(&r, &mut out, u64::MAX).unwrap();
+        assert_eq!(lines(&out), ["one", "two", "three"]);
+        assert_eq!(t.checkpoint().offset, 15);
+    }
+
+    #[test]
+    fn long_lines_are_cut_and_the_rest_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut content = vec![b'a'; 300];
+        content.extend_from_slice(b"\nshort\n");
+        content.extend(vec![b'b'; 1000]);
+        let (mut w, mut t) = open(&dir, &content);
+        let r = rules(256, None);
+        let mut out = Lines::default();
+        t.read(&r, &mut out, u64::MAX).unwrap();
+        assert_eq!(out.len(), 3);
+        assert_eq!(out.truncated, 2);
+        assert_eq!(lines(&out)[1], "short");
+        assert_eq!(lines(&out)[2].len(), 256);
+        // Everything read is consumed: the head was handed out, the rest skipped so far.
+        assert_eq!(
+            t.checkpoint(),
+            ReadPos {
+                offset: 301 + 6 + 1000,
+                skipping: true
+            }
+        );
+        w.write_all(b"bbb\nnext\n").unwrap();
+        t.read(&r, &mut out, u64::MAX).unwrap();
+        assert_eq!(lines(&out)[3], "next");
+        assert!(!t.checkpoint().skipping);
+    }
+
+    #[test]
+    fn multiline_events_join_until_the_next_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_w, mut t) = open(
+            &dir,
+            b"2026 start one\n  at a\n  at b\n2026 start two\n  at c\n",
+        );
+        let r = rules(1024, Some(r"^\d{4} "));
+        let mut out = Lines::default();
+        t.read(&r, &mut out, u64::MAX).unwrap();
+        assert_eq!(lines(&out), ["2026 start one\n  at a\n  at b"]);
+        assert_eq!(t.checkpoint().offset, 29, "resume at the unfinished event");
+        t.flush_pending(&mut out);
+        assert_eq!(lines(&out)[1], "2026 start two\n  at c");
+    }
+
+    #[test]
+    fn closing_forgets_unfinished_bytes_and_reopening_reads_them_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut w, mut t) = open(&dir, b"a\npart");
+        let r = rules(1024, None);
+        let mut out = Lines::default();
+        t.read(&r, &mut out, u64::MAX).unwrap();
+        t.close();
+        assert_eq!(t.read_pos(), 2);
+        w.write_all(b"ial\n").unwrap();
+        t.file = Some(std::fs::File::open(&t.path).unwrap());
+        t.read(&r, &mut out, u64::MAX).unwrap();
+        assert_eq!(lines(&out), ["a", "partial"]);
+    }
+
+    #[test]
+    fn an_unterminated_last_line_is_handed_out_when_the_file_is_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_w, mut t) = open(&dir, b"a\nb");
+        let r = rules(1024, None);
+        let mut out = Lines::default();
+        t.read(&r, &mut out, u64::MAX).unwrap();
+        assert_eq!(lines(&out), ["a"]);
+        t.finish(&r, &mut out);
+        assert_eq!(lines(&out), ["a", "b"]);
+        assert_eq!(t.checkpoint().offset, 3);
+    }
+}

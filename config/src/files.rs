@@ -1,0 +1,443 @@
+//! `[[sources.files]]`: log files tailed by glob, turned into log signals.
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use globset::{GlobBuilder, GlobMatcher};
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+
+use crate::values;
+
+/// One `[[sources.files]]` table.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSourceConfig {
+    /// Names the source in signals (`log.{name}.lines_per_s`) and checkpoints.
+    #[serde(deserialize_with = "source_name")]
+    pub name: String,
+    /// Absolute path globs of the files to tail.
+    #[serde(deserialize_with = "non_empty_path_globs")]
+    pub paths: Vec<PathGlob>,
+    /// Globs of files not to tail: a glob with a `/` matches the whole path, one without
+    /// matches the file name. Compressed files are never read, whatever this says.
+    #[serde(default)]
+    pub exclude: Vec<PathGlob>,
+    /// Where to start in files present the first time this source is watched.
+    #[serde(default)]
+    pub start_at: StartAt,
+    /// Header layout in Loghub's placeholder syntax, e.g. `<Date> <Time> <Level> <Component>: <Content>`.
+    #[serde(default, deserialize_with = "log_format_opt")]
+    pub format: Option<String>,
+    /// A line matching this starts a new event; other lines continue the previous one.
+    #[serde(default, deserialize_with = "pattern_opt")]
+    pub multiline_start: Option<Pattern>,
+    /// Lines longer than this are cut to it and counted.
+    #[serde(
+        default = "default_max_line_bytes",
+        deserialize_with = "max_line_bytes"
+    )]
+    pub max_line_bytes: usize,
+    /// Lines matching this count as errors when `format` gives no level.
+    #[serde(default = "default_error_pattern", deserialize_with = "pattern")]
+    pub error_pattern: Pattern,
+    /// Interval of the log signals (lines/s, errors/s, template counts).
+    #[serde(
+        default = "default_interval",
+        deserialize_with = "values::sample_interval"
+    )]
+    pub interval: Duration,
+    /// Templates with a count signal of their own; the rest are summed into `other`.
+    #[serde(default = "default_top_templates", deserialize_with = "top_templates")]
+    pub top_templates: usize,
+    /// Intervals after which a template never seen before raises an alert of its own.
+    #[serde(
+        default = "default_warmup",
+        deserialize_with = "values::positive_count"
+    )]
+    pub new_template_warmup: u32,
+    /// Files kept open at once; the others are reopened when they grow.
+    #[serde(
+        default = "default_max_open_files",
+        deserialize_with = "max_open_files"
+    )]
+    pub max_open_files: usize,
+}
+
+/// The error pattern used when the configuration gives none.
+pub const DEFAULT_ERROR_PATTERN: &str =
+    r"(?i)\b(err|error|errors|fatal|crit|critical|panic|emerg|emergency|alert|severe)\b";
+
+fn default_max_line_bytes() -> usize {
+    1 << 20
+}
+fn default_error_pattern() -> Pattern {
+    Pattern::fixed(DEFAULT_ERROR_PATTERN)
+}
+fn default_interval() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_top_templates() -> usize {
+    20
+}
+fn default_warmup() -> u32 {
+    30
+}
+fn default_max_open_files() -> usize {
+    256
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartAt {
+    /// Only lines appended after the agent first saw the file.
+    #[default]
+    End,
+    /// The whole file.
+    Beginning,
+}
+
+/// A glob over absolute file paths. `*` and `?` stay within one path component; `**` crosses
+/// directories.
+#[derive(Debug, Clone)]
+pub struct PathGlob {
+    pattern: String,
+    matcher: GlobMatcher,
+}
+
+impl PathGlob {
+    pub fn new(pattern: &str) -> Result<Self, String> {
+        if pattern.is_empty() {
+            return Err(
+                "an empty pattern matches nothing: write a glob such as \"/var/log/app/*.log\""
+                    .into(),
+            );
+        }
+        let glob = GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| {
+                format!("`{pattern}` is not a valid glob ({}): use * ? ** [abc] {{a,b}} and escape literal brackets as [[]", e.kind())
+            })?;
+        Ok(Self {
+            pattern: pattern.to_owned(),
+            matcher: glob.compile_matcher(),
+        })
+    }
+
+    pub fn is_match(&self, path: &Path) -> bool {
+        self.matcher.is_match(path)
+    }
+
+    pub fn pattern(&self) -> &str {
+        &self.pattern
+    }
+
+    /// The longest leading directory without glob characters: where discovery starts walking.
+    pub fn base_dir(&self) -> &Path {
+        let meta = |c: char| matches!(c, '*' | '?' | '[' | '{' | '\\');
+        let cut = self.pattern.find(meta).unwrap_or(self.pattern.len());
+        let literal = &self.pattern[..cut];
+        match literal.rfind('/') {
+            Some(0) | None => Path::new("/"),
+            Some(i) if cut == self.pattern.len() => Path::new(&self.pattern[..i]),
+            Some(i) => Path::new(&literal[..i]),
+        }
+    }
+
+    /// How many directory levels below `base_dir` a match can be; `None` with `**`.
+    pub fn max_depth(&self) -> Option<usize> {
+        if self.pattern.contains("**") {
+            return None;
+        }
+        let base = self.base_dir().components().count();
+        Some(
+            Path::new(&self.pattern)
+                .components()
+                .count()
+                .saturating_sub(base),
+        )
+    }
+}
+
+impl PartialEq for PathGlob {
+    fn eq(&self, other: &Self) -> bool {
+        self.pattern == other.pattern
+    }
+}
+
+impl<'de> Deserialize<'de> for PathGlob {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = PathGlob;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a path glob such as \"/var/log/app/*.log\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<PathGlob, E> {
+                PathGlob::new(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A regular expression, compiled once at load time.
+#[derive(Debug, Clone)]
+pub struct Pattern(regex::Regex);
+
+impl Pattern {
+    pub fn new(text: &str) -> Result<Self, String> {
+        regex::RegexBuilder::new(text)
+            .size_limit(1 << 20)
+            .build()
+            .map(Self)
+            .map_err(|e| {
+                let first = e.to_string();
+                let first = first.lines().last().unwrap_or("invalid").trim().to_owned();
+                format!("`{text}` is not a valid regular expression ({first}): see https://docs.rs/regex for the syntax")
+            })
+    }
+
+    /// For defaults written in code; the caller vouches that it compiles.
+    fn fixed(text: &str) -> Self {
+        Self(regex::Regex::new(text).unwrap_or_else(|_| unreachable!("built-in pattern compiles")))
+    }
+
+    pub fn regex(&self) -> &regex::Regex {
+        &self.0
+    }
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+
+fn pattern<'de, D: Deserializer<'de>>(d: D) -> Result<Pattern, D::Error> {
+    Pattern::new(&String::deserialize(d)?).map_err(de::Error::custom)
+}
+
+fn pattern_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Pattern>, D::Error> {
+    pattern(d).map(Some)
+}
+
+fn source_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !ok {
+        return Err(de::Error::custom(format!(
+            "`{s}` is not a valid source name: use 1 to 64 letters, digits, `_` or `-` (it becomes part of signal names such as log.{{name}}.lines_per_s)"
+        )));
+    }
+    Ok(s)
+}
+
+fn non_empty_path_globs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PathGlob>, D::Error> {
+    let globs = Vec::<PathGlob>::deserialize(d)?;
+    if globs.is_empty() {
+        return Err(de::Error::custom(
+            "`paths` is empty: list at least one glob, such as [\"/var/log/app/*.log\"]",
+        ));
+    }
+    if let Some(rel) = globs.iter().find(|g| !g.pattern.starts_with('/')) {
+        return Err(de::Error::custom(format!(
+            "`{}` is a relative path: write an absolute glob such as \"/var/log/app/*.log\"",
+            rel.pattern
+        )));
+    }
+    Ok(globs)
+}
+
+fn log_format_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s = String::deserialize(d)?;
+    seismo_detectors::LogFormat::parse(&s).map_err(|e| {
+        de::Error::custom(format!(
+            "`{s}` is not a header format ({e}): write placeholders in angle brackets with a <Content>, such as \"<Date> <Time> <Level> <Component>: <Content>\""
+        ))
+    })?;
+    Ok(Some(s))
+}
+
+fn bounded_usize<'de, D: Deserializer<'de>>(
+    d: D,
+    min: usize,
+    max: usize,
+    example: &str,
+) -> Result<usize, D::Error> {
+    let n = u64::deserialize(d)?;
+    match usize::try_from(n) {
+        Ok(v) if (min..=max).contains(&v) => Ok(v),
+        _ => Err(de::Error::custom(format!(
+            "{n} is out of range: write a whole number from {min} to {max}, such as {example}"
+        ))),
+    }
+}
+
+fn max_line_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    bounded_usize(d, 256, 64 << 20, "1048576")
+}
+
+fn top_templates<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    bounded_usize(d, 0, 1000, "20")
+}
+
+fn max_open_files<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    bounded_usize(d, 1, 100_000, "256")
+}
+
+/// Refuses two sources with the same name (their signals and checkpoints would collide).
+pub(crate) fn unique_sources<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<FileSourceConfig>, D::Error> {
+    let list = Vec::<FileSourceConfig>::deserialize(d)?;
+    for (i, s) in list.iter().enumerate() {
+        if list[..i].iter().any(|o| o.name == s.name) {
+            return Err(de::Error::custom(format!(
+                "two [[sources.files]] are named `{}`: give each source a distinct name",
+                s.name
+            )));
+        }
+    }
+    Ok(list)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{parse, ConfigError, Located};
+
+    fn err(text: &str) -> Located {
+        match parse(text, "t.toml") {
+            Err(ConfigError::Invalid(l)) => *l,
+            other => panic!("expected an invalid config, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_file_source_with_defaults() {
+        let c = parse(
+            "[[sources.files]]\nname = \"app\"\npaths = [\"/var/log/app/*.log\"]\n",
+            "t",
+        )
+        .unwrap();
+        let f = &c.sources.files[0];
+        assert_eq!(f.start_at, StartAt::End);
+        assert_eq!(f.max_line_bytes, 1 << 20);
+        assert_eq!(f.interval, Duration::from_secs(10));
+        assert_eq!(f.error_pattern.regex().as_str(), DEFAULT_ERROR_PATTERN);
+        assert!(f.error_pattern.regex().is_match("disk ERROR: full"));
+        assert!(!f.error_pattern.regex().is_match("terror in the mirrors"));
+    }
+
+    #[test]
+    fn the_documented_example_parses() {
+        let start = crate::DEFAULT_TOML.find("# [[sources.files]]").unwrap();
+        let block = &crate::DEFAULT_TOML[start..];
+        let block = &block[..block.find("\n\n").unwrap()];
+        let text: String = block
+            .lines()
+            .map(|l| format!("{}\n", l.strip_prefix("# ").unwrap()))
+            .collect();
+        let c = parse(&text, "example").unwrap();
+        let f = &c.sources.files[0];
+        assert_eq!(f.name, "syslog");
+        assert_eq!(f.error_pattern.regex().as_str(), DEFAULT_ERROR_PATTERN);
+        assert!(f.format.is_some() && f.multiline_start.is_some());
+    }
+
+    #[test]
+    fn bad_file_sources_are_located() {
+        for (text, line, needle) in [
+            (
+                "[[sources.files]]\nname = \"a.b\"\npaths = [\"/x\"]\n",
+                2,
+                "not a valid source name",
+            ),
+            (
+                "[[sources.files]]\nname = \"a\"\npaths = []\n",
+                3,
+                "list at least one glob",
+            ),
+            (
+                "[[sources.files]]\nname = \"a\"\npaths = [\"x/*.log\"]\n",
+                3,
+                "relative path",
+            ),
+            (
+                "[[sources.files]]\nname = \"a\"\npaths = [\"/x/[a\"]\n",
+                3,
+                "not a valid glob",
+            ),
+            (
+                "[[sources.files]]\nname = \"a\"\npaths = [\"/x\"]\nstart_at = \"end_\"\n",
+                4,
+                "Did you mean `end`?",
+            ),
+            (
+                "[[sources.files]]\nname = \"a\"\npaths = [\"/x\"]\nformat = \"<Date> <Level>\"\n",
+                4,
+                "no `<Content>`",
+            ),
+            (
+                "[[sources.files]]\nname = \"a\"\npaths = [\"/x\"]\nmultiline_start = \"(\"\n",
+                4,
+                "not a valid regular expression",
+            ),
+            (
+                "[[sources.files]]\nname = \"a\"\npaths = [\"/x\"]\nmax_line_bytes = 10\n",
+                4,
+                "from 256 to",
+            ),
+            (
+                "[[sources.files]]\nname = \"a\"\npaths = [\"/x\"]\nmax_open_files = 0\n",
+                4,
+                "from 1 to",
+            ),
+            (
+                "[[sources.files]]\nname = \"a\"\npaths = [\"/x\"]\nintervall = \"1s\"\n",
+                4,
+                "Did you mean `interval`?",
+            ),
+            (
+                "[[sources.files]]\npaths = [\"/x\"]\n",
+                1,
+                "missing required key `name`",
+            ),
+            ("[sinks.lines]\npath = \"rel.jsonl\"\n", 2, "relative path"),
+        ] {
+            let e = err(text);
+            assert_eq!(e.line, line, "{text}: {e}");
+            assert!(e.message.contains(needle), "{text}: {}", e.message);
+        }
+        let e = err("[[sources.files]]\nname = \"a\"\npaths = [\"/x\"]\n[[sources.files]]\nname = \"a\"\npaths = [\"/y\"]\n");
+        assert!(
+            e.message.contains("two [[sources.files]] are named `a`"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn base_dir_and_depth() {
+        let g = PathGlob::new("/var/log/app/*.log").unwrap();
+        assert_eq!(g.base_dir(), Path::new("/var/log/app"));
+        assert_eq!(g.max_depth(), Some(1));
+        let g = PathGlob::new("/var/log/**/*.log").unwrap();
+        assert_eq!(g.base_dir(), Path::new("/var/log"));
+        assert_eq!(g.max_depth(), None);
+        let g = PathGlob::new("/var/log/syslog").unwrap();
+        assert_eq!(g.base_dir(), Path::new("/var/log"));
+        assert_eq!(g.max_depth(), Some(1));
+        let g = PathGlob::new("/srv/*/logs/x.log").unwrap();
+        assert_eq!(g.base_dir(), Path::new("/srv"));
+        assert_eq!(g.max_depth(), Some(3));
+        assert!(g.is_match(Path::new("/srv/a/logs/x.log")));
+        assert!(!g.is_match(Path::new("/srv/a/b/logs/x.log")));
+    }
+}

@@ -1,0 +1,867 @@
+//! Streaming log template mining (Drain: He et al., ICWS 2017), with masking, a bounded number
+//! of templates and stable template ids.
+//!
+//! # API
+//!
+//! ```
+//! use seismo_detectors::{LogFormat, MinerConfig, TemplateMiner};
+//!
+//! let mut miner = TemplateMiner::new(MinerConfig::default()).unwrap(); // or ::default()
+//! let a = miner.add("Receiving block blk_1 src: /10.0.0.1:50010 size 512");
+//! let b = miner.add("Receiving block blk_2 src: /10.0.0.7:50010 size 2048");
+//! assert_eq!(a.template_id, b.template_id); // one template, id stable for its lifetime
+//! assert!(a.is_new && !b.is_new);
+//! assert_eq!(miner.template(a.template_id), Some("Receiving block blk_<*> src: <*> size <*>"));
+//!
+//! // Persist in the state directory and restore after a restart: same ids, same templates.
+//! let bytes = miner.to_bytes();
+//! let mut restored = TemplateMiner::from_bytes(MinerConfig::default(), &bytes).unwrap();
+//! assert_eq!(restored.add("Receiving block blk_3 src: /10.0.0.9:50010 size 1").template_id, a.template_id);
+//!
+//! // Header formats in Loghub's syntax split a line into named fields and the message.
+//! let format = LogFormat::parse("<Date> <Time> <Level> <Component>: <Content>").unwrap();
+//! let fields = format.split("2024-05-01 10:00:00 WARN disk: almost full").unwrap();
+//! assert_eq!((fields.level(), fields.content()), (Some("WARN"), "almost full"));
+//! ```
+//!
+//! - [`TemplateMiner::add`]`(&mut self, content: &str) -> `[`Match`]: the message (not the
+//!   header) of one line. [`Match`] has `template_id: u64` (ids start at 1, are never reused,
+//!   and survive [`to_bytes`](TemplateMiner::to_bytes)/[`from_bytes`](TemplateMiner::from_bytes)),
+//!   `is_new` (first line of this template), `template_changed` (the template text gained a
+//!   `<*>`), and `evicted: Option<u64>` (the least recently used template dropped to make room;
+//!   forget its counters).
+//! - [`TemplateMiner::template`]`(id) -> Option<&str>`, [`TemplateMiner::count`]`(id)`,
+//!   [`TemplateMiner::templates`] (all live ones), [`TemplateMiner::len`],
+//!   [`TemplateMiner::evictions`].
+//! - [`TemplateMiner::to_bytes`] / [`TemplateMiner::from_bytes`]: versioned, checksummed state;
+//!   `from_bytes` refuses truncated, corrupt or foreign bytes with a [`StateError`].
+//!
+//! # Algorithm
+//!
+//! A line is masked (see [`crate::masking`]) and split into tokens. The prefix tree routes it by
+//! token count, then by its first `depth - 2` tokens (a token that is `<*>`, or that would exceed
+//! `max_children` children, goes to the `<*>` branch). The leaf holds candidate templates of
+//! that length; the line joins the most similar one (similarity = share of positions where the
+//! template's literal token equals the line's; ties go to more parameters, then the older
+//! template) when the similarity reaches `similarity`, turning the positions that differ into
+//! `<*>`; otherwise it starts a new template. At most `max_clusters` templates are kept: the
+//! least recently matched is evicted, and tree nodes left empty are freed, so memory is bounded
+//! whatever the input.
+//!
+//! One default configuration serves every log kind; see [`MinerConfig`].
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use crate::masking::{mask_line, PARAM};
+
+/// Configuration of a [`TemplateMiner`]. The default is the one global configuration used for
+/// every log kind (and measured on Loghub, see the README).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MinerConfig {
+    /// Depth of the prefix tree, counting the root and the token-count level: lines are routed
+    /// by their first `depth - 2` tokens. 3..=16.
+    pub depth: usize,
+    /// Share of equal tokens at or above which a line joins a template, in `(0, 1]`.
+    pub similarity: f64,
+    /// Children per tree node before new tokens share the `<*>` branch; at least 2.
+    pub max_children: usize,
+    /// Templates kept; past it the least recently matched is evicted. At least 1.
+    pub max_clusters: usize,
+    /// Tokens per line considered; the rest of a longer line becomes one `<*>` token. At least 1.
+    pub max_tokens: usize,
+}
+
+impl Default for MinerConfig {
+    fn default() -> Self {
+        Self {
+            depth: 4,
+            similarity: 0.78,
+            max_children: 100,
+            max_clusters: 20_000,
+            max_tokens: 256,
+        }
+    }
+}
+
+/// A [`MinerConfig`] value out of range.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MinerConfigError {
+    #[error("depth must be between 3 and 16, got {0}")]
+    Depth(usize),
+    #[error("similarity must be in (0, 1], got {0}")]
+    Similarity(f64),
+    #[error("max_children must be at least 2, got {0}")]
+    MaxChildren(usize),
+    #[error("max_clusters must be at least 1")]
+    MaxClusters,
+    #[error("max_tokens must be at least 1")]
+    MaxTokens,
+}
+
+impl MinerConfig {
+    pub fn validate(&self) -> Result<(), MinerConfigError> {
+        if !(3..=16).contains(&self.depth) {
+            return Err(MinerConfigError::Depth(self.depth));
+        }
+        if !(self.similarity > 0.0 && self.similarity <= 1.0) {
+            return Err(MinerConfigError::Similarity(self.similarity));
+        }
+        if self.max_children < 2 {
+            return Err(MinerConfigError::MaxChildren(self.max_children));
+        }
+        if self.max_clusters == 0 {
+            return Err(MinerConfigError::MaxClusters);
+        }
+        if self.max_tokens == 0 {
+            return Err(MinerConfigError::MaxTokens);
+        }
+        Ok(())
+    }
+}
+
+/// The outcome of [`TemplateMiner::add`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Match {
+    /// The line's template; stable for the template's lifetime, never reused.
+    pub template_id: u64,
+    /// This line started the template.
+    pub is_new: bool,
+    /// The template's text changed (a token became `<*>`); false when `is_new`.
+    pub template_changed: bool,
+    /// A template evicted (least recently used) to keep within `max_clusters`.
+    pub evicted: Option<u64>,
+}
+
+/// One live template, from [`TemplateMiner::templates`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TemplateInfo<'a> {
+    pub id: u64,
+    pub template: &'a str,
+    /// Lines matched since the template was created (persisted across restarts).
+    pub count: u64,
+}
+
+/// Why [`TemplateMiner::from_bytes`] refused its input.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StateError {
+    #[error("not a seismo template-miner state (bad magic)")]
+    Magic,
+    #[error("template-miner state version {0} is not supported (expected {STATE_VERSION})")]
+    Version(u16),
+    #[error("template-miner state is corrupt: checksum mismatch")]
+    Checksum,
+    #[error("template-miner state is truncated or malformed: {0}")]
+    Malformed(&'static str),
+    #[error("template-miner state was written with depth {found}, the miner uses {expected}")]
+    Depth { found: usize, expected: usize },
+    #[error(transparent)]
+    Config(#[from] MinerConfigError),
+}
+
+const NIL: u32 = u32::MAX;
+const STATE_MAGIC: &[u8; 4] = b"SMTM";
+const STATE_VERSION: u16 = 1;
+
+/// FxHash (rustc's hasher): fast on short keys. Keys here are bounded in number by
+/// `max_children` per node, so hash flooding cannot degrade a node beyond that bound.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+    }
+    fn write_u8(&mut self, b: u8) {
+        self.write(&[b]);
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write(&n.to_le_bytes());
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.write(&n.to_le_bytes());
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write(&n.to_le_bytes());
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+#[derive(Debug)]
+struct Cluster {
+    id: u64,
+    tokens: Vec<Box<str>>,
+    /// `token_hash` of each token: unequal tokens are told apart without a string compare.
+    hashes: Vec<u64>,
+    template: String,
+    count: u64,
+    leaf: u32,
+    /// LRU neighbours: `prev` was used more recently, `next` less recently.
+    prev: u32,
+    next: u32,
+}
+
+#[derive(Debug)]
+enum Parent {
+    /// A token-count node under the root.
+    Len(u32),
+    /// A token node under `node`, reached by `key`.
+    Node(u32, Box<str>),
+}
+
+#[derive(Debug)]
+struct Node {
+    parent: Parent,
+    children: FxMap<Box<str>, u32>,
+    clusters: Vec<u32>,
+}
+
+/// The streaming template miner. See the module documentation.
+#[derive(Debug)]
+pub struct TemplateMiner {
+    config: MinerConfig,
+    clusters: Vec<Option<Cluster>>,
+    free_clusters: Vec<u32>,
+    by_id: FxMap<u64, u32>,
+    lru_head: u32,
+    lru_tail: u32,
+    nodes: Vec<Option<Node>>,
+    free_nodes: Vec<u32>,
+    by_len: FxMap<u32, u32>,
+    next_id: u64,
+    evictions: u64,
+    live: usize,
+    masked: String,
+    spans: Vec<(u32, u32)>,
+    line_hashes: Vec<u64>,
+}
+
+impl Default for TemplateMiner {
+    fn default() -> Self {
+        Self::with_valid_config(MinerConfig::default())
+    }
+}
+
+impl TemplateMiner {
+    pub fn new(config: MinerConfig) -> Result<Self, MinerConfigError> {
+        config.validate()?;
+        Ok(Self::with_valid_config(config))
+    }
+
+    fn with_valid_config(config: MinerConfig) -> Self {
+        Self {
+            config,
+            clusters: Vec::new(),
+            free_clusters: Vec::new(),
+            by_id: FxMap::default(),
+            lru_head: NIL,
+            lru_tail: NIL,
+            nodes: Vec::new(),
+            free_nodes: Vec::new(),
+            by_len: FxMap::default(),
+            next_id: 1,
+            evictions: 0,
+            live: 0,
+            masked: String::new(),
+            spans: Vec::new(),
+            line_hashes: Vec::new(),
+        }
+    }
+
+    pub fn config(&self) -> &MinerConfig {
+        &self.config
+    }
+
+    /// Live templates.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Templates evicted since this miner was created (not persisted).
+    pub fn evictions(&self) -> u64 {
+        self.evictions
+    }
+
+    pub fn template(&self, id: u64) -> Option<&str> {
+        self.cluster_by_id(id).map(|c| c.template.as_str())
+    }
+
+    /// Lines matched by the template so far.
+    pub fn count(&self, id: u64) -> Option<u64> {
+        self.cluster_by_id(id).map(|c| c.count)
+    }
+
+    /// All live templates, most recently matched first.
+    pub fn templates(&self) -> impl Iterator<Item = TemplateInfo<'_>> + '_ {
+        let mut slot = self.lru_head;
+        std::iter::from_fn(move || {
+            let c = self.cluster(slot)?;
+            slot = c.next;
+            Some(TemplateInfo {
+                id: c.id,
+                template: &c.template,
+                count: c.count,
+            })
+        })
+    }
+
+    /// Mines one log message: finds or creates its template.
+    pub fn add(&mut self, content: &str) -> Match {
+        let mut masked = std::mem::take(&mut self.masked);
+        let mut spans = std::mem::take(&mut self.spans);
+        mask_line(content, self.config.max_tokens, &mut masked, &mut spans);
+        let mut hashes = std::mem::take(&mut self.line_hashes);
+        hashes.clear();
+        hashes.extend(
+            spans
+                .iter()
+                .map(|&(s, e)| token_hash(&masked[s as usize..e as usize])),
+        );
+        let tokens = Tokens {
+            text: &masked,
+            spans: &spans,
+            hashes: &hashes,
+        };
+        let result = match self.search(&tokens) {
+            Some(slot) => {
+                let changed = self.merge(slot, &tokens);
+                self.touch(slot);
+                let c = self.cluster_mut(slot);
+                c.count += 1;
+                Match {
+                    template_id: c.id,
+                    is_new: false,
+                    template_changed: changed,
+                    evicted: None,
+                }
+            }
+            None => {
+                let id = self.next_id;
+                self.next_id += 1;
+                let toks = (0..tokens.len())
+                    .map(|i| Box::from(tokens.get(i)))
+                    .collect();
+                let leaf = self.insert_path(&tokens);
+                self.insert_cluster(id, toks, 1, leaf);
+                let evicted = if self.live > self.config.max_clusters {
+                    self.evict_lru()
+                } else {
+                    None
+                };
+                Match {
+                    template_id: id,
+                    is_new: true,
+                    template_changed: false,
+                    evicted,
+                }
+            }
+        };
+        self.masked = masked;
+        self.spans = spans;
+        self.line_hashes = hashes;
+        result
+    }
+
+    fn cluster(&self, slot: u32) -> Option<&Cluster> {
+        self.clusters.get(slot as usize)?.as_ref()
+    }
+
+    fn cluster_by_id(&self, id: u64) -> Option<&Cluster> {
+        self.cluster(*self.by_id.get(&id)?)
+    }
+
+    /// The slot must be live: only called on slots taken from the tree or the LRU list, which
+    /// hold live slots only.
+    fn cluster_mut(&mut self, slot: u32) -> &mut Cluster {
+        match self.clusters.get_mut(slot as usize) {
+            Some(Some(c)) => c,
+            _ => unreachable!("dangling cluster slot {slot}"),
+        }
+    }
+
+    fn node(&self, n: u32) -> &Node {
+        match self.nodes.get(n as usize) {
+            Some(Some(node)) => node,
+            _ => unreachable!("dangling tree node {n}"),
+        }
+    }
+
+    fn node_mut(&mut self, n: u32) -> &mut Node {
+        match self.nodes.get_mut(n as usize) {
+            Some(Some(node)) => node,
+            _ => unreachable!("dangling tree node {n}"),
+        }
+    }
+
+    fn token_levels(&self, len: usize) -> usize {
+        (self.config.depth - 2).min(len)
+    }
+
+    /// The best matching template's slot, if one is similar enough.
+    fn search(&self, tokens: &Tokens<'_>) -> Option<u32> {
+        let len = tokens.len();
+        let mut node = *self.by_len.get(&(len as u32))?;
+        for i in 0..self.token_levels(len) {
+            let children = &self.node(node).children;
+            node = *children
+                .get(tokens.get(i))
+                .or_else(|| children.get(PARAM))?;
+        }
+        let mut best: Option<(u32, usize, usize, u64)> = None; // slot, equal, params, id
+        let param = param_hash();
+        // Fewest equal tokens that reach the threshold (`sim >= similarity`).
+        let needed = (self.config.similarity * len as f64 - 1e-9).ceil().max(0.0) as usize;
+        'candidates: for &slot in &self.node(node).clusters {
+            let Some(c) = self.cluster(slot) else {
+                continue;
+            };
+            let floor = best.map_or(needed, |(_, be, _, _)| be.max(needed));
+            let (mut equal, mut params) = (0, 0);
+            for (i, (&h, &lh)) in c.hashes.iter().zip(tokens.hashes).enumerate() {
+                // Tokens are compared by their 64-bit hashes (see `token_hash`). A variable the
+                // line's masking found, under a template parameter, matches.
+                if h == lh {
+                    equal += 1;
+                } else {
+                    params += usize::from(h == param);
+                    // Stop when even all the remaining tokens could not reach the best so far.
+                    if equal + (len - i - 1) < floor {
+                        continue 'candidates;
+                    }
+                }
+            }
+            let better = match best {
+                None => true,
+                Some((_, be, bp, bid)) => {
+                    (equal, params, std::cmp::Reverse(c.id)) > (be, bp, std::cmp::Reverse(bid))
+                }
+            };
+            if better {
+                best = Some((slot, equal, params, c.id));
+            }
+        }
+        let (slot, equal, _, _) = best?;
+        let sim = if len == 0 {
+            1.0
+        } else {
+            equal as f64 / len as f64
+        };
+        (sim >= self.config.similarity).then_some(slot)
+    }
+
+    /// Turns the template's positions that differ from the line into `<*>`.
+    fn merge(&mut self, slot: u32, tokens: &Tokens<'_>) -> bool {
+        let c = self.cluster_mut(slot);
+        let mut changed = false;
+        let param = param_hash();
+        for (i, (t, h)) in c.tokens.iter_mut().zip(c.hashes.iter_mut()).enumerate() {
+            if *h == tokens.hashes[i] {
+                continue;
+            }
+            if *h != param {
+                *t = Box::from(PARAM);
+                *h = param;
+                changed = true;
+            }
+        }
+        if changed {
+            c.template = c.tokens.join(" ");
+        }
+        changed
+    }
+
+    fn new_node(&mut self, parent: Parent) -> u32 {
+        let node = Node {
+            parent,
+            children: FxMap::default(),
+            clusters: Vec::new(),
+        };
+        match self.free_nodes.pop() {
+            Some(n) => {
+                self.nodes[n as usize] = Some(node);
+                n
+            }
+            None => {
+                self.nodes.push(Some(node));
+                (self.nodes.len() - 1) as u32
+            }
+        }
+    }
+
+    fn len_node(&mut self, len: u32) -> u32 {
+        match self.by_len.get(&len) {
+            Some(&n) => n,
+            None => {
+                let n = self.new_node(Parent::Len(len));
+                self.by_len.insert(len, n);
+                n
+            }
+        }
+    }
+
+    fn child(&mut self, node: u32, key: &str) -> u32 {
+        if let Some(&c) = self.node(node).children.get(key) {
+            return c;
+        }
+        let c = self.new_node(Parent::Node(node, Box::from(key)));
+        self.node_mut(node).children.insert(Box::from(key), c);
+        c
+    }
+
+    /// Drain's placement of a new template: the leaf node for its first tokens.
+    fn insert_path(&mut self, tokens: &Tokens<'_>) -> u32 {
+        let len = tokens.len();
+        let mut node = self.len_node(len as u32);
+        for i in 0..self.token_levels(len) {
+            let tok = tokens.get(i);
+            let children = &self.node(node).children;
+            node = if let Some(&c) = children.get(tok) {
+                c
+            } else if tok == PARAM {
+                self.child(node, PARAM)
+            } else {
+                let n = children.len();
+                let has_param = children.contains_key(PARAM);
+                if (has_param && n < self.config.max_children)
+                    || (!has_param && n + 1 < self.config.max_children)
+                {
+                    self.child(node, tok)
+                } else {
+                    self.child(node, PARAM)
+                }
+            };
+        }
+        node
+    }
+
+    fn insert_cluster(&mut self, id: u64, tokens: Vec<Box<str>>, count: u64, leaf: u32) -> u32 {
+        let cluster = Cluster {
+            id,
+            template: tokens.join(" "),
+            hashes: tokens.iter().map(|t| token_hash(t)).collect(),
+            tokens,
+            count,
+            leaf,
+            prev: NIL,
+            next: NIL,
+        };
+        let slot = match self.free_clusters.pop() {
+            Some(s) => {
+                self.clusters[s as usize] = Some(cluster);
+                s
+            }
+            None => {
+                self.clusters.push(Some(cluster));
+                (self.clusters.len() - 1) as u32
+            }
+        };
+        self.node_mut(leaf).clusters.push(slot);
+        self.by_id.insert(id, slot);
+        self.push_front(slot);
+        self.live += 1;
+        slot
+    }
+
+    fn unlink(&mut self, slot: u32) {
+        let (prev, next) = {
+            let c = self.cluster_mut(slot);
+            let pn = (c.prev, c.next);
+            c.prev = NIL;
+            c.next = NIL;
+            pn
+        };
+        if prev == NIL {
+            self.lru_head = next;
+        } else {
+            self.cluster_mut(prev).next = next;
+        }
+        if next == NIL {
+            self.lru_tail = prev;
+        } else {
+            self.cluster_mut(next).prev = prev;
+        }
+    }
+
+    fn push_front(&mut self, slot: u32) {
+        let head = self.lru_head;
+        {
+            let c = self.cluster_mut(slot);
+            c.prev = NIL;
+            c.next = head;
+        }
+        if head == NIL {
+            self.lru_tail = slot;
+        } else {
+            self.cluster_mut(head).prev = slot;
+        }
+        self.lru_head = slot;
+    }
+
+    fn touch(&mut self, slot: u32) {
+        if self.lru_head != slot {
+            self.unlink(slot);
+            self.push_front(slot);
+        }
+    }
+
+    /// Drops the least recently used template and any tree nodes it leaves empty.
+    fn evict_lru(&mut self) -> Option<u64> {
+        let slot = self.lru_tail;
+        if slot == NIL {
+            return None;
+        }
+        self.unlink(slot);
+        let cluster = self.clusters[slot as usize].take()?;
+        self.free_clusters.push(slot);
+        self.by_id.remove(&cluster.id);
+        self.live -= 1;
+        self.evictions += 1;
+        let mut node = cluster.leaf;
+        self.node_mut(node).clusters.retain(|&s| s != slot);
+        loop {
+            let n = self.node(node);
+            if !n.clusters.is_empty() || !n.children.is_empty() {
+                break;
+            }
+            let Some(Node { parent, .. }) = self.nodes[node as usize].take() else {
+                break;
+            };
+            self.free_nodes.push(node);
+            match parent {
+                Parent::Len(len) => {
+                    self.by_len.remove(&len);
+                    break;
+                }
+                Parent::Node(p, key) => {
+                    self.node_mut(p).children.remove(&key);
+                    node = p;
+                }
+            }
+        }
+        Some(cluster.id)
+    }
+
+    /// The keys from the token-count node down to a leaf.
+    fn path_keys(&self, leaf: u32) -> (u32, Vec<&str>) {
+        let mut keys = Vec::new();
+        let mut node = leaf;
+        loop {
+            match &self.node(node).parent {
+                Parent::Len(len) => {
+                    keys.reverse();
+                    return (*len, keys);
+                }
+                Parent::Node(p, key) => {
+                    keys.push(&**key);
+                    node = *p;
+                }
+            }
+        }
+    }
+
+    /// The miner's state: templates with their ids, counts, tree positions and recency, and
+    /// the next id. Layout: magic `SMTM`, version (u16 LE), payload, FNV-1a 64 of all the
+    /// preceding bytes (u64 LE). Integers are little-endian; strings are u32 length + UTF-8.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = Vec::new();
+        w.extend_from_slice(STATE_MAGIC);
+        w.extend_from_slice(&STATE_VERSION.to_le_bytes());
+        put_u32(&mut w, self.config.depth as u32);
+        w.extend_from_slice(&self.next_id.to_le_bytes());
+        put_u32(&mut w, self.live as u32);
+        // Least recent first, so that importing in order rebuilds the same recency.
+        let mut slot = self.lru_tail;
+        while let Some(c) = self.cluster(slot) {
+            w.extend_from_slice(&c.id.to_le_bytes());
+            w.extend_from_slice(&c.count.to_le_bytes());
+            let (len, keys) = self.path_keys(c.leaf);
+            put_u32(&mut w, len);
+            put_u32(&mut w, keys.len() as u32);
+            for k in keys {
+                put_str(&mut w, k);
+            }
+            put_u32(&mut w, c.tokens.len() as u32);
+            for t in &c.tokens {
+                put_str(&mut w, t);
+            }
+            slot = c.prev;
+        }
+        let sum = fnv1a(&w);
+        w.extend_from_slice(&sum.to_le_bytes());
+        w
+    }
+
+    /// Restores a miner from [`to_bytes`](Self::to_bytes). `config.depth` must match the
+    /// state's; other settings may change (a smaller `max_clusters` evicts the least recent).
+    pub fn from_bytes(config: MinerConfig, bytes: &[u8]) -> Result<Self, StateError> {
+        config.validate()?;
+        if bytes.len() < 4 || &bytes[..4] != STATE_MAGIC {
+            return Err(StateError::Magic);
+        }
+        if bytes.len() < 6 + 8 {
+            return Err(StateError::Malformed("shorter than its header"));
+        }
+        let version = u16::from_le_bytes([bytes[4], bytes[5]]);
+        if version != STATE_VERSION {
+            return Err(StateError::Version(version));
+        }
+        let (body, sum) = bytes.split_at(bytes.len() - 8);
+        let mut s = [0u8; 8];
+        s.copy_from_slice(sum);
+        if fnv1a(body) != u64::from_le_bytes(s) {
+            return Err(StateError::Checksum);
+        }
+        let mut r = Reader { b: &body[6..] };
+        let depth = r.u32()? as usize;
+        if depth != config.depth {
+            return Err(StateError::Depth {
+                found: depth,
+                expected: config.depth,
+            });
+        }
+        let mut miner = Self::with_valid_config(config);
+        miner.next_id = r.u64()?;
+        let n = r.u32()?;
+        let levels = depth - 2;
+        for _ in 0..n {
+            let id = r.u64()?;
+            let count = r.u64()?;
+            let len = r.u32()?;
+            let nkeys = r.u32()? as usize;
+            if nkeys != levels.min(len as usize) {
+                return Err(StateError::Malformed("tree path of the wrong depth"));
+            }
+            let mut node = miner.len_node(len);
+            for _ in 0..nkeys {
+                let key = r.str()?;
+                node = miner.child(node, key);
+            }
+            let ntok = r.u32()?;
+            if ntok != len {
+                return Err(StateError::Malformed(
+                    "template length differs from its path",
+                ));
+            }
+            let mut tokens = Vec::with_capacity(ntok.min(4096) as usize);
+            for _ in 0..ntok {
+                tokens.push(Box::from(r.str()?));
+            }
+            if id == 0 || id >= miner.next_id || miner.by_id.contains_key(&id) {
+                return Err(StateError::Malformed(
+                    "template id out of range or repeated",
+                ));
+            }
+            miner.insert_cluster(id, tokens, count, node);
+            while miner.live > miner.config.max_clusters {
+                miner.evict_lru();
+            }
+        }
+        if !r.b.is_empty() {
+            return Err(StateError::Malformed("trailing bytes"));
+        }
+        miner.evictions = 0;
+        Ok(miner)
+    }
+}
+
+/// The masked tokens of one line, with their hashes.
+struct Tokens<'a> {
+    text: &'a str,
+    spans: &'a [(u32, u32)],
+    hashes: &'a [u64],
+}
+
+/// Token identity for matching: FxHash over the bytes, 64 bits. Two different tokens with the
+/// same hash would count as equal; for tokens of a log line that is vanishingly rare (about
+/// 2^-64 per comparison) and its effect is one line joining a near-identical template.
+fn token_hash(t: &str) -> u64 {
+    let mut h = FxHasher::default();
+    h.write_usize(t.len()); // "a" and "a\0" differ
+    h.write(t.as_bytes());
+    // Final avalanche (splitmix64's), so that related tokens spread over all 64 bits.
+    let mut x = h.finish();
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+fn param_hash() -> u64 {
+    token_hash(PARAM)
+}
+
+impl<'a> Tokens<'a> {
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+    fn get(&self, i: usize) -> &'a str {
+        let (s, e) = self.spans[i];
+        &self.text[s as usize..e as usize]
+    }
+}
+
+fn put_u32(w: &mut Vec<u8>, v: u32) {
+    w.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_str(w: &mut Vec<u8>, s: &str) {
+    put_u32(w, s.len() as u32);
+    w.extend_from_slice(s.as_bytes());
+}
+
+fn fnv1a(b: &[u8]) -> u64 {
+    b.iter().fold(0xcbf2_9ce4_8422_2325, |h, &x| {
+        (h ^ u64::from(x)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], StateError> {
+        if self.b.len() < n {
+            return Err(StateError::Malformed("truncated"));
+        }
+        let (h, t) = self.b.split_at(n);
+        self.b = t;
+        Ok(h)
+    }
+    fn u32(&mut self) -> Result<u32, StateError> {
+        let mut a = [0u8; 4];
+        a.copy_from_slice(self.take(4)?);
+        Ok(u32::from_le_bytes(a))
+    }
+    fn u64(&mut self) -> Result<u64, StateError> {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(self.take(8)?);
+        Ok(u64::from_le_bytes(a))
+    }
+    fn str(&mut self) -> Result<&'a str, StateError> {
+        let n = self.u32()? as usize;
+        std::str::from_utf8(self.take(n)?).map_err(|_| StateError::Malformed("invalid UTF-8"))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,303 @@
+use super::*;
+
+fn miner() -> TemplateMiner {
+    TemplateMiner::new(MinerConfig::default()).unwrap()
+}
+
+#[test]
+fn similar_lines_merge_into_one_template() {
+    let mut m = miner();
+    let a = m.add("Connection from 10.0.0.1 closed after 12ms by user alice");
+    let b = m.add("Connection from 10.0.0.2 closed after 250ms by user bob");
+    assert!(a.is_new);
+    assert!(!b.is_new);
+    assert_eq!(a.template_id, b.template_id);
+    assert!(b.template_changed, "the user name became a parameter");
+    assert_eq!(
+        m.template(a.template_id),
+        Some("Connection from <*> closed after <*> by user <*>")
+    );
+    let c = m.add("Connection from 10.0.0.3 closed after 1ms by user carol");
+    assert_eq!(c.template_id, a.template_id);
+    assert!(!c.template_changed);
+    assert_eq!(m.count(a.template_id), Some(3));
+    assert_eq!(m.len(), 1);
+}
+
+#[test]
+fn different_lines_do_not_merge() {
+    let mut m = miner();
+    let a = m.add("Starting service nginx on this host now");
+    let b = m.add("Disk /dev/sda1 is almost full");
+    let c = m.add("Stopping service worker on request");
+    let d = m.add("Starting service postgres on this host now");
+    assert_ne!(a.template_id, b.template_id);
+    assert_ne!(
+        a.template_id, c.template_id,
+        "different token counts never merge"
+    );
+    assert_eq!(a.template_id, d.template_id);
+    // Same length, same first tokens, too few equal tokens: below the similarity threshold.
+    let e = m.add("Starting job backup failed: permission denied");
+    let f = m.add("Starting job cleanup done: nothing to do");
+    assert_ne!(e.template_id, f.template_id);
+    assert_eq!(m.len(), 5);
+    assert_eq!(
+        m.add("Starting job backup failed: permission denied")
+            .template_id,
+        e.template_id
+    );
+    assert_eq!(
+        m.template(a.template_id),
+        Some("Starting service <*> on this host now")
+    );
+    // One word apart in three is too far (similarity 2/3 is under the default 0.78).
+    let g = m.add("Stopping service nginx");
+    let h = m.add("Stopping service postgres");
+    assert_ne!(g.template_id, h.template_id);
+    assert_eq!(m.template(999), None);
+}
+
+#[test]
+fn empty_and_whitespace_lines_share_a_template() {
+    let mut m = miner();
+    let a = m.add("");
+    let b = m.add("   \t ");
+    assert_eq!(a.template_id, b.template_id);
+    assert_eq!(m.template(a.template_id), Some(""));
+}
+
+#[test]
+fn ids_are_sequential_and_never_reused() {
+    let mut m = TemplateMiner::new(MinerConfig {
+        max_clusters: 2,
+        ..MinerConfig::default()
+    })
+    .unwrap();
+    let ids: Vec<u64> = [
+        "alpha one",
+        "beta two three",
+        "gamma four five six",
+        "delta",
+    ]
+    .iter()
+    .map(|l| m.add(l).template_id)
+    .collect();
+    assert_eq!(ids, [1, 2, 3, 4]);
+}
+
+#[test]
+fn lru_eviction_bounds_the_templates() {
+    let cap = 50;
+    let mut m = TemplateMiner::new(MinerConfig {
+        max_clusters: cap,
+        ..MinerConfig::default()
+    })
+    .unwrap();
+    let first = m.add("keep me alive please").template_id;
+    let mut evicted = Vec::new();
+    for i in 0..1000 {
+        // Distinct templates: different words in every position, different lengths.
+        let words: Vec<String> = (0..(i % 7 + 1))
+            .map(|k| format!("w{}x{}", letter(i), letter(k)))
+            .collect();
+        let line = words.join(" ");
+        let r = m.add(&line);
+        evicted.extend(r.evicted);
+        assert!(m.len() <= cap);
+        // Keep the first template recently used.
+        assert_eq!(m.add("keep me alive please").template_id, first);
+    }
+    assert_eq!(m.len(), cap);
+    assert_eq!(m.evictions() as usize, evicted.len());
+    assert!(!evicted.contains(&first));
+    for id in &evicted {
+        assert_eq!(m.template(*id), None);
+    }
+    // The tree does not keep nodes of evicted templates.
+    let live_nodes = m.nodes.iter().filter(|n| n.is_some()).count();
+    assert!(
+        live_nodes <= cap * 3 + 8,
+        "{live_nodes} nodes for {cap} templates"
+    );
+}
+
+/// A deterministic letter-only word for `i` (digits would be masked).
+fn letter(i: usize) -> String {
+    let mut s = String::new();
+    let mut n = i;
+    loop {
+        s.push((b'a' + (n % 26) as u8) as char);
+        n /= 26;
+        if n == 0 {
+            return s;
+        }
+    }
+}
+
+#[test]
+fn max_children_overflow_goes_to_the_param_branch() {
+    let mut m = TemplateMiner::new(MinerConfig {
+        max_children: 3,
+        ..MinerConfig::default()
+    })
+    .unwrap();
+    let ids: Vec<u64> = ["a x y z w", "b x y z w", "c x y z w", "d x y z w"]
+        .iter()
+        .map(|l| m.add(l).template_id)
+        .collect();
+    // "c" and "d" share the <*> branch, where "d" joins "c"'s template (4 of 5 tokens equal).
+    assert_eq!(ids, [1, 2, 3, 3]);
+    assert_eq!(m.template(3), Some("<*> x y z w"));
+}
+
+#[test]
+fn long_lines_are_bounded() {
+    let mut m = TemplateMiner::new(MinerConfig {
+        max_tokens: 4,
+        ..MinerConfig::default()
+    })
+    .unwrap();
+    let a = m.add("a b c d e f g");
+    let b = m.add("a b c d x");
+    assert_eq!(a.template_id, b.template_id);
+    assert_eq!(m.template(a.template_id), Some("a b c d <*>"));
+}
+
+#[test]
+fn state_round_trips_with_stable_ids() {
+    let lines = [
+        "Receiving block blk_1 src: /10.0.0.1:50010 dest: /10.0.0.2:50010",
+        "PacketResponder 1 for block blk_2 terminating",
+        "Receiving block blk_3 src: /10.0.0.3:50010 dest: /10.0.0.4:50010",
+        "Verification succeeded for blk_4",
+        "PacketResponder 0 for block blk_5 terminating",
+    ];
+    let mut m = miner();
+    let ids: Vec<u64> = lines.iter().map(|l| m.add(l).template_id).collect();
+    let bytes = m.to_bytes();
+    let mut r = TemplateMiner::from_bytes(MinerConfig::default(), &bytes).unwrap();
+    assert_eq!(r.len(), m.len());
+    let a: Vec<_> = m
+        .templates()
+        .map(|t| (t.id, t.template.to_string(), t.count))
+        .collect();
+    let b: Vec<_> = r
+        .templates()
+        .map(|t| (t.id, t.template.to_string(), t.count))
+        .collect();
+    assert_eq!(a, b, "same templates, counts and recency");
+    assert_eq!(r.to_bytes(), bytes, "export is deterministic");
+    // The restored miner continues exactly as the original would.
+    for l in lines
+        .iter()
+        .chain(["a brand new line", "Verification succeeded for blk_9"].iter())
+    {
+        assert_eq!(r.add(l), m.add(l), "{l}");
+    }
+    assert_eq!(r.add(lines[0]).template_id, ids[0]);
+    assert_eq!(
+        r.add("another new one here").template_id,
+        m.add("another new one here").template_id
+    );
+}
+
+#[test]
+fn state_restores_the_lru_order_and_shrinks_to_a_smaller_bound() {
+    let mut m = miner();
+    for l in [
+        "one",
+        "two words",
+        "three words here",
+        "four words right here",
+    ] {
+        m.add(l);
+    }
+    m.add("one"); // most recent now
+    let bytes = m.to_bytes();
+    let small = MinerConfig {
+        max_clusters: 2,
+        ..MinerConfig::default()
+    };
+    let r = TemplateMiner::from_bytes(small, &bytes).unwrap();
+    let ids: Vec<u64> = r.templates().map(|t| t.id).collect();
+    assert_eq!(ids, [1, 4]);
+}
+
+#[test]
+fn bad_state_is_refused() {
+    let mut m = miner();
+    m.add("hello world 1");
+    m.add("hello world 2");
+    let bytes = m.to_bytes();
+    let cfg = MinerConfig::default;
+    assert_eq!(
+        TemplateMiner::from_bytes(cfg(), b"nope").unwrap_err(),
+        StateError::Magic
+    );
+    let mut v = bytes.clone();
+    v[4] = 9;
+    assert_eq!(
+        TemplateMiner::from_bytes(cfg(), &v).unwrap_err(),
+        StateError::Version(9)
+    );
+    for i in 6..bytes.len() {
+        let mut v = bytes.clone();
+        v[i] ^= 0x40;
+        assert_eq!(
+            TemplateMiner::from_bytes(cfg(), &v).unwrap_err(),
+            StateError::Checksum,
+            "byte {i}"
+        );
+    }
+    for n in 0..bytes.len() {
+        assert!(
+            TemplateMiner::from_bytes(cfg(), &bytes[..n]).is_err(),
+            "prefix {n}"
+        );
+    }
+    let deeper = MinerConfig {
+        depth: 5,
+        ..MinerConfig::default()
+    };
+    assert_eq!(
+        TemplateMiner::from_bytes(deeper, &bytes).unwrap_err(),
+        StateError::Depth {
+            found: 4,
+            expected: 5
+        }
+    );
+}
+
+#[test]
+fn invalid_configs_are_refused() {
+    let bad = [
+        MinerConfig {
+            depth: 2,
+            ..MinerConfig::default()
+        },
+        MinerConfig {
+            similarity: 0.0,
+            ..MinerConfig::default()
+        },
+        MinerConfig {
+            similarity: f64::NAN,
+            ..MinerConfig::default()
+        },
+        MinerConfig {
+            max_children: 1,
+            ..MinerConfig::default()
+        },
+        MinerConfig {
+            max_clusters: 0,
+            ..MinerConfig::default()
+        },
+        MinerConfig {
+            max_tokens: 0,
+            ..MinerConfig::default()
+        },
+    ];
+    for c in bad {
+        assert!(TemplateMiner::new(c.clone()).is_err(), "{c:?}");
+    }
+}

@@ -1,0 +1,588 @@
+//! Masking of variable tokens, before template mining.
+//!
+//! A log message is split on ASCII white space into tokens, and each token is rewritten so that
+//! the parts that vary between occurrences of one message become the parameter marker `<*>`:
+//!
+//! - Whole tokens (after stripping surrounding brackets, quotes and trailing punctuation) that
+//!   are a number, an IPv4/IPv6 address (with or without port), a UUID, a date or time, or any
+//!   other run of digits and punctuation without letters; file system paths (`/a/b`, `./a`,
+//!   `~/a`, `C:\a`) and URLs (`scheme://…`). See [`MaskClass`].
+//! - Inside other tokens: every alphanumeric run that contains a digit (hex ids such as
+//!   `a64f992`, `0x1f`, durations such as `12ms`, counters such as `node-246`), together with a
+//!   minus sign in front of it; every UUID; the booleans `true`/`false` (any case) and
+//!   capitalised month and weekday abbreviations (`Jul`, `Sun`: dates written out).
+//! - Tokens longer than [`MAX_TOKEN_BYTES`] (blobs, base64) are masked whole.
+//!
+//! The classifiers are hand-written byte scanners (no regular expression per token): one pass
+//! over the token, no allocation; the result is appended to a caller-owned buffer.
+
+/// Parameter marker, as in Drain and Loghub templates.
+pub const PARAM: &str = "<*>";
+
+/// Tokens longer than this are masked whole: they are data, not words.
+pub const MAX_TOKEN_BYTES: usize = 128;
+
+/// What a whole token was recognised as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaskClass {
+    /// Integer or decimal, signed, with exponent, or `0x` hex.
+    Number,
+    /// IPv4 with optional port, or IPv6.
+    Ip,
+    /// `8-4-4-4-12` hex digits.
+    Uuid,
+    /// A number with a time unit: `12ms`, `1.5s`, `1m30s`.
+    Duration,
+    /// Hex string of 8 or more digits that contains a decimal digit.
+    HexId,
+    /// Any other run of digits and punctuation, without letters (dates, times, versions).
+    Numeric,
+    /// Absolute or relative file path, or URL.
+    Path,
+    /// Longer than [`MAX_TOKEN_BYTES`].
+    Blob,
+}
+
+/// Classifies a whole token (brackets, quotes and trailing punctuation included: they are
+/// stripped first). `None` when the token is not variable as a whole; parts of it may still be
+/// masked by [`mask_token`].
+pub fn classify(token: &str) -> Option<MaskClass> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Some(MaskClass::Blob);
+    }
+    let (s, e) = core_bounds(token.as_bytes());
+    classify_core(&token.as_bytes()[s..e])
+}
+
+/// Masks one token (no white space in it), appending the result to `out`.
+pub fn mask_token(token: &str, out: &mut String) {
+    let b = token.as_bytes();
+    if b.len() > MAX_TOKEN_BYTES {
+        out.push_str(PARAM);
+        return;
+    }
+    // Fast path for the most common token, a plain word: only the value words apply.
+    if b.iter().all(u8::is_ascii_alphabetic) {
+        out.push_str(if is_variable_word(b) { PARAM } else { token });
+        return;
+    }
+    let (s, e) = core_bounds(b);
+    if s < e && whole_variable(&b[s..e]) {
+        out.push_str(&token[..s]);
+        out.push_str(PARAM);
+        out.push_str(&token[e..]);
+        return;
+    }
+    mask_runs(token, out);
+}
+
+/// Splits `content` on ASCII white space and masks each token into `out` (cleared first),
+/// recording each token's byte range in `out` in `spans` (cleared first). At most `max_tokens`
+/// tokens are kept; when there are more, the rest is replaced by one final `<*>` token.
+pub fn mask_line(content: &str, max_tokens: usize, out: &mut String, spans: &mut Vec<(u32, u32)>) {
+    out.clear();
+    spans.clear();
+    for token in content.split_ascii_whitespace() {
+        let start = out.len();
+        if spans.len() >= max_tokens {
+            out.push_str(PARAM);
+            spans.push((start as u32, out.len() as u32));
+            break;
+        }
+        mask_token(token, out);
+        spans.push((start as u32, out.len() as u32));
+        if out.len() > u32::MAX as usize / 2 {
+            break; // cannot happen with sane line limits; keeps the u32 spans exact
+        }
+    }
+}
+
+const fn is_open(c: u8) -> bool {
+    matches!(c, b'(' | b'[' | b'{' | b'<' | b'"' | b'\'' | b'`')
+}
+
+const fn is_close(c: u8) -> bool {
+    matches!(
+        c,
+        b')' | b']' | b'}' | b'>' | b'"' | b'\'' | b'`' | b',' | b';' | b':' | b'.' | b'!' | b'?'
+    )
+}
+
+/// The token without its leading brackets/quotes and trailing brackets/quotes/punctuation.
+fn core_bounds(b: &[u8]) -> (usize, usize) {
+    let mut s = 0;
+    while s < b.len() && is_open(b[s]) {
+        s += 1;
+    }
+    let mut e = b.len();
+    while e > s && is_close(b[e - 1]) {
+        e -= 1;
+    }
+    (s, e)
+}
+
+/// What one pass over a token's core found, so each class test runs only where it can match.
+struct Scan {
+    digit: bool,
+    alpha: bool,
+    colon: bool,
+    all_hex: bool,
+}
+
+fn scan(c: &[u8]) -> Scan {
+    let mut s = Scan {
+        digit: false,
+        alpha: false,
+        colon: false,
+        all_hex: true,
+    };
+    for &b in c {
+        s.digit |= b.is_ascii_digit();
+        s.alpha |= b.is_ascii_alphabetic() || b >= 0x80;
+        s.colon |= b == b':';
+        s.all_hex &= b.is_ascii_hexdigit();
+    }
+    s
+}
+
+fn may_be_path(c: &[u8], s: &Scan) -> bool {
+    matches!(c[0], b'/' | b'.' | b'~') || s.colon
+}
+
+/// Whether the whole core is variable: the same answer as `classify_core(c).is_some()`,
+/// cheaper for the common cases.
+fn whole_variable(c: &[u8]) -> bool {
+    if c.is_empty() {
+        return false;
+    }
+    let s = scan(c);
+    if s.digit && !s.alpha {
+        return true; // Number, Ip or Numeric, or a Path
+    }
+    classify_scanned(c, &s).is_some()
+}
+
+fn classify_core(c: &[u8]) -> Option<MaskClass> {
+    if c.is_empty() {
+        return None;
+    }
+    classify_scanned(c, &scan(c))
+}
+
+fn classify_scanned(c: &[u8], s: &Scan) -> Option<MaskClass> {
+    if may_be_path(c, s) && is_path(c) {
+        return Some(MaskClass::Path);
+    }
+    if !s.digit {
+        return None;
+    }
+    if c.len() == 36 && is_uuid(c) {
+        return Some(MaskClass::Uuid);
+    }
+    let numeric_start = c[0].is_ascii_digit() || matches!(c[0], b'+' | b'-');
+    if numeric_start && is_number(c) {
+        return Some(MaskClass::Number);
+    }
+    if is_ipv4(c) || (s.colon && is_ipv6(c)) {
+        return Some(MaskClass::Ip);
+    }
+    if s.alpha && c[0].is_ascii_digit() && is_duration(c) {
+        return Some(MaskClass::Duration);
+    }
+    if c.len() >= 8 && s.all_hex {
+        return Some(MaskClass::HexId);
+    }
+    if !s.alpha {
+        return Some(MaskClass::Numeric);
+    }
+    None
+}
+
+fn is_path(c: &[u8]) -> bool {
+    // URL: scheme "://" rest
+    if let Some(p) = find(c, b"://") {
+        return p > 0
+            && c[..p]
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'+');
+    }
+    // Windows drive path: C:\x
+    if c.len() > 3 && c[0].is_ascii_alphabetic() && c[1] == b':' && c[2] == b'\\' {
+        return true;
+    }
+    let rest = match c {
+        [b'/', rest @ ..] => rest,
+        [b'.', b'/', rest @ ..] | [b'~', b'/', rest @ ..] => rest,
+        [b'.', b'.', b'/', rest @ ..] => rest,
+        _ => return false,
+    };
+    // "/" alone, "//" and "/ " are not paths; a path has a non-separator character after the
+    // first slash and no characters that do not occur in paths.
+    !rest.is_empty()
+        && rest[0] != b'/'
+        && rest
+            .iter()
+            .all(|&b| b > b' ' && !matches!(b, b'<' | b'>' | b'"' | b'|'))
+}
+
+fn find(h: &[u8], n: &[u8]) -> Option<usize> {
+    h.windows(n.len()).position(|w| w == n)
+}
+
+fn digits_end(c: &[u8], mut i: usize) -> usize {
+    while i < c.len() && c[i].is_ascii_digit() {
+        i += 1;
+    }
+    i
+}
+
+/// `[+-]?digits(.digits)?([eE][+-]?digits)?` or `[+-]?0x hex+`.
+fn is_number(c: &[u8]) -> bool {
+    let mut i = usize::from(matches!(c[0], b'+' | b'-'));
+    if c.len() > i + 2 && c[i] == b'0' && (c[i + 1] | 0x20) == b'x' {
+        return c[i + 2..].iter().all(u8::is_ascii_hexdigit);
+    }
+    let j = digits_end(c, i);
+    if j == i {
+        return false;
+    }
+    i = j;
+    if i < c.len() && c[i] == b'.' {
+        let j = digits_end(c, i + 1);
+        if j == i + 1 {
+            return false;
+        }
+        i = j;
+    }
+    if i < c.len() && (c[i] | 0x20) == b'e' {
+        i += 1;
+        if i < c.len() && matches!(c[i], b'+' | b'-') {
+            i += 1;
+        }
+        let j = digits_end(c, i);
+        if j == i {
+            return false;
+        }
+        i = j;
+    }
+    i == c.len()
+}
+
+/// `a.b.c.d` with each part 0..=255, optionally `:port`.
+fn is_ipv4(c: &[u8]) -> bool {
+    let mut i = 0;
+    for part in 0..4 {
+        let j = digits_end(c, i);
+        if j == i || j - i > 3 {
+            return false;
+        }
+        let mut v = 0u32;
+        for &d in &c[i..j] {
+            v = v * 10 + u32::from(d - b'0');
+        }
+        if v > 255 {
+            return false;
+        }
+        i = j;
+        if part < 3 {
+            if i >= c.len() || c[i] != b'.' {
+                return false;
+            }
+            i += 1;
+        }
+    }
+    if i == c.len() {
+        return true;
+    }
+    if c[i] != b':' {
+        return false;
+    }
+    let j = digits_end(c, i + 1);
+    j > i + 1 && j == c.len() && j - i - 1 <= 5
+}
+
+/// Hex groups separated by colons, at least two colons, at most one `::`.
+fn is_ipv6(c: &[u8]) -> bool {
+    if c.len() < 3 || c.len() > 45 {
+        return false;
+    }
+    let colons = c.iter().filter(|&&b| b == b':').count();
+    if !(2..=7).contains(&colons) || find(c, b":::").is_some() {
+        return false;
+    }
+    let double = c.windows(2).filter(|w| w == b"::").count();
+    if double > 1 || (double == 0 && colons != 7) {
+        return false;
+    }
+    c.split(|&b| b == b':')
+        .all(|g| g.len() <= 4 && g.iter().all(u8::is_ascii_hexdigit))
+}
+
+fn is_uuid(c: &[u8]) -> bool {
+    c.len() == 36 && uuid_at(c, 0)
+}
+
+/// Whether a UUID starts at `c[i]`.
+fn uuid_at(c: &[u8], i: usize) -> bool {
+    if c.len() < i + 36 {
+        return false;
+    }
+    c[i..i + 36].iter().enumerate().all(|(k, &b)| {
+        if matches!(k, 8 | 13 | 18 | 23) {
+            b == b'-'
+        } else {
+            b.is_ascii_hexdigit()
+        }
+    })
+}
+
+/// One or more `number unit` pairs: `12ms`, `1.5s`, `1m30s`, `250us`, `2h`.
+fn is_duration(c: &[u8]) -> bool {
+    const UNITS: [&[u8]; 11] = [
+        b"d",
+        b"ns",
+        b"us",
+        b"\xc2\xb5s",
+        b"ms",
+        b"s",
+        b"sec",
+        b"secs",
+        b"m",
+        b"min",
+        b"h",
+    ];
+    let mut i = 0;
+    let mut pairs = 0;
+    while i < c.len() {
+        let j = digits_end(c, i);
+        if j == i {
+            return false;
+        }
+        let mut k = j;
+        if k < c.len() && c[k] == b'.' {
+            let m = digits_end(c, k + 1);
+            if m == k + 1 {
+                return false;
+            }
+            k = m;
+        }
+        let u = k;
+        while k < c.len() && !c[k].is_ascii_digit() {
+            k += 1;
+        }
+        if !UNITS.iter().any(|unit| &c[u..k] == *unit) {
+            return false;
+        }
+        pairs += 1;
+        i = k;
+    }
+    pairs > 0
+}
+
+/// Words that are values, not message text: booleans, and month and weekday names (dates).
+fn is_variable_word(w: &[u8]) -> bool {
+    match w.len() {
+        4 => w.eq_ignore_ascii_case(b"true"),
+        5 => w.eq_ignore_ascii_case(b"false"),
+        3 if w[0].is_ascii_uppercase() => {
+            // `| 0x20` lower-cases ASCII letters and leaves digits as they are.
+            let k = [w[0] | 0x20, w[1] | 0x20, w[2] | 0x20];
+            matches!(
+                &k,
+                b"jan"
+                    | b"feb"
+                    | b"mar"
+                    | b"apr"
+                    | b"may"
+                    | b"jun"
+                    | b"jul"
+                    | b"aug"
+                    | b"sep"
+                    | b"oct"
+                    | b"nov"
+                    | b"dec"
+                    | b"mon"
+                    | b"tue"
+                    | b"wed"
+                    | b"thu"
+                    | b"fri"
+                    | b"sat"
+                    | b"sun"
+            )
+        }
+        _ => false,
+    }
+}
+
+const fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b >= 0x80
+}
+
+/// Masks, inside a token, each UUID and each alphanumeric run containing a digit (with a
+/// directly preceding minus sign when that sign does not follow a word character).
+fn mask_runs(token: &str, out: &mut String) {
+    let b = token.as_bytes();
+    let mut i = 0;
+    let mut copied = 0; // bytes of `token` already copied to `out`
+    while i < b.len() {
+        if !is_word_byte(b[i]) {
+            i += 1;
+            continue;
+        }
+        if uuid_at(b, i) && (i + 36 == b.len() || !is_word_byte(b[i + 36])) {
+            out.push_str(&token[copied..i]);
+            out.push_str(PARAM);
+            i += 36;
+            copied = i;
+            continue;
+        }
+        let start = i;
+        let mut digit = false;
+        while i < b.len() && is_word_byte(b[i]) {
+            digit |= b[i].is_ascii_digit();
+            i += 1;
+        }
+        if digit || is_variable_word(&b[start..i]) {
+            let mut s = start;
+            if s > 0 && b[s - 1] == b'-' && (s == 1 || !is_word_byte(b[s - 2])) {
+                s -= 1;
+            }
+            // `s` and `i` are char boundaries: word runs include whole non-ASCII characters.
+            out.push_str(&token[copied..s]);
+            out.push_str(PARAM);
+            copied = i;
+        }
+    }
+    out.push_str(&token[copied..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(token: &str) -> String {
+        let mut out = String::new();
+        mask_token(token, &mut out);
+        out
+    }
+
+    #[test]
+    fn classes_of_whole_tokens() {
+        let cases: &[(&str, Option<MaskClass>)] = &[
+            ("42", Some(MaskClass::Number)),
+            ("-3.5e-7", Some(MaskClass::Number)),
+            ("0x7fed806eb5d", Some(MaskClass::Number)),
+            ("10.251.73.220", Some(MaskClass::Ip)),
+            ("10.251.73.220:50010", Some(MaskClass::Ip)),
+            ("fe80::1ff:fe23:4567:890a", Some(MaskClass::Ip)),
+            ("2001:db8:0:0:0:0:2:1", Some(MaskClass::Ip)),
+            (
+                "38101a0b-2096-447d-96ea-a692162415ae",
+                Some(MaskClass::Uuid),
+            ),
+            ("12ms", Some(MaskClass::Duration)),
+            ("1.5s", Some(MaskClass::Duration)),
+            ("1m30s", Some(MaskClass::Duration)),
+            ("3d", Some(MaskClass::Duration)),
+            ("113d3a99c3da401fbd62cc2caa5b96d2", Some(MaskClass::HexId)),
+            ("2016/9/27:20:30:31.455", Some(MaskClass::Numeric)),
+            ("12:01:01", Some(MaskClass::Numeric)),
+            ("/var/log/syslog", Some(MaskClass::Path)),
+            ("./run.sh", Some(MaskClass::Path)),
+            ("C:\\Windows\\winsxs", Some(MaskClass::Path)),
+            ("https://example.com/a?b=1", Some(MaskClass::Path)),
+            ("(10.0.0.1),", Some(MaskClass::Ip)),
+            ("\"1234\"", Some(MaskClass::Number)),
+            ("done", None),
+            ("deadbeef", None),
+            ("blk_123", None),
+            ("uid=0", None),
+            ("/", None),
+            ("//", None),
+            ("1.2.3.256", Some(MaskClass::Numeric)),
+            ("e10", None),
+        ];
+        for (token, class) in cases {
+            assert_eq!(classify(token), *class, "{token}");
+        }
+        assert_eq!(classify(&"a".repeat(200)), Some(MaskClass::Blob));
+    }
+
+    #[test]
+    fn whole_tokens_keep_their_surrounding_punctuation() {
+        assert_eq!(m("42"), "<*>");
+        assert_eq!(m("(10.0.0.1),"), "(<*>),");
+        assert_eq!(m("[/usr/lib/x.so]"), "[<*>]");
+        assert_eq!(m("\"1234\""), "\"<*>\"");
+        assert_eq!(m("12:01:01"), "<*>");
+    }
+
+    #[test]
+    fn parts_with_digits_are_masked_inside_words() {
+        assert_eq!(m("blk_-6952295868487656571"), "blk_<*>");
+        assert_eq!(m("blk_38865049064139660"), "blk_<*>");
+        assert_eq!(m("uid=0"), "uid=<*>");
+        assert_eq!(m("rhost=218.188.2.4"), "rhost=<*>.<*>.<*>.<*>");
+        assert_eq!(m("(HWID=1973)"), "(HWID=<*>)");
+        assert_eq!(
+            m("attempt_1445144423722_0020_m_000000_0"),
+            "attempt_<*>_<*>_m_<*>_<*>"
+        );
+        assert_eq!(m("Token{a64f992"), "Token{<*>");
+        assert_eq!(m("onExtend:1514038530000"), "onExtend:<*>");
+        assert_eq!(m("node-246"), "node-<*>");
+        assert_eq!(m("HTTP/1.1\""), "HTTP/<*>.<*>\"");
+        assert_eq!(m("[req-38101a0b-2096-447d-abcd-a692162415ae"), "[req-<*>");
+        assert_eq!(m("took=12ms"), "took=<*>");
+        assert_eq!(m("x-y"), "x-y");
+        assert_eq!(m("größe=12"), "größe=<*>");
+        assert_eq!(m("ü1ü"), "<*>");
+    }
+
+    #[test]
+    fn booleans_and_date_words_are_values() {
+        assert_eq!(m("isOverlap:false,"), "isOverlap:<*>,");
+        assert_eq!(m("True"), "<*>");
+        assert_eq!(m("Jul"), "<*>");
+        assert_eq!(m("Sun"), "<*>");
+        for w in ["may", "sun", "trueness", "July", "Junk"] {
+            assert_eq!(m(w), w);
+        }
+    }
+
+    #[test]
+    fn words_without_digits_are_kept() {
+        for w in [
+            "Receiving",
+            "block",
+            "size:",
+            "(root)",
+            "deadbeef",
+            "-",
+            "<*>",
+            "a.b.c",
+        ] {
+            assert_eq!(m(w), w);
+        }
+    }
+
+    #[test]
+    fn lines_split_on_white_space_with_a_token_bound() {
+        let mut out = String::new();
+        let mut spans = Vec::new();
+        mask_line("  a 1\tb  c=2 \r", 10, &mut out, &mut spans);
+        let toks: Vec<&str> = spans
+            .iter()
+            .map(|&(s, e)| &out[s as usize..e as usize])
+            .collect();
+        assert_eq!(toks, ["a", "<*>", "b", "c=<*>"]);
+        mask_line("a b c d e", 3, &mut out, &mut spans);
+        let toks: Vec<&str> = spans
+            .iter()
+            .map(|&(s, e)| &out[s as usize..e as usize])
+            .collect();
+        assert_eq!(toks, ["a", "b", "c", "<*>"]);
+        mask_line("", 3, &mut out, &mut spans);
+        assert!(spans.is_empty());
+    }
+}
