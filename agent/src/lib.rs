@@ -6,6 +6,7 @@ pub mod cli;
 pub mod daemon;
 pub mod event;
 pub mod logging;
+pub mod outbox;
 pub mod pipeline;
 pub mod sinks;
 pub mod sources;
