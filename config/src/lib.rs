@@ -4,6 +4,7 @@
 mod detectors;
 mod error;
 mod model;
+mod otlp;
 mod sinks;
 mod sources;
 mod values;
@@ -13,6 +14,7 @@ use std::path::Path;
 pub use detectors::{DetectorKind, DetectorOverride, DetectorSettings, DetectorsConfig};
 pub use error::{ConfigError, Located};
 pub use model::{AgentConfig, AlertingConfig, Config, LogFormat, LogLevel, LoggingConfig};
+pub use otlp::{OtlpCompression, OtlpProtocol, OtlpSinkConfig, OtlpTlsConfig};
 pub use sinks::{SinksConfig, StdoutSinkConfig};
 pub use sources::{HostSourceConfig, SourcesConfig};
 pub use values::{any_match, NameGlob, NonNegative, Positive, Score, Smoothing};

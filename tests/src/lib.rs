@@ -1,5 +1,7 @@
 //! Helpers for end-to-end tests: run the real `seismo` binary, read what it prints, signal it.
 
+pub mod otlp_receiver;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
