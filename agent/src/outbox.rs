@@ -45,8 +45,8 @@ use crate::stats::{LogLimiter, SinkStats};
 
 /// The default bound of one sink's outbox.
 pub const DEFAULT_MAX_BYTES: u64 = 64 << 20;
-/// The smallest bound accepted (a few records per segment).
-pub const MIN_MAX_BYTES: u64 = 16 << 10;
+/// The smallest bound accepted (a handful of alerts).
+pub const MIN_MAX_BYTES: u64 = 4 << 10;
 
 const HEADER: usize = 4 + 4 + 8 + 8 + 1;
 const SEGMENTS_PER_BOUND: u64 = 16;

@@ -4,6 +4,7 @@
 mod detectors;
 mod error;
 mod model;
+mod mqtt;
 mod otlp;
 mod sinks;
 mod sources;
@@ -14,6 +15,7 @@ use std::path::Path;
 pub use detectors::{DetectorKind, DetectorOverride, DetectorSettings, DetectorsConfig};
 pub use error::{ConfigError, Located};
 pub use model::{AgentConfig, AlertingConfig, Config, LogFormat, LogLevel, LoggingConfig};
+pub use mqtt::{MqttSinkConfig, MqttTlsConfig, MqttVersion};
 pub use otlp::{OtlpCompression, OtlpProtocol, OtlpSinkConfig, OtlpTlsConfig};
 pub use sinks::{SinksConfig, StdoutSinkConfig};
 pub use sources::{HostSourceConfig, SourcesConfig};

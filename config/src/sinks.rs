@@ -7,6 +7,8 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields, default)]
 pub struct SinksConfig {
     pub stdout: StdoutSinkConfig,
+    #[serde(deserialize_with = "crate::mqtt::checked")]
+    pub mqtt: crate::mqtt::MqttSinkConfig,
     #[serde(deserialize_with = "crate::otlp::checked")]
     pub otlp: crate::otlp::OtlpSinkConfig,
 }

@@ -55,6 +55,12 @@ pub trait Delivery: Send {
     fn idle(&mut self) -> impl Future<Output = Result<(), DeliveryError>> + Send {
         std::future::pending()
     }
+
+    /// Called once when the loop ends (agent stopping): close the connection politely.
+    /// Bounded by the caller to one second.
+    fn shutdown(&mut self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 /// Capped exponential backoff with equal jitter: each delay is drawn from [d/2, d], and d
@@ -112,12 +118,22 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Drives `sink` from `outbox` until `stop` is cancelled; then keeps delivering what is queued
-/// for at most [`DRAIN`] and returns.
+/// for at most [`DRAIN`], lets the sink shut down (at most one second) and returns.
 pub async fn run<D: Delivery>(
     outbox: Arc<Outbox>,
     mut sink: D,
-    mut backoff: Backoff,
+    backoff: Backoff,
     stop: CancellationToken,
+) {
+    run_until_stopped(&outbox, &mut sink, backoff, &stop).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), sink.shutdown()).await;
+}
+
+async fn run_until_stopped<D: Delivery>(
+    outbox: &Arc<Outbox>,
+    sink: &mut D,
+    mut backoff: Backoff,
+    stop: &CancellationToken,
 ) {
     let stats = Arc::clone(outbox.stats());
     let name = outbox.name().to_owned();
@@ -131,13 +147,13 @@ pub async fn run<D: Delivery>(
         if stop.is_cancelled() && drain_until.is_none() {
             drain_until = Some(Instant::now() + DRAIN);
         }
-        let batch = match blocking(&outbox, |o| o.peek(BATCH)).await {
+        let batch = match blocking(outbox, |o| o.peek(BATCH)).await {
             Ok(b) => b,
             Err(e) => {
                 if let Some(n) = disk_log.hit() {
                     tracing::error!(sink = %name, error = %e, failures = n, "cannot read the outbox; retrying");
                 }
-                if !pause(backoff.next_delay(), &stop, drain_until).await {
+                if !pause(backoff.next_delay(), stop, drain_until).await {
                     return;
                 }
                 continue;
@@ -157,7 +173,7 @@ pub async fn run<D: Delivery>(
                 if let Some(n) = fail_log.hit() {
                     tracing::warn!(sink = %name, error = %e, failures = n, "sink connection failed; retrying with backoff (logged at most once a minute)");
                 }
-                if !pause(backoff.next_delay(), &stop, drain_until).await {
+                if !pause(backoff.next_delay(), stop, drain_until).await {
                     return;
                 }
             }
@@ -180,7 +196,7 @@ pub async fn run<D: Delivery>(
             Ok(n) if n > 0 => {
                 let n = n.min(batch.len());
                 let last = batch[n - 1].seq;
-                if let Err(e) = blocking(&outbox, move |o| o.ack(last)).await {
+                if let Err(e) = blocking(outbox, move |o| o.ack(last)).await {
                     if let Some(k) = disk_log.hit() {
                         tracing::error!(sink = %name, error = %e, failures = k, "cannot record delivery in the outbox: these records may be sent again");
                     }
@@ -205,14 +221,14 @@ pub async fn run<D: Delivery>(
                         "delivery failed; alerts stay in the outbox and are retried with backoff (logged at most once a minute)"
                     );
                 }
-                if stop.is_cancelled() || !pause(backoff.next_delay(), &stop, drain_until).await {
+                if stop.is_cancelled() || !pause(backoff.next_delay(), stop, drain_until).await {
                     return;
                 }
             }
             Err(DeliveryError::Rejected { count, message }) => {
                 let count = count.clamp(1, batch.len());
                 let last = batch[count - 1].seq;
-                if let Err(e) = blocking(&outbox, move |o| o.ack(last)).await {
+                if let Err(e) = blocking(outbox, move |o| o.ack(last)).await {
                     tracing::error!(sink = %name, error = %e, "cannot record a refused record in the outbox");
                 }
                 SinkStats::add(&stats.dropped, count as u64);

@@ -5,6 +5,7 @@
 //! `deliver::run` sends from there.
 
 pub mod deliver;
+pub mod mqtt;
 pub mod otlp;
 pub mod stdout;
 
