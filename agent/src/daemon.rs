@@ -70,6 +70,26 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             sinks_stop.clone(),
         )));
     }
+    if config.sinks.otlp.enabled {
+        let cfg = &config.sinks.otlp;
+        let transport = crate::sinks::otlp::transport::LogsTransport::new(cfg, &host)
+            .context("cannot set up the OTLP sink")?;
+        let outbox = Outbox::open(
+            state.path(),
+            "otlp",
+            cfg.outbox_max_bytes,
+            stats.sink("otlp"),
+        )
+        .context("cannot open the OTLP sink's outbox")?;
+        sinks.add_outbox(Arc::clone(&outbox));
+        tracing::info!(endpoint = transport.endpoint(), protocol = ?cfg.protocol, "OTLP sink enabled");
+        sink_tasks.push(tokio::spawn(deliver::run(
+            outbox,
+            crate::sinks::otlp::OtlpSink::new(transport),
+            Backoff::new(cfg.retry_initial, cfg.retry_max),
+            sinks_stop.clone(),
+        )));
+    }
     if sinks.is_empty() {
         tracing::warn!("no sink is enabled: anomalies are detected but alerts go nowhere");
     }

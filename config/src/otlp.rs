@@ -47,9 +47,16 @@ pub struct OtlpSinkConfig {
     /// Extra request headers (gRPC metadata), e.g. an API key.
     #[serde(deserialize_with = "headers")]
     pub headers: BTreeMap<String, String>,
-    /// At most this many alerts per export request.
-    #[serde(deserialize_with = "values::positive_count")]
-    pub max_batch: usize,
+    /// Retry backoff after a failed export: starts at `retry_initial`, doubles up to
+    /// `retry_max`, with jitter.
+    #[serde(deserialize_with = "retry")]
+    pub retry_initial: Duration,
+    #[serde(deserialize_with = "retry")]
+    pub retry_max: Duration,
+    /// Bound of this sink's outbox on disk, in bytes; past it the oldest alerts are dropped
+    /// and counted.
+    #[serde(deserialize_with = "outbox_bytes")]
+    pub outbox_max_bytes: u64,
     pub tls: OtlpTlsConfig,
 }
 
@@ -62,7 +69,9 @@ impl Default for OtlpSinkConfig {
             timeout: Duration::from_secs(10),
             compression: OtlpCompression::None,
             headers: BTreeMap::new(),
-            max_batch: 256,
+            retry_initial: Duration::from_millis(500),
+            retry_max: Duration::from_secs(30),
+            outbox_max_bytes: 64 << 20,
             tls: OtlpTlsConfig::default(),
         }
     }
@@ -110,6 +119,11 @@ pub(crate) fn checked<'de, D: Deserializer<'de>>(d: D) -> Result<OtlpSinkConfig,
 
 /// Cross-key checks: keys that are fine alone but not together.
 fn check(c: &OtlpSinkConfig) -> Result<(), String> {
+    if c.retry_initial > c.retry_max {
+        return Err(
+            "in [sinks.otlp], `retry_initial` is longer than `retry_max`: make it shorter".into(),
+        );
+    }
     if c.tls.cert_file.is_some() != c.tls.key_file.is_some() {
         return Err("in [sinks.otlp.tls], `cert_file` and `key_file` go together: set both for mutual TLS, or neither".into());
     }
@@ -139,6 +153,23 @@ fn endpoint_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Er
         )));
     }
     Ok(Some(s.trim_end_matches('/').to_owned()))
+}
+
+fn retry<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    values::parse_duration(&s, Duration::from_millis(10), Duration::from_secs(3600))
+        .map_err(de::Error::custom)
+}
+
+fn outbox_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let n = i64::deserialize(d)?;
+    const MIN: i64 = 16 << 10;
+    if n < MIN {
+        return Err(de::Error::custom(format!(
+            "{n} is too small: write at least {MIN} bytes (the default is 67108864, 64 MiB)"
+        )));
+    }
+    Ok(n as u64)
 }
 
 fn export_timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
@@ -216,7 +247,7 @@ mod tests {
     #[test]
     fn a_full_table_parses() {
         let c = parse(
-            "[sinks.otlp]\nenabled = true\nprotocol = \"http\"\nendpoint = \"https://otel.example:4318/\"\ntimeout = \"2s\"\ncompression = \"gzip\"\nmax_batch = 10\nheaders = { \"X-Api-Key\" = \"s3cret\" }\n[sinks.otlp.tls]\nca_file = \"/etc/ca.pem\"\ncert_file = \"/etc/c.pem\"\nkey_file = \"/etc/k.pem\"\n",
+            "[sinks.otlp]\nenabled = true\nprotocol = \"http\"\nendpoint = \"https://otel.example:4318/\"\ntimeout = \"2s\"\ncompression = \"gzip\"\nretry_initial = \"100ms\"\nretry_max = \"5s\"\noutbox_max_bytes = 1048576\nheaders = { \"X-Api-Key\" = \"s3cret\" }\n[sinks.otlp.tls]\nca_file = \"/etc/ca.pem\"\ncert_file = \"/etc/c.pem\"\nkey_file = \"/etc/k.pem\"\n",
             "t",
         )
         .unwrap()
@@ -227,7 +258,8 @@ mod tests {
             c.headers.get("x-api-key").map(String::as_str),
             Some("s3cret")
         );
-        assert_eq!(c.max_batch, 10);
+        assert_eq!(c.outbox_max_bytes, 1 << 20);
+        assert_eq!(c.retry_max, std::time::Duration::from_secs(5));
     }
 
     #[test]
@@ -251,6 +283,8 @@ mod tests {
             "{}",
             e.message
         );
+        let e = err("[sinks.otlp]\noutbox_max_bytes = 100\n");
+        assert!(e.message.contains("too small"), "{}", e.message);
         let e = err("[sinks.otlp.tls]\nca_file = \"ca.pem\"\n");
         assert!(e.message.contains("relative path"), "{}", e.message);
     }

@@ -1,5 +1,6 @@
 //! Helpers for end-to-end tests: run the real `seismo` binary, read what it prints, signal it.
 
+pub mod anomaly;
 pub mod otlp_receiver;
 
 use std::io::{BufRead, BufReader};
