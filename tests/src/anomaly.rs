@@ -4,8 +4,9 @@ use std::process::{Child, Command, Stdio};
 
 /// A burst of idle child processes: `host.processes.count` jumps by `n`, far outside what the
 /// agent learned, without loading the CPU. Unlike a CPU burn this does not depend on how busy a
-/// shared 2-core CI machine is; with the default `min_scale = 5` for that signal, 150 extra
-/// processes are 30 spreads or more away. The processes are killed when this is dropped.
+/// shared 2-core CI machine is; with the default `min_scale = 5` for that signal, 400 extra
+/// processes are far outside even a baseline learned during a busy build. They are killed
+/// when this is dropped.
 pub struct ProcessSpike {
     children: Vec<Child>,
 }

@@ -42,6 +42,8 @@ pub enum Mode {
     /// Never answer while this mode lasts (the client must time out); the request is not
     /// recorded, and is answered `UNAVAILABLE`/503 once the mode changes.
     Hang,
+    /// Refuse the data for good: gRPC `INVALID_ARGUMENT`, HTTP 400, without recording.
+    Reject,
 }
 
 /// Which endpoint a request came in on.
@@ -97,6 +99,8 @@ pub struct Counts {
     pub refused: u64,
     /// Requests left hanging.
     pub hung: u64,
+    /// Requests refused as invalid (`Mode::Reject`).
+    pub rejected: u64,
 }
 
 #[derive(Default)]
@@ -118,20 +122,24 @@ impl Shared {
         self.recorded.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Waits out a `Hang`, then says whether to accept.
-    async fn admit(&self) -> bool {
+    /// Waits out a `Hang`, then says whether to accept, and if not, how to refuse.
+    async fn admit(&self) -> Result<(), Refusal> {
         let mut mode = self.mode.subscribe();
         let current = *mode.borrow_and_update();
         let admitted = match current {
-            Mode::Accept => true,
+            Mode::Accept => Ok(()),
             Mode::Unavailable => {
                 self.lock().counts.refused += 1;
-                false
+                Err(Refusal::Unavailable)
+            }
+            Mode::Reject => {
+                self.lock().counts.rejected += 1;
+                Err(Refusal::Invalid)
             }
             Mode::Hang => {
                 self.lock().counts.hung += 1;
                 let _ = mode.wait_for(|m| *m != Mode::Hang).await;
-                false
+                Err(Refusal::Unavailable)
             }
         };
         self.arrived.notify_all();
@@ -343,6 +351,32 @@ impl Drop for OtlpReceiver {
     }
 }
 
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    Unavailable,
+    Invalid,
+}
+
+impl Refusal {
+    fn status(self) -> tonic::Status {
+        match self {
+            Refusal::Unavailable => tonic::Status::unavailable("receiver told to refuse"),
+            Refusal::Invalid => tonic::Status::invalid_argument("receiver told to reject"),
+        }
+    }
+
+    fn response(self) -> Response {
+        match self {
+            Refusal::Unavailable => {
+                (StatusCode::SERVICE_UNAVAILABLE, "receiver told to refuse").into_response()
+            }
+            Refusal::Invalid => {
+                (StatusCode::BAD_REQUEST, "receiver told to reject").into_response()
+            }
+        }
+    }
+}
+
 #[derive(Clone)]
 struct Service(Arc<Shared>);
 
@@ -367,8 +401,8 @@ impl LogsService for Service {
         &self,
         request: tonic::Request<ExportLogsServiceRequest>,
     ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
-        if !self.0.admit().await {
-            return Err(tonic::Status::unavailable("receiver told to refuse"));
+        if let Err(refusal) = self.0.admit().await {
+            return Err(refusal.status());
         }
         let headers = metadata_map(request.metadata());
         self.0
@@ -385,8 +419,8 @@ impl MetricsService for Service {
         &self,
         request: tonic::Request<ExportMetricsServiceRequest>,
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
-        if !self.0.admit().await {
-            return Err(tonic::Status::unavailable("receiver told to refuse"));
+        if let Err(refusal) = self.0.admit().await {
+            return Err(refusal.status());
         }
         self.0.record_metrics(Transport::Grpc, request.into_inner());
         Ok(tonic::Response::new(ExportMetricsServiceResponse {
@@ -424,8 +458,8 @@ async fn http_logs(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !shared.admit().await {
-        return (StatusCode::SERVICE_UNAVAILABLE, "receiver told to refuse").into_response();
+    if let Err(refusal) = shared.admit().await {
+        return refusal.response();
     }
     let req = match body_bytes(&headers, &body)
         .and_then(|b| ExportLogsServiceRequest::decode(&b[..]).map_err(|e| e.to_string()))
@@ -444,8 +478,8 @@ async fn http_metrics(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !shared.admit().await {
-        return (StatusCode::SERVICE_UNAVAILABLE, "receiver told to refuse").into_response();
+    if let Err(refusal) = shared.admit().await {
+        return refusal.response();
     }
     let req = match body_bytes(&headers, &body)
         .and_then(|b| ExportMetricsServiceRequest::decode(&b[..]).map_err(|e| e.to_string()))

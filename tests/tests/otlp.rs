@@ -69,7 +69,7 @@ fn is_event(line: &str, state: &str) -> bool {
 fn induce_alert(agent: &mut Agent) {
     // The first sample primes the rates, then 8 points are learned.
     std::thread::sleep(Duration::from_secs(11));
-    let spike = ProcessSpike::start(150);
+    let spike = ProcessSpike::start(400);
     let fired = agent.wait_stdout(Duration::from_secs(20), |l| is_event(l, "firing"));
     drop(spike);
     assert!(
@@ -332,4 +332,61 @@ fn alerts_undelivered_at_sigkill_are_delivered_in_order_after_restart() {
         check_mapping(&received[i], v, Transport::Grpc);
     }
     drop(second);
+}
+
+/// A count `{key}=N` in the "seismo stopped" summary.
+fn summary_count(agent: &Agent, key: &str) -> u64 {
+    let line = agent
+        .seen_stderr
+        .iter()
+        .find(|l| l.contains("seismo stopped"))
+        .unwrap_or_else(|| panic!("no stop line: {:?}", agent.seen_stderr));
+    let at = line
+        .find(&format!("{key}="))
+        .unwrap_or_else(|| panic!("no {key} in {line}"))
+        + key.len()
+        + 1;
+    line[at..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count after {key}= in {line}"))
+}
+
+/// A collector that refuses the data itself (INVALID_ARGUMENT): the alerts are dropped, counted
+/// and logged, not retried forever.
+#[test]
+fn alerts_the_receiver_rejects_as_invalid_are_dropped_and_counted_not_retried_forever() {
+    let _machine = serial();
+    let receiver = OtlpReceiver::start();
+    receiver.set_mode(Mode::Reject);
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(&dir, "grpc", &receiver.grpc_endpoint(), "");
+    let mut agent = start(&path);
+    induce_alert(&mut agent);
+    assert!(
+        agent
+            .wait_stderr(Duration::from_secs(10), |l| l
+                .contains("refused records for good")
+                && l.contains("InvalidArgument"))
+            .is_some(),
+        "the refusal is not logged: {:?}",
+        agent.seen_stderr
+    );
+    // Retrying a refused record every 100 ms to 1 s would pass two attempts per alert within
+    // these seconds; a refused record is sent at most twice (in its batch, then alone).
+    receiver.wait_counts(Duration::from_secs(5), |c| c.rejected >= 2);
+    std::thread::sleep(Duration::from_secs(4));
+    let later = receiver.counts();
+    agent.signal(libc::SIGTERM);
+    let (status, _) = agent.wait_exit(Duration::from_secs(15));
+    assert_eq!(status.code(), Some(0));
+    let dropped = summary_count(&agent, "otlp.dropped");
+    let events = agent.seen_stdout.len() as u64;
+    assert!(receiver.logs().is_empty());
+    assert_eq!(dropped, events, "every refused alert is counted once");
+    assert!(
+        (2..=2 * events).contains(&later.rejected),
+        "{later:?} for {events} alerts: retried after a refusal"
+    );
 }

@@ -92,3 +92,69 @@ impl Delivery for OtlpSink {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(seq: u64, kind: u8, payload: &[u8]) -> Record {
+        Record {
+            seq,
+            time_ms: 0,
+            kind,
+            payload: payload.to_vec(),
+        }
+    }
+
+    /// A sink whose collector is never reached: these records must be refused before export.
+    fn sink() -> OtlpSink {
+        let cfg = seismo_config::parse(
+            "[sinks.otlp]\nenabled = true\nendpoint = \"http://127.0.0.1:9\"\n",
+            "t",
+        )
+        .unwrap();
+        OtlpSink::new(LogsTransport::new(&cfg.sinks.otlp, "h").unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_record_that_cannot_be_encoded_is_refused_alone_not_retried() {
+        let mut s = sink();
+        let batch = [
+            record(7, EventKind::Alert as u8, b"{\"not\": \"an alert\"}"),
+            record(8, EventKind::Alert as u8, b"{}"),
+        ];
+        match s.deliver(&batch).await {
+            Err(DeliveryError::Rejected { count, message }) => {
+                assert_eq!(count, 1);
+                assert!(message.contains("outbox record 7"), "{message}");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        match s.deliver(&[record(9, EventKind::Hook as u8, b"{}")]).await {
+            Err(DeliveryError::Rejected { count: 1, message }) => {
+                assert!(message.contains("alerts only"), "{message}")
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_collector_is_a_transient_failure() {
+        let mut s = sink();
+        let alert = serde_json::json!({
+            "time": "2025-11-25T19:01:02.123Z", "state": "firing", "alert_id": "a@1",
+            "host": "h", "signal": "a", "severity": "warning", "observed": 1.0,
+            "expected": {"low": 0.0, "high": 0.5}, "score": 0.6, "detector": "ewma",
+            "started_at": "2025-11-25T19:01:02.123Z", "summary": "s"
+        });
+        let batch = [record(
+            1,
+            EventKind::Alert as u8,
+            &serde_json::to_vec(&alert).unwrap(),
+        )];
+        match s.deliver(&batch).await {
+            Err(DeliveryError::Transient(m)) => assert!(m.contains("127.0.0.1:9"), "{m}"),
+            other => panic!("expected a transient failure, got {other:?}"),
+        }
+    }
+}
