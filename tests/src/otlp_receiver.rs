@@ -206,6 +206,18 @@ pub struct OtlpReceiver {
 impl OtlpReceiver {
     /// Starts both endpoints on free loopback ports.
     pub fn start() -> OtlpReceiver {
+        Self::start_with(None)
+    }
+
+    /// Like [`OtlpReceiver::start`], with the gRPC endpoint behind TLS: `cert_pem` and `key_pem`
+    /// are the server's PEM certificate (chain) and key. The HTTP endpoint stays plain.
+    pub fn start_tls(cert_pem: &std::path::Path, key_pem: &std::path::Path) -> OtlpReceiver {
+        let cert = std::fs::read(cert_pem).expect("read the server certificate");
+        let key = std::fs::read(key_pem).expect("read the server key");
+        Self::start_with(Some((cert, key)))
+    }
+
+    fn start_with(tls: Option<(Vec<u8>, Vec<u8>)>) -> OtlpReceiver {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -231,7 +243,14 @@ impl OtlpReceiver {
             );
 
             let service = Service(Arc::clone(&shared));
-            let router = tonic::transport::Server::builder()
+            let mut server = tonic::transport::Server::builder();
+            if let Some((cert, key)) = tls {
+                let identity = tonic::transport::Identity::from_pem(cert, key);
+                server = server
+                    .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+                    .expect("server TLS config");
+            }
+            let router = server
                 .add_service(
                     LogsServiceServer::new(service.clone())
                         .accept_compressed(CompressionEncoding::Gzip),

@@ -390,3 +390,56 @@ fn alerts_the_receiver_rejects_as_invalid_are_dropped_and_counted_not_retried_fo
         "{later:?} for {events} alerts: retried after a refusal"
     );
 }
+
+/// gRPC over TLS: with a CA the collector's certificate does not chain to, the agent logs the
+/// TLS failure, keeps the alerts and keeps running; restarted with the right CA, it delivers them.
+#[test]
+fn tls_with_a_wrong_ca_is_logged_and_retried_and_the_right_ca_delivers() {
+    use seismo_e2e::tls_certs::{make_ca, make_server_cert};
+    let _machine = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = make_ca(dir.path(), "ca");
+    let other = make_ca(dir.path(), "other-ca");
+    let server = make_server_cert(dir.path(), &ca, "server");
+    let receiver = OtlpReceiver::start_tls(&server.0, &server.1);
+    let endpoint = format!("https://{}", receiver.grpc_addr);
+    let tls = |ca: &std::path::Path| format!("[sinks.otlp.tls]\nca_file = \"{}\"", ca.display());
+
+    let path = config(&dir, "grpc", &endpoint, &tls(&other.0));
+    let mut agent = start(&path);
+    induce_alert(&mut agent);
+    assert!(
+        agent
+            .wait_stderr(Duration::from_secs(10), |l| l.contains("delivery failed")
+                && l.to_ascii_lowercase().contains("certificate"))
+            .is_some(),
+        "no clear TLS error: {:?}",
+        agent.seen_stderr
+    );
+    assert!(receiver.logs().is_empty());
+    agent.signal(libc::SIGTERM);
+    let (status, _) = agent.wait_exit(Duration::from_secs(15));
+    assert_eq!(status.code(), Some(0), "stderr: {:?}", agent.seen_stderr);
+    let before: Vec<Value> = agent
+        .seen_stdout
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+
+    let path = config(&dir, "grpc", &endpoint, &tls(&ca.0));
+    let second = start(&path);
+    let got = receiver.wait_logs(Duration::from_secs(20), |logs| {
+        dedup(logs).len() >= before.len()
+    });
+    assert!(got.is_ok(), "not delivered over TLS: {got:?}");
+    let received = dedup(&receiver.logs());
+    for (i, v) in before.iter().enumerate() {
+        assert_eq!(
+            key_otlp(&received[i]),
+            key_json(v),
+            "alert {i} out of order"
+        );
+        check_mapping(&received[i], v, Transport::Grpc);
+    }
+    drop(second);
+}
