@@ -73,6 +73,7 @@ impl Broker {
              persistence true\n\
              persistence_location {dir}/\n\
              autosave_interval 1\n\
+             max_queued_messages 0\n\
              log_dest file {dir}/mosquitto.log\n\
              log_type all\n\
              listener {port} 127.0.0.1\n",
