@@ -11,7 +11,10 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::outbox::Outbox;
 use crate::pipeline::Pipeline;
+use crate::sinks::deliver::{self, Backoff};
+use crate::sinks::mqtt::{MqttSettings, MqttSink};
 use crate::sinks::{self, Sinks, SINK_QUEUE};
 use crate::sources::host::{self, HostCollector};
 use crate::state_dir::{self, StateDir};
@@ -45,6 +48,46 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             rx,
             tokio::io::stdout(),
             Arc::clone(&stats),
+        )));
+    }
+    // Outbox-backed sinks stop after the pipeline, so they still see its last events.
+    let sinks_stop = CancellationToken::new();
+    if config.sinks.mqtt.enabled {
+        let cfg = &config.sinks.mqtt;
+        let settings = MqttSettings::resolve(cfg, &host).context("cannot set up the MQTT sink")?;
+        let outbox = Outbox::open(
+            state.path(),
+            "mqtt",
+            cfg.outbox_max_bytes,
+            stats.sink("mqtt"),
+        )
+        .context("cannot open the MQTT sink's outbox")?;
+        sinks.add_outbox(Arc::clone(&outbox));
+        sink_tasks.push(tokio::spawn(deliver::run(
+            outbox,
+            MqttSink::new(settings),
+            Backoff::new(cfg.retry_initial, cfg.retry_max),
+            sinks_stop.clone(),
+        )));
+    }
+    if config.sinks.otlp.enabled {
+        let cfg = &config.sinks.otlp;
+        let transport = crate::sinks::otlp::transport::LogsTransport::new(cfg, &host)
+            .context("cannot set up the OTLP sink")?;
+        let outbox = Outbox::open(
+            state.path(),
+            "otlp",
+            cfg.outbox_max_bytes,
+            stats.sink("otlp"),
+        )
+        .context("cannot open the OTLP sink's outbox")?;
+        sinks.add_outbox(Arc::clone(&outbox));
+        tracing::info!(endpoint = transport.endpoint(), protocol = ?cfg.protocol, "OTLP sink enabled");
+        sink_tasks.push(tokio::spawn(deliver::run(
+            outbox,
+            crate::sinks::otlp::OtlpSink::new(transport),
+            Backoff::new(cfg.retry_initial, cfg.retry_max),
+            sinks_stop.clone(),
         )));
     }
     if sinks.is_empty() {
@@ -105,6 +148,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
         log_threads.join().await;
         let _ = pipeline_task.await;
+        sinks_stop.cancel();
         for t in sink_tasks {
             let _ = t.await;
         }

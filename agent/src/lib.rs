@@ -10,6 +10,7 @@ pub mod event;
 pub mod logging;
 pub mod logparse;
 pub mod logs;
+pub mod outbox;
 pub mod pipeline;
 pub mod replay;
 pub mod sinks;

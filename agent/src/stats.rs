@@ -2,6 +2,7 @@
 //! /metrics endpoint). Relaxed atomics: each counter is independent.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Default)]
@@ -66,6 +67,8 @@ pub struct Stats {
     pub log_state_errors: AtomicU64,
     /// Templates created by the template miners.
     pub log_templates_new: AtomicU64,
+    /// Per-sink delivery counters of the outbox-backed sinks, in registration order.
+    pub sinks: Mutex<Vec<Arc<SinkStats>>>,
 }
 
 impl Stats {
@@ -125,7 +128,92 @@ impl Stats {
             g(&self.signals_evicted),
             g(&self.stdout_errors),
         );
-        format!("{base} {logs}")
+        format!("{base} {logs}{}", self.sinks_summary())
+    }
+
+    /// Registers (or finds) the counters of sink `name`.
+    pub fn sink(&self, name: &str) -> Arc<SinkStats> {
+        let mut sinks = self.sinks.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = sinks.iter().find(|s| s.name == name) {
+            return Arc::clone(s);
+        }
+        let s = Arc::new(SinkStats::new(name));
+        sinks.push(Arc::clone(&s));
+        s
+    }
+
+    fn sinks_summary(&self) -> String {
+        let sinks = self.sinks.lock().unwrap_or_else(|p| p.into_inner());
+        let now = crate::event::now_ms();
+        sinks
+            .iter()
+            .map(|s| {
+                let g = SinkStats::get;
+                format!(
+                    " {n}.queued={} {n}.delivered={} {n}.retried={} {n}.dropped={} {n}.corrupt={} {n}.oldest_age_s={:.1}",
+                    g(&s.queued),
+                    g(&s.delivered),
+                    g(&s.retried),
+                    g(&s.dropped),
+                    g(&s.corrupt),
+                    s.oldest_age_ms(now) as f64 / 1000.0,
+                    n = s.name,
+                )
+            })
+            .collect()
+    }
+}
+
+/// Delivery counters of one outbox-backed sink (`sinks.{name}.*` in the summary).
+#[derive(Debug)]
+pub struct SinkStats {
+    pub name: String,
+    /// Records in the outbox not yet acknowledged by the peer (a gauge).
+    pub queued: AtomicU64,
+    /// Records the peer acknowledged.
+    pub delivered: AtomicU64,
+    /// Records sent again after a failed attempt (one per record per retry).
+    pub retried: AtomicU64,
+    /// Records lost: dropped oldest-first at the outbox bound, refused by the peer for good,
+    /// or not appendable (disk error, oversized).
+    pub dropped: AtomicU64,
+    /// Corrupt or torn records found on disk and skipped (never delivered).
+    pub corrupt: AtomicU64,
+    /// Append time (unix ms) of the oldest undelivered record; 0 when none.
+    pub oldest_ms: AtomicU64,
+}
+
+impl SinkStats {
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            queued: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            retried: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            corrupt: AtomicU64::new(0),
+            oldest_ms: AtomicU64::new(0),
+        }
+    }
+
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn set(gauge: &AtomicU64, v: u64) {
+        gauge.store(v, Ordering::Relaxed);
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+
+    /// Age of the oldest undelivered record at `now_ms`; 0 when nothing is queued.
+    pub fn oldest_age_ms(&self, now_ms: i64) -> u64 {
+        match Self::get(&self.oldest_ms) {
+            0 => 0,
+            t => u64::try_from(now_ms).unwrap_or(0).saturating_sub(t),
+        }
     }
 }
 

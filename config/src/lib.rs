@@ -5,6 +5,8 @@ mod detectors;
 mod error;
 mod files;
 mod model;
+mod mqtt;
+mod otlp;
 mod sinks;
 mod sources;
 mod values;
@@ -15,6 +17,8 @@ pub use detectors::{DetectorKind, DetectorOverride, DetectorSettings, DetectorsC
 pub use error::{ConfigError, Located};
 pub use files::{FileSourceConfig, PathGlob, Pattern, StartAt, DEFAULT_ERROR_PATTERN};
 pub use model::{AgentConfig, AlertingConfig, Config, LogFormat, LogLevel, LoggingConfig};
+pub use mqtt::{MqttSinkConfig, MqttTlsConfig, MqttVersion};
+pub use otlp::{OtlpCompression, OtlpProtocol, OtlpSinkConfig, OtlpTlsConfig};
 pub use sinks::{LinesSinkConfig, SinksConfig, StdoutSinkConfig};
 pub use sources::{HostSourceConfig, SourcesConfig};
 pub use values::{any_match, Count, NameGlob, NonNegative, Positive, Score, Smoothing};

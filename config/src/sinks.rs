@@ -8,6 +8,10 @@ use serde::Deserialize;
 pub struct SinksConfig {
     pub stdout: StdoutSinkConfig,
     pub lines: LinesSinkConfig,
+    #[serde(deserialize_with = "crate::mqtt::checked")]
+    pub mqtt: crate::mqtt::MqttSinkConfig,
+    #[serde(deserialize_with = "crate::otlp::checked")]
+    pub otlp: crate::otlp::OtlpSinkConfig,
 }
 
 /// `[sinks.lines]`: every processed log line appended, exactly once, to a JSON-lines file.

@@ -1,5 +1,11 @@
 //! Helpers for end-to-end tests: run the real `seismo` binary, read what it prints, signal it.
 
+pub mod anomaly;
+pub mod mosquitto;
+pub mod mqtt_subscriber;
+pub mod otlp_receiver;
+pub mod tls_certs;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};

@@ -1,0 +1,923 @@
+//! The durable outbox: one per sink, so an alert survives outages, restarts and SIGKILL until
+//! that sink's peer acknowledged it.
+//!
+//! # Guarantees
+//! - `append` returns only after the records are written and `fsync`ed (one fsync per call:
+//!   batch with [`Outbox::append_batch`]). The pipeline's hand-off to a sink *is* this append,
+//!   so a dead sink never blocks the pipeline or the other sinks.
+//! - Records come back from [`Outbox::peek`] oldest first, in append order, until they are
+//!   acknowledged with [`Outbox::ack`]; the ack cursor is written atomically (temp file, fsync,
+//!   rename) on every `ack` call. After a crash the previous cursor may come back, so a sink
+//!   can see a record twice: delivery is at least once, never silently lost below the bound.
+//! - Each record is framed with its length and a CRC-32 over its sequence number, time, kind and
+//!   payload. A torn last record (a crash mid-write) is found by its checksum at open and cut
+//!   off; a corrupt record elsewhere is skipped by re-synchronising on the next valid frame.
+//!   Either way it is counted (`corrupt`) and never handed to a sink.
+//! - The outbox is bounded in bytes. When an append makes it exceed the bound, the oldest
+//!   segment (1/16 of the bound) is deleted and its undelivered records counted as `dropped`.
+//! - Memory stays flat whatever is queued: records live on disk and are read a batch at a time.
+//!
+//! # Layout
+//! `{state_dir}/outbox/{sink}/` holds segment files `{first seq, 20 digits}.seg` and `ack`
+//! (8-byte first-unacknowledged sequence number plus its CRC-32). A frame is
+//! `len u32 | crc u32 | seq u64 | time_ms i64 | kind u8 | payload[len]`, little-endian.
+//!
+//! # Use from a sink
+//! ```ignore
+//! let outbox = Outbox::open(state.path(), "mqtt", 64 << 20, stats.sink("mqtt"))?; // Arc<Outbox>
+//! outbox.append(KIND, &payload)?;         // blocking: call it from spawn_blocking in async code
+//! let batch = outbox.peek(64)?;           // oldest unacknowledged records, in order
+//! outbox.ack(batch[n - 1].seq)?;          // everything up to and including that seq is done
+//! outbox.wait().await;                    // woken by the next append
+//! ```
+//! Delivery loops should use [`crate::sinks::deliver::run`], which does the above with retries.
+
+use std::collections::VecDeque;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::Notify;
+
+use crate::event::now_ms;
+use crate::stats::{LogLimiter, SinkStats};
+
+/// The default bound of one sink's outbox.
+pub const DEFAULT_MAX_BYTES: u64 = 64 << 20;
+/// The smallest bound accepted (a handful of alerts).
+pub const MIN_MAX_BYTES: u64 = 4 << 10;
+
+const HEADER: usize = 4 + 4 + 8 + 8 + 1;
+const SEGMENTS_PER_BOUND: u64 = 16;
+const ACK_FILE: &str = "ack";
+
+/// One queued record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Increasing by one per append, never reused for a sink.
+    pub seq: u64,
+    /// When it was appended, unix milliseconds.
+    pub time_ms: i64,
+    /// A tag chosen by the producer (see `sinks::EventKind`).
+    pub kind: u8,
+    pub payload: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error("outbox {}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("a record of {size} bytes does not fit an outbox of {max_bytes} bytes (at most a quarter of it per record)")]
+    TooLarge { size: usize, max_bytes: u64 },
+    #[error("`{0}` cannot name an outbox: use letters, digits, '-' and '_'")]
+    BadName(String),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> OutboxError + '_ {
+    move |source| OutboxError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// A sink's outbox. Shared (`Arc`) between the producer that appends and the sink that reads.
+#[derive(Debug)]
+pub struct Outbox {
+    name: String,
+    inner: Mutex<Inner>,
+    notify: Notify,
+    stats: Arc<SinkStats>,
+}
+
+#[derive(Debug)]
+struct Segment {
+    first: u64,
+    bytes: u64,
+}
+
+/// Where the reader stands: segment (by first seq) and byte offset of the next frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Cursor {
+    seg: u64,
+    offset: u64,
+}
+
+#[derive(Debug)]
+struct Inner {
+    dir: PathBuf,
+    max_bytes: u64,
+    segment_bytes: u64,
+    max_record: u64,
+    /// Oldest first; the last one is the one appended to.
+    segments: VecDeque<Segment>,
+    writer: Option<File>,
+    next_seq: u64,
+    /// The first unacknowledged sequence number.
+    ack: u64,
+    total: u64,
+    /// Position of the first record at or after `ack`, when known.
+    cursor: Option<Cursor>,
+    /// The last record handed out by `peek` and the position after it.
+    peeked: Option<(u64, Cursor)>,
+    /// Append time of the oldest unacknowledged record (0 when empty).
+    oldest_ms: i64,
+    drop_log: LogLimiter,
+    dropped_since_log: u64,
+}
+
+impl Outbox {
+    /// Opens (creating if needed) the outbox of sink `name` under `{state_dir}/outbox/`,
+    /// recovering from a crash: a torn tail is cut off and counted.
+    pub fn open(
+        state_dir: &Path,
+        name: &str,
+        max_bytes: u64,
+        stats: Arc<SinkStats>,
+    ) -> Result<Arc<Outbox>, OutboxError> {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(OutboxError::BadName(name.to_owned()));
+        }
+        let dir = state_dir.join("outbox").join(name);
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let max_bytes = max_bytes.max(MIN_MAX_BYTES);
+        let mut inner = Inner {
+            segment_bytes: (max_bytes / SEGMENTS_PER_BOUND).max(1024),
+            max_record: max_bytes / 4,
+            max_bytes,
+            dir,
+            segments: VecDeque::new(),
+            writer: None,
+            next_seq: 0,
+            ack: 0,
+            total: 0,
+            cursor: None,
+            peeked: None,
+            oldest_ms: 0,
+            drop_log: LogLimiter::new(std::time::Duration::from_secs(60)),
+            dropped_since_log: 0,
+        };
+        inner.recover(&stats)?;
+        let outbox = Outbox {
+            name: name.to_owned(),
+            inner: Mutex::new(inner),
+            notify: Notify::new(),
+            stats,
+        };
+        {
+            let mut inner = outbox.lock();
+            inner.refresh_oldest(&outbox.stats)?;
+            inner.publish(&outbox.stats);
+        }
+        Ok(Arc::new(outbox))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn stats(&self) -> &Arc<SinkStats> {
+        &self.stats
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves consistent on-disk state; keep going.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Appends one record durably (written and fsynced) and wakes the reader. Blocking.
+    pub fn append(&self, kind: u8, payload: &[u8]) -> Result<u64, OutboxError> {
+        self.append_batch(kind, &[payload])
+    }
+
+    /// Appends several records with one fsync; returns the first one's sequence number.
+    /// Blocking. On error nothing of the batch is kept, and the records are counted dropped.
+    pub fn append_batch(&self, kind: u8, payloads: &[&[u8]]) -> Result<u64, OutboxError> {
+        let mut inner = self.lock();
+        let result = inner.append_batch(kind, payloads, &self.stats);
+        if result.is_err() {
+            SinkStats::add(&self.stats.dropped, payloads.len() as u64);
+        }
+        inner.publish(&self.stats);
+        drop(inner);
+        if result.is_ok() {
+            self.notify.notify_one();
+        }
+        result
+    }
+
+    /// Up to `max` of the oldest unacknowledged records, in order. Does not consume them:
+    /// the same records come back until acknowledged. Blocking.
+    pub fn peek(&self, max: usize) -> Result<Vec<Record>, OutboxError> {
+        let mut inner = self.lock();
+        let out = inner.peek(max, &self.stats);
+        inner.publish(&self.stats);
+        out
+    }
+
+    /// Marks every record up to and including `seq` delivered and persists the cursor. Blocking.
+    pub fn ack(&self, seq: u64) -> Result<(), OutboxError> {
+        let mut inner = self.lock();
+        let out = inner.ack(seq, &self.stats);
+        inner.publish(&self.stats);
+        out
+    }
+
+    /// Records appended and not yet acknowledged (corrupt ones included until skipped).
+    pub fn queued(&self) -> u64 {
+        let inner = self.lock();
+        inner.next_seq.saturating_sub(inner.ack)
+    }
+
+    /// Bytes on disk in segment files.
+    pub fn disk_bytes(&self) -> u64 {
+        self.lock().total
+    }
+
+    /// Waits until an append happened since the last wait (returns at once if one did).
+    pub async fn wait(&self) {
+        self.notify.notified().await;
+    }
+}
+
+impl Inner {
+    fn seg_path(&self, first: u64) -> PathBuf {
+        self.dir.join(format!("{first:020}.seg"))
+    }
+
+    fn recover(&mut self, stats: &SinkStats) -> Result<(), OutboxError> {
+        let mut firsts = Vec::new();
+        for entry in fs::read_dir(&self.dir).map_err(io_err(&self.dir))? {
+            let entry = entry.map_err(io_err(&self.dir))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if let Some(first) = name
+                .strip_suffix(".seg")
+                .and_then(|n| n.parse::<u64>().ok())
+            {
+                firsts.push(first);
+            }
+        }
+        firsts.sort_unstable();
+        for first in firsts {
+            let path = self.seg_path(first);
+            let bytes = fs::metadata(&path).map_err(io_err(&path))?.len();
+            self.total += bytes;
+            self.segments.push_back(Segment { first, bytes });
+        }
+        let stored_ack = self.read_ack(stats);
+        let oldest = self.segments.front().map(|s| s.first);
+        // Segments below a stored cursor may have been deleted after the cursor was written.
+        self.ack = match (stored_ack, oldest) {
+            (Some(a), Some(o)) => a.max(o),
+            (a, o) => a.or(o).unwrap_or(0),
+        };
+
+        // Only the last segment was being written: find its end, cutting off a torn tail.
+        self.next_seq = self.ack;
+        if let Some(last) = self.segments.back().map(|s| s.first) {
+            let (end_seq, valid_len) = self.scan_tail(last, stats)?;
+            self.next_seq = self.next_seq.max(end_seq);
+            let path = self.seg_path(last);
+            let seg = self.segments.back_mut().map(|s| {
+                let old = s.bytes;
+                s.bytes = valid_len;
+                old
+            });
+            if let Some(old) = seg.filter(|&old| old > valid_len) {
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(io_err(&path))?;
+                f.set_len(valid_len).map_err(io_err(&path))?;
+                f.sync_all().map_err(io_err(&path))?;
+                self.total -= old - valid_len;
+            }
+            let writer = OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .map_err(io_err(&path))?;
+            self.writer = Some(writer);
+        }
+        if self.ack > self.next_seq {
+            // The cursor names records that are gone (a torn tail after the ack): never reuse
+            // their sequence numbers.
+            self.next_seq = self.ack;
+        }
+        self.remove_acked_segments()?;
+        Ok(())
+    }
+
+    /// Scans segment `first` to its last valid frame; returns (next seq, valid length).
+    fn scan_tail(&self, first: u64, stats: &SinkStats) -> Result<(u64, u64), OutboxError> {
+        let path = self.seg_path(first);
+        let data = fs::read(&path).map_err(io_err(&path))?;
+        let mut off = 0usize;
+        let mut next = first;
+        let mut valid_end = 0usize;
+        while off < data.len() {
+            match decode(&data[off..], self.max_record) {
+                Some((rec, len)) if rec.seq >= next => {
+                    next = rec.seq + 1;
+                    off += len;
+                    valid_end = off;
+                }
+                _ => match find_frame(&data[off + 1..], next, self.max_record) {
+                    Some(skip) => {
+                        SinkStats::add(&stats.corrupt, 1);
+                        tracing::warn!(segment = %path.display(), offset = off, "corrupt outbox record skipped");
+                        off += 1 + skip;
+                    }
+                    None => {
+                        SinkStats::add(&stats.corrupt, 1);
+                        tracing::warn!(
+                            segment = %path.display(), offset = off, bytes = data.len() - off,
+                            "torn record at the end of the outbox (a crash mid-write): cut off"
+                        );
+                        break;
+                    }
+                },
+            }
+        }
+        Ok((next, valid_end as u64))
+    }
+
+    fn read_ack(&self, stats: &SinkStats) -> Option<u64> {
+        let path = self.dir.join(ACK_FILE);
+        let bytes = fs::read(&path).ok()?;
+        if bytes.len() == 12 {
+            let seq = u64::from_le_bytes(bytes[..8].try_into().ok()?);
+            let crc = u32::from_le_bytes(bytes[8..].try_into().ok()?);
+            if crc32fast::hash(&bytes[..8]) == crc {
+                return Some(seq);
+            }
+        }
+        SinkStats::add(&stats.corrupt, 1);
+        tracing::warn!(path = %path.display(), "outbox ack cursor is corrupt: delivering from the oldest record kept (duplicates possible)");
+        None
+    }
+
+    fn write_ack(&self) -> Result<(), OutboxError> {
+        let tmp = self.dir.join("ack.tmp");
+        let mut buf = self.ack.to_le_bytes().to_vec();
+        buf.extend_from_slice(&crc32fast::hash(&buf).to_le_bytes());
+        let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
+        f.write_all(&buf).map_err(io_err(&tmp))?;
+        f.sync_data().map_err(io_err(&tmp))?;
+        let path = self.dir.join(ACK_FILE);
+        fs::rename(&tmp, &path).map_err(io_err(&path))
+    }
+
+    fn roll(&mut self) -> Result<(), OutboxError> {
+        let first = self.next_seq;
+        let path = self.seg_path(first);
+        let f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        // Make the new name durable, so a crash cannot leave records in an unnamed file.
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err(&self.dir))?;
+        self.segments.push_back(Segment { first, bytes: 0 });
+        self.writer = Some(f);
+        Ok(())
+    }
+
+    fn append_batch(
+        &mut self,
+        kind: u8,
+        payloads: &[&[u8]],
+        stats: &SinkStats,
+    ) -> Result<u64, OutboxError> {
+        if let Some(big) = payloads
+            .iter()
+            .find(|p| (HEADER + p.len()) as u64 > self.max_record)
+        {
+            return Err(OutboxError::TooLarge {
+                size: big.len(),
+                max_bytes: self.max_bytes,
+            });
+        }
+        let first_seq = self.next_seq;
+        let was_empty = self.ack >= self.next_seq;
+        let time_ms = now_ms();
+        let mut written: Vec<(u64, u64)> = Vec::new(); // (segment, bytes before) to undo
+        let result = (|| {
+            for p in payloads {
+                let frame = encode(self.next_seq, time_ms, kind, p);
+                let needs_roll = match (self.writer.as_ref(), self.segments.back()) {
+                    (Some(_), Some(seg)) => {
+                        seg.bytes > 0 && seg.bytes + frame.len() as u64 > self.segment_bytes
+                    }
+                    _ => true,
+                };
+                if needs_roll {
+                    self.roll()?;
+                }
+                let (Some(w), Some(seg)) = (self.writer.as_mut(), self.segments.back_mut()) else {
+                    return Err(io_err(&self.dir)(io::Error::other(
+                        "no segment to append to",
+                    )));
+                };
+                if written.last().map(|w| w.0) != Some(seg.first) {
+                    written.push((seg.first, seg.bytes));
+                }
+                let path = self.dir.join(format!("{:020}.seg", seg.first));
+                w.write_all(&frame).map_err(io_err(&path))?;
+                seg.bytes += frame.len() as u64;
+                self.total += frame.len() as u64;
+                self.next_seq += 1;
+            }
+            if let Some(w) = self.writer.as_ref() {
+                w.sync_data().map_err(io_err(&self.dir))?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            // Undo the partial batch so no half-written frame stays behind.
+            for (first, len) in written {
+                let path = self.seg_path(first);
+                if let Ok(f) = OpenOptions::new().write(true).open(&path) {
+                    let _ = f.set_len(len);
+                }
+                if let Some(seg) = self.segments.iter_mut().find(|s| s.first == first) {
+                    self.total -= seg.bytes - len;
+                    seg.bytes = len;
+                }
+            }
+            self.next_seq = first_seq;
+            return Err(e);
+        }
+        if was_empty {
+            self.oldest_ms = time_ms;
+        }
+        while self.total > self.max_bytes && self.segments.len() > 1 {
+            self.drop_oldest(stats)?;
+        }
+        Ok(first_seq)
+    }
+
+    /// Deletes the oldest segment to respect the bound; its undelivered records are counted.
+    fn drop_oldest(&mut self, stats: &SinkStats) -> Result<(), OutboxError> {
+        let (Some(seg), Some(next)) = (self.segments.front(), self.segments.get(1)) else {
+            return Ok(());
+        };
+        let (first, bytes, end) = (seg.first, seg.bytes, next.first);
+        let lost = end.saturating_sub(self.ack.max(first));
+        if lost > 0 {
+            SinkStats::add(&stats.dropped, lost);
+            self.dropped_since_log += lost;
+            if self.drop_log.hit().is_some() {
+                tracing::warn!(
+                    outbox = %self.dir.display(), dropped = std::mem::take(&mut self.dropped_since_log),
+                    max_bytes = self.max_bytes,
+                    "outbox full: oldest undelivered records dropped (logged at most once a minute)"
+                );
+            }
+        }
+        if end > self.ack {
+            self.ack = end;
+            self.write_ack()?;
+        }
+        let path = self.seg_path(first);
+        fs::remove_file(&path).map_err(io_err(&path))?;
+        self.segments.pop_front();
+        self.total -= bytes;
+        if self.cursor.is_some_and(|c| c.seg == first) {
+            self.cursor = None;
+        }
+        if self.peeked.is_some_and(|(_, c)| c.seg == first) {
+            self.peeked = None;
+        }
+        self.refresh_oldest(stats)
+    }
+
+    fn remove_acked_segments(&mut self) -> Result<(), OutboxError> {
+        while self.segments.len() > 1 && self.segments[1].first <= self.ack {
+            let seg = &self.segments[0];
+            let (first, bytes) = (seg.first, seg.bytes);
+            let path = self.seg_path(first);
+            fs::remove_file(&path).map_err(io_err(&path))?;
+            self.segments.pop_front();
+            self.total -= bytes;
+            if self.cursor.is_some_and(|c| c.seg == first) {
+                self.cursor = None;
+            }
+        }
+        Ok(())
+    }
+
+    fn peek(&mut self, max: usize, stats: &SinkStats) -> Result<Vec<Record>, OutboxError> {
+        let mut out = Vec::new();
+        if max == 0 || self.ack >= self.next_seq {
+            return Ok(out);
+        }
+        let start = match self.cursor {
+            Some(c) => c,
+            None => {
+                // The segment holding `ack`: the last one starting at or before it.
+                let seg = self
+                    .segments
+                    .iter()
+                    .rev()
+                    .find(|s| s.first <= self.ack)
+                    .or(self.segments.front())
+                    .map_or(0, |s| s.first);
+                Cursor { seg, offset: 0 }
+            }
+        };
+        let Some(mut idx) = self.segments.iter().position(|s| s.first == start.seg) else {
+            return Ok(out);
+        };
+        let mut offset = start.offset;
+        let mut first_pos: Option<Cursor> = None;
+        let mut expected = self.ack;
+        'segments: while idx < self.segments.len() {
+            let seg = self.segments[idx].first;
+            let len = self.segments[idx].bytes;
+            let path = self.seg_path(seg);
+            let file = File::open(&path).map_err(io_err(&path))?;
+            let mut r = BufReader::new(file);
+            r.seek(SeekFrom::Start(offset)).map_err(io_err(&path))?;
+            while offset < len {
+                match read_frame(&mut r, len - offset, self.max_record).map_err(io_err(&path))? {
+                    Some((rec, flen)) => {
+                        let here = Cursor { seg, offset };
+                        offset += flen;
+                        if rec.seq < self.ack {
+                            continue;
+                        }
+                        expected = rec.seq + 1;
+                        first_pos.get_or_insert(here);
+                        out.push(rec);
+                        if out.len() >= max {
+                            self.peeked = Some((expected - 1, Cursor { seg, offset }));
+                            break 'segments;
+                        }
+                    }
+                    None => {
+                        // Corrupt frame: re-synchronise on the next valid one in this segment.
+                        let mut rest = Vec::new();
+                        r.seek(SeekFrom::Start(offset + 1)).map_err(io_err(&path))?;
+                        r.by_ref()
+                            .take(len - offset - 1)
+                            .read_to_end(&mut rest)
+                            .map_err(io_err(&path))?;
+                        SinkStats::add(&stats.corrupt, 1);
+                        tracing::warn!(segment = %path.display(), offset, "corrupt outbox record skipped");
+                        match find_frame(&rest, expected, self.max_record) {
+                            Some(skip) => {
+                                offset += 1 + skip as u64;
+                                r.seek(SeekFrom::Start(offset)).map_err(io_err(&path))?;
+                            }
+                            None => offset = len,
+                        }
+                    }
+                }
+            }
+            if let Some(last) = out.last() {
+                self.peeked = Some((last.seq, Cursor { seg, offset }));
+            }
+            idx += 1;
+            offset = 0;
+        }
+        if let Some(pos) = first_pos {
+            self.cursor = Some(pos);
+        }
+        Ok(out)
+    }
+
+    fn ack(&mut self, seq: u64, stats: &SinkStats) -> Result<(), OutboxError> {
+        let new_ack = seq.saturating_add(1).min(self.next_seq);
+        if new_ack <= self.ack {
+            return Ok(());
+        }
+        self.ack = new_ack;
+        self.write_ack()?;
+        self.cursor = match self.peeked.take() {
+            Some((last, after)) if last == seq => Some(after),
+            _ => None,
+        };
+        self.remove_acked_segments()?;
+        self.refresh_oldest(stats)
+    }
+
+    /// Reads the append time of the oldest unacknowledged record.
+    fn refresh_oldest(&mut self, stats: &SinkStats) -> Result<(), OutboxError> {
+        let peeked = self.peeked;
+        let first = self.peek(1, stats)?;
+        self.peeked = peeked;
+        self.oldest_ms = first.first().map_or(0, |r| r.time_ms);
+        if first.is_empty() {
+            // Whatever remained was corrupt: nothing is queued.
+            self.ack = self.ack.max(self.next_seq);
+        }
+        Ok(())
+    }
+
+    fn publish(&self, stats: &SinkStats) {
+        SinkStats::set(&stats.queued, self.next_seq.saturating_sub(self.ack));
+        SinkStats::set(&stats.oldest_ms, u64::try_from(self.oldest_ms).unwrap_or(0));
+    }
+}
+
+fn encode(seq: u64, time_ms: i64, kind: u8, payload: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(HEADER + payload.len());
+    frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    frame.extend_from_slice(&[0; 4]);
+    frame.extend_from_slice(&seq.to_le_bytes());
+    frame.extend_from_slice(&time_ms.to_le_bytes());
+    frame.push(kind);
+    frame.extend_from_slice(payload);
+    let crc = crc32fast::hash(&frame[8..]);
+    frame[4..8].copy_from_slice(&crc.to_le_bytes());
+    frame
+}
+
+/// Decodes the frame at the start of `buf`; `None` when it is short, oversized or corrupt.
+fn decode(buf: &[u8], max_record: u64) -> Option<(Record, usize)> {
+    let len = u32::from_le_bytes(buf.get(..4)?.try_into().ok()?) as usize;
+    if (HEADER + len) as u64 > max_record {
+        return None;
+    }
+    let frame = buf.get(..HEADER + len)?;
+    let crc = u32::from_le_bytes(frame[4..8].try_into().ok()?);
+    if crc32fast::hash(&frame[8..]) != crc {
+        return None;
+    }
+    Some((
+        Record {
+            seq: u64::from_le_bytes(frame[8..16].try_into().ok()?),
+            time_ms: i64::from_le_bytes(frame[16..24].try_into().ok()?),
+            kind: frame[24],
+            payload: frame[HEADER..].to_vec(),
+        },
+        HEADER + len,
+    ))
+}
+
+/// Reads one frame of at most `remaining` bytes; `None` when it is corrupt or torn.
+fn read_frame(
+    r: &mut impl Read,
+    remaining: u64,
+    max_record: u64,
+) -> io::Result<Option<(Record, u64)>> {
+    let mut head = [0u8; HEADER];
+    if remaining < HEADER as u64 {
+        return Ok(None);
+    }
+    r.read_exact(&mut head)?;
+    let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as u64;
+    if HEADER as u64 + len > max_record.min(remaining) {
+        return Ok(None);
+    }
+    let mut frame = head.to_vec();
+    frame.resize(HEADER + len as usize, 0);
+    r.read_exact(&mut frame[HEADER..])?;
+    Ok(decode(&frame, max_record).map(|(rec, n)| (rec, n as u64)))
+}
+
+/// The offset in `buf` of the first valid frame with a sequence number of at least `min_seq`.
+fn find_frame(buf: &[u8], min_seq: u64, max_record: u64) -> Option<usize> {
+    (0..buf.len().saturating_sub(HEADER - 1))
+        .find(|&i| decode(&buf[i..], max_record).is_some_and(|(r, _)| r.seq >= min_seq))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(dir: &Path, max: u64) -> (Arc<Outbox>, Arc<SinkStats>) {
+        let stats = Arc::new(SinkStats::new("t"));
+        (
+            Outbox::open(dir, "t", max, Arc::clone(&stats)).unwrap(),
+            stats,
+        )
+    }
+
+    fn payload(i: u64) -> Vec<u8> {
+        format!("{{\"alert\":{i},\"pad\":\"{}\"}}", "x".repeat(100)).into_bytes()
+    }
+
+    fn seqs(records: &[Record]) -> Vec<u64> {
+        records.iter().map(|r| r.seq).collect()
+    }
+
+    fn seg_files(dir: &Path) -> Vec<PathBuf> {
+        let mut v: Vec<_> = fs::read_dir(dir.join("outbox/t"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn records_come_back_in_order_until_acked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (ob, stats) = open(tmp.path(), 1 << 20);
+        for i in 0..10 {
+            assert_eq!(ob.append(1, &payload(i)).unwrap(), i);
+        }
+        let batch = ob.peek(4).unwrap();
+        assert_eq!(seqs(&batch), [0, 1, 2, 3]);
+        assert_eq!(batch[2].payload, payload(2));
+        assert_eq!(batch[2].kind, 1);
+        assert_eq!(
+            seqs(&ob.peek(4).unwrap()),
+            [0, 1, 2, 3],
+            "peek does not consume"
+        );
+        ob.ack(3).unwrap();
+        assert_eq!(seqs(&ob.peek(100).unwrap()), (4..10).collect::<Vec<_>>());
+        ob.ack(5).unwrap(); // a partial ack of the peeked batch
+        assert_eq!(seqs(&ob.peek(2).unwrap()), [6, 7]);
+        assert_eq!(ob.queued(), 4);
+        assert_eq!(SinkStats::get(&stats.queued), 4);
+        assert!(SinkStats::get(&stats.oldest_ms) > 0);
+        ob.ack(9).unwrap();
+        assert!(ob.peek(10).unwrap().is_empty());
+        assert_eq!(SinkStats::get(&stats.oldest_ms), 0);
+    }
+
+    #[test]
+    fn restart_resumes_after_the_last_ack() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let (ob, _) = open(tmp.path(), 64 << 10);
+            for i in 0..50 {
+                ob.append(1, &payload(i)).unwrap();
+            }
+            let b = ob.peek(20).unwrap();
+            ob.ack(b[19].seq).unwrap();
+        }
+        let (ob, stats) = open(tmp.path(), 64 << 10);
+        assert_eq!(ob.queued(), 30);
+        let b = ob.peek(100).unwrap();
+        assert_eq!(seqs(&b), (20..50).collect::<Vec<_>>());
+        assert_eq!(b[0].payload, payload(20));
+        // New appends continue the sequence.
+        assert_eq!(ob.append(1, b"next").unwrap(), 50);
+        assert_eq!(SinkStats::get(&stats.corrupt), 0);
+    }
+
+    #[test]
+    fn ack_persists_across_reopen_and_a_fully_acked_outbox_stays_empty() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let (ob, _) = open(tmp.path(), 64 << 10);
+            for i in 0..200 {
+                ob.append(1, &payload(i)).unwrap();
+            }
+            ob.ack(199).unwrap();
+            assert!(
+                seg_files(tmp.path()).len() <= 1,
+                "acked segments are deleted"
+            );
+        }
+        let (ob, _) = open(tmp.path(), 64 << 10);
+        assert_eq!(ob.queued(), 0);
+        assert!(ob.peek(10).unwrap().is_empty());
+        assert_eq!(ob.append(1, b"x").unwrap(), 200);
+    }
+
+    #[test]
+    fn a_torn_tail_is_cut_off_and_counted() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let (ob, _) = open(tmp.path(), 1 << 20);
+            for i in 0..5 {
+                ob.append(1, &payload(i)).unwrap();
+            }
+        }
+        // A crash mid-write: half of a sixth frame.
+        let seg = seg_files(tmp.path()).pop().unwrap();
+        let frame = encode(5, 1, 1, &payload(5));
+        let mut f = OpenOptions::new().append(true).open(&seg).unwrap();
+        f.write_all(&frame[..frame.len() / 2]).unwrap();
+        drop(f);
+        let (ob, stats) = open(tmp.path(), 1 << 20);
+        assert_eq!(SinkStats::get(&stats.corrupt), 1);
+        assert_eq!(seqs(&ob.peek(10).unwrap()), [0, 1, 2, 3, 4]);
+        // The next append reuses seq 5 (it was never complete) and reads back cleanly.
+        assert_eq!(ob.append(1, b"after").unwrap(), 5);
+        let all = ob.peek(10).unwrap();
+        assert_eq!(all.last().unwrap().payload, b"after");
+        assert_eq!(all.len(), 6);
+    }
+
+    #[test]
+    fn a_corrupt_middle_record_is_skipped_never_delivered() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let (ob, _) = open(tmp.path(), 1 << 20);
+            for i in 0..5 {
+                ob.append(1, &payload(i)).unwrap();
+            }
+        }
+        let seg = seg_files(tmp.path()).pop().unwrap();
+        let mut bytes = fs::read(&seg).unwrap();
+        let frame_len = HEADER + payload(0).len();
+        bytes[2 * frame_len + HEADER + 10] ^= 0xff; // flip a payload byte of record 2
+        fs::write(&seg, &bytes).unwrap();
+        let (ob, stats) = open(tmp.path(), 1 << 20);
+        let got = ob.peek(10).unwrap();
+        assert_eq!(seqs(&got), [0, 1, 3, 4]);
+        for r in &got {
+            assert_eq!(r.payload, payload(r.seq));
+        }
+        assert!(SinkStats::get(&stats.corrupt) >= 1);
+        ob.ack(4).unwrap();
+        assert_eq!(ob.queued(), 0);
+    }
+
+    #[test]
+    fn a_corrupt_length_field_resynchronises_on_the_next_frame() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (ob, stats) = open(tmp.path(), 1 << 20);
+        for i in 0..4 {
+            ob.append(1, &payload(i)).unwrap();
+        }
+        let seg = seg_files(tmp.path()).pop().unwrap();
+        let mut bytes = fs::read(&seg).unwrap();
+        let frame_len = HEADER + payload(0).len();
+        bytes[frame_len..frame_len + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        fs::write(&seg, &bytes).unwrap();
+        assert_eq!(seqs(&ob.peek(10).unwrap()), [0, 2, 3]);
+        assert_eq!(SinkStats::get(&stats.corrupt), 1);
+    }
+
+    #[test]
+    fn when_full_the_oldest_are_dropped_and_counted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let max = 32 << 10;
+        let (ob, stats) = open(tmp.path(), max);
+        let n = 600u64;
+        for i in 0..n {
+            ob.append(1, &payload(i)).unwrap();
+            assert!(ob.disk_bytes() <= max, "bound kept after {i}");
+        }
+        let dropped = SinkStats::get(&stats.dropped);
+        assert!(dropped > 0);
+        let left = ob.peek(usize::MAX).unwrap();
+        assert_eq!(
+            dropped + left.len() as u64,
+            n,
+            "every record is delivered or counted"
+        );
+        // What is left is the newest, in order, contiguous.
+        assert_eq!(left.last().unwrap().seq, n - 1);
+        assert_eq!(left[0].seq, dropped);
+        assert!(seqs(&left).windows(2).all(|w| w[1] == w[0] + 1));
+        // And the drop survives a restart.
+        drop(ob);
+        let (ob, _) = open(tmp.path(), max);
+        assert_eq!(ob.peek(1).unwrap()[0].seq, dropped);
+    }
+
+    #[test]
+    fn oversized_records_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (ob, stats) = open(tmp.path(), 16 << 10);
+        let err = ob.append(1, &vec![0u8; 8 << 10]).unwrap_err();
+        assert!(matches!(err, OutboxError::TooLarge { .. }), "{err}");
+        assert_eq!(SinkStats::get(&stats.dropped), 1);
+        assert_eq!(ob.append(1, b"ok").unwrap(), 0);
+    }
+
+    #[test]
+    fn a_corrupt_ack_file_means_redelivery_not_loss() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let (ob, _) = open(tmp.path(), 1 << 20);
+            for i in 0..3 {
+                ob.append(1, &payload(i)).unwrap();
+            }
+            ob.ack(1).unwrap();
+        }
+        fs::write(tmp.path().join("outbox/t/ack"), b"garbage").unwrap();
+        let (ob, stats) = open(tmp.path(), 1 << 20);
+        assert_eq!(seqs(&ob.peek(10).unwrap()), [0, 1, 2]);
+        assert_eq!(SinkStats::get(&stats.corrupt), 1);
+    }
+
+    #[tokio::test]
+    async fn wait_returns_after_an_append() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (ob, _) = open(tmp.path(), 1 << 20);
+        let o2 = Arc::clone(&ob);
+        let h = tokio::spawn(async move { o2.wait().await });
+        ob.append(1, b"x").unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(5), h)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}

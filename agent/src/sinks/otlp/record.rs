@@ -1,0 +1,289 @@
+//! How an alert event becomes an OTLP log record (the mapping the README documents).
+//!
+//! Severity: a firing `warning` is WARN (13); a firing `critical` is ERROR (17), not FATAL,
+//! because FATAL means the emitting application cannot go on, and it is the watched system that
+//! is in trouble, not seismo; a `resolved` event is INFO (9) whatever the alert's severity was.
+
+use std::time::SystemTime;
+
+use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, Severity as OtelSeverity};
+use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry_sdk::logs::{SdkLogRecord, SdkLogger, SdkLoggerProvider};
+use opentelemetry_sdk::Resource;
+use serde::Deserialize;
+
+/// An alert event as the outbox holds it: the JSON of the stdout sink's schema (README).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct WireAlert {
+    pub time: String,
+    pub state: WireState,
+    pub alert_id: String,
+    pub host: String,
+    pub signal: String,
+    pub severity: WireSeverity,
+    /// `null` when the signal stopped being reported (JSON has no NaN).
+    pub observed: Option<f64>,
+    pub expected: WireRange,
+    pub score: f64,
+    pub detector: String,
+    pub started_at: String,
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WireState {
+    Firing,
+    Resolved,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WireSeverity {
+    Warning,
+    Critical,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+pub struct WireRange {
+    pub low: Option<f64>,
+    pub high: Option<f64>,
+}
+
+impl WireAlert {
+    /// Decodes an outbox payload; the error says what is wrong with it.
+    pub fn decode(payload: &[u8]) -> Result<Self, String> {
+        let alert: WireAlert = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
+        humantime::parse_rfc3339(&alert.time)
+            .map_err(|e| format!("`time` {:?}: {e}", alert.time))?;
+        Ok(alert)
+    }
+}
+
+/// The `event_name` of every alert record.
+pub const EVENT_NAME: &str = "seismo.alert";
+
+/// Builds log records for alert events. The SDK hands out records only through a logger, so
+/// this keeps one from a provider without processors: nothing is emitted through it.
+pub struct RecordBuilder {
+    logger: SdkLogger,
+    _provider: SdkLoggerProvider,
+    scope: InstrumentationScope,
+}
+
+impl Default for RecordBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RecordBuilder {
+    pub fn new() -> Self {
+        let provider = SdkLoggerProvider::builder().build();
+        let scope = InstrumentationScope::builder("seismo")
+            .with_version(env!("CARGO_PKG_VERSION"))
+            .build();
+        let logger =
+            opentelemetry::logs::LoggerProvider::logger_with_scope(&provider, scope.clone());
+        Self {
+            logger,
+            _provider: provider,
+            scope,
+        }
+    }
+
+    pub fn scope(&self) -> &InstrumentationScope {
+        &self.scope
+    }
+
+    /// One log record for `event`.
+    pub fn record(&self, event: &WireAlert) -> SdkLogRecord {
+        let mut r = self.logger.create_log_record();
+        let (number, text) = severity(event.state, event.severity);
+        r.set_event_name(EVENT_NAME);
+        if let Ok(t) = humantime::parse_rfc3339(&event.time) {
+            r.set_timestamp(t);
+        }
+        r.set_observed_timestamp(SystemTime::now());
+        r.set_severity_number(number);
+        r.set_severity_text(text);
+        r.set_body(AnyValue::from(event.summary.clone()));
+        r.add_attribute("seismo.alert.id", event.alert_id.clone());
+        r.add_attribute("seismo.alert.state", state_name(event.state));
+        r.add_attribute("seismo.alert.severity", severity_name(event.severity));
+        r.add_attribute("seismo.alert.started_at", event.started_at.clone());
+        r.add_attribute("seismo.signal", event.signal.clone());
+        r.add_attribute("seismo.detector", event.detector.clone());
+        r.add_attribute("seismo.score", event.score);
+        // A resolved alert whose signal stopped being reported has no value and no range:
+        // leave the attributes out rather than send NaN.
+        for (key, value) in [
+            ("seismo.observed", event.observed),
+            ("seismo.expected.low", event.expected.low),
+            ("seismo.expected.high", event.expected.high),
+        ] {
+            if let Some(v) = value.filter(|v| v.is_finite()) {
+                r.add_attribute(key, v);
+            }
+        }
+        r
+    }
+}
+
+/// `service.name=seismo`, `service.version`, `host.name`.
+pub fn resource(host: &str) -> Resource {
+    Resource::builder_empty()
+        .with_attributes([
+            KeyValue::new("service.name", "seismo"),
+            KeyValue::new("service.version", env!("CARGO_PKG_VERSION")),
+            KeyValue::new("host.name", host.to_owned()),
+        ])
+        .build()
+}
+
+/// OTLP severity number and text for an alert event.
+pub fn severity(state: WireState, severity: WireSeverity) -> (OtelSeverity, &'static str) {
+    match (state, severity) {
+        (WireState::Resolved, _) => (OtelSeverity::Info, "INFO"),
+        (WireState::Firing, WireSeverity::Warning) => (OtelSeverity::Warn, "WARN"),
+        (WireState::Firing, WireSeverity::Critical) => (OtelSeverity::Error, "ERROR"),
+    }
+}
+
+fn state_name(s: WireState) -> &'static str {
+    match s {
+        WireState::Firing => "firing",
+        WireState::Resolved => "resolved",
+    }
+}
+
+fn severity_name(s: WireSeverity) -> &'static str {
+    match s {
+        WireSeverity::Warning => "warning",
+        WireSeverity::Critical => "critical",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+    use crate::event::{AlertEvent, AlertState, Range, Severity};
+
+    /// An alert as the pipeline makes it, through the JSON the outbox stores.
+    pub(crate) fn wire(state: AlertState, severity: Severity, observed: f64) -> WireAlert {
+        let event = AlertEvent {
+            time: 1_764_097_262_123,
+            state,
+            alert_id: "host.cpu.utilization@1764097262123".into(),
+            host: "web-1".into(),
+            signal: "host.cpu.utilization".into(),
+            severity,
+            observed,
+            expected: Range {
+                low: if observed.is_nan() { f64::NAN } else { 0.02 },
+                high: if observed.is_nan() { f64::NAN } else { 0.3 },
+            },
+            score: 0.91,
+            detector: "ewma",
+            started_at: 1_764_097_262_123,
+            log: None,
+            summary: "host.cpu.utilization is 0.97, above the expected range".into(),
+        };
+        WireAlert::decode(&serde_json::to_vec(&event).unwrap()).unwrap()
+    }
+
+    fn attr<'a>(r: &'a SdkLogRecord, key: &str) -> Option<&'a AnyValue> {
+        r.attributes_iter()
+            .find(|(k, _)| k.as_str() == key)
+            .map(|(_, v)| v)
+    }
+
+    #[test]
+    fn a_firing_alert_maps_to_a_record_with_every_attribute() {
+        let b = RecordBuilder::new();
+        let r = b.record(&wire(AlertState::Firing, Severity::Critical, 0.97));
+        assert_eq!(r.severity_number(), Some(OtelSeverity::Error));
+        assert_eq!(r.severity_text(), Some("ERROR"));
+        assert_eq!(r.event_name(), Some(EVENT_NAME));
+        assert_eq!(
+            r.timestamp(),
+            Some(UNIX_EPOCH + Duration::from_millis(1_764_097_262_123))
+        );
+        let s = |v: &str| AnyValue::from(v.to_owned());
+        assert_eq!(
+            r.body(),
+            Some(&s("host.cpu.utilization is 0.97, above the expected range"))
+        );
+        assert_eq!(
+            attr(&r, "seismo.alert.id"),
+            Some(&s("host.cpu.utilization@1764097262123"))
+        );
+        assert_eq!(attr(&r, "seismo.alert.state"), Some(&s("firing")));
+        assert_eq!(attr(&r, "seismo.alert.severity"), Some(&s("critical")));
+        assert_eq!(attr(&r, "seismo.signal"), Some(&s("host.cpu.utilization")));
+        assert_eq!(attr(&r, "seismo.score"), Some(&AnyValue::Double(0.91)));
+        assert_eq!(attr(&r, "seismo.observed"), Some(&AnyValue::Double(0.97)));
+        assert_eq!(
+            attr(&r, "seismo.expected.low"),
+            Some(&AnyValue::Double(0.02))
+        );
+        assert_eq!(
+            attr(&r, "seismo.expected.high"),
+            Some(&AnyValue::Double(0.3))
+        );
+        assert_eq!(attr(&r, "seismo.detector"), Some(&s("ewma")));
+        assert_eq!(
+            attr(&r, "seismo.alert.started_at"),
+            Some(&s("2025-11-25T19:01:02.123Z"))
+        );
+    }
+
+    #[test]
+    fn severities_map_warn_error_info() {
+        assert_eq!(
+            severity(WireState::Firing, WireSeverity::Warning),
+            (OtelSeverity::Warn, "WARN")
+        );
+        assert_eq!(
+            severity(WireState::Firing, WireSeverity::Critical),
+            (OtelSeverity::Error, "ERROR")
+        );
+        assert_eq!(
+            severity(WireState::Resolved, WireSeverity::Critical),
+            (OtelSeverity::Info, "INFO")
+        );
+    }
+
+    #[test]
+    fn a_resolved_alert_without_values_omits_them() {
+        let b = RecordBuilder::new();
+        let r = b.record(&wire(AlertState::Resolved, Severity::Warning, f64::NAN));
+        assert_eq!(r.severity_number(), Some(OtelSeverity::Info));
+        assert!(attr(&r, "seismo.observed").is_none());
+        assert!(attr(&r, "seismo.expected.low").is_none());
+        assert_eq!(
+            attr(&r, "seismo.alert.state"),
+            Some(&AnyValue::from("resolved".to_owned()))
+        );
+    }
+
+    #[test]
+    fn garbage_payloads_are_refused_with_a_reason() {
+        assert!(WireAlert::decode(b"not json").is_err());
+        let mut v: serde_json::Value = serde_json::to_value(wire_json()).unwrap();
+        v["time"] = "yesterday".into();
+        let err = WireAlert::decode(&serde_json::to_vec(&v).unwrap()).unwrap_err();
+        assert!(err.contains("yesterday"), "{err}");
+    }
+
+    fn wire_json() -> serde_json::Value {
+        serde_json::json!({
+            "time": "2025-11-25T19:01:02.123Z", "state": "firing", "alert_id": "a@1",
+            "host": "h", "signal": "a", "severity": "warning", "observed": 1.0,
+            "expected": {"low": 0.0, "high": 0.5}, "score": 0.6, "detector": "ewma",
+            "started_at": "2025-11-25T19:01:02.123Z", "summary": "s"
+        })
+    }
+}

@@ -1,0 +1,560 @@
+//! The MQTT sink end to end: the real binary, a real Mosquitto per test, the test's own
+//! subscriber, and real anomalies (a burst of processes moves `host.processes.count`).
+//!
+//! The agent's stdout sink is the ground truth of what it raised: every alert printed there
+//! must arrive on `seismo/e2e/alerts`, in the printed order, none lost (duplicates are allowed
+//! by at-least-once delivery and reported).
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use seismo_e2e::anomaly::ProcessSpike;
+use seismo_e2e::mosquitto::{add_password, write_password_file, Broker, BrokerOptions, BrokerTls};
+use seismo_e2e::mqtt_subscriber::Subscriber;
+use seismo_e2e::tls_certs::{make_ca, make_server_cert};
+use seismo_e2e::{default_config_with, Agent};
+
+const ALERTS: &str = "seismo/e2e/alerts";
+const STATUS: &str = "seismo/e2e/status";
+const START: Duration = Duration::from_secs(20);
+/// Host samples every second; 8 learned points after the first two readings.
+const WARMUP: Duration = Duration::from_secs(11);
+
+fn agent_config(dir: &Path, mqtt: &str) -> String {
+    let mut text = default_config_with(
+        &dir.join("state"),
+        &[
+            ("interval = \"10s\"", "interval = \"1s\""),
+            ("warmup = 30", "warmup = 8"),
+            ("resolve_after = 3", "resolve_after = 1"),
+            ("# host_name = \"web-1\"", "host_name = \"e2e\""),
+        ],
+    );
+    // The tests' anomalies are process bursts, several per test and overlapping across tests
+    // run in parallel: a slow-learning baseline keeps every burst anomalous, where the default
+    // would learn the bursts as normal after a few of them.
+    text.push_str(
+        "\n[[detectors.overrides]]\nsignals = [\"host.processes.count\"]\nalpha = 0.001\n",
+    );
+    text.push_str(mqtt);
+    let path = dir.join("seismo.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+fn mqtt_table(port: u16, extra: &str) -> String {
+    format!(
+        "\n[sinks.mqtt]\nenabled = true\nhost = \"127.0.0.1\"\nport = {port}\n\
+         retry_initial = \"200ms\"\nretry_max = \"2s\"\nkeep_alive = \"5s\"\nack_timeout = \"5s\"\n{extra}"
+    )
+}
+
+fn start_agent(config: &str) -> Agent {
+    let mut agent = Agent::start(&["run", "--config", config]);
+    assert!(
+        agent
+            .wait_stderr(START, |l| l.contains("seismo started"))
+            .is_some(),
+        "{:?}",
+        agent.seen_stderr
+    );
+    agent
+}
+
+/// A burst of 150 idle processes for 1.5 s, then 2 s of normal: one alert that fires and
+/// resolves (`resolve_after = 1`).
+fn anomaly() {
+    let spike = ProcessSpike::start(150);
+    std::thread::sleep(Duration::from_millis(1500));
+    drop(spike);
+    std::thread::sleep(Duration::from_millis(2000));
+}
+
+/// Waits for the process-count alert to fire on stdout.
+fn wait_process_alert(agent: &mut Agent) {
+    let fired = agent.wait_stdout(Duration::from_secs(20), |l| {
+        l.contains("\"signal\":\"host.processes.count\"") && l.contains("\"state\":\"firing\"")
+    });
+    assert!(
+        fired.is_some(),
+        "no process-count alert; stdout: {:?}",
+        agent.seen_stdout
+    );
+}
+
+/// The alert lines the agent printed so far.
+fn printed(agent: &mut Agent) -> Vec<String> {
+    agent.wait_stdout(Duration::from_millis(200), |_| false);
+    agent.seen_stdout.clone()
+}
+
+/// Received payloads without repeats (first occurrence kept), and the number of repeats.
+fn dedup(received: &[String]) -> (Vec<String>, usize) {
+    let mut seen = HashSet::new();
+    let mut unique = Vec::new();
+    for r in received {
+        if seen.insert(r.clone()) {
+            unique.push(r.clone());
+        }
+    }
+    let dups = received.len() - unique.len();
+    (unique, dups)
+}
+
+fn is_subsequence(small: &[String], big: &[String]) -> bool {
+    let mut it = big.iter();
+    small.iter().all(|s| it.any(|b| b == s))
+}
+
+/// Waits until every line of `printed` arrived on the alerts topic, then checks the order.
+/// With `agent`, also checks that nothing arrived that the agent did not print (its stdout is
+/// read again, as it may have raised more alerts meanwhile). Returns the duplicates seen.
+fn assert_delivered_in_order(
+    sub: &Subscriber,
+    printed: &[String],
+    agent: Option<&mut Agent>,
+) -> usize {
+    let all_in = |sub: &Subscriber| {
+        let got: HashSet<String> = sub.payloads(ALERTS).into_iter().collect();
+        printed.iter().all(|p| got.contains(p))
+    };
+    let start = Instant::now();
+    while !all_in(sub) && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (unique, dups) = dedup(&sub.payloads(ALERTS));
+    let missing: Vec<&String> = printed.iter().filter(|p| !unique.contains(p)).collect();
+    assert!(missing.is_empty(), "alerts never arrived: {missing:#?}");
+    assert!(
+        is_subsequence(printed, &unique),
+        "out of order:\nprinted {printed:#?}\nreceived {unique:#?}"
+    );
+    if let Some(agent) = agent {
+        // The outbox is written before stdout: give stdout a moment to catch up.
+        std::thread::sleep(Duration::from_millis(500));
+        let now = self::printed(agent);
+        assert!(
+            is_subsequence(&unique, &now),
+            "the broker got alerts the agent never printed, or out of order:\nprinted {now:#?}\nreceived {unique:#?}"
+        );
+    }
+    if dups > 0 {
+        eprintln!("at-least-once: {dups} duplicate deliveries");
+    }
+    dups
+}
+
+/// The `name=value` counter from the agent's stop summary.
+fn summary_counter(agent: &Agent, name: &str) -> u64 {
+    let line = agent
+        .seen_stderr
+        .iter()
+        .find(|l| l.contains("seismo stopped"))
+        .unwrap_or_else(|| panic!("no stop summary: {:?}", agent.seen_stderr));
+    let key = format!("{name}=");
+    let at = line
+        .find(&key)
+        .unwrap_or_else(|| panic!("no {key} in {line}"))
+        + key.len();
+    line[at..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number after {key} in {line}"))
+}
+
+fn stop(agent: &mut Agent) {
+    agent.signal(libc::SIGTERM);
+    let (status, _) = agent.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0), "stderr: {:?}", agent.seen_stderr);
+}
+
+/// A broker with the test's subscriber session registered and persisted, then killed: messages
+/// for it are kept by the broker once it is back, whoever connects first.
+fn broker_with_persistent_subscriber(dir: &Path, options: &BrokerOptions) -> (Broker, Subscriber) {
+    let broker = Broker::start(&dir.join("broker"), options);
+    let sub = Subscriber::start(broker.port, "e2e-sub", "seismo/#", None);
+    assert!(
+        sub.wait_subscribed(Duration::from_secs(10)),
+        "{}",
+        broker.log()
+    );
+    // Let the broker's 1 s autosave persist the session.
+    std::thread::sleep(Duration::from_millis(2500));
+    (broker, sub)
+}
+
+fn run_delivery(version: &str, qos: u8, clean_stop: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(&dir.path().join("broker"), &BrokerOptions::default());
+    let sub = Subscriber::start(broker.port, "e2e-sub", "seismo/#", None);
+    assert!(sub.wait_subscribed(Duration::from_secs(10)));
+    let config = agent_config(
+        dir.path(),
+        &mqtt_table(
+            broker.port,
+            &format!("version = \"{version}\"\nqos = {qos}\n"),
+        ),
+    );
+    let mut agent = start_agent(&config);
+    assert!(
+        sub.wait_for(START, |m| m
+            .iter()
+            .any(|m| m.topic == STATUS && m.payload == "online")),
+        "no online status; agent: {:?}",
+        agent.seen_stderr
+    );
+    std::thread::sleep(WARMUP);
+    anomaly();
+    wait_process_alert(&mut agent);
+    let printed = printed(&mut agent);
+    assert_delivered_in_order(&sub, &printed, Some(&mut agent));
+
+    // The payload is the stdout schema.
+    let alert = sub
+        .payloads(ALERTS)
+        .into_iter()
+        .find(|p| p.contains("host.processes.count") && p.contains("\"firing\""))
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&alert).unwrap();
+    assert_eq!(v["host"], "e2e");
+    assert_eq!(v["signal"], "host.processes.count");
+    assert_eq!(v["detector"], "ewma");
+    assert!(v["observed"].as_f64().unwrap() > v["expected"]["high"].as_f64().unwrap());
+    for key in [
+        "time",
+        "alert_id",
+        "severity",
+        "score",
+        "started_at",
+        "summary",
+    ] {
+        assert!(!v[key].is_null(), "{key} missing in {v}");
+    }
+
+    if clean_stop {
+        // A clean stop says `offline` itself (a clean DISCONNECT suppresses the Last Will).
+        stop(&mut agent);
+        assert_eq!(
+            summary_counter(&agent, "mqtt.delivered"),
+            agent.seen_stdout.len() as u64,
+            "every printed alert delivered before the agent stopped"
+        );
+        assert_eq!(summary_counter(&agent, "mqtt.dropped"), 0);
+    } else {
+        // A crash: the broker publishes the Last Will.
+        agent.signal(libc::SIGKILL);
+        agent.wait_exit(Duration::from_secs(10));
+    }
+    assert!(
+        sub.wait_for(Duration::from_secs(20), |m| m
+            .iter()
+            .rev()
+            .find(|m| m.topic == STATUS)
+            .is_some_and(|m| m.payload == "offline")),
+        "no offline status: {:?}",
+        sub.messages()
+    );
+    // Both are retained: a newcomer learns the agent is offline.
+    let late = Subscriber::start(broker.port, "e2e-late", STATUS, None);
+    assert!(
+        late.wait_for(Duration::from_secs(10), |m| m
+            .iter()
+            .any(|m| m.retain && m.payload == "offline")),
+        "{:?}",
+        late.messages()
+    );
+}
+
+#[test]
+fn mqtt_3_1_1_qos_1_delivers_alerts_with_topic_payload_and_status() {
+    run_delivery("3.1.1", 1, true);
+}
+
+#[test]
+fn mqtt_5_qos_2_delivers_alerts_and_the_last_will_says_offline() {
+    run_delivery("5", 2, false);
+}
+
+#[test]
+fn broker_down_at_start_then_up_delivers_everything_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut broker, sub) = broker_with_persistent_subscriber(dir.path(), &Default::default());
+    broker.kill();
+    let config = agent_config(dir.path(), &mqtt_table(broker.port, ""));
+    let mut agent = start_agent(&config);
+    assert!(
+        agent
+            .wait_stderr(START, |l| l.contains("cannot connect to the broker"))
+            .is_some(),
+        "{:?}",
+        agent.seen_stderr
+    );
+    std::thread::sleep(WARMUP);
+    anomaly();
+    wait_process_alert(&mut agent);
+    assert!(agent.pid() > 0);
+    broker.restart();
+    let printed = printed(&mut agent);
+    assert_delivered_in_order(&sub, &printed, Some(&mut agent));
+    stop(&mut agent);
+    assert_eq!(summary_counter(&agent, "mqtt.dropped"), 0);
+}
+
+#[test]
+fn broker_killed_mid_stream_and_back_after_10s_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut broker, sub) = broker_with_persistent_subscriber(dir.path(), &Default::default());
+    let config = agent_config(dir.path(), &mqtt_table(broker.port, ""));
+    let mut agent = start_agent(&config);
+    std::thread::sleep(WARMUP);
+    anomaly();
+    wait_process_alert(&mut agent);
+    let so_far = printed(&mut agent);
+    assert_delivered_in_order(&sub, &so_far, Some(&mut agent));
+
+    broker.kill();
+    let down = Instant::now();
+    anomaly(); // raised while the broker is down
+    anomaly();
+    std::thread::sleep(Duration::from_secs(10).saturating_sub(down.elapsed()));
+    broker.restart();
+    anomaly();
+    let printed = printed(&mut agent);
+    let dups = assert_delivered_in_order(&sub, &printed, Some(&mut agent));
+    stop(&mut agent);
+    assert_eq!(summary_counter(&agent, "mqtt.dropped"), 0);
+    // Whatever came twice was retried after a lost acknowledgement.
+    assert!(dups as u64 <= summary_counter(&agent, "mqtt.retried"));
+}
+
+#[test]
+fn sigkill_with_a_full_outbox_then_restart_delivers_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut broker, sub) = broker_with_persistent_subscriber(dir.path(), &Default::default());
+    broker.kill();
+    let config = agent_config(dir.path(), &mqtt_table(broker.port, ""));
+    let mut first = start_agent(&config);
+    std::thread::sleep(WARMUP);
+    anomaly();
+    anomaly();
+    wait_process_alert(&mut first);
+    let printed_before = printed(&mut first);
+    assert!(printed_before.len() >= 2, "{printed_before:?}");
+    let outbox = dir.path().join("state/outbox/mqtt");
+    let segments = std::fs::read_dir(&outbox)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "seg")
+        })
+        .count();
+    assert!(segments > 0, "nothing queued in {}", outbox.display());
+    first.signal(libc::SIGKILL);
+    first.wait_exit(Duration::from_secs(10));
+
+    broker.restart();
+    let mut second = start_agent(&config);
+    // What the first agent queued arrives from the second, in order.
+    assert_delivered_in_order(&sub, &printed_before, None);
+    stop(&mut second);
+    let printed_after = second.seen_stdout.clone();
+    let mut all = printed_before.clone();
+    all.extend(printed_after);
+    assert_delivered_in_order(&sub, &all, None);
+}
+
+#[test]
+fn a_full_outbox_drops_the_oldest_counts_them_and_keeps_memory_flat() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut broker, sub) = broker_with_persistent_subscriber(dir.path(), &Default::default());
+    broker.kill();
+    // 4 KiB: room for about 7 alerts.
+    let config = agent_config(
+        dir.path(),
+        &mqtt_table(broker.port, "outbox_max_bytes = 4096\n"),
+    );
+    let mut agent = start_agent(&config);
+    std::thread::sleep(WARMUP);
+    let rss_before = rss_kib(agent.pid());
+    let mut cycles = 0;
+    while printed(&mut agent).len() < 16 && cycles < 20 {
+        anomaly();
+        cycles += 1;
+    }
+    let printed = printed(&mut agent);
+    assert!(printed.len() >= 16, "only {} alerts", printed.len());
+    let rss_after = rss_kib(agent.pid());
+
+    broker.restart();
+    let last = printed.last().unwrap().clone();
+    assert!(
+        sub.wait_for(Duration::from_secs(60), |m| m
+            .iter()
+            .any(|m| m.payload == last)),
+        "the newest alert never arrived"
+    );
+    stop(&mut agent);
+    // Everything the agent printed, up to its stop.
+    let printed = agent.seen_stdout.clone();
+    let (unique, _) = dedup(&sub.payloads(ALERTS));
+    let dropped = summary_counter(&agent, "mqtt.dropped");
+    let queued = summary_counter(&agent, "mqtt.queued");
+    assert!(dropped > 0, "nothing dropped");
+    // The oldest were dropped: every alert is delivered, counted as dropped, or still queued
+    // for the next start; what arrived follows the dropped ones, in order.
+    assert_eq!(
+        unique.len() as u64 + dropped + queued,
+        printed.len() as u64,
+        "delivered {} dropped {dropped} queued {queued} printed {}",
+        unique.len(),
+        printed.len()
+    );
+    let d = dropped as usize;
+    assert_eq!(unique, printed[d..d + unique.len()]);
+    assert!(
+        rss_after < rss_before + 16 * 1024,
+        "RSS grew from {rss_before} KiB to {rss_after} KiB"
+    );
+}
+
+fn rss_kib(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn bad_credentials_are_reported_retried_and_recover_without_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let passwords = dir.path().join("passwd");
+    write_password_file(&passwords, "reader", "r3ader");
+    add_password(&passwords, "seismo", "right");
+    let options = BrokerOptions {
+        password_file: Some(passwords.clone()),
+        tls: None,
+    };
+    let broker = Broker::start(&dir.path().join("broker"), &options);
+    let sub = Subscriber::start(
+        broker.port,
+        "e2e-sub",
+        "seismo/#",
+        Some(("reader", "r3ader")),
+    );
+    assert!(
+        sub.wait_subscribed(Duration::from_secs(10)),
+        "{}",
+        broker.log()
+    );
+    let agent_pw = dir.path().join("agent-password");
+    std::fs::write(&agent_pw, "wrong\n").unwrap();
+    let config = agent_config(
+        dir.path(),
+        &mqtt_table(
+            broker.port,
+            &format!(
+                "username = \"seismo\"\npassword_file = \"{}\"\n",
+                agent_pw.display()
+            ),
+        ),
+    );
+    let mut agent = start_agent(&config);
+    let err = agent.wait_stderr(START, |l| {
+        l.contains("bad username or password") || l.contains("not authorized")
+    });
+    assert!(err.is_some(), "{:?}", agent.seen_stderr);
+    // Retried with backoff, not once, and logged once (rate-limited), not per attempt.
+    let start = Instant::now();
+    while broker.log().matches("not authorised").count() < 3
+        && start.elapsed() < Duration::from_secs(30)
+    {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        broker.log().matches("not authorised").count() >= 3,
+        "{}",
+        broker.log()
+    );
+    agent.wait_stderr(Duration::from_millis(200), |_| false);
+    let logged = agent
+        .seen_stderr
+        .iter()
+        .filter(|l| l.contains("bad username or password") || l.contains("not authorized"))
+        .count();
+    assert_eq!(logged, 1, "{:?}", agent.seen_stderr);
+
+    // The operator fixes the broker side; the agent gets in on its next attempt.
+    add_password(&passwords, "seismo", "wrong");
+    broker.reload();
+    assert!(
+        sub.wait_for(Duration::from_secs(30), |m| m
+            .iter()
+            .any(|m| m.topic == STATUS && m.payload == "online")),
+        "agent never got in: {:?}",
+        agent.seen_stderr
+    );
+    stop(&mut agent);
+}
+
+#[test]
+fn tls_with_the_wrong_ca_is_reported_and_retried_and_the_right_ca_connects() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    let ca = make_ca(&certs, "ca");
+    let other_ca = make_ca(&certs, "other-ca");
+    let server = make_server_cert(&certs, &ca, "server");
+    let options = BrokerOptions {
+        password_file: None,
+        tls: Some(BrokerTls {
+            ca_file: ca.0.clone(),
+            cert_file: server.0,
+            key_file: server.1,
+        }),
+    };
+    let mut broker = Broker::start(&dir.path().join("broker"), &options);
+    let port = broker.port;
+    let tls = |ca: &Path| {
+        mqtt_table(
+            port,
+            &format!(
+                "[sinks.mqtt.tls]\nenabled = true\nca_file = \"{}\"\n",
+                ca.display()
+            ),
+        )
+    };
+
+    let config = agent_config(dir.path(), &tls(&other_ca.0));
+    let mut agent = start_agent(&config);
+    let err = agent.wait_stderr(START, |l| l.contains("TLS handshake failed"));
+    assert!(err.is_some(), "{:?}", agent.seen_stderr);
+    // Retried: several handshakes reach the broker; the agent keeps running.
+    let start = Instant::now();
+    let handshakes = |b: &Broker| b.log().matches("New connection from 127.0.0.1").count();
+    while handshakes(&broker) < 3 && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(handshakes(&broker) >= 3, "{}", broker.log());
+    assert!(broker.is_running());
+    stop(&mut agent);
+
+    let config = agent_config(dir.path(), &tls(&ca.0));
+    let mut agent = start_agent(&config);
+    assert!(
+        agent
+            .wait_stderr(START, |l| l.contains("connected to the MQTT broker"))
+            .is_some(),
+        "{:?}",
+        agent.seen_stderr
+    );
+    assert!(broker.log().contains("as seismo-e2e"), "{}", broker.log());
+    stop(&mut agent);
+}

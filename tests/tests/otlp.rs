@@ -1,0 +1,445 @@
+//! The real `seismo` binary exporting alerts to a real OTLP receiver (gRPC and HTTP/protobuf),
+//! through outages, hangs and a SIGKILL. The alerts come from a real anomaly: a burst of idle
+//! processes after warm-up makes `host.processes.count` jump.
+//!
+//! Each alert is checked against the same alert on the agent's stdout (JSON), so the OTLP
+//! mapping is held to the documented schema field by field.
+
+use std::sync::Mutex;
+use std::time::{Duration, UNIX_EPOCH};
+
+use seismo_e2e::anomaly::ProcessSpike;
+use seismo_e2e::otlp_receiver::{Mode, OtlpReceiver, ReceivedLog, Transport};
+use seismo_e2e::{default_config_with, Agent};
+use serde_json::Value;
+
+const START: Duration = Duration::from_secs(20);
+/// Signal whose anomaly the tests induce.
+const SIGNAL: &str = "host.processes.count";
+const HOST: &str = "e2e-otlp-host";
+
+/// The tests change the machine's process count: one at a time, so one test's spike does not
+/// land in another's warm-up.
+static MACHINE: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    MACHINE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A 1 s interval, a short warm-up, the OTLP sink on `endpoint`, plus `extra` keys.
+fn config(dir: &tempfile::TempDir, protocol: &str, endpoint: &str, extra: &str) -> String {
+    let mut text = default_config_with(
+        &dir.path().join("state"),
+        &[
+            ("interval = \"10s\"", "interval = \"1s\""),
+            ("warmup = 30", "warmup = 8"),
+            (
+                "# host_name = \"web-1\"",
+                &format!("host_name = \"{HOST}\""),
+            ),
+        ],
+    );
+    text.push_str(&format!(
+        "\n[sinks.otlp]\nenabled = true\nprotocol = \"{protocol}\"\nendpoint = \"{endpoint}\"\n\
+         retry_initial = \"100ms\"\nretry_max = \"1s\"\n{extra}\n"
+    ));
+    let path = dir.path().join("seismo.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+fn start(path: &str) -> Agent {
+    let mut agent = Agent::start(&["run", "--config", path]);
+    assert!(
+        agent
+            .wait_stderr(START, |l| l.contains("seismo started"))
+            .is_some(),
+        "{:?}",
+        agent.seen_stderr
+    );
+    agent
+}
+
+fn is_event(line: &str, state: &str) -> bool {
+    serde_json::from_str::<Value>(line).is_ok_and(|v| v["signal"] == SIGNAL && v["state"] == state)
+}
+
+/// After warm-up, spikes the process count until the agent prints the firing alert on stdout,
+/// then ends the spike and waits for the resolution.
+fn induce_alert(agent: &mut Agent) {
+    // The first sample primes the rates, then 8 points are learned.
+    std::thread::sleep(Duration::from_secs(11));
+    let spike = ProcessSpike::start(400);
+    let fired = agent.wait_stdout(Duration::from_secs(20), |l| is_event(l, "firing"));
+    drop(spike);
+    assert!(
+        fired.is_some(),
+        "no alert on stdout: {:?}",
+        agent.seen_stdout
+    );
+    let resolved = agent.wait_stdout(Duration::from_secs(20), |l| is_event(l, "resolved"));
+    assert!(
+        resolved.is_some(),
+        "no resolution on stdout: {:?}",
+        agent.seen_stdout
+    );
+}
+
+/// (alert_id, state, severity) of a stdout event.
+fn key_json(v: &Value) -> (String, String, String) {
+    (
+        v["alert_id"].as_str().unwrap_or_default().to_owned(),
+        v["state"].as_str().unwrap_or_default().to_owned(),
+        v["severity"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+fn key_otlp(r: &ReceivedLog) -> (String, String, String) {
+    (
+        r.attr("seismo.alert.id").unwrap_or_default(),
+        r.attr("seismo.alert.state").unwrap_or_default(),
+        r.attr("seismo.alert.severity").unwrap_or_default(),
+    )
+}
+
+/// The received records with repeats removed (at-least-once allows a record twice).
+fn dedup(logs: &[ReceivedLog]) -> Vec<ReceivedLog> {
+    let mut seen = std::collections::HashSet::new();
+    logs.iter()
+        .filter(|r| seen.insert(key_otlp(r)))
+        .cloned()
+        .collect()
+}
+
+fn has_resolution(logs: &[ReceivedLog]) -> bool {
+    logs.iter().any(|r| {
+        r.attr("seismo.signal").as_deref() == Some(SIGNAL)
+            && r.attr("seismo.alert.state").as_deref() == Some("resolved")
+    })
+}
+
+/// Stops the agent, then checks that the receiver holds the agent's stdout alerts, in order,
+/// up to and including the spike's resolution, each mapped as documented.
+fn stop_and_compare(mut agent: Agent, receiver: &OtlpReceiver, transport: Transport) {
+    agent.signal(libc::SIGTERM);
+    let (status, _) = agent.wait_exit(Duration::from_secs(15));
+    assert_eq!(status.code(), Some(0), "stderr: {:?}", agent.seen_stderr);
+    let stdout: Vec<Value> = agent
+        .seen_stdout
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let received = dedup(&receiver.logs());
+    let must_arrive = stdout
+        .iter()
+        .position(|v| v["signal"] == SIGNAL && v["state"] == "resolved")
+        .expect("a resolution on stdout")
+        + 1;
+    assert!(
+        received.len() >= must_arrive,
+        "{} of {must_arrive} alerts arrived:\nstdout {:#?}\nreceived {:#?}",
+        received.len(),
+        stdout.iter().map(key_json).collect::<Vec<_>>(),
+        received.iter().map(key_otlp).collect::<Vec<_>>()
+    );
+    for (i, r) in received.iter().enumerate() {
+        let v = stdout
+            .get(i)
+            .unwrap_or_else(|| panic!("received more than stdout printed: {:?}", key_otlp(r)));
+        assert_eq!(key_otlp(r), key_json(v), "alert {i} out of order");
+        check_mapping(r, v, transport);
+    }
+}
+
+/// One OTLP record against the stdout JSON of the same alert event.
+fn check_mapping(r: &ReceivedLog, v: &Value, transport: Transport) {
+    assert_eq!(r.transport, transport);
+    assert_eq!(
+        r.resource.get("service.name").map(String::as_str),
+        Some("seismo")
+    );
+    assert_eq!(
+        r.resource.get("service.version").map(String::as_str),
+        Some(env!("CARGO_PKG_VERSION"))
+    );
+    assert_eq!(r.resource.get("host.name").map(String::as_str), Some(HOST));
+    assert_eq!(r.scope, "seismo");
+    assert_eq!(r.record.event_name, "seismo.alert");
+    assert_eq!(r.body().as_deref(), v["summary"].as_str());
+    let (number, text) = match (v["state"].as_str(), v["severity"].as_str()) {
+        (Some("resolved"), _) => (9, "INFO"),
+        (_, Some("critical")) => (17, "ERROR"),
+        _ => (13, "WARN"),
+    };
+    assert_eq!(r.record.severity_number, number, "{v}");
+    assert_eq!(r.record.severity_text, text);
+    let time = humantime::parse_rfc3339(v["time"].as_str().unwrap()).unwrap();
+    let nanos = time.duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
+    assert_eq!(r.record.time_unix_nano, nanos);
+    assert!(r.record.observed_time_unix_nano >= nanos);
+    for key in ["signal", "detector", "started_at"] {
+        assert_eq!(
+            r.attr(&format!(
+                "seismo.{}",
+                key.replace("started_at", "alert.started_at")
+            ))
+            .as_deref(),
+            v[key].as_str(),
+            "{key}"
+        );
+    }
+    assert_eq!(r.attr_f64("seismo.score"), v["score"].as_f64());
+    assert_eq!(r.attr_f64("seismo.observed"), v["observed"].as_f64());
+    assert_eq!(
+        r.attr_f64("seismo.expected.low"),
+        v["expected"]["low"].as_f64()
+    );
+    assert_eq!(
+        r.attr_f64("seismo.expected.high"),
+        v["expected"]["high"].as_f64()
+    );
+}
+
+#[test]
+fn alerts_arrive_over_grpc_with_the_documented_record_and_resource() {
+    let _machine = serial();
+    let receiver = OtlpReceiver::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(
+        &dir,
+        "grpc",
+        &receiver.grpc_endpoint(),
+        "compression = \"gzip\"\nheaders = { \"X-Api-Key\" = \"k-123\" }",
+    );
+    let mut agent = start(&path);
+    induce_alert(&mut agent);
+    let got = receiver.wait_logs(Duration::from_secs(20), has_resolution);
+    assert!(got.is_ok(), "not delivered: {got:?}");
+    let logs = receiver.logs();
+    assert!(logs
+        .iter()
+        .all(|r| r.headers.get("x-api-key").map(String::as_str) == Some("k-123")));
+    stop_and_compare(agent, &receiver, Transport::Grpc);
+}
+
+#[test]
+fn alerts_arrive_over_http_protobuf_with_the_documented_record_and_resource() {
+    let _machine = serial();
+    let receiver = OtlpReceiver::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(
+        &dir,
+        "http",
+        &receiver.http_endpoint(),
+        "compression = \"gzip\"\nheaders = { \"x-api-key\" = \"k-456\" }",
+    );
+    let mut agent = start(&path);
+    induce_alert(&mut agent);
+    let got = receiver.wait_logs(Duration::from_secs(20), has_resolution);
+    assert!(got.is_ok(), "not delivered: {got:?}");
+    let logs = receiver.logs();
+    assert!(logs.iter().all(|r| {
+        r.headers.get("x-api-key").map(String::as_str) == Some("k-456")
+            && r.headers.get("content-encoding").map(String::as_str) == Some("gzip")
+    }));
+    stop_and_compare(agent, &receiver, Transport::Http);
+}
+
+/// The collector answers UNAVAILABLE while the alerts are raised; the agent keeps them, retries
+/// with backoff, and delivers all of them in order once the collector recovers.
+#[test]
+fn a_receiver_answering_unavailable_then_recovering_gets_every_alert_in_order() {
+    let _machine = serial();
+    let receiver = OtlpReceiver::start();
+    receiver.set_mode(Mode::Unavailable);
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(&dir, "grpc", &receiver.grpc_endpoint(), "");
+    let mut agent = start(&path);
+    induce_alert(&mut agent);
+    let refused = receiver.wait_counts(Duration::from_secs(10), |c| c.refused >= 3);
+    assert!(refused.refused >= 3, "not retried: {refused:?}");
+    assert!(receiver.logs().is_empty());
+    assert!(
+        agent
+            .wait_stderr(Duration::from_secs(10), |l| l.contains("Unavailable"))
+            .is_some(),
+        "the failure is not logged: {:?}",
+        agent.seen_stderr
+    );
+    receiver.set_mode(Mode::Accept);
+    let got = receiver.wait_logs(Duration::from_secs(20), has_resolution);
+    assert!(got.is_ok(), "not delivered after recovery: {got:?}");
+    stop_and_compare(agent, &receiver, Transport::Grpc);
+}
+
+/// The collector takes requests and never answers: each export times out, is retried, and
+/// everything is delivered once it answers again.
+#[test]
+fn a_hanging_receiver_times_out_and_gets_every_alert_later() {
+    let _machine = serial();
+    let receiver = OtlpReceiver::start();
+    receiver.set_mode(Mode::Hang);
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(&dir, "http", &receiver.http_endpoint(), "timeout = \"1s\"");
+    let mut agent = start(&path);
+    induce_alert(&mut agent);
+    let hung = receiver.wait_counts(Duration::from_secs(15), |c| c.hung >= 2);
+    assert!(
+        hung.hung >= 2,
+        "the timed-out export was not retried: {hung:?}"
+    );
+    assert!(receiver.logs().is_empty());
+    receiver.set_mode(Mode::Accept);
+    let got = receiver.wait_logs(Duration::from_secs(20), has_resolution);
+    assert!(got.is_ok(), "not delivered after the hang: {got:?}");
+    stop_and_compare(agent, &receiver, Transport::Http);
+}
+
+/// Alerts raised while the collector is down stay in the outbox across a SIGKILL; the next
+/// agent on the same state directory delivers all of them, in order.
+#[test]
+fn alerts_undelivered_at_sigkill_are_delivered_in_order_after_restart() {
+    let _machine = serial();
+    let receiver = OtlpReceiver::start();
+    receiver.set_mode(Mode::Unavailable);
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(&dir, "grpc", &receiver.grpc_endpoint(), "");
+    let mut first = start(&path);
+    induce_alert(&mut first);
+    first.signal(libc::SIGKILL);
+    let (status, _) = first.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), None, "killed by a signal");
+    assert!(receiver.logs().is_empty());
+    let before: Vec<Value> = first
+        .seen_stdout
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+
+    receiver.set_mode(Mode::Accept);
+    let second = start(&path);
+    let got = receiver.wait_logs(Duration::from_secs(20), |logs| {
+        dedup(logs).len() >= before.len()
+    });
+    assert!(got.is_ok(), "not all delivered after restart: {got:?}");
+    let received = dedup(&receiver.logs());
+    for (i, v) in before.iter().enumerate() {
+        assert_eq!(
+            key_otlp(&received[i]),
+            key_json(v),
+            "alert {i} out of order"
+        );
+        check_mapping(&received[i], v, Transport::Grpc);
+    }
+    drop(second);
+}
+
+/// A count `{key}=N` in the "seismo stopped" summary.
+fn summary_count(agent: &Agent, key: &str) -> u64 {
+    let line = agent
+        .seen_stderr
+        .iter()
+        .find(|l| l.contains("seismo stopped"))
+        .unwrap_or_else(|| panic!("no stop line: {:?}", agent.seen_stderr));
+    let at = line
+        .find(&format!("{key}="))
+        .unwrap_or_else(|| panic!("no {key} in {line}"))
+        + key.len()
+        + 1;
+    line[at..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count after {key}= in {line}"))
+}
+
+/// A collector that refuses the data itself (INVALID_ARGUMENT): the alerts are dropped, counted
+/// and logged, not retried forever.
+#[test]
+fn alerts_the_receiver_rejects_as_invalid_are_dropped_and_counted_not_retried_forever() {
+    let _machine = serial();
+    let receiver = OtlpReceiver::start();
+    receiver.set_mode(Mode::Reject);
+    let dir = tempfile::tempdir().unwrap();
+    let path = config(&dir, "grpc", &receiver.grpc_endpoint(), "");
+    let mut agent = start(&path);
+    induce_alert(&mut agent);
+    assert!(
+        agent
+            .wait_stderr(Duration::from_secs(10), |l| l
+                .contains("refused records for good")
+                && l.contains("InvalidArgument"))
+            .is_some(),
+        "the refusal is not logged: {:?}",
+        agent.seen_stderr
+    );
+    // Retrying a refused record every 100 ms to 1 s would pass two attempts per alert within
+    // these seconds; a refused record is sent at most twice (in its batch, then alone).
+    receiver.wait_counts(Duration::from_secs(5), |c| c.rejected >= 2);
+    std::thread::sleep(Duration::from_secs(4));
+    let later = receiver.counts();
+    agent.signal(libc::SIGTERM);
+    let (status, _) = agent.wait_exit(Duration::from_secs(15));
+    assert_eq!(status.code(), Some(0));
+    let dropped = summary_count(&agent, "otlp.dropped");
+    let events = agent.seen_stdout.len() as u64;
+    assert!(receiver.logs().is_empty());
+    assert_eq!(dropped, events, "every refused alert is counted once");
+    assert!(
+        (2..=2 * events).contains(&later.rejected),
+        "{later:?} for {events} alerts: retried after a refusal"
+    );
+}
+
+/// gRPC over TLS: with a CA the collector's certificate does not chain to, the agent logs the
+/// TLS failure, keeps the alerts and keeps running; restarted with the right CA, it delivers them.
+#[test]
+fn tls_with_a_wrong_ca_is_logged_and_retried_and_the_right_ca_delivers() {
+    use seismo_e2e::tls_certs::{make_ca, make_server_cert};
+    let _machine = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = make_ca(dir.path(), "ca");
+    let other = make_ca(dir.path(), "other-ca");
+    let server = make_server_cert(dir.path(), &ca, "server");
+    let receiver = OtlpReceiver::start_tls(&server.0, &server.1);
+    let endpoint = format!("https://{}", receiver.grpc_addr);
+    let tls = |ca: &std::path::Path| format!("[sinks.otlp.tls]\nca_file = \"{}\"", ca.display());
+
+    let path = config(&dir, "grpc", &endpoint, &tls(&other.0));
+    let mut agent = start(&path);
+    induce_alert(&mut agent);
+    assert!(
+        agent
+            .wait_stderr(Duration::from_secs(10), |l| l.contains("delivery failed")
+                && l.to_ascii_lowercase().contains("certificate"))
+            .is_some(),
+        "no clear TLS error: {:?}",
+        agent.seen_stderr
+    );
+    assert!(receiver.logs().is_empty());
+    agent.signal(libc::SIGTERM);
+    let (status, _) = agent.wait_exit(Duration::from_secs(15));
+    assert_eq!(status.code(), Some(0), "stderr: {:?}", agent.seen_stderr);
+    let before: Vec<Value> = agent
+        .seen_stdout
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+
+    let path = config(&dir, "grpc", &endpoint, &tls(&ca.0));
+    let second = start(&path);
+    let got = receiver.wait_logs(Duration::from_secs(20), |logs| {
+        dedup(logs).len() >= before.len()
+    });
+    assert!(got.is_ok(), "not delivered over TLS: {got:?}");
+    let received = dedup(&receiver.logs());
+    for (i, v) in before.iter().enumerate() {
+        assert_eq!(
+            key_otlp(&received[i]),
+            key_json(v),
+            "alert {i} out of order"
+        );
+        check_mapping(&received[i], v, Transport::Grpc);
+    }
+    drop(second);
+}
