@@ -408,7 +408,7 @@ mod tests {
 
     #[test]
     fn log_alerts_carry_their_evidence() {
-        let (mut p, _) = pipeline("[detectors.defaults]\nwarmup = 5\n");
+        let (mut p, _) = pipeline("[detectors.defaults]\nkind = \"ewma\"\nwarmup = 5\n");
         let now = Instant::now();
         let signal: Arc<str> = "log.app.errors_per_s".into();
         let evidence = |line: &str| {
