@@ -26,7 +26,8 @@ fn agent_config(dir: &Path, mqtt: &str) -> String {
         &dir.join("state"),
         &[
             ("interval = \"10s\"", "interval = \"1s\""),
-            ("warmup = 30", "warmup = 8"),
+            // The process-burst anomalies are tuned for the EWMA z-score.
+            ("kind = \"ensemble\"", "kind = \"ewma\"\nwarmup = 8"),
             ("resolve_after = 3", "resolve_after = 1"),
             ("# host_name = \"web-1\"", "host_name = \"e2e\""),
         ],

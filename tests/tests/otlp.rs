@@ -32,7 +32,8 @@ fn config(dir: &tempfile::TempDir, protocol: &str, endpoint: &str, extra: &str) 
         &dir.path().join("state"),
         &[
             ("interval = \"10s\"", "interval = \"1s\""),
-            ("warmup = 30", "warmup = 8"),
+            // The process-burst anomalies are tuned for the EWMA z-score.
+            ("kind = \"ensemble\"", "kind = \"ewma\"\nwarmup = 8"),
             (
                 "# host_name = \"web-1\"",
                 &format!("host_name = \"{HOST}\""),
