@@ -7,6 +7,7 @@
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use seismo_e2e::anomaly::ProcessSpike;
@@ -14,6 +15,14 @@ use seismo_e2e::mosquitto::{add_password, write_password_file, Broker, BrokerOpt
 use seismo_e2e::mqtt_subscriber::Subscriber;
 use seismo_e2e::tls_certs::{make_ca, make_server_cert};
 use seismo_e2e::{default_config_with, Agent};
+
+/// The tests change the machine's process count: one at a time, so one test's burst does not
+/// land in another's warm-up or hide another's (as on a loaded CI machine).
+static MACHINE: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    MACHINE.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 const ALERTS: &str = "seismo/e2e/alerts";
 const STATUS: &str = "seismo/e2e/status";
@@ -32,9 +41,8 @@ fn agent_config(dir: &Path, mqtt: &str) -> String {
             ("# host_name = \"web-1\"", "host_name = \"e2e\""),
         ],
     );
-    // The tests' anomalies are process bursts, several per test and overlapping across tests
-    // run in parallel: a slow-learning baseline keeps every burst anomalous, where the default
-    // would learn the bursts as normal after a few of them.
+    // The tests' anomalies are process bursts, several per test: a slow-learning baseline keeps
+    // every burst anomalous, where the default would learn the bursts as normal after a few.
     text.push_str(
         "\n[[detectors.overrides]]\nsignals = [\"host.processes.count\"]\nalpha = 0.001\n",
     );
@@ -74,7 +82,7 @@ fn anomaly() {
 
 /// Waits for the process-count alert to fire on stdout.
 fn wait_process_alert(agent: &mut Agent) {
-    let fired = agent.wait_stdout(Duration::from_secs(20), |l| {
+    let fired = agent.wait_stdout(Duration::from_secs(30), |l| {
         l.contains("\"signal\":\"host.processes.count\"") && l.contains("\"state\":\"firing\"")
     });
     assert!(
@@ -270,16 +278,19 @@ fn run_delivery(version: &str, qos: u8, clean_stop: bool) {
 
 #[test]
 fn mqtt_3_1_1_qos_1_delivers_alerts_with_topic_payload_and_status() {
+    let _machine = serial();
     run_delivery("3.1.1", 1, true);
 }
 
 #[test]
 fn mqtt_5_qos_2_delivers_alerts_and_the_last_will_says_offline() {
+    let _machine = serial();
     run_delivery("5", 2, false);
 }
 
 #[test]
 fn broker_down_at_start_then_up_delivers_everything_in_order() {
+    let _machine = serial();
     let dir = tempfile::tempdir().unwrap();
     let (mut broker, sub) = broker_with_persistent_subscriber(dir.path(), &Default::default());
     broker.kill();
@@ -305,6 +316,7 @@ fn broker_down_at_start_then_up_delivers_everything_in_order() {
 
 #[test]
 fn broker_killed_mid_stream_and_back_after_10s_loses_nothing() {
+    let _machine = serial();
     let dir = tempfile::tempdir().unwrap();
     let (mut broker, sub) = broker_with_persistent_subscriber(dir.path(), &Default::default());
     let config = agent_config(dir.path(), &mqtt_table(broker.port, ""));
@@ -332,6 +344,7 @@ fn broker_killed_mid_stream_and_back_after_10s_loses_nothing() {
 
 #[test]
 fn sigkill_with_a_full_outbox_then_restart_delivers_everything() {
+    let _machine = serial();
     let dir = tempfile::tempdir().unwrap();
     let (mut broker, sub) = broker_with_persistent_subscriber(dir.path(), &Default::default());
     broker.kill();
@@ -371,6 +384,7 @@ fn sigkill_with_a_full_outbox_then_restart_delivers_everything() {
 
 #[test]
 fn a_full_outbox_drops_the_oldest_counts_them_and_keeps_memory_flat() {
+    let _machine = serial();
     let dir = tempfile::tempdir().unwrap();
     let (mut broker, sub) = broker_with_persistent_subscriber(dir.path(), &Default::default());
     broker.kill();
@@ -435,6 +449,7 @@ fn rss_kib(pid: i32) -> u64 {
 
 #[test]
 fn bad_credentials_are_reported_retried_and_recover_without_a_crash() {
+    let _machine = serial();
     let dir = tempfile::tempdir().unwrap();
     let passwords = dir.path().join("passwd");
     write_password_file(&passwords, "reader", "r3ader");
@@ -507,6 +522,7 @@ fn bad_credentials_are_reported_retried_and_recover_without_a_crash() {
 
 #[test]
 fn tls_with_the_wrong_ca_is_reported_and_retried_and_the_right_ca_connects() {
+    let _machine = serial();
     let dir = tempfile::tempdir().unwrap();
     let certs = dir.path().join("certs");
     std::fs::create_dir_all(&certs).unwrap();
