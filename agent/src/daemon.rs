@@ -11,6 +11,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::hooks::Hooks;
 use crate::outbox::Outbox;
 use crate::pipeline::Pipeline;
 use crate::sinks::deliver::{self, Backoff};
@@ -96,7 +97,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let host_cfg = &config.sources.host;
     let (samples_tx, samples_rx) = broadcast::channel(host_cfg.queue);
-    let pipeline = Pipeline::new(Arc::clone(&host), &config, Arc::clone(&stats));
+    let mut pipeline = Pipeline::new(Arc::clone(&host), &config, Arc::clone(&stats));
+    if !config.hooks.is_empty() {
+        pipeline = pipeline.with_hooks(Hooks::new(&config.hooks, Arc::clone(&stats)));
+    }
     let (logs_tx, logs_rx) = mpsc::channel(crate::logs::LOG_QUEUE);
     let pipeline_task = tokio::spawn(pipeline.run(samples_rx, logs_rx, sinks));
     let log_threads = crate::logs::start(
@@ -125,6 +129,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         state_dir = %state.path().display(),
         host_metrics = host_cfg.enabled,
         log_sources = config.sources.files.len(),
+        hooks = config.hooks.len(),
         interval = %humantime::format_duration(host_cfg.interval),
         "seismo started"
     );

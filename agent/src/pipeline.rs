@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::alerting::{Alerting, Normal};
 use crate::event::{now_ms, AlertEvent, AlertState, Anomaly, LogEvidence, Range, Sample};
+use crate::hooks::Hooks;
 use crate::logs::LogUpdate;
 use crate::sinks::Sinks;
 use crate::sources::host::Batch;
@@ -36,6 +37,8 @@ pub struct Pipeline {
     non_finite_log: LogLimiter,
     /// Per log source, the evidence of its last interval, attached to alerts on its signals.
     log_evidence: HashMap<String, HashMap<Arc<str>, Arc<LogEvidence>>>,
+    /// Remediation hooks run on alert events; their outcomes go to the sinks.
+    hooks: Option<Hooks>,
 }
 
 impl Pipeline {
@@ -48,7 +51,14 @@ impl Pipeline {
             refused_log: LogLimiter::new(Duration::from_secs(300)),
             non_finite_log: LogLimiter::new(Duration::from_secs(300)),
             log_evidence: HashMap::new(),
+            hooks: None,
         }
+    }
+
+    /// Runs `hooks` on the alert events (see `hooks/mod.rs`).
+    pub fn with_hooks(mut self, hooks: Hooks) -> Self {
+        self.hooks = Some(hooks);
+        self
     }
 
     /// Scores one log source's interval; returns the alert events it caused, with evidence.
@@ -202,6 +212,7 @@ impl Pipeline {
         let mut sweep = tokio::time::interval(sweep_every);
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let (mut host_open, mut logs_open) = (true, true);
+        let mut hooks = self.hooks.take();
         while host_open || logs_open {
             let events = tokio::select! {
                 update = logs.recv(), if logs_open => match update {
@@ -221,6 +232,10 @@ impl Pipeline {
                     Err(RecvError::Closed) => { host_open = false; Vec::new() }
                 },
                 _ = sweep.tick() => self.evict_idle(Instant::now()),
+                Some(outcome) = next_outcome(&mut hooks) => {
+                    sinks.send_hook_outcome(&outcome).await;
+                    Vec::new()
+                }
             };
             for event in events {
                 let counter = match event.state {
@@ -228,9 +243,27 @@ impl Pipeline {
                     AlertState::Resolved => &self.stats.alerts_resolved,
                 };
                 Stats::add(counter, 1);
+                if let Some(h) = &mut hooks {
+                    h.dispatch(&event);
+                }
                 sinks.send(event).await;
             }
         }
+        // Runs still going are stopped; their outcomes still reach the sinks.
+        if let Some(h) = &mut hooks {
+            h.stop();
+            while let Some(outcome) = h.next_outcome().await {
+                sinks.send_hook_outcome(&outcome).await;
+            }
+        }
+    }
+}
+
+/// The next hook outcome; pending forever without hooks (so `select!` skips it).
+async fn next_outcome(hooks: &mut Option<Hooks>) -> Option<crate::hooks::HookOutcome> {
+    match hooks {
+        Some(h) => h.next_outcome().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -67,6 +67,15 @@ pub struct Stats {
     pub log_state_errors: AtomicU64,
     /// Templates created by the template miners.
     pub log_templates_new: AtomicU64,
+    /// Remediation hook runs by outcome, and matches not run because of a limit.
+    pub hook_runs_ok: AtomicU64,
+    pub hook_runs_failed: AtomicU64,
+    pub hook_runs_timed_out: AtomicU64,
+    /// Runs stopped because the agent stopped.
+    pub hook_runs_interrupted: AtomicU64,
+    pub hook_runs_skipped_concurrency: AtomicU64,
+    pub hook_runs_skipped_interval: AtomicU64,
+    pub hook_runs_dry_run: AtomicU64,
     /// Per-sink delivery counters of the outbox-backed sinks, in registration order.
     pub sinks: Mutex<Vec<Arc<SinkStats>>>,
 }
@@ -128,7 +137,18 @@ impl Stats {
             g(&self.signals_evicted),
             g(&self.stdout_errors),
         );
-        format!("{base} {logs}{}", self.sinks_summary())
+        let hooks = format!(
+            "hook_runs_ok={} hook_runs_failed={} hook_runs_timed_out={} hook_runs_interrupted={} \
+             hook_runs_skipped_concurrency={} hook_runs_skipped_interval={} hook_runs_dry_run={}",
+            g(&self.hook_runs_ok),
+            g(&self.hook_runs_failed),
+            g(&self.hook_runs_timed_out),
+            g(&self.hook_runs_interrupted),
+            g(&self.hook_runs_skipped_concurrency),
+            g(&self.hook_runs_skipped_interval),
+            g(&self.hook_runs_dry_run),
+        );
+        format!("{base} {logs} {hooks}{}", self.sinks_summary())
     }
 
     /// Registers (or finds) the counters of sink `name`.

@@ -4,6 +4,7 @@
 mod detectors;
 mod error;
 mod files;
+mod hooks;
 mod model;
 mod mqtt;
 mod otlp;
@@ -16,6 +17,7 @@ use std::path::Path;
 pub use detectors::{DetectorKind, DetectorOverride, DetectorSettings, DetectorsConfig};
 pub use error::{ConfigError, Located};
 pub use files::{FileSourceConfig, PathGlob, Pattern, StartAt, DEFAULT_ERROR_PATTERN};
+pub use hooks::{HookCommand, HookConfig, HookOn, HookSeverity, HookState, DEFAULT_PATH};
 pub use model::{AgentConfig, AlertingConfig, Config, LogFormat, LogLevel, LoggingConfig};
 pub use mqtt::{MqttSinkConfig, MqttTlsConfig, MqttVersion};
 pub use otlp::{OtlpCompression, OtlpProtocol, OtlpSinkConfig, OtlpTlsConfig};

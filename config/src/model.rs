@@ -20,6 +20,9 @@ pub struct Config {
     pub detectors: DetectorsConfig,
     pub alerting: AlertingConfig,
     pub sinks: SinksConfig,
+    /// `[[hooks]]`: remediation commands run on alerts or incidents.
+    #[serde(deserialize_with = "crate::hooks::unique_hooks")]
+    pub hooks: Vec<crate::hooks::HookConfig>,
 }
 
 /// `[agent]`

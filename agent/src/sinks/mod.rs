@@ -42,6 +42,9 @@ impl EventKind {
     }
 }
 
+/// Outbox-backed sinks that export alerts only (the OTLP sink refuses other record kinds).
+const ALERTS_ONLY: [&str; 1] = ["otlp"];
+
 /// Events queued per sink before the pipeline waits.
 pub const SINK_QUEUE: usize = 1024;
 
@@ -72,6 +75,9 @@ impl Sinks {
     async fn append_to_outboxes(&mut self, kind: EventKind, payload: Vec<u8>) {
         let payload = Arc::new(payload);
         for (outbox, log) in &mut self.outboxes {
+            if kind != EventKind::Alert && ALERTS_ONLY.contains(&outbox.name()) {
+                continue;
+            }
             let ob = Arc::clone(outbox);
             let p = Arc::clone(&payload);
             let result = tokio::task::spawn_blocking(move || ob.append(kind as u8, &p)).await;
@@ -82,6 +88,17 @@ impl Sinks {
             };
             if let Some(n) = log.hit() {
                 tracing::error!(sink = outbox.name(), error = %err, failed = n, "cannot queue an alert for this sink; it is lost for it (logged at most once a minute)");
+            }
+        }
+    }
+
+    /// Appends a hook run's outcome to the outbox-backed sinks that export them (MQTT publishes
+    /// it on `{prefix}/{host}/hooks`).
+    pub async fn send_hook_outcome(&mut self, outcome: &crate::hooks::HookOutcome) {
+        match serde_json::to_vec(outcome) {
+            Ok(json) => self.append_to_outboxes(EventKind::Hook, json).await,
+            Err(e) => {
+                tracing::error!(error = %e, hook = %outcome.hook, "cannot encode a hook outcome")
             }
         }
     }

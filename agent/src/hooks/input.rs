@@ -1,0 +1,171 @@
+//! What a hook receives: any event that can say what it is about (signals, severity, state, id)
+//! and render itself as the JSON on the hook's stdin and the `SEISMO_*` variables of its
+//! environment. Alerts implement it here; incidents implement it where they are defined.
+//!
+//! The environment holds only values the agent produced (names, numbers, ids, times); text
+//! that came from a log file (templates, sample lines) travels only in the JSON on stdin.
+
+use seismo_config::HookOn;
+
+use crate::event::{format_ts, AlertEvent, AlertState, Severity};
+
+pub trait HookInput {
+    /// Whether this is a single alert or an incident (what a hook's `on` selects).
+    fn kind(&self) -> HookOn;
+    /// The alert or incident id, stable from firing to resolved.
+    fn id(&self) -> &str;
+    fn host(&self) -> &str;
+    fn state(&self) -> AlertState;
+    fn severity(&self) -> Severity;
+    /// The signals the event is about; a hook matches when its globs match any of them.
+    fn signals(&self) -> Vec<&str>;
+    /// The event as the sinks see it, for the hook's stdin.
+    fn json(&self) -> Result<Vec<u8>, serde_json::Error>;
+    /// `SEISMO_*` variables describing the event (the runner adds `SEISMO_HOOK`).
+    fn env(&self) -> Vec<(&'static str, String)>;
+}
+
+pub(crate) fn state_name(s: AlertState) -> &'static str {
+    match s {
+        AlertState::Firing => "firing",
+        AlertState::Resolved => "resolved",
+    }
+}
+
+pub(crate) fn severity_name(s: Severity) -> &'static str {
+    match s {
+        Severity::Warning => "warning",
+        Severity::Critical => "critical",
+    }
+}
+
+/// A number for the environment: empty when not a number (a resolved alert whose signal
+/// stopped being reported has no last value).
+fn number(v: f64) -> String {
+    if v.is_finite() {
+        v.to_string()
+    } else {
+        String::new()
+    }
+}
+
+impl HookInput for AlertEvent {
+    fn kind(&self) -> HookOn {
+        HookOn::Alert
+    }
+
+    fn id(&self) -> &str {
+        &self.alert_id
+    }
+
+    fn host(&self) -> &str {
+        &self.host
+    }
+
+    fn state(&self) -> AlertState {
+        self.state
+    }
+
+    fn severity(&self) -> Severity {
+        self.severity
+    }
+
+    fn signals(&self) -> Vec<&str> {
+        vec![&self.signal]
+    }
+
+    fn json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let mut v = serde_json::to_vec(self)?;
+        v.push(b'\n');
+        Ok(v)
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        let mut env = vec![
+            ("SEISMO_EVENT", "alert".to_owned()),
+            ("SEISMO_ALERT_ID", self.alert_id.clone()),
+            ("SEISMO_STATE", state_name(self.state).to_owned()),
+            ("SEISMO_SEVERITY", severity_name(self.severity).to_owned()),
+            ("SEISMO_SIGNAL", self.signal.to_string()),
+            ("SEISMO_SIGNALS", self.signal.to_string()),
+            ("SEISMO_HOST", self.host.to_string()),
+            ("SEISMO_SCORE", number(self.score)),
+            ("SEISMO_OBSERVED", number(self.observed)),
+            ("SEISMO_EXPECTED_LOW", number(self.expected.low)),
+            ("SEISMO_EXPECTED_HIGH", number(self.expected.high)),
+            ("SEISMO_DETECTOR", self.detector.to_owned()),
+            ("SEISMO_TIME", format_ts(self.time)),
+            ("SEISMO_STARTED_AT", format_ts(self.started_at)),
+        ];
+        if let Some(log) = &self.log {
+            env.push(("SEISMO_LOG_SOURCE", log.source.clone()));
+            if let Some(id) = log.template_id {
+                env.push(("SEISMO_LOG_TEMPLATE_ID", id.to_string()));
+            }
+        }
+        env
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::event::{LogEvidence, Range};
+
+    /// A firing log alert whose sample line is hostile shell text.
+    pub(crate) fn log_alert(signal: &str, severity: Severity, state: AlertState) -> AlertEvent {
+        AlertEvent {
+            time: 1_764_097_262_123,
+            state,
+            alert_id: format!("{signal}@1764097262123"),
+            host: "web-1".into(),
+            signal: signal.into(),
+            severity,
+            observed: 12.5,
+            expected: Range {
+                low: 0.0,
+                high: 2.0,
+            },
+            score: 0.93,
+            detector: "ewma",
+            started_at: 1_764_097_262_123,
+            summary: "s".into(),
+            log: Some(Arc::new(LogEvidence {
+                source: "app".into(),
+                template_id: Some(7),
+                template: Some("error <*>".into()),
+                sample_lines: vec!["error $(touch /tmp/x) `id`; rm -rf /".into()],
+            })),
+        }
+    }
+
+    #[test]
+    fn an_alert_renders_env_without_log_text_and_json_with_it() {
+        let a = log_alert(
+            "log.app.errors_per_s",
+            Severity::Critical,
+            AlertState::Firing,
+        );
+        let env: std::collections::HashMap<_, _> = a.env().into_iter().collect();
+        assert_eq!(env["SEISMO_SIGNAL"], "log.app.errors_per_s");
+        assert_eq!(env["SEISMO_SEVERITY"], "critical");
+        assert_eq!(env["SEISMO_STATE"], "firing");
+        assert_eq!(env["SEISMO_ALERT_ID"], "log.app.errors_per_s@1764097262123");
+        assert_eq!(env["SEISMO_SCORE"], "0.93");
+        assert_eq!(env["SEISMO_OBSERVED"], "12.5");
+        assert_eq!(env["SEISMO_TIME"], "2025-11-25T19:01:02.123Z");
+        assert_eq!(env["SEISMO_LOG_TEMPLATE_ID"], "7");
+        assert!(env.values().all(|v| !v.contains("rm -rf")));
+        let json: serde_json::Value = serde_json::from_slice(&a.json().unwrap()).unwrap();
+        assert_eq!(
+            json["log"]["sample_lines"][0],
+            "error $(touch /tmp/x) `id`; rm -rf /"
+        );
+        let mut gone = a.clone();
+        gone.observed = f64::NAN;
+        let env: std::collections::HashMap<_, _> = gone.env().into_iter().collect();
+        assert_eq!(env["SEISMO_OBSERVED"], "");
+    }
+}
