@@ -7,6 +7,7 @@ pub mod cli;
 pub mod csv_series;
 pub mod daemon;
 pub mod event;
+pub mod incidents;
 pub mod logging;
 pub mod logparse;
 pub mod logs;
