@@ -129,8 +129,16 @@ pub struct IncidentEvent {
     #[serde(serialize_with = "rfc3339")]
     pub started_at: i64,
     pub summary: String,
-    /// Its alerts, ordered by the time each started.
+    /// Its alerts, ordered by the time each started: the earliest
+    /// [`IncidentEvent::MAX_TIMELINE`].
     pub timeline: Vec<TimelineEntry>,
+    /// Alerts that joined but are left out of the timeline (it is full).
+    pub timeline_omitted: u32,
+}
+
+impl IncidentEvent {
+    /// Timeline entries kept per incident, so a long incident's events stay bounded.
+    pub const MAX_TIMELINE: usize = 64;
 }
 
 /// One alert of an incident.

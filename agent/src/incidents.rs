@@ -23,6 +23,8 @@ struct Incident {
     timeline: Vec<TimelineEntry>,
     /// Its alerts still firing.
     firing: usize,
+    /// Alerts that joined past the timeline's bound.
+    omitted: u32,
 }
 
 impl Incident {
@@ -139,6 +141,7 @@ impl Incidents {
                 severity: alert.severity,
                 timeline: vec![entry],
                 firing: 1,
+                omitted: 0,
             });
             let summary = format!("{} on {}: {}", alert.signal, self.host, alert.summary);
             return Some(self.event(
@@ -155,6 +158,11 @@ impl Incidents {
         // Keep the timeline ordered by start; equal starts stay in arrival order.
         let at = inc.timeline.partition_point(|e| e.time <= start);
         inc.timeline.insert(at, entry);
+        if inc.timeline.len() > IncidentEvent::MAX_TIMELINE {
+            // Keep the earliest: the origin and how it spread.
+            inc.timeline.pop();
+            inc.omitted = inc.omitted.saturating_add(1);
+        }
         inc.last_start = inc.last_start.max(start);
         inc.severity = inc.severity.max(alert.severity);
         inc.firing += 1;
@@ -236,6 +244,7 @@ impl Incidents {
             started_at: inc.started_at(),
             summary,
             timeline: inc.timeline.clone(),
+            timeline_omitted: inc.omitted,
         }
     }
 }
@@ -341,6 +350,28 @@ mod tests {
         // The same alert sent again at the same severity (e.g. marked flapping): no event.
         up.flapping = true;
         assert!(split(inc.on_alert(up)).1.is_none());
+    }
+
+    #[test]
+    fn the_timeline_keeps_the_earliest_alerts_and_counts_the_rest() {
+        let mut inc = Incidents::new("h".into(), Duration::from_secs(60));
+        let n = IncidentEvent::MAX_TIMELINE as i64 + 5;
+        let mut last = None;
+        for i in 0..n {
+            let a = alert(&format!("s{i}"), AlertState::Firing, i * 100, i * 100);
+            last = split(inc.on_alert(a)).1;
+        }
+        let last = last.unwrap();
+        assert_eq!(last.timeline.len(), IncidentEvent::MAX_TIMELINE);
+        assert_eq!(last.timeline_omitted, 5);
+        assert_eq!(&*last.origin, "s0");
+        // Every alert is still a member: the incident resolves only after the last of them.
+        for i in 0..n {
+            let a = alert(&format!("s{i}"), AlertState::Resolved, i * 100, 100_000 + i);
+            let (a, e) = split(inc.on_alert(a));
+            assert_eq!(a.incident_id, "h@0");
+            assert_eq!(e.is_some(), i == n - 1);
+        }
     }
 
     #[test]

@@ -34,6 +34,10 @@ fn config(dir: &tempfile::TempDir, protocol: &str, endpoint: &str, extra: &str) 
             ("interval = \"10s\"", "interval = \"1s\""),
             // The process-burst anomalies are tuned for the EWMA z-score.
             ("kind = \"ensemble\"", "kind = \"ewma\"\nwarmup = 8"),
+            // An alert raised before the induced one (the previous test's processes going
+            // away) must not hold the induced one back in a cool-down or as flapping.
+            ("cooldown = \"1m\"", "cooldown = \"0s\""),
+            ("flap_window = \"10m\"", "flap_window = \"1s\""),
             (
                 "# host_name = \"web-1\"",
                 &format!("host_name = \"{HOST}\""),
@@ -86,8 +90,8 @@ fn induce_alert(agent: &mut Agent) {
     );
 }
 
-/// (id, state, severity, summary) of a stdout event (alert or incident).
-fn key_json(v: &Value) -> (String, String, String, String) {
+/// (id, state, severity, summary, time in ns) of a stdout event (alert or incident).
+fn key_json(v: &Value) -> (String, String, String, String, u64) {
     let id = if v["kind"] == "incident" {
         &v["incident_id"]
     } else {
@@ -98,10 +102,14 @@ fn key_json(v: &Value) -> (String, String, String, String) {
         v["state"].as_str().unwrap_or_default().to_owned(),
         v["severity"].as_str().unwrap_or_default().to_owned(),
         v["summary"].as_str().unwrap_or_default().to_owned(),
+        humantime::parse_rfc3339(v["time"].as_str().unwrap_or_default())
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as u64),
     )
 }
 
-fn key_otlp(r: &ReceivedLog) -> (String, String, String, String) {
+fn key_otlp(r: &ReceivedLog) -> (String, String, String, String, u64) {
     let prefix = if r.record.event_name == "seismo.incident" {
         "seismo.incident"
     } else {
@@ -112,6 +120,7 @@ fn key_otlp(r: &ReceivedLog) -> (String, String, String, String) {
         r.attr(&format!("{prefix}.state")).unwrap_or_default(),
         r.attr(&format!("{prefix}.severity")).unwrap_or_default(),
         r.body().unwrap_or_default(),
+        r.record.time_unix_nano,
     )
 }
 

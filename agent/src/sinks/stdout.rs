@@ -99,6 +99,7 @@ mod tests {
                 evidence: "s".into(),
                 resolved_at: None,
             }],
+            timeline_omitted: 0,
         };
         tx.send(Arc::new(Event::Alert(alert()))).await.unwrap();
         tx.send(Arc::new(Event::Incident(incident))).await.unwrap();

@@ -420,6 +420,7 @@ mod tests {
                 entry("disk", 1_764_097_262_123, None),
                 entry("latency", 1_764_097_290_000, Some(1_764_097_300_000)),
             ],
+            timeline_omitted: 0,
         };
         let json = serde_json::to_vec(&Event::Incident(event)).unwrap();
         let wire = WireIncident::decode(&json).unwrap();
