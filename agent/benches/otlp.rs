@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use seismo::event::{AlertEvent, AlertState, Range, Severity};
+use seismo::event::{AlertEvent, AlertState, Event, Range, Severity};
 use seismo::outbox::Outbox;
 use seismo::sinks::deliver::{self, Backoff};
 use seismo::sinks::otlp::transport::LogsTransport;
@@ -27,6 +27,7 @@ fn alert(i: usize) -> Vec<u8> {
             AlertState::Resolved
         },
         alert_id: format!("host.cpu.core.{}.utilization@{ts}", i % 64),
+        incident_id: format!("bench-host@{ts}"),
         host: "bench-host".into(),
         signal: format!("host.cpu.core.{}.utilization", i % 64).into(),
         severity: Severity::Critical,
@@ -38,13 +39,14 @@ fn alert(i: usize) -> Vec<u8> {
         score: 0.93,
         detector: "ewma",
         started_at: ts,
+        flapping: false,
         log: None,
         summary: format!(
             "host.cpu.core.{}.utilization is 0.97, above the expected range 0.02..0.31 (score 0.93, detector ewma)",
             i % 64
         ),
     };
-    serde_json::to_vec(&event).expect("alert JSON")
+    serde_json::to_vec(&Event::Alert(event)).expect("alert JSON")
 }
 
 fn run(protocol: &str, n: usize) {

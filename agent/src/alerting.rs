@@ -1,7 +1,18 @@
-//! Turns scored points into alert events: one firing alert per signal until it resolves, an
-//! escalation to critical re-sent under the same id, resolution after a run of normal points.
+//! The alert lifecycle of each signal: scored points in, alert events out.
+//!
+//! - fires when `fire_after` of the signal's last `fire_window` points are anomalous;
+//! - one firing alert per signal (dedup); an escalation into the critical band is sent again
+//!   under the same id;
+//! - resolves after `resolve_after` consecutive normal points (hysteresis);
+//! - after a resolve, the signal may not fire again for `cooldown`;
+//! - a signal with `flap_transitions` fire/resolve transitions within `flap_window` is
+//!   flapping: its alert is held open (sent again, marked flapping) instead of resolving and
+//!   firing again, and resolves once the signal has been normal for a whole `flap_window`.
+//!
+//! All times are the points' own timestamps, so the same points give the same alerts (replay,
+//! tests).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,108 +29,242 @@ pub struct Normal {
     pub expected: Range,
 }
 
+/// The lifecycle settings, in the units the state machine uses.
+#[derive(Debug, Clone, Copy)]
+struct Policy {
+    fire_after: usize,
+    fire_window: usize,
+    resolve_after: u32,
+    critical_score: f64,
+    /// Anomalies scoring below this do not count (0 when every anomaly counts).
+    warning_score: f64,
+    cooldown_ms: i64,
+    flap_window_ms: i64,
+    flap_transitions: usize,
+}
+
+impl Policy {
+    fn severity(&self, score: f64) -> Severity {
+        if score >= self.critical_score {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        }
+    }
+}
+
 #[derive(Debug)]
-struct Active {
+struct Firing {
     alert_id: String,
     started_at: i64,
     severity: Severity,
     detector: &'static str,
+    flapping: bool,
+}
+
+/// What is remembered of one signal. Dropped once nothing in it matters any more.
+#[derive(Debug, Default)]
+struct Track {
+    /// The last `fire_window` points: timestamp, and the score when the point was anomalous.
+    recent: VecDeque<(i64, Option<f64>)>,
+    firing: Option<Firing>,
     /// Consecutive normal points since the last anomalous one.
     normal_run: u32,
+    last_anomaly: i64,
+    /// The signal may not fire before this (cool-down after a resolve).
+    quiet_until: i64,
+    /// When its recent fire and resolve transitions happened, oldest first.
+    transitions: VecDeque<i64>,
+}
+
+impl Track {
+    fn push(&mut self, ts_ms: i64, score: Option<f64>, window: usize) {
+        if self.recent.len() == window {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((ts_ms, score));
+    }
+
+    fn forget_transitions_before(&mut self, ts_ms: i64) {
+        while self.transitions.front().is_some_and(|&t| t < ts_ms) {
+            self.transitions.pop_front();
+        }
+    }
+
+    /// Nothing left that could change a later decision.
+    fn is_idle(&self, now_ms: i64) -> bool {
+        self.firing.is_none()
+            && self.transitions.is_empty()
+            && now_ms >= self.quiet_until
+            && self.recent.iter().all(|(_, s)| s.is_none())
+    }
 }
 
 #[derive(Debug)]
 pub struct Alerting {
     host: Arc<str>,
-    critical_score: f64,
-    resolve_after: u32,
-    active: HashMap<Arc<str>, Active>,
+    policy: Policy,
+    signals: HashMap<Arc<str>, Track>,
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn human(ms: i64) -> humantime::FormattedDuration {
+    humantime::format_duration(Duration::from_secs(u64::try_from(ms / 1000).unwrap_or(0)))
 }
 
 impl Alerting {
     pub fn new(host: Arc<str>, config: &AlertingConfig) -> Self {
         Self {
             host,
-            critical_score: config.critical_score.get(),
-            resolve_after: config.resolve_after,
-            active: HashMap::new(),
+            policy: Policy {
+                fire_after: config.fire_after.get() as usize,
+                fire_window: config.fire_window.get() as usize,
+                resolve_after: config.resolve_after,
+                critical_score: config.critical_score.get(),
+                warning_score: config.warning_score.map_or(0.0, |s| s.get()),
+                cooldown_ms: millis(config.cooldown),
+                flap_window_ms: millis(config.flap_window),
+                flap_transitions: config.flap_transitions.get() as usize,
+            },
+            signals: HashMap::new(),
         }
     }
 
+    /// Alerts firing now.
     pub fn firing(&self) -> usize {
-        self.active.len()
+        self.signals.values().filter(|t| t.firing.is_some()).count()
     }
 
+    /// Signals whose state is kept (firing, cooling down, or with recent anomalies).
+    pub fn tracked(&self) -> usize {
+        self.signals.len()
+    }
+
+    /// An anomalous point of a signal's series.
     pub fn on_anomaly(&mut self, a: &Anomaly) -> Option<AlertEvent> {
-        let severity = if a.score >= self.critical_score {
-            Severity::Critical
-        } else {
-            Severity::Warning
-        };
+        self.anomaly(a, false)
+    }
+
+    /// A one-off anomaly that is not part of a series (a log template seen for the first
+    /// time): it fires at once, whatever `fire_after` and the cool-down say.
+    pub fn on_novel(&mut self, a: &Anomaly) -> Option<AlertEvent> {
+        self.anomaly(a, true)
+    }
+
+    fn anomaly(&mut self, a: &Anomaly, at_once: bool) -> Option<AlertEvent> {
+        let p = self.policy;
         let expected = Range {
             low: a.expected_low,
             high: a.expected_high,
         };
-        let (id, started_at) = match self.active.get_mut(&a.signal) {
-            Some(active) => {
-                active.normal_run = 0;
-                if severity <= active.severity {
-                    return None;
-                }
-                active.severity = severity;
-                (active.alert_id.clone(), active.started_at)
+        if a.score < p.warning_score {
+            let point = Normal {
+                ts_ms: a.ts_ms,
+                observed: a.observed,
+                score: a.score,
+                expected,
+            };
+            return self.on_normal(&a.signal, &point);
+        }
+        let track = self.signals.entry(Arc::clone(&a.signal)).or_default();
+        track.push(a.ts_ms, Some(a.score), p.fire_window);
+        track.normal_run = 0;
+        track.last_anomaly = a.ts_ms;
+        let severity = p.severity(a.score);
+        if let Some(f) = &mut track.firing {
+            if severity <= f.severity {
+                return None;
             }
-            None => {
-                let id = format!("{}@{}", a.signal, a.ts_ms);
-                self.active.insert(
-                    Arc::clone(&a.signal),
-                    Active {
-                        alert_id: id.clone(),
-                        started_at: a.ts_ms,
-                        severity,
-                        detector: a.detector,
-                        normal_run: 0,
-                    },
-                );
-                (id, a.ts_ms)
-            }
-        };
-        Some(AlertEvent {
-            time: a.ts_ms,
-            state: AlertState::Firing,
-            alert_id: id,
-            host: Arc::clone(&self.host),
-            signal: Arc::clone(&a.signal),
-            severity,
-            observed: a.observed,
-            expected,
-            score: a.score,
-            detector: a.detector,
-            started_at,
-            summary: a.evidence(),
-            log: None,
-        })
-    }
-
-    pub fn on_normal(&mut self, signal: &Arc<str>, point: &Normal) -> Option<AlertEvent> {
-        let active = self.active.get_mut(signal)?;
-        active.normal_run += 1;
-        if active.normal_run < self.resolve_after {
+            f.severity = severity;
+            let summary = a.evidence();
+            return Some(self.event(&a.signal, AlertState::Firing, a, expected, summary));
+        }
+        let anomalous: Vec<(i64, f64)> = track
+            .recent
+            .iter()
+            .filter_map(|&(t, s)| s.map(|s| (t, s)))
+            .collect();
+        if !at_once && (anomalous.len() < p.fire_after || a.ts_ms < track.quiet_until) {
             return None;
         }
-        let active = self.active.remove(signal)?;
-        let lasted =
-            Duration::from_millis(u64::try_from(point.ts_ms - active.started_at).unwrap_or(0));
-        let summary = format!(
-            "{signal} is back within its expected range after {}",
-            humantime::format_duration(Duration::from_secs(lasted.as_secs()))
-        );
-        Some(self.resolved(signal, active, point, summary))
+        let started_at = if at_once {
+            a.ts_ms
+        } else {
+            anomalous.first().map_or(a.ts_ms, |&(t, _)| t)
+        };
+        let peak = anomalous.iter().map(|&(_, s)| s).fold(a.score, f64::max);
+        track.firing = Some(Firing {
+            alert_id: format!("{}@{started_at}", a.signal),
+            started_at,
+            severity: p.severity(peak),
+            detector: a.detector,
+            flapping: false,
+        });
+        track.transitions.push_back(a.ts_ms);
+        let mut summary = a.evidence();
+        if p.fire_window > 1 && !at_once {
+            summary.push_str(&format!(
+                "; {} of its last {} points are anomalous",
+                anomalous.len(),
+                track.recent.len()
+            ));
+        }
+        Some(self.event(&a.signal, AlertState::Firing, a, expected, summary))
+    }
+
+    /// A normal point of a signal's series.
+    pub fn on_normal(&mut self, signal: &Arc<str>, point: &Normal) -> Option<AlertEvent> {
+        let p = self.policy;
+        let track = self.signals.get_mut(signal)?;
+        track.push(point.ts_ms, None, p.fire_window);
+        track.forget_transitions_before(point.ts_ms.saturating_sub(p.flap_window_ms));
+        let Some(firing) = &mut track.firing else {
+            if track.is_idle(point.ts_ms) {
+                self.signals.remove(signal);
+            }
+            return None;
+        };
+        track.normal_run += 1;
+        if track.normal_run < p.resolve_after {
+            return None;
+        }
+        let summary = if firing.flapping {
+            let calm = point.ts_ms.saturating_sub(track.last_anomaly);
+            if calm < p.flap_window_ms {
+                return None;
+            }
+            format!(
+                "{signal} stopped flapping: normal for {}, its alert is resolved",
+                human(calm)
+            )
+        } else if track.transitions.len() + 1 >= p.flap_transitions {
+            firing.flapping = true;
+            let summary = format!(
+                "{signal} is flapping: {} fire/resolve transitions within {}; its alert stays open until it has been normal for {}",
+                track.transitions.len() + 1,
+                human(p.flap_window_ms),
+                human(p.flap_window_ms)
+            );
+            let f = self.signals.get(signal)?.firing.as_ref()?;
+            return Some(self.build(signal, AlertState::Firing, f, point, summary));
+        } else {
+            format!(
+                "{signal} is back within its expected range after {}",
+                human(point.ts_ms.saturating_sub(firing.started_at))
+            )
+        };
+        let firing = track.firing.take()?;
+        track.transitions.push_back(point.ts_ms);
+        track.quiet_until = point.ts_ms.saturating_add(p.cooldown_ms);
+        Some(self.build(signal, AlertState::Resolved, &firing, point, summary))
     }
 
     /// The signal is no longer reported (device gone, detector evicted): resolve its alert.
     pub fn forget(&mut self, signal: &Arc<str>, ts_ms: i64) -> Option<AlertEvent> {
-        let active = self.active.remove(signal)?;
+        let firing = self.signals.remove(signal)?.firing?;
         let point = Normal {
             ts_ms,
             observed: f64::NAN,
@@ -130,28 +275,65 @@ impl Alerting {
             },
         };
         let summary = format!("{signal} is no longer reported; its alert is resolved");
-        Some(self.resolved(signal, active, &point, summary))
+        Some(self.build(signal, AlertState::Resolved, &firing, &point, summary))
     }
 
-    fn resolved(
+    /// The event for the firing alert of `signal` at anomaly `a`.
+    fn event(
         &self,
         signal: &Arc<str>,
-        active: Active,
+        state: AlertState,
+        a: &Anomaly,
+        expected: Range,
+        summary: String,
+    ) -> AlertEvent {
+        let point = Normal {
+            ts_ms: a.ts_ms,
+            observed: a.observed,
+            score: a.score,
+            expected,
+        };
+        match self.signals.get(signal).and_then(|t| t.firing.as_ref()) {
+            Some(f) => self.build(signal, state, f, &point, summary),
+            // Unreachable: callers hold a firing alert. Keep the event rather than lose it.
+            None => self.build(
+                signal,
+                state,
+                &Firing {
+                    alert_id: format!("{signal}@{}", a.ts_ms),
+                    started_at: a.ts_ms,
+                    severity: self.policy.severity(a.score),
+                    detector: a.detector,
+                    flapping: false,
+                },
+                &point,
+                summary,
+            ),
+        }
+    }
+
+    fn build(
+        &self,
+        signal: &Arc<str>,
+        state: AlertState,
+        f: &Firing,
         point: &Normal,
         summary: String,
     ) -> AlertEvent {
         AlertEvent {
             time: point.ts_ms,
-            state: AlertState::Resolved,
-            alert_id: active.alert_id,
+            state,
+            alert_id: f.alert_id.clone(),
+            incident_id: String::new(),
             host: Arc::clone(&self.host),
             signal: Arc::clone(signal),
-            severity: active.severity,
+            severity: f.severity,
             observed: point.observed,
             expected: point.expected,
             score: point.score,
-            detector: active.detector,
-            started_at: active.started_at,
+            detector: f.detector,
+            started_at: f.started_at,
+            flapping: f.flapping,
             summary,
             log: None,
         }
@@ -161,7 +343,12 @@ impl Alerting {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use seismo_config::Config;
+
+    /// The lifecycle under `[alerting]` keys `extra` (the rest default).
+    fn alerting(extra: &str) -> Alerting {
+        let config = seismo_config::parse(&format!("[alerting]\n{extra}"), "t").unwrap();
+        Alerting::new("h".into(), &config.alerting)
+    }
 
     fn anomaly(ts: i64, score: f64) -> Anomaly {
         Anomaly {
@@ -187,9 +374,29 @@ mod tests {
         }
     }
 
+    /// Feeds a scripted score sequence, one point a second from `t0` (a score of 0 is a normal
+    /// point), and returns `(second, state, severity, flapping)` of every event.
+    fn script(a: &mut Alerting, t0: i64, scores: &[f64]) -> Vec<(i64, AlertState, Severity, bool)> {
+        let s: Arc<str> = "s".into();
+        let mut out = Vec::new();
+        for (i, &score) in scores.iter().enumerate() {
+            let ts = t0 + i as i64 * 1000;
+            let e = if score > 0.0 {
+                a.on_anomaly(&anomaly(ts, score))
+            } else {
+                a.on_normal(&s, &normal(ts))
+            };
+            out.extend(e.map(|e| (ts / 1000, e.state, e.severity, e.flapping)));
+        }
+        out
+    }
+
+    use AlertState::{Firing as F, Resolved as R};
+    use Severity::{Critical as C, Warning as W};
+
     #[test]
     fn fires_once_escalates_then_resolves_after_a_normal_run() {
-        let mut a = Alerting::new("h".into(), &Config::default().alerting);
+        let mut a = alerting("");
         let s: Arc<str> = "s".into();
         let fired = a.on_anomaly(&anomaly(1_000, 0.6)).unwrap();
         assert_eq!(
@@ -219,24 +426,195 @@ mod tests {
         assert_eq!(done.state, AlertState::Resolved);
         assert_eq!((done.alert_id.as_str(), done.started_at), ("s@1000", 1_000));
         assert_eq!(done.severity, Severity::Critical);
+        assert!(!done.flapping);
         assert_eq!(a.firing(), 0);
-        let again = a.on_anomaly(&anomaly(11_000, 0.6)).unwrap();
-        assert_eq!(again.alert_id, "s@11000", "a new alert after resolution");
+        // After the one-minute cool-down, a new alert.
+        let again = a.on_anomaly(&anomaly(71_000, 0.6)).unwrap();
+        assert_eq!(again.alert_id, "s@71000", "a new alert after resolution");
     }
 
     #[test]
-    fn normal_points_without_an_alert_emit_nothing() {
-        let mut a = Alerting::new("h".into(), &Config::default().alerting);
+    fn k_of_n_fires_on_the_kth_anomaly_within_the_window_only() {
+        let mut a = alerting("fire_after = 3\nfire_window = 5\ncooldown = \"0s\"\n");
+        // Anomalies at 0, 2 and 5: never 3 within 5 points (0..=4 holds 2; 1..=5 holds 2).
+        assert!(script(&mut a, 0, &[0.6, 0.0, 0.6, 0.0, 0.0, 0.6, 0.0, 0.0]).is_empty());
+        // Then 3 within 5 (at 10, 12, 13): it fires at the third, started at the first.
+        let mut a = alerting("fire_after = 3\nfire_window = 5\ncooldown = \"0s\"\n");
+        let e = a.on_anomaly(&anomaly(10_000, 0.6));
+        assert!(e.is_none());
+        a.on_normal(&"s".into(), &normal(11_000));
+        assert!(a.on_anomaly(&anomaly(12_000, 0.9)).is_none());
+        let fired = a.on_anomaly(&anomaly(13_000, 0.6)).unwrap();
+        assert_eq!(fired.state, AlertState::Firing);
+        assert_eq!((fired.time, fired.started_at), (13_000, 10_000));
+        assert_eq!(fired.alert_id, "s@10000");
+        assert_eq!(
+            fired.severity,
+            Severity::Critical,
+            "the window's peak sets the severity"
+        );
+        assert!(
+            fired
+                .summary
+                .ends_with("3 of its last 4 points are anomalous"),
+            "{}",
+            fired.summary
+        );
+    }
+
+    #[test]
+    fn hysteresis_resolves_only_after_m_consecutive_normal_points() {
+        let mut a = alerting("resolve_after = 4\ncooldown = \"0s\"\n");
+        let events = script(
+            &mut a,
+            0,
+            &[0.6, 0.0, 0.0, 0.0, 0.6, 0.0, 0.0, 0.0, 0.0, 0.0],
+        );
+        // Three normal points are not enough; the anomaly at 4 restarts the count.
+        assert_eq!(events, [(0, F, W, false), (8, R, W, false)]);
+    }
+
+    #[test]
+    fn dedup_keeps_one_firing_alert_per_signal() {
+        let mut a = alerting("");
+        let mut scores = vec![0.6; 50];
+        scores[20] = 0.9;
+        let events = script(&mut a, 0, &scores);
+        // One alert; only its escalation into the critical band is sent again.
+        assert_eq!(events, [(0, F, W, false), (20, F, C, false)]);
+        assert_eq!(a.firing(), 1);
+        // Another signal has its own alert.
+        let mut other = anomaly(60_000, 0.6);
+        other.signal = "t".into();
+        assert!(a.on_anomaly(&other).is_some());
+        assert_eq!(a.firing(), 2);
+    }
+
+    #[test]
+    fn cool_down_holds_a_new_alert_back_until_it_ends() {
+        let mut a = alerting("resolve_after = 1\ncooldown = \"10s\"\n");
+        let mut scores = vec![0.6, 0.0]; // fires at 0, resolves at 1: quiet until 11
+        scores.extend([0.6, 0.0, 0.0, 0.6, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]); // 2..=11
+        scores.extend([0.6, 0.0]); // 12: fires
+        let events = script(&mut a, 0, &scores);
+        assert_eq!(
+            events,
+            [
+                (0, F, W, false),
+                (1, R, W, false),
+                (12, F, W, false),
+                (13, R, W, false)
+            ]
+        );
+        // Anomalies during the cool-down still count: when it ends (at 12), it fires.
+        let mut a =
+            alerting("resolve_after = 1\ncooldown = \"10s\"\nfire_after = 2\nfire_window = 3\n");
+        let mut scores = vec![0.6, 0.6, 0.0]; // fires at 1, resolves at 2: quiet until 12
+        scores.extend([0.0; 7]); // 3..=9
+        scores.extend([0.6, 0.6, 0.6]); // 10, 11, 12
+        let events = script(&mut a, 0, &scores);
+        assert_eq!(
+            events,
+            [(1, F, W, false), (2, R, W, false), (12, F, W, false)]
+        );
+    }
+
+    #[test]
+    fn a_flapping_signal_is_held_open_instead_of_re_firing() {
+        let mut a = alerting(
+            "resolve_after = 1\ncooldown = \"0s\"\nflap_window = \"20s\"\nflap_transitions = 4\n",
+        );
+        // Fire/resolve, fire/resolve..., one point each: the fourth transition (the second
+        // resolve) is held, the alert is sent again marked flapping and stays open.
+        let mut scores = vec![0.6, 0.0, 0.6, 0.0, 0.6, 0.0, 0.6, 0.0, 0.6, 0.0];
+        // Then normal: it resolves once normal for the whole 20 s window (last anomaly at 8).
+        scores.extend([0.0; 25]);
+        let events = script(&mut a, 0, &scores);
+        assert_eq!(
+            events,
+            [
+                (0, F, W, false),
+                (1, R, W, false),
+                (2, F, W, false),
+                (3, F, W, true),
+                (28, R, W, true)
+            ]
+        );
+        // One alert id from the re-fire to the end: nothing fired again while flapping.
+        let mut a = alerting(
+            "resolve_after = 1\ncooldown = \"0s\"\nflap_window = \"20s\"\nflap_transitions = 4\n",
+        );
+        let s: Arc<str> = "s".into();
+        let mut ids = Vec::new();
+        for i in 0..40i64 {
+            let e = if i < 10 && i % 2 == 0 {
+                a.on_anomaly(&anomaly(i * 1000, 0.6))
+            } else {
+                a.on_normal(&s, &normal(i * 1000))
+            };
+            ids.extend(e.map(|e| e.alert_id));
+        }
+        assert_eq!(ids, ["s@0", "s@0", "s@2000", "s@2000", "s@2000"]);
+        // Stably normal again, it is an ordinary signal: the next anomaly fires a fresh alert.
+        assert!(a
+            .on_anomaly(&anomaly(100_000, 0.6))
+            .is_some_and(|e| !e.flapping));
+    }
+
+    #[test]
+    fn slow_transitions_are_not_flapping() {
+        let mut a = alerting(
+            "resolve_after = 1\ncooldown = \"0s\"\nflap_window = \"5s\"\nflap_transitions = 4\n",
+        );
+        let mut scores = Vec::new();
+        for _ in 0..5 {
+            scores.extend([0.6, 0.0, 0.0, 0.0, 0.0, 0.0]);
+        }
+        let events = script(&mut a, 0, &scores);
+        assert_eq!(events.len(), 10);
+        assert!(events.iter().all(|e| !e.3));
+    }
+
+    #[test]
+    fn severity_bands_and_the_warning_floor() {
+        let mut a = alerting("critical_score = 0.9\nwarning_score = 0.6\n");
+        assert!(
+            a.on_anomaly(&anomaly(0, 0.55)).is_none(),
+            "below the warning band"
+        );
+        assert_eq!(a.tracked(), 0, "a discounted anomaly leaves no state");
+        let e = a.on_anomaly(&anomaly(1_000, 0.7)).unwrap();
+        assert_eq!(e.severity, Severity::Warning);
+        let e = a.on_anomaly(&anomaly(2_000, 0.95)).unwrap();
+        assert_eq!(e.severity, Severity::Critical);
+    }
+
+    #[test]
+    fn novel_events_fire_at_once_whatever_k_of_n_says() {
+        let mut a = alerting("fire_after = 3\nfire_window = 3\n");
+        assert!(a.on_anomaly(&anomaly(0, 0.9)).is_none());
+        let e = a.on_novel(&anomaly(1_000, 1.0)).unwrap();
+        assert_eq!((e.state, e.started_at), (AlertState::Firing, 1_000));
+    }
+
+    #[test]
+    fn normal_points_without_an_alert_emit_nothing_and_state_is_dropped() {
+        let mut a = alerting("resolve_after = 1\ncooldown = \"5s\"\nflap_window = \"5s\"\n");
         assert!(a.on_normal(&"s".into(), &normal(1)).is_none());
         assert!(a.forget(&"s".into(), 1).is_none());
+        script(&mut a, 0, &[0.6, 0.0]);
+        assert_eq!(a.tracked(), 1, "cooling down");
+        script(&mut a, 2_000, &[0.0; 10]);
+        assert_eq!(a.tracked(), 0, "nothing left to remember");
     }
 
     #[test]
     fn forgetting_a_firing_signal_resolves_it() {
-        let mut a = Alerting::new("h".into(), &Config::default().alerting);
+        let mut a = alerting("");
         a.on_anomaly(&anomaly(1_000, 0.6));
         let e = a.forget(&"s".into(), 5_000).unwrap();
         assert_eq!(e.state, AlertState::Resolved);
         assert!(e.summary.contains("no longer reported"));
+        assert_eq!(a.tracked(), 0);
     }
 }

@@ -1,4 +1,5 @@
-//! The values that flow through the agent: samples in, anomalies in the middle, alert events out.
+//! The values that flow through the agent: samples in, anomalies in the middle, events out
+//! (alerts on one signal, incidents that group alerts).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -75,6 +76,8 @@ pub struct AlertEvent {
     pub state: AlertState,
     /// Stable for one alert from firing to resolved: `{signal}@{first anomalous ts_ms}`.
     pub alert_id: String,
+    /// The incident this alert belongs to (set by the incident stage, `incidents.rs`).
+    pub incident_id: String,
     pub host: Arc<str>,
     pub signal: Arc<str>,
     pub severity: Severity,
@@ -86,10 +89,93 @@ pub struct AlertEvent {
     /// When the alert started firing (RFC 3339, UTC).
     #[serde(serialize_with = "rfc3339")]
     pub started_at: i64,
+    /// The signal keeps going in and out of its range: its alert is held open, not re-fired.
+    pub flapping: bool,
     pub summary: String,
     /// For log signals: the template and sample lines behind the alert.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<Arc<LogEvidence>>,
+}
+
+/// Where an incident is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentState {
+    /// Its first alert fired.
+    Opened,
+    /// An alert joined it, or its severity rose.
+    Updated,
+    /// Every one of its alerts has resolved.
+    Resolved,
+}
+
+/// Alerts on several signals of one host, close together in time: one incident.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IncidentEvent {
+    /// When the event happened (RFC 3339, UTC).
+    #[serde(serialize_with = "rfc3339")]
+    pub time: i64,
+    pub state: IncidentState,
+    /// Stable from opened to resolved: `{host}@{ts_ms of the alert that opened it}`.
+    pub incident_id: String,
+    pub host: Arc<str>,
+    /// The highest severity any of its alerts reached.
+    pub severity: Severity,
+    /// The probable origin: the signal whose alert started first.
+    pub origin: Arc<str>,
+    /// Every signal in the timeline, once, in timeline order.
+    pub signals: Vec<Arc<str>>,
+    /// When the first alert started (RFC 3339, UTC).
+    #[serde(serialize_with = "rfc3339")]
+    pub started_at: i64,
+    pub summary: String,
+    /// Its alerts, ordered by the time each started: the earliest
+    /// [`IncidentEvent::MAX_TIMELINE`].
+    pub timeline: Vec<TimelineEntry>,
+    /// Alerts that joined but are left out of the timeline (it is full).
+    pub timeline_omitted: u32,
+}
+
+impl IncidentEvent {
+    /// Timeline entries kept per incident, so a long incident's events stay bounded.
+    pub const MAX_TIMELINE: usize = 64;
+}
+
+/// One alert of an incident.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimelineEntry {
+    pub signal: Arc<str>,
+    /// When the alert started: its signal's first anomalous point (RFC 3339, UTC).
+    #[serde(serialize_with = "rfc3339")]
+    pub time: i64,
+    pub severity: Severity,
+    pub alert_id: String,
+    /// The alert's summary when it fired.
+    pub evidence: String,
+    /// When the alert resolved; `null` while it fires.
+    #[serde(serialize_with = "rfc3339_opt")]
+    pub resolved_at: Option<i64>,
+}
+
+/// Everything the sinks receive, tagged by `kind` in JSON (`"alert"`, `"incident"`, `"hook"`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    Alert(AlertEvent),
+    Incident(IncidentEvent),
+    /// The outcome of a remediation hook run (`hooks/outcome.rs`).
+    Hook(crate::hooks::HookOutcome),
+}
+
+impl Event {
+    /// The id to name the event by in logs.
+    pub fn id(&self) -> &str {
+        match self {
+            Event::Alert(a) => &a.alert_id,
+            Event::Incident(i) => &i.incident_id,
+            Event::Hook(h) => &h.event_id,
+        }
+    }
 }
 
 /// What a log alert is about: the source, the template (when the signal has one) and up to
@@ -132,6 +218,13 @@ pub fn format_ts(ts_ms: i64) -> String {
 
 fn rfc3339<S: serde::Serializer>(ts_ms: &i64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format_ts(*ts_ms))
+}
+
+fn rfc3339_opt<S: serde::Serializer>(ts_ms: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+    match ts_ms {
+        Some(t) => s.serialize_str(&format_ts(*t)),
+        None => s.serialize_none(),
+    }
 }
 
 /// Short, human-friendly rendering of a measured value.

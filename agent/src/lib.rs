@@ -8,6 +8,7 @@ pub mod csv_series;
 pub mod daemon;
 pub mod event;
 pub mod hooks;
+pub mod incidents;
 pub mod logging;
 pub mod logparse;
 pub mod logs;

@@ -1,5 +1,6 @@
 //! The pipeline: one detector per signal, created on first sight from the configuration, fed
-//! every sample; anomalies and normal points go through alerting, alert events to the sinks.
+//! every sample; anomalies and normal points go through alerting, alerts through incident
+//! grouping, and both to the sinks.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,7 +16,10 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::mpsc;
 
 use crate::alerting::{Alerting, Normal};
-use crate::event::{now_ms, AlertEvent, AlertState, Anomaly, LogEvidence, Range, Sample};
+use crate::event::{
+    now_ms, AlertEvent, AlertState, Anomaly, Event, IncidentState, LogEvidence, Range, Sample,
+};
+use crate::incidents::Incidents;
 use crate::hooks::Hooks;
 use crate::logs::LogUpdate;
 use crate::sinks::Sinks;
@@ -32,6 +36,7 @@ pub struct Pipeline {
     detectors: DetectorsConfig,
     signals: HashMap<Arc<str>, Tracked>,
     alerting: Alerting,
+    incidents: Incidents,
     stats: Arc<Stats>,
     refused_log: LogLimiter,
     non_finite_log: LogLimiter,
@@ -46,7 +51,8 @@ impl Pipeline {
         Self {
             detectors: config.detectors.clone(),
             signals: HashMap::new(),
-            alerting: Alerting::new(host, &config.alerting),
+            alerting: Alerting::new(Arc::clone(&host), &config.alerting),
+            incidents: Incidents::new(host, config.alerting.correlation_window),
             stats,
             refused_log: LogLimiter::new(Duration::from_secs(300)),
             non_finite_log: LogLimiter::new(Duration::from_secs(300)),
@@ -65,7 +71,7 @@ impl Pipeline {
     pub fn process_logs(&mut self, update: LogUpdate, now: Instant) -> Vec<AlertEvent> {
         let mut events = Vec::new();
         for (anomaly, evidence) in update.novel {
-            if let Some(mut e) = self.alerting.on_anomaly(&anomaly) {
+            if let Some(mut e) = self.alerting.on_novel(&anomaly) {
                 e.log = Some(evidence);
                 events.push(e);
             }
@@ -233,18 +239,18 @@ impl Pipeline {
                 },
                 _ = sweep.tick() => self.evict_idle(Instant::now()),
                 Some(outcome) = next_outcome(&mut hooks) => {
-                    sinks.send_hook_outcome(&outcome).await;
+                    sinks.send(Event::Hook(outcome)).await;
                     Vec::new()
                 }
             };
-            for event in events {
-                let counter = match event.state {
-                    AlertState::Firing => &self.stats.alerts_firing,
-                    AlertState::Resolved => &self.stats.alerts_resolved,
-                };
-                Stats::add(counter, 1);
+            for event in events.into_iter().flat_map(|a| self.incidents.on_alert(a)) {
+                count(&self.stats, &event);
                 if let Some(h) = &mut hooks {
-                    h.dispatch(&event);
+                    match &event {
+                        Event::Alert(a) => h.dispatch(a),
+                        Event::Incident(i) => h.dispatch(i),
+                        Event::Hook(_) => {}
+                    }
                 }
                 sinks.send(event).await;
             }
@@ -253,7 +259,7 @@ impl Pipeline {
         if let Some(h) = &mut hooks {
             h.stop();
             while let Some(outcome) = h.next_outcome().await {
-                sinks.send_hook_outcome(&outcome).await;
+                sinks.send(Event::Hook(outcome)).await;
             }
         }
     }
@@ -265,6 +271,17 @@ async fn next_outcome(hooks: &mut Option<Hooks>) -> Option<crate::hooks::HookOut
         Some(h) => h.next_outcome().await,
         None => std::future::pending().await,
     }
+}
+
+fn count(stats: &Stats, event: &Event) {
+    let counter = match event {
+        Event::Alert(a) if a.state == AlertState::Firing => &stats.alerts_firing,
+        Event::Alert(_) => &stats.alerts_resolved,
+        Event::Incident(i) if i.state == IncidentState::Opened => &stats.incidents_opened,
+        Event::Incident(i) if i.state == IncidentState::Resolved => &stats.incidents_resolved,
+        Event::Incident(_) | Event::Hook(_) => return,
+    };
+    Stats::add(counter, 1);
 }
 
 /// Builds the detector the settings ask for; unset kind parameters keep the detector's default.

@@ -24,6 +24,8 @@ pub struct Stats {
     pub anomalies: AtomicU64,
     pub alerts_firing: AtomicU64,
     pub alerts_resolved: AtomicU64,
+    pub incidents_opened: AtomicU64,
+    pub incidents_resolved: AtomicU64,
     /// Alert events written by the stdout sink.
     pub stdout_written: AtomicU64,
     pub stdout_errors: AtomicU64,
@@ -122,13 +124,15 @@ impl Stats {
         );
         let base = format!(
             "samples={} signals={} anomalies={} alerts_firing={} alerts_resolved={} \
-             stdout_written={} host_batches_dropped={} host_errors={} non_finite_skipped={} \
+             incidents_opened={} incidents_resolved={} stdout_written={} host_batches_dropped={} host_errors={} non_finite_skipped={} \
              signals_refused={} signals_evicted={} stdout_errors={}",
             g(&self.samples),
             g(&self.signals_active),
             g(&self.anomalies),
             g(&self.alerts_firing),
             g(&self.alerts_resolved),
+            g(&self.incidents_opened),
+            g(&self.incidents_resolved),
             g(&self.stdout_written),
             g(&self.host_batches_dropped),
             g(&self.host_errors),

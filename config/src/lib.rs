@@ -1,6 +1,7 @@
 //! seismo's configuration: typed, parsed from TOML, unknown keys refused, every error located
 //! (file, line, column) and worded as what to change.
 
+mod alerting;
 mod detectors;
 mod error;
 mod files;
@@ -14,11 +15,12 @@ mod values;
 
 use std::path::Path;
 
+pub use alerting::AlertingConfig;
 pub use detectors::{DetectorKind, DetectorOverride, DetectorSettings, DetectorsConfig};
 pub use error::{ConfigError, Located};
 pub use files::{FileSourceConfig, PathGlob, Pattern, StartAt, DEFAULT_ERROR_PATTERN};
 pub use hooks::{HookCommand, HookConfig, HookOn, HookSeverity, HookState, DEFAULT_PATH};
-pub use model::{AgentConfig, AlertingConfig, Config, LogFormat, LogLevel, LoggingConfig};
+pub use model::{AgentConfig, Config, LogFormat, LogLevel, LoggingConfig};
 pub use mqtt::{MqttSinkConfig, MqttTlsConfig, MqttVersion};
 pub use otlp::{OtlpCompression, OtlpProtocol, OtlpSinkConfig, OtlpTlsConfig};
 pub use sinks::{LinesSinkConfig, SinksConfig, StdoutSinkConfig};

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use crate::alerting::AlertingConfig;
 use crate::detectors::DetectorsConfig;
 use crate::sinks::SinksConfig;
 use crate::sources::SourcesConfig;
-use crate::values::{self, Score};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -18,6 +18,7 @@ pub struct Config {
     pub logging: LoggingConfig,
     pub sources: SourcesConfig,
     pub detectors: DetectorsConfig,
+    #[serde(deserialize_with = "crate::alerting::checked")]
     pub alerting: AlertingConfig,
     pub sinks: SinksConfig,
     /// `[[hooks]]`: remediation commands run on alerts or incidents.
@@ -63,26 +64,6 @@ pub enum LogLevel {
     Info,
     Debug,
     Trace,
-}
-
-/// `[alerting]`: how anomalies become alerts.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AlertingConfig {
-    /// Anomalies scoring at or above this are `critical`; below it, `warning`.
-    pub critical_score: Score,
-    /// A firing alert resolves after this many consecutive normal points of its signal.
-    #[serde(deserialize_with = "values::positive_count")]
-    pub resolve_after: u32,
-}
-
-impl Default for AlertingConfig {
-    fn default() -> Self {
-        Self {
-            critical_score: Score::fixed(0.8),
-            resolve_after: 3,
-        }
-    }
 }
 
 fn non_empty_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

@@ -179,6 +179,11 @@ impl<const LO: u32, const HI: u32> Count<LO, HI> {
         }
     }
 
+    /// For defaults written in code; the caller vouches for the range.
+    pub(crate) const fn fixed(value: u32) -> Self {
+        Self(value)
+    }
+
     pub fn get(self) -> u32 {
         self.0
     }

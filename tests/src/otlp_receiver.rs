@@ -84,6 +84,15 @@ impl ReceivedLog {
             })
     }
 
+    /// The record's attribute `key` when it is a list of strings.
+    pub fn attr_strings(&self, key: &str) -> Option<Vec<String>> {
+        let kv = self.record.attributes.iter().find(|kv| kv.key == key)?;
+        match kv.value.as_ref()?.value.as_ref()? {
+            any_value::Value::ArrayValue(a) => Some(a.values.iter().map(render).collect()),
+            _ => None,
+        }
+    }
+
     /// The body as a string.
     pub fn body(&self) -> Option<String> {
         self.record.body.as_ref().map(render)

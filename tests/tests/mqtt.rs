@@ -1,9 +1,9 @@
 //! The MQTT sink end to end: the real binary, a real Mosquitto per test, the test's own
 //! subscriber, and real anomalies (a burst of processes moves `host.processes.count`).
 //!
-//! The agent's stdout sink is the ground truth of what it raised: every alert printed there
-//! must arrive on `seismo/e2e/alerts`, in the printed order, none lost (duplicates are allowed
-//! by at-least-once delivery and reported).
+//! The agent's stdout sink is the ground truth of what it raised: every event printed there
+//! must arrive, alerts on `seismo/e2e/alerts` and incidents on `seismo/e2e/incidents`, in the
+//! printed order, none lost (duplicates are allowed by at-least-once delivery and reported).
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -25,6 +25,7 @@ fn serial() -> MutexGuard<'static, ()> {
 }
 
 const ALERTS: &str = "seismo/e2e/alerts";
+const INCIDENTS: &str = "seismo/e2e/incidents";
 const STATUS: &str = "seismo/e2e/status";
 const START: Duration = Duration::from_secs(20);
 /// Host samples every second; 8 learned points after the first two readings.
@@ -38,6 +39,13 @@ fn agent_config(dir: &Path, mqtt: &str) -> String {
             // The process-burst anomalies are tuned for the EWMA z-score.
             ("kind = \"ensemble\"", "kind = \"ewma\"\nwarmup = 8"),
             ("resolve_after = 3", "resolve_after = 1"),
+            // Several bursts per test, seconds apart: each one its own alert, none held as
+            // flapping.
+            ("cooldown = \"1m\"", "cooldown = \"0s\""),
+            ("flap_window = \"10m\"", "flap_window = \"1s\""),
+            // One incident per alert: an incident growing over many bursts would outgrow the
+            // 1 KiB record limit of the small outbox one test uses.
+            ("correlation_window = \"5m\"", "correlation_window = \"0s\""),
             ("# host_name = \"web-1\"", "host_name = \"e2e\""),
         ],
     );
@@ -92,7 +100,16 @@ fn wait_process_alert(agent: &mut Agent) {
     );
 }
 
-/// The alert lines the agent printed so far.
+/// The event payloads received, alerts and incidents, in arrival order.
+fn events(sub: &Subscriber) -> Vec<String> {
+    sub.messages()
+        .into_iter()
+        .filter(|m| m.topic == ALERTS || m.topic == INCIDENTS)
+        .map(|m| m.payload)
+        .collect()
+}
+
+/// The event lines (alerts and incidents) the agent printed so far.
 fn printed(agent: &mut Agent) -> Vec<String> {
     agent.wait_stdout(Duration::from_millis(200), |_| false);
     agent.seen_stdout.clone()
@@ -116,7 +133,7 @@ fn is_subsequence(small: &[String], big: &[String]) -> bool {
     small.iter().all(|s| it.any(|b| b == s))
 }
 
-/// Waits until every line of `printed` arrived on the alerts topic, then checks the order.
+/// Waits until every line of `printed` arrived on its topic, then checks the order.
 /// With `agent`, also checks that nothing arrived that the agent did not print (its stdout is
 /// read again, as it may have raised more alerts meanwhile). Returns the duplicates seen.
 fn assert_delivered_in_order(
@@ -125,16 +142,16 @@ fn assert_delivered_in_order(
     agent: Option<&mut Agent>,
 ) -> usize {
     let all_in = |sub: &Subscriber| {
-        let got: HashSet<String> = sub.payloads(ALERTS).into_iter().collect();
+        let got: HashSet<String> = events(sub).into_iter().collect();
         printed.iter().all(|p| got.contains(p))
     };
     let start = Instant::now();
     while !all_in(sub) && start.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(100));
     }
-    let (unique, dups) = dedup(&sub.payloads(ALERTS));
+    let (unique, dups) = dedup(&events(sub));
     let missing: Vec<&String> = printed.iter().filter(|p| !unique.contains(p)).collect();
-    assert!(missing.is_empty(), "alerts never arrived: {missing:#?}");
+    assert!(missing.is_empty(), "events never arrived: {missing:#?}");
     assert!(
         is_subsequence(printed, &unique),
         "out of order:\nprinted {printed:#?}\nreceived {unique:#?}"
@@ -227,6 +244,7 @@ fn run_delivery(version: &str, qos: u8, clean_stop: bool) {
         .find(|p| p.contains("host.processes.count") && p.contains("\"firing\""))
         .unwrap();
     let v: serde_json::Value = serde_json::from_str(&alert).unwrap();
+    assert_eq!(v["kind"], "alert");
     assert_eq!(v["host"], "e2e");
     assert_eq!(v["signal"], "host.processes.count");
     assert_eq!(v["detector"], "ewma");
@@ -238,9 +256,34 @@ fn run_delivery(version: &str, qos: u8, clean_stop: bool) {
         "score",
         "started_at",
         "summary",
+        "incident_id",
     ] {
         assert!(!v[key].is_null(), "{key} missing in {v}");
     }
+    // Its incident is on the incidents topic, under the id the alert names.
+    let of_alert = |p: &str| {
+        serde_json::from_str::<serde_json::Value>(p)
+            .ok()
+            .filter(|i| i["incident_id"] == v["incident_id"])
+    };
+    sub.wait_for(Duration::from_secs(20), |m| {
+        m.iter()
+            .any(|m| m.topic == INCIDENTS && of_alert(&m.payload).is_some())
+    });
+    let incident = sub
+        .payloads(INCIDENTS)
+        .iter()
+        .find_map(|p| of_alert(p))
+        .unwrap_or_else(|| panic!("no incident {} on {INCIDENTS}", v["incident_id"]));
+    assert_eq!(incident["kind"], "incident");
+    assert_eq!(incident["host"], "e2e");
+    assert!(
+        incident["signals"]
+            .as_array()
+            .is_some_and(|s| s.contains(&v["signal"])),
+        "{incident}"
+    );
+    assert!(incident["timeline"][0]["signal"].is_string(), "{incident}");
 
     if clean_stop {
         // A clean stop says `offline` itself (a clean DISCONNECT suppresses the Last Will).
@@ -248,7 +291,7 @@ fn run_delivery(version: &str, qos: u8, clean_stop: bool) {
         assert_eq!(
             summary_counter(&agent, "mqtt.delivered"),
             agent.seen_stdout.len() as u64,
-            "every printed alert delivered before the agent stopped"
+            "every printed event delivered before the agent stopped"
         );
         assert_eq!(summary_counter(&agent, "mqtt.dropped"), 0);
     } else {
@@ -416,7 +459,7 @@ fn a_full_outbox_drops_the_oldest_counts_them_and_keeps_memory_flat() {
     stop(&mut agent);
     // Everything the agent printed, up to its stop.
     let printed = agent.seen_stdout.clone();
-    let (unique, _) = dedup(&sub.payloads(ALERTS));
+    let (unique, _) = dedup(&events(&sub));
     let dropped = summary_counter(&agent, "mqtt.dropped");
     let queued = summary_counter(&agent, "mqtt.queued");
     assert!(dropped > 0, "nothing dropped");

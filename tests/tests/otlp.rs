@@ -2,8 +2,8 @@
 //! through outages, hangs and a SIGKILL. The alerts come from a real anomaly: a burst of idle
 //! processes after warm-up makes `host.processes.count` jump.
 //!
-//! Each alert is checked against the same alert on the agent's stdout (JSON), so the OTLP
-//! mapping is held to the documented schema field by field.
+//! Each alert (and incident) is checked against the same event on the agent's stdout (JSON), so
+//! the OTLP mapping is held to the documented schema field by field.
 
 use std::sync::Mutex;
 use std::time::{Duration, UNIX_EPOCH};
@@ -34,6 +34,10 @@ fn config(dir: &tempfile::TempDir, protocol: &str, endpoint: &str, extra: &str) 
             ("interval = \"10s\"", "interval = \"1s\""),
             // The process-burst anomalies are tuned for the EWMA z-score.
             ("kind = \"ensemble\"", "kind = \"ewma\"\nwarmup = 8"),
+            // An alert raised before the induced one (the previous test's processes going
+            // away) must not hold the induced one back in a cool-down or as flapping.
+            ("cooldown = \"1m\"", "cooldown = \"0s\""),
+            ("flap_window = \"10m\"", "flap_window = \"1s\""),
             (
                 "# host_name = \"web-1\"",
                 &format!("host_name = \"{HOST}\""),
@@ -86,20 +90,37 @@ fn induce_alert(agent: &mut Agent) {
     );
 }
 
-/// (alert_id, state, severity) of a stdout event.
-fn key_json(v: &Value) -> (String, String, String) {
+/// (id, state, severity, summary, time in ns) of a stdout event (alert or incident).
+fn key_json(v: &Value) -> (String, String, String, String, u64) {
+    let id = if v["kind"] == "incident" {
+        &v["incident_id"]
+    } else {
+        &v["alert_id"]
+    };
     (
-        v["alert_id"].as_str().unwrap_or_default().to_owned(),
+        id.as_str().unwrap_or_default().to_owned(),
         v["state"].as_str().unwrap_or_default().to_owned(),
         v["severity"].as_str().unwrap_or_default().to_owned(),
+        v["summary"].as_str().unwrap_or_default().to_owned(),
+        humantime::parse_rfc3339(v["time"].as_str().unwrap_or_default())
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as u64),
     )
 }
 
-fn key_otlp(r: &ReceivedLog) -> (String, String, String) {
+fn key_otlp(r: &ReceivedLog) -> (String, String, String, String, u64) {
+    let prefix = if r.record.event_name == "seismo.incident" {
+        "seismo.incident"
+    } else {
+        "seismo.alert"
+    };
     (
-        r.attr("seismo.alert.id").unwrap_or_default(),
-        r.attr("seismo.alert.state").unwrap_or_default(),
-        r.attr("seismo.alert.severity").unwrap_or_default(),
+        r.attr(&format!("{prefix}.id")).unwrap_or_default(),
+        r.attr(&format!("{prefix}.state")).unwrap_or_default(),
+        r.attr(&format!("{prefix}.severity")).unwrap_or_default(),
+        r.body().unwrap_or_default(),
+        r.record.time_unix_nano,
     )
 }
 
@@ -147,13 +168,29 @@ fn stop_and_compare(mut agent: Agent, receiver: &OtlpReceiver, transport: Transp
         let v = stdout
             .get(i)
             .unwrap_or_else(|| panic!("received more than stdout printed: {:?}", key_otlp(r)));
-        assert_eq!(key_otlp(r), key_json(v), "alert {i} out of order");
+        assert_eq!(key_otlp(r), key_json(v), "event {i} out of order");
         check_mapping(r, v, transport);
     }
+    // The alert's incident was exported too (it opened with the alert).
+    assert!(
+        received[..must_arrive]
+            .iter()
+            .any(|r| r.record.event_name == "seismo.incident"),
+        "no incident record: {:?}",
+        received.iter().map(key_otlp).collect::<Vec<_>>()
+    );
 }
 
-/// One OTLP record against the stdout JSON of the same alert event.
+/// One OTLP record against the stdout JSON of the same event.
 fn check_mapping(r: &ReceivedLog, v: &Value, transport: Transport) {
+    if v["kind"] == "incident" {
+        return check_incident_mapping(r, v, transport);
+    }
+    assert_eq!(v["kind"], "alert", "{v}");
+    assert_eq!(
+        r.attr("seismo.incident.id").as_deref(),
+        v["incident_id"].as_str()
+    );
     assert_eq!(r.transport, transport);
     assert_eq!(
         r.resource.get("service.name").map(String::as_str),
@@ -199,6 +236,39 @@ fn check_mapping(r: &ReceivedLog, v: &Value, transport: Transport) {
         r.attr_f64("seismo.expected.high"),
         v["expected"]["high"].as_f64()
     );
+}
+
+/// An incident record against the stdout JSON of the same incident event.
+fn check_incident_mapping(r: &ReceivedLog, v: &Value, transport: Transport) {
+    assert_eq!(r.transport, transport);
+    assert_eq!(r.resource.get("host.name").map(String::as_str), Some(HOST));
+    assert_eq!(r.record.event_name, "seismo.incident");
+    assert_eq!(r.body().as_deref(), v["summary"].as_str());
+    let (number, text) = match (v["state"].as_str(), v["severity"].as_str()) {
+        (Some("resolved"), _) => (9, "INFO"),
+        (_, Some("critical")) => (17, "ERROR"),
+        _ => (13, "WARN"),
+    };
+    assert_eq!(r.record.severity_number, number, "{v}");
+    assert_eq!(r.record.severity_text, text);
+    let time = humantime::parse_rfc3339(v["time"].as_str().unwrap()).unwrap();
+    let nanos = time.duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
+    assert_eq!(r.record.time_unix_nano, nanos);
+    assert_eq!(
+        r.attr("seismo.incident.origin").as_deref(),
+        v["origin"].as_str()
+    );
+    assert_eq!(
+        r.attr("seismo.incident.started_at").as_deref(),
+        v["started_at"].as_str()
+    );
+    let signals: Vec<String> = v["signals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(r.attr_strings("seismo.incident.signals"), Some(signals));
 }
 
 #[test]
@@ -328,7 +398,7 @@ fn alerts_undelivered_at_sigkill_are_delivered_in_order_after_restart() {
         assert_eq!(
             key_otlp(&received[i]),
             key_json(v),
-            "alert {i} out of order"
+            "event {i} out of order"
         );
         check_mapping(&received[i], v, Transport::Grpc);
     }
@@ -438,7 +508,7 @@ fn tls_with_a_wrong_ca_is_logged_and_retried_and_the_right_ca_delivers() {
         assert_eq!(
             key_otlp(&received[i]),
             key_json(v),
-            "alert {i} out of order"
+            "event {i} out of order"
         );
         check_mapping(&received[i], v, Transport::Grpc);
     }

@@ -7,7 +7,7 @@
 
 use seismo_config::HookOn;
 
-use crate::event::{format_ts, AlertEvent, AlertState, Severity};
+use crate::event::{format_ts, AlertEvent, AlertState, IncidentEvent, IncidentState, Severity};
 
 pub trait HookInput {
     /// Whether this is a single alert or an incident (what a hook's `on` selects).
@@ -104,6 +104,58 @@ impl HookInput for AlertEvent {
             }
         }
         env
+    }
+}
+
+impl HookInput for IncidentEvent {
+    fn kind(&self) -> HookOn {
+        HookOn::Incident
+    }
+
+    fn id(&self) -> &str {
+        &self.incident_id
+    }
+
+    fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Opened and updated incidents are firing; a hook runs once per incident while it is.
+    fn state(&self) -> AlertState {
+        match self.state {
+            IncidentState::Opened | IncidentState::Updated => AlertState::Firing,
+            IncidentState::Resolved => AlertState::Resolved,
+        }
+    }
+
+    fn severity(&self) -> Severity {
+        self.severity
+    }
+
+    fn signals(&self) -> Vec<&str> {
+        self.signals.iter().map(|s| &**s).collect()
+    }
+
+    fn json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let mut v = serde_json::to_vec(self)?;
+        v.push(b'\n');
+        Ok(v)
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        let signals: Vec<&str> = self.signals();
+        vec![
+            ("SEISMO_EVENT", "incident".to_owned()),
+            ("SEISMO_INCIDENT_ID", self.incident_id.clone()),
+            ("SEISMO_STATE", state_name(self.state()).to_owned()),
+            ("SEISMO_SEVERITY", severity_name(self.severity).to_owned()),
+            ("SEISMO_SIGNAL", self.origin.to_string()),
+            ("SEISMO_SIGNALS", signals.join(",")),
+            ("SEISMO_ORIGIN", self.origin.to_string()),
+            ("SEISMO_HOST", self.host.to_string()),
+            ("SEISMO_TIME", format_ts(self.time)),
+            ("SEISMO_STARTED_AT", format_ts(self.started_at)),
+        ]
     }
 }
 

@@ -1,4 +1,4 @@
-//! Sinks: where alert events go. Each sink runs as its own task. Local sinks (stdout) sit
+//! Sinks: where events (alerts, incidents) go. Each sink runs as its own task. Local sinks (stdout) sit
 //! behind a bounded channel, so a slow one slows the pipeline (backpressure) instead of losing
 //! events. Network sinks are outbox-backed: the hand-off is a durable append to the sink's own
 //! outbox (see `outbox.rs`), so a dead peer never blocks the pipeline or the other sinks, and
@@ -15,23 +15,31 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::event::AlertEvent;
+use crate::event::Event;
 use crate::outbox::Outbox;
 use crate::stats::LogLimiter;
 
-/// What an outbox record holds: its `kind` tag. The payload is the event's JSON (for alerts,
-/// the schema of the stdout sink, documented in the README).
+/// What an outbox record holds: its `kind` tag. The payload is the event's JSON, the schema of
+/// the stdout sink (README).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum EventKind {
     Alert = 1,
-    /// Incidents (groups of alerts); produced by the alerting stage once it groups alerts.
+    /// Incidents (groups of alerts, `incidents.rs`).
     Incident = 2,
-    /// Outcomes of remediation hook runs; produced once hooks exist.
+    /// Outcomes of remediation hook runs (`hooks/`).
     Hook = 3,
 }
 
 impl EventKind {
+    pub fn of(event: &Event) -> Self {
+        match event {
+            Event::Alert(_) => Self::Alert,
+            Event::Incident(_) => Self::Incident,
+            Event::Hook(_) => Self::Hook,
+        }
+    }
+
     pub fn from_tag(tag: u8) -> Option<Self> {
         match tag {
             1 => Some(Self::Alert),
@@ -42,8 +50,8 @@ impl EventKind {
     }
 }
 
-/// Outbox-backed sinks that export alerts only (the OTLP sink refuses other record kinds).
-const ALERTS_ONLY: [&str; 1] = ["otlp"];
+/// Outbox-backed sinks that do not export hook outcomes (OTLP carries alerts and incidents).
+const NO_HOOK_OUTCOMES: [&str; 1] = ["otlp"];
 
 /// Events queued per sink before the pipeline waits.
 pub const SINK_QUEUE: usize = 1024;
@@ -51,12 +59,12 @@ pub const SINK_QUEUE: usize = 1024;
 /// The pipeline's handle on every sink.
 #[derive(Default)]
 pub struct Sinks {
-    senders: Vec<(&'static str, mpsc::Sender<Arc<AlertEvent>>)>,
+    senders: Vec<(&'static str, mpsc::Sender<Arc<Event>>)>,
     outboxes: Vec<(Arc<Outbox>, LogLimiter)>,
 }
 
 impl Sinks {
-    pub fn add(&mut self, name: &'static str, tx: mpsc::Sender<Arc<AlertEvent>>) {
+    pub fn add(&mut self, name: &'static str, tx: mpsc::Sender<Arc<Event>>) {
         self.senders.push((name, tx));
     }
 
@@ -75,7 +83,7 @@ impl Sinks {
     async fn append_to_outboxes(&mut self, kind: EventKind, payload: Vec<u8>) {
         let payload = Arc::new(payload);
         for (outbox, log) in &mut self.outboxes {
-            if kind != EventKind::Alert && ALERTS_ONLY.contains(&outbox.name()) {
+            if kind == EventKind::Hook && NO_HOOK_OUTCOMES.contains(&outbox.name()) {
                 continue;
             }
             let ob = Arc::clone(outbox);
@@ -87,30 +95,19 @@ impl Sinks {
                 Err(e) => e.to_string(),
             };
             if let Some(n) = log.hit() {
-                tracing::error!(sink = outbox.name(), error = %err, failed = n, "cannot queue an alert for this sink; it is lost for it (logged at most once a minute)");
-            }
-        }
-    }
-
-    /// Appends a hook run's outcome to the outbox-backed sinks that export them (MQTT publishes
-    /// it on `{prefix}/{host}/hooks`).
-    pub async fn send_hook_outcome(&mut self, outcome: &crate::hooks::HookOutcome) {
-        match serde_json::to_vec(outcome) {
-            Ok(json) => self.append_to_outboxes(EventKind::Hook, json).await,
-            Err(e) => {
-                tracing::error!(error = %e, hook = %outcome.hook, "cannot encode a hook outcome")
+                tracing::error!(sink = outbox.name(), error = %err, failed = n, "cannot queue an event for this sink; it is lost for it (logged at most once a minute)");
             }
         }
     }
 
     /// Hands `event` to every sink, waiting while a sink's queue is full. A sink whose task has
     /// ended is dropped from the list (its task logged why).
-    pub async fn send(&mut self, event: AlertEvent) {
+    pub async fn send(&mut self, event: Event) {
         if !self.outboxes.is_empty() {
             match serde_json::to_vec(&event) {
-                Ok(json) => self.append_to_outboxes(EventKind::Alert, json).await,
+                Ok(json) => self.append_to_outboxes(EventKind::of(&event), json).await,
                 Err(e) => {
-                    tracing::error!(error = %e, alert_id = %event.alert_id, "cannot encode alert")
+                    tracing::error!(error = %e, id = %event.id(), "cannot encode event")
                 }
             }
         }
@@ -118,7 +115,7 @@ impl Sinks {
         let mut gone = Vec::new();
         for (i, (name, tx)) in self.senders.iter().enumerate() {
             if tx.send(Arc::clone(&event)).await.is_err() {
-                tracing::error!(sink = name, "sink stopped; it receives no more alerts");
+                tracing::error!(sink = name, "sink stopped; it receives no more events");
                 gone.push(i);
             }
         }

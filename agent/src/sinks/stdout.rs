@@ -1,4 +1,4 @@
-//! The stdout sink: one JSON object per alert event, one per line.
+//! The stdout sink: one JSON object per event (alert or incident), one per line.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -6,14 +6,14 @@ use std::time::Duration;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use crate::event::AlertEvent;
+use crate::event::Event;
 use crate::stats::{LogLimiter, Stats};
 
 /// Writes every event from `rx` to `out` until the channel closes, flushing after each event so
-/// a reader sees alerts as they happen. Write errors (a closed pipe) are counted and logged at
+/// a reader sees events as they happen. Write errors (a closed pipe) are counted and logged at
 /// most every 5 minutes; the sink keeps draining so it never blocks the pipeline.
 pub async fn run<W: AsyncWrite + Unpin>(
-    mut rx: mpsc::Receiver<Arc<AlertEvent>>,
+    mut rx: mpsc::Receiver<Arc<Event>>,
     mut out: W,
     stats: Arc<Stats>,
 ) {
@@ -22,7 +22,7 @@ pub async fn run<W: AsyncWrite + Unpin>(
         let mut line = match serde_json::to_vec(&*event) {
             Ok(line) => line,
             Err(e) => {
-                tracing::error!(error = %e, alert_id = %event.alert_id, "cannot encode alert");
+                tracing::error!(error = %e, id = %event.id(), "cannot encode event");
                 Stats::add(&stats.stdout_errors, 1);
                 continue;
             }
@@ -33,7 +33,7 @@ pub async fn run<W: AsyncWrite + Unpin>(
             Err(e) => {
                 Stats::add(&stats.stdout_errors, 1);
                 if let Some(n) = limiter.hit() {
-                    tracing::error!(error = %e, failed = n, "cannot write alerts to standard output");
+                    tracing::error!(error = %e, failed = n, "cannot write events to standard output");
                 }
             }
         }
@@ -49,17 +49,16 @@ async fn write_line<W: AsyncWrite + Unpin>(out: &mut W, line: &[u8]) -> std::io:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{AlertState, Range, Severity};
+    use crate::event::{
+        AlertEvent, AlertState, IncidentEvent, IncidentState, Range, Severity, TimelineEntry,
+    };
 
-    #[tokio::test]
-    async fn writes_one_json_object_per_line() {
-        let (tx, rx) = mpsc::channel(4);
-        let stats = Arc::new(Stats::default());
-        let mut buf = Vec::new();
-        let event = AlertEvent {
+    fn alert() -> AlertEvent {
+        AlertEvent {
             time: 1_764_097_262_123,
             state: AlertState::Firing,
             alert_id: "host.cpu.utilization@1764097262123".into(),
+            incident_id: "web-1@1764097262123".into(),
             host: "web-1".into(),
             signal: "host.cpu.utilization".into(),
             severity: Severity::Critical,
@@ -71,19 +70,49 @@ mod tests {
             score: 0.91,
             detector: "ewma",
             started_at: 1_764_097_262_123,
+            flapping: false,
             summary: "s".into(),
             log: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn writes_one_json_object_per_line() {
+        let (tx, rx) = mpsc::channel(4);
+        let stats = Arc::new(Stats::default());
+        let mut buf = Vec::new();
+        let incident = IncidentEvent {
+            time: 1_764_097_262_123,
+            state: IncidentState::Opened,
+            incident_id: "web-1@1764097262123".into(),
+            host: "web-1".into(),
+            severity: Severity::Critical,
+            origin: "host.cpu.utilization".into(),
+            signals: vec!["host.cpu.utilization".into()],
+            started_at: 1_764_097_262_123,
+            summary: "i".into(),
+            timeline: vec![TimelineEntry {
+                signal: "host.cpu.utilization".into(),
+                time: 1_764_097_262_123,
+                severity: Severity::Critical,
+                alert_id: "host.cpu.utilization@1764097262123".into(),
+                evidence: "s".into(),
+                resolved_at: None,
+            }],
+            timeline_omitted: 0,
         };
-        tx.send(Arc::new(event.clone())).await.unwrap();
-        tx.send(Arc::new(event)).await.unwrap();
+        tx.send(Arc::new(Event::Alert(alert()))).await.unwrap();
+        tx.send(Arc::new(Event::Incident(incident))).await.unwrap();
         drop(tx);
         run(rx, &mut buf, Arc::clone(&stats)).await;
         let text = String::from_utf8(buf).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2);
+        assert!(lines[0].starts_with("{\"kind\":\"alert\","), "{}", lines[0]);
         let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
         assert_eq!(v["time"], "2025-11-25T19:01:02.123Z");
         assert_eq!(v["state"], "firing");
+        assert_eq!(v["incident_id"], "web-1@1764097262123");
         assert_eq!(v["host"], "web-1");
         assert_eq!(v["signal"], "host.cpu.utilization");
         assert_eq!(v["severity"], "critical");
@@ -92,6 +121,14 @@ mod tests {
         assert_eq!(v["expected"]["high"], 0.3);
         assert_eq!(v["score"], 0.91);
         assert_eq!(v["detector"], "ewma");
+        assert_eq!(v["flapping"], false);
+        let v: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+        assert_eq!(v["kind"], "incident");
+        assert_eq!(v["state"], "opened");
+        assert_eq!(v["origin"], "host.cpu.utilization");
+        assert_eq!(v["signals"][0], "host.cpu.utilization");
+        assert_eq!(v["timeline"][0]["time"], "2025-11-25T19:01:02.123Z");
+        assert_eq!(v["timeline"][0]["resolved_at"], serde_json::Value::Null);
         assert_eq!(Stats::get(&stats.stdout_written), 2);
     }
 }

@@ -1,4 +1,4 @@
-//! The OTLP sink: alerts as OTLP log records to an OpenTelemetry collector, over gRPC or
+//! The OTLP sink: alerts and incidents as OTLP log records to an OpenTelemetry collector, over gRPC or
 //! HTTP/protobuf, delivered from the sink's durable outbox by the shared delivery loop
 //! (`sinks::deliver`), which acknowledges a batch only when the collector accepted it and
 //! retries failures with backoff.
@@ -9,7 +9,7 @@ pub mod transport;
 use crate::outbox::Record;
 use crate::sinks::deliver::{Delivery, DeliveryError};
 use crate::sinks::EventKind;
-use record::WireAlert;
+use record::{WireAlert, WireEvent, WireIncident};
 use transport::{ExportError, LogsTransport};
 
 /// Delivers outbox records to a collector.
@@ -22,21 +22,18 @@ impl OtlpSink {
         Self { transport }
     }
 
-    /// Sends each of `alerts` alone, in order, after the collector refused them together: so
+    /// Sends each of `events` alone, in order, after the collector refused them together: so
     /// one record it cannot take does not take the others down with it.
-    async fn one_by_one(&self, alerts: &[WireAlert]) -> Result<usize, DeliveryError> {
-        for (i, alert) in alerts.iter().enumerate() {
-            match self.transport.export(std::slice::from_ref(alert)).await {
+    async fn one_by_one(&self, events: &[WireEvent]) -> Result<usize, DeliveryError> {
+        for (i, event) in events.iter().enumerate() {
+            match self.transport.export(std::slice::from_ref(event)).await {
                 Ok(()) => {}
                 // Acknowledge what went through; the refused one comes first next time.
                 Err(_) if i > 0 => return Ok(i),
                 Err(ExportError::Rejected(message)) => {
                     return Err(DeliveryError::Rejected {
                         count: 1,
-                        message: format!(
-                            "the collector refused alert {}: {message}",
-                            alert.alert_id
-                        ),
+                        message: format!("the collector refused event {}: {message}", event.id()),
                     })
                 }
                 Err(ExportError::Retryable(message)) => {
@@ -44,25 +41,29 @@ impl OtlpSink {
                 }
             }
         }
-        Ok(alerts.len())
+        Ok(events.len())
+    }
+}
+
+/// Decodes an outbox record by its kind tag.
+fn decode(r: &Record) -> Result<WireEvent, String> {
+    match EventKind::from_tag(r.kind) {
+        Some(EventKind::Alert) => WireAlert::decode(&r.payload).map(WireEvent::Alert),
+        Some(EventKind::Incident) => WireIncident::decode(&r.payload).map(WireEvent::Incident),
+        _ => Err(format!(
+            "record kind {} is not an alert or an incident; the OTLP sink exports those only",
+            r.kind
+        )),
     }
 }
 
 impl Delivery for OtlpSink {
     async fn deliver(&mut self, batch: &[Record]) -> Result<usize, DeliveryError> {
-        // Decode the leading run of valid alerts; a bad record is refused on its own when it
+        // Decode the leading run of valid events; a bad record is refused on its own when it
         // reaches the head, so it never holds the queue up.
         let mut alerts = Vec::with_capacity(batch.len());
         for r in batch {
-            let decoded = if EventKind::from_tag(r.kind) == Some(EventKind::Alert) {
-                WireAlert::decode(&r.payload)
-            } else {
-                Err(format!(
-                    "record kind {} is not an alert; the OTLP sink exports alerts only",
-                    r.kind
-                ))
-            };
-            match decoded {
+            match decode(r) {
                 Ok(a) => alerts.push(a),
                 Err(e) if alerts.is_empty() => {
                     return Err(DeliveryError::Rejected {
@@ -82,10 +83,7 @@ impl Delivery for OtlpSink {
             Err(ExportError::Rejected(message)) if alerts.len() == 1 => {
                 Err(DeliveryError::Rejected {
                     count: 1,
-                    message: format!(
-                        "the collector refused alert {}: {message}",
-                        alerts[0].alert_id
-                    ),
+                    message: format!("the collector refused event {}: {message}", alerts[0].id()),
                 })
             }
             Err(ExportError::Rejected(_)) => self.one_by_one(&alerts).await,
@@ -132,7 +130,7 @@ mod tests {
         }
         match s.deliver(&[record(9, EventKind::Hook as u8, b"{}")]).await {
             Err(DeliveryError::Rejected { count: 1, message }) => {
-                assert!(message.contains("alerts only"), "{message}")
+                assert!(message.contains("an alert or an incident"), "{message}")
             }
             other => panic!("expected a refusal, got {other:?}"),
         }

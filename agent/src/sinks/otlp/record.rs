@@ -1,13 +1,14 @@
-//! How an alert event becomes an OTLP log record (the mapping the README documents).
+//! How alert and incident events become OTLP log records (the mapping the README documents).
 //!
 //! Severity: a firing `warning` is WARN (13); a firing `critical` is ERROR (17), not FATAL,
 //! because FATAL means the emitting application cannot go on, and it is the watched system that
 //! is in trouble, not seismo; a `resolved` event is INFO (9) whatever the alert's severity was.
+//! Incidents map the same way: opened and updated as firing, resolved as resolved.
 
 use std::time::SystemTime;
 
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, Severity as OtelSeverity};
-use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry::{InstrumentationScope, Key, KeyValue};
 use opentelemetry_sdk::logs::{SdkLogRecord, SdkLogger, SdkLoggerProvider};
 use opentelemetry_sdk::Resource;
 use serde::Deserialize;
@@ -18,6 +19,9 @@ pub struct WireAlert {
     pub time: String,
     pub state: WireState,
     pub alert_id: String,
+    /// Absent in records queued by a version without incidents.
+    #[serde(default)]
+    pub incident_id: Option<String>,
     pub host: String,
     pub signal: String,
     pub severity: WireSeverity,
@@ -27,7 +31,69 @@ pub struct WireAlert {
     pub score: f64,
     pub detector: String,
     pub started_at: String,
+    #[serde(default)]
+    pub flapping: bool,
     pub summary: String,
+}
+
+/// An incident event as the outbox holds it: the JSON of the stdout sink's schema (README).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct WireIncident {
+    pub time: String,
+    pub state: WireIncidentState,
+    pub incident_id: String,
+    pub host: String,
+    pub severity: WireSeverity,
+    pub origin: String,
+    pub signals: Vec<String>,
+    pub started_at: String,
+    pub summary: String,
+    pub timeline: Vec<WireTimelineEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct WireTimelineEntry {
+    pub signal: String,
+    pub time: String,
+    pub severity: WireSeverity,
+    pub alert_id: String,
+    pub evidence: String,
+    pub resolved_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WireIncidentState {
+    Opened,
+    Updated,
+    Resolved,
+}
+
+impl WireIncident {
+    /// Decodes an outbox payload; the error says what is wrong with it.
+    pub fn decode(payload: &[u8]) -> Result<Self, String> {
+        let incident: WireIncident = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
+        humantime::parse_rfc3339(&incident.time)
+            .map_err(|e| format!("`time` {:?}: {e}", incident.time))?;
+        Ok(incident)
+    }
+}
+
+/// Any event the OTLP sink exports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WireEvent {
+    Alert(WireAlert),
+    Incident(WireIncident),
+}
+
+impl WireEvent {
+    /// The id to name the event by in errors.
+    pub fn id(&self) -> &str {
+        match self {
+            WireEvent::Alert(a) => &a.alert_id,
+            WireEvent::Incident(i) => &i.incident_id,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -62,6 +128,8 @@ impl WireAlert {
 
 /// The `event_name` of every alert record.
 pub const EVENT_NAME: &str = "seismo.alert";
+/// The `event_name` of every incident record.
+pub const INCIDENT_EVENT_NAME: &str = "seismo.incident";
 
 /// Builds log records for alert events. The SDK hands out records only through a logger, so
 /// this keeps one from a provider without processors: nothing is emitted through it.
@@ -97,7 +165,67 @@ impl RecordBuilder {
     }
 
     /// One log record for `event`.
-    pub fn record(&self, event: &WireAlert) -> SdkLogRecord {
+    pub fn record(&self, event: &WireEvent) -> SdkLogRecord {
+        match event {
+            WireEvent::Alert(a) => self.alert(a),
+            WireEvent::Incident(i) => self.incident(i),
+        }
+    }
+
+    fn incident(&self, event: &WireIncident) -> SdkLogRecord {
+        let mut r = self.logger.create_log_record();
+        let state = match event.state {
+            WireIncidentState::Resolved => WireState::Resolved,
+            WireIncidentState::Opened | WireIncidentState::Updated => WireState::Firing,
+        };
+        let (number, text) = severity(state, event.severity);
+        r.set_event_name(INCIDENT_EVENT_NAME);
+        if let Ok(t) = humantime::parse_rfc3339(&event.time) {
+            r.set_timestamp(t);
+        }
+        r.set_observed_timestamp(SystemTime::now());
+        r.set_severity_number(number);
+        r.set_severity_text(text);
+        r.set_body(AnyValue::from(event.summary.clone()));
+        r.add_attribute("seismo.incident.id", event.incident_id.clone());
+        r.add_attribute("seismo.incident.state", incident_state_name(event.state));
+        r.add_attribute("seismo.incident.severity", severity_name(event.severity));
+        r.add_attribute("seismo.incident.origin", event.origin.clone());
+        r.add_attribute(
+            "seismo.incident.signals",
+            AnyValue::ListAny(Box::new(
+                event.signals.iter().cloned().map(AnyValue::from).collect(),
+            )),
+        );
+        r.add_attribute("seismo.incident.started_at", event.started_at.clone());
+        let timeline = event
+            .timeline
+            .iter()
+            .map(|e| {
+                let mut m: Vec<(Key, AnyValue)> = vec![
+                    (Key::from("signal"), AnyValue::from(e.signal.clone())),
+                    (Key::from("time"), AnyValue::from(e.time.clone())),
+                    (
+                        Key::from("severity"),
+                        AnyValue::from(severity_name(e.severity)),
+                    ),
+                    (Key::from("alert_id"), AnyValue::from(e.alert_id.clone())),
+                    (Key::from("evidence"), AnyValue::from(e.evidence.clone())),
+                ];
+                if let Some(t) = &e.resolved_at {
+                    m.push((Key::from("resolved_at"), AnyValue::from(t.clone())));
+                }
+                AnyValue::Map(Box::new(m.into_iter().collect()))
+            })
+            .collect();
+        r.add_attribute(
+            "seismo.incident.timeline",
+            AnyValue::ListAny(Box::new(timeline)),
+        );
+        r
+    }
+
+    fn alert(&self, event: &WireAlert) -> SdkLogRecord {
         let mut r = self.logger.create_log_record();
         let (number, text) = severity(event.state, event.severity);
         r.set_event_name(EVENT_NAME);
@@ -112,6 +240,10 @@ impl RecordBuilder {
         r.add_attribute("seismo.alert.state", state_name(event.state));
         r.add_attribute("seismo.alert.severity", severity_name(event.severity));
         r.add_attribute("seismo.alert.started_at", event.started_at.clone());
+        r.add_attribute("seismo.alert.flapping", event.flapping);
+        if let Some(id) = &event.incident_id {
+            r.add_attribute("seismo.incident.id", id.clone());
+        }
         r.add_attribute("seismo.signal", event.signal.clone());
         r.add_attribute("seismo.detector", event.detector.clone());
         r.add_attribute("seismo.score", event.score);
@@ -157,6 +289,14 @@ fn state_name(s: WireState) -> &'static str {
     }
 }
 
+fn incident_state_name(s: WireIncidentState) -> &'static str {
+    match s {
+        WireIncidentState::Opened => "opened",
+        WireIncidentState::Updated => "updated",
+        WireIncidentState::Resolved => "resolved",
+    }
+}
+
 fn severity_name(s: WireSeverity) -> &'static str {
     match s {
         WireSeverity::Warning => "warning",
@@ -169,7 +309,9 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
-    use crate::event::{AlertEvent, AlertState, Range, Severity};
+    use crate::event::{
+        AlertEvent, AlertState, Event, IncidentEvent, IncidentState, Range, Severity, TimelineEntry,
+    };
 
     /// An alert as the pipeline makes it, through the JSON the outbox stores.
     pub(crate) fn wire(state: AlertState, severity: Severity, observed: f64) -> WireAlert {
@@ -177,6 +319,7 @@ mod tests {
             time: 1_764_097_262_123,
             state,
             alert_id: "host.cpu.utilization@1764097262123".into(),
+            incident_id: "web-1@1764097262123".into(),
             host: "web-1".into(),
             signal: "host.cpu.utilization".into(),
             severity,
@@ -188,10 +331,11 @@ mod tests {
             score: 0.91,
             detector: "ewma",
             started_at: 1_764_097_262_123,
+            flapping: false,
             log: None,
             summary: "host.cpu.utilization is 0.97, above the expected range".into(),
         };
-        WireAlert::decode(&serde_json::to_vec(&event).unwrap()).unwrap()
+        WireAlert::decode(&serde_json::to_vec(&Event::Alert(event)).unwrap()).unwrap()
     }
 
     fn attr<'a>(r: &'a SdkLogRecord, key: &str) -> Option<&'a AnyValue> {
@@ -203,7 +347,11 @@ mod tests {
     #[test]
     fn a_firing_alert_maps_to_a_record_with_every_attribute() {
         let b = RecordBuilder::new();
-        let r = b.record(&wire(AlertState::Firing, Severity::Critical, 0.97));
+        let r = b.record(&WireEvent::Alert(wire(
+            AlertState::Firing,
+            Severity::Critical,
+            0.97,
+        )));
         assert_eq!(r.severity_number(), Some(OtelSeverity::Error));
         assert_eq!(r.severity_text(), Some("ERROR"));
         assert_eq!(r.event_name(), Some(EVENT_NAME));
@@ -235,9 +383,75 @@ mod tests {
         );
         assert_eq!(attr(&r, "seismo.detector"), Some(&s("ewma")));
         assert_eq!(
+            attr(&r, "seismo.incident.id"),
+            Some(&s("web-1@1764097262123"))
+        );
+        assert_eq!(
+            attr(&r, "seismo.alert.flapping"),
+            Some(&AnyValue::Boolean(false))
+        );
+        assert_eq!(
             attr(&r, "seismo.alert.started_at"),
             Some(&s("2025-11-25T19:01:02.123Z"))
         );
+    }
+
+    #[test]
+    fn an_incident_maps_to_a_record_with_its_origin_signals_and_timeline() {
+        let entry = |signal: &str, time: i64, resolved: Option<i64>| TimelineEntry {
+            signal: signal.into(),
+            time,
+            severity: Severity::Warning,
+            alert_id: format!("{signal}@{time}"),
+            evidence: format!("{signal} is high"),
+            resolved_at: resolved,
+        };
+        let event = IncidentEvent {
+            time: 1_764_097_300_000,
+            state: IncidentState::Updated,
+            incident_id: "web-1@1764097262123".into(),
+            host: "web-1".into(),
+            severity: Severity::Critical,
+            origin: "disk".into(),
+            signals: vec!["disk".into(), "latency".into()],
+            started_at: 1_764_097_262_123,
+            summary: "latency joined".into(),
+            timeline: vec![
+                entry("disk", 1_764_097_262_123, None),
+                entry("latency", 1_764_097_290_000, Some(1_764_097_300_000)),
+            ],
+            timeline_omitted: 0,
+        };
+        let json = serde_json::to_vec(&Event::Incident(event)).unwrap();
+        let wire = WireIncident::decode(&json).unwrap();
+        let r = RecordBuilder::new().record(&WireEvent::Incident(wire));
+        let s = |v: &str| AnyValue::from(v.to_owned());
+        assert_eq!(r.event_name(), Some(INCIDENT_EVENT_NAME));
+        assert_eq!(r.severity_number(), Some(OtelSeverity::Error));
+        assert_eq!(r.body(), Some(&s("latency joined")));
+        assert_eq!(
+            attr(&r, "seismo.incident.id"),
+            Some(&s("web-1@1764097262123"))
+        );
+        assert_eq!(attr(&r, "seismo.incident.state"), Some(&s("updated")));
+        assert_eq!(attr(&r, "seismo.incident.origin"), Some(&s("disk")));
+        assert_eq!(
+            attr(&r, "seismo.incident.signals"),
+            Some(&AnyValue::ListAny(Box::new(vec![s("disk"), s("latency")])))
+        );
+        let Some(AnyValue::ListAny(timeline)) = attr(&r, "seismo.incident.timeline") else {
+            panic!("no timeline")
+        };
+        assert_eq!(timeline.len(), 2);
+        let AnyValue::Map(second) = &timeline[1] else {
+            panic!("not a map")
+        };
+        assert_eq!(second.get(&Key::from("signal")), Some(&s("latency")));
+        assert_eq!(
+            second.get(&Key::from("resolved_at")),
+            Some(&s("2025-11-25T19:01:40.000Z"))
+        );
+        assert!(WireIncident::decode(b"{}").is_err());
     }
 
     #[test]
@@ -259,7 +473,11 @@ mod tests {
     #[test]
     fn a_resolved_alert_without_values_omits_them() {
         let b = RecordBuilder::new();
-        let r = b.record(&wire(AlertState::Resolved, Severity::Warning, f64::NAN));
+        let r = b.record(&WireEvent::Alert(wire(
+            AlertState::Resolved,
+            Severity::Warning,
+            f64::NAN,
+        )));
         assert_eq!(r.severity_number(), Some(OtelSeverity::Info));
         assert!(attr(&r, "seismo.observed").is_none());
         assert!(attr(&r, "seismo.expected.low").is_none());

@@ -15,7 +15,7 @@ use opentelemetry_sdk::error::OTelSdkError;
 use opentelemetry_sdk::logs::{LogBatch, LogExporter as _};
 use seismo_config::{OtlpCompression, OtlpProtocol, OtlpSinkConfig, OtlpTlsConfig};
 
-use super::record::{self, RecordBuilder, WireAlert};
+use super::record::{self, RecordBuilder, WireEvent};
 
 /// Why the exporter could not be built (unreadable or bogus TLS files, a header tonic refuses).
 #[derive(Debug, thiserror::Error)]
@@ -102,9 +102,9 @@ impl LogsTransport {
         &self.endpoint
     }
 
-    /// Sends `alerts` as one export request; `Ok` only when the collector accepted it.
-    pub async fn export(&self, alerts: &[WireAlert]) -> Result<(), ExportError> {
-        let records: Vec<_> = alerts.iter().map(|a| self.records.record(a)).collect();
+    /// Sends `events` as one export request; `Ok` only when the collector accepted it.
+    pub async fn export(&self, events: &[WireEvent]) -> Result<(), ExportError> {
+        let records: Vec<_> = events.iter().map(|a| self.records.record(a)).collect();
         let scope = self.records.scope();
         let pairs: Vec<_> = records.iter().map(|r| (r, scope)).collect();
         if let Some(reason) = &self.http_reason {
