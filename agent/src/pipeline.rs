@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use crate::alerting::{Alerting, Normal};
 use crate::event::{now_ms, AlertEvent, AlertState, Anomaly, LogEvidence, Range, Sample};
 use crate::logs::LogUpdate;
+use crate::sinks::otlp::metrics::SignalGauges;
 use crate::sinks::Sinks;
 use crate::sources::host::Batch;
 use crate::stats::{LogLimiter, Stats};
@@ -36,6 +37,8 @@ pub struct Pipeline {
     non_finite_log: LogLimiter,
     /// Per log source, the evidence of its last interval, attached to alerts on its signals.
     log_evidence: HashMap<String, HashMap<Arc<str>, Arc<LogEvidence>>>,
+    /// Latest value and score per signal, for the OTLP gauges (when enabled).
+    gauges: Option<Arc<SignalGauges>>,
 }
 
 impl Pipeline {
@@ -48,7 +51,14 @@ impl Pipeline {
             refused_log: LogLimiter::new(Duration::from_secs(300)),
             non_finite_log: LogLimiter::new(Duration::from_secs(300)),
             log_evidence: HashMap::new(),
+            gauges: None,
         }
+    }
+
+    /// Publishes every signal's latest value and score to `gauges`.
+    pub fn with_gauges(mut self, gauges: Arc<SignalGauges>) -> Self {
+        self.gauges = Some(gauges);
+        self
     }
 
     /// Scores one log source's interval; returns the alert events it caused, with evidence.
@@ -88,6 +98,13 @@ impl Pipeline {
             let d = self.detector_for(&sample.signal, now)?;
             (d.observe(sample.ts_ms, sample.value), d.name())
         };
+        if let Some(g) = &self.gauges {
+            match &verdict {
+                Verdict::WarmingUp => g.record(&sample.signal, sample.value, None),
+                Verdict::Scored(o) => g.record(&sample.signal, sample.value, Some(o.score)),
+                Verdict::Skipped => {}
+            }
+        }
         match verdict {
             Verdict::WarmingUp => None,
             Verdict::Skipped => {
@@ -180,6 +197,9 @@ impl Pipeline {
                 .signals_active
                 .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             Stats::add(&self.stats.signals_evicted, 1);
+            if let Some(g) = &self.gauges {
+                g.forget(&signal);
+            }
             events.extend(self.alerting.forget(&signal, now_ms()));
         }
         events
@@ -222,14 +242,15 @@ impl Pipeline {
                 },
                 _ = sweep.tick() => self.evict_idle(Instant::now()),
             };
-            for event in events {
+            for event in &events {
                 let counter = match event.state {
                     AlertState::Firing => &self.stats.alerts_firing,
                     AlertState::Resolved => &self.stats.alerts_resolved,
                 };
                 Stats::add(counter, 1);
-                sinks.send(event).await;
             }
+            // One hand-off per burst: outbox sinks store it with one fsync.
+            sinks.send_all(events).await;
         }
     }
 }

@@ -67,6 +67,11 @@ pub struct Stats {
     pub log_state_errors: AtomicU64,
     /// Templates created by the template miners.
     pub log_templates_new: AtomicU64,
+    /// OTLP gauge exports (`[sinks.otlp] metrics`) that succeeded and failed.
+    pub otlp_metric_exports: AtomicU64,
+    pub otlp_metric_export_failures: AtomicU64,
+    /// Signal values left out of the OTLP gauges by `metrics_max_signals`.
+    pub otlp_metric_series_refused: AtomicU64,
     /// Per-sink delivery counters of the outbox-backed sinks, in registration order.
     pub sinks: Mutex<Vec<Arc<SinkStats>>>,
 }
@@ -128,7 +133,13 @@ impl Stats {
             g(&self.signals_evicted),
             g(&self.stdout_errors),
         );
-        format!("{base} {logs}{}", self.sinks_summary())
+        let gauges = format!(
+            " otlp_metric_exports={} otlp_metric_export_failures={} otlp_metric_series_refused={}",
+            g(&self.otlp_metric_exports),
+            g(&self.otlp_metric_export_failures),
+            g(&self.otlp_metric_series_refused),
+        );
+        format!("{base} {logs}{gauges}{}", self.sinks_summary())
     }
 
     /// Registers (or finds) the counters of sink `name`.
