@@ -1,4 +1,5 @@
-//! Outbox figures: append rate (one fsync per append, and per batch of 64), peek+ack rate, and
+//! Outbox figures: append rate (one fsync per append; concurrent producers sharing fsyncs by
+//! group commit; one fsync per batch of 64), peek+ack rate, and
 //! the bench process's memory with 100,000 alerts queued. Prints figures; no assertions.
 //!
 //! `cargo bench -p seismo --bench outbox`
@@ -58,6 +59,35 @@ fn main() {
         n as f64 / s,
         s * 1e3 / n as f64
     );
+
+    // Group commit: 8 producers appending one record each, concurrently; appends that arrive
+    // during an fsync share the next one.
+    for producers in [2u64, 8, 32] {
+        let ob = open(tmp.path(), &format!("group{producers}"));
+        let per = 4_000 / producers;
+        let t = Instant::now();
+        let threads: Vec<_> = (0..producers)
+            .map(|p| {
+                let ob = Arc::clone(&ob);
+                std::thread::spawn(move || {
+                    for i in 0..per {
+                        ob.append(1, &alert(p * per + i)).expect("append");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("producer");
+        }
+        let s = t.elapsed().as_secs_f64();
+        let n = producers * per;
+        println!(
+            "append, {producers:>2} concurrent producers: {:>9.0} records/s ({n} records, {} fsyncs, {:.1} records per fsync)",
+            n as f64 / s,
+            ob.append_syncs(),
+            n as f64 / ob.append_syncs() as f64
+        );
+    }
 
     // Batched appends: 64 records per fsync.
     let ob = open(tmp.path(), "batched");

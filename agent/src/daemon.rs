@@ -16,6 +16,7 @@ use crate::outbox::Outbox;
 use crate::pipeline::Pipeline;
 use crate::sinks::deliver::{self, Backoff};
 use crate::sinks::mqtt::{MqttSettings, MqttSink};
+use crate::sinks::otlp::metrics::{GaugeExport, SignalGauges};
 use crate::sinks::{self, Sinks, SINK_QUEUE};
 use crate::sources::host::{self, HostCollector};
 use crate::state_dir::{self, StateDir};
@@ -101,6 +102,26 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if !config.hooks.is_empty() {
         pipeline = pipeline.with_hooks(Hooks::new(&config.hooks, Arc::clone(&stats)));
     }
+    // Signals as OTLP gauges: current state read at the sampling interval, not via the outbox.
+    let mut gauge_export = None;
+    if config.sinks.otlp.enabled && config.sinks.otlp.metrics {
+        let cfg = &config.sinks.otlp;
+        let gauges = Arc::new(SignalGauges::new(
+            cfg.metrics_max_signals,
+            Arc::clone(&stats),
+        ));
+        gauge_export = Some(
+            GaugeExport::start(
+                cfg,
+                &host,
+                host_cfg.interval,
+                Arc::clone(&gauges),
+                Arc::clone(&stats),
+            )
+            .context("cannot set up the OTLP gauges")?,
+        );
+        pipeline = pipeline.with_gauges(gauges);
+    }
     let (logs_tx, logs_rx) = mpsc::channel(crate::logs::LOG_QUEUE);
     let pipeline_task = tokio::spawn(pipeline.run(samples_rx, logs_rx, sinks));
     let log_threads = crate::logs::start(
@@ -153,6 +174,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
         log_threads.join().await;
         let _ = pipeline_task.await;
+        if let Some(g) = gauge_export {
+            // A last export of the final values; not worth holding up the stop for long.
+            let last = tokio::task::spawn_blocking(move || g.shutdown());
+            let _ = tokio::time::timeout(Duration::from_secs(1), last).await;
+        }
         sinks_stop.cancel();
         for t in sink_tasks {
             let _ = t.await;

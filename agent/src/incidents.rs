@@ -440,7 +440,7 @@ mod tests {
             .iter()
             .filter_map(|e| match e {
                 Event::Incident(i) => Some(i),
-                Event::Alert(_) => None,
+                Event::Alert(_) | Event::Hook(_) => None,
             })
             .collect();
         let ids: std::collections::HashSet<&str> = incidents_seen

@@ -22,6 +22,7 @@ use crate::event::{
 use crate::incidents::Incidents;
 use crate::hooks::Hooks;
 use crate::logs::LogUpdate;
+use crate::sinks::otlp::metrics::SignalGauges;
 use crate::sinks::Sinks;
 use crate::sources::host::Batch;
 use crate::stats::{LogLimiter, Stats};
@@ -44,6 +45,8 @@ pub struct Pipeline {
     log_evidence: HashMap<String, HashMap<Arc<str>, Arc<LogEvidence>>>,
     /// Remediation hooks run on alert events; their outcomes go to the sinks.
     hooks: Option<Hooks>,
+    /// Latest value and score per signal, for the OTLP gauges (when enabled).
+    gauges: Option<Arc<SignalGauges>>,
 }
 
 impl Pipeline {
@@ -58,12 +61,19 @@ impl Pipeline {
             non_finite_log: LogLimiter::new(Duration::from_secs(300)),
             log_evidence: HashMap::new(),
             hooks: None,
+            gauges: None,
         }
     }
 
     /// Runs `hooks` on the alert events (see `hooks/mod.rs`).
     pub fn with_hooks(mut self, hooks: Hooks) -> Self {
         self.hooks = Some(hooks);
+        self
+    }
+
+    /// Publishes every signal's latest value and score to `gauges`.
+    pub fn with_gauges(mut self, gauges: Arc<SignalGauges>) -> Self {
+        self.gauges = Some(gauges);
         self
     }
 
@@ -104,6 +114,13 @@ impl Pipeline {
             let d = self.detector_for(&sample.signal, now)?;
             (d.observe(sample.ts_ms, sample.value), d.name())
         };
+        if let Some(g) = &self.gauges {
+            match &verdict {
+                Verdict::WarmingUp => g.record(&sample.signal, sample.value, None),
+                Verdict::Scored(o) => g.record(&sample.signal, sample.value, Some(o.score)),
+                Verdict::Skipped => {}
+            }
+        }
         match verdict {
             Verdict::WarmingUp => None,
             Verdict::Skipped => {
@@ -196,6 +213,9 @@ impl Pipeline {
                 .signals_active
                 .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             Stats::add(&self.stats.signals_evicted, 1);
+            if let Some(g) = &self.gauges {
+                g.forget(&signal);
+            }
             events.extend(self.alerting.forget(&signal, now_ms()));
         }
         events
@@ -243,17 +263,22 @@ impl Pipeline {
                     Vec::new()
                 }
             };
-            for event in events.into_iter().flat_map(|a| self.incidents.on_alert(a)) {
-                count(&self.stats, &event);
+            let events: Vec<Event> = events
+                .into_iter()
+                .flat_map(|a| self.incidents.on_alert(a))
+                .collect();
+            for event in &events {
+                count(&self.stats, event);
                 if let Some(h) = &mut hooks {
-                    match &event {
+                    match event {
                         Event::Alert(a) => h.dispatch(a),
                         Event::Incident(i) => h.dispatch(i),
                         Event::Hook(_) => {}
                     }
                 }
-                sinks.send(event).await;
             }
+            // One hand-off per burst: outbox sinks store it with one fsync.
+            sinks.send_all(events).await;
         }
         // Runs still going are stopped; their outcomes still reach the sinks.
         if let Some(h) = &mut hooks {

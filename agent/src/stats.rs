@@ -78,6 +78,11 @@ pub struct Stats {
     pub hook_runs_skipped_concurrency: AtomicU64,
     pub hook_runs_skipped_interval: AtomicU64,
     pub hook_runs_dry_run: AtomicU64,
+    /// OTLP gauge exports (`[sinks.otlp] metrics`) that succeeded and failed.
+    pub otlp_metric_exports: AtomicU64,
+    pub otlp_metric_export_failures: AtomicU64,
+    /// Signal values left out of the OTLP gauges by `metrics_max_signals`.
+    pub otlp_metric_series_refused: AtomicU64,
     /// Per-sink delivery counters of the outbox-backed sinks, in registration order.
     pub sinks: Mutex<Vec<Arc<SinkStats>>>,
 }
@@ -152,7 +157,13 @@ impl Stats {
             g(&self.hook_runs_skipped_interval),
             g(&self.hook_runs_dry_run),
         );
-        format!("{base} {logs} {hooks}{}", self.sinks_summary())
+        let gauges = format!(
+            " otlp_metric_exports={} otlp_metric_export_failures={} otlp_metric_series_refused={}",
+            g(&self.otlp_metric_exports),
+            g(&self.otlp_metric_export_failures),
+            g(&self.otlp_metric_series_refused),
+        );
+        format!("{base} {logs} {hooks}{gauges}{}", self.sinks_summary())
     }
 
     /// Registers (or finds) the counters of sink `name`.

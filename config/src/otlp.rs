@@ -57,6 +57,12 @@ pub struct OtlpSinkConfig {
     /// and counted.
     #[serde(deserialize_with = "outbox_bytes")]
     pub outbox_max_bytes: u64,
+    /// Also export every signal's latest value and anomaly score as OTLP gauges, at the host
+    /// sampling interval (current state, not events: not through the outbox).
+    pub metrics: bool,
+    /// At most this many signals are exported as gauges; more are left out and counted.
+    #[serde(deserialize_with = "metrics_max_signals")]
+    pub metrics_max_signals: usize,
     pub tls: OtlpTlsConfig,
 }
 
@@ -72,6 +78,8 @@ impl Default for OtlpSinkConfig {
             retry_initial: Duration::from_millis(500),
             retry_max: Duration::from_secs(30),
             outbox_max_bytes: 64 << 20,
+            metrics: false,
+            metrics_max_signals: 2000,
             tls: OtlpTlsConfig::default(),
         }
     }
@@ -172,6 +180,16 @@ fn outbox_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     Ok(n as u64)
 }
 
+fn metrics_max_signals<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let n = i64::deserialize(d)?;
+    if !(1..=100_000).contains(&n) {
+        return Err(de::Error::custom(format!(
+            "{n} is out of range: write 1 to 100000 (the default is 2000)"
+        )));
+    }
+    Ok(n as usize)
+}
+
 fn export_timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
     values::parse_duration(&s, Duration::from_millis(100), Duration::from_secs(300))
@@ -260,6 +278,16 @@ mod tests {
         );
         assert_eq!(c.outbox_max_bytes, 1 << 20);
         assert_eq!(c.retry_max, std::time::Duration::from_secs(5));
+        assert!(!c.metrics, "gauges are off by default");
+        let c = parse(
+            "[sinks.otlp]\nmetrics = true\nmetrics_max_signals = 50\n",
+            "t",
+        )
+        .unwrap()
+        .sinks
+        .otlp;
+        assert!(c.metrics);
+        assert_eq!(c.metrics_max_signals, 50);
     }
 
     #[test]
@@ -283,6 +311,8 @@ mod tests {
             "{}",
             e.message
         );
+        let e = err("[sinks.otlp]\nmetrics_max_signals = 0\n");
+        assert!(e.message.contains("1 to 100000"), "{}", e.message);
         let e = err("[sinks.otlp]\noutbox_max_bytes = 100\n");
         assert!(e.message.contains("too small"), "{}", e.message);
         let e = err("[sinks.otlp.tls]\nca_file = \"ca.pem\"\n");

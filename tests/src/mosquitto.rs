@@ -12,6 +12,8 @@ pub struct BrokerTls {
     pub ca_file: PathBuf,
     pub cert_file: PathBuf,
     pub key_file: PathBuf,
+    /// Clients must present a certificate signed by `ca_file` (mutual TLS).
+    pub require_certificate: bool,
 }
 
 /// How the broker is set up.
@@ -24,6 +26,8 @@ pub struct BrokerOptions {
 
 pub struct Broker {
     pub port: u16,
+    /// With TLS, a second, plain listener for the tests' own subscriber.
+    pub plain_port: Option<u16>,
     dir: PathBuf,
     conf: PathBuf,
     child: Option<Child>,
@@ -79,13 +83,18 @@ impl Broker {
              listener {port} 127.0.0.1\n",
             dir = dir.display()
         );
+        let mut plain_port = None;
         if let Some(tls) = &options.tls {
             text += &format!(
-                "cafile {}\ncertfile {}\nkeyfile {}\n",
+                "cafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate {}\n",
                 tls.ca_file.display(),
                 tls.cert_file.display(),
-                tls.key_file.display()
+                tls.key_file.display(),
+                tls.require_certificate
             );
+            let plain = free_port();
+            text += &format!("listener {plain} 127.0.0.1\n");
+            plain_port = Some(plain);
         }
         match &options.password_file {
             Some(p) => text += &format!("allow_anonymous false\npassword_file {}\n", p.display()),
@@ -94,6 +103,7 @@ impl Broker {
         std::fs::write(&conf, text).expect("write mosquitto.conf");
         let mut broker = Broker {
             port,
+            plain_port,
             dir: dir.to_owned(),
             conf,
             child: None,

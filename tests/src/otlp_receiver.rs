@@ -99,6 +99,21 @@ impl ReceivedLog {
     }
 }
 
+/// One gauge data point of an accepted metrics request, flattened for assertions.
+#[derive(Debug, Clone)]
+pub struct ReceivedGauge {
+    pub transport: Transport,
+    /// Resource attributes, rendered as strings.
+    pub resource: BTreeMap<String, String>,
+    pub scope: String,
+    /// The metric's name.
+    pub name: String,
+    /// The data point's attributes, rendered as strings.
+    pub attributes: BTreeMap<String, String>,
+    pub value: f64,
+    pub time_unix_nano: u64,
+}
+
 /// Counters of what the receiver saw, accepted or not.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -208,6 +223,8 @@ impl Shared {
 pub struct OtlpReceiver {
     pub grpc_addr: SocketAddr,
     pub http_addr: SocketAddr,
+    /// Both endpoints are behind TLS (`https://`).
+    tls: bool,
     shared: Arc<Shared>,
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -218,8 +235,8 @@ impl OtlpReceiver {
         Self::start_with(None)
     }
 
-    /// Like [`OtlpReceiver::start`], with the gRPC endpoint behind TLS: `cert_pem` and `key_pem`
-    /// are the server's PEM certificate (chain) and key. The HTTP endpoint stays plain.
+    /// Like [`OtlpReceiver::start`], with both endpoints behind TLS: `cert_pem` and `key_pem`
+    /// are the server's PEM certificate (chain) and key.
     pub fn start_tls(cert_pem: &std::path::Path, key_pem: &std::path::Path) -> OtlpReceiver {
         let cert = std::fs::read(cert_pem).expect("read the server certificate");
         let key = std::fs::read(key_pem).expect("read the server key");
@@ -239,6 +256,8 @@ impl OtlpReceiver {
             recorded: Mutex::new(Recorded::default()),
             arrived: Condvar::new(),
         });
+        let is_tls = tls.is_some();
+        let http_tls = tls.as_ref().map(|(cert, key)| https_acceptor(cert, key));
         let (grpc_addr, http_addr) = runtime.block_on(async {
             let grpc = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
@@ -279,7 +298,20 @@ impl OtlpReceiver {
                 .route("/v1/metrics", post(http_metrics))
                 .with_state(Arc::clone(&shared));
             tokio::spawn(async move {
-                if let Err(e) = axum::serve(http, app).await {
+                let served = match http_tls {
+                    Some(acceptor) => {
+                        axum::serve(
+                            TlsListener {
+                                tcp: http,
+                                acceptor,
+                            },
+                            app,
+                        )
+                        .await
+                    }
+                    None => axum::serve(http, app).await,
+                };
+                if let Err(e) = served {
                     eprintln!("OTLP HTTP receiver stopped: {e}");
                 }
             });
@@ -288,19 +320,29 @@ impl OtlpReceiver {
         OtlpReceiver {
             grpc_addr,
             http_addr,
+            tls: is_tls,
             shared,
             runtime: Some(runtime),
         }
     }
 
-    /// `http://127.0.0.1:PORT` of the gRPC endpoint.
-    pub fn grpc_endpoint(&self) -> String {
-        format!("http://{}", self.grpc_addr)
+    fn scheme(&self) -> &'static str {
+        if self.tls {
+            "https"
+        } else {
+            "http"
+        }
     }
 
-    /// `http://127.0.0.1:PORT` of the HTTP endpoint (the exporter appends `/v1/logs`).
+    /// `http://127.0.0.1:PORT` (`https://` with TLS) of the gRPC endpoint.
+    pub fn grpc_endpoint(&self) -> String {
+        format!("{}://{}", self.scheme(), self.grpc_addr)
+    }
+
+    /// `http://127.0.0.1:PORT` (`https://` with TLS) of the HTTP endpoint (the exporter
+    /// appends `/v1/logs` or `/v1/metrics`).
     pub fn http_endpoint(&self) -> String {
-        format!("http://{}", self.http_addr)
+        format!("{}://{}", self.scheme(), self.http_addr)
     }
 
     pub fn set_mode(&self, mode: Mode) {
@@ -347,6 +389,76 @@ impl OtlpReceiver {
         }
     }
 
+    /// Every gauge data point of the accepted metrics requests, in arrival order. Other metric
+    /// kinds are left out.
+    pub fn gauges(&self) -> Vec<ReceivedGauge> {
+        use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
+        let mut out = Vec::new();
+        for (transport, req) in self.metrics() {
+            for rm in req.resource_metrics {
+                let resource = attributes(
+                    rm.resource
+                        .as_ref()
+                        .map(|r| r.attributes.as_slice())
+                        .unwrap_or_default(),
+                );
+                for sm in rm.scope_metrics {
+                    let scope = sm.scope.map(|s| s.name).unwrap_or_default();
+                    for m in sm.metrics {
+                        let Some(metric::Data::Gauge(g)) = m.data else {
+                            continue;
+                        };
+                        for p in g.data_points {
+                            let value = match p.value {
+                                Some(number_data_point::Value::AsDouble(d)) => d,
+                                Some(number_data_point::Value::AsInt(i)) => i as f64,
+                                None => f64::NAN,
+                            };
+                            out.push(ReceivedGauge {
+                                transport,
+                                resource: resource.clone(),
+                                scope: scope.clone(),
+                                name: m.name.clone(),
+                                attributes: attributes(&p.attributes),
+                                value,
+                                time_unix_nano: p.time_unix_nano,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Waits up to `timeout` until `pred` holds over [`OtlpReceiver::gauges`]. `Ok` with the
+    /// points when it did, `Err` with what arrived when it did not.
+    pub fn wait_gauges(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&[ReceivedGauge]) -> bool,
+    ) -> Result<Vec<ReceivedGauge>, Vec<ReceivedGauge>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let gauges = self.gauges();
+            if pred(&gauges) {
+                return Ok(gauges);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(gauges);
+            }
+            let rec = self.shared.lock();
+            drop(
+                self.shared
+                    .arrived
+                    .wait_timeout(rec, left.min(Duration::from_millis(500)))
+                    .map(|(g, _)| g)
+                    .unwrap_or_else(|e| e.into_inner().0),
+            );
+        }
+    }
+
     /// Waits up to `timeout` until `pred` holds over the counters; returns the last counters.
     pub fn wait_counts(&self, timeout: Duration, pred: impl Fn(&Counts) -> bool) -> Counts {
         let deadline = Instant::now() + timeout;
@@ -376,6 +488,53 @@ impl Drop for OtlpReceiver {
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_background();
         }
+    }
+}
+
+/// rustls server config for the HTTPS endpoint, from PEM files' contents.
+fn https_acceptor(cert_pem: &[u8], key_pem: &[u8]) -> tokio_rustls::TlsAcceptor {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_slice_iter(cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .expect("server certificate PEM");
+    let key = PrivateKeyDer::from_pem_slice(key_pem).expect("server key PEM");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("server certificate and key");
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
+/// A TCP listener that completes a TLS handshake before handing a connection to axum; failed
+/// handshakes (a client that does not trust the certificate) are skipped.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((stream, addr)) = self.tcp.accept().await else {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            };
+            let handshake = self.acceptor.accept(stream);
+            if let Ok(Ok(tls)) = tokio::time::timeout(Duration::from_secs(5), handshake).await {
+                return (tls, addr);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
     }
 }
 
@@ -519,6 +678,18 @@ async fn http_metrics(
     protobuf(&ExportMetricsServiceResponse {
         partial_success: None,
     })
+}
+
+fn attributes(attrs: &[KeyValue]) -> BTreeMap<String, String> {
+    attrs
+        .iter()
+        .map(|kv| {
+            (
+                kv.key.clone(),
+                kv.value.as_ref().map(render).unwrap_or_default(),
+            )
+        })
+        .collect()
 }
 
 fn find(attrs: &[KeyValue], key: &str) -> Option<String> {

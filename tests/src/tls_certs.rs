@@ -50,17 +50,42 @@ pub fn make_ca(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
 
 /// A certificate for 127.0.0.1 signed by the CA: (`{name}.pem`, `{name}.key`) in `dir`.
 pub fn make_server_cert(dir: &Path, ca: &(PathBuf, PathBuf), name: &str) -> (PathBuf, PathBuf) {
+    make_cert(
+        dir,
+        ca,
+        name,
+        "127.0.0.1",
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
+    )
+}
+
+/// A client certificate (common name `name`) signed by the CA, for mutual TLS:
+/// (`{name}.pem`, `{name}.key`) in `dir`.
+pub fn make_client_cert(dir: &Path, ca: &(PathBuf, PathBuf), name: &str) -> (PathBuf, PathBuf) {
+    make_cert(
+        dir,
+        ca,
+        name,
+        name,
+        "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n",
+    )
+}
+
+fn make_cert(
+    dir: &Path,
+    ca: &(PathBuf, PathBuf),
+    name: &str,
+    common_name: &str,
+    extensions: &str,
+) -> (PathBuf, PathBuf) {
     let (pem, key, csr, ext) = (
         format!("{name}.pem"),
         format!("{name}.key"),
         format!("{name}.csr"),
         format!("{name}.ext"),
     );
-    std::fs::write(
-        dir.join(&ext),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
-    )
-    .expect("write ext");
+    std::fs::write(dir.join(&ext), extensions).expect("write ext");
+    let subject = format!("/CN={common_name}");
     openssl(
         dir,
         &[
@@ -75,7 +100,7 @@ pub fn make_server_cert(dir: &Path, ca: &(PathBuf, PathBuf), name: &str) -> (Pat
             "-out",
             &csr,
             "-subj",
-            "/CN=127.0.0.1",
+            &subject,
         ],
     );
     let (ca_pem, ca_key) = (ca.0.to_string_lossy(), ca.1.to_string_lossy());

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use seismo_e2e::anomaly::ProcessSpike;
 use seismo_e2e::mosquitto::{add_password, write_password_file, Broker, BrokerOptions, BrokerTls};
 use seismo_e2e::mqtt_subscriber::Subscriber;
-use seismo_e2e::tls_certs::{make_ca, make_server_cert};
+use seismo_e2e::tls_certs::{make_ca, make_client_cert, make_server_cert};
 use seismo_e2e::{default_config_with, Agent};
 
 /// The tests change the machine's process count: one at a time, so one test's burst does not
@@ -578,6 +578,7 @@ fn tls_with_the_wrong_ca_is_reported_and_retried_and_the_right_ca_connects() {
             ca_file: ca.0.clone(),
             cert_file: server.0,
             key_file: server.1,
+            require_certificate: false,
         }),
     };
     let mut broker = Broker::start(&dir.path().join("broker"), &options);
@@ -616,5 +617,160 @@ fn tls_with_the_wrong_ca_is_reported_and_retried_and_the_right_ca_connects() {
         agent.seen_stderr
     );
     assert!(broker.log().contains("as seismo-e2e"), "{}", broker.log());
+    stop(&mut agent);
+}
+
+/// A broker that requires client certificates (mosquitto `require_certificate true`): without
+/// one the agent logs the refused handshake and retries; with the configured certificate and
+/// key it connects and its alerts arrive, in order.
+#[test]
+fn a_broker_requiring_client_certificates_gets_alerts_from_an_agent_with_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    let ca = make_ca(&certs, "ca");
+    let server = make_server_cert(&certs, &ca, "server");
+    let client = make_client_cert(&certs, &ca, "seismo-agent");
+    let options = BrokerOptions {
+        password_file: None,
+        tls: Some(BrokerTls {
+            ca_file: ca.0.clone(),
+            cert_file: server.0,
+            key_file: server.1,
+            require_certificate: true,
+        }),
+    };
+    let broker = Broker::start(&dir.path().join("broker"), &options);
+    let plain = broker.plain_port.expect("plain listener");
+    let sub = Subscriber::start(plain, "e2e-sub", "seismo/#", None);
+    assert!(
+        sub.wait_subscribed(Duration::from_secs(10)),
+        "{}",
+        broker.log()
+    );
+    let tls = |identity: &str| {
+        mqtt_table(
+            broker.port,
+            &format!(
+                "[sinks.mqtt.tls]\nenabled = true\nca_file = \"{}\"\n{identity}",
+                ca.0.display()
+            ),
+        )
+    };
+
+    // No client certificate: the broker ends the handshake.
+    let config = agent_config(dir.path(), &tls(""));
+    let mut agent = start_agent(&config);
+    let err = agent.wait_stderr(START, |l| {
+        l.contains("TLS handshake failed") && l.contains("requires a client certificate")
+    });
+    assert!(err.is_some(), "{:?}", agent.seen_stderr);
+    let start = Instant::now();
+    let refused = |b: &Broker| b.log().matches("New connection from 127.0.0.1").count();
+    while refused(&broker) < 3 && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(refused(&broker) >= 3, "not retried: {}", broker.log());
+    assert!(!sub
+        .messages()
+        .iter()
+        .any(|m| m.topic == STATUS && m.payload == "online"));
+    stop(&mut agent);
+
+    // With the certificate: connected, online, and the alerts arrive.
+    let identity = format!(
+        "cert_file = \"{}\"\nkey_file = \"{}\"\n",
+        client.0.display(),
+        client.1.display()
+    );
+    let config = agent_config(dir.path(), &tls(&identity));
+    let mut agent = start_agent(&config);
+    assert!(
+        sub.wait_for(START, |m| m
+            .iter()
+            .any(|m| m.topic == STATUS && m.payload == "online")),
+        "no online status over mutual TLS; agent: {:?}\nbroker: {}",
+        agent.seen_stderr,
+        broker.log()
+    );
+    std::thread::sleep(WARMUP);
+    anomaly();
+    wait_process_alert(&mut agent);
+    let printed = printed(&mut agent);
+    assert_delivered_in_order(&sub, &printed, Some(&mut agent));
+    stop(&mut agent);
+}
+
+/// The password from an environment variable (`password_env`): the broker lets the agent in.
+/// Unset, the agent refuses to start and names the variable.
+#[test]
+fn the_password_from_an_environment_variable_logs_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let passwords = dir.path().join("passwd");
+    write_password_file(&passwords, "reader", "r3ader");
+    add_password(&passwords, "seismo", "from-the-env");
+    let options = BrokerOptions {
+        password_file: Some(passwords),
+        tls: None,
+    };
+    let broker = Broker::start(&dir.path().join("broker"), &options);
+    let sub = Subscriber::start(
+        broker.port,
+        "e2e-sub",
+        "seismo/#",
+        Some(("reader", "r3ader")),
+    );
+    assert!(
+        sub.wait_subscribed(Duration::from_secs(10)),
+        "{}",
+        broker.log()
+    );
+    let config = agent_config(
+        dir.path(),
+        &mqtt_table(
+            broker.port,
+            "username = \"seismo\"\npassword_env = \"SEISMO_E2E_MQTT_PASSWORD\"\n",
+        ),
+    );
+
+    let mut unset = Agent::start(&["run", "--config", &config]);
+    let (status, _) = unset.wait_exit(Duration::from_secs(20));
+    assert_ne!(status.code(), Some(0));
+    assert!(
+        unset
+            .seen_stderr
+            .iter()
+            .any(|l| l.contains("SEISMO_E2E_MQTT_PASSWORD") && l.contains("not set")),
+        "{:?}",
+        unset.seen_stderr
+    );
+
+    let mut agent = Agent::start_with_env(
+        &["run", "--config", &config],
+        &[("SEISMO_E2E_MQTT_PASSWORD", "from-the-env")],
+    );
+    assert!(
+        agent
+            .wait_stderr(START, |l| l.contains("connected to the MQTT broker"))
+            .is_some(),
+        "{:?}\n{}",
+        agent.seen_stderr,
+        broker.log()
+    );
+    assert!(
+        sub.wait_for(START, |m| m
+            .iter()
+            .any(|m| m.topic == STATUS && m.payload == "online")),
+        "{:?}",
+        agent.seen_stderr
+    );
+    assert!(
+        !agent
+            .seen_stderr
+            .iter()
+            .any(|l| l.contains("bad username or password")),
+        "{:?}",
+        agent.seen_stderr
+    );
     stop(&mut agent);
 }

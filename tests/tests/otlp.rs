@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::{Duration, UNIX_EPOCH};
 
 use seismo_e2e::anomaly::ProcessSpike;
-use seismo_e2e::otlp_receiver::{Mode, OtlpReceiver, ReceivedLog, Transport};
+use seismo_e2e::otlp_receiver::{Mode, OtlpReceiver, ReceivedGauge, ReceivedLog, Transport};
 use seismo_e2e::{default_config_with, Agent};
 use serde_json::Value;
 
@@ -287,9 +287,10 @@ fn alerts_arrive_over_grpc_with_the_documented_record_and_resource() {
     let got = receiver.wait_logs(Duration::from_secs(20), has_resolution);
     assert!(got.is_ok(), "not delivered: {got:?}");
     let logs = receiver.logs();
-    assert!(logs
-        .iter()
-        .all(|r| r.headers.get("x-api-key").map(String::as_str) == Some("k-123")));
+    assert!(logs.iter().all(|r| {
+        r.headers.get("x-api-key").map(String::as_str) == Some("k-123")
+            && r.headers.get("grpc-encoding").map(String::as_str) == Some("gzip")
+    }));
     stop_and_compare(agent, &receiver, Transport::Grpc);
 }
 
@@ -513,4 +514,119 @@ fn tls_with_a_wrong_ca_is_logged_and_retried_and_the_right_ca_delivers() {
         check_mapping(&received[i], v, Transport::Grpc);
     }
     drop(second);
+}
+
+/// HTTP/protobuf over TLS (an https:// endpoint and the CA file that signed the collector's
+/// certificate), with the signals exported as gauges too: the alerts arrive as over plain HTTP,
+/// and every interval brings each signal's value and score, with the documented names,
+/// attributes and resource.
+#[test]
+fn https_with_a_ca_file_delivers_alerts_and_the_signals_as_gauges() {
+    use seismo_e2e::tls_certs::{make_ca, make_server_cert};
+    let _machine = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = make_ca(dir.path(), "ca");
+    let server = make_server_cert(dir.path(), &ca, "server");
+    let receiver = OtlpReceiver::start_tls(&server.0, &server.1);
+    let endpoint = receiver.http_endpoint();
+    assert!(endpoint.starts_with("https://"));
+    let path = config(
+        &dir,
+        "http",
+        &endpoint,
+        &format!(
+            "metrics = true\nheaders = {{ \"authorization\" = \"Bearer t0k\" }}\n[sinks.otlp.tls]\nca_file = \"{}\"",
+            ca.0.display()
+        ),
+    );
+    let mut agent = start(&path);
+    induce_alert(&mut agent);
+    let got = receiver.wait_logs(Duration::from_secs(20), has_resolution);
+    assert!(got.is_ok(), "not delivered over HTTPS: {got:?}");
+    assert!(receiver
+        .logs()
+        .iter()
+        .all(|r| r.headers.get("authorization").map(String::as_str) == Some("Bearer t0k")));
+
+    let signal_of = |g: &ReceivedGauge| g.attributes.get("seismo.signal").cloned();
+    let gauges = receiver.gauges();
+    for name in [
+        "host.cpu.utilization",
+        "host.memory.used_ratio",
+        "host.processes.count",
+    ] {
+        assert!(
+            gauges
+                .iter()
+                .any(|g| g.name == "seismo.signal.value" && signal_of(g).as_deref() == Some(name)),
+            "no value gauge for {name}: {gauges:#?}"
+        );
+        assert!(
+            gauges
+                .iter()
+                .any(|g| g.name == "seismo.signal.score" && signal_of(g).as_deref() == Some(name)),
+            "no score gauge for {name} after warm-up"
+        );
+    }
+    for g in &gauges {
+        assert_eq!(g.transport, Transport::Http);
+        assert_eq!(g.scope, "seismo");
+        assert_eq!(
+            g.resource.get("service.name").map(String::as_str),
+            Some("seismo")
+        );
+        assert_eq!(g.resource.get("host.name").map(String::as_str), Some(HOST));
+        assert_eq!(
+            g.resource.get("service.version").map(String::as_str),
+            Some(env!("CARGO_PKG_VERSION"))
+        );
+        assert_eq!(g.attributes.len(), 1, "{g:?}");
+        assert!(g.value.is_finite(), "{g:?}");
+        if g.name == "seismo.signal.score" {
+            assert!((0.0..=1.0).contains(&g.value), "{g:?}");
+        }
+        if signal_of(g).as_deref() == Some("host.memory.used_ratio") {
+            assert!((0.0..=1.0).contains(&g.value), "{g:?}");
+        }
+    }
+    // The spike of 400 processes shows in the gauge, as in the alert.
+    let processes: Vec<f64> = gauges
+        .iter()
+        .filter(|g| g.name == "seismo.signal.value" && signal_of(g).as_deref() == Some(SIGNAL))
+        .map(|g| g.value)
+        .collect();
+    let (low, high) = processes
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(l, h), v| (l.min(*v), h.max(*v)));
+    assert!(
+        high - low >= 100.0,
+        "the spike is not in the gauge: {processes:?}"
+    );
+    stop_and_compare(agent, &receiver, Transport::Http);
+}
+
+/// A dead sink never holds up another: with the MQTT broker unreachable for the whole run, the
+/// OTLP sink delivers every alert, in order, while the MQTT sink keeps its copies queued.
+#[test]
+fn a_dead_mqtt_broker_does_not_hold_up_the_otlp_sink() {
+    let _machine = serial();
+    let receiver = OtlpReceiver::start();
+    let dir = tempfile::tempdir().unwrap();
+    let dead = seismo_e2e::mosquitto::free_port();
+    // The [sinks.mqtt] table goes before [sinks.otlp], whose keys `config` appends.
+    let path = config(&dir, "grpc", &receiver.grpc_endpoint(), "");
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "\n[sinks.otlp]\n",
+        &format!(
+            "\n[sinks.mqtt]\nenabled = true\nhost = \"127.0.0.1\"\nport = {dead}\n\
+             retry_initial = \"100ms\"\nretry_max = \"1s\"\n\n[sinks.otlp]\n"
+        ),
+        1,
+    );
+    std::fs::write(&path, text).unwrap();
+    let mut agent = start(&path);
+    induce_alert(&mut agent);
+    let got = receiver.wait_logs(Duration::from_secs(20), has_resolution);
+    assert!(got.is_ok(), "OTLP held up by the dead broker: {got:?}");
+    stop_and_compare(agent, &receiver, Transport::Grpc);
 }

@@ -172,6 +172,8 @@ pub(crate) mod tests {
             time: 1_764_097_262_123,
             state,
             alert_id: format!("{signal}@1764097262123"),
+            incident_id: "web-1@1764097262123".into(),
+            flapping: false,
             host: "web-1".into(),
             signal: signal.into(),
             severity,

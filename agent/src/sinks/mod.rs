@@ -78,24 +78,35 @@ impl Sinks {
         self.senders.is_empty() && self.outboxes.is_empty()
     }
 
-    /// Appends `payload` durably to every outbox-backed sink. A failed append (disk full) is
-    /// counted as dropped by the outbox and logged at most once a minute per sink.
-    async fn append_to_outboxes(&mut self, kind: EventKind, payload: Vec<u8>) {
-        let payload = Arc::new(payload);
-        for (outbox, log) in &mut self.outboxes {
-            if kind == EventKind::Hook && NO_HOOK_OUTCOMES.contains(&outbox.name()) {
-                continue;
-            }
-            let ob = Arc::clone(outbox);
-            let p = Arc::clone(&payload);
-            let result = tokio::task::spawn_blocking(move || ob.append(kind as u8, &p)).await;
-            let err = match result {
+    /// Appends `payloads` (all of one `kind`) durably to every outbox-backed sink that takes
+    /// that kind, one batch (one fsync) per sink, all sinks at once. A failed append (disk full)
+    /// is counted as dropped by the outbox and logged at most once a minute per sink.
+    async fn append_to_outboxes(&mut self, kind: EventKind, payloads: Vec<Vec<u8>>) {
+        let payloads = Arc::new(payloads);
+        let appends: Vec<_> = self
+            .outboxes
+            .iter()
+            .map(|(outbox, _)| {
+                if kind == EventKind::Hook && NO_HOOK_OUTCOMES.contains(&outbox.name()) {
+                    return None;
+                }
+                let ob = Arc::clone(outbox);
+                let p = Arc::clone(&payloads);
+                Some(tokio::task::spawn_blocking(move || {
+                    let refs: Vec<&[u8]> = p.iter().map(Vec::as_slice).collect();
+                    ob.append_batch(kind as u8, &refs)
+                }))
+            })
+            .collect();
+        for ((outbox, log), append) in self.outboxes.iter_mut().zip(appends) {
+            let Some(append) = append else { continue };
+            let err = match append.await {
                 Ok(Ok(_)) => continue,
                 Ok(Err(e)) => e.to_string(),
                 Err(e) => e.to_string(),
             };
             if let Some(n) = log.hit() {
-                tracing::error!(sink = outbox.name(), error = %err, failed = n, "cannot queue an event for this sink; it is lost for it (logged at most once a minute)");
+                tracing::error!(sink = outbox.name(), error = %err, failed = n, "cannot queue events for this sink; they are lost for it (logged at most once a minute)");
             }
         }
     }
@@ -103,22 +114,50 @@ impl Sinks {
     /// Hands `event` to every sink, waiting while a sink's queue is full. A sink whose task has
     /// ended is dropped from the list (its task logged why).
     pub async fn send(&mut self, event: Event) {
+        self.send_all(vec![event]).await;
+    }
+
+    /// Hands a burst of events to every sink, in order: each outbox-backed sink gets each run
+    /// of events of one kind as one durable append (one fsync, not one per event).
+    pub async fn send_all(&mut self, events: Vec<Event>) {
+        if events.is_empty() {
+            return;
+        }
         if !self.outboxes.is_empty() {
-            match serde_json::to_vec(&event) {
-                Ok(json) => self.append_to_outboxes(EventKind::of(&event), json).await,
-                Err(e) => {
-                    tracing::error!(error = %e, id = %event.id(), "cannot encode event")
+            let mut run: Option<(EventKind, Vec<Vec<u8>>)> = None;
+            for event in &events {
+                let kind = EventKind::of(event);
+                let json = match serde_json::to_vec(event) {
+                    Ok(json) => json,
+                    Err(e) => {
+                        tracing::error!(error = %e, id = %event.id(), "cannot encode event");
+                        continue;
+                    }
+                };
+                match &mut run {
+                    Some((k, payloads)) if *k == kind => payloads.push(json),
+                    _ => {
+                        if let Some((k, payloads)) = run.replace((kind, vec![json])) {
+                            self.append_to_outboxes(k, payloads).await;
+                        }
+                    }
+                }
+            }
+            if let Some((k, payloads)) = run {
+                self.append_to_outboxes(k, payloads).await;
+            }
+        }
+        let mut gone = Vec::new();
+        for event in events {
+            let event = Arc::new(event);
+            for (i, (name, tx)) in self.senders.iter().enumerate() {
+                if !gone.contains(&i) && tx.send(Arc::clone(&event)).await.is_err() {
+                    tracing::error!(sink = name, "sink stopped; it receives no more events");
+                    gone.push(i);
                 }
             }
         }
-        let event = Arc::new(event);
-        let mut gone = Vec::new();
-        for (i, (name, tx)) in self.senders.iter().enumerate() {
-            if tx.send(Arc::clone(&event)).await.is_err() {
-                tracing::error!(sink = name, "sink stopped; it receives no more events");
-                gone.push(i);
-            }
-        }
+        gone.sort_unstable();
         for i in gone.into_iter().rev() {
             self.senders.remove(i);
         }

@@ -325,7 +325,12 @@ fn refused_v5(code: ConnectCodeV5) -> String {
 
 /// Adds a hint to the errors people meet most.
 fn explain(e: &str) -> String {
-    if e.contains("UnknownIssuer") || e.contains("certificate") || e.contains("Certificate") {
+    if e.contains("CertificateRequired") {
+        format!("TLS handshake failed: {e} (the broker requires a client certificate: set [sinks.mqtt.tls] cert_file and key_file)")
+    } else if e.contains("alert") && (e.contains("BadCertificate") || e.contains("UnknownCA")) {
+        format!("TLS handshake failed: {e} (the broker does not accept [sinks.mqtt.tls] cert_file: is it signed by a CA the broker trusts?)")
+    } else if e.contains("UnknownIssuer") || e.contains("certificate") || e.contains("Certificate")
+    {
         format!("TLS handshake failed: {e} (does [sinks.mqtt.tls] ca_file sign the broker's certificate, and does the certificate name the host?)")
     } else if e.contains("Connection refused") {
         format!("cannot connect to the broker: {e} (is it running, and are host and port right?)")

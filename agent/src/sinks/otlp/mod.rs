@@ -3,6 +3,7 @@
 //! (`sinks::deliver`), which acknowledges a batch only when the collector accepted it and
 //! retries failures with backoff.
 
+pub mod metrics;
 pub mod record;
 pub mod transport;
 

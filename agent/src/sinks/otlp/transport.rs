@@ -69,7 +69,7 @@ impl LogsTransport {
                 let endpoint = format!("{}/v1/logs", cfg.endpoint());
                 let reason = Arc::new(Mutex::new(None));
                 let client = ReasonedClient {
-                    inner: http_client(cfg)?,
+                    inner: reqwest_client(cfg)?,
                     last_error: Arc::clone(&reason),
                 };
                 let mut builder = LogExporter::builder()
@@ -168,7 +168,10 @@ fn read(path: &Path) -> Result<Vec<u8>, BuildError> {
     })
 }
 
-fn grpc_exporter(cfg: &OtlpSinkConfig, endpoint: &str) -> Result<LogExporter, BuildError> {
+/// `[sinks.otlp] headers` as gRPC metadata.
+pub(crate) fn grpc_metadata(
+    cfg: &OtlpSinkConfig,
+) -> Result<tonic::metadata::MetadataMap, BuildError> {
     let mut metadata = tonic::metadata::MetadataMap::new();
     for (name, value) in &cfg.headers {
         let key = tonic::metadata::MetadataKey::from_bytes(name.as_bytes())
@@ -177,6 +180,11 @@ fn grpc_exporter(cfg: &OtlpSinkConfig, endpoint: &str) -> Result<LogExporter, Bu
             .map_err(|e| BuildError::Header(format!("value of `{name}`: {e}")))?;
         metadata.insert(key, value);
     }
+    Ok(metadata)
+}
+
+fn grpc_exporter(cfg: &OtlpSinkConfig, endpoint: &str) -> Result<LogExporter, BuildError> {
+    let metadata = grpc_metadata(cfg)?;
     let mut builder = LogExporter::builder()
         .with_tonic()
         .with_endpoint(endpoint)
@@ -194,7 +202,9 @@ fn grpc_exporter(cfg: &OtlpSinkConfig, endpoint: &str) -> Result<LogExporter, Bu
         .map_err(|e| BuildError::Exporter(e.to_string()))
 }
 
-fn grpc_tls(tls: &OtlpTlsConfig) -> Result<tonic::transport::ClientTlsConfig, BuildError> {
+pub(crate) fn grpc_tls(
+    tls: &OtlpTlsConfig,
+) -> Result<tonic::transport::ClientTlsConfig, BuildError> {
     use tonic::transport::{Certificate, ClientTlsConfig, Identity};
     let mut config = ClientTlsConfig::new();
     config = match &tls.ca_file {
@@ -228,7 +238,31 @@ fn check_pem(path: &Path, pem: &[u8], what: &str) -> Result<(), BuildError> {
     }
 }
 
-fn http_client(cfg: &OtlpSinkConfig) -> Result<reqwest::Client, BuildError> {
+/// The HTTP client of `[sinks.otlp]` (TLS files, timeouts), remembering its last transport
+/// error for the logs.
+pub(crate) fn http_client(
+    cfg: &OtlpSinkConfig,
+) -> Result<(impl HttpClient + 'static, LastError), BuildError> {
+    let last_error = LastError::default();
+    let client = ReasonedClient {
+        inner: reqwest_client(cfg)?,
+        last_error: Arc::clone(&last_error.0),
+    };
+    Ok((client, last_error))
+}
+
+/// The last transport error of an HTTP client made by [`http_client`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LastError(Arc<Mutex<Option<String>>>);
+
+impl LastError {
+    /// Takes the error recorded since the last call.
+    pub(crate) fn take(&self) -> Option<String> {
+        lock(&self.0).take()
+    }
+}
+
+fn reqwest_client(cfg: &OtlpSinkConfig) -> Result<reqwest::Client, BuildError> {
     // reqwest is built without a default crypto provider; use ring, as tonic does. Installing
     // fails harmlessly when another part of the agent installed it first.
     let _ = rustls::crypto::ring::default_provider().install_default();
