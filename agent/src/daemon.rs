@@ -1,6 +1,7 @@
 //! `seismo run`: wires sources → pipeline → sinks, runs until SIGINT/SIGTERM, then stops in
 //! data-flow order so whatever is in flight reaches the sinks.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,8 +12,10 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::http::HttpState;
 use crate::outbox::Outbox;
 use crate::pipeline::Pipeline;
+use crate::silences::Silences;
 use crate::sinks::deliver::{self, Backoff};
 use crate::sinks::mqtt::{MqttSettings, MqttSink};
 use crate::sinks::{self, Sinks, SINK_QUEUE};
@@ -38,6 +41,31 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let mut sigterm = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
     let mut sigint = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let mut sighup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+
+    // The HTTP endpoint binds first, so a taken port stops the start-up (exit 2) before
+    // anything runs; it answers /readyz with 503 until sources and sinks are started.
+    let silences = Arc::new(Silences::open(
+        &config.silences,
+        state.path(),
+        crate::event::now_ms(),
+    ));
+    let ready = Arc::new(AtomicBool::new(false));
+    let http_task = if config.http.enabled {
+        let endpoint = crate::http::bind(&config.http)?;
+        let state = HttpState::new(
+            Arc::clone(&stats),
+            Arc::clone(&silences),
+            Arc::clone(&ready),
+            config.http.scores,
+        );
+        Some(
+            endpoint
+                .serve(state)
+                .context("cannot serve the HTTP endpoint")?,
+        )
+    } else {
+        None
+    };
 
     let mut sinks = Sinks::default();
     let mut sink_tasks: Vec<JoinHandle<()>> = Vec::new();
@@ -96,7 +124,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let host_cfg = &config.sources.host;
     let (samples_tx, samples_rx) = broadcast::channel(host_cfg.queue);
-    let pipeline = Pipeline::new(Arc::clone(&host), &config, Arc::clone(&stats));
+    let pipeline = Pipeline::new(Arc::clone(&host), &config, Arc::clone(&stats))
+        .with_silences(Arc::clone(&silences));
     let (logs_tx, logs_rx) = mpsc::channel(crate::logs::LOG_QUEUE);
     let pipeline_task = tokio::spawn(pipeline.run(samples_rx, logs_rx, sinks));
     let log_threads = crate::logs::start(
@@ -119,6 +148,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         )));
     }
 
+    // Ready before the start line, so whoever waits for that line finds /readyz answering 200.
+    ready.store(true, Ordering::Relaxed);
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         host = %host,
@@ -159,6 +190,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         _ = sigterm.recv() => false,
         _ = sigint.recv() => false,
     };
+    if let Some(t) = http_task {
+        t.abort();
+    }
     if clean {
         tracing::info!(summary = %stats.summary(), "seismo stopped");
         Ok(())

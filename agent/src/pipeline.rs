@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use crate::alerting::{Alerting, Normal};
 use crate::event::{now_ms, AlertEvent, AlertState, Anomaly, LogEvidence, Range, Sample};
 use crate::logs::LogUpdate;
+use crate::silences::{SilenceGate, Silences};
 use crate::sinks::Sinks;
 use crate::sources::host::Batch;
 use crate::stats::{LogLimiter, Stats};
@@ -36,6 +37,12 @@ pub struct Pipeline {
     non_finite_log: LogLimiter,
     /// Per log source, the evidence of its last interval, attached to alerts on its signals.
     log_evidence: HashMap<String, HashMap<Arc<str>, Arc<LogEvidence>>>,
+    /// Silences, applied where alert events leave for the sinks.
+    silences: SilenceGate,
+    /// For counting anomalies by severity (the same bound alerting uses).
+    critical_score: f64,
+    /// Publish each signal's last score in `stats.scores` (`[http] scores = true`).
+    export_scores: bool,
 }
 
 impl Pipeline {
@@ -44,11 +51,24 @@ impl Pipeline {
             detectors: config.detectors.clone(),
             signals: HashMap::new(),
             alerting: Alerting::new(host, &config.alerting),
-            stats,
+            stats: Arc::clone(&stats),
             refused_log: LogLimiter::new(Duration::from_secs(300)),
             non_finite_log: LogLimiter::new(Duration::from_secs(300)),
             log_evidence: HashMap::new(),
+            silences: SilenceGate::new(
+                Arc::new(Silences::from_config(&config.silences, now_ms())),
+                Arc::clone(&stats),
+            ),
+            critical_score: config.alerting.critical_score.get(),
+            export_scores: config.http.enabled && config.http.scores,
         }
+    }
+
+    /// Uses `store` (config and API silences, shared with the HTTP API) instead of the
+    /// configuration's silences alone.
+    pub fn with_silences(mut self, store: Arc<Silences>) -> Self {
+        self.silences = SilenceGate::new(store, Arc::clone(&self.stats));
+        self
     }
 
     /// Scores one log source's interval; returns the alert events it caused, with evidence.
@@ -88,6 +108,10 @@ impl Pipeline {
             let d = self.detector_for(&sample.signal, now)?;
             (d.observe(sample.ts_ms, sample.value), d.name())
         };
+        if let (true, Verdict::Scored(o)) = (self.export_scores, &verdict) {
+            let mut scores = self.stats.scores.lock().unwrap_or_else(|p| p.into_inner());
+            scores.insert(Arc::clone(&sample.signal), o.score);
+        }
         match verdict {
             Verdict::WarmingUp => None,
             Verdict::Skipped => {
@@ -102,6 +126,12 @@ impl Pipeline {
             }
             Verdict::Scored(o) if o.anomalous => {
                 Stats::add(&self.stats.anomalies, 1);
+                let severity = if o.score >= self.critical_score {
+                    "critical"
+                } else {
+                    "warning"
+                };
+                self.stats.anomalies_by_severity.add(severity, 1);
                 let anomaly = Anomaly {
                     signal: Arc::clone(&sample.signal),
                     ts_ms: sample.ts_ms,
@@ -180,6 +210,10 @@ impl Pipeline {
                 .signals_active
                 .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             Stats::add(&self.stats.signals_evicted, 1);
+            if self.export_scores {
+                let mut scores = self.stats.scores.lock().unwrap_or_else(|p| p.into_inner());
+                scores.remove(&signal);
+            }
             events.extend(self.alerting.forget(&signal, now_ms()));
         }
         events
@@ -201,6 +235,9 @@ impl Pipeline {
         let sweep_every = (self.detectors.idle_ttl / 4).min(Duration::from_secs(60));
         let mut sweep = tokio::time::interval(sweep_every);
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Ticks the health heartbeat and releases alerts whose silence ended.
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let (mut host_open, mut logs_open) = (true, true);
         while host_open || logs_open {
             let events = tokio::select! {
@@ -221,8 +258,26 @@ impl Pipeline {
                     Err(RecvError::Closed) => { host_open = false; Vec::new() }
                 },
                 _ = sweep.tick() => self.evict_idle(Instant::now()),
+                _ = tick.tick() => {
+                    self.stats.heartbeat_ms.store(
+                        u64::try_from(now_ms()).unwrap_or(0),
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
+                    self.silences.release(now_ms())
+                }
             };
             for event in events {
+                // The one place alert events leave for the sinks (and hooks): silences apply here.
+                let Some(event) = self.silences.admit(event, now_ms()) else {
+                    continue;
+                };
+                if event.state == AlertState::Firing {
+                    if let Ok(serde_json::Value::String(severity)) =
+                        serde_json::to_value(event.severity)
+                    {
+                        self.stats.alerts_by_severity.add(&severity, 1);
+                    }
+                }
                 let counter = match event.state {
                     AlertState::Firing => &self.stats.alerts_firing,
                     AlertState::Resolved => &self.stats.alerts_resolved,

@@ -20,6 +20,8 @@ pub struct Config {
     pub detectors: DetectorsConfig,
     pub alerting: AlertingConfig,
     pub sinks: SinksConfig,
+    pub http: crate::http::HttpConfig,
+    pub silences: Vec<crate::silences::SilenceConfig>,
 }
 
 /// `[agent]`
