@@ -15,6 +15,7 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let config = seismo_config::DEFAULT_TOML
         .replacen("interval = \"10s\"", "interval = \"1s\"", 1)
+        .replacen("listen = \"127.0.0.1:9464\"", "listen = \"127.0.0.1:0\"", 1)
         .replacen(
             "# state_dir = \"/var/lib/seismo\"",
             &format!("state_dir = \"{}\"", dir.join("state").display()),

@@ -60,7 +60,7 @@ fn main() {
         String::new()
     };
     let config = format!(
-        "[agent]\nstate_dir = \"{}\"\n[sources.host]\nenabled = false\n{sink}\
+        "[agent]\nstate_dir = \"{}\"\n[sources.host]\nenabled = false\n[http]\nlisten = \"127.0.0.1:0\"\n{sink}\
          [[sources.files]]\nname = \"bench\"\npaths = [\"{}\"]\nstart_at = \"beginning\"\ninterval = \"1s\"\n",
         state.display(),
         log.display()

@@ -171,6 +171,11 @@ fn run(path: Option<&Path>) -> ExitCode {
     runtime.shutdown_timeout(std::time::Duration::from_millis(300));
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // A taken or impossible listen address is a configuration problem: exit 2, like one.
+        Err(e) if e.downcast_ref::<crate::http::BindError>().is_some() => {
+            tracing::error!("{e:#}");
+            ExitCode::from(EXIT_CONFIG)
+        }
         Err(e) => {
             tracing::error!("{e:#}");
             ExitCode::FAILURE

@@ -1,6 +1,7 @@
 //! `seismo run`: wires sources → pipeline → sinks, runs until SIGINT/SIGTERM, then stops in
 //! data-flow order so whatever is in flight reaches the sinks.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,8 +13,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::hooks::Hooks;
+use crate::http::HttpState;
 use crate::outbox::Outbox;
 use crate::pipeline::Pipeline;
+use crate::silences::Silences;
 use crate::sinks::deliver::{self, Backoff};
 use crate::sinks::mqtt::{MqttSettings, MqttSink};
 use crate::sinks::otlp::metrics::{GaugeExport, SignalGauges};
@@ -40,6 +43,31 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let mut sigterm = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
     let mut sigint = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let mut sighup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+
+    // The HTTP endpoint binds first, so a taken port stops the start-up (exit 2) before
+    // anything runs; it answers /readyz with 503 until sources and sinks are started.
+    let silences = Arc::new(Silences::open(
+        &config.silences,
+        state.path(),
+        crate::event::now_ms(),
+    ));
+    let ready = Arc::new(AtomicBool::new(false));
+    let http_task = if config.http.enabled {
+        let endpoint = crate::http::bind(&config.http)?;
+        let state = HttpState::new(
+            Arc::clone(&stats),
+            Arc::clone(&silences),
+            Arc::clone(&ready),
+            config.http.scores,
+        );
+        Some(
+            endpoint
+                .serve(state)
+                .context("cannot serve the HTTP endpoint")?,
+        )
+    } else {
+        None
+    };
 
     let mut sinks = Sinks::default();
     let mut sink_tasks: Vec<JoinHandle<()>> = Vec::new();
@@ -98,7 +126,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let host_cfg = &config.sources.host;
     let (samples_tx, samples_rx) = broadcast::channel(host_cfg.queue);
-    let mut pipeline = Pipeline::new(Arc::clone(&host), &config, Arc::clone(&stats));
+    let mut pipeline = Pipeline::new(Arc::clone(&host), &config, Arc::clone(&stats))
+        .with_silences(Arc::clone(&silences));
     if !config.hooks.is_empty() {
         pipeline = pipeline.with_hooks(Hooks::new(&config.hooks, Arc::clone(&stats)));
     }
@@ -144,6 +173,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         )));
     }
 
+    // Ready before the start line, so whoever waits for that line finds /readyz answering 200.
+    ready.store(true, Ordering::Relaxed);
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         host = %host,
@@ -190,6 +221,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         _ = sigterm.recv() => false,
         _ = sigint.recv() => false,
     };
+    if let Some(t) = http_task {
+        t.abort();
+    }
     if clean {
         tracing::info!(summary = %stats.summary(), "seismo stopped");
         Ok(())

@@ -23,6 +23,7 @@ use crate::incidents::Incidents;
 use crate::hooks::Hooks;
 use crate::logs::LogUpdate;
 use crate::sinks::otlp::metrics::SignalGauges;
+use crate::silences::{SilenceGate, Silences};
 use crate::sinks::Sinks;
 use crate::sources::host::Batch;
 use crate::stats::{LogLimiter, Stats};
@@ -47,6 +48,12 @@ pub struct Pipeline {
     hooks: Option<Hooks>,
     /// Latest value and score per signal, for the OTLP gauges (when enabled).
     gauges: Option<Arc<SignalGauges>>,
+    /// Silences, applied where alert events leave for the sinks.
+    silences: SilenceGate,
+    /// For counting anomalies by severity (the same bound alerting uses).
+    critical_score: f64,
+    /// Publish each signal's last score in `stats.scores` (`[http] scores = true`).
+    export_scores: bool,
 }
 
 impl Pipeline {
@@ -56,12 +63,18 @@ impl Pipeline {
             signals: HashMap::new(),
             alerting: Alerting::new(Arc::clone(&host), &config.alerting),
             incidents: Incidents::new(host, config.alerting.correlation_window),
-            stats,
+            stats: Arc::clone(&stats),
             refused_log: LogLimiter::new(Duration::from_secs(300)),
             non_finite_log: LogLimiter::new(Duration::from_secs(300)),
             log_evidence: HashMap::new(),
             hooks: None,
             gauges: None,
+            silences: SilenceGate::new(
+                Arc::new(Silences::from_config(&config.silences, now_ms())),
+                Arc::clone(&stats),
+            ),
+            critical_score: config.alerting.critical_score.get(),
+            export_scores: config.http.enabled && config.http.scores,
         }
     }
 
@@ -74,6 +87,13 @@ impl Pipeline {
     /// Publishes every signal's latest value and score to `gauges`.
     pub fn with_gauges(mut self, gauges: Arc<SignalGauges>) -> Self {
         self.gauges = Some(gauges);
+        self
+    }
+
+    /// Uses `store` (config and API silences, shared with the HTTP API) instead of the
+    /// configuration's silences alone.
+    pub fn with_silences(mut self, store: Arc<Silences>) -> Self {
+        self.silences = SilenceGate::new(store, Arc::clone(&self.stats));
         self
     }
 
@@ -121,6 +141,10 @@ impl Pipeline {
                 Verdict::Skipped => {}
             }
         }
+        if let (true, Verdict::Scored(o)) = (self.export_scores, &verdict) {
+            let mut scores = self.stats.scores.lock().unwrap_or_else(|p| p.into_inner());
+            scores.insert(Arc::clone(&sample.signal), o.score);
+        }
         match verdict {
             Verdict::WarmingUp => None,
             Verdict::Skipped => {
@@ -135,6 +159,12 @@ impl Pipeline {
             }
             Verdict::Scored(o) if o.anomalous => {
                 Stats::add(&self.stats.anomalies, 1);
+                let severity = if o.score >= self.critical_score {
+                    "critical"
+                } else {
+                    "warning"
+                };
+                self.stats.anomalies_by_severity.add(severity, 1);
                 let anomaly = Anomaly {
                     signal: Arc::clone(&sample.signal),
                     ts_ms: sample.ts_ms,
@@ -216,6 +246,10 @@ impl Pipeline {
             if let Some(g) = &self.gauges {
                 g.forget(&signal);
             }
+            if self.export_scores {
+                let mut scores = self.stats.scores.lock().unwrap_or_else(|p| p.into_inner());
+                scores.remove(&signal);
+            }
             events.extend(self.alerting.forget(&signal, now_ms()));
         }
         events
@@ -237,6 +271,9 @@ impl Pipeline {
         let sweep_every = (self.detectors.idle_ttl / 4).min(Duration::from_secs(60));
         let mut sweep = tokio::time::interval(sweep_every);
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Ticks the health heartbeat and releases alerts whose silence ended.
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let (mut host_open, mut logs_open) = (true, true);
         let mut hooks = self.hooks.take();
         while host_open || logs_open {
@@ -262,9 +299,20 @@ impl Pipeline {
                     sinks.send(Event::Hook(outcome)).await;
                     Vec::new()
                 }
+                _ = tick.tick() => {
+                    self.stats.heartbeat_ms.store(
+                        u64::try_from(now_ms()).unwrap_or(0),
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
+                    self.silences.release(now_ms())
+                }
             };
+            // The one place alert events leave for incidents, hooks and the sinks: silences
+            // apply here, so a silenced alert joins no incident and runs no hook.
+            let now = now_ms();
             let events: Vec<Event> = events
                 .into_iter()
+                .filter_map(|a| self.silences.admit(a, now))
                 .flat_map(|a| self.incidents.on_alert(a))
                 .collect();
             for event in &events {
@@ -299,6 +347,13 @@ async fn next_outcome(hooks: &mut Option<Hooks>) -> Option<crate::hooks::HookOut
 }
 
 fn count(stats: &Stats, event: &Event) {
+    if let Event::Alert(a) = event {
+        if a.state == AlertState::Firing {
+            if let Ok(serde_json::Value::String(severity)) = serde_json::to_value(a.severity) {
+                stats.alerts_by_severity.add(&severity, 1);
+            }
+        }
+    }
     let counter = match event {
         Event::Alert(a) if a.state == AlertState::Firing => &stats.alerts_firing,
         Event::Alert(_) => &stats.alerts_resolved,

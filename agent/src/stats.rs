@@ -1,6 +1,7 @@
 //! Self-metrics: counters every component bumps, read by the shutdown summary (and later by the
 //! /metrics endpoint). Relaxed atomics: each counter is independent.
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -85,6 +86,18 @@ pub struct Stats {
     pub otlp_metric_series_refused: AtomicU64,
     /// Per-sink delivery counters of the outbox-backed sinks, in registration order.
     pub sinks: Mutex<Vec<Arc<SinkStats>>>,
+    /// Alert events kept from the sinks by a silence.
+    pub alerts_silenced: AtomicU64,
+    /// Silences API requests refused as malformed or invalid (answered 4xx).
+    pub api_requests_rejected: AtomicU64,
+    /// Anomalous points by severity (`warning`, `critical`).
+    pub anomalies_by_severity: Labelled,
+    /// Firing alert events sent to the sinks, by severity (escalations count again).
+    pub alerts_by_severity: Labelled,
+    /// Unix ms of the pipeline's last tick: /healthz reports a stalled pipeline.
+    pub heartbeat_ms: AtomicU64,
+    /// Each signal's last anomaly score; filled only with `[http] scores = true`.
+    pub scores: Mutex<HashMap<Arc<str>, f64>>,
 }
 
 impl Stats {
@@ -130,7 +143,7 @@ impl Stats {
         let base = format!(
             "samples={} signals={} anomalies={} alerts_firing={} alerts_resolved={} \
              incidents_opened={} incidents_resolved={} stdout_written={} host_batches_dropped={} host_errors={} non_finite_skipped={} \
-             signals_refused={} signals_evicted={} stdout_errors={}",
+             signals_refused={} signals_evicted={} stdout_errors={} alerts_silenced={}",
             g(&self.samples),
             g(&self.signals_active),
             g(&self.anomalies),
@@ -145,6 +158,7 @@ impl Stats {
             g(&self.signals_refused),
             g(&self.signals_evicted),
             g(&self.stdout_errors),
+            g(&self.alerts_silenced),
         );
         let hooks = format!(
             "hook_runs_ok={} hook_runs_failed={} hook_runs_timed_out={} hook_runs_interrupted={} \
@@ -196,6 +210,28 @@ impl Stats {
                 )
             })
             .collect()
+    }
+}
+
+/// Counters keyed by a label value (a severity, an outcome), for the few events that need one.
+#[derive(Debug, Default)]
+pub struct Labelled(Mutex<BTreeMap<String, u64>>);
+
+impl Labelled {
+    pub fn add(&self, label: &str, n: u64) {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match m.get_mut(label) {
+            Some(c) => *c += n,
+            None => {
+                m.insert(label.to_owned(), n);
+            }
+        }
+    }
+
+    /// Every label with its count, in label order.
+    pub fn snapshot(&self) -> Vec<(String, u64)> {
+        let m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        m.iter().map(|(k, v)| (k.clone(), *v)).collect()
     }
 }
 

@@ -1,6 +1,7 @@
 //! Helpers for end-to-end tests: run the real `seismo` binary, read what it prints, signal it.
 
 pub mod anomaly;
+pub mod http_client;
 pub mod mosquitto;
 pub mod mqtt_subscriber;
 pub mod otlp_receiver;
@@ -40,10 +41,12 @@ pub fn default_config_with(state_dir: &Path, replacements: &[(&str, &str)]) -> S
         .expect("seismo print-config");
     let mut text = String::from_utf8(out.stdout).expect("utf-8 config");
     let state = format!("state_dir = \"{}\"", state_dir.display());
-    for (from, to) in [("# state_dir = \"/var/lib/seismo\"", state.as_str())]
-        .iter()
-        .chain(replacements)
-    {
+    // Port 0: each agent gets a free port (see `Agent::http_addr`), so parallel tests never collide.
+    let defaults = [
+        ("# state_dir = \"/var/lib/seismo\"", state.as_str()),
+        ("listen = \"127.0.0.1:9464\"", "listen = \"127.0.0.1:0\""),
+    ];
+    for (from, to) in defaults.iter().chain(replacements) {
         assert!(text.contains(from), "default config has no `{from}`");
         text = text.replacen(from, to, 1);
     }
@@ -99,6 +102,18 @@ impl Agent {
             seen_stdout: Vec::new(),
             seen_stderr: Vec::new(),
         }
+    }
+
+    /// The address the agent's HTTP endpoint listens on, from its start-up log line.
+    pub fn http_addr(&mut self, timeout: Duration) -> Option<std::net::SocketAddr> {
+        let line = self.wait_stderr(timeout, |l| l.contains("HTTP endpoint listening"))?;
+        let at = line.find("addr")? + "addr".len();
+        line[at..]
+            .trim_start_matches(['=', '"', ':'])
+            .split(['"', ' ', ','])
+            .next()?
+            .parse()
+            .ok()
     }
 
     pub fn pid(&self) -> i32 {

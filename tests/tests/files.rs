@@ -39,7 +39,7 @@ impl Setup {
     fn config(&self, sources: &str) -> String {
         let text = format!(
             "[agent]\nstate_dir = \"{}\"\n[logging]\nformat = \"json\"\n[sources.host]\nenabled = false\n\
-             [sinks.lines]\npath = \"{}\"\n{sources}",
+             [http]\nlisten = \"127.0.0.1:0\"\n[sinks.lines]\npath = \"{}\"\n{sources}",
             self.state().display(),
             self.sink().display()
         );

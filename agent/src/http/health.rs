@@ -1,0 +1,44 @@
+//! `/healthz` (the process is alive and its pipeline ticks) and `/readyz` (sources and sinks
+//! are started).
+
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use super::server::HttpState;
+use crate::event::now_ms;
+
+/// The pipeline ticks every second; this long without a tick means it is stuck (for example
+/// blocked on a sink that does not take events).
+const STALLED_AFTER_MS: u64 = 30_000;
+
+pub(super) async fn healthz(State(s): State<HttpState>) -> (StatusCode, String) {
+    let beat = s.stats.heartbeat_ms.load(Ordering::Relaxed);
+    let now = u64::try_from(now_ms()).unwrap_or(0);
+    if beat == 0 {
+        return (StatusCode::OK, "ok: starting\n".into());
+    }
+    let age = now.saturating_sub(beat);
+    if age > STALLED_AFTER_MS {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "unhealthy: the pipeline has not ticked for {:.0} s\n",
+                age as f64 / 1000.0
+            ),
+        );
+    }
+    (StatusCode::OK, "ok\n".into())
+}
+
+pub(super) async fn readyz(State(s): State<HttpState>) -> (StatusCode, &'static str) {
+    if s.ready.load(Ordering::Relaxed) {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: sources and sinks are still starting\n",
+        )
+    }
+}

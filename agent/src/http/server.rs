@@ -1,0 +1,203 @@
+//! Binding the listener (at start-up, so a taken port stops the agent with a clear sentence)
+//! and serving the routes.
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{delete, get};
+use axum::Router;
+use seismo_config::HttpConfig;
+use tokio::task::JoinHandle;
+
+use super::{health, metrics, silences_api};
+use crate::silences::Silences;
+use crate::stats::{LogLimiter, Stats};
+
+/// Request bodies larger than this are refused (413): a silence is a few hundred bytes.
+const MAX_BODY: usize = 64 * 1024;
+
+/// What the handlers read.
+#[derive(Clone)]
+pub struct HttpState {
+    pub stats: Arc<Stats>,
+    pub silences: Arc<Silences>,
+    /// Set once sources and sinks are started.
+    pub ready: Arc<AtomicBool>,
+    /// Export per-signal scores on /metrics.
+    pub scores: bool,
+    /// Refused API requests are logged at most once a minute.
+    pub(super) rejected_log: Arc<Mutex<LogLimiter>>,
+}
+
+impl HttpState {
+    pub fn new(
+        stats: Arc<Stats>,
+        silences: Arc<Silences>,
+        ready: Arc<AtomicBool>,
+        scores: bool,
+    ) -> Self {
+        Self {
+            stats,
+            silences,
+            ready,
+            scores,
+            rejected_log: Arc::new(Mutex::new(LogLimiter::new(Duration::from_secs(60)))),
+        }
+    }
+}
+
+/// The listen address could not be bound.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr} for the HTTP endpoint ([http] listen): {source}; {hint}")]
+pub struct BindError {
+    pub addr: SocketAddr,
+    pub source: std::io::Error,
+    pub hint: &'static str,
+}
+
+/// A bound, not yet serving, endpoint.
+#[derive(Debug)]
+pub struct Endpoint {
+    listener: std::net::TcpListener,
+    addr: SocketAddr,
+}
+
+/// Binds `[http] listen`. A non-loopback address is allowed and logged as a warning: the
+/// endpoint has no authentication.
+pub fn bind(config: &HttpConfig) -> Result<Endpoint, BindError> {
+    let fail = |source: std::io::Error| {
+        let hint = match source.kind() {
+            std::io::ErrorKind::AddrInUse => "another program (perhaps another seismo) holds that port: stop it, choose another port in [http] listen, or set [http] enabled = false",
+            std::io::ErrorKind::AddrNotAvailable => "no interface of this host has that address: write one it has, such as \"127.0.0.1:9464\"",
+            std::io::ErrorKind::PermissionDenied => "ports below 1024 need privileges: choose a port from 1024 up",
+            _ => "choose another [http] listen address, or set [http] enabled = false",
+        };
+        BindError {
+            addr: config.listen,
+            source,
+            hint,
+        }
+    };
+    let listener = std::net::TcpListener::bind(config.listen).map_err(fail)?;
+    listener.set_nonblocking(true).map_err(fail)?;
+    let addr = listener.local_addr().map_err(fail)?;
+    if !addr.ip().is_loopback() {
+        tracing::warn!(addr = %addr, "the HTTP endpoint listens beyond loopback: /metrics and the silences API have no authentication, so firewall the port");
+    }
+    Ok(Endpoint { listener, addr })
+}
+
+impl Endpoint {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until the task is aborted (the agent's shutdown does so last).
+    pub fn serve(self, state: HttpState) -> std::io::Result<JoinHandle<()>> {
+        let listener = tokio::net::TcpListener::from_std(self.listener)?;
+        let addr = self.addr;
+        tracing::info!(addr = %addr, "HTTP endpoint listening (/metrics, /healthz, /readyz, /api/v1/silences)");
+        Ok(tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router(state)).await {
+                tracing::error!(addr = %addr, error = %e, "the HTTP endpoint stopped");
+            }
+        }))
+    }
+}
+
+pub(super) fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::metrics))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route(
+            "/api/v1/silences",
+            get(silences_api::list).post(silences_api::create),
+        )
+        .route("/api/v1/silences/{id}", delete(silences_api::expire))
+        .fallback(|| async {
+            silences_api::error(
+                StatusCode::NOT_FOUND,
+                "no such path: the endpoint serves /metrics, /healthz, /readyz and /api/v1/silences"
+                    .into(),
+            )
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use seismo_e2e::http_client::request;
+    use std::sync::atomic::Ordering;
+
+    async fn get(addr: SocketAddr, path: &'static str) -> (u16, String) {
+        let r = tokio::task::spawn_blocking(move || request(addr, "GET", path, None))
+            .await
+            .unwrap()
+            .unwrap();
+        (r.status, r.body)
+    }
+
+    fn start() -> (SocketAddr, HttpState, JoinHandle<()>) {
+        let config = HttpConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..HttpConfig::default()
+        };
+        let endpoint = bind(&config).unwrap();
+        let addr = endpoint.local_addr();
+        let state = HttpState::new(
+            Arc::new(Stats::default()),
+            Arc::new(Silences::from_config(&[], 0)),
+            Arc::new(AtomicBool::new(false)),
+            false,
+        );
+        let task = endpoint.serve(state.clone()).unwrap();
+        (addr, state, task)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn readyz_is_503_until_started_and_healthz_follows_the_heartbeat() {
+        let (addr, state, task) = start();
+        let (code, body) = get(addr, "/readyz").await;
+        assert_eq!(code, 503, "{body}");
+        assert!(body.contains("still starting"), "{body}");
+        state.ready.store(true, Ordering::Relaxed);
+        assert_eq!(get(addr, "/readyz").await.0, 200);
+
+        let now = u64::try_from(crate::event::now_ms()).unwrap();
+        state.stats.heartbeat_ms.store(now, Ordering::Relaxed);
+        assert_eq!(get(addr, "/healthz").await, (200, "ok\n".to_owned()));
+        state
+            .stats
+            .heartbeat_ms
+            .store(now - 60_000, Ordering::Relaxed);
+        let (code, body) = get(addr, "/healthz").await;
+        assert_eq!(code, 503);
+        assert!(body.contains("has not ticked for 60 s"), "{body}");
+        task.abort();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_taken_port_is_a_clear_bind_error() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let config = HttpConfig {
+            listen: taken.local_addr().unwrap(),
+            ..HttpConfig::default()
+        };
+        let e = bind(&config).unwrap_err().to_string();
+        assert!(e.contains("cannot listen on 127.0.0.1:"), "{e}");
+        assert!(e.contains("holds that port"), "{e}");
+        // And a running endpoint answers unknown paths with a sentence.
+        let (addr, _, task) = start();
+        let (code, body) = get(addr, "/nope").await;
+        assert_eq!(code, 404);
+        assert!(body.contains("/metrics, /healthz"), "{body}");
+        task.abort();
+    }
+}
