@@ -46,6 +46,12 @@ impl Alerting {
         }
     }
 
+    /// Reloaded parameters; firing alerts are kept.
+    pub fn reconfigure(&mut self, config: &AlertingConfig) {
+        self.critical_score = config.critical_score.get();
+        self.resolve_after = config.resolve_after;
+    }
+
     pub fn firing(&self) -> usize {
         self.active.len()
     }

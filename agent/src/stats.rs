@@ -67,6 +67,11 @@ pub struct Stats {
     pub log_state_errors: AtomicU64,
     /// Templates created by the template miners.
     pub log_templates_new: AtomicU64,
+    /// Configuration reloads (SIGHUP) applied.
+    pub reloads_ok: AtomicU64,
+    /// Configuration reloads refused (invalid file, or a component that could not be set up):
+    /// the running configuration was kept.
+    pub reloads_refused: AtomicU64,
     /// Per-sink delivery counters of the outbox-backed sinks, in registration order.
     pub sinks: Mutex<Vec<Arc<SinkStats>>>,
 }
@@ -114,7 +119,8 @@ impl Stats {
         let base = format!(
             "samples={} signals={} anomalies={} alerts_firing={} alerts_resolved={} \
              stdout_written={} host_batches_dropped={} host_errors={} non_finite_skipped={} \
-             signals_refused={} signals_evicted={} stdout_errors={}",
+             signals_refused={} signals_evicted={} stdout_errors={} reloads_ok={} \
+             reloads_refused={}",
             g(&self.samples),
             g(&self.signals_active),
             g(&self.anomalies),
@@ -127,6 +133,8 @@ impl Stats {
             g(&self.signals_refused),
             g(&self.signals_evicted),
             g(&self.stdout_errors),
+            g(&self.reloads_ok),
+            g(&self.reloads_refused),
         );
         format!("{base} {logs}{}", self.sinks_summary())
     }
