@@ -1,5 +1,6 @@
 //! `seismo run`: wires sources → pipeline → sinks, runs until SIGINT/SIGTERM, then stops in
-//! data-flow order so whatever is in flight reaches the sinks.
+//! data-flow order so whatever is in flight reaches the sinks. SIGHUP reloads the configuration
+//! file into the running components (see `crate::reload`).
 
 use std::path::PathBuf;
 use std::sync::Arc;

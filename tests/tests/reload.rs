@@ -473,3 +473,43 @@ fn restart_only_settings_are_reported_and_not_applied() {
     let summary = stop(&mut agent);
     assert_eq!(counter(&summary, "reloads_ok"), 1, "{summary}");
 }
+
+/// Host metrics restart with a new interval; a detector override resets exactly the signals
+/// it matches, the others keep their detectors.
+#[test]
+fn host_metrics_and_detectors_are_reconciled_keeping_unchanged_signals() {
+    let s = Setup::new();
+    let config = s.write_config("");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "[sources.host]\nenabled = false\n",
+        "[sources.host]\ninterval = \"1s\"\n",
+    );
+    std::fs::write(&config, &text).unwrap();
+    let mut agent = start(&config);
+    // Two samples: every host signal is tracked (the load averages from the first).
+    std::thread::sleep(Duration::from_secs(3));
+    std::fs::write(
+        &config,
+        format!(
+            "{}[[detectors.overrides]]\nsignals = [\"host.load.*\"]\nthreshold = 0.9\n",
+            text.replace("interval = \"1s\"", "interval = \"2s\"")
+        ),
+    )
+    .unwrap();
+    let outcome = reload(&mut agent);
+    assert!(
+        outcome.contains("changed: host metrics; detectors ("),
+        "{outcome}"
+    );
+    assert!(
+        outcome.contains(" 3 reset, 0 disabled)"),
+        "the three load averages, and only they, get a fresh detector: {outcome}"
+    );
+    assert!(!outcome.contains("(0 signals kept"), "{outcome}");
+    // Still sampling after the restart of the collector.
+    std::thread::sleep(Duration::from_secs(3));
+    let summary = stop(&mut agent);
+    assert!(counter(&summary, "samples") > 0, "{summary}");
+    assert_eq!(counter(&summary, "host_errors"), 0, "{summary}");
+    assert_eq!(counter(&summary, "reloads_ok"), 1, "{summary}");
+}
