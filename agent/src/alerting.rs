@@ -79,7 +79,8 @@ struct Track {
 
 impl Track {
     fn push(&mut self, ts_ms: i64, score: Option<f64>, window: usize) {
-        if self.recent.len() == window {
+        // `while`: the window may have shrunk on a reload.
+        while self.recent.len() >= window.max(1) {
             self.recent.pop_front();
         }
         self.recent.push_back((ts_ms, score));
@@ -107,6 +108,21 @@ pub struct Alerting {
     signals: HashMap<Arc<str>, Track>,
 }
 
+impl Policy {
+    fn of(config: &AlertingConfig) -> Self {
+        Policy {
+            fire_after: config.fire_after.get() as usize,
+            fire_window: config.fire_window.get() as usize,
+            resolve_after: config.resolve_after,
+            critical_score: config.critical_score.get(),
+            warning_score: config.warning_score.map_or(0.0, |s| s.get()),
+            cooldown_ms: millis(config.cooldown),
+            flap_window_ms: millis(config.flap_window),
+            flap_transitions: config.flap_transitions.get() as usize,
+        }
+    }
+}
+
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -119,18 +135,14 @@ impl Alerting {
     pub fn new(host: Arc<str>, config: &AlertingConfig) -> Self {
         Self {
             host,
-            policy: Policy {
-                fire_after: config.fire_after.get() as usize,
-                fire_window: config.fire_window.get() as usize,
-                resolve_after: config.resolve_after,
-                critical_score: config.critical_score.get(),
-                warning_score: config.warning_score.map_or(0.0, |s| s.get()),
-                cooldown_ms: millis(config.cooldown),
-                flap_window_ms: millis(config.flap_window),
-                flap_transitions: config.flap_transitions.get() as usize,
-            },
+            policy: Policy::of(config),
             signals: HashMap::new(),
         }
+    }
+
+    /// Reloaded parameters; firing alerts and the signals' recent history are kept.
+    pub fn reconfigure(&mut self, config: &AlertingConfig) {
+        self.policy = Policy::of(config);
     }
 
     /// Alerts firing now.

@@ -167,7 +167,7 @@ fn run(path: Option<&Path>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(crate::daemon::run(config));
+    let result = runtime.block_on(crate::daemon::run(config, path.map(Path::to_owned)));
     runtime.shutdown_timeout(std::time::Duration::from_millis(300));
     match result {
         Ok(()) => ExitCode::SUCCESS,

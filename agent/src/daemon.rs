@@ -1,6 +1,8 @@
 //! `seismo run`: wires sources → pipeline → sinks, runs until SIGINT/SIGTERM, then stops in
-//! data-flow order so whatever is in flight reaches the sinks.
+//! data-flow order so whatever is in flight reaches the sinks. SIGHUP reloads the configuration
+//! file into the running components (see `crate::reload`).
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,19 +11,18 @@ use anyhow::Context;
 use seismo_config::Config;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{broadcast, mpsc};
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::hooks::Hooks;
 use crate::http::HttpState;
-use crate::outbox::Outbox;
-use crate::pipeline::Pipeline;
+use crate::logs::LogSources;
+use crate::pipeline::{Pipeline, PipelineHandle};
+use crate::reload::Reloader;
 use crate::silences::Silences;
-use crate::sinks::deliver::{self, Backoff};
-use crate::sinks::mqtt::{MqttSettings, MqttSink};
 use crate::sinks::otlp::metrics::{GaugeExport, SignalGauges};
-use crate::sinks::{self, Sinks, SINK_QUEUE};
-use crate::sources::host::{self, HostCollector};
+use crate::sinks::running::{RunningSinks, SINK_NAMES};
+use crate::sinks::Sinks;
+use crate::sources::host::{Batch, HostTask};
 use crate::state_dir::{self, StateDir};
 use crate::stats::Stats;
 
@@ -29,7 +30,21 @@ use crate::stats::Stats;
 /// stop timeout is far longer; operators expect a prompt exit).
 const SHUTDOWN_BUDGET: Duration = Duration::from_millis(4500);
 
-pub async fn run(config: Config) -> anyhow::Result<()> {
+/// The running components, as a reload reconciles them (see `crate::reload`).
+pub(crate) struct Running {
+    pub(crate) stats: Arc<Stats>,
+    /// Cancelled at shutdown; every source's token is a child of it.
+    pub(crate) cancel: CancellationToken,
+    pub(crate) sinks: RunningSinks,
+    pub(crate) pipeline: PipelineHandle,
+    pub(crate) host: Option<HostTask>,
+    pub(crate) samples: broadcast::Sender<Batch>,
+    pub(crate) logs: LogSources,
+}
+
+/// Runs the agent on `config`, read from `path` (`None`: the embedded default) so that
+/// SIGHUP can read it again.
+pub async fn run(config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
     let host: Arc<str> = match &config.agent.host_name {
         Some(h) => h.as_str().into(),
         None => sysinfo::System::host_name()
@@ -69,56 +84,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         None
     };
 
-    let mut sinks = Sinks::default();
-    let mut sink_tasks: Vec<JoinHandle<()>> = Vec::new();
-    if config.sinks.stdout.enabled {
-        let (tx, rx) = mpsc::channel(SINK_QUEUE);
-        sinks.add("stdout", tx);
-        sink_tasks.push(tokio::spawn(sinks::stdout::run(
-            rx,
-            tokio::io::stdout(),
-            Arc::clone(&stats),
-        )));
-    }
     // Outbox-backed sinks stop after the pipeline, so they still see its last events.
-    let sinks_stop = CancellationToken::new();
-    if config.sinks.mqtt.enabled {
-        let cfg = &config.sinks.mqtt;
-        let settings = MqttSettings::resolve(cfg, &host).context("cannot set up the MQTT sink")?;
-        let outbox = Outbox::open(
-            state.path(),
-            "mqtt",
-            cfg.outbox_max_bytes,
-            stats.sink("mqtt"),
-        )
-        .context("cannot open the MQTT sink's outbox")?;
-        sinks.add_outbox(Arc::clone(&outbox));
-        sink_tasks.push(tokio::spawn(deliver::run(
-            outbox,
-            MqttSink::new(settings),
-            Backoff::new(cfg.retry_initial, cfg.retry_max),
-            sinks_stop.clone(),
-        )));
-    }
-    if config.sinks.otlp.enabled {
-        let cfg = &config.sinks.otlp;
-        let transport = crate::sinks::otlp::transport::LogsTransport::new(cfg, &host)
-            .context("cannot set up the OTLP sink")?;
-        let outbox = Outbox::open(
-            state.path(),
-            "otlp",
-            cfg.outbox_max_bytes,
-            stats.sink("otlp"),
-        )
-        .context("cannot open the OTLP sink's outbox")?;
-        sinks.add_outbox(Arc::clone(&outbox));
-        tracing::info!(endpoint = transport.endpoint(), protocol = ?cfg.protocol, "OTLP sink enabled");
-        sink_tasks.push(tokio::spawn(deliver::run(
-            outbox,
-            crate::sinks::otlp::OtlpSink::new(transport),
-            Backoff::new(cfg.retry_initial, cfg.retry_max),
-            sinks_stop.clone(),
-        )));
+    let mut sinks = Sinks::default();
+    let mut running_sinks = RunningSinks::new(
+        state.path().to_owned(),
+        Arc::clone(&host),
+        Arc::clone(&stats),
+    );
+    for name in SINK_NAMES {
+        if let Some(prepared) = running_sinks.prepare(name, &config)? {
+            sinks.attach(running_sinks.start(name, prepared));
+        }
     }
     if sinks.is_empty() {
         tracing::warn!("no sink is enabled: anomalies are detected but alerts go nowhere");
@@ -152,26 +128,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         pipeline = pipeline.with_gauges(gauges);
     }
     let (logs_tx, logs_rx) = mpsc::channel(crate::logs::LOG_QUEUE);
-    let pipeline_task = tokio::spawn(pipeline.run(samples_rx, logs_rx, sinks));
-    let log_threads = crate::logs::start(
+    let (pipeline_handle, commands) = PipelineHandle::channel();
+    let pipeline_task = tokio::spawn(pipeline.run(samples_rx, logs_rx, commands, sinks));
+    let logs = crate::logs::start(
         &config,
         state.path(),
         logs_tx,
         Arc::clone(&stats),
         cancel.clone(),
     )?;
-
-    let mut source_tasks = Vec::new();
-    if host_cfg.enabled {
-        let collector = HostCollector::new(host_cfg.clone())?;
-        source_tasks.push(tokio::spawn(host::run(
-            collector,
-            host_cfg.interval,
-            samples_tx.clone(),
-            Arc::clone(&stats),
-            cancel.clone(),
-        )));
-    }
+    let host_task = HostTask::prepare(host_cfg)?
+        .map(|c| HostTask::start(c, samples_tx.clone(), Arc::clone(&stats), &cancel));
 
     // Ready before the start line, so whoever waits for that line finds /readyz answering 200.
     ready.store(true, Ordering::Relaxed);
@@ -186,34 +153,50 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         "seismo started"
     );
 
+    let mut running = Running {
+        stats: Arc::clone(&stats),
+        cancel: cancel.clone(),
+        sinks: running_sinks,
+        pipeline: pipeline_handle,
+        host: host_task,
+        samples: samples_tx,
+        logs,
+    };
+    let mut reloader = Reloader::new(path, config);
     loop {
         tokio::select! {
             _ = sigterm.recv() => { tracing::info!("SIGTERM received, stopping"); break; }
             _ = sigint.recv() => { tracing::info!("SIGINT received, stopping"); break; }
-            _ = sighup.recv() => {
-                tracing::warn!("SIGHUP received: live reload is not available in this version; restart seismo to apply a changed configuration");
-            }
+            // Signals that arrive during a reload are coalesced into one more reload after it
+            // (a stop signal waits for the reload, which is bounded by a few seconds).
+            _ = sighup.recv() => reloader.reload(&mut running).await,
         }
     }
 
     // Stop order follows the data: sources, then the pipeline drains, then the sinks drain.
+    let Running {
+        sinks,
+        pipeline,
+        host,
+        samples,
+        logs,
+        ..
+    } = running;
     cancel.cancel();
-    drop(samples_tx);
+    drop(samples);
+    drop(pipeline);
     let drain = async {
-        for t in source_tasks {
-            let _ = t.await;
+        if let Some(h) = host {
+            h.stop().await;
         }
-        log_threads.join().await;
+        logs.join().await;
         let _ = pipeline_task.await;
         if let Some(g) = gauge_export {
             // A last export of the final values; not worth holding up the stop for long.
             let last = tokio::task::spawn_blocking(move || g.shutdown());
             let _ = tokio::time::timeout(Duration::from_secs(1), last).await;
         }
-        sinks_stop.cancel();
-        for t in sink_tasks {
-            let _ = t.await;
-        }
+        sinks.join().await;
     };
     let clean = tokio::select! {
         _ = drain => true,

@@ -59,6 +59,11 @@ pub struct Incidents {
 }
 
 impl Incidents {
+    /// A reloaded correlation window; open incidents are kept.
+    pub fn set_window(&mut self, correlation_window: Duration) {
+        self.window_ms = i64::try_from(correlation_window.as_millis()).unwrap_or(i64::MAX);
+    }
+
     pub fn new(host: Arc<str>, correlation_window: Duration) -> Self {
         Self {
             host,

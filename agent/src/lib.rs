@@ -15,6 +15,7 @@ pub mod logparse;
 pub mod logs;
 pub mod outbox;
 pub mod pipeline;
+pub mod reload;
 pub mod replay;
 pub mod silences;
 pub mod sinks;

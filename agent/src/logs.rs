@@ -13,15 +13,16 @@
 //! its own on `log.{source}.template.{id}.new`, resolved after `alerting.resolve_after` intervals.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use seismo_config::{Config, FileSourceConfig};
 use seismo_detectors::{LogFormat, MinerConfig, TemplateMiner};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 use crate::alerting::Normal;
 use crate::event::{now_ms, Anomaly, LogEvidence, Range, Sample};
@@ -80,6 +81,8 @@ struct Source {
     miner_path: PathBuf,
     intervals: u64,
     next_emit: Instant,
+    /// A reloaded `interval`, applied once the current interval closes.
+    next_interval: Option<Duration>,
     // This interval:
     lines: u64,
     errors: u64,
@@ -92,8 +95,72 @@ struct Source {
     resolving: HashMap<u64, u32>,
 }
 
+/// A source's settings that the log stage applies (the tailer's are its own), built before
+/// a reload applies anything so that nothing fails half-way.
+pub(crate) struct SourceSettings {
+    format: Option<LogFormat>,
+    error_pattern: regex::Regex,
+    interval: Duration,
+    top: usize,
+    warmup: u64,
+}
+
+impl SourceSettings {
+    pub(crate) fn new(cfg: &FileSourceConfig) -> anyhow::Result<SourceSettings> {
+        let format = match &cfg.format {
+            Some(f) => Some(
+                LogFormat::parse(f)
+                    .map_err(|e| anyhow::anyhow!("source {}: invalid format: {e}", cfg.name))?,
+            ),
+            None => None,
+        };
+        Ok(SourceSettings {
+            format,
+            error_pattern: cfg.error_pattern.regex().clone(),
+            interval: cfg.interval,
+            top: cfg.top_templates,
+            warmup: u64::from(cfg.new_template_warmup),
+        })
+    }
+}
+
+/// A source ready to join the running log stage (its template state loaded).
+pub(crate) struct PreparedSource(Box<Source>);
+
+impl PreparedSource {
+    pub(crate) fn new(cfg: &FileSourceConfig, logs_dir: &Path) -> anyhow::Result<Self> {
+        Ok(PreparedSource(Box::new(Source::new(cfg, logs_dir, 0)?)))
+    }
+}
+
+/// What the reload asks of the log stage. Sent on the tailers' own channel, so a command comes
+/// after every batch a stopped tailer sent: positions it answers are final.
+pub(crate) enum StageCommand {
+    /// A new source; its tailer starts after this.
+    Add { slot: usize, source: PreparedSource },
+    /// New settings for a source; answers its file positions (for a restarted tailer).
+    Update {
+        slot: usize,
+        settings: SourceSettings,
+        done: oneshot::Sender<Vec<Entry>>,
+    },
+    /// The source's tailer has stopped: checkpoint what it read, then forget the source.
+    Remove {
+        slot: usize,
+        done: oneshot::Sender<()>,
+    },
+    /// The lines sink moved (or was switched on or off).
+    LinesSink {
+        sink: Option<LinesSink>,
+        done: oneshot::Sender<()>,
+    },
+    /// `alerting.resolve_after`, which resolves novel-template alerts.
+    ResolveAfter(u32),
+}
+
 struct LogStage {
-    sources: Vec<Source>,
+    /// By slot: the tailer's index, never reused within a run.
+    sources: BTreeMap<usize, Source>,
     files: HashMap<(usize, FileId), Entry>,
     store: Store,
     sink: Option<LinesSink>,
@@ -106,51 +173,13 @@ struct LogStage {
 }
 
 impl LogStage {
-    /// Builds the stage from the configuration and the checkpoints loaded at start.
-    pub fn new(
-        config: &Config,
-        store: Store,
-        saved: &Checkpoints,
-        out: mpsc::Sender<LogUpdate>,
-        stats: Arc<Stats>,
-    ) -> anyhow::Result<LogStage> {
-        let sink =
-            match &config.sinks.lines.path {
-                Some(p) => Some(LinesSink::open(p, saved.lines_sink).map_err(|e| {
-                    anyhow::anyhow!("cannot open the lines sink {}: {e}", p.display())
-                })?),
-                None => None,
-            };
-        let mut sources = Vec::new();
-        let mut files = HashMap::new();
-        for (i, cfg) in config.sources.files.iter().enumerate() {
-            sources.push(Source::new(cfg, &store, saved)?);
-            for e in saved.sources.get(&cfg.name).into_iter().flatten() {
-                files.insert((i, e.id), e.clone());
-            }
-        }
-        Ok(LogStage {
-            sources,
-            files,
-            store,
-            sink,
-            out,
-            stats,
-            resolve_after: config.alerting.resolve_after,
-            // Record every source as watched from the first checkpoint on.
-            dirty: true,
-            last_commit: Instant::now(),
-            error_log: LogLimiter::new(Duration::from_secs(300)),
-        })
-    }
-
     /// Runs until every tailer is gone, then takes a last checkpoint.
     pub fn run(mut self, rx: Receiver<TailEvent>) {
         loop {
             let now = Instant::now();
             let next = self
                 .sources
-                .iter()
+                .values()
                 .map(|s| s.next_emit)
                 .chain([self.last_commit + COMMIT_EVERY])
                 .min()
@@ -162,6 +191,7 @@ impl LogStage {
                         self.dirty = true;
                     }
                 }
+                Ok(TailEvent::Stage(command)) => self.command(*command),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
@@ -169,16 +199,59 @@ impl LogStage {
             if now >= self.last_commit + COMMIT_EVERY {
                 self.commit();
             }
-            for i in 0..self.sources.len() {
-                if now >= self.sources[i].next_emit {
-                    let update = self.sources[i].emit(now, self.resolve_after, &self.stats);
-                    if self.out.blocking_send(update).is_err() {
-                        // The pipeline is gone (shutdown): keep checkpointing what was read.
-                    }
+            let updates: Vec<LogUpdate> = self
+                .sources
+                .values_mut()
+                .filter(|s| now >= s.next_emit)
+                .map(|s| s.emit(now, self.resolve_after, &self.stats))
+                .collect();
+            for update in updates {
+                if self.out.blocking_send(update).is_err() {
+                    // The pipeline is gone (shutdown): keep checkpointing what was read.
                 }
             }
         }
         self.commit();
+    }
+
+    fn command(&mut self, command: StageCommand) {
+        match command {
+            StageCommand::Add { slot, source } => {
+                self.sources.insert(slot, *source.0);
+                self.dirty = true;
+            }
+            StageCommand::Update {
+                slot,
+                settings,
+                done,
+            } => {
+                if let Some(s) = self.sources.get_mut(&slot) {
+                    s.set(settings);
+                }
+                let entries = self
+                    .files
+                    .iter()
+                    .filter(|((s, _), _)| *s == slot)
+                    .map(|(_, e)| e.clone())
+                    .collect();
+                let _ = done.send(entries);
+            }
+            StageCommand::Remove { slot, done } => {
+                // Everything its tailer read is processed: make it durable, then let go.
+                self.commit();
+                self.sources.remove(&slot);
+                self.files.retain(|(s, _), _| *s != slot);
+                self.dirty = true;
+                let _ = done.send(());
+            }
+            StageCommand::LinesSink { sink, done } => {
+                self.commit();
+                self.sink = sink;
+                self.dirty = true;
+                let _ = done.send(());
+            }
+            StageCommand::ResolveAfter(n) => self.resolve_after = n,
+        }
     }
 
     fn process(&mut self, batch: LineBatch) {
@@ -190,7 +263,7 @@ impl LogStage {
             lines,
             pos,
         } = batch;
-        let Some(src) = self.sources.get_mut(source) else {
+        let Some(src) = self.sources.get_mut(&source) else {
             return;
         };
         let mut sink_failed = None;
@@ -240,7 +313,7 @@ impl LogStage {
     /// Makes what was processed durable: lines sink, template state, then offsets.
     fn commit(&mut self) {
         self.last_commit = Instant::now();
-        if !self.dirty && !self.sources.iter().any(|s| s.miner_dirty) {
+        if !self.dirty && !self.sources.values().any(|s| s.miner_dirty) {
             return;
         }
         let result = (|| -> std::io::Result<()> {
@@ -248,7 +321,7 @@ impl LogStage {
                 Some(s) => Some(s.commit()?),
                 None => None,
             };
-            for s in &mut self.sources {
+            for s in self.sources.values_mut() {
                 if s.miner_dirty {
                     let tmp = s.miner_path.with_extension("tmp");
                     checkpoint::atomic_write(&s.miner_path, &tmp, &s.miner.to_bytes())?;
@@ -259,16 +332,12 @@ impl LogStage {
                 lines_sink: mark,
                 ..Checkpoints::default()
             };
-            for s in &self.sources {
+            for s in self.sources.values() {
                 c.sources.insert(s.name.clone(), Vec::new());
                 c.intervals.insert(s.name.clone(), s.intervals);
             }
             for ((i, _), e) in &self.files {
-                if let Some(list) = self
-                    .sources
-                    .get(*i)
-                    .and_then(|s| c.sources.get_mut(&s.name))
-                {
+                if let Some(list) = self.sources.get(i).and_then(|s| c.sources.get_mut(&s.name)) {
                     list.push(e.clone());
                 }
             }
@@ -290,15 +359,9 @@ impl LogStage {
 }
 
 impl Source {
-    fn new(cfg: &FileSourceConfig, store: &Store, saved: &Checkpoints) -> anyhow::Result<Source> {
-        let format = match &cfg.format {
-            Some(f) => Some(
-                LogFormat::parse(f)
-                    .map_err(|e| anyhow::anyhow!("source {}: invalid format: {e}", cfg.name))?,
-            ),
-            None => None,
-        };
-        let miner_path = store.dir().join(format!("{}.templates", cfg.name));
+    fn new(cfg: &FileSourceConfig, logs_dir: &Path, intervals: u64) -> anyhow::Result<Source> {
+        let settings = SourceSettings::new(cfg)?;
+        let miner_path = logs_dir.join(format!("{}.templates", cfg.name));
         let miner = match std::fs::read(&miner_path) {
             Ok(bytes) => match TemplateMiner::from_bytes(MinerConfig::default(), &bytes) {
                 Ok(m) => m,
@@ -313,16 +376,17 @@ impl Source {
         };
         Ok(Source {
             name: cfg.name.clone(),
-            format,
-            error_pattern: cfg.error_pattern.regex().clone(),
-            interval: cfg.interval,
-            top: cfg.top_templates,
-            warmup: u64::from(cfg.new_template_warmup),
+            format: settings.format,
+            error_pattern: settings.error_pattern,
+            interval: settings.interval,
+            top: settings.top,
+            warmup: settings.warmup,
             miner,
             miner_dirty: false,
             miner_path,
-            intervals: saved.intervals.get(&cfg.name).copied().unwrap_or(0),
+            intervals,
             next_emit: Instant::now() + cfg.interval,
+            next_interval: None,
             lines: 0,
             errors: 0,
             templates: HashMap::new(),
@@ -331,6 +395,18 @@ impl Source {
             rank: HashMap::new(),
             resolving: HashMap::new(),
         })
+    }
+
+    /// Reloaded settings; the learned templates and rankings are kept. A new interval applies
+    /// from the next one, so the current interval's rates stay right.
+    fn set(&mut self, s: SourceSettings) {
+        self.format = s.format;
+        self.error_pattern = s.error_pattern;
+        self.top = s.top;
+        self.warmup = s.warmup;
+        if s.interval != self.interval {
+            self.next_interval = Some(s.interval);
+        }
     }
 
     /// One line: its template, whether it is an error, the interval's counts.
@@ -505,6 +581,10 @@ impl Source {
         self.templates.clear();
         self.error_templates.clear();
         self.next_emit += self.interval;
+        if let Some(interval) = self.next_interval.take() {
+            self.interval = interval;
+            self.next_emit = now + interval;
+        }
         if self.next_emit <= now {
             self.next_emit = now + self.interval;
         }
@@ -518,17 +598,153 @@ impl Source {
     }
 }
 
-/// The running log threads: one tailer per source, and the log stage.
-pub struct LogThreads {
-    handles: Vec<std::thread::JoinHandle<()>>,
+/// One running tailer.
+struct TailerThread {
+    slot: usize,
+    cancel: CancellationToken,
+    thread: std::thread::JoinHandle<()>,
 }
 
-impl LogThreads {
+/// The running file sources and the log stage: one tailer thread per source, and the stage.
+/// A reload adds, changes and removes sources here (see `crate::reload`).
+pub struct LogSources {
+    /// The tailers' channel to the stage; this copy carries the reload's commands. The stage
+    /// ends when it and every tailer's are gone.
+    tx: Option<SyncSender<TailEvent>>,
+    stage: Option<std::thread::JoinHandle<()>>,
+    tailers: HashMap<String, TailerThread>,
+    next_slot: usize,
+    logs_dir: PathBuf,
+    stats: Arc<Stats>,
+    cancel: CancellationToken,
+}
+
+impl LogSources {
+    /// Where template state lives (for [`PreparedSource::new`]).
+    pub(crate) fn logs_dir(&self) -> &Path {
+        &self.logs_dir
+    }
+
+    fn spawn_tailer(
+        &mut self,
+        slot: usize,
+        cfg: &FileSourceConfig,
+        saved: Option<Vec<Entry>>,
+    ) -> anyhow::Result<()> {
+        let Some(tx) = self.tx.clone() else {
+            anyhow::bail!("the log stage has stopped");
+        };
+        let cancel = self.cancel.child_token();
+        let thread = crate::sources::files::spawn(
+            slot,
+            cfg.clone(),
+            saved,
+            tx,
+            Arc::clone(&self.stats),
+            cancel.clone(),
+        )
+        .map_err(|e| anyhow::anyhow!("cannot start the tailer of {}: {e}", cfg.name))?;
+        self.tailers.insert(
+            cfg.name.clone(),
+            TailerThread {
+                slot,
+                cancel,
+                thread,
+            },
+        );
+        Ok(())
+    }
+
+    /// Hands `command` to the stage, behind every batch already queued.
+    async fn command(&self, command: StageCommand) {
+        let Some(tx) = self.tx.clone() else { return };
+        // A send fails only when the stage has stopped (shutdown): nothing left to change.
+        let send = move || {
+            let _ = tx.send(TailEvent::Stage(Box::new(command)));
+        };
+        let _ = tokio::task::spawn_blocking(send).await;
+    }
+
+    /// Stops the tailer of source `name` and waits for its thread; returns its slot.
+    async fn stop_tailer(&mut self, name: &str) -> Option<usize> {
+        let t = self.tailers.remove(name)?;
+        t.cancel.cancel();
+        let _ = tokio::task::spawn_blocking(move || t.thread.join()).await;
+        Some(t.slot)
+    }
+
+    /// Starts a source that was not running. Files it finds first start at its `start_at`.
+    pub(crate) async fn add(
+        &mut self,
+        cfg: &FileSourceConfig,
+        source: PreparedSource,
+    ) -> anyhow::Result<()> {
+        let slot = self.next_slot;
+        self.next_slot += 1;
+        self.command(StageCommand::Add { slot, source }).await;
+        self.spawn_tailer(slot, cfg, None)
+    }
+
+    /// Stops a source: its tailer ends, the lines it read are processed and checkpointed,
+    /// then it is forgotten (as a source removed from the file is at start-up).
+    pub(crate) async fn remove(&mut self, name: &str) {
+        if let Some(slot) = self.stop_tailer(name).await {
+            let (done, wait) = oneshot::channel();
+            self.command(StageCommand::Remove { slot, done }).await;
+            let _ = wait.await;
+        }
+    }
+
+    /// Applies changed settings to a running source. With `restart_tailer` (paths, excludes,
+    /// line rules changed) its tailer is stopped and started again from the positions the stage
+    /// processed, so no line is read twice or skipped; templates and counts are kept.
+    pub(crate) async fn change(
+        &mut self,
+        cfg: &FileSourceConfig,
+        settings: SourceSettings,
+        restart_tailer: bool,
+    ) -> anyhow::Result<()> {
+        let slot = if restart_tailer {
+            self.stop_tailer(&cfg.name).await
+        } else {
+            self.tailers.get(&cfg.name).map(|t| t.slot)
+        };
+        let Some(slot) = slot else {
+            anyhow::bail!("source {} is not running", cfg.name);
+        };
+        let (done, wait) = oneshot::channel();
+        self.command(StageCommand::Update {
+            slot,
+            settings,
+            done,
+        })
+        .await;
+        let entries = wait.await.unwrap_or_default();
+        if restart_tailer {
+            self.spawn_tailer(slot, cfg, Some(entries))?;
+        }
+        Ok(())
+    }
+
+    /// Switches the lines sink (after a checkpoint of the old one).
+    pub(crate) async fn set_lines_sink(&mut self, sink: Option<LinesSink>) {
+        let (done, wait) = oneshot::channel();
+        self.command(StageCommand::LinesSink { sink, done }).await;
+        let _ = wait.await;
+    }
+
+    pub(crate) async fn set_resolve_after(&self, n: u32) {
+        self.command(StageCommand::ResolveAfter(n)).await;
+    }
+
     /// Waits for the threads (after `cancel`): the tailers stop, the stage takes its last
     /// checkpoint and drops its pipeline sender.
-    pub async fn join(self) {
+    pub async fn join(mut self) {
+        let mut threads: Vec<_> = self.tailers.drain().map(|(_, t)| t.thread).collect();
+        self.tx = None;
+        threads.extend(self.stage.take());
         let _ = tokio::task::spawn_blocking(move || {
-            for h in self.handles {
+            for h in threads {
                 let _ = h.join();
             }
         })
@@ -536,50 +752,78 @@ impl LogThreads {
     }
 }
 
-/// Starts the file sources and the log stage. With no `[[sources.files]]`, starts nothing and
-/// drops `out` (the pipeline then only listens to host metrics).
+/// Opens the lines sink at `path`, cut back to `mark` (see `sinks::lines`).
+pub(crate) fn open_lines_sink(
+    path: Option<&Path>,
+    mark: Option<crate::sources::files::checkpoint::SinkMark>,
+) -> anyhow::Result<Option<LinesSink>> {
+    match path {
+        Some(p) => Ok(Some(LinesSink::open(p, mark).map_err(|e| {
+            anyhow::anyhow!("cannot open the lines sink {}: {e}", p.display())
+        })?)),
+        None => Ok(None),
+    }
+}
+
+/// Starts the log stage and one tailer per `[[sources.files]]`. The stage runs even with no
+/// source, so a reload can add some.
 pub fn start(
     config: &Config,
     state_dir: &std::path::Path,
     out: mpsc::Sender<LogUpdate>,
     stats: Arc<Stats>,
-    cancel: tokio_util::sync::CancellationToken,
-) -> anyhow::Result<LogThreads> {
-    if config.sources.files.is_empty() {
-        if config.sinks.lines.path.is_some() {
-            tracing::warn!(
-                "[sinks.lines] is set but no [[sources.files]] is configured: it stays empty"
-            );
-        }
-        return Ok(LogThreads {
-            handles: Vec::new(),
-        });
+    cancel: CancellationToken,
+) -> anyhow::Result<LogSources> {
+    if config.sources.files.is_empty() && config.sinks.lines.path.is_some() {
+        tracing::warn!(
+            "[sinks.lines] is set but no [[sources.files]] is configured: it stays empty"
+        );
     }
     let store = Store::new(state_dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}/logs: {e}", state_dir.display()))?;
     let saved = store.load()?;
-    let stage = LogStage::new(config, store, &saved, out, Arc::clone(&stats))?;
-    let (tx, rx) = std::sync::mpsc::sync_channel(crate::sources::files::TAIL_QUEUE);
-    let mut handles = Vec::new();
-    for (i, cfg) in config.sources.files.iter().enumerate() {
-        let h = crate::sources::files::spawn(
-            i,
-            cfg.clone(),
-            saved.sources.get(&cfg.name).cloned(),
-            tx.clone(),
-            Arc::clone(&stats),
-            cancel.clone(),
-        )
-        .map_err(|e| anyhow::anyhow!("cannot start the tailer of {}: {e}", cfg.name))?;
-        handles.push(h);
+    let sink = open_lines_sink(config.sinks.lines.path.as_deref(), saved.lines_sink)?;
+    let mut sources = BTreeMap::new();
+    let mut files = HashMap::new();
+    for (slot, cfg) in config.sources.files.iter().enumerate() {
+        let intervals = saved.intervals.get(&cfg.name).copied().unwrap_or(0);
+        sources.insert(slot, Source::new(cfg, store.dir(), intervals)?);
+        for e in saved.sources.get(&cfg.name).into_iter().flatten() {
+            files.insert((slot, e.id), e.clone());
+        }
     }
-    drop(tx);
+    let logs_dir = store.dir().to_owned();
+    let stage = LogStage {
+        sources,
+        files,
+        store,
+        sink,
+        out,
+        stats: Arc::clone(&stats),
+        resolve_after: config.alerting.resolve_after,
+        // Record every source as watched from the first checkpoint on.
+        dirty: true,
+        last_commit: Instant::now(),
+        error_log: LogLimiter::new(Duration::from_secs(300)),
+    };
+    let (tx, rx) = std::sync::mpsc::sync_channel(crate::sources::files::TAIL_QUEUE);
     let h = std::thread::Builder::new()
         .name("log-stage".into())
         .spawn(move || stage.run(rx))
         .map_err(|e| anyhow::anyhow!("cannot start the log stage: {e}"))?;
-    handles.push(h);
-    Ok(LogThreads { handles })
+    let mut running = LogSources {
+        tx: Some(tx),
+        stage: Some(h),
+        tailers: HashMap::new(),
+        next_slot: config.sources.files.len(),
+        logs_dir,
+        stats,
+        cancel,
+    };
+    for (slot, cfg) in config.sources.files.iter().enumerate() {
+        running.spawn_tailer(slot, cfg, saved.sources.get(&cfg.name).cloned())?;
+    }
+    Ok(running)
 }
 
 /// Level names that mean an error, across syslog, log4j, Python, Go and friends.
@@ -609,8 +853,7 @@ mod tests {
     fn source(text: &str) -> Source {
         let config = seismo_config::parse(text, "t").unwrap();
         let tmp = tempfile::tempdir().unwrap();
-        let store = Store::new(tmp.path()).unwrap();
-        Source::new(&config.sources.files[0], &store, &Checkpoints::default()).unwrap()
+        Source::new(&config.sources.files[0], tmp.path(), 0).unwrap()
     }
 
     #[test]

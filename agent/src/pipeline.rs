@@ -6,14 +6,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use seismo_config::{Config, DetectorKind, DetectorSettings, DetectorsConfig};
+use seismo_config::{AlertingConfig, Config, DetectorKind, DetectorSettings, DetectorsConfig};
 use seismo_detectors::{
     Cusum, CusumParams, Detector, Ensemble, EnsembleParams, EwmaParams, KMeansDetector,
     KMeansParams, KnnConformal, KnnParams, MadParams, RobustEwma, Seasonal, SeasonalParams,
     SlidingMad, Verdict,
 };
 use tokio::sync::broadcast::{self, error::RecvError};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::alerting::{Alerting, Normal};
 use crate::event::{
@@ -27,6 +27,52 @@ use crate::silences::{SilenceGate, Silences};
 use crate::sinks::Sinks;
 use crate::sources::host::Batch;
 use crate::stats::{LogLimiter, Stats};
+
+/// A change run by the pipeline's own task between two events (a reload): it may edit the
+/// pipeline and its sinks, and returns alert events to send.
+pub type PipelineCommand = Box<dyn FnOnce(&mut Pipeline, &mut Sinks) -> Vec<AlertEvent> + Send>;
+
+/// Commands queued for the pipeline.
+const COMMAND_QUEUE: usize = 8;
+
+/// Sends commands to the running pipeline (see `crate::reload`).
+#[derive(Clone)]
+pub struct PipelineHandle(mpsc::Sender<PipelineCommand>);
+
+impl PipelineHandle {
+    /// The handle, and the receiving end for [`Pipeline::run`].
+    pub fn channel() -> (PipelineHandle, mpsc::Receiver<PipelineCommand>) {
+        let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+        (PipelineHandle(tx), rx)
+    }
+
+    /// Runs `f` in the pipeline's task, sends the events it returns, and hands back its
+    /// result; `None` when the pipeline has stopped.
+    pub async fn apply<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Pipeline, &mut Sinks) -> (T, Vec<AlertEvent>) + Send + 'static,
+    ) -> Option<T> {
+        let (tx, rx) = oneshot::channel();
+        let command: PipelineCommand = Box::new(move |p, sinks| {
+            let (result, events) = f(p, sinks);
+            let _ = tx.send(result);
+            events
+        });
+        self.0.send(command).await.ok()?;
+        rx.await.ok()
+    }
+}
+
+/// What a detector reload did to the signals already tracked.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DetectorsReloaded {
+    /// Signals whose effective settings did not change: learned state kept.
+    pub kept: usize,
+    /// Signals with new settings: a fresh detector (firing alerts resolve through it).
+    pub reset: usize,
+    /// Signals an override now disables: detector dropped, firing alert resolved.
+    pub disabled: usize,
+}
 
 struct Tracked {
     /// `None` when an override disables the signal: remembered so the globs are matched once.
@@ -259,25 +305,88 @@ impl Pipeline {
         self.signals.len()
     }
 
+    /// Takes reloaded detector settings. A tracked signal keeps its detector (and all it
+    /// learned) when its effective settings are unchanged; otherwise it gets a fresh one.
+    /// Returns what happened, and the resolved events of signals now disabled.
+    pub fn reconfigure_detectors(
+        &mut self,
+        new: &DetectorsConfig,
+    ) -> (DetectorsReloaded, Vec<AlertEvent>) {
+        let mut done = DetectorsReloaded::default();
+        let mut events = Vec::new();
+        if *new == self.detectors {
+            done.kept = self.signals.len();
+            return (done, events);
+        }
+        for (signal, tracked) in &mut self.signals {
+            let before = self.detectors.settings_for(signal);
+            let after = new.settings_for(signal);
+            if before == after {
+                done.kept += 1;
+                continue;
+            }
+            tracked.detector = match after {
+                None => {
+                    done.disabled += 1;
+                    events.extend(self.alerting.forget(signal, now_ms()));
+                    None
+                }
+                Some(s) => {
+                    done.reset += 1;
+                    match build_detector(&s) {
+                        Ok(d) => Some(d),
+                        Err(e) => {
+                            tracing::error!(signal = %signal, error = %e, "cannot build detector");
+                            None
+                        }
+                    }
+                }
+            };
+        }
+        self.detectors = new.clone();
+        (done, events)
+    }
+
+    /// Takes reloaded alerting parameters; alerts already firing stay firing.
+    pub fn reconfigure_alerting(&mut self, config: &AlertingConfig) {
+        self.alerting.reconfigure(config);
+        self.incidents.set_window(config.correlation_window);
+        self.critical_score = config.critical_score.get();
+    }
+
     /// Runs until every sample sender (host and logs) is gone, then returns (dropping the
     /// sinks' senders, which lets them drain and stop). Log updates come on a bounded channel
     /// and are never dropped: a busy pipeline slows the log stage down instead.
+    /// Commands (reloads) run between events.
     pub async fn run(
         mut self,
         mut samples: broadcast::Receiver<Batch>,
         mut logs: mpsc::Receiver<LogUpdate>,
+        mut commands: mpsc::Receiver<PipelineCommand>,
         mut sinks: Sinks,
     ) {
-        let sweep_every = (self.detectors.idle_ttl / 4).min(Duration::from_secs(60));
-        let mut sweep = tokio::time::interval(sweep_every);
-        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let sweep_for = |ttl: Duration| {
+            let mut sweep = tokio::time::interval((ttl / 4).min(Duration::from_secs(60)));
+            sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            sweep
+        };
+        let mut sweep_ttl = self.detectors.idle_ttl;
+        let mut sweep = sweep_for(sweep_ttl);
+        let (mut host_open, mut logs_open, mut commands_open) = (true, true, true);
         // Ticks the health heartbeat and releases alerts whose silence ended.
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let (mut host_open, mut logs_open) = (true, true);
         let mut hooks = self.hooks.take();
         while host_open || logs_open {
+            if self.detectors.idle_ttl != sweep_ttl {
+                sweep_ttl = self.detectors.idle_ttl;
+                sweep = sweep_for(sweep_ttl);
+            }
             let events = tokio::select! {
+                command = commands.recv(), if commands_open => match command {
+                    Some(command) => command(&mut self, &mut sinks),
+                    None => { commands_open = false; Vec::new() }
+                },
                 update = logs.recv(), if logs_open => match update {
                     Some(update) => self.process_logs(update, Instant::now()),
                     None => { logs_open = false; Vec::new() }
@@ -461,6 +570,59 @@ mod tests {
             Pipeline::new("h".into(), &config, Arc::clone(&stats)),
             stats,
         )
+    }
+
+    fn detectors(config: &str) -> DetectorsConfig {
+        seismo_config::parse(config, "test").unwrap().detectors
+    }
+
+    /// Feeds `n` normal points to `signal` from `from`; returns the events.
+    fn feed(p: &mut Pipeline, signal: &str, from: i64, n: i64) -> Vec<AlertEvent> {
+        let now = Instant::now();
+        (from..from + n)
+            .filter_map(|i| p.process(&sample(signal, i * 1000, 100.0 + wiggle(i)), now))
+            .collect()
+    }
+
+    #[test]
+    fn a_detector_reload_keeps_unchanged_signals_and_resets_changed_ones() {
+        let old = "[detectors.defaults]\nkind = \"ewma\"\nwarmup = 10\n";
+        let (mut p, _) = pipeline(old);
+        feed(&mut p, "app.kept", 0, 50);
+        feed(&mut p, "app.reset", 0, 50);
+        feed(&mut p, "quiet.x", 0, 50);
+        // A spike on `quiet.x` fires; disabling it resolves the alert.
+        let now = Instant::now();
+        let fired = p.process(&sample("quiet.x", 50_000, 1e6), now);
+        assert_eq!(fired.map(|e| e.state), Some(AlertState::Firing));
+
+        let new = detectors(&format!(
+            "{old}[[detectors.overrides]]\nsignals = [\"app.reset\"]\nthreshold = 0.6\n\
+             [[detectors.overrides]]\nsignals = [\"quiet.*\"]\nenabled = false\n"
+        ));
+        let (done, events) = p.reconfigure_detectors(&new);
+        assert_eq!(
+            done,
+            DetectorsReloaded {
+                kept: 1,
+                reset: 1,
+                disabled: 1
+            }
+        );
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].state, AlertState::Resolved);
+        assert_eq!(&*events[0].signal, "quiet.x");
+        // The kept detector is past its warm-up: a spike scores at once. The reset one warms
+        // up again: the same spike is not scored.
+        let kept = p.process(&sample("app.kept", 60_000, 1e6), now);
+        assert_eq!(kept.map(|e| e.state), Some(AlertState::Firing));
+        assert!(p.process(&sample("app.reset", 60_000, 1e6), now).is_none());
+        assert!(p.signals["quiet.x"].detector.is_none());
+
+        // The same settings again change nothing.
+        let (again, events) = p.reconfigure_detectors(&new);
+        assert_eq!(again.kept, 3);
+        assert!(events.is_empty());
     }
 
     fn sample(signal: &str, ts_ms: i64, value: f64) -> Sample {

@@ -84,6 +84,11 @@ pub struct Stats {
     pub otlp_metric_export_failures: AtomicU64,
     /// Signal values left out of the OTLP gauges by `metrics_max_signals`.
     pub otlp_metric_series_refused: AtomicU64,
+    /// Configuration reloads (SIGHUP) applied.
+    pub reloads_ok: AtomicU64,
+    /// Configuration reloads refused (invalid file, or a component that could not be set up):
+    /// the running configuration was kept.
+    pub reloads_refused: AtomicU64,
     /// Per-sink delivery counters of the outbox-backed sinks, in registration order.
     pub sinks: Mutex<Vec<Arc<SinkStats>>>,
     /// Alert events kept from the sinks by a silence.
@@ -143,7 +148,8 @@ impl Stats {
         let base = format!(
             "samples={} signals={} anomalies={} alerts_firing={} alerts_resolved={} \
              incidents_opened={} incidents_resolved={} stdout_written={} host_batches_dropped={} host_errors={} non_finite_skipped={} \
-             signals_refused={} signals_evicted={} stdout_errors={} alerts_silenced={}",
+             signals_refused={} signals_evicted={} stdout_errors={} alerts_silenced={} reloads_ok={} \
+             reloads_refused={}",
             g(&self.samples),
             g(&self.signals_active),
             g(&self.anomalies),
@@ -159,6 +165,8 @@ impl Stats {
             g(&self.signals_evicted),
             g(&self.stdout_errors),
             g(&self.alerts_silenced),
+            g(&self.reloads_ok),
+            g(&self.reloads_refused),
         );
         let hooks = format!(
             "hook_runs_ok={} hook_runs_failed={} hook_runs_timed_out={} hook_runs_interrupted={} \

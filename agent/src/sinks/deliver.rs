@@ -129,6 +129,23 @@ pub async fn run<D: Delivery>(
     let _ = tokio::time::timeout(Duration::from_secs(1), sink.shutdown()).await;
 }
 
+/// Like [`run`], but cancelling `restart` ends the loop at once, without the drain: what is
+/// queued stays in the outbox for the sink that replaces this one (a reload changed its
+/// settings, or disabled it). A delivery cut short is offered again then (at least once).
+pub async fn run_restartable<D: Delivery>(
+    outbox: Arc<Outbox>,
+    mut sink: D,
+    backoff: Backoff,
+    stop: CancellationToken,
+    restart: CancellationToken,
+) {
+    tokio::select! {
+        _ = run_until_stopped(&outbox, &mut sink, backoff, &stop) => {}
+        _ = restart.cancelled() => {}
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), sink.shutdown()).await;
+}
+
 async fn run_until_stopped<D: Delivery>(
     outbox: &Arc<Outbox>,
     sink: &mut D,

@@ -8,6 +8,7 @@ pub mod deliver;
 pub(crate) mod lines;
 pub mod mqtt;
 pub mod otlp;
+pub(crate) mod running;
 pub mod stdout;
 
 use std::sync::Arc;
@@ -72,6 +73,21 @@ impl Sinks {
     pub fn add_outbox(&mut self, outbox: Arc<Outbox>) {
         self.outboxes
             .push((outbox, LogLimiter::new(Duration::from_secs(60))));
+    }
+
+    /// Attaches a sink started by `running::RunningSinks`.
+    pub(crate) fn attach(&mut self, handle: running::SinkHandle) {
+        match handle {
+            running::SinkHandle::Channel(name, tx) => self.add(name, tx),
+            running::SinkHandle::Outbox(outbox) => self.add_outbox(outbox),
+        }
+    }
+
+    /// Detaches sink `name`: a channel sink's task ends once it has written what it holds; an
+    /// outbox-backed sink's outbox gets nothing more from here.
+    pub fn remove(&mut self, name: &str) {
+        self.senders.retain(|(n, _)| *n != name);
+        self.outboxes.retain(|(o, _)| o.name() != name);
     }
 
     pub fn is_empty(&self) -> bool {

@@ -236,6 +236,44 @@ fn sanitize(name: &str) -> String {
         .collect()
 }
 
+/// The running host metrics task. A reload that changes `[sources.host]` replaces it: the old
+/// one stops, then a new collector starts with the new settings (its first reading primes CPU
+/// and rates again, so one interval carries no rates; the detectors keep what they learned).
+pub struct HostTask {
+    cancel: CancellationToken,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl HostTask {
+    /// The collector for `config`, or `None` when host metrics are off. Fallible, so a reload
+    /// prepares it before changing anything.
+    pub fn prepare(config: &HostSourceConfig) -> anyhow::Result<Option<HostCollector>> {
+        if !config.enabled {
+            return Ok(None);
+        }
+        HostCollector::new(config.clone()).map(Some)
+    }
+
+    /// Starts sampling with `collector`; stops with `parent` or [`HostTask::stop`].
+    pub fn start(
+        collector: HostCollector,
+        tx: broadcast::Sender<Batch>,
+        stats: Arc<Stats>,
+        parent: &CancellationToken,
+    ) -> HostTask {
+        let cancel = parent.child_token();
+        let interval = collector.config.interval;
+        let handle = tokio::spawn(run(collector, interval, tx, stats, cancel.clone()));
+        HostTask { cancel, handle }
+    }
+
+    /// Stops the task and waits for it (at most one collection step).
+    pub async fn stop(self) {
+        self.cancel.cancel();
+        let _ = self.handle.await;
+    }
+}
+
 /// Runs the collector every `interval` until `cancel`, publishing each batch. The broadcast
 /// channel drops the oldest batches when the pipeline lags; the pipeline counts those drops.
 pub async fn run(

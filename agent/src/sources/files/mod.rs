@@ -56,6 +56,8 @@ pub(crate) enum TailEvent {
         source: usize,
         id: FileId,
     },
+    /// Not from a tailer: a reload's command to the log stage (see `crate::logs::LogSources`).
+    Stage(Box<crate::logs::StageCommand>),
 }
 
 /// Lines of one file, and where to resume once they are processed.
@@ -207,6 +209,9 @@ impl Tailer {
                 self.watch.wait(wait);
             }
         }
+        // Stopped (shutdown, or its source removed or changed by a reload): nothing is watched.
+        self.files.clear();
+        self.report_watched();
     }
 
     /// Keeps the shared gauge equal to the sum of every tailer's file count.

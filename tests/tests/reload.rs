@@ -1,0 +1,515 @@
+//! Live reload end to end: the real binary is sent SIGHUP after its configuration file changed.
+//! What it processed is read back from the lines sink up to the length in its checkpoint (each
+//! line exactly once); its alerts are new log templates (deterministic: a line of a kind never
+//! seen after warm-up), printed on stdout and, through the MQTT sink's outbox, to a real
+//! Mosquitto.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use seismo_e2e::mosquitto::{free_port, Broker, BrokerOptions};
+use seismo_e2e::mqtt_subscriber::Subscriber;
+use seismo_e2e::Agent;
+
+const START: Duration = Duration::from_secs(20);
+const ALERTS: &str = "seismo/e2e/alerts";
+
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        Setup {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn sink(&self) -> PathBuf {
+        self.path("lines.jsonl")
+    }
+
+    fn config_path(&self) -> String {
+        self.path("seismo.toml").to_str().unwrap().to_owned()
+    }
+
+    /// Writes the configuration: host metrics off, JSON logs, the lines sink, 1 s log
+    /// intervals, the EWMA detector with a short warm-up, then `rest`.
+    fn write_config(&self, rest: &str) -> String {
+        let text = format!(
+            "[agent]\nstate_dir = \"{}\"\nhost_name = \"e2e\"\n[logging]\nformat = \"json\"\n\
+             [sources.host]\nenabled = false\n[detectors.defaults]\nkind = \"ewma\"\nwarmup = 5\n\
+             [sinks.lines]\npath = \"{}\"\n{rest}",
+            self.path("state").display(),
+            self.sink().display()
+        );
+        std::fs::write(self.config_path(), text).unwrap();
+        self.config_path()
+    }
+
+    /// A `[[sources.files]]` table over `glob`, read from the beginning, 1 s intervals, new
+    /// templates alerting after one interval.
+    fn source(&self, name: &str, glob: &str) -> String {
+        format!(
+            "[[sources.files]]\nname = \"{name}\"\npaths = [\"{}\"]\nstart_at = \"beginning\"\n\
+             interval = \"1s\"\nnew_template_warmup = 1\n",
+            self.path(glob).display()
+        )
+    }
+
+    /// Lines the agent has committed: the lines sink up to the length in its checkpoint.
+    fn committed(&self) -> Vec<(String, String)> {
+        let Ok(cp) = std::fs::read(self.path("state/logs/checkpoints.json")) else {
+            return Vec::new();
+        };
+        let cp: serde_json::Value = serde_json::from_slice(&cp).unwrap();
+        let len = cp["lines_sink"]["len"].as_u64().unwrap_or(0) as usize;
+        let data = std::fs::read(self.sink()).unwrap_or_default();
+        assert!(data.len() >= len, "the sink is shorter than its checkpoint");
+        String::from_utf8(data[..len].to_vec())
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                (
+                    v["source"].as_str().unwrap().to_owned(),
+                    v["line"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// Waits until `want` lines are committed (bounded); returns what is.
+    fn wait_committed(&self, want: usize) -> Vec<(String, String)> {
+        let start = Instant::now();
+        loop {
+            let got = self.committed();
+            if got.len() >= want || start.elapsed() > Duration::from_secs(30) {
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn append(path: &Path, lines: &[String]) {
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    for l in lines {
+        writeln!(f, "{l}").unwrap();
+    }
+    f.sync_all().unwrap();
+}
+
+fn numbered(prefix: &str, range: std::ops::Range<usize>) -> Vec<String> {
+    range
+        .map(|i| format!("INFO {prefix} request {i} served"))
+        .collect()
+}
+
+fn start(config: &str) -> Agent {
+    let mut agent = Agent::start(&["run", "--config", config]);
+    assert!(
+        agent
+            .wait_stderr(START, |l| l.contains("seismo started"))
+            .is_some(),
+        "no start line: {:?}",
+        agent.seen_stderr
+    );
+    agent
+}
+
+/// Sends SIGHUP and waits for the reload's outcome line (applied or refused).
+fn reload(agent: &mut Agent) -> String {
+    let before = agent.seen_stderr.len();
+    agent.signal(libc::SIGHUP);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        agent.wait_stderr(Duration::from_millis(100), |_| false);
+        if let Some(l) = agent.seen_stderr[before..].iter().find(|l| {
+            l.contains("configuration reloaded") || l.contains("configuration reload refused")
+        }) {
+            return l.clone();
+        }
+    }
+    panic!("no reload outcome: {:?}", agent.seen_stderr);
+}
+
+/// Stops the agent with SIGTERM; returns its shutdown summary.
+fn stop(agent: &mut Agent) -> String {
+    agent.signal(libc::SIGTERM);
+    let (status, _) = agent.wait_exit(Duration::from_secs(15));
+    assert_eq!(status.code(), Some(0), "stderr: {:?}", agent.seen_stderr);
+    let line = agent
+        .seen_stderr
+        .iter()
+        .find(|l| l.contains("seismo stopped"))
+        .unwrap_or_else(|| panic!("no stop line: {:?}", agent.seen_stderr))
+        .clone();
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    v["summary"].as_str().unwrap().to_owned()
+}
+
+fn counter(summary: &str, name: &str) -> u64 {
+    let key = format!("{name}=");
+    summary
+        .split(' ')
+        .find_map(|kv| kv.strip_prefix(&key))
+        .unwrap_or_else(|| panic!("no {name} in {summary}"))
+        .parse()
+        .unwrap()
+}
+
+/// Every line of `want` committed exactly once, in order per source.
+fn assert_exactly_once(got: &[(String, String)], want: &[(&str, &[String])]) {
+    let mut by_source: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (source, line) in got {
+        by_source.entry(source).or_default().push(line);
+    }
+    for (source, lines) in want {
+        let seen = by_source.remove(source).unwrap_or_default();
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        assert_eq!(
+            seen, lines,
+            "source {source}: lines lost, repeated or out of order"
+        );
+    }
+    assert!(by_source.is_empty(), "unexpected lines: {by_source:?}");
+}
+
+/// (a) A new file source starts being tailed; an unchanged one and one whose tailer restarts
+/// (its paths changed) keep their positions: no line lost or repeated across the reload.
+#[test]
+fn a_reload_adds_a_file_source_and_keeps_the_positions_of_the_others() {
+    let s = Setup::new();
+    let (a, u, b) = (s.path("a.log"), s.path("u.log"), s.path("b.log"));
+    let (mut a_lines, mut u_lines) = (numbered("a", 0..20), numbered("u", 0..20));
+    append(&a, &a_lines);
+    append(&u, &u_lines);
+    let sources = |a_glob: &str, extra: &str| {
+        format!("{}{}{extra}", s.source("a", a_glob), s.source("u", "u.log"))
+    };
+    let config = s.write_config(&sources("a.log", ""));
+    let mut agent = start(&config);
+    assert_eq!(s.wait_committed(40).len(), 40);
+
+    // More lines just before and after the reload, into files already watched and into the
+    // file of the new source (read from its beginning).
+    let more_a = numbered("a", 20..40);
+    let more_u = numbered("u", 20..40);
+    append(&a, &more_a[..10]);
+    append(&u, &more_u[..10]);
+    let b_lines = numbered("b", 0..10);
+    append(&b, &b_lines[..5]);
+    s.write_config(&sources("a.lo[g]", &s.source("b", "b.log")));
+    let outcome = reload(&mut agent);
+    assert!(
+        outcome.contains("configuration reloaded: changed: file sources ~a +b"),
+        "{outcome}"
+    );
+    append(&a, &more_a[10..]);
+    append(&u, &more_u[10..]);
+    append(&b, &b_lines[5..]);
+    a_lines.extend(more_a);
+    u_lines.extend(more_u);
+
+    let got = s.wait_committed(90);
+    assert_exactly_once(&got, &[("a", &a_lines), ("u", &u_lines), ("b", &b_lines)]);
+    let summary = stop(&mut agent);
+    assert_eq!(counter(&summary, "log_lines"), 90, "{summary}");
+    assert_eq!(counter(&summary, "reloads_ok"), 1);
+    assert_eq!(counter(&summary, "reloads_refused"), 0);
+}
+
+/// A source removed by a reload stops; the others go on, and what it read before is kept.
+#[test]
+fn a_removed_file_source_stops_and_the_others_go_on() {
+    let s = Setup::new();
+    let (a, u) = (s.path("a.log"), s.path("u.log"));
+    let a_lines = numbered("a", 0..10);
+    let mut u_lines = numbered("u", 0..10);
+    append(&a, &a_lines);
+    append(&u, &u_lines);
+    let both = format!("{}{}", s.source("a", "a.log"), s.source("u", "u.log"));
+    let config = s.write_config(&both);
+    let mut agent = start(&config);
+    assert_eq!(s.wait_committed(20).len(), 20);
+
+    s.write_config(&s.source("u", "u.log"));
+    let outcome = reload(&mut agent);
+    assert!(outcome.contains("file sources -a"), "{outcome}");
+    append(&a, &numbered("a", 10..20));
+    let more_u = numbered("u", 10..20);
+    append(&u, &more_u);
+    u_lines.extend(more_u);
+    let got = s.wait_committed(30);
+    // Give a stopped tailer the time it would need to (wrongly) read a.log again.
+    std::thread::sleep(Duration::from_secs(2));
+    let got = if s.committed().len() > got.len() {
+        s.committed()
+    } else {
+        got
+    };
+    assert_exactly_once(&got, &[("a", &a_lines), ("u", &u_lines)]);
+    let cp = std::fs::read_to_string(s.path("state/logs/checkpoints.json")).unwrap();
+    let cp: serde_json::Value = serde_json::from_str(&cp).unwrap();
+    assert!(cp["sources"].get("a").is_none(), "{cp}");
+    assert!(cp["sources"].get("u").is_some(), "{cp}");
+    stop(&mut agent);
+}
+
+fn mqtt_table(port: u16) -> String {
+    format!(
+        "[sinks.mqtt]\nenabled = true\nhost = \"127.0.0.1\"\nport = {port}\nqos = 1\n\
+         topic_prefix = \"seismo\"\nretry_initial = \"200ms\"\nretry_max = \"1s\"\n\
+         connect_timeout = \"2s\"\n"
+    )
+}
+
+/// Lines of kinds never seen before (each of its own length, so the template miner cannot
+/// merge them with another), and a word each is recognised by.
+const NOVEL: [(&str, &str); 4] = [
+    ("ERROR disk full", "disk"),
+    (
+        "WARN certificate for example.org expires in 3 days",
+        "certificate",
+    ),
+    (
+        "FATAL connection pool exhausted after 30 retries, giving up",
+        "exhausted",
+    ),
+    (
+        "ERROR database replica lag is 300 seconds and growing fast now",
+        "replica",
+    ),
+];
+
+/// Writes `NOVEL[i]` into `log` and waits for its alert on stdout; returns the line.
+fn raise_alert(agent: &mut Agent, log: &Path, i: usize) -> String {
+    let (line, word) = NOVEL[i];
+    append(log, &[line.to_owned()]);
+    let fired = agent.wait_stdout(Duration::from_secs(20), |l| {
+        l.contains("\"state\":\"firing\"") && l.contains(word)
+    });
+    assert!(
+        fired.is_some(),
+        "no alert for {line}: {:?}",
+        agent.seen_stdout
+    );
+    line.to_owned()
+}
+
+fn firing(agent: &Agent) -> Vec<String> {
+    agent
+        .seen_stdout
+        .iter()
+        .filter(|l| l.contains("\"state\":\"firing\""))
+        .cloned()
+        .collect()
+}
+
+/// Waits until every one of `printed` arrived on the alerts topic; checks the order.
+fn assert_delivered(sub: &Subscriber, printed: &[String]) {
+    let start = Instant::now();
+    let all_in = || {
+        let got: HashSet<String> = sub.payloads(ALERTS).into_iter().collect();
+        printed.iter().all(|p| got.contains(p))
+    };
+    while !all_in() && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let received = sub.payloads(ALERTS);
+    let mut it = received.iter();
+    for p in printed {
+        assert!(
+            it.any(|r| r == p),
+            "not delivered, or out of order: {p}\nreceived {received:#?}"
+        );
+    }
+}
+
+/// (b) The MQTT sink is pointed at another broker: the alerts its outbox held while the first
+/// broker was unreachable are delivered to the new one, in order; the stdout sink goes on.
+#[test]
+fn a_changed_mqtt_sink_delivers_its_pending_alerts_with_the_new_settings() {
+    let s = Setup::new();
+    let log = s.path("app.log");
+    append(&log, &numbered("app", 0..5));
+    let broker = Broker::start(&s.path("broker"), &BrokerOptions::default());
+    let sub = Subscriber::start(broker.port, "e2e-sub", "seismo/#", None);
+    assert!(
+        sub.wait_subscribed(Duration::from_secs(10)),
+        "{}",
+        broker.log()
+    );
+    // Nobody listens on the first port: alerts stay in the outbox.
+    let dead = free_port();
+    let source = s.source("app", "app.log");
+    let config = s.write_config(&format!("{source}{}", mqtt_table(dead)));
+    let mut agent = start(&config);
+    // Past the one-interval warm-up, new kinds of lines alert.
+    std::thread::sleep(Duration::from_millis(2500));
+    raise_alert(&mut agent, &log, 0);
+    raise_alert(&mut agent, &log, 1);
+    let pending = firing(&agent);
+    assert!(pending.len() >= 2, "{pending:?}");
+    assert!(
+        sub.payloads(ALERTS).is_empty(),
+        "nothing can have arrived yet"
+    );
+    let segments = std::fs::read_dir(s.path("state/outbox/mqtt"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "seg")
+        })
+        .count();
+    assert!(segments > 0, "nothing queued in the outbox");
+
+    s.write_config(&format!("{source}{}", mqtt_table(broker.port)));
+    let outcome = reload(&mut agent);
+    assert!(outcome.contains("sinks ~mqtt"), "{outcome}");
+    assert!(!outcome.contains("stdout"), "{outcome}");
+    assert_delivered(&sub, &pending);
+
+    // The stdout sink was left alone and the new connection carries new alerts too.
+    raise_alert(&mut agent, &log, 2);
+    assert_delivered(&sub, &firing(&agent));
+    let summary = stop(&mut agent);
+    assert_eq!(counter(&summary, "mqtt.dropped"), 0, "{summary}");
+    assert_eq!(counter(&summary, "reloads_ok"), 1, "{summary}");
+}
+
+/// (c) An invalid file is refused with its location; the agent keeps running on the old
+/// configuration: it still tails and alerts. A valid file after that is applied.
+#[test]
+fn an_invalid_configuration_is_refused_and_the_running_one_kept() {
+    let s = Setup::new();
+    let log = s.path("app.log");
+    let mut lines = numbered("app", 0..10);
+    append(&log, &lines);
+    let source = s.source("app", "app.log");
+    let config = s.write_config(&source);
+    let mut agent = start(&config);
+    assert_eq!(s.wait_committed(10).len(), 10);
+
+    // A typo on line 16 (the generated header is 13 lines, the source table 3 more).
+    let good = std::fs::read_to_string(&config).unwrap();
+    let bad = good.replace("interval = \"1s\"", "intervall = \"1s\"");
+    let line = bad
+        .lines()
+        .position(|l| l.starts_with("intervall"))
+        .unwrap()
+        + 1;
+    std::fs::write(&config, &bad).unwrap();
+    let outcome = reload(&mut agent);
+    assert!(
+        outcome.contains("configuration reload refused") && outcome.contains("\"ERROR\""),
+        "{outcome}"
+    );
+    let at = format!("seismo.toml:{line}:1: unknown key `intervall`");
+    assert!(outcome.contains(&at), "no `{at}` in {outcome}");
+    // The same words as check-config.
+    let check = std::process::Command::new(seismo_e2e::seismo_bin())
+        .args(["check-config", &config])
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(2));
+    let check = String::from_utf8(check.stderr).unwrap();
+    assert!(check.contains(&at), "{check}");
+
+    // Still tailing and alerting on the old configuration.
+    let more = numbered("app", 10..20);
+    append(&log, &more);
+    lines.extend(more);
+    assert_eq!(s.wait_committed(20).len(), 20);
+    std::thread::sleep(Duration::from_millis(1500));
+    lines.push(raise_alert(&mut agent, &log, 3));
+
+    // A valid file is applied after that.
+    std::fs::write(&config, format!("{good}[alerting]\nresolve_after = 2\n")).unwrap();
+    let outcome = reload(&mut agent);
+    assert!(
+        outcome.contains("configuration reloaded: changed: alerting"),
+        "{outcome}"
+    );
+    let got = s.wait_committed(21);
+    assert_exactly_once(&got, &[("app", &lines)]);
+    let summary = stop(&mut agent);
+    assert_eq!(counter(&summary, "reloads_refused"), 1, "{summary}");
+    assert_eq!(counter(&summary, "reloads_ok"), 1, "{summary}");
+}
+
+/// Settings that only take effect at start-up are reported and keep their running value.
+#[test]
+fn restart_only_settings_are_reported_and_not_applied() {
+    let s = Setup::new();
+    let config = s.write_config("");
+    let mut agent = start(&config);
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("host_name = \"e2e\"", "host_name = \"other\""),
+    )
+    .unwrap();
+    let outcome = reload(&mut agent);
+    assert!(
+        outcome.contains("nothing changed; needs a restart (running value kept): agent.host_name"),
+        "{outcome}"
+    );
+    let summary = stop(&mut agent);
+    assert_eq!(counter(&summary, "reloads_ok"), 1, "{summary}");
+}
+
+/// Host metrics restart with a new interval; a detector override resets exactly the signals
+/// it matches, the others keep their detectors.
+#[test]
+fn host_metrics_and_detectors_are_reconciled_keeping_unchanged_signals() {
+    let s = Setup::new();
+    let config = s.write_config("");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "[sources.host]\nenabled = false\n",
+        "[sources.host]\ninterval = \"1s\"\n",
+    );
+    std::fs::write(&config, &text).unwrap();
+    let mut agent = start(&config);
+    // Two samples: every host signal is tracked (the load averages from the first).
+    std::thread::sleep(Duration::from_secs(3));
+    std::fs::write(
+        &config,
+        format!(
+            "{}[[detectors.overrides]]\nsignals = [\"host.load.*\"]\nthreshold = 0.9\n",
+            text.replace("interval = \"1s\"", "interval = \"2s\"")
+        ),
+    )
+    .unwrap();
+    let outcome = reload(&mut agent);
+    assert!(
+        outcome.contains("changed: host metrics; detectors ("),
+        "{outcome}"
+    );
+    assert!(
+        outcome.contains(" 3 reset, 0 disabled)"),
+        "the three load averages, and only they, get a fresh detector: {outcome}"
+    );
+    assert!(!outcome.contains("(0 signals kept"), "{outcome}");
+    // Still sampling after the restart of the collector.
+    std::thread::sleep(Duration::from_secs(3));
+    let summary = stop(&mut agent);
+    assert!(counter(&summary, "samples") > 0, "{summary}");
+    assert_eq!(counter(&summary, "host_errors"), 0, "{summary}");
+    assert_eq!(counter(&summary, "reloads_ok"), 1, "{summary}");
+}
