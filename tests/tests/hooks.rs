@@ -83,7 +83,7 @@ fn hostile_log_text_reaches_the_hook_only_as_data() {
     let config = format!(
         "[agent]\nstate_dir = \"{state}\"\nhost_name = \"e2e\"\n\
          [logging]\nformat = \"json\"\n\
-         [sources.host]\nenabled = false\n\
+         [sources.host]\nenabled = false\n[http]\nlisten = \"127.0.0.1:0\"\n\
          [[sources.files]]\nname = \"app\"\npaths = [\"{log}\"]\ninterval = \"1s\"\nnew_template_warmup = 3\n\
          [detectors.defaults]\nkind = \"ewma\"\nwarmup = 5\n\
          [sinks.mqtt]\nenabled = true\nhost = \"127.0.0.1\"\nport = {port}\ntopic_prefix = \"seismo\"\n\

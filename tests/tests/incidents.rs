@@ -68,7 +68,7 @@ fn error_bursts_on_two_files_are_one_incident_on_stdout() {
         &config,
         format!(
             "[agent]\nstate_dir = \"{state}\"\nhost_name = \"e2e-inc\"\n\
-             [sources.host]\nenabled = false\n\
+             [sources.host]\nenabled = false\n[http]\nlisten = \"127.0.0.1:0\"\n\
              [[sources.files]]\nname = \"web\"\npaths = [\"{web}\"]\ninterval = \"1s\"\n\
              [[sources.files]]\nname = \"db\"\npaths = [\"{db}\"]\ninterval = \"1s\"\n\
              [detectors.defaults]\nkind = \"ewma\"\nwarmup = 5\n",

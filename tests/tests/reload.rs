@@ -45,7 +45,7 @@ impl Setup {
     fn write_config(&self, rest: &str) -> String {
         let text = format!(
             "[agent]\nstate_dir = \"{}\"\nhost_name = \"e2e\"\n[logging]\nformat = \"json\"\n\
-             [sources.host]\nenabled = false\n[detectors.defaults]\nkind = \"ewma\"\nwarmup = 5\n\
+             [sources.host]\nenabled = false\n[http]\nlisten = \"127.0.0.1:0\"\n[detectors.defaults]\nkind = \"ewma\"\nwarmup = 5\n\
              [sinks.lines]\npath = \"{}\"\n{rest}",
             self.path("state").display(),
             self.sink().display()
@@ -406,7 +406,7 @@ fn an_invalid_configuration_is_refused_and_the_running_one_kept() {
     let mut agent = start(&config);
     assert_eq!(s.wait_committed(10).len(), 10);
 
-    // A typo on line 16 (the generated header is 13 lines, the source table 3 more).
+    // A typo in the source table.
     let good = std::fs::read_to_string(&config).unwrap();
     let bad = good.replace("interval = \"1s\"", "intervall = \"1s\"");
     let line = bad
