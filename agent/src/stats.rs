@@ -50,6 +50,9 @@ pub struct Stats {
     pub log_files_truncated: AtomicU64,
     /// Files found deleted while open (read to their end).
     pub log_files_deleted: AtomicU64,
+    /// Copies of followed files (copytruncate's rotated copy): left alone while the original
+    /// is followed, read from where the original stopped once it is truncated or finished.
+    pub log_files_copies: AtomicU64,
     /// Files deleted or rotated away, read to their end, and closed.
     pub log_files_finished: AtomicU64,
     /// Files that disappeared between being listed and being opened.
@@ -120,7 +123,7 @@ impl Stats {
         let logs = format!(
             "log_lines={} log_bytes_read={} log_files_watched={} log_lines_truncated={} \
              log_lines_invalid_utf8={} log_lines_with_nul={} log_lines_unparsed={} \
-             log_files_renamed={} log_files_truncated={} log_files_deleted={} \
+             log_files_renamed={} log_files_truncated={} log_files_copies={} log_files_deleted={} \
              log_files_finished={} log_files_vanished={} log_files_compressed={} \
              log_files_not_regular={} log_permission_denied={} log_symlink_loops={} \
              log_walk_errors={} log_read_errors={} log_state_errors={} log_templates_new={}",
@@ -133,6 +136,7 @@ impl Stats {
             g(&self.log_lines_unparsed),
             g(&self.log_files_renamed),
             g(&self.log_files_truncated),
+            g(&self.log_files_copies),
             g(&self.log_files_deleted),
             g(&self.log_files_finished),
             g(&self.log_files_vanished),

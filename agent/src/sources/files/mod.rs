@@ -11,6 +11,7 @@
 //! (see `crate::logs`), so a crash replays whatever was read but not processed.
 
 pub(crate) mod checkpoint;
+mod copies;
 mod discovery;
 mod identity;
 mod tail;
@@ -30,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::stats::{LogLimiter, Stats};
 use checkpoint::{Entry, ReadPos};
+use copies::Ends;
 use discovery::{Found, Skip, WalkProblem};
 pub(crate) use identity::{FileId, Head};
 pub(crate) use tail::Lines;
@@ -103,6 +105,10 @@ struct Tailer {
     /// Files with more to read than one turn allowed.
     busy: HashSet<FileId>,
     ignored: HashSet<FileId>,
+    /// Copies of a followed file (see `copies`), left alone while the original is followed.
+    copies: HashSet<FileId>,
+    /// Where truncated, rewritten and finished files stopped, for their copies.
+    ends: Ends,
     ignored_paths: HashSet<PathBuf>,
     denied: HashSet<PathBuf>,
     problems: HashSet<PathBuf>,
@@ -151,6 +157,8 @@ impl Tailer {
             first_sight,
             busy: HashSet::new(),
             ignored: HashSet::new(),
+            copies: HashSet::new(),
+            ends: Ends::default(),
             ignored_paths: HashSet::new(),
             denied: HashSet::new(),
             problems: HashSet::new(),
@@ -392,9 +400,26 @@ impl Tailer {
             .saved
             .remove(&id)
             .filter(|e| e.head.matches(&file, size).unwrap_or(false) && e.pos.offset <= size);
-        let pos = match resumed {
-            Some(e) => e.pos,
-            None if self.first_sight && self.cfg.start_at == StartAt::End => {
+        if resumed.is_none() && self.is_copy_of_a_followed_file(path, id, head) {
+            return false;
+        }
+        let copy_from = match resumed {
+            Some(_) => None,
+            None => self.ends.take(head),
+        };
+        if let Some(offset) = copy_from {
+            if !self.copies.remove(&id) {
+                Stats::add(&self.stats.log_files_copies, 1);
+            }
+            tracing::info!(source = %self.cfg.name, path = %path.display(), offset, "a copy of a file that was truncated or finished (copytruncate rotation): reading it from where the original stopped");
+        }
+        let pos = match (resumed, copy_from) {
+            (Some(e), _) => e.pos,
+            (None, Some(offset)) => ReadPos {
+                offset: offset.min(size),
+                skipping: false,
+            },
+            (None, None) if self.first_sight && self.cfg.start_at == StartAt::End => {
                 // Start after the last complete line; a partial one is skipped, not cut.
                 let mut last = [0u8; 1];
                 let ends_with_newline = size == 0
@@ -404,7 +429,7 @@ impl Tailer {
                     skipping: !ends_with_newline,
                 }
             }
-            None => ReadPos::default(),
+            (None, None) => ReadPos::default(),
         };
         let mut t = TailFile::new(path.to_owned(), id, head, pos);
         self.make_room();
@@ -415,6 +440,21 @@ impl Tailer {
         self.files.insert(id, t);
         self.busy.insert(id);
         true
+    }
+
+    /// A file with the same complete fingerprint as a file followed under another inode is a
+    /// copy (copytruncate's rotated copy, a backup): it holds nothing the original does not.
+    fn is_copy_of_a_followed_file(&mut self, path: &Path, id: FileId, head: Head) -> bool {
+        let copy = head.is_complete()
+            && self
+                .files
+                .values()
+                .any(|t| t.id != id && t.head == head && !t.deleted);
+        if copy && self.copies.len() < MAX_REMEMBERED && self.copies.insert(id) {
+            Stats::add(&self.stats.log_files_copies, 1);
+            tracing::info!(source = %self.cfg.name, path = %path.display(), "a copy of a followed file: not read while the original is followed");
+        }
+        copy
     }
 
     fn open_failed(&mut self, path: &Path, e: &io::Error) {
@@ -519,6 +559,7 @@ impl Tailer {
         if rewritten {
             Stats::add(&self.stats.log_files_truncated, 1);
             tracing::info!(path = %t.path.display(), "file truncated or rewritten in place (copytruncate): reading it again from the start");
+            self.ends.record(t.head, t.handed_out());
             t.restart(&mut lines);
             if !lines.is_empty() {
                 // An event assembled from the old content: hand it out with the old position.
@@ -604,6 +645,10 @@ impl Tailer {
         };
         let mut lines = Lines::default();
         t.finish(&self.rules, &mut lines);
+        if finished {
+            // Copied, then deleted (a move across file systems): its copy goes on from here.
+            self.ends.record(t.head, t.handed_out());
+        }
         if t.file.take().is_some() {
             self.open -= 1;
         }
@@ -644,6 +689,109 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A tailer on `pattern` (in `dir`) that only polls, on its own thread.
+    fn polling_tailer(
+        pattern: &str,
+    ) -> (
+        Receiver<TailEvent>,
+        CancellationToken,
+        Arc<Stats>,
+        std::thread::JoinHandle<()>,
+    ) {
+        let config = seismo_config::parse(
+            &format!(
+                "[[sources.files]]\nname = \"t\"\npaths = [\"{pattern}\"]\nstart_at = \"beginning\"\n"
+            ),
+            "t",
+        )
+        .unwrap()
+        .sources
+        .files
+        .remove(0);
+        let (wake_tx, wake) = sync_channel(1);
+        drop(wake_tx);
+        let watch = Watch::polling("t", Arc::new(Mutex::new(watch::Changes::default())), wake);
+        let (tx, rx) = sync_channel(4);
+        let cancel = CancellationToken::new();
+        let stats = Arc::new(Stats::default());
+        let mut t = Tailer::new(
+            0,
+            config,
+            None,
+            tx,
+            Arc::clone(&stats),
+            cancel.clone(),
+            watch,
+        );
+        let thread = std::thread::spawn(move || t.run());
+        (rx, cancel, stats, thread)
+    }
+
+    /// copytruncate with a glob that also matches the rotated copy: the copy is not read
+    /// again, and the lines written just before the truncation, which only the copy still has,
+    /// are read once: every line exactly once, whatever the tailer saw in between.
+    #[test]
+    fn copytruncate_with_the_copy_matched_reads_every_line_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let log = dir.join("app.log");
+        let line = |i: usize| format!("line {i:04} of the application log, padded to some length");
+        let mut written: Vec<String> = (0..50).map(line).collect();
+        std::fs::write(
+            &log,
+            written.iter().map(|l| format!("{l}\n")).collect::<String>(),
+        )
+        .unwrap();
+        let (rx, cancel, stats, thread) = polling_tailer(&format!("{}/app.log*", dir.display()));
+        let mut got = Vec::new();
+        collect(&rx, 50, &mut got);
+        for round in 0..3 {
+            // Lines the tailer may or may not read before the rotation.
+            let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+            for i in 0..20 {
+                let l = line(1000 * (round + 1) + i);
+                writeln!(f, "{l}").unwrap();
+                written.push(l);
+            }
+            drop(f);
+            // logrotate's copytruncate: copy, then truncate in place, then the app writes on.
+            let copy = dir.join(format!("app.log.{round}"));
+            std::fs::copy(&log, &copy).unwrap();
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&log)
+                .unwrap()
+                .set_len(0)
+                .unwrap();
+            let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+            for i in 0..30 {
+                let l = line(1000 * (round + 1) + 100 + i);
+                writeln!(f, "{l}").unwrap();
+                written.push(l);
+            }
+            drop(f);
+            collect(&rx, written.len(), &mut got);
+        }
+        // Anything repeated would arrive after the last expected line.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(TailEvent::Lines(b)) = rx.recv_timeout(Duration::from_millis(100)) {
+                got.extend(
+                    b.lines
+                        .iter()
+                        .map(|l| String::from_utf8_lossy(l).into_owned()),
+                );
+            }
+        }
+        cancel.cancel();
+        drop(rx);
+        thread.join().unwrap();
+        got.sort();
+        written.sort();
+        assert_eq!(got, written);
+        assert!(Stats::get(&stats.log_files_copies) >= 1);
     }
 
     /// Without inotify (network file systems, exhausted watches) the tailer still follows

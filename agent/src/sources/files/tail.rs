@@ -150,6 +150,12 @@ impl TailFile {
         self.read_pos
     }
 
+    /// Bytes of the file handed out as lines (or held in an event under assembly): the read
+    /// position less an incomplete last line.
+    pub fn handed_out(&self) -> u64 {
+        self.read_pos - self.buf.len() as u64
+    }
+
     /// The file shrank below what was read, or was rewritten in place (copytruncate): start
     /// again at 0. An event under assembly from the old content is handed out first.
     pub fn restart(&mut self, out: &mut Lines) {
