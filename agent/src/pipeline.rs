@@ -19,11 +19,11 @@ use crate::alerting::{Alerting, Normal};
 use crate::event::{
     now_ms, AlertEvent, AlertState, Anomaly, Event, IncidentState, LogEvidence, Range, Sample,
 };
-use crate::incidents::Incidents;
 use crate::hooks::Hooks;
+use crate::incidents::Incidents;
 use crate::logs::LogUpdate;
-use crate::sinks::otlp::metrics::SignalGauges;
 use crate::silences::{SilenceGate, Silences};
+use crate::sinks::otlp::metrics::SignalGauges;
 use crate::sinks::Sinks;
 use crate::sources::host::Batch;
 use crate::stats::{LogLimiter, Stats};

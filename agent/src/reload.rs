@@ -192,7 +192,10 @@ pub fn plan(old: &Config, mut new: Config) -> Plan {
     keep_running_value!("sinks.mqtt.outbox_max_bytes", sinks.mqtt.outbox_max_bytes);
     keep_running_value!("sinks.otlp.outbox_max_bytes", sinks.otlp.outbox_max_bytes);
     keep_running_value!("sinks.otlp.metrics", sinks.otlp.metrics);
-    keep_running_value!("sinks.otlp.metrics_max_signals", sinks.otlp.metrics_max_signals);
+    keep_running_value!(
+        "sinks.otlp.metrics_max_signals",
+        sinks.otlp.metrics_max_signals
+    );
     // The endpoint, the silences of the file (those made through the API are live anyway) and
     // the hooks are set up once; a change to them is reported, not applied.
     keep_running_value!("http", http);
