@@ -90,6 +90,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             sinks_stop.clone(),
         )));
     }
+    for cfg in &config.sinks.webhook {
+        let sink = crate::sinks::webhook::WebhookSink::new(cfg)
+            .with_context(|| format!("cannot set up the webhook `{}`", cfg.name))?;
+        let name = cfg.outbox_name();
+        let outbox = Outbox::open(state.path(), &name, cfg.outbox_max_bytes, stats.sink(&name))
+            .with_context(|| format!("cannot open the outbox of the webhook `{}`", cfg.name))?;
+        sinks.add_outbox(Arc::clone(&outbox));
+        tracing::info!(webhook = %cfg.name, endpoint = sink.endpoint(), format = ?cfg.format, "webhook sink enabled");
+        sink_tasks.push(tokio::spawn(deliver::run(
+            outbox,
+            sink,
+            Backoff::new(cfg.retry_initial, cfg.retry_max),
+            sinks_stop.clone(),
+        )));
+    }
     if sinks.is_empty() {
         tracing::warn!("no sink is enabled: anomalies are detected but alerts go nowhere");
     }

@@ -10,6 +10,7 @@ mod otlp;
 mod sinks;
 mod sources;
 mod values;
+mod webhook;
 
 use std::path::Path;
 
@@ -22,6 +23,7 @@ pub use otlp::{OtlpCompression, OtlpProtocol, OtlpSinkConfig, OtlpTlsConfig};
 pub use sinks::{LinesSinkConfig, SinksConfig, StdoutSinkConfig};
 pub use sources::{HostSourceConfig, SourcesConfig};
 pub use values::{any_match, Count, NameGlob, NonNegative, Positive, Score, Smoothing};
+pub use webhook::{WebhookFormat, WebhookSinkConfig, PAGERDUTY_EVENTS_URL};
 
 /// The documented default configuration, embedded in the binary.
 pub const DEFAULT_TOML: &str = include_str!("../seismo.toml");

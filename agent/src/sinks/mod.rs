@@ -9,6 +9,7 @@ pub(crate) mod lines;
 pub mod mqtt;
 pub mod otlp;
 pub mod stdout;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
