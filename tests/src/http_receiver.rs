@@ -54,6 +54,7 @@ impl Shared {
 
 pub struct HttpReceiver {
     pub addr: SocketAddr,
+    tls: bool,
     shared: Arc<Shared>,
     _runtime: tokio::runtime::Runtime,
 }
@@ -61,6 +62,31 @@ pub struct HttpReceiver {
 impl HttpReceiver {
     /// Starts on a free loopback port.
     pub fn start() -> HttpReceiver {
+        Self::start_with(None)
+    }
+
+    /// Like [`HttpReceiver::start`], serving HTTPS with the PEM certificate (chain) and key.
+    /// Failed handshakes (a client that does not trust the certificate) are skipped.
+    pub fn start_tls(cert_pem: &std::path::Path, key_pem: &std::path::Path) -> HttpReceiver {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_pem)
+            .expect("read the server certificate")
+            .collect::<Result<_, _>>()
+            .expect("PEM certificates");
+        let key = PrivateKeyDer::from_pem_file(key_pem).expect("read the server key");
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("server certificate and key");
+        Self::start_with(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
+    }
+
+    fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> HttpReceiver {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -71,6 +97,7 @@ impl HttpReceiver {
             state: Mutex::new(State::default()),
             arrived: Condvar::new(),
         });
+        let with_tls = tls.is_some();
         let addr = runtime.block_on(async {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
@@ -80,7 +107,11 @@ impl HttpReceiver {
                 .fallback(handle)
                 .with_state(Arc::clone(&shared));
             tokio::spawn(async move {
-                if let Err(e) = axum::serve(listener, app).await {
+                let served = match tls {
+                    None => axum::serve(listener, app).await,
+                    Some(acceptor) => axum::serve(TlsListener { listener, acceptor }, app).await,
+                };
+                if let Err(e) = served {
                     eprintln!("HTTP receiver stopped: {e}");
                 }
             });
@@ -88,14 +119,16 @@ impl HttpReceiver {
         });
         HttpReceiver {
             addr,
+            tls: with_tls,
             shared,
             _runtime: runtime,
         }
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT` (`https://` when started with TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Answers the next requests with these statuses, one each, then 202 again.
@@ -165,4 +198,31 @@ async fn handle(
         r#"{"status":"error","message":"scripted failure"}"#
     };
     (code, text).into_response()
+}
+
+/// A TCP listener that completes a TLS handshake before handing the connection to axum.
+struct TlsListener {
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((tcp, addr)) = self.listener.accept().await else {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            };
+            if let Ok(tls) = self.acceptor.accept(tcp).await {
+                return (tls, addr);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.listener.local_addr()
+    }
 }
