@@ -16,9 +16,11 @@ use tokio_util::sync::CancellationToken;
 use crate::hooks::Hooks;
 use crate::http::HttpState;
 use crate::logs::LogSources;
+use crate::outbox::Outbox;
 use crate::pipeline::{Pipeline, PipelineHandle};
 use crate::reload::Reloader;
 use crate::silences::Silences;
+use crate::sinks::deliver::{self, Backoff};
 use crate::sinks::otlp::metrics::{GaugeExport, SignalGauges};
 use crate::sinks::running::{RunningSinks, SINK_NAMES};
 use crate::sinks::Sinks;
@@ -95,6 +97,28 @@ pub async fn run(config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
         if let Some(prepared) = running_sinks.prepare(name, &config)? {
             sinks.attach(running_sinks.start(name, prepared));
         }
+    }
+    // Webhook sinks are set up once (a change to them needs a restart, see `crate::reload`).
+    let webhook_stop = CancellationToken::new();
+    let mut webhook_tasks = Vec::new();
+    for cfg in &config.sinks.webhook {
+        let sink = crate::sinks::webhook::WebhookSink::new(cfg)
+            .with_context(|| format!("cannot set up the webhook `{}`", cfg.name))?;
+        let name = cfg.outbox_name();
+        let outbox = Outbox::open(state.path(), &name, cfg.outbox_max_bytes, stats.sink(&name))
+            .with_context(|| format!("cannot open the outbox of the webhook `{}`", cfg.name))?;
+        let kinds = match cfg.format {
+            seismo_config::WebhookFormat::Json => crate::sinks::EventKind::ALL,
+            _ => crate::sinks::EventKind::ALERTS,
+        };
+        sinks.add_outbox(Arc::clone(&outbox), kinds);
+        tracing::info!(webhook = %cfg.name, endpoint = sink.endpoint(), format = ?cfg.format, "webhook sink enabled");
+        webhook_tasks.push(tokio::spawn(deliver::run(
+            outbox,
+            sink,
+            Backoff::new(cfg.retry_initial, cfg.retry_max),
+            webhook_stop.clone(),
+        )));
     }
     if sinks.is_empty() {
         tracing::warn!("no sink is enabled: anomalies are detected but alerts go nowhere");
@@ -195,6 +219,10 @@ pub async fn run(config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
             // A last export of the final values; not worth holding up the stop for long.
             let last = tokio::task::spawn_blocking(move || g.shutdown());
             let _ = tokio::time::timeout(Duration::from_secs(1), last).await;
+        }
+        webhook_stop.cancel();
+        for t in webhook_tasks {
+            let _ = t.await;
         }
         sinks.join().await;
     };

@@ -46,7 +46,7 @@ use crate::sources::host::{HostCollector, HostTask};
 use crate::stats::Stats;
 
 /// Settings that only take effect at start-up: a reload keeps their running value.
-pub const RESTART_ONLY: [&str; 11] = [
+pub const RESTART_ONLY: [&str; 12] = [
     "agent.state_dir",
     "agent.host_name",
     "logging.format",
@@ -58,6 +58,7 @@ pub const RESTART_ONLY: [&str; 11] = [
     "http",
     "silences",
     "hooks",
+    "sinks.webhook",
 ];
 
 /// How a named component (file source or sink) changed.
@@ -201,6 +202,7 @@ pub fn plan(old: &Config, mut new: Config) -> Plan {
     keep_running_value!("http", http);
     keep_running_value!("silences", silences);
     keep_running_value!("hooks", hooks);
+    keep_running_value!("sinks.webhook", sinks.webhook);
 
     let find = |list: &[FileSourceConfig], name: &str| list.iter().position(|s| s.name == name);
     let mut sources = Vec::new();

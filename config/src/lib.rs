@@ -14,6 +14,7 @@ mod silences;
 mod sinks;
 mod sources;
 mod values;
+mod webhook;
 
 use std::path::Path;
 
@@ -30,6 +31,7 @@ pub use silences::{parse_rfc3339, parse_silence_for, SilenceConfig, SilenceEnd, 
 pub use sinks::{LinesSinkConfig, SinksConfig, StdoutSinkConfig};
 pub use sources::{HostSourceConfig, SourcesConfig};
 pub use values::{any_match, Count, NameGlob, NonNegative, Positive, Score, Smoothing};
+pub use webhook::{WebhookFormat, WebhookSinkConfig, PAGERDUTY_EVENTS_URL};
 
 /// The documented default configuration, embedded in the binary.
 pub const DEFAULT_TOML: &str = include_str!("../seismo.toml");

@@ -12,6 +12,9 @@ pub struct SinksConfig {
     pub mqtt: crate::mqtt::MqttSinkConfig,
     #[serde(deserialize_with = "crate::otlp::checked")]
     pub otlp: crate::otlp::OtlpSinkConfig,
+    /// `[[sinks.webhook]]`: any number, each with a unique name.
+    #[serde(deserialize_with = "crate::webhook::checked_list")]
+    pub webhook: Vec<crate::webhook::WebhookSinkConfig>,
 }
 
 /// `[sinks.lines]`: every processed log line appended, exactly once, to a JSON-lines file.

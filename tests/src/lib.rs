@@ -1,7 +1,9 @@
 //! Helpers for end-to-end tests: run the real `seismo` binary, read what it prints, signal it.
 
+pub mod alertmanager;
 pub mod anomaly;
 pub mod http_client;
+pub mod http_receiver;
 pub mod mosquitto;
 pub mod mqtt_subscriber;
 pub mod otlp_receiver;

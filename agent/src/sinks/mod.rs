@@ -10,6 +10,7 @@ pub mod mqtt;
 pub mod otlp;
 pub(crate) mod running;
 pub mod stdout;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,8 +52,13 @@ impl EventKind {
     }
 }
 
-/// Outbox-backed sinks that do not export hook outcomes (OTLP carries alerts and incidents).
-const NO_HOOK_OUTCOMES: [&str; 1] = ["otlp"];
+impl EventKind {
+    pub const ALL: &'static [EventKind] = &[Self::Alert, Self::Incident, Self::Hook];
+    /// What the OTLP sink exports (hook outcomes are not log records of ours).
+    pub const ALERTS_AND_INCIDENTS: &'static [EventKind] = &[Self::Alert, Self::Incident];
+    /// What the Alertmanager and PagerDuty webhook formats map.
+    pub const ALERTS: &'static [EventKind] = &[Self::Alert];
+}
 
 /// Events queued per sink before the pipeline waits.
 pub const SINK_QUEUE: usize = 1024;
@@ -61,7 +67,8 @@ pub const SINK_QUEUE: usize = 1024;
 #[derive(Default)]
 pub struct Sinks {
     senders: Vec<(&'static str, mpsc::Sender<Arc<Event>>)>,
-    outboxes: Vec<(Arc<Outbox>, LogLimiter)>,
+    /// Each outbox-backed sink with the kinds of event it takes.
+    outboxes: Vec<(Arc<Outbox>, LogLimiter, &'static [EventKind])>,
 }
 
 impl Sinks {
@@ -69,17 +76,24 @@ impl Sinks {
         self.senders.push((name, tx));
     }
 
-    /// Adds an outbox-backed sink: events are appended to `outbox`, its own task delivers them.
-    pub fn add_outbox(&mut self, outbox: Arc<Outbox>) {
+    /// Adds an outbox-backed sink: events of `kinds` are appended to `outbox`, its own task
+    /// delivers them.
+    pub fn add_outbox(&mut self, outbox: Arc<Outbox>, kinds: &'static [EventKind]) {
         self.outboxes
-            .push((outbox, LogLimiter::new(Duration::from_secs(60))));
+            .push((outbox, LogLimiter::new(Duration::from_secs(60)), kinds));
     }
 
     /// Attaches a sink started by `running::RunningSinks`.
     pub(crate) fn attach(&mut self, handle: running::SinkHandle) {
         match handle {
             running::SinkHandle::Channel(name, tx) => self.add(name, tx),
-            running::SinkHandle::Outbox(outbox) => self.add_outbox(outbox),
+            running::SinkHandle::Outbox(outbox) => {
+                let kinds = match outbox.name() {
+                    "otlp" => EventKind::ALERTS_AND_INCIDENTS,
+                    _ => EventKind::ALL,
+                };
+                self.add_outbox(outbox, kinds)
+            }
         }
     }
 
@@ -87,7 +101,7 @@ impl Sinks {
     /// outbox-backed sink's outbox gets nothing more from here.
     pub fn remove(&mut self, name: &str) {
         self.senders.retain(|(n, _)| *n != name);
-        self.outboxes.retain(|(o, _)| o.name() != name);
+        self.outboxes.retain(|(o, _, _)| o.name() != name);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -102,8 +116,8 @@ impl Sinks {
         let appends: Vec<_> = self
             .outboxes
             .iter()
-            .map(|(outbox, _)| {
-                if kind == EventKind::Hook && NO_HOOK_OUTCOMES.contains(&outbox.name()) {
+            .map(|(outbox, _, kinds)| {
+                if !kinds.contains(&kind) {
                     return None;
                 }
                 let ob = Arc::clone(outbox);
@@ -114,7 +128,7 @@ impl Sinks {
                 }))
             })
             .collect();
-        for ((outbox, log), append) in self.outboxes.iter_mut().zip(appends) {
+        for ((outbox, log, _), append) in self.outboxes.iter_mut().zip(appends) {
             let Some(append) = append else { continue };
             let err = match append.await {
                 Ok(Ok(_)) => continue,
