@@ -479,6 +479,10 @@ pub fn build_detector(s: &DetectorSettings) -> anyhow::Result<Box<dyn Detector>>
     let (min_scale, min_rel_scale) = (s.min_scale.get(), s.min_rel_scale.get());
     let warmup = |default: usize| s.warmup.map_or(default, |w| w as usize);
     let count = |c: Option<u32>, default: usize| c.map_or(default, |c| c as usize);
+    // The config bounds a period to 1 s..366 days, far inside i64 milliseconds.
+    let period_ms = |p: Option<std::time::Duration>| {
+        p.map(|p| i64::try_from(p.as_millis()).unwrap_or(i64::MAX))
+    };
     Ok(match s.kind {
         DetectorKind::Ensemble => {
             let d = EnsembleParams::default();
@@ -488,6 +492,7 @@ pub fn build_detector(s: &DetectorSettings) -> anyhow::Result<Box<dyn Detector>>
                 quiet: count(s.quiet.map(|q| q.get()), d.quiet),
                 seed: s.seed.unwrap_or(d.seed),
                 min_scale,
+                period_ms: period_ms(s.period),
             })?)
         }
         DetectorKind::Ewma => {
@@ -518,6 +523,7 @@ pub fn build_detector(s: &DetectorSettings) -> anyhow::Result<Box<dyn Detector>>
             Box::new(Seasonal::new(SeasonalParams {
                 daily_bins: count(s.daily_bins.map(|b| b.get()), d.daily_bins),
                 weekly_bins: count(s.weekly_bins.map(|b| b.get()), d.weekly_bins),
+                period_ms: period_ms(s.period),
                 warmup: warmup(d.warmup),
                 threshold,
                 min_scale,

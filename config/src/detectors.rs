@@ -77,6 +77,9 @@ pub struct DetectorSettings {
     pub daily_bins: Option<Count<4, 1440>>,
     /// `seasonal`: slots per week.
     pub weekly_bins: Option<Count<7, 2016>>,
+    /// `seasonal` (also inside the ensemble): the signal's own period; `None`: detected.
+    #[serde(default, deserialize_with = "period_opt")]
+    pub period: Option<Duration>,
     /// `cusum`: shifts smaller than this many spreads are ignored.
     pub drift: Option<Positive>,
     /// `cusum`: evidence, in spreads, that confirms a shift.
@@ -112,6 +115,7 @@ impl Default for DetectorSettings {
             window: None,
             daily_bins: None,
             weekly_bins: None,
+            period: None,
             drift: None,
             decision: None,
             clusters: None,
@@ -149,6 +153,9 @@ pub struct DetectorOverride {
     pub daily_bins: Option<Count<4, 1440>>,
     /// `seasonal`: slots per week.
     pub weekly_bins: Option<Count<7, 2016>>,
+    /// `seasonal` (also inside the ensemble): the signal's own period; `None`: detected.
+    #[serde(default, deserialize_with = "period_opt")]
+    pub period: Option<Duration>,
     /// `cusum`: shifts smaller than this many spreads are ignored.
     pub drift: Option<Positive>,
     /// `cusum`: evidence, in spreads, that confirms a shift.
@@ -192,6 +199,7 @@ impl DetectorsConfig {
             s.window = o.window.or(s.window);
             s.daily_bins = o.daily_bins.or(s.daily_bins);
             s.weekly_bins = o.weekly_bins.or(s.weekly_bins);
+            s.period = o.period.or(s.period);
             s.drift = o.drift.or(s.drift);
             s.decision = o.decision.or(s.decision);
             s.clusters = o.clusters.or(s.clusters);
@@ -225,6 +233,10 @@ fn check_warmup(w: u32) -> Result<u32, String> {
             "warmup = {w} is out of range: write a number of points from 2 to 100000"
         ))
     }
+}
+
+fn period_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    values::season_period(d).map(Some)
 }
 
 fn warmup_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {

@@ -205,6 +205,9 @@ retrain_every = 1000
 signals = ["app.latency"]
 kind = "knn"
 memory = 256
+[[detectors.overrides]]
+signals = ["app.batch"]
+period = "15m"
 "#,
         "x",
     )
@@ -223,6 +226,9 @@ memory = 256
     assert_eq!(latency.kind, DetectorKind::Knn);
     assert_eq!(latency.memory.map(|m| m.get()), Some(256));
     assert_eq!(latency.retrain_every.map(|r| r.get()), Some(1000));
+    assert_eq!(latency.period, None);
+    let batch = d.settings_for("app.batch").unwrap();
+    assert_eq!(batch.period, Some(Duration::from_secs(900)));
 }
 
 #[test]
@@ -233,6 +239,11 @@ fn detector_parameters_out_of_range_are_located() {
         ("[detectors.defaults]\nneighbours = -1\n", "from 1 to 16"),
         ("[detectors.defaults]\ndrift = 0\n", "greater than 0"),
         ("[detectors.defaults]\nkind = \"forest\"\n", "ensemble"),
+        (
+            "[detectors.defaults]\nperiod = \"500ms\"\n",
+            "from 1s to 28days",
+        ),
+        ("[detectors.defaults]\nperiod = 60\n", "a duration string"),
     ] {
         let e = err(text);
         assert_eq!((e.line, e.column), (2, e.column), "{text}: {e}");

@@ -142,6 +142,12 @@ duration_field!(
     Duration::from_secs(3600)
 );
 duration_field!(
+    /// The period of a seasonal pattern: 1 s to 28 days.
+    season_period,
+    Duration::from_secs(1),
+    Duration::from_secs(28 * 24 * 3600)
+);
+duration_field!(
     /// How long an unseen signal's state is kept: 1 min to 30 days.
     idle_ttl,
     Duration::from_secs(60),

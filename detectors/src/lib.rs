@@ -26,6 +26,7 @@ pub mod masking;
 pub mod nab;
 mod param;
 mod parse_accuracy;
+mod period;
 mod score;
 mod seasonal;
 #[cfg(test)]

@@ -1,10 +1,13 @@
 //! Seasonal baseline: daily and weekly profiles learned online.
 //!
-//! The periods are configured, not guessed: a day and a week of wall-clock time (UTC), the
-//! rhythms of human-driven load. A day is cut into `daily_bins` slots and a week into
-//! `weekly_bins`; each slot learns the usual level of the signal at that time with a robust
-//! (Huber-clipped) running mean, so a spike does not pollute next week's expectation. A third,
-//! flat profile is a plain robust running level (no season).
+//! Two periods are fixed: a day and a week of wall-clock time (UTC), the rhythms of
+//! human-driven load. A day is cut into `daily_bins` slots and a week into `weekly_bins`; each
+//! slot learns the usual level of the signal at that time with a robust (Huber-clipped) running
+//! mean, so a spike does not pollute next week's expectation. A third, flat profile is a plain
+//! robust running level (no season). A fourth profile follows the signal's own period: the
+//! configured `period_ms`, or else the dominant period detected online
+//! ([`crate::period`]: autocorrelation over a bounded, downsampled history), cut into at most
+//! `PERIOD_BINS` slots; it is rebuilt from scratch whenever the detected period changes.
 //!
 //! For every point each profile that has learned the current slot predicts a value, and tracks an
 //! exponentially weighted mean absolute error. The point is scored against the profile with the
@@ -14,10 +17,12 @@
 //! with [`crate::score_from_z`].
 //!
 //! Timestamps only choose the slot, so gaps and out-of-order points are harmless: a late point
-//! updates the slot its timestamp belongs to. State: three small arrays (about 4 KiB by default).
+//! updates the slot its timestamp belongs to. State: four small arrays and the period finder's
+//! history (about 9 KiB by default).
 
 use crate::detector::{Detector, Observation, Verdict};
 use crate::param::{self, InvalidParam};
+use crate::period::PeriodFinder;
 use crate::score::{score_from_z, z_for_score};
 
 const NAME: &str = "seasonal";
@@ -29,6 +34,11 @@ const SCALE_EPSILON: f64 = 1e-12;
 const CLIP: f64 = 3.0;
 /// A profile's error must have been tracked this many points before it can be chosen.
 const MIN_ERROR_POINTS: u32 = 48;
+/// Most slots of the signal's own period (fewer when the period holds fewer points).
+const PERIOD_BINS: u32 = 64;
+/// Bounds of a configured period.
+const MIN_PERIOD_MS: i64 = 1000;
+const MAX_PERIOD_MS: i64 = 28 * DAY_MS;
 
 /// Parameters of [`Seasonal`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -47,6 +57,8 @@ pub struct SeasonalParams {
     pub min_rel_scale: f64,
     /// Absolute floor on the spread.
     pub min_scale: f64,
+    /// The signal's own period in ms, 1 s to 28 days; `None`: detected online.
+    pub period_ms: Option<i64>,
 }
 
 impl Default for SeasonalParams {
@@ -59,6 +71,7 @@ impl Default for SeasonalParams {
             threshold: 0.5,
             min_rel_scale: 0.001,
             min_scale: 0.0,
+            period_ms: None,
         }
     }
 }
@@ -108,6 +121,14 @@ impl SeasonalParams {
             "min_rel_scale",
             self.min_rel_scale,
             "a finite number >= 0",
+        )?;
+        let period = self.period_ms.unwrap_or(MIN_PERIOD_MS);
+        param::ensure(
+            (MIN_PERIOD_MS..=MAX_PERIOD_MS).contains(&period),
+            NAME,
+            "period_ms",
+            period as f64,
+            "from 1000 ms (1 s) to 28 days, or unset to detect it",
         )
     }
 }
@@ -158,8 +179,14 @@ impl Profile {
 pub struct Seasonal {
     params: SeasonalParams,
     z_threshold: f64,
-    /// Flat first, then daily and weekly when enabled.
+    /// Flat first, then daily and weekly when enabled, then the signal's own period once known.
     profiles: Vec<Profile>,
+    /// Whether the last profile is the signal's own period.
+    own_period: bool,
+    /// Timestamp of the last point learned.
+    last_ts: i64,
+    /// Finds the period when none is configured.
+    finder: Option<PeriodFinder>,
     seen: usize,
     skipped: u64,
 }
@@ -177,7 +204,8 @@ pub(crate) struct Expectation {
 impl Seasonal {
     pub fn new(params: SeasonalParams) -> Result<Self, InvalidParam> {
         params.validate()?;
-        let mut profiles = vec![Profile::new(0, 0)];
+        let mut profiles = Vec::with_capacity(4);
+        profiles.push(Profile::new(0, 0));
         if params.daily_bins > 0 {
             profiles.push(Profile::new(params.daily_bins, DAY_MS));
         }
@@ -188,9 +216,40 @@ impl Seasonal {
             params,
             z_threshold: z_for_score(params.threshold),
             profiles,
+            own_period: false,
+            last_ts: 0,
+            finder: params.period_ms.is_none().then(PeriodFinder::new),
             seen: 0,
             skipped: 0,
         })
+    }
+
+    /// The period of the own-period profile in ms, when it exists.
+    pub fn period_ms(&self) -> Option<i64> {
+        self.own_period
+            .then(|| {
+                self.profiles
+                    .last()
+                    .map(|p| p.width_ms * p.slots.len() as i64)
+            })
+            .flatten()
+    }
+
+    /// (Re)builds the own-period profile for `period_ms` holding about `points` points.
+    fn set_own_period(&mut self, period_ms: i64, points: u32) {
+        let bins = points.clamp(1, PERIOD_BINS) as usize;
+        if period_ms / (bins as i64) < 1 {
+            return;
+        }
+        let profile = Profile::new(bins, period_ms);
+        if self.own_period {
+            if let Some(last) = self.profiles.last_mut() {
+                *last = profile;
+            }
+        } else {
+            self.profiles.push(profile);
+            self.own_period = true;
+        }
     }
 
     /// The best profile's expectation at `ts_ms`; `None` while warming up.
@@ -226,6 +285,21 @@ impl Seasonal {
 
     pub(crate) fn learn(&mut self, ts_ms: i64, value: f64) {
         self.seen = self.seen.saturating_add(1);
+        if let Some(finder) = &mut self.finder {
+            if finder.push(ts_ms, value) {
+                if let (Some(ms), Some(points)) = (finder.period_ms(), finder.period_points()) {
+                    self.set_own_period(ms, points);
+                }
+            }
+        } else if !self.own_period && self.seen == 2 {
+            // A configured period: its slots once the sampling step is known (two points).
+            if let Some(ms) = self.params.period_ms {
+                let step = ts_ms.saturating_sub(self.last_ts).max(1);
+                let points = u32::try_from(ms / step).unwrap_or(u32::MAX);
+                self.set_own_period(ms, points);
+            }
+        }
+        self.last_ts = ts_ms;
         let alpha = self.params.alpha;
         for p in &mut self.profiles {
             let i = p.slot(ts_ms);
@@ -262,7 +336,8 @@ impl Seasonal {
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.profiles.capacity() * std::mem::size_of::<Profile>()
+        self.finder.as_ref().map_or(0, PeriodFinder::heap_bytes)
+            + self.profiles.capacity() * std::mem::size_of::<Profile>()
             + self
                 .profiles
                 .iter()
@@ -318,7 +393,7 @@ mod tests {
 
     #[test]
     fn contract() {
-        synth::common_contract(|| Box::new(det()), 8 * 1024);
+        synth::common_contract(|| Box::new(det()), 12 * 1024);
     }
 
     #[test]
@@ -378,6 +453,74 @@ mod tests {
             .for_each(|(x, e)| *x = 10.0 + e);
         let f = flagged(&mut det(), &w);
         assert!(f.iter().any(|&i| (3000..3050).contains(&i)), "{f:?}");
+    }
+
+    /// A rhythm of 50 one-minute points (no link to the day or week) with noise.
+    fn rhythm(seed: u64, n: usize) -> Vec<f64> {
+        noise(seed, n, 0.0, 0.5)
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| 20.0 + 10.0 * (std::f64::consts::TAU * i as f64 / 50.0).sin() + e)
+            .collect()
+    }
+
+    #[test]
+    fn an_own_period_is_detected_and_used() {
+        let mut v = rhythm(7, 6000);
+        // At the rhythm's trough, the level of its peak: inside the range, wrong for the phase.
+        let trough = 5000 + 37;
+        v[trough..trough + 3].iter_mut().for_each(|x| *x = 30.0);
+        let mut d = det();
+        let mut flagged = Vec::new();
+        for (i, &x) in v.iter().enumerate() {
+            let ts = i as i64 * 60_000;
+            if i == 4000 {
+                assert_eq!(d.period_ms(), Some(50 * 60_000));
+                let e = d.expect(ts).unwrap();
+                assert_eq!(e.profile, 3, "{e:?}");
+                assert!(e.sigma < 1.5, "{e:?}");
+            }
+            if let Verdict::Scored(o) = d.observe(ts, x) {
+                if o.anomalous && i >= 3000 {
+                    flagged.push(i);
+                }
+            }
+        }
+        assert!(flagged.contains(&trough), "{flagged:?}");
+        assert!(
+            flagged.iter().all(|&i| (trough..trough + 3).contains(&i)),
+            "{flagged:?}"
+        );
+    }
+
+    #[test]
+    fn a_configured_period_needs_no_detection() {
+        let params = SeasonalParams {
+            period_ms: Some(50 * 60_000),
+            ..SeasonalParams::default()
+        };
+        let mut d = Seasonal::new(params).unwrap();
+        assert!(d.finder.is_none());
+        for (i, &x) in rhythm(8, 500).iter().enumerate() {
+            d.observe(i as i64 * 60_000, x);
+        }
+        assert_eq!(d.period_ms(), Some(50 * 60_000));
+        assert_eq!(d.profiles[3].slots.len(), 50);
+        let bad = SeasonalParams {
+            period_ms: Some(10),
+            ..SeasonalParams::default()
+        };
+        assert!(Seasonal::new(bad).is_err());
+    }
+
+    #[test]
+    fn noise_has_no_own_period() {
+        let mut d = det();
+        for (i, &x) in noise(9, 30_000, 10.0, 1.0).iter().enumerate() {
+            d.observe(i as i64 * 60_000, x);
+        }
+        assert_eq!(d.period_ms(), None);
+        assert_eq!(d.profiles.len(), 3);
     }
 
     #[test]

@@ -1,0 +1,268 @@
+//! Online detection of a signal's dominant period, for [`crate::Seasonal`] when no period is
+//! configured.
+//!
+//! The signal is kept in a bounded history of `HISTORY` entries, each the mean of `factor`
+//! consecutive points. While no period is found and the history is full, neighbouring entries are
+//! merged pairwise and `factor` doubles, so the history covers ever longer spans (up to
+//! `HISTORY * MAX_FACTOR` points) at a fixed cost in memory: a 5-minute signal with a daily
+//! rhythm (288 points) is found once `factor` reaches 2. Every `CHECK_EVERY` new entries the
+//! history is detrended (least-squares line) and its autocorrelation computed for lags up to a
+//! third of its length (so at least two full repetitions overlap). The period is the first
+//! autocorrelation peak that is both high (`MIN_ACF`) and prominent (`MIN_PROMINENCE` above the
+//! lowest autocorrelation at shorter lags: slowly wandering signals, whose autocorrelation
+//! decays without coming back, have none), taking the shortest lag among peaks nearly as high
+//! as the highest so that a multiple of the period is not chosen. White noise has
+//! autocorrelations of about `1 / sqrt(len)` (0.05 here), far below `MIN_ACF`.
+//!
+//! The period is reported in points and, through a running estimate of the sampling step, in
+//! milliseconds. State: `8 * HISTORY` bytes plus a few scalars. Cost: one autocorrelation
+//! (about `0.28 * HISTORY^2` multiply-adds) every `CHECK_EVERY * factor` points.
+
+/// Entries of the downsampled history.
+const HISTORY: usize = 512;
+/// Entries between two analyses.
+const CHECK_EVERY: usize = HISTORY / 4;
+/// Largest number of points averaged into one entry.
+const MAX_FACTOR: u32 = 64;
+/// Autocorrelation a period's peak must reach.
+const MIN_ACF: f64 = 0.3;
+/// How far a peak must rise above the lowest autocorrelation at shorter lags.
+const MIN_PROMINENCE: f64 = 0.3;
+/// Peaks at least this fraction of the highest count as candidates (the shortest wins).
+const NEAR_BEST: f64 = 0.9;
+/// Smoothing of the sampling step estimate.
+const STEP_ALPHA: f64 = 0.05;
+
+#[derive(Debug, Clone)]
+pub(crate) struct PeriodFinder {
+    history: Vec<f64>,
+    /// Points averaged per history entry.
+    factor: u32,
+    acc: f64,
+    acc_n: u32,
+    since_check: usize,
+    /// Detected period in points.
+    period: Option<u32>,
+    last_ts: Option<i64>,
+    /// Estimated sampling step in ms (0 until two timestamps were seen).
+    step_ms: f64,
+}
+
+impl PeriodFinder {
+    pub(crate) fn new() -> Self {
+        Self {
+            history: Vec::with_capacity(HISTORY),
+            factor: 1,
+            acc: 0.0,
+            acc_n: 0,
+            since_check: 0,
+            period: None,
+            last_ts: None,
+            step_ms: 0.0,
+        }
+    }
+
+    /// The detected period in points.
+    pub(crate) fn period_points(&self) -> Option<u32> {
+        self.period
+    }
+
+    /// The detected period in milliseconds, once the sampling step is known.
+    pub(crate) fn period_ms(&self) -> Option<i64> {
+        let p = self.period?;
+        let ms = (f64::from(p) * self.step_ms).round();
+        (ms >= 1.0 && ms < i64::MAX as f64).then_some(ms as i64)
+    }
+
+    /// Learns one finite point. Returns true when the detected period changed.
+    pub(crate) fn push(&mut self, ts_ms: i64, value: f64) -> bool {
+        self.learn_step(ts_ms);
+        self.acc += value;
+        self.acc_n += 1;
+        if self.acc_n < self.factor {
+            return false;
+        }
+        let entry = self.acc / f64::from(self.acc_n);
+        self.acc = 0.0;
+        self.acc_n = 0;
+        if self.history.len() == HISTORY {
+            if self.period.is_none() && self.factor < MAX_FACTOR {
+                self.coarsen();
+            } else {
+                // Dropping a batch of the oldest at once keeps the shift amortised.
+                self.history.drain(..CHECK_EVERY);
+            }
+        }
+        self.history.push(entry);
+        self.since_check += 1;
+        if self.since_check < CHECK_EVERY || self.history.len() < HISTORY / 2 {
+            return false;
+        }
+        self.since_check = 0;
+        match find_lag(&self.history) {
+            Some(lag) => {
+                let p = (lag as u32).saturating_mul(self.factor);
+                let changed = self.period != Some(p);
+                self.period = Some(p);
+                changed
+            }
+            // A rhythm once found is kept: the seasonal profile's own error tells whether it
+            // still predicts.
+            None => false,
+        }
+    }
+
+    fn learn_step(&mut self, ts_ms: i64) {
+        if let Some(last) = self.last_ts {
+            let dt = ts_ms.saturating_sub(last) as f64;
+            if dt > 0.0 {
+                self.step_ms = if self.step_ms == 0.0 {
+                    dt
+                } else {
+                    // Gaps are clipped so that one outage does not stretch the period.
+                    let dt = dt.min(4.0 * self.step_ms);
+                    self.step_ms + STEP_ALPHA * (dt - self.step_ms)
+                };
+            }
+        }
+        self.last_ts = Some(ts_ms);
+    }
+
+    /// Halves the history by averaging neighbours; each entry then stands for twice the points.
+    fn coarsen(&mut self) {
+        let n = self.history.len() / 2;
+        for i in 0..n {
+            self.history[i] = 0.5 * (self.history[2 * i] + self.history[2 * i + 1]);
+        }
+        self.history.truncate(n);
+        self.factor *= 2;
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.history.capacity() * std::mem::size_of::<f64>()
+    }
+}
+
+/// The period, in entries, of `x` (see the module documentation), if it has one.
+fn find_lag(x: &[f64]) -> Option<usize> {
+    let n = x.len();
+    let max_lag = n / 3;
+    if max_lag < 4 {
+        return None;
+    }
+    // Least-squares line through (i, x_i), removed so that a trend does not look like a rhythm.
+    let nf = n as f64;
+    let mean_i = (nf - 1.0) / 2.0;
+    let mean_x = x.iter().sum::<f64>() / nf;
+    let (mut sxy, mut sxx) = (0.0, 0.0);
+    for (i, &v) in x.iter().enumerate() {
+        let di = i as f64 - mean_i;
+        sxy += di * (v - mean_x);
+        sxx += di * di;
+    }
+    let slope = sxy / sxx;
+    let d: Vec<f64> = x
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| v - mean_x - slope * (i as f64 - mean_i))
+        .collect();
+    let var = d.iter().map(|v| v * v).sum::<f64>() / nf;
+    if !(var.is_finite() && var > 0.0) {
+        return None;
+    }
+    let acf: Vec<f64> = (0..=max_lag + 1)
+        .map(|lag| {
+            let s: f64 = d[..n - lag].iter().zip(&d[lag..]).map(|(a, b)| a * b).sum();
+            s / (n - lag) as f64 / var
+        })
+        .collect();
+    let mut lowest = f64::INFINITY;
+    let mut peaks = Vec::new();
+    for lag in 1..=max_lag {
+        lowest = lowest.min(acf[lag - 1]);
+        let r = acf[lag];
+        if lag >= 2
+            && r >= acf[lag - 1]
+            && r >= acf[lag + 1]
+            && r >= MIN_ACF
+            && r - lowest >= MIN_PROMINENCE
+        {
+            peaks.push((lag, r));
+        }
+    }
+    let best = peaks.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+    peaks
+        .into_iter()
+        .find(|p| p.1 >= NEAR_BEST * best)
+        .map(|p| p.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::noise;
+
+    /// Feeds `v` at 5-minute steps; returns the final period in points.
+    fn detect(v: &[f64]) -> Option<u32> {
+        let mut f = PeriodFinder::new();
+        for (i, &x) in v.iter().enumerate() {
+            f.push(i as i64 * 300_000, x);
+        }
+        f.period_points()
+    }
+
+    fn periodic(seed: u64, n: usize, period: f64, sd: f64) -> Vec<f64> {
+        noise(seed, n, 0.0, sd)
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| 10.0 * (std::f64::consts::TAU * i as f64 / period).sin() + e)
+            .collect()
+    }
+
+    #[test]
+    fn finds_known_periods() {
+        for (seed, period) in [(1, 24.0), (2, 60.0), (3, 144.0), (4, 288.0), (5, 1000.0)] {
+            let v = periodic(seed, 8 * period as usize + 4096, period, 3.0);
+            let p = f64::from(detect(&v).unwrap_or_else(|| panic!("period {period}: none")));
+            // Within one history entry of the truth (entries average up to 4 points here).
+            assert!((p - period).abs() <= period * 0.03 + 4.0, "{period}: {p}");
+        }
+    }
+
+    #[test]
+    fn finds_a_square_wave_and_a_trended_rhythm() {
+        let v: Vec<f64> = noise(6, 4000, 0.0, 0.5)
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| if i % 50 < 10 { 5.0 + e } else { e } + 0.01 * i as f64)
+            .collect();
+        assert_eq!(detect(&v), Some(50));
+    }
+
+    #[test]
+    fn noise_and_a_random_walk_have_no_period() {
+        for seed in 10..15 {
+            assert_eq!(detect(&noise(seed, 40_000, 5.0, 1.0)), None, "noise {seed}");
+        }
+        let walk: Vec<f64> = noise(20, 40_000, 0.0, 1.0)
+            .into_iter()
+            .scan(0.0, |s, e| {
+                *s += e;
+                Some(*s)
+            })
+            .collect();
+        assert_eq!(detect(&walk), None, "random walk");
+    }
+
+    #[test]
+    fn period_in_ms_follows_the_sampling_step() {
+        let v = periodic(7, 3000, 40.0, 1.0);
+        let mut f = PeriodFinder::new();
+        for (i, &x) in v.iter().enumerate() {
+            f.push(i as i64 * 60_000, x);
+        }
+        assert_eq!(f.period_points(), Some(40));
+        assert_eq!(f.period_ms(), Some(40 * 60_000));
+        assert!(f.heap_bytes() <= 8 * HISTORY);
+    }
+}
