@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::outbox::Outbox;
 use crate::pipeline::Pipeline;
+use crate::sd_notify::{self, ServiceManager};
 use crate::sinks::deliver::{self, Backoff};
 use crate::sinks::mqtt::{MqttSettings, MqttSink};
 use crate::sinks::{self, Sinks, SINK_QUEUE};
@@ -38,6 +39,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let mut sigterm = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
     let mut sigint = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let mut sighup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    let mut manager = ServiceManager::from_env();
 
     let mut sinks = Sinks::default();
     let mut sink_tasks: Vec<JoinHandle<()>> = Vec::new();
@@ -128,16 +130,24 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         interval = %humantime::format_duration(host_cfg.interval),
         "seismo started"
     );
+    // Sources and sinks run: systemd may now order dependent units after us.
+    manager.ready("running");
+    // The keep-alive comes from this loop: if it wedges, systemd restarts the agent.
+    let mut watchdog = sd_notify::interval(&manager);
 
     loop {
         tokio::select! {
             _ = sigterm.recv() => { tracing::info!("SIGTERM received, stopping"); break; }
             _ = sigint.recv() => { tracing::info!("SIGINT received, stopping"); break; }
             _ = sighup.recv() => {
+                manager.reloading();
                 tracing::warn!("SIGHUP received: live reload is not available in this version; restart seismo to apply a changed configuration");
+                manager.ready("running");
             }
+            _ = sd_notify::tick(&mut watchdog) => manager.watchdog(),
         }
     }
+    manager.stopping();
 
     // Stop order follows the data: sources, then the pipeline drains, then the sinks drain.
     cancel.cancel();

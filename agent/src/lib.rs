@@ -13,6 +13,7 @@ pub mod logs;
 pub mod outbox;
 pub mod pipeline;
 pub mod replay;
+pub mod sd_notify;
 pub mod sinks;
 pub mod sources;
 pub mod state_dir;

@@ -2,6 +2,7 @@
 //! (file, line, column) and worded as what to change.
 
 mod detectors;
+mod environment;
 mod error;
 mod files;
 mod model;
@@ -14,6 +15,7 @@ mod values;
 use std::path::Path;
 
 pub use detectors::{DetectorKind, DetectorOverride, DetectorSettings, DetectorsConfig};
+pub use environment::{EnvOverride, Overrides, CONFIG_VAR, OVERRIDES};
 pub use error::{ConfigError, Located};
 pub use files::{FileSourceConfig, PathGlob, Pattern, StartAt, DEFAULT_ERROR_PATTERN};
 pub use model::{AgentConfig, AlertingConfig, Config, LogFormat, LogLevel, LoggingConfig};
@@ -41,6 +43,15 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         source,
     })?;
     parse(&text, &path.display().to_string())
+}
+
+/// Reads the file at `path` and applies the `SEISMO_*` environment overrides to it.
+pub fn load_with(path: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    overrides.apply(&text, &path.display().to_string())
 }
 
 /// The embedded default configuration.

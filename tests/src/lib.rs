@@ -68,7 +68,17 @@ impl Agent {
     /// Starts the agent as user and group `uid` (when given; needs root), e.g. to test what
     /// an unprivileged agent cannot read.
     pub fn start_as(args: &[&str], uid: Option<u32>) -> Agent {
+        Self::start_with(args, uid, &[])
+    }
+
+    /// Starts the agent with extra environment variables (e.g. `SEISMO_*`, `NOTIFY_SOCKET`).
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Agent {
+        Self::start_with(args, None, env)
+    }
+
+    fn start_with(args: &[&str], uid: Option<u32>, env: &[(&str, &str)]) -> Agent {
         let mut cmd = Command::new(seismo_bin());
+        cmd.envs(env.iter().copied());
         if let Some(id) = uid {
             use std::os::unix::process::CommandExt;
             cmd.uid(id).gid(id);
