@@ -99,7 +99,8 @@ impl Overrides {
     ) -> Result<Self, ConfigError> {
         let mut set = Vec::new();
         for (name, value) in vars {
-            if !name.starts_with("SEISMO_") {
+            // SEISMO_CONFIG names the file: the CLI reads it, it replaces no key.
+            if !name.starts_with("SEISMO_") || name == CONFIG_VAR {
                 continue;
             }
             match OVERRIDES.iter().find(|o| o.var == name) {
@@ -224,6 +225,7 @@ mod tests {
             ("SEISMO_MQTT_PORT", "8883"),
             ("SEISMO_OTLP_ENDPOINT", "http://collector:4317"),
             ("SEISMO_EVAL_DATA", "/not/ours"),
+            ("SEISMO_CONFIG", "/etc/seismo/seismo.toml"),
             ("PATH", "/usr/bin"),
         ]);
         let c = o.apply(text, "f.toml").unwrap();
