@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use seismo_config::ConfigError;
+use seismo_config::{Config, ConfigError, Overrides};
 
 /// Exit status for a configuration that was refused (also clap's status for bad usage).
 pub const EXIT_CONFIG: u8 = 2;
@@ -24,11 +24,13 @@ pub struct Cli {
 pub enum Command {
     /// Run the agent until SIGINT or SIGTERM.
     Run {
-        /// Configuration file; without it, the embedded default (see `print-config`).
+        /// Configuration file; without it, $SEISMO_CONFIG, else the embedded default (see
+        /// `print-config`). SEISMO_* environment overrides apply on top (see the README).
         #[arg(long, short, value_name = "PATH")]
         config: Option<PathBuf>,
     },
-    /// Validate a configuration file: exit 0 when it is valid, 2 with the errors when not.
+    /// Validate a configuration file (with the SEISMO_* environment overrides that `run` would
+    /// apply): exit 0 when it is valid, 2 with the errors when not.
     CheckConfig {
         #[arg(value_name = "PATH")]
         path: PathBuf,
@@ -98,10 +100,18 @@ fn parse_profile(s: &str) -> Result<seismo_detectors::nab::Profile, String> {
 
 pub fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Run { config } => run(config.as_deref()),
-        Command::CheckConfig { path } => match seismo_config::load(&path) {
-            Ok(_) => {
+        Command::Run { config } => run(config),
+        Command::CheckConfig { path } => match load_config(Some(&path)) {
+            Ok((_, overrides)) if overrides.is_empty() => {
                 println!("{}: ok", path.display());
+                ExitCode::SUCCESS
+            }
+            Ok((_, overrides)) => {
+                println!(
+                    "{}: ok (with {})",
+                    path.display(),
+                    overrides.names().join(", ")
+                );
                 ExitCode::SUCCESS
             }
             Err(e) => config_error(&e),
@@ -144,16 +154,32 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn run(path: Option<&Path>) -> ExitCode {
-    let loaded = match path {
-        Some(p) => seismo_config::load(p),
-        None => seismo_config::embedded_default(),
+/// The configuration `run` uses: the file (or the embedded default) with the `SEISMO_*`
+/// environment overrides applied.
+fn load_config(path: Option<&Path>) -> Result<(Config, Overrides), ConfigError> {
+    let overrides = Overrides::from_env()?;
+    let config = match path {
+        Some(p) => seismo_config::load_with(p, &overrides)?,
+        None => overrides.apply(seismo_config::DEFAULT_TOML, seismo_config::DEFAULT_ORIGIN)?,
     };
-    let config = match loaded {
+    Ok((config, overrides))
+}
+
+fn run(path: Option<PathBuf>) -> ExitCode {
+    // $SEISMO_CONFIG names the file when --config does not (containers).
+    let path = path.or_else(|| {
+        std::env::var_os(seismo_config::CONFIG_VAR)
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+    });
+    let (config, overrides) = match load_config(path.as_deref()) {
         Ok(c) => c,
         Err(e) => return config_error(&e),
     };
     crate::logging::init(&config.logging);
+    if !overrides.is_empty() {
+        tracing::info!(variables = %overrides.names().join(", "), "configuration overridden from the environment");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(4)
@@ -167,7 +193,7 @@ fn run(path: Option<&Path>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(crate::daemon::run(config, path.map(Path::to_owned)));
+    let result = runtime.block_on(crate::daemon::run(config, path));
     runtime.shutdown_timeout(std::time::Duration::from_millis(300));
     match result {
         Ok(()) => ExitCode::SUCCESS,

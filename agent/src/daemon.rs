@@ -20,6 +20,7 @@ use crate::outbox::Outbox;
 use crate::pipeline::{Pipeline, PipelineHandle};
 use crate::reload::Reloader;
 use crate::silences::Silences;
+use crate::sd_notify::{self, ServiceManager};
 use crate::sinks::deliver::{self, Backoff};
 use crate::sinks::otlp::metrics::{GaugeExport, SignalGauges};
 use crate::sinks::running::{RunningSinks, SINK_NAMES};
@@ -60,6 +61,7 @@ pub async fn run(config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
     let mut sigterm = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
     let mut sigint = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let mut sighup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    let mut manager = ServiceManager::from_env();
 
     // The HTTP endpoint binds first, so a taken port stops the start-up (exit 2) before
     // anything runs; it answers /readyz with 503 until sources and sinks are started.
@@ -176,6 +178,10 @@ pub async fn run(config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
         interval = %humantime::format_duration(host_cfg.interval),
         "seismo started"
     );
+    // Sources and sinks run: systemd may now order dependent units after us.
+    manager.ready("running");
+    // The keep-alive comes from this loop: if it wedges, systemd restarts the agent.
+    let mut watchdog = sd_notify::interval(&manager);
 
     let mut running = Running {
         stats: Arc::clone(&stats),
@@ -193,9 +199,15 @@ pub async fn run(config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
             _ = sigint.recv() => { tracing::info!("SIGINT received, stopping"); break; }
             // Signals that arrive during a reload are coalesced into one more reload after it
             // (a stop signal waits for the reload, which is bounded by a few seconds).
-            _ = sighup.recv() => reloader.reload(&mut running).await,
+            _ = sighup.recv() => {
+                manager.reloading();
+                reloader.reload(&mut running).await;
+                manager.ready("running");
+            }
+            _ = sd_notify::tick(&mut watchdog) => manager.watchdog(),
         }
     }
+    manager.stopping();
 
     // Stop order follows the data: sources, then the pipeline drains, then the sinks drain.
     let Running {

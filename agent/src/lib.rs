@@ -18,6 +18,7 @@ pub mod pipeline;
 pub mod reload;
 pub mod replay;
 pub mod silences;
+pub mod sd_notify;
 pub mod sinks;
 pub mod sources;
 pub mod state_dir;

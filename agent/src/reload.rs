@@ -453,7 +453,11 @@ impl Reloader {
             return;
         };
         tracing::info!(config = %path.display(), "SIGHUP received: reloading the configuration");
-        let new = match seismo_config::load(&path) {
+        // The `SEISMO_*` overrides the agent started with still apply (read again: the
+        // environment of a running process does not change).
+        let new = match seismo_config::Overrides::from_env()
+            .and_then(|o| seismo_config::load_with(&path, &o))
+        {
             Ok(c) => c,
             Err(e) => return refuse(&running.stats, &format!("invalid configuration: {e}")),
         };

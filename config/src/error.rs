@@ -13,6 +13,9 @@ pub enum ConfigError {
     },
     #[error("{0}")]
     Invalid(Box<Located>),
+    /// A `SEISMO_*` environment variable that cannot be used (see `Overrides`).
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
 }
 
 /// An error at a place in a configuration text.

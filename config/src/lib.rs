@@ -3,6 +3,7 @@
 
 mod alerting;
 mod detectors;
+mod environment;
 mod error;
 mod files;
 mod hooks;
@@ -20,6 +21,7 @@ use std::path::Path;
 
 pub use alerting::AlertingConfig;
 pub use detectors::{DetectorKind, DetectorOverride, DetectorSettings, DetectorsConfig};
+pub use environment::{EnvOverride, Overrides, CONFIG_VAR, OVERRIDES};
 pub use error::{ConfigError, Located};
 pub use files::{FileSourceConfig, PathGlob, Pattern, StartAt, DEFAULT_ERROR_PATTERN};
 pub use hooks::{HookCommand, HookConfig, HookOn, HookSeverity, HookState, DEFAULT_PATH};
@@ -51,6 +53,15 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         source,
     })?;
     parse(&text, &path.display().to_string())
+}
+
+/// Reads the file at `path` and applies the `SEISMO_*` environment overrides to it.
+pub fn load_with(path: &Path, overrides: &Overrides) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    overrides.apply(&text, &path.display().to_string())
 }
 
 /// The embedded default configuration.

@@ -76,7 +76,7 @@ impl Agent {
         Self::start_with(args, uid, &[])
     }
 
-    /// Starts the agent with extra environment variables.
+    /// Starts the agent with extra environment variables (e.g. `SEISMO_*`, `NOTIFY_SOCKET`).
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Agent {
         Self::start_with(args, None, env)
     }
