@@ -107,7 +107,7 @@ pub(crate) struct SourceSettings {
 
 impl SourceSettings {
     pub(crate) fn new(cfg: &FileSourceConfig) -> anyhow::Result<SourceSettings> {
-        let format = match &cfg.format {
+        let format = match cfg.header_format() {
             Some(f) => Some(
                 LogFormat::parse(f)
                     .map_err(|e| anyhow::anyhow!("source {}: invalid format: {e}", cfg.name))?,
@@ -170,6 +170,7 @@ struct LogStage {
     dirty: bool,
     last_commit: Instant,
     error_log: LogLimiter,
+    malformed_log: LogLimiter,
 }
 
 impl LogStage {
@@ -266,6 +267,13 @@ impl LogStage {
         let Some(src) = self.sources.get_mut(&source) else {
             return;
         };
+        if lines.malformed > 0 {
+            Stats::add(&self.stats.log_records_malformed, lines.malformed);
+            if let (Some(_), Some(why)) = (self.malformed_log.hit(), lines.malformed_reason) {
+                let total = Stats::get(&self.stats.log_records_malformed);
+                tracing::warn!(path = %path, reason = %why, total, "skipped container log records that could not be decoded (logged at most every 5 minutes)");
+            }
+        }
         let mut sink_failed = None;
         let mut cleaned = Vec::new();
         for raw in lines.iter() {
@@ -805,6 +813,7 @@ pub fn start(
         dirty: true,
         last_commit: Instant::now(),
         error_log: LogLimiter::new(Duration::from_secs(300)),
+        malformed_log: LogLimiter::new(Duration::from_secs(300)),
     };
     let (tx, rx) = std::sync::mpsc::sync_channel(crate::sources::files::TAIL_QUEUE);
     let h = std::thread::Builder::new()

@@ -38,6 +38,8 @@ pub struct Stats {
     pub log_files_watched: AtomicU64,
     /// Lines cut at `max_line_bytes`.
     pub log_lines_truncated: AtomicU64,
+    /// Container log records (CRI, Docker json-file) that could not be decoded: skipped.
+    pub log_records_malformed: AtomicU64,
     /// Lines with invalid UTF-8 (replaced by U+FFFD for mining; the lines sink keeps them so).
     pub log_lines_invalid_utf8: AtomicU64,
     /// Lines containing NUL bytes (removed before mining).
@@ -122,7 +124,7 @@ impl Stats {
         let g = Self::get;
         let logs = format!(
             "log_lines={} log_bytes_read={} log_files_watched={} log_lines_truncated={} \
-             log_lines_invalid_utf8={} log_lines_with_nul={} log_lines_unparsed={} \
+             log_records_malformed={} log_lines_invalid_utf8={} log_lines_with_nul={} log_lines_unparsed={} \
              log_files_renamed={} log_files_truncated={} log_files_copies={} log_files_deleted={} \
              log_files_finished={} log_files_vanished={} log_files_compressed={} \
              log_files_not_regular={} log_permission_denied={} log_symlink_loops={} \
@@ -131,6 +133,7 @@ impl Stats {
             g(&self.log_bytes_read),
             g(&self.log_files_watched),
             g(&self.log_lines_truncated),
+            g(&self.log_records_malformed),
             g(&self.log_lines_invalid_utf8),
             g(&self.log_lines_with_nul),
             g(&self.log_lines_unparsed),

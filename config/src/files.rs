@@ -27,9 +27,14 @@ pub struct FileSourceConfig {
     /// Where to start in files present the first time this source is watched.
     #[serde(default)]
     pub start_at: StartAt,
-    /// Header layout in Loghub's placeholder syntax, e.g. `<Date> <Time> <Level> <Component>: <Content>`.
+    /// Header layout in Loghub's placeholder syntax, e.g. `<Date> <Time> <Level> <Component>: <Content>`,
+    /// or `"cri"` / `"docker"`: container runtime records whose message has no known header.
     #[serde(default, deserialize_with = "log_format_opt")]
     pub format: Option<String>,
+    /// Container runtime wrapper around each line when `format` holds a header layout for the
+    /// message inside; `auto` detects it per file. See [`FileSourceConfig::container`].
+    #[serde(default)]
+    pub container_format: Option<ContainerFormat>,
     /// A line matching this starts a new event; other lines continue the previous one.
     #[serde(default, deserialize_with = "pattern_opt")]
     pub multiline_start: Option<Pattern>,
@@ -63,6 +68,51 @@ pub struct FileSourceConfig {
         deserialize_with = "max_open_files"
     )]
     pub max_open_files: usize,
+}
+
+/// How a file source's records are wrapped by a container runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerFormat {
+    /// Plain lines.
+    None,
+    /// CRI: `<RFC3339Nano time> <stdout|stderr> <P|F> <log>` (kubelet, containerd, CRI-O).
+    Cri,
+    /// Docker json-file: `{"log":"...\n","stream":"stdout","time":"..."}` per line.
+    Docker,
+    /// Each file's first record decides (CRI, Docker or plain).
+    Auto,
+}
+
+impl FileSourceConfig {
+    /// The container wrapper: `container_format` when set, else `format = "cri"|"docker"`,
+    /// else `auto` for sources under /var/log/containers or /var/log/pods, else none.
+    pub fn container(&self) -> ContainerFormat {
+        if let Some(c) = self.container_format {
+            return c;
+        }
+        match self.format.as_deref() {
+            Some("cri") => return ContainerFormat::Cri,
+            Some("docker") => return ContainerFormat::Docker,
+            _ => {}
+        }
+        let k8s = self.paths.iter().any(|p| {
+            p.pattern().starts_with("/var/log/containers/")
+                || p.pattern().starts_with("/var/log/pods/")
+        });
+        if k8s {
+            ContainerFormat::Auto
+        } else {
+            ContainerFormat::None
+        }
+    }
+
+    /// The header layout of each (decoded) line, if any.
+    pub fn header_format(&self) -> Option<&str> {
+        self.format
+            .as_deref()
+            .filter(|f| !matches!(*f, "cri" | "docker"))
+    }
 }
 
 /// The error pattern used when the configuration gives none.
@@ -256,6 +306,9 @@ fn non_empty_path_globs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PathGlob>
 
 fn log_format_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let s = String::deserialize(d)?;
+    if matches!(s.as_str(), "cri" | "docker") {
+        return Ok(Some(s));
+    }
     seismo_detectors::LogFormat::parse(&s).map_err(|e| {
         de::Error::custom(format!(
             "`{s}` is not a header format ({e}): write placeholders in angle brackets with a <Content>, such as \"<Date> <Time> <Level> <Component>: <Content>\""

@@ -23,7 +23,9 @@ pub use alerting::AlertingConfig;
 pub use detectors::{DetectorKind, DetectorOverride, DetectorSettings, DetectorsConfig};
 pub use environment::{EnvOverride, Overrides, CONFIG_VAR, OVERRIDES};
 pub use error::{ConfigError, Located};
-pub use files::{FileSourceConfig, PathGlob, Pattern, StartAt, DEFAULT_ERROR_PATTERN};
+pub use files::{
+    ContainerFormat, FileSourceConfig, PathGlob, Pattern, StartAt, DEFAULT_ERROR_PATTERN,
+};
 pub use hooks::{HookCommand, HookConfig, HookOn, HookSeverity, HookState, DEFAULT_PATH};
 pub use http::{HttpConfig, DEFAULT_LISTEN};
 pub use model::{AgentConfig, Config, LogFormat, LogLevel, LoggingConfig};

@@ -11,6 +11,7 @@
 //! (see `crate::logs`), so a crash replays whatever was read but not processed.
 
 pub(crate) mod checkpoint;
+mod container;
 mod copies;
 mod discovery;
 mod identity;
@@ -140,6 +141,7 @@ impl Tailer {
         let rules = LineRules {
             max_line_bytes: cfg.max_line_bytes,
             multiline_start,
+            container: tail::ContainerRule::of(cfg.container()),
         };
         let first_sight = saved.is_none();
         let saved = saved

@@ -11,6 +11,7 @@ use std::time::Instant;
 use regex::bytes::Regex;
 
 use super::checkpoint::ReadPos;
+use super::container::{Malformed, Wrapper};
 use super::identity::{FileId, Head};
 
 /// Bytes read per system call.
@@ -20,6 +21,28 @@ const CHUNK: usize = 64 * 1024;
 pub(crate) struct LineRules {
     pub max_line_bytes: usize,
     pub multiline_start: Option<Regex>,
+    pub container: ContainerRule,
+}
+
+/// Whether records are wrapped by a container runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ContainerRule {
+    Plain,
+    Fixed(Wrapper),
+    /// Each file's first non-empty record decides.
+    Detect,
+}
+
+impl ContainerRule {
+    pub fn of(c: seismo_config::ContainerFormat) -> ContainerRule {
+        use seismo_config::ContainerFormat as C;
+        match c {
+            C::None => ContainerRule::Plain,
+            C::Cri => ContainerRule::Fixed(Wrapper::Cri),
+            C::Docker => ContainerRule::Fixed(Wrapper::Docker),
+            C::Auto => ContainerRule::Detect,
+        }
+    }
 }
 
 /// Lines ready for the consumer: `text[ends[i-1]..ends[i]]` is line i, without its newline.
@@ -29,6 +52,9 @@ pub(crate) struct Lines {
     pub ends: Vec<u32>,
     /// Lines cut at `max_line_bytes`.
     pub truncated: u64,
+    /// Container records that could not be decoded (skipped), and the last reason.
+    pub malformed: u64,
+    pub malformed_reason: Option<Malformed>,
 }
 
 impl Lines {
@@ -40,8 +66,9 @@ impl Lines {
         self.ends.len() >= Self::MAX_LINES || self.text.len() >= Self::MAX_BYTES
     }
 
+    /// Nothing to hand over: no line, and no skipped record to count.
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.ends.is_empty() && self.malformed == 0
     }
 
     pub fn len(&self) -> usize {
@@ -85,6 +112,11 @@ pub(crate) struct TailFile {
     buf: Vec<u8>,
     skipping: bool,
     pending: Option<Pending>,
+    /// A container line whose partial records (CRI `P`, Docker `log` without `\n`) are being
+    /// joined; never flushed on idleness, so a checkpoint never lands inside the sequence.
+    partial: Option<Pending>,
+    /// The file's container wrapper, once known (`Some(None)`: plain lines).
+    wrapper: Option<Option<Wrapper>>,
     /// Last time reading found new bytes (or the file was first seen).
     pub last_growth: Instant,
     /// When the file was found deleted, or no longer at any matching path.
@@ -113,6 +145,8 @@ impl TailFile {
             buf: Vec::new(),
             skipping: pos.skipping,
             pending: None,
+            partial: None,
+            wrapper: None,
             last_growth: Instant::now(),
             gone_since: None,
             deleted: false,
@@ -122,7 +156,7 @@ impl TailFile {
 
     /// Where a restart should resume once every line handed out so far is processed.
     pub fn checkpoint(&self) -> ReadPos {
-        match &self.pending {
+        match self.pending.as_ref().or(self.partial.as_ref()) {
             Some(p) => ReadPos {
                 offset: p.start,
                 skipping: false,
@@ -144,6 +178,7 @@ impl TailFile {
         self.skipping = pos.skipping;
         self.buf = Vec::new();
         self.pending = None;
+        self.partial = None;
     }
 
     pub fn read_pos(&self) -> u64 {
@@ -160,6 +195,8 @@ impl TailFile {
     /// again at 0. An event under assembly from the old content is handed out first.
     pub fn restart(&mut self, out: &mut Lines) {
         self.flush_pending(out);
+        self.flush_partial(out);
+        self.wrapper = None;
         self.read_pos = 0;
         self.buf.clear();
         self.skipping = false;
@@ -265,8 +302,91 @@ impl TailFile {
         }
     }
 
-    /// One physical line: handed out, or joined into a multiline event.
+    /// One physical line: decoded from its container record, if any, then handed out or
+    /// joined into a multiline event.
     fn physical(
+        &mut self,
+        line: &[u8],
+        truncated: bool,
+        start: u64,
+        rules: &LineRules,
+        out: &mut Lines,
+    ) {
+        let wrapper = match (self.wrapper, rules.container) {
+            (Some(w), _) => w,
+            (None, ContainerRule::Plain) => None,
+            (None, ContainerRule::Fixed(w)) => {
+                self.wrapper = Some(Some(w));
+                Some(w)
+            }
+            (None, ContainerRule::Detect) if line.is_empty() => None,
+            (None, ContainerRule::Detect) => {
+                let w = Wrapper::detect(line.strip_suffix(b"\r").unwrap_or(line));
+                self.wrapper = Some(w);
+                w
+            }
+        };
+        match wrapper {
+            Some(w) => self.record(w, line, truncated, start, rules, out),
+            None => self.logical(line, truncated, start, rules, out),
+        }
+    }
+
+    /// One container record: its message joined to the partial line, which is handed out
+    /// once a record ends it. Bad records are counted and skipped.
+    fn record(
+        &mut self,
+        w: Wrapper,
+        line: &[u8],
+        truncated: bool,
+        start: u64,
+        rules: &LineRules,
+        out: &mut Lines,
+    ) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let rec = match w.decode(line) {
+            Ok(r) => r,
+            // A record cut at `max_line_bytes` is counted as truncated, not as malformed.
+            Err(_) if truncated => {
+                out.truncated += 1;
+                return;
+            }
+            Err(e) => {
+                out.malformed += 1;
+                out.malformed_reason = Some(e);
+                return;
+            }
+        };
+        let p = self.partial.get_or_insert_with(|| Pending {
+            data: Vec::new(),
+            start,
+            truncated: false,
+        });
+        let room = rules.max_line_bytes.saturating_sub(p.data.len());
+        let take = rec.message.len().min(room);
+        p.data.extend_from_slice(&rec.message[..take]);
+        p.truncated |= truncated || take < rec.message.len();
+        if !rec.partial {
+            self.flush_partial_with(rules, out);
+        }
+    }
+
+    fn flush_partial_with(&mut self, rules: &LineRules, out: &mut Lines) {
+        if let Some(p) = self.partial.take() {
+            self.logical(&p.data, p.truncated, p.start, rules, out);
+        }
+    }
+
+    /// Hands out a partial container line as it is (the file is finished or was rewritten).
+    fn flush_partial(&mut self, out: &mut Lines) {
+        if let Some(p) = self.partial.take() {
+            out.truncated += u64::from(p.truncated);
+            out.push(&p.data);
+        }
+    }
+
+    /// One logical line: handed out, or joined into a multiline event.
+    fn logical(
         &mut self,
         line: &[u8],
         truncated: bool,
@@ -325,6 +445,7 @@ impl TailFile {
             self.physical(&buf, false, start, rules, out);
         }
         self.buf.clear();
+        self.flush_partial_with(rules, out);
         self.flush_pending(out);
     }
 }
@@ -346,6 +467,7 @@ mod tests {
         LineRules {
             max_line_bytes: max,
             multiline_start: multiline.map(|m| Regex::new(m).unwrap()),
+            container: ContainerRule::Plain,
         }
     }
 
@@ -367,6 +489,120 @@ mod tests {
         );
         t.file = Some(std::fs::File::open(&path).unwrap());
         (w, t)
+    }
+
+    fn container(max: usize, c: ContainerRule) -> LineRules {
+        LineRules {
+            container: c,
+            ..rules(max, None)
+        }
+    }
+
+    const CRI: ContainerRule = ContainerRule::Fixed(Wrapper::Cri);
+    const DOCKER: ContainerRule = ContainerRule::Fixed(Wrapper::Docker);
+
+    #[test]
+    fn cri_partial_records_join_and_the_checkpoint_stays_before_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = b"2026-11-26T01:00:00Z stdout F one\n";
+        let (mut w, mut t) = open(
+            &dir,
+            &[&first[..], b"2026-11-26T01:00:01Z stdout P tw\n"].concat(),
+        );
+        let r = container(1024, CRI);
+        let mut out = Lines::default();
+        t.read(&r, &mut out, u64::MAX).unwrap();
+        assert_eq!(lines(&out), ["one"]);
+        assert_eq!(t.checkpoint().offset, first.len() as u64);
+        assert!(
+            !t.has_pending(),
+            "a partial sequence is never flushed for idleness"
+        );
+        w.write_all(b"2026-11-26T01:00:01Z stdout P o \n2026-11-26T01:00:01Z stdout F three\n")
+            .unwrap();
+        t.read(&r, &mut out, u64::MAX).unwrap();
+        assert_eq!(lines(&out), ["one", "two three"]);
+        assert_eq!(t.checkpoint().offset, t.read_pos());
+    }
+
+    #[test]
+    fn a_100_kb_line_split_across_records_is_joined_or_cut_at_the_bound() {
+        for (rule, big) in [(CRI, true), (DOCKER, true), (CRI, false), (DOCKER, false)] {
+            let dir = tempfile::tempdir().unwrap();
+            let msg: String = (0..100 * 1024)
+                .map(|i| (b'a' + (i % 26) as u8) as char)
+                .collect();
+            let mut content = Vec::new();
+            for (i, piece) in msg.as_bytes().chunks(16 * 1024).enumerate() {
+                let last = (i + 1) * 16 * 1024 >= msg.len();
+                let piece = std::str::from_utf8(piece).unwrap();
+                let rec = if rule == CRI {
+                    let tag = if last { "F" } else { "P" };
+                    format!("2026-11-26T01:00:00.{i:09}Z stderr {tag} {piece}\n")
+                } else {
+                    let nl = if last { "\\n" } else { "" };
+                    format!("{{\"log\":\"{piece}{nl}\",\"stream\":\"stdout\",\"time\":\"2026-11-26T01:00:00Z\"}}\n")
+                };
+                content.extend_from_slice(rec.as_bytes());
+            }
+            content.extend_from_slice(if rule == CRI {
+                b"2026-11-26T01:00:02Z stdout F after\n"
+            } else {
+                b"{\"log\":\"after\\n\",\"stream\":\"stdout\"}\n"
+            });
+            let (_w, mut t) = open(&dir, &content);
+            let max = if big { 1 << 20 } else { 40 * 1024 };
+            let r = container(max, rule);
+            let mut out = Lines::default();
+            t.read(&r, &mut out, u64::MAX).unwrap();
+            let got = lines(&out);
+            assert_eq!(got.len(), 2, "{rule:?}");
+            if big {
+                assert_eq!(got[0], msg);
+                assert_eq!(out.truncated, 0);
+            } else {
+                assert_eq!(got[0], msg[..max]);
+                assert_eq!(out.truncated, 1);
+            }
+            assert_eq!(got[1], "after");
+            assert_eq!(t.checkpoint().offset, content.len() as u64);
+        }
+    }
+
+    #[test]
+    fn malformed_records_are_counted_and_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_w, mut t) = open(
+            &dir,
+            b"{\"log\":\"a\\n\",\"stream\":\"stdout\"}\n{\"log\":\"cut\n{\"stream\":\"stdout\"}\nnot json\n{\"log\":\"b\\n\",\"stream\":\"stderr\"}\n",
+        );
+        let r = container(1024, DOCKER);
+        let mut out = Lines::default();
+        t.read(&r, &mut out, u64::MAX).unwrap();
+        assert_eq!(lines(&out), ["a", "b"]);
+        assert_eq!(out.malformed, 3);
+        assert_eq!(out.malformed_reason, Some(Malformed::Json));
+        assert_eq!(t.checkpoint().offset, t.read_pos());
+    }
+
+    #[test]
+    fn detection_decides_per_file_and_leaves_plain_files_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_w, mut t) = open(&dir, b"2026-11-26T01:00:00Z stdout F x\nnot cri\n");
+        let mut out = Lines::default();
+        t.read(&container(1024, ContainerRule::Detect), &mut out, u64::MAX)
+            .unwrap();
+        assert_eq!(lines(&out), ["x"]);
+        assert_eq!(out.malformed, 1);
+        let dir = tempfile::tempdir().unwrap();
+        let (_w, mut t) = open(&dir, b"plain 2026\n2026-11-26T01:00:00Z stdout F x\n");
+        let mut out = Lines::default();
+        t.read(&container(1024, ContainerRule::Detect), &mut out, u64::MAX)
+            .unwrap();
+        assert_eq!(
+            lines(&out),
+            ["plain 2026", "2026-11-26T01:00:00Z stdout F x"]
+        );
     }
 
     #[test]
