@@ -72,10 +72,17 @@ fn is_event(line: &str, state: &str) -> bool {
 /// After warm-up, spikes the process count until the agent prints the firing alert on stdout,
 /// then ends the spike and waits for the resolution.
 fn induce_alert(agent: &mut Agent) {
+    induce_alert_held(agent, Duration::ZERO);
+}
+
+/// As `induce_alert`, the spike held for `hold` after the alert fired (so that a periodic
+/// export, whose phase the test does not control, sees it too).
+fn induce_alert_held(agent: &mut Agent, hold: Duration) {
     // The first sample primes the rates, then 8 points are learned.
     std::thread::sleep(Duration::from_secs(11));
     let spike = ProcessSpike::start(400);
     let fired = agent.wait_stdout(Duration::from_secs(20), |l| is_event(l, "firing"));
+    std::thread::sleep(hold);
     drop(spike);
     assert!(
         fired.is_some(),
@@ -540,7 +547,7 @@ fn https_with_a_ca_file_delivers_alerts_and_the_signals_as_gauges() {
         ),
     );
     let mut agent = start(&path);
-    induce_alert(&mut agent);
+    induce_alert_held(&mut agent, Duration::from_secs(3));
     let got = receiver.wait_logs(Duration::from_secs(20), has_resolution);
     assert!(got.is_ok(), "not delivered over HTTPS: {got:?}");
     assert!(receiver

@@ -222,4 +222,66 @@ pub(crate) mod tests {
         let env: std::collections::HashMap<_, _> = gone.env().into_iter().collect();
         assert_eq!(env["SEISMO_OBSERVED"], "");
     }
+
+    fn incident(state: IncidentState) -> IncidentEvent {
+        IncidentEvent {
+            time: 1_764_097_263_123,
+            state,
+            incident_id: "web-1@1764097262123".into(),
+            host: "web-1".into(),
+            severity: Severity::Critical,
+            origin: "host.disk.sda.used_ratio".into(),
+            signals: vec![
+                "host.disk.sda.used_ratio".into(),
+                "log.app.errors_per_s".into(),
+            ],
+            started_at: 1_764_097_262_123,
+            summary: "2 signals".into(),
+            timeline: vec![crate::event::TimelineEntry {
+                signal: "log.app.errors_per_s".into(),
+                time: 1_764_097_263_123,
+                severity: Severity::Critical,
+                alert_id: "log.app.errors_per_s@1764097263123".into(),
+                evidence: "error $(touch /tmp/x) seen".into(),
+                resolved_at: None,
+            }],
+            timeline_omitted: 0,
+        }
+    }
+
+    #[test]
+    fn an_incident_renders_its_signals_and_origin_and_keeps_log_text_on_stdin() {
+        let i = incident(IncidentState::Updated);
+        assert_eq!(i.kind(), HookOn::Incident);
+        assert_eq!(i.id(), "web-1@1764097262123");
+        assert_eq!(
+            i.state(),
+            AlertState::Firing,
+            "opened and updated are firing"
+        );
+        assert_eq!(
+            incident(IncidentState::Resolved).state(),
+            AlertState::Resolved
+        );
+        assert_eq!(
+            i.signals(),
+            ["host.disk.sda.used_ratio", "log.app.errors_per_s"]
+        );
+        let env: std::collections::HashMap<_, _> = i.env().into_iter().collect();
+        assert_eq!(env["SEISMO_EVENT"], "incident");
+        assert_eq!(env["SEISMO_INCIDENT_ID"], "web-1@1764097262123");
+        assert_eq!(env["SEISMO_ORIGIN"], "host.disk.sda.used_ratio");
+        assert_eq!(env["SEISMO_SIGNAL"], "host.disk.sda.used_ratio");
+        assert_eq!(
+            env["SEISMO_SIGNALS"],
+            "host.disk.sda.used_ratio,log.app.errors_per_s"
+        );
+        assert_eq!(env["SEISMO_STATE"], "firing");
+        assert!(env.values().all(|v| !v.contains("touch")));
+        let json: serde_json::Value = serde_json::from_slice(&i.json().unwrap()).unwrap();
+        assert_eq!(
+            json["timeline"][0]["evidence"],
+            "error $(touch /tmp/x) seen"
+        );
+    }
 }
