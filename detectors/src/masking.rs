@@ -55,19 +55,36 @@ pub fn classify(token: &str) -> Option<MaskClass> {
 }
 
 /// Masks one token (no white space in it), appending the result to `out`.
+///
+/// One pass over the token with the [`CLASS`] table tells its shape; only the tokens that hold
+/// both digits and letters (or non-ASCII bytes) need the full classification. The shortcuts give
+/// the same result as the full path (the tests compare the two), they only skip work:
+/// the bytes stripped by [`core_bounds`] are brackets, quotes and punctuation, so the core has
+/// the same digits and letters as the token.
 pub fn mask_token(token: &str, out: &mut String) {
     let b = token.as_bytes();
     if b.len() > MAX_TOKEN_BYTES {
         out.push_str(PARAM);
         return;
     }
-    // Fast path for the most common token, a plain word: only the value words apply.
-    if b.iter().all(u8::is_ascii_alphabetic) {
+    let shape = b.iter().fold(0u8, |acc, &c| acc | CLASS[c as usize]);
+    // The most common token, a plain word: only the value words apply.
+    if shape == ALPHA {
         out.push_str(if is_variable_word(b) { PARAM } else { token });
         return;
     }
     let (s, e) = core_bounds(b);
-    if s < e && whole_variable(&b[s..e]) {
+    let whole = s < e
+        && if shape & DIGIT == 0 {
+            // No digit: only a path or URL is variable as a whole.
+            may_be_path_core(&b[s..e]) && is_path(&b[s..e])
+        } else if shape & (ALPHA | HIGH) == 0 {
+            // Digits without letters: a Number, Ip or Numeric (or a Path).
+            true
+        } else {
+            whole_variable(&b[s..e])
+        };
+    if whole {
         out.push_str(&token[..s]);
         out.push_str(PARAM);
         out.push_str(&token[e..]);
@@ -75,6 +92,31 @@ pub fn mask_token(token: &str, out: &mut String) {
     }
     mask_runs(token, out);
 }
+
+/// Byte classes for the shape of a token (one table lookup per byte).
+const ALPHA: u8 = 1;
+const DIGIT: u8 = 2;
+const HIGH: u8 = 4; // non-ASCII: part of a word
+const OTHER: u8 = 8; // punctuation and control bytes
+
+static CLASS: [u8; 256] = {
+    let mut t = [OTHER; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        t[i] = if c.is_ascii_alphabetic() {
+            ALPHA
+        } else if c.is_ascii_digit() {
+            DIGIT
+        } else if c >= 0x80 {
+            HIGH
+        } else {
+            OTHER
+        };
+        i += 1;
+    }
+    t
+};
 
 /// Splits `content` on ASCII white space and masks each token into `out` (cleared first),
 /// recording each token's byte range in `out` in `spans` (cleared first). At most `max_tokens`
@@ -147,6 +189,11 @@ fn scan(c: &[u8]) -> Scan {
 
 fn may_be_path(c: &[u8], s: &Scan) -> bool {
     matches!(c[0], b'/' | b'.' | b'~') || s.colon
+}
+
+/// [`may_be_path`] without a [`Scan`] (`c` not empty).
+fn may_be_path_core(c: &[u8]) -> bool {
+    matches!(c[0], b'/' | b'.' | b'~') || c.contains(&b':')
 }
 
 /// Whether the whole core is variable: the same answer as `classify_core(c).is_some()`,
@@ -506,6 +553,81 @@ mod tests {
             assert_eq!(classify(token), *class, "{token}");
         }
         assert_eq!(classify(&"a".repeat(200)), Some(MaskClass::Blob));
+    }
+
+    /// `mask_token` without its shortcuts: the full classification of every token.
+    fn mask_token_reference(token: &str, out: &mut String) {
+        let b = token.as_bytes();
+        if b.len() > MAX_TOKEN_BYTES {
+            out.push_str(PARAM);
+            return;
+        }
+        let (s, e) = core_bounds(b);
+        if s < e && classify_core(&b[s..e]).is_some() {
+            out.push_str(&token[..s]);
+            out.push_str(PARAM);
+            out.push_str(&token[e..]);
+            return;
+        }
+        mask_runs(token, out);
+    }
+
+    #[test]
+    fn shortcuts_agree_with_the_full_classification() {
+        const PIECES: &[&str] = &[
+            "a",
+            "Z",
+            "x",
+            "e",
+            "0",
+            "7",
+            "12",
+            ".",
+            ":",
+            "/",
+            "-",
+            "+",
+            "~",
+            "(",
+            ")",
+            "[",
+            "]",
+            "\"",
+            ",",
+            "=",
+            "_",
+            "ü",
+            "ms",
+            "true",
+            "Jul",
+            "0x",
+            "::",
+            "://",
+            "http",
+            "C:\\",
+            "deadbeef",
+            "38101a0b-2096-447d-96ea-a692162415ae",
+            "abcdefab-abcd-abcd-abcd-abcdefabcdef",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (mut fast, mut full) = (String::new(), String::new());
+        for _ in 0..200_000 {
+            let n = 1 + next() % 6;
+            let token: String = (0..n)
+                .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                .collect();
+            fast.clear();
+            full.clear();
+            mask_token(&token, &mut fast);
+            mask_token_reference(&token, &mut full);
+            assert_eq!(fast, full, "{token:?}");
+        }
     }
 
     #[test]
