@@ -62,12 +62,19 @@ pub fn classify(token: &str) -> Option<MaskClass> {
 /// the bytes stripped by [`core_bounds`] are brackets, quotes and punctuation, so the core has
 /// the same digits and letters as the token.
 pub fn mask_token(token: &str, out: &mut String) {
+    let shape = token
+        .bytes()
+        .fold(0u8, |acc, c| acc | CLASS[usize::from(c)]);
+    mask_shaped(token, shape, out);
+}
+
+/// [`mask_token`] with the token's shape (the union of its bytes' [`CLASS`]es) already known.
+fn mask_shaped(token: &str, shape: u8, out: &mut String) {
     let b = token.as_bytes();
     if b.len() > MAX_TOKEN_BYTES {
         out.push_str(PARAM);
         return;
     }
-    let shape = b.iter().fold(0u8, |acc, &c| acc | CLASS[c as usize]);
     // The most common token, a plain word: only the value words apply.
     if shape == ALPHA {
         out.push_str(if is_variable_word(b) { PARAM } else { token });
@@ -98,13 +105,17 @@ const ALPHA: u8 = 1;
 const DIGIT: u8 = 2;
 const HIGH: u8 = 4; // non-ASCII: part of a word
 const OTHER: u8 = 8; // punctuation and control bytes
+/// ASCII white space as `str::split_ascii_whitespace` has it: separates tokens.
+const SPACE: u8 = 16;
 
 static CLASS: [u8; 256] = {
     let mut t = [OTHER; 256];
     let mut i = 0;
     while i < 256 {
         let c = i as u8;
-        t[i] = if c.is_ascii_alphabetic() {
+        t[i] = if c.is_ascii_whitespace() {
+            SPACE
+        } else if c.is_ascii_alphabetic() {
             ALPHA
         } else if c.is_ascii_digit() {
             DIGIT
@@ -124,14 +135,35 @@ static CLASS: [u8; 256] = {
 pub fn mask_line(content: &str, max_tokens: usize, out: &mut String, spans: &mut Vec<(u32, u32)>) {
     out.clear();
     spans.clear();
-    for token in content.split_ascii_whitespace() {
+    // One pass finds the token bounds and each token's shape together.
+    let b = content.as_bytes();
+    let mut i = 0;
+    loop {
+        while i < b.len() && CLASS[usize::from(b[i])] == SPACE {
+            i += 1;
+        }
+        if i == b.len() {
+            break;
+        }
+        let token_start = i;
+        let mut shape = 0;
+        while i < b.len() {
+            let class = CLASS[usize::from(b[i])];
+            if class == SPACE {
+                break;
+            }
+            shape |= class;
+            i += 1;
+        }
+        // Token bounds are ASCII bytes or the ends, so they are char boundaries.
+        let token = &content[token_start..i];
         let start = out.len();
         if spans.len() >= max_tokens {
             out.push_str(PARAM);
             spans.push((start as u32, out.len() as u32));
             break;
         }
-        mask_token(token, out);
+        mask_shaped(token, shape, out);
         spans.push((start as u32, out.len() as u32));
         if out.len() > u32::MAX as usize / 2 {
             break; // cannot happen with sane line limits; keeps the u32 spans exact
@@ -686,6 +718,22 @@ mod tests {
         ] {
             assert_eq!(m(w), w);
         }
+    }
+
+    #[test]
+    fn lines_split_like_split_ascii_whitespace() {
+        let line = " a\tb\x0bc\x0cd\re\nf  ü\u{a0}g ";
+        let mut out = String::new();
+        let mut spans = Vec::new();
+        mask_line(line, 100, &mut out, &mut spans);
+        let mut expected = String::new();
+        let mut expected_spans = Vec::new();
+        for token in line.split_ascii_whitespace() {
+            let start = expected.len() as u32;
+            mask_token(token, &mut expected);
+            expected_spans.push((start, expected.len() as u32));
+        }
+        assert_eq!((out, spans), (expected, expected_spans));
     }
 
     #[test]
