@@ -801,10 +801,9 @@ struct Tokens<'a> {
 fn token_hash(t: &str) -> u64 {
     let b = t.as_bytes();
     let x = if b.len() < 8 {
-        let mut w = [0u8; 8];
-        w[..b.len()].copy_from_slice(b);
-        w[7] = b.len() as u8; // "a" and "a\0" differ
-        u64::from_le_bytes(w)
+        // A byte loop: a copy of variable length would be a call to memcpy.
+        let packed = b.iter().rev().fold(0u64, |w, &c| (w << 8) | u64::from(c));
+        packed | ((b.len() as u64) << 56) // "a" and "a\0" differ
     } else {
         let mut h = FxHasher::default();
         h.write_usize(b.len());
