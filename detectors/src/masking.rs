@@ -234,6 +234,15 @@ fn whole_variable(c: &[u8]) -> bool {
     if c.is_empty() {
         return false;
     }
+    // Most mixed tokens (`sshd[57085`, `web-1`, `id=7`) start with a letter and hold no colon:
+    // then no path, number, address or duration can match, only a UUID or a hex id.
+    if c[0].is_ascii_alphabetic()
+        && c.len() != 36
+        && !(c.len() >= 8 && c.iter().all(u8::is_ascii_hexdigit))
+        && !c.contains(&b':')
+    {
+        return false;
+    }
     let s = scan(c);
     if s.digit && !s.alpha {
         return true; // Number, Ip or Numeric, or a Path
