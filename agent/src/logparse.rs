@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -82,22 +83,11 @@ pub fn parse<R: BufRead, W: Write>(
 ) -> io::Result<Summary> {
     let mut summary = Summary::default();
     // Each template's CSV field, rebuilt when the template changes.
-    let mut quoted: HashMap<u64, String> = HashMap::new();
-    let mut buf = Vec::with_capacity(4096);
+    let mut quoted: HashMap<u64, String, BuildHasherDefault<IdHasher>> = HashMap::default();
     let mut row = Vec::with_capacity(256);
     out.write_all(b"line,template_id,template\n")?;
-    loop {
-        buf.clear();
-        if input.read_until(b'\n', &mut buf)? == 0 {
-            break;
-        }
-        let mut bytes = buf.as_slice();
-        if let Some(b) = bytes.strip_suffix(b"\n") {
-            bytes = b;
-        }
-        if let Some(b) = bytes.strip_suffix(b"\r") {
-            bytes = b;
-        }
+    let mut mine = |bytes: &[u8]| -> io::Result<()> {
+        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
         let lossy;
         let line = match std::str::from_utf8(bytes) {
             Ok(s) => s,
@@ -135,9 +125,61 @@ pub fn parse<R: BufRead, W: Write>(
             row.extend_from_slice(q.as_bytes());
         }
         row.push(b'\n');
-        out.write_all(&row)?;
+        out.write_all(&row)
+    };
+    // Lines are mined straight from the reader's buffer; only a line that straddles two buffer
+    // fills is copied (into `partial`).
+    let mut partial = Vec::new();
+    loop {
+        let chunk = input.fill_buf()?;
+        if chunk.is_empty() {
+            break;
+        }
+        let filled = chunk.len();
+        let mut rest = chunk;
+        if !partial.is_empty() {
+            let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+            partial.extend_from_slice(&rest[..end]);
+            if end < rest.len() {
+                mine(&partial)?;
+                partial.clear();
+                rest = &rest[end + 1..];
+            } else {
+                rest = &[];
+            }
+        }
+        while let Some(end) = memchr::memchr(b'\n', rest) {
+            mine(&rest[..end])?;
+            rest = &rest[end + 1..];
+        }
+        partial.extend_from_slice(rest);
+        input.consume(filled);
+    }
+    // A last line without its newline.
+    if !partial.is_empty() {
+        mine(&partial)?;
     }
     Ok(summary)
+}
+
+/// Hasher for template ids: one multiply instead of SipHash, looked up twice per line. Ids are
+/// the miner's own sequence numbers, not input, so there is nothing to flood.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        // Fibonacci hashing spreads sequential ids over the high bits the table probes with.
+        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// RFC 4180: quoted when it holds a comma, quote, CR or LF, or starts or ends with a space.
@@ -205,6 +247,24 @@ mod tests {
             let mut v = Vec::new();
             push_u64(&mut v, n);
             assert_eq!(String::from_utf8(v).unwrap(), n.to_string());
+        }
+    }
+
+    #[test]
+    fn lines_straddling_buffer_fills_are_mined_whole() {
+        let input: &[u8] =
+            b"open file a.txt took 5ms\r\n\nopen file b.txt took 7ms\r\n\xffbad, bytes\nlast line";
+        let run = |capacity: usize| {
+            let mut out = Vec::new();
+            let mut miner = TemplateMiner::default();
+            let reader = io::BufReader::with_capacity(capacity, input);
+            let s = parse(reader, &mut out, None, &mut miner).unwrap();
+            (s, String::from_utf8(out).unwrap())
+        };
+        let whole = run(1 << 16);
+        assert_eq!(whole.0.lines, 5);
+        for capacity in 1..=input.len() {
+            assert_eq!(run(capacity), whole, "buffer of {capacity} bytes");
         }
     }
 

@@ -55,19 +55,43 @@ pub fn classify(token: &str) -> Option<MaskClass> {
 }
 
 /// Masks one token (no white space in it), appending the result to `out`.
+///
+/// One pass over the token with the [`CLASS`] table tells its shape; only the tokens that hold
+/// both digits and letters (or non-ASCII bytes) need the full classification. The shortcuts give
+/// the same result as the full path (the tests compare the two), they only skip work:
+/// the bytes stripped by [`core_bounds`] are brackets, quotes and punctuation, so the core has
+/// the same digits and letters as the token.
 pub fn mask_token(token: &str, out: &mut String) {
+    let shape = token
+        .bytes()
+        .fold(0u8, |acc, c| acc | CLASS[usize::from(c)]);
+    mask_shaped(token, shape, out);
+}
+
+/// [`mask_token`] with the token's shape (the union of its bytes' [`CLASS`]es) already known.
+fn mask_shaped(token: &str, shape: u8, out: &mut String) {
     let b = token.as_bytes();
     if b.len() > MAX_TOKEN_BYTES {
         out.push_str(PARAM);
         return;
     }
-    // Fast path for the most common token, a plain word: only the value words apply.
-    if b.iter().all(u8::is_ascii_alphabetic) {
+    // The most common token, a plain word: only the value words apply.
+    if shape == ALPHA {
         out.push_str(if is_variable_word(b) { PARAM } else { token });
         return;
     }
     let (s, e) = core_bounds(b);
-    if s < e && whole_variable(&b[s..e]) {
+    let whole = s < e
+        && if shape & DIGIT == 0 {
+            // No digit: only a path or URL is variable as a whole.
+            may_be_path_core(&b[s..e]) && is_path(&b[s..e])
+        } else if shape & (ALPHA | HIGH) == 0 {
+            // Digits without letters: a Number, Ip or Numeric (or a Path).
+            true
+        } else {
+            whole_variable(&b[s..e])
+        };
+    if whole {
         out.push_str(&token[..s]);
         out.push_str(PARAM);
         out.push_str(&token[e..]);
@@ -76,20 +100,70 @@ pub fn mask_token(token: &str, out: &mut String) {
     mask_runs(token, out);
 }
 
+/// Byte classes for the shape of a token (one table lookup per byte).
+const ALPHA: u8 = 1;
+const DIGIT: u8 = 2;
+const HIGH: u8 = 4; // non-ASCII: part of a word
+const OTHER: u8 = 8; // punctuation and control bytes
+/// ASCII white space as `str::split_ascii_whitespace` has it: separates tokens.
+const SPACE: u8 = 16;
+
+static CLASS: [u8; 256] = {
+    let mut t = [OTHER; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        t[i] = if c.is_ascii_whitespace() {
+            SPACE
+        } else if c.is_ascii_alphabetic() {
+            ALPHA
+        } else if c.is_ascii_digit() {
+            DIGIT
+        } else if c >= 0x80 {
+            HIGH
+        } else {
+            OTHER
+        };
+        i += 1;
+    }
+    t
+};
+
 /// Splits `content` on ASCII white space and masks each token into `out` (cleared first),
 /// recording each token's byte range in `out` in `spans` (cleared first). At most `max_tokens`
 /// tokens are kept; when there are more, the rest is replaced by one final `<*>` token.
 pub fn mask_line(content: &str, max_tokens: usize, out: &mut String, spans: &mut Vec<(u32, u32)>) {
     out.clear();
     spans.clear();
-    for token in content.split_ascii_whitespace() {
+    // One pass finds the token bounds and each token's shape together.
+    let b = content.as_bytes();
+    let mut i = 0;
+    loop {
+        while i < b.len() && CLASS[usize::from(b[i])] == SPACE {
+            i += 1;
+        }
+        if i == b.len() {
+            break;
+        }
+        let token_start = i;
+        let mut shape = 0;
+        while i < b.len() {
+            let class = CLASS[usize::from(b[i])];
+            if class == SPACE {
+                break;
+            }
+            shape |= class;
+            i += 1;
+        }
+        // Token bounds are ASCII bytes or the ends, so they are char boundaries.
+        let token = &content[token_start..i];
         let start = out.len();
         if spans.len() >= max_tokens {
             out.push_str(PARAM);
             spans.push((start as u32, out.len() as u32));
             break;
         }
-        mask_token(token, out);
+        mask_shaped(token, shape, out);
         spans.push((start as u32, out.len() as u32));
         if out.len() > u32::MAX as usize / 2 {
             break; // cannot happen with sane line limits; keeps the u32 spans exact
@@ -149,10 +223,24 @@ fn may_be_path(c: &[u8], s: &Scan) -> bool {
     matches!(c[0], b'/' | b'.' | b'~') || s.colon
 }
 
+/// [`may_be_path`] without a [`Scan`] (`c` not empty).
+fn may_be_path_core(c: &[u8]) -> bool {
+    matches!(c[0], b'/' | b'.' | b'~') || c.contains(&b':')
+}
+
 /// Whether the whole core is variable: the same answer as `classify_core(c).is_some()`,
 /// cheaper for the common cases.
 fn whole_variable(c: &[u8]) -> bool {
     if c.is_empty() {
+        return false;
+    }
+    // Most mixed tokens (`sshd[57085`, `web-1`, `id=7`) start with a letter and hold no colon:
+    // then no path, number, address or duration can match, only a UUID or a hex id.
+    if c[0].is_ascii_alphabetic()
+        && c.len() != 36
+        && !(c.len() >= 8 && c.iter().all(u8::is_ascii_hexdigit))
+        && !c.contains(&b':')
+    {
         return false;
     }
     let s = scan(c);
@@ -421,11 +509,14 @@ const fn is_word_byte(b: u8) -> bool {
 /// Masks, inside a token, each UUID and each alphanumeric run containing a digit (with a
 /// directly preceding minus sign when that sign does not follow a word character).
 fn mask_runs(token: &str, out: &mut String) {
+    // Word bytes by table lookup, like `is_word_byte`: this loop sees every byte of most tokens.
+    const WORD: u8 = ALPHA | DIGIT | HIGH;
+    let class = |c: u8| CLASS[usize::from(c)];
     let b = token.as_bytes();
     let mut i = 0;
     let mut copied = 0; // bytes of `token` already copied to `out`
     while i < b.len() {
-        if !is_word_byte(b[i]) {
+        if class(b[i]) & WORD == 0 {
             i += 1;
             continue;
         }
@@ -437,12 +528,16 @@ fn mask_runs(token: &str, out: &mut String) {
             continue;
         }
         let start = i;
-        let mut digit = false;
-        while i < b.len() && is_word_byte(b[i]) {
-            digit |= b[i].is_ascii_digit();
+        let mut run = 0;
+        while i < b.len() {
+            let k = class(b[i]);
+            if k & WORD == 0 {
+                break;
+            }
+            run |= k;
             i += 1;
         }
-        if digit || is_variable_word(&b[start..i]) {
+        if run & DIGIT != 0 || is_variable_word(&b[start..i]) {
             let mut s = start;
             if s > 0 && b[s - 1] == b'-' && (s == 1 || !is_word_byte(b[s - 2])) {
                 s -= 1;
@@ -508,6 +603,81 @@ mod tests {
         assert_eq!(classify(&"a".repeat(200)), Some(MaskClass::Blob));
     }
 
+    /// `mask_token` without its shortcuts: the full classification of every token.
+    fn mask_token_reference(token: &str, out: &mut String) {
+        let b = token.as_bytes();
+        if b.len() > MAX_TOKEN_BYTES {
+            out.push_str(PARAM);
+            return;
+        }
+        let (s, e) = core_bounds(b);
+        if s < e && classify_core(&b[s..e]).is_some() {
+            out.push_str(&token[..s]);
+            out.push_str(PARAM);
+            out.push_str(&token[e..]);
+            return;
+        }
+        mask_runs(token, out);
+    }
+
+    #[test]
+    fn shortcuts_agree_with_the_full_classification() {
+        const PIECES: &[&str] = &[
+            "a",
+            "Z",
+            "x",
+            "e",
+            "0",
+            "7",
+            "12",
+            ".",
+            ":",
+            "/",
+            "-",
+            "+",
+            "~",
+            "(",
+            ")",
+            "[",
+            "]",
+            "\"",
+            ",",
+            "=",
+            "_",
+            "ü",
+            "ms",
+            "true",
+            "Jul",
+            "0x",
+            "::",
+            "://",
+            "http",
+            "C:\\",
+            "deadbeef",
+            "38101a0b-2096-447d-96ea-a692162415ae",
+            "abcdefab-abcd-abcd-abcd-abcdefabcdef",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (mut fast, mut full) = (String::new(), String::new());
+        for _ in 0..200_000 {
+            let n = 1 + next() % 6;
+            let token: String = (0..n)
+                .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                .collect();
+            fast.clear();
+            full.clear();
+            mask_token(&token, &mut fast);
+            mask_token_reference(&token, &mut full);
+            assert_eq!(fast, full, "{token:?}");
+        }
+    }
+
     #[test]
     fn whole_tokens_keep_their_surrounding_punctuation() {
         assert_eq!(m("42"), "<*>");
@@ -564,6 +734,22 @@ mod tests {
         ] {
             assert_eq!(m(w), w);
         }
+    }
+
+    #[test]
+    fn lines_split_like_split_ascii_whitespace() {
+        let line = " a\tb\x0bc\x0cd\re\nf  ü\u{a0}g ";
+        let mut out = String::new();
+        let mut spans = Vec::new();
+        mask_line(line, 100, &mut out, &mut spans);
+        let mut expected = String::new();
+        let mut expected_spans = Vec::new();
+        for token in line.split_ascii_whitespace() {
+            let start = expected.len() as u32;
+            mask_token(token, &mut expected);
+            expected_spans.push((start, expected.len() as u32));
+        }
+        assert_eq!((out, spans), (expected, expected_spans));
     }
 
     #[test]
