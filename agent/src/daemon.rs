@@ -109,11 +109,7 @@ pub async fn run(config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
         let name = cfg.outbox_name();
         let outbox = Outbox::open(state.path(), &name, cfg.outbox_max_bytes, stats.sink(&name))
             .with_context(|| format!("cannot open the outbox of the webhook `{}`", cfg.name))?;
-        let kinds = match cfg.format {
-            seismo_config::WebhookFormat::Json => crate::sinks::EventKind::ALL,
-            _ => crate::sinks::EventKind::ALERTS,
-        };
-        sinks.add_outbox(Arc::clone(&outbox), kinds);
+        sinks.add_outbox(Arc::clone(&outbox), sink.event_kinds());
         tracing::info!(webhook = %cfg.name, endpoint = sink.endpoint(), format = ?cfg.format, "webhook sink enabled");
         webhook_tasks.push(tokio::spawn(deliver::run(
             outbox,

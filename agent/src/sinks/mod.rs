@@ -87,13 +87,7 @@ impl Sinks {
     pub(crate) fn attach(&mut self, handle: running::SinkHandle) {
         match handle {
             running::SinkHandle::Channel(name, tx) => self.add(name, tx),
-            running::SinkHandle::Outbox(outbox) => {
-                let kinds = match outbox.name() {
-                    "otlp" => EventKind::ALERTS_AND_INCIDENTS,
-                    _ => EventKind::ALL,
-                };
-                self.add_outbox(outbox, kinds)
-            }
+            running::SinkHandle::Outbox(outbox, kinds) => self.add_outbox(outbox, kinds),
         }
     }
 

@@ -21,7 +21,7 @@ use super::deliver::{self, Backoff};
 use super::mqtt::{MqttSettings, MqttSink};
 use super::otlp::transport::LogsTransport;
 use super::otlp::OtlpSink;
-use super::SINK_QUEUE;
+use super::{EventKind, SINK_QUEUE};
 use crate::event::Event;
 use crate::outbox::Outbox;
 use crate::stats::Stats;
@@ -32,7 +32,8 @@ pub(crate) const SINK_NAMES: [&str; 3] = ["stdout", "mqtt", "otlp"];
 /// What the pipeline holds of a started sink (see `Sinks::attach`).
 pub(crate) enum SinkHandle {
     Channel(&'static str, mpsc::Sender<Arc<Event>>),
-    Outbox(Arc<Outbox>),
+    /// An outbox-backed sink and the event kinds it exports.
+    Outbox(Arc<Outbox>, &'static [EventKind]),
 }
 
 /// A sink whose set-up succeeded, ready to start.
@@ -128,7 +129,10 @@ impl RunningSinks {
     /// Spawns a prepared sink's task; returns what the pipeline attaches.
     pub(crate) fn start(&mut self, name: &'static str, sink: PreparedSink) -> SinkHandle {
         let restart = CancellationToken::new();
-        let outbox_sink = |this: &mut Self, outbox: Arc<Outbox>, handle: JoinHandle<()>| {
+        let outbox_sink = |this: &mut Self,
+                           outbox: Arc<Outbox>,
+                           kinds: &'static [EventKind],
+                           handle: JoinHandle<()>| {
             this.outboxes.insert(name, Arc::clone(&outbox));
             this.tasks.insert(
                 name,
@@ -137,7 +141,7 @@ impl RunningSinks {
                     handle,
                 },
             );
-            SinkHandle::Outbox(outbox)
+            SinkHandle::Outbox(outbox, kinds)
         };
         match sink {
             PreparedSink::Stdout => {
@@ -164,7 +168,7 @@ impl RunningSinks {
                     self.stop.clone(),
                     restart.clone(),
                 ));
-                outbox_sink(self, outbox, handle)
+                outbox_sink(self, outbox, EventKind::ALL, handle)
             }
             PreparedSink::Otlp(transport, backoff, outbox) => {
                 let handle = tokio::spawn(deliver::run_restartable(
@@ -174,7 +178,7 @@ impl RunningSinks {
                     self.stop.clone(),
                     restart.clone(),
                 ));
-                outbox_sink(self, outbox, handle)
+                outbox_sink(self, outbox, EventKind::ALERTS_AND_INCIDENTS, handle)
             }
         }
     }

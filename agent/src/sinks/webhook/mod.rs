@@ -232,6 +232,15 @@ impl WebhookSink {
     pub fn endpoint(&self) -> &str {
         &self.http.endpoint
     }
+
+    /// The event kinds its format maps: JSON carries every kind, the incident tools' formats
+    /// alerts only.
+    pub fn event_kinds(&self) -> &'static [EventKind] {
+        match self.format {
+            Format::Json => EventKind::ALL,
+            Format::Alertmanager(_) | Format::PagerDuty(_) => EventKind::ALERTS,
+        }
+    }
 }
 
 /// A secret from a file, without the trailing newline of `echo secret > file`.
