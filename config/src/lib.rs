@@ -12,6 +12,7 @@ mod model;
 mod mqtt;
 mod otlp;
 mod silences;
+mod sink_fields;
 mod sinks;
 mod sources;
 mod values;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
+use crate::sink_fields::{absolute_file, http_url, outbox_bytes, retry};
 use crate::values;
 
 /// The OTLP transport.
@@ -146,38 +147,7 @@ fn check(c: &OtlpSinkConfig) -> Result<(), String> {
 
 fn endpoint_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let s = String::deserialize(d)?;
-    let rest = s
-        .strip_prefix("http://")
-        .or_else(|| s.strip_prefix("https://"))
-        .ok_or_else(|| {
-            de::Error::custom(format!(
-                "`{s}` is not an http:// or https:// URL: write one such as \"http://localhost:4317\""
-            ))
-        })?;
-    let authority = rest.split('/').next().unwrap_or("");
-    if authority.is_empty() || rest.contains(char::is_whitespace) {
-        return Err(de::Error::custom(format!(
-            "`{s}` has no host: write a URL such as \"http://collector.example:4317\""
-        )));
-    }
-    Ok(Some(s.trim_end_matches('/').to_owned()))
-}
-
-fn retry<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let s = String::deserialize(d)?;
-    values::parse_duration(&s, Duration::from_millis(10), Duration::from_secs(3600))
-        .map_err(de::Error::custom)
-}
-
-fn outbox_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    let n = i64::deserialize(d)?;
-    const MIN: i64 = 16 << 10;
-    if n < MIN {
-        return Err(de::Error::custom(format!(
-            "{n} is too small: write at least {MIN} bytes (the default is 67108864, 64 MiB)"
-        )));
-    }
-    Ok(n as u64)
+    http_url(&s, "http://localhost:4317", "http://collector.example:4317").map(Some)
 }
 
 fn metrics_max_signals<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
@@ -225,17 +195,6 @@ fn headers<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, 
         out.insert(lower, value);
     }
     Ok(out)
-}
-
-fn absolute_file<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
-    let p = PathBuf::from(String::deserialize(d)?);
-    if !p.is_absolute() {
-        return Err(de::Error::custom(format!(
-            "`{}` is a relative path: write an absolute path such as \"/etc/seismo/ca.pem\"",
-            p.display()
-        )));
-    }
-    Ok(Some(p))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
+use crate::sink_fields::{absolute_file, http_url, outbox_bytes, retry};
 use crate::values;
 
 /// What the request bodies look like.
@@ -223,21 +224,12 @@ fn name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 
 fn url_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let s = String::deserialize(d)?;
-    let rest = s
-        .strip_prefix("http://")
-        .or_else(|| s.strip_prefix("https://"))
-        .ok_or_else(|| {
-            de::Error::custom(format!(
-                "`{s}` is not an http:// or https:// URL: write one such as \"http://127.0.0.1:9093\""
-            ))
-        })?;
-    let authority = rest.split('/').next().unwrap_or("");
-    if authority.is_empty() || rest.contains(char::is_whitespace) {
-        return Err(de::Error::custom(format!(
-            "`{s}` has no host: write a URL such as \"https://hooks.example.com/seismo\""
-        )));
-    }
-    Ok(Some(s.trim_end_matches('/').to_owned()))
+    http_url(
+        &s,
+        "http://127.0.0.1:9093",
+        "https://hooks.example.com/seismo",
+    )
+    .map(Some)
 }
 
 fn check_header_name<E: de::Error>(name: &str) -> Result<String, E> {
@@ -298,17 +290,6 @@ fn header_files<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Path
     Ok(out)
 }
 
-fn absolute_file<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
-    let p = PathBuf::from(String::deserialize(d)?);
-    if !p.is_absolute() {
-        return Err(de::Error::custom(format!(
-            "`{}` is a relative path: write an absolute path such as \"/etc/seismo/ca.pem\"",
-            p.display()
-        )));
-    }
-    Ok(Some(p))
-}
-
 fn duration_in<'de, D: Deserializer<'de>>(
     d: D,
     min: Duration,
@@ -322,23 +303,8 @@ fn request_timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error
     duration_in(d, Duration::from_millis(100), Duration::from_secs(300))
 }
 
-fn retry<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    duration_in(d, Duration::from_millis(10), Duration::from_secs(3600))
-}
-
 fn repeat_interval<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     duration_in(d, Duration::from_secs(1), Duration::from_secs(3600)).map(Some)
-}
-
-fn outbox_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    let n = i64::deserialize(d)?;
-    const MIN: i64 = 16 << 10;
-    if n < MIN {
-        return Err(de::Error::custom(format!(
-            "{n} is too small: write at least {MIN} bytes (the default is 67108864, 64 MiB)"
-        )));
-    }
-    Ok(n as u64)
 }
 
 #[cfg(test)]
