@@ -54,6 +54,16 @@ pub enum Severity {
     Critical,
 }
 
+impl Severity {
+    /// The name in JSON, labels and environment variables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertState {

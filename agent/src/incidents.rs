@@ -106,11 +106,7 @@ impl Incidents {
                 return None;
             }
             inc.severity = alert.severity;
-            let summary = format!(
-                "{} escalated to {}",
-                alert.signal,
-                severity_name(alert.severity)
-            );
+            let summary = format!("{} escalated to {}", alert.signal, alert.severity.name());
             return Some(self.event(i, alert.time, IncidentState::Updated, summary));
         }
         let entry = TimelineEntry {
@@ -251,13 +247,6 @@ impl Incidents {
             timeline: inc.timeline.clone(),
             timeline_omitted: inc.omitted,
         }
-    }
-}
-
-fn severity_name(s: Severity) -> &'static str {
-    match s {
-        Severity::Warning => "warning",
-        Severity::Critical => "critical",
     }
 }
 

@@ -458,9 +458,7 @@ async fn next_outcome(hooks: &mut Option<Hooks>) -> Option<crate::hooks::HookOut
 fn count(stats: &Stats, event: &Event) {
     if let Event::Alert(a) = event {
         if a.state == AlertState::Firing {
-            if let Ok(serde_json::Value::String(severity)) = serde_json::to_value(a.severity) {
-                stats.alerts_by_severity.add(&severity, 1);
-            }
+            stats.alerts_by_severity.add(a.severity.name(), 1);
         }
     }
     let counter = match event {

@@ -32,13 +32,6 @@ pub(crate) fn state_name(s: AlertState) -> &'static str {
     }
 }
 
-pub(crate) fn severity_name(s: Severity) -> &'static str {
-    match s {
-        Severity::Warning => "warning",
-        Severity::Critical => "critical",
-    }
-}
-
 /// A number for the environment: empty when not a number (a resolved alert whose signal
 /// stopped being reported has no last value).
 fn number(v: f64) -> String {
@@ -85,7 +78,7 @@ impl HookInput for AlertEvent {
             ("SEISMO_EVENT", "alert".to_owned()),
             ("SEISMO_ALERT_ID", self.alert_id.clone()),
             ("SEISMO_STATE", state_name(self.state).to_owned()),
-            ("SEISMO_SEVERITY", severity_name(self.severity).to_owned()),
+            ("SEISMO_SEVERITY", self.severity.name().to_owned()),
             ("SEISMO_SIGNAL", self.signal.to_string()),
             ("SEISMO_SIGNALS", self.signal.to_string()),
             ("SEISMO_HOST", self.host.to_string()),
@@ -148,7 +141,7 @@ impl HookInput for IncidentEvent {
             ("SEISMO_EVENT", "incident".to_owned()),
             ("SEISMO_INCIDENT_ID", self.incident_id.clone()),
             ("SEISMO_STATE", state_name(self.state()).to_owned()),
-            ("SEISMO_SEVERITY", severity_name(self.severity).to_owned()),
+            ("SEISMO_SEVERITY", self.severity.name().to_owned()),
             ("SEISMO_SIGNAL", self.origin.to_string()),
             ("SEISMO_SIGNALS", signals.join(",")),
             ("SEISMO_ORIGIN", self.origin.to_string()),
