@@ -203,6 +203,25 @@ impl Hasher for FxHasher {
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
+/// For keys that are already [`token_hash`]es (well mixed): the key is its own hash.
+#[derive(Default, Clone, Copy)]
+struct TokenHashHasher(u64);
+
+impl Hasher for TokenHashHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are hashed with it; any other input still hashes consistently.
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 #[derive(Debug)]
 struct Cluster {
     id: u64,
@@ -221,14 +240,15 @@ struct Cluster {
 enum Parent {
     /// A token-count node under the root.
     Len(u32),
-    /// A token node under `node`, reached by `key`.
+    /// A token node under `node`, reached by `key` (kept for the persisted state).
     Node(u32, Box<str>),
 }
 
 #[derive(Debug)]
 struct Node {
     parent: Parent,
-    children: FxMap<Box<str>, u32>,
+    /// Keyed by the [`token_hash`] of the token, so that the search reuses the line's hashes.
+    children: HashMap<u64, u32, BuildHasherDefault<TokenHashHasher>>,
     clusters: Vec<u32>,
 }
 
@@ -335,7 +355,7 @@ impl TemplateMiner {
         hashes.extend(
             spans
                 .iter()
-                .map(|&(s, e)| token_hash(&masked[s as usize..e as usize])),
+                .map(|&(s, e)| token_hash_in(masked.as_bytes(), s as usize, e as usize)),
         );
         let tokens = Tokens {
             text: &masked,
@@ -424,8 +444,8 @@ impl TemplateMiner {
         for i in 0..self.token_levels(len) {
             let children = &self.node(node).children;
             node = *children
-                .get(tokens.get(i))
-                .or_else(|| children.get(PARAM))?;
+                .get(&tokens.hashes[i])
+                .or_else(|| children.get(&param_hash()))?;
         }
         let mut best: Option<(u32, usize, usize, u64)> = None; // slot, equal, params, id
         let param = param_hash();
@@ -493,7 +513,7 @@ impl TemplateMiner {
     fn new_node(&mut self, parent: Parent) -> u32 {
         let node = Node {
             parent,
-            children: FxMap::default(),
+            children: HashMap::default(),
             clusters: Vec::new(),
         };
         match self.free_nodes.pop() {
@@ -519,12 +539,12 @@ impl TemplateMiner {
         }
     }
 
-    fn child(&mut self, node: u32, key: &str) -> u32 {
-        if let Some(&c) = self.node(node).children.get(key) {
+    fn child(&mut self, node: u32, key: &str, hash: u64) -> u32 {
+        if let Some(&c) = self.node(node).children.get(&hash) {
             return c;
         }
         let c = self.new_node(Parent::Node(node, Box::from(key)));
-        self.node_mut(node).children.insert(Box::from(key), c);
+        self.node_mut(node).children.insert(hash, c);
         c
     }
 
@@ -532,22 +552,23 @@ impl TemplateMiner {
     fn insert_path(&mut self, tokens: &Tokens<'_>) -> u32 {
         let len = tokens.len();
         let mut node = self.len_node(len as u32);
+        let param = param_hash();
         for i in 0..self.token_levels(len) {
-            let tok = tokens.get(i);
+            let (tok, hash) = (tokens.get(i), tokens.hashes[i]);
             let children = &self.node(node).children;
-            node = if let Some(&c) = children.get(tok) {
+            node = if let Some(&c) = children.get(&hash) {
                 c
-            } else if tok == PARAM {
-                self.child(node, PARAM)
+            } else if hash == param {
+                self.child(node, PARAM, param)
             } else {
                 let n = children.len();
-                let has_param = children.contains_key(PARAM);
+                let has_param = children.contains_key(&param);
                 if (has_param && n < self.config.max_children)
                     || (!has_param && n + 1 < self.config.max_children)
                 {
-                    self.child(node, tok)
+                    self.child(node, tok, hash)
                 } else {
-                    self.child(node, PARAM)
+                    self.child(node, PARAM, param)
                 }
             };
         }
@@ -653,7 +674,7 @@ impl TemplateMiner {
                     break;
                 }
                 Parent::Node(p, key) => {
-                    self.node_mut(p).children.remove(&key);
+                    self.node_mut(p).children.remove(&token_hash(&key));
                     node = p;
                 }
             }
@@ -754,7 +775,7 @@ impl TemplateMiner {
             let mut node = miner.len_node(len);
             for _ in 0..nkeys {
                 let key = r.str()?;
-                node = miner.child(node, key);
+                node = miner.child(node, key, token_hash(key));
             }
             let ntok = r.u32()?;
             if ntok != len {
@@ -799,8 +820,11 @@ struct Tokens<'a> {
 /// (distinct tokens give distinct words) and mixed by splitmix64's finaliser, a bijection, so
 /// they never collide, with two multiplies in all. Longer tokens go through FxHash first.
 fn token_hash(t: &str) -> u64 {
-    let b = t.as_bytes();
-    let x = if b.len() < 8 {
+    token_hash_bytes(t.as_bytes())
+}
+
+fn token_hash_bytes(b: &[u8]) -> u64 {
+    mix(if b.len() < 8 {
         // A byte loop: a copy of variable length would be a call to memcpy.
         let packed = b.iter().rev().fold(0u64, |w, &c| (w << 8) | u64::from(c));
         packed | ((b.len() as u64) << 56) // "a" and "a\0" differ
@@ -809,12 +833,37 @@ fn token_hash(t: &str) -> u64 {
         h.write_usize(b.len());
         h.write(b);
         h.finish()
-    };
-    // splitmix64's finaliser, so that related tokens spread over all 64 bits.
-    let mut x = x;
+    })
+}
+
+/// splitmix64's finaliser, so that related tokens spread over all 64 bits.
+fn mix(mut x: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     x ^ (x >> 31)
+}
+
+/// [`token_hash`] of `buf[s..e]`, reading a short token as one (unaligned) word of the buffer
+/// around it: the line's tokens are hashed in place, most of them short.
+fn token_hash_in(buf: &[u8], s: usize, e: usize) -> u64 {
+    let len = e - s;
+    if len == 0 || len >= 8 {
+        return token_hash_bytes(&buf[s..e]);
+    }
+    let word = |w: &[u8]| {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(w);
+        u64::from_le_bytes(x)
+    };
+    // The token's `len` bytes as the low bytes: the same word as `token_hash` packs.
+    let packed = if let Some(w) = buf.get(s..s + 8) {
+        word(w) & ((1u64 << (8 * len)) - 1)
+    } else if e >= 8 {
+        word(&buf[e - 8..e]) >> (8 * (8 - len))
+    } else {
+        return token_hash_bytes(&buf[s..e]);
+    };
+    mix(packed | ((len as u64) << 56))
 }
 
 fn param_hash() -> u64 {

@@ -301,3 +301,19 @@ fn invalid_configs_are_refused() {
         assert!(TemplateMiner::new(c.clone()).is_err(), "{c:?}");
     }
 }
+
+#[test]
+fn tokens_hashed_in_place_hash_as_alone() {
+    // Every short token at every offset, near the buffer's end too (where no word can be read).
+    let buf = "a <*> sshd[<*>]: x\u{e9}y 0123456 01234567 \u{1F600}z";
+    for s in (0..=buf.len()).filter(|&i| buf.is_char_boundary(i)) {
+        for e in (s..=buf.len()).filter(|&i| buf.is_char_boundary(i)) {
+            assert_eq!(
+                token_hash_in(buf.as_bytes(), s, e),
+                token_hash(&buf[s..e]),
+                "{:?}",
+                &buf[s..e]
+            );
+        }
+    }
+}
