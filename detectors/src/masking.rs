@@ -147,6 +147,18 @@ pub fn mask_line(content: &str, max_tokens: usize, out: &mut String, spans: &mut
         }
         let token_start = i;
         let mut shape = 0;
+        // Four bytes at a time while none of them is white space (a byte has one class).
+        while let Some(w) = b.get(i..i + 4) {
+            let t = CLASS[usize::from(w[0])]
+                | CLASS[usize::from(w[1])]
+                | CLASS[usize::from(w[2])]
+                | CLASS[usize::from(w[3])];
+            if t & SPACE != 0 {
+                break;
+            }
+            shape |= t;
+            i += 4;
+        }
         while i < b.len() {
             let class = CLASS[usize::from(b[i])];
             if class == SPACE {
@@ -288,7 +300,7 @@ fn classify_scanned(c: &[u8], s: &Scan) -> Option<MaskClass> {
 
 fn is_path(c: &[u8]) -> bool {
     // URL: scheme "://" rest
-    if let Some(p) = find(c, b"://") {
+    if let Some(p) = find_scheme_end(c) {
         return p > 0
             && c[..p]
                 .iter()
@@ -315,6 +327,19 @@ fn is_path(c: &[u8]) -> bool {
 
 fn find(h: &[u8], n: &[u8]) -> Option<usize> {
     h.windows(n.len()).position(|w| w == n)
+}
+
+/// `find(c, b"://")`, visiting only the colons.
+fn find_scheme_end(c: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(p) = c[from..].iter().position(|&b| b == b':') {
+        let p = from + p;
+        if c[p + 1..].starts_with(b"//") {
+            return Some(p);
+        }
+        from = p + 1;
+    }
+    None
 }
 
 fn digits_end(c: &[u8], mut i: usize) -> usize {
@@ -391,7 +416,7 @@ fn is_ipv4(c: &[u8]) -> bool {
 
 /// Hex groups separated by colons, at least two colons, at most one `::`.
 fn is_ipv6(c: &[u8]) -> bool {
-    if c.len() < 3 || c.len() > 45 {
+    if c.len() < 3 || c.len() > 45 || !c.iter().all(|&b| b == b':' || b.is_ascii_hexdigit()) {
         return false;
     }
     let colons = c.iter().filter(|&&b| b == b':').count();
@@ -675,6 +700,28 @@ mod tests {
             mask_token(&token, &mut fast);
             mask_token_reference(&token, &mut full);
             assert_eq!(fast, full, "{token:?}");
+        }
+    }
+
+    #[test]
+    fn scheme_ends_are_found_like_a_substring_search() {
+        for c in [
+            "",
+            ":",
+            "://",
+            "a://b",
+            "a:b://c",
+            "a:/b",
+            "a:",
+            "::://",
+            "x:y:z",
+            "http://a:1//",
+        ] {
+            assert_eq!(
+                find_scheme_end(c.as_bytes()),
+                find(c.as_bytes(), b"://"),
+                "{c}"
+            );
         }
     }
 
