@@ -59,6 +59,8 @@ pub(crate) enum TailEvent {
         source: usize,
         id: FileId,
     },
+    /// Records read from the journal (see `crate::sources::journal`).
+    Journal(crate::sources::journal::JournalBatch),
     /// Not from a tailer: a reload's command to the log stage (see `crate::logs::LogSources`).
     Stage(Box<crate::logs::StageCommand>),
 }
