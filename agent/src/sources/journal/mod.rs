@@ -164,13 +164,22 @@ impl Reader {
     }
 
     fn spawn(&self) -> std::io::Result<Child> {
-        Command::new(&self.cfg.journalctl)
-            .args(arguments(&self.cfg, self.cursor.as_deref()))
+        let mut cmd = Command::new(&self.cfg.journalctl);
+        cmd.args(arguments(&self.cfg, self.cursor.as_deref()))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
+            .kill_on_drop(true);
+        // SAFETY: prctl is async-signal-safe; it only sets a flag of the child process. It
+        // makes the kernel end the child when the agent dies without cleaning up (SIGKILL),
+        // so no orphaned journalctl is left following the journal.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        cmd.spawn()
     }
 
     /// Reads the child's records until it exits or the source stops.
