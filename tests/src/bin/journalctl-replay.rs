@@ -7,7 +7,7 @@
 //! N lines. `SEISMO_REPLAY_DELAY_MS` paces the lines; `SEISMO_REPLAY_ARGS_LOG` gets one line of
 //! arguments per run.
 
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Write};
 use std::time::Duration;
 
 fn env(name: &str) -> Option<String> {
@@ -110,6 +110,5 @@ fn main() {
         if std::os::unix::process::parent_id() != parent {
             return;
         }
-        let _ = file.seek(SeekFrom::Current(0));
     }
 }
