@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::alerting::Normal;
-use crate::event::{now_ms, Anomaly, LogEvidence, Range, Sample};
+use crate::event::{now_ms, Anomaly, K8sPod, LogEvidence, Range, Sample};
 use crate::sinks::lines::LinesSink;
 use crate::sources::files::checkpoint::{self, Checkpoints, Entry, Store};
 use crate::sources::files::{FileId, LineBatch, TailEvent};
@@ -59,17 +59,32 @@ pub struct LogUpdate {
 }
 
 /// Per template, within one interval.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Tally {
     count: u64,
     samples: Vec<String>,
+    /// Per sample: its container stream, `-` when its record said none.
+    streams: Vec<&'static str>,
+    /// The Kubernetes pod of the first sample.
+    k8s: Option<Arc<K8sPod>>,
+}
+
+/// Where a line comes from, besides its source: its container stream and pod, if known.
+#[derive(Clone, Copy, Default)]
+struct Origin<'a> {
+    stream: Option<&'static str>,
+    k8s: Option<&'a Arc<K8sPod>>,
 }
 
 impl Tally {
-    fn add(&mut self, line: &str) {
+    fn add(&mut self, line: &str, origin: Origin) {
         self.count += 1;
         if self.samples.len() < LogEvidence::MAX_SAMPLES {
+            if self.samples.is_empty() {
+                self.k8s = origin.k8s.cloned();
+            }
             self.samples.push(LogEvidence::sample(line));
+            self.streams.push(origin.stream.unwrap_or("-"));
         }
     }
 }
@@ -429,6 +444,7 @@ impl LogStage {
             path,
             lines,
             pos,
+            k8s,
         } = batch;
         let Some(src) = self.sources.get_mut(&source) else {
             return;
@@ -442,9 +458,13 @@ impl LogStage {
         }
         let mut sink_failed = None;
         let mut cleaned = Vec::new();
-        for raw in lines.iter() {
+        for (i, raw) in lines.iter().enumerate() {
             let text = clean_text(raw, &mut cleaned, &self.stats);
-            src.observe(&text, &self.stats);
+            let origin = Origin {
+                stream: lines.stream(i),
+                k8s: k8s.as_ref(),
+            };
+            src.observe_from(&text, None, origin, &self.stats);
             if let Some(sink) = &mut self.sink {
                 if let Err(e) = sink.write(&src.name, &path, &text) {
                     sink_failed = Some(e);
@@ -581,6 +601,7 @@ impl Source {
     }
 
     /// One line: its template, whether it is an error, the interval's counts.
+    #[cfg(test)]
     fn observe(&mut self, line: &str, stats: &Stats) {
         self.observe_as(line, None, stats);
     }
@@ -588,6 +609,11 @@ impl Source {
     /// One line whose record says whether it is an error (`None`: the level in its header,
     /// else `error_pattern`, decides).
     fn observe_as(&mut self, line: &str, error: Option<bool>, stats: &Stats) {
+        self.observe_from(line, error, Origin::default(), stats);
+    }
+
+    /// One line, with where it comes from (kept with the evidence samples).
+    fn observe_from(&mut self, line: &str, error: Option<bool>, origin: Origin, stats: &Stats) {
         let (level, content) = match &self.format {
             Some(f) => match f.split(line) {
                 Some(fields) => (fields.level(), fields.content()),
@@ -618,22 +644,35 @@ impl Source {
             (None, None) => self.error_pattern.is_match(line),
         };
         self.lines += 1;
-        self.templates.entry(m.template_id).or_default().add(line);
+        self.templates
+            .entry(m.template_id)
+            .or_default()
+            .add(line, origin);
         if is_error {
             self.errors += 1;
             self.error_templates
                 .entry(m.template_id)
                 .or_default()
-                .add(line);
+                .add(line, origin);
         }
     }
 
-    fn evidence(&self, id: Option<u64>, samples: &[String]) -> Arc<LogEvidence> {
+    fn evidence(&self, id: Option<u64>, tally: Option<&Tally>) -> Arc<LogEvidence> {
+        let empty = Tally::default();
+        let t = tally.unwrap_or(&empty);
+        let samples = &t.samples;
+        let sample_streams = if t.streams.iter().any(|s| *s != "-") {
+            t.streams.clone()
+        } else {
+            Vec::new()
+        };
         Arc::new(LogEvidence {
             source: self.name.clone(),
             template_id: id,
             template: id.and_then(|i| self.miner.template(i)).map(str::to_owned),
             sample_lines: samples.to_vec(),
+            sample_streams,
+            k8s: t.k8s.clone(),
         })
     }
 
@@ -654,17 +693,17 @@ impl Source {
         let busiest = |m: &HashMap<u64, Tally>| {
             m.iter()
                 .max_by_key(|(id, t)| (t.count, std::cmp::Reverse(**id)))
-                .map(|(id, t)| (*id, t.samples.clone()))
+                .map(|(id, t)| (*id, t.clone()))
         };
         let lines = signal("lines_per_s");
         samples.push(sample(&lines, self.lines as f64 / secs));
-        if let Some((id, s)) = busiest(&self.templates) {
-            evidence.insert(Arc::clone(&lines), self.evidence(Some(id), &s));
+        if let Some((id, t)) = busiest(&self.templates) {
+            evidence.insert(Arc::clone(&lines), self.evidence(Some(id), Some(&t)));
         }
         let errors = signal("errors_per_s");
         samples.push(sample(&errors, self.errors as f64 / secs));
-        if let Some((id, s)) = busiest(&self.error_templates) {
-            evidence.insert(Arc::clone(&errors), self.evidence(Some(id), &s));
+        if let Some((id, t)) = busiest(&self.error_templates) {
+            evidence.insert(Arc::clone(&errors), self.evidence(Some(id), Some(&t)));
         }
 
         // Rank templates by a decayed count; the top ones get a signal of their own.
@@ -685,8 +724,7 @@ impl Source {
             tracked_total += count;
             let s = signal(&format!("template.{id}.count"));
             samples.push(sample(&s, count as f64));
-            let lines: &[String] = t.map_or(&[], |t| &t.samples);
-            evidence.insert(s, self.evidence(Some(*id), lines));
+            evidence.insert(s, self.evidence(Some(*id), t));
         }
         if self.top > 0 {
             let other = signal("template.other.count");
@@ -694,21 +732,21 @@ impl Source {
                 &other,
                 self.lines.saturating_sub(tracked_total) as f64,
             ));
-            let mut lines = Vec::new();
+            let mut rest = Tally::default();
             for (id, t) in &self.templates {
                 if !ranked.iter().any(|(r, _)| r == id) {
-                    lines.extend(
-                        t.samples
-                            .iter()
-                            .take(LogEvidence::MAX_SAMPLES - lines.len())
-                            .cloned(),
-                    );
+                    let take = LogEvidence::MAX_SAMPLES - rest.samples.len();
+                    if rest.samples.is_empty() {
+                        rest.k8s = t.k8s.clone();
+                    }
+                    rest.samples.extend(t.samples.iter().take(take).cloned());
+                    rest.streams.extend(t.streams.iter().take(take).copied());
                 }
-                if lines.len() >= LogEvidence::MAX_SAMPLES {
+                if rest.samples.len() >= LogEvidence::MAX_SAMPLES {
                     break;
                 }
             }
-            evidence.insert(other, self.evidence(None, &lines));
+            evidence.insert(other, self.evidence(None, Some(&rest)));
         }
 
         // Novel templates fire now; earlier ones count down to their resolution.
@@ -728,8 +766,7 @@ impl Source {
                     high: count,
                 },
             };
-            let lines: &[String] = self.templates.get(id).map_or(&[], |t| &t.samples);
-            normals.push((s, point, self.evidence(Some(*id), lines)));
+            normals.push((s, point, self.evidence(Some(*id), self.templates.get(id))));
             if let Some(left) = self.resolving.get_mut(id) {
                 *left = left.saturating_sub(1);
             }
@@ -749,7 +786,7 @@ impl Source {
                 detector: "new_template",
             };
             Stats::add(&stats.anomalies, 1);
-            novel.push((anomaly, self.evidence(Some(id), &t.samples)));
+            novel.push((anomaly, self.evidence(Some(id), Some(t))));
             self.resolving.insert(id, resolve_after);
         }
 
