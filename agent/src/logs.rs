@@ -253,8 +253,8 @@ pub(crate) enum StageCommand {
     /// `alerting.resolve_after`, which resolves novel-template alerts.
     ResolveAfter(u32),
     /// The journal source's settings (`None`: it stops; its units are checkpointed, then
-    /// forgotten). Sent after its reader stopped; answers the cursor of the last record
-    /// processed, where a new reader resumes.
+    /// forgotten; its cursor is kept). Sent after its reader stopped; answers the cursor of
+    /// the last record processed, where a new reader resumes.
     Journal {
         cfg: Option<Box<JournalSourceConfig>>,
         done: oneshot::Sender<Option<String>>,
@@ -381,7 +381,7 @@ impl LogStage {
                                 self.sources.remove(slot);
                             }
                         }
-                        self.journal_cursor = None;
+                        // The cursor stays: turned on again, the journal resumes after it.
                         self.stats
                             .journal_units
                             .store(0, std::sync::atomic::Ordering::Relaxed);
@@ -1052,11 +1052,8 @@ pub fn start(
             .collect();
         JournalUnits::new(config.sources.journal.clone(), saved_intervals)
     });
-    let journal_cursor = if journal_on {
-        saved.journal_cursor.clone()
-    } else {
-        None
-    };
+    // Kept while the journal is off, so that it resumes where it stopped when turned on.
+    let journal_cursor = saved.journal_cursor.clone();
     let stage = LogStage {
         sources,
         files,

@@ -463,3 +463,63 @@ fn lines_written_with_systemd_cat_are_followed() {
     });
     stop(agent);
 }
+
+/// A reload that turns the journal off kills journalctl after what it read is processed; one
+/// that turns it on again resumes after the last processed record.
+#[test]
+fn a_reload_stops_and_resumes_the_journal_without_loss_or_repeat() {
+    let s = setup(&format!(
+        "journalctl = \"{REPLAY}\"\nstart_at = \"beginning\"\n"
+    ));
+    s.append("journal-1.jsonl");
+    let mut agent = s.start(&[]);
+    let first = expected(&["journal-1.jsonl"]);
+    wait_for("the first part", Duration::from_secs(60), || {
+        committed(&s.state, &s.sink).len() >= first.len()
+    });
+    let config = std::fs::read_to_string(&s.config).unwrap();
+    std::fs::write(
+        &s.config,
+        config.replace("enabled = true", "enabled = false"),
+    )
+    .unwrap();
+    agent.signal(libc::SIGHUP);
+    let reloaded = agent
+        .wait_stderr(Duration::from_secs(20), |l| {
+            l.contains("configuration reloaded") && l.contains("journal")
+        })
+        .unwrap_or_else(|| panic!("no reload line: {:?}", agent.seen_stderr));
+    assert!(reloaded.contains("changed: journal"), "{reloaded}");
+    // Off: records appended now are not read until the journal is on again.
+    s.append("journal-2.jsonl");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(committed(&s.state, &s.sink), first);
+
+    std::fs::write(&s.config, &config).unwrap();
+    agent.signal(libc::SIGHUP);
+    let all = expected(&["journal-1.jsonl", "journal-2.jsonl"]);
+    wait_for("the second part", Duration::from_secs(60), || {
+        committed(&s.state, &s.sink).len() >= all.len()
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    stop(agent);
+    assert_eq!(committed(&s.state, &s.sink), all);
+    let runs = std::fs::read_to_string(&s.args_log).unwrap();
+    let runs: Vec<&str> = runs.lines().collect();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    let last_first: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(fixture("journal-1.jsonl"))
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        runs[1].contains(&format!(
+            "--after-cursor={}",
+            last_first["__CURSOR"].as_str().unwrap()
+        )),
+        "{runs:?}"
+    );
+}
