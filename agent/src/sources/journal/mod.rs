@@ -14,7 +14,7 @@ pub(crate) mod record;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::mpsc::SyncSender;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use seismo_config::{JournalSourceConfig, StartAt};
@@ -89,7 +89,7 @@ impl JournalTask {
             tx,
             stats,
             cancel: cancel.clone(),
-            stderr_log: LogLimiter::new(LOG_EVERY),
+            stderr_log: Arc::new(Mutex::new(LogLimiter::new(LOG_EVERY))),
         };
         let handle = tokio::spawn(reader.run());
         JournalTask { cancel, handle }
@@ -114,7 +114,8 @@ struct Reader {
     tx: SyncSender<TailEvent>,
     stats: Arc<Stats>,
     cancel: CancellationToken,
-    stderr_log: LogLimiter,
+    /// Shared by the stderr readers of successive runs: a crash loop is logged once a minute.
+    stderr_log: Arc<Mutex<LogLimiter>>,
 }
 
 /// How one run of the child ended.
@@ -193,7 +194,7 @@ impl Reader {
         let stderr = child.stderr.take().map(|e| {
             let journalctl: PathBuf = self.cfg.journalctl.clone();
             let stats = Arc::clone(&self.stats);
-            let log = std::mem::replace(&mut self.stderr_log, LogLimiter::new(LOG_EVERY));
+            let log = Arc::clone(&self.stderr_log);
             tokio::spawn(log_stderr(e, journalctl, stats, log))
         });
         let mut out = BufReader::with_capacity(64 * 1024, stdout);
@@ -337,12 +338,13 @@ async fn log_stderr(
     stderr: tokio::process::ChildStderr,
     journalctl: PathBuf,
     stats: Arc<Stats>,
-    mut limiter: LogLimiter,
+    limiter: Arc<Mutex<LogLimiter>>,
 ) {
     let mut lines = BufReader::new(stderr).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         Stats::add(&stats.journal_stderr_lines, 1);
-        if let Some(n) = limiter.hit() {
+        let hit = limiter.lock().unwrap_or_else(|p| p.into_inner()).hit();
+        if let Some(n) = hit {
             tracing::warn!(journalctl = %journalctl.display(), lines = n, "journalctl: {}", line.chars().take(512).collect::<String>());
         }
     }
