@@ -47,7 +47,9 @@ pub(crate) struct Running {
 
 /// Runs the agent on `config`, read from `path` (`None`: the embedded default) so that
 /// SIGHUP can read it again.
-pub async fn run(config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
+pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
+    // `[sources.journal] enabled = "auto"`: the journal if readable, else the fallback file.
+    crate::sources::journal::probe::resolve(&mut config);
     let host: Arc<str> = match &config.agent.host_name {
         Some(h) => h.as_str().into(),
         None => sysinfo::System::host_name()
@@ -170,6 +172,7 @@ pub async fn run(config: Config, path: Option<PathBuf>) -> anyhow::Result<()> {
         state_dir = %state.path().display(),
         host_metrics = host_cfg.enabled,
         log_sources = config.sources.files.len(),
+        journal = config.sources.journal.enabled == seismo_config::JournalEnabled::On,
         hooks = config.hooks.len(),
         interval = %humantime::format_duration(host_cfg.interval),
         "seismo started"

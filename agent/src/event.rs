@@ -198,6 +198,21 @@ pub struct LogEvidence {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
     pub sample_lines: Vec<String>,
+    /// The stream of each sample line (`stdout` / `stderr`), for container logs that say it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sample_streams: Vec<&'static str>,
+    /// Kubernetes pod, namespace and container of the first sample line (container logs
+    /// under /var/log/containers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub k8s: Option<Arc<K8sPod>>,
+}
+
+/// Where a container log line comes from in Kubernetes (each name at most 253 bytes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct K8sPod {
+    pub pod: String,
+    pub namespace: String,
+    pub container: String,
 }
 
 impl LogEvidence {

@@ -19,16 +19,17 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use seismo_config::{Config, FileSourceConfig};
+use seismo_config::{Config, FileSourceConfig, JournalEnabled, JournalSourceConfig};
 use seismo_detectors::{LogFormat, MinerConfig, TemplateMiner};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::alerting::Normal;
-use crate::event::{now_ms, Anomaly, LogEvidence, Range, Sample};
+use crate::event::{now_ms, Anomaly, K8sPod, LogEvidence, Range, Sample};
 use crate::sinks::lines::LinesSink;
 use crate::sources::files::checkpoint::{self, Checkpoints, Entry, Store};
 use crate::sources::files::{FileId, LineBatch, TailEvent};
+use crate::sources::journal::{record, JournalBatch, JournalTask};
 use crate::stats::{LogLimiter, Stats};
 
 /// How often processed lines are checkpointed.
@@ -39,6 +40,10 @@ const RANK_DECAY: f64 = 0.9;
 const RANK_FLOOR: f64 = 0.01;
 /// Updates queued for the pipeline; a full queue blocks the log stage (and so the tailers).
 pub const LOG_QUEUE: usize = 64;
+/// Slots of journal units start here (file sources count up from 0).
+const JOURNAL_SLOTS: usize = usize::MAX / 2;
+/// The unit that collects the records of units beyond `max_units`.
+const OVERFLOW_UNIT: &str = "_overflow";
 
 /// One source's signals for one interval, for the pipeline.
 #[derive(Debug)]
@@ -54,17 +59,32 @@ pub struct LogUpdate {
 }
 
 /// Per template, within one interval.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Tally {
     count: u64,
     samples: Vec<String>,
+    /// Per sample: its container stream, `-` when its record said none.
+    streams: Vec<&'static str>,
+    /// The Kubernetes pod of the first sample.
+    k8s: Option<Arc<K8sPod>>,
+}
+
+/// Where a line comes from, besides its source: its container stream and pod, if known.
+#[derive(Clone, Copy, Default)]
+struct Origin<'a> {
+    stream: Option<&'static str>,
+    k8s: Option<&'a Arc<K8sPod>>,
 }
 
 impl Tally {
-    fn add(&mut self, line: &str) {
+    fn add(&mut self, line: &str, origin: Origin) {
         self.count += 1;
         if self.samples.len() < LogEvidence::MAX_SAMPLES {
+            if self.samples.is_empty() {
+                self.k8s = origin.k8s.cloned();
+            }
             self.samples.push(LogEvidence::sample(line));
+            self.streams.push(origin.stream.unwrap_or("-"));
         }
     }
 }
@@ -97,6 +117,7 @@ struct Source {
 
 /// A source's settings that the log stage applies (the tailer's are its own), built before
 /// a reload applies anything so that nothing fails half-way.
+#[derive(Clone)]
 pub(crate) struct SourceSettings {
     format: Option<LogFormat>,
     error_pattern: regex::Regex,
@@ -121,6 +142,81 @@ impl SourceSettings {
             top: cfg.top_templates,
             warmup: u64::from(cfg.new_template_warmup),
         })
+    }
+
+    /// The settings of every journal unit: messages have no header to split.
+    fn journal(cfg: &JournalSourceConfig) -> SourceSettings {
+        SourceSettings {
+            format: None,
+            error_pattern: cfg.error_pattern.regex().clone(),
+            interval: cfg.interval,
+            top: cfg.top_templates,
+            warmup: u64::from(cfg.new_template_warmup),
+        }
+    }
+}
+
+/// The journal's units in the log stage: each one a source of its own (`journal.{unit}`),
+/// created when its first record arrives.
+struct JournalUnits {
+    cfg: JournalSourceConfig,
+    /// Signal-safe unit name → slot in `LogStage::sources`.
+    slots: HashMap<String, usize>,
+    next_slot: usize,
+    /// Intervals completed per source name, from the checkpoint (warm-up survives restarts).
+    saved_intervals: BTreeMap<String, u64>,
+    overflow_log: LogLimiter,
+}
+
+impl JournalUnits {
+    fn new(cfg: JournalSourceConfig, saved_intervals: BTreeMap<String, u64>) -> JournalUnits {
+        JournalUnits {
+            cfg,
+            slots: HashMap::new(),
+            next_slot: JOURNAL_SLOTS,
+            saved_intervals,
+            overflow_log: LogLimiter::new(Duration::from_secs(300)),
+        }
+    }
+
+    /// The slot of `unit`'s source, creating it (bounded by `max_units`).
+    fn slot(
+        &mut self,
+        unit: &str,
+        sources: &mut BTreeMap<usize, Source>,
+        logs_dir: &Path,
+        stats: &Stats,
+    ) -> usize {
+        let mut name = record::signal_name(unit);
+        if !self.slots.contains_key(&name) && self.slots.len() >= self.cfg.max_units {
+            Stats::add(&stats.journal_records_unit_overflow, 1);
+            if let Some(n) = self.overflow_log.hit() {
+                tracing::warn!(unit, max_units = self.cfg.max_units, records = n, "more journal units than max_units: their records are mined together as the unit _overflow (logged at most every 5 minutes)");
+            }
+            name = OVERFLOW_UNIT.to_owned();
+        }
+        if let Some(slot) = self.slots.get(&name) {
+            return *slot;
+        }
+        let source_name = format!("journal.{name}");
+        let intervals = self.saved_intervals.get(&source_name).copied().unwrap_or(0);
+        let slot = self.next_slot;
+        self.next_slot += 1;
+        sources.insert(
+            slot,
+            Source::with(
+                source_name,
+                SourceSettings::journal(&self.cfg),
+                logs_dir,
+                intervals,
+            ),
+        );
+        self.slots.insert(name, slot);
+        let own = self.slots.keys().filter(|k| *k != OVERFLOW_UNIT).count();
+        stats
+            .journal_units
+            .store(own as u64, std::sync::atomic::Ordering::Relaxed);
+        slot
     }
 }
 
@@ -156,6 +252,13 @@ pub(crate) enum StageCommand {
     },
     /// `alerting.resolve_after`, which resolves novel-template alerts.
     ResolveAfter(u32),
+    /// The journal source's settings (`None`: it stops; its units are checkpointed, then
+    /// forgotten; its cursor is kept). Sent after its reader stopped; answers the cursor of
+    /// the last record processed, where a new reader resumes.
+    Journal {
+        cfg: Option<Box<JournalSourceConfig>>,
+        done: oneshot::Sender<Option<String>>,
+    },
 }
 
 struct LogStage {
@@ -171,6 +274,11 @@ struct LogStage {
     last_commit: Instant,
     error_log: LogLimiter,
     malformed_log: LogLimiter,
+    /// The journal's units, while the journal source runs.
+    journal: Option<JournalUnits>,
+    /// The cursor of the last journal record processed.
+    journal_cursor: Option<String>,
+    logs_dir: PathBuf,
 }
 
 impl LogStage {
@@ -193,6 +301,7 @@ impl LogStage {
                     }
                 }
                 Ok(TailEvent::Stage(command)) => self.command(*command),
+                Ok(TailEvent::Journal(batch)) => self.process_journal(batch),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
@@ -252,6 +361,78 @@ impl LogStage {
                 let _ = done.send(());
             }
             StageCommand::ResolveAfter(n) => self.resolve_after = n,
+            StageCommand::Journal { cfg, done } => {
+                match (cfg, &mut self.journal) {
+                    (Some(cfg), Some(j)) => {
+                        for slot in j.slots.values() {
+                            if let Some(s) = self.sources.get_mut(slot) {
+                                s.set(SourceSettings::journal(&cfg));
+                            }
+                        }
+                        j.cfg = *cfg;
+                    }
+                    (Some(cfg), None) => {
+                        self.journal = Some(JournalUnits::new(*cfg, BTreeMap::new()));
+                    }
+                    (None, _) => {
+                        self.commit();
+                        if let Some(j) = self.journal.take() {
+                            for slot in j.slots.values() {
+                                self.sources.remove(slot);
+                            }
+                        }
+                        // The cursor stays: turned on again, the journal resumes after it.
+                        self.stats
+                            .journal_units
+                            .store(0, std::sync::atomic::Ordering::Relaxed);
+                        self.dirty = true;
+                    }
+                }
+                let _ = done.send(self.journal_cursor.clone());
+            }
+        }
+    }
+
+    /// Journal records: each mined by its unit's source; priority 0..3 is an error.
+    fn process_journal(&mut self, batch: JournalBatch) {
+        if batch.malformed > 0 {
+            Stats::add(&self.stats.journal_records_malformed, batch.malformed);
+            if let (Some(_), Some(why)) = (self.malformed_log.hit(), batch.malformed_reason) {
+                let total = Stats::get(&self.stats.journal_records_malformed);
+                tracing::warn!(reason = %why, total, "skipped journalctl output lines that are not journal records (logged at most every 5 minutes)");
+            }
+        }
+        let Some(units) = &mut self.journal else {
+            return;
+        };
+        let mut sink_failed = None;
+        let mut cleaned = Vec::new();
+        let n = batch.records.len() as u64;
+        let mut last = None;
+        for r in batch.records {
+            let slot = units.slot(&r.unit, &mut self.sources, &self.logs_dir, &self.stats);
+            let Some(src) = self.sources.get_mut(&slot) else {
+                continue;
+            };
+            let text = clean_text(&r.message, &mut cleaned, &self.stats);
+            src.observe_as(&text, r.priority.map(|p| p <= 3), &self.stats);
+            if let Some(sink) = &mut self.sink {
+                if let Err(e) = sink.write(&src.name, "journal", &text) {
+                    sink_failed = Some(e);
+                }
+            }
+            last = Some(r.cursor);
+        }
+        Stats::add(&self.stats.journal_records, n);
+        if let Some(e) = sink_failed {
+            Stats::add(&self.stats.log_state_errors, 1);
+            if let Some(n) = self.error_log.hit() {
+                tracing::error!(error = %e, errors = n, "cannot write the lines sink (logged at most every 5 minutes)");
+            }
+        }
+        if last.is_some() {
+            self.journal_cursor = last;
+            self.dirty = true;
         }
     }
 
@@ -263,6 +444,7 @@ impl LogStage {
             path,
             lines,
             pos,
+            k8s,
         } = batch;
         let Some(src) = self.sources.get_mut(&source) else {
             return;
@@ -276,23 +458,13 @@ impl LogStage {
         }
         let mut sink_failed = None;
         let mut cleaned = Vec::new();
-        for raw in lines.iter() {
-            let raw = if raw.contains(&0) {
-                Stats::add(&self.stats.log_lines_with_nul, 1);
-                cleaned.clear();
-                cleaned.extend(raw.iter().copied().filter(|&b| b != 0));
-                &cleaned[..]
-            } else {
-                raw
+        for (i, raw) in lines.iter().enumerate() {
+            let text = clean_text(raw, &mut cleaned, &self.stats);
+            let origin = Origin {
+                stream: lines.stream(i),
+                k8s: k8s.as_ref(),
             };
-            let text = match std::str::from_utf8(raw) {
-                Ok(s) => Cow::Borrowed(s),
-                Err(_) => {
-                    Stats::add(&self.stats.log_lines_invalid_utf8, 1);
-                    String::from_utf8_lossy(raw)
-                }
-            };
-            src.observe(&text, &self.stats);
+            src.observe_from(&text, None, origin, &self.stats);
             if let Some(sink) = &mut self.sink {
                 if let Err(e) = sink.write(&src.name, &path, &text) {
                     sink_failed = Some(e);
@@ -338,6 +510,7 @@ impl LogStage {
             }
             let mut c = Checkpoints {
                 lines_sink: mark,
+                journal_cursor: self.journal_cursor.clone(),
                 ..Checkpoints::default()
             };
             for s in self.sources.values() {
@@ -369,21 +542,32 @@ impl LogStage {
 impl Source {
     fn new(cfg: &FileSourceConfig, logs_dir: &Path, intervals: u64) -> anyhow::Result<Source> {
         let settings = SourceSettings::new(cfg)?;
-        let miner_path = logs_dir.join(format!("{}.templates", cfg.name));
+        Ok(Source::with(
+            cfg.name.clone(),
+            settings,
+            logs_dir,
+            intervals,
+        ))
+    }
+
+    /// A source named `name` (signals `log.{name}.*`), its template state loaded.
+    fn with(name: String, settings: SourceSettings, logs_dir: &Path, intervals: u64) -> Source {
+        let miner_path = logs_dir.join(format!("{name}.templates"));
         let miner = match std::fs::read(&miner_path) {
             Ok(bytes) => match TemplateMiner::from_bytes(MinerConfig::default(), &bytes) {
                 Ok(m) => m,
                 Err(e) => {
                     let aside = miner_path.with_extension("templates.corrupt");
                     let _ = std::fs::rename(&miner_path, &aside);
-                    tracing::error!(source = %cfg.name, error = %e, moved_to = %aside.display(), "template state unreadable; starting with no templates");
+                    tracing::error!(source = %name, error = %e, moved_to = %aside.display(), "template state unreadable; starting with no templates");
                     TemplateMiner::default()
                 }
             },
             Err(_) => TemplateMiner::default(),
         };
-        Ok(Source {
-            name: cfg.name.clone(),
+        Source {
+            next_emit: Instant::now() + settings.interval,
+            name,
             format: settings.format,
             error_pattern: settings.error_pattern,
             interval: settings.interval,
@@ -393,7 +577,6 @@ impl Source {
             miner_dirty: false,
             miner_path,
             intervals,
-            next_emit: Instant::now() + cfg.interval,
             next_interval: None,
             lines: 0,
             errors: 0,
@@ -402,7 +585,7 @@ impl Source {
             new_templates: Vec::new(),
             rank: HashMap::new(),
             resolving: HashMap::new(),
-        })
+        }
     }
 
     /// Reloaded settings; the learned templates and rankings are kept. A new interval applies
@@ -418,7 +601,19 @@ impl Source {
     }
 
     /// One line: its template, whether it is an error, the interval's counts.
+    #[cfg(test)]
     fn observe(&mut self, line: &str, stats: &Stats) {
+        self.observe_as(line, None, stats);
+    }
+
+    /// One line whose record says whether it is an error (`None`: the level in its header,
+    /// else `error_pattern`, decides).
+    fn observe_as(&mut self, line: &str, error: Option<bool>, stats: &Stats) {
+        self.observe_from(line, error, Origin::default(), stats);
+    }
+
+    /// One line, with where it comes from (kept with the evidence samples).
+    fn observe_from(&mut self, line: &str, error: Option<bool>, origin: Origin, stats: &Stats) {
         let (level, content) = match &self.format {
             Some(f) => match f.split(line) {
                 Some(fields) => (fields.level(), fields.content()),
@@ -443,27 +638,41 @@ impl Source {
             self.rank.remove(&gone);
             self.resolving.remove(&gone);
         }
-        let is_error = match level {
-            Some(l) => is_error_level(l),
-            None => self.error_pattern.is_match(line),
+        let is_error = match (error, level) {
+            (Some(e), _) => e,
+            (None, Some(l)) => is_error_level(l),
+            (None, None) => self.error_pattern.is_match(line),
         };
         self.lines += 1;
-        self.templates.entry(m.template_id).or_default().add(line);
+        self.templates
+            .entry(m.template_id)
+            .or_default()
+            .add(line, origin);
         if is_error {
             self.errors += 1;
             self.error_templates
                 .entry(m.template_id)
                 .or_default()
-                .add(line);
+                .add(line, origin);
         }
     }
 
-    fn evidence(&self, id: Option<u64>, samples: &[String]) -> Arc<LogEvidence> {
+    fn evidence(&self, id: Option<u64>, tally: Option<&Tally>) -> Arc<LogEvidence> {
+        let empty = Tally::default();
+        let t = tally.unwrap_or(&empty);
+        let samples = &t.samples;
+        let sample_streams = if t.streams.iter().any(|s| *s != "-") {
+            t.streams.clone()
+        } else {
+            Vec::new()
+        };
         Arc::new(LogEvidence {
             source: self.name.clone(),
             template_id: id,
             template: id.and_then(|i| self.miner.template(i)).map(str::to_owned),
             sample_lines: samples.to_vec(),
+            sample_streams,
+            k8s: t.k8s.clone(),
         })
     }
 
@@ -484,17 +693,17 @@ impl Source {
         let busiest = |m: &HashMap<u64, Tally>| {
             m.iter()
                 .max_by_key(|(id, t)| (t.count, std::cmp::Reverse(**id)))
-                .map(|(id, t)| (*id, t.samples.clone()))
+                .map(|(id, t)| (*id, t.clone()))
         };
         let lines = signal("lines_per_s");
         samples.push(sample(&lines, self.lines as f64 / secs));
-        if let Some((id, s)) = busiest(&self.templates) {
-            evidence.insert(Arc::clone(&lines), self.evidence(Some(id), &s));
+        if let Some((id, t)) = busiest(&self.templates) {
+            evidence.insert(Arc::clone(&lines), self.evidence(Some(id), Some(&t)));
         }
         let errors = signal("errors_per_s");
         samples.push(sample(&errors, self.errors as f64 / secs));
-        if let Some((id, s)) = busiest(&self.error_templates) {
-            evidence.insert(Arc::clone(&errors), self.evidence(Some(id), &s));
+        if let Some((id, t)) = busiest(&self.error_templates) {
+            evidence.insert(Arc::clone(&errors), self.evidence(Some(id), Some(&t)));
         }
 
         // Rank templates by a decayed count; the top ones get a signal of their own.
@@ -515,8 +724,7 @@ impl Source {
             tracked_total += count;
             let s = signal(&format!("template.{id}.count"));
             samples.push(sample(&s, count as f64));
-            let lines: &[String] = t.map_or(&[], |t| &t.samples);
-            evidence.insert(s, self.evidence(Some(*id), lines));
+            evidence.insert(s, self.evidence(Some(*id), t));
         }
         if self.top > 0 {
             let other = signal("template.other.count");
@@ -524,21 +732,21 @@ impl Source {
                 &other,
                 self.lines.saturating_sub(tracked_total) as f64,
             ));
-            let mut lines = Vec::new();
+            let mut rest = Tally::default();
             for (id, t) in &self.templates {
                 if !ranked.iter().any(|(r, _)| r == id) {
-                    lines.extend(
-                        t.samples
-                            .iter()
-                            .take(LogEvidence::MAX_SAMPLES - lines.len())
-                            .cloned(),
-                    );
+                    let take = LogEvidence::MAX_SAMPLES - rest.samples.len();
+                    if rest.samples.is_empty() {
+                        rest.k8s = t.k8s.clone();
+                    }
+                    rest.samples.extend(t.samples.iter().take(take).cloned());
+                    rest.streams.extend(t.streams.iter().take(take).copied());
                 }
-                if lines.len() >= LogEvidence::MAX_SAMPLES {
+                if rest.samples.len() >= LogEvidence::MAX_SAMPLES {
                     break;
                 }
             }
-            evidence.insert(other, self.evidence(None, &lines));
+            evidence.insert(other, self.evidence(None, Some(&rest)));
         }
 
         // Novel templates fire now; earlier ones count down to their resolution.
@@ -558,8 +766,7 @@ impl Source {
                     high: count,
                 },
             };
-            let lines: &[String] = self.templates.get(id).map_or(&[], |t| &t.samples);
-            normals.push((s, point, self.evidence(Some(*id), lines)));
+            normals.push((s, point, self.evidence(Some(*id), self.templates.get(id))));
             if let Some(left) = self.resolving.get_mut(id) {
                 *left = left.saturating_sub(1);
             }
@@ -579,7 +786,7 @@ impl Source {
                 detector: "new_template",
             };
             Stats::add(&stats.anomalies, 1);
-            novel.push((anomaly, self.evidence(Some(id), &t.samples)));
+            novel.push((anomaly, self.evidence(Some(id), Some(t))));
             self.resolving.insert(id, resolve_after);
         }
 
@@ -625,6 +832,8 @@ pub struct LogSources {
     logs_dir: PathBuf,
     stats: Arc<Stats>,
     cancel: CancellationToken,
+    /// The journal reader, while `[sources.journal]` is on.
+    journal: Option<JournalTask>,
 }
 
 impl LogSources {
@@ -741,6 +950,34 @@ impl LogSources {
         let _ = wait.await;
     }
 
+    /// Starts, changes or stops the journal source (`None` or not enabled: stops it). A running
+    /// reader is stopped first (its child killed), so the stage has every record it read; a
+    /// new one resumes after the last record the stage processed.
+    pub(crate) async fn set_journal(&mut self, cfg: &JournalSourceConfig) {
+        if let Some(t) = self.journal.take() {
+            t.stop().await;
+        }
+        let on = cfg.enabled == JournalEnabled::On;
+        let (done, wait) = oneshot::channel();
+        self.command(StageCommand::Journal {
+            cfg: on.then(|| Box::new(cfg.clone())),
+            done,
+        })
+        .await;
+        let cursor = wait.await.unwrap_or_default();
+        if on {
+            if let Some(tx) = self.tx.clone() {
+                self.journal = Some(JournalTask::start(
+                    cfg.clone(),
+                    cursor,
+                    tx,
+                    Arc::clone(&self.stats),
+                    &self.cancel,
+                ));
+            }
+        }
+    }
+
     pub(crate) async fn set_resolve_after(&self, n: u32) {
         self.command(StageCommand::ResolveAfter(n)).await;
     }
@@ -748,6 +985,10 @@ impl LogSources {
     /// Waits for the threads (after `cancel`): the tailers stop, the stage takes its last
     /// checkpoint and drops its pipeline sender.
     pub async fn join(mut self) {
+        // The journal reader ends on the agent's cancel; the batches it sent are queued.
+        if let Some(t) = self.journal.take() {
+            t.join().await;
+        }
         let mut threads: Vec<_> = self.tailers.drain().map(|(_, t)| t.thread).collect();
         self.tx = None;
         threads.extend(self.stage.take());
@@ -782,9 +1023,10 @@ pub fn start(
     stats: Arc<Stats>,
     cancel: CancellationToken,
 ) -> anyhow::Result<LogSources> {
-    if config.sources.files.is_empty() && config.sinks.lines.path.is_some() {
+    let journal_on = config.sources.journal.enabled == JournalEnabled::On;
+    if config.sources.files.is_empty() && !journal_on && config.sinks.lines.path.is_some() {
         tracing::warn!(
-            "[sinks.lines] is set but no [[sources.files]] is configured: it stays empty"
+            "[sinks.lines] is set but no [[sources.files]] nor journal is configured: it stays empty"
         );
     }
     let store = Store::new(state_dir)
@@ -801,6 +1043,17 @@ pub fn start(
         }
     }
     let logs_dir = store.dir().to_owned();
+    let journal = journal_on.then(|| {
+        let saved_intervals = saved
+            .intervals
+            .iter()
+            .filter(|(name, _)| name.starts_with("journal."))
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        JournalUnits::new(config.sources.journal.clone(), saved_intervals)
+    });
+    // Kept while the journal is off, so that it resumes where it stopped when turned on.
+    let journal_cursor = saved.journal_cursor.clone();
     let stage = LogStage {
         sources,
         files,
@@ -814,6 +1067,9 @@ pub fn start(
         last_commit: Instant::now(),
         error_log: LogLimiter::new(Duration::from_secs(300)),
         malformed_log: LogLimiter::new(Duration::from_secs(300)),
+        journal,
+        journal_cursor: journal_cursor.clone(),
+        logs_dir: logs_dir.clone(),
     };
     let (tx, rx) = std::sync::mpsc::sync_channel(crate::sources::files::TAIL_QUEUE);
     let h = std::thread::Builder::new()
@@ -828,11 +1084,42 @@ pub fn start(
         logs_dir,
         stats,
         cancel,
+        journal: None,
     };
     for (slot, cfg) in config.sources.files.iter().enumerate() {
         running.spawn_tailer(slot, cfg, saved.sources.get(&cfg.name).cloned())?;
     }
+    if journal_on {
+        if let Some(tx) = running.tx.clone() {
+            running.journal = Some(JournalTask::start(
+                config.sources.journal.clone(),
+                journal_cursor,
+                tx,
+                Arc::clone(&running.stats),
+                &running.cancel,
+            ));
+        }
+    }
     Ok(running)
+}
+
+/// A line's bytes as text for mining: NUL bytes removed, invalid UTF-8 replaced (both counted).
+fn clean_text<'a>(raw: &'a [u8], cleaned: &'a mut Vec<u8>, stats: &Stats) -> Cow<'a, str> {
+    let raw = if raw.contains(&0) {
+        Stats::add(&stats.log_lines_with_nul, 1);
+        cleaned.clear();
+        cleaned.extend(raw.iter().copied().filter(|&b| b != 0));
+        &cleaned[..]
+    } else {
+        raw
+    };
+    match std::str::from_utf8(raw) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => {
+            Stats::add(&stats.log_lines_invalid_utf8, 1);
+            String::from_utf8_lossy(raw)
+        }
+    }
 }
 
 /// Level names that mean an error, across syslog, log4j, Python, Go and friends.
@@ -905,6 +1192,43 @@ mod tests {
         assert_eq!(s.emit(Instant::now(), 2, &stats).normals.len(), 1);
         assert_eq!(s.emit(Instant::now(), 2, &stats).normals.len(), 1);
         assert!(s.emit(Instant::now(), 2, &stats).normals.is_empty());
+    }
+
+    #[test]
+    fn journal_units_are_mined_apart_with_priority_errors_and_a_bounded_count() {
+        let tmp = tempfile::tempdir().unwrap();
+        let stats = Stats::default();
+        let cfg = JournalSourceConfig {
+            max_units: 2,
+            ..JournalSourceConfig::default()
+        };
+        let mut units = JournalUnits::new(cfg, BTreeMap::new());
+        let mut sources = BTreeMap::new();
+        let mut slot = |u: &str| units.slot(u, &mut sources, tmp.path(), &stats);
+        let nginx = slot("nginx.service");
+        assert_eq!(slot("nginx"), nginx);
+        let cron = slot("cron.service");
+        let over = slot("sshd.service");
+        assert_eq!(slot("getty@tty1.service"), over);
+        assert_ne!(nginx, cron);
+        assert_eq!(Stats::get(&stats.journal_records_unit_overflow), 2);
+        assert_eq!(Stats::get(&stats.journal_units), 2);
+        assert_eq!(sources[&over].name, "journal._overflow");
+        let s = sources.get_mut(&nginx).unwrap();
+        // The priority decides, whatever the text says.
+        s.observe_as("upstream timed out after 30 s", Some(true), &stats);
+        s.observe_as("error page served to 10.0.0.1", Some(false), &stats);
+        s.observe_as("fatal: no priority, the pattern decides", None, &stats);
+        let u = s.emit(Instant::now(), 3, &stats);
+        let value = |name: &str| {
+            u.samples
+                .iter()
+                .find(|x| &*x.signal == name)
+                .map(|x| x.value)
+        };
+        assert_eq!(value("log.journal.nginx.lines_per_s"), Some(0.3));
+        assert_eq!(value("log.journal.nginx.errors_per_s"), Some(0.2));
+        assert!(sources[&cron].templates.is_empty(), "units are mined apart");
     }
 
     #[test]

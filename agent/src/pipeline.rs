@@ -713,6 +713,8 @@ mod tests {
                 template_id: Some(4),
                 template: Some("disk <*> full".into()),
                 sample_lines: vec![line.into()],
+                sample_streams: Vec::new(),
+                k8s: None,
             })
         };
         let mut fired = Vec::new();

@@ -93,6 +93,8 @@ pub struct Plan {
     /// File sources by name.
     pub sources: Vec<(String, Change)>,
     pub lines_sink: bool,
+    /// `[sources.journal]` changed (started, stopped or reconfigured).
+    pub journal: bool,
     /// Sinks by name (`stdout`, `mqtt`, `otlp`).
     pub sinks: Vec<(&'static str, Change)>,
     pub host: bool,
@@ -106,6 +108,7 @@ impl Plan {
     pub fn is_empty(&self) -> bool {
         self.sources.is_empty()
             && !self.lines_sink
+            && !self.journal
             && self.sinks.is_empty()
             && !self.host
             && !self.detectors
@@ -130,6 +133,9 @@ impl Plan {
         }
         if self.lines_sink {
             parts.push("lines sink".to_owned());
+        }
+        if self.journal {
+            parts.push("journal".to_owned());
         }
         if !self.sinks.is_empty() {
             parts.push(format!(
@@ -249,6 +255,7 @@ pub fn plan(old: &Config, mut new: Config) -> Plan {
         needs_restart,
         sources,
         lines_sink: old.sinks.lines != new.sinks.lines,
+        journal: old.sources.journal != new.sources.journal,
         sinks,
         host: old.sources.host != new.sources.host,
         detectors: old.detectors != new.detectors,
@@ -380,6 +387,9 @@ impl Running {
         if let Some(sink) = prepared.lines_sink {
             self.logs.set_lines_sink(sink).await;
         }
+        if plan.journal {
+            self.logs.set_journal(&plan.config.sources.journal).await;
+        }
         for source in prepared.sources {
             let result = match source {
                 PreparedFiles::Removed(name) => {
@@ -458,7 +468,10 @@ impl Reloader {
         let new = match seismo_config::Overrides::from_env()
             .and_then(|o| seismo_config::load_with(&path, &o))
         {
-            Ok(c) => c,
+            Ok(mut c) => {
+                crate::sources::journal::probe::resolve(&mut c);
+                c
+            }
             Err(e) => return refuse(&running.stats, &format!("invalid configuration: {e}")),
         };
         let plan = plan(&self.current, new);

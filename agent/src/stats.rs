@@ -75,6 +75,18 @@ pub struct Stats {
     pub log_state_errors: AtomicU64,
     /// Templates created by the template miners.
     pub log_templates_new: AtomicU64,
+    /// Journal records fully processed by the log stage.
+    pub journal_records: AtomicU64,
+    /// journalctl output lines that were not journal records (or too long): skipped.
+    pub journal_records_malformed: AtomicU64,
+    /// Records of units beyond `max_units`, mined together as the unit `_overflow`.
+    pub journal_records_unit_overflow: AtomicU64,
+    /// Units mined separately (a gauge).
+    pub journal_units: AtomicU64,
+    /// journalctl restarts (it exited, or could not be started).
+    pub journal_restarts: AtomicU64,
+    /// Lines journalctl wrote on its standard error.
+    pub journal_stderr_lines: AtomicU64,
     /// Remediation hook runs by outcome, and matches not run because of a limit.
     pub hook_runs_ok: AtomicU64,
     pub hook_runs_failed: AtomicU64,
@@ -175,6 +187,16 @@ impl Stats {
             g(&self.reloads_ok),
             g(&self.reloads_refused),
         );
+        let journal = format!(
+            "journal_records={} journal_records_malformed={} journal_records_unit_overflow={} \
+             journal_units={} journal_restarts={} journal_stderr_lines={}",
+            g(&self.journal_records),
+            g(&self.journal_records_malformed),
+            g(&self.journal_records_unit_overflow),
+            g(&self.journal_units),
+            g(&self.journal_restarts),
+            g(&self.journal_stderr_lines),
+        );
         let hooks = format!(
             "hook_runs_ok={} hook_runs_failed={} hook_runs_timed_out={} hook_runs_interrupted={} \
              hook_runs_skipped_concurrency={} hook_runs_skipped_interval={} hook_runs_dry_run={}",
@@ -192,7 +214,10 @@ impl Stats {
             g(&self.otlp_metric_export_failures),
             g(&self.otlp_metric_series_refused),
         );
-        format!("{base} {logs} {hooks}{gauges}{}", self.sinks_summary())
+        format!(
+            "{base} {logs} {journal} {hooks}{gauges}{}",
+            self.sinks_summary()
+        )
     }
 
     /// Registers (or finds) the counters of sink `name`.

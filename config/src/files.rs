@@ -122,7 +122,7 @@ pub const DEFAULT_ERROR_PATTERN: &str =
 fn default_max_line_bytes() -> usize {
     1 << 20
 }
-fn default_error_pattern() -> Pattern {
+pub(crate) fn default_error_pattern() -> Pattern {
     Pattern::fixed(DEFAULT_ERROR_PATTERN)
 }
 fn default_interval() -> Duration {
@@ -266,7 +266,7 @@ impl PartialEq for Pattern {
     }
 }
 
-fn pattern<'de, D: Deserializer<'de>>(d: D) -> Result<Pattern, D::Error> {
+pub(crate) fn pattern<'de, D: Deserializer<'de>>(d: D) -> Result<Pattern, D::Error> {
     Pattern::new(&String::deserialize(d)?).map_err(de::Error::custom)
 }
 
@@ -317,7 +317,7 @@ fn log_format_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
     Ok(Some(s))
 }
 
-fn bounded_usize<'de, D: Deserializer<'de>>(
+pub(crate) fn bounded_usize<'de, D: Deserializer<'de>>(
     d: D,
     min: usize,
     max: usize,
@@ -336,7 +336,7 @@ fn max_line_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
     bounded_usize(d, 256, 64 << 20, "1048576")
 }
 
-fn top_templates<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+pub(crate) fn top_templates<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
     bounded_usize(d, 0, 1000, "20")
 }
 

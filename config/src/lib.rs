@@ -8,6 +8,7 @@ mod error;
 mod files;
 mod hooks;
 mod http;
+mod journal;
 mod model;
 mod mqtt;
 mod otlp;
@@ -29,6 +30,9 @@ pub use files::{
 };
 pub use hooks::{HookCommand, HookConfig, HookOn, HookSeverity, HookState, DEFAULT_PATH};
 pub use http::{HttpConfig, DEFAULT_LISTEN};
+pub use journal::{
+    JournalEnabled, JournalSourceConfig, DEFAULT_FALLBACK, FALLBACK_SOURCE, PRIORITY_NAMES,
+};
 pub use model::{AgentConfig, Config, LogFormat, LogLevel, LoggingConfig};
 pub use mqtt::{MqttSinkConfig, MqttTlsConfig, MqttVersion};
 pub use otlp::{OtlpCompression, OtlpProtocol, OtlpSinkConfig, OtlpTlsConfig};

@@ -15,6 +15,8 @@ pub struct SourcesConfig {
     /// `[[sources.files]]`: log files, each table one named source.
     #[serde(deserialize_with = "crate::files::unique_sources")]
     pub files: Vec<FileSourceConfig>,
+    /// `[sources.journal]`: the systemd journal (off when the table is absent).
+    pub journal: crate::journal::JournalSourceConfig,
 }
 
 /// `[sources.host]`: host metrics sampled with sysinfo.

@@ -15,6 +15,9 @@ fn embedded_default_parses_and_equals_code_defaults() {
     let mut code = Config::default();
     // The documented file sets overrides the code does not have.
     code.detectors.overrides = parsed.detectors.overrides.clone();
+    // It follows the journal when readable ("auto"); a file without [sources.journal] does not.
+    assert_eq!(parsed.sources.journal.enabled, JournalEnabled::Auto);
+    code.sources.journal.enabled = JournalEnabled::Auto;
     assert_eq!(parsed, code, "seismo.toml and the Default impls disagree");
     assert_eq!(parsed.sources.host.interval, Duration::from_secs(10));
     assert!(!parsed.detectors.overrides.is_empty());

@@ -184,6 +184,8 @@ pub(crate) mod tests {
                 template_id: Some(7),
                 template: Some("error <*>".into()),
                 sample_lines: vec!["error $(touch /tmp/x) `id`; rm -rf /".into()],
+                sample_streams: Vec::new(),
+                k8s: None,
             })),
         }
     }

@@ -168,6 +168,40 @@ fn render(s: &HttpState, process: &ProcessStats) -> String {
         g(&st.log_templates_new),
     );
     e.family(
+        "seismo_journal_records_total",
+        Counter,
+        "Journal records by outcome: processed (mined per unit), malformed (journalctl output that was not a record, skipped), unit_overflow (processed, of units beyond max_units, mined together as _overflow).",
+    );
+    for (outcome, c) in [
+        ("processed", &st.journal_records),
+        ("malformed", &st.journal_records_malformed),
+        ("unit_overflow", &st.journal_records_unit_overflow),
+    ] {
+        e.sample(
+            "seismo_journal_records_total",
+            &[("outcome", outcome)],
+            g(c),
+        );
+    }
+    e.single(
+        "seismo_journal_units",
+        Gauge,
+        "Journal units mined separately.",
+        g(&st.journal_units),
+    );
+    e.single(
+        "seismo_journal_restarts_total",
+        Counter,
+        "journalctl restarts (it exited or could not be started); each is retried with backoff.",
+        g(&st.journal_restarts),
+    );
+    e.single(
+        "seismo_journal_stderr_lines_total",
+        Counter,
+        "Lines journalctl wrote on its standard error (logged at most once a minute).",
+        g(&st.journal_stderr_lines),
+    );
+    e.family(
         "seismo_log_lines_flagged_total",
         Counter,
         "Log lines with a problem, processed anyway: truncated (cut at max_line_bytes), invalid_utf8 (bytes replaced), with_nul (NUL bytes removed), unparsed (header did not match the format).",

@@ -2,4 +2,5 @@
 
 pub mod files;
 pub mod host;
+pub(crate) mod journal;
 mod rate;

@@ -34,6 +34,24 @@ pub struct WireAlert {
     #[serde(default)]
     pub flapping: bool,
     pub summary: String,
+    /// Log evidence; only its Kubernetes metadata becomes attributes.
+    #[serde(default)]
+    pub log: Option<WireLog>,
+}
+
+/// The part of an alert's log evidence the OTLP record carries.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct WireLog {
+    #[serde(default)]
+    pub k8s: Option<WireK8s>,
+}
+
+/// `log.k8s` of an alert: attributes k8s.pod.name, k8s.namespace.name, k8s.container.name.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct WireK8s {
+    pub pod: String,
+    pub namespace: String,
+    pub container: String,
 }
 
 /// An incident event as the outbox holds it: the JSON of the stdout sink's schema (README).
@@ -258,6 +276,11 @@ impl RecordBuilder {
                 r.add_attribute(key, v);
             }
         }
+        if let Some(k) = event.log.as_ref().and_then(|l| l.k8s.as_ref()) {
+            r.add_attribute("k8s.pod.name", k.pod.clone());
+            r.add_attribute("k8s.namespace.name", k.namespace.clone());
+            r.add_attribute("k8s.container.name", k.container.clone());
+        }
         r
     }
 }
@@ -342,6 +365,33 @@ mod tests {
         r.attributes_iter()
             .find(|(k, _)| k.as_str() == key)
             .map(|(_, v)| v)
+    }
+
+    #[test]
+    fn a_container_log_alert_carries_its_pod() {
+        let mut w = wire(AlertState::Firing, Severity::Warning, 3.0);
+        let b = RecordBuilder::new();
+        let r = b.record(&WireEvent::Alert(w.clone()));
+        assert_eq!(attr(&r, "k8s.pod.name"), None);
+        let evidence = crate::event::LogEvidence {
+            source: "pods".into(),
+            template_id: None,
+            template: None,
+            sample_lines: vec!["boom".into()],
+            sample_streams: vec!["stderr"],
+            k8s: Some(std::sync::Arc::new(crate::event::K8sPod {
+                pod: "web-1".into(),
+                namespace: "shop".into(),
+                container: "nginx".into(),
+            })),
+        };
+        let json = serde_json::to_value(&evidence).unwrap();
+        w.log = Some(serde_json::from_value(json).unwrap());
+        let r = b.record(&WireEvent::Alert(w));
+        let s = |v: &str| AnyValue::from(v.to_owned());
+        assert_eq!(attr(&r, "k8s.pod.name"), Some(&s("web-1")));
+        assert_eq!(attr(&r, "k8s.namespace.name"), Some(&s("shop")));
+        assert_eq!(attr(&r, "k8s.container.name"), Some(&s("nginx")));
     }
 
     #[test]

@@ -50,6 +50,9 @@ pub(crate) struct Checkpoints {
     /// Per source name: signal intervals completed (new templates alert once warm).
     #[serde(default)]
     pub intervals: BTreeMap<String, u64>,
+    /// The journal cursor of the last record processed (see `crate::sources::journal`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal_cursor: Option<String>,
 }
 
 pub(crate) struct Store {

@@ -33,11 +33,12 @@ impl Wrapper {
 }
 
 /// One decoded record: `message` is the log text without the wrapper (and without the newline
-/// Docker keeps); `partial` when the line continues in the next record. The stream and time
-/// are validated, not kept: the log stage does not use them yet.
+/// Docker keeps); `partial` when the line continues in the next record; `stderr` when it was
+/// written to stderr (else stdout). The time is validated, not kept.
 #[derive(Debug, PartialEq)]
 pub(crate) struct Record {
     pub partial: bool,
+    pub stderr: bool,
     pub message: Vec<u8>,
 }
 
@@ -72,11 +73,13 @@ pub(crate) fn decode_cri(record: &[u8]) -> Result<Record, Malformed> {
         _ => return Err(Malformed::CriPrefix),
     };
     check_stream(stream).map_err(|_| Malformed::CriPrefix)?;
+    let stderr = stream == b"stderr";
     if time.len() < 20 || !time[..4].iter().all(u8::is_ascii_digit) || time[4] != b'-' {
         return Err(Malformed::CriPrefix);
     }
     Ok(Record {
         partial,
+        stderr,
         message: message.to_vec(),
     })
 }
@@ -100,6 +103,7 @@ pub(crate) fn decode_docker(record: &[u8]) -> Result<Record, Malformed> {
     };
     Ok(Record {
         partial,
+        stderr: line.stream == "stderr",
         message: message.to_vec(),
     })
 }
@@ -115,7 +119,7 @@ mod tests {
         assert!(!r.partial);
         let r = decode_cri(b"2026-11-26T01:02:03.1Z stderr P part ").unwrap();
         assert_eq!(r.message, b"part ");
-        assert!(r.partial);
+        assert!(r.partial && r.stderr);
         // An empty log line is a record with an empty message.
         assert_eq!(
             decode_cri(b"2026-11-26T01:02:03Z stdout F")

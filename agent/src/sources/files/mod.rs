@@ -15,6 +15,7 @@ mod container;
 mod copies;
 mod discovery;
 mod identity;
+mod k8s;
 mod tail;
 mod watch;
 
@@ -59,6 +60,8 @@ pub(crate) enum TailEvent {
         source: usize,
         id: FileId,
     },
+    /// Records read from the journal (see `crate::sources::journal`).
+    Journal(crate::sources::journal::JournalBatch),
     /// Not from a tailer: a reload's command to the log stage (see `crate::logs::LogSources`).
     Stage(Box<crate::logs::StageCommand>),
 }
@@ -71,6 +74,8 @@ pub(crate) struct LineBatch {
     pub path: Arc<str>,
     pub lines: Lines,
     pub pos: ReadPos,
+    /// Pod, namespace and container, for container logs named as kubelet names them.
+    pub k8s: Option<Arc<crate::event::K8sPod>>,
 }
 
 /// Starts the tailer of source `index` on its own thread. `saved` are its checkpoint entries;
@@ -608,6 +613,10 @@ impl Tailer {
     fn batch_of(&self, id: FileId, lines: Lines) -> TailEvent {
         let t = &self.files[&id];
         Stats::add(&self.stats.log_lines_truncated, lines.truncated);
+        let k8s = match self.rules.container {
+            tail::ContainerRule::Plain => None,
+            _ => k8s::from_path(&t.path).map(Arc::new),
+        };
         TailEvent::Lines(LineBatch {
             source: self.index,
             id,
@@ -615,6 +624,7 @@ impl Tailer {
             path: t.path.to_string_lossy().into(),
             lines,
             pos: t.checkpoint(),
+            k8s,
         })
     }
 

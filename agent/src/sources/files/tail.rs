@@ -50,6 +50,8 @@ impl ContainerRule {
 pub(crate) struct Lines {
     pub text: Vec<u8>,
     pub ends: Vec<u32>,
+    /// Per line: the container stream it was written to (see [`Stream`]).
+    pub streams: Vec<Stream>,
     /// Lines cut at `max_line_bytes`.
     pub truncated: u64,
     /// Container records that could not be decoded (skipped), and the last reason.
@@ -84,7 +86,13 @@ impl Lines {
         })
     }
 
-    fn push(&mut self, line: &[u8]) {
+    /// The stream line `i` was written to, when its container record said.
+    pub fn stream(&self, i: usize) -> Option<&'static str> {
+        self.streams.get(i).and_then(|s| s.name())
+    }
+
+    fn push(&mut self, line: &[u8], stream: Stream) {
+        self.streams.push(stream);
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         self.text.extend_from_slice(line);
         self.ends
@@ -92,8 +100,29 @@ impl Lines {
     }
 }
 
+/// The stream a container record was written to; `None` for plain files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Stream {
+    #[default]
+    None,
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            Stream::None => None,
+            Stream::Stdout => Some("stdout"),
+            Stream::Stderr => Some("stderr"),
+        }
+    }
+}
+
 /// An event being assembled from a start line and its continuation lines.
 struct Pending {
+    /// The stream of its first record (container logs).
+    stream: Stream,
     data: Vec<u8>,
     /// File offset of the start line: where to resume if the event is not finished.
     start: u64,
@@ -328,7 +357,7 @@ impl TailFile {
         };
         match wrapper {
             Some(w) => self.record(w, line, truncated, start, rules, out),
-            None => self.logical(line, truncated, start, rules, out),
+            None => self.logical(line, truncated, start, Stream::None, rules, out),
         }
     }
 
@@ -357,7 +386,13 @@ impl TailFile {
                 return;
             }
         };
+        let stream = if rec.stderr {
+            Stream::Stderr
+        } else {
+            Stream::Stdout
+        };
         let p = self.partial.get_or_insert_with(|| Pending {
+            stream,
             data: Vec::new(),
             start,
             truncated: false,
@@ -373,7 +408,7 @@ impl TailFile {
 
     fn flush_partial_with(&mut self, rules: &LineRules, out: &mut Lines) {
         if let Some(p) = self.partial.take() {
-            self.logical(&p.data, p.truncated, p.start, rules, out);
+            self.logical(&p.data, p.truncated, p.start, p.stream, rules, out);
         }
     }
 
@@ -381,7 +416,7 @@ impl TailFile {
     fn flush_partial(&mut self, out: &mut Lines) {
         if let Some(p) = self.partial.take() {
             out.truncated += u64::from(p.truncated);
-            out.push(&p.data);
+            out.push(&p.data, p.stream);
         }
     }
 
@@ -391,18 +426,20 @@ impl TailFile {
         line: &[u8],
         truncated: bool,
         start: u64,
+        stream: Stream,
         rules: &LineRules,
         out: &mut Lines,
     ) {
         let Some(re) = &rules.multiline_start else {
             out.truncated += u64::from(truncated);
-            out.push(line);
+            out.push(line, stream);
             return;
         };
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if self.pending.is_none() || re.is_match(line) {
             self.flush_pending(out);
             self.pending = Some(Pending {
+                stream,
                 data: line.to_vec(),
                 start,
                 truncated,
@@ -428,7 +465,7 @@ impl TailFile {
     pub fn flush_pending(&mut self, out: &mut Lines) {
         if let Some(p) = self.pending.take() {
             out.truncated += u64::from(p.truncated);
-            out.push(&p.data);
+            out.push(&p.data, p.stream);
         }
     }
 
