@@ -188,9 +188,7 @@ fn replay_to_stdout(
             .context("cannot write to stdout")
             .map_err(Failure::Data)?;
         match plot {
-            Some((svg, alerting)) => draw(file, svg, &scored, alerting)
-                .with_context(|| format!("--plot {}", svg.display()))
-                .map_err(Failure::Data),
+            Some((svg, alerting)) => draw(file, svg, &scored, alerting).map_err(Failure::Data),
             None => Ok(()),
         }
     });

@@ -130,6 +130,13 @@ pub(crate) fn write(chart: &Chart<'_>, path: &Path) -> anyhow::Result<usize> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
+    if !folder.is_dir() {
+        anyhow::bail!(
+            "cannot write {}: the folder {} does not exist",
+            path.display(),
+            folder.display()
+        );
+    }
     // A chart is for reading: 0666 less the umask, as any file a command writes, not the
     // temporary file's 0600.
     let mut tmp = tempfile::Builder::new()
@@ -137,11 +144,13 @@ pub(crate) fn write(chart: &Chart<'_>, path: &Path) -> anyhow::Result<usize> {
         .suffix(".svg")
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
         .tempfile_in(folder)
-        .with_context(|| {
-            format!(
-                "cannot write {}: cannot create a file in {}",
+        .map_err(|e| {
+            // tempfile names its random file in the error: say what the user can act on.
+            anyhow::anyhow!(
+                "cannot write {}: cannot create a file in {}: {}",
                 path.display(),
-                folder.display()
+                folder.display(),
+                std::io::Error::from(e.kind())
             )
         })?;
     use std::io::Write as _;
