@@ -294,6 +294,7 @@ fn plot(b: &Backtest, dir: &Path, given_thresholds: bool) -> anyhow::Result<()> 
         "optimised on the corpus"
     };
     let (mut failed, mut bytes) = (Vec::new(), 0usize);
+    let started = std::time::Instant::now();
     for (file, scores) in b.files.iter().zip(&report.files) {
         let target = dir.join(Path::new(&file.name).with_extension("svg"));
         let (mut inside, mut outside) = (Vec::new(), Vec::new());
@@ -356,10 +357,11 @@ fn plot(b: &Backtest, dir: &Path, given_thresholds: bool) -> anyhow::Result<()> 
         }
     }
     eprintln!(
-        "plotted {} of {} files into {} ({bytes} bytes)",
+        "plotted {} of {} files into {} ({bytes} bytes in {} ms)",
         b.files.len() - failed.len(),
         b.files.len(),
-        dir.display()
+        dir.display(),
+        started.elapsed().as_millis()
     );
     if failed.is_empty() {
         Ok(())

@@ -361,11 +361,13 @@ fn draw(file: &Path, svg: &Path, scored: &Scored, alerting: &AlertingConfig) -> 
         ],
         windows: Vec::new(),
     };
+    let started = std::time::Instant::now();
     let bytes = crate::plot::write(&chart, svg)?;
     eprintln!(
-        "plotted {} into {} ({bytes} bytes)",
+        "plotted {} into {} ({bytes} bytes in {} ms)",
         file.display(),
-        svg.display()
+        svg.display(),
+        started.elapsed().as_millis()
     );
     Ok(())
 }

@@ -256,7 +256,7 @@ fn draw(chart: &Chart<'_>, root: &Area<'_>) -> anyhow::Result<()> {
 
     let mut values = ChartBuilder::on(&upper)
         .margin_left(10)
-        .margin_right(25)
+        .margin_right(40)
         .margin_top(4)
         .y_label_area_size(80)
         .build_cartesian_2d((t0..t1).with_key_points(ticks.at.clone()), y0..y1)?;
@@ -273,7 +273,7 @@ fn draw(chart: &Chart<'_>, root: &Area<'_>) -> anyhow::Result<()> {
 
     let mut scores = ChartBuilder::on(&lower)
         .margin_left(10)
-        .margin_right(25)
+        .margin_right(40)
         .margin_top(8)
         .margin_bottom(6)
         .x_label_area_size(46)
