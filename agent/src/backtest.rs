@@ -11,6 +11,10 @@
 //! Without `--thresholds`, each profile's threshold is optimised over the corpus like NAB's
 //! `optimize` step. The normalised score counts the windows of the files scored, so on part of
 //! NAB's corpus it is an estimate of the full-corpus figure.
+//!
+//! `--plot-dir DIR` also draws each file (`DIR/<sub-folder>/<stem>.svg`): its values, its
+//! windows, its scores with the threshold, and its detections, with the file's NAB score in
+//! the title (the `standard` profile's when it was scored, else the profile asked for).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -33,6 +37,8 @@ pub struct BacktestArgs {
     /// `None`: all three profiles.
     pub profile: Option<Profile>,
     pub thresholds: Option<PathBuf>,
+    /// Draw one chart per file into this folder (created if missing).
+    pub plot_dir: Option<PathBuf>,
 }
 
 /// One file of the corpus: its name as NAB writes it (`realTraffic/speed_t4013.csv`), its
@@ -42,6 +48,9 @@ pub struct CorpusFile {
     pub name: String,
     pub scores: Vec<f64>,
     pub windows: Vec<Window>,
+    /// The data file's timestamps (unix ms) and values, for the charts.
+    pub ts_ms: Vec<i64>,
+    pub values: Vec<f64>,
 }
 
 /// The scores of one profile.
@@ -78,7 +87,11 @@ pub fn main(args: BacktestArgs) -> ExitCode {
         let mut out = std::io::stdout().lock();
         out.write_all(text.as_bytes())
             .and_then(|()| out.flush())
-            .context("cannot write to stdout")
+            .context("cannot write to stdout")?;
+        match &args.plot_dir {
+            Some(dir) => plot(&b, dir, args.thresholds.is_some()),
+            None => Ok(()),
+        }
     });
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -254,9 +267,112 @@ pub fn load_corpus(
             name,
             scores: scored.values,
             windows: rows,
+            ts_ms: series.ts_ms,
+            values: series.values,
         });
     }
     Ok(files)
+}
+
+/// `--plot-dir`: one chart per file, `DIR/<sub-folder>/<stem>.svg`. A file that cannot be
+/// drawn is reported and the others are still drawn; the error names every failure.
+fn plot(b: &Backtest, dir: &Path, given_thresholds: bool) -> anyhow::Result<()> {
+    use crate::plot::{Chart, MarkerKind, Markers};
+    let Some(report) = b
+        .reports
+        .iter()
+        .find(|r| r.profile == Profile::Standard)
+        .or(b.reports.first())
+    else {
+        return Ok(());
+    };
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("--plot-dir {}: cannot create the folder", dir.display()))?;
+    let origin = if given_thresholds {
+        "from --thresholds"
+    } else {
+        "optimised on the corpus"
+    };
+    let (mut failed, mut bytes) = (Vec::new(), 0usize);
+    let started = std::time::Instant::now();
+    for (file, scores) in b.files.iter().zip(&report.files) {
+        let target = dir.join(Path::new(&file.name).with_extension("svg"));
+        let (mut inside, mut outside) = (Vec::new(), Vec::new());
+        for (row, &score) in file.scores.iter().enumerate() {
+            if score >= report.threshold {
+                if file
+                    .windows
+                    .iter()
+                    .any(|w| (w.first..=w.last).contains(&row))
+                {
+                    inside.push(row);
+                } else {
+                    outside.push(row);
+                }
+            }
+        }
+        let chart = Chart {
+            title: format!(
+                "{} · NAB {} score {:.3}",
+                file.name, report.profile, scores.score
+            ),
+            subtitle: format!(
+                "{} rows · detector {} · threshold {} ({origin}) · TP {} FP {} FN {} rows · the first {} rows are NAB's probation",
+                file.scores.len(),
+                b.detector,
+                report.threshold,
+                scores.counts.tp,
+                scores.counts.fp,
+                scores.counts.fn_,
+                nab::probation_rows(file.scores.len())
+            ),
+            ts_ms: &file.ts_ms,
+            values: &file.values,
+            expected: None,
+            scores: &file.scores,
+            threshold: report.threshold,
+            markers: vec![
+                Markers {
+                    kind: MarkerKind::DetectionInWindow,
+                    rows: inside,
+                },
+                Markers {
+                    kind: MarkerKind::DetectionOutside,
+                    rows: outside,
+                },
+            ],
+            windows: file.windows.iter().map(|w| (w.first, w.last)).collect(),
+        };
+        let written = target
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .with_context(|| format!("cannot create the folder of {}", target.display()))
+            .and_then(|()| crate::plot::write(&chart, &target));
+        match written {
+            Ok(n) => bytes += n,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                failed.push(file.name.as_str());
+            }
+        }
+    }
+    eprintln!(
+        "plotted {} of {} files into {} ({bytes} bytes in {} ms)",
+        b.files.len() - failed.len(),
+        b.files.len(),
+        dir.display(),
+        started.elapsed().as_millis()
+    );
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        bail!(
+            "--plot-dir {}: {} file(s) not drawn: {}",
+            dir.display(),
+            failed.len(),
+            failed.join(", ")
+        )
+    }
 }
 
 /// Windows given as timestamps to row ranges: from the first row at or after the start to the

@@ -63,6 +63,9 @@ pub enum Command {
         /// Accept rows whose timestamp is earlier than the row before (refused by default).
         #[arg(long)]
         allow_unsorted: bool,
+        /// Also draw FILE.csv's chart (values, expected range, score, alerts) into this SVG.
+        #[arg(long, value_name = "CHART.svg", conflicts_with = "nab")]
+        plot: Option<PathBuf>,
     },
     /// Score a results folder against labelled anomaly windows with NAB's scoring.
     Backtest {
@@ -81,6 +84,10 @@ pub enum Command {
         /// NAB's thresholds.json: use its threshold for NAME instead of optimising one.
         #[arg(long, value_name = "FILE")]
         thresholds: Option<PathBuf>,
+        /// Also draw one SVG chart per file into this folder (created if missing):
+        /// DIR/<sub-folder>/<stem>.svg with values, windows, scores and detections.
+        #[arg(long, value_name = "DIR")]
+        plot_dir: Option<PathBuf>,
     },
     /// Template-mine a log file offline: CSV `line,template_id,template` on stdout, one row per
     /// line; a summary of the templates with their counts on stderr.
@@ -127,6 +134,7 @@ pub fn main() -> ExitCode {
             config,
             detector,
             allow_unsorted,
+            plot,
         } => crate::replay::main(crate::replay::ReplayArgs {
             file,
             nab,
@@ -134,6 +142,7 @@ pub fn main() -> ExitCode {
             config,
             detector,
             allow_unsorted,
+            plot,
         }),
         Command::Backtest {
             data,
@@ -141,12 +150,14 @@ pub fn main() -> ExitCode {
             results,
             profile,
             thresholds,
+            plot_dir,
         } => crate::backtest::main(crate::backtest::BacktestArgs {
             data,
             windows,
             results,
             profile,
             thresholds,
+            plot_dir,
         }),
         Command::Logparse { log_format, file } => {
             crate::logparse::main(log_format.as_deref(), &file)

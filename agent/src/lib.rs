@@ -15,6 +15,7 @@ pub mod logparse;
 pub mod logs;
 pub mod outbox;
 pub mod pipeline;
+pub mod plot;
 pub mod reload;
 pub mod replay;
 pub mod sd_notify;

@@ -12,6 +12,10 @@
 //! the detector's score (to 12 significant digits, like NAB's files), 0 while it warms up or
 //! for a value it skipped; `label` is always 0.
 //!
+//! `seismo replay FILE.csv --plot CHART.svg` also draws the file: its values, the detector's
+//! expected range and score, and the alerts the agent's alert lifecycle (`[alerting]` of the
+//! configuration) would have raised (see [`crate::plot`]).
+//!
 //! A row earlier than the row before it is refused unless `--allow-unsorted` is given: NAB's
 //! `realKnownCause/machine_temperature_system_failure.csv` steps back 55 minutes at line 10151,
 //! and NAB feeds it to its detectors as it is, so replaying NAB's corpus needs the flag.
@@ -22,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use seismo_config::{Config, DetectorKind};
+use seismo_config::{AlertingConfig, Config, DetectorKind};
 use seismo_detectors::nab::{WindowedGaussian, WindowedGaussianParams};
 use seismo_detectors::{Detector, Verdict};
 
@@ -45,6 +49,8 @@ pub struct ReplayArgs {
     pub detector: Option<String>,
     /// Accept rows earlier than the row before them (NAB's corpus has one such step).
     pub allow_unsorted: bool,
+    /// Also draw the single file's chart into this SVG file.
+    pub plot: Option<PathBuf>,
 }
 
 /// Which detector scores a file.
@@ -80,12 +86,16 @@ impl Choice {
         })
     }
 
-    /// A fresh detector for the signal `signal`.
-    fn build(&self, signal: &str) -> Result<Box<dyn Detector>, String> {
+    /// A fresh detector for the signal `signal`, and its threshold.
+    fn build(&self, signal: &str) -> Result<(Box<dyn Detector>, f64), String> {
         match self {
-            Choice::WindowedGaussian => WindowedGaussian::new(WindowedGaussianParams::default())
-                .map(|d| Box::new(d) as Box<dyn Detector>)
-                .map_err(|e| e.to_string()),
+            Choice::WindowedGaussian => {
+                let params = WindowedGaussianParams::default();
+                let threshold = params.threshold;
+                WindowedGaussian::new(params)
+                    .map(|d| (Box::new(d) as Box<dyn Detector>, threshold))
+                    .map_err(|e| e.to_string())
+            }
             Choice::Configured { config, kind } => {
                 let mut settings = config.detectors.settings_for(signal).ok_or_else(|| {
                     format!("the configuration disables the detector of signal `{signal}`")
@@ -94,6 +104,7 @@ impl Choice {
                     settings.kind = *kind;
                 }
                 crate::pipeline::build_detector(&settings)
+                    .map(|d| (d, settings.threshold.get()))
                     .map_err(|e| format!("signal `{signal}`: {e:#}"))
             }
         }
@@ -117,7 +128,24 @@ pub fn main(args: ReplayArgs) -> ExitCode {
         }
     };
     match (&args.file, &args.nab, &args.out) {
-        (Some(file), None, None) => replay_to_stdout(file, &choice, order(&args)),
+        (Some(file), None, None) => {
+            let plot = match &args.plot {
+                None => None,
+                Some(svg) => match alerting_config(&args) {
+                    Ok(alerting) => Some((svg.as_path(), alerting)),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitCode::from(EXIT_CONFIG);
+                    }
+                },
+            };
+            let plot = plot.as_ref().map(|(svg, alerting)| (*svg, alerting));
+            replay_to_stdout(file, &choice, order(&args), plot)
+        }
+        (None, Some(_), Some(_)) if args.plot.is_some() => {
+            eprintln!("error: --plot draws one file: use backtest --plot-dir for a tree");
+            ExitCode::from(EXIT_CONFIG)
+        }
         (None, Some(data), Some(out)) => replay_tree(data, out, &choice, order(&args)),
         _ => {
             eprintln!("error: give either FILE.csv, or --nab DATA_DIR with --out RESULTS_DIR/NAME");
@@ -134,14 +162,35 @@ fn order(args: &ReplayArgs) -> Order {
     }
 }
 
-fn replay_to_stdout(file: &Path, choice: &Choice, order: Order) -> ExitCode {
-    let result = score_file(file, choice, order).and_then(|(series, scores)| {
+/// The alert lifecycle settings `--plot` marks alerts with: from --config (also with
+/// windowed_gaussian), else the embedded default.
+fn alerting_config(args: &ReplayArgs) -> Result<AlertingConfig, String> {
+    let loaded = match &args.config {
+        Some(p) => seismo_config::load(p),
+        None => seismo_config::embedded_default(),
+    };
+    loaded
+        .map(|c| c.alerting)
+        .map_err(|e| format!("invalid configuration: {e}"))
+}
+
+fn replay_to_stdout(
+    file: &Path,
+    choice: &Choice,
+    order: Order,
+    plot: Option<(&Path, &AlertingConfig)>,
+) -> ExitCode {
+    let result = score_file(file, choice, order).and_then(|scored| {
         let stdout = std::io::stdout();
         let mut lock = stdout.lock();
-        write_rows(&mut lock, &series, &scores)
+        write_rows(&mut lock, &scored.series, &scored.scores())
             .and_then(|()| lock.flush().map_err(anyhow::Error::from))
             .context("cannot write to stdout")
-            .map_err(Failure::Data)
+            .map_err(Failure::Data)?;
+        match plot {
+            Some((svg, alerting)) => draw(file, svg, &scored, alerting).map_err(Failure::Data),
+            None => Ok(()),
+        }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -175,11 +224,11 @@ fn replay_tree(data: &Path, out: &Path, choice: &Choice, order: Order) -> ExitCo
     let mut failed = 0usize;
     let mut rows = 0usize;
     for relative in &files {
-        let result =
-            score_file(&data.join(relative), choice, order).and_then(|(series, scores)| {
-                rows += series.values.len();
-                write_results(out, &name, relative, &series, &scores).map_err(Failure::Data)
-            });
+        let result = score_file(&data.join(relative), choice, order).and_then(|scored| {
+            rows += scored.series.values.len();
+            write_results(out, &name, relative, &scored.series, &scored.scores())
+                .map_err(Failure::Data)
+        });
         if let Err(e) = result {
             eprintln!("error: {e}");
             failed += 1;
@@ -220,27 +269,152 @@ impl std::fmt::Display for Failure {
     }
 }
 
+/// A file's rows and what its detector made of each.
+struct Scored {
+    signal: String,
+    series: Series,
+    verdicts: Vec<Verdict>,
+    detector: &'static str,
+    threshold: f64,
+}
+
+impl Scored {
+    /// The score of each row, 0 while the detector warms up or for a value it skipped.
+    fn scores(&self) -> Vec<f64> {
+        self.verdicts
+            .iter()
+            .map(|v| match v {
+                Verdict::Scored(o) => o.score,
+                Verdict::WarmingUp | Verdict::Skipped => 0.0,
+            })
+            .collect()
+    }
+}
+
 /// Reads a series and scores every row with a fresh detector.
-fn score_file(path: &Path, choice: &Choice, order: Order) -> Result<(Series, Vec<f64>), Failure> {
+fn score_file(path: &Path, choice: &Choice, order: Order) -> Result<Scored, Failure> {
     let signal = path
         .file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or("replay");
-    let mut detector = choice
+    let (mut detector, threshold) = choice
         .build(signal)
         .map_err(|e| Failure::Config(format!("{}: {e}", path.display())))?;
     let series =
         csv_series::read(path, "value", order).map_err(|e| Failure::Data(anyhow::Error::new(e)))?;
-    let scores = series
+    let verdicts = series
         .ts_ms
         .iter()
         .zip(&series.values)
-        .map(|(&ts, &v)| match detector.observe(ts, v) {
-            Verdict::Scored(o) => o.score,
-            Verdict::WarmingUp | Verdict::Skipped => 0.0,
-        })
+        .map(|(&ts, &v)| detector.observe(ts, v))
         .collect();
-    Ok((series, scores))
+    Ok(Scored {
+        signal: signal.to_owned(),
+        series,
+        verdicts,
+        detector: detector.name(),
+        threshold,
+    })
+}
+
+/// `--plot`: the chart of a scored file, with the alerts the lifecycle would have raised.
+fn draw(file: &Path, svg: &Path, scored: &Scored, alerting: &AlertingConfig) -> anyhow::Result<()> {
+    let series = &scored.series;
+    let rows = series.values.len();
+    let (mut low, mut high, mut scores) = (
+        vec![f64::NAN; rows],
+        vec![f64::NAN; rows],
+        vec![f64::NAN; rows],
+    );
+    for (i, v) in scored.verdicts.iter().enumerate() {
+        if let Verdict::Scored(o) = v {
+            (low[i], high[i], scores[i]) = (o.expected_low, o.expected_high, o.score);
+        }
+    }
+    let (fired, resolved) = alerts(scored, alerting);
+    let name = file.file_name().map_or_else(
+        || file.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let chart = crate::plot::Chart {
+        title: name,
+        subtitle: format!(
+            "{rows} rows · signal {} · detector {} · {} alert(s) fired",
+            scored.signal,
+            scored.detector,
+            fired.len()
+        ),
+        ts_ms: &series.ts_ms,
+        values: &series.values,
+        expected: Some((&low, &high)),
+        scores: &scores,
+        threshold: scored.threshold,
+        markers: vec![
+            crate::plot::Markers {
+                kind: crate::plot::MarkerKind::AlertFired,
+                rows: fired,
+            },
+            crate::plot::Markers {
+                kind: crate::plot::MarkerKind::AlertResolved,
+                rows: resolved,
+            },
+        ],
+        windows: Vec::new(),
+    };
+    let started = std::time::Instant::now();
+    let bytes = crate::plot::write(&chart, svg)?;
+    eprintln!(
+        "plotted {} into {} ({bytes} bytes in {} ms)",
+        file.display(),
+        svg.display(),
+        started.elapsed().as_millis()
+    );
+    Ok(())
+}
+
+/// The rows where the agent's alert lifecycle would have fired (or re-sent, on escalation)
+/// an alert, and where it would have resolved one: the scored points fed to
+/// [`crate::alerting::Alerting`] as the live pipeline feeds them.
+fn alerts(scored: &Scored, config: &AlertingConfig) -> (Vec<usize>, Vec<usize>) {
+    use crate::alerting::{Alerting, Normal};
+    use crate::event::{AlertState, Anomaly, Range};
+    let mut alerting = Alerting::new("replay".into(), config);
+    let signal: std::sync::Arc<str> = scored.signal.as_str().into();
+    let (mut fired, mut resolved) = (Vec::new(), Vec::new());
+    let series = &scored.series;
+    for (row, verdict) in scored.verdicts.iter().enumerate() {
+        let (ts_ms, observed) = (series.ts_ms[row], series.values[row]);
+        let event = match verdict {
+            Verdict::Scored(o) if o.anomalous => alerting.on_anomaly(&Anomaly {
+                signal: std::sync::Arc::clone(&signal),
+                ts_ms,
+                score: o.score,
+                observed,
+                expected_low: o.expected_low,
+                expected_high: o.expected_high,
+                detector: scored.detector,
+            }),
+            Verdict::Scored(o) => alerting.on_normal(
+                &signal,
+                &Normal {
+                    ts_ms,
+                    observed,
+                    score: o.score,
+                    expected: Range {
+                        low: o.expected_low,
+                        high: o.expected_high,
+                    },
+                },
+            ),
+            Verdict::WarmingUp | Verdict::Skipped => None,
+        };
+        match event.map(|e| e.state) {
+            Some(AlertState::Firing) => fired.push(row),
+            Some(AlertState::Resolved) => resolved.push(row),
+            None => {}
+        }
+    }
+    (fired, resolved)
 }
 
 fn write_rows(out: impl Write, series: &Series, scores: &[f64]) -> anyhow::Result<()> {
