@@ -96,6 +96,9 @@ pub struct Plan {
     /// Sinks by name (`stdout`, `mqtt`, `otlp`).
     pub sinks: Vec<(&'static str, Change)>,
     pub host: bool,
+    /// `[[sources.processes]]` / `[[sources.scrape]]` changed: their tasks are reconciled.
+    pub processes: bool,
+    pub scrapes: bool,
     pub detectors: bool,
     pub alerting: bool,
     pub logging_level: bool,
@@ -108,6 +111,8 @@ impl Plan {
             && !self.lines_sink
             && self.sinks.is_empty()
             && !self.host
+            && !self.processes
+            && !self.scrapes
             && !self.detectors
             && !self.alerting
             && !self.logging_level
@@ -144,6 +149,12 @@ impl Plan {
         }
         if self.host {
             parts.push("host metrics".to_owned());
+        }
+        if self.processes {
+            parts.push("process groups".to_owned());
+        }
+        if self.scrapes {
+            parts.push("scrape targets".to_owned());
         }
         if self.detectors {
             parts.push(match detectors {
@@ -251,6 +262,8 @@ pub fn plan(old: &Config, mut new: Config) -> Plan {
         lines_sink: old.sinks.lines != new.sinks.lines,
         sinks,
         host: old.sources.host != new.sources.host,
+        processes: old.sources.processes != new.sources.processes,
+        scrapes: old.sources.scrape != new.sources.scrape,
         detectors: old.detectors != new.detectors,
         alerting: old.alerting != new.alerting,
         logging_level: old.logging.level != new.logging.level,
@@ -408,6 +421,25 @@ impl Running {
                     &self.cancel,
                 )
             });
+        }
+        // Groups and targets whose table is unchanged keep running; the others restart.
+        if plan.processes {
+            crate::sources::process::reconcile(
+                &mut self.processes,
+                &plan.config.sources.processes,
+                &self.samples,
+                &self.stats,
+                &self.cancel,
+            );
+        }
+        if plan.scrapes {
+            crate::sources::scrape::reconcile(
+                &mut self.scrapes,
+                &plan.config.sources.scrape,
+                &self.samples,
+                &self.stats,
+                &self.cancel,
+            );
         }
         applied
     }

@@ -15,6 +15,12 @@ pub struct SourcesConfig {
     /// `[[sources.files]]`: log files, each table one named source.
     #[serde(deserialize_with = "crate::files::unique_sources")]
     pub files: Vec<FileSourceConfig>,
+    /// `[[sources.processes]]`: per-process metrics of named process groups.
+    #[serde(deserialize_with = "crate::process::checked_list")]
+    pub processes: Vec<crate::process::ProcessSourceConfig>,
+    /// `[[sources.scrape]]`: Prometheus endpoints scraped at an interval.
+    #[serde(deserialize_with = "crate::scrape::checked_list")]
+    pub scrape: Vec<crate::scrape::ScrapeSourceConfig>,
 }
 
 /// `[sources.host]`: host metrics sampled with sysinfo.

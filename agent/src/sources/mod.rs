@@ -2,4 +2,7 @@
 
 pub mod files;
 pub mod host;
+pub mod process;
 mod rate;
+pub mod scrape;
+pub mod tasks;
