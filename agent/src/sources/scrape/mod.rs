@@ -245,7 +245,7 @@ async fn run(
                             stats.scrape_series_dropped.add("limit", dropped.limit);
                             if let Some(n) = limit_log.hit() {
                                 tracing::warn!(
-                                    target = %cfg.name,
+                                    scrape = %cfg.name,
                                     dropped = n,
                                     max_series = cfg.max_series,
                                     "the target exposes more series than max_series: the others are dropped (seismo_scrape_series_dropped_total)"
@@ -260,7 +260,7 @@ async fn run(
                         r
                     }
                     Err(e) => {
-                        tracing::error!(target = %cfg.name, error = %e, "the scrape parser failed; this target stops");
+                        tracing::error!(scrape = %cfg.name, error = %e, "the scrape parser failed; this target stops");
                         break;
                     }
                 }
@@ -276,7 +276,7 @@ async fn run(
             Err(e) => {
                 stats.scrape_errors.add(e.reason(), 1);
                 if let Some(n) = errors_log.hit() {
-                    tracing::warn!(target = %cfg.name, url = %cfg.url, reason = e.reason(), failures = n, "scrape failed: {e}; retrying every interval");
+                    tracing::warn!(scrape = %cfg.name, url = %cfg.url, reason = e.reason(), failures = n, "scrape failed: {e}; retrying every interval");
                 }
                 (Vec::new(), 0.0)
             }
@@ -308,7 +308,7 @@ pub fn reconcile(
             match Fetcher::new(&cfg) {
                 Ok(fetcher) => run(cfg, fetcher, tx, stats, cancel).await,
                 Err(e) => {
-                    tracing::error!(target = %cfg.name, error = %e, "cannot set up the scrape target; it is not scraped")
+                    tracing::error!(scrape = %cfg.name, error = %e, "cannot set up the scrape target; it is not scraped")
                 }
             }
         })
