@@ -699,6 +699,27 @@ port = 1883
     }
 
     #[test]
+    fn process_groups_and_scrape_targets_are_reconciled_not_restart_only() {
+        let group = "[[sources.processes]]\nname = \"web\"\nprocess_name = \"nginx\"\n";
+        let target =
+            "[[sources.scrape]]\nname = \"app\"\nurl = \"http://127.0.0.1:8080/metrics\"\n";
+        let base = config(&format!("{BASE}{group}{target}"));
+        assert!(plan(&base, base.clone()).is_empty());
+        let p = plan(
+            &base,
+            config(&format!(
+                "{BASE}{}{target}",
+                group.replace("nginx", "nginx*")
+            )),
+        );
+        assert!(p.processes && !p.scrapes && p.needs_restart.is_empty());
+        assert_eq!(p.summary(None), "changed: process groups");
+        let p = plan(&base, config(&format!("{BASE}{group}")));
+        assert!(p.scrapes && !p.processes);
+        assert_eq!(p.summary(None), "changed: scrape targets");
+    }
+
+    #[test]
     fn every_sink_has_a_name_the_plan_uses() {
         let p = plan(
             &config("[sinks.stdout]\nenabled = false\n"),

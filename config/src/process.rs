@@ -152,4 +152,23 @@ mod tests {
         let e = err("[[sources.processes]]\nname = \"a\"\nprocess_name = \"x\"\ncomm = \"x\"\n");
         assert!(e.contains("unknown key `comm`"), "{e}");
     }
+    #[test]
+    fn the_documented_example_parses() {
+        let start = crate::DEFAULT_TOML.find("# [[sources.processes]]").unwrap();
+        let block = &crate::DEFAULT_TOML[start..];
+        let block = &block[..block.find("\n\n").unwrap_or(block.len())];
+        let text: String = block
+            .lines()
+            .map(|l| format!("{}\n", l.strip_prefix("# ").unwrap()))
+            .collect();
+        let c = crate::parse(&text, "example").unwrap();
+        let p = &c.sources.processes[0];
+        assert_eq!(p.name, "nginx");
+        assert!(
+            p.process_name.is_some()
+                && p.cmdline.is_some()
+                && p.unit.is_some()
+                && p.cgroup.is_some()
+        );
+    }
 }

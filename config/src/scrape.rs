@@ -211,4 +211,18 @@ mod tests {
         let e = err("[[sources.scrape]]\nname = \"a\"\nurl = \"http://a\"\nmax_bodybytes = 1\n");
         assert!(e.contains("Did you mean `max_body_bytes`?"), "{e}");
     }
+    #[test]
+    fn the_documented_example_parses() {
+        let start = crate::DEFAULT_TOML.find("# [[sources.scrape]]").unwrap();
+        let block = &crate::DEFAULT_TOML[start..];
+        let block = &block[..block.find("\n\n").unwrap_or(block.len())];
+        let text: String = block
+            .lines()
+            .map(|l| format!("{}\n", l.strip_prefix("# ").unwrap()))
+            .collect();
+        let c = crate::parse(&text, "example").unwrap();
+        let s = &c.sources.scrape[0];
+        assert_eq!(s.name, "app");
+        assert_eq!(s.headers["authorization"], "Bearer token");
+    }
 }
