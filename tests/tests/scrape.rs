@@ -103,7 +103,7 @@ fn exposition(n: u64, elapsed_s: f64) -> String {
          latency_seconds_bucket{{route=\"/api\",le=\"1\"}} {}\nlatency_seconds_bucket{{route=\"/api\",le=\"+Inf\"}} {}\n\
          latency_seconds_sum{{route=\"/api\"}} {}\nlatency_seconds_count{{route=\"/api\"}} {}\n\
          # TYPE rpc_seconds summary\nrpc_seconds{{quantile=\"0.5\"}} 0.25\nrpc_seconds{{quantile=\"0.9\"}} 0.75\nrpc_seconds_sum 10\nrpc_seconds_count {}\n\
-         # TYPE temperature gauge\ntemperature{{room=\"a \\\"quoted\\\" \\\\ name\"}} 21.5\n\
+         # TYPE temperature gauge\ntemperature{{room=\"a \\\"quoted\\\" \\\\ name, x=1 }}\"}} 21.5\n\
          weird_nan NaN\nweird_inf +Inf\nthis is not a sample\n{{broken\n",
         BATCH[0] * k,
         BATCH[1] * k,
@@ -230,7 +230,8 @@ fn counters_histograms_summaries_and_gauges_become_signals() {
         .all(|v| *v == 1.0));
 
     // max_series = 5: jobs_total, latency_seconds, rpc_seconds (quantiles and count) and
-    // temperature are admitted in name order; the escaped label value is one safe segment.
+    // temperature are admitted in name order; the label value with escapes, `,`, `=` and `}` is
+    // one safe segment.
     // weird_inf and weird_nan are refused at the cap (they would carry no value anyway).
     let body = request(addr, "GET", "/metrics", None).unwrap().body;
     assert!(
@@ -249,7 +250,7 @@ fn counters_histograms_summaries_and_gauges_become_signals() {
     assert_eq!(
         wait_values(
             &receiver,
-            "scrape.app.temperature.room_a__quoted____name",
+            "scrape.app.temperature.room_a__quoted____name__x_1__",
             1
         )[0],
         21.5

@@ -2,11 +2,15 @@
 //! (text exposition format 0.0.4, parsed with the `prometheus-parse` crate) and its series
 //! become `scrape.{name}.…` signals (see [`series`]), plus `scrape.{name}.up` (1 or 0).
 //!
+//! Label sets are read by the exposition grammar first ([`labels`]): the crate alone would cut
+//! values at `,`, `=` and `}`.
+//!
 //! A target that hangs, refuses, answers an error status, garbage or a body past
 //! `max_body_bytes` only costs its own task one `timeout`: the failure is counted by reason
 //! (`seismo_scrape_errors_total`), logged rate-limited, `up` is 0, and the next interval tries
 //! again. Each target runs in its own task, so none delays another or the rest of the agent.
 
+mod labels;
 mod names;
 mod series;
 
@@ -166,21 +170,28 @@ pub(crate) struct Parsed {
 pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ScrapeError> {
     let text = String::from_utf8_lossy(body);
     let mut invalid_lines = 0u64;
+    let mut lines: Vec<String> = Vec::new();
     for line in text.lines() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
+            lines.push(line.to_owned());
             continue;
         }
-        match prometheus_parse::LineInfo::parse(line) {
-            prometheus_parse::LineInfo::Sample { value, .. } if is_number(value) => {}
+        let Some(line) = labels::normalize(line) else {
+            invalid_lines += 1;
+            continue;
+        };
+        match prometheus_parse::LineInfo::parse(&line) {
+            prometheus_parse::LineInfo::Sample { value, .. } if is_number(value) => {
+                lines.push(line.into_owned())
+            }
             _ => invalid_lines += 1,
         }
     }
     // The parser is regex-based and has not been seen to panic; a panic on some input would
     // still only cost this scrape.
-    let parsed = std::panic::catch_unwind(|| {
-        prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
-    });
+    let parsed =
+        std::panic::catch_unwind(|| prometheus_parse::Scrape::parse(lines.into_iter().map(Ok)));
     let scrape = match parsed {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return Err(ScrapeError::Parse(e.to_string())),

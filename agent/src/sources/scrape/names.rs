@@ -18,34 +18,13 @@ pub(crate) fn label_suffix(labels: &HashMap<String, String>) -> String {
         out.push('.');
         push_safe(&mut out, k);
         out.push('_');
-        let v = unescape(v);
+        let v = super::labels::decode(v);
         if v.chars().count() > MAX_VALUE_CHARS {
             let head: String = v.chars().take(MAX_VALUE_CHARS).collect();
             push_safe(&mut out, &head);
             let _ = write!(out, "_{:08x}", crc32fast::hash(v.as_bytes()));
         } else {
             push_safe(&mut out, &v);
-        }
-    }
-    out
-}
-
-/// The exposition's label escapes (`\\`, `\"`, `\n`) resolved.
-fn unescape(v: &str) -> String {
-    if !v.contains('\\') {
-        return v.to_owned();
-    }
-    let mut out = String::with_capacity(v.len());
-    let mut chars = v.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('n') => out.push('\n'),
-            Some(other) => out.push(other),
-            None => out.push('\\'),
         }
     }
     out
@@ -92,10 +71,10 @@ mod tests {
             label_suffix(&labels(&[("path", "/api/v1 x"), ("empty", "")])),
             ".path__api_v1_x"
         );
-        // Escapes are resolved before the value is made safe.
+        // Values come percent-encoded (see `labels`): decoded before they are made safe.
         assert_eq!(
-            label_suffix(&labels(&[("q", r#"say \"hi\"\n"#)])),
-            ".q_say__hi__"
+            label_suffix(&labels(&[("q", "say %22hi%22%0A%25")])),
+            ".q_say__hi___"
         );
         let long = "x".repeat(100);
         let other = format!("{}y", "x".repeat(99));
