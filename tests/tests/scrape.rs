@@ -350,3 +350,57 @@ fn bad_targets_are_counted_and_never_stall_the_good_one() {
         assert_eq!(lines, 1, "{name}: {:?}", agent.seen_stderr);
     }
 }
+
+/// SIGHUP with a target added (and the first one unchanged): the new target is scraped, the
+/// reload says so (no restart needed), and the first one goes on. That an unchanged target's
+/// task is kept is `SourceTasks`' unit test.
+#[test]
+fn a_reload_adds_a_target_and_keeps_the_unchanged_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = OtlpReceiver::start();
+    let t0 = Instant::now();
+    let first = Server::start(Behaviour::Serve(Arc::new(move |n| {
+        exposition(n, t0.elapsed().as_secs_f64())
+    })));
+    let second = Server::start(Behaviour::Serve(Arc::new(|_| "answer 42\n".to_owned())));
+    let target = |name: &str, url: String| {
+        format!("[[sources.scrape]]\nname = \"{name}\"\nurl = \"{url}\"\ninterval = \"1s\"\n")
+    };
+    let path = config(dir.path(), &receiver, &target("first", first.url()));
+    let (mut agent, _) = start(&path);
+    wait_values(&receiver, "scrape.first.up", 2);
+
+    config(
+        dir.path(),
+        &receiver,
+        &format!(
+            "{}{}",
+            target("first", first.url()),
+            target("second", second.url())
+        ),
+    );
+    agent.signal(libc::SIGHUP);
+    assert!(
+        agent
+            .wait_stderr(WAIT, |l| l
+                .contains("configuration reloaded: changed: scrape targets"))
+            .is_some(),
+        "{:?}",
+        agent.seen_stderr
+    );
+    assert_eq!(wait_values(&receiver, "scrape.second.answer", 1)[0], 42.0);
+    // The first target goes on.
+    let up_before = values(&receiver.gauges(), "scrape.first.up").len();
+    wait_values(&receiver, "scrape.first.up", up_before + 2);
+    agent.signal(libc::SIGTERM);
+    let (status, _) = agent.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0), "{:?}", agent.seen_stderr);
+    assert!(
+        !agent
+            .seen_stderr
+            .iter()
+            .any(|l| l.contains("needs a restart")),
+        "{:?}",
+        agent.seen_stderr
+    );
+}

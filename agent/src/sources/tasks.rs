@@ -61,3 +61,40 @@ impl<C: PartialEq + Clone> SourceTasks<C> {
         self.tasks.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Spawns a task that ends when cancelled, and notes which configuration it was for.
+    fn spawn<'a>(
+        started: &'a mut Vec<&'static str>,
+    ) -> impl FnMut(&&'static str, CancellationToken) -> JoinHandle<()> + 'a {
+        move |cfg, cancel| {
+            started.push(*cfg);
+            tokio::spawn(async move { cancel.cancelled().await })
+        }
+    }
+
+    #[tokio::test]
+    async fn unchanged_tasks_keep_running_and_changed_ones_restart() {
+        let root = CancellationToken::new();
+        let mut tasks = SourceTasks::default();
+        let mut started = Vec::new();
+        tasks.reconcile(&["a", "b"], &root, spawn(&mut started));
+        assert_eq!(started, ["a", "b"]);
+        started.clear();
+        // `b` changed into `c`: `b` stops, `c` starts, `a` is left alone.
+        tasks.reconcile(&["a", "c"], &root, spawn(&mut started));
+        assert_eq!(started, ["c"]);
+        assert_eq!(tasks.len(), 2);
+        started.clear();
+        tasks.reconcile(&[], &root, spawn(&mut started));
+        assert!(started.is_empty() && tasks.is_empty());
+        tasks.reconcile(&["a"], &root, spawn(&mut started));
+        // Stops within the test's time: the tasks end when cancelled.
+        tokio::time::timeout(std::time::Duration::from_secs(5), tasks.stop())
+            .await
+            .unwrap();
+    }
+}
