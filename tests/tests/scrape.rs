@@ -27,7 +27,8 @@ enum Behaviour {
     /// Accept, read the request, never answer (the connection is held open).
     Hang,
     Status500,
-    /// 200 with this many bytes of a valid-looking exposition.
+    /// 200 with this many bytes of a valid-looking exposition, without a Content-Length (the
+    /// body ends when the connection closes), so only the bytes read can tell it is too large.
     Huge(usize),
 }
 
@@ -35,6 +36,8 @@ enum Behaviour {
 struct Server {
     addr: SocketAddr,
     requests: Arc<AtomicU64>,
+    /// The `authorization` header of the last request, if it had one.
+    authorization: Arc<Mutex<Option<String>>>,
 }
 
 impl Server {
@@ -44,20 +47,30 @@ impl Server {
         let requests = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&requests);
         let held: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let authorization: Arc<Mutex<Option<String>>> = Arc::default();
+        let seen_authorization = Arc::clone(&authorization);
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
                 let mut line = String::new();
+                let mut auth = None;
                 loop {
                     line.clear();
                     match reader.read_line(&mut line) {
                         Ok(0) | Err(_) => break,
                         Ok(_) if line == "\r\n" => break,
-                        Ok(_) => {}
+                        Ok(_) => {
+                            if let Some((k, v)) = line.split_once(':') {
+                                if k.eq_ignore_ascii_case("authorization") {
+                                    auth = Some(v.trim().to_owned());
+                                }
+                            }
+                        }
                     }
                 }
+                *seen_authorization.lock().unwrap() = auth;
                 let n = counter.fetch_add(1, Ordering::SeqCst);
                 let (status, body) = match &behaviour {
                     Behaviour::Serve(f) => ("200 OK", f(n)),
@@ -66,7 +79,19 @@ impl Server {
                         continue;
                     }
                     Behaviour::Status500 => ("500 Internal Server Error", "oops\n".to_owned()),
-                    Behaviour::Huge(n) => ("200 OK", "big_gauge 1\n".repeat(n / 12 + 1)),
+                    Behaviour::Huge(n) => {
+                        let _ = write!(
+                            stream,
+                            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"
+                        );
+                        let chunk = "big_gauge 1\n".repeat(1000);
+                        for _ in 0..(n / chunk.len() + 1) {
+                            if stream.write_all(chunk.as_bytes()).is_err() {
+                                break;
+                            }
+                        }
+                        continue;
+                    }
                 };
                 let _ = write!(
                     stream,
@@ -75,7 +100,11 @@ impl Server {
                 );
             }
         });
-        Server { addr, requests }
+        Server {
+            addr,
+            requests,
+            authorization,
+        }
     }
 
     fn url(&self) -> String {
@@ -186,7 +215,7 @@ fn counters_histograms_summaries_and_gauges_become_signals() {
         exposition(n, t0.elapsed().as_secs_f64())
     })));
     let targets = format!(
-        "[[sources.scrape]]\nname = \"app\"\nurl = \"{}\"\ninterval = \"1s\"\nmax_series = 5\n",
+        "[[sources.scrape]]\nname = \"app\"\nurl = \"{}\"\ninterval = \"1s\"\nmax_series = 5\nheaders = {{ Authorization = \"Bearer t0k\" }}\n",
         server.url()
     );
     let path = config(dir.path(), &receiver, &targets);
@@ -205,6 +234,10 @@ fn counters_histograms_summaries_and_gauges_become_signals() {
         "{rates:?}"
     );
     assert!(server.requests.load(Ordering::SeqCst) >= 8);
+    assert_eq!(
+        server.authorization.lock().unwrap().as_deref(),
+        Some("Bearer t0k")
+    );
 
     // The histogram's per-interval distribution is the same batch every time.
     for (signal, want) in [
