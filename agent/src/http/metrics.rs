@@ -274,7 +274,7 @@ fn render(s: &HttpState, process: &ProcessStats) -> String {
     e.family(
         "seismo_dropped_total",
         Counter,
-        "Input dropped, by reason: host_queue_full (host sample batches dropped oldest-first because the pipeline fell behind), signal_limit (samples of new signals refused at detectors.max_signals), non_finite (NaN or infinite values skipped by detectors). Sink drops are in seismo_sink_dropped_total.",
+        "Input dropped, by reason: host_queue_full (sample batches of the host, process and scrape sources, which share sources.host.queue, dropped oldest-first because the pipeline fell behind), signal_limit (samples of new signals refused at detectors.max_signals), non_finite (NaN or infinite values skipped by detectors). Sink drops are in seismo_sink_dropped_total.",
     );
     for (reason, c) in [
         ("host_queue_full", &st.host_batches_dropped),

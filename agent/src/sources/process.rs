@@ -23,6 +23,8 @@ use crate::sources::host::Batch;
 use crate::sources::tasks::SourceTasks;
 use crate::stats::{LogLimiter, Stats};
 
+const PROC: &str = "/proc";
+
 /// What one read of /proc/<pid>/stat says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ProcStat {
@@ -112,8 +114,8 @@ fn system_units() -> (u64, u64) {
 }
 
 /// Seconds since boot, from /proc/uptime.
-fn uptime_s(proc: &Path) -> Option<f64> {
-    std::fs::read_to_string(proc.join("uptime"))
+fn uptime_s() -> Option<f64> {
+    std::fs::read_to_string(format!("{PROC}/uptime"))
         .ok()?
         .split_whitespace()
         .next()?
@@ -135,7 +137,6 @@ pub(crate) struct Problems {
 /// One group's state between collection steps.
 pub(crate) struct ProcessGroup {
     config: ProcessSourceConfig,
-    proc: std::path::PathBuf,
     ticks_per_s: u64,
     page_bytes: u64,
     /// Signal names, made once.
@@ -163,10 +164,6 @@ struct Names {
 
 impl ProcessGroup {
     pub(crate) fn new(config: ProcessSourceConfig) -> Self {
-        Self::with_proc(config, "/proc".into())
-    }
-
-    fn with_proc(config: ProcessSourceConfig, proc: std::path::PathBuf) -> Self {
         let (ticks_per_s, page_bytes) = system_units();
         let n = |what: &str| -> Arc<str> { format!("process.{}.{what}", config.name).into() };
         let names = Names {
@@ -179,7 +176,6 @@ impl ProcessGroup {
         };
         Self {
             config,
-            proc,
             ticks_per_s,
             page_bytes,
             names,
@@ -195,21 +191,20 @@ impl ProcessGroup {
     /// Whether a process matches every matcher of the group.
     fn matches(&self, pid_dir: &Path, stat: &ProcStat) -> bool {
         let c = &self.config;
-        let mut cmdline: Option<Vec<u8>> = None;
-        let mut read_cmdline = || -> Vec<u8> {
-            cmdline
-                .get_or_insert_with(|| std::fs::read(pid_dir.join("cmdline")).unwrap_or_default())
-                .clone()
+        // Read at most once, and only when a matcher needs it.
+        let cmdline = std::cell::OnceCell::new();
+        let read_cmdline = || -> &[u8] {
+            cmdline.get_or_init(|| std::fs::read(pid_dir.join("cmdline")).unwrap_or_default())
         };
         if let Some(glob) = &c.process_name {
-            if !glob.is_match(&stat.comm) && !glob.is_match(&argv0_name(&read_cmdline())) {
+            if !glob.is_match(&stat.comm) && !glob.is_match(&argv0_name(read_cmdline())) {
                 return false;
             }
         }
         if let Some(re) = &c.cmdline {
             let raw = read_cmdline();
             // Kernel threads have no command line: nothing to match.
-            if raw.is_empty() || !re.regex().is_match(&cmdline_text(&raw)) {
+            if raw.is_empty() || !re.regex().is_match(&cmdline_text(raw)) {
                 return false;
             }
         }
@@ -235,7 +230,7 @@ impl ProcessGroup {
     /// One step: finds the group's processes and measures them. Problems are counted in
     /// `problems`; a process that exits meanwhile is simply not there.
     pub(crate) fn collect(&mut self, ts_ms: i64, problems: &mut Problems) -> Vec<Sample> {
-        let entries = match std::fs::read_dir(&self.proc) {
+        let entries = match std::fs::read_dir(PROC) {
             Ok(e) => e,
             Err(_) => {
                 problems.errors += 1;
@@ -269,7 +264,7 @@ impl ProcessGroup {
             matched.truncate(self.config.max_pids);
         }
 
-        let uptime_ticks = uptime_s(&self.proc).map(|s| (s * self.ticks_per_s as f64) as u64);
+        let uptime_ticks = uptime_s().map(|s| (s * self.ticks_per_s as f64) as u64);
         let mut out = Vec::with_capacity(6);
         let mut push = |name: &Arc<str>, value: f64| {
             out.push(Sample {
@@ -283,7 +278,7 @@ impl ProcessGroup {
         for (pid, stat) in &matched {
             rss = rss.saturating_add(stat.rss_pages.saturating_mul(self.page_bytes));
             threads += stat.threads;
-            match std::fs::read_dir(self.proc.join(pid.to_string()).join("fd")) {
+            match std::fs::read_dir(format!("{PROC}/{pid}/fd")) {
                 Ok(d) => fds += d.count() as u64,
                 Err(e) if e.kind() == ErrorKind::PermissionDenied => {
                     problems.fds_denied += 1;
