@@ -26,6 +26,7 @@ use crate::sinks::otlp::metrics::{GaugeExport, SignalGauges};
 use crate::sinks::running::{RunningSinks, SINK_NAMES};
 use crate::sinks::Sinks;
 use crate::sources::host::{Batch, HostTask};
+use crate::sources::tasks::SourceTasks;
 use crate::state_dir::{self, StateDir};
 use crate::stats::Stats;
 
@@ -41,6 +42,9 @@ pub(crate) struct Running {
     pub(crate) sinks: RunningSinks,
     pub(crate) pipeline: PipelineHandle,
     pub(crate) host: Option<HostTask>,
+    /// `[[sources.processes]]` and `[[sources.scrape]]`: one task per table.
+    pub(crate) processes: SourceTasks<seismo_config::ProcessSourceConfig>,
+    pub(crate) scrapes: SourceTasks<seismo_config::ScrapeSourceConfig>,
     pub(crate) samples: broadcast::Sender<Batch>,
     pub(crate) logs: LogSources,
 }
@@ -163,6 +167,22 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
     )?;
     let host_task = HostTask::prepare(host_cfg)?
         .map(|c| HostTask::start(c, samples_tx.clone(), Arc::clone(&stats), &cancel));
+    let mut processes = SourceTasks::default();
+    crate::sources::process::reconcile(
+        &mut processes,
+        &config.sources.processes,
+        &samples_tx,
+        &stats,
+        &cancel,
+    );
+    let mut scrapes = SourceTasks::default();
+    crate::sources::scrape::reconcile(
+        &mut scrapes,
+        &config.sources.scrape,
+        &samples_tx,
+        &stats,
+        &cancel,
+    );
 
     // Ready before the start line, so whoever waits for that line finds /readyz answering 200.
     ready.store(true, Ordering::Relaxed);
@@ -173,6 +193,8 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
         host_metrics = host_cfg.enabled,
         log_sources = config.sources.files.len(),
         journal = config.sources.journal.enabled == seismo_config::JournalEnabled::On,
+        process_groups = config.sources.processes.len(),
+        scrape_targets = config.sources.scrape.len(),
         hooks = config.hooks.len(),
         interval = %humantime::format_duration(host_cfg.interval),
         "seismo started"
@@ -188,6 +210,8 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
         sinks: running_sinks,
         pipeline: pipeline_handle,
         host: host_task,
+        processes,
+        scrapes,
         samples: samples_tx,
         logs,
     };
@@ -213,6 +237,8 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
         sinks,
         pipeline,
         host,
+        processes,
+        scrapes,
         samples,
         logs,
         ..
@@ -224,6 +250,8 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
         if let Some(h) = host {
             h.stop().await;
         }
+        processes.stop().await;
+        scrapes.stop().await;
         logs.join().await;
         let _ = pipeline_task.await;
         if let Some(g) = gauge_export {

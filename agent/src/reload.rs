@@ -98,6 +98,9 @@ pub struct Plan {
     /// Sinks by name (`stdout`, `mqtt`, `otlp`).
     pub sinks: Vec<(&'static str, Change)>,
     pub host: bool,
+    /// `[[sources.processes]]` / `[[sources.scrape]]` changed: their tasks are reconciled.
+    pub processes: bool,
+    pub scrapes: bool,
     pub detectors: bool,
     pub alerting: bool,
     pub logging_level: bool,
@@ -111,6 +114,8 @@ impl Plan {
             && !self.journal
             && self.sinks.is_empty()
             && !self.host
+            && !self.processes
+            && !self.scrapes
             && !self.detectors
             && !self.alerting
             && !self.logging_level
@@ -150,6 +155,12 @@ impl Plan {
         }
         if self.host {
             parts.push("host metrics".to_owned());
+        }
+        if self.processes {
+            parts.push("process groups".to_owned());
+        }
+        if self.scrapes {
+            parts.push("scrape targets".to_owned());
         }
         if self.detectors {
             parts.push(match detectors {
@@ -258,6 +269,8 @@ pub fn plan(old: &Config, mut new: Config) -> Plan {
         journal: old.sources.journal != new.sources.journal,
         sinks,
         host: old.sources.host != new.sources.host,
+        processes: old.sources.processes != new.sources.processes,
+        scrapes: old.sources.scrape != new.sources.scrape,
         detectors: old.detectors != new.detectors,
         alerting: old.alerting != new.alerting,
         logging_level: old.logging.level != new.logging.level,
@@ -418,6 +431,25 @@ impl Running {
                     &self.cancel,
                 )
             });
+        }
+        // Groups and targets whose table is unchanged keep running; the others restart.
+        if plan.processes {
+            crate::sources::process::reconcile(
+                &mut self.processes,
+                &plan.config.sources.processes,
+                &self.samples,
+                &self.stats,
+                &self.cancel,
+            );
+        }
+        if plan.scrapes {
+            crate::sources::scrape::reconcile(
+                &mut self.scrapes,
+                &plan.config.sources.scrape,
+                &self.samples,
+                &self.stats,
+                &self.cancel,
+            );
         }
         applied
     }
@@ -677,6 +709,27 @@ port = 1883
         for name in &p.needs_restart {
             assert!(RESTART_ONLY.contains(name));
         }
+    }
+
+    #[test]
+    fn process_groups_and_scrape_targets_are_reconciled_not_restart_only() {
+        let group = "[[sources.processes]]\nname = \"web\"\nprocess_name = \"nginx\"\n";
+        let target =
+            "[[sources.scrape]]\nname = \"app\"\nurl = \"http://127.0.0.1:8080/metrics\"\n";
+        let base = config(&format!("{BASE}{group}{target}"));
+        assert!(plan(&base, base.clone()).is_empty());
+        let p = plan(
+            &base,
+            config(&format!(
+                "{BASE}{}{target}",
+                group.replace("nginx", "nginx*")
+            )),
+        );
+        assert!(p.processes && !p.scrapes && p.needs_restart.is_empty());
+        assert_eq!(p.summary(None), "changed: process groups");
+        let p = plan(&base, config(&format!("{BASE}{group}")));
+        assert!(p.scrapes && !p.processes);
+        assert_eq!(p.summary(None), "changed: scrape targets");
     }
 
     #[test]

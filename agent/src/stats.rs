@@ -14,6 +14,21 @@ pub struct Stats {
     pub host_batches_dropped: AtomicU64,
     /// Host collection steps that failed (a /proc read, a statvfs).
     pub host_errors: AtomicU64,
+    /// Process-group collection steps that could not list /proc.
+    pub process_errors: AtomicU64,
+    /// Reads of a matched process's /proc/<pid>/fd refused for lack of permission.
+    pub process_fds_denied: AtomicU64,
+    /// Matched processes not measured because their group reached `max_pids` (per step).
+    pub process_pids_capped: AtomicU64,
+    /// Prometheus scrapes that succeeded.
+    pub scrapes_ok: AtomicU64,
+    /// Failed scrapes by reason (`timeout`, `connect`, `status`, `too_large`, `parse`, `other`).
+    pub scrape_errors: Labelled,
+    /// Scraped series not turned into signals, per scrape, by reason: `limit` (their target
+    /// reached `max_series`) or `duplicate` (their signal name was taken in the same scrape).
+    pub scrape_series_dropped: Labelled,
+    /// Lines of scraped bodies that are not valid exposition text: skipped.
+    pub scrape_lines_invalid: AtomicU64,
     /// NaN or infinite values skipped by detectors.
     pub non_finite_skipped: AtomicU64,
     /// Samples of new signals refused because `detectors.max_signals` was reached.
@@ -214,8 +229,19 @@ impl Stats {
             g(&self.otlp_metric_export_failures),
             g(&self.otlp_metric_series_refused),
         );
+        let sum = |l: &Labelled| l.snapshot().iter().map(|(_, n)| n).sum::<u64>();
+        let sources = format!(
+            " process_errors={} process_fds_denied={} process_pids_capped={} scrapes_ok={} scrape_errors={} scrape_series_dropped={} scrape_lines_invalid={}",
+            g(&self.process_errors),
+            g(&self.process_fds_denied),
+            g(&self.process_pids_capped),
+            g(&self.scrapes_ok),
+            sum(&self.scrape_errors),
+            sum(&self.scrape_series_dropped),
+            g(&self.scrape_lines_invalid),
+        );
         format!(
-            "{base} {logs} {journal} {hooks}{gauges}{}",
+            "{base} {logs} {journal} {hooks}{gauges}{sources}{}",
             self.sinks_summary()
         )
     }

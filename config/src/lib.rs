@@ -12,6 +12,8 @@ mod journal;
 mod model;
 mod mqtt;
 mod otlp;
+mod process;
+mod scrape;
 mod silences;
 mod sink_fields;
 mod sinks;
@@ -36,6 +38,8 @@ pub use journal::{
 pub use model::{AgentConfig, Config, LogFormat, LogLevel, LoggingConfig};
 pub use mqtt::{MqttSinkConfig, MqttTlsConfig, MqttVersion};
 pub use otlp::{OtlpCompression, OtlpProtocol, OtlpSinkConfig, OtlpTlsConfig};
+pub use process::ProcessSourceConfig;
+pub use scrape::ScrapeSourceConfig;
 pub use silences::{parse_rfc3339, parse_silence_for, SilenceConfig, SilenceEnd, MAX_SILENCE};
 pub use sinks::{LinesSinkConfig, SinksConfig, StdoutSinkConfig};
 pub use sources::{HostSourceConfig, SourcesConfig};

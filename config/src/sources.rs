@@ -17,6 +17,12 @@ pub struct SourcesConfig {
     pub files: Vec<FileSourceConfig>,
     /// `[sources.journal]`: the systemd journal (off when the table is absent).
     pub journal: crate::journal::JournalSourceConfig,
+    /// `[[sources.processes]]`: per-process metrics of named process groups.
+    #[serde(deserialize_with = "crate::process::checked_list")]
+    pub processes: Vec<crate::process::ProcessSourceConfig>,
+    /// `[[sources.scrape]]`: Prometheus endpoints scraped at an interval.
+    #[serde(deserialize_with = "crate::scrape::checked_list")]
+    pub scrape: Vec<crate::scrape::ScrapeSourceConfig>,
 }
 
 /// `[sources.host]`: host metrics sampled with sysinfo.

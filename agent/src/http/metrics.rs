@@ -245,9 +245,70 @@ fn render(s: &HttpState, process: &ProcessStats) -> String {
         e.sample("seismo_log_errors_total", &[("kind", kind)], g(c));
     }
     e.family(
+        "seismo_process_errors_total",
+        Counter,
+        "Problems of the process groups ([[sources.processes]]), by kind: proc_unreadable (a step could not list /proc), fds_denied (a process's /proc/<pid>/fd refused for lack of permission: its group reports no fds), pids_capped (matched processes not measured past max_pids, per step).",
+    );
+    for (kind, c) in [
+        ("proc_unreadable", &st.process_errors),
+        ("fds_denied", &st.process_fds_denied),
+        ("pids_capped", &st.process_pids_capped),
+    ] {
+        e.sample("seismo_process_errors_total", &[("kind", kind)], g(c));
+    }
+    e.single(
+        "seismo_scrapes_total",
+        Counter,
+        "Prometheus scrapes ([[sources.scrape]]) that succeeded.",
+        g(&st.scrapes_ok),
+    );
+    e.family(
+        "seismo_scrape_errors_total",
+        Counter,
+        "Failed scrapes by reason: timeout, connect (refused or unreachable), status (not 2xx), too_large (past max_body_bytes), parse (no valid sample in the body), other. Each is retried at the next interval.",
+    );
+    let errors = st.scrape_errors.snapshot();
+    for reason in [
+        "timeout",
+        "connect",
+        "status",
+        "too_large",
+        "parse",
+        "other",
+    ] {
+        let n = errors
+            .iter()
+            .find(|(r, _)| r == reason)
+            .map_or(0, |(_, n)| *n);
+        e.sample("seismo_scrape_errors_total", &[("reason", reason)], Int(n));
+    }
+    e.family(
+        "seismo_scrape_series_dropped_total",
+        Counter,
+        "Scraped series not turned into signals, counted per scrape, by reason: limit (the target reached max_series), duplicate (another series of the scrape already had its signal name).",
+    );
+    let dropped = st.scrape_series_dropped.snapshot();
+    for reason in ["limit", "duplicate"] {
+        let n = dropped
+            .iter()
+            .find(|(r, _)| r == reason)
+            .map_or(0, |(_, n)| *n);
+        e.sample(
+            "seismo_scrape_series_dropped_total",
+            &[("reason", reason)],
+            Int(n),
+        );
+    }
+    e.single(
+        "seismo_scrape_lines_invalid_total",
+        Counter,
+        "Lines of scraped bodies that are not exposition text (skipped).",
+        g(&st.scrape_lines_invalid),
+    );
+    e.family(
         "seismo_dropped_total",
         Counter,
-        "Input dropped, by reason: host_queue_full (host sample batches dropped oldest-first because the pipeline fell behind), signal_limit (samples of new signals refused at detectors.max_signals), non_finite (NaN or infinite values skipped by detectors). Sink drops are in seismo_sink_dropped_total.",
+        "Input dropped, by reason: host_queue_full (sample batches of the host, process and scrape sources, which share sources.host.queue, dropped oldest-first because the pipeline fell behind), signal_limit (samples of new signals refused at detectors.max_signals), non_finite (NaN or infinite values skipped by detectors). Sink drops are in seismo_sink_dropped_total.",
     );
     for (reason, c) in [
         ("host_queue_full", &st.host_batches_dropped),

@@ -3,4 +3,7 @@
 pub mod files;
 pub mod host;
 pub(crate) mod journal;
+pub mod process;
 mod rate;
+pub mod scrape;
+pub mod tasks;

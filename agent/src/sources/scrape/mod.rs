@@ -1,0 +1,327 @@
+//! The Prometheus scrape source: each `[[sources.scrape]]` target is fetched every interval
+//! (text exposition format 0.0.4, parsed with the `prometheus-parse` crate) and its series
+//! become `scrape.{name}.…` signals (see [`series`]), plus `scrape.{name}.up` (1 or 0).
+//!
+//! Label sets are read by the exposition grammar first ([`labels`]): the crate alone would cut
+//! values at `,`, `=` and `}`.
+//!
+//! A target that hangs, refuses, answers an error status, garbage or a body past
+//! `max_body_bytes` only costs its own task one `timeout`: the failure is counted by reason
+//! (`seismo_scrape_errors_total`), logged rate-limited, `up` is 0, and the next interval tries
+//! again. Each target runs in its own task, so none delays another or the rest of the agent.
+
+mod labels;
+mod names;
+mod series;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT};
+use seismo_config::ScrapeSourceConfig;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use crate::event::{now_ms, Sample};
+use crate::sources::host::Batch;
+use crate::sources::tasks::SourceTasks;
+use crate::stats::{LogLimiter, Stats};
+use series::{Dropped, Series};
+
+/// Why a scrape failed; `reason` labels the self-metric.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ScrapeError {
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    #[error("the target answered HTTP {0}")]
+    Status(u16),
+    #[error("the body is larger than max_body_bytes ({0} bytes)")]
+    TooLarge(usize),
+    #[error("the body is not Prometheus text exposition: {0}")]
+    Parse(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl ScrapeError {
+    pub(crate) fn reason(&self) -> &'static str {
+        match self {
+            ScrapeError::Timeout(_) => "timeout",
+            ScrapeError::Connect(_) => "connect",
+            ScrapeError::Status(_) => "status",
+            ScrapeError::TooLarge(_) => "too_large",
+            ScrapeError::Parse(_) => "parse",
+            ScrapeError::Other(_) => "other",
+        }
+    }
+}
+
+/// One target's HTTP client and request settings.
+struct Fetcher {
+    client: reqwest::Client,
+    url: String,
+    headers: HeaderMap,
+    timeout: Duration,
+    max_body: usize,
+}
+
+impl Fetcher {
+    fn new(cfg: &ScrapeSourceConfig) -> anyhow::Result<Self> {
+        let mut headers = HeaderMap::new();
+        // Ask for the text format (not protobuf or OpenMetrics).
+        headers.insert(
+            ACCEPT,
+            HeaderValue::from_static("text/plain;version=0.0.4;q=1,*/*;q=0.1"),
+        );
+        for (name, value) in &cfg.headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| anyhow::anyhow!("header `{name}`: {e}"))?;
+            let mut value = HeaderValue::from_str(value)
+                .map_err(|e| anyhow::anyhow!("the value of header `{name}`: {e}"))?;
+            value.set_sensitive(true);
+            headers.insert(name, value);
+        }
+        // reqwest is built without a default crypto provider; use ring, as the rest of the
+        // agent does. Installing fails harmlessly when it is already installed.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let timeout = cfg.timeout();
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build()
+            .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {e}"))?;
+        Ok(Self {
+            client,
+            url: cfg.url.clone(),
+            headers,
+            timeout,
+            max_body: cfg.max_body_bytes,
+        })
+    }
+
+    /// The body of one scrape, within the timeout and the size bound.
+    async fn fetch(&self) -> Result<Vec<u8>, ScrapeError> {
+        match tokio::time::timeout(self.timeout, self.fetch_inner()).await {
+            Ok(r) => r,
+            Err(_) => Err(ScrapeError::Timeout(self.timeout)),
+        }
+    }
+
+    async fn fetch_inner(&self) -> Result<Vec<u8>, ScrapeError> {
+        let classify = |e: reqwest::Error| {
+            if e.is_timeout() {
+                ScrapeError::Timeout(self.timeout)
+            } else if e.is_connect() {
+                ScrapeError::Connect(chain(&e))
+            } else {
+                ScrapeError::Other(chain(&e))
+            }
+        };
+        let mut response = self
+            .client
+            .get(&self.url)
+            .headers(self.headers.clone())
+            .send()
+            .await
+            .map_err(classify)?;
+        if !response.status().is_success() {
+            return Err(ScrapeError::Status(response.status().as_u16()));
+        }
+        if response
+            .content_length()
+            .is_some_and(|n| n > self.max_body as u64)
+        {
+            return Err(ScrapeError::TooLarge(self.max_body));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(classify)? {
+            if body.len() + chunk.len() > self.max_body {
+                return Err(ScrapeError::TooLarge(self.max_body));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
+/// An error with its sources, for the log.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// A parsed body and how many of its lines were not exposition text.
+pub(crate) struct Parsed {
+    pub scrape: prometheus_parse::Scrape,
+    pub invalid_lines: u64,
+}
+
+/// Parses a body. Lines that are neither comments nor samples are counted; a body with such
+/// lines and no sample at all is refused as a whole (an HTML error page, say).
+pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ScrapeError> {
+    let text = String::from_utf8_lossy(body);
+    let mut invalid_lines = 0u64;
+    let mut lines: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            lines.push(line.to_owned());
+            continue;
+        }
+        let Some(line) = labels::normalize(line) else {
+            invalid_lines += 1;
+            continue;
+        };
+        match prometheus_parse::LineInfo::parse(&line) {
+            prometheus_parse::LineInfo::Sample { value, .. } if is_number(value) => {
+                lines.push(line.into_owned())
+            }
+            _ => invalid_lines += 1,
+        }
+    }
+    // The parser is regex-based and has not been seen to panic; a panic on some input would
+    // still only cost this scrape.
+    let parsed =
+        std::panic::catch_unwind(|| prometheus_parse::Scrape::parse(lines.into_iter().map(Ok)));
+    let scrape = match parsed {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return Err(ScrapeError::Parse(e.to_string())),
+        Err(_) => return Err(ScrapeError::Parse("the parser failed on it".into())),
+    };
+    if scrape.samples.is_empty() && invalid_lines > 0 {
+        return Err(ScrapeError::Parse(format!(
+            "{invalid_lines} lines and no valid sample"
+        )));
+    }
+    Ok(Parsed {
+        scrape,
+        invalid_lines,
+    })
+}
+
+/// Numbers as the exposition writes them (Go's float syntax: `NaN`, `+Inf`, `-Inf`, `1e-3`).
+fn is_number(v: &str) -> bool {
+    v.eq_ignore_ascii_case("nan") || v.parse::<f64>().is_ok()
+}
+
+/// One target: fetched every interval until `cancel`.
+async fn run(
+    cfg: ScrapeSourceConfig,
+    fetcher: Fetcher,
+    tx: broadcast::Sender<Batch>,
+    stats: Arc<Stats>,
+    cancel: CancellationToken,
+) {
+    let mut series = Series::new(&cfg.name, cfg.max_series);
+    let up: Arc<str> = format!("scrape.{}.up", cfg.name).into();
+    let mut ticker = tokio::time::interval(cfg.interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut errors_log = LogLimiter::new(Duration::from_secs(300));
+    let mut limit_log = LogLimiter::new(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = ticker.tick() => {}
+        }
+        let ts_ms = now_ms();
+        let fetched = tokio::select! {
+            _ = cancel.cancelled() => break,
+            r = fetcher.fetch() => r,
+        };
+        // Parsing a large body is CPU work, kept off the async workers.
+        let outcome = match fetched {
+            Ok(body) => {
+                let step = tokio::task::spawn_blocking(move || {
+                    let mut dropped = Dropped::default();
+                    let r = parse(&body).map(|p| {
+                        let samples = series.convert(&p.scrape, ts_ms, &mut dropped);
+                        (samples, p.invalid_lines)
+                    });
+                    (series, r, dropped)
+                })
+                .await;
+                match step {
+                    Ok((back, r, dropped)) => {
+                        series = back;
+                        if dropped.limit > 0 {
+                            stats.scrape_series_dropped.add("limit", dropped.limit);
+                            if let Some(n) = limit_log.hit() {
+                                tracing::warn!(
+                                    scrape = %cfg.name,
+                                    dropped = n,
+                                    max_series = cfg.max_series,
+                                    "the target exposes more series than max_series: the others are dropped (seismo_scrape_series_dropped_total)"
+                                );
+                            }
+                        }
+                        if dropped.duplicate > 0 {
+                            stats
+                                .scrape_series_dropped
+                                .add("duplicate", dropped.duplicate);
+                        }
+                        r
+                    }
+                    Err(e) => {
+                        tracing::error!(scrape = %cfg.name, error = %e, "the scrape parser failed; this target stops");
+                        break;
+                    }
+                }
+            }
+            Err(e) => Err(e),
+        };
+        let (mut batch, up_value) = match outcome {
+            Ok((samples, invalid)) => {
+                Stats::add(&stats.scrapes_ok, 1);
+                Stats::add(&stats.scrape_lines_invalid, invalid);
+                (samples, 1.0)
+            }
+            Err(e) => {
+                stats.scrape_errors.add(e.reason(), 1);
+                if let Some(n) = errors_log.hit() {
+                    tracing::warn!(scrape = %cfg.name, url = %cfg.url, reason = e.reason(), failures = n, "scrape failed: {e}; retrying every interval");
+                }
+                (Vec::new(), 0.0)
+            }
+        };
+        batch.push(Sample {
+            signal: Arc::clone(&up),
+            ts_ms,
+            value: up_value,
+        });
+        if tx.send(Arc::new(batch)).is_err() {
+            break;
+        }
+    }
+}
+
+/// Starts or reconciles the scrape targets, one task each (see [`SourceTasks::reconcile`]).
+/// A target whose HTTP client cannot be built is logged and left out.
+pub fn reconcile(
+    tasks: &mut SourceTasks<ScrapeSourceConfig>,
+    configs: &[ScrapeSourceConfig],
+    tx: &broadcast::Sender<Batch>,
+    stats: &Arc<Stats>,
+    parent: &CancellationToken,
+) {
+    tasks.reconcile(configs, parent, |cfg, cancel| {
+        let cfg = cfg.clone();
+        let (tx, stats) = (tx.clone(), Arc::clone(stats));
+        tokio::spawn(async move {
+            match Fetcher::new(&cfg) {
+                Ok(fetcher) => run(cfg, fetcher, tx, stats, cancel).await,
+                Err(e) => {
+                    tracing::error!(scrape = %cfg.name, error = %e, "cannot set up the scrape target; it is not scraped")
+                }
+            }
+        })
+    });
+}

@@ -1,0 +1,228 @@
+//! `[[sources.scrape]]`: a Prometheus `/metrics` endpoint (text exposition format) scraped at
+//! an interval, its series turned into signals.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::de::{self, Deserializer};
+use serde::Deserialize;
+
+use crate::sink_fields::http_url;
+use crate::values;
+
+/// One `[[sources.scrape]]` table.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScrapeSourceConfig {
+    /// Names the target in signals (`scrape.{name}.{metric}...`).
+    #[serde(deserialize_with = "crate::files::source_name")]
+    pub name: String,
+    /// The endpoint, e.g. `http://127.0.0.1:8080/metrics` (https:// uses the system's roots).
+    #[serde(deserialize_with = "url")]
+    pub url: String,
+    #[serde(
+        default = "default_interval",
+        deserialize_with = "values::sample_interval"
+    )]
+    pub interval: Duration,
+    /// How long one scrape may take, connection included; shorter than `interval`. Default:
+    /// the lesser of 10 s and half the interval.
+    #[serde(default, deserialize_with = "timeout")]
+    pub timeout: Option<Duration>,
+    /// Series (a metric with one label set) turned into signals at most; further series are
+    /// dropped and counted (`seismo_scrape_series_dropped_total`).
+    #[serde(default = "default_max_series", deserialize_with = "max_series")]
+    pub max_series: usize,
+    /// Response bodies larger than this are refused (counted as `too_large`).
+    #[serde(
+        default = "default_max_body_bytes",
+        deserialize_with = "max_body_bytes"
+    )]
+    pub max_body_bytes: usize,
+    /// Extra request headers (an `authorization` token, say).
+    #[serde(default, deserialize_with = "headers")]
+    pub headers: BTreeMap<String, String>,
+}
+
+impl ScrapeSourceConfig {
+    /// The effective per-scrape timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+            .unwrap_or_else(|| (self.interval / 2).min(Duration::from_secs(10)))
+    }
+}
+
+fn default_interval() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_max_series() -> usize {
+    1000
+}
+fn default_max_body_bytes() -> usize {
+    10 << 20
+}
+
+fn url<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    http_url(
+        &s,
+        "http://127.0.0.1:8080/metrics",
+        "http://127.0.0.1:8080/metrics",
+    )
+}
+
+fn timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    let s = String::deserialize(d)?;
+    values::parse_duration(&s, Duration::from_millis(100), Duration::from_secs(300))
+        .map(Some)
+        .map_err(de::Error::custom)
+}
+
+fn bounded<'de, D: Deserializer<'de>>(
+    d: D,
+    min: i64,
+    max: i64,
+    eg: &str,
+) -> Result<usize, D::Error> {
+    let n = i64::deserialize(d)?;
+    if !(min..=max).contains(&n) {
+        return Err(de::Error::custom(format!(
+            "{n} is out of range: write a whole number from {min} to {max}, such as {eg}"
+        )));
+    }
+    usize::try_from(n).map_err(de::Error::custom)
+}
+
+fn max_series<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    bounded(d, 1, 100_000, "1000")
+}
+
+fn max_body_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    bounded(d, 1024, 256 << 20, "10485760")
+}
+
+/// Header names are HTTP tokens (kept lower-cased); values printable ASCII.
+fn headers<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    let raw = BTreeMap::<String, String>::deserialize(d)?;
+    let mut out = BTreeMap::new();
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    for (name, value) in raw {
+        if name.is_empty() || !name.chars().all(token) {
+            return Err(de::Error::custom(format!(
+                "`{name}` is not a valid header name: use letters, digits and - (such as \"authorization\")"
+            )));
+        }
+        let lower = name.to_ascii_lowercase();
+        if [
+            "host",
+            "content-length",
+            "transfer-encoding",
+            "accept-encoding",
+        ]
+        .contains(&lower.as_str())
+        {
+            return Err(de::Error::custom(format!(
+                "header `{name}` is set by the scraper itself: remove it"
+            )));
+        }
+        if !value
+            .chars()
+            .all(|c| c == ' ' || c == '\t' || c.is_ascii_graphic())
+        {
+            return Err(de::Error::custom(format!(
+                "the value of header `{name}` has characters that cannot be sent: use printable ASCII"
+            )));
+        }
+        out.insert(lower, value);
+    }
+    Ok(out)
+}
+
+/// Checks each table (the timeout fits in the interval) and refuses two targets with the
+/// same name.
+pub(crate) fn checked_list<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<ScrapeSourceConfig>, D::Error> {
+    let list = Vec::<ScrapeSourceConfig>::deserialize(d)?;
+    for (i, s) in list.iter().enumerate() {
+        if s.timeout() >= s.interval {
+            return Err(de::Error::custom(format!(
+                "in [[sources.scrape]] `{}`, `timeout` ({}) is not shorter than `interval` ({}): make it shorter, so a hanging target cannot delay the next scrape",
+                s.name,
+                humantime::format_duration(s.timeout()),
+                humantime::format_duration(s.interval)
+            )));
+        }
+        if list[..i].iter().any(|o| o.name == s.name) {
+            return Err(de::Error::custom(format!(
+                "two [[sources.scrape]] are named `{}`: give each target a distinct name (it names its signals)",
+                s.name
+            )));
+        }
+    }
+    Ok(list)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse;
+
+    fn err(text: &str) -> String {
+        parse(text, "t.toml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn targets_with_defaults_and_settings() {
+        let c = parse(
+            "[[sources.scrape]]\nname = \"app\"\nurl = \"http://127.0.0.1:8080/metrics\"\n\
+             [[sources.scrape]]\nname = \"db\"\nurl = \"https://db.local:9187/metrics\"\ninterval = \"1s\"\ntimeout = \"800ms\"\nmax_series = 10\nmax_body_bytes = 4096\nheaders = { Authorization = \"Bearer x\" }\n",
+            "t",
+        )
+        .unwrap();
+        let s = &c.sources.scrape;
+        assert_eq!(s[0].interval, Duration::from_secs(10));
+        assert_eq!(s[0].timeout(), Duration::from_secs(5));
+        assert_eq!((s[0].max_series, s[0].max_body_bytes), (1000, 10 << 20));
+        assert_eq!(s[1].timeout(), Duration::from_millis(800));
+        assert_eq!(s[1].headers["authorization"], "Bearer x");
+        assert_eq!(s[1].max_series, 10);
+    }
+
+    #[test]
+    fn bad_targets_are_explained() {
+        let e = err("[[sources.scrape]]\nname = \"a\"\n");
+        assert!(e.contains("missing required key `url`"), "{e}");
+        let e = err("[[sources.scrape]]\nname = \"a\"\nurl = \"127.0.0.1:8080\"\n");
+        assert!(
+            e.contains("t.toml:3:") && e.contains("not an http:// or https:// URL"),
+            "{e}"
+        );
+        let e = err("[[sources.scrape]]\nname = \"a\"\nurl = \"http://a\"\ninterval = \"2s\"\ntimeout = \"2s\"\n");
+        assert!(e.contains("not shorter than `interval`"), "{e}");
+        let e = err("[[sources.scrape]]\nname = \"a\"\nurl = \"http://a\"\nmax_series = 0\n");
+        assert!(e.contains("from 1 to 100000"), "{e}");
+        let e = err(
+            "[[sources.scrape]]\nname = \"a\"\nurl = \"http://a\"\nheaders = { Host = \"x\" }\n",
+        );
+        assert!(e.contains("set by the scraper itself"), "{e}");
+        let e = err("[[sources.scrape]]\nname = \"a\"\nurl = \"http://a\"\n[[sources.scrape]]\nname = \"a\"\nurl = \"http://b\"\n");
+        assert!(e.contains("distinct name"), "{e}");
+        let e = err("[[sources.scrape]]\nname = \"a\"\nurl = \"http://a\"\nmax_bodybytes = 1\n");
+        assert!(e.contains("Did you mean `max_body_bytes`?"), "{e}");
+    }
+    #[test]
+    fn the_documented_example_parses() {
+        let start = crate::DEFAULT_TOML.find("# [[sources.scrape]]").unwrap();
+        let block = &crate::DEFAULT_TOML[start..];
+        let block = &block[..block.find("\n\n").unwrap_or(block.len())];
+        let text: String = block
+            .lines()
+            .map(|l| format!("{}\n", l.strip_prefix("# ").unwrap()))
+            .collect();
+        let c = crate::parse(&text, "example").unwrap();
+        let s = &c.sources.scrape[0];
+        assert_eq!(s.name, "app");
+        assert_eq!(s.headers["authorization"], "Bearer token");
+    }
+}
