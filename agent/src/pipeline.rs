@@ -354,6 +354,9 @@ impl Pipeline {
                 None => {
                     done.disabled += 1;
                     events.extend(self.alerting.forget(signal, now_ms()));
+                    if let Some(status) = &self.status {
+                        status.forget(signal);
+                    }
                     None
                 }
                 Some(s) => {

@@ -650,6 +650,73 @@ mod tests {
     }
 
     #[test]
+    fn the_pipeline_records_scored_points_and_forgets_idle_and_disabled_signals() {
+        use crate::event::Sample;
+        use crate::pipeline::Pipeline;
+        use std::time::{Duration, Instant};
+        let config = seismo_config::parse(
+            "[detectors]\nidle_ttl = \"1m\"\n[detectors.defaults]\nkind = \"ewma\"\nwarmup = 5\n",
+            "t",
+        )
+        .unwrap();
+        let status = Arc::new(Status::new("h".into()));
+        let mut p = Pipeline::new(
+            "h".into(),
+            &config,
+            Arc::new(crate::stats::Stats::default()),
+        )
+        .with_status(Arc::clone(&status));
+        let t0 = Instant::now();
+        for i in 0..20 {
+            for name in ["a", "b"] {
+                let value = if i == 19 {
+                    1e6
+                } else {
+                    1.0 + (i % 3) as f64 * 0.01
+                };
+                let sample = Sample {
+                    signal: name.into(),
+                    ts_ms: T0 + i * 1000,
+                    value,
+                };
+                let at = if name == "b" {
+                    t0 + Duration::from_secs(50)
+                } else {
+                    t0
+                };
+                p.process(&sample, at);
+            }
+        }
+        p.process(
+            &Sample {
+                signal: "nan".into(),
+                ts_ms: T0,
+                value: f64::NAN,
+            },
+            t0,
+        );
+        let v = status.signals(T0 + 20_000, 2);
+        let names: Vec<&str> = v.signals.iter().map(|s| &*s.signal).collect();
+        assert_eq!(names, ["a", "b"], "a NaN is not recorded");
+        let a = &v.signals[0];
+        assert_eq!(a.value, 1e6);
+        assert!(a.anomalous && a.score.is_some_and(|s| s > 0.5), "{a:?}");
+        // Warm-up points have no score: the first bucket's highest score is a later one's.
+        assert_eq!(a.history.values.len(), 1);
+        p.evict_idle(t0 + Duration::from_secs(61));
+        let v = status.signals(T0 + 20_000, 1);
+        assert_eq!(v.signals.len(), 1);
+        assert_eq!(&*v.signals[0].signal, "b");
+        let disabled = seismo_config::parse(
+            "[detectors]\nidle_ttl = \"1m\"\n[detectors.defaults]\nkind = \"ewma\"\nwarmup = 5\n[[detectors.overrides]]\nsignals = [\"b\"]\nenabled = false\n",
+            "t",
+        )
+        .unwrap();
+        p.reconfigure_detectors(&disabled.detectors);
+        assert!(status.signals(T0, 0).signals.is_empty());
+    }
+
+    #[test]
     fn hook_runs_are_bounded_newest_first() {
         let s = Status::new("h".into());
         for i in 0..MAX_HOOK_RUNS + 3 {
