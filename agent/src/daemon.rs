@@ -77,6 +77,11 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
         crate::event::now_ms(),
     ));
     let ready = Arc::new(AtomicBool::new(false));
+    // The status page's state: kept only while the endpoint that shows it is on.
+    let status = config
+        .http
+        .enabled
+        .then(|| Arc::new(crate::status::Status::new(Arc::clone(&host))));
     let http_task = if config.http.enabled {
         let endpoint = crate::http::bind(&config.http)?;
         let state = HttpState::new(
@@ -85,6 +90,10 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
             Arc::clone(&ready),
             config.http.scores,
         );
+        let state = match &status {
+            Some(s) => state.with_status(Arc::clone(s)),
+            None => state,
+        };
         Some(
             endpoint
                 .serve(state)
@@ -132,6 +141,9 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
     let (samples_tx, samples_rx) = broadcast::channel(host_cfg.queue);
     let mut pipeline = Pipeline::new(Arc::clone(&host), &config, Arc::clone(&stats))
         .with_silences(Arc::clone(&silences));
+    if let Some(s) = status {
+        pipeline = pipeline.with_status(s);
+    }
     if !config.hooks.is_empty() {
         pipeline = pipeline.with_hooks(Hooks::new(&config.hooks, Arc::clone(&stats)));
     }

@@ -253,7 +253,7 @@ fn rfc3339_opt<S: serde::Serializer>(ts_ms: &Option<i64>, s: S) -> Result<S::Ok,
 }
 
 /// Short, human-friendly rendering of a measured value.
-fn fmt_value(v: f64) -> String {
+pub(crate) fn fmt_value(v: f64) -> String {
     if v != 0.0 && (v.abs() >= 1e6 || v.abs() < 1e-3) {
         format!("{v:.3e}")
     } else {

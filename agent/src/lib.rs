@@ -24,3 +24,4 @@ pub mod sinks;
 pub mod sources;
 pub mod state_dir;
 pub mod stats;
+pub mod status;

@@ -27,6 +27,7 @@ use crate::sinks::otlp::metrics::SignalGauges;
 use crate::sinks::Sinks;
 use crate::sources::host::Batch;
 use crate::stats::{LogLimiter, Stats};
+use crate::status::Status;
 
 /// A change run by the pipeline's own task between two events (a reload): it may edit the
 /// pipeline and its sinks, and returns alert events to send.
@@ -100,6 +101,8 @@ pub struct Pipeline {
     critical_score: f64,
     /// Publish each signal's last score in `stats.scores` (`[http] scores = true`).
     export_scores: bool,
+    /// What the status page shows (when the HTTP endpoint is on).
+    status: Option<Arc<Status>>,
 }
 
 impl Pipeline {
@@ -121,6 +124,7 @@ impl Pipeline {
             ),
             critical_score: config.alerting.critical_score.get(),
             export_scores: config.http.enabled && config.http.scores,
+            status: None,
         }
     }
 
@@ -133,6 +137,12 @@ impl Pipeline {
     /// Publishes every signal's latest value and score to `gauges`.
     pub fn with_gauges(mut self, gauges: Arc<SignalGauges>) -> Self {
         self.gauges = Some(gauges);
+        self
+    }
+
+    /// Keeps `status` (the status page's state) up to date.
+    pub fn with_status(mut self, status: Arc<Status>) -> Self {
+        self.status = Some(status);
         self
     }
 
@@ -157,6 +167,9 @@ impl Pipeline {
                 e.log = Some(evidence);
                 events.push(e);
             }
+        }
+        if let Some(status) = &self.status {
+            status.note_templates(&update.evidence);
         }
         let evidence = self.log_evidence.entry(update.source).or_default();
         *evidence = update.evidence;
@@ -185,6 +198,15 @@ impl Pipeline {
                 Verdict::WarmingUp => g.record(&sample.signal, sample.value, None),
                 Verdict::Scored(o) => g.record(&sample.signal, sample.value, Some(o.score)),
                 Verdict::Skipped => {}
+            }
+        }
+        if let Some(status) = &self.status {
+            let (score, anomalous) = match &verdict {
+                Verdict::Scored(o) => (Some(o.score), o.anomalous),
+                _ => (None, false),
+            };
+            if !matches!(verdict, Verdict::Skipped) {
+                status.record(&sample.signal, sample.ts_ms, sample.value, score, anomalous);
             }
         }
         if let (true, Verdict::Scored(o)) = (self.export_scores, &verdict) {
@@ -292,6 +314,9 @@ impl Pipeline {
             if let Some(g) = &self.gauges {
                 g.forget(&signal);
             }
+            if let Some(status) = &self.status {
+                status.forget(&signal);
+            }
             if self.export_scores {
                 let mut scores = self.stats.scores.lock().unwrap_or_else(|p| p.into_inner());
                 scores.remove(&signal);
@@ -329,6 +354,9 @@ impl Pipeline {
                 None => {
                     done.disabled += 1;
                     events.extend(self.alerting.forget(signal, now_ms()));
+                    if let Some(status) = &self.status {
+                        status.forget(signal);
+                    }
                     None
                 }
                 Some(s) => {
@@ -405,6 +433,9 @@ impl Pipeline {
                 },
                 _ = sweep.tick() => self.evict_idle(Instant::now()),
                 Some(outcome) = next_outcome(&mut hooks) => {
+                    if let Some(status) = &self.status {
+                        status.on_hook(&outcome);
+                    }
                     sinks.send(Event::Hook(outcome)).await;
                     Vec::new()
                 }
@@ -424,6 +455,9 @@ impl Pipeline {
                 .filter_map(|a| self.silences.admit(a, now))
                 .flat_map(|a| self.incidents.on_alert(a))
                 .collect();
+            if let Some(status) = &self.status {
+                status.on_events(&events);
+            }
             for event in &events {
                 count(&self.stats, event);
                 if let Some(h) = &mut hooks {

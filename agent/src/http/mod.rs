@@ -1,10 +1,13 @@
 //! The agent's HTTP endpoint (loopback by default): `/metrics` in Prometheus text format,
-//! `/healthz`, `/readyz`, and the silences API under `/api/v1/silences`.
+//! `/healthz`, `/readyz`, the silences API under `/api/v1/silences`, and the status page `/`
+//! with its JSON API (`/api/v1/signals`, `/api/v1/incidents`).
 
+mod api;
 mod health;
 mod metrics;
 mod process;
 mod server;
 mod silences_api;
+mod status_page;
 
 pub use server::{bind, BindError, Endpoint, HttpState};

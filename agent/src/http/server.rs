@@ -13,9 +13,10 @@ use axum::Router;
 use seismo_config::HttpConfig;
 use tokio::task::JoinHandle;
 
-use super::{health, metrics, silences_api};
+use super::{api, health, metrics, silences_api, status_page};
 use crate::silences::Silences;
 use crate::stats::{LogLimiter, Stats};
+use crate::status::Status;
 
 /// Request bodies larger than this are refused (413): a silence is a few hundred bytes.
 const MAX_BODY: usize = 64 * 1024;
@@ -31,6 +32,8 @@ pub struct HttpState {
     pub scores: bool,
     /// Refused API requests are logged at most once a minute.
     pub(super) rejected_log: Arc<Mutex<LogLimiter>>,
+    /// What the status page and its API show (see [`HttpState::with_status`]).
+    pub status: Option<Arc<Status>>,
 }
 
 impl HttpState {
@@ -46,7 +49,14 @@ impl HttpState {
             ready,
             scores,
             rejected_log: Arc::new(Mutex::new(LogLimiter::new(Duration::from_secs(60)))),
+            status: None,
         }
+    }
+
+    /// Serves the status page (`/`) and its API from `status`, which the pipeline updates.
+    pub fn with_status(mut self, status: Arc<Status>) -> Self {
+        self.status = Some(status);
+        self
     }
 }
 
@@ -100,7 +110,7 @@ impl Endpoint {
     pub fn serve(self, state: HttpState) -> std::io::Result<JoinHandle<()>> {
         let listener = tokio::net::TcpListener::from_std(self.listener)?;
         let addr = self.addr;
-        tracing::info!(addr = %addr, "HTTP endpoint listening (/metrics, /healthz, /readyz, /api/v1/silences)");
+        tracing::info!(addr = %addr, "HTTP endpoint listening (/ status page, /metrics, /healthz, /readyz, /api/v1/silences, /api/v1/signals, /api/v1/incidents)");
         Ok(tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, router(state)).await {
                 tracing::error!(addr = %addr, error = %e, "the HTTP endpoint stopped");
@@ -111,6 +121,9 @@ impl Endpoint {
 
 pub(super) fn router(state: HttpState) -> Router {
     Router::new()
+        .route("/", get(status_page::page))
+        .route("/api/v1/signals", get(api::signals))
+        .route("/api/v1/incidents", get(api::incidents))
         .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -122,7 +135,7 @@ pub(super) fn router(state: HttpState) -> Router {
         .fallback(|| async {
             silences_api::error(
                 StatusCode::NOT_FOUND,
-                "no such path: the endpoint serves /metrics, /healthz, /readyz and /api/v1/silences"
+                "no such path: the endpoint serves / (the status page), /metrics, /healthz, /readyz, /api/v1/silences, /api/v1/signals and /api/v1/incidents"
                     .into(),
             )
         })

@@ -124,7 +124,7 @@ pub(super) fn error(status: StatusCode, message: String) -> Response {
     json(status, &Error { error: message })
 }
 
-fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
+pub(super) fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
     match serde_json::to_vec(value) {
         Ok(mut body) => {
             body.push(b'\n');

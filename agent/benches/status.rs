@@ -1,0 +1,165 @@
+//! Status page figures: what keeping the page's state costs the pipeline per sample (the
+//! state update alone, and `Pipeline::process` with and without it), the memory of a full
+//! state, and how long `/`, `/api/v1/signals` and `/metrics` take over real HTTP with that
+//! state. Prints figures; no assertions.
+//!
+//! `cargo bench -p seismo --bench status`
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use seismo::event::Sample;
+use seismo::http::{bind, HttpState};
+use seismo::pipeline::Pipeline;
+use seismo::silences::Silences;
+use seismo::stats::Stats;
+use seismo::status::{Status, BUCKETS, BUCKET_MS, MAX_SIGNALS};
+use seismo_e2e::http_client::request;
+
+/// Unix ms of a bucket boundary, so every run fills the same buckets.
+const T0: i64 = 1_795_633_200_000;
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn names(n: usize) -> Vec<Arc<str>> {
+    (0..n)
+        .map(|i| format!("host.disk.dev{i}.read_bytes_per_s").into())
+        .collect()
+}
+
+/// The best of `runs` runs of `f`, in ns per item for `items` items.
+fn best(runs: usize, items: usize, mut f: impl FnMut()) -> f64 {
+    (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64() * 1e9 / items as f64
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn main() {
+    // The state update alone: 100 signals, one point each per second, for an hour.
+    let signals = names(100);
+    let points = 3_600usize;
+    let ns = best(5, points * signals.len(), || {
+        let status = Status::new("bench".into());
+        for p in 0..points {
+            let ts = T0 + p as i64 * 1000;
+            for (i, s) in signals.iter().enumerate() {
+                status.record(s, ts, (p + i) as f64, Some(0.1), false);
+            }
+        }
+    });
+    println!("Status::record:                    {ns:>7.1} ns per sample (100 signals, 1 point/s each, one hour)");
+
+    // The pipeline's whole per-sample work (EWMA detector, alerting) with and without it.
+    let config = seismo_config::parse(
+        "[detectors.defaults]\nkind = \"ewma\"\nwarmup = 10\n",
+        "bench",
+    )
+    .expect("config");
+    let samples: Vec<Sample> = (0..points)
+        .flat_map(|p| {
+            signals.iter().enumerate().map(move |(i, s)| Sample {
+                signal: Arc::clone(s),
+                ts_ms: T0 + p as i64 * 1000,
+                value: 100.0 + ((p * 7919 + i) % 200) as f64 / 100.0,
+            })
+        })
+        .collect();
+    let now = Instant::now();
+    for (label, with_status) in [("without status", false), ("with status", true)] {
+        let ns = best(3, samples.len(), || {
+            let mut p = Pipeline::new("bench".into(), &config, Arc::new(Stats::default()));
+            if with_status {
+                p = p.with_status(Arc::new(Status::new("bench".into())));
+            }
+            for s in &samples {
+                std::hint::black_box(p.process(s, now));
+            }
+        });
+        println!("Pipeline::process, {label:<15} {ns:>7.1} ns per sample (EWMA)");
+    }
+
+    // A full state: the most signals the page keeps, each with a full last hour (the HTTP
+    // handlers read the real clock).
+    let before = rss_kib();
+    let status = Arc::new(Status::new("bench".into()));
+    let all = names(MAX_SIGNALS);
+    let now_ms = seismo::event::now_ms();
+    let first = now_ms - now_ms % BUCKET_MS - (BUCKETS as i64 - 1) * BUCKET_MS;
+    for b in 0..BUCKETS as i64 {
+        for (i, s) in all.iter().enumerate() {
+            let score = (i % 100) as f64 / 100.0;
+            let value = ((b * 37 + i as i64 * 11) % 101) as f64;
+            let anomalous = (b + i as i64) % 29 == 0;
+            status.record(s, first + b * BUCKET_MS, value, Some(score), anomalous);
+        }
+    }
+    println!(
+        "full state: {MAX_SIGNALS} signals x {BUCKETS} buckets: {} KiB more resident memory",
+        rss_kib().saturating_sub(before)
+    );
+    let ms = best(5, 1, || {
+        std::hint::black_box(status.signals(now_ms, MAX_SIGNALS as u64));
+    }) / 1e6;
+    println!("snapshot of the full state:        {ms:>7.2} ms (sorted, dense histories)");
+
+    // Over real HTTP, on a runtime like the agent's, with the full state.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let config = seismo_config::HttpConfig {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        ..seismo_config::HttpConfig::default()
+    };
+    let endpoint = bind(&config).expect("bind");
+    let addr = endpoint.local_addr();
+    let stats = Arc::new(Stats::default());
+    stats
+        .signals_active
+        .store(MAX_SIGNALS as u64, std::sync::atomic::Ordering::Relaxed);
+    let state = HttpState::new(
+        Arc::clone(&stats),
+        Arc::new(Silences::from_config(&[], 0)),
+        Arc::new(AtomicBool::new(true)),
+        false,
+    )
+    .with_status(Arc::clone(&status));
+    let _guard = rt.enter();
+    let task = endpoint.serve(state).expect("serve");
+    for path in ["/", "/api/v1/signals", "/api/v1/incidents", "/metrics"] {
+        let mut bytes = 0;
+        let mut times: Vec<Duration> = (0..20)
+            .map(|_| {
+                let t = Instant::now();
+                let r = request(addr, "GET", path, None).expect("request");
+                assert_eq!(r.status, 200, "{path}");
+                bytes = r.body.len();
+                t.elapsed()
+            })
+            .collect();
+        times.sort();
+        println!(
+            "GET {path:<18} median {:>7.2} ms, max {:>7.2} ms, {:>8} bytes ({MAX_SIGNALS} signals kept, 200 rows on the page)",
+            times[times.len() / 2].as_secs_f64() * 1e3,
+            times[times.len() - 1].as_secs_f64() * 1e3,
+            bytes
+        );
+    }
+    task.abort();
+}

@@ -1,0 +1,35 @@
+//! `/api/v1/signals` and `/api/v1/incidents`: the status page's data as JSON (the README
+//! documents the fields). Strings are escaped by serde_json.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use super::server::HttpState;
+use super::silences_api::{error, json};
+use crate::event::now_ms;
+use crate::stats::Stats;
+
+pub(super) async fn signals(State(s): State<HttpState>) -> Response {
+    match &s.status {
+        Some(status) => json(
+            StatusCode::OK,
+            &status.signals(now_ms(), Stats::get(&s.stats.signals_active)),
+        ),
+        None => not_set_up(),
+    }
+}
+
+pub(super) async fn incidents(State(s): State<HttpState>) -> Response {
+    match &s.status {
+        Some(status) => json(StatusCode::OK, &status.incident_views(now_ms())),
+        None => not_set_up(),
+    }
+}
+
+fn not_set_up() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "the status API is not set up in this process".into(),
+    )
+}

@@ -1,0 +1,628 @@
+//! `/`: the status page. Server-rendered HTML with inline CSS and inline SVG sparklines: no
+//! script, no external asset (it works offline and in an air-gapped data centre), refreshed by
+//! the browser every [`REFRESH_S`] seconds. Every string that may come from input (signal
+//! names, templates, evidence, hook names, errors) goes through [`esc`]; the
+//! Content-Security-Policy forbids scripts besides.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+use super::server::HttpState;
+use crate::event::{fmt_value, format_ts, now_ms};
+use crate::stats::{SinkStats, Stats};
+use crate::status::{
+    HookRun, IncidentView, IncidentsView, SignalView, SignalsView, Status, BUCKETS, BUCKET_MS,
+};
+
+/// Seconds between the browser's reloads of the page.
+pub(super) const REFRESH_S: u32 = 10;
+/// Signal rows on the page (highest scores); the API lists them all.
+pub(super) const MAX_ROWS: usize = 200;
+const SPARK_W: f64 = 180.0;
+const SPARK_H: f64 = 28.0;
+
+const STYLE: &str = "\
+body{font:14px/1.4 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;color:#1b1f24;background:#f6f7f9}
+header{background:#1b1f24;color:#f6f7f9;padding:.8em 1.5em}
+header h1{margin:0;font-size:1.3em}header p{margin:.2em 0 0;color:#b8c0cc}
+main{padding:0 1.5em 2em}h2{font-size:1.1em;margin:1.5em 0 .5em}
+table{border-collapse:collapse;background:#fff;width:100%}
+th,td{text-align:left;padding:.3em .6em;border-bottom:1px solid #e3e6ea;vertical-align:middle}
+th{background:#eef0f3;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
+code{font:12px ui-monospace,Menlo,Consolas,monospace;word-break:break-all}
+.hi{color:#fff;background:#c62828;border-radius:3px;padding:0 .3em}.mid{color:#8a5a00}
+.muted{color:#6b7280}.ok{color:#2e7d32}.bad{color:#c62828}
+.incident{background:#fff;border-left:4px solid #e0a100;padding:.6em 1em;margin:.6em 0}
+.incident.critical{border-color:#c62828}.incident.closed{border-color:#9aa3ad}
+.incident h3{margin:0 0 .3em;font-size:1em}.incident ol{margin:.4em 0;padding-left:1.4em}
+.incident li{margin:.2em 0}svg.spark{display:block}
+";
+
+pub(super) async fn page(State(s): State<HttpState>) -> Response {
+    let Some(status) = s.status.clone() else {
+        return super::silences_api::error(
+            axum::http::StatusCode::NOT_FOUND,
+            "the status page is not set up in this process".into(),
+        );
+    };
+    let now = now_ms();
+    let signals = status.signals(now, Stats::get(&s.stats.signals_active));
+    let incidents = status.incident_views(now);
+    let runs = status.hook_runs();
+    let body = render(&Page {
+        status: &status,
+        stats: &s.stats,
+        now,
+        signals: &signals,
+        incidents: &incidents,
+        runs: &runs,
+    });
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'",
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// What one rendering reads.
+pub(super) struct Page<'a> {
+    pub status: &'a Status,
+    pub stats: &'a Stats,
+    pub now: i64,
+    pub signals: &'a SignalsView,
+    pub incidents: &'a IncidentsView,
+    pub runs: &'a [HookRun],
+}
+
+/// Writes `s` escaped for HTML text and attribute values.
+pub(super) fn esc(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Appends literal markup and escaped text in turn: `h(out, &["<b>", text, "</b>"])` escapes
+/// the odd items.
+fn h(out: &mut String, parts: &[&str]) {
+    for (i, p) in parts.iter().enumerate() {
+        if i % 2 == 0 {
+            out.push_str(p);
+        } else {
+            esc(out, p);
+        }
+    }
+}
+
+pub(super) fn render(p: &Page<'_>) -> String {
+    let mut o = String::with_capacity(16_384 + p.signals.signals.len().min(MAX_ROWS) * 1_500);
+    let host = p.status.host();
+    let uptime = Duration::from_secs(
+        u64::try_from(p.now.saturating_sub(p.status.started_ms()) / 1000).unwrap_or(0),
+    );
+    h(
+        &mut o,
+        &[
+            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">",
+        ],
+    );
+    let _ = write!(o, "<meta http-equiv=\"refresh\" content=\"{REFRESH_S}\">");
+    h(&mut o, &["<title>seismo · ", host, "</title><style>"]);
+    o.push_str(STYLE);
+    h(
+        &mut o,
+        &[
+            "</style></head><body><header><h1>seismo on <span id=\"host\">",
+            host,
+        ],
+    );
+    let open = p.incidents.open.len();
+    let _ = write!(
+        o,
+        "</span></h1><p>version {} · up {} · {} signals · {} open incident{} · {} · refreshes every {REFRESH_S} s</p></header><main>",
+        env!("CARGO_PKG_VERSION"),
+        humantime::format_duration(uptime),
+        p.signals.signals_active,
+        open,
+        if open == 1 { "" } else { "s" },
+        format_ts(p.now),
+    );
+    incidents(&mut o, p.incidents);
+    signals(&mut o, p.signals, p.now);
+    hook_runs(&mut o, p.runs);
+    sinks(&mut o, p.stats, p.now);
+    o.push_str(
+        "<p class=\"muted\">The same data as JSON: <a href=\"/api/v1/signals\">/api/v1/signals</a>, \
+         <a href=\"/api/v1/incidents\">/api/v1/incidents</a>; self-metrics: \
+         <a href=\"/metrics\">/metrics</a>.</p></main></body></html>\n",
+    );
+    o
+}
+
+fn incidents(o: &mut String, v: &IncidentsView) {
+    o.push_str("<section id=\"incidents\"><h2>Open incidents</h2>");
+    if v.open.is_empty() {
+        o.push_str("<p class=\"muted\">None.</p>");
+    }
+    for i in &v.open {
+        incident(o, i);
+    }
+    if !v.resolved.is_empty() {
+        let _ = write!(
+            o,
+            "<details><summary>Recently resolved ({})</summary>",
+            v.resolved.len()
+        );
+        for i in &v.resolved {
+            incident(o, i);
+        }
+        o.push_str("</details>");
+    }
+    o.push_str("</section>");
+}
+
+fn incident(o: &mut String, i: &IncidentView) {
+    let class = match (i.open, i.severity.name()) {
+        (false, _) => "incident closed",
+        (true, "critical") => "incident critical",
+        _ => "incident",
+    };
+    h(
+        o,
+        &[
+            "<article class=\"",
+            class,
+            "\" id=\"incident-",
+            &i.incident_id,
+            "\"><h3>",
+            &i.incident_id,
+            " · ",
+            i.severity.name(),
+            "</h3><p>Probable origin: <code class=\"origin\">",
+            &i.origin,
+            "</code> · started ",
+            &format_ts(i.started_at),
+        ],
+    );
+    if let Some(r) = i.resolved_at {
+        h(o, &[" · resolved ", &format_ts(r)]);
+    }
+    h(o, &["</p><p>", &i.summary, "</p><ol class=\"timeline\">"]);
+    for t in &i.timeline {
+        let e = &t.entry;
+        h(
+            o,
+            &[
+                "<li><time>",
+                &format_ts(e.time),
+                "</time> <code>",
+                &e.signal,
+                "</code> ",
+                e.severity.name(),
+                ": ",
+                &e.evidence,
+            ],
+        );
+        if let Some(r) = e.resolved_at {
+            h(
+                o,
+                &[" <span class=\"ok\">(resolved ", &format_ts(r), ")</span>"],
+            );
+        }
+        if let Some(log) = &t.log {
+            if let Some(tpl) = &log.template {
+                h(
+                    o,
+                    &["<br>template: <code class=\"template\">", tpl, "</code>"],
+                );
+            }
+            for line in &log.sample_lines {
+                h(o, &["<br>line: <code>", line, "</code>"]);
+            }
+        }
+        o.push_str("</li>");
+    }
+    o.push_str("</ol>");
+    if i.timeline_omitted > 0 {
+        let _ = write!(
+            o,
+            "<p class=\"muted\">{} later alerts not listed.</p>",
+            i.timeline_omitted
+        );
+    }
+    o.push_str("</article>");
+}
+
+fn signals(o: &mut String, v: &SignalsView, now: i64) {
+    let _ = write!(
+        o,
+        "<section id=\"signals\"><h2>Signals by anomaly score</h2><table><thead><tr>\
+         <th>signal</th><th>score</th><th>value</th><th>last hour ({} s buckets)</th><th>template</th>\
+         </tr></thead><tbody>",
+        v.bucket_seconds
+    );
+    let first_bucket = now / BUCKET_MS - (BUCKETS as i64 - 1);
+    for s in v.signals.iter().take(MAX_ROWS) {
+        signal_row(o, s, first_bucket);
+    }
+    o.push_str("</tbody></table>");
+    let hidden = v.signals.len().saturating_sub(MAX_ROWS);
+    if hidden > 0 {
+        let _ = write!(
+            o,
+            "<p class=\"muted\">{hidden} more signals with lower scores: see /api/v1/signals.</p>"
+        );
+    }
+    let untracked = usize::try_from(v.signals_active)
+        .unwrap_or(usize::MAX)
+        .saturating_sub(v.signals_listed);
+    if untracked > 0 {
+        let _ = write!(
+            o,
+            "<p class=\"muted\">{untracked} signals have no history here (the page keeps {}).</p>",
+            crate::status::MAX_SIGNALS
+        );
+    }
+    if v.signals.is_empty() {
+        o.push_str("<p class=\"muted\">No signal yet.</p>");
+    }
+    o.push_str("</section>");
+}
+
+fn signal_row(o: &mut String, s: &SignalView, first_bucket: i64) {
+    h(
+        o,
+        &["<tr><td><code class=\"signal\">", &s.signal, "</code></td>"],
+    );
+    match s.score {
+        None => o.push_str("<td class=\"muted\">warming up</td>"),
+        Some(score) => {
+            let class = if s.anomalous {
+                "n hi"
+            } else if score >= 0.3 {
+                "n mid"
+            } else {
+                "n"
+            };
+            let _ = write!(o, "<td class=\"{class}\">{score:.2}</td>");
+        }
+    }
+    h(o, &["<td class=\"n\">", &fmt_value(s.value), "</td><td>"]);
+    sparkline(o, s, first_bucket);
+    o.push_str("</td><td>");
+    if let Some(t) = &s.template {
+        h(o, &["<code class=\"template\">", t, "</code>"]);
+    }
+    o.push_str("</td></tr>");
+}
+
+/// The bucket means over the whole hour (a new signal fills the right end), gaps left open,
+/// buckets with anomalous points marked red.
+fn sparkline(o: &mut String, s: &SignalView, first_bucket: i64) {
+    let hist = &s.history;
+    let offset = hist.start / BUCKET_MS - first_bucket;
+    let values: Vec<(i64, f64)> = hist
+        .values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.map(|v| (offset + i as i64, v)))
+        .collect();
+    let (lo, hi) = values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, v)| {
+            (lo.min(*v), hi.max(*v))
+        });
+    let _ = write!(
+        o,
+        "<svg class=\"spark\" width=\"{SPARK_W}\" height=\"{SPARK_H}\" viewBox=\"0 0 {SPARK_W} {SPARK_H}\" role=\"img\">"
+    );
+    if values.is_empty() {
+        o.push_str("</svg>");
+        return;
+    }
+    h(
+        o,
+        &[
+            "<title>",
+            &format!("{} .. {}", fmt_value(lo), fmt_value(hi)),
+            "</title>",
+        ],
+    );
+    let x = |slot: i64| {
+        2.0 + (slot.clamp(0, BUCKETS as i64 - 1) as f64) * (SPARK_W - 4.0) / (BUCKETS as f64 - 1.0)
+    };
+    let y = |v: f64| {
+        if hi > lo {
+            SPARK_H - 3.0 - (v - lo) / (hi - lo) * (SPARK_H - 6.0)
+        } else {
+            SPARK_H / 2.0
+        }
+    };
+    // One polyline per run of consecutive buckets.
+    let mut run: Vec<(f64, f64)> = Vec::new();
+    let flush = |o: &mut String, run: &mut Vec<(f64, f64)>| {
+        match run.len() {
+            0 => {}
+            1 => {
+                let _ = write!(
+                    o,
+                    "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"1.5\" fill=\"#2f6fb3\"/>",
+                    run[0].0, run[0].1
+                );
+            }
+            _ => {
+                o.push_str(
+                    "<polyline fill=\"none\" stroke=\"#2f6fb3\" stroke-width=\"1.5\" points=\"",
+                );
+                for (px, py) in run.iter() {
+                    let _ = write!(o, "{px:.1},{py:.1} ");
+                }
+                o.push_str("\"/>");
+            }
+        }
+        run.clear();
+    };
+    let mut prev: Option<i64> = None;
+    for &(slot, v) in &values {
+        if prev.is_some_and(|p| slot != p + 1) {
+            flush(o, &mut run);
+        }
+        run.push((x(slot), y(v)));
+        prev = Some(slot);
+    }
+    flush(o, &mut run);
+    for (i, n) in hist.anomalous.iter().enumerate() {
+        if let (true, Some(v)) = (*n > 0, hist.values[i]) {
+            let _ = write!(
+                o,
+                "<circle class=\"anomaly\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\" fill=\"#c62828\"/>",
+                x(offset + i as i64),
+                y(v)
+            );
+        }
+    }
+    o.push_str("</svg>");
+}
+
+fn hook_runs(o: &mut String, runs: &[HookRun]) {
+    o.push_str("<section id=\"hooks\"><h2>Recent hook runs</h2>");
+    if runs.is_empty() {
+        o.push_str("<p class=\"muted\">None.</p></section>");
+        return;
+    }
+    o.push_str(
+        "<table><thead><tr><th>finished</th><th>hook</th><th>for</th><th>result</th>\
+         <th>exit</th><th>duration</th></tr></thead><tbody>",
+    );
+    for r in runs {
+        let class = match r.result {
+            crate::hooks::HookResult::Ok | crate::hooks::HookResult::DryRun => "ok",
+            _ => "bad",
+        };
+        let exit = match (&r.exit_code, &r.exit_signal, &r.error) {
+            (Some(c), _, _) => c.to_string(),
+            (None, Some(sig), _) => sig.clone(),
+            (None, None, Some(e)) => e.clone(),
+            _ => "–".to_owned(),
+        };
+        h(
+            o,
+            &[
+                "<tr><td>",
+                &format_ts(r.time),
+                "</td><td><code>",
+                &r.hook,
+                "</code></td><td><code>",
+                &r.event_id,
+                "</code></td><td class=\"",
+                class,
+                "\">",
+                r.result.name(),
+                "</td><td>",
+                &exit,
+                "</td><td class=\"n\">",
+                &format!("{} ms", r.duration_ms),
+                "</td></tr>",
+            ],
+        );
+    }
+    o.push_str("</tbody></table></section>");
+}
+
+fn sinks(o: &mut String, stats: &Stats, now: i64) {
+    o.push_str("<section id=\"sinks\"><h2>Sinks</h2>");
+    let sinks: Vec<_> = stats
+        .sinks
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let (written, errors) = (
+        Stats::get(&stats.stdout_written),
+        Stats::get(&stats.stdout_errors),
+    );
+    if sinks.is_empty() && written + errors == 0 {
+        o.push_str(
+            "<p class=\"muted\">Nothing delivered yet, and no outbox-backed sink.</p></section>",
+        );
+        return;
+    }
+    o.push_str(
+        "<table><thead><tr><th>sink</th><th>queued</th><th>oldest undelivered</th><th>delivered</th>\
+         <th>retried</th><th>dropped</th><th>corrupt</th></tr></thead><tbody>",
+    );
+    for s in &sinks {
+        let g = SinkStats::get;
+        let age = s.oldest_age_ms(now);
+        let age = if age == 0 {
+            "–".to_owned()
+        } else {
+            format!("{:.1} s", age as f64 / 1000.0)
+        };
+        h(o, &["<tr><td><code>", &s.name, "</code></td>"]);
+        let class = if g(&s.queued) > 0 { "n mid" } else { "n" };
+        let _ = write!(
+            o,
+            "<td class=\"{class}\">{}</td><td class=\"n\">{age}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n{}\">{}</td><td class=\"n\">{}</td></tr>",
+            g(&s.queued),
+            g(&s.delivered),
+            g(&s.retried),
+            if g(&s.dropped) > 0 { " bad" } else { "" },
+            g(&s.dropped),
+            g(&s.corrupt),
+        );
+    }
+    if written + errors > 0 {
+        let _ = write!(
+            o,
+            "<tr><td><code>stdout</code></td><td class=\"n\">–</td><td class=\"n\">–</td><td class=\"n\">{written}</td><td class=\"n\">–</td><td class=\"n{}\">{errors}</td><td class=\"n\">–</td></tr>",
+            if errors > 0 { " bad" } else { "" },
+        );
+    }
+    o.push_str("</tbody></table></section>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{AlertEvent, AlertState, LogEvidence, Range, Severity};
+    use std::sync::Arc;
+
+    const EVIL: &str = "<script>alert(1)</script> & \"q\" 'a'";
+
+    #[test]
+    fn every_string_from_input_is_escaped() {
+        let status = Status::new(format!("host{EVIL}").into());
+        let stats = Stats::default();
+        stats.sink(&format!("sink{EVIL}"));
+        let now = now_ms();
+        let signal: Arc<str> = format!("log.app.template.1.count{EVIL}").into();
+        for i in 0..50 {
+            status.record(
+                &signal,
+                now - 1_500_000 + i * 30_000,
+                i as f64,
+                Some(0.9),
+                i == 40,
+            );
+        }
+        let ev = Arc::new(LogEvidence {
+            source: "app".into(),
+            template_id: Some(1),
+            template: Some(format!("template {EVIL}")),
+            sample_lines: vec![format!("line {EVIL}")],
+        });
+        status.note_templates([(&signal, &ev)]);
+        let mut incidents = crate::incidents::Incidents::new("h".into(), Duration::from_secs(60));
+        let alert = AlertEvent {
+            time: now,
+            state: AlertState::Firing,
+            alert_id: format!("{signal}@1"),
+            incident_id: String::new(),
+            host: "h".into(),
+            signal: Arc::clone(&signal),
+            severity: Severity::Critical,
+            observed: 1.0,
+            expected: Range {
+                low: 0.0,
+                high: 0.5,
+            },
+            score: 1.0,
+            detector: "ewma",
+            started_at: now,
+            flapping: false,
+            summary: format!("summary {EVIL}"),
+            log: Some(ev),
+        };
+        status.on_events(&incidents.on_alert(alert));
+        status.on_hook(&crate::hooks::HookOutcome {
+            time: now,
+            hook: format!("hook{EVIL}"),
+            event: "alert",
+            event_id: format!("id{EVIL}"),
+            state: "firing",
+            host: "h".into(),
+            result: crate::hooks::HookResult::Failed,
+            command: vec![],
+            exit_code: None,
+            exit_signal: None,
+            timed_out: false,
+            duration_ms: 1,
+            stdout: String::new(),
+            stdout_truncated: false,
+            stderr: String::new(),
+            stderr_truncated: false,
+            error: Some(format!("error{EVIL}")),
+        });
+        let html = render(&Page {
+            status: &status,
+            stats: &stats,
+            now,
+            signals: &status.signals(now, 1),
+            incidents: &status.incident_views(now),
+            runs: &status.hook_runs(),
+        });
+        assert!(!html.to_ascii_lowercase().contains("<script"), "{html}");
+        assert!(!html.contains("\"q\""), "{html}");
+        let escaped = "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;q&quot; &#39;a&#39;";
+        for what in [
+            "host",
+            "sink",
+            "template ",
+            "line ",
+            "summary ",
+            "hook",
+            "id",
+            "error",
+            "log.app.template.1.count",
+        ] {
+            assert!(
+                html.contains(&format!("{what}{escaped}")),
+                "{what} not escaped in {html}"
+            );
+        }
+        // The markup the page is made of: refresh, a sparkline with an anomaly marked.
+        assert!(html.contains("<meta http-equiv=\"refresh\" content=\"10\">"));
+        assert!(html.contains("<polyline"));
+        assert!(html.contains("class=\"anomaly\""));
+        assert!(
+            !html.contains("http://") && !html.contains("https://"),
+            "no external asset"
+        );
+    }
+
+    #[test]
+    fn sparklines_span_the_hour_and_leave_gaps_open() {
+        let status = Status::new("h".into());
+        let now = 1_795_633_200_000 + 119 * BUCKET_MS;
+        let a: Arc<str> = "a".into();
+        // Buckets 100..=104 and 110..=119 of the hour, and one lone point at 107.
+        for b in (100..105).chain([107]).chain(110..120) {
+            status.record(&a, now - (119 - b) * BUCKET_MS, b as f64, Some(0.1), false);
+        }
+        let v = status.signals(now, 1);
+        let mut o = String::new();
+        sparkline(&mut o, &v.signals[0], now / BUCKET_MS - 119);
+        assert_eq!(o.matches("<polyline").count(), 2, "{o}");
+        assert_eq!(o.matches("<circle").count(), 1, "{o}");
+        // The last bucket is at the right edge.
+        assert!(o.contains(&format!("{:.1},", SPARK_W - 2.0)), "{o}");
+    }
+}
