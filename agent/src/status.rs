@@ -605,6 +605,8 @@ mod tests {
                     template_id: Some(1),
                     template: Some(t.into()),
                     sample_lines: vec![t.into()],
+                    sample_streams: Vec::new(),
+                    k8s: None,
                 })
             }),
         }

@@ -528,6 +528,8 @@ mod tests {
             template_id: Some(1),
             template: Some(format!("template {EVIL}")),
             sample_lines: vec![format!("line {EVIL}")],
+            sample_streams: Vec::new(),
+            k8s: None,
         });
         status.note_templates([(&signal, &ev)]);
         let mut incidents = crate::incidents::Incidents::new("h".into(), Duration::from_secs(60));
