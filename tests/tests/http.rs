@@ -272,8 +272,11 @@ fn metrics_parse_and_move_as_lines_are_read_and_alerts_sent() {
         "no log alert; stdout: {:?}",
         agent.seen_stdout
     );
+    // The stdout sink counts a line once its write has completed, which may be after the
+    // reader sees it: wait for both counters.
     let m = wait_metrics(addr, Duration::from_secs(10), |m| {
         m.value("seismo_alerts_total", &[]) > sent_before
+            && m.value("seismo_stdout_events_total", &[]) > stdout_before
     });
     drop(writer);
     assert!(m.value("seismo_alerts_total", &[]) > sent_before);
