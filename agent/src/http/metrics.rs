@@ -247,7 +247,7 @@ fn render(s: &HttpState, process: &ProcessStats) -> String {
     e.family(
         "seismo_process_errors_total",
         Counter,
-        "Problems of the process groups ([[sources.processes]]), by kind: proc_unreadable (a step could not list /proc), fds_denied (a process's /proc/<pid>/fd refused for lack of permission: its group reports no fds), pids_capped (matched processes not measured past max_pids, per step).",
+        "Problems of the process groups ([[sources.processes]]), by kind: proc_unreadable (a step could not list /proc), fds_denied (a process's /proc/PID/fd refused for lack of permission: its group reports no fds), pids_capped (matched processes not measured past max_pids, per step).",
     );
     for (kind, c) in [
         ("proc_unreadable", &st.process_errors),
