@@ -349,13 +349,10 @@ pub(crate) fn unique_sources<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Vec<FileSourceConfig>, D::Error> {
     let list = Vec::<FileSourceConfig>::deserialize(d)?;
-    for (i, s) in list.iter().enumerate() {
-        if list[..i].iter().any(|o| o.name == s.name) {
-            return Err(de::Error::custom(format!(
-                "two [[sources.files]] are named `{}`: give each source a distinct name",
-                s.name
-            )));
-        }
+    if let Some(n) = crate::values::repeated_name(list.iter().map(|s| s.name.as_str())) {
+        return Err(de::Error::custom(format!(
+            "two [[sources.files]] are named `{n}`: give each source a distinct name"
+        )));
     }
     Ok(list)
 }

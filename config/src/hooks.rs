@@ -258,13 +258,10 @@ fn env<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::E
 /// Refuses two hooks with the same name (their logs and outcomes would be confused).
 pub(crate) fn unique_hooks<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<HookConfig>, D::Error> {
     let list = Vec::<HookConfig>::deserialize(d)?;
-    for (i, h) in list.iter().enumerate() {
-        if list[..i].iter().any(|o| o.name == h.name) {
-            return Err(de::Error::custom(format!(
-                "two [[hooks]] are named `{}`: give each hook a distinct name",
-                h.name
-            )));
-        }
+    if let Some(n) = crate::values::repeated_name(list.iter().map(|h| h.name.as_str())) {
+        return Err(de::Error::custom(format!(
+            "two [[hooks]] are named `{n}`: give each hook a distinct name"
+        )));
     }
     Ok(list)
 }

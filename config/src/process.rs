@@ -78,7 +78,7 @@ pub(crate) fn checked_list<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Vec<ProcessSourceConfig>, D::Error> {
     let list = Vec::<ProcessSourceConfig>::deserialize(d)?;
-    for (i, p) in list.iter().enumerate() {
+    for p in &list {
         if p.process_name.is_none() && p.cmdline.is_none() && p.unit.is_none() && p.cgroup.is_none()
         {
             return Err(de::Error::custom(format!(
@@ -86,12 +86,11 @@ pub(crate) fn checked_list<'de, D: Deserializer<'de>>(
                 p.name
             )));
         }
-        if list[..i].iter().any(|o| o.name == p.name) {
-            return Err(de::Error::custom(format!(
-                "two [[sources.processes]] are named `{}`: give each group a distinct name (it names its signals)",
-                p.name
-            )));
-        }
+    }
+    if let Some(n) = crate::values::repeated_name(list.iter().map(|p| p.name.as_str())) {
+        return Err(de::Error::custom(format!(
+            "two [[sources.processes]] are named `{n}`: give each group a distinct name (it names its signals)"
+        )));
     }
     Ok(list)
 }

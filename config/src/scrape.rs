@@ -144,7 +144,7 @@ pub(crate) fn checked_list<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Vec<ScrapeSourceConfig>, D::Error> {
     let list = Vec::<ScrapeSourceConfig>::deserialize(d)?;
-    for (i, s) in list.iter().enumerate() {
+    for s in &list {
         if s.timeout() >= s.interval {
             return Err(de::Error::custom(format!(
                 "in [[sources.scrape]] `{}`, `timeout` ({}) is not shorter than `interval` ({}): make it shorter, so a hanging target cannot delay the next scrape",
@@ -153,12 +153,11 @@ pub(crate) fn checked_list<'de, D: Deserializer<'de>>(
                 humantime::format_duration(s.interval)
             )));
         }
-        if list[..i].iter().any(|o| o.name == s.name) {
-            return Err(de::Error::custom(format!(
-                "two [[sources.scrape]] are named `{}`: give each target a distinct name (it names its signals)",
-                s.name
-            )));
-        }
+    }
+    if let Some(n) = crate::values::repeated_name(list.iter().map(|s| s.name.as_str())) {
+        return Err(de::Error::custom(format!(
+            "two [[sources.scrape]] are named `{n}`: give each target a distinct name (it names its signals)"
+        )));
     }
     Ok(list)
 }

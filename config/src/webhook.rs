@@ -128,14 +128,13 @@ pub(crate) fn checked_list<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Vec<WebhookSinkConfig>, D::Error> {
     let list = Vec::<WebhookSinkConfig>::deserialize(d)?;
-    for (i, c) in list.iter().enumerate() {
+    for c in &list {
         check(c).map_err(de::Error::custom)?;
-        if list[..i].iter().any(|o| o.name == c.name) {
-            return Err(de::Error::custom(format!(
-                "two [[sinks.webhook]] tables are named `{}`: give each a unique `name` (it names its outbox)",
-                c.name
-            )));
-        }
+    }
+    if let Some(n) = crate::values::repeated_name(list.iter().map(|c| c.name.as_str())) {
+        return Err(de::Error::custom(format!(
+            "two [[sinks.webhook]] tables are named `{n}`: give each a unique `name` (it names its outbox)"
+        )));
     }
     Ok(list)
 }
