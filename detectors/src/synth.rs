@@ -2,7 +2,7 @@
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use rand_distr::{Distribution, Normal};
+use rand_distr::{Distribution, StandardNormal};
 
 use crate::detector::{Detector, Verdict};
 
@@ -11,8 +11,12 @@ pub(crate) const STEP_MS: i64 = 300_000;
 
 pub(crate) fn noise(seed: u64, n: usize, mean: f64, sd: f64) -> Vec<f64> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let d = Normal::new(mean, sd).unwrap();
-    (0..n).map(|_| d.sample(&mut rng)).collect()
+    (0..n)
+        .map(|_| {
+            let z: f64 = StandardNormal.sample(&mut rng);
+            mean + sd * z
+        })
+        .collect()
 }
 
 /// A daily sine (amplitude 10 around 50) plus noise, sampled every 5 minutes.
