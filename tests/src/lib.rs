@@ -108,6 +108,26 @@ impl Agent {
         }
     }
 
+    /// Starts `seismo run --config CONFIG` (as `uid` when given) and waits up to `timeout` for
+    /// its start line; returns it with its HTTP endpoint's address (fails the test without one).
+    pub fn start_serving(
+        config: &str,
+        uid: Option<u32>,
+        timeout: Duration,
+    ) -> (Agent, std::net::SocketAddr) {
+        let mut agent = Agent::start_as(&["run", "--config", config], uid);
+        let addr = agent.http_addr(timeout);
+        assert!(
+            agent
+                .wait_stderr(timeout, |l| l.contains("seismo started"))
+                .is_some(),
+            "{:?}",
+            agent.seen_stderr
+        );
+        let addr = addr.unwrap_or_else(|| panic!("no listen address: {:?}", agent.seen_stderr));
+        (agent, addr)
+    }
+
     /// The address the agent's HTTP endpoint listens on, from its start-up log line.
     pub fn http_addr(&mut self, timeout: Duration) -> Option<std::net::SocketAddr> {
         let line = self.wait_stderr(timeout, |l| l.contains("HTTP endpoint listening"))?;

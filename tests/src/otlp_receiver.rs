@@ -99,6 +99,18 @@ impl ReceivedLog {
     }
 }
 
+/// The `seismo.signal.value` points received for `signal`, in arrival order.
+pub fn signal_values(gauges: &[ReceivedGauge], signal: &str) -> Vec<f64> {
+    gauges
+        .iter()
+        .filter(|g| {
+            g.name == "seismo.signal.value"
+                && g.attributes.get("seismo.signal").map(String::as_str) == Some(signal)
+        })
+        .map(|g| g.value)
+        .collect()
+}
+
 /// One gauge data point of an accepted metrics request, flattened for assertions.
 #[derive(Debug, Clone)]
 pub struct ReceivedGauge {

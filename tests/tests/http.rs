@@ -40,17 +40,7 @@ fn agent_config(dir: &Path, extra: &str) -> String {
 }
 
 fn start(config: &str) -> (Agent, SocketAddr) {
-    let mut agent = Agent::start(&["run", "--config", config]);
-    let addr = agent.http_addr(START);
-    assert!(
-        agent
-            .wait_stderr(START, |l| l.contains("seismo started"))
-            .is_some(),
-        "{:?}",
-        agent.seen_stderr
-    );
-    let addr = addr.unwrap_or_else(|| panic!("no listen address: {:?}", agent.seen_stderr));
-    (agent, addr)
+    Agent::start_serving(config, None, START)
 }
 
 fn stop(agent: &mut Agent) {

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use seismo_e2e::http_client::request;
-use seismo_e2e::otlp_receiver::{OtlpReceiver, ReceivedGauge};
+use seismo_e2e::otlp_receiver::{signal_values, OtlpReceiver};
 use seismo_e2e::{default_config_with, Agent};
 
 const START: Duration = Duration::from_secs(20);
@@ -41,28 +41,7 @@ fn config(dir: &std::path::Path, receiver: &OtlpReceiver, groups: &str) -> Strin
 }
 
 fn start(config: &str, uid: Option<u32>) -> (Agent, std::net::SocketAddr) {
-    let mut agent = Agent::start_as(&["run", "--config", config], uid);
-    let addr = agent.http_addr(START);
-    assert!(
-        agent
-            .wait_stderr(START, |l| l.contains("seismo started"))
-            .is_some(),
-        "{:?}",
-        agent.seen_stderr
-    );
-    (agent, addr.expect("listen address"))
-}
-
-/// The values the receiver got for `signal`, in arrival order.
-fn values(gauges: &[ReceivedGauge], signal: &str) -> Vec<f64> {
-    gauges
-        .iter()
-        .filter(|g| {
-            g.name == "seismo.signal.value"
-                && g.attributes.get("seismo.signal").map(String::as_str) == Some(signal)
-        })
-        .map(|g| g.value)
-        .collect()
+    Agent::start_serving(config, uid, START)
 }
 
 fn wait_value(
@@ -71,9 +50,15 @@ fn wait_value(
     what: &str,
     pred: impl Fn(f64) -> bool,
 ) -> f64 {
-    match receiver.wait_gauges(WAIT, |g| values(g, signal).into_iter().any(&pred)) {
-        Ok(g) => values(&g, signal).into_iter().rfind(|v| pred(*v)).unwrap(),
-        Err(g) => panic!("{signal}: never {what}; got {:?}", values(&g, signal)),
+    match receiver.wait_gauges(WAIT, |g| signal_values(g, signal).into_iter().any(&pred)) {
+        Ok(g) => signal_values(&g, signal)
+            .into_iter()
+            .rfind(|v| pred(*v))
+            .unwrap(),
+        Err(g) => panic!(
+            "{signal}: never {what}; got {:?}",
+            signal_values(&g, signal)
+        ),
     }
 }
 
@@ -153,7 +138,7 @@ fn groups_report_cpu_memory_fds_threads_count_and_restarts() {
         v > 1.0
     });
     assert!(cpu <= 100.0 * 2.0 + 10.0, "one sh on 2 cores: {cpu}");
-    let idle = values(&receiver.gauges(), "process.sleepers.cpu.utilization");
+    let idle = signal_values(&receiver.gauges(), "process.sleepers.cpu.utilization");
     assert!(
         !idle.is_empty() && idle.iter().all(|v| *v < 5.0),
         "{idle:?}"
@@ -218,7 +203,7 @@ fn unreadable_descriptors_are_counted_and_logged_once() {
     }
     assert!(denied(&body) >= 2, "{body}");
     assert!(
-        values(&receiver.gauges(), "process.rootsleep.fds").is_empty(),
+        signal_values(&receiver.gauges(), "process.rootsleep.fds").is_empty(),
         "no fds signal while they cannot be read"
     );
     agent.signal(libc::SIGTERM);

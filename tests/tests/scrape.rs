@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use seismo_e2e::http_client::request;
-use seismo_e2e::otlp_receiver::{OtlpReceiver, ReceivedGauge};
+use seismo_e2e::otlp_receiver::{signal_values, OtlpReceiver};
 use seismo_e2e::{default_config_with, Agent};
 
 const START: Duration = Duration::from_secs(20);
@@ -162,35 +162,15 @@ fn config(dir: &std::path::Path, receiver: &OtlpReceiver, targets: &str) -> Stri
 }
 
 fn start(config: &str) -> (Agent, SocketAddr) {
-    let mut agent = Agent::start(&["run", "--config", config]);
-    let addr = agent.http_addr(START);
-    assert!(
-        agent
-            .wait_stderr(START, |l| l.contains("seismo started"))
-            .is_some(),
-        "{:?}",
-        agent.seen_stderr
-    );
-    (agent, addr.expect("listen address"))
-}
-
-fn values(gauges: &[ReceivedGauge], signal: &str) -> Vec<f64> {
-    gauges
-        .iter()
-        .filter(|g| {
-            g.name == "seismo.signal.value"
-                && g.attributes.get("seismo.signal").map(String::as_str) == Some(signal)
-        })
-        .map(|g| g.value)
-        .collect()
+    Agent::start_serving(config, None, START)
 }
 
 fn wait_values(receiver: &OtlpReceiver, signal: &str, at_least: usize) -> Vec<f64> {
-    match receiver.wait_gauges(WAIT, |g| values(g, signal).len() >= at_least) {
-        Ok(g) => values(&g, signal),
+    match receiver.wait_gauges(WAIT, |g| signal_values(g, signal).len() >= at_least) {
+        Ok(g) => signal_values(&g, signal),
         Err(g) => panic!(
             "{signal}: fewer than {at_least} values; got {:?}; signals: {:?}",
-            values(&g, signal),
+            signal_values(&g, signal),
             g.iter()
                 .filter_map(|g| g.attributes.get("seismo.signal"))
                 .collect::<std::collections::BTreeSet<_>>()
@@ -362,7 +342,7 @@ fn bad_targets_are_counted_and_never_stall_the_good_one() {
         );
     }
     assert!(
-        values(
+        signal_values(
             &receiver.gauges(),
             "scrape.good.jobs_total.per_s.queue_default"
         )
@@ -423,7 +403,7 @@ fn a_reload_adds_a_target_and_keeps_the_unchanged_one() {
     );
     assert_eq!(wait_values(&receiver, "scrape.second.answer", 1)[0], 42.0);
     // The first target goes on.
-    let up_before = values(&receiver.gauges(), "scrape.first.up").len();
+    let up_before = signal_values(&receiver.gauges(), "scrape.first.up").len();
     wait_values(&receiver, "scrape.first.up", up_before + 2);
     agent.signal(libc::SIGTERM);
     let (status, _) = agent.wait_exit(Duration::from_secs(10));
