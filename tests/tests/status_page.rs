@@ -143,16 +143,7 @@ fn status_page_and_api_show_signals_and_the_incident_escaped_in_a_real_browser()
         ),
     )
     .unwrap();
-    let mut agent = Agent::start(&["run", "--config", config.to_str().unwrap()]);
-    let addr = agent.http_addr(START);
-    assert!(
-        agent
-            .wait_stderr(START, |l| l.contains("seismo started"))
-            .is_some(),
-        "{:?}",
-        agent.seen_stderr
-    );
-    let addr = addr.unwrap_or_else(|| panic!("no listen address: {:?}", agent.seen_stderr));
+    let (mut agent, addr) = Agent::start_serving(config.to_str().unwrap(), None, START);
 
     // From the start, before there is much to show.
     let first = get(addr, "/");
