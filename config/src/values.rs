@@ -93,7 +93,6 @@ impl Visitor<'_> for NumberVisitor {
     }
 }
 
-/// A duration written the human way ("10s", "1m30s", "500ms"), within bounds.
 /// The first name two tables of a `[[...]]` list share, if any: names key signals, outboxes
 /// and logs, so each must be unique within its list.
 pub(crate) fn repeated_name<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
@@ -101,6 +100,7 @@ pub(crate) fn repeated_name<'a>(names: impl IntoIterator<Item = &'a str>) -> Opt
     names.into_iter().find(|n| !seen.insert(*n))
 }
 
+/// A duration written the human way ("10s", "1m30s", "500ms"), within bounds.
 pub(crate) fn parse_duration(text: &str, min: Duration, max: Duration) -> Result<Duration, String> {
     let value = humantime::parse_duration(text.trim()).map_err(|e| {
         format!("`{text}` is not a duration ({e}): write a number with a unit, such as \"10s\", \"1m30s\" or \"500ms\"")
