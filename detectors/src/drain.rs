@@ -53,7 +53,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::masking::{mask_line, PARAM};
+use crate::masking::{for_each_masked_token, mask_line, PARAM};
 
 /// Configuration of a [`TemplateMiner`]. The default is the one global configuration used for
 /// every log kind (and measured on Loghub, see the README).
@@ -347,24 +347,24 @@ impl TemplateMiner {
 
     /// Mines one log message: finds or creates its template.
     pub fn add(&mut self, content: &str) -> Match {
-        let mut masked = std::mem::take(&mut self.masked);
-        let mut spans = std::mem::take(&mut self.spans);
-        mask_line(content, self.config.max_tokens, &mut masked, &mut spans);
+        // Search and merge compare tokens by hash only, so a line is first hashed token by token
+        // as it is masked, without building its masked text; the text is built only when the
+        // line starts a new template.
         let mut hashes = std::mem::take(&mut self.line_hashes);
+        let mut scratch = std::mem::take(&mut self.masked);
         hashes.clear();
-        hashes.extend(
-            spans
-                .iter()
-                .map(|&(s, e)| token_hash_in(masked.as_bytes(), s as usize, e as usize)),
+        for_each_masked_token(
+            content,
+            self.config.max_tokens,
+            &mut scratch,
+            |text, s, e| {
+                hashes.push(token_hash_in(text.as_bytes(), s, e));
+                true
+            },
         );
-        let tokens = Tokens {
-            text: &masked,
-            spans: &spans,
-            hashes: &hashes,
-        };
-        let result = match self.search(&tokens) {
+        let result = match self.search(&hashes) {
             Some(slot) => {
-                let changed = self.merge(slot, &tokens);
+                let changed = self.merge(slot, &hashes);
                 self.touch(slot);
                 let c = self.cluster_mut(slot);
                 c.count += 1;
@@ -376,6 +376,16 @@ impl TemplateMiner {
                 }
             }
             None => {
+                let mut spans = std::mem::take(&mut self.spans);
+                mask_line(content, self.config.max_tokens, &mut scratch, &mut spans);
+                let tokens = Tokens {
+                    text: &scratch,
+                    spans: &spans,
+                    hashes: &hashes,
+                };
+                debug_assert!(
+                    (0..tokens.len()).all(|i| token_hash(tokens.get(i)) == tokens.hashes[i])
+                );
                 let id = self.next_id;
                 self.next_id += 1;
                 let toks = (0..tokens.len())
@@ -383,6 +393,7 @@ impl TemplateMiner {
                     .collect();
                 let leaf = self.insert_path(&tokens);
                 self.insert_cluster(id, toks, 1, leaf);
+                self.spans = spans;
                 let evicted = if self.live > self.config.max_clusters {
                     self.evict_lru()
                 } else {
@@ -396,8 +407,7 @@ impl TemplateMiner {
                 }
             }
         };
-        self.masked = masked;
-        self.spans = spans;
+        self.masked = scratch;
         self.line_hashes = hashes;
         result
     }
@@ -438,13 +448,13 @@ impl TemplateMiner {
     }
 
     /// The best matching template's slot, if one is similar enough.
-    fn search(&self, tokens: &Tokens<'_>) -> Option<u32> {
-        let len = tokens.len();
+    fn search(&self, hashes: &[u64]) -> Option<u32> {
+        let len = hashes.len();
         let mut node = *self.by_len.get(&(len as u32))?;
-        for i in 0..self.token_levels(len) {
+        for hash in &hashes[..self.token_levels(len)] {
             let children = &self.node(node).children;
             node = *children
-                .get(&tokens.hashes[i])
+                .get(hash)
                 .or_else(|| children.get(&param_hash()))?;
         }
         let mut best: Option<(u32, usize, usize, u64)> = None; // slot, equal, params, id
@@ -457,7 +467,7 @@ impl TemplateMiner {
             };
             let floor = best.map_or(needed, |(_, be, _, _)| be.max(needed));
             let (mut equal, mut params) = (0, 0);
-            for (i, (&h, &lh)) in c.hashes.iter().zip(tokens.hashes).enumerate() {
+            for (i, (&h, &lh)) in c.hashes.iter().zip(hashes).enumerate() {
                 // Tokens are compared by their 64-bit hashes (see `token_hash`). A variable the
                 // line's masking found, under a template parameter, matches.
                 if h == lh {
@@ -490,12 +500,12 @@ impl TemplateMiner {
     }
 
     /// Turns the template's positions that differ from the line into `<*>`.
-    fn merge(&mut self, slot: u32, tokens: &Tokens<'_>) -> bool {
+    fn merge(&mut self, slot: u32, hashes: &[u64]) -> bool {
         let c = self.cluster_mut(slot);
         let mut changed = false;
         let param = param_hash();
         for (i, (t, h)) in c.tokens.iter_mut().zip(c.hashes.iter_mut()).enumerate() {
-            if *h == tokens.hashes[i] {
+            if *h == hashes[i] {
                 continue;
             }
             if *h != param {

@@ -65,20 +65,27 @@ pub fn mask_token(token: &str, out: &mut String) {
     let shape = token
         .bytes()
         .fold(0u8, |acc, c| acc | CLASS[usize::from(c)]);
-    mask_shaped(token, shape, out);
+    if !mask_changed(token, shape, out) {
+        out.push_str(token);
+    }
 }
 
-/// [`mask_token`] with the token's shape (the union of its bytes' [`CLASS`]es) already known.
-fn mask_shaped(token: &str, shape: u8, out: &mut String) {
+/// Masks a token whose shape (the union of its bytes' [`CLASS`]es) is known. When masking
+/// changes the token, appends the masked token to `out` and returns true; otherwise leaves `out`
+/// as it is and returns false, so that unchanged tokens (most of them) are never copied.
+fn mask_changed(token: &str, shape: u8, out: &mut String) -> bool {
     let b = token.as_bytes();
     if b.len() > MAX_TOKEN_BYTES {
         out.push_str(PARAM);
-        return;
+        return true;
     }
     // The most common token, a plain word: only the value words apply.
     if shape == ALPHA {
-        out.push_str(if is_variable_word(b) { PARAM } else { token });
-        return;
+        if is_variable_word(b) {
+            out.push_str(PARAM);
+            return true;
+        }
+        return false;
     }
     let (s, e) = core_bounds(b);
     let whole = s < e
@@ -95,9 +102,9 @@ fn mask_shaped(token: &str, shape: u8, out: &mut String) {
         out.push_str(&token[..s]);
         out.push_str(PARAM);
         out.push_str(&token[e..]);
-        return;
+        return true;
     }
-    mask_runs(token, out);
+    mask_runs(token, out)
 }
 
 /// Byte classes for the shape of a token (one table lookup per byte).
@@ -135,6 +142,27 @@ static CLASS: [u8; 256] = {
 pub fn mask_line(content: &str, max_tokens: usize, out: &mut String, spans: &mut Vec<(u32, u32)>) {
     out.clear();
     spans.clear();
+    let mut scratch = String::new();
+    for_each_masked_token(content, max_tokens, &mut scratch, |text, s, e| {
+        let start = out.len();
+        out.push_str(&text[s..e]);
+        spans.push((start as u32, out.len() as u32));
+        // Cannot happen with sane line limits; keeps the u32 spans exact.
+        out.len() <= u32::MAX as usize / 2
+    });
+}
+
+/// The tokenizer and masker behind [`mask_line`]: calls `f(text, start, end)` with each masked
+/// token `&text[start..end]`, in order, until `f` returns false. An unchanged token is handed
+/// over in place (`text` is `content`), a changed one in `scratch`; nothing else is copied, so
+/// a caller that only hashes the tokens never builds the masked line.
+pub fn for_each_masked_token(
+    content: &str,
+    max_tokens: usize,
+    scratch: &mut String,
+    mut f: impl FnMut(&str, usize, usize) -> bool,
+) {
+    let mut count = 0;
     // One pass finds the token bounds and each token's shape together.
     let b = content.as_bytes();
     let mut i = 0;
@@ -167,18 +195,21 @@ pub fn mask_line(content: &str, max_tokens: usize, out: &mut String, spans: &mut
             shape |= class;
             i += 1;
         }
-        // Token bounds are ASCII bytes or the ends, so they are char boundaries.
-        let token = &content[token_start..i];
-        let start = out.len();
-        if spans.len() >= max_tokens {
-            out.push_str(PARAM);
-            spans.push((start as u32, out.len() as u32));
+        if count >= max_tokens {
+            f(PARAM, 0, PARAM.len());
             break;
         }
-        mask_shaped(token, shape, out);
-        spans.push((start as u32, out.len() as u32));
-        if out.len() > u32::MAX as usize / 2 {
-            break; // cannot happen with sane line limits; keeps the u32 spans exact
+        count += 1;
+        // Token bounds are ASCII bytes or the ends, so they are char boundaries.
+        let token = &content[token_start..i];
+        scratch.clear();
+        let go_on = if mask_changed(token, shape, scratch) {
+            f(scratch, 0, scratch.len())
+        } else {
+            f(content, token_start, i)
+        };
+        if !go_on {
+            break;
         }
     }
 }
@@ -532,8 +563,9 @@ const fn is_word_byte(b: u8) -> bool {
 }
 
 /// Masks, inside a token, each UUID and each alphanumeric run containing a digit (with a
-/// directly preceding minus sign when that sign does not follow a word character).
-fn mask_runs(token: &str, out: &mut String) {
+/// directly preceding minus sign when that sign does not follow a word character). Like
+/// [`mask_changed`]: appends to `out` and returns true only when something was masked.
+fn mask_runs(token: &str, out: &mut String) -> bool {
     // Word bytes by table lookup, like `is_word_byte`: this loop sees every byte of most tokens.
     const WORD: u8 = ALPHA | DIGIT | HIGH;
     let class = |c: u8| CLASS[usize::from(c)];
@@ -573,7 +605,12 @@ fn mask_runs(token: &str, out: &mut String) {
             copied = i;
         }
     }
+    // Every masked part moves `copied` past it: nothing was masked while it is 0.
+    if copied == 0 {
+        return false;
+    }
     out.push_str(&token[copied..]);
+    true
 }
 
 #[cfg(test)]
@@ -642,7 +679,9 @@ mod tests {
             out.push_str(&token[e..]);
             return;
         }
-        mask_runs(token, out);
+        if !mask_runs(token, out) {
+            out.push_str(token);
+        }
     }
 
     #[test]
