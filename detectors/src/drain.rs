@@ -453,9 +453,7 @@ impl TemplateMiner {
         let mut node = *self.by_len.get(&(len as u32))?;
         for hash in &hashes[..self.token_levels(len)] {
             let children = &self.node(node).children;
-            node = *children
-                .get(hash)
-                .or_else(|| children.get(&param_hash()))?;
+            node = *children.get(hash).or_else(|| children.get(&param_hash()))?;
         }
         let mut best: Option<(u32, usize, usize, u64)> = None; // slot, equal, params, id
         let param = param_hash();

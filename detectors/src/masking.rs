@@ -91,7 +91,7 @@ fn mask_changed(token: &str, shape: u8, out: &mut String) -> bool {
     let whole = s < e
         && if shape & DIGIT == 0 {
             // No digit: only a path or URL is variable as a whole.
-            may_be_path_core(&b[s..e]) && is_path(&b[s..e])
+            may_be_path_core(&b[s..e], shape) && is_path(&b[s..e])
         } else if shape & (ALPHA | HIGH) == 0 {
             // Digits without letters: a Number, Ip or Numeric (or a Path).
             true
@@ -114,6 +114,10 @@ const HIGH: u8 = 4; // non-ASCII: part of a word
 const OTHER: u8 = 8; // punctuation and control bytes
 /// ASCII white space as `str::split_ascii_whitespace` has it: separates tokens.
 const SPACE: u8 = 16;
+/// Punctuation that paths and URLs need (with `OTHER`): a token without both a colon and a
+/// slash is a path only when its core starts like one.
+const COLON: u8 = 32;
+const SLASH: u8 = 64; // `/` or `\`
 
 static CLASS: [u8; 256] = {
     let mut t = [OTHER; 256];
@@ -128,6 +132,10 @@ static CLASS: [u8; 256] = {
             DIGIT
         } else if c >= 0x80 {
             HIGH
+        } else if c == b':' {
+            OTHER | COLON
+        } else if c == b'/' || c == b'\\' {
+            OTHER | SLASH
         } else {
             OTHER
         };
@@ -238,37 +246,83 @@ fn core_bounds(b: &[u8]) -> (usize, usize) {
     (s, e)
 }
 
-/// What one pass over a token's core found, so each class test runs only where it can match.
-struct Scan {
-    digit: bool,
-    alpha: bool,
-    colon: bool,
-    all_hex: bool,
-}
+/// Byte classes of a token's core (one table lookup per byte): the union over the core tells
+/// which class tests can match at all, so that the others are skipped.
+const C_DIGIT: u16 = 1;
+const C_HEX: u16 = 2; // a-f, A-F
+const C_LETTER: u16 = 4; // the other ASCII letters
+/// A letter of no duration unit (all but d, n, s, u, m, e, c, i, h), on top of its `C_HEX` or
+/// `C_LETTER`.
+const C_NONUNIT: u16 = 8;
+/// Hex digits, whatever their `C_NONUNIT`.
+const C_HEXDIGIT: u16 = C_DIGIT | C_HEX | C_NONUNIT;
+const C_HIGH: u16 = 16; // non-ASCII
+const C_COLON: u16 = 32;
+const C_DOT: u16 = 64;
+const C_SLASH: u16 = 128; // `/` or `\\`
+const C_PUNCT: u16 = 256; // anything else
 
-fn scan(c: &[u8]) -> Scan {
-    let mut s = Scan {
-        digit: false,
-        alpha: false,
-        colon: false,
-        all_hex: true,
-    };
-    for &b in c {
-        s.digit |= b.is_ascii_digit();
-        s.alpha |= b.is_ascii_alphabetic() || b >= 0x80;
-        s.colon |= b == b':';
-        s.all_hex &= b.is_ascii_hexdigit();
+static CORE_CLASS: [u16; 256] = {
+    let mut t = [C_PUNCT; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        t[i] = if c.is_ascii_digit() {
+            C_DIGIT
+        } else if c.is_ascii_alphabetic() {
+            let kind = if c.is_ascii_hexdigit() {
+                C_HEX
+            } else {
+                C_LETTER
+            };
+            let unit = matches!(
+                c,
+                b'd' | b'n' | b's' | b'u' | b'm' | b'e' | b'c' | b'i' | b'h'
+            );
+            if unit {
+                kind
+            } else {
+                kind | C_NONUNIT
+            }
+        } else if c >= 0x80 {
+            C_HIGH
+        } else if c == b':' {
+            C_COLON
+        } else if c == b'.' {
+            C_DOT
+        } else if c == b'/' || c == b'\\' {
+            C_SLASH
+        } else {
+            C_PUNCT
+        };
+        i += 1;
     }
-    s
+    t
+};
+
+/// The union of the core's byte classes.
+fn scan(c: &[u8]) -> u16 {
+    c.iter().fold(0, |m, &b| m | CORE_CLASS[usize::from(b)])
 }
 
-fn may_be_path(c: &[u8], s: &Scan) -> bool {
-    matches!(c[0], b'/' | b'.' | b'~') || s.colon
+const fn has(m: u16, bits: u16) -> bool {
+    m & bits != 0
 }
 
-/// [`may_be_path`] without a [`Scan`] (`c` not empty).
-fn may_be_path_core(c: &[u8]) -> bool {
-    matches!(c[0], b'/' | b'.' | b'~') || c.contains(&b':')
+/// Whether `m` holds no class outside `allowed`.
+const fn only(m: u16, allowed: u16) -> bool {
+    m & !allowed == 0
+}
+
+/// Whether the core can be a path or URL: it starts like a path, or it has a colon and a slash
+/// (`scheme://`, `C:\\`).
+fn may_be_path(c: &[u8], m: u16) -> bool {
+    matches!(c[0], b'/' | b'.' | b'~') || (has(m, C_COLON) && has(m, C_SLASH))
+}
+
+/// [`may_be_path`] with the token's shape instead of the core's classes (`c` not empty).
+fn may_be_path_core(c: &[u8], shape: u8) -> bool {
+    matches!(c[0], b'/' | b'.' | b'~') || shape & (COLON | SLASH) == COLON | SLASH
 }
 
 /// Whether the whole core is variable: the same answer as `classify_core(c).is_some()`,
@@ -277,34 +331,35 @@ fn whole_variable(c: &[u8]) -> bool {
     if c.is_empty() {
         return false;
     }
+    let m = scan(c);
     // Most mixed tokens (`sshd[57085`, `web-1`, `id=7`) start with a letter and hold no colon:
     // then no path, number, address or duration can match, only a UUID or a hex id.
     if c[0].is_ascii_alphabetic()
         && c.len() != 36
-        && !(c.len() >= 8 && c.iter().all(u8::is_ascii_hexdigit))
-        && !c.contains(&b':')
+        && !(c.len() >= 8 && only(m, C_HEXDIGIT))
+        && !has(m, C_COLON)
     {
         return false;
     }
-    let s = scan(c);
-    if s.digit && !s.alpha {
+    if has(m, C_DIGIT) && !has(m, C_HEX | C_LETTER | C_HIGH) {
         return true; // Number, Ip or Numeric, or a Path
     }
-    classify_scanned(c, &s).is_some()
+    classify_scanned(c, m).is_some()
 }
 
 fn classify_core(c: &[u8]) -> Option<MaskClass> {
     if c.is_empty() {
         return None;
     }
-    classify_scanned(c, &scan(c))
+    classify_scanned(c, scan(c))
 }
 
-fn classify_scanned(c: &[u8], s: &Scan) -> Option<MaskClass> {
-    if may_be_path(c, s) && is_path(c) {
+/// Each test runs only where the core's classes `m` allow a match.
+fn classify_scanned(c: &[u8], m: u16) -> Option<MaskClass> {
+    if may_be_path(c, m) && is_path(c) {
         return Some(MaskClass::Path);
     }
-    if !s.digit {
+    if !has(m, C_DIGIT) {
         return None;
     }
     if c.len() == 36 && is_uuid(c) {
@@ -314,16 +369,20 @@ fn classify_scanned(c: &[u8], s: &Scan) -> Option<MaskClass> {
     if numeric_start && is_number(c) {
         return Some(MaskClass::Number);
     }
-    if is_ipv4(c) || (s.colon && is_ipv6(c)) {
+    let ipv4 = only(m, C_DIGIT | C_DOT | C_COLON) && is_ipv4(c);
+    if ipv4 || (has(m, C_COLON) && only(m, C_HEXDIGIT | C_COLON) && is_ipv6(c)) {
         return Some(MaskClass::Ip);
     }
-    if s.alpha && c[0].is_ascii_digit() && is_duration(c) {
+    let alpha = has(m, C_HEX | C_LETTER | C_HIGH);
+    // A duration is digits, dots, unit letters and `µ` (non-ASCII).
+    let units_only = !has(m, C_NONUNIT | C_COLON | C_SLASH | C_PUNCT);
+    if alpha && units_only && c[0].is_ascii_digit() && is_duration(c) {
         return Some(MaskClass::Duration);
     }
-    if c.len() >= 8 && s.all_hex {
+    if c.len() >= 8 && only(m, C_HEXDIGIT) {
         return Some(MaskClass::HexId);
     }
-    if !s.alpha {
+    if !alpha {
         return Some(MaskClass::Numeric);
     }
     None
@@ -665,6 +724,38 @@ mod tests {
         assert_eq!(classify(&"a".repeat(200)), Some(MaskClass::Blob));
     }
 
+    /// The class tests in turn, without the pre-checks on the core's byte classes.
+    fn classify_core_reference(c: &[u8]) -> Option<MaskClass> {
+        if c.is_empty() {
+            return None;
+        }
+        let digit = c.iter().any(u8::is_ascii_digit);
+        let alpha = c.iter().any(|&b| b.is_ascii_alphabetic() || b >= 0x80);
+        let colon = c.contains(&b':');
+        if (matches!(c[0], b'/' | b'.' | b'~') || colon) && is_path(c) {
+            return Some(MaskClass::Path);
+        }
+        if !digit {
+            return None;
+        }
+        if is_uuid(c) {
+            return Some(MaskClass::Uuid);
+        }
+        if matches!(c[0], b'0'..=b'9' | b'+' | b'-') && is_number(c) {
+            return Some(MaskClass::Number);
+        }
+        if is_ipv4(c) || is_ipv6(c) {
+            return Some(MaskClass::Ip);
+        }
+        if c[0].is_ascii_digit() && is_duration(c) {
+            return Some(MaskClass::Duration);
+        }
+        if c.len() >= 8 && c.iter().all(u8::is_ascii_hexdigit) {
+            return Some(MaskClass::HexId);
+        }
+        (!alpha).then_some(MaskClass::Numeric)
+    }
+
     /// `mask_token` without its shortcuts: the full classification of every token.
     fn mask_token_reference(token: &str, out: &mut String) {
         let b = token.as_bytes();
@@ -673,7 +764,7 @@ mod tests {
             return;
         }
         let (s, e) = core_bounds(b);
-        if s < e && classify_core(&b[s..e]).is_some() {
+        if s < e && classify_core_reference(&b[s..e]).is_some() {
             out.push_str(&token[..s]);
             out.push_str(PARAM);
             out.push_str(&token[e..]);
@@ -710,6 +801,12 @@ mod tests {
             "_",
             "ü",
             "ms",
+            "µs",
+            "min",
+            "h",
+            "d",
+            "\\",
+            "fe80",
             "true",
             "Jul",
             "0x",
@@ -739,6 +836,13 @@ mod tests {
             mask_token(&token, &mut fast);
             mask_token_reference(&token, &mut full);
             assert_eq!(fast, full, "{token:?}");
+            let (s, e) = core_bounds(token.as_bytes());
+            let core = &token.as_bytes()[s..e];
+            assert_eq!(
+                classify_core(core),
+                classify_core_reference(core),
+                "{token:?}"
+            );
         }
     }
 
