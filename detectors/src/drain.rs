@@ -53,7 +53,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::masking::{for_each_masked_token, mask_line, PARAM};
+use crate::masking::{for_each_masked_token, mask_line, Sink, PARAM};
 
 /// Configuration of a [`TemplateMiner`]. The default is the one global configuration used for
 /// every log kind (and measured on Loghub, see the README).
@@ -351,14 +351,17 @@ impl TemplateMiner {
         // as it is masked, without building its masked text; the text is built only when the
         // line starts a new template.
         let mut hashes = std::mem::take(&mut self.line_hashes);
-        let mut scratch = std::mem::take(&mut self.masked);
         hashes.clear();
+        let mut hasher = TokenHasher::default();
         for_each_masked_token(
             content,
             self.config.max_tokens,
-            &mut scratch,
-            |text, s, e| {
-                hashes.push(token_hash_in(text.as_bytes(), s, e));
+            &mut hasher,
+            |hasher, unchanged| {
+                hashes.push(match unchanged {
+                    Some((s, e)) => token_hash_in(content.as_bytes(), s, e),
+                    None => hasher.finish(),
+                });
                 true
             },
         );
@@ -377,9 +380,10 @@ impl TemplateMiner {
             }
             None => {
                 let mut spans = std::mem::take(&mut self.spans);
-                mask_line(content, self.config.max_tokens, &mut scratch, &mut spans);
+                let mut masked = std::mem::take(&mut self.masked);
+                mask_line(content, self.config.max_tokens, &mut masked, &mut spans);
                 let tokens = Tokens {
-                    text: &scratch,
+                    text: &masked,
                     spans: &spans,
                     hashes: &hashes,
                 };
@@ -394,6 +398,7 @@ impl TemplateMiner {
                 let leaf = self.insert_path(&tokens);
                 self.insert_cluster(id, toks, 1, leaf);
                 self.spans = spans;
+                self.masked = masked;
                 let evicted = if self.live > self.config.max_clusters {
                     self.evict_lru()
                 } else {
@@ -407,7 +412,6 @@ impl TemplateMiner {
                 }
             }
         };
-        self.masked = scratch;
         self.line_hashes = hashes;
         result
     }
@@ -832,16 +836,76 @@ fn token_hash(t: &str) -> u64 {
 }
 
 fn token_hash_bytes(b: &[u8]) -> u64 {
-    mix(if b.len() < 8 {
+    if b.len() < 8 {
         // A byte loop: a copy of variable length would be a call to memcpy.
         let packed = b.iter().rev().fold(0u64, |w, &c| (w << 8) | u64::from(c));
-        packed | ((b.len() as u64) << 56) // "a" and "a\0" differ
-    } else {
-        let mut h = FxHasher::default();
-        h.write_usize(b.len());
-        h.write(b);
-        h.finish()
-    })
+        return mix(packed | ((b.len() as u64) << 56)); // "a" and "a\0" differ
+    }
+    let mut chunks = b.chunks_exact(8);
+    let mut state = 0;
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        state = fx_step(state, u64::from_le_bytes(w));
+    }
+    let rest = chunks.remainder();
+    let last = rest
+        .iter()
+        .rev()
+        .fold(0u64, |w, &c| (w << 8) | u64::from(c));
+    long_finish(state, last, !rest.is_empty(), b.len())
+}
+
+/// FxHash's step: eight bytes (little-endian) into the state.
+fn fx_step(state: u64, word: u64) -> u64 {
+    const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+    (state.rotate_left(5) ^ word).wrapping_mul(K)
+}
+
+/// The end of [`token_hash`] for 8 bytes or more: the last partial word (if any), then the
+/// length, mixed.
+fn long_finish(mut state: u64, last: u64, partial: bool, len: usize) -> u64 {
+    if partial {
+        state = fx_step(state, last);
+    }
+    mix(fx_step(state, len as u64))
+}
+
+/// [`token_hash`] of text pushed in pieces: the masked token as masking writes it, never built
+/// as a string. Gives the same hash as `token_hash` of the concatenation (a test checks it).
+#[derive(Default)]
+struct TokenHasher {
+    state: u64,
+    /// The bytes since the last full word, the first in the low byte.
+    word: u64,
+    len: usize,
+}
+
+impl Sink for TokenHasher {
+    fn push(&mut self, s: &str) {
+        for &b in s.as_bytes() {
+            let fill = self.len % 8;
+            self.word |= u64::from(b) << (8 * fill);
+            self.len += 1;
+            if fill == 7 {
+                self.state = fx_step(self.state, self.word);
+                self.word = 0;
+            }
+        }
+    }
+}
+
+impl TokenHasher {
+    /// The hash of the text pushed since the last `finish`, and a reset.
+    fn finish(&mut self) -> u64 {
+        let h = if self.len < 8 {
+            mix(self.word | ((self.len as u64) << 56))
+        } else {
+            long_finish(self.state, self.word, !self.len.is_multiple_of(8), self.len)
+        };
+        *self = Self::default();
+        h
+    }
 }
 
 /// splitmix64's finaliser, so that related tokens spread over all 64 bits.

@@ -22,6 +22,18 @@ pub const PARAM: &str = "<*>";
 /// Tokens longer than this are masked whole: they are data, not words.
 pub const MAX_TOKEN_BYTES: usize = 128;
 
+/// Where the masked text of a token goes: a `String`, or a hash of its bytes fed piece by piece
+/// (the template miner compares tokens by hash and need not build the text).
+pub trait Sink {
+    fn push(&mut self, s: &str);
+}
+
+impl Sink for String {
+    fn push(&mut self, s: &str) {
+        self.push_str(s);
+    }
+}
+
 /// What a whole token was recognised as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MaskClass {
@@ -73,16 +85,16 @@ pub fn mask_token(token: &str, out: &mut String) {
 /// Masks a token whose shape (the union of its bytes' [`CLASS`]es) is known. When masking
 /// changes the token, appends the masked token to `out` and returns true; otherwise leaves `out`
 /// as it is and returns false, so that unchanged tokens (most of them) are never copied.
-fn mask_changed(token: &str, shape: u8, out: &mut String) -> bool {
+fn mask_changed<S: Sink>(token: &str, shape: u8, out: &mut S) -> bool {
     let b = token.as_bytes();
     if b.len() > MAX_TOKEN_BYTES {
-        out.push_str(PARAM);
+        out.push(PARAM);
         return true;
     }
     // The most common token, a plain word: only the value words apply.
     if shape == ALPHA {
         if is_variable_word(b) {
-            out.push_str(PARAM);
+            out.push(PARAM);
             return true;
         }
         return false;
@@ -99,9 +111,9 @@ fn mask_changed(token: &str, shape: u8, out: &mut String) -> bool {
             whole_variable(&b[s..e])
         };
     if whole {
-        out.push_str(&token[..s]);
-        out.push_str(PARAM);
-        out.push_str(&token[e..]);
+        out.push(&token[..s]);
+        out.push(PARAM);
+        out.push(&token[e..]);
         return true;
     }
     mask_runs(token, out)
@@ -151,24 +163,29 @@ pub fn mask_line(content: &str, max_tokens: usize, out: &mut String, spans: &mut
     out.clear();
     spans.clear();
     let mut scratch = String::new();
-    for_each_masked_token(content, max_tokens, &mut scratch, |text, s, e| {
+    for_each_masked_token(content, max_tokens, &mut scratch, |scratch, unchanged| {
         let start = out.len();
-        out.push_str(&text[s..e]);
+        out.push_str(match unchanged {
+            Some((s, e)) => &content[s..e],
+            None => scratch,
+        });
+        scratch.clear();
         spans.push((start as u32, out.len() as u32));
         // Cannot happen with sane line limits; keeps the u32 spans exact.
         out.len() <= u32::MAX as usize / 2
     });
 }
 
-/// The tokenizer and masker behind [`mask_line`]: calls `f(text, start, end)` with each masked
-/// token `&text[start..end]`, in order, until `f` returns false. An unchanged token is handed
-/// over in place (`text` is `content`), a changed one in `scratch`; nothing else is copied, so
-/// a caller that only hashes the tokens never builds the masked line.
-pub fn for_each_masked_token(
+/// The tokenizer and masker behind [`mask_line`]: masks each token of `content` in order and
+/// calls `f(sink, unchanged)` until `f` returns false. When masking changed the token, its
+/// masked text has been pushed into `sink` (which `f` must reset) and `unchanged` is `None`;
+/// otherwise nothing was pushed and `unchanged` is the token's byte range in `content`. Nothing
+/// is copied for unchanged tokens (most of them).
+pub fn for_each_masked_token<S: Sink>(
     content: &str,
     max_tokens: usize,
-    scratch: &mut String,
-    mut f: impl FnMut(&str, usize, usize) -> bool,
+    sink: &mut S,
+    mut f: impl FnMut(&mut S, Option<(usize, usize)>) -> bool,
 ) {
     let mut count = 0;
     // One pass finds the token bounds and each token's shape together.
@@ -204,17 +221,17 @@ pub fn for_each_masked_token(
             i += 1;
         }
         if count >= max_tokens {
-            f(PARAM, 0, PARAM.len());
+            sink.push(PARAM);
+            f(sink, None);
             break;
         }
         count += 1;
         // Token bounds are ASCII bytes or the ends, so they are char boundaries.
         let token = &content[token_start..i];
-        scratch.clear();
-        let go_on = if mask_changed(token, shape, scratch) {
-            f(scratch, 0, scratch.len())
+        let go_on = if mask_changed(token, shape, sink) {
+            f(sink, None)
         } else {
-            f(content, token_start, i)
+            f(sink, Some((token_start, i)))
         };
         if !go_on {
             break;
@@ -389,15 +406,24 @@ fn classify_scanned(c: &[u8], m: u16) -> Option<MaskClass> {
 }
 
 fn is_path(c: &[u8]) -> bool {
-    // URL: scheme "://" rest
-    if let Some(p) = find_scheme_end(c) {
-        return p > 0
-            && c[..p]
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || *b == b'+');
+    // URL: scheme "://" rest, the scheme being the leading run of alphanumerics and `+`. When
+    // the first "://" is elsewhere, the token is no path (nor URL) at all.
+    let scheme = c
+        .iter()
+        .position(|b| !(b.is_ascii_alphanumeric() || *b == b'+'))
+        .unwrap_or(c.len());
+    if c[scheme..].starts_with(b"://") {
+        return scheme > 0;
     }
     // Windows drive path: C:\x
-    if c.len() > 3 && c[0].is_ascii_alphabetic() && c[1] == b':' && c[2] == b'\\' {
+    let windows = c.len() > 3 && c[0].is_ascii_alphabetic() && c[1] == b':' && c[2] == b'\\';
+    if !windows && !matches!(c[0], b'/' | b'.' | b'~') {
+        return false; // so no need to look for a "://" further on
+    }
+    if find_scheme_end(c).is_some() {
+        return false;
+    }
+    if windows {
         return true;
     }
     let rest = match c {
@@ -624,7 +650,7 @@ const fn is_word_byte(b: u8) -> bool {
 /// Masks, inside a token, each UUID and each alphanumeric run containing a digit (with a
 /// directly preceding minus sign when that sign does not follow a word character). Like
 /// [`mask_changed`]: appends to `out` and returns true only when something was masked.
-fn mask_runs(token: &str, out: &mut String) -> bool {
+fn mask_runs<S: Sink>(token: &str, out: &mut S) -> bool {
     // Word bytes by table lookup, like `is_word_byte`: this loop sees every byte of most tokens.
     const WORD: u8 = ALPHA | DIGIT | HIGH;
     let class = |c: u8| CLASS[usize::from(c)];
@@ -637,8 +663,8 @@ fn mask_runs(token: &str, out: &mut String) -> bool {
             continue;
         }
         if uuid_at(b, i) && (i + 36 == b.len() || !is_word_byte(b[i + 36])) {
-            out.push_str(&token[copied..i]);
-            out.push_str(PARAM);
+            out.push(&token[copied..i]);
+            out.push(PARAM);
             i += 36;
             copied = i;
             continue;
@@ -659,8 +685,8 @@ fn mask_runs(token: &str, out: &mut String) -> bool {
                 s -= 1;
             }
             // `s` and `i` are char boundaries: word runs include whole non-ASCII characters.
-            out.push_str(&token[copied..s]);
-            out.push_str(PARAM);
+            out.push(&token[copied..s]);
+            out.push(PARAM);
             copied = i;
         }
     }
@@ -668,7 +694,7 @@ fn mask_runs(token: &str, out: &mut String) -> bool {
     if copied == 0 {
         return false;
     }
-    out.push_str(&token[copied..]);
+    out.push(&token[copied..]);
     true
 }
 
@@ -724,6 +750,30 @@ mod tests {
         assert_eq!(classify(&"a".repeat(200)), Some(MaskClass::Blob));
     }
 
+    /// The original `is_path`: a substring search for "://" first.
+    fn is_path_reference(c: &[u8]) -> bool {
+        if let Some(p) = find(c, b"://") {
+            return p > 0
+                && c[..p]
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'+');
+        }
+        if c.len() > 3 && c[0].is_ascii_alphabetic() && c[1] == b':' && c[2] == b'\\' {
+            return true;
+        }
+        let rest = match c {
+            [b'/', rest @ ..] => rest,
+            [b'.', b'/', rest @ ..] | [b'~', b'/', rest @ ..] => rest,
+            [b'.', b'.', b'/', rest @ ..] => rest,
+            _ => return false,
+        };
+        !rest.is_empty()
+            && rest[0] != b'/'
+            && rest
+                .iter()
+                .all(|&b| b > b' ' && !matches!(b, b'<' | b'>' | b'"' | b'|'))
+    }
+
     /// The class tests in turn, without the pre-checks on the core's byte classes.
     fn classify_core_reference(c: &[u8]) -> Option<MaskClass> {
         if c.is_empty() {
@@ -732,7 +782,7 @@ mod tests {
         let digit = c.iter().any(u8::is_ascii_digit);
         let alpha = c.iter().any(|&b| b.is_ascii_alphabetic() || b >= 0x80);
         let colon = c.contains(&b':');
-        if (matches!(c[0], b'/' | b'.' | b'~') || colon) && is_path(c) {
+        if (matches!(c[0], b'/' | b'.' | b'~') || colon) && is_path_reference(c) {
             return Some(MaskClass::Path);
         }
         if !digit {

@@ -317,3 +317,30 @@ fn tokens_hashed_in_place_hash_as_alone() {
         }
     }
 }
+
+#[test]
+fn tokens_hashed_in_pieces_hash_as_whole() {
+    // Every split of texts around the 8-byte word size into up to three pieces.
+    let texts = [
+        "",
+        "a",
+        "<*>",
+        "blk_<*>",
+        "abcdefg",
+        "abcdefgh",
+        "[<*>/<*>/<*>:<*>:<*>:<*>",
+        "x\u{e9}y<*>-<*>-<*>-<*>-<*>",
+    ];
+    let mut hasher = TokenHasher::default();
+    for t in texts {
+        let bounds: Vec<usize> = (0..=t.len()).filter(|&i| t.is_char_boundary(i)).collect();
+        for &i in &bounds {
+            for &j in bounds.iter().filter(|&&j| j >= i) {
+                hasher.push(&t[..i]);
+                hasher.push(&t[i..j]);
+                hasher.push(&t[j..]);
+                assert_eq!(hasher.finish(), token_hash(t), "{t:?} split at {i}, {j}");
+            }
+        }
+    }
+}
