@@ -893,6 +893,23 @@ impl Sink for TokenHasher {
             }
         }
     }
+
+    fn push_param(&mut self) {
+        // `<*>` as one little-endian word, shifted in whole or split over two words.
+        const PARAM_WORD: u64 = 0x3e_2a_3c;
+        debug_assert!(PARAM.as_bytes() == &PARAM_WORD.to_le_bytes()[..3]);
+        let fill = self.len % 8;
+        self.word |= PARAM_WORD << (8 * fill);
+        self.len += 3;
+        if fill >= 5 {
+            self.state = fx_step(self.state, self.word);
+            self.word = if fill == 5 {
+                0
+            } else {
+                PARAM_WORD >> (8 * (8 - fill))
+            };
+        }
+    }
 }
 
 impl TokenHasher {

@@ -26,6 +26,10 @@ pub const MAX_TOKEN_BYTES: usize = 128;
 /// (the template miner compares tokens by hash and need not build the text).
 pub trait Sink {
     fn push(&mut self, s: &str);
+    /// `push(PARAM)`, which a hash can take in one step.
+    fn push_param(&mut self) {
+        self.push(PARAM);
+    }
 }
 
 impl Sink for String {
@@ -88,13 +92,13 @@ pub fn mask_token(token: &str, out: &mut String) {
 fn mask_changed<S: Sink>(token: &str, shape: u8, out: &mut S) -> bool {
     let b = token.as_bytes();
     if b.len() > MAX_TOKEN_BYTES {
-        out.push(PARAM);
+        out.push_param();
         return true;
     }
     // The most common token, a plain word: only the value words apply.
     if shape == ALPHA {
         if is_variable_word(b) {
-            out.push(PARAM);
+            out.push_param();
             return true;
         }
         return false;
@@ -112,7 +116,7 @@ fn mask_changed<S: Sink>(token: &str, shape: u8, out: &mut S) -> bool {
         };
     if whole {
         out.push(&token[..s]);
-        out.push(PARAM);
+        out.push_param();
         out.push(&token[e..]);
         return true;
     }
@@ -664,7 +668,7 @@ fn mask_runs<S: Sink>(token: &str, out: &mut S) -> bool {
         }
         if uuid_at(b, i) && (i + 36 == b.len() || !is_word_byte(b[i + 36])) {
             out.push(&token[copied..i]);
-            out.push(PARAM);
+            out.push_param();
             i += 36;
             copied = i;
             continue;
@@ -686,7 +690,7 @@ fn mask_runs<S: Sink>(token: &str, out: &mut S) -> bool {
             }
             // `s` and `i` are char boundaries: word runs include whole non-ASCII characters.
             out.push(&token[copied..s]);
-            out.push(PARAM);
+            out.push_param();
             copied = i;
         }
     }

@@ -344,3 +344,29 @@ fn tokens_hashed_in_pieces_hash_as_whole() {
         }
     }
 }
+
+#[test]
+fn parameters_pushed_in_one_step_hash_as_text() {
+    let mut hasher = TokenHasher::default();
+    for t in [
+        "<*>",
+        "blk_<*>",
+        "[<*>/<*>/<*>:<*>:<*>:<*>",
+        "<*><*><*>x<*>",
+        "a<*>bcdefgh<*>",
+    ] {
+        // Every start offset within the word.
+        for k in 0..=9 {
+            let prefix = &"abcdefghi"[..k];
+            hasher.push(prefix);
+            for (i, part) in t.split(PARAM).enumerate() {
+                if i > 0 {
+                    hasher.push_param();
+                }
+                hasher.push(part);
+            }
+            let text = format!("{prefix}{t}");
+            assert_eq!(hasher.finish(), token_hash(&text), "{text:?}");
+        }
+    }
+}
