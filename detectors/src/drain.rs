@@ -53,7 +53,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::masking::{for_each_masked_token, mask_line, Sink, PARAM};
+use crate::masking::{for_each_token, mask_line, mask_shaped, Sink, PARAM};
 
 /// Configuration of a [`TemplateMiner`]. The default is the one global configuration used for
 /// every log kind (and measured on Loghub, see the README).
@@ -270,7 +270,14 @@ pub struct TemplateMiner {
     masked: String,
     spans: Vec<(u32, u32)>,
     line_hashes: Vec<u64>,
+    /// Direct-mapped memo of masking for mixed tokens: (hash of the token, hash of the masked
+    /// token), `MASK_CACHE` slots.
+    mask_cache: Vec<Option<(u64, u64)>>,
 }
+
+/// Slots of [`TemplateMiner`]'s masking memo: room for the recurring mixed tokens of a few log
+/// kinds (thread names, protocol versions, user agents), 48 KiB.
+const MASK_CACHE: usize = 2048;
 
 impl Default for TemplateMiner {
     fn default() -> Self {
@@ -301,6 +308,7 @@ impl TemplateMiner {
             masked: String::new(),
             spans: Vec::new(),
             line_hashes: Vec::new(),
+            mask_cache: vec![None; MASK_CACHE],
         }
     }
 
@@ -353,18 +361,41 @@ impl TemplateMiner {
         let mut hashes = std::mem::take(&mut self.line_hashes);
         hashes.clear();
         let mut hasher = TokenHasher::default();
-        for_each_masked_token(
-            content,
-            self.config.max_tokens,
-            &mut hasher,
-            |hasher, unchanged| {
-                hashes.push(match unchanged {
-                    Some((s, e)) => token_hash_in(content.as_bytes(), s, e),
-                    None => hasher.finish(),
-                });
-                true
-            },
-        );
+        let max_tokens = self.config.max_tokens;
+        let cache = &mut self.mask_cache;
+        let bytes = content.as_bytes();
+        for_each_token(content, |s, e, shape| {
+            if hashes.len() >= max_tokens {
+                hashes.push(param_hash()); // the rest of the line, as one `<*>`
+                return false;
+            }
+            let token = &content[s..e];
+            let mut masked_hash = || {
+                if mask_shaped(token, shape, &mut hasher) {
+                    hasher.finish()
+                } else {
+                    token_hash_in(bytes, s, e)
+                }
+            };
+            hashes.push(if shape.is_mixed() {
+                // Masking is a function of the token alone: a recurring token's result is
+                // looked up by the token's own hash (equal hashes are equal tokens, as in
+                // matching; see `token_hash`).
+                let raw = token_hash_in(bytes, s, e);
+                let slot = &mut cache[raw as usize % MASK_CACHE];
+                match *slot {
+                    Some((key, h)) if key == raw => h,
+                    _ => {
+                        let h = masked_hash();
+                        *slot = Some((raw, h));
+                        h
+                    }
+                }
+            } else {
+                masked_hash()
+            });
+            true
+        });
         let result = match self.search(&hashes) {
             Some(slot) => {
                 let changed = self.merge(slot, &hashes);

@@ -81,7 +81,7 @@ pub fn mask_token(token: &str, out: &mut String) {
     let shape = token
         .bytes()
         .fold(0u8, |acc, c| acc | CLASS[usize::from(c)]);
-    if !mask_changed(token, shape, out) {
+    if !mask_shaped(token, Shape(shape), out) {
         out.push_str(token);
     }
 }
@@ -89,7 +89,7 @@ pub fn mask_token(token: &str, out: &mut String) {
 /// Masks a token whose shape (the union of its bytes' [`CLASS`]es) is known. When masking
 /// changes the token, appends the masked token to `out` and returns true; otherwise leaves `out`
 /// as it is and returns false, so that unchanged tokens (most of them) are never copied.
-fn mask_changed<S: Sink>(token: &str, shape: u8, out: &mut S) -> bool {
+pub(crate) fn mask_shaped<S: Sink>(token: &str, Shape(shape): Shape, out: &mut S) -> bool {
     let b = token.as_bytes();
     if b.len() > MAX_TOKEN_BYTES {
         out.push_param();
@@ -166,32 +166,40 @@ static CLASS: [u8; 256] = {
 pub fn mask_line(content: &str, max_tokens: usize, out: &mut String, spans: &mut Vec<(u32, u32)>) {
     out.clear();
     spans.clear();
-    let mut scratch = String::new();
-    for_each_masked_token(content, max_tokens, &mut scratch, |scratch, unchanged| {
+    for_each_token(content, |s, e, shape| {
         let start = out.len();
-        out.push_str(match unchanged {
-            Some((s, e)) => &content[s..e],
-            None => scratch,
-        });
-        scratch.clear();
+        if spans.len() >= max_tokens {
+            out.push_str(PARAM);
+            spans.push((start as u32, out.len() as u32));
+            return false;
+        }
+        let token = &content[s..e];
+        if !mask_shaped(token, shape, out) {
+            out.push_str(token);
+        }
         spans.push((start as u32, out.len() as u32));
         // Cannot happen with sane line limits; keeps the u32 spans exact.
         out.len() <= u32::MAX as usize / 2
     });
 }
 
-/// The tokenizer and masker behind [`mask_line`]: masks each token of `content` in order and
-/// calls `f(sink, unchanged)` until `f` returns false. When masking changed the token, its
-/// masked text has been pushed into `sink` (which `f` must reset) and `unchanged` is `None`;
-/// otherwise nothing was pushed and `unchanged` is the token's byte range in `content`. Nothing
-/// is copied for unchanged tokens (most of them).
-pub fn for_each_masked_token<S: Sink>(
-    content: &str,
-    max_tokens: usize,
-    sink: &mut S,
-    mut f: impl FnMut(&mut S, Option<(usize, usize)>) -> bool,
-) {
-    let mut count = 0;
+/// The shape of a token: the union of its bytes' classes, as [`for_each_token`] finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Shape(u8);
+
+impl Shape {
+    /// Whether masking the token takes more than a glance: it is neither a plain word nor
+    /// digits and punctuation only. Such tokens (`[worker-13]`, `HTTP/1.1"`, `order.Service`)
+    /// are worth remembering when they recur.
+    pub(crate) fn is_mixed(self) -> bool {
+        self.0 != ALPHA && self.0 & (ALPHA | HIGH) != 0
+    }
+}
+
+/// Splits `content` on ASCII white space (like `str::split_ascii_whitespace`): calls
+/// `f(start, end, shape)` for each token `&content[start..end]`, in order, until `f` returns
+/// false. Token bounds are ASCII bytes or the ends, so they are char boundaries.
+pub(crate) fn for_each_token(content: &str, mut f: impl FnMut(usize, usize, Shape) -> bool) {
     // One pass finds the token bounds and each token's shape together.
     let b = content.as_bytes();
     let mut i = 0;
@@ -224,20 +232,7 @@ pub fn for_each_masked_token<S: Sink>(
             shape |= class;
             i += 1;
         }
-        if count >= max_tokens {
-            sink.push(PARAM);
-            f(sink, None);
-            break;
-        }
-        count += 1;
-        // Token bounds are ASCII bytes or the ends, so they are char boundaries.
-        let token = &content[token_start..i];
-        let go_on = if mask_changed(token, shape, sink) {
-            f(sink, None)
-        } else {
-            f(sink, Some((token_start, i)))
-        };
-        if !go_on {
+        if !f(token_start, i, Shape(shape)) {
             break;
         }
     }
@@ -653,7 +648,7 @@ const fn is_word_byte(b: u8) -> bool {
 
 /// Masks, inside a token, each UUID and each alphanumeric run containing a digit (with a
 /// directly preceding minus sign when that sign does not follow a word character). Like
-/// [`mask_changed`]: appends to `out` and returns true only when something was masked.
+/// [`mask_shaped`]: appends to `out` and returns true only when something was masked.
 fn mask_runs<S: Sink>(token: &str, out: &mut S) -> bool {
     // Word bytes by table lookup, like `is_word_byte`: this loop sees every byte of most tokens.
     const WORD: u8 = ALPHA | DIGIT | HIGH;

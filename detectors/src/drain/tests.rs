@@ -370,3 +370,27 @@ fn parameters_pushed_in_one_step_hash_as_text() {
         }
     }
 }
+
+#[test]
+fn line_hashes_are_those_of_the_masked_text_with_the_memo() {
+    // Recurring mixed tokens (memo hits), new ones (misses, slots overwritten), and plain ones.
+    let mut m = miner();
+    let (mut text, mut spans) = (String::new(), Vec::new());
+    for i in 0..10_000u32 {
+        let line = format!(
+            "[worker-{}] HTTP/1.1\" order.Service node{} x{}y \"curl/8.5.0\" id={:x} {} - done",
+            i % 16,
+            i % 3000,
+            i,
+            i.wrapping_mul(2_654_435_761),
+            i
+        );
+        m.add(&line);
+        mask_line(&line, m.config.max_tokens, &mut text, &mut spans);
+        let expected: Vec<u64> = spans
+            .iter()
+            .map(|&(s, e)| token_hash(&text[s as usize..e as usize]))
+            .collect();
+        assert_eq!(m.line_hashes, expected, "{line}");
+    }
+}
