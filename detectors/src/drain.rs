@@ -370,30 +370,34 @@ impl TemplateMiner {
                 return false;
             }
             let token = &content[s..e];
-            let mut masked_hash = || {
-                if mask_shaped(token, shape, &mut hasher) {
-                    hasher.finish()
-                } else {
-                    token_hash_in(bytes, s, e)
-                }
-            };
-            hashes.push(if shape.is_mixed() {
-                // Masking is a function of the token alone: a recurring token's result is
-                // looked up by the token's own hash (equal hashes are equal tokens, as in
-                // matching; see `token_hash`).
+            // Masking is a function of the token alone: a recurring mixed token's result is
+            // looked up by the token's own hash (equal hashes are equal tokens, as in matching;
+            // see `token_hash`).
+            let memo = if shape.is_mixed() {
                 let raw = token_hash_in(bytes, s, e);
                 let slot = &mut cache[raw as usize % MASK_CACHE];
                 match *slot {
-                    Some((key, h)) if key == raw => h,
-                    _ => {
-                        let h = masked_hash();
-                        *slot = Some((raw, h));
-                        h
+                    Some((key, h)) if key == raw => {
+                        hashes.push(h);
+                        return true;
                     }
+                    _ => Some((raw, slot)),
                 }
             } else {
-                masked_hash()
-            });
+                None
+            };
+            let h = if mask_shaped(token, shape, &mut hasher) {
+                hasher.finish()
+            } else {
+                match memo {
+                    Some((raw, _)) => raw,
+                    None => token_hash_in(bytes, s, e),
+                }
+            };
+            if let Some((raw, slot)) = memo {
+                *slot = Some((raw, h));
+            }
+            hashes.push(h);
             true
         });
         let result = match self.search(&hashes) {
