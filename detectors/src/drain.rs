@@ -401,8 +401,8 @@ impl TemplateMiner {
             true
         });
         let result = match self.search(&hashes) {
-            Some(slot) => {
-                let changed = self.merge(slot, &hashes);
+            Some((slot, merge)) => {
+                let changed = merge && self.merge(slot, &hashes);
                 self.touch(slot);
                 let c = self.cluster_mut(slot);
                 c.count += 1;
@@ -486,8 +486,9 @@ impl TemplateMiner {
         (self.config.depth - 2).min(len)
     }
 
-    /// The best matching template's slot, if one is similar enough.
-    fn search(&self, hashes: &[u64]) -> Option<u32> {
+    /// The best matching template's slot, if one is similar enough, and whether merging the
+    /// line into it can change it.
+    fn search(&self, hashes: &[u64]) -> Option<(u32, bool)> {
         let len = hashes.len();
         let mut node = *self.by_len.get(&(len as u32))?;
         for hash in &hashes[..self.token_levels(len)] {
@@ -527,13 +528,15 @@ impl TemplateMiner {
                 best = Some((slot, equal, params, c.id));
             }
         }
-        let (slot, equal, _, _) = best?;
+        let (slot, equal, params, _) = best?;
         let sim = if len == 0 {
             1.0
         } else {
             equal as f64 / len as f64
         };
-        (sim >= self.config.similarity).then_some(slot)
+        // Every position that differs is a parameter already: merging would change nothing.
+        let merge = equal + params < len;
+        (sim >= self.config.similarity).then_some((slot, merge))
     }
 
     /// Turns the template's positions that differ from the line into `<*>`.
