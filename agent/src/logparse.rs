@@ -9,6 +9,7 @@
 //! newline is fine, invalid UTF-8 is replaced (U+FFFD) and counted, and lines that do not match
 //! `--log-format` are mined whole and counted.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::fs::File;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -82,9 +83,10 @@ pub fn parse<R: BufRead, W: Write>(
     miner: &mut TemplateMiner,
 ) -> io::Result<Summary> {
     let mut summary = Summary::default();
-    // Each template's CSV field, rebuilt when the template changes.
-    let mut quoted: HashMap<u64, String, BuildHasherDefault<IdHasher>> = HashMap::default();
-    let mut row = Vec::with_capacity(256);
+    // Each template's end of row (`,id,template\n`), rebuilt when the template changes; a row
+    // is the line number and that.
+    let mut tails: HashMap<u64, Vec<u8>, BuildHasherDefault<IdHasher>> = HashMap::default();
+    let mut number = LineNumber::default();
     out.write_all(b"line,template_id,template\n")?;
     let mut mine = |bytes: &[u8]| -> io::Result<()> {
         let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
@@ -98,6 +100,7 @@ pub fn parse<R: BufRead, W: Write>(
             }
         };
         summary.lines += 1;
+        number.increment();
         let content = match format {
             None => line,
             Some(f) => match f.split(line) {
@@ -110,22 +113,27 @@ pub fn parse<R: BufRead, W: Write>(
         };
         let m = miner.add(content);
         if let Some(gone) = m.evicted {
-            quoted.remove(&gone);
+            tails.remove(&gone);
         }
-        if m.is_new || m.template_changed || !quoted.contains_key(&m.template_id) {
-            let text = miner.template(m.template_id).unwrap_or("");
-            quoted.insert(m.template_id, csv_field(text));
-        }
-        row.clear();
-        push_u64(&mut row, summary.lines);
-        row.push(b',');
-        push_u64(&mut row, m.template_id);
-        row.push(b',');
-        if let Some(q) = quoted.get(&m.template_id) {
-            row.extend_from_slice(q.as_bytes());
-        }
-        row.push(b'\n');
-        out.write_all(&row)
+        let id = m.template_id;
+        let row_tail = || {
+            let mut t = vec![b','];
+            push_u64(&mut t, id);
+            t.push(b',');
+            t.extend_from_slice(csv_field(miner.template(id).unwrap_or("")).as_bytes());
+            t.push(b'\n');
+            t
+        };
+        let tail = match tails.entry(id) {
+            Entry::Occupied(e) if !(m.is_new || m.template_changed) => e.into_mut(),
+            Entry::Occupied(mut e) => {
+                e.insert(row_tail());
+                e.into_mut()
+            }
+            Entry::Vacant(e) => e.insert(row_tail()),
+        };
+        out.write_all(number.digits())?;
+        out.write_all(tail)
     };
     // Lines are mined straight from the reader's buffer; only a line that straddles two buffer
     // fills is copied (into `partial`).
@@ -192,6 +200,33 @@ pub fn csv_field(s: &str) -> String {
     }
 }
 
+/// The line number as decimal digits, counted up in place (no division per line).
+struct LineNumber(Vec<u8>);
+
+impl Default for LineNumber {
+    fn default() -> Self {
+        Self(vec![b'0'])
+    }
+}
+
+impl LineNumber {
+    fn increment(&mut self) {
+        for d in self.0.iter_mut().rev() {
+            if *d == b'9' {
+                *d = b'0';
+            } else {
+                *d += 1;
+                return;
+            }
+        }
+        self.0.insert(0, b'1');
+    }
+
+    fn digits(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 fn push_u64(out: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
@@ -247,6 +282,15 @@ mod tests {
             let mut v = Vec::new();
             push_u64(&mut v, n);
             assert_eq!(String::from_utf8(v).unwrap(), n.to_string());
+        }
+    }
+
+    #[test]
+    fn line_numbers_count_up_in_decimal() {
+        let mut n = LineNumber::default();
+        for i in 1..=12_345u64 {
+            n.increment();
+            assert_eq!(n.digits(), i.to_string().as_bytes());
         }
     }
 

@@ -53,7 +53,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::masking::{mask_line, PARAM};
+use crate::masking::{for_each_token, mask_line, mask_shaped, Sink, PARAM};
 
 /// Configuration of a [`TemplateMiner`]. The default is the one global configuration used for
 /// every log kind (and measured on Loghub, see the README).
@@ -270,7 +270,14 @@ pub struct TemplateMiner {
     masked: String,
     spans: Vec<(u32, u32)>,
     line_hashes: Vec<u64>,
+    /// Direct-mapped memo of masking for mixed tokens: (hash of the token, hash of the masked
+    /// token), `MASK_CACHE` slots.
+    mask_cache: Vec<Option<(u64, u64)>>,
 }
+
+/// Slots of [`TemplateMiner`]'s masking memo: room for the recurring mixed tokens of a few log
+/// kinds (thread names, protocol versions, user agents), 48 KiB.
+const MASK_CACHE: usize = 2048;
 
 impl Default for TemplateMiner {
     fn default() -> Self {
@@ -301,6 +308,7 @@ impl TemplateMiner {
             masked: String::new(),
             spans: Vec::new(),
             line_hashes: Vec::new(),
+            mask_cache: vec![None; MASK_CACHE],
         }
     }
 
@@ -347,24 +355,54 @@ impl TemplateMiner {
 
     /// Mines one log message: finds or creates its template.
     pub fn add(&mut self, content: &str) -> Match {
-        let mut masked = std::mem::take(&mut self.masked);
-        let mut spans = std::mem::take(&mut self.spans);
-        mask_line(content, self.config.max_tokens, &mut masked, &mut spans);
+        // Search and merge compare tokens by hash only, so a line is first hashed token by token
+        // as it is masked, without building its masked text; the text is built only when the
+        // line starts a new template.
         let mut hashes = std::mem::take(&mut self.line_hashes);
         hashes.clear();
-        hashes.extend(
-            spans
-                .iter()
-                .map(|&(s, e)| token_hash_in(masked.as_bytes(), s as usize, e as usize)),
-        );
-        let tokens = Tokens {
-            text: &masked,
-            spans: &spans,
-            hashes: &hashes,
-        };
-        let result = match self.search(&tokens) {
-            Some(slot) => {
-                let changed = self.merge(slot, &tokens);
+        let mut hasher = TokenHasher::default();
+        let max_tokens = self.config.max_tokens;
+        let cache = &mut self.mask_cache;
+        let bytes = content.as_bytes();
+        for_each_token(content, |s, e, shape| {
+            if hashes.len() >= max_tokens {
+                hashes.push(param_hash()); // the rest of the line, as one `<*>`
+                return false;
+            }
+            let token = &content[s..e];
+            // Masking is a function of the token alone: a recurring mixed token's result is
+            // looked up by the token's own hash (equal hashes are equal tokens, as in matching;
+            // see `token_hash`).
+            let memo = if shape.is_mixed() {
+                let raw = token_hash_in(bytes, s, e);
+                let slot = &mut cache[raw as usize % MASK_CACHE];
+                match *slot {
+                    Some((key, h)) if key == raw => {
+                        hashes.push(h);
+                        return true;
+                    }
+                    _ => Some((raw, slot)),
+                }
+            } else {
+                None
+            };
+            let h = if mask_shaped(token, shape, &mut hasher) {
+                hasher.finish()
+            } else {
+                match memo {
+                    Some((raw, _)) => raw,
+                    None => token_hash_in(bytes, s, e),
+                }
+            };
+            if let Some((raw, slot)) = memo {
+                *slot = Some((raw, h));
+            }
+            hashes.push(h);
+            true
+        });
+        let result = match self.search(&hashes) {
+            Some((slot, merge)) => {
+                let changed = merge && self.merge(slot, &hashes);
                 self.touch(slot);
                 let c = self.cluster_mut(slot);
                 c.count += 1;
@@ -376,6 +414,17 @@ impl TemplateMiner {
                 }
             }
             None => {
+                let mut spans = std::mem::take(&mut self.spans);
+                let mut masked = std::mem::take(&mut self.masked);
+                mask_line(content, self.config.max_tokens, &mut masked, &mut spans);
+                let tokens = Tokens {
+                    text: &masked,
+                    spans: &spans,
+                    hashes: &hashes,
+                };
+                debug_assert!(
+                    (0..tokens.len()).all(|i| token_hash(tokens.get(i)) == tokens.hashes[i])
+                );
                 let id = self.next_id;
                 self.next_id += 1;
                 let toks = (0..tokens.len())
@@ -383,6 +432,8 @@ impl TemplateMiner {
                     .collect();
                 let leaf = self.insert_path(&tokens);
                 self.insert_cluster(id, toks, 1, leaf);
+                self.spans = spans;
+                self.masked = masked;
                 let evicted = if self.live > self.config.max_clusters {
                     self.evict_lru()
                 } else {
@@ -396,8 +447,6 @@ impl TemplateMiner {
                 }
             }
         };
-        self.masked = masked;
-        self.spans = spans;
         self.line_hashes = hashes;
         result
     }
@@ -437,15 +486,14 @@ impl TemplateMiner {
         (self.config.depth - 2).min(len)
     }
 
-    /// The best matching template's slot, if one is similar enough.
-    fn search(&self, tokens: &Tokens<'_>) -> Option<u32> {
-        let len = tokens.len();
+    /// The best matching template's slot, if one is similar enough, and whether merging the
+    /// line into it can change it.
+    fn search(&self, hashes: &[u64]) -> Option<(u32, bool)> {
+        let len = hashes.len();
         let mut node = *self.by_len.get(&(len as u32))?;
-        for i in 0..self.token_levels(len) {
+        for hash in &hashes[..self.token_levels(len)] {
             let children = &self.node(node).children;
-            node = *children
-                .get(&tokens.hashes[i])
-                .or_else(|| children.get(&param_hash()))?;
+            node = *children.get(hash).or_else(|| children.get(&param_hash()))?;
         }
         let mut best: Option<(u32, usize, usize, u64)> = None; // slot, equal, params, id
         let param = param_hash();
@@ -457,7 +505,7 @@ impl TemplateMiner {
             };
             let floor = best.map_or(needed, |(_, be, _, _)| be.max(needed));
             let (mut equal, mut params) = (0, 0);
-            for (i, (&h, &lh)) in c.hashes.iter().zip(tokens.hashes).enumerate() {
+            for (i, (&h, &lh)) in c.hashes.iter().zip(hashes).enumerate() {
                 // Tokens are compared by their 64-bit hashes (see `token_hash`). A variable the
                 // line's masking found, under a template parameter, matches.
                 if h == lh {
@@ -480,22 +528,24 @@ impl TemplateMiner {
                 best = Some((slot, equal, params, c.id));
             }
         }
-        let (slot, equal, _, _) = best?;
+        let (slot, equal, params, _) = best?;
         let sim = if len == 0 {
             1.0
         } else {
             equal as f64 / len as f64
         };
-        (sim >= self.config.similarity).then_some(slot)
+        // Every position that differs is a parameter already: merging would change nothing.
+        let merge = equal + params < len;
+        (sim >= self.config.similarity).then_some((slot, merge))
     }
 
     /// Turns the template's positions that differ from the line into `<*>`.
-    fn merge(&mut self, slot: u32, tokens: &Tokens<'_>) -> bool {
+    fn merge(&mut self, slot: u32, hashes: &[u64]) -> bool {
         let c = self.cluster_mut(slot);
         let mut changed = false;
         let param = param_hash();
         for (i, (t, h)) in c.tokens.iter_mut().zip(c.hashes.iter_mut()).enumerate() {
-            if *h == tokens.hashes[i] {
+            if *h == hashes[i] {
                 continue;
             }
             if *h != param {
@@ -824,16 +874,93 @@ fn token_hash(t: &str) -> u64 {
 }
 
 fn token_hash_bytes(b: &[u8]) -> u64 {
-    mix(if b.len() < 8 {
+    if b.len() < 8 {
         // A byte loop: a copy of variable length would be a call to memcpy.
         let packed = b.iter().rev().fold(0u64, |w, &c| (w << 8) | u64::from(c));
-        packed | ((b.len() as u64) << 56) // "a" and "a\0" differ
-    } else {
-        let mut h = FxHasher::default();
-        h.write_usize(b.len());
-        h.write(b);
-        h.finish()
-    })
+        return mix(packed | ((b.len() as u64) << 56)); // "a" and "a\0" differ
+    }
+    let mut chunks = b.chunks_exact(8);
+    let mut state = 0;
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        state = fx_step(state, u64::from_le_bytes(w));
+    }
+    let rest = chunks.remainder();
+    let last = rest
+        .iter()
+        .rev()
+        .fold(0u64, |w, &c| (w << 8) | u64::from(c));
+    long_finish(state, last, !rest.is_empty(), b.len())
+}
+
+/// FxHash's step: eight bytes (little-endian) into the state.
+fn fx_step(state: u64, word: u64) -> u64 {
+    const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+    (state.rotate_left(5) ^ word).wrapping_mul(K)
+}
+
+/// The end of [`token_hash`] for 8 bytes or more: the last partial word (if any), then the
+/// length, mixed.
+fn long_finish(mut state: u64, last: u64, partial: bool, len: usize) -> u64 {
+    if partial {
+        state = fx_step(state, last);
+    }
+    mix(fx_step(state, len as u64))
+}
+
+/// [`token_hash`] of text pushed in pieces: the masked token as masking writes it, never built
+/// as a string. Gives the same hash as `token_hash` of the concatenation (a test checks it).
+#[derive(Default)]
+struct TokenHasher {
+    state: u64,
+    /// The bytes since the last full word, the first in the low byte.
+    word: u64,
+    len: usize,
+}
+
+impl Sink for TokenHasher {
+    fn push(&mut self, s: &str) {
+        for &b in s.as_bytes() {
+            let fill = self.len % 8;
+            self.word |= u64::from(b) << (8 * fill);
+            self.len += 1;
+            if fill == 7 {
+                self.state = fx_step(self.state, self.word);
+                self.word = 0;
+            }
+        }
+    }
+
+    fn push_param(&mut self) {
+        // `<*>` as one little-endian word, shifted in whole or split over two words.
+        const PARAM_WORD: u64 = 0x3e_2a_3c;
+        debug_assert!(PARAM.as_bytes() == &PARAM_WORD.to_le_bytes()[..3]);
+        let fill = self.len % 8;
+        self.word |= PARAM_WORD << (8 * fill);
+        self.len += 3;
+        if fill >= 5 {
+            self.state = fx_step(self.state, self.word);
+            self.word = if fill == 5 {
+                0
+            } else {
+                PARAM_WORD >> (8 * (8 - fill))
+            };
+        }
+    }
+}
+
+impl TokenHasher {
+    /// The hash of the text pushed since the last `finish`, and a reset.
+    fn finish(&mut self) -> u64 {
+        let h = if self.len < 8 {
+            mix(self.word | ((self.len as u64) << 56))
+        } else {
+            long_finish(self.state, self.word, !self.len.is_multiple_of(8), self.len)
+        };
+        *self = Self::default();
+        h
+    }
 }
 
 /// splitmix64's finaliser, so that related tokens spread over all 64 bits.

@@ -22,6 +22,22 @@ pub const PARAM: &str = "<*>";
 /// Tokens longer than this are masked whole: they are data, not words.
 pub const MAX_TOKEN_BYTES: usize = 128;
 
+/// Where the masked text of a token goes: a `String`, or a hash of its bytes fed piece by piece
+/// (the template miner compares tokens by hash and need not build the text).
+pub trait Sink {
+    fn push(&mut self, s: &str);
+    /// `push(PARAM)`, which a hash can take in one step.
+    fn push_param(&mut self) {
+        self.push(PARAM);
+    }
+}
+
+impl Sink for String {
+    fn push(&mut self, s: &str) {
+        self.push_str(s);
+    }
+}
+
 /// What a whole token was recognised as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MaskClass {
@@ -65,26 +81,33 @@ pub fn mask_token(token: &str, out: &mut String) {
     let shape = token
         .bytes()
         .fold(0u8, |acc, c| acc | CLASS[usize::from(c)]);
-    mask_shaped(token, shape, out);
+    if !mask_shaped(token, Shape(shape), out) {
+        out.push_str(token);
+    }
 }
 
-/// [`mask_token`] with the token's shape (the union of its bytes' [`CLASS`]es) already known.
-fn mask_shaped(token: &str, shape: u8, out: &mut String) {
+/// Masks a token whose shape (the union of its bytes' [`CLASS`]es) is known. When masking
+/// changes the token, appends the masked token to `out` and returns true; otherwise leaves `out`
+/// as it is and returns false, so that unchanged tokens (most of them) are never copied.
+pub(crate) fn mask_shaped<S: Sink>(token: &str, Shape(shape): Shape, out: &mut S) -> bool {
     let b = token.as_bytes();
     if b.len() > MAX_TOKEN_BYTES {
-        out.push_str(PARAM);
-        return;
+        out.push_param();
+        return true;
     }
     // The most common token, a plain word: only the value words apply.
     if shape == ALPHA {
-        out.push_str(if is_variable_word(b) { PARAM } else { token });
-        return;
+        if is_variable_word(b) {
+            out.push_param();
+            return true;
+        }
+        return false;
     }
     let (s, e) = core_bounds(b);
     let whole = s < e
         && if shape & DIGIT == 0 {
             // No digit: only a path or URL is variable as a whole.
-            may_be_path_core(&b[s..e]) && is_path(&b[s..e])
+            may_be_path_core(&b[s..e], shape) && is_path(&b[s..e])
         } else if shape & (ALPHA | HIGH) == 0 {
             // Digits without letters: a Number, Ip or Numeric (or a Path).
             true
@@ -92,12 +115,12 @@ fn mask_shaped(token: &str, shape: u8, out: &mut String) {
             whole_variable(&b[s..e])
         };
     if whole {
-        out.push_str(&token[..s]);
-        out.push_str(PARAM);
-        out.push_str(&token[e..]);
-        return;
+        out.push(&token[..s]);
+        out.push_param();
+        out.push(&token[e..]);
+        return true;
     }
-    mask_runs(token, out);
+    mask_runs(token, out)
 }
 
 /// Byte classes for the shape of a token (one table lookup per byte).
@@ -107,6 +130,10 @@ const HIGH: u8 = 4; // non-ASCII: part of a word
 const OTHER: u8 = 8; // punctuation and control bytes
 /// ASCII white space as `str::split_ascii_whitespace` has it: separates tokens.
 const SPACE: u8 = 16;
+/// Punctuation that paths and URLs need (with `OTHER`): a token without both a colon and a
+/// slash is a path only when its core starts like one.
+const COLON: u8 = 32;
+const SLASH: u8 = 64; // `/` or `\`
 
 static CLASS: [u8; 256] = {
     let mut t = [OTHER; 256];
@@ -121,6 +148,10 @@ static CLASS: [u8; 256] = {
             DIGIT
         } else if c >= 0x80 {
             HIGH
+        } else if c == b':' {
+            OTHER | COLON
+        } else if c == b'/' || c == b'\\' {
+            OTHER | SLASH
         } else {
             OTHER
         };
@@ -135,6 +166,40 @@ static CLASS: [u8; 256] = {
 pub fn mask_line(content: &str, max_tokens: usize, out: &mut String, spans: &mut Vec<(u32, u32)>) {
     out.clear();
     spans.clear();
+    for_each_token(content, |s, e, shape| {
+        let start = out.len();
+        if spans.len() >= max_tokens {
+            out.push_str(PARAM);
+            spans.push((start as u32, out.len() as u32));
+            return false;
+        }
+        let token = &content[s..e];
+        if !mask_shaped(token, shape, out) {
+            out.push_str(token);
+        }
+        spans.push((start as u32, out.len() as u32));
+        // Cannot happen with sane line limits; keeps the u32 spans exact.
+        out.len() <= u32::MAX as usize / 2
+    });
+}
+
+/// The shape of a token: the union of its bytes' classes, as [`for_each_token`] finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Shape(u8);
+
+impl Shape {
+    /// Whether masking the token takes more than a glance: it is neither a plain word nor
+    /// digits and punctuation only. Such tokens (`[worker-13]`, `HTTP/1.1"`, `order.Service`)
+    /// are worth remembering when they recur.
+    pub(crate) fn is_mixed(self) -> bool {
+        self.0 != ALPHA && self.0 & (ALPHA | HIGH) != 0
+    }
+}
+
+/// Splits `content` on ASCII white space (like `str::split_ascii_whitespace`): calls
+/// `f(start, end, shape)` for each token `&content[start..end]`, in order, until `f` returns
+/// false. Token bounds are ASCII bytes or the ends, so they are char boundaries.
+pub(crate) fn for_each_token(content: &str, mut f: impl FnMut(usize, usize, Shape) -> bool) {
     // One pass finds the token bounds and each token's shape together.
     let b = content.as_bytes();
     let mut i = 0;
@@ -167,18 +232,8 @@ pub fn mask_line(content: &str, max_tokens: usize, out: &mut String, spans: &mut
             shape |= class;
             i += 1;
         }
-        // Token bounds are ASCII bytes or the ends, so they are char boundaries.
-        let token = &content[token_start..i];
-        let start = out.len();
-        if spans.len() >= max_tokens {
-            out.push_str(PARAM);
-            spans.push((start as u32, out.len() as u32));
+        if !f(token_start, i, Shape(shape)) {
             break;
-        }
-        mask_shaped(token, shape, out);
-        spans.push((start as u32, out.len() as u32));
-        if out.len() > u32::MAX as usize / 2 {
-            break; // cannot happen with sane line limits; keeps the u32 spans exact
         }
     }
 }
@@ -207,37 +262,83 @@ fn core_bounds(b: &[u8]) -> (usize, usize) {
     (s, e)
 }
 
-/// What one pass over a token's core found, so each class test runs only where it can match.
-struct Scan {
-    digit: bool,
-    alpha: bool,
-    colon: bool,
-    all_hex: bool,
-}
+/// Byte classes of a token's core (one table lookup per byte): the union over the core tells
+/// which class tests can match at all, so that the others are skipped.
+const C_DIGIT: u16 = 1;
+const C_HEX: u16 = 2; // a-f, A-F
+const C_LETTER: u16 = 4; // the other ASCII letters
+/// A letter of no duration unit (all but d, n, s, u, m, e, c, i, h), on top of its `C_HEX` or
+/// `C_LETTER`.
+const C_NONUNIT: u16 = 8;
+/// Hex digits, whatever their `C_NONUNIT`.
+const C_HEXDIGIT: u16 = C_DIGIT | C_HEX | C_NONUNIT;
+const C_HIGH: u16 = 16; // non-ASCII
+const C_COLON: u16 = 32;
+const C_DOT: u16 = 64;
+const C_SLASH: u16 = 128; // `/` or `\\`
+const C_PUNCT: u16 = 256; // anything else
 
-fn scan(c: &[u8]) -> Scan {
-    let mut s = Scan {
-        digit: false,
-        alpha: false,
-        colon: false,
-        all_hex: true,
-    };
-    for &b in c {
-        s.digit |= b.is_ascii_digit();
-        s.alpha |= b.is_ascii_alphabetic() || b >= 0x80;
-        s.colon |= b == b':';
-        s.all_hex &= b.is_ascii_hexdigit();
+static CORE_CLASS: [u16; 256] = {
+    let mut t = [C_PUNCT; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        t[i] = if c.is_ascii_digit() {
+            C_DIGIT
+        } else if c.is_ascii_alphabetic() {
+            let kind = if c.is_ascii_hexdigit() {
+                C_HEX
+            } else {
+                C_LETTER
+            };
+            let unit = matches!(
+                c,
+                b'd' | b'n' | b's' | b'u' | b'm' | b'e' | b'c' | b'i' | b'h'
+            );
+            if unit {
+                kind
+            } else {
+                kind | C_NONUNIT
+            }
+        } else if c >= 0x80 {
+            C_HIGH
+        } else if c == b':' {
+            C_COLON
+        } else if c == b'.' {
+            C_DOT
+        } else if c == b'/' || c == b'\\' {
+            C_SLASH
+        } else {
+            C_PUNCT
+        };
+        i += 1;
     }
-    s
+    t
+};
+
+/// The union of the core's byte classes.
+fn scan(c: &[u8]) -> u16 {
+    c.iter().fold(0, |m, &b| m | CORE_CLASS[usize::from(b)])
 }
 
-fn may_be_path(c: &[u8], s: &Scan) -> bool {
-    matches!(c[0], b'/' | b'.' | b'~') || s.colon
+const fn has(m: u16, bits: u16) -> bool {
+    m & bits != 0
 }
 
-/// [`may_be_path`] without a [`Scan`] (`c` not empty).
-fn may_be_path_core(c: &[u8]) -> bool {
-    matches!(c[0], b'/' | b'.' | b'~') || c.contains(&b':')
+/// Whether `m` holds no class outside `allowed`.
+const fn only(m: u16, allowed: u16) -> bool {
+    m & !allowed == 0
+}
+
+/// Whether the core can be a path or URL: it starts like a path, or it has a colon and a slash
+/// (`scheme://`, `C:\\`).
+fn may_be_path(c: &[u8], m: u16) -> bool {
+    matches!(c[0], b'/' | b'.' | b'~') || (has(m, C_COLON) && has(m, C_SLASH))
+}
+
+/// [`may_be_path`] with the token's shape instead of the core's classes (`c` not empty).
+fn may_be_path_core(c: &[u8], shape: u8) -> bool {
+    matches!(c[0], b'/' | b'.' | b'~') || shape & (COLON | SLASH) == COLON | SLASH
 }
 
 /// Whether the whole core is variable: the same answer as `classify_core(c).is_some()`,
@@ -246,34 +347,35 @@ fn whole_variable(c: &[u8]) -> bool {
     if c.is_empty() {
         return false;
     }
+    let m = scan(c);
     // Most mixed tokens (`sshd[57085`, `web-1`, `id=7`) start with a letter and hold no colon:
     // then no path, number, address or duration can match, only a UUID or a hex id.
     if c[0].is_ascii_alphabetic()
         && c.len() != 36
-        && !(c.len() >= 8 && c.iter().all(u8::is_ascii_hexdigit))
-        && !c.contains(&b':')
+        && !(c.len() >= 8 && only(m, C_HEXDIGIT))
+        && !has(m, C_COLON)
     {
         return false;
     }
-    let s = scan(c);
-    if s.digit && !s.alpha {
+    if has(m, C_DIGIT) && !has(m, C_HEX | C_LETTER | C_HIGH) {
         return true; // Number, Ip or Numeric, or a Path
     }
-    classify_scanned(c, &s).is_some()
+    classify_scanned(c, m).is_some()
 }
 
 fn classify_core(c: &[u8]) -> Option<MaskClass> {
     if c.is_empty() {
         return None;
     }
-    classify_scanned(c, &scan(c))
+    classify_scanned(c, scan(c))
 }
 
-fn classify_scanned(c: &[u8], s: &Scan) -> Option<MaskClass> {
-    if may_be_path(c, s) && is_path(c) {
+/// Each test runs only where the core's classes `m` allow a match.
+fn classify_scanned(c: &[u8], m: u16) -> Option<MaskClass> {
+    if may_be_path(c, m) && is_path(c) {
         return Some(MaskClass::Path);
     }
-    if !s.digit {
+    if !has(m, C_DIGIT) {
         return None;
     }
     if c.len() == 36 && is_uuid(c) {
@@ -283,31 +385,44 @@ fn classify_scanned(c: &[u8], s: &Scan) -> Option<MaskClass> {
     if numeric_start && is_number(c) {
         return Some(MaskClass::Number);
     }
-    if is_ipv4(c) || (s.colon && is_ipv6(c)) {
+    let ipv4 = only(m, C_DIGIT | C_DOT | C_COLON) && is_ipv4(c);
+    if ipv4 || (has(m, C_COLON) && only(m, C_HEXDIGIT | C_COLON) && is_ipv6(c)) {
         return Some(MaskClass::Ip);
     }
-    if s.alpha && c[0].is_ascii_digit() && is_duration(c) {
+    let alpha = has(m, C_HEX | C_LETTER | C_HIGH);
+    // A duration is digits, dots, unit letters and `µ` (non-ASCII).
+    let units_only = !has(m, C_NONUNIT | C_COLON | C_SLASH | C_PUNCT);
+    if alpha && units_only && c[0].is_ascii_digit() && is_duration(c) {
         return Some(MaskClass::Duration);
     }
-    if c.len() >= 8 && s.all_hex {
+    if c.len() >= 8 && only(m, C_HEXDIGIT) {
         return Some(MaskClass::HexId);
     }
-    if !s.alpha {
+    if !alpha {
         return Some(MaskClass::Numeric);
     }
     None
 }
 
 fn is_path(c: &[u8]) -> bool {
-    // URL: scheme "://" rest
-    if let Some(p) = find_scheme_end(c) {
-        return p > 0
-            && c[..p]
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || *b == b'+');
+    // URL: scheme "://" rest, the scheme being the leading run of alphanumerics and `+`. When
+    // the first "://" is elsewhere, the token is no path (nor URL) at all.
+    let scheme = c
+        .iter()
+        .position(|b| !(b.is_ascii_alphanumeric() || *b == b'+'))
+        .unwrap_or(c.len());
+    if c[scheme..].starts_with(b"://") {
+        return scheme > 0;
     }
     // Windows drive path: C:\x
-    if c.len() > 3 && c[0].is_ascii_alphabetic() && c[1] == b':' && c[2] == b'\\' {
+    let windows = c.len() > 3 && c[0].is_ascii_alphabetic() && c[1] == b':' && c[2] == b'\\';
+    if !windows && !matches!(c[0], b'/' | b'.' | b'~') {
+        return false; // so no need to look for a "://" further on
+    }
+    if find_scheme_end(c).is_some() {
+        return false;
+    }
+    if windows {
         return true;
     }
     let rest = match c {
@@ -532,8 +647,9 @@ const fn is_word_byte(b: u8) -> bool {
 }
 
 /// Masks, inside a token, each UUID and each alphanumeric run containing a digit (with a
-/// directly preceding minus sign when that sign does not follow a word character).
-fn mask_runs(token: &str, out: &mut String) {
+/// directly preceding minus sign when that sign does not follow a word character). Like
+/// [`mask_shaped`]: appends to `out` and returns true only when something was masked.
+fn mask_runs<S: Sink>(token: &str, out: &mut S) -> bool {
     // Word bytes by table lookup, like `is_word_byte`: this loop sees every byte of most tokens.
     const WORD: u8 = ALPHA | DIGIT | HIGH;
     let class = |c: u8| CLASS[usize::from(c)];
@@ -546,8 +662,8 @@ fn mask_runs(token: &str, out: &mut String) {
             continue;
         }
         if uuid_at(b, i) && (i + 36 == b.len() || !is_word_byte(b[i + 36])) {
-            out.push_str(&token[copied..i]);
-            out.push_str(PARAM);
+            out.push(&token[copied..i]);
+            out.push_param();
             i += 36;
             copied = i;
             continue;
@@ -568,12 +684,17 @@ fn mask_runs(token: &str, out: &mut String) {
                 s -= 1;
             }
             // `s` and `i` are char boundaries: word runs include whole non-ASCII characters.
-            out.push_str(&token[copied..s]);
-            out.push_str(PARAM);
+            out.push(&token[copied..s]);
+            out.push_param();
             copied = i;
         }
     }
-    out.push_str(&token[copied..]);
+    // Every masked part moves `copied` past it: nothing was masked while it is 0.
+    if copied == 0 {
+        return false;
+    }
+    out.push(&token[copied..]);
+    true
 }
 
 #[cfg(test)]
@@ -628,6 +749,62 @@ mod tests {
         assert_eq!(classify(&"a".repeat(200)), Some(MaskClass::Blob));
     }
 
+    /// The original `is_path`: a substring search for "://" first.
+    fn is_path_reference(c: &[u8]) -> bool {
+        if let Some(p) = find(c, b"://") {
+            return p > 0
+                && c[..p]
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'+');
+        }
+        if c.len() > 3 && c[0].is_ascii_alphabetic() && c[1] == b':' && c[2] == b'\\' {
+            return true;
+        }
+        let rest = match c {
+            [b'/', rest @ ..] => rest,
+            [b'.', b'/', rest @ ..] | [b'~', b'/', rest @ ..] => rest,
+            [b'.', b'.', b'/', rest @ ..] => rest,
+            _ => return false,
+        };
+        !rest.is_empty()
+            && rest[0] != b'/'
+            && rest
+                .iter()
+                .all(|&b| b > b' ' && !matches!(b, b'<' | b'>' | b'"' | b'|'))
+    }
+
+    /// The class tests in turn, without the pre-checks on the core's byte classes.
+    fn classify_core_reference(c: &[u8]) -> Option<MaskClass> {
+        if c.is_empty() {
+            return None;
+        }
+        let digit = c.iter().any(u8::is_ascii_digit);
+        let alpha = c.iter().any(|&b| b.is_ascii_alphabetic() || b >= 0x80);
+        let colon = c.contains(&b':');
+        if (matches!(c[0], b'/' | b'.' | b'~') || colon) && is_path_reference(c) {
+            return Some(MaskClass::Path);
+        }
+        if !digit {
+            return None;
+        }
+        if is_uuid(c) {
+            return Some(MaskClass::Uuid);
+        }
+        if matches!(c[0], b'0'..=b'9' | b'+' | b'-') && is_number(c) {
+            return Some(MaskClass::Number);
+        }
+        if is_ipv4(c) || is_ipv6(c) {
+            return Some(MaskClass::Ip);
+        }
+        if c[0].is_ascii_digit() && is_duration(c) {
+            return Some(MaskClass::Duration);
+        }
+        if c.len() >= 8 && c.iter().all(u8::is_ascii_hexdigit) {
+            return Some(MaskClass::HexId);
+        }
+        (!alpha).then_some(MaskClass::Numeric)
+    }
+
     /// `mask_token` without its shortcuts: the full classification of every token.
     fn mask_token_reference(token: &str, out: &mut String) {
         let b = token.as_bytes();
@@ -636,13 +813,15 @@ mod tests {
             return;
         }
         let (s, e) = core_bounds(b);
-        if s < e && classify_core(&b[s..e]).is_some() {
+        if s < e && classify_core_reference(&b[s..e]).is_some() {
             out.push_str(&token[..s]);
             out.push_str(PARAM);
             out.push_str(&token[e..]);
             return;
         }
-        mask_runs(token, out);
+        if !mask_runs(token, out) {
+            out.push_str(token);
+        }
     }
 
     #[test]
@@ -671,6 +850,12 @@ mod tests {
             "_",
             "ü",
             "ms",
+            "µs",
+            "min",
+            "h",
+            "d",
+            "\\",
+            "fe80",
             "true",
             "Jul",
             "0x",
@@ -700,6 +885,13 @@ mod tests {
             mask_token(&token, &mut fast);
             mask_token_reference(&token, &mut full);
             assert_eq!(fast, full, "{token:?}");
+            let (s, e) = core_bounds(token.as_bytes());
+            let core = &token.as_bytes()[s..e];
+            assert_eq!(
+                classify_core(core),
+                classify_core_reference(core),
+                "{token:?}"
+            );
         }
     }
 

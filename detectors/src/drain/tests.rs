@@ -317,3 +317,80 @@ fn tokens_hashed_in_place_hash_as_alone() {
         }
     }
 }
+
+#[test]
+fn tokens_hashed_in_pieces_hash_as_whole() {
+    // Every split of texts around the 8-byte word size into up to three pieces.
+    let texts = [
+        "",
+        "a",
+        "<*>",
+        "blk_<*>",
+        "abcdefg",
+        "abcdefgh",
+        "[<*>/<*>/<*>:<*>:<*>:<*>",
+        "x\u{e9}y<*>-<*>-<*>-<*>-<*>",
+    ];
+    let mut hasher = TokenHasher::default();
+    for t in texts {
+        let bounds: Vec<usize> = (0..=t.len()).filter(|&i| t.is_char_boundary(i)).collect();
+        for &i in &bounds {
+            for &j in bounds.iter().filter(|&&j| j >= i) {
+                hasher.push(&t[..i]);
+                hasher.push(&t[i..j]);
+                hasher.push(&t[j..]);
+                assert_eq!(hasher.finish(), token_hash(t), "{t:?} split at {i}, {j}");
+            }
+        }
+    }
+}
+
+#[test]
+fn parameters_pushed_in_one_step_hash_as_text() {
+    let mut hasher = TokenHasher::default();
+    for t in [
+        "<*>",
+        "blk_<*>",
+        "[<*>/<*>/<*>:<*>:<*>:<*>",
+        "<*><*><*>x<*>",
+        "a<*>bcdefgh<*>",
+    ] {
+        // Every start offset within the word.
+        for k in 0..=9 {
+            let prefix = &"abcdefghi"[..k];
+            hasher.push(prefix);
+            for (i, part) in t.split(PARAM).enumerate() {
+                if i > 0 {
+                    hasher.push_param();
+                }
+                hasher.push(part);
+            }
+            let text = format!("{prefix}{t}");
+            assert_eq!(hasher.finish(), token_hash(&text), "{text:?}");
+        }
+    }
+}
+
+#[test]
+fn line_hashes_are_those_of_the_masked_text_with_the_memo() {
+    // Recurring mixed tokens (memo hits), new ones (misses, slots overwritten), and plain ones.
+    let mut m = miner();
+    let (mut text, mut spans) = (String::new(), Vec::new());
+    for i in 0..10_000u32 {
+        let line = format!(
+            "[worker-{}] HTTP/1.1\" order.Service node{} x{}y \"curl/8.5.0\" id={:x} {} - done",
+            i % 16,
+            i % 3000,
+            i,
+            i.wrapping_mul(2_654_435_761),
+            i
+        );
+        m.add(&line);
+        mask_line(&line, m.config.max_tokens, &mut text, &mut spans);
+        let expected: Vec<u64> = spans
+            .iter()
+            .map(|&(s, e)| token_hash(&text[s as usize..e as usize]))
+            .collect();
+        assert_eq!(m.line_hashes, expected, "{line}");
+    }
+}
