@@ -673,6 +673,11 @@ impl Inner {
         'segments: while idx < self.segments.len() {
             let seg = self.segments[idx].first;
             let len = self.segments[idx].bytes;
+            // A segment holds the sequence numbers from its name up to the next one's.
+            let limit = self
+                .segments
+                .get(idx + 1)
+                .map_or(self.next_seq, |s| s.first);
             let path = self.seg_path(seg);
             let file = File::open(&path).map_err(io_err(&path))?;
             let mut r = BufReader::new(file);
@@ -683,6 +688,14 @@ impl Inner {
                         let here = Cursor { seg, offset };
                         offset += flen;
                         if rec.seq < self.ack {
+                            continue;
+                        }
+                        if rec.seq < seg.max(expected) || rec.seq >= limit {
+                            // A valid frame this outbox cannot have written there (a segment
+                            // renamed or copied): delivering it would hand out a sequence number
+                            // twice or out of order, or one a new append will take.
+                            SinkStats::add(&stats.corrupt, 1);
+                            tracing::warn!(segment = %path.display(), offset = here.offset, seq = rec.seq, "outbox record out of its segment's sequence range skipped");
                             continue;
                         }
                         expected = rec.seq + 1;
@@ -1084,6 +1097,38 @@ mod tests {
         ob.ack(0).unwrap();
         assert_eq!(ob.append(1, b"next").unwrap(), 1);
         assert_eq!(seqs(&ob.peek(10).unwrap()), [1]);
+    }
+
+    /// Found by fuzzing (fuzz/regressions/outbox_recovery/): valid frames in a segment whose
+    /// numbers reach past the next segment's name were delivered, and then an append after the
+    /// restart took one of their numbers again. Frames outside their segment's range, or out of
+    /// order, are corrupt.
+    #[test]
+    fn frames_outside_their_segments_range_are_corrupt() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("outbox/t");
+        fs::create_dir_all(&dir).unwrap();
+        let frames = |seqs: &[u64]| -> Vec<u8> {
+            seqs.iter()
+                .flat_map(|&s| encode(s, 1, 1, format!("r{s}").as_bytes()))
+                .collect()
+        };
+        // Segment 0 holds 0, 1 and 3 legitimately (a gap is no harm), 12 (past segment 5's
+        // name) and 2 (after 3: out of order); segment 5 holds 5 and 6.
+        fs::write(
+            dir.join(format!("{:020}.seg", 0)),
+            frames(&[0, 1, 12, 3, 2]),
+        )
+        .unwrap();
+        fs::write(dir.join(format!("{:020}.seg", 5)), frames(&[5, 6])).unwrap();
+        let (ob, stats) = open(tmp.path(), 1 << 20);
+        let got = ob.peek(100).unwrap();
+        assert_eq!(seqs(&got), [0, 1, 3, 5, 6]);
+        assert_eq!(got[2].payload, b"r3");
+        assert!(SinkStats::get(&stats.corrupt) >= 2);
+        ob.ack(6).unwrap();
+        assert_eq!(ob.append(1, b"new").unwrap(), 7);
+        assert_eq!(seqs(&ob.peek(100).unwrap()), [7]);
     }
 
     #[test]
