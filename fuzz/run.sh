@@ -13,8 +13,8 @@
 # (debug assertions and overflow checks are on), hangs (-timeout) and unbounded allocation
 # (-rss_limit_mb / -malloc_limit_mb). libfuzzer-sys compiles libFuzzer's C++ with the system
 # C++ compiler (g++ is enough; no clang). So this script needs only stable Rust and g++, and
-# drives cargo itself with those flags; with cargo-fuzz installed, `cargo fuzz run -s none
-# TARGET` works as well. afl.rs was the alternative: it needs the AFL++ runtime built from
+# drives cargo itself with those flags (cargo-fuzz need not be installed; `cargo fuzz run -s none
+# TARGET` passes the same flags, but was not tried here). afl.rs was the alternative: it needs the AFL++ runtime built from
 # source and a fork server per target, for no gain here. Each target's body is a plain function
 # in `seismo::fuzzing`, which `cargo test` runs on the committed seeds (fuzz/corpus/TARGET/)
 # and on every crash input found so far (fuzz/regressions/TARGET/), so the targets cannot rot
@@ -57,7 +57,8 @@ export RUSTFLAGS="-Cpasses=sancov-module \
 bins=()
 for t in "${targets[@]}"; do bins+=(--bin "$t"); done
 echo "building ${targets[*]} (release, instrumented) in $CARGO_TARGET_DIR" >&2
-nice -n "$nice_level" cargo build --release --locked --manifest-path "$here/Cargo.toml" \
+# Not --locked: fuzz/Cargo.lock follows the root workspace's dependencies as they change.
+nice -n "$nice_level" cargo build --release --manifest-path "$here/Cargo.toml" \
     --target "$triple" "${bins[@]}"
 
 # Temporary outbox directories of outbox_recovery: in memory when possible.
