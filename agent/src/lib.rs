@@ -7,6 +7,9 @@ pub mod cli;
 pub mod csv_series;
 pub mod daemon;
 pub mod event;
+/// Entry points of the fuzz targets (`fuzz/`); not part of the agent's API.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hooks;
 pub mod http;
 pub mod incidents;

@@ -54,6 +54,10 @@ pub const DEFAULT_MAX_BYTES: u64 = 64 << 20;
 pub const MIN_MAX_BYTES: u64 = 4 << 10;
 
 const HEADER: usize = 4 + 4 + 8 + 8 + 1;
+/// The largest sequence number ever written: 2^63 appends would take ages. A number read from
+/// disk above it (a segment file's name, the ack cursor, a frame) is corrupt, which also keeps
+/// `seq + 1` from overflowing.
+const MAX_SEQ: u64 = i64::MAX as u64;
 const SEGMENTS_PER_BOUND: u64 = 16;
 const ACK_FILE: &str = "ack";
 
@@ -370,11 +374,18 @@ impl Inner {
             let entry = entry.map_err(io_err(&self.dir))?;
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            if let Some(first) = name
-                .strip_suffix(".seg")
-                .and_then(|n| n.parse::<u64>().ok())
-            {
-                firsts.push(first);
+            match name.strip_suffix(".seg").map(|n| {
+                n.parse::<u64>()
+                    .ok()
+                    .filter(|&f| f <= MAX_SEQ && n == format!("{f:020}"))
+            }) {
+                Some(Some(first)) => firsts.push(first),
+                Some(None) => {
+                    // Not a name this outbox writes: left alone, never read.
+                    SinkStats::add(&stats.corrupt, 1);
+                    tracing::warn!(dir = %self.dir.display(), file = %name, "outbox file with a corrupt segment name ignored");
+                }
+                None => {}
             }
         }
         firsts.sort_unstable();
@@ -467,7 +478,7 @@ impl Inner {
         if bytes.len() == 12 {
             let seq = u64::from_le_bytes(bytes[..8].try_into().ok()?);
             let crc = u32::from_le_bytes(bytes[8..].try_into().ok()?);
-            if crc32fast::hash(&bytes[..8]) == crc {
+            if crc32fast::hash(&bytes[..8]) == crc && seq <= MAX_SEQ {
                 return Some(seq);
             }
         }
@@ -662,6 +673,11 @@ impl Inner {
         'segments: while idx < self.segments.len() {
             let seg = self.segments[idx].first;
             let len = self.segments[idx].bytes;
+            // A segment holds the sequence numbers from its name up to the next one's.
+            let limit = self
+                .segments
+                .get(idx + 1)
+                .map_or(self.next_seq, |s| s.first);
             let path = self.seg_path(seg);
             let file = File::open(&path).map_err(io_err(&path))?;
             let mut r = BufReader::new(file);
@@ -672,6 +688,14 @@ impl Inner {
                         let here = Cursor { seg, offset };
                         offset += flen;
                         if rec.seq < self.ack {
+                            continue;
+                        }
+                        if rec.seq < seg.max(expected) || rec.seq >= limit {
+                            // A valid frame this outbox cannot have written there (a segment
+                            // renamed or copied): delivering it would hand out a sequence number
+                            // twice or out of order, or one a new append will take.
+                            SinkStats::add(&stats.corrupt, 1);
+                            tracing::warn!(segment = %path.display(), offset = here.offset, seq = rec.seq, "outbox record out of its segment's sequence range skipped");
                             continue;
                         }
                         expected = rec.seq + 1;
@@ -772,9 +796,13 @@ fn decode(buf: &[u8], max_record: u64) -> Option<(Record, usize)> {
     if crc32fast::hash(&frame[8..]) != crc {
         return None;
     }
+    let seq = u64::from_le_bytes(frame[8..16].try_into().ok()?);
+    if seq > MAX_SEQ {
+        return None;
+    }
     Some((
         Record {
-            seq: u64::from_le_bytes(frame[8..16].try_into().ok()?),
+            seq,
             time_ms: i64::from_le_bytes(frame[16..24].try_into().ok()?),
             kind: frame[24],
             payload: frame[HEADER..].to_vec(),
@@ -1027,6 +1055,80 @@ mod tests {
         let (ob, stats) = open(tmp.path(), 1 << 20);
         assert_eq!(seqs(&ob.peek(10).unwrap()), [0, 1, 2]);
         assert_eq!(SinkStats::get(&stats.corrupt), 1);
+    }
+
+    /// Found by fuzzing (fuzz/regressions/outbox_recovery/): a segment named for sequence
+    /// number u64::MAX made the next append overflow `next_seq`. Sequence numbers past
+    /// `MAX_SEQ` on disk are corrupt wherever they are: a segment's name, the ack cursor, a
+    /// frame with a valid checksum.
+    #[test]
+    fn sequence_numbers_past_the_maximum_on_disk_are_corrupt() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("outbox/t");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(format!("{:020}.seg", u64::MAX)), b"\xff\xff").unwrap();
+        // A name that parses to a number but is not one this outbox writes.
+        fs::write(dir.join("+7.seg"), encode(7, 1, 1, b"x")).unwrap();
+        let (ob, stats) = open(tmp.path(), 1 << 20);
+        assert_eq!(SinkStats::get(&stats.corrupt), 2);
+        assert!(ob.peek(10).unwrap().is_empty());
+        assert_eq!(ob.append(1, b"first").unwrap(), 0);
+        drop(ob);
+
+        // The ack cursor and a frame past MAX_SEQ, both with valid checksums.
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("outbox/t");
+        fs::create_dir_all(&dir).unwrap();
+        let mut ack = u64::MAX.to_le_bytes().to_vec();
+        ack.extend_from_slice(&crc32fast::hash(&ack).to_le_bytes());
+        fs::write(dir.join("ack"), ack).unwrap();
+        let mut seg = encode(0, 1, 1, b"kept");
+        seg.extend_from_slice(&encode(u64::MAX, 1, 1, b"corrupt"));
+        fs::write(dir.join(format!("{:020}.seg", 0)), seg).unwrap();
+        let (ob, stats) = open(tmp.path(), 1 << 20);
+        assert_eq!(
+            SinkStats::get(&stats.corrupt),
+            2,
+            "the ack and the last frame"
+        );
+        let kept = ob.peek(10).unwrap();
+        assert_eq!(seqs(&kept), [0]);
+        assert_eq!(kept[0].payload, b"kept");
+        ob.ack(0).unwrap();
+        assert_eq!(ob.append(1, b"next").unwrap(), 1);
+        assert_eq!(seqs(&ob.peek(10).unwrap()), [1]);
+    }
+
+    /// Found by fuzzing (fuzz/regressions/outbox_recovery/): valid frames in a segment whose
+    /// numbers reach past the next segment's name were delivered, and then an append after the
+    /// restart took one of their numbers again. Frames outside their segment's range, or out of
+    /// order, are corrupt.
+    #[test]
+    fn frames_outside_their_segments_range_are_corrupt() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("outbox/t");
+        fs::create_dir_all(&dir).unwrap();
+        let frames = |seqs: &[u64]| -> Vec<u8> {
+            seqs.iter()
+                .flat_map(|&s| encode(s, 1, 1, format!("r{s}").as_bytes()))
+                .collect()
+        };
+        // Segment 0 holds 0, 1 and 3 legitimately (a gap is no harm), 12 (past segment 5's
+        // name) and 2 (after 3: out of order); segment 5 holds 5 and 6.
+        fs::write(
+            dir.join(format!("{:020}.seg", 0)),
+            frames(&[0, 1, 12, 3, 2]),
+        )
+        .unwrap();
+        fs::write(dir.join(format!("{:020}.seg", 5)), frames(&[5, 6])).unwrap();
+        let (ob, stats) = open(tmp.path(), 1 << 20);
+        let got = ob.peek(100).unwrap();
+        assert_eq!(seqs(&got), [0, 1, 3, 5, 6]);
+        assert_eq!(got[2].payload, b"r3");
+        assert!(SinkStats::get(&stats.corrupt) >= 2);
+        ob.ack(6).unwrap();
+        assert_eq!(ob.append(1, b"new").unwrap(), 7);
+        assert_eq!(seqs(&ob.peek(100).unwrap()), [7]);
     }
 
     #[test]

@@ -162,6 +162,8 @@ pub enum StateError {
 const NIL: u32 = u32::MAX;
 const STATE_MAGIC: &[u8; 4] = b"SMTM";
 const STATE_VERSION: u16 = 1;
+/// The largest template id: 2^63 new templates are out of reach, so `next_id` never overflows.
+const MAX_ID: u64 = i64::MAX as u64;
 
 /// FxHash (rustc's hasher): fast on short keys. Keys here are bounded in number by
 /// `max_children` per node, so hash flooding cannot degrade a node beyond that bound.
@@ -405,7 +407,7 @@ impl TemplateMiner {
                 let changed = merge && self.merge(slot, &hashes);
                 self.touch(slot);
                 let c = self.cluster_mut(slot);
-                c.count += 1;
+                c.count = c.count.saturating_add(1);
                 Match {
                     template_id: c.id,
                     is_new: false,
@@ -812,6 +814,11 @@ impl TemplateMiner {
         }
         let mut miner = Self::with_valid_config(config);
         miner.next_id = r.u64()?;
+        // Ids are handed out one by one from 1: a next id past MAX_ID is corrupt, and would
+        // overflow (and so reuse ids) after a few new templates.
+        if miner.next_id == 0 || miner.next_id > MAX_ID {
+            return Err(StateError::Malformed("next template id out of range"));
+        }
         let n = r.u32()?;
         let levels = depth - 2;
         for _ in 0..n {

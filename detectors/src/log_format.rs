@@ -46,7 +46,9 @@ pub struct Fields<'a> {
 
 impl LogFormat {
     pub fn parse(format: &str) -> Result<Self, FormatError> {
-        let mut pattern = String::from("^");
+        // The group keeps both anchors on the whole format when its regex text holds a `|`
+        // (`^a|b$` would anchor only `a` at the start and only `b` at the end).
+        let mut pattern = String::from("^(?:");
         let mut names: Vec<String> = Vec::new();
         let mut rest = format;
         let mut offset = 0;
@@ -77,7 +79,7 @@ impl LogFormat {
             offset += consumed;
         }
         push_literal(&mut pattern, rest);
-        pattern.push('$');
+        pattern.push_str(")$");
         let content = names
             .iter()
             .position(|n| n == "Content")
@@ -113,15 +115,17 @@ impl LogFormat {
         self.names.iter().map(String::as_str)
     }
 
-    /// Splits a line (without its line terminator) into fields; `None` when it does not match.
+    /// Splits a line (without its line terminator) into fields; `None` when it does not match,
+    /// or matches without its `<Content>` (a format whose regex text makes it optional).
     pub fn split<'a>(&'a self, line: &'a str) -> Option<Fields<'a>> {
         let caps = self.regex.captures(line)?;
+        caps.get(self.groups[self.content])?;
         Some(Fields { format: self, caps })
     }
 }
 
 impl<'a> Fields<'a> {
-    /// The message: the `<Content>` field.
+    /// The message: the `<Content>` field (always matched, see [`LogFormat::split`]).
     pub fn content(&self) -> &'a str {
         self.nth(self.format.content).unwrap_or("")
     }
@@ -229,6 +233,26 @@ mod tests {
             .unwrap();
         assert_eq!((x.level(), x.get("Component")), (Some("Info"), Some("CBS")));
         assert_eq!(x.content(), "Loaded Servicing Stack");
+    }
+
+    /// Found by fuzzing (fuzz/regressions/log_format/): a `|` in the format's regex text made
+    /// the anchors apply to one alternative each, so a line matched on a prefix, without its
+    /// `<Content>`, and every such line was mined as the empty message.
+    #[test]
+    fn alternatives_are_anchored_and_a_line_without_content_does_not_match() {
+        let f = LogFormat::parse("<Date> |<Time> <Content>").unwrap();
+        let x = f.split("x y z").unwrap();
+        assert_eq!((x.get("Date"), x.get("Time")), (None, Some("x")));
+        assert_eq!(x.content(), "y z");
+        // Only the first alternative matches, and it has no <Content>: not a match.
+        assert!(f.split("x ").is_none());
+        let f = LogFormat::parse("<Date> |Time> <Level> <Component>: <Content>").unwrap();
+        assert!(f
+            .split("17/06/09 20:10:40 INFO spark.SecurityManager: hello")
+            .is_none());
+        let f = LogFormat::parse(r"<Level>(: <Content>)?").unwrap();
+        assert!(f.split("INFO").is_none());
+        assert_eq!(f.split("INFO: up").unwrap().content(), "up");
     }
 
     #[test]

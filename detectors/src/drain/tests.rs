@@ -269,6 +269,45 @@ fn bad_state_is_refused() {
     );
 }
 
+/// A state's bytes with the fields at `at` replaced and the checksum made valid again.
+fn patched(bytes: &[u8], at: usize, with: &[u8]) -> Vec<u8> {
+    let mut v = bytes[..bytes.len() - 8].to_vec();
+    v[at..at + with.len()].copy_from_slice(with);
+    let sum = fnv1a(&v);
+    v.extend_from_slice(&sum.to_le_bytes());
+    v
+}
+
+/// A state with a valid checksum can still hold numbers that would overflow: a next id of
+/// u64::MAX handed out ids past it (0, then ids in use); a count of u64::MAX overflowed on
+/// the next line. (Layout: magic 4, version 2, depth 4, next id 8 at 10, live 4, then the
+/// least recent template: id 8, count 8 at 30.)
+#[test]
+fn out_of_range_ids_are_refused_and_counts_saturate() {
+    let mut m = miner();
+    let a = m.add("disk full on /dev/sda1").template_id;
+    let bytes = m.to_bytes();
+    for next in [0, u64::MAX, MAX_ID + 1] {
+        assert_eq!(
+            TemplateMiner::from_bytes(
+                MinerConfig::default(),
+                &patched(&bytes, 10, &next.to_le_bytes())
+            )
+            .unwrap_err(),
+            StateError::Malformed("next template id out of range"),
+            "next id {next}"
+        );
+    }
+    let mut r = TemplateMiner::from_bytes(
+        MinerConfig::default(),
+        &patched(&bytes, 30, &u64::MAX.to_le_bytes()),
+    )
+    .unwrap();
+    assert_eq!(r.count(a), Some(u64::MAX));
+    assert_eq!(r.add("disk full on /dev/sdb1").template_id, a);
+    assert_eq!(r.count(a), Some(u64::MAX));
+}
+
 #[test]
 fn invalid_configs_are_refused() {
     let bad = [

@@ -11,7 +11,7 @@
 //! (see `crate::logs`), so a crash replays whatever was read but not processed.
 
 pub(crate) mod checkpoint;
-mod container;
+pub(crate) mod container;
 mod copies;
 mod discovery;
 mod identity;

@@ -12,7 +12,7 @@
 
 mod labels;
 mod names;
-mod series;
+pub(crate) mod series;
 
 use std::sync::Arc;
 use std::time::Duration;
