@@ -578,11 +578,8 @@ impl Tailer {
         let Some(t) = self.files.get_mut(&id) else {
             return;
         };
-        let Some(file) = t.file.as_ref() else { return };
-        if !t.head.is_complete() && size > u64::from(t.head.len) {
-            if let Ok(h) = Head::read(file, size) {
-                t.head = h;
-            }
+        if t.file.is_none() {
+            return;
         }
         let outcome = match t.read(&self.rules, &mut lines, READ_BUDGET) {
             Ok(o) => o,
@@ -594,6 +591,18 @@ impl Tailer {
                 return;
             }
         };
+        // Fingerprint up to what was read, not to the size seen before reading: a file that
+        // grew past 1 KiB during this read has a complete head before its lines are handed
+        // out, so a copytruncate copy made after they were processed is recognised.
+        if !t.head.is_complete() && t.read_pos() > u64::from(t.head.len) {
+            if let Some(h) = t
+                .file
+                .as_ref()
+                .and_then(|f| Head::read(f, t.read_pos()).ok())
+            {
+                t.head = h;
+            }
+        }
         Stats::add(&self.stats.log_bytes_read, outcome.bytes);
         if !outcome.eof {
             self.busy.insert(id);
