@@ -420,6 +420,7 @@ impl Tailer {
             }
             tracing::info!(source = %self.cfg.name, path = %path.display(), offset, "a copy of a file that was truncated or finished (copytruncate rotation): reading it from where the original stopped");
         }
+        let resumed_here = resumed.is_some();
         let pos = match (resumed, copy_from) {
             (Some(e), _) => e.pos,
             (None, Some(offset)) => ReadPos {
@@ -446,6 +447,13 @@ impl Tailer {
         t.last_used = self.clock;
         self.files.insert(id, t);
         self.busy.insert(id);
+        if !resumed_here && pos.offset > 0 {
+            // Not read from its start, and not resumed from a checkpoint (a copy taken up where
+            // its original stopped, or `start_at = "end"`): checkpoint the position now, not
+            // with the first line, which may never come; else a restart reads it all again.
+            let batch = self.batch_of(id, Lines::default());
+            self.send(batch);
+        }
         true
     }
 
