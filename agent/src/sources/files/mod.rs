@@ -823,6 +823,53 @@ mod tests {
         assert!(Stats::get(&stats.log_files_copies) >= 1);
     }
 
+    /// A copy with nothing left to read (the original was read to its end before it was
+    /// truncated) is handed to the log stage at once with its position, so it is checkpointed
+    /// there and not read again from its start after a restart.
+    #[test]
+    fn a_copy_taken_up_at_its_end_is_handed_out_with_its_position() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let log = dir.join("app.log");
+        let text: String = (0..40)
+            .map(|i| format!("line {i:04} of the application log, padded to some length\n"))
+            .collect();
+        std::fs::write(&log, &text).unwrap();
+        let (rx, cancel, _stats, thread) = polling_tailer(&format!("{}/app.log*", dir.display()));
+        let mut got = Vec::new();
+        collect(&rx, 40, &mut got);
+        assert_eq!(got.len(), 40);
+        // copytruncate, the copy appearing whole.
+        std::fs::write(dir.join("copy.tmp"), &text).unwrap();
+        std::fs::rename(dir.join("copy.tmp"), dir.join("app.log.1")).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&log)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut taken = None;
+        while taken.is_none() && Instant::now() < deadline {
+            if let Ok(TailEvent::Lines(b)) = rx.recv_timeout(Duration::from_millis(100)) {
+                assert!(b.lines.is_empty(), "nothing is read twice");
+                if b.path.ends_with("app.log.1") {
+                    taken = Some(b.pos);
+                }
+            }
+        }
+        cancel.cancel();
+        drop(rx);
+        thread.join().unwrap();
+        assert_eq!(
+            taken,
+            Some(ReadPos {
+                offset: text.len() as u64,
+                skipping: false
+            })
+        );
+    }
+
     /// Without inotify (network file systems, exhausted watches) the tailer still follows
     /// appends, rename rotation and new files, by polling.
     #[test]
