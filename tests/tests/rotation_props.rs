@@ -505,7 +505,7 @@ impl World {
             std::thread::sleep(Duration::from_millis(50));
         }
         // Time for a line read twice to show up.
-        std::thread::sleep(Duration::from_millis(1200));
+        std::thread::sleep(Duration::from_millis(800));
         stop_cleanly(agent);
         let lines = self.sink_lines();
         assert_eq!(
@@ -516,7 +516,7 @@ impl World {
         // One more start: nothing may be read again from what the checkpoint covers.
         self.start();
         let agent = self.agent.take().expect("running");
-        std::thread::sleep(Duration::from_millis(1200));
+        std::thread::sleep(Duration::from_millis(800));
         stop_cleanly(agent);
         self.done.push("end: SIGTERM, start, SIGTERM".into());
         self.sink_lines()
@@ -599,6 +599,24 @@ fn wait_until(what: &str, pred: impl Fn() -> bool) {
     }
 }
 
+/// Operations applied (and skipped) over the whole run, by kind: printed after each case
+/// (`--nocapture`) to show what the generated sequences exercised.
+static TALLY: Mutex<BTreeMap<String, u32>> = Mutex::new(BTreeMap::new());
+
+fn tally(done: &[String]) {
+    let mut t = TALLY.lock().unwrap_or_else(|e| e.into_inner());
+    for d in done {
+        let kind = d.trim_start().split([' ', ':']).next().unwrap_or_default();
+        let key = if d.contains("skipped") {
+            format!("{kind} (skipped)")
+        } else {
+            kind.to_owned()
+        };
+        *t.entry(key).or_default() += 1;
+    }
+    eprintln!("operations so far: {t:?}");
+}
+
 /// Applies `ops` and checks that every written line is in the sink exactly once.
 fn run_case(ops: &[Op]) -> Result<(), TestCaseError> {
     let mut w = World::new();
@@ -607,6 +625,7 @@ fn run_case(ops: &[Op]) -> Result<(), TestCaseError> {
         w.apply(op);
     }
     let lines = w.finish();
+    tally(&w.done);
     let seen = count(&lines);
     let missing: Vec<u64> = (0..w.next).filter(|n| !seen.contains_key(n)).collect();
     let twice: Vec<u64> = seen
