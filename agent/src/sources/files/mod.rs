@@ -420,6 +420,7 @@ impl Tailer {
             }
             tracing::info!(source = %self.cfg.name, path = %path.display(), offset, "a copy of a file that was truncated or finished (copytruncate rotation): reading it from where the original stopped");
         }
+        let resumed_here = resumed.is_some();
         let pos = match (resumed, copy_from) {
             (Some(e), _) => e.pos,
             (None, Some(offset)) => ReadPos {
@@ -446,6 +447,13 @@ impl Tailer {
         t.last_used = self.clock;
         self.files.insert(id, t);
         self.busy.insert(id);
+        if !resumed_here && pos.offset > 0 {
+            // Not read from its start, and not resumed from a checkpoint (a copy taken up where
+            // its original stopped, or `start_at = "end"`): checkpoint the position now, not
+            // with the first line, which may never come; else a restart reads it all again.
+            let batch = self.batch_of(id, Lines::default());
+            self.send(batch);
+        }
         true
     }
 
@@ -578,11 +586,8 @@ impl Tailer {
         let Some(t) = self.files.get_mut(&id) else {
             return;
         };
-        let Some(file) = t.file.as_ref() else { return };
-        if !t.head.is_complete() && size > u64::from(t.head.len) {
-            if let Ok(h) = Head::read(file, size) {
-                t.head = h;
-            }
+        if t.file.is_none() {
+            return;
         }
         let outcome = match t.read(&self.rules, &mut lines, READ_BUDGET) {
             Ok(o) => o,
@@ -594,6 +599,18 @@ impl Tailer {
                 return;
             }
         };
+        // Fingerprint up to what was read, not to the size seen before reading: a file that
+        // grew past 1 KiB during this read has a complete head before its lines are handed
+        // out, so a copytruncate copy made after they were processed is recognised.
+        if !t.head.is_complete() && t.read_pos() > u64::from(t.head.len) {
+            if let Some(h) = t
+                .file
+                .as_ref()
+                .and_then(|f| Head::read(f, t.read_pos()).ok())
+            {
+                t.head = h;
+            }
+        }
         Stats::add(&self.stats.log_bytes_read, outcome.bytes);
         if !outcome.eof {
             self.busy.insert(id);
@@ -804,6 +821,53 @@ mod tests {
         written.sort();
         assert_eq!(got, written);
         assert!(Stats::get(&stats.log_files_copies) >= 1);
+    }
+
+    /// A copy with nothing left to read (the original was read to its end before it was
+    /// truncated) is handed to the log stage at once with its position, so it is checkpointed
+    /// there and not read again from its start after a restart.
+    #[test]
+    fn a_copy_taken_up_at_its_end_is_handed_out_with_its_position() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let log = dir.join("app.log");
+        let text: String = (0..40)
+            .map(|i| format!("line {i:04} of the application log, padded to some length\n"))
+            .collect();
+        std::fs::write(&log, &text).unwrap();
+        let (rx, cancel, _stats, thread) = polling_tailer(&format!("{}/app.log*", dir.display()));
+        let mut got = Vec::new();
+        collect(&rx, 40, &mut got);
+        assert_eq!(got.len(), 40);
+        // copytruncate, the copy appearing whole.
+        std::fs::write(dir.join("copy.tmp"), &text).unwrap();
+        std::fs::rename(dir.join("copy.tmp"), dir.join("app.log.1")).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&log)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut taken = None;
+        while taken.is_none() && Instant::now() < deadline {
+            if let Ok(TailEvent::Lines(b)) = rx.recv_timeout(Duration::from_millis(100)) {
+                assert!(b.lines.is_empty(), "nothing is read twice");
+                if b.path.ends_with("app.log.1") {
+                    taken = Some(b.pos);
+                }
+            }
+        }
+        cancel.cancel();
+        drop(rx);
+        thread.join().unwrap();
+        assert_eq!(
+            taken,
+            Some(ReadPos {
+                offset: text.len() as u64,
+                skipping: false
+            })
+        );
     }
 
     /// Without inotify (network file systems, exhausted watches) the tailer still follows
