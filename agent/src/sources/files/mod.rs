@@ -451,10 +451,20 @@ impl Tailer {
             // Not read from its start, and not resumed from a checkpoint (a copy taken up where
             // its original stopped, or `start_at = "end"`): checkpoint the position now, not
             // with the first line, which may never come; else a restart reads it all again.
+            self.mark_position(id);
+        }
+        true
+    }
+
+    /// Hands the log stage file `id`'s position with no lines, so that it is checkpointed even
+    /// when no line follows. A copy read from where its original stopped often holds nothing
+    /// more: without its own checkpoint, a restarted tailer (a reload, an agent restart) would
+    /// take it for a new file and read every line of it again.
+    fn mark_position(&mut self, id: FileId) {
+        if self.files.contains_key(&id) {
             let batch = self.batch_of(id, Lines::default());
             self.send(batch);
         }
-        true
     }
 
     /// A file with the same complete fingerprint as a file followed under another inode is a
@@ -470,6 +480,36 @@ impl Tailer {
             tracing::info!(source = %self.cfg.name, path = %path.display(), "a copy of a followed file: not read while the original is followed");
         }
         copy
+    }
+
+    /// A file found without a complete fingerprint and not read from yet has one now. It may
+    /// be copytruncate's copy: the copy is created empty and then written, and discovery can
+    /// meet it in between, before anything tells it from a new file. Decided now as `track`
+    /// decides for a file found whole; false when it is a copy of a followed file and no
+    /// longer tracked (discovery tracks it again, from where the original stopped, once the
+    /// original is truncated or finished).
+    fn settle_fresh(&mut self, id: FileId, size: u64) -> bool {
+        let Some((path, head)) = self.files.get(&id).map(|t| (t.path.clone(), t.head)) else {
+            return false;
+        };
+        if self.is_copy_of_a_followed_file(&path, id, head) {
+            self.drop_file(id, false);
+            return false;
+        }
+        if let Some(offset) = self.ends.take(head) {
+            if !self.copies.remove(&id) {
+                Stats::add(&self.stats.log_files_copies, 1);
+            }
+            tracing::info!(source = %self.cfg.name, path = %path.display(), offset, "a copy of a file that was truncated or finished (copytruncate rotation): reading it from where the original stopped");
+            if let Some(t) = self.files.get_mut(&id) {
+                t.start_at(ReadPos {
+                    offset: offset.min(size),
+                    skipping: false,
+                });
+            }
+            self.mark_position(id);
+        }
+        true
     }
 
     fn open_failed(&mut self, path: &Path, e: &io::Error) {
@@ -586,9 +626,20 @@ impl Tailer {
         let Some(t) = self.files.get_mut(&id) else {
             return;
         };
-        if t.file.is_none() {
-            return;
+        let Some(file) = t.file.as_ref() else { return };
+        if t.read_pos() == 0 && !t.head.is_complete() && size > u64::from(t.head.len) {
+            // Found too short for a fingerprint and not read yet: it may be copytruncate's
+            // copy, created empty and written afterwards; decide that before reading it.
+            if let Ok(h) = Head::read(file, size) {
+                t.head = h;
+                if h.is_complete() && !self.settle_fresh(id, size) {
+                    return;
+                }
+            }
         }
+        let Some(t) = self.files.get_mut(&id) else {
+            return;
+        };
         let outcome = match t.read(&self.rules, &mut lines, READ_BUDGET) {
             Ok(o) => o,
             Err(e) => {
@@ -702,6 +753,7 @@ impl Tailer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
     use std::io::Write;
     use std::sync::mpsc::{sync_channel, Receiver};
     use std::sync::Mutex;
@@ -868,6 +920,200 @@ mod tests {
                 skipping: false
             })
         );
+    }
+
+    /// copytruncate's copy is created empty and written afterwards; a tailer that finds it
+    /// empty must not take it for a new file once its content arrives (it would read every
+    /// line of the original again). Found by the soak benchmark (tests/benches/soak). The
+    /// tailer is driven by hand so that it meets the copy exactly while it is empty.
+    #[test]
+    fn a_copy_found_while_empty_is_still_recognised() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let log = dir.join("app.log");
+        let line = |i: usize| format!("line {i:04} of the application log, padded to some length");
+        let mut written: Vec<String> = (0..50).map(line).collect();
+        let text = |ls: &[String]| ls.iter().map(|l| format!("{l}\n")).collect::<String>();
+        std::fs::write(&log, text(&written)).unwrap();
+        let config = seismo_config::parse(
+            &format!(
+                "[[sources.files]]\nname = \"t\"\npaths = [\"{}/app.log*\"]\nstart_at = \"beginning\"\n",
+                dir.display()
+            ),
+            "t",
+        )
+        .unwrap()
+        .sources
+        .files
+        .remove(0);
+        let (wake_tx, wake) = sync_channel(1);
+        drop(wake_tx);
+        let watch = Watch::polling("t", Arc::new(Mutex::new(watch::Changes::default())), wake);
+        let (tx, rx) = sync_channel(64);
+        let cancel = CancellationToken::new();
+        let stats = Arc::new(Stats::default());
+        let mut t = Tailer::new(
+            0,
+            config,
+            None,
+            tx,
+            Arc::clone(&stats),
+            cancel.clone(),
+            watch,
+        );
+        let read_all = |t: &mut Tailer| {
+            for _ in 0..100 {
+                let ids: Vec<FileId> = t.files.keys().copied().collect();
+                for id in ids {
+                    t.read_file(id);
+                }
+                if t.busy.is_empty() {
+                    break;
+                }
+            }
+        };
+        t.discover();
+        read_all(&mut t);
+        let mut got = Vec::new();
+        collect(&rx, 50, &mut got);
+
+        // Lines only the copy will hold: written, then rotated before the tailer reads them.
+        let tail: Vec<String> = (100..120).map(line).collect();
+        let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        f.write_all(text(&tail).as_bytes()).unwrap();
+        written.extend(tail);
+        // copytruncate, as logrotate does it: create the copy, which the tailer finds empty...
+        let copy = dir.join("app.log.1");
+        let mut c = std::fs::File::create(&copy).unwrap();
+        t.discover();
+        read_all(&mut t);
+        // ...then fill it, and truncate the original.
+        c.write_all(&std::fs::read(&log).unwrap()).unwrap();
+        drop(c);
+        f.set_len(0).unwrap();
+        let after: Vec<String> = (200..230).map(line).collect();
+        f.write_all(text(&after).as_bytes()).unwrap();
+        written.extend(after);
+
+        let thread = std::thread::spawn(move || t.run());
+        collect(&rx, written.len(), &mut got);
+        // Anything read twice would arrive after the last expected line.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(TailEvent::Lines(b)) = rx.recv_timeout(Duration::from_millis(100)) {
+                got.extend(
+                    b.lines
+                        .iter()
+                        .map(|l| String::from_utf8_lossy(l).into_owned()),
+                );
+            }
+        }
+        cancel.cancel();
+        drop(rx);
+        thread.join().unwrap();
+        got.sort();
+        written.sort();
+        assert_eq!(got, written);
+        assert!(Stats::get(&stats.log_files_copies) >= 1);
+    }
+
+    /// A copy read from where its original stopped, with nothing after that point (the
+    /// original was read to its end before the truncation), is checkpointed all the same: a
+    /// tailer restarted from the checkpoints (a reload, an agent restart) reads nothing of it
+    /// again. Found by the soak benchmark: each reload read every such copy from its start.
+    #[test]
+    fn a_copy_with_nothing_new_is_checkpointed_and_not_read_again_after_a_restart() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let log = dir.join("app.log");
+        let line = |i: usize| format!("line {i:04} of the application log, padded to some length");
+        let text: String = (0..50).map(|i| format!("{}\n", line(i))).collect();
+        std::fs::write(&log, &text).unwrap();
+        let config = seismo_config::parse(
+            &format!(
+                "[[sources.files]]\nname = \"t\"\npaths = [\"{}/app.log*\"]\nstart_at = \"beginning\"\n",
+                dir.display()
+            ),
+            "t",
+        )
+        .unwrap()
+        .sources
+        .files
+        .remove(0);
+        let tailer = |saved: Option<Vec<Entry>>| {
+            let (wake_tx, wake) = sync_channel(1);
+            drop(wake_tx);
+            let watch = Watch::polling("t", Arc::new(Mutex::new(watch::Changes::default())), wake);
+            let (tx, rx) = sync_channel(64);
+            let t = Tailer::new(
+                0,
+                config.clone(),
+                saved,
+                tx,
+                Arc::new(Stats::default()),
+                CancellationToken::new(),
+                watch,
+            );
+            (t, rx)
+        };
+        let read_all = |t: &mut Tailer| {
+            for _ in 0..100 {
+                t.discover();
+                let ids: Vec<FileId> = t.files.keys().copied().collect();
+                for id in ids {
+                    t.read_file(id);
+                }
+                if t.busy.is_empty() {
+                    break;
+                }
+            }
+        };
+        // What the log stage keeps: the last position per file.
+        let mut entries: BTreeMap<FileId, Entry> = BTreeMap::new();
+        let mut lines = 0;
+        let mut take = |rx: &Receiver<TailEvent>, entries: &mut BTreeMap<FileId, Entry>| {
+            while let Ok(ev) = rx.try_recv() {
+                if let TailEvent::Lines(b) = ev {
+                    lines += b.lines.len();
+                    entries.insert(
+                        b.id,
+                        Entry {
+                            path: b.path.to_string(),
+                            id: b.id,
+                            head: b.head,
+                            pos: b.pos,
+                        },
+                    );
+                }
+            }
+            lines
+        };
+        let (mut t, rx) = tailer(None);
+        read_all(&mut t);
+        assert_eq!(take(&rx, &mut entries), 50);
+        // copytruncate after every line was read: the copy holds nothing new.
+        std::fs::copy(&log, dir.join("app.log.1")).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&log)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        // The truncation is seen, then the copy is tracked from where the original stopped.
+        read_all(&mut t);
+        read_all(&mut t);
+        assert_eq!(take(&rx, &mut entries), 50);
+        let copy_id = FileId::of(&std::fs::metadata(dir.join("app.log.1")).unwrap());
+        assert_eq!(
+            entries.get(&copy_id).map(|e| e.pos.offset),
+            Some(text.len() as u64),
+            "the copy has no checkpoint: {entries:?}"
+        );
+        drop(t);
+        // A tailer restarted from those checkpoints reads nothing again.
+        let (mut t, rx) = tailer(Some(entries.values().cloned().collect()));
+        read_all(&mut t);
+        assert_eq!(take(&rx, &mut entries), 50);
     }
 
     /// Without inotify (network file systems, exhausted watches) the tailer still follows

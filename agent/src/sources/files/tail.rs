@@ -210,6 +210,14 @@ impl TailFile {
         self.partial = None;
     }
 
+    /// Moves a file nothing was read from yet to `pos` (a copy that goes on from where its
+    /// original stopped).
+    pub fn start_at(&mut self, pos: ReadPos) {
+        debug_assert!(self.read_pos == 0 && self.buf.is_empty() && self.pending.is_none());
+        self.read_pos = pos.offset;
+        self.skipping = pos.skipping;
+    }
+
     pub fn read_pos(&self) -> u64 {
         self.read_pos
     }
