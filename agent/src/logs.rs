@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::alerting::Normal;
 use crate::event::{now_ms, Anomaly, K8sPod, LogEvidence, Range, Sample};
 use crate::sinks::lines::LinesSink;
-use crate::sources::files::checkpoint::{self, Checkpoints, Entry, Store};
+use crate::sources::files::checkpoint::{self, Checkpoints, End, Entry, Saved, Store};
 use crate::sources::files::{FileId, LineBatch, TailEvent};
 use crate::sources::journal::{record, JournalBatch, JournalTask};
 use crate::stats::{LogLimiter, Stats};
@@ -238,7 +238,7 @@ pub(crate) enum StageCommand {
     Update {
         slot: usize,
         settings: SourceSettings,
-        done: oneshot::Sender<Vec<Entry>>,
+        done: oneshot::Sender<Saved>,
     },
     /// The source's tailer has stopped: checkpoint what it read, then forget the source.
     Remove {
@@ -265,6 +265,8 @@ struct LogStage {
     /// By slot: the tailer's index, never reused within a run.
     sources: BTreeMap<usize, Source>,
     files: HashMap<(usize, FileId), Entry>,
+    /// By slot: ends of truncated or finished files whose copy has not been read yet.
+    ends: HashMap<usize, Vec<End>>,
     store: Store,
     sink: Option<LinesSink>,
     out: mpsc::Sender<LogUpdate>,
@@ -299,6 +301,14 @@ impl LogStage {
                     if self.files.remove(&(source, id)).is_some() {
                         self.dirty = true;
                     }
+                }
+                Ok(TailEvent::Ended { source, end }) => {
+                    let ends = self.ends.entry(source).or_default();
+                    if ends.len() >= checkpoint::MAX_ENDS {
+                        ends.remove(0);
+                    }
+                    ends.push(end);
+                    self.dirty = true;
                 }
                 Ok(TailEvent::Stage(command)) => self.command(*command),
                 Ok(TailEvent::Journal(batch)) => self.process_journal(batch),
@@ -338,19 +348,21 @@ impl LogStage {
                 if let Some(s) = self.sources.get_mut(&slot) {
                     s.set(settings);
                 }
-                let entries = self
+                let files = self
                     .files
                     .iter()
                     .filter(|((s, _), _)| *s == slot)
                     .map(|(_, e)| e.clone())
                     .collect();
-                let _ = done.send(entries);
+                let ends = self.ends.get(&slot).cloned().unwrap_or_default();
+                let _ = done.send(Saved { files, ends });
             }
             StageCommand::Remove { slot, done } => {
                 // Everything its tailer read is processed: make it durable, then let go.
                 self.commit();
                 self.sources.remove(&slot);
                 self.files.retain(|(s, _), _| *s != slot);
+                self.ends.remove(&slot);
                 self.dirty = true;
                 let _ = done.send(());
             }
@@ -487,6 +499,12 @@ impl LogStage {
                 pos,
             },
         );
+        // A copy taken up where its original stopped: its own position replaces the end.
+        if let Some(ends) = self.ends.get_mut(&source) {
+            if let Some(at) = ends.iter().rposition(|e| e.head == head) {
+                ends.remove(at);
+            }
+        }
         self.dirty = true;
     }
 
@@ -516,6 +534,12 @@ impl LogStage {
             for s in self.sources.values() {
                 c.sources.insert(s.name.clone(), Vec::new());
                 c.intervals.insert(s.name.clone(), s.intervals);
+            }
+            for (i, ends) in &mut self.ends {
+                ends.retain(|e| !e.expired());
+                if let (Some(s), false) = (self.sources.get(i), ends.is_empty()) {
+                    c.ends.insert(s.name.clone(), ends.clone());
+                }
             }
             for ((i, _), e) in &self.files {
                 if let Some(list) = self.sources.get(i).and_then(|s| c.sources.get_mut(&s.name)) {
@@ -846,7 +870,7 @@ impl LogSources {
         &mut self,
         slot: usize,
         cfg: &FileSourceConfig,
-        saved: Option<Vec<Entry>>,
+        saved: Option<Saved>,
     ) -> anyhow::Result<()> {
         let Some(tx) = self.tx.clone() else {
             anyhow::bail!("the log stage has stopped");
@@ -936,9 +960,9 @@ impl LogSources {
             done,
         })
         .await;
-        let entries = wait.await.unwrap_or_default();
+        let saved = wait.await.unwrap_or_default();
         if restart_tailer {
-            self.spawn_tailer(slot, cfg, Some(entries))?;
+            self.spawn_tailer(slot, cfg, Some(saved))?;
         }
         Ok(())
     }
@@ -1035,11 +1059,15 @@ pub fn start(
     let sink = open_lines_sink(config.sinks.lines.path.as_deref(), saved.lines_sink)?;
     let mut sources = BTreeMap::new();
     let mut files = HashMap::new();
+    let mut ends = HashMap::new();
     for (slot, cfg) in config.sources.files.iter().enumerate() {
         let intervals = saved.intervals.get(&cfg.name).copied().unwrap_or(0);
         sources.insert(slot, Source::new(cfg, store.dir(), intervals)?);
         for e in saved.sources.get(&cfg.name).into_iter().flatten() {
             files.insert((slot, e.id), e.clone());
+        }
+        if let Some(e) = saved.ends.get(&cfg.name) {
+            ends.insert(slot, e.clone());
         }
     }
     let logs_dir = store.dir().to_owned();
@@ -1057,6 +1085,7 @@ pub fn start(
     let stage = LogStage {
         sources,
         files,
+        ends,
         store,
         sink,
         out,
@@ -1087,7 +1116,11 @@ pub fn start(
         journal: None,
     };
     for (slot, cfg) in config.sources.files.iter().enumerate() {
-        running.spawn_tailer(slot, cfg, saved.sources.get(&cfg.name).cloned())?;
+        let resume = saved.sources.get(&cfg.name).map(|files| Saved {
+            files: files.clone(),
+            ends: saved.ends.get(&cfg.name).cloned().unwrap_or_default(),
+        });
+        running.spawn_tailer(slot, cfg, resume)?;
     }
     if journal_on {
         if let Some(tx) = running.tx.clone() {

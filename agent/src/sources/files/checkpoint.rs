@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
@@ -33,6 +34,49 @@ pub(crate) struct Entry {
     pub pos: ReadPos,
 }
 
+/// How long the end of a truncated or finished file is kept for its copy to appear.
+pub(crate) const KEEP_ENDS: Duration = Duration::from_secs(600);
+/// Ends kept per source (the oldest are forgotten first).
+pub(crate) const MAX_ENDS: usize = 256;
+
+/// Where reading of a file stopped when it was truncated, rewritten or finished: its copy
+/// (copytruncate) is read from there (see `copies`). Checkpointed, so that a reload or a
+/// restart between the truncation and the copy's discovery does not read the copy again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct End {
+    pub head: Head,
+    pub offset: u64,
+    /// Seconds since the Unix epoch when it was recorded.
+    pub at: u64,
+}
+
+impl End {
+    pub fn now(head: Head, offset: u64) -> End {
+        End {
+            head,
+            offset,
+            at: unix_secs(),
+        }
+    }
+
+    pub fn expired(&self) -> bool {
+        unix_secs().saturating_sub(self.at) > KEEP_ENDS.as_secs()
+    }
+}
+
+fn unix_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// What a tailer resumes from: its files' positions, and the ends their copies may need.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Saved {
+    pub files: Vec<Entry>,
+    pub ends: Vec<End>,
+}
+
 /// The lines sink's file and its length when the checkpoint was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct SinkMark {
@@ -53,6 +97,9 @@ pub(crate) struct Checkpoints {
     /// The journal cursor of the last record processed (see `crate::sources::journal`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub journal_cursor: Option<String>,
+    /// Per source name: ends of truncated or finished files whose copy may still appear.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ends: BTreeMap<String, Vec<End>>,
 }
 
 pub(crate) struct Store {
@@ -152,6 +199,8 @@ mod tests {
                 },
             }],
         );
+        c.ends
+            .insert("app".into(), vec![End::now(Head::of(b"abc"), 42)]);
         store.save(&c).unwrap();
         let mut back = store.load().unwrap();
         back.version = 0;

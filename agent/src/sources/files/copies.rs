@@ -10,18 +10,18 @@
 //!   of the original stopped: the lines written just before the truncation, which only the copy
 //!   still has, are read once.
 //!
+//! Ends are also sent to the log stage, which checkpoints them: a tailer started again (a
+//! reload, a restart) gets them back, and takes the end of a checkpointed file that it finds
+//! truncated or gone as well.
+//!
 //! Only complete fingerprints count (files of at least 1 KiB): a shorter common prefix could
 //! be two distinct files starting alike, and skipping a distinct file would lose its lines.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use super::checkpoint::{KEEP_ENDS, MAX_ENDS};
 use super::identity::Head;
-
-/// How long the end of a truncated or finished file is remembered for its copy to appear.
-const REMEMBER: Duration = Duration::from_secs(600);
-/// Ends remembered per source (the oldest are forgotten first).
-const MAX_ENDS: usize = 256;
 
 /// Where reading of files with a complete fingerprint stopped when they were truncated,
 /// rewritten or finished.
@@ -58,7 +58,7 @@ impl Ends {
         while self
             .ends
             .front()
-            .is_some_and(|(_, _, at)| at.elapsed() > REMEMBER)
+            .is_some_and(|(_, _, at)| at.elapsed() > KEEP_ENDS)
         {
             self.ends.pop_front();
         }

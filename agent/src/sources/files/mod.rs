@@ -32,7 +32,7 @@ use seismo_config::{FileSourceConfig, StartAt};
 use tokio_util::sync::CancellationToken;
 
 use crate::stats::{LogLimiter, Stats};
-use checkpoint::{Entry, ReadPos};
+use checkpoint::{End, Entry, ReadPos, Saved};
 use copies::Ends;
 use discovery::{Found, Skip, WalkProblem};
 pub(crate) use identity::{FileId, Head};
@@ -60,6 +60,12 @@ pub(crate) enum TailEvent {
         source: usize,
         id: FileId,
     },
+    /// Reading of a file stopped here when it was truncated, rewritten or finished (sent after
+    /// its last lines): checkpointed for its copy (see `copies`).
+    Ended {
+        source: usize,
+        end: End,
+    },
     /// Records read from the journal (see `crate::sources::journal`).
     Journal(crate::sources::journal::JournalBatch),
     /// Not from a tailer: a reload's command to the log stage (see `crate::logs::LogSources`).
@@ -83,7 +89,7 @@ pub(crate) struct LineBatch {
 pub(crate) fn spawn(
     index: usize,
     config: FileSourceConfig,
-    saved: Option<Vec<Entry>>,
+    saved: Option<Saved>,
     tx: SyncSender<TailEvent>,
     stats: Arc<Stats>,
     cancel: CancellationToken,
@@ -133,7 +139,7 @@ impl Tailer {
     fn new(
         index: usize,
         cfg: FileSourceConfig,
-        saved: Option<Vec<Entry>>,
+        saved: Option<Saved>,
         tx: SyncSender<TailEvent>,
         stats: Arc<Stats>,
         cancel: CancellationToken,
@@ -149,11 +155,12 @@ impl Tailer {
             container: tail::ContainerRule::of(cfg.container()),
         };
         let first_sight = saved.is_none();
-        let saved = saved
-            .unwrap_or_default()
-            .into_iter()
-            .map(|e| (e.id, e))
-            .collect();
+        let saved = saved.unwrap_or_default();
+        let mut ends = Ends::default();
+        for e in saved.ends.iter().filter(|e| !e.expired()) {
+            ends.record(e.head, e.offset);
+        }
+        let saved = saved.files.into_iter().map(|e| (e.id, e)).collect();
         Tailer {
             index,
             cfg,
@@ -165,7 +172,7 @@ impl Tailer {
             busy: HashSet::new(),
             ignored: HashSet::new(),
             copies: HashSet::new(),
-            ends: Ends::default(),
+            ends,
             ignored_paths: HashSet::new(),
             denied: HashSet::new(),
             problems: HashSet::new(),
@@ -280,10 +287,39 @@ impl Tailer {
                 }
             }
         }
-        let mut seen: HashSet<FileId> = HashSet::new();
         // Every file listed, readable or not: a checkpoint of a file that exists but cannot be
         // opened right now (permission) is kept for when it can.
-        let mut listed: HashSet<FileId> = HashSet::new();
+        let listed: HashSet<FileId> = found
+            .values()
+            .filter_map(|what| match what {
+                Found::File(m) => Some(FileId::of(m)),
+                Found::Skipped(_) => None,
+            })
+            .collect();
+        // Checkpoints of files that no longer exist: forget them, keeping where they stopped
+        // for a copy of them.
+        let stale: Vec<FileId> = self
+            .saved
+            .keys()
+            .filter(|id| !listed.contains(id))
+            .copied()
+            .collect();
+        for id in stale {
+            if let Some(e) = self.saved.remove(&id) {
+                self.record_end(e.head, e.pos.offset);
+            }
+            self.send(TailEvent::Gone {
+                source: self.index,
+                id,
+            });
+        }
+        // Checkpointed files first: an original resumes, or is found truncated, before a copy
+        // of it is judged.
+        let mut found: Vec<(PathBuf, Found)> = found.into_iter().collect();
+        found.sort_by_key(
+            |(_, what)| !matches!(what, Found::File(m) if self.saved.contains_key(&FileId::of(m))),
+        );
+        let mut seen: HashSet<FileId> = HashSet::new();
         self.by_path.clear();
         for (path, what) in found {
             let meta = match what {
@@ -294,7 +330,6 @@ impl Tailer {
                 Found::File(m) => m,
             };
             let id = FileId::of(&meta);
-            listed.insert(id);
             if self.ignored.contains(&id) {
                 continue;
             }
@@ -328,20 +363,6 @@ impl Tailer {
         }
         for id in forget {
             self.drop_file(id, false);
-        }
-        // Checkpoints of files that no longer exist: forget them.
-        let stale: Vec<FileId> = self
-            .saved
-            .keys()
-            .filter(|id| !listed.contains(id))
-            .copied()
-            .collect();
-        for id in stale {
-            self.saved.remove(&id);
-            self.send(TailEvent::Gone {
-                source: self.index,
-                id,
-            });
         }
         self.first_sight = false;
         self.report_watched();
@@ -403,10 +424,18 @@ impl Tailer {
                 return false;
             }
         };
-        let resumed = self
-            .saved
-            .remove(&id)
-            .filter(|e| e.head.matches(&file, size).unwrap_or(false) && e.pos.offset <= size);
+        let resumed = match self.saved.remove(&id) {
+            Some(e) if e.head.matches(&file, size).unwrap_or(false) && e.pos.offset <= size => {
+                Some(e)
+            }
+            Some(e) => {
+                // Truncated or rewritten while not followed: a copy of the old content goes
+                // on from where reading stopped.
+                self.record_end(e.head, e.pos.offset);
+                None
+            }
+            None => None,
+        };
         if resumed.is_none() && self.is_copy_of_a_followed_file(path, id, head) {
             return false;
         }
@@ -454,6 +483,18 @@ impl Tailer {
             self.mark_position(id);
         }
         true
+    }
+
+    /// Reading of the file fingerprinted `head` stopped at `offset` (it was truncated, rewritten
+    /// or finished): kept for its copy, here and in the checkpoints. Sent after its last lines.
+    fn record_end(&mut self, head: Head, offset: u64) {
+        if head.is_complete() {
+            self.ends.record(head, offset);
+            self.send(TailEvent::Ended {
+                source: self.index,
+                end: End::now(head, offset),
+            });
+        }
     }
 
     /// Hands the log stage file `id`'s position with no lines, so that it is checkpointed even
@@ -614,7 +655,7 @@ impl Tailer {
         if rewritten {
             Stats::add(&self.stats.log_files_truncated, 1);
             tracing::info!(path = %t.path.display(), "file truncated or rewritten in place (copytruncate): reading it again from the start");
-            self.ends.record(t.head, t.handed_out());
+            let (head, end) = (t.head, t.handed_out());
             t.restart(&mut lines);
             if !lines.is_empty() {
                 // An event assembled from the old content: hand it out with the old position.
@@ -622,6 +663,7 @@ impl Tailer {
                 self.send(batch);
                 lines = Lines::default();
             }
+            self.record_end(head, end);
         }
         let Some(t) = self.files.get_mut(&id) else {
             return;
@@ -725,10 +767,8 @@ impl Tailer {
         };
         let mut lines = Lines::default();
         t.finish(&self.rules, &mut lines);
-        if finished {
-            // Copied, then deleted (a move across file systems): its copy goes on from here.
-            self.ends.record(t.head, t.handed_out());
-        }
+        // Copied, then deleted (a move across file systems): its copy goes on from here.
+        let end = finished.then(|| (t.head, t.handed_out()));
         if t.file.take().is_some() {
             self.open -= 1;
         }
@@ -740,6 +780,9 @@ impl Tailer {
             let batch = self.batch_of(id, lines);
             self.files.remove(&id);
             self.send(batch);
+        }
+        if let Some((head, offset)) = end {
+            self.record_end(head, offset);
         }
         self.busy.remove(&id);
         self.send(TailEvent::Gone {
@@ -1017,18 +1060,8 @@ mod tests {
         assert!(Stats::get(&stats.log_files_copies) >= 1);
     }
 
-    /// A copy read from where its original stopped, with nothing after that point (the
-    /// original was read to its end before the truncation), is checkpointed all the same: a
-    /// tailer restarted from the checkpoints (a reload, an agent restart) reads nothing of it
-    /// again. Found by the soak benchmark: each reload read every such copy from its start.
-    #[test]
-    fn a_copy_with_nothing_new_is_checkpointed_and_not_read_again_after_a_restart() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path();
-        let log = dir.join("app.log");
-        let line = |i: usize| format!("line {i:04} of the application log, padded to some length");
-        let text: String = (0..50).map(|i| format!("{}\n", line(i))).collect();
-        std::fs::write(&log, &text).unwrap();
+    /// A tailer driven by hand (polling only) on `app.log*` in `dir`, resuming from `saved`.
+    fn manual_tailer(dir: &Path, saved: Option<Saved>) -> (Tailer, Receiver<TailEvent>) {
         let config = seismo_config::parse(
             &format!(
                 "[[sources.files]]\nname = \"t\"\npaths = [\"{}/app.log*\"]\nstart_at = \"beginning\"\n",
@@ -1040,57 +1073,96 @@ mod tests {
         .sources
         .files
         .remove(0);
-        let tailer = |saved: Option<Vec<Entry>>| {
-            let (wake_tx, wake) = sync_channel(1);
-            drop(wake_tx);
-            let watch = Watch::polling("t", Arc::new(Mutex::new(watch::Changes::default())), wake);
-            let (tx, rx) = sync_channel(64);
-            let t = Tailer::new(
-                0,
-                config.clone(),
-                saved,
-                tx,
-                Arc::new(Stats::default()),
-                CancellationToken::new(),
-                watch,
-            );
-            (t, rx)
-        };
-        let read_all = |t: &mut Tailer| {
-            for _ in 0..100 {
-                t.discover();
-                let ids: Vec<FileId> = t.files.keys().copied().collect();
-                for id in ids {
-                    t.read_file(id);
-                }
-                if t.busy.is_empty() {
-                    break;
-                }
+        let (wake_tx, wake) = sync_channel(1);
+        drop(wake_tx);
+        let watch = Watch::polling("t", Arc::new(Mutex::new(watch::Changes::default())), wake);
+        let (tx, rx) = sync_channel(64);
+        let stats = Arc::new(Stats::default());
+        let t = Tailer::new(0, config, saved, tx, stats, CancellationToken::new(), watch);
+        (t, rx)
+    }
+
+    /// Discovers and reads until nothing is left to read.
+    fn read_all(t: &mut Tailer) {
+        for _ in 0..100 {
+            t.discover();
+            let ids: Vec<FileId> = t.files.keys().copied().collect();
+            for id in ids {
+                t.read_file(id);
             }
-        };
-        // What the log stage keeps: the last position per file.
-        let mut entries: BTreeMap<FileId, Entry> = BTreeMap::new();
-        let mut lines = 0;
-        let mut take = |rx: &Receiver<TailEvent>, entries: &mut BTreeMap<FileId, Entry>| {
+            if t.busy.is_empty() {
+                break;
+            }
+        }
+    }
+
+    /// What the log stage keeps of a tailer's events: positions, ends, and the lines.
+    #[derive(Default)]
+    struct Kept {
+        files: BTreeMap<FileId, Entry>,
+        ends: Vec<End>,
+        lines: Vec<String>,
+    }
+
+    impl Kept {
+        fn take(&mut self, rx: &Receiver<TailEvent>) -> &mut Self {
             while let Ok(ev) = rx.try_recv() {
-                if let TailEvent::Lines(b) = ev {
-                    lines += b.lines.len();
-                    entries.insert(
-                        b.id,
-                        Entry {
+                match ev {
+                    TailEvent::Lines(b) => {
+                        let text = b.lines.iter().map(|l| String::from_utf8_lossy(l));
+                        self.lines.extend(text.map(|l| l.into_owned()));
+                        self.ends.retain(|e| e.head != b.head);
+                        let e = Entry {
                             path: b.path.to_string(),
                             id: b.id,
                             head: b.head,
                             pos: b.pos,
-                        },
-                    );
+                        };
+                        self.files.insert(b.id, e);
+                    }
+                    TailEvent::Ended { end, .. } => self.ends.push(end),
+                    TailEvent::Gone { id, .. } => {
+                        self.files.remove(&id);
+                    }
+                    _ => {}
                 }
             }
-            lines
-        };
-        let (mut t, rx) = tailer(None);
+            self
+        }
+
+        fn saved(&self) -> Option<Saved> {
+            Some(Saved {
+                files: self.files.values().cloned().collect(),
+                ends: self.ends.clone(),
+            })
+        }
+    }
+
+    fn numbered(range: std::ops::Range<usize>) -> Vec<String> {
+        range
+            .map(|i| format!("line {i:04} of the application log, padded to some length"))
+            .collect()
+    }
+
+    fn text_of(lines: &[String]) -> String {
+        lines.iter().map(|l| format!("{l}\n")).collect()
+    }
+
+    /// A copy read from where its original stopped, with nothing after that point (the
+    /// original was read to its end before the truncation), is checkpointed all the same: a
+    /// tailer restarted from the checkpoints (a reload, an agent restart) reads nothing of it
+    /// again. Found by the soak benchmark: each reload read every such copy from its start.
+    #[test]
+    fn a_copy_with_nothing_new_is_checkpointed_and_not_read_again_after_a_restart() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let log = dir.join("app.log");
+        let text = text_of(&numbered(0..50));
+        std::fs::write(&log, &text).unwrap();
+        let mut kept = Kept::default();
+        let (mut t, rx) = manual_tailer(dir, None);
         read_all(&mut t);
-        assert_eq!(take(&rx, &mut entries), 50);
+        assert_eq!(kept.take(&rx).lines.len(), 50);
         // copytruncate after every line was read: the copy holds nothing new.
         std::fs::copy(&log, dir.join("app.log.1")).unwrap();
         std::fs::OpenOptions::new()
@@ -1102,18 +1174,68 @@ mod tests {
         // The truncation is seen, then the copy is tracked from where the original stopped.
         read_all(&mut t);
         read_all(&mut t);
-        assert_eq!(take(&rx, &mut entries), 50);
+        assert_eq!(kept.take(&rx).lines.len(), 50);
         let copy_id = FileId::of(&std::fs::metadata(dir.join("app.log.1")).unwrap());
         assert_eq!(
-            entries.get(&copy_id).map(|e| e.pos.offset),
+            kept.files.get(&copy_id).map(|e| e.pos.offset),
             Some(text.len() as u64),
-            "the copy has no checkpoint: {entries:?}"
+            "the copy has no checkpoint: {:?}",
+            kept.files
         );
         drop(t);
         // A tailer restarted from those checkpoints reads nothing again.
-        let (mut t, rx) = tailer(Some(entries.values().cloned().collect()));
+        let (mut t, rx) = manual_tailer(dir, kept.saved());
         read_all(&mut t);
-        assert_eq!(take(&rx, &mut entries), 50);
+        assert_eq!(kept.take(&rx).lines.len(), 50);
+    }
+
+    /// copytruncate with lines only the copy holds, and a tailer stopped (a reload, an agent
+    /// restart) before it found the copy: either after it saw the truncation (where the
+    /// original stopped is then checkpointed as an end) or before (the original's checkpoint
+    /// no longer matches it). The restarted tailer reads the copy from where the original
+    /// stopped: every line once. Found by the soak benchmark (a SIGHUP just after a rotation).
+    #[test]
+    fn a_copy_found_only_after_a_restart_is_read_from_where_its_original_stopped() {
+        for truncation_seen in [true, false] {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path();
+            let log = dir.join("app.log");
+            let mut written = numbered(0..50);
+            std::fs::write(&log, text_of(&written)).unwrap();
+            let mut kept = Kept::default();
+            let (mut t, rx) = manual_tailer(dir, None);
+            read_all(&mut t);
+            assert_eq!(kept.take(&rx).lines.len(), 50);
+            // Lines only the copy will hold, then the copy (outside the glob for now) and the
+            // truncation, then new lines in the original.
+            let only_in_copy = numbered(100..120);
+            let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+            f.write_all(text_of(&only_in_copy).as_bytes()).unwrap();
+            written.extend(only_in_copy);
+            std::fs::copy(&log, dir.join("copy.tmp")).unwrap();
+            f.set_len(0).unwrap();
+            let after = numbered(200..230);
+            f.write_all(text_of(&after).as_bytes()).unwrap();
+            written.extend(after);
+            if truncation_seen {
+                read_all(&mut t);
+                kept.take(&rx);
+                assert_eq!(kept.ends.len(), 1, "the end is handed to the log stage");
+            }
+            drop(t);
+            std::fs::rename(dir.join("copy.tmp"), dir.join("app.log.1")).unwrap();
+            let (mut t, rx) = manual_tailer(dir, kept.saved());
+            read_all(&mut t);
+            kept.take(&rx);
+            let mut got = kept.lines.clone();
+            got.sort();
+            written.sort();
+            assert_eq!(
+                got, written,
+                "truncation seen before the restart: {truncation_seen}"
+            );
+            assert!(kept.ends.is_empty(), "the copy took the end up");
+        }
     }
 
     /// Without inotify (network file systems, exhausted watches) the tailer still follows
