@@ -815,40 +815,32 @@ mod tests {
         }
     }
 
-    /// A tailer on `pattern` (in `dir`) that only polls, on its own thread.
+    /// Collects whatever else arrives within `wait`: a line read twice shows up here.
+    fn collect_more(rx: &Receiver<TailEvent>, wait: Duration, got: &mut Vec<String>) {
+        let deadline = Instant::now() + wait;
+        while Instant::now() < deadline {
+            if let Ok(TailEvent::Lines(b)) = rx.recv_timeout(Duration::from_millis(100)) {
+                got.extend(
+                    b.lines
+                        .iter()
+                        .map(|l| String::from_utf8_lossy(l).into_owned()),
+                );
+            }
+        }
+    }
+
+    /// A tailer on `app.log*` in `dir` that only polls (as when notify cannot start: nothing
+    /// ever wakes it), on its own thread.
     fn polling_tailer(
-        pattern: &str,
+        dir: &Path,
     ) -> (
         Receiver<TailEvent>,
         CancellationToken,
         Arc<Stats>,
         std::thread::JoinHandle<()>,
     ) {
-        let config = seismo_config::parse(
-            &format!(
-                "[[sources.files]]\nname = \"t\"\npaths = [\"{pattern}\"]\nstart_at = \"beginning\"\n"
-            ),
-            "t",
-        )
-        .unwrap()
-        .sources
-        .files
-        .remove(0);
-        let (wake_tx, wake) = sync_channel(1);
-        drop(wake_tx);
-        let watch = Watch::polling("t", Arc::new(Mutex::new(watch::Changes::default())), wake);
-        let (tx, rx) = sync_channel(4);
-        let cancel = CancellationToken::new();
-        let stats = Arc::new(Stats::default());
-        let mut t = Tailer::new(
-            0,
-            config,
-            None,
-            tx,
-            Arc::clone(&stats),
-            cancel.clone(),
-            watch,
-        );
+        let (mut t, rx) = manual_tailer(dir, None);
+        let (cancel, stats) = (t.cancel.clone(), Arc::clone(&t.stats));
         let thread = std::thread::spawn(move || t.run());
         (rx, cancel, stats, thread)
     }
@@ -868,7 +860,7 @@ mod tests {
             written.iter().map(|l| format!("{l}\n")).collect::<String>(),
         )
         .unwrap();
-        let (rx, cancel, stats, thread) = polling_tailer(&format!("{}/app.log*", dir.display()));
+        let (rx, cancel, stats, thread) = polling_tailer(dir);
         let mut got = Vec::new();
         collect(&rx, 50, &mut got);
         for round in 0..3 {
@@ -899,16 +891,7 @@ mod tests {
             collect(&rx, written.len(), &mut got);
         }
         // Anything repeated would arrive after the last expected line.
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            if let Ok(TailEvent::Lines(b)) = rx.recv_timeout(Duration::from_millis(100)) {
-                got.extend(
-                    b.lines
-                        .iter()
-                        .map(|l| String::from_utf8_lossy(l).into_owned()),
-                );
-            }
-        }
+        collect_more(&rx, Duration::from_secs(3), &mut got);
         cancel.cancel();
         drop(rx);
         thread.join().unwrap();
@@ -930,7 +913,7 @@ mod tests {
             .map(|i| format!("line {i:04} of the application log, padded to some length\n"))
             .collect();
         std::fs::write(&log, &text).unwrap();
-        let (rx, cancel, _stats, thread) = polling_tailer(&format!("{}/app.log*", dir.display()));
+        let (rx, cancel, _stats, thread) = polling_tailer(dir);
         let mut got = Vec::new();
         collect(&rx, 40, &mut got);
         assert_eq!(got.len(), 40);
@@ -978,44 +961,8 @@ mod tests {
         let mut written: Vec<String> = (0..50).map(line).collect();
         let text = |ls: &[String]| ls.iter().map(|l| format!("{l}\n")).collect::<String>();
         std::fs::write(&log, text(&written)).unwrap();
-        let config = seismo_config::parse(
-            &format!(
-                "[[sources.files]]\nname = \"t\"\npaths = [\"{}/app.log*\"]\nstart_at = \"beginning\"\n",
-                dir.display()
-            ),
-            "t",
-        )
-        .unwrap()
-        .sources
-        .files
-        .remove(0);
-        let (wake_tx, wake) = sync_channel(1);
-        drop(wake_tx);
-        let watch = Watch::polling("t", Arc::new(Mutex::new(watch::Changes::default())), wake);
-        let (tx, rx) = sync_channel(64);
-        let cancel = CancellationToken::new();
-        let stats = Arc::new(Stats::default());
-        let mut t = Tailer::new(
-            0,
-            config,
-            None,
-            tx,
-            Arc::clone(&stats),
-            cancel.clone(),
-            watch,
-        );
-        let read_all = |t: &mut Tailer| {
-            for _ in 0..100 {
-                let ids: Vec<FileId> = t.files.keys().copied().collect();
-                for id in ids {
-                    t.read_file(id);
-                }
-                if t.busy.is_empty() {
-                    break;
-                }
-            }
-        };
-        t.discover();
+        let (mut t, rx) = manual_tailer(dir, None);
+        let (cancel, stats) = (t.cancel.clone(), Arc::clone(&t.stats));
         read_all(&mut t);
         let mut got = Vec::new();
         collect(&rx, 50, &mut got);
@@ -1028,7 +975,6 @@ mod tests {
         // copytruncate, as logrotate does it: create the copy, which the tailer finds empty...
         let copy = dir.join("app.log.1");
         let mut c = std::fs::File::create(&copy).unwrap();
-        t.discover();
         read_all(&mut t);
         // ...then fill it, and truncate the original.
         c.write_all(&std::fs::read(&log).unwrap()).unwrap();
@@ -1041,16 +987,7 @@ mod tests {
         let thread = std::thread::spawn(move || t.run());
         collect(&rx, written.len(), &mut got);
         // Anything read twice would arrive after the last expected line.
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            if let Ok(TailEvent::Lines(b)) = rx.recv_timeout(Duration::from_millis(100)) {
-                got.extend(
-                    b.lines
-                        .iter()
-                        .map(|l| String::from_utf8_lossy(l).into_owned()),
-                );
-            }
-        }
+        collect_more(&rx, Duration::from_secs(3), &mut got);
         cancel.cancel();
         drop(rx);
         thread.join().unwrap();
@@ -1076,6 +1013,7 @@ mod tests {
         let (wake_tx, wake) = sync_channel(1);
         drop(wake_tx);
         let watch = Watch::polling("t", Arc::new(Mutex::new(watch::Changes::default())), wake);
+        assert!(!watch.is_live());
         let (tx, rx) = sync_channel(64);
         let stats = Arc::new(Stats::default());
         let t = Tailer::new(0, config, saved, tx, stats, CancellationToken::new(), watch);
@@ -1245,35 +1183,8 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
         std::fs::write(dir.join("app.log"), b"one\n").unwrap();
-        let config = seismo_config::parse(
-            &format!(
-                "[[sources.files]]\nname = \"t\"\npaths = [\"{}/app.log*\"]\nstart_at = \"beginning\"\n",
-                dir.display()
-            ),
-            "t",
-        )
-        .unwrap()
-        .sources
-        .files
-        .remove(0);
         // As when notify cannot start: nothing will ever wake the tailer.
-        let (wake_tx, wake) = sync_channel(1);
-        drop(wake_tx);
-        let watch = Watch::polling("t", Arc::new(Mutex::new(watch::Changes::default())), wake);
-        assert!(!watch.is_live());
-        let (tx, rx) = sync_channel(4);
-        let cancel = CancellationToken::new();
-        let stats = Arc::new(Stats::default());
-        let mut t = Tailer::new(
-            0,
-            config,
-            None,
-            tx,
-            Arc::clone(&stats),
-            cancel.clone(),
-            watch,
-        );
-        let thread = std::thread::spawn(move || t.run());
+        let (rx, cancel, stats, thread) = polling_tailer(dir);
 
         let mut got = Vec::new();
         collect(&rx, 1, &mut got);
