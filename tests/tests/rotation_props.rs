@@ -586,6 +586,8 @@ fn tally(done: &[String]) {
         let kind = d.trim_start().split([' ', ':']).next().unwrap_or_default();
         let key = if d.contains("skipped") {
             format!("{kind} (skipped)")
+        } else if d.contains("(agent down)") {
+            format!("{kind} (agent down)")
         } else {
             kind.to_owned()
         };
@@ -686,5 +688,39 @@ fn a_copy_read_to_its_end_is_not_read_again_after_a_restart() {
     ];
     if let Err(e) = run_case(&ops) {
         panic!("{e}");
+    }
+}
+
+/// A copytruncate with lines only the copy holds, while the agent is down, and one just before
+/// a SIGKILL: the restarted agent reads the copy from where reading of the original stopped
+/// (the checkpoint of the original, found truncated; or the end the agent checkpointed when
+/// it saw the truncation), so every line is processed once.
+#[test]
+fn a_copy_made_while_the_agent_is_down_or_just_before_a_crash_is_read_once() {
+    let _machine = MACHINE.lock().unwrap_or_else(|e| e.into_inner());
+    let lines = |lines| Op::Write {
+        lines,
+        partial: false,
+    };
+    let down = [
+        lines(20),
+        Op::Pause { ms: 1500 },
+        Op::Stop { kill: false },
+        Op::CopyTruncate { unread: 15 },
+        lines(5),
+        Op::Start,
+    ];
+    let crash = [
+        lines(20),
+        Op::Pause { ms: 1500 },
+        Op::CopyTruncate { unread: 10 },
+        Op::Stop { kill: true },
+        lines(5),
+        Op::Start,
+    ];
+    for ops in [&down[..], &crash[..]] {
+        if let Err(e) = run_case(ops) {
+            panic!("{e}");
+        }
     }
 }

@@ -25,7 +25,8 @@
 //! subscriber; it exits 1 if not. Whether RSS and descriptors are flat is reported (the mean
 //! of the last fifth of the samples after warm-up against the first fifth), not asserted.
 //!
-//! Environment: `SEISMO_SOAK_SECS` (default 1800), `SEISMO_SOAK_DIR` (default a new directory
+//! Environment: `SEISMO_SOAK_SECS` (default 1800), `SEISMO_SOAK_RELOAD_SECS` (the SIGHUP
+//! period, default 300), `SEISMO_SOAK_DIR` (default a new directory
 //! in the temporary directory; the CSV, the agent's log and the broker's log stay there),
 //! `SEISMO_SOAK_KEEP=1` (keep the log files and the lines sink too; they are large),
 //! `SEISMO_BIN` (the agent binary; default the release binary next to this benchmark).
@@ -66,14 +67,19 @@ struct Settings {
     keep: bool,
 }
 
+/// A number of seconds from the environment variable `name`, else `default`.
+fn secs_from_env(name: &str, default: u64) -> Result<u64> {
+    match std::env::var(name) {
+        Ok(s) => Ok(s
+            .parse()
+            .map_err(|_| format!("{name}={s:?} is not a number of seconds"))?),
+        Err(_) => Ok(default),
+    }
+}
+
 impl Settings {
     fn from_env() -> Result<Settings> {
-        let secs: u64 = match std::env::var("SEISMO_SOAK_SECS") {
-            Ok(s) => s
-                .parse()
-                .map_err(|_| format!("SEISMO_SOAK_SECS={s:?} is not a number of seconds"))?,
-            Err(_) => 1800,
-        };
+        let secs = secs_from_env("SEISMO_SOAK_SECS", 1800)?;
         let dir = match std::env::var_os("SEISMO_SOAK_DIR") {
             Some(d) => PathBuf::from(d),
             None => std::env::temp_dir().join(format!(
@@ -93,7 +99,7 @@ impl Settings {
             },
             broker_every: Duration::from_secs(120),
             broker_outage: Duration::from_secs(20),
-            reload_every: Duration::from_secs(300),
+            reload_every: Duration::from_secs(secs_from_env("SEISMO_SOAK_RELOAD_SECS", 300)?),
             keep: std::env::var("SEISMO_SOAK_KEEP").is_ok_and(|v| v == "1"),
             dir,
         })
