@@ -18,12 +18,14 @@
 //!   across broker outages;
 //! - the lines sink on.
 //!
-//! Every 10 s it records the agent's RSS, CPU (percent of one core), open descriptors and MQTT
-//! outbox depth (`seismo_sink_queued{sink="mqtt"}` on /metrics) in a CSV. At the end it stops
-//! the writer, lets the agent drain (bounded waits), stops it, and checks that every written
-//! line is in the lines sink exactly once and that every event the agent printed reached the
-//! subscriber; it exits 1 if not. Whether RSS and descriptors are flat is reported (the mean
-//! of the last fifth of the samples after warm-up against the first fifth), not asserted.
+//! Every 10 s it records the agent's RSS and its anonymous part (`RssAnon`: heap and stacks,
+//! where a leak shows; the rest is the binary's pages, mapped as code first runs), CPU (percent
+//! of one core), open descriptors and MQTT outbox depth (`seismo_sink_queued{sink="mqtt"}` on
+//! /metrics) in a CSV. At the end it stops the writer, lets the agent drain (bounded waits),
+//! stops it, and checks that every written line is in the lines sink exactly once and that
+//! every event the agent printed reached the subscriber; it exits 1 if not. Whether memory and
+//! descriptors are flat is reported (the mean of the last fifth of the samples after warm-up
+//! against the first fifth), not asserted.
 //!
 //! Environment: `SEISMO_SOAK_SECS` (default 1800), `SEISMO_SOAK_RELOAD_SECS` (the SIGHUP
 //! period, default 300), `SEISMO_SOAK_DIR` (default a new directory
@@ -304,8 +306,17 @@ fn run() -> Result<bool> {
     let mut next_sample = SAMPLE_EVERY;
     let mut died = false;
     println!(
-        "{:>6} {:>9} {:>6} {:>4} {:>7} {:>6} {:>10} {:>10} {:>7}",
-        "t_s", "rss_kib", "cpu%", "fds", "outbox", "broker", "written", "processed", "events"
+        "{:>6} {:>9} {:>9} {:>6} {:>4} {:>7} {:>6} {:>10} {:>10} {:>7}",
+        "t_s",
+        "rss_kib",
+        "anon_kib",
+        "cpu%",
+        "fds",
+        "outbox",
+        "broker",
+        "written",
+        "processed",
+        "events"
     );
     while t0.elapsed() < s.duration {
         std::thread::sleep(STEP);
@@ -340,6 +351,7 @@ fn run() -> Result<bool> {
             let sample = Sample {
                 t_s: now.as_secs_f64(),
                 rss_kib: p.rss_kib,
+                anon_kib: p.anon_kib,
                 cpu_pct: probe::cpu_percent(&last_proc, &p),
                 fds: p.fds,
                 outbox_queued: counters.outbox_queued,
@@ -353,9 +365,10 @@ fn run() -> Result<bool> {
             last_proc = p;
             writeln!(csv, "{}", sample.csv())?;
             println!(
-                "{:>6.0} {:>9} {:>6.1} {:>4} {:>7} {:>6} {:>10} {:>10} {:>7}",
+                "{:>6.0} {:>9} {:>9} {:>6.1} {:>4} {:>7} {:>6} {:>10} {:>10} {:>7}",
                 sample.t_s,
                 sample.rss_kib,
+                sample.anon_kib,
                 sample.cpu_pct,
                 sample.fds,
                 sample.outbox_queued,
@@ -563,6 +576,9 @@ fn print_table(samples: &[Sample]) {
     if let Some((a, b, c)) = stats(samples, |s| s.rss_kib) {
         println!("{:<22} {:>10} {:>10} {:>10}", "RSS (KiB)", a, b, c);
     }
+    if let Some((a, b, c)) = stats(samples, |s| s.anon_kib) {
+        println!("{:<22} {:>10} {:>10} {:>10}", "  anonymous (KiB)", a, b, c);
+    }
     // The first sample's CPU covers the agent's start; the table starts at the second.
     if let Some((a, b, c)) = stats(samples.get(1..).unwrap_or_default(), |s| s.cpu_pct) {
         println!(
@@ -623,6 +639,12 @@ fn print_drift(samples: &[Sample]) {
         "RSS",
         "KiB",
         drift(samples, |s| s.rss_kib as f64),
+        &|a, b| (b - a).abs() <= a * 0.10,
+    );
+    report(
+        "anonymous RSS",
+        "KiB",
+        drift(samples, |s| s.anon_kib as f64),
         &|a, b| (b - a).abs() <= a * 0.10,
     );
     report(

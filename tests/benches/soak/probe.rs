@@ -1,5 +1,5 @@
-//! What the soak measures of the agent: RSS, CPU and open descriptors from /proc, and its own
-//! counters from its /metrics endpoint.
+//! What the soak measures of the agent: RSS (all of it, and its anonymous part), CPU and open
+//! descriptors from /proc, and its own counters from its /metrics endpoint.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -11,6 +11,9 @@ use seismo_e2e::http_client;
 pub struct ProcReading {
     pub at: Instant,
     pub rss_kib: u64,
+    /// Anonymous memory (heap, stacks): what a leak grows. The rest of the RSS is mapped files,
+    /// mostly the binary's pages, which grow as code runs for the first time.
+    pub anon_kib: u64,
     /// utime + stime, in clock ticks.
     pub cpu_ticks: u64,
     pub fds: u64,
@@ -29,14 +32,18 @@ pub fn read_proc(pid: i32) -> Option<ProcReading> {
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let rss_kib = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())?;
+    let kib = |field: &str| -> Option<u64> {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    };
+    let (rss_kib, anon_kib) = (kib("VmRSS:")?, kib("RssAnon:")?);
     let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count() as u64;
     Some(ProcReading {
         at: Instant::now(),
         rss_kib,
+        anon_kib,
         cpu_ticks: utime + stime,
         fds,
     })
@@ -117,6 +124,7 @@ impl AgentCounters {
 pub struct Sample {
     pub t_s: f64,
     pub rss_kib: u64,
+    pub anon_kib: u64,
     pub cpu_pct: f64,
     pub fds: u64,
     pub outbox_queued: u64,
@@ -125,16 +133,17 @@ pub struct Sample {
     pub counters: AgentCounters,
 }
 
-pub const CSV_HEADER: &str = "t_s,rss_kib,cpu_pct,fds,outbox_queued,broker_up,lines_written,\
+pub const CSV_HEADER: &str = "t_s,rss_kib,anon_kib,cpu_pct,fds,outbox_queued,broker_up,lines_written,\
 lines_processed,outbox_delivered,outbox_dropped,outbox_corrupt,alerts_firing,alerts_resolved,stdout_events";
 
 impl Sample {
     pub fn csv(&self) -> String {
         let c = &self.counters;
         format!(
-            "{:.1},{},{:.1},{},{},{},{},{},{},{},{},{},{},{}",
+            "{:.1},{},{},{:.1},{},{},{},{},{},{},{},{},{},{},{}",
             self.t_s,
             self.rss_kib,
+            self.anon_kib,
             self.cpu_pct,
             self.fds,
             self.outbox_queued,
