@@ -246,3 +246,17 @@ fn wait_line(
         }
     }
 }
+
+/// A tiny deterministic generator (xorshift64*): a test's random choices replay from its seed,
+/// and a benchmark's load is the same from run to run. The seed must not be 0.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// A number in `0..n` (`n` > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) % n
+    }
+}

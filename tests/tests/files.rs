@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use seismo_e2e::Agent;
+use seismo_e2e::{Agent, Rng};
 
 const START: Duration = Duration::from_secs(20);
 
@@ -150,18 +150,6 @@ fn holds_open(pid: i32, path: &Path) -> bool {
     };
     fds.flatten()
         .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|p| p == path))
-}
-
-/// A tiny deterministic generator (xorshift64*), so a failing run can be replayed by seed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) % n
-    }
 }
 
 fn numbered(n: u64) -> String {

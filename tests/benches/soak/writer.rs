@@ -15,6 +15,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
+use seismo_e2e::Rng;
+
 /// The writer's pacing step.
 const TICK: Duration = Duration::from_millis(100);
 /// Normal traffic before the first anomaly (the detectors' warm-up).
@@ -108,18 +110,6 @@ impl Writer {
 
 fn open_append(p: &Path) -> io::Result<File> {
     OpenOptions::new().create(true).append(true).open(p)
-}
-
-/// A small xorshift generator: the template mix is reproducible and costs nothing.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) % n
-    }
 }
 
 /// Letters only (the miner masks tokens with digits): a word unique to anomaly `n`.

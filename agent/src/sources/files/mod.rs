@@ -829,6 +829,24 @@ mod tests {
         }
     }
 
+    /// Waits a little for anything read twice (it would arrive after the last expected
+    /// line), stops the tailer, and checks that `got` holds exactly the lines `written`.
+    fn every_line_once(
+        rx: Receiver<TailEvent>,
+        cancel: CancellationToken,
+        thread: std::thread::JoinHandle<()>,
+        mut got: Vec<String>,
+        mut written: Vec<String>,
+    ) {
+        collect_more(&rx, Duration::from_secs(3), &mut got);
+        cancel.cancel();
+        drop(rx);
+        thread.join().unwrap();
+        got.sort();
+        written.sort();
+        assert_eq!(got, written);
+    }
+
     /// A tailer on `app.log*` in `dir` that only polls (as when notify cannot start: nothing
     /// ever wakes it), on its own thread.
     fn polling_tailer(
@@ -890,14 +908,7 @@ mod tests {
             drop(f);
             collect(&rx, written.len(), &mut got);
         }
-        // Anything repeated would arrive after the last expected line.
-        collect_more(&rx, Duration::from_secs(3), &mut got);
-        cancel.cancel();
-        drop(rx);
-        thread.join().unwrap();
-        got.sort();
-        written.sort();
-        assert_eq!(got, written);
+        every_line_once(rx, cancel, thread, got, written);
         assert!(Stats::get(&stats.log_files_copies) >= 1);
     }
 
@@ -986,14 +997,7 @@ mod tests {
 
         let thread = std::thread::spawn(move || t.run());
         collect(&rx, written.len(), &mut got);
-        // Anything read twice would arrive after the last expected line.
-        collect_more(&rx, Duration::from_secs(3), &mut got);
-        cancel.cancel();
-        drop(rx);
-        thread.join().unwrap();
-        got.sort();
-        written.sort();
-        assert_eq!(got, written);
+        every_line_once(rx, cancel, thread, got, written);
         assert!(Stats::get(&stats.log_files_copies) >= 1);
     }
 
