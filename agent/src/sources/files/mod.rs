@@ -441,14 +441,8 @@ impl Tailer {
         }
         let copy_from = match resumed {
             Some(_) => None,
-            None => self.ends.take(head),
+            None => self.take_end(path, id, head),
         };
-        if let Some(offset) = copy_from {
-            if !self.copies.remove(&id) {
-                Stats::add(&self.stats.log_files_copies, 1);
-            }
-            tracing::info!(source = %self.cfg.name, path = %path.display(), offset, "a copy of a file that was truncated or finished (copytruncate rotation): reading it from where the original stopped");
-        }
         let resumed_here = resumed.is_some();
         let pos = match (resumed, copy_from) {
             (Some(e), _) => e.pos,
@@ -537,11 +531,7 @@ impl Tailer {
             self.drop_file(id, false);
             return false;
         }
-        if let Some(offset) = self.ends.take(head) {
-            if !self.copies.remove(&id) {
-                Stats::add(&self.stats.log_files_copies, 1);
-            }
-            tracing::info!(source = %self.cfg.name, path = %path.display(), offset, "a copy of a file that was truncated or finished (copytruncate rotation): reading it from where the original stopped");
+        if let Some(offset) = self.take_end(&path, id, head) {
             if let Some(t) = self.files.get_mut(&id) {
                 t.start_at(ReadPos {
                     offset: offset.min(size),
@@ -551,6 +541,17 @@ impl Tailer {
             self.mark_position(id);
         }
         true
+    }
+
+    /// Where to start file `id`, fingerprinted `head`, when it is the copy of a file that was
+    /// truncated or finished: where reading of that file stopped (counted and logged).
+    fn take_end(&mut self, path: &Path, id: FileId, head: Head) -> Option<u64> {
+        let offset = self.ends.take(head)?;
+        if !self.copies.remove(&id) {
+            Stats::add(&self.stats.log_files_copies, 1);
+        }
+        tracing::info!(source = %self.cfg.name, path = %path.display(), offset, "a copy of a file that was truncated or finished (copytruncate rotation): reading it from where the original stopped");
+        Some(offset)
     }
 
     fn open_failed(&mut self, path: &Path, e: &io::Error) {
