@@ -228,6 +228,8 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
         logs,
     };
     let mut reloader = Reloader::new(path, config);
+    let mut release = tokio::time::interval(crate::memory::RELEASE_EVERY);
+    release.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = sigterm.recv() => { tracing::info!("SIGTERM received, stopping"); break; }
@@ -238,8 +240,11 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
                 manager.reloading();
                 reloader.reload(&mut running).await;
                 manager.ready("running");
+                // The tailers and sinks it replaced have stopped (apply awaits them).
+                crate::memory::release_free();
             }
             _ = sd_notify::tick(&mut watchdog) => manager.watchdog(),
+            _ = release.tick() => crate::memory::release_free(),
         }
     }
     manager.stopping();

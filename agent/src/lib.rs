@@ -16,6 +16,7 @@ pub mod incidents;
 pub mod logging;
 pub mod logparse;
 pub mod logs;
+pub mod memory;
 pub mod outbox;
 pub mod pipeline;
 pub mod plot;

@@ -21,15 +21,21 @@
 //! Every 10 s it records the agent's RSS and its anonymous part (`RssAnon`: heap and stacks,
 //! where a leak shows; the rest is the binary's pages, mapped as code first runs), CPU (percent
 //! of one core), open descriptors and MQTT outbox depth (`seismo_sink_queued{sink="mqtt"}` on
-//! /metrics) in a CSV. At the end it stops the writer, lets the agent drain (bounded waits),
-//! stops it, and checks that every written line is in the lines sink exactly once and that
+//! /metrics), and the agent's live signals and templates created, in a CSV. At the end it
+//! stops the writer, lets the agent drain (bounded waits), stops it, and checks that every written line is in the lines sink exactly once and that
 //! every event the agent printed reached the subscriber; it exits 1 if not. Whether memory and
 //! descriptors are flat is reported (the mean of the last fifth of the samples after warm-up
 //! against the first fifth), not asserted.
 //!
+//! Each new template adds signals (its count and its novelty), which `detectors.idle_ttl`
+//! forgets once they get no more samples; the soak sets it to 5 minutes (the default is an
+//! hour) so that the signal count, and the memory that holds them, levels off within the run.
+//! The drift comparison starts once that has happened (`idle_ttl` + 2 minutes).
+//!
 //! Environment: `SEISMO_SOAK_SECS` (default 1800), `SEISMO_SOAK_RELOAD_SECS` (the SIGHUP
-//! period, default 300), `SEISMO_SOAK_DIR` (default a new directory
-//! in the temporary directory; the CSV, the agent's log and the broker's log stay there),
+//! period, default 300), `SEISMO_SOAK_IDLE_TTL_SECS` (default 300), `SEISMO_SOAK_DIR`
+//! (default a new directory in the temporary directory; the CSV, the agent's log and the
+//! broker's log stay there),
 //! `SEISMO_SOAK_KEEP=1` (keep the log files and the lines sink too; they are large),
 //! `SEISMO_BIN` (the agent binary; default the release binary next to this benchmark).
 
@@ -55,8 +61,12 @@ const HOST: &str = "soak";
 const SAMPLE_EVERY: Duration = Duration::from_secs(10);
 /// Samples before this are left out of the drift comparison: the agent's start, its first
 /// templates and detectors, and the rotated generations (`.2` from the second rotation, at
-/// 60 s and up to 30 s of stagger) that it holds open.
+/// 60 s and up to 30 s of stagger) that it holds open. The warm-up also lasts until the
+/// signals have turned over once (see [`Settings::warmup`]).
 const WARMUP: Duration = Duration::from_secs(90);
+/// How long a new template's count signal keeps getting samples: its decayed rank stays in
+/// the log source's top for about 80 one-second intervals after its burst.
+const RANKED_FOR: Duration = Duration::from_secs(120);
 const STEP: Duration = Duration::from_millis(250);
 
 struct Settings {
@@ -65,6 +75,9 @@ struct Settings {
     broker_every: Duration,
     broker_outage: Duration,
     reload_every: Duration,
+    /// `detectors.idle_ttl`: each new template adds signals, forgotten this long after their
+    /// last sample, so the signal count levels off once this has passed.
+    idle_ttl: Duration,
     dir: PathBuf,
     keep: bool,
 }
@@ -102,6 +115,7 @@ impl Settings {
             broker_every: Duration::from_secs(120),
             broker_outage: Duration::from_secs(20),
             reload_every: Duration::from_secs(secs_from_env("SEISMO_SOAK_RELOAD_SECS", 300)?),
+            idle_ttl: Duration::from_secs(secs_from_env("SEISMO_SOAK_IDLE_TTL_SECS", 300)?),
             keep: std::env::var("SEISMO_SOAK_KEEP").is_ok_and(|v| v == "1"),
             dir,
         })
@@ -109,6 +123,13 @@ impl Settings {
 
     fn sink(&self) -> PathBuf {
         self.dir.join("lines.jsonl")
+    }
+
+    /// Samples before this are left out of the drift comparison: [`WARMUP`], and until the
+    /// first new templates' signals have been forgotten, so that the signal count, and the
+    /// memory that holds them, has reached its level.
+    fn warmup(&self) -> Duration {
+        WARMUP.max(self.idle_ttl + RANKED_FOR)
     }
 
     fn config_path(&self) -> PathBuf {
@@ -128,6 +149,10 @@ impl Settings {
                 ("resolve_after = 3", "resolve_after = 1"),
                 ("cooldown = \"1m\"", "cooldown = \"0s\""),
                 ("flap_window = \"10m\"", "flap_window = \"1s\""),
+                (
+                    "idle_ttl = \"1h\"",
+                    &format!("idle_ttl = \"{}s\"", self.idle_ttl.as_secs()),
+                ),
                 (
                     "# host_name = \"web-1\"",
                     &format!("host_name = \"{HOST}\""),
@@ -259,11 +284,18 @@ fn run() -> Result<bool> {
     let s = Settings::from_env()?;
     std::fs::create_dir_all(&s.dir)?;
     let bin = seismo_bin();
-    println!("soak: {} s, machine: {}", s.duration.as_secs(), machine());
+    println!(
+        "soak: {} s, idle_ttl {} s, machine: {}",
+        s.duration.as_secs(),
+        s.idle_ttl.as_secs(),
+        machine()
+    );
     println!(
         "soak: agent binary {}{}",
         bin.display(),
-        if bin.components().any(|c| c.as_os_str() == "release") {
+        if std::env::var_os("SEISMO_BIN").is_some()
+            || bin.components().any(|c| c.as_os_str() == "release")
+        {
             ""
         } else {
             " (NOT a release build: build one with `cargo build --release -p seismo` or set SEISMO_BIN)"
@@ -306,7 +338,7 @@ fn run() -> Result<bool> {
     let mut next_sample = SAMPLE_EVERY;
     let mut died = false;
     println!(
-        "{:>6} {:>9} {:>9} {:>6} {:>4} {:>7} {:>6} {:>10} {:>10} {:>7}",
+        "{:>6} {:>9} {:>9} {:>6} {:>4} {:>7} {:>6} {:>10} {:>10} {:>7} {:>7}",
         "t_s",
         "rss_kib",
         "anon_kib",
@@ -316,7 +348,8 @@ fn run() -> Result<bool> {
         "broker",
         "written",
         "processed",
-        "events"
+        "events",
+        "signals"
     );
     while t0.elapsed() < s.duration {
         std::thread::sleep(STEP);
@@ -365,7 +398,7 @@ fn run() -> Result<bool> {
             last_proc = p;
             writeln!(csv, "{}", sample.csv())?;
             println!(
-                "{:>6.0} {:>9} {:>9} {:>6.1} {:>4} {:>7} {:>6} {:>10} {:>10} {:>7}",
+                "{:>6.0} {:>9} {:>9} {:>6.1} {:>4} {:>7} {:>6} {:>10} {:>10} {:>7} {:>7}",
                 sample.t_s,
                 sample.rss_kib,
                 sample.anon_kib,
@@ -375,7 +408,8 @@ fn run() -> Result<bool> {
                 if sample.broker_up { "up" } else { "down" },
                 sample.lines_written,
                 counters.lines_processed,
-                counters.stdout_events
+                counters.stdout_events,
+                counters.signals
             );
             samples.push(sample);
         }
@@ -454,7 +488,7 @@ fn run() -> Result<bool> {
     );
     println!("soak: samples {}", csv_path.display());
     print_table(&samples);
-    print_drift(&samples);
+    print_drift(&samples, s.warmup());
     let p = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
     println!(
         "\nload: {written} lines written ({:.0}/s), {} rotations by rename, {} by copytruncate, \
@@ -592,6 +626,12 @@ fn print_table(samples: &[Sample]) {
     if let Some((a, b, c)) = stats(samples, |s| s.outbox_queued) {
         println!("{:<22} {:>10} {:>10} {:>10}", "MQTT outbox depth", a, b, c);
     }
+    if let Some((a, b, c)) = stats(samples, |s| s.counters.signals) {
+        println!(
+            "{:<22} {:>10} {:>10} {:>10}",
+            "signals (detectors)", a, b, c
+        );
+    }
     if !samples.is_empty() {
         let cpu: Vec<f64> = samples.iter().skip(1).map(|s| s.cpu_pct).collect();
         if !cpu.is_empty() {
@@ -605,10 +645,10 @@ fn print_table(samples: &[Sample]) {
 }
 
 /// Means of the first and the last fifth of the samples taken after the warm-up.
-fn drift(samples: &[Sample], f: impl Fn(&Sample) -> f64) -> Option<(f64, f64)> {
+fn drift(samples: &[Sample], warmup: Duration, f: impl Fn(&Sample) -> f64) -> Option<(f64, f64)> {
     let after: Vec<f64> = samples
         .iter()
-        .filter(|s| s.t_s >= WARMUP.as_secs_f64())
+        .filter(|s| s.t_s >= warmup.as_secs_f64())
         .map(f)
         .collect();
     let k = after.len() / 5;
@@ -619,7 +659,27 @@ fn drift(samples: &[Sample], f: impl Fn(&Sample) -> f64) -> Option<(f64, f64)> {
     Some((mean(&after[..k]), mean(&after[after.len() - k..])))
 }
 
-fn print_drift(samples: &[Sample]) {
+/// The least-squares slope of `f` after the warm-up, per hour: how fast a leak would climb.
+fn slope(samples: &[Sample], warmup: Duration, f: impl Fn(&Sample) -> f64) -> Option<f64> {
+    let pts: Vec<(f64, f64)> = samples
+        .iter()
+        .filter(|s| s.t_s >= warmup.as_secs_f64())
+        .map(|s| (s.t_s / 3600.0, f(s)))
+        .collect();
+    if pts.len() < 3 {
+        return None;
+    }
+    let n = pts.len() as f64;
+    let (mx, my) = (
+        pts.iter().map(|p| p.0).sum::<f64>() / n,
+        pts.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    (sxx > 0.0).then(|| sxy / sxx)
+}
+
+fn print_drift(samples: &[Sample], warmup: Duration) {
     let report = |name: &str,
                   unit: &str,
                   d: Option<(f64, f64)>,
@@ -631,26 +691,38 @@ fn print_drift(samples: &[Sample]) {
                 if first > 0.0 { (last - first) / first * 100.0 } else { 0.0 },
                 if flat(first, last) { "flat" } else { "NOT flat" }
             ),
-            None => println!("drift {name}: too few samples after the {} s warm-up", WARMUP.as_secs()),
+            None => println!("drift {name}: too few samples after the {} s warm-up", warmup.as_secs()),
         }
     };
     println!();
     report(
         "RSS",
         "KiB",
-        drift(samples, |s| s.rss_kib as f64),
+        drift(samples, warmup, |s| s.rss_kib as f64),
         &|a, b| (b - a).abs() <= a * 0.10,
     );
     report(
         "anonymous RSS",
         "KiB",
-        drift(samples, |s| s.anon_kib as f64),
+        drift(samples, warmup, |s| s.anon_kib as f64),
         &|a, b| (b - a).abs() <= a * 0.10,
     );
+    if let Some(kib_per_hour) = slope(samples, warmup, |s| s.anon_kib as f64) {
+        println!(
+            "trend anonymous RSS after the {} s warm-up: {kib_per_hour:+.0} KiB per hour (least squares)",
+            warmup.as_secs()
+        );
+    }
+    if let Some(d) = drift(samples, warmup, |s| s.counters.signals as f64) {
+        println!(
+            "signals: first fifth after warm-up {:.0}, last fifth {:.0}",
+            d.0, d.1
+        );
+    }
     report(
         "open fds",
         "fds",
-        drift(samples, |s| s.fds as f64),
+        drift(samples, warmup, |s| s.fds as f64),
         &|a, b| (b - a).abs() <= 4.0,
     );
 }

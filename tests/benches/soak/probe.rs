@@ -101,6 +101,11 @@ pub struct AgentCounters {
     pub alerts_firing: u64,
     pub alerts_resolved: u64,
     pub stdout_events: u64,
+    /// Signals with live detectors (`seismo_detectors`): each new template adds one, and
+    /// `detectors.idle_ttl` forgets those not seen since.
+    pub signals: u64,
+    /// Templates the log source's miner has created.
+    pub templates: u64,
 }
 
 impl AgentCounters {
@@ -115,6 +120,8 @@ impl AgentCounters {
             alerts_firing: m.sum("seismo_alerts_total") as u64,
             alerts_resolved: int(m.get("seismo_alerts_resolved_total")),
             stdout_events: int(m.get("seismo_stdout_events_total")),
+            signals: int(m.get("seismo_detectors")),
+            templates: m.sum("seismo_log_templates_created_total") as u64,
         }
     }
 }
@@ -134,13 +141,13 @@ pub struct Sample {
 }
 
 pub const CSV_HEADER: &str = "t_s,rss_kib,anon_kib,cpu_pct,fds,outbox_queued,broker_up,lines_written,\
-lines_processed,outbox_delivered,outbox_dropped,outbox_corrupt,alerts_firing,alerts_resolved,stdout_events";
+lines_processed,outbox_delivered,outbox_dropped,outbox_corrupt,alerts_firing,alerts_resolved,stdout_events,signals,templates";
 
 impl Sample {
     pub fn csv(&self) -> String {
         let c = &self.counters;
         format!(
-            "{:.1},{},{},{:.1},{},{},{},{},{},{},{},{},{},{},{}",
+            "{:.1},{},{},{:.1},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             self.t_s,
             self.rss_kib,
             self.anon_kib,
@@ -156,6 +163,8 @@ impl Sample {
             c.alerts_firing,
             c.alerts_resolved,
             c.stdout_events,
+            c.signals,
+            c.templates,
         )
     }
 }

@@ -37,7 +37,7 @@ use copies::Ends;
 use discovery::{Found, Skip, WalkProblem};
 pub(crate) use identity::{FileId, Head};
 pub(crate) use tail::Lines;
-use tail::{LineRules, TailFile};
+use tail::{LineRules, ReadOutcome, TailFile};
 use watch::Watch;
 
 /// Batches queued between all tailers and the log stage; a full queue blocks the readers.
@@ -662,17 +662,23 @@ impl Tailer {
                 // An event assembled from the old content: hand it out with the old position.
                 let batch = self.batch_of(id, lines);
                 self.send(batch);
-                lines = Lines::default();
             }
             self.record_end(head, end);
         }
+        self.read_up_to(id, size);
+    }
+
+    /// Reads file `id`, which `stat` said holds `size` bytes, from where reading stopped.
+    fn read_up_to(&mut self, id: FileId, size: u64) {
         let Some(t) = self.files.get_mut(&id) else {
             return;
         };
         let Some(file) = t.file.as_ref() else { return };
-        if t.read_pos() == 0 && !t.head.is_complete() && size > u64::from(t.head.len) {
-            // Found too short for a fingerprint and not read yet: it may be copytruncate's
-            // copy, created empty and written afterwards; decide that before reading it.
+        // Found too short for a fingerprint and not read yet: it may be copytruncate's copy,
+        // created empty and written afterwards. Decide that before reading it, and read no
+        // further than the `size` judged: the copy may be written between the stat and the read.
+        let fresh = t.read_pos() == 0 && !t.head.is_complete();
+        if fresh && size > u64::from(t.head.len) {
             if let Ok(h) = Head::read(file, size) {
                 t.head = h;
                 if h.is_complete() && !self.settle_fresh(id, size) {
@@ -683,7 +689,17 @@ impl Tailer {
         let Some(t) = self.files.get_mut(&id) else {
             return;
         };
-        let outcome = match t.read(&self.rules, &mut lines, READ_BUDGET) {
+        let budget = if fresh {
+            size.min(READ_BUDGET)
+        } else {
+            READ_BUDGET
+        };
+        let mut lines = Lines::default();
+        let outcome = match t.read(&self.rules, &mut lines, budget) {
+            // All of what the stat saw is read: the rest waits for the next change.
+            Ok(o) if fresh && budget < READ_BUDGET && o.bytes == budget => {
+                ReadOutcome { eof: true, ..o }
+            }
             Ok(o) => o,
             Err(e) => {
                 Stats::add(&self.stats.log_read_errors, 1);
@@ -966,6 +982,19 @@ mod tests {
     /// tailer is driven by hand so that it meets the copy exactly while it is empty.
     #[test]
     fn a_copy_found_while_empty_is_still_recognised() {
+        copy_met_empty(false);
+    }
+
+    /// The race a loaded machine hit in the soak (7,500 lines read twice): the tailer's stat
+    /// of the copy found it empty, and it was written before the read that followed.
+    #[test]
+    fn a_copy_written_between_the_stat_and_the_read_is_still_recognised() {
+        copy_met_empty(true);
+    }
+
+    /// copytruncate as logrotate does it, with the copy found while still empty; when
+    /// `written_after_stat`, the copy is filled between a stat that saw it empty and the read.
+    fn copy_met_empty(written_after_stat: bool) {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
         let log = dir.join("app.log");
@@ -984,13 +1013,18 @@ mod tests {
         let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
         f.write_all(text(&tail).as_bytes()).unwrap();
         written.extend(tail);
-        // copytruncate, as logrotate does it: create the copy, which the tailer finds empty...
+        // Create the copy, which the tailer finds empty...
         let copy = dir.join("app.log.1");
         let mut c = std::fs::File::create(&copy).unwrap();
         read_all(&mut t);
+        let copy_id = FileId::of(&std::fs::metadata(&copy).unwrap());
+        assert!(t.files.contains_key(&copy_id));
         // ...then fill it, and truncate the original.
         c.write_all(&std::fs::read(&log).unwrap()).unwrap();
         drop(c);
+        if written_after_stat {
+            t.read_up_to(copy_id, 0);
+        }
         f.set_len(0).unwrap();
         let after: Vec<String> = (200..230).map(line).collect();
         f.write_all(text(&after).as_bytes()).unwrap();

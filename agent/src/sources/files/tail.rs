@@ -240,7 +240,7 @@ impl TailFile {
         self.head = Head::EMPTY;
     }
 
-    /// Reads up to about `budget` bytes, stopping early when `out` is full.
+    /// Reads up to `budget` bytes, stopping early when `out` is full.
     pub fn read(
         &mut self,
         rules: &LineRules,
@@ -256,7 +256,10 @@ impl TailFile {
             if outcome.bytes >= budget || out.is_full() {
                 break Ok(());
             }
-            let n = match file.read_at(&mut chunk, self.read_pos) {
+            let want = chunk
+                .len()
+                .min(usize::try_from(budget - outcome.bytes).unwrap_or(CHUNK));
+            let n = match file.read_at(&mut chunk[..want], self.read_pos) {
                 Ok(0) => {
                     outcome.eof = true;
                     break Ok(());
