@@ -7,7 +7,7 @@
 //! `malloc_trim(0)` walks every arena and releases its free pages: about 5 µs when there is
 //! nothing to release, 3 to 4 ms for 32 MiB (`cargo test -p seismo --test memory --
 //! --nocapture`), so the daemon calls it once a minute and after each reload. In the soak
-//! benchmark it kept anonymous memory about 0.9 MB lower after 30 minutes.
+//! benchmark it kept anonymous memory 0.9 MB lower after 30 minutes, 0.4 MB after 100.
 
 use std::time::Duration;
 
