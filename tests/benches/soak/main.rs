@@ -22,10 +22,11 @@
 //! where a leak shows; the rest is the binary's pages, mapped as code first runs), CPU (percent
 //! of one core), open descriptors and MQTT outbox depth (`seismo_sink_queued{sink="mqtt"}` on
 //! /metrics), and the agent's live signals and templates created, in a CSV. At the end it
-//! stops the writer, lets the agent drain (bounded waits), stops it, and checks that every written line is in the lines sink exactly once and that
-//! every event the agent printed reached the subscriber; it exits 1 if not. Whether memory and
-//! descriptors are flat is reported (the mean of the last fifth of the samples after warm-up
-//! against the first fifth), not asserted.
+//! stops the writer, lets the agent drain (bounded waits), stops it, and checks that every
+//! written line is in the lines sink exactly once and that every event the agent printed
+//! reached the subscriber; it exits 1 if not. Whether memory and descriptors are flat is
+//! reported (the mean of the last fifth of the samples after warm-up against the first
+//! fifth), not asserted.
 //!
 //! Each new template adds signals (its count and its novelty), which `detectors.idle_ttl`
 //! forgets once they get no more samples; the soak sets it to 5 minutes (the default is an
