@@ -697,9 +697,7 @@ impl Tailer {
         let mut lines = Lines::default();
         let outcome = match t.read(&self.rules, &mut lines, budget) {
             // All of what the stat saw is read: the rest waits for the next change.
-            Ok(o) if fresh && budget < READ_BUDGET && o.bytes == budget => {
-                ReadOutcome { eof: true, ..o }
-            }
+            Ok(o) if fresh && o.bytes == size => ReadOutcome { eof: true, ..o },
             Ok(o) => o,
             Err(e) => {
                 Stats::add(&self.stats.log_read_errors, 1);
