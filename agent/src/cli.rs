@@ -191,6 +191,7 @@ fn run(path: Option<PathBuf>) -> ExitCode {
     if !overrides.is_empty() {
         tracing::info!(variables = %overrides.names().join(", "), "configuration overridden from the environment");
     }
+    crate::memory::limit_arenas();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(4)
