@@ -213,12 +213,19 @@ async fn run_until_stopped<D: Delivery>(
             Ok(n) if n > 0 => {
                 let n = n.min(batch.len());
                 let last = batch[n - 1].seq;
-                if let Err(e) = blocking(outbox, move |o| o.ack(last)).await {
+                // Counted with the ack, in the blocking task: a restart may drop this loop
+                // while it awaits the task, and the records must not end acked but uncounted.
+                let counts = Arc::clone(&stats);
+                let acked = blocking(outbox, move |o| {
+                    let r = o.ack(last);
+                    SinkStats::add(&counts.delivered, n as u64);
+                    r
+                });
+                if let Err(e) = acked.await {
                     if let Some(k) = disk_log.hit() {
                         tracing::error!(sink = %name, error = %e, failures = k, "cannot record delivery in the outbox: these records may be sent again");
                     }
                 }
-                SinkStats::add(&stats.delivered, n as u64);
                 backoff.reset();
                 if failing {
                     failing = false;
@@ -245,10 +252,15 @@ async fn run_until_stopped<D: Delivery>(
             Err(DeliveryError::Rejected { count, message }) => {
                 let count = count.clamp(1, batch.len());
                 let last = batch[count - 1].seq;
-                if let Err(e) = blocking(outbox, move |o| o.ack(last)).await {
+                let counts = Arc::clone(&stats);
+                let acked = blocking(outbox, move |o| {
+                    let r = o.ack(last);
+                    SinkStats::add(&counts.dropped, count as u64);
+                    r
+                });
+                if let Err(e) = acked.await {
                     tracing::error!(sink = %name, error = %e, "cannot record a refused record in the outbox");
                 }
-                SinkStats::add(&stats.dropped, count as u64);
                 if let Some(n) = reject_log.hit() {
                     tracing::error!(sink = %name, error = %message, refused = n, "the peer refused records for good; they are dropped and counted");
                 }
@@ -346,6 +358,54 @@ mod tests {
         assert_eq!(SinkStats::get(&stats.delivered), 100);
         assert_eq!(SinkStats::get(&stats.retried), 3 * BATCH as u64);
         assert_eq!(SinkStats::get(&stats.queued), 0);
+    }
+
+    /// Delivers every batch, but a reload restarts the sink while the acknowledgement is
+    /// being written: the loop is dropped as it awaits the outbox.
+    struct RestartedOnAck {
+        restart: CancellationToken,
+    }
+
+    impl Delivery for RestartedOnAck {
+        async fn deliver(&mut self, batch: &[Record]) -> Result<usize, DeliveryError> {
+            self.restart.cancel();
+            Ok(batch.len())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_restart_during_the_ack_still_counts_what_was_delivered() {
+        let tmp = tempfile::tempdir().unwrap();
+        let stats = Arc::new(SinkStats::new("restarted"));
+        let outbox = Outbox::open(tmp.path(), "restarted", 1 << 20, Arc::clone(&stats)).unwrap();
+        for i in 0..10u32 {
+            outbox.append(1, &i.to_le_bytes()).unwrap();
+        }
+        let restart = CancellationToken::new();
+        let sink = RestartedOnAck {
+            restart: restart.clone(),
+        };
+        let task = tokio::spawn(run_restartable(
+            Arc::clone(&outbox),
+            sink,
+            Backoff::default(),
+            CancellationToken::new(),
+            restart,
+        ));
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .unwrap()
+            .unwrap();
+        // The ack's blocking task may finish after the loop was dropped: wait for it.
+        for _ in 0..500 {
+            if outbox.queued() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let acked = 10 - outbox.queued() as u64;
+        assert_eq!(acked, 10, "the batch was acknowledged in the outbox");
+        assert_eq!(SinkStats::get(&stats.delivered), acked);
     }
 
     struct Refuses;
