@@ -28,7 +28,7 @@ use crate::alerting::Normal;
 use crate::event::{now_ms, Anomaly, K8sPod, LogEvidence, Range, Sample};
 use crate::sinks::lines::LinesSink;
 use crate::sources::files::checkpoint::{self, Checkpoints, End, Entry, Saved, Store};
-use crate::sources::files::{FileId, LineBatch, TailEvent};
+use crate::sources::files::{FileId, LineBatch, TailEvent, TailerThread};
 use crate::sources::journal::{record, JournalBatch, JournalTask};
 use crate::stats::{LogLimiter, Stats};
 
@@ -838,10 +838,9 @@ impl Source {
 }
 
 /// One running tailer.
-struct TailerThread {
+struct Tailer {
     slot: usize,
-    cancel: CancellationToken,
-    thread: std::thread::JoinHandle<()>,
+    thread: TailerThread,
 }
 
 /// The running file sources and the log stage: one tailer thread per source, and the stage.
@@ -851,7 +850,7 @@ pub struct LogSources {
     /// ends when it and every tailer's are gone.
     tx: Option<SyncSender<TailEvent>>,
     stage: Option<std::thread::JoinHandle<()>>,
-    tailers: HashMap<String, TailerThread>,
+    tailers: HashMap<String, Tailer>,
     next_slot: usize,
     logs_dir: PathBuf,
     stats: Arc<Stats>,
@@ -875,24 +874,11 @@ impl LogSources {
         let Some(tx) = self.tx.clone() else {
             anyhow::bail!("the log stage has stopped");
         };
-        let cancel = self.cancel.child_token();
-        let thread = crate::sources::files::spawn(
-            slot,
-            cfg.clone(),
-            saved,
-            tx,
-            Arc::clone(&self.stats),
-            cancel.clone(),
-        )
-        .map_err(|e| anyhow::anyhow!("cannot start the tailer of {}: {e}", cfg.name))?;
-        self.tailers.insert(
-            cfg.name.clone(),
-            TailerThread {
-                slot,
-                cancel,
-                thread,
-            },
-        );
+        let stats = Arc::clone(&self.stats);
+        let thread = TailerThread::spawn(slot, cfg.clone(), saved, tx, stats, &self.cancel)
+            .map_err(|e| anyhow::anyhow!("cannot start the tailer of {}: {e}", cfg.name))?;
+        self.tailers
+            .insert(cfg.name.clone(), Tailer { slot, thread });
         Ok(())
     }
 
@@ -906,12 +892,15 @@ impl LogSources {
         let _ = tokio::task::spawn_blocking(send).await;
     }
 
-    /// Stops the tailer of source `name` and waits for its thread; returns its slot.
-    async fn stop_tailer(&mut self, name: &str) -> Option<usize> {
+    /// Stops the tailer of source `name` and waits until everything it read is sent; hands
+    /// it back (its thread idle) to be started again or joined.
+    async fn stop_tailer(&mut self, name: &str) -> Option<Tailer> {
         let t = self.tailers.remove(name)?;
-        t.cancel.cancel();
-        let _ = tokio::task::spawn_blocking(move || t.thread.join()).await;
-        Some(t.slot)
+        let stop = move || {
+            t.thread.stop();
+            t
+        };
+        tokio::task::spawn_blocking(stop).await.ok()
     }
 
     /// Starts a source that was not running. Files it finds first start at its `start_at`.
@@ -929,10 +918,12 @@ impl LogSources {
     /// Stops a source: its tailer ends, the lines it read are processed and checkpointed,
     /// then it is forgotten (as a source removed from the file is at start-up).
     pub(crate) async fn remove(&mut self, name: &str) {
-        if let Some(slot) = self.stop_tailer(name).await {
+        if let Some(t) = self.stop_tailer(name).await {
             let (done, wait) = oneshot::channel();
+            let slot = t.slot;
             self.command(StageCommand::Remove { slot, done }).await;
             let _ = wait.await;
+            let _ = tokio::task::spawn_blocking(move || t.thread.join()).await;
         }
     }
 
@@ -945,10 +936,14 @@ impl LogSources {
         settings: SourceSettings,
         restart_tailer: bool,
     ) -> anyhow::Result<()> {
-        let slot = if restart_tailer {
+        let stopped = if restart_tailer {
             self.stop_tailer(&cfg.name).await
         } else {
-            self.tailers.get(&cfg.name).map(|t| t.slot)
+            None
+        };
+        let slot = match &stopped {
+            Some(t) => Some(t.slot),
+            None => self.tailers.get(&cfg.name).map(|t| t.slot),
         };
         let Some(slot) = slot else {
             anyhow::bail!("source {} is not running", cfg.name);
@@ -961,8 +956,10 @@ impl LogSources {
         })
         .await;
         let saved = wait.await.unwrap_or_default();
-        if restart_tailer {
-            self.spawn_tailer(slot, cfg, Some(saved))?;
+        if let Some(mut t) = stopped {
+            // The same thread, and its inotify watch when the paths are the same.
+            t.thread.start(cfg.clone(), Some(saved), &self.cancel);
+            self.tailers.insert(cfg.name.clone(), t);
         }
         Ok(())
     }
@@ -1013,11 +1010,14 @@ impl LogSources {
         if let Some(t) = self.journal.take() {
             t.join().await;
         }
-        let mut threads: Vec<_> = self.tailers.drain().map(|(_, t)| t.thread).collect();
+        let tailers: Vec<_> = self.tailers.drain().map(|(_, t)| t.thread).collect();
         self.tx = None;
-        threads.extend(self.stage.take());
+        let stage = self.stage.take();
         let _ = tokio::task::spawn_blocking(move || {
-            for h in threads {
+            for t in tailers {
+                t.join();
+            }
+            if let Some(h) = stage {
                 let _ = h.join();
             }
         })

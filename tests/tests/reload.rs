@@ -231,6 +231,102 @@ fn a_reload_adds_a_file_source_and_keeps_the_positions_of_the_others() {
     assert_eq!(counter(&summary, "reloads_refused"), 0);
 }
 
+/// The agent's tailer and inotify threads: (thread id, name), sorted.
+fn tailer_threads(pid: i32) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+    {
+        let Ok(comm) = std::fs::read_to_string(task.path().join("comm")) else {
+            continue; // the thread ended meanwhile
+        };
+        let comm = comm.trim().to_owned();
+        if comm.starts_with("tail-") || comm.starts_with("notify") {
+            let tid = task.file_name().to_str().unwrap().parse().unwrap();
+            found.push((tid, comm));
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Waits (bounded) until `pid` has `n` inotify threads; returns its tailer and inotify threads.
+fn settled_threads(pid: i32, n: usize) -> Vec<(u32, String)> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let threads = tailer_threads(pid);
+        let inotify = threads
+            .iter()
+            .filter(|(_, c)| c.starts_with("notify"))
+            .count();
+        if inotify == n || Instant::now() > deadline {
+            return threads;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A reload that restarts a tailer (its line rules changed) runs it again on the same thread
+/// with the same inotify watch, so reloads cost no thread; one that changes its paths keeps
+/// the thread and replaces the watch (the old one's thread ends). No line lost or repeated.
+#[test]
+fn a_tailer_restarted_by_a_reload_keeps_its_thread_and_its_watch() {
+    let s = Setup::new();
+    let a = s.path("a.log");
+    let mut a_lines = numbered("a", 0..10);
+    append(&a, &a_lines);
+    let source = |glob: &str, max_line: usize| {
+        format!("{}max_line_bytes = {max_line}\n", s.source("a", glob))
+    };
+    let config = s.write_config(&source("a.log", 4096));
+    let mut agent = start(&config);
+    assert_eq!(s.wait_committed(10).len(), 10);
+    let before = settled_threads(agent.pid(), 1);
+    assert_eq!(
+        before.len(),
+        2,
+        "one tailer, one inotify thread: {before:?}"
+    );
+
+    for (round, (glob, max_line)) in [("a.log", 4097), ("a.log", 4096)].into_iter().enumerate() {
+        s.write_config(&source(glob, max_line));
+        let outcome = reload(&mut agent);
+        assert!(outcome.contains("file sources ~a"), "{outcome}");
+        let more = numbered("a", 10 * (round + 1)..10 * (round + 2));
+        append(&a, &more);
+        a_lines.extend(more);
+        assert_eq!(s.wait_committed(a_lines.len()).len(), a_lines.len());
+        assert_eq!(
+            settled_threads(agent.pid(), 1),
+            before,
+            "reload {}",
+            round + 1
+        );
+    }
+
+    // New paths: the same tailer thread, a new watch in place of the old one.
+    s.write_config(&source("a.lo[g]", 4096));
+    let outcome = reload(&mut agent);
+    assert!(outcome.contains("file sources ~a"), "{outcome}");
+    let more = numbered("a", 30..40);
+    append(&a, &more);
+    a_lines.extend(more);
+    let got = s.wait_committed(a_lines.len());
+    let after = settled_threads(agent.pid(), 1);
+    let tailers = |t: &[(u32, String)]| -> Vec<(u32, String)> {
+        t.iter()
+            .filter(|(_, c)| c.starts_with("tail-"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(tailers(&after), tailers(&before), "{after:?}");
+    assert_eq!(after.len(), 2, "the old watch's thread ended: {after:?}");
+    assert_exactly_once(&got, &[("a", &a_lines)]);
+    let summary = stop(&mut agent);
+    assert_eq!(counter(&summary, "reloads_ok"), 3, "{summary}");
+}
+
 /// A source removed by a reload stops; the others go on, and what it read before is kept.
 #[test]
 fn a_removed_file_source_stops_and_the_others_go_on() {

@@ -24,7 +24,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::SyncSender;
+use std::sync::mpsc::{self, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -84,23 +84,97 @@ pub(crate) struct LineBatch {
     pub k8s: Option<Arc<crate::event::K8sPod>>,
 }
 
-/// Starts the tailer of source `index` on its own thread. `saved` are its checkpoint entries;
-/// `None` when this source was never watched (then `start_at` applies to the files found first).
-pub(crate) fn spawn(
-    index: usize,
+/// The thread that tails one source. It outlives a reload that restarts its tailer (new paths
+/// or line rules): the next run starts on the same thread and, when the globs are unchanged,
+/// with the same inotify watch, so a reload costs no thread, stack or inotify instance.
+pub(crate) struct TailerThread {
+    runs: mpsc::Sender<Run>,
+    /// One message each time a run ends.
+    ended: mpsc::Receiver<()>,
+    /// Cancels the current run.
+    cancel: CancellationToken,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// One run of a tailer: its settings, where to resume, and what stops it.
+struct Run {
     config: FileSourceConfig,
     saved: Option<Saved>,
-    tx: SyncSender<TailEvent>,
-    stats: Arc<Stats>,
     cancel: CancellationToken,
-) -> io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name(format!("tail-{}", config.name))
-        .spawn(move || {
-            let watch = Watch::new(&config.paths, &config.name);
-            let mut t = Tailer::new(index, config, saved, tx, stats, cancel, watch);
-            t.run();
-        })
+}
+
+impl TailerThread {
+    /// Starts the tailer of source `index` on its own thread. `saved` are its checkpoint
+    /// entries; `None` when this source was never watched (then `start_at` applies to the files
+    /// found first). The run stops when `parent` is cancelled, or at [`TailerThread::stop`].
+    pub(crate) fn spawn(
+        index: usize,
+        config: FileSourceConfig,
+        saved: Option<Saved>,
+        tx: SyncSender<TailEvent>,
+        stats: Arc<Stats>,
+        parent: &CancellationToken,
+    ) -> io::Result<TailerThread> {
+        let (runs, next) = mpsc::channel::<Run>();
+        let (ended_tx, ended) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name(format!("tail-{}", config.name))
+            .spawn(move || {
+                let mut kept: Option<Watch> = None;
+                // Ends when the sender is dropped (the source removed, or the agent stopping).
+                while let Ok(run) = next.recv() {
+                    let watch = match kept.take() {
+                        Some(w) if w.paths() == run.config.paths.as_slice() => w,
+                        _ => Watch::new(&run.config.paths, &run.config.name),
+                    };
+                    let (config, saved) = (run.config, run.saved);
+                    let (tx, stats) = (tx.clone(), Arc::clone(&stats));
+                    let mut t = Tailer::new(index, config, saved, tx, stats, run.cancel, watch);
+                    t.run();
+                    kept = Some(t.watch);
+                    let _ = ended_tx.send(());
+                }
+            })?;
+        let mut t = TailerThread {
+            runs,
+            ended,
+            cancel: CancellationToken::new(),
+            thread,
+        };
+        t.start(config, saved, parent);
+        Ok(t)
+    }
+
+    /// Starts a run (after [`TailerThread::stop`]).
+    pub(crate) fn start(
+        &mut self,
+        config: FileSourceConfig,
+        saved: Option<Saved>,
+        parent: &CancellationToken,
+    ) {
+        self.cancel = parent.child_token();
+        let cancel = self.cancel.clone();
+        // Fails only if the thread is gone (it panicked): the source then reads nothing, as a
+        // dead thread did before.
+        let _ = self.runs.send(Run {
+            config,
+            saved,
+            cancel,
+        });
+    }
+
+    /// Stops the current run and waits until it has ended: everything it read is sent. Blocks.
+    pub(crate) fn stop(&self) {
+        self.cancel.cancel();
+        let _ = self.ended.recv();
+    }
+
+    /// Ends the thread (after its run was cancelled) and waits for it. Blocks.
+    pub(crate) fn join(self) {
+        self.cancel.cancel();
+        drop(self.runs);
+        let _ = self.thread.join();
+    }
 }
 
 struct Tailer {

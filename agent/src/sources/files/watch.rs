@@ -26,6 +26,8 @@ pub(crate) struct Changes {
 }
 
 pub(crate) struct Watch {
+    /// The globs it was made for: a tailer restarted with the same ones keeps it.
+    paths: Vec<PathGlob>,
     watcher: Option<RecommendedWatcher>,
     watched: HashSet<PathBuf>,
     changes: Arc<Mutex<Changes>>,
@@ -45,10 +47,13 @@ impl Watch {
             Ok(w) => w,
             Err(e) => {
                 tracing::warn!(source, error = %e, "inotify is unavailable: files are polled instead (every 250 ms)");
-                return Watch::polling(source, changes, wake);
+                let mut w = Watch::polling(source, changes, wake);
+                w.paths = paths.to_vec();
+                return w;
             }
         };
         let mut w = Watch::polling(source, changes, wake);
+        w.paths = paths.to_vec();
         w.watcher = Some(watcher);
         w.refresh(paths);
         w
@@ -57,6 +62,7 @@ impl Watch {
     /// No notifications: the tailer polls (what happens when inotify cannot be used).
     pub fn polling(source: &str, changes: Arc<Mutex<Changes>>, wake: Receiver<()>) -> Watch {
         Watch {
+            paths: Vec::new(),
             watcher: None,
             watched: HashSet::new(),
             changes,
@@ -64,6 +70,11 @@ impl Watch {
             degraded: false,
             source: source.to_owned(),
         }
+    }
+
+    /// The globs it watches for.
+    pub fn paths(&self) -> &[PathGlob] {
+        &self.paths
     }
 
     /// True when every glob's base directory is watched.
