@@ -42,6 +42,33 @@ pub fn limit_arenas() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 pub fn limit_arenas() {}
 
+/// What the allocator holds, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Heap {
+    /// Handed out and not yet freed: the live heap, whatever the fragmentation.
+    pub in_use: u64,
+    /// Free inside the arenas, kept for reuse instead of returned to the system.
+    pub free: u64,
+}
+
+/// The allocator's own count (glibc's `mallinfo2`, over every arena). It tells a growing live
+/// heap from an allocator that keeps what was freed: RSS alone cannot.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub fn heap() -> Option<Heap> {
+    // SAFETY: mallinfo2 has no preconditions; it takes each arena's lock in turn.
+    let m = unsafe { libc::mallinfo2() };
+    Some(Heap {
+        in_use: (m.uordblks + m.hblkhd) as u64,
+        free: m.fordblks as u64,
+    })
+}
+
+/// Other allocators do not say.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn heap() -> Option<Heap> {
+    None
+}
+
 /// Returns the allocator's free pages to the kernel.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub fn release_free() {

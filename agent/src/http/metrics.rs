@@ -423,6 +423,21 @@ fn render(s: &HttpState, process: &ProcessStats) -> String {
         }
     }
 
+    if let Some(h) = process.heap {
+        e.single(
+            "seismo_heap_in_use_bytes",
+            Gauge,
+            "Heap bytes allocated and not yet freed (the allocator's count).",
+            Int(h.in_use),
+        );
+        e.single(
+            "seismo_heap_free_bytes",
+            Gauge,
+            "Heap bytes free in the allocator's arenas, kept for reuse rather than returned to the system.",
+            Int(h.free),
+        );
+    }
+
     // The process, under the names Prometheus client libraries use.
     if let Some(v) = process.cpu_seconds {
         e.single(
@@ -547,6 +562,10 @@ mod tests {
         assert!(text.contains("seismo_sink_queued{sink=\"otlp\"} 0\n"));
         assert!(text.contains("seismo_anomaly_score{signal=\"log.a\\\"b.count\"} 0.25\n"));
         assert!(text.contains("process_resident_memory_bytes "));
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        assert!(
+            text.contains("seismo_heap_in_use_bytes ") && text.contains("seismo_heap_free_bytes ")
+        );
         assert!(!render(&state(false), &ProcessStats::default()).contains("seismo_anomaly_score"));
     }
 }

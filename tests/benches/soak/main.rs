@@ -21,7 +21,9 @@
 //! Every 10 s it records the agent's RSS and its anonymous part (`RssAnon`: heap and stacks,
 //! where a leak shows; the rest is the binary's pages, mapped as code first runs), CPU (percent
 //! of one core), open descriptors and MQTT outbox depth (`seismo_sink_queued{sink="mqtt"}` on
-//! /metrics), and the agent's live signals and templates created, in a CSV. At the end it
+//! /metrics), the agent's live signals and templates created, and its live heap as the
+//! allocator counts it (`seismo_heap_in_use_bytes`: what RssAnon holds beyond it is memory the
+//! allocator keeps), in a CSV. At the end it
 //! stops the writer, lets the agent drain (bounded waits), stops it, and checks that every
 //! written line is in the lines sink exactly once and that every event the agent printed
 //! reached the subscriber; it exits 1 if not. Whether memory and descriptors are flat is
@@ -621,6 +623,9 @@ fn print_table(samples: &[Sample]) {
             "CPU (% of one core)", a, b, c
         );
     }
+    if let Some((a, b, c)) = stats(samples, |s| s.counters.heap_kib) {
+        println!("{:<22} {:>10} {:>10} {:>10}", "  live heap (KiB)", a, b, c);
+    }
     if let Some((a, b, c)) = stats(samples, |s| s.fds) {
         println!("{:<22} {:>10} {:>10} {:>10}", "open fds", a, b, c);
     }
@@ -712,6 +717,21 @@ fn print_drift(samples: &[Sample], warmup: Duration) {
         println!(
             "trend anonymous RSS after the {} s warm-up: {kib_per_hour:+.0} KiB per hour (least squares)",
             warmup.as_secs()
+        );
+    }
+    report(
+        "live heap",
+        "KiB",
+        drift(samples, warmup, |s| s.counters.heap_kib as f64),
+        &|a, b| (b - a).abs() <= a * 0.10,
+    );
+    if let Some(kib_per_hour) = slope(samples, warmup, |s| s.counters.heap_kib as f64) {
+        println!("trend live heap: {kib_per_hour:+.0} KiB per hour (least squares)");
+    }
+    if let Some(d) = drift(samples, warmup, |s| s.counters.templates as f64) {
+        println!(
+            "templates created: first fifth after warm-up {:.0}, last fifth {:.0}",
+            d.0, d.1
         );
     }
     if let Some(d) = drift(samples, warmup, |s| s.counters.signals as f64) {

@@ -106,6 +106,8 @@ pub struct AgentCounters {
     pub signals: u64,
     /// Templates the log source's miner has created.
     pub templates: u64,
+    /// The live heap as the allocator counts it (`seismo_heap_in_use_bytes`), in KiB.
+    pub heap_kib: u64,
 }
 
 impl AgentCounters {
@@ -122,6 +124,7 @@ impl AgentCounters {
             stdout_events: int(m.get("seismo_stdout_events_total")),
             signals: int(m.get("seismo_detectors")),
             templates: m.sum("seismo_log_templates_created_total") as u64,
+            heap_kib: int(m.get("seismo_heap_in_use_bytes")) / 1024,
         }
     }
 }
@@ -141,13 +144,13 @@ pub struct Sample {
 }
 
 pub const CSV_HEADER: &str = "t_s,rss_kib,anon_kib,cpu_pct,fds,outbox_queued,broker_up,lines_written,\
-lines_processed,outbox_delivered,outbox_dropped,outbox_corrupt,alerts_firing,alerts_resolved,stdout_events,signals,templates";
+lines_processed,outbox_delivered,outbox_dropped,outbox_corrupt,alerts_firing,alerts_resolved,stdout_events,signals,templates,heap_kib";
 
 impl Sample {
     pub fn csv(&self) -> String {
         let c = &self.counters;
         format!(
-            "{:.1},{},{},{:.1},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{:.1},{},{},{:.1},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             self.t_s,
             self.rss_kib,
             self.anon_kib,
@@ -165,6 +168,7 @@ impl Sample {
             c.stdout_events,
             c.signals,
             c.templates,
+            c.heap_kib,
         )
     }
 }
