@@ -45,14 +45,15 @@ pub fn limit_arenas() {}
 /// What the allocator holds, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Heap {
-    /// Handed out and not yet freed: the live heap, whatever the fragmentation.
+    /// Handed out and not yet freed, as glibc counts it: chunk headers and the small chunks
+    /// each thread keeps cached (tcache) included, so it runs above what the program holds.
     pub in_use: u64,
     /// Free inside the arenas, kept for reuse instead of returned to the system.
     pub free: u64,
 }
 
-/// The allocator's own count (glibc's `mallinfo2`, over every arena). It tells a growing live
-/// heap from an allocator that keeps what was freed: RSS alone cannot.
+/// The allocator's own count (glibc's `mallinfo2`, over every arena). It tells a growing heap
+/// from an allocator that keeps what was freed: RSS alone cannot.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub fn heap() -> Option<Heap> {
     // SAFETY: mallinfo2 has no preconditions; it takes each arena's lock in turn.

@@ -427,7 +427,7 @@ fn render(s: &HttpState, process: &ProcessStats) -> String {
         e.single(
             "seismo_heap_in_use_bytes",
             Gauge,
-            "Heap bytes allocated and not yet freed (the allocator's count).",
+            "Heap bytes allocated and not yet freed, as the allocator counts them (chunk overhead and per-thread caches included).",
             Int(h.in_use),
         );
         e.single(

@@ -21,7 +21,7 @@
 //! Every 10 s it records the agent's RSS and its anonymous part (`RssAnon`: heap and stacks,
 //! where a leak shows; the rest is the binary's pages, mapped as code first runs), CPU (percent
 //! of one core), open descriptors and MQTT outbox depth (`seismo_sink_queued{sink="mqtt"}` on
-//! /metrics), the agent's live signals and templates created, and its live heap as the
+//! /metrics), the agent's live signals and templates created, and its heap in use as the
 //! allocator counts it (`seismo_heap_in_use_bytes`: what RssAnon holds beyond it is memory the
 //! allocator keeps), in a CSV. At the end it
 //! stops the writer, lets the agent drain (bounded waits), stops it, and checks that every
@@ -624,7 +624,10 @@ fn print_table(samples: &[Sample]) {
         );
     }
     if let Some((a, b, c)) = stats(samples, |s| s.counters.heap_kib) {
-        println!("{:<22} {:>10} {:>10} {:>10}", "  live heap (KiB)", a, b, c);
+        println!(
+            "{:<22} {:>10} {:>10} {:>10}",
+            "  heap in use (KiB)", a, b, c
+        );
     }
     if let Some((a, b, c)) = stats(samples, |s| s.fds) {
         println!("{:<22} {:>10} {:>10} {:>10}", "open fds", a, b, c);
@@ -720,13 +723,13 @@ fn print_drift(samples: &[Sample], warmup: Duration) {
         );
     }
     report(
-        "live heap",
+        "heap in use",
         "KiB",
         drift(samples, warmup, |s| s.counters.heap_kib as f64),
         &|a, b| (b - a).abs() <= a * 0.10,
     );
     if let Some(kib_per_hour) = slope(samples, warmup, |s| s.counters.heap_kib as f64) {
-        println!("trend live heap: {kib_per_hour:+.0} KiB per hour (least squares)");
+        println!("trend heap in use: {kib_per_hour:+.0} KiB per hour (least squares)");
     }
     if let Some(d) = drift(samples, warmup, |s| s.counters.templates as f64) {
         println!(

@@ -106,7 +106,7 @@ pub struct AgentCounters {
     pub signals: u64,
     /// Templates the log source's miner has created.
     pub templates: u64,
-    /// The live heap as the allocator counts it (`seismo_heap_in_use_bytes`), in KiB.
+    /// The heap in use as the allocator counts it (`seismo_heap_in_use_bytes`), in KiB.
     pub heap_kib: u64,
 }
 
