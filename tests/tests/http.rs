@@ -242,13 +242,16 @@ fn metrics_parse_and_move_as_lines_are_read_and_alerts_sent() {
         f.write_all(line.as_bytes()).unwrap();
     }
     f.flush().unwrap();
+    // Samples come at the end of each 1 s log interval, which may close after the lines are in.
+    let samples_before = before.value("seismo_samples_total", &[]);
     let m = wait_metrics(addr, Duration::from_secs(20), |m| {
         m.value("seismo_log_lines_total", &[]) >= 500.0
+            && m.value("seismo_samples_total", &[]) > samples_before
     });
     assert_eq!(m.value("seismo_log_lines_total", &[]), 500.0);
     assert_eq!(m.value("seismo_log_bytes_read_total", &[]), bytes as f64);
     assert_eq!(m.value("seismo_log_files_watched", &[]), 1.0);
-    assert!(m.value("seismo_samples_total", &[]) > before.value("seismo_samples_total", &[]));
+    assert!(m.value("seismo_samples_total", &[]) > samples_before);
 
     // Alerts: a burst of lines fires an alert on stdout; the counters show it. The alert may
     // already fire on the first burst above, so the counters are compared with the first scrape.
