@@ -9,6 +9,7 @@
 //! ```
 
 use std::future::Future;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -117,6 +118,24 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
+/// Acknowledges the outbox up to `last` and adds `n` to the counter `which` picks, both in one
+/// blocking task: a restart may drop the loop while it awaits the task, and records must not
+/// end acked but uncounted.
+async fn ack_counted(
+    outbox: &Arc<Outbox>,
+    last: u64,
+    which: fn(&SinkStats) -> &AtomicU64,
+    n: usize,
+) -> Result<(), OutboxError> {
+    let stats = Arc::clone(outbox.stats());
+    blocking(outbox, move |o| {
+        let r = o.ack(last);
+        SinkStats::add(which(&stats), n as u64);
+        r
+    })
+    .await
+}
+
 /// Drives `sink` from `outbox` until `stop` is cancelled; then keeps delivering what is queued
 /// for at most [`DRAIN`], lets the sink shut down (at most one second) and returns.
 pub async fn run<D: Delivery>(
@@ -213,14 +232,7 @@ async fn run_until_stopped<D: Delivery>(
             Ok(n) if n > 0 => {
                 let n = n.min(batch.len());
                 let last = batch[n - 1].seq;
-                // Counted with the ack, in the blocking task: a restart may drop this loop
-                // while it awaits the task, and the records must not end acked but uncounted.
-                let counts = Arc::clone(&stats);
-                let acked = blocking(outbox, move |o| {
-                    let r = o.ack(last);
-                    SinkStats::add(&counts.delivered, n as u64);
-                    r
-                });
+                let acked = ack_counted(outbox, last, |s| &s.delivered, n);
                 if let Err(e) = acked.await {
                     if let Some(k) = disk_log.hit() {
                         tracing::error!(sink = %name, error = %e, failures = k, "cannot record delivery in the outbox: these records may be sent again");
@@ -252,12 +264,7 @@ async fn run_until_stopped<D: Delivery>(
             Err(DeliveryError::Rejected { count, message }) => {
                 let count = count.clamp(1, batch.len());
                 let last = batch[count - 1].seq;
-                let counts = Arc::clone(&stats);
-                let acked = blocking(outbox, move |o| {
-                    let r = o.ack(last);
-                    SinkStats::add(&counts.dropped, count as u64);
-                    r
-                });
+                let acked = ack_counted(outbox, last, |s| &s.dropped, count);
                 if let Err(e) = acked.await {
                     tracing::error!(sink = %name, error = %e, "cannot record a refused record in the outbox");
                 }
