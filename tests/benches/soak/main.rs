@@ -670,9 +670,35 @@ fn drift(samples: &[Sample], warmup: Duration, f: impl Fn(&Sample) -> f64) -> Op
 
 /// The least-squares slope of `f` after the warm-up, per hour: how fast a leak would climb.
 fn slope(samples: &[Sample], warmup: Duration, f: impl Fn(&Sample) -> f64) -> Option<f64> {
+    slope_between(samples, warmup.as_secs_f64(), f64::INFINITY, f)
+}
+
+/// The slopes of `f` over the first and the second half of the time after the warm-up: a
+/// buffer that fills (a history of fixed length, caches) climbs in the first and levels off,
+/// a leak climbs in both.
+fn half_slopes(
+    samples: &[Sample],
+    warmup: Duration,
+    f: impl Fn(&Sample) -> f64 + Copy,
+) -> Option<(f64, f64)> {
+    let start = warmup.as_secs_f64();
+    let mid = (start + samples.last()?.t_s) / 2.0;
+    Some((
+        slope_between(samples, start, mid, f)?,
+        slope_between(samples, mid, f64::INFINITY, f)?,
+    ))
+}
+
+/// The least-squares slope of `f` over the samples taken in `[from, to)` seconds, per hour.
+fn slope_between(
+    samples: &[Sample],
+    from: f64,
+    to: f64,
+    f: impl Fn(&Sample) -> f64,
+) -> Option<f64> {
     let pts: Vec<(f64, f64)> = samples
         .iter()
-        .filter(|s| s.t_s >= warmup.as_secs_f64())
+        .filter(|s| s.t_s >= from && s.t_s < to)
         .map(|s| (s.t_s / 3600.0, f(s)))
         .collect();
     if pts.len() < 3 {
@@ -730,6 +756,23 @@ fn print_drift(samples: &[Sample], warmup: Duration) {
     );
     if let Some(kib_per_hour) = slope(samples, warmup, |s| s.counters.heap_kib as f64) {
         println!("trend heap in use: {kib_per_hour:+.0} KiB per hour (least squares)");
+    }
+    let halves = [
+        (
+            "anonymous RSS",
+            half_slopes(samples, warmup, |s| s.anon_kib as f64),
+        ),
+        (
+            "heap in use",
+            half_slopes(samples, warmup, |s| s.counters.heap_kib as f64),
+        ),
+    ];
+    for (name, halves) in halves {
+        if let Some((first, second)) = halves {
+            println!(
+                "trend {name} by half after warm-up: first {first:+.0} KiB per hour, second {second:+.0} KiB per hour"
+            );
+        }
     }
     if let Some(d) = drift(samples, warmup, |s| s.counters.templates as f64) {
         println!(

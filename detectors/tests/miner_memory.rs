@@ -1,0 +1,115 @@
+//! What a template costs the miner, and that `max_clusters` bounds it: a log source that keeps
+//! producing lines never seen before (the soak benchmark writes one new template a minute)
+//! grows the miner until the cap, and not past it.
+//!
+//! The binary counts every byte allocated and freed through its global allocator, so the
+//! figures are the miner's own, exact, and free of malloc's caching. One test only: a second
+//! one running beside it would be counted too.
+//!
+//! `cargo test -p seismo-detectors --test miner_memory -- --nocapture` prints the figures.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use seismo_detectors::{MinerConfig, TemplateMiner};
+
+/// The system allocator, counting the bytes live.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call goes to `System` unchanged; the counter only observes sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+            LIVE.fetch_add(new_size, Ordering::Relaxed);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// A word of letters only: a token with a digit would be masked as a variable (`<*>`), and every
+/// line would join one template.
+fn word(n: u64) -> String {
+    std::iter::successors(Some(n), |&n| (n >= 26).then_some(n / 26))
+        .map(|n| char::from(b'a' + (n % 26) as u8))
+        .collect()
+}
+
+/// The soak benchmark's new-template line: once to create the template, once to match it.
+fn add_template(miner: &mut TemplateMiner, n: u64) {
+    let w = word(n);
+    for _ in 0..2 {
+        miner.add(&format!(
+            "CRIT [{w}] subsystem {w} lost quorum fencing node {w} now"
+        ));
+    }
+}
+
+#[test]
+fn templates_cost_the_miner_under_a_kib_each_and_stop_growing_at_max_clusters() {
+    let cap = 2_000;
+    let config = MinerConfig {
+        max_clusters: cap,
+        ..MinerConfig::default()
+    };
+    let before = LIVE.load(Ordering::Relaxed);
+    let mut miner = TemplateMiner::new(config).expect("valid config");
+    // Steady traffic first: a few templates matched over and over.
+    for i in 0..1_000 {
+        miner.add(&format!("INFO GET /api/items/{i} 200 in {}ms", i % 97));
+        miner.add(&format!("WARN retrying connection {i} to db-{}", i % 7));
+    }
+    let steady = miner.len();
+
+    for n in 0..(cap - steady) as u64 {
+        add_template(&mut miner, n);
+    }
+    assert_eq!(miner.len(), cap);
+    assert_eq!(miner.evictions(), 0);
+    let at_cap = LIVE.load(Ordering::Relaxed) - before;
+    let per_template = at_cap as f64 / cap as f64;
+
+    // Four times the cap of new templates: each evicts the least recently matched.
+    let more = 4 * cap as u64;
+    for n in 0..more {
+        add_template(&mut miner, 1_000_000 + n);
+    }
+    assert_eq!(miner.len(), cap);
+    assert_eq!(miner.evictions(), more);
+    let after = LIVE.load(Ordering::Relaxed) - before;
+    println!(
+        "miner: {cap} templates hold {at_cap} bytes ({per_template:.0} per template); \
+         after {more} more (all evicting): {after} bytes ({:+.2} %)",
+        (after as f64 - at_cap as f64) / at_cap as f64 * 100.0
+    );
+
+    assert!(
+        per_template < 1024.0,
+        "a template costs {per_template:.0} bytes"
+    );
+    // Past the cap the miner only replaces: hash tables at the same size, template texts of
+    // about the same length.
+    assert!(
+        (after as f64) < at_cap as f64 * 1.05,
+        "the miner grew past its cap: {at_cap} -> {after} bytes"
+    );
+}
