@@ -2,6 +2,7 @@
 
 pub mod alertmanager;
 pub mod anomaly;
+pub mod counting_alloc;
 pub mod http_client;
 pub mod http_receiver;
 pub mod mosquitto;

@@ -1,47 +1,15 @@
 //! What a template costs the miner, and that `max_clusters` bounds it: a log source that keeps
-//! producing lines never seen before (the soak benchmark writes one new template a minute)
+//! producing lines never seen before (the soak benchmark writes two new templates a minute)
 //! grows the miner until the cap, and not past it.
 //!
-//! The binary counts every byte allocated and freed through its global allocator, so the
+//! The binary counts every byte allocated and freed (`seismo_e2e::counting_alloc`), so the
 //! figures are the miner's own, exact, and free of malloc's caching. One test only: a second
 //! one running beside it would be counted too.
 //!
-//! `cargo test -p seismo-detectors --test miner_memory -- --nocapture` prints the figures.
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+//! `cargo test -p seismo --test miner_memory -- --nocapture` prints the figures.
 
 use seismo_detectors::{MinerConfig, TemplateMiner};
-
-/// The system allocator, counting the bytes live.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call goes to `System` unchanged; the counter only observes sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-            LIVE.fetch_add(new_size, Ordering::Relaxed);
-        }
-        p
-    }
-}
+use seismo_e2e::counting_alloc::{live, Counting};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -71,7 +39,7 @@ fn templates_cost_the_miner_under_a_kib_each_and_stop_growing_at_max_clusters() 
         max_clusters: cap,
         ..MinerConfig::default()
     };
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = live();
     let mut miner = TemplateMiner::new(config).expect("valid config");
     // Steady traffic first: a few templates matched over and over.
     for i in 0..1_000 {
@@ -85,7 +53,7 @@ fn templates_cost_the_miner_under_a_kib_each_and_stop_growing_at_max_clusters() 
     }
     assert_eq!(miner.len(), cap);
     assert_eq!(miner.evictions(), 0);
-    let at_cap = LIVE.load(Ordering::Relaxed) - before;
+    let at_cap = live() - before;
     let per_template = at_cap as f64 / cap as f64;
 
     // Four times the cap of new templates: each evicts the least recently matched.
@@ -95,7 +63,7 @@ fn templates_cost_the_miner_under_a_kib_each_and_stop_growing_at_max_clusters() 
     }
     assert_eq!(miner.len(), cap);
     assert_eq!(miner.evictions(), more);
-    let after = LIVE.load(Ordering::Relaxed) - before;
+    let after = live() - before;
     println!(
         "miner: {cap} templates hold {at_cap} bytes ({per_template:.0} per template); \
          after {more} more (all evicting): {after} bytes ({:+.2} %)",
