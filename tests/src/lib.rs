@@ -116,7 +116,22 @@ impl Agent {
         uid: Option<u32>,
         timeout: Duration,
     ) -> (Agent, std::net::SocketAddr) {
-        let mut agent = Agent::start_as(&["run", "--config", config], uid);
+        Agent::serving(Agent::start_as(&["run", "--config", config], uid), timeout)
+    }
+
+    /// [`Agent::start_serving`] with extra environment variables.
+    pub fn start_serving_with_env(
+        config: &str,
+        env: &[(&str, &str)],
+        timeout: Duration,
+    ) -> (Agent, std::net::SocketAddr) {
+        Agent::serving(
+            Agent::start_with_env(&["run", "--config", config], env),
+            timeout,
+        )
+    }
+
+    fn serving(mut agent: Agent, timeout: Duration) -> (Agent, std::net::SocketAddr) {
         let addr = agent.http_addr(timeout);
         assert!(
             agent

@@ -31,6 +31,10 @@ fn have(cmd: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// What the unit and the image set in the agent's environment for glibc's malloc (the soak
+/// benchmark reads the unit's too).
+const TUNABLES: &str = "glibc.malloc.tcache_count=0";
+
 /// `Key=value` lines of a systemd unit's [Service] section, in order (keys may repeat).
 fn service_settings(unit: &str) -> Vec<(String, String)> {
     let mut in_service = false;
@@ -79,6 +83,7 @@ fn the_unit_is_notify_with_watchdog_reload_and_the_required_hardening() {
     assert_eq!(one("ReadWritePaths"), "/var/lib/seismo");
     assert_eq!(one("CapabilityBoundingSet"), "");
     assert_eq!(one("UMask"), "0077");
+    assert_eq!(one("Environment"), format!("GLIBC_TUNABLES={TUNABLES}"));
     assert!(humantime::parse_duration(one("WatchdogSec")).is_ok());
     assert!(one("MemoryMax").ends_with('M'));
     for (k, v) in [
@@ -455,6 +460,7 @@ fn the_containerfile_is_a_multi_stage_non_root_build() {
         .filter_map(|kv| kv.split_once('='))
         .collect();
     assert_eq!(vars.get("SEISMO_LOG_FORMAT"), Some(&"json"));
+    assert_eq!(vars.get("GLIBC_TUNABLES"), Some(&TUNABLES));
     for var in vars.keys().filter(|k| k.starts_with("SEISMO_")) {
         assert!(
             seismo_config::OVERRIDES.iter().any(|o| o.var == *var),

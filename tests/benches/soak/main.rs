@@ -41,6 +41,8 @@
 //! broker's log stay there),
 //! `SEISMO_SOAK_KEEP=1` (keep the log files and the lines sink too; they are large),
 //! `SEISMO_BIN` (the agent binary; default the release binary next to this benchmark).
+//! The agent gets the `GLIBC_TUNABLES` the packaged systemd unit sets, so that the soak measures
+//! it as shipped, unless `GLIBC_TUNABLES` is set for the soak (empty: glibc's defaults).
 
 mod probe;
 mod verify;
@@ -321,7 +323,16 @@ fn run() -> Result<bool> {
 
     s.write_config(broker.port, 0)?;
     let config = s.config_path().to_string_lossy().into_owned();
-    let (mut agent, addr) = Agent::start_serving(&config, None, Duration::from_secs(30));
+    let tunables = match std::env::var("GLIBC_TUNABLES") {
+        Ok(set) => set,
+        Err(_) => unit_tunables()?,
+    };
+    println!("soak: agent started with GLIBC_TUNABLES={tunables:?}");
+    let (mut agent, addr) = Agent::start_serving_with_env(
+        &config,
+        &[("GLIBC_TUNABLES", &tunables)],
+        Duration::from_secs(30),
+    );
     let pid = agent.pid();
     let writer = Writer::start(s.load.clone())?;
     let t0 = Instant::now();
@@ -651,6 +662,19 @@ fn print_table(samples: &[Sample]) {
             );
         }
     }
+}
+
+/// The `GLIBC_TUNABLES` the packaged systemd unit runs the agent with.
+fn unit_tunables() -> Result<String> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../packaging/debian/seismo.service"
+    );
+    let unit = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    unit.lines()
+        .find_map(|l| l.trim().strip_prefix("Environment=GLIBC_TUNABLES="))
+        .map(str::to_owned)
+        .ok_or_else(|| format!("{path}: no Environment=GLIBC_TUNABLES=").into())
 }
 
 /// Means of the first and the last fifth of the samples taken after the warm-up.
