@@ -1,6 +1,9 @@
 //! seismo, the agent: sources → pipeline → detectors → alerting → sinks (see DESIGN.md).
 //! The library exists so the pieces can be tested; the binary is `seismo`.
 
+// No unwrap()/expect() outside tests: input, I/O and the network must not crash the agent.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod alerting;
 pub mod backtest;
 pub mod cli;

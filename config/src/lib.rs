@@ -1,6 +1,9 @@
 //! seismo's configuration: typed, parsed from TOML, unknown keys refused, every error located
 //! (file, line, column) and worded as what to change.
 
+// No unwrap()/expect() outside tests: input, I/O and the network must not crash the agent.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod alerting;
 mod detectors;
 mod environment;

@@ -12,6 +12,9 @@
 //! messages into stable template ids; [`LogFormat`] splits a line's header from its message;
 //! [`grouping_accuracy`] scores a parser against labelled data.
 
+// No unwrap()/expect() outside tests: input, I/O and the network must not crash the agent.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod calibration;
 mod cusum;
 mod detector;
