@@ -10,17 +10,10 @@
 
 use seismo_detectors::{MinerConfig, TemplateMiner};
 use seismo_e2e::counting_alloc::{live, Counting};
+use seismo_e2e::word;
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
-
-/// A word of letters only: a token with a digit would be masked as a variable (`<*>`), and every
-/// line would join one template.
-fn word(n: u64) -> String {
-    std::iter::successors(Some(n), |&n| (n >= 26).then_some(n / 26))
-        .map(|n| char::from(b'a' + (n % 26) as u8))
-        .collect()
-}
 
 /// The soak benchmark's new-template line: once to create the template, once to match it.
 fn add_template(miner: &mut TemplateMiner, n: u64) {

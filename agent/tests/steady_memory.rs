@@ -23,6 +23,7 @@ use seismo::pipeline::Pipeline;
 use seismo::stats::Stats;
 use seismo::status::Status;
 use seismo_e2e::counting_alloc::{live, Counting};
+use seismo_e2e::Rng;
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -49,17 +50,9 @@ const SWEEP_EVERY: u64 = 60;
 /// floor for about a minute in the daemon).
 const TEMPLATE_LIVES: u64 = 60;
 
-/// A small deterministic generator: the same noise every run.
-struct Lcg(u64);
-
-impl Lcg {
-    fn unit(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
+/// A number in `[0, 1)`.
+fn unit(rng: &mut Rng) -> f64 {
+    rng.below(1 << 20) as f64 / (1u64 << 20) as f64
 }
 
 fn evidence(template_id: Option<u64>, line: &str) -> Arc<LogEvidence> {
@@ -94,7 +87,7 @@ impl Harness {
     }
 
     /// One simulated second.
-    fn second(&mut self, t: u64, rng: &mut Lcg, host: &[Arc<str>]) {
+    fn second(&mut self, t: u64, rng: &mut Rng, host: &[Arc<str>]) {
         let now = self.start + Duration::from_secs(t);
         let ts_ms = self.t0_ms + t as i64 * 1000;
         let sample = |signal: &Arc<str>, value: f64| Sample {
@@ -104,7 +97,7 @@ impl Harness {
         };
         let mut alerts = Vec::new();
         for s in host {
-            let value = 50.0 + rng.unit();
+            let value = 50.0 + unit(rng);
             alerts.extend(self.pipeline.process(&sample(s, value), now));
         }
 
@@ -112,12 +105,12 @@ impl Harness {
         let anomaly = t / 15;
         let burst = anomaly % 2 == 1 && t % 15 < 5;
         let mut samples = vec![
-            sample(&"log.soak.lines_per_s".into(), 5_000.0 + rng.unit() * 10.0),
+            sample(&"log.soak.lines_per_s".into(), 5_000.0 + unit(rng) * 10.0),
             sample(
                 &"log.soak.errors_per_s".into(),
-                if burst { 400.0 } else { 5.0 + rng.unit() },
+                if burst { 400.0 } else { 5.0 + unit(rng) },
             ),
-            sample(&"log.soak.template.other.count".into(), 20.0 + rng.unit()),
+            sample(&"log.soak.template.other.count".into(), 20.0 + unit(rng)),
         ];
         let mut evidence_for = HashMap::new();
         let mut novel = Vec::new();
@@ -196,7 +189,7 @@ fn the_alert_path_holds_no_more_memory_in_its_third_hour_than_in_its_second() {
         t0_ms: now_ms(),
         alerts: 0,
     };
-    let mut rng = Lcg(7);
+    let mut rng = Rng(7);
     let mut live_at_hour = Vec::new();
     for t in 0..HOURS * 3600 {
         h.second(t, &mut rng, &host);

@@ -276,3 +276,16 @@ impl Rng {
         (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) % n
     }
 }
+
+/// Letters only (the template miner masks tokens with digits): a word unique to `n`, so that
+/// lines built around it make a template never seen before.
+pub fn word(mut n: u64) -> String {
+    let mut w = String::from("x");
+    loop {
+        w.push(char::from(b'a' + (n % 26) as u8));
+        n /= 26;
+        if n == 0 {
+            return w;
+        }
+    }
+}

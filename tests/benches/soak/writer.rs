@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use seismo_e2e::Rng;
+use seismo_e2e::{word, Rng};
 
 /// The writer's pacing step.
 const TICK: Duration = Duration::from_millis(100);
@@ -110,18 +110,6 @@ impl Writer {
 
 fn open_append(p: &Path) -> io::Result<File> {
     OpenOptions::new().create(true).append(true).open(p)
-}
-
-/// Letters only (the miner masks tokens with digits): a word unique to anomaly `n`.
-fn word(mut n: u64) -> String {
-    let mut w = String::from("x");
-    loop {
-        w.push(char::from(b'a' + (n % 26) as u8));
-        n /= 26;
-        if n == 0 {
-            return w;
-        }
-    }
 }
 
 /// One normal line (no trailing newline, no `seq`).
