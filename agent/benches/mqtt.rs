@@ -11,8 +11,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use seismo::outbox::Outbox;
-use seismo::stats::SinkStats;
+use seismo::sinks::outbox::Outbox;
+use seismo::telemetry::stats::SinkStats;
 use seismo_e2e::mosquitto::{Broker, BrokerOptions};
 use seismo_e2e::mqtt_subscriber::Subscriber;
 use seismo_e2e::{default_config_with, Agent};

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use seismo::event::{AlertEvent, AlertState, Event, Range, Severity};
-use seismo::outbox::Outbox;
 use seismo::sinks::deliver::{self, Backoff};
 use seismo::sinks::otlp::transport::LogsTransport;
 use seismo::sinks::otlp::OtlpSink;
+use seismo::sinks::outbox::Outbox;
 use seismo::sinks::EventKind;
-use seismo::stats::Stats;
+use seismo::telemetry::stats::Stats;
 use seismo_e2e::otlp_receiver::OtlpReceiver;
 use tokio_util::sync::CancellationToken;
 

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use seismo::outbox::Outbox;
-use seismo::stats::SinkStats;
+use seismo::sinks::outbox::Outbox;
+use seismo::telemetry::stats::SinkStats;
 
 /// An alert as the sinks queue it: the stdout schema, about 500 bytes.
 fn alert(i: u64) -> Vec<u8> {

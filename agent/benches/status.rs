@@ -9,12 +9,12 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use seismo::alerting::silences::Silences;
 use seismo::event::Sample;
+use seismo::http::status::{Status, BUCKETS, BUCKET_MS, MAX_SIGNALS};
 use seismo::http::{bind, HttpState};
 use seismo::pipeline::Pipeline;
-use seismo::silences::Silences;
-use seismo::stats::Stats;
-use seismo::status::{Status, BUCKETS, BUCKET_MS, MAX_SIGNALS};
+use seismo::telemetry::stats::Stats;
 use seismo_e2e::http_client::request;
 
 /// Unix ms of a bucket boundary, so every run fills the same buckets.
@@ -98,7 +98,7 @@ fn main() {
     let before = rss_kib();
     let status = Arc::new(Status::new("bench".into()));
     let all = names(MAX_SIGNALS);
-    let now_ms = seismo::event::now_ms();
+    let now_ms = seismo::clock::now_ms();
     let first = now_ms - now_ms % BUCKET_MS - (BUCKETS as i64 - 1) * BUCKET_MS;
     for b in 0..BUCKETS as i64 {
         for (i, s) in all.iter().enumerate() {

@@ -9,11 +9,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use seismo::event::{AlertEvent, AlertState, Range, Severity};
-use seismo::outbox::Outbox;
 use seismo::sinks::deliver::{self, Backoff, BATCH};
+use seismo::sinks::outbox::Outbox;
 use seismo::sinks::webhook::WebhookSink;
 use seismo::sinks::EventKind;
-use seismo::stats::Stats;
+use seismo::telemetry::stats::Stats;
 use seismo_e2e::http_receiver::HttpReceiver;
 use tokio_util::sync::CancellationToken;
 

@@ -2,7 +2,6 @@
 //! (alerts on one signal, incidents that group alerts).
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
@@ -81,7 +80,7 @@ pub struct Range {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AlertEvent {
     /// When the event happened (RFC 3339, UTC).
-    #[serde(serialize_with = "rfc3339")]
+    #[serde(serialize_with = "crate::clock::rfc3339")]
     pub time: i64,
     pub state: AlertState,
     /// Stable for one alert from firing to resolved: `{signal}@{first anomalous ts_ms}`.
@@ -97,7 +96,7 @@ pub struct AlertEvent {
     pub score: f64,
     pub detector: &'static str,
     /// When the alert started firing (RFC 3339, UTC).
-    #[serde(serialize_with = "rfc3339")]
+    #[serde(serialize_with = "crate::clock::rfc3339")]
     pub started_at: i64,
     /// The signal keeps going in and out of its range: its alert is held open, not re-fired.
     pub flapping: bool,
@@ -123,7 +122,7 @@ pub enum IncidentState {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IncidentEvent {
     /// When the event happened (RFC 3339, UTC).
-    #[serde(serialize_with = "rfc3339")]
+    #[serde(serialize_with = "crate::clock::rfc3339")]
     pub time: i64,
     pub state: IncidentState,
     /// Stable from opened to resolved: `{host}@{ts_ms of the alert that opened it}`.
@@ -136,7 +135,7 @@ pub struct IncidentEvent {
     /// Every signal in the timeline, once, in timeline order.
     pub signals: Vec<Arc<str>>,
     /// When the first alert started (RFC 3339, UTC).
-    #[serde(serialize_with = "rfc3339")]
+    #[serde(serialize_with = "crate::clock::rfc3339")]
     pub started_at: i64,
     pub summary: String,
     /// Its alerts, ordered by the time each started: the earliest
@@ -156,14 +155,14 @@ impl IncidentEvent {
 pub struct TimelineEntry {
     pub signal: Arc<str>,
     /// When the alert started: its signal's first anomalous point (RFC 3339, UTC).
-    #[serde(serialize_with = "rfc3339")]
+    #[serde(serialize_with = "crate::clock::rfc3339")]
     pub time: i64,
     pub severity: Severity,
     pub alert_id: String,
     /// The alert's summary when it fired.
     pub evidence: String,
     /// When the alert resolved; `null` while it fires.
-    #[serde(serialize_with = "rfc3339_opt")]
+    #[serde(serialize_with = "crate::clock::rfc3339_opt")]
     pub resolved_at: Option<i64>,
 }
 
@@ -174,7 +173,7 @@ pub enum Event {
     Alert(AlertEvent),
     Incident(IncidentEvent),
     /// The outcome of a remediation hook run (`hooks/outcome.rs`).
-    Hook(crate::hooks::HookOutcome),
+    Hook(HookOutcome),
 }
 
 impl Event {
@@ -228,28 +227,67 @@ impl LogEvidence {
     }
 }
 
-/// Unix milliseconds now.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+/// Bytes of each of stdout and stderr kept in an outcome.
+pub const OUTPUT_LIMIT: usize = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HookResult {
+    /// Exited with status 0.
+    Ok,
+    /// Exited with another status, was killed by a signal, or could not be started.
+    Failed,
+    /// Still running at its timeout; its process group was stopped.
+    TimedOut,
+    /// Still running when the agent stopped; its process group was stopped.
+    Interrupted,
+    /// `dry_run = true`: nothing was run.
+    DryRun,
 }
 
-/// Formats unix milliseconds as RFC 3339 UTC with millisecond precision.
-pub fn format_ts(ts_ms: i64) -> String {
-    let t = UNIX_EPOCH + Duration::from_millis(u64::try_from(ts_ms).unwrap_or(0));
-    humantime::format_rfc3339_millis(t).to_string()
-}
-
-fn rfc3339<S: serde::Serializer>(ts_ms: &i64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format_ts(*ts_ms))
-}
-
-fn rfc3339_opt<S: serde::Serializer>(ts_ms: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
-    match ts_ms {
-        Some(t) => s.serialize_str(&format_ts(*t)),
-        None => s.serialize_none(),
+impl HookResult {
+    /// As serialized.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Failed => "failed",
+            Self::TimedOut => "timed_out",
+            Self::Interrupted => "interrupted",
+            Self::DryRun => "dry_run",
+        }
     }
+}
+
+/// One run of one hook, as the sinks receive it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HookOutcome {
+    /// When the run ended (RFC 3339, UTC).
+    #[serde(serialize_with = "crate::clock::rfc3339")]
+    pub time: i64,
+    pub hook: String,
+    /// `"alert"` or `"incident"`: what ran the hook.
+    pub event: &'static str,
+    /// The alert or incident id.
+    pub event_id: String,
+    /// `"firing"` or `"resolved"`: the state of the event that ran the hook.
+    pub state: &'static str,
+    pub host: String,
+    pub result: HookResult,
+    /// The argv as configured (never holds alert data).
+    pub command: Vec<String>,
+    pub exit_code: Option<i32>,
+    /// The signal that ended the hook's main process, e.g. `"SIGKILL"`.
+    pub exit_signal: Option<String>,
+    pub timed_out: bool,
+    pub duration_ms: u64,
+    /// The first [`OUTPUT_LIMIT`] bytes (invalid UTF-8 replaced).
+    pub stdout: String,
+    pub stdout_truncated: bool,
+    pub stderr: String,
+    pub stderr_truncated: bool,
+    /// Why the command could not be started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Short, human-friendly rendering of a measured value.
@@ -265,12 +303,6 @@ pub(crate) fn fmt_value(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timestamps_are_rfc3339_utc() {
-        assert_eq!(format_ts(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(format_ts(1_764_097_262_123), "2025-11-25T19:01:02.123Z");
-    }
 
     #[test]
     fn values_render_compactly() {

@@ -13,11 +13,11 @@ use std::sync::Arc;
 
 use seismo_detectors::{LogFormat, MinerConfig, TemplateMiner};
 
-use crate::outbox::Outbox;
+use crate::sinks::outbox::Outbox;
 use crate::sources::files::container::{decode_cri, decode_docker, Wrapper};
 use crate::sources::journal::record;
 use crate::sources::scrape::{self, series};
-use crate::stats::SinkStats;
+use crate::telemetry::stats::SinkStats;
 
 /// A target's body: any bytes in, a panic only for a broken invariant.
 pub type Entry = fn(&[u8]);
@@ -283,7 +283,7 @@ pub fn prometheus_text(data: &[u8]) {
 /// A recorded series (`seismo replay FILE.csv`): read in both orders; a file accepted in time
 /// order is accepted the same in any order, and an error names a line of the file.
 pub fn csv_series(data: &[u8]) {
-    use crate::csv_series::{parse, Order};
+    use crate::cli::csv_series::{parse, Order};
     let path = Path::new("fuzz.csv");
     let lines = data.split(|&b| b == b'\n').count() as u64;
     let sorted = parse(path, data, "value", Order::NonDecreasing);
@@ -307,7 +307,7 @@ pub fn csv_series(data: &[u8]) {
     if let Ok(s) = &sorted {
         assert!(s.ts_ms.windows(2).all(|w| w[0] <= w[1]));
         // Compared bit for bit: NaN values are kept.
-        let bits = |s: &crate::csv_series::Series| {
+        let bits = |s: &crate::cli::csv_series::Series| {
             let values: Vec<u64> = s.values.iter().map(|v| v.to_bits()).collect();
             (s.ts_ms.clone(), values, s.texts.clone())
         };

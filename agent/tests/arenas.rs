@@ -14,7 +14,7 @@ fn threads_allocating_at_once_share_the_capped_arenas() {
         "this test measures the daemon's own cap: unset MALLOC_ARENA_MAX"
     );
     let before = arenas();
-    seismo::memory::limit_arenas();
+    seismo::daemon::memory::limit_arenas();
     // Eight threads allocate at the same instant, for long enough to contend for a lock: without
     // a cap glibc gives most of them an arena of their own.
     let start = Arc::new(Barrier::new(8));
@@ -38,9 +38,9 @@ fn threads_allocating_at_once_share_the_capped_arenas() {
     let after = arenas();
     println!("malloc arenas: {before} before, {after} after eight threads allocated at once");
     assert!(
-        after <= seismo::memory::ARENAS as usize,
+        after <= seismo::daemon::memory::ARENAS as usize,
         "glibc made {after} arenas; the cap is {}",
-        seismo::memory::ARENAS
+        seismo::daemon::memory::ARENAS
     );
 }
 

@@ -14,7 +14,7 @@ fn freed_heap_below_a_live_allocation_leaves_rss_once_released() {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .expect("RssAnon in /proc/self/status")
     };
-    let heap = || seismo::memory::heap().expect("glibc reports its heap");
+    let heap = || seismo::daemon::memory::heap().expect("glibc reports its heap");
     let before = anon_kib();
     let heap_before = heap();
     let mut chunks: Vec<Box<[u8; 1024]>> = (0..CHUNKS).map(|_| Box::new([1u8; 1024])).collect();
@@ -26,12 +26,12 @@ fn freed_heap_below_a_live_allocation_leaves_rss_once_released() {
     let held = anon_kib();
     let heap_freed = heap();
     let t = std::time::Instant::now();
-    seismo::memory::release_free();
+    seismo::daemon::memory::release_free();
     let took = t.elapsed();
     let after = anon_kib();
     drop(last);
     let t = std::time::Instant::now();
-    seismo::memory::release_free();
+    seismo::daemon::memory::release_free();
     let took_again = t.elapsed();
     println!(
         "RssAnon: {before} KiB before, {held} KiB after the free, {after} KiB released \

@@ -1,12 +1,12 @@
 //! `seismo replay --plot` and `seismo backtest --plot-dir`, run as a user would on small files
 //! written here; the charts are read back with an XML parser and their elements found by the
-//! chart's palette (`seismo::plot::palette`).
+//! chart's palette (`seismo::cli::plot::palette`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use seismo::plot::palette::{self, Colour};
+use seismo::cli::plot::palette::{self, Colour};
 
 fn seismo(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_seismo"))

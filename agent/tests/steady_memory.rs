@@ -15,13 +15,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use seismo::alerting::Normal;
-use seismo::event::{now_ms, AlertEvent, Anomaly, LogEvidence, Range, Sample};
-use seismo::incidents::Incidents;
+use seismo::alerting::incidents::Incidents;
+use seismo::alerting::lifecycle::Normal;
+use seismo::clock::now_ms;
+use seismo::event::{AlertEvent, Anomaly, LogEvidence, Range, Sample};
+use seismo::http::status::Status;
 use seismo::logs::LogUpdate;
 use seismo::pipeline::Pipeline;
-use seismo::stats::Stats;
-use seismo::status::Status;
+use seismo::telemetry::stats::Stats;
 use seismo_e2e::counting_alloc::{live, Counting};
 use seismo_e2e::Rng;
 

@@ -7,8 +7,8 @@ use axum::response::Response;
 
 use super::server::HttpState;
 use super::silences_api::{error, json};
-use crate::event::now_ms;
-use crate::stats::Stats;
+use crate::clock::now_ms;
+use crate::telemetry::stats::Stats;
 
 pub(super) async fn signals(State(s): State<HttpState>) -> Response {
     match &s.status {

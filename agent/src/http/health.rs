@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::server::HttpState;
-use crate::event::now_ms;
+use crate::clock::now_ms;
 
 /// The pipeline ticks every second; this long without a tick means it is stuck (for example
 /// blocked on a sink that does not take events).

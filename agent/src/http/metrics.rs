@@ -12,8 +12,8 @@ use axum::response::IntoResponse;
 
 use super::process::ProcessStats;
 use super::server::HttpState;
-use crate::event::now_ms;
-use crate::stats::{SinkStats, Stats};
+use crate::clock::now_ms;
+use crate::telemetry::stats::{SinkStats, Stats};
 
 pub(super) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -509,7 +509,7 @@ mod tests {
     fn state(scores: bool) -> HttpState {
         HttpState::new(
             Arc::new(Stats::default()),
-            Arc::new(crate::silences::Silences::from_config(&[], 0)),
+            Arc::new(crate::alerting::silences::Silences::from_config(&[], 0)),
             Arc::new(AtomicBool::new(true)),
             scores,
         )

@@ -2,6 +2,8 @@
 //! `/healthz`, `/readyz`, the silences API under `/api/v1/silences`, and the status page `/`
 //! with its JSON API (`/api/v1/signals`, `/api/v1/incidents`).
 
+pub mod status;
+
 mod api;
 mod health;
 mod metrics;

@@ -9,7 +9,7 @@ pub(super) struct ProcessStats {
     pub start_time_seconds: Option<f64>,
     pub open_fds: Option<u64>,
     pub threads: Option<u64>,
-    pub heap: Option<crate::memory::Heap>,
+    pub heap: Option<crate::daemon::memory::Heap>,
 }
 
 impl ProcessStats {
@@ -32,7 +32,7 @@ impl ProcessStats {
         p.open_fds = std::fs::read_dir("/proc/self/fd")
             .ok()
             .map(|d| d.count() as u64);
-        p.heap = crate::memory::heap();
+        p.heap = crate::daemon::memory::heap();
         p
     }
 }

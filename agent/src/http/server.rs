@@ -14,9 +14,9 @@ use seismo_config::HttpConfig;
 use tokio::task::JoinHandle;
 
 use super::{api, health, metrics, silences_api, status_page};
-use crate::silences::Silences;
-use crate::stats::{LogLimiter, Stats};
-use crate::status::Status;
+use crate::alerting::silences::Silences;
+use crate::http::status::Status;
+use crate::telemetry::stats::{LogLimiter, Stats};
 
 /// Request bodies larger than this are refused (413): a silence is a few hundred bytes.
 const MAX_BODY: usize = 64 * 1024;
@@ -183,7 +183,7 @@ mod tests {
         state.ready.store(true, Ordering::Relaxed);
         assert_eq!(get(addr, "/readyz").await.0, 200);
 
-        let now = u64::try_from(crate::event::now_ms()).unwrap();
+        let now = u64::try_from(crate::clock::now_ms()).unwrap();
         state.stats.heartbeat_ms.store(now, Ordering::Relaxed);
         assert_eq!(get(addr, "/healthz").await, (200, "ok\n".to_owned()));
         state

@@ -11,14 +11,14 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::server::HttpState;
-use crate::event::now_ms;
-use crate::silences::{NewSilence, SilenceError, Silences};
-use crate::stats::Stats;
+use crate::alerting::silences::{NewSilence, SilenceError, Silences};
+use crate::clock::now_ms;
+use crate::telemetry::stats::Stats;
 
 pub(super) async fn list(State(s): State<HttpState>) -> Response {
     #[derive(Serialize)]
     struct Listing {
-        silences: Vec<crate::silences::SilenceView>,
+        silences: Vec<crate::alerting::silences::SilenceView>,
     }
     json(
         StatusCode::OK,

@@ -12,11 +12,12 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use super::server::HttpState;
-use crate::event::{fmt_value, format_ts, now_ms};
-use crate::stats::{SinkStats, Stats};
-use crate::status::{
+use crate::clock::{format_ts, now_ms};
+use crate::event::fmt_value;
+use crate::http::status::{
     HookRun, IncidentView, IncidentsView, SignalView, SignalsView, Status, BUCKETS, BUCKET_MS,
 };
+use crate::telemetry::stats::{SinkStats, Stats};
 
 /// Seconds between the browser's reloads of the page.
 pub(super) const REFRESH_S: u32 = 10;
@@ -278,7 +279,7 @@ fn signals(o: &mut String, v: &SignalsView, now: i64) {
         let _ = write!(
             o,
             "<p class=\"muted\">{untracked} signals have no history here (the page keeps {}).</p>",
-            crate::status::MAX_SIGNALS
+            crate::http::status::MAX_SIGNALS
         );
     }
     if v.signals.is_empty() {
@@ -414,7 +415,7 @@ fn hook_runs(o: &mut String, runs: &[HookRun]) {
     );
     for r in runs {
         let class = match r.result {
-            crate::hooks::HookResult::Ok | crate::hooks::HookResult::DryRun => "ok",
+            crate::event::HookResult::Ok | crate::event::HookResult::DryRun => "ok",
             _ => "bad",
         };
         let exit = match (&r.exit_code, &r.exit_signal, &r.error) {
@@ -532,7 +533,8 @@ mod tests {
             k8s: None,
         });
         status.note_templates([(&signal, &ev)]);
-        let mut incidents = crate::incidents::Incidents::new("h".into(), Duration::from_secs(60));
+        let mut incidents =
+            crate::alerting::incidents::Incidents::new("h".into(), Duration::from_secs(60));
         let alert = AlertEvent {
             time: now,
             state: AlertState::Firing,
@@ -554,14 +556,14 @@ mod tests {
             log: Some(ev),
         };
         status.on_events(&incidents.on_alert(alert));
-        status.on_hook(&crate::hooks::HookOutcome {
+        status.on_hook(&crate::event::HookOutcome {
             time: now,
             hook: format!("hook{EVIL}"),
             event: "alert",
             event_id: format!("id{EVIL}"),
             state: "firing",
             host: "h".into(),
-            result: crate::hooks::HookResult::Failed,
+            result: crate::event::HookResult::Failed,
             command: vec![],
             exit_code: None,
             exit_signal: None,

@@ -17,8 +17,8 @@ use rand::Rng;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::outbox::{Outbox, OutboxError, Record};
-use crate::stats::{LogLimiter, SinkStats};
+use crate::sinks::outbox::{Outbox, OutboxError, Record};
+use crate::telemetry::stats::{LogLimiter, SinkStats};
 
 /// Records handed to a sink per attempt.
 pub const BATCH: usize = 64;

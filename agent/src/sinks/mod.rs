@@ -5,9 +5,9 @@
 //! `deliver::run` sends from there.
 
 pub mod deliver;
-pub(crate) mod lines;
 pub mod mqtt;
 pub mod otlp;
+pub mod outbox;
 pub(crate) mod running;
 pub mod stdout;
 pub mod webhook;
@@ -18,8 +18,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::event::Event;
-use crate::outbox::Outbox;
-use crate::stats::LogLimiter;
+use crate::sinks::outbox::Outbox;
+use crate::telemetry::stats::LogLimiter;
 
 /// What an outbox record holds: its `kind` tag. The payload is the event's JSON, the schema of
 /// the stdout sink (README).

@@ -25,7 +25,7 @@ use seismo_config::{MqttSinkConfig, MqttVersion};
 
 use super::deliver::{Delivery, DeliveryError, BATCH};
 use super::EventKind;
-use crate::outbox::Record;
+use crate::sinks::outbox::Record;
 
 /// What the sink needs besides the configuration: resolved once at start.
 #[derive(Debug, Clone)]

@@ -23,8 +23,8 @@ use super::otlp::transport::LogsTransport;
 use super::otlp::OtlpSink;
 use super::{EventKind, SINK_QUEUE};
 use crate::event::Event;
-use crate::outbox::Outbox;
-use crate::stats::Stats;
+use crate::sinks::outbox::Outbox;
+use crate::telemetry::stats::Stats;
 
 /// Every sink by name, in the order they are started.
 pub(crate) const SINK_NAMES: [&str; 3] = ["stdout", "mqtt", "otlp"];

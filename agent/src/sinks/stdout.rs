@@ -7,7 +7,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use crate::event::Event;
-use crate::stats::{LogLimiter, Stats};
+use crate::telemetry::stats::{LogLimiter, Stats};
 
 /// Writes every event from `rx` to `out` until the channel closes, flushing after each event so
 /// a reader sees events as they happen. Write errors (a closed pipe) are counted and logged at

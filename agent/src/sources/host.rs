@@ -11,9 +11,10 @@ use sysinfo::{CpuRefreshKind, Disks, Networks, System};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use crate::event::{now_ms, Sample};
+use crate::clock::now_ms;
+use crate::event::Sample;
 use crate::sources::rate::Rates;
-use crate::stats::{LogLimiter, Stats};
+use crate::telemetry::stats::{LogLimiter, Stats};
 
 /// One collection step's samples.
 pub type Batch = Arc<Vec<Sample>>;

@@ -18,10 +18,11 @@ use seismo_config::ProcessSourceConfig;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use crate::event::{now_ms, Sample};
+use crate::clock::now_ms;
+use crate::event::Sample;
 use crate::sources::host::Batch;
 use crate::sources::tasks::SourceTasks;
-use crate::stats::{LogLimiter, Stats};
+use crate::telemetry::stats::{LogLimiter, Stats};
 
 const PROC: &str = "/proc";
 

@@ -28,7 +28,7 @@ use seismo_config::{OtlpCompression, OtlpProtocol, OtlpSinkConfig};
 
 use super::record;
 use super::transport::{self, BuildError};
-use crate::stats::{LogLimiter, Stats};
+use crate::telemetry::stats::{LogLimiter, Stats};
 
 /// The gauge of a signal's latest value.
 pub const VALUE_GAUGE: &str = "seismo.signal.value";

@@ -7,8 +7,8 @@ pub mod metrics;
 pub mod record;
 pub mod transport;
 
-use crate::outbox::Record;
 use crate::sinks::deliver::{Delivery, DeliveryError};
+use crate::sinks::outbox::Record;
 use crate::sinks::EventKind;
 use record::{WireAlert, WireEvent, WireIncident};
 use transport::{ExportError, LogsTransport};

@@ -16,12 +16,12 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use super::{decode_alert, leading, post_batch, Http, PostError};
-use crate::event::{format_ts, now_ms};
-use crate::outbox::Record;
+use crate::clock::{format_ts, now_ms};
 use crate::sinks::deliver::DeliveryError;
 use crate::sinks::otlp::record::{WireAlert, WireSeverity, WireState};
+use crate::sinks::outbox::Record;
 use crate::sinks::EventKind;
-use crate::stats::LogLimiter;
+use crate::telemetry::stats::LogLimiter;
 
 /// The `alertname` label of single-signal alerts.
 pub const ALERTNAME: &str = "SeismoAnomaly";

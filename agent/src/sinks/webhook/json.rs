@@ -1,7 +1,7 @@
 //! `format = "json"`: a batch of events (up to 64) as one JSON array per request; each element
 //! is the event's own JSON exactly as the stdout sink prints it (schema in the README).
 
-use crate::outbox::Record;
+use crate::sinks::outbox::Record;
 use crate::sinks::EventKind;
 
 /// One array element: the record's payload, which must be a JSON object.

@@ -20,9 +20,9 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, USER_AGENT};
 use seismo_config::{WebhookFormat, WebhookSinkConfig};
 
-use crate::outbox::Record;
 use crate::sinks::deliver::{Delivery, DeliveryError};
 use crate::sinks::otlp::record::WireAlert;
+use crate::sinks::outbox::Record;
 use crate::sinks::EventKind;
 
 /// Why a webhook cannot be set up (reported at start-up, exit code 2 territory).

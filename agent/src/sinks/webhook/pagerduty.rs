@@ -5,9 +5,9 @@
 use serde::Serialize;
 
 use super::{decode_alert, post_batch, Http};
-use crate::outbox::Record;
 use crate::sinks::deliver::DeliveryError;
 use crate::sinks::otlp::record::{WireAlert, WireSeverity, WireState};
+use crate::sinks::outbox::Record;
 use crate::sinks::EventKind;
 
 /// PagerDuty's limits.

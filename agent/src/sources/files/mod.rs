@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use seismo_config::{FileSourceConfig, StartAt};
 use tokio_util::sync::CancellationToken;
 
-use crate::stats::{LogLimiter, Stats};
+use crate::telemetry::stats::{LogLimiter, Stats};
 use checkpoint::{End, Entry, ReadPos, Saved};
 use copies::Ends;
 use discovery::{Found, Skip, WalkProblem};

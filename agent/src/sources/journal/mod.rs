@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::sinks::deliver::Backoff;
 use crate::sources::files::TailEvent;
-use crate::stats::{LogLimiter, Stats};
+use crate::telemetry::stats::{LogLimiter, Stats};
 use record::{JournalRecord, Malformed};
 
 /// Records handed to the log stage at most per batch.

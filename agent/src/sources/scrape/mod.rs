@@ -22,10 +22,11 @@ use seismo_config::ScrapeSourceConfig;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use crate::event::{now_ms, Sample};
+use crate::clock::now_ms;
+use crate::event::Sample;
 use crate::sources::host::Batch;
 use crate::sources::tasks::SourceTasks;
-use crate::stats::{LogLimiter, Stats};
+use crate::telemetry::stats::{LogLimiter, Stats};
 use series::{Dropped, Series};
 
 /// Why a scrape failed; `reason` labels the self-metric.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ::sd_notify::NotifyState;
 
-use crate::stats::LogLimiter;
+use crate::telemetry::stats::LogLimiter;
 
 /// The service manager as seen from the agent.
 #[derive(Debug)]

@@ -21,8 +21,7 @@ use std::time::Instant;
 use anyhow::Context;
 use seismo_detectors::{LogFormat, TemplateMiner};
 
-/// Exit status for a `--log-format` that does not parse.
-const EXIT_USAGE: u8 = 2;
+use crate::cli::exit::EXIT_USAGE;
 
 /// Counts reported on stderr.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

@@ -196,7 +196,7 @@ mod tests {
     use super::*;
 
     fn ms(text: &str) -> i64 {
-        crate::csv_series::parse_timestamp(text).unwrap()
+        crate::cli::csv_series::parse_timestamp(text).unwrap()
     }
 
     #[test]

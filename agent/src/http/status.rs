@@ -13,10 +13,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
 
-use crate::event::{
-    now_ms, Event, IncidentEvent, IncidentState, LogEvidence, Severity, TimelineEntry,
-};
-use crate::hooks::{HookOutcome, HookResult};
+use crate::clock::now_ms;
+use crate::event::{Event, IncidentEvent, IncidentState, LogEvidence, Severity, TimelineEntry};
+use crate::event::{HookOutcome, HookResult};
 
 /// One history bucket spans this long.
 pub const BUCKET_MS: i64 = 30_000;
@@ -155,7 +154,7 @@ impl IncidentRecord {
 pub struct SignalsView {
     pub host: Arc<str>,
     /// When the answer was made (RFC 3339, UTC).
-    #[serde(serialize_with = "rfc3339")]
+    #[serde(serialize_with = "crate::clock::rfc3339")]
     pub time: i64,
     /// Signals with a live detector (`seismo_detectors` on /metrics).
     pub signals_active: u64,
@@ -177,7 +176,7 @@ pub struct SignalView {
     /// The latest point was anomalous.
     pub anomalous: bool,
     /// When the latest point was taken (RFC 3339, UTC).
-    #[serde(serialize_with = "rfc3339")]
+    #[serde(serialize_with = "crate::clock::rfc3339")]
     pub updated_at: i64,
     /// For log signals with one: the template behind the signal (for `lines_per_s` and
     /// `errors_per_s`, the busiest of the last interval).
@@ -190,7 +189,7 @@ pub struct SignalView {
 #[derive(Debug, Clone, Serialize)]
 pub struct History {
     /// The start of the first bucket (RFC 3339, UTC).
-    #[serde(serialize_with = "rfc3339")]
+    #[serde(serialize_with = "crate::clock::rfc3339")]
     pub start: i64,
     /// The mean value of each bucket.
     pub values: Vec<Option<f64>>,
@@ -204,7 +203,7 @@ pub struct History {
 #[derive(Debug, Clone, Serialize)]
 pub struct IncidentsView {
     pub host: Arc<str>,
-    #[serde(serialize_with = "rfc3339")]
+    #[serde(serialize_with = "crate::clock::rfc3339")]
     pub time: i64,
     /// In the order they opened.
     pub open: Vec<IncidentView>,
@@ -222,15 +221,15 @@ pub struct IncidentView {
     pub origin: Arc<str>,
     pub signals: Vec<Arc<str>>,
     /// When its first alert started.
-    #[serde(serialize_with = "rfc3339")]
+    #[serde(serialize_with = "crate::clock::rfc3339")]
     pub started_at: i64,
     /// When the incident was opened (the time of its first event).
-    #[serde(serialize_with = "rfc3339")]
+    #[serde(serialize_with = "crate::clock::rfc3339")]
     pub opened_at: i64,
     /// The time of its latest event.
-    #[serde(serialize_with = "rfc3339")]
+    #[serde(serialize_with = "crate::clock::rfc3339")]
     pub updated_at: i64,
-    #[serde(serialize_with = "rfc3339_opt")]
+    #[serde(serialize_with = "crate::clock::rfc3339_opt")]
     pub resolved_at: Option<i64>,
     /// The summary of its latest event.
     pub summary: String,
@@ -250,7 +249,7 @@ pub struct TimelineView {
 /// One finished hook run.
 #[derive(Debug, Clone, Serialize)]
 pub struct HookRun {
-    #[serde(serialize_with = "rfc3339")]
+    #[serde(serialize_with = "crate::clock::rfc3339")]
     pub time: i64,
     pub hook: String,
     pub event_id: String,
@@ -500,17 +499,6 @@ fn history(buckets: &VecDeque<Bucket>, first: u32, last: u32) -> History {
     h
 }
 
-fn rfc3339<S: serde::Serializer>(ts_ms: &i64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&crate::event::format_ts(*ts_ms))
-}
-
-fn rfc3339_opt<S: serde::Serializer>(ts_ms: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
-    match ts_ms {
-        Some(t) => s.serialize_str(&crate::event::format_ts(*t)),
-        None => s.serialize_none(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -614,8 +602,10 @@ mod tests {
 
     #[test]
     fn incidents_follow_their_events_with_log_evidence() {
-        let mut incidents =
-            crate::incidents::Incidents::new("h".into(), std::time::Duration::from_secs(60));
+        let mut incidents = crate::alerting::incidents::Incidents::new(
+            "h".into(),
+            std::time::Duration::from_secs(60),
+        );
         let s = Status::new("h".into());
         let events = incidents.on_alert(alert("log.app.template.1.new", "", Some("<b>x</b>")));
         s.on_events(&events);
@@ -665,7 +655,7 @@ mod tests {
         let mut p = Pipeline::new(
             "h".into(),
             &config,
-            Arc::new(crate::stats::Stats::default()),
+            Arc::new(crate::telemetry::stats::Stats::default()),
         )
         .with_status(Arc::clone(&status));
         let t0 = Instant::now();

@@ -26,11 +26,12 @@ use seismo_config::{HookConfig, HookOn};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::event::{HookOutcome, HookResult};
 pub use input::HookInput;
-pub use outcome::{HookOutcome, HookResult};
 
-use crate::event::{now_ms, AlertState};
-use crate::stats::{LogLimiter, Stats};
+use crate::clock::now_ms;
+use crate::event::AlertState;
+use crate::telemetry::stats::{LogLimiter, Stats};
 
 /// Between SIGTERM and SIGKILL when a run is stopped (timeout or agent shutdown).
 pub const KILL_GRACE: Duration = Duration::from_secs(2);

@@ -12,6 +12,8 @@
 //! for the rest. A template first seen after `new_template_warmup` intervals raises an alert of
 //! its own on `log.{source}.template.{id}.new`, resolved after `alerting.resolve_after` intervals.
 
+pub(crate) mod lines_sink;
+
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -24,13 +26,14 @@ use seismo_detectors::{LogFormat, MinerConfig, TemplateMiner};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::alerting::Normal;
-use crate::event::{now_ms, Anomaly, K8sPod, LogEvidence, Range, Sample};
-use crate::sinks::lines::LinesSink;
+use crate::alerting::lifecycle::Normal;
+use crate::clock::now_ms;
+use crate::event::{Anomaly, K8sPod, LogEvidence, Range, Sample};
+use crate::logs::lines_sink::LinesSink;
 use crate::sources::files::checkpoint::{self, Checkpoints, End, Entry, Saved, Store};
 use crate::sources::files::{FileId, LineBatch, TailEvent, TailerThread};
 use crate::sources::journal::{record, JournalBatch, JournalTask};
-use crate::stats::{LogLimiter, Stats};
+use crate::telemetry::stats::{LogLimiter, Stats};
 
 /// How often processed lines are checkpointed.
 const COMMIT_EVERY: Duration = Duration::from_secs(1);
@@ -844,7 +847,7 @@ struct Tailer {
 }
 
 /// The running file sources and the log stage: one tailer thread per source, and the stage.
-/// A reload adds, changes and removes sources here (see `crate::reload`).
+/// A reload adds, changes and removes sources here (see `crate::daemon::reload`).
 pub struct LogSources {
     /// The tailers' channel to the stage; this copy carries the reload's commands. The stage
     /// ends when it and every tailer's are gone.

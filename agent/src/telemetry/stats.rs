@@ -259,7 +259,7 @@ impl Stats {
 
     fn sinks_summary(&self) -> String {
         let sinks = self.sinks.lock().unwrap_or_else(|p| p.into_inner());
-        let now = crate::event::now_ms();
+        let now = crate::clock::now_ms();
         sinks
             .iter()
             .map(|s| {

@@ -14,7 +14,7 @@
 //!
 //! `seismo replay FILE.csv --plot CHART.svg` also draws the file: its values, the detector's
 //! expected range and score, and the alerts the agent's alert lifecycle (`[alerting]` of the
-//! configuration) would have raised (see [`crate::plot`]).
+//! configuration) would have raised (see [`crate::cli::plot`]).
 //!
 //! A row earlier than the row before it is refused unless `--allow-unsorted` is given: NAB's
 //! `realKnownCause/machine_temperature_system_failure.csv` steps back 55 minutes at line 10151,
@@ -30,8 +30,8 @@ use seismo_config::{AlertingConfig, Config, DetectorKind};
 use seismo_detectors::nab::{WindowedGaussian, WindowedGaussianParams};
 use seismo_detectors::{Detector, Verdict};
 
-use crate::cli::EXIT_CONFIG;
-use crate::csv_series::{self, Order, Series};
+use crate::cli::csv_series::{self, Order, Series};
+use crate::cli::exit::EXIT_CONFIG;
 
 /// The `--detector` name of NAB's windowed Gaussian baseline.
 pub const WINDOWED_GAUSSIAN: &str = "windowed_gaussian";
@@ -336,7 +336,7 @@ fn draw(file: &Path, svg: &Path, scored: &Scored, alerting: &AlertingConfig) -> 
         || file.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let chart = crate::plot::Chart {
+    let chart = crate::cli::plot::Chart {
         title: name,
         subtitle: format!(
             "{rows} rows · signal {} · detector {} · {} alert(s) fired",
@@ -350,19 +350,19 @@ fn draw(file: &Path, svg: &Path, scored: &Scored, alerting: &AlertingConfig) -> 
         scores: &scores,
         threshold: scored.threshold,
         markers: vec![
-            crate::plot::Markers {
-                kind: crate::plot::MarkerKind::AlertFired,
+            crate::cli::plot::Markers {
+                kind: crate::cli::plot::MarkerKind::AlertFired,
                 rows: fired,
             },
-            crate::plot::Markers {
-                kind: crate::plot::MarkerKind::AlertResolved,
+            crate::cli::plot::Markers {
+                kind: crate::cli::plot::MarkerKind::AlertResolved,
                 rows: resolved,
             },
         ],
         windows: Vec::new(),
     };
     let started = std::time::Instant::now();
-    let bytes = crate::plot::write(&chart, svg)?;
+    let bytes = crate::cli::plot::write(&chart, svg)?;
     eprintln!(
         "plotted {} into {} ({bytes} bytes in {} ms)",
         file.display(),
@@ -374,9 +374,9 @@ fn draw(file: &Path, svg: &Path, scored: &Scored, alerting: &AlertingConfig) -> 
 
 /// The rows where the agent's alert lifecycle would have fired (or re-sent, on escalation)
 /// an alert, and where it would have resolved one: the scored points fed to
-/// [`crate::alerting::Alerting`] as the live pipeline feeds them.
+/// [`crate::alerting::lifecycle::Alerting`] as the live pipeline feeds them.
 fn alerts(scored: &Scored, config: &AlertingConfig) -> (Vec<usize>, Vec<usize>) {
-    use crate::alerting::{Alerting, Normal};
+    use crate::alerting::lifecycle::{Alerting, Normal};
     use crate::event::{AlertState, Anomaly, Range};
     let mut alerting = Alerting::new("replay".into(), config);
     let signal: std::sync::Arc<str> = scored.signal.as_str().into();

@@ -10,8 +10,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::clock::format_ts;
 use crate::event::{
-    format_ts, AlertEvent, AlertState, Event, IncidentEvent, IncidentState, Severity, TimelineEntry,
+    AlertEvent, AlertState, Event, IncidentEvent, IncidentState, Severity, TimelineEntry,
 };
 
 #[derive(Debug)]
@@ -257,7 +258,7 @@ mod tests {
     use super::*;
     use crate::event::{Range, Sample};
     use crate::pipeline::Pipeline;
-    use crate::stats::Stats;
+    use crate::telemetry::stats::Stats;
 
     fn alert(signal: &str, state: AlertState, started: i64, time: i64) -> AlertEvent {
         AlertEvent {

@@ -25,8 +25,8 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail, Context};
 use seismo_detectors::nab::{self, FileScores, LabelledFile, Profile, Window};
 
-use crate::cli::EXIT_CONFIG;
-use crate::csv_series::{self, Order};
+use crate::cli::csv_series::{self, Order};
+use crate::cli::exit::EXIT_CONFIG;
 
 /// What `seismo backtest` was asked to do.
 #[derive(Debug, Clone)]
@@ -207,7 +207,7 @@ pub fn load_corpus(
     detector: &str,
 ) -> anyhow::Result<Vec<CorpusFile>> {
     let windows: BTreeMap<String, Vec<(String, String)>> = read_json(windows_path)?;
-    let relatives = crate::replay::csv_files(data, results)?;
+    let relatives = crate::cli::replay::csv_files(data, results)?;
     if relatives.is_empty() {
         bail!("{}: no .csv files found", data.display());
     }
@@ -277,7 +277,7 @@ pub fn load_corpus(
 /// `--plot-dir`: one chart per file, `DIR/<sub-folder>/<stem>.svg`. A file that cannot be
 /// drawn is reported and the others are still drawn; the error names every failure.
 fn plot(b: &Backtest, dir: &Path, given_thresholds: bool) -> anyhow::Result<()> {
-    use crate::plot::{Chart, MarkerKind, Markers};
+    use crate::cli::plot::{Chart, MarkerKind, Markers};
     let Some(report) = b
         .reports
         .iter()
@@ -347,7 +347,7 @@ fn plot(b: &Backtest, dir: &Path, given_thresholds: bool) -> anyhow::Result<()> 
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
             .with_context(|| format!("cannot create the folder of {}", target.display()))
-            .and_then(|()| crate::plot::write(&chart, &target));
+            .and_then(|()| crate::cli::plot::write(&chart, &target));
         match written {
             Ok(n) => bytes += n,
             Err(e) => {

@@ -45,8 +45,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
-use crate::event::now_ms;
-use crate::stats::{LogLimiter, SinkStats};
+use crate::clock::now_ms;
+use crate::telemetry::stats::{LogLimiter, SinkStats};
 
 /// The default bound of one sink's outbox.
 pub const DEFAULT_MAX_BYTES: u64 = 64 << 20;

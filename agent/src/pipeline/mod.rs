@@ -15,19 +15,20 @@ use seismo_detectors::{
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::alerting::{Alerting, Normal};
+use crate::alerting::hooks::Hooks;
+use crate::alerting::incidents::Incidents;
+use crate::alerting::lifecycle::{Alerting, Normal};
+use crate::alerting::silences::{SilenceGate, Silences};
+use crate::clock::now_ms;
 use crate::event::{
-    now_ms, AlertEvent, AlertState, Anomaly, Event, IncidentState, LogEvidence, Range, Sample,
+    AlertEvent, AlertState, Anomaly, Event, IncidentState, LogEvidence, Range, Sample,
 };
-use crate::hooks::Hooks;
-use crate::incidents::Incidents;
+use crate::http::status::Status;
 use crate::logs::LogUpdate;
-use crate::silences::{SilenceGate, Silences};
 use crate::sinks::otlp::metrics::SignalGauges;
 use crate::sinks::Sinks;
 use crate::sources::host::Batch;
-use crate::stats::{LogLimiter, Stats};
-use crate::status::Status;
+use crate::telemetry::stats::{LogLimiter, Stats};
 
 /// A change run by the pipeline's own task between two events (a reload): it may edit the
 /// pipeline and its sinks, and returns alert events to send.
@@ -36,7 +37,7 @@ pub type PipelineCommand = Box<dyn FnOnce(&mut Pipeline, &mut Sinks) -> Vec<Aler
 /// Commands queued for the pipeline.
 const COMMAND_QUEUE: usize = 8;
 
-/// Sends commands to the running pipeline (see `crate::reload`).
+/// Sends commands to the running pipeline (see `crate::daemon::reload`).
 #[derive(Clone)]
 pub struct PipelineHandle(mpsc::Sender<PipelineCommand>);
 
@@ -482,7 +483,7 @@ impl Pipeline {
 }
 
 /// The next hook outcome; pending forever without hooks (so `select!` skips it).
-async fn next_outcome(hooks: &mut Option<Hooks>) -> Option<crate::hooks::HookOutcome> {
+async fn next_outcome(hooks: &mut Option<Hooks>) -> Option<crate::event::HookOutcome> {
     match hooks {
         Some(h) => h.next_outcome().await,
         None => std::future::pending().await,

@@ -12,9 +12,10 @@ use std::time::{Duration, UNIX_EPOCH};
 use seismo_config::{NameGlob, SilenceConfig, SilenceEnd};
 use serde::{Deserialize, Serialize};
 
-use crate::event::{format_ts, AlertEvent, AlertState};
+use crate::clock::format_ts;
+use crate::event::{AlertEvent, AlertState};
 use crate::sources::files::checkpoint::atomic_write;
-use crate::stats::Stats;
+use crate::telemetry::stats::Stats;
 
 /// Active API silences kept at most: more is a runaway script, not an operator.
 pub const MAX_API_SILENCES: usize = 1000;

@@ -7,7 +7,8 @@
 
 use seismo_config::HookOn;
 
-use crate::event::{format_ts, AlertEvent, AlertState, IncidentEvent, IncidentState, Severity};
+use crate::clock::format_ts;
+use crate::event::{AlertEvent, AlertState, IncidentEvent, IncidentState, Severity};
 
 pub trait HookInput {
     /// Whether this is a single alert or an incident (what a hook's `on` selects).

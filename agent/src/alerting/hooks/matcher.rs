@@ -30,7 +30,7 @@ fn state(s: AlertState) -> HookState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hooks::input::tests::log_alert;
+    use crate::alerting::hooks::input::tests::log_alert;
 
     fn hook(extra: &str) -> HookConfig {
         let text = format!(

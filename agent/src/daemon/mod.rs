@@ -1,6 +1,15 @@
 //! `seismo run`: wires sources → pipeline → sinks, runs until SIGINT/SIGTERM, then stops in
 //! data-flow order so whatever is in flight reaches the sinks. SIGHUP reloads the configuration
-//! file into the running components (see `crate::reload`).
+//! file into the running components (see `crate::daemon::reload`).
+
+pub mod logging;
+pub mod memory;
+pub mod reload;
+pub(crate) mod running;
+
+use running::Running;
+pub mod sd_notify;
+pub mod state_dir;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,41 +22,25 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::hooks::Hooks;
+use crate::alerting::hooks::Hooks;
+use crate::alerting::silences::Silences;
+use crate::daemon::reload::Reloader;
 use crate::http::HttpState;
-use crate::logs::LogSources;
-use crate::outbox::Outbox;
 use crate::pipeline::{Pipeline, PipelineHandle};
-use crate::reload::Reloader;
-use crate::sd_notify::{self, ServiceManager};
-use crate::silences::Silences;
 use crate::sinks::deliver::{self, Backoff};
 use crate::sinks::otlp::metrics::{GaugeExport, SignalGauges};
+use crate::sinks::outbox::Outbox;
 use crate::sinks::running::{RunningSinks, SINK_NAMES};
 use crate::sinks::Sinks;
-use crate::sources::host::{Batch, HostTask};
+use crate::sources::host::HostTask;
 use crate::sources::tasks::SourceTasks;
-use crate::state_dir::{self, StateDir};
-use crate::stats::Stats;
+use crate::telemetry::stats::Stats;
+use sd_notify::ServiceManager;
+use state_dir::StateDir;
 
 /// Everything in flight must be flushed within this after a stop signal (systemd's default
 /// stop timeout is far longer; operators expect a prompt exit).
 const SHUTDOWN_BUDGET: Duration = Duration::from_millis(4500);
-
-/// The running components, as a reload reconciles them (see `crate::reload`).
-pub(crate) struct Running {
-    pub(crate) stats: Arc<Stats>,
-    /// Cancelled at shutdown; every source's token is a child of it.
-    pub(crate) cancel: CancellationToken,
-    pub(crate) sinks: RunningSinks,
-    pub(crate) pipeline: PipelineHandle,
-    pub(crate) host: Option<HostTask>,
-    /// `[[sources.processes]]` and `[[sources.scrape]]`: one task per table.
-    pub(crate) processes: SourceTasks<seismo_config::ProcessSourceConfig>,
-    pub(crate) scrapes: SourceTasks<seismo_config::ScrapeSourceConfig>,
-    pub(crate) samples: broadcast::Sender<Batch>,
-    pub(crate) logs: LogSources,
-}
 
 /// Runs the agent on `config`, read from `path` (`None`: the embedded default) so that
 /// SIGHUP can read it again.
@@ -74,14 +67,14 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
     let silences = Arc::new(Silences::open(
         &config.silences,
         state.path(),
-        crate::event::now_ms(),
+        crate::clock::now_ms(),
     ));
     let ready = Arc::new(AtomicBool::new(false));
     // The status page's state: kept only while the endpoint that shows it is on.
     let status = config
         .http
         .enabled
-        .then(|| Arc::new(crate::status::Status::new(Arc::clone(&host))));
+        .then(|| Arc::new(crate::http::status::Status::new(Arc::clone(&host))));
     let http_task = if config.http.enabled {
         let endpoint = crate::http::bind(&config.http)?;
         let state = HttpState::new(
@@ -115,7 +108,7 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
             sinks.attach(running_sinks.start(name, prepared));
         }
     }
-    // Webhook sinks are set up once (a change to them needs a restart, see `crate::reload`).
+    // Webhook sinks are set up once (a change to them needs a restart, see `crate::daemon::reload`).
     let webhook_stop = CancellationToken::new();
     let mut webhook_tasks = Vec::new();
     for cfg in &config.sinks.webhook {
@@ -228,7 +221,7 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
         logs,
     };
     let mut reloader = Reloader::new(path, config);
-    let mut release = tokio::time::interval(crate::memory::RELEASE_EVERY);
+    let mut release = tokio::time::interval(crate::daemon::memory::RELEASE_EVERY);
     release.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -241,10 +234,10 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
                 reloader.reload(&mut running).await;
                 manager.ready("running");
                 // The tailers and sinks it replaced have stopped (apply awaits them).
-                crate::memory::release_free();
+                crate::daemon::memory::release_free();
             }
             _ = sd_notify::tick(&mut watchdog) => manager.watchdog(),
-            _ = release.tick() => crate::memory::release_free(),
+            _ = release.tick() => crate::daemon::memory::release_free(),
         }
     }
     manager.stopping();

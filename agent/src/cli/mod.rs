@@ -1,13 +1,19 @@
 //! The command line: `seismo run | check-config | print-config | replay | backtest | logparse`.
 
+pub mod backtest;
+pub mod csv_series;
+pub mod exit;
+pub mod logparse;
+pub mod plot;
+pub mod replay;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use seismo_config::{Config, ConfigError, Overrides};
 
-/// Exit status for a configuration that was refused (also clap's status for bad usage).
-pub const EXIT_CONFIG: u8 = 2;
+use exit::EXIT_CONFIG;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -135,7 +141,7 @@ pub fn main() -> ExitCode {
             detector,
             allow_unsorted,
             plot,
-        } => crate::replay::main(crate::replay::ReplayArgs {
+        } => crate::cli::replay::main(crate::cli::replay::ReplayArgs {
             file,
             nab,
             out,
@@ -151,7 +157,7 @@ pub fn main() -> ExitCode {
             profile,
             thresholds,
             plot_dir,
-        } => crate::backtest::main(crate::backtest::BacktestArgs {
+        } => crate::cli::backtest::main(crate::cli::backtest::BacktestArgs {
             data,
             windows,
             results,
@@ -160,7 +166,7 @@ pub fn main() -> ExitCode {
             plot_dir,
         }),
         Command::Logparse { log_format, file } => {
-            crate::logparse::main(log_format.as_deref(), &file)
+            crate::cli::logparse::main(log_format.as_deref(), &file)
         }
     }
 }
@@ -187,11 +193,11 @@ fn run(path: Option<PathBuf>) -> ExitCode {
         Ok(c) => c,
         Err(e) => return config_error(&e),
     };
-    crate::logging::init(&config.logging);
+    crate::daemon::logging::init(&config.logging);
     if !overrides.is_empty() {
         tracing::info!(variables = %overrides.names().join(", "), "configuration overridden from the environment");
     }
-    crate::memory::limit_arenas();
+    crate::daemon::memory::limit_arenas();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(4)
