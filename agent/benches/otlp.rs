@@ -7,8 +7,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use seismo::backoff::Backoff;
 use seismo::event::{AlertEvent, AlertState, Event, Range, Severity};
-use seismo::sinks::deliver::{self, Backoff};
+use seismo::sinks::deliver;
 use seismo::sinks::otlp::transport::LogsTransport;
 use seismo::sinks::otlp::OtlpSink;
 use seismo::sinks::outbox::Outbox;

@@ -8,8 +8,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use seismo::backoff::Backoff;
 use seismo::event::{AlertEvent, AlertState, Range, Severity};
-use seismo::sinks::deliver::{self, Backoff, BATCH};
+use seismo::sinks::deliver::{self, BATCH};
 use seismo::sinks::outbox::Outbox;
 use seismo::sinks::webhook::WebhookSink;
 use seismo::sinks::EventKind;

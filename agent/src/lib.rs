@@ -5,6 +5,8 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod alerting;
+mod atomic_file;
+pub mod backoff;
 pub mod cli;
 pub mod clock;
 pub mod daemon;

@@ -24,10 +24,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alerting::hooks::Hooks;
 use crate::alerting::silences::Silences;
+use crate::backoff::Backoff;
 use crate::daemon::reload::Reloader;
 use crate::http::HttpState;
 use crate::pipeline::{Pipeline, PipelineHandle};
-use crate::sinks::deliver::{self, Backoff};
+use crate::sinks::deliver;
 use crate::sinks::otlp::metrics::{GaugeExport, SignalGauges};
 use crate::sinks::outbox::Outbox;
 use crate::sinks::running::{RunningSinks, SINK_NAMES};

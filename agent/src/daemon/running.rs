@@ -8,7 +8,8 @@ use tokio_util::sync::CancellationToken;
 use crate::logs::LogSources;
 use crate::pipeline::PipelineHandle;
 use crate::sinks::running::RunningSinks;
-use crate::sources::host::{Batch, HostTask};
+use crate::sources::batch::Batch;
+use crate::sources::host::HostTask;
 use crate::sources::tasks::SourceTasks;
 use crate::telemetry::stats::Stats;
 

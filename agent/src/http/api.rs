@@ -5,8 +5,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::server::HttpState;
-use super::silences_api::{error, json};
+use super::respond::{error, json};
+use super::state::HttpState;
 use crate::clock::now_ms;
 use crate::telemetry::stats::Stats;
 

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use super::server::HttpState;
+use super::state::HttpState;
 use crate::clock::now_ms;
 
 /// The pipeline ticks every second; this long without a tick means it is stuck (for example

@@ -11,7 +11,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 
 use super::process::ProcessStats;
-use super::server::HttpState;
+use super::state::HttpState;
 use crate::clock::now_ms;
 use crate::telemetry::stats::{SinkStats, Stats};
 

@@ -8,8 +8,11 @@ mod api;
 mod health;
 mod metrics;
 mod process;
+mod respond;
 mod server;
 mod silences_api;
+mod state;
 mod status_page;
 
-pub use server::{bind, BindError, Endpoint, HttpState};
+pub use server::{bind, BindError, Endpoint};
+pub use state::HttpState;

@@ -2,9 +2,6 @@
 //! and serving the routes.
 
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -13,52 +10,11 @@ use axum::Router;
 use seismo_config::HttpConfig;
 use tokio::task::JoinHandle;
 
-use super::{api, health, metrics, silences_api, status_page};
-use crate::alerting::silences::Silences;
-use crate::http::status::Status;
-use crate::telemetry::stats::{LogLimiter, Stats};
+use super::state::HttpState;
+use super::{api, health, metrics, respond, silences_api, status_page};
 
 /// Request bodies larger than this are refused (413): a silence is a few hundred bytes.
 const MAX_BODY: usize = 64 * 1024;
-
-/// What the handlers read.
-#[derive(Clone)]
-pub struct HttpState {
-    pub stats: Arc<Stats>,
-    pub silences: Arc<Silences>,
-    /// Set once sources and sinks are started.
-    pub ready: Arc<AtomicBool>,
-    /// Export per-signal scores on /metrics.
-    pub scores: bool,
-    /// Refused API requests are logged at most once a minute.
-    pub(super) rejected_log: Arc<Mutex<LogLimiter>>,
-    /// What the status page and its API show (see [`HttpState::with_status`]).
-    pub status: Option<Arc<Status>>,
-}
-
-impl HttpState {
-    pub fn new(
-        stats: Arc<Stats>,
-        silences: Arc<Silences>,
-        ready: Arc<AtomicBool>,
-        scores: bool,
-    ) -> Self {
-        Self {
-            stats,
-            silences,
-            ready,
-            scores,
-            rejected_log: Arc::new(Mutex::new(LogLimiter::new(Duration::from_secs(60)))),
-            status: None,
-        }
-    }
-
-    /// Serves the status page (`/`) and its API from `status`, which the pipeline updates.
-    pub fn with_status(mut self, status: Arc<Status>) -> Self {
-        self.status = Some(status);
-        self
-    }
-}
 
 /// The listen address could not be bound.
 #[derive(Debug, thiserror::Error)]
@@ -133,7 +89,7 @@ pub(super) fn router(state: HttpState) -> Router {
         )
         .route("/api/v1/silences/{id}", delete(silences_api::expire))
         .fallback(|| async {
-            silences_api::error(
+            respond::error(
                 StatusCode::NOT_FOUND,
                 "no such path: the endpoint serves / (the status page), /metrics, /healthz, /readyz, /api/v1/silences, /api/v1/signals and /api/v1/incidents"
                     .into(),
@@ -146,8 +102,12 @@ pub(super) fn router(state: HttpState) -> Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alerting::silences::Silences;
+    use crate::telemetry::stats::Stats;
     use seismo_e2e::http_client::request;
+    use std::sync::atomic::AtomicBool;
     use std::sync::atomic::Ordering;
+    use std::sync::Arc;
 
     async fn get(addr: SocketAddr, path: &'static str) -> (u16, String) {
         let r = tokio::task::spawn_blocking(move || request(addr, "GET", path, None))

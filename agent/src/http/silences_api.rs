@@ -7,10 +7,11 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Serialize;
 
-use super::server::HttpState;
+use super::respond::{error, json};
+use super::state::HttpState;
 use crate::alerting::silences::{NewSilence, SilenceError, Silences};
 use crate::clock::now_ms;
 use crate::telemetry::stats::Stats;
@@ -114,22 +115,4 @@ fn rejected(s: &HttpState, status: StatusCode, message: String) -> Response {
             "silences API request refused (logged at most once a minute)");
     }
     error(status, message)
-}
-
-pub(super) fn error(status: StatusCode, message: String) -> Response {
-    #[derive(Serialize)]
-    struct Error {
-        error: String,
-    }
-    json(status, &Error { error: message })
-}
-
-pub(super) fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
-    match serde_json::to_vec(value) {
-        Ok(mut body) => {
-            body.push(b'\n');
-            (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-        }
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
 }

@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-use super::server::HttpState;
+use super::state::HttpState;
 use crate::clock::{format_ts, now_ms};
 use crate::event::fmt_value;
 use crate::http::status::{
@@ -45,7 +45,7 @@ code{font:12px ui-monospace,Menlo,Consolas,monospace;word-break:break-all}
 
 pub(super) async fn page(State(s): State<HttpState>) -> Response {
     let Some(status) = s.status.clone() else {
-        return super::silences_api::error(
+        return super::respond::error(
             axum::http::StatusCode::NOT_FOUND,
             "the status page is not set up in this process".into(),
         );

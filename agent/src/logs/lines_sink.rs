@@ -12,7 +12,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::sources::files::checkpoint::SinkMark;
+use crate::logs::checkpoints::SinkMark;
 use crate::sources::files::FileId;
 
 #[derive(Serialize)]

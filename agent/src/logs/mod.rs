@@ -12,6 +12,7 @@
 //! for the rest. A template first seen after `new_template_warmup` intervals raises an alert of
 //! its own on `log.{source}.template.{id}.new`, resolved after `alerting.resolve_after` intervals.
 
+pub(crate) mod checkpoints;
 pub(crate) mod lines_sink;
 
 use std::borrow::Cow;
@@ -27,13 +28,17 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::alerting::lifecycle::Normal;
+use crate::atomic_file::atomic_write;
 use crate::clock::now_ms;
 use crate::event::{Anomaly, K8sPod, LogEvidence, Range, Sample};
 use crate::logs::lines_sink::LinesSink;
-use crate::sources::files::checkpoint::{self, Checkpoints, End, Entry, Saved, Store};
-use crate::sources::files::{FileId, LineBatch, TailEvent, TailerThread};
-use crate::sources::journal::{record, JournalBatch, JournalTask};
+use crate::sources::files::identity::FileId;
+use crate::sources::files::position::{self, End, Entry, Saved};
+use crate::sources::files::TailerThread;
+use crate::sources::journal::{record, JournalTask};
+use crate::sources::tail_event::{JournalBatch, LineBatch, TailEvent, TAIL_QUEUE};
 use crate::telemetry::stats::{LogLimiter, Stats};
+use checkpoints::{Checkpoints, Store};
 
 /// How often processed lines are checkpointed.
 const COMMIT_EVERY: Duration = Duration::from_secs(1);
@@ -288,7 +293,7 @@ struct LogStage {
 
 impl LogStage {
     /// Runs until every tailer is gone, then takes a last checkpoint.
-    pub fn run(mut self, rx: Receiver<TailEvent>) {
+    pub fn run(mut self, rx: Receiver<TailEvent<Box<StageCommand>>>) {
         loop {
             let now = Instant::now();
             let next = self
@@ -307,7 +312,7 @@ impl LogStage {
                 }
                 Ok(TailEvent::Ended { source, end }) => {
                     let ends = self.ends.entry(source).or_default();
-                    if ends.len() >= checkpoint::MAX_ENDS {
+                    if ends.len() >= position::MAX_ENDS {
                         ends.remove(0);
                     }
                     ends.push(end);
@@ -525,7 +530,7 @@ impl LogStage {
             for s in self.sources.values_mut() {
                 if s.miner_dirty {
                     let tmp = s.miner_path.with_extension("tmp");
-                    checkpoint::atomic_write(&s.miner_path, &tmp, &s.miner.to_bytes())?;
+                    atomic_write(&s.miner_path, &tmp, &s.miner.to_bytes())?;
                     s.miner_dirty = false;
                 }
             }
@@ -851,7 +856,7 @@ struct Tailer {
 pub struct LogSources {
     /// The tailers' channel to the stage; this copy carries the reload's commands. The stage
     /// ends when it and every tailer's are gone.
-    tx: Option<SyncSender<TailEvent>>,
+    tx: Option<SyncSender<TailEvent<Box<StageCommand>>>>,
     stage: Option<std::thread::JoinHandle<()>>,
     tailers: HashMap<String, Tailer>,
     next_slot: usize,
@@ -1031,7 +1036,7 @@ impl LogSources {
 /// Opens the lines sink at `path`, cut back to `mark` (see `sinks::lines`).
 pub(crate) fn open_lines_sink(
     path: Option<&Path>,
-    mark: Option<crate::sources::files::checkpoint::SinkMark>,
+    mark: Option<checkpoints::SinkMark>,
 ) -> anyhow::Result<Option<LinesSink>> {
     match path {
         Some(p) => Ok(Some(LinesSink::open(p, mark).map_err(|e| {
@@ -1103,7 +1108,7 @@ pub fn start(
         journal_cursor: journal_cursor.clone(),
         logs_dir: logs_dir.clone(),
     };
-    let (tx, rx) = std::sync::mpsc::sync_channel(crate::sources::files::TAIL_QUEUE);
+    let (tx, rx) = std::sync::mpsc::sync_channel(TAIL_QUEUE);
     let h = std::thread::Builder::new()
         .name("log-stage".into())
         .spawn(move || stage.run(rx))

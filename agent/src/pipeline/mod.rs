@@ -27,7 +27,7 @@ use crate::http::status::Status;
 use crate::logs::LogUpdate;
 use crate::sinks::otlp::metrics::SignalGauges;
 use crate::sinks::Sinks;
-use crate::sources::host::Batch;
+use crate::sources::batch::Batch;
 use crate::telemetry::stats::{LogLimiter, Stats};
 
 /// A change run by the pipeline's own task between two events (a reload): it may edit the

@@ -17,11 +17,12 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::deliver::{self, Backoff};
+use super::deliver;
 use super::mqtt::{MqttSettings, MqttSink};
 use super::otlp::transport::LogsTransport;
 use super::otlp::OtlpSink;
 use super::{EventKind, SINK_QUEUE};
+use crate::backoff::Backoff;
 use crate::event::Event;
 use crate::sinks::outbox::Outbox;
 use crate::telemetry::stats::Stats;

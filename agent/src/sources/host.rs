@@ -13,11 +13,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::now_ms;
 use crate::event::Sample;
+use crate::sources::batch::Batch;
 use crate::sources::rate::Rates;
 use crate::telemetry::stats::{LogLimiter, Stats};
-
-/// One collection step's samples.
-pub type Batch = Arc<Vec<Sample>>;
 
 /// Samples the host on each call to [`HostCollector::collect`].
 pub struct HostCollector {

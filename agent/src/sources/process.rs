@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::now_ms;
 use crate::event::Sample;
-use crate::sources::host::Batch;
+use crate::sources::batch::Batch;
 use crate::sources::tasks::SourceTasks;
 use crate::telemetry::stats::{LogLimiter, Stats};
 

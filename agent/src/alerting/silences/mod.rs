@@ -12,9 +12,9 @@ use std::time::{Duration, UNIX_EPOCH};
 use seismo_config::{NameGlob, SilenceConfig, SilenceEnd};
 use serde::{Deserialize, Serialize};
 
+use crate::atomic_file::atomic_write;
 use crate::clock::format_ts;
 use crate::event::{AlertEvent, AlertState};
-use crate::sources::files::checkpoint::atomic_write;
 use crate::telemetry::stats::Stats;
 
 /// Active API silences kept at most: more is a runaway script, not an operator.

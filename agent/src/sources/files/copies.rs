@@ -20,8 +20,8 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use super::checkpoint::{KEEP_ENDS, MAX_ENDS};
 use super::identity::Head;
+use super::position::{KEEP_ENDS, MAX_ENDS};
 
 /// Where reading of files with a complete fingerprint stopped when they were truncated,
 /// rewritten or finished.

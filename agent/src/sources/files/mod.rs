@@ -10,13 +10,13 @@
 //! Checkpoints are NOT written here: the log stage writes them after it has processed the lines
 //! (see `crate::logs`), so a crash replays whatever was read but not processed.
 
-pub(crate) mod checkpoint;
 pub(crate) mod container;
 mod copies;
 mod discovery;
-mod identity;
+pub(crate) mod identity;
 mod k8s;
-mod tail;
+pub(crate) mod position;
+pub(crate) mod tail;
 mod watch;
 
 use std::collections::{HashMap, HashSet};
@@ -31,17 +31,16 @@ use std::time::{Duration, Instant};
 use seismo_config::{FileSourceConfig, StartAt};
 use tokio_util::sync::CancellationToken;
 
+use super::tail_event::{LineBatch, TailEvent};
 use crate::telemetry::stats::{LogLimiter, Stats};
-use checkpoint::{End, Entry, ReadPos, Saved};
 use copies::Ends;
 use discovery::{Found, Skip, WalkProblem};
 pub(crate) use identity::{FileId, Head};
+use position::{End, Entry, ReadPos, Saved};
 pub(crate) use tail::Lines;
 use tail::{LineRules, ReadOutcome, TailFile};
 use watch::Watch;
 
-/// Batches queued between all tailers and the log stage; a full queue blocks the readers.
-pub(crate) const TAIL_QUEUE: usize = 16;
 /// Bytes read from one file before the others get a turn.
 const READ_BUDGET: u64 = 1 << 20;
 /// A file deleted or rotated away is read until it has been idle this long, then closed.
@@ -50,39 +49,6 @@ const GONE_GRACE: Duration = Duration::from_secs(2);
 const MULTILINE_FLUSH: Duration = Duration::from_secs(1);
 /// Distinct problem paths remembered so each is counted and logged once.
 const MAX_REMEMBERED: usize = 10_000;
-
-/// What the tailers send to the log stage.
-pub(crate) enum TailEvent {
-    Lines(LineBatch),
-    /// The file is finished (deleted or rotated away, and read to its end) or no longer
-    /// exists: forget its checkpoint.
-    Gone {
-        source: usize,
-        id: FileId,
-    },
-    /// Reading of a file stopped here when it was truncated, rewritten or finished (sent after
-    /// its last lines): checkpointed for its copy (see `copies`).
-    Ended {
-        source: usize,
-        end: End,
-    },
-    /// Records read from the journal (see `crate::sources::journal`).
-    Journal(crate::sources::journal::JournalBatch),
-    /// Not from a tailer: a reload's command to the log stage (see `crate::logs::LogSources`).
-    Stage(Box<crate::logs::StageCommand>),
-}
-
-/// Lines of one file, and where to resume once they are processed.
-pub(crate) struct LineBatch {
-    pub source: usize,
-    pub id: FileId,
-    pub head: Head,
-    pub path: Arc<str>,
-    pub lines: Lines,
-    pub pos: ReadPos,
-    /// Pod, namespace and container, for container logs named as kubelet names them.
-    pub k8s: Option<Arc<crate::event::K8sPod>>,
-}
 
 /// The thread that tails one source. It outlives a reload that restarts its tailer (new paths
 /// or line rules): the next run starts on the same thread and, when the globs are unchanged,
@@ -107,11 +73,11 @@ impl TailerThread {
     /// Starts the tailer of source `index` on its own thread. `saved` are its checkpoint
     /// entries; `None` when this source was never watched (then `start_at` applies to the files
     /// found first). The run stops when `parent` is cancelled, or at [`TailerThread::stop`].
-    pub(crate) fn spawn(
+    pub(crate) fn spawn<C: Send + 'static>(
         index: usize,
         config: FileSourceConfig,
         saved: Option<Saved>,
-        tx: SyncSender<TailEvent>,
+        tx: SyncSender<TailEvent<C>>,
         stats: Arc<Stats>,
         parent: &CancellationToken,
     ) -> io::Result<TailerThread> {
@@ -177,7 +143,7 @@ impl TailerThread {
     }
 }
 
-struct Tailer {
+struct Tailer<C> {
     index: usize,
     cfg: FileSourceConfig,
     rules: LineRules,
@@ -200,7 +166,7 @@ struct Tailer {
     problems: HashSet<PathBuf>,
     open: usize,
     clock: u64,
-    tx: SyncSender<TailEvent>,
+    tx: SyncSender<TailEvent<C>>,
     stats: Arc<Stats>,
     cancel: CancellationToken,
     watch: Watch,
@@ -209,16 +175,16 @@ struct Tailer {
     watched_reported: u64,
 }
 
-impl Tailer {
+impl<C: Send> Tailer<C> {
     fn new(
         index: usize,
         cfg: FileSourceConfig,
         saved: Option<Saved>,
-        tx: SyncSender<TailEvent>,
+        tx: SyncSender<TailEvent<C>>,
         stats: Arc<Stats>,
         cancel: CancellationToken,
         watch: Watch,
-    ) -> Tailer {
+    ) -> Tailer<C> {
         let multiline_start = cfg
             .multiline_start
             .as_ref()
@@ -325,7 +291,7 @@ impl Tailer {
         self.watched_reported = now;
     }
 
-    fn send(&mut self, event: TailEvent) {
+    fn send(&mut self, event: TailEvent<C>) {
         if self.tx.send(event).is_err() {
             self.stopped = true;
         }
@@ -809,7 +775,7 @@ impl Tailer {
     }
 
     /// A batch of `lines` from file `id`, resuming at the file's current checkpoint.
-    fn batch_of(&self, id: FileId, lines: Lines) -> TailEvent {
+    fn batch_of(&self, id: FileId, lines: Lines) -> TailEvent<C> {
         let t = &self.files[&id];
         Stats::add(&self.stats.log_lines_truncated, lines.truncated);
         let k8s = match self.rules.container {
@@ -891,7 +857,7 @@ mod tests {
     use std::sync::Mutex;
 
     /// Collects what the tailer sends until `want` lines arrived (bounded wait).
-    fn collect(rx: &Receiver<TailEvent>, want: usize, got: &mut Vec<String>) {
+    fn collect(rx: &Receiver<TailEvent<()>>, want: usize, got: &mut Vec<String>) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while got.len() < want && Instant::now() < deadline {
             if let Ok(TailEvent::Lines(b)) = rx.recv_timeout(Duration::from_millis(100)) {
@@ -905,7 +871,7 @@ mod tests {
     }
 
     /// Collects whatever else arrives within `wait`: a line read twice shows up here.
-    fn collect_more(rx: &Receiver<TailEvent>, wait: Duration, got: &mut Vec<String>) {
+    fn collect_more(rx: &Receiver<TailEvent<()>>, wait: Duration, got: &mut Vec<String>) {
         let deadline = Instant::now() + wait;
         while Instant::now() < deadline {
             if let Ok(TailEvent::Lines(b)) = rx.recv_timeout(Duration::from_millis(100)) {
@@ -921,7 +887,7 @@ mod tests {
     /// Waits a little for anything read twice (it would arrive after the last expected
     /// line), stops the tailer, and checks that `got` holds exactly the lines `written`.
     fn every_line_once(
-        rx: Receiver<TailEvent>,
+        rx: Receiver<TailEvent<()>>,
         cancel: CancellationToken,
         thread: std::thread::JoinHandle<()>,
         mut got: Vec<String>,
@@ -941,7 +907,7 @@ mod tests {
     fn polling_tailer(
         dir: &Path,
     ) -> (
-        Receiver<TailEvent>,
+        Receiver<TailEvent<()>>,
         CancellationToken,
         Arc<Stats>,
         std::thread::JoinHandle<()>,
@@ -1109,7 +1075,7 @@ mod tests {
     }
 
     /// A tailer driven by hand (polling only) on `app.log*` in `dir`, resuming from `saved`.
-    fn manual_tailer(dir: &Path, saved: Option<Saved>) -> (Tailer, Receiver<TailEvent>) {
+    fn manual_tailer(dir: &Path, saved: Option<Saved>) -> (Tailer<()>, Receiver<TailEvent<()>>) {
         let config = seismo_config::parse(
             &format!(
                 "[[sources.files]]\nname = \"t\"\npaths = [\"{}/app.log*\"]\nstart_at = \"beginning\"\n",
@@ -1132,7 +1098,7 @@ mod tests {
     }
 
     /// Discovers and reads until nothing is left to read.
-    fn read_all(t: &mut Tailer) {
+    fn read_all(t: &mut Tailer<()>) {
         for _ in 0..100 {
             t.discover();
             let ids: Vec<FileId> = t.files.keys().copied().collect();
@@ -1154,7 +1120,7 @@ mod tests {
     }
 
     impl Kept {
-        fn take(&mut self, rx: &Receiver<TailEvent>) -> &mut Self {
+        fn take(&mut self, rx: &Receiver<TailEvent<()>>) -> &mut Self {
             while let Ok(ev) = rx.try_recv() {
                 match ev {
                     TailEvent::Lines(b) => {

@@ -10,9 +10,9 @@ use std::time::Instant;
 
 use regex::bytes::Regex;
 
-use super::checkpoint::ReadPos;
 use super::container::{Malformed, Wrapper};
 use super::identity::{FileId, Head};
+use super::position::ReadPos;
 
 /// Bytes read per system call.
 const CHUNK: usize = 64 * 1024;

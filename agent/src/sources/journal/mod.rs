@@ -22,10 +22,10 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
-use crate::sinks::deliver::Backoff;
-use crate::sources::files::TailEvent;
+use crate::backoff::Backoff;
+use crate::sources::tail_event::{JournalBatch, TailEvent};
 use crate::telemetry::stats::{LogLimiter, Stats};
-use record::{JournalRecord, Malformed};
+use record::Malformed;
 
 /// Records handed to the log stage at most per batch.
 const BATCH: usize = 512;
@@ -36,14 +36,6 @@ const RESTART_INITIAL: Duration = Duration::from_millis(500);
 const RESTART_MAX: Duration = Duration::from_secs(60);
 /// How often the child's stderr and its restarts are logged at most.
 const LOG_EVERY: Duration = Duration::from_secs(60);
-
-/// Records read from journalctl, in journal order.
-pub(crate) struct JournalBatch {
-    pub records: Vec<JournalRecord>,
-    /// Lines that were not journal records: skipped.
-    pub malformed: u64,
-    pub malformed_reason: Option<Malformed>,
-}
 
 /// The arguments of journalctl: resume after `cursor`, else start at `start_at`.
 pub(crate) fn arguments(cfg: &JournalSourceConfig, cursor: Option<&str>) -> Vec<String> {
@@ -75,10 +67,10 @@ pub(crate) struct JournalTask {
 
 impl JournalTask {
     /// Starts following the journal after `cursor` (none: `start_at` applies).
-    pub(crate) fn start(
+    pub(crate) fn start<C: Send + 'static>(
         cfg: JournalSourceConfig,
         cursor: Option<String>,
-        tx: SyncSender<TailEvent>,
+        tx: SyncSender<TailEvent<C>>,
         stats: Arc<Stats>,
         parent: &CancellationToken,
     ) -> JournalTask {
@@ -107,11 +99,11 @@ impl JournalTask {
     }
 }
 
-struct Reader {
+struct Reader<C> {
     cfg: JournalSourceConfig,
     /// The last record read (and handed to the stage).
     cursor: Option<String>,
-    tx: SyncSender<TailEvent>,
+    tx: SyncSender<TailEvent<C>>,
     stats: Arc<Stats>,
     cancel: CancellationToken,
     /// Shared by the stderr readers of successive runs: a crash loop is logged once a minute.
@@ -126,7 +118,7 @@ enum Ended {
     Exited { delivered: bool, why: String },
 }
 
-impl Reader {
+impl<C: Send + 'static> Reader<C> {
     async fn run(mut self) {
         let mut backoff = Backoff::new(RESTART_INITIAL, RESTART_MAX);
         let mut restart_log = LogLimiter::new(LOG_EVERY);

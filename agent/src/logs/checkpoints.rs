@@ -1,81 +1,19 @@
 //! Checkpoints: for every tailed file, the offset up to which its lines have been fully
-//! processed, and the length of the lines sink that goes with it. One file, replaced
-//! atomically (temp file, fsync, rename, fsync of the directory), written only by the log stage
-//! after the lines it covers are processed.
+//! processed, the length of the lines sink that goes with it, the journal cursor and each
+//! source's completed intervals. One file, replaced atomically (see `crate::atomic_file`),
+//! written only by the log stage after the lines it covers are processed.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::identity::{FileId, Head};
+use crate::atomic_file::atomic_write;
+use crate::sources::files::identity::FileId;
+use crate::sources::files::position::{End, Entry};
 
 const VERSION: u32 = 1;
-
-/// Where to resume in one file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub(crate) struct ReadPos {
-    /// Byte offset after the last processed line (or the start of an unfinished event).
-    pub offset: u64,
-    /// Inside a line longer than `max_line_bytes` whose head was already processed: the rest
-    /// up to the next newline is skipped.
-    pub skipping: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Entry {
-    /// Where the file was last seen (for people; identity is `id` + `head`).
-    pub path: String,
-    pub id: FileId,
-    pub head: Head,
-    pub pos: ReadPos,
-}
-
-/// How long the end of a truncated or finished file is kept for its copy to appear.
-pub(crate) const KEEP_ENDS: Duration = Duration::from_secs(600);
-/// Ends kept per source (the oldest are forgotten first).
-pub(crate) const MAX_ENDS: usize = 256;
-
-/// Where reading of a file stopped when it was truncated, rewritten or finished: its copy
-/// (copytruncate) is read from there (see `copies`). Checkpointed, so that a reload or a
-/// restart between the truncation and the copy's discovery does not read the copy again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct End {
-    pub head: Head,
-    pub offset: u64,
-    /// Seconds since the Unix epoch when it was recorded.
-    pub at: u64,
-}
-
-impl End {
-    pub fn now(head: Head, offset: u64) -> End {
-        End {
-            head,
-            offset,
-            at: unix_secs(),
-        }
-    }
-
-    pub fn expired(&self) -> bool {
-        unix_secs().saturating_sub(self.at) > KEEP_ENDS.as_secs()
-    }
-}
-
-fn unix_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// What a tailer resumes from: its files' positions, and the ends their copies may need.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Saved {
-    pub files: Vec<Entry>,
-    pub ends: Vec<End>,
-}
 
 /// The lines sink's file and its length when the checkpoint was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,27 +97,11 @@ impl Store {
     }
 }
 
-/// Replaces `path` with `bytes` so that a crash leaves either the old or the new content:
-/// write `tmp`, fsync it, rename it over `path`, fsync the directory.
-pub(crate) fn atomic_write(path: &Path, tmp: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(tmp, path)?;
-    match path.parent() {
-        Some(dir) => File::open(dir)?.sync_all(),
-        None => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sources::files::identity::Head;
+    use crate::sources::files::position::ReadPos;
 
     #[test]
     fn saves_and_loads_atomically() {

@@ -1,0 +1,48 @@
+//! What the handlers read: shared state the agent updates and the endpoint only reads.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::alerting::silences::Silences;
+use crate::http::status::Status;
+use crate::telemetry::stats::{LogLimiter, Stats};
+
+/// What the handlers read.
+#[derive(Clone)]
+pub struct HttpState {
+    pub stats: Arc<Stats>,
+    pub silences: Arc<Silences>,
+    /// Set once sources and sinks are started.
+    pub ready: Arc<AtomicBool>,
+    /// Export per-signal scores on /metrics.
+    pub scores: bool,
+    /// Refused API requests are logged at most once a minute.
+    pub(super) rejected_log: Arc<Mutex<LogLimiter>>,
+    /// What the status page and its API show (see [`HttpState::with_status`]).
+    pub status: Option<Arc<Status>>,
+}
+
+impl HttpState {
+    pub fn new(
+        stats: Arc<Stats>,
+        silences: Arc<Silences>,
+        ready: Arc<AtomicBool>,
+        scores: bool,
+    ) -> Self {
+        Self {
+            stats,
+            silences,
+            ready,
+            scores,
+            rejected_log: Arc::new(Mutex::new(LogLimiter::new(Duration::from_secs(60)))),
+            status: None,
+        }
+    }
+
+    /// Serves the status page (`/`) and its API from `status`, which the pipeline updates.
+    pub fn with_status(mut self, status: Arc<Status>) -> Self {
+        self.status = Some(status);
+        self
+    }
+}
