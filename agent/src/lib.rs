@@ -1,4 +1,4 @@
-//! seismo, the agent: sources → pipeline → detectors → alerting → sinks (see docs/architecture.md).
+//! seismo, the agent: sources → pipeline → detectors → alerting → sinks (see DESIGN.md).
 //! The library exists so the pieces can be tested; the binary is `seismo`.
 
 // No unwrap()/expect() outside tests: input, I/O and the network must not crash the agent.
