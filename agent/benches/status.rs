@@ -84,7 +84,7 @@ fn main() {
         let ns = best(3, samples.len(), || {
             let mut p = Pipeline::new("bench".into(), &config, Arc::new(Stats::default()));
             if with_status {
-                p = p.with_status(Arc::new(Status::new("bench".into())));
+                p = p.with_observer(Arc::new(Status::new("bench".into())));
             }
             for s in &samples {
                 std::hint::black_box(p.process(s, now));

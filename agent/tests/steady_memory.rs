@@ -183,7 +183,7 @@ fn the_alert_path_holds_no_more_memory_in_its_third_hour_than_in_its_second() {
         .collect();
     let mut h = Harness {
         pipeline: Pipeline::new("soak".into(), &config, Arc::new(Stats::default()))
-            .with_status(Arc::clone(&status)),
+            .with_observer(Arc::clone(&status) as Arc<dyn seismo::pipeline::observer::Observer>),
         incidents: Incidents::new("soak".into(), config.alerting.correlation_window),
         status,
         start: Instant::now(),

@@ -136,7 +136,10 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
     let mut pipeline = Pipeline::new(Arc::clone(&host), &config, Arc::clone(&stats))
         .with_silences(Arc::clone(&silences));
     if let Some(s) = status {
-        pipeline = pipeline.with_status(s);
+        pipeline = pipeline.with_observer(s);
+    }
+    if config.http.enabled && config.http.scores {
+        pipeline = pipeline.with_observer(Arc::new(crate::http::ScoreExport(Arc::clone(&stats))));
     }
     if !config.hooks.is_empty() {
         pipeline = pipeline.with_hooks(Hooks::new(&config.hooks, Arc::clone(&stats)));
@@ -159,7 +162,7 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
             )
             .context("cannot set up the OTLP gauges")?,
         );
-        pipeline = pipeline.with_gauges(gauges);
+        pipeline = pipeline.with_observer(gauges);
     }
     let (logs_tx, logs_rx) = mpsc::channel(crate::logs::LOG_QUEUE);
     let (pipeline_handle, commands) = PipelineHandle::channel();

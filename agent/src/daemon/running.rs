@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 use crate::logs::LogSources;
 use crate::pipeline::PipelineHandle;
 use crate::sinks::running::RunningSinks;
+use crate::sinks::Sinks;
 use crate::sources::batch::Batch;
 use crate::sources::host::HostTask;
 use crate::sources::tasks::SourceTasks;
@@ -19,7 +20,7 @@ pub(crate) struct Running {
     /// Cancelled at shutdown; every source's token is a child of it.
     pub(crate) cancel: CancellationToken,
     pub(crate) sinks: RunningSinks,
-    pub(crate) pipeline: PipelineHandle,
+    pub(crate) pipeline: PipelineHandle<Sinks>,
     pub(crate) host: Option<HostTask>,
     /// `[[sources.processes]]` and `[[sources.scrape]]`: one task per table.
     pub(crate) processes: SourceTasks<seismo_config::ProcessSourceConfig>,

@@ -9,10 +9,12 @@ mod health;
 mod metrics;
 mod process;
 mod respond;
+mod scores;
 mod server;
 mod silences_api;
 mod state;
 mod status_page;
 
+pub use scores::ScoreExport;
 pub use server::{bind, BindError, Endpoint};
 pub use state::HttpState;

@@ -15,7 +15,8 @@ use serde::Serialize;
 
 use crate::clock::now_ms;
 use crate::event::{Event, IncidentEvent, IncidentState, LogEvidence, Severity, TimelineEntry};
-use crate::event::{HookOutcome, HookResult};
+use crate::event::{HookOutcome, HookResult, Sample};
+use crate::pipeline::observer::Observer;
 
 /// One history bucket spans this long.
 pub const BUCKET_MS: i64 = 30_000;
@@ -465,6 +466,30 @@ impl Status {
     }
 }
 
+/// The status page follows the pipeline's scores, log evidence and events.
+impl Observer for Status {
+    fn scored(&self, sample: &Sample, score: Option<f64>, anomalous: bool) {
+        self.record(&sample.signal, sample.ts_ms, sample.value, score, anomalous);
+    }
+
+    fn forget(&self, signal: &str) {
+        Status::forget(self, signal);
+    }
+
+    fn log_evidence(&self, evidence: &HashMap<Arc<str>, Arc<LogEvidence>>) {
+        self.note_templates(evidence);
+    }
+
+    fn events(&self, events: &[Event]) {
+        for e in events {
+            if let Event::Hook(outcome) = e {
+                self.on_hook(outcome);
+            }
+        }
+        self.on_events(events);
+    }
+}
+
 fn bucket_index(ts_ms: i64) -> u32 {
     u32::try_from(ts_ms.max(0) / BUCKET_MS).unwrap_or(u32::MAX)
 }
@@ -657,7 +682,7 @@ mod tests {
             &config,
             Arc::new(crate::telemetry::stats::Stats::default()),
         )
-        .with_status(Arc::clone(&status));
+        .with_observer(Arc::clone(&status) as Arc<dyn crate::pipeline::observer::Observer>);
         let t0 = Instant::now();
         for i in 0..20 {
             for name in ["a", "b"] {

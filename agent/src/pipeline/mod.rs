@@ -1,19 +1,25 @@
 //! The pipeline: one detector per signal, created on first sight from the configuration, fed
 //! every sample; anomalies and normal points go through alerting, alerts through incident
-//! grouping, and both to the sinks.
+//! grouping, and both to its output (the sinks). Observers follow the scores.
+
+mod detectors;
+mod handle;
+pub mod observer;
+pub mod output;
+
+pub use detectors::build_detector;
+pub use handle::{PipelineCommand, PipelineHandle};
+use observer::Observer;
+use output::Output;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use seismo_config::{AlertingConfig, Config, DetectorKind, DetectorSettings, DetectorsConfig};
-use seismo_detectors::{
-    Cusum, CusumParams, Detector, Ensemble, EnsembleParams, EwmaParams, KMeansDetector,
-    KMeansParams, KnnConformal, KnnParams, MadParams, RobustEwma, Seasonal, SeasonalParams,
-    SlidingMad, Verdict,
-};
+use seismo_config::{AlertingConfig, Config, DetectorsConfig};
+use seismo_detectors::{Detector, Verdict};
 use tokio::sync::broadcast::{self, error::RecvError};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use crate::alerting::hooks::Hooks;
 use crate::alerting::incidents::Incidents;
@@ -23,47 +29,9 @@ use crate::clock::now_ms;
 use crate::event::{
     AlertEvent, AlertState, Anomaly, Event, IncidentState, LogEvidence, Range, Sample,
 };
-use crate::http::status::Status;
 use crate::logs::LogUpdate;
-use crate::sinks::otlp::metrics::SignalGauges;
-use crate::sinks::Sinks;
 use crate::sources::batch::Batch;
 use crate::telemetry::stats::{LogLimiter, Stats};
-
-/// A change run by the pipeline's own task between two events (a reload): it may edit the
-/// pipeline and its sinks, and returns alert events to send.
-pub type PipelineCommand = Box<dyn FnOnce(&mut Pipeline, &mut Sinks) -> Vec<AlertEvent> + Send>;
-
-/// Commands queued for the pipeline.
-const COMMAND_QUEUE: usize = 8;
-
-/// Sends commands to the running pipeline (see `crate::daemon::reload`).
-#[derive(Clone)]
-pub struct PipelineHandle(mpsc::Sender<PipelineCommand>);
-
-impl PipelineHandle {
-    /// The handle, and the receiving end for [`Pipeline::run`].
-    pub fn channel() -> (PipelineHandle, mpsc::Receiver<PipelineCommand>) {
-        let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
-        (PipelineHandle(tx), rx)
-    }
-
-    /// Runs `f` in the pipeline's task, sends the events it returns, and hands back its
-    /// result; `None` when the pipeline has stopped.
-    pub async fn apply<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Pipeline, &mut Sinks) -> (T, Vec<AlertEvent>) + Send + 'static,
-    ) -> Option<T> {
-        let (tx, rx) = oneshot::channel();
-        let command: PipelineCommand = Box::new(move |p, sinks| {
-            let (result, events) = f(p, sinks);
-            let _ = tx.send(result);
-            events
-        });
-        self.0.send(command).await.ok()?;
-        rx.await.ok()
-    }
-}
 
 /// What a detector reload did to the signals already tracked.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -94,16 +62,12 @@ pub struct Pipeline {
     log_evidence: HashMap<String, HashMap<Arc<str>, Arc<LogEvidence>>>,
     /// Remediation hooks run on alert events; their outcomes go to the sinks.
     hooks: Option<Hooks>,
-    /// Latest value and score per signal, for the OTLP gauges (when enabled).
-    gauges: Option<Arc<SignalGauges>>,
+    /// Follow the scores and events: status page, OTLP gauges, scores on /metrics.
+    observers: Vec<Arc<dyn Observer>>,
     /// Silences, applied where alert events leave for the sinks.
     silences: SilenceGate,
     /// For counting anomalies by severity (the same bound alerting uses).
     critical_score: f64,
-    /// Publish each signal's last score in `stats.scores` (`[http] scores = true`).
-    export_scores: bool,
-    /// What the status page shows (when the HTTP endpoint is on).
-    status: Option<Arc<Status>>,
 }
 
 impl Pipeline {
@@ -118,14 +82,12 @@ impl Pipeline {
             non_finite_log: LogLimiter::new(Duration::from_secs(300)),
             log_evidence: HashMap::new(),
             hooks: None,
-            gauges: None,
+            observers: Vec::new(),
             silences: SilenceGate::new(
                 Arc::new(Silences::from_config(&config.silences, now_ms())),
                 Arc::clone(&stats),
             ),
             critical_score: config.alerting.critical_score.get(),
-            export_scores: config.http.enabled && config.http.scores,
-            status: None,
         }
     }
 
@@ -135,15 +97,9 @@ impl Pipeline {
         self
     }
 
-    /// Publishes every signal's latest value and score to `gauges`.
-    pub fn with_gauges(mut self, gauges: Arc<SignalGauges>) -> Self {
-        self.gauges = Some(gauges);
-        self
-    }
-
-    /// Keeps `status` (the status page's state) up to date.
-    pub fn with_status(mut self, status: Arc<Status>) -> Self {
-        self.status = Some(status);
+    /// Tells `observer` of every scored point, forgotten signal, log interval and event.
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observers.push(observer);
         self
     }
 
@@ -169,8 +125,8 @@ impl Pipeline {
                 events.push(e);
             }
         }
-        if let Some(status) = &self.status {
-            status.note_templates(&update.evidence);
+        for o in &self.observers {
+            o.log_evidence(&update.evidence);
         }
         let evidence = self.log_evidence.entry(update.source).or_default();
         *evidence = update.evidence;
@@ -194,25 +150,15 @@ impl Pipeline {
             let d = self.detector_for(&sample.signal, now)?;
             (d.observe(sample.ts_ms, sample.value), d.name())
         };
-        if let Some(g) = &self.gauges {
-            match &verdict {
-                Verdict::WarmingUp => g.record(&sample.signal, sample.value, None),
-                Verdict::Scored(o) => g.record(&sample.signal, sample.value, Some(o.score)),
-                Verdict::Skipped => {}
+        let scored = match &verdict {
+            Verdict::WarmingUp => Some((None, false)),
+            Verdict::Scored(o) => Some((Some(o.score), o.anomalous)),
+            Verdict::Skipped => None,
+        };
+        if let Some((score, anomalous)) = scored {
+            for o in &self.observers {
+                o.scored(sample, score, anomalous);
             }
-        }
-        if let Some(status) = &self.status {
-            let (score, anomalous) = match &verdict {
-                Verdict::Scored(o) => (Some(o.score), o.anomalous),
-                _ => (None, false),
-            };
-            if !matches!(verdict, Verdict::Skipped) {
-                status.record(&sample.signal, sample.ts_ms, sample.value, score, anomalous);
-            }
-        }
-        if let (true, Verdict::Scored(o)) = (self.export_scores, &verdict) {
-            let mut scores = self.stats.scores.lock().unwrap_or_else(|p| p.into_inner());
-            scores.insert(Arc::clone(&sample.signal), o.score);
         }
         match verdict {
             Verdict::WarmingUp => None,
@@ -312,15 +258,8 @@ impl Pipeline {
                 .signals_active
                 .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             Stats::add(&self.stats.signals_evicted, 1);
-            if let Some(g) = &self.gauges {
-                g.forget(&signal);
-            }
-            if let Some(status) = &self.status {
-                status.forget(&signal);
-            }
-            if self.export_scores {
-                let mut scores = self.stats.scores.lock().unwrap_or_else(|p| p.into_inner());
-                scores.remove(&signal);
+            for o in &self.observers {
+                o.forget(&signal);
             }
             events.extend(self.alerting.forget(&signal, now_ms()));
         }
@@ -355,8 +294,8 @@ impl Pipeline {
                 None => {
                     done.disabled += 1;
                     events.extend(self.alerting.forget(signal, now_ms()));
-                    if let Some(status) = &self.status {
-                        status.forget(signal);
+                    for o in &self.observers {
+                        o.forget(signal);
                     }
                     None
                 }
@@ -387,12 +326,12 @@ impl Pipeline {
     /// sinks' senders, which lets them drain and stop). Log updates come on a bounded channel
     /// and are never dropped: a busy pipeline slows the log stage down instead.
     /// Commands (reloads) run between events.
-    pub async fn run(
+    pub async fn run<O: Output>(
         mut self,
         mut samples: broadcast::Receiver<Batch>,
         mut logs: mpsc::Receiver<LogUpdate>,
-        mut commands: mpsc::Receiver<PipelineCommand>,
-        mut sinks: Sinks,
+        mut commands: mpsc::Receiver<PipelineCommand<O>>,
+        mut out: O,
     ) {
         let sweep_for = |ttl: Duration| {
             let mut sweep = tokio::time::interval((ttl / 4).min(Duration::from_secs(60)));
@@ -413,7 +352,7 @@ impl Pipeline {
             }
             let events = tokio::select! {
                 command = commands.recv(), if commands_open => match command {
-                    Some(command) => command(&mut self, &mut sinks),
+                    Some(command) => command(&mut self, &mut out),
                     None => { commands_open = false; Vec::new() }
                 },
                 update = logs.recv(), if logs_open => match update {
@@ -434,10 +373,11 @@ impl Pipeline {
                 },
                 _ = sweep.tick() => self.evict_idle(Instant::now()),
                 Some(outcome) = next_outcome(&mut hooks) => {
-                    if let Some(status) = &self.status {
-                        status.on_hook(&outcome);
+                    let events = [Event::Hook(outcome)];
+                    for o in &self.observers {
+                        o.events(&events);
                     }
-                    sinks.send(Event::Hook(outcome)).await;
+                    out.send_all(events.into()).await;
                     Vec::new()
                 }
                 _ = tick.tick() => {
@@ -456,8 +396,8 @@ impl Pipeline {
                 .filter_map(|a| self.silences.admit(a, now))
                 .flat_map(|a| self.incidents.on_alert(a))
                 .collect();
-            if let Some(status) = &self.status {
-                status.on_events(&events);
+            for o in &self.observers {
+                o.events(&events);
             }
             for event in &events {
                 count(&self.stats, event);
@@ -470,13 +410,17 @@ impl Pipeline {
                 }
             }
             // One hand-off per burst: outbox sinks store it with one fsync.
-            sinks.send_all(events).await;
+            out.send_all(events).await;
         }
         // Runs still going are stopped; their outcomes still reach the sinks.
         if let Some(h) = &mut hooks {
             h.stop();
             while let Some(outcome) = h.next_outcome().await {
-                sinks.send(Event::Hook(outcome)).await;
+                let events = [Event::Hook(outcome)];
+                for o in &self.observers {
+                    o.events(&events);
+                }
+                out.send_all(events.into()).await;
             }
         }
     }
@@ -504,98 +448,6 @@ fn count(stats: &Stats, event: &Event) {
         Event::Incident(_) | Event::Hook(_) => return,
     };
     Stats::add(counter, 1);
-}
-
-/// Builds the detector the settings ask for; unset kind parameters keep the detector's default.
-pub fn build_detector(s: &DetectorSettings) -> anyhow::Result<Box<dyn Detector>> {
-    let threshold = s.threshold.get();
-    let (min_scale, min_rel_scale) = (s.min_scale.get(), s.min_rel_scale.get());
-    let warmup = |default: usize| s.warmup.map_or(default, |w| w as usize);
-    let count = |c: Option<u32>, default: usize| c.map_or(default, |c| c as usize);
-    // The config bounds a period to 1 s..366 days, far inside i64 milliseconds.
-    let period_ms = |p: Option<std::time::Duration>| {
-        p.map(|p| i64::try_from(p.as_millis()).unwrap_or(i64::MAX))
-    };
-    Ok(match s.kind {
-        DetectorKind::Ensemble => {
-            let d = EnsembleParams::default();
-            Box::new(Ensemble::new(EnsembleParams {
-                warmup: warmup(d.warmup),
-                threshold,
-                quiet: count(s.quiet.map(|q| q.get()), d.quiet),
-                seed: s.seed.unwrap_or(d.seed),
-                min_scale,
-                period_ms: period_ms(s.period),
-            })?)
-        }
-        DetectorKind::Ewma => {
-            let params = EwmaParams {
-                alpha: s.alpha.get(),
-                warmup: s.warmup.unwrap_or(EwmaParams::default().warmup),
-                threshold,
-                clip: s.clip.get(),
-                min_scale,
-                min_rel_scale,
-            };
-            Box::new(RobustEwma::new(params)?)
-        }
-        DetectorKind::Mad => {
-            let d = MadParams::default();
-            let window = count(s.window.map(|w| w.get()), d.window);
-            Box::new(SlidingMad::new(MadParams {
-                window,
-                // A warm-up longer than the window would wait for values it cannot hold.
-                warmup: warmup(d.warmup).clamp(4, window),
-                threshold,
-                min_scale,
-                min_rel_scale,
-            })?)
-        }
-        DetectorKind::Seasonal => {
-            let d = SeasonalParams::default();
-            Box::new(Seasonal::new(SeasonalParams {
-                daily_bins: count(s.daily_bins.map(|b| b.get()), d.daily_bins),
-                weekly_bins: count(s.weekly_bins.map(|b| b.get()), d.weekly_bins),
-                period_ms: period_ms(s.period),
-                warmup: warmup(d.warmup),
-                threshold,
-                min_scale,
-                min_rel_scale,
-                ..d
-            })?)
-        }
-        DetectorKind::Cusum => {
-            let d = CusumParams::default();
-            Box::new(Cusum::new(CusumParams {
-                drift: s.drift.map_or(d.drift, |v| v.get()),
-                decision: s.decision.map_or(d.decision, |v| v.get()),
-                warmup: warmup(d.warmup),
-                threshold,
-                min_scale,
-                min_rel_scale,
-                ..d
-            })?)
-        }
-        DetectorKind::Kmeans => {
-            let d = KMeansParams::default();
-            Box::new(KMeansDetector::new(KMeansParams {
-                k: count(s.clusters.map(|k| k.get()), d.k),
-                train_size: count(s.train_size.map(|t| t.get()), d.train_size),
-                retrain_every: count(s.retrain_every.map(|r| r.get()), d.retrain_every),
-                threshold,
-                seed: s.seed.unwrap_or(d.seed),
-            })?)
-        }
-        DetectorKind::Knn => {
-            let d = KnnParams::default();
-            Box::new(KnnConformal::new(KnnParams {
-                window: count(s.context.map(|c| c.get()), d.window),
-                memory: count(s.memory.map(|m| m.get()), d.memory),
-                k: count(s.neighbours.map(|k| k.get()), d.k),
-                threshold,
-            })?)
-        }
-    })
 }
 
 #[cfg(test)]
@@ -863,27 +715,5 @@ kind = "ewma"
         assert_eq!(firing.len(), 1, "{events:#?}");
         assert_eq!(firing[0].time, 300_000);
         assert_eq!(firing[0].detector, "ensemble");
-    }
-
-    #[test]
-    fn every_kind_builds_with_extreme_settings() {
-        let config = seismo_config::parse(
-            "[detectors.defaults]\nwarmup = 100000\nwindow = 8\nclusters = 32\ntrain_size = 64\ncontext = 64\nmemory = 32\nneighbours = 16\n",
-            "x",
-        )
-        .unwrap();
-        for kind in [
-            "ensemble", "ewma", "mad", "seasonal", "cusum", "kmeans", "knn",
-        ] {
-            let mut s = config.detectors.defaults.clone();
-            s.kind =
-                seismo_config::parse(&format!("[detectors.defaults]\nkind = \"{kind}\"\n"), "x")
-                    .unwrap()
-                    .detectors
-                    .defaults
-                    .kind;
-            let built = build_detector(&s);
-            assert!(built.is_ok(), "{kind}: {:?}", built.err());
-        }
     }
 }

@@ -18,6 +18,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::event::Event;
+use crate::pipeline::output::Output;
 use crate::sinks::outbox::Outbox;
 use crate::telemetry::stats::LogLimiter;
 
@@ -185,5 +186,12 @@ impl Sinks {
         for i in gone.into_iter().rev() {
             self.senders.remove(i);
         }
+    }
+}
+
+/// The pipeline's output: every sink.
+impl Output for Sinks {
+    async fn send_all(&mut self, events: Vec<Event>) {
+        Sinks::send_all(self, events).await;
     }
 }

@@ -28,6 +28,8 @@ use seismo_config::{OtlpCompression, OtlpProtocol, OtlpSinkConfig};
 
 use super::record;
 use super::transport::{self, BuildError};
+use crate::event::Sample;
+use crate::pipeline::observer::Observer;
 use crate::telemetry::stats::{LogLimiter, Stats};
 
 /// The gauge of a signal's latest value.
@@ -310,6 +312,17 @@ impl PushMetricExporter for LoggedExporter {
 
     fn temporality(&self) -> Temporality {
         self.inner.temporality()
+    }
+}
+
+/// The gauges follow the pipeline's scores.
+impl Observer for SignalGauges {
+    fn scored(&self, sample: &Sample, score: Option<f64>, _anomalous: bool) {
+        self.record(&sample.signal, sample.value, score);
+    }
+
+    fn forget(&self, signal: &str) {
+        SignalGauges::forget(self, signal);
     }
 }
 
