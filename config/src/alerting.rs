@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
-use crate::values::{self, Count, Score};
+use crate::values::{self, duration_in, Count, Score};
 
 /// `[alerting]`
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -77,15 +77,6 @@ fn check(c: &AlertingConfig) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-fn duration_in<'de, D: Deserializer<'de>>(
-    d: D,
-    min: Duration,
-    max: Duration,
-) -> Result<Duration, D::Error> {
-    let s = String::deserialize(d)?;
-    values::parse_duration(&s, min, max).map_err(de::Error::custom)
 }
 
 fn cooldown<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {

@@ -348,13 +348,12 @@ fn max_open_files<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
 pub(crate) fn unique_sources<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Vec<FileSourceConfig>, D::Error> {
-    let list = Vec::<FileSourceConfig>::deserialize(d)?;
-    if let Some(n) = crate::values::repeated_name(list.iter().map(|s| s.name.as_str())) {
-        return Err(de::Error::custom(format!(
-            "two [[sources.files]] are named `{n}`: give each source a distinct name"
-        )));
-    }
-    Ok(list)
+    values::named_list(
+        d,
+        |s: &FileSourceConfig| &s.name,
+        |_| Ok(()),
+        |n| format!("two [[sources.files]] are named `{n}`: give each source a distinct name"),
+    )
 }
 
 #[cfg(test)]

@@ -81,12 +81,5 @@ fn non_empty_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String
 pub(crate) fn absolute_path_opt<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> Result<Option<PathBuf>, D::Error> {
-    let p = PathBuf::from(String::deserialize(d)?);
-    if !p.is_absolute() {
-        return Err(serde::de::Error::custom(format!(
-            "`{}` is a relative path: write an absolute path such as \"/var/lib/seismo\"",
-            p.display()
-        )));
-    }
-    Ok(Some(p))
+    crate::values::absolute_path(d, "/var/lib/seismo").map(Some)
 }

@@ -77,22 +77,24 @@ fn max_pids<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
 pub(crate) fn checked_list<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Vec<ProcessSourceConfig>, D::Error> {
-    let list = Vec::<ProcessSourceConfig>::deserialize(d)?;
-    for p in &list {
+    let check = |p: &ProcessSourceConfig| {
         if p.process_name.is_none() && p.cmdline.is_none() && p.unit.is_none() && p.cgroup.is_none()
         {
-            return Err(de::Error::custom(format!(
+            return Err(format!(
                 "[[sources.processes]] `{}` matches nothing: give at least one of `process_name`, `cmdline`, `unit` and `cgroup`, such as `process_name = \"nginx\"`",
                 p.name
-            )));
+            ));
         }
-    }
-    if let Some(n) = crate::values::repeated_name(list.iter().map(|p| p.name.as_str())) {
-        return Err(de::Error::custom(format!(
-            "two [[sources.processes]] are named `{n}`: give each group a distinct name (it names its signals)"
-        )));
-    }
-    Ok(list)
+        Ok(())
+    };
+    values::named_list(
+        d,
+        |p: &ProcessSourceConfig| &p.name,
+        check,
+        |n| {
+            format!("two [[sources.processes]] are named `{n}`: give each group a distinct name (it names its signals)")
+        },
+    )
 }
 
 #[cfg(test)]
