@@ -45,13 +45,15 @@ pub struct AgentConfig {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LoggingConfig {
-    pub format: LogFormat,
+    pub format: LoggingFormat,
     pub level: LogLevel,
 }
 
+/// `[logging] format`: how the agent's own log lines are written (`"human"` or `"json"`).
+/// Not to be confused with `seismo_detectors::LogFormat`, the header layout of a watched log.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum LogFormat {
+pub enum LoggingFormat {
     #[default]
     Human,
     Json,
