@@ -94,10 +94,7 @@ fn correlation_window<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Er
 #[cfg(test)]
 mod tests {
     use crate::parse;
-
-    fn err(text: &str) -> String {
-        parse(text, "t.toml").unwrap_err().to_string()
-    }
+    use crate::tests::refusal as err;
 
     #[test]
     fn defaults_fire_on_one_point_and_group_within_five_minutes() {

@@ -264,14 +264,8 @@ pub(crate) fn unique_hooks<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<HookCo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{parse, ConfigError, Located};
-
-    fn err(text: &str) -> Located {
-        match parse(text, "t.toml") {
-            Err(ConfigError::Invalid(l)) => *l,
-            other => panic!("expected an invalid config, got {other:?}"),
-        }
-    }
+    use crate::parse;
+    use crate::tests::located as err;
 
     const SH: &str = "[[hooks]]\nname = \"h\"\nsignals = [\"host.*\"]\n";
 

@@ -212,10 +212,7 @@ fn outbox_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 #[cfg(test)]
 mod tests {
     use crate::parse;
-
-    fn err(text: &str) -> String {
-        parse(text, "t.toml").unwrap_err().to_string()
-    }
+    use crate::tests::refusal as err;
 
     #[test]
     fn defaults_are_off_with_qos_1_and_prefix_seismo() {

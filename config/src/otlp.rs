@@ -178,14 +178,8 @@ fn headers<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, 
 
 #[cfg(test)]
 mod tests {
-    use crate::{parse, ConfigError, Located, OtlpProtocol};
-
-    fn err(text: &str) -> Located {
-        match parse(text, "t.toml") {
-            Err(ConfigError::Invalid(l)) => *l,
-            other => panic!("expected an invalid config, got {other:?}"),
-        }
-    }
+    use crate::tests::located as err;
+    use crate::{parse, OtlpProtocol};
 
     #[test]
     fn defaults_are_off_and_grpc_on_localhost() {

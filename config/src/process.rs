@@ -100,11 +100,8 @@ pub(crate) fn checked_list<'de, D: Deserializer<'de>>(
 #[cfg(test)]
 mod tests {
     use crate::parse;
+    use crate::tests::refusal as err;
     use std::time::Duration;
-
-    fn err(text: &str) -> String {
-        parse(text, "t.toml").unwrap_err().to_string()
-    }
 
     #[test]
     fn a_group_with_defaults_and_every_matcher() {
@@ -155,14 +152,7 @@ mod tests {
     }
     #[test]
     fn the_documented_example_parses() {
-        let start = crate::DEFAULT_TOML.find("# [[sources.processes]]").unwrap();
-        let block = &crate::DEFAULT_TOML[start..];
-        let block = &block[..block.find("\n\n").unwrap_or(block.len())];
-        let text: String = block
-            .lines()
-            .map(|l| format!("{}\n", l.strip_prefix("# ").unwrap()))
-            .collect();
-        let c = crate::parse(&text, "example").unwrap();
+        let c = crate::tests::documented_example("[[sources.processes]]");
         let p = &c.sources.processes[0];
         assert_eq!(p.name, "nginx");
         assert!(

@@ -145,10 +145,7 @@ pub(crate) fn checked_list<'de, D: Deserializer<'de>>(
 mod tests {
     use super::*;
     use crate::parse;
-
-    fn err(text: &str) -> String {
-        parse(text, "t.toml").unwrap_err().to_string()
-    }
+    use crate::tests::refusal as err;
 
     #[test]
     fn targets_with_defaults_and_settings() {
@@ -191,14 +188,7 @@ mod tests {
     }
     #[test]
     fn the_documented_example_parses() {
-        let start = crate::DEFAULT_TOML.find("# [[sources.scrape]]").unwrap();
-        let block = &crate::DEFAULT_TOML[start..];
-        let block = &block[..block.find("\n\n").unwrap_or(block.len())];
-        let text: String = block
-            .lines()
-            .map(|l| format!("{}\n", l.strip_prefix("# ").unwrap()))
-            .collect();
-        let c = crate::parse(&text, "example").unwrap();
+        let c = crate::tests::documented_example("[[sources.scrape]]");
         let s = &c.sources.scrape[0];
         assert_eq!(s.name, "app");
         assert_eq!(s.headers["authorization"], "Bearer token");

@@ -277,10 +277,7 @@ fn repeat_interval<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, 
 mod tests {
     use super::*;
     use crate::parse;
-
-    fn err(text: &str) -> String {
-        parse(text, "t.toml").unwrap_err().to_string()
-    }
+    use crate::tests::refusal as err;
 
     #[test]
     fn none_by_default() {
