@@ -1,4 +1,5 @@
-//! Parameter validation shared by the detectors added after [`crate::RobustEwma`].
+//! Parameter validation shared by every detector: one error type, one check per kind of
+//! parameter. Each check is written so that NaN fails it.
 
 /// A detector parameter out of range: names the detector, the parameter, the value and the
 /// range to use instead.
@@ -31,7 +32,7 @@ pub(crate) fn ensure(
     }
 }
 
-/// A score threshold strictly inside (0, 1); NaN fails.
+/// A score threshold strictly inside (0, 1).
 pub(crate) fn threshold(detector: &'static str, value: f64) -> Result<(), InvalidParam> {
     ensure(
         value > 0.0 && value < 1.0,
@@ -41,6 +42,67 @@ pub(crate) fn threshold(detector: &'static str, value: f64) -> Result<(), Invali
         "a score strictly between 0 and 1",
     )
 }
+
+/// A smoothing factor `alpha` in (0, 1].
+pub(crate) fn alpha(detector: &'static str, value: f64) -> Result<(), InvalidParam> {
+    ensure(
+        value > 0.0 && value <= 1.0,
+        detector,
+        "alpha",
+        value,
+        "a smoothing factor greater than 0 and at most 1",
+    )
+}
+
+/// A finite number greater than 0.
+pub(crate) fn positive(
+    detector: &'static str,
+    name: &'static str,
+    value: f64,
+    expected: &'static str,
+) -> Result<(), InvalidParam> {
+    ensure(
+        value.is_finite() && value > 0.0,
+        detector,
+        name,
+        value,
+        expected,
+    )
+}
+
+/// The floors on the spread, `min_scale` (absolute) and `min_rel_scale` (relative to the
+/// level): finite and at least 0.
+pub(crate) fn scale_floors(
+    detector: &'static str,
+    min_scale: f64,
+    min_rel_scale: f64,
+) -> Result<(), InvalidParam> {
+    for (name, value) in [("min_scale", min_scale), ("min_rel_scale", min_rel_scale)] {
+        ensure(
+            value.is_finite() && value >= 0.0,
+            detector,
+            name,
+            value,
+            "a finite number >= 0",
+        )?;
+    }
+    Ok(())
+}
+
+/// A warm-up of 2 to [`MAX_WARMUP`] points.
+pub(crate) fn warmup(detector: &'static str, value: usize) -> Result<(), InvalidParam> {
+    count(
+        detector,
+        "warmup",
+        value,
+        2,
+        MAX_WARMUP,
+        "from 2 to 100000 points",
+    )
+}
+
+/// The longest warm-up any detector takes, so warm-up buffers stay bounded.
+pub(crate) const MAX_WARMUP: usize = 100_000;
 
 /// A count within `lo..=hi`.
 pub(crate) fn count(

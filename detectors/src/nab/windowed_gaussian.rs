@@ -15,7 +15,7 @@
 
 use std::f64::consts::SQRT_2;
 
-use crate::detector::{Detector, Observation, Verdict};
+use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
 
 /// NAB's floor on the standard deviation of a constant window.
 const MIN_STD: f64 = 0.000_001;
@@ -142,8 +142,7 @@ impl WindowedGaussian {
 
 impl Detector for WindowedGaussian {
     fn observe(&mut self, _ts_ms: i64, value: f64) -> Verdict {
-        if !value.is_finite() {
-            self.skipped = self.skipped.saturating_add(1);
+        if skip_non_finite(value, &mut self.skipped) {
             return Verdict::Skipped;
         }
         let verdict = if self.window.is_empty() {
@@ -151,12 +150,12 @@ impl Detector for WindowedGaussian {
         } else {
             let score = self.score(value);
             let half_width = self.z_threshold * self.std;
-            Verdict::Scored(Observation {
+            Verdict::Scored(Observation::around(
                 score,
-                expected_low: (self.mean - half_width).max(f64::MIN),
-                expected_high: (self.mean + half_width).min(f64::MAX),
-                anomalous: score >= self.params.threshold,
-            })
+                self.mean,
+                half_width,
+                self.params.threshold,
+            ))
         };
         if self.window.len() < self.params.window_size {
             self.window.push(value);
