@@ -1,6 +1,8 @@
 //! Parameter validation shared by every detector: one error type, one check per kind of
 //! parameter. Each check is written so that NaN fails it.
 
+use std::borrow::Cow;
+
 /// A detector parameter out of range: names the detector, the parameter, the value and the
 /// range to use instead.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -9,7 +11,7 @@ pub struct InvalidParam {
     pub detector: &'static str,
     pub name: &'static str,
     pub value: f64,
-    pub expected: &'static str,
+    pub expected: Cow<'static, str>,
 }
 
 /// Fails with an [`InvalidParam`] unless `ok`.
@@ -18,7 +20,7 @@ pub(crate) fn ensure(
     detector: &'static str,
     name: &'static str,
     value: f64,
-    expected: &'static str,
+    expected: impl Into<Cow<'static, str>>,
 ) -> Result<(), InvalidParam> {
     if ok {
         Ok(())
@@ -27,7 +29,7 @@ pub(crate) fn ensure(
             detector,
             name,
             value,
-            expected,
+            expected: expected.into(),
         })
     }
 }
@@ -111,7 +113,7 @@ pub(crate) fn count(
     value: usize,
     lo: usize,
     hi: usize,
-    expected: &'static str,
+    expected: impl Into<Cow<'static, str>>,
 ) -> Result<(), InvalidParam> {
     ensure(
         (lo..=hi).contains(&value),
