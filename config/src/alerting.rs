@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
-use crate::values::{self, Count, Score};
+use crate::values::{self, duration_in, Count, Score};
 
 /// `[alerting]`
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -79,15 +79,6 @@ fn check(c: &AlertingConfig) -> Result<(), String> {
     Ok(())
 }
 
-fn duration_in<'de, D: Deserializer<'de>>(
-    d: D,
-    min: Duration,
-    max: Duration,
-) -> Result<Duration, D::Error> {
-    let s = String::deserialize(d)?;
-    values::parse_duration(&s, min, max).map_err(de::Error::custom)
-}
-
 fn cooldown<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     duration_in(d, Duration::ZERO, Duration::from_secs(24 * 3600))
 }
@@ -103,10 +94,7 @@ fn correlation_window<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Er
 #[cfg(test)]
 mod tests {
     use crate::parse;
-
-    fn err(text: &str) -> String {
-        parse(text, "t.toml").unwrap_err().to_string()
-    }
+    use crate::tests::refusal as err;
 
     #[test]
     fn defaults_fire_on_one_point_and_group_within_five_minutes() {

@@ -26,6 +26,47 @@ pub enum DetectorKind {
     Knn,
 }
 
+/// Declares a table of detector settings: the fields written in it, then the parameters of
+/// some kinds only, each `None` unless set (keeping the detector's own default). Both tables
+/// that take them, `[detectors.defaults]` and `[[detectors.overrides]]`, get them from here.
+macro_rules! with_kind_params {
+    ($(#[$attr:meta])* pub struct $name:ident { $($fields:tt)* }) => {
+        $(#[$attr])*
+        pub struct $name {
+            $($fields)*
+            /// `mad`: values the median and MAD are taken over.
+            pub window: Option<Count<8, 4096>>,
+            /// `seasonal`: slots per day.
+            pub daily_bins: Option<Count<4, 1440>>,
+            /// `seasonal`: slots per week.
+            pub weekly_bins: Option<Count<7, 2016>>,
+            /// `seasonal` (also inside the ensemble): the signal's own period; `None`: detected.
+            #[serde(default, deserialize_with = "period_opt")]
+            pub period: Option<Duration>,
+            /// `cusum`: shifts smaller than this many spreads are ignored.
+            pub drift: Option<Positive>,
+            /// `cusum`: evidence, in spreads, that confirms a shift.
+            pub decision: Option<Positive>,
+            /// `kmeans`: clusters.
+            pub clusters: Option<Count<2, 32>>,
+            /// `kmeans`: most recent points a fit uses.
+            pub train_size: Option<Count<64, 8192>>,
+            /// `kmeans`: points between fits.
+            pub retrain_every: Option<Count<16, 100_000>>,
+            /// `knn`: values in a context.
+            pub context: Option<Count<2, 64>>,
+            /// `knn`: past contexts compared against.
+            pub memory: Option<Count<32, 4096>>,
+            /// `knn`: neighbours averaged.
+            pub neighbours: Option<Count<1, 16>>,
+            /// `ensemble`: points after an alert during which it stays quiet.
+            pub quiet: Option<Count<0, 100_000>>,
+            /// `kmeans`, `ensemble`: seed of the k-means initialisation.
+            pub seed: Option<u64>,
+        }
+    };
+}
+
 /// `[detectors]`
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -51,55 +92,27 @@ impl Default for DetectorsConfig {
     }
 }
 
-/// The full set of detector parameters for one signal.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DetectorSettings {
-    pub kind: DetectorKind,
-    /// Score at or above which a point is anomalous.
-    pub threshold: Score,
-    /// Points learned before the first score; `None`: the kind's own (300 for the ensemble,
-    /// 30 for the others).
-    #[serde(deserialize_with = "warmup_opt")]
-    pub warmup: Option<u32>,
-    /// EWMA smoothing factor of level and scale.
-    pub alpha: Smoothing,
-    /// Residuals are clipped at `clip` scales when learning, so spikes do not drag the baseline.
-    pub clip: Positive,
-    /// Absolute floor on the learned scale, in the signal's unit.
-    pub min_scale: NonNegative,
-    /// Floor on the learned scale relative to the signal's level.
-    pub min_rel_scale: NonNegative,
-    // Parameters of some kinds only; `None` keeps the detector's own default.
-    /// `mad`: values the median and MAD are taken over.
-    pub window: Option<Count<8, 4096>>,
-    /// `seasonal`: slots per day.
-    pub daily_bins: Option<Count<4, 1440>>,
-    /// `seasonal`: slots per week.
-    pub weekly_bins: Option<Count<7, 2016>>,
-    /// `seasonal` (also inside the ensemble): the signal's own period; `None`: detected.
-    #[serde(default, deserialize_with = "period_opt")]
-    pub period: Option<Duration>,
-    /// `cusum`: shifts smaller than this many spreads are ignored.
-    pub drift: Option<Positive>,
-    /// `cusum`: evidence, in spreads, that confirms a shift.
-    pub decision: Option<Positive>,
-    /// `kmeans`: clusters.
-    pub clusters: Option<Count<2, 32>>,
-    /// `kmeans`: most recent points a fit uses.
-    pub train_size: Option<Count<64, 8192>>,
-    /// `kmeans`: points between fits.
-    pub retrain_every: Option<Count<16, 100_000>>,
-    /// `knn`: values in a context.
-    pub context: Option<Count<2, 64>>,
-    /// `knn`: past contexts compared against.
-    pub memory: Option<Count<32, 4096>>,
-    /// `knn`: neighbours averaged.
-    pub neighbours: Option<Count<1, 16>>,
-    /// `ensemble`: points after an alert during which it stays quiet.
-    pub quiet: Option<Count<0, 100_000>>,
-    /// `kmeans`, `ensemble`: seed of the k-means initialisation.
-    pub seed: Option<u64>,
+with_kind_params! {
+    /// The full set of detector parameters for one signal.
+    #[derive(Debug, Clone, PartialEq, Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    pub struct DetectorSettings {
+        pub kind: DetectorKind,
+        /// Score at or above which a point is anomalous.
+        pub threshold: Score,
+        /// Points learned before the first score; `None`: the kind's own (300 for the ensemble,
+        /// 30 for the others).
+        #[serde(deserialize_with = "warmup_opt")]
+        pub warmup: Option<u32>,
+        /// EWMA smoothing factor of level and scale.
+        pub alpha: Smoothing,
+        /// Residuals are clipped at `clip` scales when learning, so spikes do not drag the baseline.
+        pub clip: Positive,
+        /// Absolute floor on the learned scale, in the signal's unit.
+        pub min_scale: NonNegative,
+        /// Floor on the learned scale relative to the signal's level.
+        pub min_rel_scale: NonNegative,
+    }
 }
 
 impl Default for DetectorSettings {
@@ -130,52 +143,25 @@ impl Default for DetectorSettings {
     }
 }
 
-/// `[[detectors.overrides]]`: settings for the signals matching `signals`. Every override that
-/// matches a signal applies, in file order, later ones winning key by key.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DetectorOverride {
-    #[serde(deserialize_with = "non_empty_globs")]
-    pub signals: Vec<NameGlob>,
-    /// `false` leaves the matching signals unwatched.
-    pub enabled: Option<bool>,
-    pub kind: Option<DetectorKind>,
-    pub threshold: Option<Score>,
-    #[serde(default, deserialize_with = "warmup_opt")]
-    pub warmup: Option<u32>,
-    pub alpha: Option<Smoothing>,
-    pub clip: Option<Positive>,
-    pub min_scale: Option<NonNegative>,
-    pub min_rel_scale: Option<NonNegative>,
-    /// `mad`: values the median and MAD are taken over.
-    pub window: Option<Count<8, 4096>>,
-    /// `seasonal`: slots per day.
-    pub daily_bins: Option<Count<4, 1440>>,
-    /// `seasonal`: slots per week.
-    pub weekly_bins: Option<Count<7, 2016>>,
-    /// `seasonal` (also inside the ensemble): the signal's own period; `None`: detected.
-    #[serde(default, deserialize_with = "period_opt")]
-    pub period: Option<Duration>,
-    /// `cusum`: shifts smaller than this many spreads are ignored.
-    pub drift: Option<Positive>,
-    /// `cusum`: evidence, in spreads, that confirms a shift.
-    pub decision: Option<Positive>,
-    /// `kmeans`: clusters.
-    pub clusters: Option<Count<2, 32>>,
-    /// `kmeans`: most recent points a fit uses.
-    pub train_size: Option<Count<64, 8192>>,
-    /// `kmeans`: points between fits.
-    pub retrain_every: Option<Count<16, 100_000>>,
-    /// `knn`: values in a context.
-    pub context: Option<Count<2, 64>>,
-    /// `knn`: past contexts compared against.
-    pub memory: Option<Count<32, 4096>>,
-    /// `knn`: neighbours averaged.
-    pub neighbours: Option<Count<1, 16>>,
-    /// `ensemble`: points after an alert during which it stays quiet.
-    pub quiet: Option<Count<0, 100_000>>,
-    /// `kmeans`, `ensemble`: seed of the k-means initialisation.
-    pub seed: Option<u64>,
+with_kind_params! {
+    /// `[[detectors.overrides]]`: settings for the signals matching `signals`. Every override that
+    /// matches a signal applies, in file order, later ones winning key by key.
+    #[derive(Debug, Clone, PartialEq, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct DetectorOverride {
+        #[serde(deserialize_with = "non_empty_globs")]
+        pub signals: Vec<NameGlob>,
+        /// `false` leaves the matching signals unwatched.
+        pub enabled: Option<bool>,
+        pub kind: Option<DetectorKind>,
+        pub threshold: Option<Score>,
+        #[serde(default, deserialize_with = "warmup_opt")]
+        pub warmup: Option<u32>,
+        pub alpha: Option<Smoothing>,
+        pub clip: Option<Positive>,
+        pub min_scale: Option<NonNegative>,
+        pub min_rel_scale: Option<NonNegative>,
+    }
 }
 
 impl DetectorsConfig {

@@ -202,7 +202,7 @@ fn check_near_miss(name: &str) -> Result<(), ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Located, LogFormat};
+    use crate::{Located, LoggingFormat};
 
     fn vars(pairs: &[(&str, &str)]) -> Overrides {
         Overrides::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap()
@@ -229,7 +229,7 @@ mod tests {
             ("PATH", "/usr/bin"),
         ]);
         let c = o.apply(text, "f.toml").unwrap();
-        assert_eq!(c.logging.format, LogFormat::Json);
+        assert_eq!(c.logging.format, LoggingFormat::Json);
         assert_eq!(c.logging.level, crate::LogLevel::Warn);
         assert_eq!(
             c.agent.state_dir.as_deref(),
@@ -255,7 +255,7 @@ mod tests {
         // Applied to the embedded default (the container's case), detector overrides survive.
         let d = o.apply(crate::DEFAULT_TOML, crate::DEFAULT_ORIGIN).unwrap();
         assert_eq!(d.detectors, crate::embedded_default().unwrap().detectors);
-        assert_eq!(d.logging.format, LogFormat::Json);
+        assert_eq!(d.logging.format, LoggingFormat::Json);
     }
 
     #[test]

@@ -348,26 +348,19 @@ fn max_open_files<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
 pub(crate) fn unique_sources<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Vec<FileSourceConfig>, D::Error> {
-    let list = Vec::<FileSourceConfig>::deserialize(d)?;
-    if let Some(n) = crate::values::repeated_name(list.iter().map(|s| s.name.as_str())) {
-        return Err(de::Error::custom(format!(
-            "two [[sources.files]] are named `{n}`: give each source a distinct name"
-        )));
-    }
-    Ok(list)
+    values::named_list(
+        d,
+        |s: &FileSourceConfig| &s.name,
+        |_| Ok(()),
+        |n| format!("two [[sources.files]] are named `{n}`: give each source a distinct name"),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{parse, ConfigError, Located};
-
-    fn err(text: &str) -> Located {
-        match parse(text, "t.toml") {
-            Err(ConfigError::Invalid(l)) => *l,
-            other => panic!("expected an invalid config, got {other:?}"),
-        }
-    }
+    use crate::parse;
+    use crate::tests::located as err;
 
     #[test]
     fn a_file_source_with_defaults() {
@@ -387,14 +380,7 @@ mod tests {
 
     #[test]
     fn the_documented_example_parses() {
-        let start = crate::DEFAULT_TOML.find("# [[sources.files]]").unwrap();
-        let block = &crate::DEFAULT_TOML[start..];
-        let block = &block[..block.find("\n\n").unwrap()];
-        let text: String = block
-            .lines()
-            .map(|l| format!("{}\n", l.strip_prefix("# ").unwrap()))
-            .collect();
-        let c = parse(&text, "example").unwrap();
+        let c = crate::tests::documented_example("[[sources.files]]");
         let f = &c.sources.files[0];
         assert_eq!(f.name, "syslog");
         assert_eq!(f.error_pattern.regex().as_str(), DEFAULT_ERROR_PATTERN);

@@ -209,15 +209,11 @@ fn states<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<HookState>, D::Error> {
 }
 
 fn timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let s = String::deserialize(d)?;
-    values::parse_duration(&s, Duration::from_millis(100), Duration::from_secs(3600))
-        .map_err(de::Error::custom)
+    values::duration_in(d, Duration::from_millis(100), Duration::from_secs(3600))
 }
 
 fn min_interval<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let s = String::deserialize(d)?;
-    values::parse_duration(&s, Duration::ZERO, Duration::from_secs(7 * 24 * 3600))
-        .map_err(de::Error::custom)
+    values::duration_in(d, Duration::ZERO, Duration::from_secs(7 * 24 * 3600))
 }
 
 fn max_concurrent<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
@@ -257,26 +253,19 @@ fn env<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::E
 
 /// Refuses two hooks with the same name (their logs and outcomes would be confused).
 pub(crate) fn unique_hooks<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<HookConfig>, D::Error> {
-    let list = Vec::<HookConfig>::deserialize(d)?;
-    if let Some(n) = crate::values::repeated_name(list.iter().map(|h| h.name.as_str())) {
-        return Err(de::Error::custom(format!(
-            "two [[hooks]] are named `{n}`: give each hook a distinct name"
-        )));
-    }
-    Ok(list)
+    values::named_list(
+        d,
+        |h: &HookConfig| &h.name,
+        |_| Ok(()),
+        |n| format!("two [[hooks]] are named `{n}`: give each hook a distinct name"),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{parse, ConfigError, Located};
-
-    fn err(text: &str) -> Located {
-        match parse(text, "t.toml") {
-            Err(ConfigError::Invalid(l)) => *l,
-            other => panic!("expected an invalid config, got {other:?}"),
-        }
-    }
+    use crate::parse;
+    use crate::tests::located as err;
 
     const SH: &str = "[[hooks]]\nname = \"h\"\nsignals = [\"host.*\"]\n";
 

@@ -223,14 +223,8 @@ fn max_units<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{parse, ConfigError, Located};
-
-    fn err(text: &str) -> Located {
-        match parse(text, "t.toml") {
-            Err(ConfigError::Invalid(l)) => *l,
-            other => panic!("expected an invalid config, got {other:?}"),
-        }
-    }
+    use crate::parse;
+    use crate::tests::located as err;
 
     #[test]
     fn a_journal_source_with_defaults_and_values() {

@@ -38,7 +38,7 @@ pub use http::{HttpConfig, DEFAULT_LISTEN};
 pub use journal::{
     JournalEnabled, JournalSourceConfig, DEFAULT_FALLBACK, FALLBACK_SOURCE, PRIORITY_NAMES,
 };
-pub use model::{AgentConfig, Config, LogFormat, LogLevel, LoggingConfig};
+pub use model::{AgentConfig, Config, LogLevel, LoggingConfig, LoggingFormat};
 pub use mqtt::{MqttSinkConfig, MqttTlsConfig, MqttVersion};
 pub use otlp::{OtlpCompression, OtlpProtocol, OtlpSinkConfig, OtlpTlsConfig};
 pub use process::ProcessSourceConfig;

@@ -45,13 +45,15 @@ pub struct AgentConfig {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LoggingConfig {
-    pub format: LogFormat,
+    pub format: LoggingFormat,
     pub level: LogLevel,
 }
 
+/// `[logging] format`: how the agent's own log lines are written (`"human"` or `"json"`).
+/// Not to be confused with `seismo_detectors::LogFormat`, the header layout of a watched log.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum LogFormat {
+pub enum LoggingFormat {
     #[default]
     Human,
     Json,
@@ -81,12 +83,5 @@ fn non_empty_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String
 pub(crate) fn absolute_path_opt<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> Result<Option<PathBuf>, D::Error> {
-    let p = PathBuf::from(String::deserialize(d)?);
-    if !p.is_absolute() {
-        return Err(serde::de::Error::custom(format!(
-            "`{}` is a relative path: write an absolute path such as \"/var/lib/seismo\"",
-            p.display()
-        )));
-    }
-    Ok(Some(p))
+    crate::values::absolute_path(d, "/var/lib/seismo").map(Some)
 }

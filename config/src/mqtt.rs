@@ -6,7 +6,8 @@ use std::time::Duration;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
-use crate::values;
+use crate::sink_fields::{self, check_retry, retry, OUTBOX_MAX_BYTES, RETRY_INITIAL, RETRY_MAX};
+use crate::values::{self, duration_in};
 
 /// `[sinks.mqtt]`
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -72,9 +73,9 @@ impl Default for MqttSinkConfig {
             keep_alive: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             ack_timeout: Duration::from_secs(30),
-            retry_initial: Duration::from_millis(500),
-            retry_max: Duration::from_secs(30),
-            outbox_max_bytes: 64 << 20,
+            retry_initial: RETRY_INITIAL,
+            retry_max: RETRY_MAX,
+            outbox_max_bytes: OUTBOX_MAX_BYTES,
             tls: MqttTlsConfig::default(),
         }
     }
@@ -148,12 +149,7 @@ fn check(c: &MqttSinkConfig) -> Result<(), String> {
     if !c.tls.enabled && (c.tls.ca_file.is_some() || c.tls.cert_file.is_some()) {
         return Err("[sinks.mqtt.tls] has files but `enabled = false`: set `enabled = true` to use TLS, or remove the files".into());
     }
-    if c.retry_initial > c.retry_max {
-        return Err(
-            "in [sinks.mqtt], `retry_initial` is longer than `retry_max`: make it shorter".into(),
-        );
-    }
-    Ok(())
+    check_retry("[sinks.mqtt]", c.retry_initial, c.retry_max)
 }
 
 fn non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -177,14 +173,7 @@ fn client_id_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::E
 }
 
 fn absolute_path_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
-    let p = PathBuf::from(String::deserialize(d)?);
-    if !p.is_absolute() {
-        return Err(de::Error::custom(format!(
-            "`{}` is a relative path: write an absolute path such as \"/etc/seismo/mqtt-ca.pem\"",
-            p.display()
-        )));
-    }
-    Ok(Some(p))
+    values::absolute_path(d, "/etc/seismo/mqtt-ca.pem").map(Some)
 }
 
 fn qos<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
@@ -207,15 +196,6 @@ fn topic_prefix<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     Ok(s)
 }
 
-fn duration_in<'de, D: Deserializer<'de>>(
-    d: D,
-    min: Duration,
-    max: Duration,
-) -> Result<Duration, D::Error> {
-    let s = String::deserialize(d)?;
-    values::parse_duration(&s, min, max).map_err(de::Error::custom)
-}
-
 fn keep_alive<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     duration_in(d, Duration::from_secs(5), Duration::from_secs(3600))
 }
@@ -224,28 +204,15 @@ fn timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     duration_in(d, Duration::from_secs(1), Duration::from_secs(600))
 }
 
-fn retry<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    duration_in(d, Duration::from_millis(10), Duration::from_secs(3600))
-}
-
+/// MQTT's outbox may be as small as 4 KiB (the other sinks': 16 KiB).
 fn outbox_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    let n = i64::deserialize(d)?;
-    const MIN: i64 = 4 << 10;
-    if n < MIN {
-        return Err(de::Error::custom(format!(
-            "{n} is too small: write at least {MIN} bytes (the default is 67108864, 64 MiB)"
-        )));
-    }
-    Ok(n as u64)
+    sink_fields::outbox_bytes_from(d, 4 << 10)
 }
 
 #[cfg(test)]
 mod tests {
     use crate::parse;
-
-    fn err(text: &str) -> String {
-        parse(text, "t.toml").unwrap_err().to_string()
-    }
+    use crate::tests::refusal as err;
 
     #[test]
     fn defaults_are_off_with_qos_1_and_prefix_seismo() {

@@ -8,7 +8,10 @@ use std::time::Duration;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
-use crate::sink_fields::{absolute_file, http_url, outbox_bytes, retry};
+use crate::sink_fields::{
+    self, absolute_file, check_retry, http_url, outbox_bytes, retry, HeaderRules, OUTBOX_MAX_BYTES,
+    RETRY_INITIAL, RETRY_MAX,
+};
 use crate::values;
 
 /// The OTLP transport.
@@ -76,9 +79,9 @@ impl Default for OtlpSinkConfig {
             timeout: Duration::from_secs(10),
             compression: OtlpCompression::None,
             headers: BTreeMap::new(),
-            retry_initial: Duration::from_millis(500),
-            retry_max: Duration::from_secs(30),
-            outbox_max_bytes: 64 << 20,
+            retry_initial: RETRY_INITIAL,
+            retry_max: RETRY_MAX,
+            outbox_max_bytes: OUTBOX_MAX_BYTES,
             metrics: false,
             metrics_max_signals: 2000,
             tls: OtlpTlsConfig::default(),
@@ -128,11 +131,7 @@ pub(crate) fn checked<'de, D: Deserializer<'de>>(d: D) -> Result<OtlpSinkConfig,
 
 /// Cross-key checks: keys that are fine alone but not together.
 fn check(c: &OtlpSinkConfig) -> Result<(), String> {
-    if c.retry_initial > c.retry_max {
-        return Err(
-            "in [sinks.otlp], `retry_initial` is longer than `retry_max`: make it shorter".into(),
-        );
-    }
+    check_retry("[sinks.otlp]", c.retry_initial, c.retry_max)?;
     if c.tls.cert_file.is_some() != c.tls.key_file.is_some() {
         return Err("in [sinks.otlp.tls], `cert_file` and `key_file` go together: set both for mutual TLS, or neither".into());
     }
@@ -161,52 +160,26 @@ fn metrics_max_signals<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Erro
 }
 
 fn export_timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let s = String::deserialize(d)?;
-    values::parse_duration(&s, Duration::from_millis(100), Duration::from_secs(300))
-        .map_err(de::Error::custom)
+    values::duration_in(d, Duration::from_millis(100), Duration::from_secs(300))
 }
 
 /// Header names are HTTP tokens (sent lower-cased, as gRPC metadata requires); values printable
 /// ASCII.
 fn headers<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
-    let raw = BTreeMap::<String, String>::deserialize(d)?;
-    let mut out = BTreeMap::new();
-    for (name, value) in raw {
-        let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
-        if name.is_empty() || !name.chars().all(token) {
-            return Err(de::Error::custom(format!(
-                "`{name}` is not a valid header name: use letters, digits and - (such as \"x-api-key\")"
-            )));
-        }
-        let lower = name.to_ascii_lowercase();
-        if lower.starts_with("grpc-") || lower == "content-type" || lower == "content-encoding" {
-            return Err(de::Error::custom(format!(
-                "header `{name}` is set by the exporter itself: remove it"
-            )));
-        }
-        if !value
-            .chars()
-            .all(|c| c == ' ' || c == '\t' || c.is_ascii_graphic())
-        {
-            return Err(de::Error::custom(format!(
-                "the value of header `{name}` has characters that cannot be sent: use printable ASCII"
-            )));
-        }
-        out.insert(lower, value);
-    }
-    Ok(out)
+    sink_fields::headers(
+        d,
+        &HeaderRules {
+            example: "x-api-key",
+            reserved: |h| h.starts_with("grpc-") || h == "content-type" || h == "content-encoding",
+            setter: "the exporter",
+        },
+    )
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::{parse, ConfigError, Located, OtlpProtocol};
-
-    fn err(text: &str) -> Located {
-        match parse(text, "t.toml") {
-            Err(ConfigError::Invalid(l)) => *l,
-            other => panic!("expected an invalid config, got {other:?}"),
-        }
-    }
+    use crate::tests::located as err;
+    use crate::{parse, OtlpProtocol};
 
     #[test]
     fn defaults_are_off_and_grpc_on_localhost() {

@@ -77,32 +77,31 @@ fn max_pids<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
 pub(crate) fn checked_list<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Vec<ProcessSourceConfig>, D::Error> {
-    let list = Vec::<ProcessSourceConfig>::deserialize(d)?;
-    for p in &list {
+    let check = |p: &ProcessSourceConfig| {
         if p.process_name.is_none() && p.cmdline.is_none() && p.unit.is_none() && p.cgroup.is_none()
         {
-            return Err(de::Error::custom(format!(
+            return Err(format!(
                 "[[sources.processes]] `{}` matches nothing: give at least one of `process_name`, `cmdline`, `unit` and `cgroup`, such as `process_name = \"nginx\"`",
                 p.name
-            )));
+            ));
         }
-    }
-    if let Some(n) = crate::values::repeated_name(list.iter().map(|p| p.name.as_str())) {
-        return Err(de::Error::custom(format!(
-            "two [[sources.processes]] are named `{n}`: give each group a distinct name (it names its signals)"
-        )));
-    }
-    Ok(list)
+        Ok(())
+    };
+    values::named_list(
+        d,
+        |p: &ProcessSourceConfig| &p.name,
+        check,
+        |n| {
+            format!("two [[sources.processes]] are named `{n}`: give each group a distinct name (it names its signals)")
+        },
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use crate::parse;
+    use crate::tests::refusal as err;
     use std::time::Duration;
-
-    fn err(text: &str) -> String {
-        parse(text, "t.toml").unwrap_err().to_string()
-    }
 
     #[test]
     fn a_group_with_defaults_and_every_matcher() {
@@ -153,14 +152,7 @@ mod tests {
     }
     #[test]
     fn the_documented_example_parses() {
-        let start = crate::DEFAULT_TOML.find("# [[sources.processes]]").unwrap();
-        let block = &crate::DEFAULT_TOML[start..];
-        let block = &block[..block.find("\n\n").unwrap_or(block.len())];
-        let text: String = block
-            .lines()
-            .map(|l| format!("{}\n", l.strip_prefix("# ").unwrap()))
-            .collect();
-        let c = crate::parse(&text, "example").unwrap();
+        let c = crate::tests::documented_example("[[sources.processes]]");
         let p = &c.sources.processes[0];
         assert_eq!(p.name, "nginx");
         assert!(

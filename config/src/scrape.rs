@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
-use crate::sink_fields::http_url;
+use crate::sink_fields::{self, http_url, HeaderRules};
 use crate::values;
 
 /// One `[[sources.scrape]]` table.
@@ -72,10 +72,7 @@ fn url<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 }
 
 fn timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    let s = String::deserialize(d)?;
-    values::parse_duration(&s, Duration::from_millis(100), Duration::from_secs(300))
-        .map(Some)
-        .map_err(de::Error::custom)
+    values::duration_in(d, Duration::from_millis(100), Duration::from_secs(300)).map(Some)
 }
 
 fn bounded<'de, D: Deserializer<'de>>(
@@ -103,39 +100,19 @@ fn max_body_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
 
 /// Header names are HTTP tokens (kept lower-cased); values printable ASCII.
 fn headers<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
-    let raw = BTreeMap::<String, String>::deserialize(d)?;
-    let mut out = BTreeMap::new();
-    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
-    for (name, value) in raw {
-        if name.is_empty() || !name.chars().all(token) {
-            return Err(de::Error::custom(format!(
-                "`{name}` is not a valid header name: use letters, digits and - (such as \"authorization\")"
-            )));
-        }
-        let lower = name.to_ascii_lowercase();
-        if [
-            "host",
-            "content-length",
-            "transfer-encoding",
-            "accept-encoding",
-        ]
-        .contains(&lower.as_str())
-        {
-            return Err(de::Error::custom(format!(
-                "header `{name}` is set by the scraper itself: remove it"
-            )));
-        }
-        if !value
-            .chars()
-            .all(|c| c == ' ' || c == '\t' || c.is_ascii_graphic())
-        {
-            return Err(de::Error::custom(format!(
-                "the value of header `{name}` has characters that cannot be sent: use printable ASCII"
-            )));
-        }
-        out.insert(lower, value);
-    }
-    Ok(out)
+    sink_fields::headers(
+        d,
+        &HeaderRules {
+            example: "authorization",
+            reserved: |h| {
+                matches!(
+                    h,
+                    "host" | "content-length" | "transfer-encoding" | "accept-encoding"
+                )
+            },
+            setter: "the scraper",
+        },
+    )
 }
 
 /// Checks each table (the timeout fits in the interval) and refuses two targets with the
@@ -143,33 +120,32 @@ fn headers<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, 
 pub(crate) fn checked_list<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Vec<ScrapeSourceConfig>, D::Error> {
-    let list = Vec::<ScrapeSourceConfig>::deserialize(d)?;
-    for s in &list {
+    let check = |s: &ScrapeSourceConfig| {
         if s.timeout() >= s.interval {
-            return Err(de::Error::custom(format!(
+            return Err(format!(
                 "in [[sources.scrape]] `{}`, `timeout` ({}) is not shorter than `interval` ({}): make it shorter, so a hanging target cannot delay the next scrape",
                 s.name,
                 humantime::format_duration(s.timeout()),
                 humantime::format_duration(s.interval)
-            )));
+            ));
         }
-    }
-    if let Some(n) = crate::values::repeated_name(list.iter().map(|s| s.name.as_str())) {
-        return Err(de::Error::custom(format!(
-            "two [[sources.scrape]] are named `{n}`: give each target a distinct name (it names its signals)"
-        )));
-    }
-    Ok(list)
+        Ok(())
+    };
+    values::named_list(
+        d,
+        |s: &ScrapeSourceConfig| &s.name,
+        check,
+        |n| {
+            format!("two [[sources.scrape]] are named `{n}`: give each target a distinct name (it names its signals)")
+        },
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::parse;
-
-    fn err(text: &str) -> String {
-        parse(text, "t.toml").unwrap_err().to_string()
-    }
+    use crate::tests::refusal as err;
 
     #[test]
     fn targets_with_defaults_and_settings() {
@@ -212,14 +188,7 @@ mod tests {
     }
     #[test]
     fn the_documented_example_parses() {
-        let start = crate::DEFAULT_TOML.find("# [[sources.scrape]]").unwrap();
-        let block = &crate::DEFAULT_TOML[start..];
-        let block = &block[..block.find("\n\n").unwrap_or(block.len())];
-        let text: String = block
-            .lines()
-            .map(|l| format!("{}\n", l.strip_prefix("# ").unwrap()))
-            .collect();
-        let c = crate::parse(&text, "example").unwrap();
+        let c = crate::tests::documented_example("[[sources.scrape]]");
         let s = &c.sources.scrape[0];
         assert_eq!(s.name, "app");
         assert_eq!(s.headers["authorization"], "Bearer token");

@@ -2,11 +2,39 @@ use std::time::Duration;
 
 use super::*;
 
-fn err(text: &str) -> Located {
-    match parse(text, "test.toml") {
+/// The located error `text`, read from a file named `origin`, is refused with.
+pub(crate) fn located_in(origin: &str, text: &str) -> Located {
+    match parse(text, origin) {
         Err(ConfigError::Invalid(l)) => *l,
         other => panic!("expected an invalid config, got {other:?}"),
     }
+}
+
+/// The located error `text`, read from `t.toml`, is refused with.
+pub(crate) fn located(text: &str) -> Located {
+    located_in("t.toml", text)
+}
+
+/// The error `text`, read from `t.toml`, is refused with, as the user sees it.
+pub(crate) fn refusal(text: &str) -> String {
+    parse(text, "t.toml").unwrap_err().to_string()
+}
+
+/// The commented-out example in seismo.toml that starts with `# {header}` (up to the next
+/// blank line), uncommented and parsed.
+pub(crate) fn documented_example(header: &str) -> Config {
+    let start = DEFAULT_TOML.find(&format!("# {header}")).unwrap();
+    let block = &DEFAULT_TOML[start..];
+    let block = &block[..block.find("\n\n").unwrap_or(block.len())];
+    let text: String = block
+        .lines()
+        .map(|l| format!("{}\n", l.strip_prefix("# ").unwrap()))
+        .collect();
+    parse(&text, "example").unwrap()
+}
+
+fn err(text: &str) -> Located {
+    located_in("test.toml", text)
 }
 
 #[test]

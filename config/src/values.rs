@@ -2,6 +2,7 @@
 //! reported by the TOML parser with the exact line and column of the offending text.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use globset::{GlobBuilder, GlobMatcher};
@@ -93,11 +94,42 @@ impl Visitor<'_> for NumberVisitor {
     }
 }
 
-/// The first name two tables of a `[[...]]` list share, if any: names key signals, outboxes
-/// and logs, so each must be unique within its list.
-pub(crate) fn repeated_name<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+/// A `[[...]]` list of named tables: each table passes `check`, then no two share a name
+/// (names key signals, outboxes and logs). `repeated` words the error for a name used twice.
+pub(crate) fn named_list<'de, D, T>(
+    d: D,
+    name: impl Fn(&T) -> &str,
+    check: impl Fn(&T) -> Result<(), String>,
+    repeated: impl FnOnce(&str) -> String,
+) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let list = Vec::<T>::deserialize(d)?;
+    for item in &list {
+        check(item).map_err(de::Error::custom)?;
+    }
     let mut seen = std::collections::HashSet::new();
-    names.into_iter().find(|n| !seen.insert(*n))
+    if let Some(n) = list.iter().map(&name).find(|n| !seen.insert(*n)) {
+        return Err(de::Error::custom(repeated(n)));
+    }
+    Ok(list)
+}
+
+/// An absolute path; `example` is the path the error suggests.
+pub(crate) fn absolute_path<'de, D: Deserializer<'de>>(
+    d: D,
+    example: &str,
+) -> Result<PathBuf, D::Error> {
+    let p = PathBuf::from(String::deserialize(d)?);
+    if !p.is_absolute() {
+        return Err(de::Error::custom(format!(
+            "`{}` is a relative path: write an absolute path such as \"{example}\"",
+            p.display()
+        )));
+    }
+    Ok(p)
 }
 
 /// A duration written the human way ("10s", "1m30s", "500ms"), within bounds.
@@ -114,6 +146,16 @@ pub(crate) fn parse_duration(text: &str, min: Duration, max: Duration) -> Result
         ));
     }
     Ok(value)
+}
+
+/// A duration string within bounds, for the fields that take their bounds as arguments.
+pub(crate) fn duration_in<'de, D: Deserializer<'de>>(
+    d: D,
+    min: Duration,
+    max: Duration,
+) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_duration(&s, min, max).map_err(de::Error::custom)
 }
 
 struct DurationVisitor {

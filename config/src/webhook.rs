@@ -8,8 +8,11 @@ use std::time::Duration;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
-use crate::sink_fields::{absolute_file, http_url, outbox_bytes, retry};
-use crate::values;
+use crate::sink_fields::{
+    self, absolute_file, check_retry, header_name, http_url, outbox_bytes, retry, HeaderRules,
+    OUTBOX_MAX_BYTES, RETRY_INITIAL, RETRY_MAX,
+};
+use crate::values::{self, duration_in};
 
 /// What the request bodies look like.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -90,9 +93,9 @@ impl Default for WebhookSinkConfig {
             headers_file: BTreeMap::new(),
             timeout: Duration::from_secs(10),
             ca_file: None,
-            retry_initial: Duration::from_millis(500),
-            retry_max: Duration::from_secs(30),
-            outbox_max_bytes: 64 << 20,
+            retry_initial: RETRY_INITIAL,
+            retry_max: RETRY_MAX,
+            outbox_max_bytes: OUTBOX_MAX_BYTES,
             repeat_interval: None,
             generator_url: None,
             routing_key: None,
@@ -127,16 +130,14 @@ impl WebhookSinkConfig {
 pub(crate) fn checked_list<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Vec<WebhookSinkConfig>, D::Error> {
-    let list = Vec::<WebhookSinkConfig>::deserialize(d)?;
-    for c in &list {
-        check(c).map_err(de::Error::custom)?;
-    }
-    if let Some(n) = crate::values::repeated_name(list.iter().map(|c| c.name.as_str())) {
-        return Err(de::Error::custom(format!(
-            "two [[sinks.webhook]] tables are named `{n}`: give each a unique `name` (it names its outbox)"
-        )));
-    }
-    Ok(list)
+    values::named_list(
+        d,
+        |c: &WebhookSinkConfig| &c.name,
+        check,
+        |n| {
+            format!("two [[sinks.webhook]] tables are named `{n}`: give each a unique `name` (it names its outbox)")
+        },
+    )
 }
 
 fn check(c: &WebhookSinkConfig) -> Result<(), String> {
@@ -152,11 +153,11 @@ fn check(c: &WebhookSinkConfig) -> Result<(), String> {
             "[[sinks.webhook]] `{n}` has no `url`: write one such as \"http://alertmanager:9093\""
         ));
     }
-    if c.retry_initial > c.retry_max {
-        return Err(format!(
-            "in [[sinks.webhook]] `{n}`, `retry_initial` is longer than `retry_max`: make it shorter"
-        ));
-    }
+    check_retry(
+        &format!("[[sinks.webhook]] `{n}`"),
+        c.retry_initial,
+        c.retry_max,
+    )?;
     if c.ca_file.is_some() && !c.endpoint().starts_with("https://") {
         return Err(format!(
             "[[sinks.webhook]] `{n}` has `ca_file` but its url is not https://: write an https:// url, or remove `ca_file`"
@@ -231,53 +232,28 @@ fn url_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> 
     .map(Some)
 }
 
-fn check_header_name<E: de::Error>(name: &str) -> Result<String, E> {
-    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
-    if name.is_empty() || !name.chars().all(token) {
-        return Err(E::custom(format!(
-            "`{name}` is not a valid header name: use letters, digits and - (such as \"authorization\")"
-        )));
-    }
-    let lower = name.to_ascii_lowercase();
-    if [
-        "content-type",
-        "content-length",
-        "host",
-        "transfer-encoding",
-    ]
-    .contains(&lower.as_str())
-    {
-        return Err(E::custom(format!(
-            "header `{name}` is set by the sink itself: remove it"
-        )));
-    }
-    Ok(lower)
-}
+/// The headers a webhook may set: any but those the HTTP client writes itself.
+const HEADERS: HeaderRules = HeaderRules {
+    example: "authorization",
+    reserved: |h| {
+        matches!(
+            h,
+            "content-type" | "content-length" | "host" | "transfer-encoding"
+        )
+    },
+    setter: "the sink",
+};
 
 /// Header names are HTTP tokens (kept lower-cased); values printable ASCII.
 fn headers<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
-    let raw = BTreeMap::<String, String>::deserialize(d)?;
-    let mut out = BTreeMap::new();
-    for (name, value) in raw {
-        let lower = check_header_name(&name)?;
-        if !value
-            .chars()
-            .all(|c| c == ' ' || c == '\t' || c.is_ascii_graphic())
-        {
-            return Err(de::Error::custom(format!(
-                "the value of header `{name}` has characters that cannot be sent: use printable ASCII"
-            )));
-        }
-        out.insert(lower, value);
-    }
-    Ok(out)
+    sink_fields::headers(d, &HEADERS)
 }
 
 fn header_files<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, PathBuf>, D::Error> {
     let raw = BTreeMap::<String, PathBuf>::deserialize(d)?;
     let mut out = BTreeMap::new();
     for (name, path) in raw {
-        let lower = check_header_name(&name)?;
+        let lower = header_name(&name, &HEADERS)?;
         if !path.is_absolute() {
             return Err(de::Error::custom(format!(
                 "`{}` (header `{name}`) is a relative path: write an absolute path such as \"/etc/seismo/webhook-token\"",
@@ -287,15 +263,6 @@ fn header_files<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Path
         out.insert(lower, path);
     }
     Ok(out)
-}
-
-fn duration_in<'de, D: Deserializer<'de>>(
-    d: D,
-    min: Duration,
-    max: Duration,
-) -> Result<Duration, D::Error> {
-    let s = String::deserialize(d)?;
-    values::parse_duration(&s, min, max).map_err(de::Error::custom)
 }
 
 fn request_timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
@@ -310,10 +277,7 @@ fn repeat_interval<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, 
 mod tests {
     use super::*;
     use crate::parse;
-
-    fn err(text: &str) -> String {
-        parse(text, "t.toml").unwrap_err().to_string()
-    }
+    use crate::tests::refusal as err;
 
     #[test]
     fn none_by_default() {

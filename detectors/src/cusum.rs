@@ -13,13 +13,12 @@
 //! with the defaults (`k = 0.5`, `h = 10`) the in-control false-alarm run length is over 10^5
 //! points. Timestamps are not used.
 
-use crate::detector::{Detector, Observation, Verdict};
+use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
 use crate::param::{self, InvalidParam};
+use crate::scale::{self, MEAN_ABS_TO_SIGMA};
 use crate::score::{score_from_z, z_for_score};
 
 const NAME: &str = "cusum";
-const MEAN_ABS_TO_SIGMA: f64 = 1.253_314_137_315_500_3;
-const SCALE_EPSILON: f64 = 1e-12;
 /// Residuals are clipped at this many spreads when learning, and each z contributes at most
 /// this much to the sums, so one spike cannot confirm a shift alone.
 const CLIP: f64 = 4.0;
@@ -61,50 +60,22 @@ impl Default for CusumParams {
 
 impl CusumParams {
     pub fn validate(&self) -> Result<(), InvalidParam> {
-        param::ensure(
-            self.alpha > 0.0 && self.alpha <= 1.0,
-            NAME,
-            "alpha",
-            self.alpha,
-            "a smoothing factor greater than 0 and at most 1",
-        )?;
-        param::ensure(
-            self.drift.is_finite() && self.drift > 0.0,
+        param::alpha(NAME, self.alpha)?;
+        param::positive(
             NAME,
             "drift",
             self.drift,
             "a finite number of spreads greater than 0, such as 0.5",
         )?;
-        param::ensure(
-            self.decision.is_finite() && self.decision > 0.0,
+        param::positive(
             NAME,
             "decision",
             self.decision,
             "a finite number of spreads greater than 0, such as 10",
         )?;
-        param::count(
-            NAME,
-            "warmup",
-            self.warmup,
-            2,
-            100_000,
-            "from 2 to 100000 points",
-        )?;
+        param::warmup(NAME, self.warmup)?;
         param::threshold(NAME, self.threshold)?;
-        param::ensure(
-            self.min_scale.is_finite() && self.min_scale >= 0.0,
-            NAME,
-            "min_scale",
-            self.min_scale,
-            "a finite number >= 0",
-        )?;
-        param::ensure(
-            self.min_rel_scale.is_finite() && self.min_rel_scale >= 0.0,
-            NAME,
-            "min_rel_scale",
-            self.min_rel_scale,
-            "a finite number >= 0",
-        )
+        param::scale_floors(NAME, self.min_scale, self.min_rel_scale)
     }
 }
 
@@ -140,10 +111,13 @@ impl Cusum {
     }
 
     fn sigma(&self) -> f64 {
-        (self.mean_abs * MEAN_ABS_TO_SIGMA)
-            .max(self.params.min_scale)
-            .max(self.params.min_rel_scale * self.level.abs())
-            .clamp(SCALE_EPSILON, f64::MAX)
+        let p = &self.params;
+        scale::floored(
+            self.mean_abs * MEAN_ABS_TO_SIGMA,
+            self.level,
+            p.min_scale,
+            p.min_rel_scale,
+        )
     }
 
     /// Feeds one finite value; returns `(statistic in decision units, level, sigma)` once warm.
@@ -183,8 +157,7 @@ impl Cusum {
 
 impl Detector for Cusum {
     fn observe(&mut self, _ts_ms: i64, value: f64) -> Verdict {
-        if !value.is_finite() {
-            self.skipped = self.skipped.saturating_add(1);
+        if skip_non_finite(value, &mut self.skipped) {
             return Verdict::Skipped;
         }
         match self.step(value) {
@@ -192,12 +165,12 @@ impl Detector for Cusum {
             Some((stat, level, sigma)) => {
                 let score = score_from_z(stat * self.z_threshold);
                 let half = (self.z_threshold * sigma).min(f64::MAX);
-                Verdict::Scored(Observation {
+                Verdict::Scored(Observation::around(
                     score,
-                    expected_low: (level - half).max(f64::MIN),
-                    expected_high: (level + half).min(f64::MAX),
-                    anomalous: score >= self.params.threshold,
-                })
+                    level,
+                    half,
+                    self.params.threshold,
+                ))
             }
         }
     }

@@ -13,6 +13,39 @@ pub struct Observation {
     pub anomalous: bool,
 }
 
+impl Observation {
+    /// A point scored `score`, expected within `low..=high`, anomalous at `threshold`.
+    pub(crate) fn within(score: f64, low: f64, high: f64, threshold: f64) -> Self {
+        Self {
+            score,
+            expected_low: low,
+            expected_high: high,
+            anomalous: score >= threshold,
+        }
+    }
+
+    /// A point scored `score`, expected within `center ± half_width` (the ends kept finite),
+    /// anomalous at `threshold`.
+    pub(crate) fn around(score: f64, center: f64, half_width: f64, threshold: f64) -> Self {
+        Self::within(
+            score,
+            (center - half_width).max(f64::MIN),
+            (center + half_width).min(f64::MAX),
+            threshold,
+        )
+    }
+}
+
+/// Whether `value` is NaN or infinite, counting it in `skipped` if so: such a point is
+/// [`Verdict::Skipped`], the detector's state untouched.
+pub(crate) fn skip_non_finite(value: f64, skipped: &mut u64) -> bool {
+    let skip = !value.is_finite();
+    if skip {
+        *skipped = skipped.saturating_add(1);
+    }
+    skip
+}
+
 /// What a detector made of one input point.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Verdict {

@@ -41,7 +41,7 @@
 //! defaults (see the `detectors` bench).
 
 use crate::cusum::{Cusum, CusumParams};
-use crate::detector::{Detector, Observation, Verdict};
+use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
 use crate::kmeans::{KMeansDetector, KMeansParams};
 use crate::mad::{MadParams, SlidingMad};
 use crate::param::{self, InvalidParam};
@@ -277,8 +277,7 @@ impl Surprise {
 
 impl Detector for Ensemble {
     fn observe(&mut self, ts_ms: i64, value: f64) -> Verdict {
-        if !value.is_finite() {
-            self.skipped = self.skipped.saturating_add(1);
+        if skip_non_finite(value, &mut self.skipped) {
             return Verdict::Skipped;
         }
         self.seen = self.seen.saturating_add(1);
@@ -326,12 +325,12 @@ impl Detector for Ensemble {
         if anomalous {
             self.since_alert = 0;
         }
-        Verdict::Scored(Observation {
+        Verdict::Scored(Observation::within(
             score,
-            expected_low: (low - self.params.min_scale).max(f64::MIN),
-            expected_high: (high + self.params.min_scale).min(f64::MAX),
-            anomalous,
-        })
+            (low - self.params.min_scale).max(f64::MIN),
+            (high + self.params.min_scale).min(f64::MAX),
+            self.params.threshold,
+        ))
     }
 
     fn name(&self) -> &'static str {

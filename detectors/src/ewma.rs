@@ -27,19 +27,12 @@
 //! Timestamps are not used: the averages weight points, not time, which suits sources that
 //! sample at a fixed period. Gaps and out-of-order timestamps therefore cannot disturb the state.
 
-use crate::detector::{Detector, Observation, Verdict};
+use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
+use crate::param::{self, InvalidParam};
+use crate::scale::{self, MAD_TO_SIGMA, MEAN_ABS_TO_SIGMA, SCALE_EPSILON};
 use crate::score::{score_from_z, z_for_score};
 
-/// Upper bound on `warmup`, so the warm-up buffer stays bounded (800 kB at most).
-const MAX_WARMUP: u32 = 100_000;
-/// `1.4826 * MAD` estimates the sigma of a normal distribution.
-const MAD_TO_SIGMA: f64 = 1.4826;
-/// `sqrt(pi / 2)`: for a normal variable, `E|X - mu| * sqrt(pi / 2) = sigma`.
-const MEAN_ABS_TO_SIGMA: f64 = 1.253_314_137_315_500_3;
-/// Last-resort floor on the scale, so a constant series near zero (where the relative floor
-/// vanishes) cannot divide by zero, and the learned scale never decays into denormals. It is
-/// tiny for any host or log metric; signals whose real noise is this small want `min_scale`.
-const SCALE_EPSILON: f64 = 1e-12;
+const NAME: &str = "ewma";
 
 /// Parameters of [`RobustEwma`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -71,48 +64,20 @@ impl Default for EwmaParams {
     }
 }
 
-/// A parameter of [`EwmaParams`] out of range.
-#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
-pub enum ParamError {
-    #[error("alpha = {0} is out of range: use a smoothing factor greater than 0 and at most 1")]
-    Alpha(f64),
-    #[error("warmup = {0} is out of range: use a number of points from 2 to {MAX_WARMUP}")]
-    Warmup(u32),
-    #[error("threshold = {0} is out of range: use a score strictly between 0 and 1")]
-    Threshold(f64),
-    #[error("clip = {0} is out of range: use a finite number of scales greater than 0")]
-    Clip(f64),
-    #[error("min_scale = {0} is out of range: use a finite number >= 0")]
-    MinScale(f64),
-    #[error("min_rel_scale = {0} is out of range: use a finite number >= 0")]
-    MinRelScale(f64),
-}
-
 impl EwmaParams {
-    /// Checks every parameter; NaN is rejected everywhere.
-    pub fn validate(&self) -> Result<(), ParamError> {
-        // Written so that NaN fails every test.
-        let alpha_ok = self.alpha > 0.0 && self.alpha <= 1.0;
-        if !alpha_ok {
-            return Err(ParamError::Alpha(self.alpha));
-        }
-        if !(2..=MAX_WARMUP).contains(&self.warmup) {
-            return Err(ParamError::Warmup(self.warmup));
-        }
-        let threshold_ok = self.threshold > 0.0 && self.threshold < 1.0;
-        if !threshold_ok {
-            return Err(ParamError::Threshold(self.threshold));
-        }
-        if !(self.clip.is_finite() && self.clip > 0.0) {
-            return Err(ParamError::Clip(self.clip));
-        }
-        if !(self.min_scale.is_finite() && self.min_scale >= 0.0) {
-            return Err(ParamError::MinScale(self.min_scale));
-        }
-        if !(self.min_rel_scale.is_finite() && self.min_rel_scale >= 0.0) {
-            return Err(ParamError::MinRelScale(self.min_rel_scale));
-        }
-        Ok(())
+    /// Checks every parameter; NaN is rejected everywhere. The warm-up is bounded so that its
+    /// buffer stays bounded (800 kB at most).
+    pub fn validate(&self) -> Result<(), InvalidParam> {
+        param::alpha(NAME, self.alpha)?;
+        param::warmup(NAME, self.warmup as usize)?;
+        param::threshold(NAME, self.threshold)?;
+        param::positive(
+            NAME,
+            "clip",
+            self.clip,
+            "a finite number of scales greater than 0",
+        )?;
+        param::scale_floors(NAME, self.min_scale, self.min_rel_scale)
     }
 }
 
@@ -136,7 +101,7 @@ enum State {
 
 impl RobustEwma {
     /// A detector that has learned nothing yet; fails when `params` do not validate.
-    pub fn new(params: EwmaParams) -> Result<Self, ParamError> {
+    pub fn new(params: EwmaParams) -> Result<Self, InvalidParam> {
         params.validate()?;
         Ok(Self {
             params,
@@ -166,17 +131,14 @@ impl RobustEwma {
     /// The effective scale: the learned one raised to the floors, and kept finite so that
     /// `clip * s` and `z * s` cannot overflow into NaN arithmetic later.
     fn floored(&self, level: f64, scale: f64) -> f64 {
-        scale
-            .max(self.params.min_scale)
-            .max(self.params.min_rel_scale * level.abs())
-            .clamp(SCALE_EPSILON, f64::MAX)
+        let p = &self.params;
+        scale::floored(scale, level, p.min_scale, p.min_rel_scale)
     }
 }
 
 impl Detector for RobustEwma {
     fn observe(&mut self, _ts_ms: i64, value: f64) -> Verdict {
-        if !value.is_finite() {
-            self.skipped = self.skipped.saturating_add(1);
+        if skip_non_finite(value, &mut self.skipped) {
             return Verdict::Skipped;
         }
         let (level, scale) = match &mut self.state {
@@ -197,12 +159,7 @@ impl Detector for RobustEwma {
         let residual = value - level;
         let score = score_from_z(residual / s);
         let half_width = self.z_threshold * s;
-        let observation = Observation {
-            score,
-            expected_low: (level - half_width).max(f64::MIN),
-            expected_high: (level + half_width).min(f64::MAX),
-            anomalous: score >= self.params.threshold,
-        };
+        let observation = Observation::around(score, level, half_width, self.params.threshold);
 
         let alpha = self.params.alpha;
         let limit = (self.params.clip * s).min(f64::MAX);
@@ -216,7 +173,7 @@ impl Detector for RobustEwma {
     }
 
     fn name(&self) -> &'static str {
-        "ewma"
+        NAME
     }
 
     fn skipped(&self) -> u64 {
@@ -579,38 +536,37 @@ mod tests {
         };
         assert!(with(|p| p.alpha = 1.0).is_ok());
         assert!(with(|p| p.warmup = 2).is_ok());
-        assert!(with(|p| p.warmup = MAX_WARMUP).is_ok());
+        assert!(with(|p| p.warmup = param::MAX_WARMUP as u32).is_ok());
         assert!(with(|p| p.min_scale = 0.0).is_ok());
         assert!(with(|p| p.clip = 0.5).is_ok());
 
-        assert_eq!(with(|p| p.alpha = 0.0), Err(ParamError::Alpha(0.0)));
-        assert_eq!(with(|p| p.alpha = 1.5), Err(ParamError::Alpha(1.5)));
-        assert_eq!(with(|p| p.alpha = -0.1), Err(ParamError::Alpha(-0.1)));
-        assert_eq!(with(|p| p.warmup = 0), Err(ParamError::Warmup(0)));
-        assert_eq!(with(|p| p.warmup = 1), Err(ParamError::Warmup(1)));
+        // The parameter refused, and its value.
+        let refused = |f: fn(&mut EwmaParams)| with(f).map_err(|e| (e.name, e.value));
+        assert_eq!(refused(|p| p.alpha = 0.0), Err(("alpha", 0.0)));
+        assert_eq!(refused(|p| p.alpha = 1.5), Err(("alpha", 1.5)));
+        assert_eq!(refused(|p| p.alpha = -0.1), Err(("alpha", -0.1)));
+        assert_eq!(refused(|p| p.warmup = 0), Err(("warmup", 0.0)));
+        assert_eq!(refused(|p| p.warmup = 1), Err(("warmup", 1.0)));
         assert_eq!(
-            with(|p| p.warmup = MAX_WARMUP + 1),
-            Err(ParamError::Warmup(MAX_WARMUP + 1))
+            refused(|p| p.warmup = param::MAX_WARMUP as u32 + 1),
+            Err(("warmup", 100_001.0))
         );
-        assert_eq!(with(|p| p.threshold = 0.0), Err(ParamError::Threshold(0.0)));
-        assert_eq!(with(|p| p.threshold = 1.0), Err(ParamError::Threshold(1.0)));
-        assert_eq!(with(|p| p.clip = 0.0), Err(ParamError::Clip(0.0)));
-        assert_eq!(with(|p| p.clip = -1.0), Err(ParamError::Clip(-1.0)));
+        assert_eq!(refused(|p| p.threshold = 0.0), Err(("threshold", 0.0)));
+        assert_eq!(refused(|p| p.threshold = 1.0), Err(("threshold", 1.0)));
+        assert_eq!(refused(|p| p.clip = 0.0), Err(("clip", 0.0)));
+        assert_eq!(refused(|p| p.clip = -1.0), Err(("clip", -1.0)));
         assert_eq!(
-            with(|p| p.clip = f64::INFINITY),
-            Err(ParamError::Clip(f64::INFINITY))
+            refused(|p| p.clip = f64::INFINITY),
+            Err(("clip", f64::INFINITY))
         );
+        assert_eq!(refused(|p| p.min_scale = -1.0), Err(("min_scale", -1.0)));
         assert_eq!(
-            with(|p| p.min_scale = -1.0),
-            Err(ParamError::MinScale(-1.0))
-        );
-        assert_eq!(
-            with(|p| p.min_rel_scale = -0.01),
-            Err(ParamError::MinRelScale(-0.01))
+            refused(|p| p.min_rel_scale = -0.01),
+            Err(("min_rel_scale", -0.01))
         );
         assert!(matches!(
-            with(|p| p.min_rel_scale = f64::INFINITY),
-            Err(ParamError::MinRelScale(_))
+            refused(|p| p.min_rel_scale = f64::INFINITY),
+            Err(("min_rel_scale", _))
         ));
 
         let nan = |f: fn(&mut EwmaParams)| assert!(with(f).is_err());
@@ -623,7 +579,7 @@ mod tests {
         let mut bad = ok;
         bad.threshold = 1.0;
         assert!(RobustEwma::new(bad).is_err());
-        let msg = ParamError::Warmup(1).to_string();
+        let msg = with(|p| p.warmup = 1).unwrap_err().to_string();
         assert!(
             msg.contains("warmup = 1") && msg.contains("from 2 to 100000"),
             "{msg}"

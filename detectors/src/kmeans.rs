@@ -26,8 +26,9 @@ use smartcore::cluster::kmeans::{KMeans, KMeansParameters};
 use smartcore::linalg::basic::matrix::DenseMatrix;
 
 use crate::calibration::LogTail;
-use crate::detector::{Detector, Observation, Verdict};
+use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
 use crate::param::{self, InvalidParam};
+use crate::scale::SCALE_EPSILON;
 use crate::score::score_from_z;
 use crate::window::Ring;
 
@@ -36,7 +37,6 @@ const NAME: &str = "kmeans";
 const DIMS: usize = 7;
 /// Raw values one feature vector spans: 6 lags of a 3-point mean of differences.
 const SPAN: usize = 9;
-const SCALE_EPSILON: f64 = 1e-12;
 /// k-means iterations per fit.
 const MAX_ITER: usize = 10;
 
@@ -271,8 +271,7 @@ impl Model {
 
 impl Detector for KMeansDetector {
     fn observe(&mut self, _ts_ms: i64, value: f64) -> Verdict {
-        if !value.is_finite() {
-            self.skipped = self.skipped.saturating_add(1);
+        if skip_non_finite(value, &mut self.skipped) {
             return Verdict::Skipped;
         }
         self.learn(value);
@@ -283,12 +282,7 @@ impl Detector for KMeansDetector {
         // fitted before it unless a refit fell on this very point.
         let score = score_from_z(self.z_newest());
         let (low, high) = self.expected_range();
-        Verdict::Scored(Observation {
-            score,
-            expected_low: low,
-            expected_high: high,
-            anomalous: score >= self.params.threshold,
-        })
+        Verdict::Scored(Observation::within(score, low, high, self.params.threshold))
     }
 
     fn name(&self) -> &'static str {

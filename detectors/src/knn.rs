@@ -14,14 +14,13 @@
 //! Timestamps are not used. State: `8 * (memory + window)` bytes of history.
 
 use crate::calibration::LogTail;
-use crate::detector::{Detector, Observation, Verdict};
+use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
 use crate::param::{self, InvalidParam};
+use crate::scale::{MEAN_ABS_TO_SIGMA, SCALE_EPSILON};
 use crate::score::score_from_z;
 use crate::window::Ring;
 
 const NAME: &str = "knn";
-const MEAN_ABS_TO_SIGMA: f64 = 1.253_314_137_315_500_3;
-const SCALE_EPSILON: f64 = 1e-12;
 /// Smoothing of the running level and spread used to normalise distances.
 const SPREAD_ALPHA: f64 = 0.01;
 /// Smoothing of the nonconformity distribution.
@@ -160,8 +159,7 @@ impl KnnConformal {
 
 impl Detector for KnnConformal {
     fn observe(&mut self, _ts_ms: i64, value: f64) -> Verdict {
-        if !value.is_finite() {
-            self.skipped = self.skipped.saturating_add(1);
+        if skip_non_finite(value, &mut self.skipped) {
             return Verdict::Skipped;
         }
         match self.step(value) {
@@ -172,12 +170,7 @@ impl Detector for KnnConformal {
                 let h = self.history.as_slice();
                 let low = h.iter().copied().fold(f64::INFINITY, f64::min);
                 let high = h.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                Verdict::Scored(Observation {
-                    score,
-                    expected_low: low,
-                    expected_high: high,
-                    anomalous: score >= self.params.threshold,
-                })
+                Verdict::Scored(Observation::within(score, low, high, self.params.threshold))
             }
         }
     }

@@ -30,6 +30,7 @@ pub mod nab;
 mod param;
 mod parse_accuracy;
 mod period;
+mod scale;
 mod score;
 mod seasonal;
 #[cfg(test)]
@@ -40,7 +41,7 @@ pub use cusum::{Cusum, CusumParams};
 pub use detector::{Detector, Observation, Verdict};
 pub use drain::{Match, MinerConfig, MinerConfigError, StateError, TemplateInfo, TemplateMiner};
 pub use ensemble::{Ensemble, EnsembleParams};
-pub use ewma::{EwmaParams, ParamError, RobustEwma};
+pub use ewma::{EwmaParams, RobustEwma};
 pub use kmeans::{KMeansDetector, KMeansParams};
 pub use knn::{KnnConformal, KnnParams};
 pub use log_format::{Fields, FormatError, LogFormat};

@@ -12,15 +12,13 @@
 //! Timestamps are not used. State: the window twice (in arrival order and sorted),
 //! `16 * window` bytes.
 
-use crate::detector::{Detector, Observation, Verdict};
+use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
 use crate::param::{self, InvalidParam};
+use crate::scale::{self, MAD_TO_SIGMA, MEAN_ABS_TO_SIGMA};
 use crate::score::{score_from_z, z_for_score};
 use crate::window::Ring;
 
 const NAME: &str = "mad";
-const MAD_TO_SIGMA: f64 = 1.4826;
-const MEAN_ABS_TO_SIGMA: f64 = 1.253_314_137_315_500_3;
-const SCALE_EPSILON: f64 = 1e-12;
 
 /// Parameters of [`SlidingMad`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -68,20 +66,7 @@ impl MadParams {
             "from 4 values up to the window",
         )?;
         param::threshold(NAME, self.threshold)?;
-        param::ensure(
-            self.min_scale.is_finite() && self.min_scale >= 0.0,
-            NAME,
-            "min_scale",
-            self.min_scale,
-            "a finite number >= 0",
-        )?;
-        param::ensure(
-            self.min_rel_scale.is_finite() && self.min_rel_scale >= 0.0,
-            NAME,
-            "min_rel_scale",
-            self.min_rel_scale,
-            "a finite number >= 0",
-        )
+        param::scale_floors(NAME, self.min_scale, self.min_rel_scale)
     }
 }
 
@@ -113,10 +98,8 @@ impl SlidingMad {
             return None;
         }
         let (median, sigma) = median_and_sigma(&self.sorted);
-        let sigma = sigma
-            .max(self.params.min_scale)
-            .max(self.params.min_rel_scale * median.abs())
-            .clamp(SCALE_EPSILON, f64::MAX);
+        let p = &self.params;
+        let sigma = scale::floored(sigma, median, p.min_scale, p.min_rel_scale);
         Some((median, sigma))
     }
 
@@ -184,8 +167,7 @@ fn median_and_sigma(sorted: &[f64]) -> (f64, f64) {
 
 impl Detector for SlidingMad {
     fn observe(&mut self, _ts_ms: i64, value: f64) -> Verdict {
-        if !value.is_finite() {
-            self.skipped = self.skipped.saturating_add(1);
+        if skip_non_finite(value, &mut self.skipped) {
             return Verdict::Skipped;
         }
         let verdict = match self.z(value) {
@@ -193,12 +175,12 @@ impl Detector for SlidingMad {
             Some((z, median, sigma)) => {
                 let score = score_from_z(z);
                 let half = (self.z_threshold * sigma).min(f64::MAX);
-                Verdict::Scored(Observation {
+                Verdict::Scored(Observation::around(
                     score,
-                    expected_low: (median - half).max(f64::MIN),
-                    expected_high: (median + half).min(f64::MAX),
-                    anomalous: score >= self.params.threshold,
-                })
+                    median,
+                    half,
+                    self.params.threshold,
+                ))
             }
         };
         self.learn(value);

@@ -422,17 +422,18 @@ fn is_path(c: &[u8]) -> bool {
     if find_scheme_end(c).is_some() {
         return false;
     }
-    if windows {
-        return true;
-    }
+    windows || is_unix_path(c)
+}
+
+/// A Unix path: `/`, `./`, `~/` or `../`, then a character that is no separator, and no
+/// characters that do not occur in paths ("/" alone, "//" and "/ " are not paths).
+fn is_unix_path(c: &[u8]) -> bool {
     let rest = match c {
         [b'/', rest @ ..] => rest,
         [b'.', b'/', rest @ ..] | [b'~', b'/', rest @ ..] => rest,
         [b'.', b'.', b'/', rest @ ..] => rest,
         _ => return false,
     };
-    // "/" alone, "//" and "/ " are not paths; a path has a non-separator character after the
-    // first slash and no characters that do not occur in paths.
     !rest.is_empty()
         && rest[0] != b'/'
         && rest
@@ -760,17 +761,8 @@ mod tests {
         if c.len() > 3 && c[0].is_ascii_alphabetic() && c[1] == b':' && c[2] == b'\\' {
             return true;
         }
-        let rest = match c {
-            [b'/', rest @ ..] => rest,
-            [b'.', b'/', rest @ ..] | [b'~', b'/', rest @ ..] => rest,
-            [b'.', b'.', b'/', rest @ ..] => rest,
-            _ => return false,
-        };
-        !rest.is_empty()
-            && rest[0] != b'/'
-            && rest
-                .iter()
-                .all(|&b| b > b' ' && !matches!(b, b'<' | b'>' | b'"' | b'|'))
+        // The Unix-path tail was never changed: the pre-checks are what this tests.
+        is_unix_path(c)
     }
 
     /// The class tests in turn, without the pre-checks on the core's byte classes.

@@ -20,16 +20,15 @@
 //! updates the slot its timestamp belongs to. State: four small arrays and the period finder's
 //! history (about 9 KiB by default).
 
-use crate::detector::{Detector, Observation, Verdict};
+use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
 use crate::param::{self, InvalidParam};
 use crate::period::PeriodFinder;
+use crate::scale::{self, MEAN_ABS_TO_SIGMA, SCALE_EPSILON};
 use crate::score::{score_from_z, z_for_score};
 
 const NAME: &str = "seasonal";
 const DAY_MS: i64 = 86_400_000;
 const WEEK_MS: i64 = 7 * DAY_MS;
-const MEAN_ABS_TO_SIGMA: f64 = 1.253_314_137_315_500_3;
-const SCALE_EPSILON: f64 = 1e-12;
 /// Residuals are clipped at this many spreads when learning.
 const CLIP: f64 = 3.0;
 /// A profile's error must have been tracked this many points before it can be chosen.
@@ -92,36 +91,10 @@ impl SeasonalParams {
             self.weekly_bins as f64,
             "0 (off) or from 7 to 2016 slots",
         )?;
-        param::ensure(
-            self.alpha > 0.0 && self.alpha <= 1.0,
-            NAME,
-            "alpha",
-            self.alpha,
-            "a smoothing factor greater than 0 and at most 1",
-        )?;
-        param::count(
-            NAME,
-            "warmup",
-            self.warmup,
-            2,
-            100_000,
-            "from 2 to 100000 points",
-        )?;
+        param::alpha(NAME, self.alpha)?;
+        param::warmup(NAME, self.warmup)?;
         param::threshold(NAME, self.threshold)?;
-        param::ensure(
-            self.min_scale.is_finite() && self.min_scale >= 0.0,
-            NAME,
-            "min_scale",
-            self.min_scale,
-            "a finite number >= 0",
-        )?;
-        param::ensure(
-            self.min_rel_scale.is_finite() && self.min_rel_scale >= 0.0,
-            NAME,
-            "min_rel_scale",
-            self.min_rel_scale,
-            "a finite number >= 0",
-        )?;
+        param::scale_floors(NAME, self.min_scale, self.min_rel_scale)?;
         let period = self.period_ms.unwrap_or(MIN_PERIOD_MS);
         param::ensure(
             (MIN_PERIOD_MS..=MAX_PERIOD_MS).contains(&period),
@@ -274,11 +247,8 @@ impl Seasonal {
             }
         }
         best.map(|mut e| {
-            e.sigma = e
-                .sigma
-                .max(self.params.min_scale)
-                .max(self.params.min_rel_scale * e.level.abs())
-                .clamp(SCALE_EPSILON, f64::MAX);
+            let p = &self.params;
+            e.sigma = scale::floored(e.sigma, e.level, p.min_scale, p.min_rel_scale);
             e
         })
     }
@@ -348,8 +318,7 @@ impl Seasonal {
 
 impl Detector for Seasonal {
     fn observe(&mut self, ts_ms: i64, value: f64) -> Verdict {
-        if !value.is_finite() {
-            self.skipped = self.skipped.saturating_add(1);
+        if skip_non_finite(value, &mut self.skipped) {
             return Verdict::Skipped;
         }
         let verdict = match self.expect(ts_ms) {
@@ -357,12 +326,12 @@ impl Detector for Seasonal {
             Some(e) => {
                 let score = score_from_z((value - e.level) / e.sigma);
                 let half = (self.z_threshold * e.sigma).min(f64::MAX);
-                Verdict::Scored(Observation {
+                Verdict::Scored(Observation::around(
                     score,
-                    expected_low: (e.level - half).max(f64::MIN),
-                    expected_high: (e.level + half).min(f64::MAX),
-                    anomalous: score >= self.params.threshold,
-                })
+                    e.level,
+                    half,
+                    self.params.threshold,
+                ))
             }
         };
         self.learn(ts_ms, value);

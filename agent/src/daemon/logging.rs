@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::sync::OnceLock;
 
-use seismo_config::{LogFormat, LogLevel, LoggingConfig};
+use seismo_config::{LogLevel, LoggingConfig, LoggingFormat};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -31,8 +31,8 @@ pub fn init(config: &LoggingConfig) {
     let registry = tracing_subscriber::registry().with(level);
     // A second init (tests) keeps the first subscriber; nothing to report.
     let installed = match config.format {
-        LogFormat::Human => registry.with(fmt.with_target(false)).try_init(),
-        LogFormat::Json => registry.with(fmt.json().flatten_event(true)).try_init(),
+        LoggingFormat::Human => registry.with(fmt.with_target(false)).try_init(),
+        LoggingFormat::Json => registry.with(fmt.json().flatten_event(true)).try_init(),
     };
     if installed.is_ok() {
         let _ = LEVEL.set(handle);

@@ -15,7 +15,10 @@
 
 use std::f64::consts::SQRT_2;
 
-use crate::detector::{Detector, Observation, Verdict};
+use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
+use crate::param::{self, InvalidParam};
+
+const NAME: &str = "windowed_gaussian";
 
 /// NAB's floor on the standard deviation of a constant window.
 const MIN_STD: f64 = 0.000_001;
@@ -47,37 +50,26 @@ impl Default for WindowedGaussianParams {
     }
 }
 
-/// A parameter of [`WindowedGaussianParams`] out of range.
-#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
-pub enum WindowedGaussianParamError {
-    #[error(
-        "window_size = {0} is out of range for windowed_gaussian: use 1 to {MAX_WINDOW} values"
-    )]
-    WindowSize(usize),
-    #[error(
-        "step_size = {step} is out of range for windowed_gaussian: use 1 to window_size ({window})"
-    )]
-    StepSize { step: usize, window: usize },
-    #[error("threshold = {0} is out of range for windowed_gaussian: use a score strictly between 0 and 1")]
-    Threshold(f64),
-}
-
 impl WindowedGaussianParams {
     /// Checks every parameter; NaN is rejected.
-    pub fn validate(&self) -> Result<(), WindowedGaussianParamError> {
-        if !(1..=MAX_WINDOW).contains(&self.window_size) {
-            return Err(WindowedGaussianParamError::WindowSize(self.window_size));
-        }
-        if !(1..=self.window_size).contains(&self.step_size) {
-            return Err(WindowedGaussianParamError::StepSize {
-                step: self.step_size,
-                window: self.window_size,
-            });
-        }
-        if !(self.threshold > 0.0 && self.threshold < 1.0) {
-            return Err(WindowedGaussianParamError::Threshold(self.threshold));
-        }
-        Ok(())
+    pub fn validate(&self) -> Result<(), InvalidParam> {
+        param::count(
+            NAME,
+            "window_size",
+            self.window_size,
+            1,
+            MAX_WINDOW,
+            "1 to 1000000 values",
+        )?;
+        param::count(
+            NAME,
+            "step_size",
+            self.step_size,
+            1,
+            self.window_size,
+            format!("1 to window_size ({})", self.window_size),
+        )?;
+        param::threshold(NAME, self.threshold)
     }
 }
 
@@ -98,7 +90,7 @@ pub struct WindowedGaussian {
 
 impl WindowedGaussian {
     /// A detector that has seen nothing; fails when `params` do not validate.
-    pub fn new(params: WindowedGaussianParams) -> Result<Self, WindowedGaussianParamError> {
+    pub fn new(params: WindowedGaussianParams) -> Result<Self, InvalidParam> {
         params.validate()?;
         Ok(Self {
             params,
@@ -142,8 +134,7 @@ impl WindowedGaussian {
 
 impl Detector for WindowedGaussian {
     fn observe(&mut self, _ts_ms: i64, value: f64) -> Verdict {
-        if !value.is_finite() {
-            self.skipped = self.skipped.saturating_add(1);
+        if skip_non_finite(value, &mut self.skipped) {
             return Verdict::Skipped;
         }
         let verdict = if self.window.is_empty() {
@@ -151,12 +142,12 @@ impl Detector for WindowedGaussian {
         } else {
             let score = self.score(value);
             let half_width = self.z_threshold * self.std;
-            Verdict::Scored(Observation {
+            Verdict::Scored(Observation::around(
                 score,
-                expected_low: (self.mean - half_width).max(f64::MIN),
-                expected_high: (self.mean + half_width).min(f64::MAX),
-                anomalous: score >= self.params.threshold,
-            })
+                self.mean,
+                half_width,
+                self.params.threshold,
+            ))
         };
         if self.window.len() < self.params.window_size {
             self.window.push(value);
@@ -173,7 +164,7 @@ impl Detector for WindowedGaussian {
     }
 
     fn name(&self) -> &'static str {
-        "windowed_gaussian"
+        NAME
     }
 
     fn skipped(&self) -> u64 {
@@ -367,17 +358,12 @@ mod tests {
             f(&mut p);
             p.validate()
         };
-        assert_eq!(
-            with(|p| p.window_size = 0),
-            Err(WindowedGaussianParamError::WindowSize(0))
-        );
-        assert_eq!(
-            with(|p| p.step_size = 6401),
-            Err(WindowedGaussianParamError::StepSize {
-                step: 6401,
-                window: 6400
-            })
-        );
+        // The parameter refused, and its value.
+        let refused = |f: fn(&mut WindowedGaussianParams)| with(f).map_err(|e| (e.name, e.value));
+        assert_eq!(refused(|p| p.window_size = 0), Err(("window_size", 0.0)));
+        assert_eq!(refused(|p| p.step_size = 6401), Err(("step_size", 6401.0)));
+        let msg = with(|p| p.step_size = 6401).unwrap_err().to_string();
+        assert!(msg.contains("use 1 to window_size (6400)"), "{msg}");
         assert!(with(|p| p.step_size = 0).is_err());
         assert!(with(|p| p.threshold = 1.0).is_err());
         assert!(with(|p| p.threshold = f64::NAN).is_err());
