@@ -38,40 +38,29 @@
 //! Delivery loops should use [`crate::sinks::deliver::run`], which does the above with retries.
 
 use std::collections::{HashMap, VecDeque};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
-use crate::clock::now_ms;
 use crate::telemetry::stats::{LogLimiter, SinkStats};
+
+mod commit;
+mod frame;
+mod recovery;
+
+pub use frame::Record;
+use frame::{decode, encode, find_frame, read_frame, HEADER, MAX_SEQ};
 
 /// The default bound of one sink's outbox.
 pub const DEFAULT_MAX_BYTES: u64 = 64 << 20;
 /// The smallest bound accepted (a handful of alerts).
 pub const MIN_MAX_BYTES: u64 = 4 << 10;
 
-const HEADER: usize = 4 + 4 + 8 + 8 + 1;
-/// The largest sequence number ever written: 2^63 appends would take ages. A number read from
-/// disk above it (a segment file's name, the ack cursor, a frame) is corrupt, which also keeps
-/// `seq + 1` from overflowing.
-const MAX_SEQ: u64 = i64::MAX as u64;
 const SEGMENTS_PER_BOUND: u64 = 16;
 const ACK_FILE: &str = "ack";
-
-/// One queued record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record {
-    /// Increasing by one per append, never reused for a sink.
-    pub seq: u64,
-    /// When it was appended, unix milliseconds.
-    pub time_ms: i64,
-    /// A tag chosen by the producer (see `sinks::EventKind`).
-    pub kind: u8,
-    pub payload: Vec<u8>,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
@@ -258,72 +247,6 @@ impl Outbox {
         result
     }
 
-    fn lock_commit(&self) -> MutexGuard<'_, Commit> {
-        self.commit.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Queues the records, then either waits for the append that is syncing to commit them
-    /// (with whatever else queued meanwhile), or, when none is, commits the queue itself.
-    fn group_commit(&self, kind: u8, payloads: &[&[u8]]) -> Result<u64, OutboxError> {
-        let mut commit = self.lock_commit();
-        let ticket = commit.next_ticket;
-        commit.next_ticket += 1;
-        commit.queue.push(Pending {
-            ticket,
-            kind,
-            payloads: payloads.iter().map(|p| p.to_vec()).collect(),
-        });
-        loop {
-            if let Some(outcome) = commit.done.remove(&ticket) {
-                return outcome.map_err(|(path, kind, text)| OutboxError::Io {
-                    path,
-                    source: io::Error::new(kind, text),
-                });
-            }
-            if commit.leader {
-                commit = self
-                    .committed
-                    .wait(commit)
-                    .unwrap_or_else(|p| p.into_inner());
-                continue;
-            }
-            // Lead: commit everything queued so far, ours included, with one fsync.
-            commit.leader = true;
-            let group = std::mem::take(&mut commit.queue);
-            drop(commit);
-            let records: Vec<(u8, &[u8])> = group
-                .iter()
-                .flat_map(|p| p.payloads.iter().map(move |b| (p.kind, b.as_slice())))
-                .collect();
-            let result = {
-                let mut inner = self.lock();
-                let r = inner.append_batch(&records, &self.stats);
-                inner.publish(&self.stats);
-                r
-            };
-            if result.is_ok() {
-                self.notify.notify_one();
-            }
-            commit = self.lock_commit();
-            let mut next = result.as_ref().copied().unwrap_or(0);
-            for p in &group {
-                let outcome = match &result {
-                    Ok(_) => Ok(next),
-                    Err(e) => Err(match e {
-                        OutboxError::Io { path, source } => {
-                            (path.clone(), source.kind(), source.to_string())
-                        }
-                        other => (PathBuf::new(), io::ErrorKind::Other, other.to_string()),
-                    }),
-                };
-                next += p.payloads.len() as u64;
-                commit.done.insert(p.ticket, outcome);
-            }
-            commit.leader = false;
-            self.committed.notify_all();
-        }
-    }
-
     /// Up to `max` of the oldest unacknowledged records, in order. Does not consume them:
     /// the same records come back until acknowledged. Blocking.
     pub fn peek(&self, max: usize) -> Result<Vec<Record>, OutboxError> {
@@ -368,125 +291,6 @@ impl Inner {
         self.dir.join(format!("{first:020}.seg"))
     }
 
-    fn recover(&mut self, stats: &SinkStats) -> Result<(), OutboxError> {
-        let mut firsts = Vec::new();
-        for entry in fs::read_dir(&self.dir).map_err(io_err(&self.dir))? {
-            let entry = entry.map_err(io_err(&self.dir))?;
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            match name.strip_suffix(".seg").map(|n| {
-                n.parse::<u64>()
-                    .ok()
-                    .filter(|&f| f <= MAX_SEQ && n == format!("{f:020}"))
-            }) {
-                Some(Some(first)) => firsts.push(first),
-                Some(None) => {
-                    // Not a name this outbox writes: left alone, never read.
-                    SinkStats::add(&stats.corrupt, 1);
-                    tracing::warn!(dir = %self.dir.display(), file = %name, "outbox file with a corrupt segment name ignored");
-                }
-                None => {}
-            }
-        }
-        firsts.sort_unstable();
-        for first in firsts {
-            let path = self.seg_path(first);
-            let bytes = fs::metadata(&path).map_err(io_err(&path))?.len();
-            self.total += bytes;
-            self.segments.push_back(Segment { first, bytes });
-        }
-        let stored_ack = self.read_ack(stats);
-        let oldest = self.segments.front().map(|s| s.first);
-        // Segments below a stored cursor may have been deleted after the cursor was written.
-        self.ack = match (stored_ack, oldest) {
-            (Some(a), Some(o)) => a.max(o),
-            (a, o) => a.or(o).unwrap_or(0),
-        };
-
-        // Only the last segment was being written: find its end, cutting off a torn tail.
-        self.next_seq = self.ack;
-        if let Some(last) = self.segments.back().map(|s| s.first) {
-            let (end_seq, valid_len) = self.scan_tail(last, stats)?;
-            self.next_seq = self.next_seq.max(end_seq);
-            let path = self.seg_path(last);
-            let seg = self.segments.back_mut().map(|s| {
-                let old = s.bytes;
-                s.bytes = valid_len;
-                old
-            });
-            if let Some(old) = seg.filter(|&old| old > valid_len) {
-                let f = OpenOptions::new()
-                    .write(true)
-                    .open(&path)
-                    .map_err(io_err(&path))?;
-                f.set_len(valid_len).map_err(io_err(&path))?;
-                f.sync_all().map_err(io_err(&path))?;
-                self.total -= old - valid_len;
-            }
-            let writer = OpenOptions::new()
-                .append(true)
-                .open(&path)
-                .map_err(io_err(&path))?;
-            self.writer = Some(writer);
-        }
-        if self.ack > self.next_seq {
-            // The cursor names records that are gone (a torn tail after the ack): never reuse
-            // their sequence numbers.
-            self.next_seq = self.ack;
-        }
-        self.remove_acked_segments()?;
-        Ok(())
-    }
-
-    /// Scans segment `first` to its last valid frame; returns (next seq, valid length).
-    fn scan_tail(&self, first: u64, stats: &SinkStats) -> Result<(u64, u64), OutboxError> {
-        let path = self.seg_path(first);
-        let data = fs::read(&path).map_err(io_err(&path))?;
-        let mut off = 0usize;
-        let mut next = first;
-        let mut valid_end = 0usize;
-        while off < data.len() {
-            match decode(&data[off..], self.max_record) {
-                Some((rec, len)) if rec.seq >= next => {
-                    next = rec.seq + 1;
-                    off += len;
-                    valid_end = off;
-                }
-                _ => match find_frame(&data[off + 1..], next, self.max_record) {
-                    Some(skip) => {
-                        SinkStats::add(&stats.corrupt, 1);
-                        tracing::warn!(segment = %path.display(), offset = off, "corrupt outbox record skipped");
-                        off += 1 + skip;
-                    }
-                    None => {
-                        SinkStats::add(&stats.corrupt, 1);
-                        tracing::warn!(
-                            segment = %path.display(), offset = off, bytes = data.len() - off,
-                            "torn record at the end of the outbox (a crash mid-write): cut off"
-                        );
-                        break;
-                    }
-                },
-            }
-        }
-        Ok((next, valid_end as u64))
-    }
-
-    fn read_ack(&self, stats: &SinkStats) -> Option<u64> {
-        let path = self.dir.join(ACK_FILE);
-        let bytes = fs::read(&path).ok()?;
-        if bytes.len() == 12 {
-            let seq = u64::from_le_bytes(bytes[..8].try_into().ok()?);
-            let crc = u32::from_le_bytes(bytes[8..].try_into().ok()?);
-            if crc32fast::hash(&bytes[..8]) == crc && seq <= MAX_SEQ {
-                return Some(seq);
-            }
-        }
-        SinkStats::add(&stats.corrupt, 1);
-        tracing::warn!(path = %path.display(), "outbox ack cursor is corrupt: delivering from the oldest record kept (duplicates possible)");
-        None
-    }
-
     fn write_ack(&self) -> Result<(), OutboxError> {
         let tmp = self.dir.join("ack.tmp");
         let mut buf = self.ack.to_le_bytes().to_vec();
@@ -496,138 +300,6 @@ impl Inner {
         f.sync_data().map_err(io_err(&tmp))?;
         let path = self.dir.join(ACK_FILE);
         fs::rename(&tmp, &path).map_err(io_err(&path))
-    }
-
-    fn roll(&mut self) -> Result<(), OutboxError> {
-        // The batch being appended may have written to the old segment: only the new one gets
-        // the batch's final fsync, so sync the old one now.
-        if let Some(w) = self.writer.as_ref() {
-            w.sync_data().map_err(io_err(&self.dir))?;
-        }
-        let first = self.next_seq;
-        let path = self.seg_path(first);
-        let f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(io_err(&path))?;
-        // Make the new name durable, so a crash cannot leave records in an unnamed file.
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_err(&self.dir))?;
-        self.segments.push_back(Segment { first, bytes: 0 });
-        self.writer = Some(f);
-        Ok(())
-    }
-
-    /// Writes `records` (kind, payload) and fsyncs once; all or nothing.
-    fn append_batch(
-        &mut self,
-        records: &[(u8, &[u8])],
-        stats: &SinkStats,
-    ) -> Result<u64, OutboxError> {
-        if let Some((_, big)) = records
-            .iter()
-            .find(|(_, p)| (HEADER + p.len()) as u64 > self.max_record)
-        {
-            return Err(OutboxError::TooLarge {
-                size: big.len(),
-                max_bytes: self.max_bytes,
-            });
-        }
-        let first_seq = self.next_seq;
-        let was_empty = self.ack >= self.next_seq;
-        let time_ms = now_ms();
-        let mut written: Vec<(u64, u64)> = Vec::new(); // (segment, bytes before) to undo
-        let result = (|| {
-            for &(kind, p) in records {
-                let frame = encode(self.next_seq, time_ms, kind, p);
-                let needs_roll = match (self.writer.as_ref(), self.segments.back()) {
-                    (Some(_), Some(seg)) => {
-                        seg.bytes > 0 && seg.bytes + frame.len() as u64 > self.segment_bytes
-                    }
-                    _ => true,
-                };
-                if needs_roll {
-                    self.roll()?;
-                }
-                let (Some(w), Some(seg)) = (self.writer.as_mut(), self.segments.back_mut()) else {
-                    return Err(io_err(&self.dir)(io::Error::other(
-                        "no segment to append to",
-                    )));
-                };
-                if written.last().map(|w| w.0) != Some(seg.first) {
-                    written.push((seg.first, seg.bytes));
-                }
-                let path = self.dir.join(format!("{:020}.seg", seg.first));
-                w.write_all(&frame).map_err(io_err(&path))?;
-                seg.bytes += frame.len() as u64;
-                self.total += frame.len() as u64;
-                self.next_seq += 1;
-            }
-            if let Some(w) = self.writer.as_ref() {
-                w.sync_data().map_err(io_err(&self.dir))?;
-                self.syncs += 1;
-            }
-            Ok(())
-        })();
-        if let Err(e) = result {
-            // Undo the partial batch so no half-written frame stays behind.
-            for (first, len) in written {
-                let path = self.seg_path(first);
-                if let Ok(f) = OpenOptions::new().write(true).open(&path) {
-                    let _ = f.set_len(len);
-                }
-                if let Some(seg) = self.segments.iter_mut().find(|s| s.first == first) {
-                    self.total -= seg.bytes - len;
-                    seg.bytes = len;
-                }
-            }
-            self.next_seq = first_seq;
-            return Err(e);
-        }
-        if was_empty {
-            self.oldest_ms = time_ms;
-        }
-        while self.total > self.max_bytes && self.segments.len() > 1 {
-            self.drop_oldest(stats)?;
-        }
-        Ok(first_seq)
-    }
-
-    /// Deletes the oldest segment to respect the bound; its undelivered records are counted.
-    fn drop_oldest(&mut self, stats: &SinkStats) -> Result<(), OutboxError> {
-        let (Some(seg), Some(next)) = (self.segments.front(), self.segments.get(1)) else {
-            return Ok(());
-        };
-        let (first, bytes, end) = (seg.first, seg.bytes, next.first);
-        let lost = end.saturating_sub(self.ack.max(first));
-        if lost > 0 {
-            SinkStats::add(&stats.dropped, lost);
-            self.dropped_since_log += lost;
-            if self.drop_log.hit().is_some() {
-                tracing::warn!(
-                    outbox = %self.dir.display(), dropped = std::mem::take(&mut self.dropped_since_log),
-                    max_bytes = self.max_bytes,
-                    "outbox full: oldest undelivered records dropped (logged at most once a minute)"
-                );
-            }
-        }
-        if end > self.ack {
-            self.ack = end;
-            self.write_ack()?;
-        }
-        let path = self.seg_path(first);
-        fs::remove_file(&path).map_err(io_err(&path))?;
-        self.segments.pop_front();
-        self.total -= bytes;
-        if self.cursor.is_some_and(|c| c.seg == first) {
-            self.cursor = None;
-        }
-        if self.peeked.is_some_and(|(_, c)| c.seg == first) {
-            self.peeked = None;
-        }
-        self.refresh_oldest(stats)
     }
 
     fn remove_acked_segments(&mut self) -> Result<(), OutboxError> {
@@ -772,75 +444,10 @@ impl Inner {
     }
 }
 
-fn encode(seq: u64, time_ms: i64, kind: u8, payload: &[u8]) -> Vec<u8> {
-    let mut frame = Vec::with_capacity(HEADER + payload.len());
-    frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    frame.extend_from_slice(&[0; 4]);
-    frame.extend_from_slice(&seq.to_le_bytes());
-    frame.extend_from_slice(&time_ms.to_le_bytes());
-    frame.push(kind);
-    frame.extend_from_slice(payload);
-    let crc = crc32fast::hash(&frame[8..]);
-    frame[4..8].copy_from_slice(&crc.to_le_bytes());
-    frame
-}
-
-/// Decodes the frame at the start of `buf`; `None` when it is short, oversized or corrupt.
-fn decode(buf: &[u8], max_record: u64) -> Option<(Record, usize)> {
-    let len = u32::from_le_bytes(buf.get(..4)?.try_into().ok()?) as usize;
-    if (HEADER + len) as u64 > max_record {
-        return None;
-    }
-    let frame = buf.get(..HEADER + len)?;
-    let crc = u32::from_le_bytes(frame[4..8].try_into().ok()?);
-    if crc32fast::hash(&frame[8..]) != crc {
-        return None;
-    }
-    let seq = u64::from_le_bytes(frame[8..16].try_into().ok()?);
-    if seq > MAX_SEQ {
-        return None;
-    }
-    Some((
-        Record {
-            seq,
-            time_ms: i64::from_le_bytes(frame[16..24].try_into().ok()?),
-            kind: frame[24],
-            payload: frame[HEADER..].to_vec(),
-        },
-        HEADER + len,
-    ))
-}
-
-/// Reads one frame of at most `remaining` bytes; `None` when it is corrupt or torn.
-fn read_frame(
-    r: &mut impl Read,
-    remaining: u64,
-    max_record: u64,
-) -> io::Result<Option<(Record, u64)>> {
-    let mut head = [0u8; HEADER];
-    if remaining < HEADER as u64 {
-        return Ok(None);
-    }
-    r.read_exact(&mut head)?;
-    let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as u64;
-    if HEADER as u64 + len > max_record.min(remaining) {
-        return Ok(None);
-    }
-    let mut frame = head.to_vec();
-    frame.resize(HEADER + len as usize, 0);
-    r.read_exact(&mut frame[HEADER..])?;
-    Ok(decode(&frame, max_record).map(|(rec, n)| (rec, n as u64)))
-}
-
-/// The offset in `buf` of the first valid frame with a sequence number of at least `min_seq`.
-fn find_frame(buf: &[u8], min_seq: u64, max_record: u64) -> Option<usize> {
-    (0..buf.len().saturating_sub(HEADER - 1))
-        .find(|&i| decode(&buf[i..], max_record).is_some_and(|(r, _)| r.seq >= min_seq))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::OpenOptions;
 
     fn open(dir: &Path, max: u64) -> (Arc<Outbox>, Arc<SinkStats>) {
         let stats = Arc::new(SinkStats::new("t"));
