@@ -5,6 +5,7 @@
 //! `deliver::run` sends from there.
 
 pub mod deliver;
+mod error_chain;
 pub mod mqtt;
 pub mod otlp;
 pub mod outbox;

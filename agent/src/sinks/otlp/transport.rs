@@ -16,6 +16,7 @@ use opentelemetry_sdk::logs::{LogBatch, LogExporter as _};
 use seismo_config::{OtlpCompression, OtlpProtocol, OtlpSinkConfig, OtlpTlsConfig};
 
 use super::record::{self, RecordBuilder, WireEvent};
+use crate::sinks::error_chain::error_chain;
 
 /// Why the exporter could not be built (unreadable or bogus TLS files, a header tonic refuses).
 #[derive(Debug, thiserror::Error)]
@@ -313,21 +314,6 @@ impl HttpClient for ReasonedClient {
         }
         result
     }
-}
-
-/// An error and its sources, joined: "error sending request: connection refused".
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, USER_AGE
 use seismo_config::{WebhookFormat, WebhookSinkConfig};
 
 use crate::sinks::deliver::{Delivery, DeliveryError};
+use crate::sinks::error_chain::error_chain;
 use crate::sinks::otlp::record::WireAlert;
 use crate::sinks::outbox::Record;
 use crate::sinks::EventKind;
@@ -70,7 +71,7 @@ impl Http {
             .body(body)
             .send()
             .await
-            .map_err(|e| PostError::Transient(format!("{}: {}", self.endpoint, chain(&e))))?;
+            .map_err(|e| PostError::Transient(format!("{}: {}", self.endpoint, error_chain(&e))))?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
@@ -92,21 +93,6 @@ pub(crate) fn classify(status: u16, message: String) -> PostError {
         // can fix; keep the events.
         _ => PostError::Transient(message),
     }
-}
-
-/// An error and its sources, joined: "error sending request: connection refused".
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
 
 /// The body format and what it keeps between requests.
@@ -185,12 +171,12 @@ impl WebhookSink {
                 )));
             }
             let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| invalid(format!("{}: {}", ca.display(), chain(&e))))?;
+                .map_err(|e| invalid(format!("{}: {}", ca.display(), error_chain(&e))))?;
             builder = builder.tls_certs_only(certs);
         }
         let client = builder
             .build()
-            .map_err(|e| invalid(format!("cannot build the HTTP client: {}", chain(&e))))?;
+            .map_err(|e| invalid(format!("cannot build the HTTP client: {}", error_chain(&e))))?;
 
         let format = match cfg.format {
             WebhookFormat::Json => Format::Json,
