@@ -164,6 +164,10 @@ pub struct TimelineEntry {
     /// When the alert resolved; `null` while it fires.
     #[serde(serialize_with = "crate::clock::rfc3339_opt")]
     pub resolved_at: Option<i64>,
+    /// The alert's log evidence, where a reader attaches it (the status page's API); the
+    /// events the sinks receive carry it on the alert instead, so it is `None` there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<Arc<LogEvidence>>,
 }
 
 /// Everything the sinks receive, tagged by `kind` in JSON (`"alert"`, `"incident"`, `"hook"`).

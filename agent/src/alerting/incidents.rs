@@ -117,6 +117,7 @@ impl Incidents {
             alert_id: alert.alert_id.clone(),
             evidence: alert.summary.clone(),
             resolved_at: None,
+            log: None,
         };
         let start = alert.started_at;
         // The most recent open incident whose alerts started close enough to this one.

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::Serialize;
 
 use crate::clock::now_ms;
-use crate::event::{Event, IncidentEvent, IncidentState, LogEvidence, Severity, TimelineEntry};
+use crate::event::{Event, IncidentEvent, IncidentState, LogEvidence};
 use crate::event::{HookOutcome, HookResult, Sample};
 use crate::pipeline::observer::Observer;
 
@@ -124,28 +124,17 @@ struct IncidentRecord {
 
 impl IncidentRecord {
     fn view(&self) -> IncidentView {
-        let e = &self.last;
+        let mut last = self.last.clone();
+        for t in &mut last.timeline {
+            t.log = self.logs.get(&t.alert_id).cloned();
+        }
+        let open = last.state != IncidentState::Resolved;
         IncidentView {
-            incident_id: e.incident_id.clone(),
-            open: e.state != IncidentState::Resolved,
-            host: Arc::clone(&e.host),
-            severity: e.severity,
-            origin: Arc::clone(&e.origin),
-            signals: e.signals.clone(),
-            started_at: e.started_at,
+            open,
             opened_at: self.opened_ms,
-            updated_at: e.time,
-            resolved_at: (e.state == IncidentState::Resolved).then_some(e.time),
-            summary: e.summary.clone(),
-            timeline: e
-                .timeline
-                .iter()
-                .map(|t| TimelineView {
-                    entry: t.clone(),
-                    log: self.logs.get(&t.alert_id).cloned(),
-                })
-                .collect(),
-            timeline_omitted: e.timeline_omitted,
+            updated_at: last.time,
+            resolved_at: (!open).then_some(last.time),
+            last,
         }
     }
 }
@@ -212,18 +201,13 @@ pub struct IncidentsView {
     pub resolved: Vec<IncidentView>,
 }
 
+/// An incident as the status page shows it: its latest event (timeline entries with their
+/// alerts' log evidence), whether it is open, and when it opened, changed and resolved.
 #[derive(Debug, Clone, Serialize)]
 pub struct IncidentView {
-    pub incident_id: String,
+    #[serde(flatten)]
+    pub last: IncidentEvent,
     pub open: bool,
-    pub host: Arc<str>,
-    pub severity: Severity,
-    /// The probable origin: the signal whose alert started first.
-    pub origin: Arc<str>,
-    pub signals: Vec<Arc<str>>,
-    /// When its first alert started.
-    #[serde(serialize_with = "crate::clock::rfc3339")]
-    pub started_at: i64,
     /// When the incident was opened (the time of its first event).
     #[serde(serialize_with = "crate::clock::rfc3339")]
     pub opened_at: i64,
@@ -232,19 +216,6 @@ pub struct IncidentView {
     pub updated_at: i64,
     #[serde(serialize_with = "crate::clock::rfc3339_opt")]
     pub resolved_at: Option<i64>,
-    /// The summary of its latest event.
-    pub summary: String,
-    pub timeline: Vec<TimelineView>,
-    pub timeline_omitted: u32,
-}
-
-/// A timeline entry as in the incident events, plus the alert's log evidence.
-#[derive(Debug, Clone, Serialize)]
-pub struct TimelineView {
-    #[serde(flatten)]
-    pub entry: TimelineEntry,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub log: Option<Arc<LogEvidence>>,
 }
 
 /// One finished hook run.
@@ -527,7 +498,7 @@ fn history(buckets: &VecDeque<Bucket>, first: u32, last: u32) -> History {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{AlertEvent, AlertState, Range};
+    use crate::event::{AlertEvent, AlertState, Range, Severity};
 
     const T0: i64 = 1_795_633_200_000; // a bucket boundary
 
@@ -637,9 +608,14 @@ mod tests {
         let v = s.incident_views(T0);
         assert_eq!(v.open.len(), 1);
         let inc = &v.open[0];
-        assert_eq!(&*inc.origin, "log.app.template.1.new");
+        assert_eq!(&*inc.last.origin, "log.app.template.1.new");
         assert_eq!(
-            inc.timeline[0].log.as_ref().unwrap().template.as_deref(),
+            inc.last.timeline[0]
+                .log
+                .as_ref()
+                .unwrap()
+                .template
+                .as_deref(),
             Some("<b>x</b>")
         );
         let json = serde_json::to_value(&v).unwrap();
@@ -663,7 +639,7 @@ mod tests {
         assert!(!v.resolved[0].open);
         assert_eq!(v.resolved[0].resolved_at, Some(T0 + 5_000));
         // The evidence stays with the resolved incident.
-        assert!(v.resolved[0].timeline[0].log.is_some());
+        assert!(v.resolved[0].last.timeline[0].log.is_some());
     }
 
     #[test]

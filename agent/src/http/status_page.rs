@@ -180,8 +180,9 @@ fn incidents(o: &mut String, v: &IncidentsView) {
     o.push_str("</section>");
 }
 
-fn incident(o: &mut String, i: &IncidentView) {
-    let class = match (i.open, i.severity.name()) {
+fn incident(o: &mut String, view: &IncidentView) {
+    let i = &view.last;
+    let class = match (view.open, i.severity.name()) {
         (false, _) => "incident closed",
         (true, "critical") => "incident critical",
         _ => "incident",
@@ -203,12 +204,12 @@ fn incident(o: &mut String, i: &IncidentView) {
             &format_ts(i.started_at),
         ],
     );
-    if let Some(r) = i.resolved_at {
+    if let Some(r) = view.resolved_at {
         h(o, &[" · resolved ", &format_ts(r)]);
     }
     h(o, &["</p><p>", &i.summary, "</p><ol class=\"timeline\">"]);
     for t in &i.timeline {
-        let e = &t.entry;
+        let e = t;
         h(
             o,
             &[

@@ -98,6 +98,7 @@ mod tests {
                 alert_id: "host.cpu.utilization@1764097262123".into(),
                 evidence: "s".into(),
                 resolved_at: None,
+                log: None,
             }],
             timeline_omitted: 0,
         };

@@ -240,6 +240,7 @@ pub(crate) mod tests {
                 alert_id: "log.app.errors_per_s@1764097263123".into(),
                 evidence: "error $(touch /tmp/x) seen".into(),
                 resolved_at: None,
+                log: None,
             }],
             timeline_omitted: 0,
         }

@@ -455,6 +455,7 @@ mod tests {
             alert_id: format!("{signal}@{time}"),
             evidence: format!("{signal} is high"),
             resolved_at: resolved,
+            log: None,
         };
         let event = IncidentEvent {
             time: 1_764_097_300_000,
