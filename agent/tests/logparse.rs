@@ -1,14 +1,12 @@
 //! `seismo logparse`, run as a user would, on real files.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
 
 fn logparse(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_seismo"))
-        .arg("logparse")
-        .args(args)
-        .output()
-        .expect("run seismo")
+    common::seismo(&[&["logparse"][..], args].concat())
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {

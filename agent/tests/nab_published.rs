@@ -7,9 +7,11 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use seismo::csv_series::{self, Order};
+
+mod common;
+use common::{s, seismo};
 
 const PROFILES: [&str; 3] = ["standard", "reward_low_FP_rate", "reward_low_FN_rate"];
 
@@ -32,17 +34,6 @@ fn nab_dir() -> Option<PathBuf> {
         );
     }
     Some(nab)
-}
-
-fn seismo(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_seismo"))
-        .args(args)
-        .output()
-        .expect("run seismo")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 path")
 }
 
 /// (profile, file) -> [score, tp, tn, fp, fn, total] from a table in NAB's columns
@@ -70,18 +61,7 @@ fn parse_table(text: &str) -> Table {
 
 fn backtest(nab: &Path, results: &Path, extra: &[&str]) -> String {
     let windows = nab.join("labels/combined_windows.json");
-    let data = nab.join("data");
-    let mut args = vec![
-        "backtest",
-        "--data",
-        s(&data),
-        "--windows",
-        s(&windows),
-        "--results",
-        s(results),
-    ];
-    args.extend_from_slice(extra);
-    let out = seismo(&args);
+    let out = common::backtest(&nab.join("data"), &windows, results, extra);
     assert_eq!(
         out.status.code(),
         Some(0),
