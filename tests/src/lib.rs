@@ -9,6 +9,7 @@ pub mod mosquitto;
 pub mod mqtt_subscriber;
 pub mod otlp_receiver;
 pub mod tls_certs;
+pub mod tls_listener;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
