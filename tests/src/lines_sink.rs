@@ -1,0 +1,102 @@
+//! A test's private folder for an agent that tails files: its configuration, its state and the
+//! lines sink (`[sinks.lines]`, a documented feature: every processed line, exactly once). What
+//! the agent processed is read back from the sink up to the length recorded in its checkpoint,
+//! so only committed lines count.
+
+use std::path::{Path, PathBuf};
+
+pub struct Workdir {
+    dir: tempfile::TempDir,
+}
+
+impl Default for Workdir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Workdir {
+    pub fn new() -> Workdir {
+        Workdir {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// The folder itself.
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// The agent's state directory.
+    pub fn state(&self) -> PathBuf {
+        self.path("state")
+    }
+
+    /// The lines sink's file.
+    pub fn sink(&self) -> PathBuf {
+        self.path("lines.jsonl")
+    }
+
+    pub fn config_path(&self) -> String {
+        self.path("seismo.toml")
+            .to_str()
+            .expect("UTF-8 path")
+            .to_owned()
+    }
+
+    /// Writes the configuration: `agent` keys in `[agent]`, host metrics off, JSON logs, the
+    /// HTTP endpoint on a free port, the lines sink, then `rest`. Returns its path.
+    pub fn write_config(&self, agent: &str, rest: &str) -> String {
+        let text = format!(
+            "[agent]\nstate_dir = \"{}\"\n{agent}[logging]\nformat = \"json\"\n[sources.host]\nenabled = false\n\
+             [http]\nlisten = \"127.0.0.1:0\"\n[sinks.lines]\npath = \"{}\"\n{rest}",
+            self.state().display(),
+            self.sink().display()
+        );
+        std::fs::write(self.config_path(), text).expect("write seismo.toml");
+        self.config_path()
+    }
+
+    /// Lines the agent has committed: the lines sink up to the length in its checkpoint, as
+    /// (the record's `field`, e.g. `path` or `source`; the line).
+    pub fn committed(&self, field: &str) -> Vec<(String, String)> {
+        let Ok(cp) = std::fs::read(self.state().join("logs/checkpoints.json")) else {
+            return Vec::new();
+        };
+        let cp: serde_json::Value = serde_json::from_slice(&cp).expect("checkpoints are JSON");
+        let len = cp["lines_sink"]["len"].as_u64().unwrap_or(0) as usize;
+        let data = std::fs::read(self.sink()).unwrap_or_default();
+        assert!(data.len() >= len, "the sink is shorter than its checkpoint");
+        parse_sink(&data[..len], field)
+    }
+
+    /// Every line in the lines sink, committed or not, as [`Workdir::committed`] gives them.
+    pub fn sink_lines(&self, field: &str) -> Vec<(String, String)> {
+        parse_sink(
+            &std::fs::read(self.sink()).expect("read the lines sink"),
+            field,
+        )
+    }
+}
+
+fn parse_sink(data: &[u8], field: &str) -> Vec<(String, String)> {
+    String::from_utf8(data.to_vec())
+        .expect("the sink is UTF-8")
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+            let text = |key: &str| {
+                v[key]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("no {key} in {l}"))
+                    .to_owned()
+            };
+            (text(field), text("line"))
+        })
+        .collect()
+}
