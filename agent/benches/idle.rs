@@ -6,13 +6,14 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{cpu_ticks, env_number, scratch_dir, spawn_agent, ticks_per_second};
+use common::{count_stdout, cpu_ticks, env_number, scratch_dir, spawn_agent, ticks_per_second};
 
 fn main() {
     let secs: u64 = env_number("SEISMO_IDLE_SECS", 120);
     let dir = scratch_dir("idle");
     let config = common::default_config_every_second(&dir.join("state"));
-    let (mut child, alerts) = spawn_agent(&dir, &config, Stdio::null());
+    let mut child = spawn_agent(&dir, &config, Stdio::piped(), Stdio::null());
+    let alerts = count_stdout(&mut child);
     let pid = child.id();
 
     // Skip start-up (sysinfo's first scan) so the figure is the steady state.

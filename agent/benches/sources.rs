@@ -7,7 +7,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -106,15 +106,7 @@ fn measure(name: &str, extra: &str, secs: u64) -> (f64, f64) {
     let dir = common::scratch_dir(&format!("sources-{name}"));
     let mut config = common::default_config_every_second(&dir.join("state"));
     config.push_str(extra);
-    let path = dir.join("seismo.toml");
-    std::fs::write(&path, config).expect("write config");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_seismo"))
-        .args(["run", "--config"])
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn seismo");
+    let mut child = common::spawn_agent(&dir, &config, Stdio::null(), Stdio::null());
     let pid = child.id();
     // Skip start-up, so the figure is the steady state.
     std::thread::sleep(Duration::from_secs(3));

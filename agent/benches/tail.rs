@@ -11,7 +11,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{cpu_ticks, env_number, scratch_dir, spawn_agent, ticks_per_second};
+use common::{count_stdout, cpu_ticks, env_number, scratch_dir, spawn_agent, ticks_per_second};
 
 const TEMPLATES: usize = 10_000;
 
@@ -64,7 +64,8 @@ fn main() {
         state.display(),
         log.display()
     );
-    let (mut child, alerts) = spawn_agent(&dir, &config, Stdio::piped());
+    let mut child = spawn_agent(&dir, &config, Stdio::piped(), Stdio::piped());
+    let alerts = count_stdout(&mut child);
     let pid = child.id();
     let stderr = child.stderr.take().expect("stderr");
     let logs = std::thread::spawn(move || {

@@ -38,22 +38,24 @@ pub fn default_config_every_second(state_dir: &Path) -> String {
         )
 }
 
-/// Writes `config` to `DIR/seismo.toml` and starts `seismo run` on it, its stderr to `stderr`;
-/// returns the child and a thread that counts its stdout lines (the alert events) until it
-/// exits.
-pub fn spawn_agent(dir: &Path, config: &str, stderr: Stdio) -> (Child, JoinHandle<usize>) {
+/// Writes `config` to `DIR/seismo.toml` and starts `seismo run` on it with that stdout and
+/// stderr.
+pub fn spawn_agent(dir: &Path, config: &str, stdout: Stdio, stderr: Stdio) -> Child {
     let config_path = dir.join("seismo.toml");
     std::fs::write(&config_path, config).expect("write config");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_seismo"))
+    Command::new(env!("CARGO_BIN_EXE_seismo"))
         .args(["run", "--config"])
         .arg(&config_path)
-        .stdout(Stdio::piped())
+        .stdout(stdout)
         .stderr(stderr)
         .spawn()
-        .expect("spawn seismo");
+        .expect("spawn seismo")
+}
+
+/// A thread that counts the lines of `child`'s piped stdout (the alert events) until it exits.
+pub fn count_stdout(child: &mut Child) -> JoinHandle<usize> {
     let stdout = child.stdout.take().expect("stdout");
-    let alerts = std::thread::spawn(move || BufReader::new(stdout).lines().count());
-    (child, alerts)
+    std::thread::spawn(move || BufReader::new(stdout).lines().count())
 }
 
 /// utime + stime of `pid`, in clock ticks.
