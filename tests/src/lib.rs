@@ -182,14 +182,16 @@ impl Agent {
 
     /// [`Agent::run`] as user and group `uid` (when given; needs root).
     pub fn run_as(config: &str, uid: Option<u32>) -> Agent {
-        let mut agent = Agent::start_as(&["run", "--config", config], uid);
-        assert!(
-            agent
-                .wait_stderr(START, |l| l.contains("seismo started"))
-                .is_some(),
-            "no start line: {:?}",
-            agent.seen_stderr
-        );
+        Agent::started(Agent::start_as(&["run", "--config", config], uid))
+    }
+
+    /// [`Agent::run`] with extra environment variables.
+    pub fn run_with_env(config: &str, env: &[(&str, &str)]) -> Agent {
+        Agent::started(Agent::start_with_env(&["run", "--config", config], env))
+    }
+
+    fn started(mut agent: Agent) -> Agent {
+        agent.expect_stderr(START, "seismo started");
         agent
     }
 
@@ -217,13 +219,7 @@ impl Agent {
 
     fn serving(mut agent: Agent, timeout: Duration) -> (Agent, std::net::SocketAddr) {
         let addr = agent.http_addr(timeout);
-        assert!(
-            agent
-                .wait_stderr(timeout, |l| l.contains("seismo started"))
-                .is_some(),
-            "{:?}",
-            agent.seen_stderr
-        );
+        agent.expect_stderr(timeout, "seismo started");
         let addr = addr.unwrap_or_else(|| panic!("no listen address: {:?}", agent.seen_stderr));
         (agent, addr)
     }
@@ -251,6 +247,12 @@ impl Agent {
         pred: impl Fn(&str) -> bool,
     ) -> Option<String> {
         wait_line(&self.stderr, &mut self.seen_stderr, timeout, pred)
+    }
+
+    /// Waits up to `timeout` for a stderr line containing `text`; fails the test without one.
+    pub fn expect_stderr(&mut self, timeout: Duration, text: &str) -> String {
+        self.wait_stderr(timeout, |l| l.contains(text))
+            .unwrap_or_else(|| panic!("no `{text}` on stderr: {:?}", self.seen_stderr))
     }
 
     /// Waits up to `timeout` for a stdout line matching `pred`.

@@ -64,39 +64,49 @@ impl Workdir {
     /// Lines the agent has committed: the lines sink up to the length in its checkpoint, as
     /// (the record's `field`, e.g. `path` or `source`; the line).
     pub fn committed(&self, field: &str) -> Vec<(String, String)> {
-        let Ok(cp) = std::fs::read(self.state().join("logs/checkpoints.json")) else {
-            return Vec::new();
-        };
-        let cp: serde_json::Value = serde_json::from_slice(&cp).expect("checkpoints are JSON");
-        let len = cp["lines_sink"]["len"].as_u64().unwrap_or(0) as usize;
-        let data = std::fs::read(self.sink()).unwrap_or_default();
-        assert!(data.len() >= len, "the sink is shorter than its checkpoint");
-        parse_sink(&data[..len], field)
+        pairs(committed_records(&self.state(), &self.sink()), field)
     }
 
     /// Every line in the lines sink, committed or not, as [`Workdir::committed`] gives them.
     pub fn sink_lines(&self, field: &str) -> Vec<(String, String)> {
-        parse_sink(
-            &std::fs::read(self.sink()).expect("read the lines sink"),
-            field,
-        )
+        let data = std::fs::read(self.sink()).expect("read the lines sink");
+        pairs(records(&data), field)
     }
 }
 
-fn parse_sink(data: &[u8], field: &str) -> Vec<(String, String)> {
+/// The records (JSON objects: `path`, `source`, `line`, ...) the agent whose state directory is
+/// `state` has committed to the lines sink `sink`: the sink up to the length in its
+/// checkpoint. None before the first checkpoint.
+pub fn committed_records(state: &Path, sink: &Path) -> Vec<serde_json::Value> {
+    let Ok(cp) = std::fs::read(state.join("logs/checkpoints.json")) else {
+        return Vec::new();
+    };
+    let cp: serde_json::Value = serde_json::from_slice(&cp).expect("checkpoints are JSON");
+    let len = cp["lines_sink"]["len"].as_u64().unwrap_or(0) as usize;
+    let data = std::fs::read(sink).unwrap_or_default();
+    assert!(data.len() >= len, "the sink is shorter than its checkpoint");
+    records(&data[..len])
+}
+
+fn records(data: &[u8]) -> Vec<serde_json::Value> {
     String::from_utf8(data.to_vec())
         .expect("the sink is UTF-8")
         .lines()
-        .map(|l| {
-            let v: serde_json::Value =
-                serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
-            let text = |key: &str| {
-                v[key]
-                    .as_str()
-                    .unwrap_or_else(|| panic!("no {key} in {l}"))
-                    .to_owned()
-            };
-            (text(field), text("line"))
-        })
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// The text of `key` in a sink record; fails the test without it.
+pub fn text(record: &serde_json::Value, key: &str) -> String {
+    record[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {key} in {record}"))
+        .to_owned()
+}
+
+fn pairs(records: Vec<serde_json::Value>, field: &str) -> Vec<(String, String)> {
+    records
+        .iter()
+        .map(|v| (text(v, field), text(v, "line")))
         .collect()
 }

@@ -91,13 +91,7 @@ fn sighup_does_not_kill_the_agent() {
     let path = write_config(dir.path(), &config);
     let mut agent = Agent::run(&path);
     agent.signal(libc::SIGHUP);
-    assert!(
-        agent
-            .wait_stderr(START, |l| l.contains("SIGHUP received"))
-            .is_some(),
-        "{:?}",
-        agent.seen_stderr
-    );
+    agent.expect_stderr(START, "SIGHUP received");
     agent.signal(libc::SIGTERM);
     let (status, _) = agent.wait_exit(Duration::from_secs(10));
     assert_eq!(status.code(), Some(0));

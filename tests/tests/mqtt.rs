@@ -176,6 +176,16 @@ fn broker_with_passwords(dir: &Path, password: &str) -> (Broker, Subscriber, Pat
     (broker, sub, passwords)
 }
 
+/// A test folder, a broker holding the test subscriber's persistent session (see
+/// `broker_with_persistent_subscriber`), and the agent's configuration for that broker with
+/// the MQTT keys `extra`.
+fn persistent_session(extra: &str) -> (tempfile::TempDir, Broker, Subscriber, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (broker, sub) = broker_with_persistent_subscriber(dir.path(), &Default::default());
+    let config = agent_config(dir.path(), &mqtt_table(broker.port, extra));
+    (dir, broker, sub, config)
+}
+
 fn run_delivery(version: &str, qos: u8, clean_stop: bool) {
     let dir = tempfile::tempdir().unwrap();
     let broker = Broker::start(&dir.path().join("broker"), &BrokerOptions::default());
@@ -298,18 +308,10 @@ fn mqtt_5_qos_2_delivers_alerts_and_the_last_will_says_offline() {
 #[test]
 fn broker_down_at_start_then_up_delivers_everything_in_order() {
     let _machine = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let (mut broker, sub) = broker_with_persistent_subscriber(dir.path(), &Default::default());
+    let (_dir, mut broker, sub, config) = persistent_session("");
     broker.kill();
-    let config = agent_config(dir.path(), &mqtt_table(broker.port, ""));
     let mut agent = Agent::run(&config);
-    assert!(
-        agent
-            .wait_stderr(START, |l| l.contains("cannot connect to the broker"))
-            .is_some(),
-        "{:?}",
-        agent.seen_stderr
-    );
+    agent.expect_stderr(START, "cannot connect to the broker");
     std::thread::sleep(WARMUP);
     anomaly();
     wait_process_alert(&mut agent);
@@ -324,9 +326,7 @@ fn broker_down_at_start_then_up_delivers_everything_in_order() {
 #[test]
 fn broker_killed_mid_stream_and_back_after_10s_loses_nothing() {
     let _machine = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let (mut broker, sub) = broker_with_persistent_subscriber(dir.path(), &Default::default());
-    let config = agent_config(dir.path(), &mqtt_table(broker.port, ""));
+    let (_dir, mut broker, sub, config) = persistent_session("");
     let mut agent = Agent::run(&config);
     std::thread::sleep(WARMUP);
     anomaly();
@@ -352,10 +352,8 @@ fn broker_killed_mid_stream_and_back_after_10s_loses_nothing() {
 #[test]
 fn sigkill_with_a_full_outbox_then_restart_delivers_everything() {
     let _machine = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let (mut broker, sub) = broker_with_persistent_subscriber(dir.path(), &Default::default());
+    let (dir, mut broker, sub, config) = persistent_session("");
     broker.kill();
-    let config = agent_config(dir.path(), &mqtt_table(broker.port, ""));
     let mut first = Agent::run(&config);
     std::thread::sleep(WARMUP);
     anomaly();
@@ -383,14 +381,9 @@ fn sigkill_with_a_full_outbox_then_restart_delivers_everything() {
 #[test]
 fn a_full_outbox_drops_the_oldest_counts_them_and_keeps_memory_flat() {
     let _machine = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let (mut broker, sub) = broker_with_persistent_subscriber(dir.path(), &Default::default());
-    broker.kill();
     // 4 KiB: room for about 7 alerts.
-    let config = agent_config(
-        dir.path(),
-        &mqtt_table(broker.port, "outbox_max_bytes = 4096\n"),
-    );
+    let (_dir, mut broker, sub, config) = persistent_session("outbox_max_bytes = 4096\n");
+    broker.kill();
     let mut agent = Agent::run(&config);
     std::thread::sleep(WARMUP);
     let rss_before = rss_kib(agent.pid());
@@ -546,13 +539,7 @@ fn tls_with_the_wrong_ca_is_reported_and_retried_and_the_right_ca_connects() {
 
     let config = agent_config(dir.path(), &tls(&ca.0));
     let mut agent = Agent::run(&config);
-    assert!(
-        agent
-            .wait_stderr(START, |l| l.contains("connected to the MQTT broker"))
-            .is_some(),
-        "{:?}",
-        agent.seen_stderr
-    );
+    agent.expect_stderr(START, "connected to the MQTT broker");
     assert!(broker.log().contains("as seismo-e2e"), "{}", broker.log());
     stop(&mut agent);
 }

@@ -9,7 +9,9 @@ use std::sync::Mutex;
 use std::time::{Duration, UNIX_EPOCH};
 
 use seismo_e2e::anomaly::ProcessSpike;
-use seismo_e2e::otlp_receiver::{Mode, OtlpReceiver, ReceivedGauge, ReceivedLog, Transport};
+use seismo_e2e::otlp_receiver::{
+    signal_values, Mode, OtlpReceiver, ReceivedGauge, ReceivedLog, Transport,
+};
 use seismo_e2e::{process_burst_config, Agent};
 use serde_json::Value;
 
@@ -244,16 +246,22 @@ fn check_incident_mapping(r: &ReceivedLog, v: &Value, transport: Transport) {
     assert_eq!(r.attr_strings("seismo.incident.signals"), Some(signals));
 }
 
-#[test]
-fn alerts_arrive_over_grpc_with_the_documented_record_and_resource() {
+/// Alerts exported over `transport`, gzip-compressed, with an API key header (named
+/// `header` in the configuration, with the value `key`): every request carries both, and the
+/// records arrive in order, mapped as documented.
+fn alerts_arrive_compressed_with_a_header(transport: Transport, header: &str, key: &str) {
     let _machine = serial();
     let receiver = OtlpReceiver::start();
     let dir = tempfile::tempdir().unwrap();
+    let (protocol, endpoint, encoding) = match transport {
+        Transport::Grpc => ("grpc", receiver.grpc_endpoint(), "grpc-encoding"),
+        Transport::Http => ("http", receiver.http_endpoint(), "content-encoding"),
+    };
     let path = config(
         &dir,
-        "grpc",
-        &receiver.grpc_endpoint(),
-        "compression = \"gzip\"\nheaders = { \"X-Api-Key\" = \"k-123\" }",
+        protocol,
+        &endpoint,
+        &format!("compression = \"gzip\"\nheaders = {{ \"{header}\" = \"{key}\" }}"),
     );
     let mut agent = Agent::run(&path);
     induce_alert(&mut agent);
@@ -261,33 +269,20 @@ fn alerts_arrive_over_grpc_with_the_documented_record_and_resource() {
     assert!(got.is_ok(), "not delivered: {got:?}");
     let logs = receiver.logs();
     assert!(logs.iter().all(|r| {
-        r.headers.get("x-api-key").map(String::as_str) == Some("k-123")
-            && r.headers.get("grpc-encoding").map(String::as_str) == Some("gzip")
+        r.headers.get("x-api-key").map(String::as_str) == Some(key)
+            && r.headers.get(encoding).map(String::as_str) == Some("gzip")
     }));
-    stop_and_compare(agent, &receiver, Transport::Grpc);
+    stop_and_compare(agent, &receiver, transport);
+}
+
+#[test]
+fn alerts_arrive_over_grpc_with_the_documented_record_and_resource() {
+    alerts_arrive_compressed_with_a_header(Transport::Grpc, "X-Api-Key", "k-123");
 }
 
 #[test]
 fn alerts_arrive_over_http_protobuf_with_the_documented_record_and_resource() {
-    let _machine = serial();
-    let receiver = OtlpReceiver::start();
-    let dir = tempfile::tempdir().unwrap();
-    let path = config(
-        &dir,
-        "http",
-        &receiver.http_endpoint(),
-        "compression = \"gzip\"\nheaders = { \"x-api-key\" = \"k-456\" }",
-    );
-    let mut agent = Agent::run(&path);
-    induce_alert(&mut agent);
-    let got = receiver.wait_logs(Duration::from_secs(20), has_resolution);
-    assert!(got.is_ok(), "not delivered: {got:?}");
-    let logs = receiver.logs();
-    assert!(logs.iter().all(|r| {
-        r.headers.get("x-api-key").map(String::as_str) == Some("k-456")
-            && r.headers.get("content-encoding").map(String::as_str) == Some("gzip")
-    }));
-    stop_and_compare(agent, &receiver, Transport::Http);
+    alerts_arrive_compressed_with_a_header(Transport::Http, "x-api-key", "k-456");
 }
 
 /// The collector answers UNAVAILABLE while the alerts are raised; the agent keeps them, retries
@@ -522,11 +517,7 @@ fn https_with_a_ca_file_delivers_alerts_and_the_signals_as_gauges() {
         }
     }
     // The spike of 400 processes shows in the gauge, as in the alert.
-    let processes: Vec<f64> = gauges
-        .iter()
-        .filter(|g| g.name == "seismo.signal.value" && signal_of(g).as_deref() == Some(SIGNAL))
-        .map(|g| g.value)
-        .collect();
+    let processes = signal_values(&gauges, SIGNAL);
     let (low, high) = processes
         .iter()
         .fold((f64::MAX, f64::MIN), |(l, h), v| (l.min(*v), h.max(*v)));
