@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use seismo::csv_series::{self, Order};
 
 mod common;
-use common::{s, seismo};
+use common::{replay_nab, s};
 
 const PROFILES: [&str; 3] = ["standard", "reward_low_FP_rate", "reward_low_FN_rate"];
 
@@ -126,17 +126,8 @@ fn windowed_gaussian_replay_matches_nab_results_row_for_row() {
     let tmp = tempfile::tempdir().unwrap();
     let ours = tmp.path().join("windowedGaussian");
     let data = nab.join("data");
-    let out = seismo(&[
-        "replay",
-        "--nab",
-        s(&data),
-        "--out",
-        s(&ours),
-        "--detector",
-        "windowed_gaussian",
-        // NAB's machine_temperature_system_failure.csv steps back once; NAB takes it as is.
-        "--allow-unsorted",
-    ]);
+    // NAB's machine_temperature_system_failure.csv steps back once; NAB takes it as is.
+    let out = replay_nab(&data, &ours, &["--allow-unsorted"]);
     assert_eq!(
         out.status.code(),
         Some(0),

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use seismo::plot::palette::{self, Colour};
 
 mod common;
-use common::{backtest, s, seismo, series, stamp, text};
+use common::{backtest, replay_nab, s, seismo, series, stamp, text};
 
 /// A noisy level around 10.
 fn noise(i: usize) -> f64 {
@@ -260,15 +260,7 @@ fn backtest_fixture(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     )
     .unwrap();
     let results = dir.join("results/det");
-    let out = seismo(&[
-        "replay",
-        "--nab",
-        s(&data),
-        "--out",
-        s(&results),
-        "--detector",
-        "windowed_gaussian",
-    ]);
+    let out = replay_nab(&data, &results, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     (data, windows, results)
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 mod common;
-use common::{s, seismo, series, text};
+use common::{replay_nab, s, seismo, series, text};
 
 /// Every file under `dir`, relative, sorted.
 fn tree(dir: &Path) -> Vec<String> {
@@ -124,15 +124,7 @@ fn replay_nab_writes_the_results_layout() {
     fs::write(data.join("art/b.csv"), &b).unwrap();
     fs::write(data.join("README.md"), "not data").unwrap();
     let out_dir = dir.path().join("results/mydet");
-    let out = seismo(&[
-        "replay",
-        "--nab",
-        s(&data),
-        "--out",
-        s(&out_dir),
-        "--detector",
-        "windowed_gaussian",
-    ]);
+    let out = replay_nab(&data, &out_dir, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(
         tree(&dir.path().join("results")),
@@ -158,15 +150,7 @@ fn replay_nab_writes_the_results_layout() {
     // the same files and never replays its own output.
     let inside = data.join("mydet");
     for _ in 0..2 {
-        let out = seismo(&[
-            "replay",
-            "--nab",
-            s(&data),
-            "--out",
-            s(&inside),
-            "--detector",
-            "windowed_gaussian",
-        ]);
+        let out = replay_nab(&data, &inside, &[]);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     }
     assert_eq!(
@@ -224,15 +208,7 @@ fn replay_refuses_malformed_csv_naming_file_and_line_and_writes_nothing_for_it()
         // --nab: exit 1, the bad file named with its line, the good file written in full,
         // nothing (not even a temporary file) for the bad one.
         let out_dir = dir.path().join("results/det");
-        let out = seismo(&[
-            "replay",
-            "--nab",
-            s(&data),
-            "--out",
-            s(&out_dir),
-            "--detector",
-            "windowed_gaussian",
-        ]);
+        let out = replay_nab(&data, &out_dir, &[]);
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{case}: {stderr}");
         assert!(stderr.contains(&located), "{case}: {stderr}");

@@ -28,6 +28,21 @@ pub fn backtest(data: &Path, windows: &Path, results: &Path, extra: &[&str]) -> 
     seismo(&args)
 }
 
+/// `seismo replay --nab DATA --out OUT --detector windowed_gaussian`, then `extra`.
+pub fn replay_nab(data: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "replay",
+        "--nab",
+        s(data),
+        "--out",
+        s(out),
+        "--detector",
+        "windowed_gaussian",
+    ];
+    args.extend_from_slice(extra);
+    seismo(&args)
+}
+
 /// Output bytes as text (lossy).
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
