@@ -88,10 +88,9 @@ fn hostile_log_text_reaches_the_hook_only_as_data() {
         hook = hook.display(),
         capture = capture.display(),
     );
-    let config_path = d.join("seismo.toml");
-    std::fs::write(&config_path, config).unwrap();
+    let config_path = seismo_e2e::write_config(d, &config);
 
-    let mut agent = Agent::run(config_path.to_str().unwrap());
+    let mut agent = Agent::run(&config_path);
     let append = |text: &str| seismo_e2e::append(&log, text);
     // 5 s of steady lines: past the 3-interval template warm-up and the detectors' warm-up.
     for i in 0..20 {

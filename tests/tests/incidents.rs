@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use seismo_e2e::{append, Agent};
+use seismo_e2e::{append, write_config, Agent};
 use serde_json::Value;
 
 const WEB: &str = "log.web.errors_per_s";
@@ -43,10 +43,9 @@ fn error_bursts_on_two_files_are_one_incident_on_stdout() {
     let db = dir.path().join("db.log");
     std::fs::write(&web, b"").unwrap();
     std::fs::write(&db, b"").unwrap();
-    let config = dir.path().join("seismo.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let config = write_config(
+        dir.path(),
+        &format!(
             "[agent]\nstate_dir = \"{state}\"\nhost_name = \"e2e-inc\"\n\
              [sources.host]\nenabled = false\n[http]\nlisten = \"127.0.0.1:0\"\n\
              [[sources.files]]\nname = \"web\"\npaths = [\"{web}\"]\ninterval = \"1s\"\n\
@@ -56,9 +55,8 @@ fn error_bursts_on_two_files_are_one_incident_on_stdout() {
             web = web.display(),
             db = db.display(),
         ),
-    )
-    .unwrap();
-    let mut agent = Agent::run(config.to_str().unwrap());
+    );
+    let mut agent = Agent::run(&config);
     steady(&web, &db, 10);
     // Both services fail at once.
     let burst = |what: &str| {

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use seismo_e2e::http_client::{request, Response};
-use seismo_e2e::{append, Agent};
+use seismo_e2e::{append, write_config, Agent};
 use serde_json::Value;
 
 const START: Duration = Duration::from_secs(20);
@@ -115,10 +115,9 @@ fn status_page_and_api_show_signals_and_the_incident_escaped_in_a_real_browser()
     let log = dir.path().join("app.log");
     std::fs::write(&log, b"").unwrap();
     let hook_capture = dir.path().join("hook.json");
-    let config = dir.path().join("seismo.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let config = write_config(
+        dir.path(),
+        &format!(
             "[agent]\nstate_dir = \"{state}\"\nhost_name = \"e2e-status\"\n\
              [sources.host]\nenabled = false\n[http]\nlisten = \"127.0.0.1:0\"\n\
              [[sources.files]]\nname = \"app\"\npaths = [\"{log}\"]\ninterval = \"1s\"\n\
@@ -131,9 +130,8 @@ fn status_page_and_api_show_signals_and_the_incident_escaped_in_a_real_browser()
             log = log.display(),
             capture = hook_capture.display(),
         ),
-    )
-    .unwrap();
-    let (mut agent, addr) = Agent::start_serving(config.to_str().unwrap(), None, START);
+    );
+    let (mut agent, addr) = Agent::start_serving(&config, None, START);
 
     // From the start, before there is much to show.
     let first = get(addr, "/");

@@ -101,6 +101,18 @@ fn am_process_alerts(am: &Alertmanager) -> Vec<Value> {
         .collect()
 }
 
+/// After the agent stopped: the Alertmanager sink holds nothing queued, dropped nothing and
+/// delivered every alert the agent printed (`what` says which, when it did not).
+fn assert_am_delivered_all(agent: &mut Agent, what: &str) {
+    assert_eq!(agent.summary_counter("webhook-am.queued"), 0);
+    assert_eq!(agent.summary_counter("webhook-am.dropped"), 0);
+    assert_eq!(
+        agent.summary_counter("webhook-am.delivered"),
+        printed(agent).len() as u64,
+        "{what}"
+    );
+}
+
 fn am_table(url: &str, extra: &str) -> String {
     format!(
         "\n[[sinks.webhook]]\nname = \"am\"\nformat = \"alertmanager\"\nurl = \"{url}\"\n\
@@ -178,13 +190,7 @@ fn alerts_show_up_in_alertmanager_with_their_labels_and_resolve() {
     std::thread::sleep(WARMUP);
     fire_and_resolve_through(&am, &mut agent);
     stop(&mut agent);
-    assert_eq!(agent.summary_counter("webhook-am.queued"), 0);
-    assert_eq!(agent.summary_counter("webhook-am.dropped"), 0);
-    assert_eq!(
-        agent.summary_counter("webhook-am.delivered"),
-        printed(&mut agent).len() as u64,
-        "every printed alert delivered"
-    );
+    assert_am_delivered_all(&mut agent, "every printed alert delivered");
 }
 
 #[test]
@@ -219,12 +225,9 @@ fn alertmanager_down_at_start_then_up_gets_everything() {
     fire_and_resolve_through(&am, &mut agent);
     stop(&mut agent);
     assert!(while_down.len() >= 2);
-    assert_eq!(agent.summary_counter("webhook-am.queued"), 0);
-    assert_eq!(agent.summary_counter("webhook-am.dropped"), 0);
-    assert_eq!(
-        agent.summary_counter("webhook-am.delivered"),
-        printed(&mut agent).len() as u64,
-        "everything printed, the outage's alerts included, was delivered"
+    assert_am_delivered_all(
+        &mut agent,
+        "everything printed, the outage's alerts included, was delivered",
     );
 }
 
