@@ -423,3 +423,19 @@ pub fn word(mut n: u64) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::summary_counter;
+
+    #[test]
+    fn summary_counters_are_read_whole_in_either_log_format() {
+        let json = r#"{"level":"INFO","message":"seismo stopped","summary":"log_lines=12 mqtt.dropped=3 dropped=7"}"#;
+        let human = "2026-12-06T08:00:00Z INFO seismo stopped summary=log_lines=12 mqtt.dropped=3 dropped=7";
+        for line in [json, human] {
+            assert_eq!(summary_counter(line, "log_lines"), 12, "{line}");
+            assert_eq!(summary_counter(line, "mqtt.dropped"), 3, "{line}");
+            assert_eq!(summary_counter(line, "dropped"), 7, "{line}");
+        }
+    }
+}
