@@ -17,6 +17,9 @@ use seismo_e2e::mosquitto::{Broker, BrokerOptions};
 use seismo_e2e::mqtt_subscriber::Subscriber;
 use seismo_e2e::{default_config_with, Agent};
 
+mod common;
+use common::status_kib;
+
 const QUEUED: u64 = 100_000;
 
 fn alert(i: u64) -> Vec<u8> {
@@ -28,18 +31,6 @@ fn alert(i: u64) -> Vec<u8> {
          expected range 0.01..0.31 (score 1.00, detector ewma)\"}}"
     )
     .into_bytes()
-}
-
-fn status_kib(pid: i32, key: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix(key))
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn config(dir: &Path, port: u16) -> String {

@@ -18,6 +18,8 @@ use seismo::telemetry::stats::Stats;
 use seismo_e2e::otlp_receiver::OtlpReceiver;
 use tokio_util::sync::CancellationToken;
 
+mod common;
+
 fn alert(i: usize) -> Vec<u8> {
     let ts = 1_764_097_262_123 + i as i64 * 1000;
     let event = AlertEvent {
@@ -56,12 +58,7 @@ fn run(protocol: &str, n: usize) {
         "grpc" => receiver.grpc_endpoint(),
         _ => receiver.http_endpoint(),
     };
-    let dir = std::env::temp_dir().join(format!(
-        "seismo-bench-otlp-{}-{protocol}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = common::scratch_dir(&format!("bench-otlp-{protocol}"));
     let config = seismo_config::parse(
         &format!(
             "[sinks.otlp]\nenabled = true\nprotocol = \"{protocol}\"\nendpoint = \"{endpoint}\"\n"
@@ -69,20 +66,15 @@ fn run(protocol: &str, n: usize) {
         "bench",
     )
     .expect("config");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = common::runtime();
     let stats = Stats::default();
     let outbox = Outbox::open(&dir, "otlp", 1 << 30, stats.sink("otlp")).expect("open the outbox");
     let payloads: Vec<Vec<u8>> = (0..n).map(alert).collect();
-    for chunk in payloads.chunks(1000) {
-        let refs: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
+    common::in_batches(&payloads, |refs| {
         outbox
-            .append_batch(EventKind::Alert as u8, &refs)
+            .append_batch(EventKind::Alert as u8, refs)
             .expect("append");
-    }
+    });
 
     let stop = CancellationToken::new();
     let t0 = Instant::now();
@@ -118,10 +110,7 @@ fn run(protocol: &str, n: usize) {
 }
 
 fn main() {
-    let n: usize = std::env::var("SEISMO_BENCH_ALERTS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20_000);
+    let n: usize = common::env_number("SEISMO_BENCH_ALERTS", 20_000);
     for protocol in ["grpc", "http"] {
         run(protocol, n);
     }

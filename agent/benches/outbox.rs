@@ -10,6 +10,9 @@ use std::time::Instant;
 use seismo::sinks::outbox::Outbox;
 use seismo::telemetry::stats::SinkStats;
 
+mod common;
+use common::rss_kib;
+
 /// An alert as the sinks queue it: the stdout schema, about 500 bytes.
 fn alert(i: u64) -> Vec<u8> {
     format!(
@@ -20,18 +23,6 @@ fn alert(i: u64) -> Vec<u8> {
          expected range 0.01..0.31 (score 1.00, detector ewma)\"}}"
     )
     .into_bytes()
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn open(dir: &std::path::Path, name: &str) -> Arc<Outbox> {

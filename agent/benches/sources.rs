@@ -7,10 +7,12 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod common;
 
 /// A 1,000-series exposition; the n-th scrape's counters and histograms have grown.
 fn exposition(n: u64) -> String {
@@ -101,26 +103,10 @@ fn usage(pid: u32) -> (u64, u64) {
 
 /// Runs the agent on `extra` for `secs` and returns (% of one core, peak RSS in MB).
 fn measure(name: &str, extra: &str, secs: u64) -> (f64, f64) {
-    let dir = std::env::temp_dir().join(format!("seismo-sources-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let mut config = seismo_config::DEFAULT_TOML
-        .replacen("interval = \"10s\"", "interval = \"1s\"", 1)
-        .replacen("listen = \"127.0.0.1:9464\"", "listen = \"127.0.0.1:0\"", 1)
-        .replacen(
-            "# state_dir = \"/var/lib/seismo\"",
-            &format!("state_dir = \"{}\"", dir.join("state").display()),
-            1,
-        );
+    let dir = common::scratch_dir(&format!("sources-{name}"));
+    let mut config = common::default_config_every_second(&dir.join("state"));
     config.push_str(extra);
-    let path = dir.join("seismo.toml");
-    std::fs::write(&path, config).expect("write config");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_seismo"))
-        .args(["run", "--config"])
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn seismo");
+    let mut child = common::spawn_agent(&dir, &config, Stdio::null(), Stdio::null());
     let pid = child.id();
     // Skip start-up, so the figure is the steady state.
     std::thread::sleep(Duration::from_secs(3));
@@ -141,10 +127,7 @@ fn measure(name: &str, extra: &str, secs: u64) -> (f64, f64) {
 }
 
 fn main() {
-    let secs: u64 = std::env::var("SEISMO_SOURCES_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(60);
+    let secs: u64 = common::env_number("SEISMO_SOURCES_SECS", 60);
     let processes = std::fs::read_dir("/proc")
         .map(|d| {
             d.flatten()

@@ -17,20 +17,11 @@ use seismo::pipeline::Pipeline;
 use seismo::telemetry::stats::Stats;
 use seismo_e2e::http_client::request;
 
+mod common;
+use common::rss_kib;
+
 /// Unix ms of a bucket boundary, so every run fills the same buckets.
 const T0: i64 = 1_795_633_200_000;
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 fn names(n: usize) -> Vec<Arc<str>> {
     (0..n)
@@ -118,11 +109,7 @@ fn main() {
     println!("snapshot of the full state:        {ms:>7.2} ms (sorted, dense histories)");
 
     // Over real HTTP, on a runtime like the agent's, with the full state.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = common::runtime();
     let config = seismo_config::HttpConfig {
         listen: "127.0.0.1:0".parse().expect("address"),
         ..seismo_config::HttpConfig::default()

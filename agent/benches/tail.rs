@@ -7,8 +7,11 @@
 //! 3,000,000; `SEISMO_TAIL_SINK=1` also writes every line to the lines sink).
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
+
+mod common;
+use common::{count_stdout, cpu_ticks, env_number, scratch_dir, spawn_agent, ticks_per_second};
 
 const TEMPLATES: usize = 10_000;
 
@@ -41,13 +44,9 @@ fn line(n: usize, out: &mut Vec<u8>) {
 }
 
 fn main() {
-    let lines: usize = std::env::var("SEISMO_TAIL_LINES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3_000_000);
+    let lines: usize = env_number("SEISMO_TAIL_LINES", 3_000_000);
     let with_sink = std::env::var("SEISMO_TAIL_SINK").is_ok_and(|v| v == "1");
-    let dir = std::env::temp_dir().join(format!("seismo-tail-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = scratch_dir("tail");
     let log = dir.join("app.log");
     std::fs::write(&log, b"").expect("log file");
     let state = dir.join("state");
@@ -65,19 +64,9 @@ fn main() {
         state.display(),
         log.display()
     );
-    let config_path = dir.join("seismo.toml");
-    std::fs::write(&config_path, config).expect("write config");
-
-    let mut child = Command::new(env!("CARGO_BIN_EXE_seismo"))
-        .args(["run", "--config"])
-        .arg(&config_path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn seismo");
+    let mut child = spawn_agent(&dir, &config, Stdio::piped(), Stdio::piped());
+    let alerts = count_stdout(&mut child);
     let pid = child.id();
-    let stdout = child.stdout.take().expect("stdout");
-    let alerts = std::thread::spawn(move || BufReader::new(stdout).lines().count());
     let stderr = child.stderr.take().expect("stderr");
     let logs = std::thread::spawn(move || {
         BufReader::new(stderr)
@@ -163,18 +152,4 @@ fn main() {
     );
     println!("  peak rss   {:.1} MB", hwm_kib / 1024.0);
     println!("  templates  {templates} mined; alert events on stdout: {alerts}");
-}
-
-/// utime + stime of `pid`, in clock ticks.
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let after = &stat[stat.rfind(')').expect("comm") + 2..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0)
-}
-
-fn ticks_per_second() -> f64 {
-    // SAFETY: sysconf has no preconditions.
-    unsafe { libc::sysconf(libc::_SC_CLK_TCK) as f64 }
 }

@@ -18,6 +18,8 @@ use seismo::telemetry::stats::Stats;
 use seismo_e2e::http_receiver::HttpReceiver;
 use tokio_util::sync::CancellationToken;
 
+mod common;
+
 fn alert(i: usize) -> Vec<u8> {
     let ts = 1_764_097_262_123 + i as i64 * 1000;
     // Each alert fires and then resolves, so the Alertmanager format's firing set stays small.
@@ -53,12 +55,7 @@ fn alert(i: usize) -> Vec<u8> {
 
 fn run(format: &str, n: usize) {
     let receiver = HttpReceiver::start();
-    let dir = std::env::temp_dir().join(format!(
-        "seismo-bench-webhook-{}-{format}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = common::scratch_dir(&format!("bench-webhook-{format}"));
     let extra = if format == "pagerduty" {
         "routing_key = \"bench\"\n"
     } else {
@@ -72,20 +69,15 @@ fn run(format: &str, n: usize) {
         "bench",
     )
     .expect("config");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = common::runtime();
     let stats = Stats::default();
     let outbox = Outbox::open(&dir, "b", 1 << 30, stats.sink("b")).expect("open the outbox");
     let payloads: Vec<Vec<u8>> = (0..n).map(alert).collect();
-    for chunk in payloads.chunks(1000) {
-        let refs: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
+    common::in_batches(&payloads, |refs| {
         outbox
-            .append_batch(EventKind::Alert as u8, &refs)
+            .append_batch(EventKind::Alert as u8, refs)
             .expect("append");
-    }
+    });
     let requests = if format == "pagerduty" {
         n
     } else {
@@ -118,10 +110,7 @@ fn run(format: &str, n: usize) {
 }
 
 fn main() {
-    let n: usize = std::env::var("SEISMO_BENCH_ALERTS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5_000);
+    let n: usize = common::env_number("SEISMO_BENCH_ALERTS", 5_000);
     for format in ["json", "alertmanager", "pagerduty"] {
         run(format, n);
     }

@@ -1,13 +1,7 @@
 //! The binary's command line, run as a user would.
 
-use std::process::{Command, Output};
-
-fn seismo(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_seismo"))
-        .args(args)
-        .output()
-        .expect("run seismo")
-}
+mod common;
+use common::seismo;
 
 #[test]
 fn version_and_help() {

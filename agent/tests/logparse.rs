@@ -1,14 +1,12 @@
 //! `seismo logparse`, run as a user would, on real files.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
 
 fn logparse(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_seismo"))
-        .arg("logparse")
-        .args(args)
-        .output()
-        .expect("run seismo")
+    common::seismo(&[&["logparse"][..], args].concat())
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
@@ -17,50 +15,13 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     p
 }
 
-/// Minimal RFC 4180 reader (quoted fields, `""` escapes).
-fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if quoted {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                '"' => quoted = false,
-                _ => field.push(c),
-            }
-            continue;
-        }
-        match c {
-            '"' => quoted = true,
-            ',' => row.push(std::mem::take(&mut field)),
-            '\r' => {}
-            '\n' => {
-                row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
-            }
-            _ => field.push(c),
-        }
-    }
-    if !field.is_empty() || !row.is_empty() {
-        row.push(field);
-        rows.push(row);
-    }
-    rows
-}
-
 fn rows(out: &Output) -> Vec<Vec<String>> {
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let rows = parse_csv(std::str::from_utf8(&out.stdout).expect("CSV is UTF-8"));
+    let rows = seismo_detectors::csv_rows(std::str::from_utf8(&out.stdout).expect("CSV is UTF-8"));
     assert_eq!(rows[0], ["line", "template_id", "template"]);
     rows[1..].to_vec()
 }
@@ -197,9 +158,7 @@ fn loghub_accuracy_through_the_cli() {
                 .join(format!("{name}_2k.log_structured_corrected.csv")),
         )
         .unwrap();
-        let truth = parse_csv(&truth_csv);
-        let col = truth[0].iter().position(|h| h == "EventId").unwrap();
-        let truth: Vec<String> = truth[1..].iter().map(|r| r[col].clone()).collect();
+        let truth = seismo_detectors::loghub_event_ids(&truth_csv).expect("EventId column");
         assert_eq!(predicted.len(), truth.len(), "{name}");
         let acc = seismo_detectors::grouping_accuracy(&predicted, &truth);
         println!("{name}: {acc:.3}");

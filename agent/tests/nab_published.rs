@@ -7,9 +7,11 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use seismo::cli::csv_series::{self, Order};
+
+mod common;
+use common::{replay_nab, s};
 
 const PROFILES: [&str; 3] = ["standard", "reward_low_FP_rate", "reward_low_FN_rate"];
 
@@ -32,17 +34,6 @@ fn nab_dir() -> Option<PathBuf> {
         );
     }
     Some(nab)
-}
-
-fn seismo(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_seismo"))
-        .args(args)
-        .output()
-        .expect("run seismo")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 path")
 }
 
 /// (profile, file) -> [score, tp, tn, fp, fn, total] from a table in NAB's columns
@@ -70,18 +61,7 @@ fn parse_table(text: &str) -> Table {
 
 fn backtest(nab: &Path, results: &Path, extra: &[&str]) -> String {
     let windows = nab.join("labels/combined_windows.json");
-    let data = nab.join("data");
-    let mut args = vec![
-        "backtest",
-        "--data",
-        s(&data),
-        "--windows",
-        s(&windows),
-        "--results",
-        s(results),
-    ];
-    args.extend_from_slice(extra);
-    let out = seismo(&args);
+    let out = common::backtest(&nab.join("data"), &windows, results, extra);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -146,17 +126,8 @@ fn windowed_gaussian_replay_matches_nab_results_row_for_row() {
     let tmp = tempfile::tempdir().unwrap();
     let ours = tmp.path().join("windowedGaussian");
     let data = nab.join("data");
-    let out = seismo(&[
-        "replay",
-        "--nab",
-        s(&data),
-        "--out",
-        s(&ours),
-        "--detector",
-        "windowed_gaussian",
-        // NAB's machine_temperature_system_failure.csv steps back once; NAB takes it as is.
-        "--allow-unsorted",
-    ]);
+    // NAB's machine_temperature_system_failure.csv steps back once; NAB takes it as is.
+    let out = replay_nab(&data, &ours, &["--allow-unsorted"]);
     assert_eq!(
         out.status.code(),
         Some(0),

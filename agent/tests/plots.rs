@@ -4,43 +4,11 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use seismo::cli::plot::palette::{self, Colour};
 
-fn seismo(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_seismo"))
-        .args(args)
-        .output()
-        .expect("run seismo")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 path")
-}
-
-/// `YYYY-MM-DD HH:MM:00` of row `i` of a series five minutes apart from 2020-01-01 00:00.
-fn stamp(i: usize) -> String {
-    let minutes = i * 5;
-    format!(
-        "2020-01-{:02} {:02}:{:02}:00",
-        1 + minutes / 1440,
-        (minutes % 1440) / 60,
-        minutes % 60
-    )
-}
-
-fn series(n: usize, value: impl Fn(usize) -> String) -> String {
-    let mut out = String::from("timestamp,value\n");
-    for i in 0..n {
-        out.push_str(&format!("{},{}\n", stamp(i), value(i)));
-    }
-    out
-}
+mod common;
+use common::{backtest, replay_nab, s, seismo, series, stamp, text};
 
 /// A noisy level around 10.
 fn noise(i: usize) -> f64 {
@@ -292,15 +260,7 @@ fn backtest_fixture(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     )
     .unwrap();
     let results = dir.join("results/det");
-    let out = seismo(&[
-        "replay",
-        "--nab",
-        s(&data),
-        "--out",
-        s(&results),
-        "--detector",
-        "windowed_gaussian",
-    ]);
+    let out = replay_nab(&data, &results, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     (data, windows, results)
 }
@@ -311,17 +271,7 @@ fn backtest_plot_dir_draws_one_chart_per_file_with_windows_detections_and_score(
     let (data, windows, results) = backtest_fixture(dir.path());
     // A folder that does not exist yet: created.
     let plots = dir.path().join("new/plots");
-    let out = seismo(&[
-        "backtest",
-        "--data",
-        s(&data),
-        "--windows",
-        s(&windows),
-        "--results",
-        s(&results),
-        "--plot-dir",
-        s(&plots),
-    ]);
+    let out = backtest(&data, &windows, &results, &["--plot-dir", s(&plots)]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("plotted 2 of 2 files"),
@@ -444,17 +394,7 @@ fn plot_errors_say_what_was_wrong() {
     let (data, windows, results) = backtest_fixture(&dir.path().join("bt"));
     let not_a_dir = dir.path().join("plots");
     fs::write(&not_a_dir, "").unwrap();
-    let out = seismo(&[
-        "backtest",
-        "--data",
-        s(&data),
-        "--windows",
-        s(&windows),
-        "--results",
-        s(&results),
-        "--plot-dir",
-        s(&not_a_dir),
-    ]);
+    let out = backtest(&data, &windows, &results, &["--plot-dir", s(&not_a_dir)]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(

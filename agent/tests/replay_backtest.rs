@@ -2,38 +2,10 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn seismo(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_seismo"))
-        .args(args)
-        .output()
-        .expect("run seismo")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 path")
-}
-
-/// `n` rows five minutes apart from 2020-01-01 00:00, with `value(i)`.
-fn series(n: usize, value: impl Fn(usize) -> String) -> String {
-    let mut out = String::from("timestamp,value\n");
-    for i in 0..n {
-        let minutes = i * 5;
-        out.push_str(&format!(
-            "2020-01-{:02} {:02}:{:02}:00,{}\n",
-            1 + minutes / 1440,
-            (minutes % 1440) / 60,
-            minutes % 60,
-            value(i)
-        ));
-    }
-    out
-}
+mod common;
+use common::{replay_nab, s, seismo, series, text};
 
 /// Every file under `dir`, relative, sorted.
 fn tree(dir: &Path) -> Vec<String> {
@@ -152,15 +124,7 @@ fn replay_nab_writes_the_results_layout() {
     fs::write(data.join("art/b.csv"), &b).unwrap();
     fs::write(data.join("README.md"), "not data").unwrap();
     let out_dir = dir.path().join("results/mydet");
-    let out = seismo(&[
-        "replay",
-        "--nab",
-        s(&data),
-        "--out",
-        s(&out_dir),
-        "--detector",
-        "windowed_gaussian",
-    ]);
+    let out = replay_nab(&data, &out_dir, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(
         tree(&dir.path().join("results")),
@@ -185,26 +149,10 @@ fn replay_nab_writes_the_results_layout() {
     // A second run over the same tree (also with the results inside the data folder) rewrites
     // the same files and never replays its own output.
     let inside = data.join("mydet");
-    let out = seismo(&[
-        "replay",
-        "--nab",
-        s(&data),
-        "--out",
-        s(&inside),
-        "--detector",
-        "windowed_gaussian",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let out = seismo(&[
-        "replay",
-        "--nab",
-        s(&data),
-        "--out",
-        s(&inside),
-        "--detector",
-        "windowed_gaussian",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for _ in 0..2 {
+        let out = replay_nab(&data, &inside, &[]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
     assert_eq!(
         tree(&inside),
         vec!["art/mydet_b.csv", "realThings/mydet_a.csv"]
@@ -260,15 +208,7 @@ fn replay_refuses_malformed_csv_naming_file_and_line_and_writes_nothing_for_it()
         // --nab: exit 1, the bad file named with its line, the good file written in full,
         // nothing (not even a temporary file) for the bad one.
         let out_dir = dir.path().join("results/det");
-        let out = seismo(&[
-            "replay",
-            "--nab",
-            s(&data),
-            "--out",
-            s(&out_dir),
-            "--detector",
-            "windowed_gaussian",
-        ]);
+        let out = replay_nab(&data, &out_dir, &[]);
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{case}: {stderr}");
         assert!(stderr.contains(&located), "{case}: {stderr}");
@@ -381,17 +321,7 @@ fn corpus() -> Corpus {
 }
 
 fn backtest(c: &Corpus, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "backtest",
-        "--data",
-        s(&c.data),
-        "--windows",
-        s(&c.windows),
-        "--results",
-        s(&c.results),
-    ];
-    args.extend_from_slice(extra);
-    seismo(&args)
+    common::backtest(&c.data, &c.windows, &c.results, extra)
 }
 
 #[test]

@@ -47,6 +47,6 @@ pub use knn::{KnnConformal, KnnParams};
 pub use log_format::{Fields, FormatError, LogFormat};
 pub use mad::{MadParams, SlidingMad};
 pub use param::InvalidParam;
-pub use parse_accuracy::grouping_accuracy;
+pub use parse_accuracy::{csv_rows, grouping_accuracy, loghub_event_ids};
 pub use score::{score_from_z, z_for_score};
 pub use seasonal::{Seasonal, SeasonalParams};

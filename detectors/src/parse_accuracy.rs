@@ -1,6 +1,7 @@
 //! Grouping accuracy of a log parser (Zhu et al., ICSE-SEIP 2019, LogPAI's `evaluator.py`):
 //! a line is correct when the set of lines its parser put in its group is exactly the set of
-//! lines that share its ground-truth event.
+//! lines that share its ground-truth event. Also the reader of that ground truth (Loghub's
+//! structured CSV files), which the callers read from disk themselves.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -36,9 +37,80 @@ pub fn grouping_accuracy<P: Eq + Hash, T: Eq + Hash>(predicted: &[P], truth: &[T
     correct as f64 / n as f64
 }
 
+/// The rows of a CSV text (RFC 4180: quoted fields with `""` escapes and embedded newlines;
+/// CR dropped outside quotes), header row included: what `seismo logparse` prints and what
+/// Loghub's ground-truth files hold.
+pub fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if quoted {
+            match c {
+                '"' if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                '"' => quoted = false,
+                _ => field.push(c),
+            }
+            continue;
+        }
+        match c {
+            '"' => quoted = true,
+            ',' => row.push(std::mem::take(&mut field)),
+            '\r' => {}
+            '\n' => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            _ => field.push(c),
+        }
+    }
+    if !field.is_empty() || !row.is_empty() {
+        row.push(field);
+        rows.push(row);
+    }
+    rows
+}
+
+/// The ground truth of a Loghub structured CSV (`*_structured.csv`): the `EventId` of each
+/// line, in order. `None` when the header has no `EventId` column or a row stops before it.
+pub fn loghub_event_ids(csv: &str) -> Option<Vec<String>> {
+    let rows = csv_rows(csv);
+    let (header, lines) = rows.split_first()?;
+    let col = header.iter().position(|h| h == "EventId")?;
+    lines.iter().map(|r| r.get(col).cloned()).collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::grouping_accuracy;
+    use super::{csv_rows, grouping_accuracy, loghub_event_ids};
+
+    #[test]
+    fn csv_quotes_escapes_newlines_and_crlf() {
+        let rows = csv_rows("a,b\r\n\"x, \"\"y\"\"\",\"two\nlines\"\r\nlast,");
+        assert_eq!(
+            rows,
+            [
+                vec!["a", "b"],
+                vec!["x, \"y\"", "two\nlines"],
+                vec!["last", ""]
+            ]
+        );
+        assert!(csv_rows("").is_empty());
+    }
+
+    #[test]
+    fn event_ids_from_the_eventid_column() {
+        let csv = "LineId,EventId,EventTemplate\n1,E1,\"a, b\"\n2,E2,c\n";
+        assert_eq!(loghub_event_ids(csv), Some(vec!["E1".into(), "E2".into()]));
+        assert_eq!(loghub_event_ids("LineId,Template\n1,x\n"), None);
+        assert_eq!(loghub_event_ids("LineId,EventId\n1\n"), None);
+        assert_eq!(loghub_event_ids(""), None);
+    }
 
     #[test]
     fn exact_groups_only() {

@@ -8,58 +8,18 @@
 
 use std::path::{Path, PathBuf};
 
-use seismo_detectors::{grouping_accuracy, LogFormat, MinerConfig, TemplateMiner};
+use seismo_detectors::{
+    grouping_accuracy, loghub_event_ids, LogFormat, MinerConfig, TemplateMiner,
+};
 
 /// Floors just under the measured averages (see the README), so a regression fails.
 const FLOOR_FORMAT: f64 = 0.90;
 const FLOOR_FORMAT_CORRECTED: f64 = 0.91;
 const FLOOR_RAW: f64 = 0.72;
 
-/// Minimal RFC 4180 reader: quoted fields with `""` escapes and embedded newlines.
-fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if quoted {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                '"' => quoted = false,
-                _ => field.push(c),
-            }
-            continue;
-        }
-        match c {
-            '"' => quoted = true,
-            ',' => row.push(std::mem::take(&mut field)),
-            '\r' => {}
-            '\n' => {
-                row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
-            }
-            _ => field.push(c),
-        }
-    }
-    if !field.is_empty() || !row.is_empty() {
-        row.push(field);
-        rows.push(row);
-    }
-    rows
-}
-
 fn event_ids(path: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let rows = parse_csv(&text);
-    let col = rows[0]
-        .iter()
-        .position(|h| h == "EventId")
-        .expect("EventId column");
-    rows[1..].iter().map(|r| r[col].clone()).collect()
+    loghub_event_ids(&text).expect("EventId column")
 }
 
 fn log_lines(path: &Path) -> Vec<String> {

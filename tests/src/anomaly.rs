@@ -1,6 +1,7 @@
 //! Real anomalies for end-to-end tests, induced on the machine the agent watches.
 
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 /// A burst of idle child processes: `host.processes.count` jumps by `n`, far outside what the
 /// agent learned, without loading the CPU. Unlike a CPU burn this does not depend on how busy a
@@ -26,6 +27,13 @@ impl ProcessSpike {
             })
             .collect();
         ProcessSpike { children }
+    }
+
+    /// A burst of `n` processes held for `hold`, then ended.
+    pub fn burst(n: usize, hold: Duration) {
+        let spike = ProcessSpike::start(n);
+        std::thread::sleep(hold);
+        drop(spike);
     }
 }
 

@@ -11,6 +11,8 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
+use crate::tls_listener::{acceptor, TlsListener};
+
 /// One request as received.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -68,22 +70,9 @@ impl HttpReceiver {
     /// Like [`HttpReceiver::start`], serving HTTPS with the PEM certificate (chain) and key.
     /// Failed handshakes (a client that does not trust the certificate) are skipped.
     pub fn start_tls(cert_pem: &std::path::Path, key_pem: &std::path::Path) -> HttpReceiver {
-        use rustls::pki_types::pem::PemObject;
-        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_pem)
-            .expect("read the server certificate")
-            .collect::<Result<_, _>>()
-            .expect("PEM certificates");
-        let key = PrivateKeyDer::from_pem_file(key_pem).expect("read the server key");
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .expect("server certificate and key");
-        Self::start_with(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
+        let cert = std::fs::read(cert_pem).expect("read the server certificate");
+        let key = std::fs::read(key_pem).expect("read the server key");
+        Self::start_with(Some(acceptor(&cert, &key)))
     }
 
     fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> HttpReceiver {
@@ -109,7 +98,16 @@ impl HttpReceiver {
             tokio::spawn(async move {
                 let served = match tls {
                     None => axum::serve(listener, app).await,
-                    Some(acceptor) => axum::serve(TlsListener { listener, acceptor }, app).await,
+                    Some(acceptor) => {
+                        axum::serve(
+                            TlsListener {
+                                tcp: listener,
+                                acceptor,
+                            },
+                            app,
+                        )
+                        .await
+                    }
                 };
                 if let Err(e) = served {
                     eprintln!("HTTP receiver stopped: {e}");
@@ -198,31 +196,4 @@ async fn handle(
         r#"{"status":"error","message":"scripted failure"}"#
     };
     (code, text).into_response()
-}
-
-/// A TCP listener that completes a TLS handshake before handing the connection to axum.
-struct TlsListener {
-    listener: tokio::net::TcpListener,
-    acceptor: tokio_rustls::TlsAcceptor,
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            let Ok((tcp, addr)) = self.listener.accept().await else {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            };
-            if let Ok(tls) = self.acceptor.accept(tcp).await {
-                return (tls, addr);
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.listener.local_addr()
-    }
 }

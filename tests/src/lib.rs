@@ -5,10 +5,12 @@ pub mod anomaly;
 pub mod counting_alloc;
 pub mod http_client;
 pub mod http_receiver;
+pub mod lines_sink;
 pub mod mosquitto;
 pub mod mqtt_subscriber;
 pub mod otlp_receiver;
 pub mod tls_certs;
+pub mod tls_listener;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -57,6 +59,69 @@ pub fn default_config_with(state_dir: &Path, replacements: &[(&str, &str)]) -> S
     }
     text
 }
+
+/// Writes `text` to `DIR/seismo.toml`; returns that path.
+pub fn write_config(dir: &Path, text: &str) -> String {
+    let path = dir.join("seismo.toml");
+    std::fs::write(&path, text).expect("write seismo.toml");
+    path.to_str().expect("UTF-8 path").to_owned()
+}
+
+/// A detector override that gives `host.processes.count` a slow-learning baseline, so that
+/// every one of several process bursts in a test stays anomalous (the default would learn the
+/// bursts as normal after a few).
+pub const SLOW_PROCESS_BASELINE: &str =
+    "\n[[detectors.overrides]]\nsignals = [\"host.processes.count\"]\nalpha = 0.001\n";
+
+/// Writes `DIR/seismo.toml` for a test that induces anomalies with
+/// [`anomaly::ProcessSpike`]: the embedded default (see [`default_config_with`], state in
+/// `DIR/state`) with host samples every second, the EWMA detector with an 8-point warm-up (the
+/// process bursts are tuned for its z-score), `replacements`, and the host name `host_name`;
+/// then `tail` appended. Returns its path.
+pub fn process_burst_config(
+    dir: &Path,
+    host_name: &str,
+    replacements: &[(&str, &str)],
+    tail: &str,
+) -> String {
+    let host = format!("host_name = \"{host_name}\"");
+    let mut all = vec![
+        ("interval = \"10s\"", "interval = \"1s\""),
+        ("kind = \"ensemble\"", "kind = \"ewma\"\nwarmup = 8"),
+    ];
+    all.extend_from_slice(replacements);
+    all.push(("# host_name = \"web-1\"", &host));
+    let mut text = default_config_with(&dir.join("state"), &all);
+    text.push_str(tail);
+    write_config(dir, &text)
+}
+
+/// Appends `text` to the existing file `path`.
+pub fn append(path: &Path, text: &str) {
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .unwrap_or_else(|e| panic!("append to {}: {e}", path.display()));
+}
+
+/// How many segment files (`*.seg`) the outbox folder `dir` (`STATE/outbox/SINK`) holds.
+pub fn outbox_segments(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter(|e| {
+            e.as_ref()
+                .expect("directory entry")
+                .path()
+                .extension()
+                .is_some_and(|x| x == "seg")
+        })
+        .count()
+}
+
+/// How long a test waits for the agent's start line.
+pub const START: Duration = Duration::from_secs(20);
 
 /// A running agent whose output lines arrive on channels.
 pub struct Agent {
@@ -109,6 +174,27 @@ impl Agent {
         }
     }
 
+    /// Starts `seismo run --config CONFIG` and waits up to [`START`] for its start line; fails
+    /// the test without one.
+    pub fn run(config: &str) -> Agent {
+        Self::run_as(config, None)
+    }
+
+    /// [`Agent::run`] as user and group `uid` (when given; needs root).
+    pub fn run_as(config: &str, uid: Option<u32>) -> Agent {
+        Agent::started(Agent::start_as(&["run", "--config", config], uid))
+    }
+
+    /// [`Agent::run`] with extra environment variables.
+    pub fn run_with_env(config: &str, env: &[(&str, &str)]) -> Agent {
+        Agent::started(Agent::start_with_env(&["run", "--config", config], env))
+    }
+
+    fn started(mut agent: Agent) -> Agent {
+        agent.expect_stderr(START, "seismo started");
+        agent
+    }
+
     /// Starts `seismo run --config CONFIG` (as `uid` when given) and waits up to `timeout` for
     /// its start line; returns it with its HTTP endpoint's address (fails the test without one).
     pub fn start_serving(
@@ -133,13 +219,7 @@ impl Agent {
 
     fn serving(mut agent: Agent, timeout: Duration) -> (Agent, std::net::SocketAddr) {
         let addr = agent.http_addr(timeout);
-        assert!(
-            agent
-                .wait_stderr(timeout, |l| l.contains("seismo started"))
-                .is_some(),
-            "{:?}",
-            agent.seen_stderr
-        );
+        agent.expect_stderr(timeout, "seismo started");
         let addr = addr.unwrap_or_else(|| panic!("no listen address: {:?}", agent.seen_stderr));
         (agent, addr)
     }
@@ -169,6 +249,12 @@ impl Agent {
         wait_line(&self.stderr, &mut self.seen_stderr, timeout, pred)
     }
 
+    /// Waits up to `timeout` for a stderr line containing `text`; fails the test without one.
+    pub fn expect_stderr(&mut self, timeout: Duration, text: &str) -> String {
+        self.wait_stderr(timeout, |l| l.contains(text))
+            .unwrap_or_else(|| panic!("no `{text}` on stderr: {:?}", self.seen_stderr))
+    }
+
     /// Waits up to `timeout` for a stdout line matching `pred`.
     pub fn wait_stdout(
         &mut self,
@@ -182,6 +268,36 @@ impl Agent {
         // SAFETY: kill(2) on our own child's pid.
         let rc = unsafe { libc::kill(self.pid(), sig) };
         assert_eq!(rc, 0, "kill({}, {sig})", self.pid());
+    }
+
+    /// Every stdout line seen so far (the stdout sink's events), as JSON; fails the test on a
+    /// line that is not.
+    pub fn stdout_json(&self) -> Vec<serde_json::Value> {
+        self.seen_stdout
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    }
+
+    /// Stops the agent with SIGTERM; fails the test unless it exits with 0 within `timeout`.
+    pub fn stop(&mut self, timeout: Duration) {
+        self.signal(libc::SIGTERM);
+        let (status, _) = self.wait_exit(timeout);
+        assert_eq!(status.code(), Some(0), "stderr: {:?}", self.seen_stderr);
+    }
+
+    /// The agent's shutdown line ("seismo stopped", with its summary of counters); fails the
+    /// test without one.
+    pub fn stop_line(&self) -> &str {
+        self.seen_stderr
+            .iter()
+            .find(|l| l.contains("seismo stopped"))
+            .unwrap_or_else(|| panic!("no stop line: {:?}", self.seen_stderr))
+    }
+
+    /// The counter `name` in the agent's shutdown summary (see [`summary_counter`]).
+    pub fn summary_counter(&self, name: &str) -> u64 {
+        summary_counter(self.stop_line(), name)
     }
 
     /// Waits up to `timeout` for the process to exit; kills it and fails the test if it does not.
@@ -263,6 +379,24 @@ fn wait_line(
     }
 }
 
+/// The counter `name` (e.g. `log_lines`, `mqtt.dropped`) in a shutdown summary, as the stop
+/// line carries it in either log format (`name=N`, the name whole, not the end of another);
+/// fails the test without it.
+pub fn summary_counter(summary: &str, name: &str) -> u64 {
+    let key = format!("{name}=");
+    let at = summary
+        .match_indices(&key)
+        .map(|(i, _)| i)
+        .find(|&i| i == 0 || summary[..i].ends_with([' ', '"', '=']))
+        .unwrap_or_else(|| panic!("no {key} in {summary}"))
+        + key.len();
+    summary[at..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number after {key} in {summary}"))
+}
+
 /// A tiny deterministic generator (xorshift64*): a test's random choices replay from its seed,
 /// and a benchmark's load is the same from run to run. The seed must not be 0.
 pub struct Rng(pub u64);
@@ -286,6 +420,22 @@ pub fn word(mut n: u64) -> String {
         n /= 26;
         if n == 0 {
             return w;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::summary_counter;
+
+    #[test]
+    fn summary_counters_are_read_whole_in_either_log_format() {
+        let json = r#"{"level":"INFO","message":"seismo stopped","summary":"log_lines=12 mqtt.dropped=3 dropped=7"}"#;
+        let human = "2026-12-06T08:00:00Z INFO seismo stopped summary=log_lines=12 mqtt.dropped=3 dropped=7";
+        for line in [json, human] {
+            assert_eq!(summary_counter(line, "log_lines"), 12, "{line}");
+            assert_eq!(summary_counter(line, "mqtt.dropped"), 3, "{line}");
+            assert_eq!(summary_counter(line, "dropped"), 7, "{line}");
         }
     }
 }

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 
+use crate::mosquitto::Broker;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     pub topic: String,
@@ -79,6 +81,23 @@ impl Subscriber {
             stop,
             thread: Some(thread),
         }
+    }
+
+    /// [`Subscriber::start`] on `broker` (its plain listener when it has one besides TLS),
+    /// waiting up to 10 s for the subscription; fails the test with the broker's log without it.
+    pub fn subscribed_to(
+        broker: &Broker,
+        id: &str,
+        filter: &str,
+        login: Option<(&str, &str)>,
+    ) -> Subscriber {
+        let sub = Subscriber::start(broker.plain_port.unwrap_or(broker.port), id, filter, login);
+        assert!(
+            sub.wait_subscribed(Duration::from_secs(10)),
+            "{}",
+            broker.log()
+        );
+        sub
     }
 
     /// Waits (bounded) until the subscription is in place.

@@ -32,6 +32,8 @@ use prost::Message;
 use tokio::sync::watch;
 use tonic::codec::CompressionEncoding;
 
+use crate::tls_listener::{acceptor, TlsListener};
+
 /// How the receiver answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -269,7 +271,7 @@ impl OtlpReceiver {
             arrived: Condvar::new(),
         });
         let is_tls = tls.is_some();
-        let http_tls = tls.as_ref().map(|(cert, key)| https_acceptor(cert, key));
+        let http_tls = tls.as_ref().map(|(cert, key)| acceptor(cert, key));
         let (grpc_addr, http_addr) = runtime.block_on(async {
             let grpc = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
@@ -503,53 +505,6 @@ impl Drop for OtlpReceiver {
     }
 }
 
-/// rustls server config for the HTTPS endpoint, from PEM files' contents.
-fn https_acceptor(cert_pem: &[u8], key_pem: &[u8]) -> tokio_rustls::TlsAcceptor {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let certs = CertificateDer::pem_slice_iter(cert_pem)
-        .collect::<Result<Vec<_>, _>>()
-        .expect("server certificate PEM");
-    let key = PrivateKeyDer::from_pem_slice(key_pem).expect("server key PEM");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .expect("server certificate and key");
-    tokio_rustls::TlsAcceptor::from(Arc::new(config))
-}
-
-/// A TCP listener that completes a TLS handshake before handing a connection to axum; failed
-/// handshakes (a client that does not trust the certificate) are skipped.
-struct TlsListener {
-    tcp: tokio::net::TcpListener,
-    acceptor: tokio_rustls::TlsAcceptor,
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            let Ok((stream, addr)) = self.tcp.accept().await else {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            };
-            let handshake = self.acceptor.accept(stream);
-            if let Ok(Ok(tls)) = tokio::time::timeout(Duration::from_secs(5), handshake).await {
-                return (tls, addr);
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.tcp.local_addr()
-    }
-}
-
 #[derive(Debug, Clone, Copy)]
 enum Refusal {
     Unavailable,
@@ -652,19 +607,26 @@ fn protobuf(msg: &impl Message) -> Response {
         .into_response()
 }
 
+/// An HTTP export request admitted (see `Shared::admit`) and decoded, or the answer refusing it.
+async fn admit_and_decode<M: Message + Default>(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<M, Response> {
+    shared.admit().await.map_err(Refusal::response)?;
+    body_bytes(headers, body)
+        .and_then(|b| M::decode(&b[..]).map_err(|e| e.to_string()))
+        .map_err(|e| (StatusCode::BAD_REQUEST, e).into_response())
+}
+
 async fn http_logs(
     axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(refusal) = shared.admit().await {
-        return refusal.response();
-    }
-    let req = match body_bytes(&headers, &body)
-        .and_then(|b| ExportLogsServiceRequest::decode(&b[..]).map_err(|e| e.to_string()))
-    {
+    let req: ExportLogsServiceRequest = match admit_and_decode(&shared, &headers, &body).await {
         Ok(r) => r,
-        Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
+        Err(refused) => return refused,
     };
     shared.record_logs(Transport::Http, headers_map(&headers), req);
     protobuf(&ExportLogsServiceResponse {
@@ -677,14 +639,9 @@ async fn http_metrics(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(refusal) = shared.admit().await {
-        return refusal.response();
-    }
-    let req = match body_bytes(&headers, &body)
-        .and_then(|b| ExportMetricsServiceRequest::decode(&b[..]).map_err(|e| e.to_string()))
-    {
+    let req: ExportMetricsServiceRequest = match admit_and_decode(&shared, &headers, &body).await {
         Ok(r) => r,
-        Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
+        Err(refused) => return refused,
     };
     shared.record_metrics(Transport::Http, req);
     protobuf(&ExportMetricsServiceResponse {

@@ -18,27 +18,36 @@ fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
+/// `openssl req` with a new unencrypted P-256 key written to `key`, then `args`.
+fn new_key_and(dir: &Path, key: &str, args: &[&str]) {
+    let new_key = [
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        key,
+    ];
+    openssl(dir, &[&new_key[..], args].concat());
+}
+
 /// A self-signed CA: (`{name}.pem`, `{name}.key`) in `dir`.
 pub fn make_ca(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     let (pem, key) = (format!("{name}.pem"), format!("{name}.key"));
-    openssl(
+    let subject = format!("/CN={name}");
+    new_key_and(
         dir,
+        &key,
         &[
-            "req",
             "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &key,
             "-out",
             &pem,
             "-days",
             "2",
             "-subj",
-            &format!("/CN={name}"),
+            &subject,
             "-addext",
             "basicConstraints=critical,CA:TRUE",
             "-addext",
@@ -86,23 +95,7 @@ fn make_cert(
     );
     std::fs::write(dir.join(&ext), extensions).expect("write ext");
     let subject = format!("/CN={common_name}");
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &key,
-            "-out",
-            &csr,
-            "-subj",
-            &subject,
-        ],
-    );
+    new_key_and(dir, &key, &["-out", &csr, "-subj", &subject]);
     let (ca_pem, ca_key) = (ca.0.to_string_lossy(), ca.1.to_string_lossy());
     openssl(
         dir,

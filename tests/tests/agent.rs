@@ -3,15 +3,9 @@
 use std::time::Duration;
 
 use seismo_e2e::anomaly::ProcessSpike;
-use seismo_e2e::{default_config_with, Agent};
+use seismo_e2e::{default_config_with, write_config, Agent};
 
 const START: Duration = Duration::from_secs(20);
-
-fn write_config(dir: &tempfile::TempDir, text: &str) -> String {
-    let path = dir.path().join("seismo.toml");
-    std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_owned()
-}
 
 fn json(line: &str) -> serde_json::Value {
     serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
@@ -38,7 +32,7 @@ fn runs_at_1s_and_stops_cleanly_on_sigterm_with_json_logs() {
             ("format = \"human\"", "format = \"json\""),
         ],
     );
-    let path = write_config(&dir, &config);
+    let path = write_config(dir.path(), &config);
     let mut agent = Agent::start(&["run", "--config", &path]);
     let started = agent.wait_stderr(START, |l| l.contains("seismo started"));
     let started =
@@ -78,15 +72,8 @@ fn stops_cleanly_on_sigint_with_human_logs() {
         &dir.path().join("state"),
         &[("interval = \"10s\"", "interval = \"1s\"")],
     );
-    let path = write_config(&dir, &config);
-    let mut agent = Agent::start(&["run", "--config", &path]);
-    assert!(
-        agent
-            .wait_stderr(START, |l| l.contains("seismo started"))
-            .is_some(),
-        "{:?}",
-        agent.seen_stderr
-    );
+    let path = write_config(dir.path(), &config);
+    let mut agent = Agent::run(&path);
     agent.signal(libc::SIGINT);
     let (status, took) = agent.wait_exit(Duration::from_secs(10));
     assert_eq!(status.code(), Some(0), "stderr: {:?}", agent.seen_stderr);
@@ -101,19 +88,10 @@ fn stops_cleanly_on_sigint_with_human_logs() {
 fn sighup_does_not_kill_the_agent() {
     let dir = tempfile::tempdir().unwrap();
     let config = default_config_with(&dir.path().join("state"), &[]);
-    let path = write_config(&dir, &config);
-    let mut agent = Agent::start(&["run", "--config", &path]);
-    assert!(agent
-        .wait_stderr(START, |l| l.contains("seismo started"))
-        .is_some());
+    let path = write_config(dir.path(), &config);
+    let mut agent = Agent::run(&path);
     agent.signal(libc::SIGHUP);
-    assert!(
-        agent
-            .wait_stderr(START, |l| l.contains("SIGHUP received"))
-            .is_some(),
-        "{:?}",
-        agent.seen_stderr
-    );
+    agent.expect_stderr(START, "SIGHUP received");
     agent.signal(libc::SIGTERM);
     let (status, _) = agent.wait_exit(Duration::from_secs(10));
     assert_eq!(status.code(), Some(0));
@@ -131,7 +109,7 @@ fn a_broken_config_exits_2_with_file_line_column_and_advice() {
         .position(|l| l.starts_with("intervall"))
         .unwrap()
         + 1;
-    let path = write_config(&dir, &config);
+    let path = write_config(dir.path(), &config);
     let mut agent = Agent::start(&["run", "--config", &path]);
     let (status, _) = agent.wait_exit(Duration::from_secs(10));
     assert_eq!(status.code(), Some(2));
@@ -150,11 +128,8 @@ fn a_broken_config_exits_2_with_file_line_column_and_advice() {
 fn a_second_agent_on_the_same_state_dir_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let config = default_config_with(&dir.path().join("state"), &[]);
-    let path = write_config(&dir, &config);
-    let mut first = Agent::start(&["run", "--config", &path]);
-    assert!(first
-        .wait_stderr(START, |l| l.contains("seismo started"))
-        .is_some());
+    let path = write_config(dir.path(), &config);
+    let mut first = Agent::run(&path);
     let mut second = Agent::start(&["run", "--config", &path]);
     let (status, _) = second.wait_exit(Duration::from_secs(10));
     assert_eq!(status.code(), Some(1));
@@ -187,11 +162,8 @@ fn a_process_burst_fires_a_json_alert_on_stdout() {
     config.push_str(
         "\n[[detectors.overrides]]\nsignals = [\"host.processes.count\"]\nalpha = 0.001\n",
     );
-    let path = write_config(&dir, &config);
-    let mut agent = Agent::start(&["run", "--config", &path]);
-    assert!(agent
-        .wait_stderr(START, |l| l.contains("seismo started"))
-        .is_some());
+    let path = write_config(dir.path(), &config);
+    let mut agent = Agent::run(&path);
     // Warm-up: the first readings prime the rates, then 8 points are learned.
     std::thread::sleep(Duration::from_secs(11));
 

@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use seismo_e2e::lines_sink::{committed_records, text};
 use seismo_e2e::Agent;
 
 fn append(path: &Path, text: &str) {
@@ -28,31 +29,11 @@ fn docker(log: &str) -> String {
 
 /// Lines committed per path: the lines sink up to the length in its checkpoint.
 fn committed(state: &Path, sink: &Path, path: &Path) -> Vec<String> {
-    let Ok(cp) = std::fs::read(state.join("logs/checkpoints.json")) else {
-        return Vec::new();
-    };
-    let cp: serde_json::Value = serde_json::from_slice(&cp).unwrap();
-    let len = cp["lines_sink"]["len"].as_u64().unwrap_or(0) as usize;
-    let data = std::fs::read(sink).unwrap_or_default();
-    assert!(data.len() >= len, "the sink is shorter than its checkpoint");
-    String::from_utf8(data[..len].to_vec())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+    committed_records(state, sink)
+        .iter()
         .filter(|v| v["path"].as_str() == path.to_str())
-        .map(|v| v["line"].as_str().unwrap().to_owned())
+        .map(|v| text(v, "line"))
         .collect()
-}
-
-fn start(config: &str) -> Agent {
-    let mut agent = Agent::start(&["run", "--config", config]);
-    if agent
-        .wait_stderr(Duration::from_secs(20), |l| l.contains("seismo started"))
-        .is_none()
-    {
-        panic!("no start line: {:?}", agent.seen_stderr);
-    }
-    agent
 }
 
 fn wait_for(what: &str, pred: impl Fn() -> bool) {
@@ -102,7 +83,7 @@ fn cri_and_docker_lines_are_joined_decoded_and_kept_exactly_once_across_sigkill(
     }
     append(&c, &cri_text);
     append(&d, &docker_text);
-    let mut agent = start(config);
+    let mut agent = Agent::run(config);
     wait_for("the first lines", || {
         committed(&state, &sink, &c).len() == 3 && committed(&state, &sink, &d).len() == 3
     });
@@ -127,7 +108,7 @@ fn cri_and_docker_lines_are_joined_decoded_and_kept_exactly_once_across_sigkill(
         &d,
         &(docker("d4b\\n") + "{\"log\":\"cut\n" + "{\"stream\":\"stdout\"}\n" + &docker("d5\\n")),
     );
-    let mut agent = start(config);
+    let mut agent = Agent::run(config);
     wait_for("the lines after the restart", || {
         committed(&state, &sink, &c).len() == 6 && committed(&state, &sink, &d).len() == 6
     });
@@ -140,9 +121,7 @@ fn cri_and_docker_lines_are_joined_decoded_and_kept_exactly_once_across_sigkill(
         ["d1", "d2a d2b", big.as_str(), "d3", "d4a d4b", "d5"]
     );
 
-    agent.signal(libc::SIGTERM);
-    let (status, _) = agent.wait_exit(Duration::from_secs(15));
-    assert_eq!(status.code(), Some(0), "stderr: {:?}", agent.seen_stderr);
+    agent.stop(Duration::from_secs(15));
     let stop = agent
         .seen_stderr
         .iter()

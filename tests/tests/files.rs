@@ -5,124 +5,23 @@
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use seismo_e2e::{Agent, Rng};
-
-const START: Duration = Duration::from_secs(20);
-
-struct Setup {
-    dir: tempfile::TempDir,
-}
-
-impl Setup {
-    fn new() -> Setup {
-        Setup {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn state(&self) -> PathBuf {
-        self.path("state")
-    }
-
-    fn sink(&self) -> PathBuf {
-        self.path("lines.jsonl")
-    }
-
-    /// A configuration with host metrics off, JSON logs, the lines sink, and `sources`.
-    fn config(&self, sources: &str) -> String {
-        let text = format!(
-            "[agent]\nstate_dir = \"{}\"\n[logging]\nformat = \"json\"\n[sources.host]\nenabled = false\n\
-             [http]\nlisten = \"127.0.0.1:0\"\n[sinks.lines]\npath = \"{}\"\n{sources}",
-            self.state().display(),
-            self.sink().display()
-        );
-        let path = self.path("seismo.toml");
-        std::fs::write(&path, text).unwrap();
-        path.to_str().unwrap().to_owned()
-    }
-
-    /// Lines the agent has committed: the lines sink up to the length in its checkpoint.
-    fn committed(&self) -> Vec<(String, String)> {
-        let Ok(cp) = std::fs::read(self.state().join("logs/checkpoints.json")) else {
-            return Vec::new();
-        };
-        let cp: serde_json::Value = serde_json::from_slice(&cp).unwrap();
-        let len = cp["lines_sink"]["len"].as_u64().unwrap_or(0) as usize;
-        let data = std::fs::read(self.sink()).unwrap_or_default();
-        assert!(data.len() >= len, "the sink is shorter than its checkpoint");
-        parse_sink(&data[..len])
-    }
-}
-
-fn parse_sink(data: &[u8]) -> Vec<(String, String)> {
-    String::from_utf8(data.to_vec())
-        .expect("the sink is UTF-8")
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value =
-                serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
-            (
-                v["path"].as_str().unwrap().to_owned(),
-                v["line"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
-fn start(config: &str) -> Agent {
-    start_as(config, None)
-}
-
-fn start_as(config: &str, uid: Option<u32>) -> Agent {
-    let mut agent = Agent::start_as(&["run", "--config", config], uid);
-    if agent
-        .wait_stderr(START, |l| l.contains("seismo started"))
-        .is_none()
-    {
-        panic!("no start line: {:?}", agent.seen_stderr);
-    }
-    agent
-}
+use seismo_e2e::lines_sink::Workdir;
+use seismo_e2e::{summary_counter as counter, Agent, Rng};
 
 /// Stops the agent with SIGTERM and returns its shutdown summary and every stderr line.
 fn stop(mut agent: Agent) -> (String, Vec<String>) {
-    agent.signal(libc::SIGTERM);
-    let (status, _) = agent.wait_exit(Duration::from_secs(15));
-    assert_eq!(status.code(), Some(0), "stderr: {:?}", agent.seen_stderr);
-    let line = agent
-        .seen_stderr
-        .iter()
-        .find(|l| l.contains("seismo stopped"))
-        .unwrap_or_else(|| panic!("no stop line: {:?}", agent.seen_stderr))
-        .clone();
-    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-    (
-        v["summary"].as_str().unwrap().to_owned(),
-        agent.seen_stderr.clone(),
-    )
-}
-
-fn counter(summary: &str, name: &str) -> u64 {
-    let key = format!("{name}=");
-    let at = summary
-        .split(' ')
-        .find_map(|kv| kv.strip_prefix(&key))
-        .unwrap_or_else(|| panic!("no {name} in {summary}"));
-    at.parse().unwrap()
+    agent.stop(Duration::from_secs(15));
+    (agent.stop_line().to_owned(), agent.seen_stderr.clone())
 }
 
 /// Waits (bounded) until `pred` holds for the committed lines.
-fn wait_committed(s: &Setup, what: &str, pred: impl Fn(&[(String, String)]) -> bool) {
+fn wait_committed(s: &Workdir, what: &str, pred: impl Fn(&[(String, String)]) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let lines = s.committed();
+        let lines = s.committed("path");
         if pred(&lines) {
             return;
         }
@@ -180,11 +79,11 @@ fn every_line_exactly_once_across_rotation_truncation_deletion_and_sigkill() {
         .unwrap_or(0x5eed_1234_abcd);
     eprintln!("seed {seed} (set SEISMO_TEST_SEED to replay)");
     let mut rng = Rng(seed | 1);
-    let s = Setup::new();
+    let s = Workdir::new();
     let logs = s.path("logs");
     std::fs::create_dir(&logs).unwrap();
     let live = logs.join("app.log");
-    let config = s.config(&format!(
+    let config = s.write_config("", &format!(
         "[[sources.files]]\nname = \"app\"\npaths = [\"{}/app.log*\"]\nexclude = [\"*.copy*\"]\nstart_at = \"beginning\"\n",
         logs.display()
     ));
@@ -196,18 +95,18 @@ fn every_line_exactly_once_across_rotation_truncation_deletion_and_sigkill() {
             .unwrap()
     };
     let mut out = open(&live);
-    let mut agent = Some(start(&config));
+    let mut agent = Some(Agent::run(&config));
     let total: u64 = 12_000;
     let mut next = 0u64;
     let mut rotations = 0;
     let mut actions: BTreeMap<&str, u32> = BTreeMap::new();
-    let committed_numbers = |s: &Setup| -> Vec<u64> {
-        s.committed()
+    let committed_numbers = |s: &Workdir| -> Vec<u64> {
+        s.committed("path")
             .iter()
             .filter_map(|(_, l)| number_of(l))
             .collect()
     };
-    let has = |s: &Setup, n: u64| committed_numbers(s).contains(&n);
+    let has = |s: &Workdir, n: u64| committed_numbers(s).contains(&n);
     while next < total {
         let chunk = 1 + rng.below(400);
         let end = (next + chunk).min(total);
@@ -261,7 +160,7 @@ fn every_line_exactly_once_across_rotation_truncation_deletion_and_sigkill() {
                     a.wait_exit(Duration::from_secs(10));
                     *actions.entry("sigkill").or_default() += 1;
                 } else {
-                    agent = Some(start(&config));
+                    agent = Some(Agent::run(&config));
                     *actions.entry("restart").or_default() += 1;
                 }
             }
@@ -269,7 +168,7 @@ fn every_line_exactly_once_across_rotation_truncation_deletion_and_sigkill() {
         }
         std::thread::sleep(Duration::from_millis(rng.below(60)));
     }
-    let mut agent = agent.unwrap_or_else(|| start(&config));
+    let mut agent = agent.unwrap_or_else(|| Agent::run(&config));
     // Bounded wait; a shortfall is reported line by line below.
     let deadline = Instant::now() + Duration::from_secs(60);
     while (committed_numbers(&s).len() as u64) < total && Instant::now() < deadline {
@@ -277,14 +176,12 @@ fn every_line_exactly_once_across_rotation_truncation_deletion_and_sigkill() {
     }
     // Give a duplicate, if any, the time to show up.
     std::thread::sleep(Duration::from_millis(1500));
-    agent.signal(libc::SIGTERM);
-    let (status, _) = agent.wait_exit(Duration::from_secs(15));
-    assert_eq!(status.code(), Some(0), "stderr: {:?}", agent.seen_stderr);
+    agent.stop(Duration::from_secs(15));
     eprintln!("actions: {actions:?}");
 
     // After a clean stop the whole sink is committed.
-    let lines = parse_sink(&std::fs::read(s.sink()).unwrap());
-    assert_eq!(lines, s.committed());
+    let lines = s.sink_lines("path");
+    assert_eq!(lines, s.committed("path"));
     let mut seen = vec![0u32; total as usize];
     for (path, line) in &lines {
         let n = number_of(line).unwrap_or_else(|| panic!("unexpected line {line:?} from {path}"));
@@ -326,7 +223,7 @@ fn every_line_exactly_once_across_rotation_truncation_deletion_and_sigkill() {
 /// not regular files.
 #[test]
 fn bad_input_is_counted_and_the_agent_keeps_running() {
-    let s = Setup::new();
+    let s = Workdir::new();
     let bad = s.path("bad");
     let many = s.path("many");
     std::fs::create_dir_all(bad.join("sub")).unwrap();
@@ -370,17 +267,17 @@ fn bad_input_is_counted_and_the_agent_keeps_running() {
         std::fs::write(many.join(format!("f{i:04}.log")), format!("many {i}\n")).unwrap();
     }
     if let Some(id) = uid {
-        for p in [s.dir.path().to_path_buf(), bad.clone(), many.clone()] {
+        for p in [s.root().to_path_buf(), bad.clone(), many.clone()] {
             chown(&p, id);
         }
     }
-    let config = s.config(&format!(
+    let config = s.write_config("", &format!(
         "[[sources.files]]\nname = \"bad\"\npaths = [\"{b}/*.log*\", \"{b}/**/*.log\"]\nstart_at = \"beginning\"\n\
          [[sources.files]]\nname = \"many\"\npaths = [\"{m}/*.log\"]\nstart_at = \"beginning\"\nmax_open_files = 64\n",
         b = bad.display(),
         m = many.display()
     ));
-    let agent = start_as(&config, uid);
+    let agent = Agent::run_as(&config, uid);
     let pid = agent.pid();
 
     wait_committed(&s, "the 5,000 files", |l| {
@@ -432,7 +329,7 @@ fn bad_input_is_counted_and_the_agent_keeps_running() {
         l.iter().any(|(_, x)| x == "after the huge line")
     });
     let (summary, stderr) = stop(agent);
-    let lines = parse_sink(&std::fs::read(s.sink()).unwrap());
+    let lines = s.sink_lines("path");
     let from = |name: &str| -> Vec<String> {
         lines
             .iter()
@@ -502,21 +399,14 @@ fn chown(p: &Path, id: u32) {
 /// so the same line raises nothing.
 #[test]
 fn a_new_template_after_warmup_alerts_with_its_lines_once_across_restarts() {
-    let s = Setup::new();
+    let s = Workdir::new();
     let log = s.path("app.log");
     std::fs::write(&log, b"").unwrap();
-    let config = s.config(&format!(
+    let config = s.write_config("", &format!(
         "[[sources.files]]\nname = \"app\"\npaths = [\"{}\"]\ninterval = \"1s\"\nnew_template_warmup = 3\n",
         log.display()
     ));
-    let append = |text: &str| {
-        OpenOptions::new()
-            .append(true)
-            .open(&log)
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap()
-    };
+    let append = |text: &str| seismo_e2e::append(&log, text);
     let steady = |n: u32| {
         for i in 0..n {
             append(&format!("GET /index.html 200 served in {i} ms\n"));
@@ -529,7 +419,7 @@ fn a_new_template_after_warmup_alerts_with_its_lines_once_across_restarts() {
         v["state"] == "firing" && v["signal"].as_str().is_some_and(|x| x.ends_with(".new"))
     };
 
-    let mut agent = start(&config);
+    let mut agent = Agent::run(&config);
     steady(20); // 5 s: past the 3-interval warm-up
     append(novel);
     let alert = agent
@@ -553,7 +443,7 @@ fn a_new_template_after_warmup_alerts_with_its_lines_once_across_restarts() {
     );
     stop(agent);
 
-    let mut agent = start(&config);
+    let mut agent = Agent::run(&config);
     append(&novel.replace("7", "9"));
     steady(8);
     assert!(

@@ -3,16 +3,12 @@
 //! that records its stdin, environment and arguments) receives the line only as data, nothing
 //! the line says is executed, and the run's outcome is logged and published on MQTT.
 
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
 use seismo_e2e::mosquitto::{Broker, BrokerOptions};
 use seismo_e2e::mqtt_subscriber::Subscriber;
 use seismo_e2e::Agent;
-
-const START: Duration = Duration::from_secs(20);
 
 fn executable(path: &Path, text: &str) {
     use std::os::unix::fs::PermissionsExt;
@@ -71,12 +67,7 @@ fn hostile_log_text_reaches_the_hook_only_as_data() {
     );
 
     let broker = Broker::start(&d.join("broker"), &BrokerOptions::default());
-    let sub = Subscriber::start(broker.port, "e2e-hooks", "seismo/#", None);
-    assert!(
-        sub.wait_subscribed(Duration::from_secs(10)),
-        "{}",
-        broker.log()
-    );
+    let sub = Subscriber::subscribed_to(&broker, "e2e-hooks", "seismo/#", None);
 
     let log = d.join("app.log");
     std::fs::write(&log, b"").unwrap();
@@ -97,25 +88,10 @@ fn hostile_log_text_reaches_the_hook_only_as_data() {
         hook = hook.display(),
         capture = capture.display(),
     );
-    let config_path = d.join("seismo.toml");
-    std::fs::write(&config_path, config).unwrap();
+    let config_path = seismo_e2e::write_config(d, &config);
 
-    let mut agent = Agent::start(&["run", "--config", config_path.to_str().unwrap()]);
-    assert!(
-        agent
-            .wait_stderr(START, |l| l.contains("seismo started"))
-            .is_some(),
-        "{:?}",
-        agent.seen_stderr
-    );
-    let append = |text: &str| {
-        OpenOptions::new()
-            .append(true)
-            .open(&log)
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap()
-    };
+    let mut agent = Agent::run(&config_path);
+    let append = |text: &str| seismo_e2e::append(&log, text);
     // 5 s of steady lines: past the 3-interval template warm-up and the detectors' warm-up.
     for i in 0..20 {
         append(&format!("GET /index.html 200 served in {i} ms\n"));
@@ -223,27 +199,11 @@ fn hostile_log_text_reaches_the_hook_only_as_data() {
     assert_eq!(outcome["stdout"], "recorded\n");
     assert_eq!(outcome["command"][1], "--static-arg");
 
-    agent.signal(libc::SIGTERM);
-    let (status, _) = agent.wait_exit(Duration::from_secs(15));
-    assert_eq!(status.code(), Some(0), "stderr: {:?}", agent.seen_stderr);
-    let stopped = agent
-        .seen_stderr
-        .iter()
-        .find(|l| l.contains("seismo stopped"))
-        .unwrap();
-    let ok = counter(stopped, "hook_runs_ok");
+    agent.stop(Duration::from_secs(15));
+    let stopped = agent.stop_line();
+    let ok = agent.summary_counter("hook_runs_ok");
     assert!(ok >= 1, "{stopped}");
-    assert_eq!(counter(stopped, "hook_runs_failed"), 0, "{stopped}");
-}
-
-fn counter(line: &str, name: &str) -> u64 {
-    let at = line.find(&format!("{name}=")).expect(name) + name.len() + 1;
-    line[at..]
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
+    assert_eq!(agent.summary_counter("hook_runs_failed"), 0, "{stopped}");
 }
 
 #[test]

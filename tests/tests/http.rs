@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use seismo_e2e::http_client::{request, request_raw, Response};
-use seismo_e2e::{default_config_with, Agent};
+use seismo_e2e::{process_burst_config, Agent, SLOW_PROCESS_BASELINE};
 
 const START: Duration = Duration::from_secs(20);
 /// Host samples every second; 8 learned points after the first two readings.
@@ -22,21 +22,7 @@ const WARMUP: Duration = Duration::from_secs(11);
 /// process-burst anomalies are tuned for it, as in the MQTT tests), a slow baseline for the
 /// process count, plus `extra`.
 fn agent_config(dir: &Path, extra: &str) -> String {
-    let mut text = default_config_with(
-        &dir.join("state"),
-        &[
-            ("interval = \"10s\"", "interval = \"1s\""),
-            ("kind = \"ensemble\"", "kind = \"ewma\"\nwarmup = 8"),
-            ("# host_name = \"web-1\"", "host_name = \"e2e\""),
-        ],
-    );
-    text.push_str(
-        "\n[[detectors.overrides]]\nsignals = [\"host.processes.count\"]\nalpha = 0.001\n",
-    );
-    text.push_str(extra);
-    let path = dir.join("seismo.toml");
-    std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_owned()
+    process_burst_config(dir, "e2e", &[], &format!("{SLOW_PROCESS_BASELINE}{extra}"))
 }
 
 fn start(config: &str) -> (Agent, SocketAddr) {
@@ -44,9 +30,7 @@ fn start(config: &str) -> (Agent, SocketAddr) {
 }
 
 fn stop(agent: &mut Agent) {
-    agent.signal(libc::SIGTERM);
-    let (status, _) = agent.wait_exit(Duration::from_secs(10));
-    assert_eq!(status.code(), Some(0), "stderr: {:?}", agent.seen_stderr);
+    agent.stop(Duration::from_secs(10));
 }
 
 fn get(addr: SocketAddr, path: &str) -> Response {
@@ -563,14 +547,7 @@ fn a_taken_port_stops_the_start_with_exit_2_unless_the_endpoint_is_off() {
         text.replacen("enabled = true\nlisten", "enabled = false\nlisten", 1),
     )
     .unwrap();
-    let mut agent = Agent::start(&["run", "--config", &config]);
-    assert!(
-        agent
-            .wait_stderr(START, |l| l.contains("seismo started"))
-            .is_some(),
-        "{:?}",
-        agent.seen_stderr
-    );
+    let mut agent = Agent::run(&config);
     assert!(!agent
         .seen_stderr
         .iter()

@@ -2,26 +2,14 @@
 //! together; the agent prints one incident on stdout that holds both signals, names every
 //! alert's incident, and resolves it once both are back to normal.
 
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use seismo_e2e::Agent;
+use seismo_e2e::{append, write_config, Agent};
 use serde_json::Value;
 
-const START: Duration = Duration::from_secs(20);
 const WEB: &str = "log.web.errors_per_s";
 const DB: &str = "log.db.errors_per_s";
-
-fn append(path: &Path, text: &str) {
-    OpenOptions::new()
-        .append(true)
-        .open(path)
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-}
 
 /// `seconds` of ordinary traffic on both files, four lines a second each.
 fn steady(web: &Path, db: &Path, seconds: u32) {
@@ -33,14 +21,6 @@ fn steady(web: &Path, db: &Path, seconds: u32) {
         append(db, &format!("query ok rows={} took {} ms\n", i % 5, i % 3));
         std::thread::sleep(Duration::from_millis(250));
     }
-}
-
-fn json_lines(agent: &Agent) -> Vec<Value> {
-    agent
-        .seen_stdout
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect()
 }
 
 /// The incident event that holds both error signals, if printed yet.
@@ -63,10 +43,9 @@ fn error_bursts_on_two_files_are_one_incident_on_stdout() {
     let db = dir.path().join("db.log");
     std::fs::write(&web, b"").unwrap();
     std::fs::write(&db, b"").unwrap();
-    let config = dir.path().join("seismo.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let config = write_config(
+        dir.path(),
+        &format!(
             "[agent]\nstate_dir = \"{state}\"\nhost_name = \"e2e-inc\"\n\
              [sources.host]\nenabled = false\n[http]\nlisten = \"127.0.0.1:0\"\n\
              [[sources.files]]\nname = \"web\"\npaths = [\"{web}\"]\ninterval = \"1s\"\n\
@@ -76,16 +55,8 @@ fn error_bursts_on_two_files_are_one_incident_on_stdout() {
             web = web.display(),
             db = db.display(),
         ),
-    )
-    .unwrap();
-    let mut agent = Agent::start(&["run", "--config", config.to_str().unwrap()]);
-    assert!(
-        agent
-            .wait_stderr(START, |l| l.contains("seismo started"))
-            .is_some(),
-        "{:?}",
-        agent.seen_stderr
     );
+    let mut agent = Agent::run(&config);
     steady(&web, &db, 10);
     // Both services fail at once.
     let burst = |what: &str| {
@@ -100,7 +71,7 @@ fn error_bursts_on_two_files_are_one_incident_on_stdout() {
     while incident.is_none() && Instant::now() < deadline {
         steady(&web, &db, 1);
         agent.wait_stdout(Duration::from_millis(10), |_| false);
-        incident = joint_incident(&json_lines(&agent));
+        incident = joint_incident(&agent.stdout_json());
     }
     let incident = incident.unwrap_or_else(|| {
         panic!(
@@ -129,11 +100,11 @@ fn error_bursts_on_two_files_are_one_incident_on_stdout() {
             .any(|v| v["kind"] == "incident" && v["incident_id"] == id && v["state"] == "resolved")
     };
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !resolved(&json_lines(&agent)) && Instant::now() < deadline {
+    while !resolved(&agent.stdout_json()) && Instant::now() < deadline {
         steady(&web, &db, 1);
         agent.wait_stdout(Duration::from_millis(10), |_| false);
     }
-    let lines = json_lines(&agent);
+    let lines = agent.stdout_json();
     assert!(resolved(&lines), "never resolved: {:#?}", agent.seen_stdout);
     for signal in [WEB, DB] {
         let alerts: Vec<&Value> = lines
@@ -155,7 +126,5 @@ fn error_bursts_on_two_files_are_one_incident_on_stdout() {
             "{v}"
         );
     }
-    agent.signal(libc::SIGTERM);
-    let (status, _) = agent.wait_exit(Duration::from_secs(15));
-    assert_eq!(status.code(), Some(0), "{:?}", agent.seen_stderr);
+    agent.stop(Duration::from_secs(15));
 }

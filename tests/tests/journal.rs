@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use seismo_e2e::{seismo_bin, Agent};
+use seismo_e2e::lines_sink::{committed_records, text};
+use seismo_e2e::{seismo_bin, Agent, START};
 
 const REPLAY: &str = env!("CARGO_BIN_EXE_journalctl-replay");
 
@@ -21,26 +22,10 @@ fn fixture(name: &str) -> PathBuf {
 
 /// (source, line) of the journal records committed: the lines sink up to its checkpoint.
 fn committed(state: &Path, sink: &Path) -> Vec<(String, String)> {
-    let Ok(cp) = std::fs::read(state.join("logs/checkpoints.json")) else {
-        return Vec::new();
-    };
-    let Ok(cp) = serde_json::from_slice::<serde_json::Value>(&cp) else {
-        return Vec::new();
-    };
-    let len = cp["lines_sink"]["len"].as_u64().unwrap_or(0) as usize;
-    let data = std::fs::read(sink).unwrap_or_default();
-    assert!(data.len() >= len, "the sink is shorter than its checkpoint");
-    String::from_utf8(data[..len].to_vec())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+    committed_records(state, sink)
+        .iter()
         .filter(|v| v["path"] == "journal")
-        .map(|v| {
-            (
-                v["source"].as_str().unwrap().to_owned(),
-                v["line"].as_str().unwrap().to_owned(),
-            )
-        })
+        .map(|v| (text(v, "source"), text(v, "line")))
         .collect()
 }
 
@@ -138,15 +123,7 @@ impl Setup {
             ("SEISMO_REPLAY_COUNTER", self.counter.to_str().unwrap()),
         ];
         all.extend_from_slice(env);
-        let mut agent =
-            Agent::start_with_env(&["run", "--config", self.config.to_str().unwrap()], &all);
-        if agent
-            .wait_stderr(Duration::from_secs(20), |l| l.contains("seismo started"))
-            .is_none()
-        {
-            panic!("no start line: {:?}", agent.seen_stderr);
-        }
-        agent
+        Agent::run_with_env(self.config.to_str().unwrap(), &all)
     }
 
     fn append(&self, fixture_name: &str) {
@@ -161,15 +138,8 @@ impl Setup {
 }
 
 fn stop(mut agent: Agent) -> String {
-    agent.signal(libc::SIGTERM);
-    let (status, _) = agent.wait_exit(Duration::from_secs(15));
-    assert_eq!(status.code(), Some(0), "stderr: {:?}", agent.seen_stderr);
-    agent
-        .seen_stderr
-        .iter()
-        .find(|l| l.contains("seismo stopped"))
-        .unwrap_or_else(|| panic!("no stop line: {:?}", agent.seen_stderr))
-        .clone()
+    agent.stop(Duration::from_secs(15));
+    agent.stop_line().to_owned()
 }
 
 #[test]
@@ -383,9 +353,7 @@ fn the_embedded_default_checks_and_picks_the_journal_or_the_fallback() {
         .replace("listen = \"127.0.0.1:9464\"", "listen = \"127.0.0.1:0\"");
     std::fs::write(&path, text).unwrap();
     let mut agent = Agent::start(&["run", "--config", path.to_str().unwrap()]);
-    let line = agent
-        .wait_stderr(Duration::from_secs(20), |l| l.contains("seismo started"))
-        .unwrap_or_else(|| panic!("no start line: {:?}", agent.seen_stderr));
+    let line = agent.expect_stderr(START, "seismo started");
     assert!(
         line.contains("journal=false") && line.contains("log_sources=1"),
         "{line}"

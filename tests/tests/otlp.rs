@@ -9,11 +9,12 @@ use std::sync::Mutex;
 use std::time::{Duration, UNIX_EPOCH};
 
 use seismo_e2e::anomaly::ProcessSpike;
-use seismo_e2e::otlp_receiver::{Mode, OtlpReceiver, ReceivedGauge, ReceivedLog, Transport};
-use seismo_e2e::{default_config_with, Agent};
+use seismo_e2e::otlp_receiver::{
+    signal_values, Mode, OtlpReceiver, ReceivedGauge, ReceivedLog, Transport,
+};
+use seismo_e2e::{process_burst_config, Agent};
 use serde_json::Value;
 
-const START: Duration = Duration::from_secs(20);
 /// Signal whose anomaly the tests induce.
 const SIGNAL: &str = "host.processes.count";
 const HOST: &str = "e2e-otlp-host";
@@ -28,41 +29,20 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 
 /// A 1 s interval, a short warm-up, the OTLP sink on `endpoint`, plus `extra` keys.
 fn config(dir: &tempfile::TempDir, protocol: &str, endpoint: &str, extra: &str) -> String {
-    let mut text = default_config_with(
-        &dir.path().join("state"),
+    process_burst_config(
+        dir.path(),
+        HOST,
         &[
-            ("interval = \"10s\"", "interval = \"1s\""),
-            // The process-burst anomalies are tuned for the EWMA z-score.
-            ("kind = \"ensemble\"", "kind = \"ewma\"\nwarmup = 8"),
             // An alert raised before the induced one (the previous test's processes going
             // away) must not hold the induced one back in a cool-down or as flapping.
             ("cooldown = \"1m\"", "cooldown = \"0s\""),
             ("flap_window = \"10m\"", "flap_window = \"1s\""),
-            (
-                "# host_name = \"web-1\"",
-                &format!("host_name = \"{HOST}\""),
-            ),
         ],
-    );
-    text.push_str(&format!(
-        "\n[sinks.otlp]\nenabled = true\nprotocol = \"{protocol}\"\nendpoint = \"{endpoint}\"\n\
-         retry_initial = \"100ms\"\nretry_max = \"1s\"\n{extra}\n"
-    ));
-    let path = dir.path().join("seismo.toml");
-    std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_owned()
-}
-
-fn start(path: &str) -> Agent {
-    let mut agent = Agent::start(&["run", "--config", path]);
-    assert!(
-        agent
-            .wait_stderr(START, |l| l.contains("seismo started"))
-            .is_some(),
-        "{:?}",
-        agent.seen_stderr
-    );
-    agent
+        &format!(
+            "\n[sinks.otlp]\nenabled = true\nprotocol = \"{protocol}\"\nendpoint = \"{endpoint}\"\n\
+             retry_initial = \"100ms\"\nretry_max = \"1s\"\n{extra}\n"
+        ),
+    )
 }
 
 fn is_event(line: &str, state: &str) -> bool {
@@ -150,14 +130,8 @@ fn has_resolution(logs: &[ReceivedLog]) -> bool {
 /// Stops the agent, then checks that the receiver holds the agent's stdout alerts, in order,
 /// up to and including the spike's resolution, each mapped as documented.
 fn stop_and_compare(mut agent: Agent, receiver: &OtlpReceiver, transport: Transport) {
-    agent.signal(libc::SIGTERM);
-    let (status, _) = agent.wait_exit(Duration::from_secs(15));
-    assert_eq!(status.code(), Some(0), "stderr: {:?}", agent.seen_stderr);
-    let stdout: Vec<Value> = agent
-        .seen_stdout
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect();
+    agent.stop(Duration::from_secs(15));
+    let stdout = agent.stdout_json();
     let received = dedup(&receiver.logs());
     let must_arrive = stdout
         .iter()
@@ -198,7 +172,7 @@ fn check_mapping(r: &ReceivedLog, v: &Value, transport: Transport) {
         r.attr("seismo.incident.id").as_deref(),
         v["incident_id"].as_str()
     );
-    assert_eq!(r.transport, transport);
+    let nanos = check_record(r, v, transport, "seismo.alert");
     assert_eq!(
         r.resource.get("service.name").map(String::as_str),
         Some("seismo")
@@ -207,20 +181,7 @@ fn check_mapping(r: &ReceivedLog, v: &Value, transport: Transport) {
         r.resource.get("service.version").map(String::as_str),
         Some(env!("CARGO_PKG_VERSION"))
     );
-    assert_eq!(r.resource.get("host.name").map(String::as_str), Some(HOST));
     assert_eq!(r.scope, "seismo");
-    assert_eq!(r.record.event_name, "seismo.alert");
-    assert_eq!(r.body().as_deref(), v["summary"].as_str());
-    let (number, text) = match (v["state"].as_str(), v["severity"].as_str()) {
-        (Some("resolved"), _) => (9, "INFO"),
-        (_, Some("critical")) => (17, "ERROR"),
-        _ => (13, "WARN"),
-    };
-    assert_eq!(r.record.severity_number, number, "{v}");
-    assert_eq!(r.record.severity_text, text);
-    let time = humantime::parse_rfc3339(v["time"].as_str().unwrap()).unwrap();
-    let nanos = time.duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
-    assert_eq!(r.record.time_unix_nano, nanos);
     assert!(r.record.observed_time_unix_nano >= nanos);
     for key in ["signal", "detector", "started_at"] {
         assert_eq!(
@@ -245,11 +206,12 @@ fn check_mapping(r: &ReceivedLog, v: &Value, transport: Transport) {
     );
 }
 
-/// An incident record against the stdout JSON of the same incident event.
-fn check_incident_mapping(r: &ReceivedLog, v: &Value, transport: Transport) {
+/// What alert and incident records share, against the stdout JSON: the transport, the host,
+/// the event name, the summary as the body, the severity and the time. Returns the time in ns.
+fn check_record(r: &ReceivedLog, v: &Value, transport: Transport, event_name: &str) -> u64 {
     assert_eq!(r.transport, transport);
     assert_eq!(r.resource.get("host.name").map(String::as_str), Some(HOST));
-    assert_eq!(r.record.event_name, "seismo.incident");
+    assert_eq!(r.record.event_name, event_name);
     assert_eq!(r.body().as_deref(), v["summary"].as_str());
     let (number, text) = match (v["state"].as_str(), v["severity"].as_str()) {
         (Some("resolved"), _) => (9, "INFO"),
@@ -261,6 +223,12 @@ fn check_incident_mapping(r: &ReceivedLog, v: &Value, transport: Transport) {
     let time = humantime::parse_rfc3339(v["time"].as_str().unwrap()).unwrap();
     let nanos = time.duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
     assert_eq!(r.record.time_unix_nano, nanos);
+    nanos
+}
+
+/// An incident record against the stdout JSON of the same incident event.
+fn check_incident_mapping(r: &ReceivedLog, v: &Value, transport: Transport) {
+    check_record(r, v, transport, "seismo.incident");
     assert_eq!(
         r.attr("seismo.incident.origin").as_deref(),
         v["origin"].as_str()
@@ -278,50 +246,43 @@ fn check_incident_mapping(r: &ReceivedLog, v: &Value, transport: Transport) {
     assert_eq!(r.attr_strings("seismo.incident.signals"), Some(signals));
 }
 
-#[test]
-fn alerts_arrive_over_grpc_with_the_documented_record_and_resource() {
+/// Alerts exported over `transport`, gzip-compressed, with an API key header (named
+/// `header` in the configuration, with the value `key`): every request carries both, and the
+/// records arrive in order, mapped as documented.
+fn alerts_arrive_compressed_with_a_header(transport: Transport, header: &str, key: &str) {
     let _machine = serial();
     let receiver = OtlpReceiver::start();
     let dir = tempfile::tempdir().unwrap();
+    let (protocol, endpoint, encoding) = match transport {
+        Transport::Grpc => ("grpc", receiver.grpc_endpoint(), "grpc-encoding"),
+        Transport::Http => ("http", receiver.http_endpoint(), "content-encoding"),
+    };
     let path = config(
         &dir,
-        "grpc",
-        &receiver.grpc_endpoint(),
-        "compression = \"gzip\"\nheaders = { \"X-Api-Key\" = \"k-123\" }",
+        protocol,
+        &endpoint,
+        &format!("compression = \"gzip\"\nheaders = {{ \"{header}\" = \"{key}\" }}"),
     );
-    let mut agent = start(&path);
+    let mut agent = Agent::run(&path);
     induce_alert(&mut agent);
     let got = receiver.wait_logs(Duration::from_secs(20), has_resolution);
     assert!(got.is_ok(), "not delivered: {got:?}");
     let logs = receiver.logs();
     assert!(logs.iter().all(|r| {
-        r.headers.get("x-api-key").map(String::as_str) == Some("k-123")
-            && r.headers.get("grpc-encoding").map(String::as_str) == Some("gzip")
+        r.headers.get("x-api-key").map(String::as_str) == Some(key)
+            && r.headers.get(encoding).map(String::as_str) == Some("gzip")
     }));
-    stop_and_compare(agent, &receiver, Transport::Grpc);
+    stop_and_compare(agent, &receiver, transport);
+}
+
+#[test]
+fn alerts_arrive_over_grpc_with_the_documented_record_and_resource() {
+    alerts_arrive_compressed_with_a_header(Transport::Grpc, "X-Api-Key", "k-123");
 }
 
 #[test]
 fn alerts_arrive_over_http_protobuf_with_the_documented_record_and_resource() {
-    let _machine = serial();
-    let receiver = OtlpReceiver::start();
-    let dir = tempfile::tempdir().unwrap();
-    let path = config(
-        &dir,
-        "http",
-        &receiver.http_endpoint(),
-        "compression = \"gzip\"\nheaders = { \"x-api-key\" = \"k-456\" }",
-    );
-    let mut agent = start(&path);
-    induce_alert(&mut agent);
-    let got = receiver.wait_logs(Duration::from_secs(20), has_resolution);
-    assert!(got.is_ok(), "not delivered: {got:?}");
-    let logs = receiver.logs();
-    assert!(logs.iter().all(|r| {
-        r.headers.get("x-api-key").map(String::as_str) == Some("k-456")
-            && r.headers.get("content-encoding").map(String::as_str) == Some("gzip")
-    }));
-    stop_and_compare(agent, &receiver, Transport::Http);
+    alerts_arrive_compressed_with_a_header(Transport::Http, "x-api-key", "k-456");
 }
 
 /// The collector answers UNAVAILABLE while the alerts are raised; the agent keeps them, retries
@@ -333,7 +294,7 @@ fn a_receiver_answering_unavailable_then_recovering_gets_every_alert_in_order() 
     receiver.set_mode(Mode::Unavailable);
     let dir = tempfile::tempdir().unwrap();
     let path = config(&dir, "grpc", &receiver.grpc_endpoint(), "");
-    let mut agent = start(&path);
+    let mut agent = Agent::run(&path);
     induce_alert(&mut agent);
     let refused = receiver.wait_counts(Duration::from_secs(10), |c| c.refused >= 3);
     assert!(refused.refused >= 3, "not retried: {refused:?}");
@@ -360,7 +321,7 @@ fn a_hanging_receiver_times_out_and_gets_every_alert_later() {
     receiver.set_mode(Mode::Hang);
     let dir = tempfile::tempdir().unwrap();
     let path = config(&dir, "http", &receiver.http_endpoint(), "timeout = \"1s\"");
-    let mut agent = start(&path);
+    let mut agent = Agent::run(&path);
     induce_alert(&mut agent);
     let hung = receiver.wait_counts(Duration::from_secs(15), |c| c.hung >= 2);
     assert!(
@@ -383,24 +344,26 @@ fn alerts_undelivered_at_sigkill_are_delivered_in_order_after_restart() {
     receiver.set_mode(Mode::Unavailable);
     let dir = tempfile::tempdir().unwrap();
     let path = config(&dir, "grpc", &receiver.grpc_endpoint(), "");
-    let mut first = start(&path);
+    let mut first = Agent::run(&path);
     induce_alert(&mut first);
     first.signal(libc::SIGKILL);
     let (status, _) = first.wait_exit(Duration::from_secs(10));
     assert_eq!(status.code(), None, "killed by a signal");
     assert!(receiver.logs().is_empty());
-    let before: Vec<Value> = first
-        .seen_stdout
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-
     receiver.set_mode(Mode::Accept);
-    let second = start(&path);
+    delivered_after_restart(&first, &path, &receiver, "not all delivered after restart");
+}
+
+/// Starts a second agent on `path` (the state of `first`): the receiver gets every event
+/// `first` printed, in order, each mapped as documented (over gRPC); fails with `failure`
+/// when they do not all arrive.
+fn delivered_after_restart(first: &Agent, path: &str, receiver: &OtlpReceiver, failure: &str) {
+    let before = first.stdout_json();
+    let second = Agent::run(path);
     let got = receiver.wait_logs(Duration::from_secs(20), |logs| {
         dedup(logs).len() >= before.len()
     });
-    assert!(got.is_ok(), "not all delivered after restart: {got:?}");
+    assert!(got.is_ok(), "{failure}: {got:?}");
     let received = dedup(&receiver.logs());
     for (i, v) in before.iter().enumerate() {
         assert_eq!(
@@ -413,25 +376,6 @@ fn alerts_undelivered_at_sigkill_are_delivered_in_order_after_restart() {
     drop(second);
 }
 
-/// A count `{key}=N` in the "seismo stopped" summary.
-fn summary_count(agent: &Agent, key: &str) -> u64 {
-    let line = agent
-        .seen_stderr
-        .iter()
-        .find(|l| l.contains("seismo stopped"))
-        .unwrap_or_else(|| panic!("no stop line: {:?}", agent.seen_stderr));
-    let at = line
-        .find(&format!("{key}="))
-        .unwrap_or_else(|| panic!("no {key} in {line}"))
-        + key.len()
-        + 1;
-    line[at..]
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no count after {key}= in {line}"))
-}
-
 /// A collector that refuses the data itself (INVALID_ARGUMENT): the alerts are dropped, counted
 /// and logged, not retried forever.
 #[test]
@@ -441,7 +385,7 @@ fn alerts_the_receiver_rejects_as_invalid_are_dropped_and_counted_not_retried_fo
     receiver.set_mode(Mode::Reject);
     let dir = tempfile::tempdir().unwrap();
     let path = config(&dir, "grpc", &receiver.grpc_endpoint(), "");
-    let mut agent = start(&path);
+    let mut agent = Agent::run(&path);
     induce_alert(&mut agent);
     assert!(
         agent
@@ -457,10 +401,8 @@ fn alerts_the_receiver_rejects_as_invalid_are_dropped_and_counted_not_retried_fo
     receiver.wait_counts(Duration::from_secs(5), |c| c.rejected >= 2);
     std::thread::sleep(Duration::from_secs(4));
     let later = receiver.counts();
-    agent.signal(libc::SIGTERM);
-    let (status, _) = agent.wait_exit(Duration::from_secs(15));
-    assert_eq!(status.code(), Some(0));
-    let dropped = summary_count(&agent, "otlp.dropped");
+    agent.stop(Duration::from_secs(15));
+    let dropped = agent.summary_counter("otlp.dropped");
     let events = agent.seen_stdout.len() as u64;
     assert!(receiver.logs().is_empty());
     assert_eq!(dropped, events, "every refused alert is counted once");
@@ -485,7 +427,7 @@ fn tls_with_a_wrong_ca_is_logged_and_retried_and_the_right_ca_delivers() {
     let tls = |ca: &std::path::Path| format!("[sinks.otlp.tls]\nca_file = \"{}\"", ca.display());
 
     let path = config(&dir, "grpc", &endpoint, &tls(&other.0));
-    let mut agent = start(&path);
+    let mut agent = Agent::run(&path);
     induce_alert(&mut agent);
     assert!(
         agent
@@ -496,31 +438,9 @@ fn tls_with_a_wrong_ca_is_logged_and_retried_and_the_right_ca_delivers() {
         agent.seen_stderr
     );
     assert!(receiver.logs().is_empty());
-    agent.signal(libc::SIGTERM);
-    let (status, _) = agent.wait_exit(Duration::from_secs(15));
-    assert_eq!(status.code(), Some(0), "stderr: {:?}", agent.seen_stderr);
-    let before: Vec<Value> = agent
-        .seen_stdout
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-
+    agent.stop(Duration::from_secs(15));
     let path = config(&dir, "grpc", &endpoint, &tls(&ca.0));
-    let second = start(&path);
-    let got = receiver.wait_logs(Duration::from_secs(20), |logs| {
-        dedup(logs).len() >= before.len()
-    });
-    assert!(got.is_ok(), "not delivered over TLS: {got:?}");
-    let received = dedup(&receiver.logs());
-    for (i, v) in before.iter().enumerate() {
-        assert_eq!(
-            key_otlp(&received[i]),
-            key_json(v),
-            "event {i} out of order"
-        );
-        check_mapping(&received[i], v, Transport::Grpc);
-    }
-    drop(second);
+    delivered_after_restart(&agent, &path, &receiver, "not delivered over TLS");
 }
 
 /// HTTP/protobuf over TLS (an https:// endpoint and the CA file that signed the collector's
@@ -546,7 +466,7 @@ fn https_with_a_ca_file_delivers_alerts_and_the_signals_as_gauges() {
             ca.0.display()
         ),
     );
-    let mut agent = start(&path);
+    let mut agent = Agent::run(&path);
     induce_alert_held(&mut agent, Duration::from_secs(3));
     let got = receiver.wait_logs(Duration::from_secs(20), has_resolution);
     assert!(got.is_ok(), "not delivered over HTTPS: {got:?}");
@@ -597,11 +517,7 @@ fn https_with_a_ca_file_delivers_alerts_and_the_signals_as_gauges() {
         }
     }
     // The spike of 400 processes shows in the gauge, as in the alert.
-    let processes: Vec<f64> = gauges
-        .iter()
-        .filter(|g| g.name == "seismo.signal.value" && signal_of(g).as_deref() == Some(SIGNAL))
-        .map(|g| g.value)
-        .collect();
+    let processes = signal_values(&gauges, SIGNAL);
     let (low, high) = processes
         .iter()
         .fold((f64::MAX, f64::MIN), |(l, h), v| (l.min(*v), h.max(*v)));
@@ -631,7 +547,7 @@ fn a_dead_mqtt_broker_does_not_hold_up_the_otlp_sink() {
         1,
     );
     std::fs::write(&path, text).unwrap();
-    let mut agent = start(&path);
+    let mut agent = Agent::run(&path);
     induce_alert(&mut agent);
     let got = receiver.wait_logs(Duration::from_secs(20), has_resolution);
     assert!(got.is_ok(), "OTLP held up by the dead broker: {got:?}");

@@ -7,95 +7,44 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use seismo_e2e::lines_sink::Workdir;
 use seismo_e2e::mosquitto::{free_port, Broker, BrokerOptions};
 use seismo_e2e::mqtt_subscriber::Subscriber;
-use seismo_e2e::Agent;
+use seismo_e2e::{outbox_segments, summary_counter as counter, Agent};
 
-const START: Duration = Duration::from_secs(20);
 const ALERTS: &str = "seismo/e2e/alerts";
 
-struct Setup {
-    dir: tempfile::TempDir,
+/// Writes the configuration: host metrics off, JSON logs, the lines sink, 1 s log intervals,
+/// the EWMA detector with a short warm-up, then `rest`.
+fn write_config(s: &Workdir, rest: &str) -> String {
+    s.write_config(
+        "host_name = \"e2e\"\n",
+        &format!("[detectors.defaults]\nkind = \"ewma\"\nwarmup = 5\n{rest}"),
+    )
 }
 
-impl Setup {
-    fn new() -> Setup {
-        Setup {
-            dir: tempfile::tempdir().unwrap(),
+/// A `[[sources.files]]` table over `glob`, read from the beginning, 1 s intervals, new
+/// templates alerting after one interval.
+fn source(s: &Workdir, name: &str, glob: &str) -> String {
+    format!(
+        "[[sources.files]]\nname = \"{name}\"\npaths = [\"{}\"]\nstart_at = \"beginning\"\n\
+         interval = \"1s\"\nnew_template_warmup = 1\n",
+        s.path(glob).display()
+    )
+}
+
+/// Waits until `want` lines are committed (bounded); returns what is.
+fn wait_committed(s: &Workdir, want: usize) -> Vec<(String, String)> {
+    let start = Instant::now();
+    loop {
+        let got = s.committed("source");
+        if got.len() >= want || start.elapsed() > Duration::from_secs(30) {
+            return got;
         }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn sink(&self) -> PathBuf {
-        self.path("lines.jsonl")
-    }
-
-    fn config_path(&self) -> String {
-        self.path("seismo.toml").to_str().unwrap().to_owned()
-    }
-
-    /// Writes the configuration: host metrics off, JSON logs, the lines sink, 1 s log
-    /// intervals, the EWMA detector with a short warm-up, then `rest`.
-    fn write_config(&self, rest: &str) -> String {
-        let text = format!(
-            "[agent]\nstate_dir = \"{}\"\nhost_name = \"e2e\"\n[logging]\nformat = \"json\"\n\
-             [sources.host]\nenabled = false\n[http]\nlisten = \"127.0.0.1:0\"\n[detectors.defaults]\nkind = \"ewma\"\nwarmup = 5\n\
-             [sinks.lines]\npath = \"{}\"\n{rest}",
-            self.path("state").display(),
-            self.sink().display()
-        );
-        std::fs::write(self.config_path(), text).unwrap();
-        self.config_path()
-    }
-
-    /// A `[[sources.files]]` table over `glob`, read from the beginning, 1 s intervals, new
-    /// templates alerting after one interval.
-    fn source(&self, name: &str, glob: &str) -> String {
-        format!(
-            "[[sources.files]]\nname = \"{name}\"\npaths = [\"{}\"]\nstart_at = \"beginning\"\n\
-             interval = \"1s\"\nnew_template_warmup = 1\n",
-            self.path(glob).display()
-        )
-    }
-
-    /// Lines the agent has committed: the lines sink up to the length in its checkpoint.
-    fn committed(&self) -> Vec<(String, String)> {
-        let Ok(cp) = std::fs::read(self.path("state/logs/checkpoints.json")) else {
-            return Vec::new();
-        };
-        let cp: serde_json::Value = serde_json::from_slice(&cp).unwrap();
-        let len = cp["lines_sink"]["len"].as_u64().unwrap_or(0) as usize;
-        let data = std::fs::read(self.sink()).unwrap_or_default();
-        assert!(data.len() >= len, "the sink is shorter than its checkpoint");
-        String::from_utf8(data[..len].to_vec())
-            .unwrap()
-            .lines()
-            .map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                (
-                    v["source"].as_str().unwrap().to_owned(),
-                    v["line"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect()
-    }
-
-    /// Waits until `want` lines are committed (bounded); returns what is.
-    fn wait_committed(&self, want: usize) -> Vec<(String, String)> {
-        let start = Instant::now();
-        loop {
-            let got = self.committed();
-            if got.len() >= want || start.elapsed() > Duration::from_secs(30) {
-                return got;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -117,18 +66,6 @@ fn numbered(prefix: &str, range: std::ops::Range<usize>) -> Vec<String> {
         .collect()
 }
 
-fn start(config: &str) -> Agent {
-    let mut agent = Agent::start(&["run", "--config", config]);
-    assert!(
-        agent
-            .wait_stderr(START, |l| l.contains("seismo started"))
-            .is_some(),
-        "no start line: {:?}",
-        agent.seen_stderr
-    );
-    agent
-}
-
 /// Sends SIGHUP and waits for the reload's outcome line (applied or refused).
 fn reload(agent: &mut Agent) -> String {
     let before = agent.seen_stderr.len();
@@ -147,27 +84,8 @@ fn reload(agent: &mut Agent) -> String {
 
 /// Stops the agent with SIGTERM; returns its shutdown summary.
 fn stop(agent: &mut Agent) -> String {
-    agent.signal(libc::SIGTERM);
-    let (status, _) = agent.wait_exit(Duration::from_secs(15));
-    assert_eq!(status.code(), Some(0), "stderr: {:?}", agent.seen_stderr);
-    let line = agent
-        .seen_stderr
-        .iter()
-        .find(|l| l.contains("seismo stopped"))
-        .unwrap_or_else(|| panic!("no stop line: {:?}", agent.seen_stderr))
-        .clone();
-    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-    v["summary"].as_str().unwrap().to_owned()
-}
-
-fn counter(summary: &str, name: &str) -> u64 {
-    let key = format!("{name}=");
-    summary
-        .split(' ')
-        .find_map(|kv| kv.strip_prefix(&key))
-        .unwrap_or_else(|| panic!("no {name} in {summary}"))
-        .parse()
-        .unwrap()
+    agent.stop(Duration::from_secs(15));
+    agent.stop_line().to_owned()
 }
 
 /// Every line of `want` committed exactly once, in order per source.
@@ -191,17 +109,21 @@ fn assert_exactly_once(got: &[(String, String)], want: &[(&str, &[String])]) {
 /// (its paths changed) keep their positions: no line lost or repeated across the reload.
 #[test]
 fn a_reload_adds_a_file_source_and_keeps_the_positions_of_the_others() {
-    let s = Setup::new();
+    let s = Workdir::new();
     let (a, u, b) = (s.path("a.log"), s.path("u.log"), s.path("b.log"));
     let (mut a_lines, mut u_lines) = (numbered("a", 0..20), numbered("u", 0..20));
     append(&a, &a_lines);
     append(&u, &u_lines);
     let sources = |a_glob: &str, extra: &str| {
-        format!("{}{}{extra}", s.source("a", a_glob), s.source("u", "u.log"))
+        format!(
+            "{}{}{extra}",
+            source(&s, "a", a_glob),
+            source(&s, "u", "u.log")
+        )
     };
-    let config = s.write_config(&sources("a.log", ""));
-    let mut agent = start(&config);
-    assert_eq!(s.wait_committed(40).len(), 40);
+    let config = write_config(&s, &sources("a.log", ""));
+    let mut agent = Agent::run(&config);
+    assert_eq!(wait_committed(&s, 40).len(), 40);
 
     // More lines just before and after the reload, into files already watched and into the
     // file of the new source (read from its beginning).
@@ -211,7 +133,7 @@ fn a_reload_adds_a_file_source_and_keeps_the_positions_of_the_others() {
     append(&u, &more_u[..10]);
     let b_lines = numbered("b", 0..10);
     append(&b, &b_lines[..5]);
-    s.write_config(&sources("a.lo[g]", &s.source("b", "b.log")));
+    write_config(&s, &sources("a.lo[g]", &source(&s, "b", "b.log")));
     let outcome = reload(&mut agent);
     assert!(
         outcome.contains("configuration reloaded: changed: file sources ~a +b"),
@@ -223,7 +145,7 @@ fn a_reload_adds_a_file_source_and_keeps_the_positions_of_the_others() {
     a_lines.extend(more_a);
     u_lines.extend(more_u);
 
-    let got = s.wait_committed(90);
+    let got = wait_committed(&s, 90);
     assert_exactly_once(&got, &[("a", &a_lines), ("u", &u_lines), ("b", &b_lines)]);
     let summary = stop(&mut agent);
     assert_eq!(counter(&summary, "log_lines"), 90, "{summary}");
@@ -272,16 +194,16 @@ fn settled_threads(pid: i32, n: usize) -> Vec<(u32, String)> {
 /// the thread and replaces the watch (the old one's thread ends). No line lost or repeated.
 #[test]
 fn a_tailer_restarted_by_a_reload_keeps_its_thread_and_its_watch() {
-    let s = Setup::new();
+    let s = Workdir::new();
     let a = s.path("a.log");
     let mut a_lines = numbered("a", 0..10);
     append(&a, &a_lines);
     let source = |glob: &str, max_line: usize| {
-        format!("{}max_line_bytes = {max_line}\n", s.source("a", glob))
+        format!("{}max_line_bytes = {max_line}\n", source(&s, "a", glob))
     };
-    let config = s.write_config(&source("a.log", 4096));
-    let mut agent = start(&config);
-    assert_eq!(s.wait_committed(10).len(), 10);
+    let config = write_config(&s, &source("a.log", 4096));
+    let mut agent = Agent::run(&config);
+    assert_eq!(wait_committed(&s, 10).len(), 10);
     let before = settled_threads(agent.pid(), 1);
     assert_eq!(
         before.len(),
@@ -290,13 +212,13 @@ fn a_tailer_restarted_by_a_reload_keeps_its_thread_and_its_watch() {
     );
 
     for (round, (glob, max_line)) in [("a.log", 4097), ("a.log", 4096)].into_iter().enumerate() {
-        s.write_config(&source(glob, max_line));
+        write_config(&s, &source(glob, max_line));
         let outcome = reload(&mut agent);
         assert!(outcome.contains("file sources ~a"), "{outcome}");
         let more = numbered("a", 10 * (round + 1)..10 * (round + 2));
         append(&a, &more);
         a_lines.extend(more);
-        assert_eq!(s.wait_committed(a_lines.len()).len(), a_lines.len());
+        assert_eq!(wait_committed(&s, a_lines.len()).len(), a_lines.len());
         assert_eq!(
             settled_threads(agent.pid(), 1),
             before,
@@ -306,13 +228,13 @@ fn a_tailer_restarted_by_a_reload_keeps_its_thread_and_its_watch() {
     }
 
     // New paths: the same tailer thread, a new watch in place of the old one.
-    s.write_config(&source("a.lo[g]", 4096));
+    write_config(&s, &source("a.lo[g]", 4096));
     let outcome = reload(&mut agent);
     assert!(outcome.contains("file sources ~a"), "{outcome}");
     let more = numbered("a", 30..40);
     append(&a, &more);
     a_lines.extend(more);
-    let got = s.wait_committed(a_lines.len());
+    let got = wait_committed(&s, a_lines.len());
     let after = settled_threads(agent.pid(), 1);
     let tailers = |t: &[(u32, String)]| -> Vec<(u32, String)> {
         t.iter()
@@ -330,29 +252,29 @@ fn a_tailer_restarted_by_a_reload_keeps_its_thread_and_its_watch() {
 /// A source removed by a reload stops; the others go on, and what it read before is kept.
 #[test]
 fn a_removed_file_source_stops_and_the_others_go_on() {
-    let s = Setup::new();
+    let s = Workdir::new();
     let (a, u) = (s.path("a.log"), s.path("u.log"));
     let a_lines = numbered("a", 0..10);
     let mut u_lines = numbered("u", 0..10);
     append(&a, &a_lines);
     append(&u, &u_lines);
-    let both = format!("{}{}", s.source("a", "a.log"), s.source("u", "u.log"));
-    let config = s.write_config(&both);
-    let mut agent = start(&config);
-    assert_eq!(s.wait_committed(20).len(), 20);
+    let both = format!("{}{}", source(&s, "a", "a.log"), source(&s, "u", "u.log"));
+    let config = write_config(&s, &both);
+    let mut agent = Agent::run(&config);
+    assert_eq!(wait_committed(&s, 20).len(), 20);
 
-    s.write_config(&s.source("u", "u.log"));
+    write_config(&s, &source(&s, "u", "u.log"));
     let outcome = reload(&mut agent);
     assert!(outcome.contains("file sources -a"), "{outcome}");
     append(&a, &numbered("a", 10..20));
     let more_u = numbered("u", 10..20);
     append(&u, &more_u);
     u_lines.extend(more_u);
-    let got = s.wait_committed(30);
+    let got = wait_committed(&s, 30);
     // Give a stopped tailer the time it would need to (wrongly) read a.log again.
     std::thread::sleep(Duration::from_secs(2));
-    let got = if s.committed().len() > got.len() {
-        s.committed()
+    let got = if s.committed("source").len() > got.len() {
+        s.committed("source")
     } else {
         got
     };
@@ -438,21 +360,16 @@ fn assert_delivered(sub: &Subscriber, printed: &[String]) {
 /// broker was unreachable are delivered to the new one, in order; the stdout sink goes on.
 #[test]
 fn a_changed_mqtt_sink_delivers_its_pending_alerts_with_the_new_settings() {
-    let s = Setup::new();
+    let s = Workdir::new();
     let log = s.path("app.log");
     append(&log, &numbered("app", 0..5));
     let broker = Broker::start(&s.path("broker"), &BrokerOptions::default());
-    let sub = Subscriber::start(broker.port, "e2e-sub", "seismo/#", None);
-    assert!(
-        sub.wait_subscribed(Duration::from_secs(10)),
-        "{}",
-        broker.log()
-    );
+    let sub = Subscriber::subscribed_to(&broker, "e2e-sub", "seismo/#", None);
     // Nobody listens on the first port: alerts stay in the outbox.
     let dead = free_port();
-    let source = s.source("app", "app.log");
-    let config = s.write_config(&format!("{source}{}", mqtt_table(dead)));
-    let mut agent = start(&config);
+    let source = source(&s, "app", "app.log");
+    let config = write_config(&s, &format!("{source}{}", mqtt_table(dead)));
+    let mut agent = Agent::run(&config);
     // Past the one-interval warm-up, new kinds of lines alert.
     std::thread::sleep(Duration::from_millis(2500));
     raise_alert(&mut agent, &log, 0);
@@ -463,19 +380,10 @@ fn a_changed_mqtt_sink_delivers_its_pending_alerts_with_the_new_settings() {
         sub.payloads(ALERTS).is_empty(),
         "nothing can have arrived yet"
     );
-    let segments = std::fs::read_dir(s.path("state/outbox/mqtt"))
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "seg")
-        })
-        .count();
+    let segments = outbox_segments(&s.path("state/outbox/mqtt"));
     assert!(segments > 0, "nothing queued in the outbox");
 
-    s.write_config(&format!("{source}{}", mqtt_table(broker.port)));
+    write_config(&s, &format!("{source}{}", mqtt_table(broker.port)));
     let outcome = reload(&mut agent);
     assert!(outcome.contains("sinks ~mqtt"), "{outcome}");
     assert!(!outcome.contains("stdout"), "{outcome}");
@@ -493,14 +401,14 @@ fn a_changed_mqtt_sink_delivers_its_pending_alerts_with_the_new_settings() {
 /// configuration: it still tails and alerts. A valid file after that is applied.
 #[test]
 fn an_invalid_configuration_is_refused_and_the_running_one_kept() {
-    let s = Setup::new();
+    let s = Workdir::new();
     let log = s.path("app.log");
     let mut lines = numbered("app", 0..10);
     append(&log, &lines);
-    let source = s.source("app", "app.log");
-    let config = s.write_config(&source);
-    let mut agent = start(&config);
-    assert_eq!(s.wait_committed(10).len(), 10);
+    let source = source(&s, "app", "app.log");
+    let config = write_config(&s, &source);
+    let mut agent = Agent::run(&config);
+    assert_eq!(wait_committed(&s, 10).len(), 10);
 
     // A typo in the source table.
     let good = std::fs::read_to_string(&config).unwrap();
@@ -531,7 +439,7 @@ fn an_invalid_configuration_is_refused_and_the_running_one_kept() {
     let more = numbered("app", 10..20);
     append(&log, &more);
     lines.extend(more);
-    assert_eq!(s.wait_committed(20).len(), 20);
+    assert_eq!(wait_committed(&s, 20).len(), 20);
     std::thread::sleep(Duration::from_millis(1500));
     lines.push(raise_alert(&mut agent, &log, 3));
 
@@ -542,7 +450,7 @@ fn an_invalid_configuration_is_refused_and_the_running_one_kept() {
         outcome.contains("configuration reloaded: changed: alerting"),
         "{outcome}"
     );
-    let got = s.wait_committed(21);
+    let got = wait_committed(&s, 21);
     assert_exactly_once(&got, &[("app", &lines)]);
     let summary = stop(&mut agent);
     assert_eq!(counter(&summary, "reloads_refused"), 1, "{summary}");
@@ -552,9 +460,9 @@ fn an_invalid_configuration_is_refused_and_the_running_one_kept() {
 /// Settings that only take effect at start-up are reported and keep their running value.
 #[test]
 fn restart_only_settings_are_reported_and_not_applied() {
-    let s = Setup::new();
-    let config = s.write_config("");
-    let mut agent = start(&config);
+    let s = Workdir::new();
+    let config = write_config(&s, "");
+    let mut agent = Agent::run(&config);
     let text = std::fs::read_to_string(&config).unwrap();
     std::fs::write(
         &config,
@@ -574,14 +482,14 @@ fn restart_only_settings_are_reported_and_not_applied() {
 /// it matches, the others keep their detectors.
 #[test]
 fn host_metrics_and_detectors_are_reconciled_keeping_unchanged_signals() {
-    let s = Setup::new();
-    let config = s.write_config("");
+    let s = Workdir::new();
+    let config = write_config(&s, "");
     let text = std::fs::read_to_string(&config).unwrap().replace(
         "[sources.host]\nenabled = false\n",
         "[sources.host]\ninterval = \"1s\"\n",
     );
     std::fs::write(&config, &text).unwrap();
-    let mut agent = start(&config);
+    let mut agent = Agent::run(&config);
     // Two samples: every host signal is tracked (the load averages from the first).
     std::thread::sleep(Duration::from_secs(3));
     std::fs::write(

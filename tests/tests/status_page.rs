@@ -5,15 +5,14 @@
 //! its DOM holds the signals and the incident, and a screenshot is saved as an artefact
 //! (`$CARGO_TARGET_TMPDIR/status_page.png`).
 
-use std::fs::OpenOptions;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use seismo_e2e::http_client::{request, Response};
-use seismo_e2e::Agent;
+use seismo_e2e::{append, write_config, Agent};
 use serde_json::Value;
 
 const START: Duration = Duration::from_secs(20);
@@ -21,15 +20,6 @@ const START: Duration = Duration::from_secs(20);
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(90);
 const SCRIPT: &str = "<script>alert(1)</script>";
 const LINES: &str = "log.app.lines_per_s";
-
-fn append(path: &Path, text: &str) {
-    OpenOptions::new()
-        .append(true)
-        .open(path)
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-}
 
 /// `seconds` of ordinary traffic, four lines a second.
 fn steady(log: &Path, seconds: u32) {
@@ -125,10 +115,9 @@ fn status_page_and_api_show_signals_and_the_incident_escaped_in_a_real_browser()
     let log = dir.path().join("app.log");
     std::fs::write(&log, b"").unwrap();
     let hook_capture = dir.path().join("hook.json");
-    let config = dir.path().join("seismo.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let config = write_config(
+        dir.path(),
+        &format!(
             "[agent]\nstate_dir = \"{state}\"\nhost_name = \"e2e-status\"\n\
              [sources.host]\nenabled = false\n[http]\nlisten = \"127.0.0.1:0\"\n\
              [[sources.files]]\nname = \"app\"\npaths = [\"{log}\"]\ninterval = \"1s\"\n\
@@ -141,9 +130,8 @@ fn status_page_and_api_show_signals_and_the_incident_escaped_in_a_real_browser()
             log = log.display(),
             capture = hook_capture.display(),
         ),
-    )
-    .unwrap();
-    let (mut agent, addr) = Agent::start_serving(config.to_str().unwrap(), None, START);
+    );
+    let (mut agent, addr) = Agent::start_serving(&config, None, START);
 
     // From the start, before there is much to show.
     let first = get(addr, "/");
@@ -386,7 +374,5 @@ fn status_page_and_api_show_signals_and_the_incident_escaped_in_a_real_browser()
     assert!(png.len() > 10_000, "a {}-byte screenshot", png.len());
     println!("status page screenshot: {}", shot.display());
 
-    agent.signal(libc::SIGTERM);
-    let (status, _) = agent.wait_exit(Duration::from_secs(15));
-    assert_eq!(status.code(), Some(0), "{:?}", agent.seen_stderr);
+    agent.stop(Duration::from_secs(15));
 }

@@ -11,10 +11,9 @@ use std::time::{Duration, Instant};
 use seismo_e2e::alertmanager::Alertmanager;
 use seismo_e2e::anomaly::ProcessSpike;
 use seismo_e2e::http_receiver::{HttpReceiver, Request};
-use seismo_e2e::{default_config_with, Agent};
+use seismo_e2e::{process_burst_config, Agent, SLOW_PROCESS_BASELINE};
 use serde_json::Value;
 
-const START: Duration = Duration::from_secs(20);
 /// Host samples every second; 8 learned points after the first two readings.
 const WARMUP: Duration = Duration::from_secs(11);
 const SIGNAL: &str = "host.processes.count";
@@ -28,43 +27,22 @@ fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     ANOMALIES.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Several bursts overlap across tests run in parallel: a slow-learning baseline keeps every
+/// burst anomalous. Then `sinks`.
 fn agent_config(dir: &Path, sinks: &str) -> String {
-    let mut text = default_config_with(
-        &dir.join("state"),
-        &[
-            ("interval = \"10s\"", "interval = \"1s\""),
-            // The process-burst anomalies are tuned for the EWMA z-score.
-            ("kind = \"ensemble\"", "kind = \"ewma\"\nwarmup = 8"),
-            ("resolve_after = 3", "resolve_after = 1"),
-            ("# host_name = \"web-1\"", "host_name = \"e2e\""),
-        ],
-    );
-    // Several bursts overlap across tests run in parallel: a slow-learning baseline keeps
-    // every burst anomalous.
-    text.push_str(
-        "\n[[detectors.overrides]]\nsignals = [\"host.processes.count\"]\nalpha = 0.001\n",
-    );
-    text.push_str(sinks);
-    let path = dir.join("seismo.toml");
-    std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_owned()
+    process_burst_config(
+        dir,
+        "e2e",
+        &[("resolve_after = 3", "resolve_after = 1")],
+        &format!("{SLOW_PROCESS_BASELINE}{sinks}"),
+    )
 }
 
-fn start_agent(config: &str) -> Agent {
-    let mut agent = Agent::start(&["run", "--config", config]);
-    assert!(
-        agent
-            .wait_stderr(START, |l| l.contains("seismo started"))
-            .is_some(),
-        "{:?}",
-        agent.seen_stderr
-    );
-    agent
-}
-
-/// The printed events (stdout JSON lines, alerts and incidents), after waiting for the
-/// resolve of an alert about `SIGNAL`.
-fn wait_fired_and_resolved(agent: &mut Agent) -> Vec<Value> {
+/// After the warm-up, a burst of processes for 1.5 s; returns the printed events (stdout JSON
+/// lines, alerts and incidents) once an alert about `SIGNAL` resolved.
+fn burst_fired_and_resolved(agent: &mut Agent) -> Vec<Value> {
+    std::thread::sleep(WARMUP);
+    ProcessSpike::burst(150, Duration::from_millis(1500));
     let resolved = agent.wait_stdout(Duration::from_secs(40), |l| {
         l.contains(&format!("\"signal\":\"{SIGNAL}\"")) && l.contains("\"state\":\"resolved\"")
     });
@@ -89,35 +67,19 @@ fn printed_events(agent: &mut Agent) -> Vec<Value> {
 /// Every alert event the agent printed so far: what the Alertmanager and PagerDuty formats
 /// map (incidents go to the JSON format only).
 fn printed(agent: &mut Agent) -> Vec<Value> {
-    printed_events(agent)
+    alerts(printed_events(agent))
+}
+
+/// The alert events among `events`.
+fn alerts(events: Vec<Value>) -> Vec<Value> {
+    events
         .into_iter()
         .filter(|v| v["kind"] == "alert")
         .collect()
 }
 
-/// The `name=value` counter from the agent's stop summary.
-fn summary_counter(agent: &Agent, name: &str) -> u64 {
-    let line = agent
-        .seen_stderr
-        .iter()
-        .find(|l| l.contains("seismo stopped"))
-        .unwrap_or_else(|| panic!("no stop summary: {:?}", agent.seen_stderr));
-    let key = format!("{name}=");
-    let at = line
-        .find(&key)
-        .unwrap_or_else(|| panic!("no {key} in {line}"))
-        + key.len();
-    line[at..]
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no number after {key} in {line}"))
-}
-
 fn stop(agent: &mut Agent) {
-    agent.signal(libc::SIGTERM);
-    let (status, _) = agent.wait_exit(Duration::from_secs(10));
-    assert_eq!(status.code(), Some(0), "stderr: {:?}", agent.seen_stderr);
+    agent.stop(Duration::from_secs(10));
 }
 
 fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
@@ -137,6 +99,18 @@ fn am_process_alerts(am: &Alertmanager) -> Vec<Value> {
         .into_iter()
         .filter(|a| a["labels"]["signal"] == SIGNAL)
         .collect()
+}
+
+/// After the agent stopped: the Alertmanager sink holds nothing queued, dropped nothing and
+/// delivered every alert the agent printed (`what` says which, when it did not).
+fn assert_am_delivered_all(agent: &mut Agent, what: &str) {
+    assert_eq!(agent.summary_counter("webhook-am.queued"), 0);
+    assert_eq!(agent.summary_counter("webhook-am.dropped"), 0);
+    assert_eq!(
+        agent.summary_counter("webhook-am.delivered"),
+        printed(agent).len() as u64,
+        "{what}"
+    );
 }
 
 fn am_table(url: &str, extra: &str) -> String {
@@ -212,17 +186,11 @@ fn alerts_show_up_in_alertmanager_with_their_labels_and_resolve() {
         dir.path(),
         &am_table(&am.url(), "repeat_interval = \"5m\"\n"),
     );
-    let mut agent = start_agent(&config);
+    let mut agent = Agent::run(&config);
     std::thread::sleep(WARMUP);
     fire_and_resolve_through(&am, &mut agent);
     stop(&mut agent);
-    assert_eq!(summary_counter(&agent, "webhook-am.queued"), 0);
-    assert_eq!(summary_counter(&agent, "webhook-am.dropped"), 0);
-    assert_eq!(
-        summary_counter(&agent, "webhook-am.delivered"),
-        printed(&mut agent).len() as u64,
-        "every printed alert delivered"
-    );
+    assert_am_delivered_all(&mut agent, "every printed alert delivered");
 }
 
 #[test]
@@ -234,16 +202,9 @@ fn alertmanager_down_at_start_then_up_gets_everything() {
         dir.path(),
         &am_table(&am.url(), "repeat_interval = \"5m\"\n"),
     );
-    let mut agent = start_agent(&config);
-    std::thread::sleep(WARMUP);
+    let mut agent = Agent::run(&config);
     // An alert fires and resolves while Alertmanager is down: it waits in the outbox.
-    let spike = ProcessSpike::start(150);
-    std::thread::sleep(Duration::from_millis(1500));
-    drop(spike);
-    let while_down: Vec<Value> = wait_fired_and_resolved(&mut agent)
-        .into_iter()
-        .filter(|v| v["kind"] == "alert")
-        .collect();
+    let while_down = alerts(burst_fired_and_resolved(&mut agent));
     assert!(
         agent
             .wait_stderr(Duration::from_secs(10), |l| l.contains("delivery failed"))
@@ -264,12 +225,9 @@ fn alertmanager_down_at_start_then_up_gets_everything() {
     fire_and_resolve_through(&am, &mut agent);
     stop(&mut agent);
     assert!(while_down.len() >= 2);
-    assert_eq!(summary_counter(&agent, "webhook-am.queued"), 0);
-    assert_eq!(summary_counter(&agent, "webhook-am.dropped"), 0);
-    assert_eq!(
-        summary_counter(&agent, "webhook-am.delivered"),
-        printed(&mut agent).len() as u64,
-        "everything printed, the outage's alerts included, was delivered"
+    assert_am_delivered_all(
+        &mut agent,
+        "everything printed, the outage's alerts included, was delivered",
     );
 }
 
@@ -364,15 +322,8 @@ fn pagerduty_events_follow_the_schema_and_survive_429_and_500() {
             key_file.display()
         ),
     );
-    let mut agent = start_agent(&config);
-    std::thread::sleep(WARMUP);
-    let spike = ProcessSpike::start(150);
-    std::thread::sleep(Duration::from_millis(1500));
-    drop(spike);
-    let printed: Vec<Value> = wait_fired_and_resolved(&mut agent)
-        .into_iter()
-        .filter(|v| v["kind"] == "alert")
-        .collect();
+    let mut agent = Agent::run(&config);
+    let printed = alerts(burst_fired_and_resolved(&mut agent));
     let accepted = |rs: &[Request]| -> Vec<Value> {
         rs.iter()
             .filter(|r| r.status == 202)
@@ -420,8 +371,8 @@ fn pagerduty_events_follow_the_schema_and_survive_429_and_500() {
     assert_eq!(trigger["payload"]["group"], "host.processes");
     assert_eq!(trigger["payload"]["custom_details"]["signal"], SIGNAL);
     stop(&mut agent);
-    assert_eq!(summary_counter(&agent, "webhook-pd.dropped"), 0);
-    assert!(summary_counter(&agent, "webhook-pd.retried") >= 2);
+    assert_eq!(agent.summary_counter("webhook-pd.dropped"), 0);
+    assert!(agent.summary_counter("webhook-pd.retried") >= 2);
 }
 
 fn is_action_for(event: &Value, printed: &Value) -> bool {
@@ -449,12 +400,8 @@ fn json_webhook_posts_the_printed_events_with_headers_and_retries() {
             token.display()
         ),
     );
-    let mut agent = start_agent(&config);
-    std::thread::sleep(WARMUP);
-    let spike = ProcessSpike::start(150);
-    std::thread::sleep(Duration::from_millis(1500));
-    drop(spike);
-    let printed = wait_fired_and_resolved(&mut agent);
+    let mut agent = Agent::run(&config);
+    let printed = burst_fired_and_resolved(&mut agent);
     let received = |rs: &[Request]| -> Vec<Value> {
         rs.iter()
             .filter(|r| r.status == 202)
@@ -486,7 +433,7 @@ fn json_webhook_posts_the_printed_events_with_headers_and_retries() {
         assert!(r.headers["user-agent"].starts_with("seismo/"));
     }
     stop(&mut agent);
-    assert_eq!(summary_counter(&agent, "webhook-hook.dropped"), 0);
+    assert_eq!(agent.summary_counter("webhook-hook.dropped"), 0);
 }
 
 #[test]
@@ -526,12 +473,8 @@ fn https_with_the_configured_ca_delivers_and_a_wrong_ca_is_retried_without_loss(
     };
     // The wrong CA: the handshake fails, the events stay queued and the failure is logged.
     let config = agent_config(dir.path(), &table(&other_ca.0));
-    let mut agent = start_agent(&config);
-    std::thread::sleep(WARMUP);
-    let spike = ProcessSpike::start(150);
-    std::thread::sleep(Duration::from_millis(1500));
-    drop(spike);
-    let printed = wait_fired_and_resolved(&mut agent);
+    let mut agent = Agent::run(&config);
+    let printed = burst_fired_and_resolved(&mut agent);
     assert!(
         agent
             .wait_stderr(Duration::from_secs(10), |l| l.contains("delivery failed"))
@@ -541,10 +484,10 @@ fn https_with_the_configured_ca_delivers_and_a_wrong_ca_is_retried_without_loss(
     );
     stop(&mut agent);
     assert!(hook.requests().is_empty());
-    assert!(summary_counter(&agent, "webhook-tls.queued") >= printed.len() as u64);
+    assert!(agent.summary_counter("webhook-tls.queued") >= printed.len() as u64);
     // The right CA: what was kept is delivered.
     let config = agent_config(dir.path(), &table(&ca.0));
-    let mut agent = start_agent(&config);
+    let mut agent = Agent::run(&config);
     let requests = hook.wait(Duration::from_secs(30), |rs| {
         let got: Vec<Value> = rs
             .iter()
@@ -561,5 +504,5 @@ fn https_with_the_configured_ca_delivers_and_a_wrong_ca_is_retried_without_loss(
         "kept events not delivered over TLS:\nprinted {printed:#?}\ngot {got:#?}"
     );
     stop(&mut agent);
-    assert_eq!(summary_counter(&agent, "webhook-tls.dropped"), 0);
+    assert_eq!(agent.summary_counter("webhook-tls.dropped"), 0);
 }
