@@ -10,6 +10,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use seismo_e2e::http_receiver::{HttpReceiver, Request};
 use seismo_e2e::lines_sink::Workdir;
 use seismo_e2e::mosquitto::{free_port, Broker, BrokerOptions};
 use seismo_e2e::mqtt_subscriber::Subscriber;
@@ -516,4 +517,105 @@ fn host_metrics_and_detectors_are_reconciled_keeping_unchanged_signals() {
     assert!(counter(&summary, "samples") > 0, "{summary}");
     assert_eq!(counter(&summary, "host_errors"), 0, "{summary}");
     assert_eq!(counter(&summary, "reloads_ok"), 1, "{summary}");
+}
+
+/// A `[[sinks.webhook]]` table posting events as JSON to `url`.
+fn webhook_table(name: &str, url: &str) -> String {
+    format!(
+        "[[sinks.webhook]]\nname = \"{name}\"\nformat = \"json\"\nurl = \"{url}/seismo\"\n\
+         retry_initial = \"200ms\"\nretry_max = \"1s\"\ntimeout = \"5s\"\n"
+    )
+}
+
+/// Writes `NOVEL[i]` into `log`, waits for its alert on stdout; returns the alert's id.
+fn raise_alert_id(agent: &mut Agent, log: &Path, i: usize) -> String {
+    raise_alert(agent, log, i);
+    let word = NOVEL[i].1;
+    let line = firing(agent)
+        .into_iter()
+        .rev()
+        .find(|l| l.contains(word))
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    v["alert_id"].as_str().unwrap().to_owned()
+}
+
+/// The ids of the firing alerts among the events a JSON webhook received.
+fn webhook_alerts(requests: &[Request]) -> Vec<String> {
+    requests
+        .iter()
+        .flat_map(|r| r.json().as_array().expect("a JSON array").clone())
+        .filter(|e| e["kind"] == "alert" && e["state"] == "firing")
+        .map(|e| e["alert_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Waits (bounded) until `receiver` got the alert `id`; whether it did.
+fn webhook_got(receiver: &HttpReceiver, id: &str, wait: Duration) -> bool {
+    let requests = receiver.wait(wait, |rs| webhook_alerts(rs).iter().any(|a| a == id));
+    webhook_alerts(&requests).iter().any(|a| a == id)
+}
+
+/// Writes the configuration `text`, reloads, checks that the summary lists exactly the sink
+/// change `change`, then writes `NOVEL[i]` into `log`; returns the id of its alert.
+fn reload_then_alert(
+    s: &Workdir,
+    agent: &mut Agent,
+    text: &str,
+    change: &str,
+    log: &Path,
+    i: usize,
+) -> String {
+    write_config(s, text);
+    let outcome = reload(agent);
+    let want = format!("configuration reloaded: changed: sinks {change}\"");
+    assert!(outcome.contains(&want), "no `{want}` in {outcome}");
+    raise_alert_id(agent, log, i)
+}
+
+/// (d) Webhooks are reloaded like the other sinks, without a restart: one added by a reload
+/// delivers the next alerts, pointed at another receiver it delivers there (and no longer to
+/// the first), removed it delivers nothing more.
+#[test]
+fn a_webhook_is_added_changed_and_removed_by_reloads() {
+    let s = Workdir::new();
+    let log = s.path("app.log");
+    append(&log, &numbered("app", 0..5));
+    let (first, second) = (HttpReceiver::start(), HttpReceiver::start());
+    let source = source(&s, "app", "app.log");
+    let config = write_config(&s, &source);
+    let mut agent = Agent::run(&config);
+    // Past the one-interval warm-up, new kinds of lines alert.
+    std::thread::sleep(Duration::from_millis(2500));
+
+    let to = |r: &HttpReceiver| format!("{source}{}", webhook_table("ops", &r.url()));
+    let delivered = |receiver: &HttpReceiver, id: &str, agent: &Agent| {
+        assert!(
+            webhook_got(receiver, id, Duration::from_secs(20)),
+            "{id} not delivered to {}: {:?}\nstderr {:?}",
+            receiver.url(),
+            receiver.requests(),
+            agent.seen_stderr
+        );
+    };
+    let added = reload_then_alert(&s, &mut agent, &to(&first), "+webhook-ops", &log, 0);
+    delivered(&first, &added, &agent);
+    // Pointed at the second receiver: the next alert goes there, and only there.
+    let changed = reload_then_alert(&s, &mut agent, &to(&second), "~webhook-ops", &log, 1);
+    delivered(&second, &changed, &agent);
+    assert!(
+        !webhook_alerts(&first.requests()).contains(&changed),
+        "{changed} went to the old URL too"
+    );
+
+    let after = reload_then_alert(&s, &mut agent, &source, "-webhook-ops", &log, 2);
+    // Give a webhook that was (wrongly) still running the time to deliver it.
+    assert!(
+        !webhook_got(&second, &after, Duration::from_secs(3)),
+        "the removed webhook delivered {after}"
+    );
+    assert!(!webhook_alerts(&first.requests()).contains(&after));
+    let summary = stop(&mut agent);
+    assert_eq!(counter(&summary, "reloads_ok"), 3, "{summary}");
+    assert_eq!(counter(&summary, "webhook-ops.dropped"), 0, "{summary}");
 }

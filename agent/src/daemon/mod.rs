@@ -24,14 +24,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alerting::hooks::Hooks;
 use crate::alerting::silences::Silences;
-use crate::backoff::Backoff;
 use crate::daemon::reload::Reloader;
 use crate::http::HttpState;
 use crate::pipeline::{Pipeline, PipelineHandle};
-use crate::sinks::deliver;
 use crate::sinks::otlp::metrics::{GaugeExport, SignalGauges};
-use crate::sinks::outbox::Outbox;
-use crate::sinks::running::{RunningSinks, SINK_NAMES};
+use crate::sinks::running::{configured as configured_sinks, RunningSinks};
 use crate::sinks::Sinks;
 use crate::sources::host::HostTask;
 use crate::sources::tasks::SourceTasks;
@@ -97,35 +94,17 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
         None
     };
 
-    // Outbox-backed sinks stop after the pipeline, so they still see its last events.
+    // Every sink starts here and stops through `RunningSinks::join` after the pipeline, so
+    // outbox-backed ones still see its last events.
     let mut sinks = Sinks::default();
     let mut running_sinks = RunningSinks::new(
         state.path().to_owned(),
         Arc::clone(&host),
         Arc::clone(&stats),
     );
-    for name in SINK_NAMES {
-        if let Some(prepared) = running_sinks.prepare(name, &config)? {
-            sinks.attach(running_sinks.start(name, prepared));
-        }
-    }
-    // Webhook sinks are set up once (a change to them needs a restart, see `crate::daemon::reload`).
-    let webhook_stop = CancellationToken::new();
-    let mut webhook_tasks = Vec::new();
-    for cfg in &config.sinks.webhook {
-        let sink = crate::sinks::webhook::WebhookSink::new(cfg)
-            .with_context(|| format!("cannot set up the webhook `{}`", cfg.name))?;
-        let name = cfg.outbox_name();
-        let outbox = Outbox::open(state.path(), &name, cfg.outbox_max_bytes, stats.sink(&name))
-            .with_context(|| format!("cannot open the outbox of the webhook `{}`", cfg.name))?;
-        sinks.add_outbox(Arc::clone(&outbox), sink.event_kinds());
-        tracing::info!(webhook = %cfg.name, endpoint = sink.endpoint(), format = ?cfg.format, "webhook sink enabled");
-        webhook_tasks.push(tokio::spawn(deliver::run(
-            outbox,
-            sink,
-            Backoff::new(cfg.retry_initial, cfg.retry_max),
-            webhook_stop.clone(),
-        )));
+    for (name, sink) in configured_sinks(&config) {
+        let prepared = running_sinks.prepare(&name, &sink)?;
+        sinks.attach(running_sinks.start(name, prepared));
     }
     if sinks.is_empty() {
         tracing::warn!("no sink is enabled: anomalies are detected but alerts go nowhere");
@@ -272,10 +251,6 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
             // A last export of the final values; not worth holding up the stop for long.
             let last = tokio::task::spawn_blocking(move || g.shutdown());
             let _ = tokio::time::timeout(Duration::from_secs(1), last).await;
-        }
-        webhook_stop.cancel();
-        for t in webhook_tasks {
-            let _ = t.await;
         }
         sinks.join().await;
     };

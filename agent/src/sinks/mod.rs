@@ -68,13 +68,13 @@ pub const SINK_QUEUE: usize = 1024;
 /// The pipeline's handle on every sink.
 #[derive(Default)]
 pub struct Sinks {
-    senders: Vec<(&'static str, mpsc::Sender<Arc<Event>>)>,
+    senders: Vec<(String, mpsc::Sender<Arc<Event>>)>,
     /// Each outbox-backed sink with the kinds of event it takes.
     outboxes: Vec<(Arc<Outbox>, LogLimiter, &'static [EventKind])>,
 }
 
 impl Sinks {
-    pub fn add(&mut self, name: &'static str, tx: mpsc::Sender<Arc<Event>>) {
+    pub fn add(&mut self, name: String, tx: mpsc::Sender<Arc<Event>>) {
         self.senders.push((name, tx));
     }
 
@@ -85,11 +85,18 @@ impl Sinks {
             .push((outbox, LogLimiter::new(Duration::from_secs(60)), kinds));
     }
 
-    /// Attaches a sink started by `running::RunningSinks`.
+    /// Attaches a sink started by `running::RunningSinks`, in place of the one of the same
+    /// name, if any (a sink a reload restarted).
     pub(crate) fn attach(&mut self, handle: running::SinkHandle) {
         match handle {
-            running::SinkHandle::Channel(name, tx) => self.add(name, tx),
-            running::SinkHandle::Outbox(outbox, kinds) => self.add_outbox(outbox, kinds),
+            running::SinkHandle::Channel(name, tx) => {
+                self.remove(&name);
+                self.add(name, tx);
+            }
+            running::SinkHandle::Outbox(outbox, kinds) => {
+                self.remove(outbox.name());
+                self.add_outbox(outbox, kinds);
+            }
         }
     }
 

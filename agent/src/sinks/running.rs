@@ -1,5 +1,6 @@
-//! The running sinks' tasks, by name: started at start-up and by a reload, restarted when a
-//! reload changes their settings, stopped when it disables them.
+//! The running sinks' tasks, by name: every sink (stdout, MQTT, OTLP, each webhook) is started
+//! here at start-up and by a reload, restarted when a reload changes its settings, stopped when
+//! a reload removes it, and joined here at shutdown.
 //!
 //! Starting is split in two so that a reload changes nothing when any sink cannot be set up:
 //! [`RunningSinks::prepare`] does everything that can fail (passwords, TLS files, exporters,
@@ -12,27 +13,54 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use seismo_config::Config;
+use seismo_config::{Config, MqttSinkConfig, OtlpSinkConfig, StdoutSinkConfig, WebhookSinkConfig};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::deliver;
+use super::deliver::{self, Delivery};
 use super::mqtt::{MqttSettings, MqttSink};
 use super::otlp::transport::LogsTransport;
 use super::otlp::OtlpSink;
+use super::webhook::WebhookSink;
 use super::{EventKind, SINK_QUEUE};
 use crate::backoff::Backoff;
 use crate::event::Event;
 use crate::sinks::outbox::Outbox;
 use crate::telemetry::stats::Stats;
 
-/// Every sink by name, in the order they are started.
-pub(crate) const SINK_NAMES: [&str; 3] = ["stdout", "mqtt", "otlp"];
+/// The settings of one enabled sink: what starts it, and what a reload compares.
+#[derive(Debug, PartialEq)]
+pub(crate) enum SinkConfig<'a> {
+    Stdout(&'a StdoutSinkConfig),
+    Mqtt(&'a MqttSinkConfig),
+    Otlp(&'a OtlpSinkConfig),
+    Webhook(&'a WebhookSinkConfig),
+}
+
+/// Every sink `config` enables, by name, in the order they start: `stdout`, `mqtt`, `otlp`,
+/// then each `[[sinks.webhook]]` under the name of its outbox (`webhook-{name}`).
+pub(crate) fn configured(config: &Config) -> Vec<(String, SinkConfig<'_>)> {
+    let sinks = &config.sinks;
+    let mut out = Vec::new();
+    if sinks.stdout.enabled {
+        out.push(("stdout".to_owned(), SinkConfig::Stdout(&sinks.stdout)));
+    }
+    if sinks.mqtt.enabled {
+        out.push(("mqtt".to_owned(), SinkConfig::Mqtt(&sinks.mqtt)));
+    }
+    if sinks.otlp.enabled {
+        out.push(("otlp".to_owned(), SinkConfig::Otlp(&sinks.otlp)));
+    }
+    for w in &sinks.webhook {
+        out.push((w.outbox_name(), SinkConfig::Webhook(w)));
+    }
+    out
+}
 
 /// What the pipeline holds of a started sink (see `Sinks::attach`).
 pub(crate) enum SinkHandle {
-    Channel(&'static str, mpsc::Sender<Arc<Event>>),
+    Channel(String, mpsc::Sender<Arc<Event>>),
     /// An outbox-backed sink and the event kinds it exports.
     Outbox(Arc<Outbox>, &'static [EventKind]),
 }
@@ -42,6 +70,7 @@ pub(crate) enum PreparedSink {
     Stdout,
     Mqtt(Box<MqttSettings>, Backoff, Arc<Outbox>),
     Otlp(Box<LogsTransport>, Backoff, Arc<Outbox>),
+    Webhook(Box<WebhookSink>, Backoff, Arc<Outbox>),
 }
 
 struct SinkTask {
@@ -57,8 +86,8 @@ pub(crate) struct RunningSinks {
     stats: Arc<Stats>,
     /// Cancelled after the pipeline has stopped: outbox-backed sinks drain, then end.
     stop: CancellationToken,
-    tasks: BTreeMap<&'static str, SinkTask>,
-    outboxes: HashMap<&'static str, Arc<Outbox>>,
+    tasks: BTreeMap<String, SinkTask>,
+    outboxes: HashMap<String, Arc<Outbox>>,
 }
 
 impl RunningSinks {
@@ -73,49 +102,55 @@ impl RunningSinks {
         }
     }
 
-    /// Sets sink `name` up as `config` says; `None` when it is disabled. Must run inside the
-    /// runtime (the OTLP exporter needs it).
-    pub(crate) fn prepare(
-        &self,
-        name: &'static str,
-        config: &Config,
-    ) -> anyhow::Result<Option<PreparedSink>> {
-        let sinks = &config.sinks;
-        Ok(match name {
-            "stdout" if sinks.stdout.enabled => Some(PreparedSink::Stdout),
-            "mqtt" if sinks.mqtt.enabled => {
-                let cfg = &sinks.mqtt;
+    /// Sets sink `name` up with its settings `sink` (one of [`configured`]). Must run inside
+    /// the runtime (the OTLP exporter needs it).
+    pub(crate) fn prepare(&self, name: &str, sink: &SinkConfig) -> anyhow::Result<PreparedSink> {
+        Ok(match sink {
+            SinkConfig::Stdout(_) => PreparedSink::Stdout,
+            SinkConfig::Mqtt(cfg) => {
                 let settings = MqttSettings::resolve(cfg, &self.host)
                     .context("cannot set up the MQTT sink")?;
                 let outbox = self
                     .outbox(name, cfg.outbox_max_bytes)
                     .context("cannot open the MQTT sink's outbox")?;
-                Some(PreparedSink::Mqtt(
+                PreparedSink::Mqtt(
                     Box::new(settings),
                     Backoff::new(cfg.retry_initial, cfg.retry_max),
                     outbox,
-                ))
+                )
             }
-            "otlp" if sinks.otlp.enabled => {
-                let cfg = &sinks.otlp;
+            SinkConfig::Otlp(cfg) => {
                 let transport =
                     LogsTransport::new(cfg, &self.host).context("cannot set up the OTLP sink")?;
                 let outbox = self
                     .outbox(name, cfg.outbox_max_bytes)
                     .context("cannot open the OTLP sink's outbox")?;
                 tracing::info!(endpoint = transport.endpoint(), protocol = ?cfg.protocol, "OTLP sink enabled");
-                Some(PreparedSink::Otlp(
+                PreparedSink::Otlp(
                     Box::new(transport),
                     Backoff::new(cfg.retry_initial, cfg.retry_max),
                     outbox,
-                ))
+                )
             }
-            _ => None,
+            SinkConfig::Webhook(cfg) => {
+                let sink = WebhookSink::new(cfg)
+                    .with_context(|| format!("cannot set up the webhook `{}`", cfg.name))?;
+                let outbox = self.outbox(name, cfg.outbox_max_bytes).with_context(|| {
+                    format!("cannot open the outbox of the webhook `{}`", cfg.name)
+                })?;
+                tracing::info!(webhook = %cfg.name, endpoint = sink.endpoint(), format = ?cfg.format, "webhook sink enabled");
+                PreparedSink::Webhook(
+                    Box::new(sink),
+                    Backoff::new(cfg.retry_initial, cfg.retry_max),
+                    outbox,
+                )
+            }
         })
     }
 
-    /// The outbox of `name`: the one already open, or opened now.
-    fn outbox(&self, name: &'static str, max_bytes: u64) -> anyhow::Result<Arc<Outbox>> {
+    /// The outbox of `name`: the one already open (with the bound it was opened with), or
+    /// opened now.
+    fn outbox(&self, name: &str, max_bytes: u64) -> anyhow::Result<Arc<Outbox>> {
         if let Some(o) = self.outboxes.get(name) {
             return Ok(Arc::clone(o));
         }
@@ -128,23 +163,9 @@ impl RunningSinks {
     }
 
     /// Spawns a prepared sink's task; returns what the pipeline attaches.
-    pub(crate) fn start(&mut self, name: &'static str, sink: PreparedSink) -> SinkHandle {
+    pub(crate) fn start(&mut self, name: String, sink: PreparedSink) -> SinkHandle {
         let restart = CancellationToken::new();
-        let outbox_sink = |this: &mut Self,
-                           outbox: Arc<Outbox>,
-                           kinds: &'static [EventKind],
-                           handle: JoinHandle<()>| {
-            this.outboxes.insert(name, Arc::clone(&outbox));
-            this.tasks.insert(
-                name,
-                SinkTask {
-                    restart: Some(restart.clone()),
-                    handle,
-                },
-            );
-            SinkHandle::Outbox(outbox, kinds)
-        };
-        match sink {
+        let (outbox, kinds, handle) = match sink {
             PreparedSink::Stdout => {
                 let (tx, rx) = mpsc::channel(SINK_QUEUE);
                 let handle = tokio::spawn(super::stdout::run(
@@ -153,35 +174,54 @@ impl RunningSinks {
                     Arc::clone(&self.stats),
                 ));
                 self.tasks.insert(
-                    name,
+                    name.clone(),
                     SinkTask {
                         restart: None,
                         handle,
                     },
                 );
-                SinkHandle::Channel(name, tx)
+                return SinkHandle::Channel(name, tx);
             }
             PreparedSink::Mqtt(settings, backoff, outbox) => {
-                let handle = tokio::spawn(deliver::run_restartable(
-                    Arc::clone(&outbox),
-                    MqttSink::new(*settings),
-                    backoff,
-                    self.stop.clone(),
-                    restart.clone(),
-                ));
-                outbox_sink(self, outbox, EventKind::ALL, handle)
+                let handle = self.deliver(&outbox, MqttSink::new(*settings), backoff, &restart);
+                (outbox, EventKind::ALL, handle)
             }
             PreparedSink::Otlp(transport, backoff, outbox) => {
-                let handle = tokio::spawn(deliver::run_restartable(
-                    Arc::clone(&outbox),
-                    OtlpSink::new(*transport),
-                    backoff,
-                    self.stop.clone(),
-                    restart.clone(),
-                ));
-                outbox_sink(self, outbox, EventKind::ALERTS_AND_INCIDENTS, handle)
+                let handle = self.deliver(&outbox, OtlpSink::new(*transport), backoff, &restart);
+                (outbox, EventKind::ALERTS_AND_INCIDENTS, handle)
             }
-        }
+            PreparedSink::Webhook(sink, backoff, outbox) => {
+                let kinds = sink.event_kinds();
+                let handle = self.deliver(&outbox, *sink, backoff, &restart);
+                (outbox, kinds, handle)
+            }
+        };
+        self.outboxes.insert(name.clone(), Arc::clone(&outbox));
+        self.tasks.insert(
+            name,
+            SinkTask {
+                restart: Some(restart),
+                handle,
+            },
+        );
+        SinkHandle::Outbox(outbox, kinds)
+    }
+
+    /// Spawns the delivery loop of an outbox-backed sink.
+    fn deliver<D: Delivery + 'static>(
+        &self,
+        outbox: &Arc<Outbox>,
+        sink: D,
+        backoff: Backoff,
+        restart: &CancellationToken,
+    ) -> JoinHandle<()> {
+        tokio::spawn(deliver::run_restartable(
+            Arc::clone(outbox),
+            sink,
+            backoff,
+            self.stop.clone(),
+            restart.clone(),
+        ))
     }
 
     /// Ends sink `name`'s task and waits for it. The caller detaches a channel sink from the
@@ -198,11 +238,12 @@ impl RunningSinks {
     }
 
     /// Replaces a running outbox-backed sink by one with new settings, on the same outbox: the
-    /// pipeline keeps appending meanwhile, and nothing queued is lost.
-    pub(crate) async fn restart(&mut self, name: &'static str, sink: PreparedSink) {
-        self.stop(name).await;
-        // Same outbox, already attached to the pipeline.
-        let _ = self.start(name, sink);
+    /// pipeline keeps appending meanwhile, and nothing queued is lost. Returns what the
+    /// pipeline attaches in place of the old one (the kinds of event it takes may differ: a
+    /// webhook's format changed).
+    pub(crate) async fn restart(&mut self, name: String, sink: PreparedSink) -> SinkHandle {
+        self.stop(&name).await;
+        self.start(name, sink)
     }
 
     /// After the pipeline has stopped: outbox-backed sinks deliver what they can within their

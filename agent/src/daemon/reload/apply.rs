@@ -8,7 +8,7 @@ use crate::daemon::running::Running;
 use crate::logs::lines_sink::LinesSink;
 use crate::logs::{open_lines_sink, PreparedSource, SourceSettings};
 use crate::pipeline::DetectorsReloaded;
-use crate::sinks::running::PreparedSink;
+use crate::sinks::running::{configured, PreparedSink, SinkHandle};
 use crate::sources::host::{HostCollector, HostTask};
 
 /// A changed file source, set up.
@@ -20,7 +20,7 @@ enum PreparedFiles {
 
 /// Everything a plan needs that could fail, done before anything is applied.
 pub(crate) struct Prepared {
-    sinks: Vec<(&'static str, Change, Option<PreparedSink>)>,
+    sinks: Vec<(String, Change, Option<PreparedSink>)>,
     sources: Vec<PreparedFiles>,
     lines_sink: Option<Option<LinesSink>>,
     host: Option<Option<HostCollector>>,
@@ -38,13 +38,14 @@ impl Running {
     /// Sets up every component `plan` adds or changes.
     pub(crate) fn prepare(&self, plan: &Plan) -> anyhow::Result<Prepared> {
         let config = &plan.config;
+        let configured = configured(config);
         let mut sinks = Vec::new();
         for (name, change) in &plan.sinks {
-            let prepared = match change {
-                Change::Removed => None,
-                _ => self.sinks.prepare(name, config)?,
+            let prepared = match (change, configured.iter().find(|(n, _)| n == name)) {
+                (Change::Removed, _) | (_, None) => None,
+                (_, Some((_, sink))) => Some(self.sinks.prepare(name, sink)?),
             };
-            sinks.push((*name, *change, prepared));
+            sinks.push((name.clone(), *change, prepared));
         }
         let mut sources = Vec::new();
         for (name, change) in &plan.sources {
@@ -85,12 +86,21 @@ impl Running {
         for (name, change, sink) in prepared.sinks {
             match (change, sink) {
                 (Change::Removed, _) => self.detach_sink(name).await,
-                (Change::Added, Some(sink)) => self.attach_sink(name, sink).await,
-                (Change::Changed { .. }, Some(PreparedSink::Stdout)) => {
-                    self.detach_sink(name).await;
-                    self.attach_sink(name, PreparedSink::Stdout).await;
+                (Change::Added, Some(sink)) => {
+                    let handle = self.sinks.start(name, sink);
+                    self.attach_sink(handle).await;
                 }
-                (Change::Changed { .. }, Some(sink)) => self.sinks.restart(name, sink).await,
+                // A channel sink ends when the pipeline lets go of it: detached first.
+                (Change::Changed { .. }, Some(PreparedSink::Stdout)) => {
+                    self.detach_sink(name.clone()).await;
+                    let handle = self.sinks.start(name, PreparedSink::Stdout);
+                    self.attach_sink(handle).await;
+                }
+                // The pipeline keeps appending to the outbox meanwhile.
+                (Change::Changed { .. }, Some(sink)) => {
+                    let handle = self.sinks.restart(name, sink).await;
+                    self.attach_sink(handle).await;
+                }
                 (_, None) => {}
             }
         }
@@ -177,8 +187,8 @@ impl Running {
         applied
     }
 
-    async fn attach_sink(&mut self, name: &'static str, sink: PreparedSink) {
-        let handle = self.sinks.start(name, sink);
+    /// The pipeline takes a started sink, in place of the one of the same name, if any.
+    async fn attach_sink(&mut self, handle: SinkHandle) {
         self.pipeline
             .apply(move |_, sinks| {
                 sinks.attach(handle);
@@ -188,13 +198,14 @@ impl Running {
     }
 
     /// The pipeline lets go of the sink first, so its task sees no more events, then it stops.
-    async fn detach_sink(&mut self, name: &'static str) {
+    async fn detach_sink(&mut self, name: String) {
+        let detached = name.clone();
         self.pipeline
             .apply(move |_, sinks| {
-                sinks.remove(name);
+                sinks.remove(&detached);
                 ((), Vec::new())
             })
             .await;
-        self.sinks.stop(name).await;
+        self.sinks.stop(&name).await;
     }
 }

@@ -8,9 +8,10 @@
 //! - file sources: added ones start; removed ones stop after what they read is processed and
 //!   checkpointed; changed ones keep their templates, counts and file positions (their tailer,
 //!   when its settings changed, restarts from the positions the log stage processed);
-//! - sinks: added ones start, removed ones stop (what their outbox holds stays on disk for
-//!   when they come back), changed ones reconnect with the new settings on the same outbox, so
-//!   pending alerts are delivered with the new settings; unchanged ones are not touched;
+//! - sinks (stdout, MQTT, OTLP, each webhook by its name): added ones start, removed ones stop
+//!   (what their outbox holds stays on disk for when they come back), changed ones reconnect
+//!   with the new settings on the same outbox, so pending alerts are delivered with the new
+//!   settings; unchanged ones are not touched;
 //! - host metrics: a changed `[sources.host]` restarts the collector;
 //! - detectors: a signal whose effective settings are unchanged keeps its detector and all
 //!   it learned; a changed one gets a fresh detector; a disabled one resolves its alert;

@@ -3,6 +3,7 @@
 use seismo_config::{Config, FileSourceConfig};
 
 use crate::pipeline::DetectorsReloaded;
+use crate::sinks::running::configured;
 
 /// Settings that only take effect at start-up: a reload keeps their running value.
 pub const RESTART_ONLY: [&str; 12] = [
@@ -17,7 +18,7 @@ pub const RESTART_ONLY: [&str; 12] = [
     "http",
     "silences",
     "hooks",
-    "sinks.webhook",
+    "sinks.webhook.outbox_max_bytes",
 ];
 
 /// How a named component (file source or sink) changed.
@@ -54,8 +55,8 @@ pub struct Plan {
     pub lines_sink: bool,
     /// `[sources.journal]` changed (started, stopped or reconfigured).
     pub journal: bool,
-    /// Sinks by name (`stdout`, `mqtt`, `otlp`).
-    pub sinks: Vec<(&'static str, Change)>,
+    /// Sinks by name (`stdout`, `mqtt`, `otlp`, `webhook-{name}`).
+    pub sinks: Vec<(String, Change)>,
     pub host: bool,
     /// `[[sources.processes]]` / `[[sources.scrape]]` changed: their tasks are reconciled.
     pub processes: bool,
@@ -178,48 +179,36 @@ pub fn plan(old: &Config, mut new: Config) -> Plan {
     keep_running_value!("http", http);
     keep_running_value!("silences", silences);
     keep_running_value!("hooks", hooks);
-    keep_running_value!("sinks.webhook", sinks.webhook);
-
-    let find = |list: &[FileSourceConfig], name: &str| list.iter().position(|s| s.name == name);
-    let mut sources = Vec::new();
-    for o in &old.sources.files {
-        match find(&new.sources.files, &o.name).map(|i| &new.sources.files[i]) {
-            None => sources.push((o.name.clone(), Change::Removed)),
-            Some(n) if n != o => sources.push((
-                o.name.clone(),
-                Change::Changed {
-                    tailer: tailer_changed(o, n),
-                },
-            )),
-            Some(_) => {}
-        }
-    }
-    for n in &new.sources.files {
-        if find(&old.sources.files, &n.name).is_none() {
-            sources.push((n.name.clone(), Change::Added));
-        }
-    }
-
-    let mut sinks = Vec::new();
-    let (o, n) = (&old.sinks, &new.sinks);
-    for (name, was, is, same) in [
-        (
-            "stdout",
-            o.stdout.enabled,
-            n.stdout.enabled,
-            o.stdout == n.stdout,
-        ),
-        ("mqtt", o.mqtt.enabled, n.mqtt.enabled, o.mqtt == n.mqtt),
-        ("otlp", o.otlp.enabled, n.otlp.enabled, o.otlp == n.otlp),
-    ] {
-        let change = match (was, is) {
-            (false, true) => Some(Change::Added),
-            (true, false) => Some(Change::Removed),
-            (true, true) if !same => Some(Change::Changed { tailer: false }),
-            _ => None,
+    // A webhook's outbox is opened with its bound once per run, like those of MQTT and OTLP.
+    for n in &mut new.sinks.webhook {
+        let Some(o) = old.sinks.webhook.iter().find(|o| o.name == n.name) else {
+            continue;
         };
-        sinks.extend(change.map(|c| (name, c)));
+        if o.outbox_max_bytes != n.outbox_max_bytes {
+            if !needs_restart.contains(&"sinks.webhook.outbox_max_bytes") {
+                needs_restart.push("sinks.webhook.outbox_max_bytes");
+            }
+            n.outbox_max_bytes = o.outbox_max_bytes;
+        }
     }
+
+    let sources = by_name(
+        &old.sources.files,
+        &new.sources.files,
+        |s| &s.name,
+        |o, n| {
+            (o != n).then(|| Change::Changed {
+                tailer: tailer_changed(o, n),
+            })
+        },
+    );
+    // Sinks by name (a disabled sink is not in the list: its settings do not matter).
+    let sinks = by_name(
+        &configured(old),
+        &configured(&new),
+        |(name, _)| name,
+        |(_, o), (_, n)| (o != n).then_some(Change::Changed { tailer: false }),
+    );
 
     Plan {
         needs_restart,
@@ -235,6 +224,31 @@ pub fn plan(old: &Config, mut new: Config) -> Plan {
         logging_level: old.logging.level != new.logging.level,
         config: new,
     }
+}
+
+/// Compares two lists of named components: the removed and changed ones in the old list's
+/// order, then the added ones in the new list's. `changed` says how one still there changed,
+/// if it did.
+fn by_name<T>(
+    old: &[T],
+    new: &[T],
+    name: impl Fn(&T) -> &str,
+    changed: impl Fn(&T, &T) -> Option<Change>,
+) -> Vec<(String, Change)> {
+    let find = |list: &'_ [T], wanted: &str| list.iter().position(|x| name(x) == wanted);
+    let mut out = Vec::new();
+    for o in old {
+        match find(new, name(o)) {
+            None => out.push((name(o).to_owned(), Change::Removed)),
+            Some(i) => out.extend(changed(o, &new[i]).map(|c| (name(o).to_owned(), c))),
+        }
+    }
+    for n in new {
+        if find(old, name(n)).is_none() {
+            out.push((name(n).to_owned(), Change::Added));
+        }
+    }
+    out
 }
 
 /// Whether the settings the tailer thread uses differ (the others are the log stage's).
@@ -275,6 +289,11 @@ port = 1883
 
     fn config(text: &str) -> Config {
         seismo_config::parse(text, "test").unwrap()
+    }
+
+    /// The plan's sinks, names borrowed (for comparing with literals).
+    fn sinks(p: &Plan) -> Vec<(&str, Change)> {
+        p.sinks.iter().map(|(n, c)| (n.as_str(), *c)).collect()
     }
 
     fn edit(pairs: &[(&str, &str)]) -> Config {
@@ -326,7 +345,7 @@ port = 1883
     fn sinks_are_added_removed_changed_or_left_alone() {
         let base = config(BASE);
         let p = plan(&base, edit(&[("port = 1883", "port = 1884")]));
-        assert_eq!(p.sinks, [("mqtt", Change::Changed { tailer: false })]);
+        assert_eq!(sinks(&p), [("mqtt", Change::Changed { tailer: false })]);
         let p = plan(
             &base,
             edit(&[(
@@ -334,7 +353,7 @@ port = 1883
                 "[sinks.mqtt]\nenabled = false",
             )]),
         );
-        assert_eq!(p.sinks, [("mqtt", Change::Removed)]);
+        assert_eq!(sinks(&p), [("mqtt", Change::Removed)]);
         let p = plan(
             &base,
             edit(&[(
@@ -343,7 +362,7 @@ port = 1883
             )]),
         );
         assert_eq!(
-            p.sinks,
+            sinks(&p),
             [("stdout", Change::Removed), ("otlp", Change::Added)]
         );
         // A disabled sink's settings do not matter.
@@ -442,12 +461,103 @@ port = 1883
     fn every_sink_has_a_name_the_plan_uses() {
         let p = plan(
             &config("[sinks.stdout]\nenabled = false\n"),
-            config("[sinks.otlp]\nenabled = true\n[sinks.mqtt]\nenabled = true\nhost = \"h\"\n"),
+            config(
+                "[sinks.otlp]\nenabled = true\n[sinks.mqtt]\nenabled = true\nhost = \"h\"\n\
+                 [[sinks.webhook]]\nname = \"ops\"\nformat = \"json\"\nurl = \"http://h/\"\n",
+            ),
         );
-        let names: Vec<&str> = p.sinks.iter().map(|(n, _)| *n).collect();
-        assert_eq!(names, ["stdout", "mqtt", "otlp"]);
-        assert!(names
+        // The names `RunningSinks` starts them by, in its order.
+        let running: Vec<String> = configured(&p.config).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(running, ["stdout", "mqtt", "otlp", "webhook-ops"]);
+        let added: Vec<(&str, Change)> = running
             .iter()
-            .all(|n| crate::sinks::running::SINK_NAMES.contains(n)));
+            .map(|n| (n.as_str(), Change::Added))
+            .collect();
+        assert_eq!(sinks(&p), added);
+    }
+
+    fn webhook(name: &str, url: &str, extra: &str) -> String {
+        format!("[[sinks.webhook]]\nname = \"{name}\"\nformat = \"json\"\nurl = \"{url}\"\n{extra}")
+    }
+
+    #[test]
+    fn webhooks_are_added_removed_and_changed_by_name() {
+        let base = config(&format!(
+            "{BASE}{}{}",
+            webhook("a", "http://a/", ""),
+            webhook("b", "http://b/", "")
+        ));
+        assert!(plan(&base, base.clone()).is_empty());
+        // `a` to another URL, `b` removed, `c` added.
+        let p = plan(
+            &base,
+            config(&format!(
+                "{BASE}{}{}",
+                webhook("a", "http://a2/", ""),
+                webhook("c", "http://c/", "")
+            )),
+        );
+        assert_eq!(
+            sinks(&p),
+            [
+                ("webhook-a", Change::Changed { tailer: false }),
+                ("webhook-b", Change::Removed),
+                ("webhook-c", Change::Added),
+            ]
+        );
+        assert!(p.needs_restart.is_empty());
+        assert_eq!(
+            p.summary(None),
+            "changed: sinks ~webhook-a -webhook-b +webhook-c"
+        );
+        // The order of the tables does not matter, their names do.
+        let swapped = config(&format!(
+            "{BASE}{}{}",
+            webhook("b", "http://b/", ""),
+            webhook("a", "http://a/", "")
+        ));
+        assert!(plan(&base, swapped).is_empty());
+    }
+
+    #[test]
+    fn a_webhooks_outbox_bound_needs_a_restart_and_its_other_settings_apply() {
+        let base = config(&format!("{BASE}{}", webhook("a", "http://a/", "")));
+        let p = plan(
+            &base,
+            config(&format!(
+                "{BASE}{}",
+                webhook(
+                    "a",
+                    "http://a2/",
+                    "outbox_max_bytes = 2000000\ntimeout = \"2s\""
+                )
+            )),
+        );
+        assert_eq!(p.needs_restart, ["sinks.webhook.outbox_max_bytes"]);
+        assert_eq!(
+            sinks(&p),
+            [("webhook-a", Change::Changed { tailer: false })]
+        );
+        let a = &p.config.sinks.webhook[0];
+        assert_eq!(
+            a.outbox_max_bytes, base.sinks.webhook[0].outbox_max_bytes,
+            "the running bound is kept"
+        );
+        assert_eq!(a.timeout, std::time::Duration::from_secs(2));
+        assert_eq!(
+            p.summary(None),
+            "changed: sinks ~webhook-a; needs a restart (running value kept): sinks.webhook.outbox_max_bytes"
+        );
+        // The bound alone: nothing to apply.
+        let p = plan(
+            &base,
+            config(&format!(
+                "{BASE}{}",
+                webhook("a", "http://a/", "outbox_max_bytes = 2000000")
+            )),
+        );
+        assert!(p.is_empty());
+        assert_eq!(p.needs_restart, ["sinks.webhook.outbox_max_bytes"]);
+        assert!(RESTART_ONLY.contains(&"sinks.webhook.outbox_max_bytes"));
     }
 }
