@@ -363,9 +363,10 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        // The ack's blocking task may finish after the loop was dropped: wait for it.
+        // The ack's blocking task may finish after the loop was dropped: wait for it, and for
+        // the count it takes after the ack (the two are not one atomic step).
         for _ in 0..500 {
-            if outbox.queued() == 0 {
+            if outbox.queued() == 0 && SinkStats::get(&stats.delivered) >= 10 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
