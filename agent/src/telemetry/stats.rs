@@ -146,104 +146,9 @@ impl Stats {
         counter.load(Ordering::Relaxed)
     }
 
-    /// One line for the log.
+    /// One line for the log at stop: every counter of the catalog, `key=value`.
     pub fn summary(&self) -> String {
-        let g = Self::get;
-        let logs = format!(
-            "log_lines={} log_bytes_read={} log_files_watched={} log_lines_truncated={} \
-             log_records_malformed={} log_lines_invalid_utf8={} log_lines_with_nul={} log_lines_unparsed={} \
-             log_files_renamed={} log_files_truncated={} log_files_copies={} log_files_deleted={} \
-             log_files_finished={} log_files_vanished={} log_files_compressed={} \
-             log_files_not_regular={} log_permission_denied={} log_symlink_loops={} \
-             log_walk_errors={} log_read_errors={} log_state_errors={} log_templates_new={}",
-            g(&self.log_lines),
-            g(&self.log_bytes_read),
-            g(&self.log_files_watched),
-            g(&self.log_lines_truncated),
-            g(&self.log_records_malformed),
-            g(&self.log_lines_invalid_utf8),
-            g(&self.log_lines_with_nul),
-            g(&self.log_lines_unparsed),
-            g(&self.log_files_renamed),
-            g(&self.log_files_truncated),
-            g(&self.log_files_copies),
-            g(&self.log_files_deleted),
-            g(&self.log_files_finished),
-            g(&self.log_files_vanished),
-            g(&self.log_files_compressed),
-            g(&self.log_files_not_regular),
-            g(&self.log_permission_denied),
-            g(&self.log_symlink_loops),
-            g(&self.log_walk_errors),
-            g(&self.log_read_errors),
-            g(&self.log_state_errors),
-            g(&self.log_templates_new),
-        );
-        let base = format!(
-            "samples={} signals={} anomalies={} alerts_firing={} alerts_resolved={} \
-             incidents_opened={} incidents_resolved={} stdout_written={} host_batches_dropped={} host_errors={} non_finite_skipped={} \
-             signals_refused={} signals_evicted={} stdout_errors={} alerts_silenced={} reloads_ok={} \
-             reloads_refused={}",
-            g(&self.samples),
-            g(&self.signals_active),
-            g(&self.anomalies),
-            g(&self.alerts_firing),
-            g(&self.alerts_resolved),
-            g(&self.incidents_opened),
-            g(&self.incidents_resolved),
-            g(&self.stdout_written),
-            g(&self.host_batches_dropped),
-            g(&self.host_errors),
-            g(&self.non_finite_skipped),
-            g(&self.signals_refused),
-            g(&self.signals_evicted),
-            g(&self.stdout_errors),
-            g(&self.alerts_silenced),
-            g(&self.reloads_ok),
-            g(&self.reloads_refused),
-        );
-        let journal = format!(
-            "journal_records={} journal_records_malformed={} journal_records_unit_overflow={} \
-             journal_units={} journal_restarts={} journal_stderr_lines={}",
-            g(&self.journal_records),
-            g(&self.journal_records_malformed),
-            g(&self.journal_records_unit_overflow),
-            g(&self.journal_units),
-            g(&self.journal_restarts),
-            g(&self.journal_stderr_lines),
-        );
-        let hooks = format!(
-            "hook_runs_ok={} hook_runs_failed={} hook_runs_timed_out={} hook_runs_interrupted={} \
-             hook_runs_skipped_concurrency={} hook_runs_skipped_interval={} hook_runs_dry_run={}",
-            g(&self.hook_runs_ok),
-            g(&self.hook_runs_failed),
-            g(&self.hook_runs_timed_out),
-            g(&self.hook_runs_interrupted),
-            g(&self.hook_runs_skipped_concurrency),
-            g(&self.hook_runs_skipped_interval),
-            g(&self.hook_runs_dry_run),
-        );
-        let gauges = format!(
-            " otlp_metric_exports={} otlp_metric_export_failures={} otlp_metric_series_refused={}",
-            g(&self.otlp_metric_exports),
-            g(&self.otlp_metric_export_failures),
-            g(&self.otlp_metric_series_refused),
-        );
-        let sum = |l: &Labelled| l.snapshot().iter().map(|(_, n)| n).sum::<u64>();
-        let sources = format!(
-            " process_errors={} process_fds_denied={} process_pids_capped={} scrapes_ok={} scrape_errors={} scrape_series_dropped={} scrape_lines_invalid={}",
-            g(&self.process_errors),
-            g(&self.process_fds_denied),
-            g(&self.process_pids_capped),
-            g(&self.scrapes_ok),
-            sum(&self.scrape_errors),
-            sum(&self.scrape_series_dropped),
-            g(&self.scrape_lines_invalid),
-        );
-        format!(
-            "{base} {logs} {journal} {hooks}{gauges}{sources}{}",
-            self.sinks_summary()
-        )
+        super::catalog::summary(self, crate::clock::now_ms())
     }
 
     /// Registers (or finds) the counters of sink `name`.
@@ -255,27 +160,6 @@ impl Stats {
         let s = Arc::new(SinkStats::new(name));
         sinks.push(Arc::clone(&s));
         s
-    }
-
-    fn sinks_summary(&self) -> String {
-        let sinks = self.sinks.lock().unwrap_or_else(|p| p.into_inner());
-        let now = crate::clock::now_ms();
-        sinks
-            .iter()
-            .map(|s| {
-                let g = SinkStats::get;
-                format!(
-                    " {n}.queued={} {n}.delivered={} {n}.retried={} {n}.dropped={} {n}.corrupt={} {n}.oldest_age_s={:.1}",
-                    g(&s.queued),
-                    g(&s.delivered),
-                    g(&s.retried),
-                    g(&s.dropped),
-                    g(&s.corrupt),
-                    s.oldest_age_ms(now) as f64 / 1000.0,
-                    n = s.name,
-                )
-            })
-            .collect()
     }
 }
 
