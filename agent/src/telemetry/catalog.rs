@@ -240,6 +240,13 @@ fn sinks(stats: &Stats) -> Vec<Arc<SinkStats>> {
         .clone()
 }
 
+impl Stats {
+    /// The one line logged at stop (see [`summary`]).
+    pub fn summary(&self) -> String {
+        summary(self, crate::clock::now_ms())
+    }
+}
+
 /// The one line logged at stop: `key=value` for every series of [`FAMILIES`] that has a summary
 /// key, in table order, then `{sink}.{key}=value` sink by sink.
 pub fn summary(stats: &Stats, now_ms: i64) -> String {

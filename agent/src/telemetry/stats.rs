@@ -1,6 +1,7 @@
 //! Self-metrics: the counters every component bumps. What each one means, and where it is
 //! shown (/metrics, the summary logged at stop), is its family in `catalog.rs`: a field added
-//! here without one fails a test there. Relaxed atomics: each counter is independent.
+//! here without one fails a test there; `Stats::summary` is defined there too. Relaxed atomics:
+//! each counter is independent.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -93,11 +94,6 @@ impl Stats {
 
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
-    }
-
-    /// One line for the log at stop: every counter of the catalog, `key=value`.
-    pub fn summary(&self) -> String {
-        super::catalog::summary(self, crate::clock::now_ms())
     }
 
     /// Registers (or finds) the counters of sink `name`.
