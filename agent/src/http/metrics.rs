@@ -13,19 +13,13 @@ use axum::response::IntoResponse;
 use super::process::ProcessStats;
 use super::state::HttpState;
 use crate::clock::now_ms;
-use crate::telemetry::stats::{SinkStats, Stats};
+use crate::telemetry::catalog::{self, Exposed, Kind, Value};
 
 pub(super) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 pub(super) async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
     let body = render(&s, &ProcessStats::read());
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], body)
-}
-
-#[derive(Clone, Copy)]
-enum Kind {
-    Counter,
-    Gauge,
 }
 
 /// A text exposition being written.
@@ -73,12 +67,6 @@ impl Exposition {
     }
 }
 
-#[derive(Clone, Copy)]
-enum Value {
-    Int(u64),
-    Float(f64),
-}
-
 fn escape_label_value(out: &mut String, v: &str) {
     for c in v.chars() {
         match c {
@@ -103,10 +91,9 @@ fn write_float(out: &mut String, f: f64) {
 fn render(s: &HttpState, process: &ProcessStats) -> String {
     use Kind::{Counter, Gauge};
     use Value::{Float, Int};
-    let st: &Stats = &s.stats;
-    let g = |c: &std::sync::atomic::AtomicU64| Int(Stats::get(c));
     let mut e = Exposition(String::with_capacity(8192));
 
+    // The agent's state, outside `Stats`.
     e.family("seismo_build_info", Gauge, "The agent's version; always 1.");
     e.sample(
         "seismo_build_info",
@@ -119,307 +106,28 @@ fn render(s: &HttpState, process: &ProcessStats) -> String {
         "1 once sources and sinks are started (what /readyz answers), else 0.",
         Int(u64::from(s.ready.load(Ordering::Relaxed))),
     );
-    let beat = st.heartbeat_ms.load(Ordering::Relaxed);
-    if beat > 0 {
-        let age = u64::try_from(now_ms()).unwrap_or(0).saturating_sub(beat);
-        e.single(
-            "seismo_pipeline_heartbeat_age_seconds",
-            Gauge,
-            "Seconds since the pipeline last ticked (it ticks every second; /healthz fails past 30).",
-            Float(age as f64 / 1000.0),
-        );
-    }
-
-    // Sources.
-    e.single(
-        "seismo_samples_total",
-        Counter,
-        "Samples of host and log signals that reached the pipeline.",
-        g(&st.samples),
-    );
-    e.single(
-        "seismo_host_errors_total",
-        Counter,
-        "Host metric collection steps that failed (a /proc read, a statvfs).",
-        g(&st.host_errors),
-    );
-    e.single(
-        "seismo_log_lines_total",
-        Counter,
-        "Log lines (or multiline events) fully processed.",
-        g(&st.log_lines),
-    );
-    e.single(
-        "seismo_log_bytes_read_total",
-        Counter,
-        "Bytes read from log files.",
-        g(&st.log_bytes_read),
-    );
-    e.single(
-        "seismo_log_files_watched",
-        Gauge,
-        "Log files being tailed.",
-        g(&st.log_files_watched),
-    );
-    e.single(
-        "seismo_log_templates_created_total",
-        Counter,
-        "Log templates created by the template miners.",
-        g(&st.log_templates_new),
-    );
-    e.family(
-        "seismo_journal_records_total",
-        Counter,
-        "Journal records by outcome: processed (mined per unit), malformed (journalctl output that was not a record, skipped), unit_overflow (processed, of units beyond max_units, mined together as _overflow).",
-    );
-    for (outcome, c) in [
-        ("processed", &st.journal_records),
-        ("malformed", &st.journal_records_malformed),
-        ("unit_overflow", &st.journal_records_unit_overflow),
-    ] {
-        e.sample(
-            "seismo_journal_records_total",
-            &[("outcome", outcome)],
-            g(c),
-        );
-    }
-    e.single(
-        "seismo_journal_units",
-        Gauge,
-        "Journal units mined separately.",
-        g(&st.journal_units),
-    );
-    e.single(
-        "seismo_journal_restarts_total",
-        Counter,
-        "journalctl restarts (it exited or could not be started); each is retried with backoff.",
-        g(&st.journal_restarts),
-    );
-    e.single(
-        "seismo_journal_stderr_lines_total",
-        Counter,
-        "Lines journalctl wrote on its standard error (logged at most once a minute).",
-        g(&st.journal_stderr_lines),
-    );
-    e.family(
-        "seismo_log_lines_flagged_total",
-        Counter,
-        "Log lines with a problem, processed anyway: truncated (cut at max_line_bytes), invalid_utf8 (bytes replaced), with_nul (NUL bytes removed), unparsed (header did not match the format).",
-    );
-    for (kind, c) in [
-        ("truncated", &st.log_lines_truncated),
-        ("invalid_utf8", &st.log_lines_invalid_utf8),
-        ("with_nul", &st.log_lines_with_nul),
-        ("unparsed", &st.log_lines_unparsed),
-    ] {
-        e.sample("seismo_log_lines_flagged_total", &[("kind", kind)], g(c));
-    }
-    e.family(
-        "seismo_log_file_events_total",
-        Counter,
-        "Log file events: renamed (rotation followed), truncated (copytruncate, read again from 0), deleted, finished (rotated or deleted file read to its end and closed), vanished (gone before it was opened), compressed and not_regular (matched and skipped).",
-    );
-    for (event, c) in [
-        ("renamed", &st.log_files_renamed),
-        ("truncated", &st.log_files_truncated),
-        ("deleted", &st.log_files_deleted),
-        ("finished", &st.log_files_finished),
-        ("vanished", &st.log_files_vanished),
-        ("compressed", &st.log_files_compressed),
-        ("not_regular", &st.log_files_not_regular),
-    ] {
-        e.sample("seismo_log_file_events_total", &[("event", event)], g(c));
-    }
-    e.family(
-        "seismo_log_errors_total",
-        Counter,
-        "Errors of the file source, by kind: permission_denied and symlink_loop (once per path), walk (listing directories), read (opening or reading files), state (checkpoint, lines sink or template state writes, retried).",
-    );
-    for (kind, c) in [
-        ("permission_denied", &st.log_permission_denied),
-        ("symlink_loop", &st.log_symlink_loops),
-        ("walk", &st.log_walk_errors),
-        ("read", &st.log_read_errors),
-        ("state", &st.log_state_errors),
-    ] {
-        e.sample("seismo_log_errors_total", &[("kind", kind)], g(c));
-    }
-    e.family(
-        "seismo_process_errors_total",
-        Counter,
-        "Problems of the process groups ([[sources.processes]]), by kind: proc_unreadable (a step could not list /proc), fds_denied (a process's /proc/PID/fd refused for lack of permission: its group reports no fds), pids_capped (matched processes not measured past max_pids, per step).",
-    );
-    for (kind, c) in [
-        ("proc_unreadable", &st.process_errors),
-        ("fds_denied", &st.process_fds_denied),
-        ("pids_capped", &st.process_pids_capped),
-    ] {
-        e.sample("seismo_process_errors_total", &[("kind", kind)], g(c));
-    }
-    e.single(
-        "seismo_scrapes_total",
-        Counter,
-        "Prometheus scrapes ([[sources.scrape]]) that succeeded.",
-        g(&st.scrapes_ok),
-    );
-    e.family(
-        "seismo_scrape_errors_total",
-        Counter,
-        "Failed scrapes by reason: timeout, connect (refused or unreachable), status (not 2xx), too_large (past max_body_bytes), parse (no valid sample in the body), other. Each is retried at the next interval.",
-    );
-    let errors = st.scrape_errors.snapshot();
-    for reason in [
-        "timeout",
-        "connect",
-        "status",
-        "too_large",
-        "parse",
-        "other",
-    ] {
-        let n = errors
-            .iter()
-            .find(|(r, _)| r == reason)
-            .map_or(0, |(_, n)| *n);
-        e.sample("seismo_scrape_errors_total", &[("reason", reason)], Int(n));
-    }
-    e.family(
-        "seismo_scrape_series_dropped_total",
-        Counter,
-        "Scraped series not turned into signals, counted per scrape, by reason: limit (the target reached max_series), duplicate (another series of the scrape already had its signal name).",
-    );
-    let dropped = st.scrape_series_dropped.snapshot();
-    for reason in ["limit", "duplicate"] {
-        let n = dropped
-            .iter()
-            .find(|(r, _)| r == reason)
-            .map_or(0, |(_, n)| *n);
-        e.sample(
-            "seismo_scrape_series_dropped_total",
-            &[("reason", reason)],
-            Int(n),
-        );
-    }
-    e.single(
-        "seismo_scrape_lines_invalid_total",
-        Counter,
-        "Lines of scraped bodies that are not exposition text (skipped).",
-        g(&st.scrape_lines_invalid),
-    );
-    e.family(
-        "seismo_dropped_total",
-        Counter,
-        "Input dropped, by reason: host_queue_full (sample batches of the host, process and scrape sources, which share sources.host.queue, dropped oldest-first because the pipeline fell behind), signal_limit (samples of new signals refused at detectors.max_signals), non_finite (NaN or infinite values skipped by detectors). Sink drops are in seismo_sink_dropped_total.",
-    );
-    for (reason, c) in [
-        ("host_queue_full", &st.host_batches_dropped),
-        ("signal_limit", &st.signals_refused),
-        ("non_finite", &st.non_finite_skipped),
-    ] {
-        e.sample("seismo_dropped_total", &[("reason", reason)], g(c));
-    }
-
-    // Detectors and alerting.
-    e.single(
-        "seismo_detectors",
-        Gauge,
-        "Signals with a live detector.",
-        g(&st.signals_active),
-    );
-    e.single(
-        "seismo_signals_evicted_total",
-        Counter,
-        "Signals forgotten after detectors.idle_ttl without a sample.",
-        g(&st.signals_evicted),
-    );
-    by_severity(
-        &mut e,
-        "seismo_anomalies_total",
-        "Anomalous points scored by the detectors, by severity.",
-        st.anomalies_by_severity.snapshot(),
-    );
-    by_severity(
-        &mut e,
-        "seismo_alerts_total",
-        "Firing alert events sent to the sinks, by severity (an escalation to critical counts again).",
-        st.alerts_by_severity.snapshot(),
-    );
-    e.single(
-        "seismo_alerts_resolved_total",
-        Counter,
-        "Resolved alert events sent to the sinks.",
-        g(&st.alerts_resolved),
-    );
-    e.single(
-        "seismo_alerts_silenced_total",
-        Counter,
-        "Alert events kept from the sinks by a silence.",
-        g(&st.alerts_silenced),
-    );
+    let now = now_ms();
     e.single(
         "seismo_silences_active",
         Gauge,
         "Silences in force (configuration and API).",
-        Int(s.silences.active(now_ms()).len() as u64),
+        Int(s.silences.active(now).len() as u64),
     );
-    e.single(
-        "seismo_api_requests_rejected_total",
-        Counter,
-        "Silences API requests refused as malformed or invalid (answered 4xx).",
-        g(&st.api_requests_rejected),
-    );
-    // Hook runs by outcome (remediation hooks, issue 6) are reported here, next to the
-    // alerts that trigger them, once the hooks' counters exist in `Stats`.
 
-    // Sinks.
-    e.single(
-        "seismo_stdout_events_total",
-        Counter,
-        "Alert events written by the stdout sink.",
-        g(&st.stdout_written),
-    );
-    e.single(
-        "seismo_stdout_errors_total",
-        Counter,
-        "Alert events the stdout sink could not write.",
-        g(&st.stdout_errors),
-    );
-    let sinks: Vec<_> = st.sinks.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    if !sinks.is_empty() {
-        let now = now_ms();
-        type Read = fn(&SinkStats, i64) -> Value;
-        let families: [(&str, Kind, &str, Read); 6] = [
-            ("seismo_sink_queued", Gauge, "Events in the sink's outbox not yet acknowledged by its peer.", |s, _| Value::Int(SinkStats::get(&s.queued))),
-            ("seismo_sink_delivered_total", Counter, "Events the sink's peer acknowledged.", |s, _| Value::Int(SinkStats::get(&s.delivered))),
-            ("seismo_sink_retried_total", Counter, "Events offered again after a failed attempt (one per event per retry).", |s, _| Value::Int(SinkStats::get(&s.retried))),
-            ("seismo_sink_dropped_total", Counter, "Events lost: dropped oldest-first at the outbox bound, refused by the peer for good, or not appendable.", |s, _| Value::Int(SinkStats::get(&s.dropped))),
-            ("seismo_sink_corrupt_total", Counter, "Corrupt or torn outbox records skipped (never delivered).", |s, _| Value::Int(SinkStats::get(&s.corrupt))),
-            ("seismo_sink_oldest_undelivered_age_seconds", Gauge, "Age of the oldest event in the outbox not yet delivered; 0 when none.", |s, now| Value::Float(s.oldest_age_ms(now) as f64 / 1000.0)),
-        ];
-        for (name, kind, help, read) in families {
-            e.family(name, kind, help);
-            for sink in &sinks {
-                e.sample(name, &[("sink", &sink.name)], read(sink, now));
-            }
-        }
-    }
-
-    // Scores per signal (bounded by detectors.max_signals), in signal order.
-    if s.scores {
-        let mut scores: Vec<(std::sync::Arc<str>, f64)> = st
-            .scores
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .map(|(k, v)| (std::sync::Arc::clone(k), *v))
-            .collect();
-        scores.sort_by(|a, b| a.0.cmp(&b.0));
-        e.family(
-            "seismo_anomaly_score",
-            Gauge,
-            "The last anomaly score of each signal, 0..1 (at or above its detector's threshold is anomalous).",
-        );
-        for (signal, score) in &scores {
-            e.sample("seismo_anomaly_score", &[("signal", signal)], Float(*score));
+    // Every self-metric kept in `Stats`, as the catalog describes it.
+    for family in catalog::FAMILIES {
+        let shown = match family.exposed {
+            Exposed::Always => true,
+            Exposed::WithScores => s.scores,
+            Exposed::No => false,
+        };
+        let Some(samples) = shown.then(|| family.samples(&s.stats, now)).flatten() else {
+            continue;
+        };
+        e.family(family.name, family.kind, family.help);
+        for sample in samples {
+            let label = sample.label.as_ref().map(|(k, v)| (*k, v.as_str()));
+            e.sample(family.name, label.as_slice(), sample.value);
         }
     }
 
@@ -485,24 +193,10 @@ fn render(s: &HttpState, process: &ProcessStats) -> String {
     e.0
 }
 
-/// A counter family by severity, with `warning` and `critical` always present so the series
-/// exist from the start (rates need a first zero).
-fn by_severity(e: &mut Exposition, name: &str, help: &str, mut counts: Vec<(String, u64)>) {
-    for sev in ["critical", "warning"] {
-        if !counts.iter().any(|(k, _)| k == sev) {
-            counts.push((sev.to_owned(), 0));
-        }
-    }
-    counts.sort();
-    e.family(name, Kind::Counter, help);
-    for (sev, n) in &counts {
-        e.sample(name, &[("severity", sev)], Value::Int(*n));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::telemetry::stats::Stats;
     use std::sync::atomic::AtomicBool;
     use std::sync::Arc;
 
@@ -534,6 +228,7 @@ mod tests {
         s.stats.sink("mqtt");
         s.stats.sink("otlp");
         s.stats.anomalies_by_severity.add("critical", 2);
+        Stats::add(&s.stats.heartbeat_ms, u64::try_from(now_ms()).unwrap());
         s.stats
             .scores
             .lock()
@@ -556,6 +251,10 @@ mod tests {
                 let name = line.split(['{', ' ']).next().unwrap();
                 assert_eq!(name, current, "{line} outside its family");
             }
+        }
+        for family in catalog::FAMILIES {
+            let shown = family.exposed != Exposed::No;
+            assert_eq!(seen.contains(family.name), shown, "{}", family.name);
         }
         assert!(text.contains("seismo_anomalies_total{severity=\"critical\"} 2\n"));
         assert!(text.contains("seismo_anomalies_total{severity=\"warning\"} 0\n"));

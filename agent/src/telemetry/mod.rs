@@ -1,4 +1,5 @@
-//! The agent's own metrics: counters every stage updates, read by /metrics, the OTLP gauges
-//! and the summary logged at stop.
+//! The agent's own metrics: counters every stage updates (`stats`), described once (`catalog`)
+//! for /metrics and the summary logged at stop.
 
+pub mod catalog;
 pub mod stats;

@@ -1,5 +1,7 @@
-//! Self-metrics: counters every component bumps, read by the shutdown summary (and later by the
-//! /metrics endpoint). Relaxed atomics: each counter is independent.
+//! Self-metrics: the counters every component bumps. What each one means, and where it is
+//! shown (/metrics, the summary logged at stop), is its family in `catalog.rs`: a field added
+//! here without one fails a test there; `Stats::summary` is defined there too. Relaxed atomics:
+//! each counter is independent.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,128 +10,76 @@ use std::time::{Duration, Instant};
 
 #[derive(Debug, Default)]
 pub struct Stats {
-    /// Samples that reached the pipeline.
     pub samples: AtomicU64,
-    /// Host sample batches dropped oldest-first because the pipeline fell behind.
     pub host_batches_dropped: AtomicU64,
-    /// Host collection steps that failed (a /proc read, a statvfs).
     pub host_errors: AtomicU64,
-    /// Process-group collection steps that could not list /proc.
     pub process_errors: AtomicU64,
-    /// Reads of a matched process's /proc/<pid>/fd refused for lack of permission.
     pub process_fds_denied: AtomicU64,
-    /// Matched processes not measured because their group reached `max_pids` (per step).
     pub process_pids_capped: AtomicU64,
-    /// Prometheus scrapes that succeeded.
     pub scrapes_ok: AtomicU64,
-    /// Failed scrapes by reason (`timeout`, `connect`, `status`, `too_large`, `parse`, `other`).
+    /// By reason: `timeout`, `connect`, `status`, `too_large`, `parse`, `other`.
     pub scrape_errors: Labelled,
-    /// Scraped series not turned into signals, per scrape, by reason: `limit` (their target
-    /// reached `max_series`) or `duplicate` (their signal name was taken in the same scrape).
+    /// By reason: `limit`, `duplicate`.
     pub scrape_series_dropped: Labelled,
-    /// Lines of scraped bodies that are not valid exposition text: skipped.
     pub scrape_lines_invalid: AtomicU64,
-    /// NaN or infinite values skipped by detectors.
     pub non_finite_skipped: AtomicU64,
-    /// Samples of new signals refused because `detectors.max_signals` was reached.
     pub signals_refused: AtomicU64,
-    /// Signals forgotten after `detectors.idle_ttl`.
     pub signals_evicted: AtomicU64,
-    /// Signals with a live detector.
     pub signals_active: AtomicU64,
     pub anomalies: AtomicU64,
     pub alerts_firing: AtomicU64,
     pub alerts_resolved: AtomicU64,
     pub incidents_opened: AtomicU64,
     pub incidents_resolved: AtomicU64,
-    /// Alert events written by the stdout sink.
     pub stdout_written: AtomicU64,
     pub stdout_errors: AtomicU64,
-    /// Log lines (or multiline events) fully processed by the log stage.
     pub log_lines: AtomicU64,
-    /// Bytes read from log files.
     pub log_bytes_read: AtomicU64,
-    /// Log files being tailed (a gauge).
     pub log_files_watched: AtomicU64,
-    /// Lines cut at `max_line_bytes`.
     pub log_lines_truncated: AtomicU64,
-    /// Container log records (CRI, Docker json-file) that could not be decoded: skipped.
     pub log_records_malformed: AtomicU64,
-    /// Lines with invalid UTF-8 (replaced by U+FFFD for mining; the lines sink keeps them so).
     pub log_lines_invalid_utf8: AtomicU64,
-    /// Lines containing NUL bytes (removed before mining).
     pub log_lines_with_nul: AtomicU64,
-    /// Lines whose header did not match the source's `format` (mined whole).
     pub log_lines_unparsed: AtomicU64,
-    /// Files followed to a new name (rename rotation).
     pub log_files_renamed: AtomicU64,
-    /// Files truncated or rewritten in place (copytruncate), read again from 0.
     pub log_files_truncated: AtomicU64,
-    /// Files found deleted while open (read to their end).
     pub log_files_deleted: AtomicU64,
-    /// Copies of followed files (copytruncate's rotated copy): left alone while the original
-    /// is followed, read from where the original stopped once it is truncated or finished.
     pub log_files_copies: AtomicU64,
-    /// Files deleted or rotated away, read to their end, and closed.
     pub log_files_finished: AtomicU64,
-    /// Files that disappeared between being listed and being opened.
     pub log_files_vanished: AtomicU64,
-    /// Compressed files matched by a glob and not read.
     pub log_files_compressed: AtomicU64,
-    /// Matched paths that are not regular files (directories, FIFOs, sockets, devices).
     pub log_files_not_regular: AtomicU64,
-    /// Files or directories that could not be opened for lack of permission (once per path).
     pub log_permission_denied: AtomicU64,
-    /// Symbolic link loops met by discovery (once per path).
     pub log_symlink_loops: AtomicU64,
-    /// Other errors listing directories (once per path).
     pub log_walk_errors: AtomicU64,
-    /// Other errors opening or reading files.
     pub log_read_errors: AtomicU64,
-    /// Checkpoint, lines-sink or template-state writes that failed (retried).
     pub log_state_errors: AtomicU64,
-    /// Templates created by the template miners.
     pub log_templates_new: AtomicU64,
-    /// Journal records fully processed by the log stage.
     pub journal_records: AtomicU64,
-    /// journalctl output lines that were not journal records (or too long): skipped.
     pub journal_records_malformed: AtomicU64,
-    /// Records of units beyond `max_units`, mined together as the unit `_overflow`.
     pub journal_records_unit_overflow: AtomicU64,
-    /// Units mined separately (a gauge).
     pub journal_units: AtomicU64,
-    /// journalctl restarts (it exited, or could not be started).
     pub journal_restarts: AtomicU64,
-    /// Lines journalctl wrote on its standard error.
     pub journal_stderr_lines: AtomicU64,
-    /// Remediation hook runs by outcome, and matches not run because of a limit.
     pub hook_runs_ok: AtomicU64,
     pub hook_runs_failed: AtomicU64,
     pub hook_runs_timed_out: AtomicU64,
-    /// Runs stopped because the agent stopped.
     pub hook_runs_interrupted: AtomicU64,
     pub hook_runs_skipped_concurrency: AtomicU64,
     pub hook_runs_skipped_interval: AtomicU64,
     pub hook_runs_dry_run: AtomicU64,
-    /// OTLP gauge exports (`[sinks.otlp] metrics`) that succeeded and failed.
     pub otlp_metric_exports: AtomicU64,
     pub otlp_metric_export_failures: AtomicU64,
-    /// Signal values left out of the OTLP gauges by `metrics_max_signals`.
     pub otlp_metric_series_refused: AtomicU64,
-    /// Configuration reloads (SIGHUP) applied.
     pub reloads_ok: AtomicU64,
-    /// Configuration reloads refused (invalid file, or a component that could not be set up):
-    /// the running configuration was kept.
     pub reloads_refused: AtomicU64,
     /// Per-sink delivery counters of the outbox-backed sinks, in registration order.
     pub sinks: Mutex<Vec<Arc<SinkStats>>>,
-    /// Alert events kept from the sinks by a silence.
     pub alerts_silenced: AtomicU64,
-    /// Silences API requests refused as malformed or invalid (answered 4xx).
     pub api_requests_rejected: AtomicU64,
-    /// Anomalous points by severity (`warning`, `critical`).
+    /// By severity: `warning`, `critical`.
     pub anomalies_by_severity: Labelled,
-    /// Firing alert events sent to the sinks, by severity (escalations count again).
+    /// By severity: `warning`, `critical`.
     pub alerts_by_severity: Labelled,
     /// Unix ms of the pipeline's last tick: /healthz reports a stalled pipeline.
     pub heartbeat_ms: AtomicU64,
@@ -146,106 +96,6 @@ impl Stats {
         counter.load(Ordering::Relaxed)
     }
 
-    /// One line for the log.
-    pub fn summary(&self) -> String {
-        let g = Self::get;
-        let logs = format!(
-            "log_lines={} log_bytes_read={} log_files_watched={} log_lines_truncated={} \
-             log_records_malformed={} log_lines_invalid_utf8={} log_lines_with_nul={} log_lines_unparsed={} \
-             log_files_renamed={} log_files_truncated={} log_files_copies={} log_files_deleted={} \
-             log_files_finished={} log_files_vanished={} log_files_compressed={} \
-             log_files_not_regular={} log_permission_denied={} log_symlink_loops={} \
-             log_walk_errors={} log_read_errors={} log_state_errors={} log_templates_new={}",
-            g(&self.log_lines),
-            g(&self.log_bytes_read),
-            g(&self.log_files_watched),
-            g(&self.log_lines_truncated),
-            g(&self.log_records_malformed),
-            g(&self.log_lines_invalid_utf8),
-            g(&self.log_lines_with_nul),
-            g(&self.log_lines_unparsed),
-            g(&self.log_files_renamed),
-            g(&self.log_files_truncated),
-            g(&self.log_files_copies),
-            g(&self.log_files_deleted),
-            g(&self.log_files_finished),
-            g(&self.log_files_vanished),
-            g(&self.log_files_compressed),
-            g(&self.log_files_not_regular),
-            g(&self.log_permission_denied),
-            g(&self.log_symlink_loops),
-            g(&self.log_walk_errors),
-            g(&self.log_read_errors),
-            g(&self.log_state_errors),
-            g(&self.log_templates_new),
-        );
-        let base = format!(
-            "samples={} signals={} anomalies={} alerts_firing={} alerts_resolved={} \
-             incidents_opened={} incidents_resolved={} stdout_written={} host_batches_dropped={} host_errors={} non_finite_skipped={} \
-             signals_refused={} signals_evicted={} stdout_errors={} alerts_silenced={} reloads_ok={} \
-             reloads_refused={}",
-            g(&self.samples),
-            g(&self.signals_active),
-            g(&self.anomalies),
-            g(&self.alerts_firing),
-            g(&self.alerts_resolved),
-            g(&self.incidents_opened),
-            g(&self.incidents_resolved),
-            g(&self.stdout_written),
-            g(&self.host_batches_dropped),
-            g(&self.host_errors),
-            g(&self.non_finite_skipped),
-            g(&self.signals_refused),
-            g(&self.signals_evicted),
-            g(&self.stdout_errors),
-            g(&self.alerts_silenced),
-            g(&self.reloads_ok),
-            g(&self.reloads_refused),
-        );
-        let journal = format!(
-            "journal_records={} journal_records_malformed={} journal_records_unit_overflow={} \
-             journal_units={} journal_restarts={} journal_stderr_lines={}",
-            g(&self.journal_records),
-            g(&self.journal_records_malformed),
-            g(&self.journal_records_unit_overflow),
-            g(&self.journal_units),
-            g(&self.journal_restarts),
-            g(&self.journal_stderr_lines),
-        );
-        let hooks = format!(
-            "hook_runs_ok={} hook_runs_failed={} hook_runs_timed_out={} hook_runs_interrupted={} \
-             hook_runs_skipped_concurrency={} hook_runs_skipped_interval={} hook_runs_dry_run={}",
-            g(&self.hook_runs_ok),
-            g(&self.hook_runs_failed),
-            g(&self.hook_runs_timed_out),
-            g(&self.hook_runs_interrupted),
-            g(&self.hook_runs_skipped_concurrency),
-            g(&self.hook_runs_skipped_interval),
-            g(&self.hook_runs_dry_run),
-        );
-        let gauges = format!(
-            " otlp_metric_exports={} otlp_metric_export_failures={} otlp_metric_series_refused={}",
-            g(&self.otlp_metric_exports),
-            g(&self.otlp_metric_export_failures),
-            g(&self.otlp_metric_series_refused),
-        );
-        let sum = |l: &Labelled| l.snapshot().iter().map(|(_, n)| n).sum::<u64>();
-        let sources = format!(
-            " process_errors={} process_fds_denied={} process_pids_capped={} scrapes_ok={} scrape_errors={} scrape_series_dropped={} scrape_lines_invalid={}",
-            g(&self.process_errors),
-            g(&self.process_fds_denied),
-            g(&self.process_pids_capped),
-            g(&self.scrapes_ok),
-            sum(&self.scrape_errors),
-            sum(&self.scrape_series_dropped),
-            g(&self.scrape_lines_invalid),
-        );
-        format!(
-            "{base} {logs} {journal} {hooks}{gauges}{sources}{}",
-            self.sinks_summary()
-        )
-    }
-
     /// Registers (or finds) the counters of sink `name`.
     pub fn sink(&self, name: &str) -> Arc<SinkStats> {
         let mut sinks = self.sinks.lock().unwrap_or_else(|p| p.into_inner());
@@ -255,27 +105,6 @@ impl Stats {
         let s = Arc::new(SinkStats::new(name));
         sinks.push(Arc::clone(&s));
         s
-    }
-
-    fn sinks_summary(&self) -> String {
-        let sinks = self.sinks.lock().unwrap_or_else(|p| p.into_inner());
-        let now = crate::clock::now_ms();
-        sinks
-            .iter()
-            .map(|s| {
-                let g = SinkStats::get;
-                format!(
-                    " {n}.queued={} {n}.delivered={} {n}.retried={} {n}.dropped={} {n}.corrupt={} {n}.oldest_age_s={:.1}",
-                    g(&s.queued),
-                    g(&s.delivered),
-                    g(&s.retried),
-                    g(&s.dropped),
-                    g(&s.corrupt),
-                    s.oldest_age_ms(now) as f64 / 1000.0,
-                    n = s.name,
-                )
-            })
-            .collect()
     }
 }
 
@@ -301,20 +130,14 @@ impl Labelled {
     }
 }
 
-/// Delivery counters of one outbox-backed sink (`sinks.{name}.*` in the summary).
+/// Delivery counters of one outbox-backed sink (`{name}.*` in the summary).
 #[derive(Debug)]
 pub struct SinkStats {
     pub name: String,
-    /// Records in the outbox not yet acknowledged by the peer (a gauge).
     pub queued: AtomicU64,
-    /// Records the peer acknowledged.
     pub delivered: AtomicU64,
-    /// Records sent again after a failed attempt (one per record per retry).
     pub retried: AtomicU64,
-    /// Records lost: dropped oldest-first at the outbox bound, refused by the peer for good,
-    /// or not appendable (disk error, oversized).
     pub dropped: AtomicU64,
-    /// Corrupt or torn records found on disk and skipped (never delivered).
     pub corrupt: AtomicU64,
     /// Append time (unix ms) of the oldest undelivered record; 0 when none.
     pub oldest_ms: AtomicU64,
