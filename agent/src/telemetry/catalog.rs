@@ -349,7 +349,7 @@ pub static FAMILIES: &[Family] = &[
         "Container log records (CRI, Docker json-file) that could not be decoded: skipped.",
         Series::One(field!(log_records_malformed)),
     )
-    .summary_only(),
+    ,
     counter(
         "seismo_journal_records_total",
         "Journal records by outcome: processed (mined per unit), malformed (journalctl output that was not a record, skipped), unit_overflow (processed, of units beyond max_units, mined together as _overflow).",
@@ -411,7 +411,7 @@ pub static FAMILIES: &[Family] = &[
         "Copies of followed files (copytruncate's rotated copy): left alone while the original is followed, read from where the original stopped once it is truncated or finished.",
         Series::One(field!(log_files_copies)),
     )
-    .summary_only(),
+    ,
     counter(
         "seismo_log_errors_total",
         "Errors of the file source, by kind: permission_denied and symlink_loop (once per path), walk (listing directories), read (opening or reading files), state (checkpoint, lines sink or template state writes, retried).",
@@ -539,7 +539,7 @@ pub static FAMILIES: &[Family] = &[
             ],
         ),
     )
-    .summary_only(),
+    ,
     counter(
         "seismo_alerts_silenced_total",
         "Alert events kept from the sinks by a silence.",
@@ -566,7 +566,7 @@ pub static FAMILIES: &[Family] = &[
             ],
         ),
     )
-    .summary_only(),
+    ,
     counter(
         "seismo_reloads_total",
         "Configuration reloads (SIGHUP) by outcome: ok (applied), refused (invalid file, or a component that could not be set up: the running configuration was kept).",
@@ -578,7 +578,7 @@ pub static FAMILIES: &[Family] = &[
             ],
         ),
     )
-    .summary_only(),
+    ,
     // Sinks.
     counter(
         "seismo_stdout_events_total",
@@ -601,13 +601,13 @@ pub static FAMILIES: &[Family] = &[
             ],
         ),
     )
-    .summary_only(),
+    ,
     counter(
         "seismo_otlp_metric_series_refused_total",
         "Signal values left out of the OTLP gauges by metrics_max_signals.",
         Series::One(field!(otlp_metric_series_refused)),
     )
-    .summary_only(),
+    ,
     gauge(
         "seismo_sink_queued",
         "Events in the sink's outbox not yet acknowledged by its peer.",
