@@ -46,6 +46,15 @@ impl Anomaly {
     }
 }
 
+/// A point that scored below its detector's threshold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Normal {
+    pub ts_ms: i64,
+    pub observed: f64,
+    pub score: f64,
+    pub expected: Range,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {

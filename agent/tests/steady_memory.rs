@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use seismo::alerting::incidents::Incidents;
-use seismo::alerting::lifecycle::Normal;
 use seismo::clock::now_ms;
+use seismo::event::Normal;
 use seismo::event::{AlertEvent, Anomaly, LogEvidence, Range, Sample};
 use seismo::http::status::Status;
 use seismo::logs::LogUpdate;

@@ -18,16 +18,7 @@ use std::time::Duration;
 
 use seismo_config::AlertingConfig;
 
-use crate::event::{AlertEvent, AlertState, Anomaly, Range, Severity};
-
-/// A point that scored below its detector's threshold.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Normal {
-    pub ts_ms: i64,
-    pub observed: f64,
-    pub score: f64,
-    pub expected: Range,
-}
+use crate::event::{AlertEvent, AlertState, Anomaly, Normal, Range, Severity};
 
 /// The lifecycle settings, in the units the state machine uses.
 #[derive(Debug, Clone, Copy)]

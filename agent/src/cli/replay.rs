@@ -376,7 +376,8 @@ fn draw(file: &Path, svg: &Path, scored: &Scored, alerting: &AlertingConfig) -> 
 /// an alert, and where it would have resolved one: the scored points fed to
 /// [`crate::alerting::lifecycle::Alerting`] as the live pipeline feeds them.
 fn alerts(scored: &Scored, config: &AlertingConfig) -> (Vec<usize>, Vec<usize>) {
-    use crate::alerting::lifecycle::{Alerting, Normal};
+    use crate::alerting::lifecycle::Alerting;
+    use crate::event::Normal;
     use crate::event::{AlertState, Anomaly, Range};
     let mut alerting = Alerting::new("replay".into(), config);
     let signal: std::sync::Arc<str> = scored.signal.as_str().into();

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use seismo_config::{FileSourceConfig, JournalSourceConfig};
 use seismo_detectors::{LogFormat, MinerConfig, TemplateMiner};
 
-use crate::alerting::lifecycle::Normal;
 use crate::clock::now_ms;
+use crate::event::Normal;
 use crate::event::{Anomaly, K8sPod, LogEvidence, Range, Sample};
 use crate::telemetry::stats::Stats;
 

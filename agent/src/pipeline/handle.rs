@@ -2,12 +2,8 @@
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::Pipeline;
+use super::stage::{Pipeline, PipelineCommand};
 use crate::event::AlertEvent;
-
-/// A change run by the pipeline's own task between two events (a reload): it may edit the
-/// pipeline and its output (the sinks), and returns alert events to send.
-pub type PipelineCommand<O> = Box<dyn FnOnce(&mut Pipeline, &mut O) -> Vec<AlertEvent> + Send>;
 
 /// Commands queued for the pipeline.
 const COMMAND_QUEUE: usize = 8;
