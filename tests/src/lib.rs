@@ -357,7 +357,11 @@ fn assert_not_on_the_default_port(args: &[&str], env: &[(&str, &str)]) {
         .iter()
         .position(|a| *a == "--config")
         .and_then(|i| args.get(i + 1).copied())
-        .or_else(|| env.iter().find(|(k, _)| *k == "SEISMO_CONFIG").map(|(_, v)| *v));
+        .or_else(|| {
+            env.iter()
+                .find(|(k, _)| *k == "SEISMO_CONFIG")
+                .map(|(_, v)| *v)
+        });
     let text = match file {
         Some(path) => match std::fs::read_to_string(path) {
             Ok(text) => text,

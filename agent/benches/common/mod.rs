@@ -29,7 +29,11 @@ pub fn scratch_dir(name: &str) -> PathBuf {
 /// its state in `state_dir`.
 pub fn default_config_every_second(state_dir: &Path) -> String {
     // A replacement that no longer matches would leave the agent on the default port.
-    for from in ["interval = \"10s\"", "listen = \"127.0.0.1:9464\"", "# state_dir = "] {
+    for from in [
+        "interval = \"10s\"",
+        "listen = \"127.0.0.1:9464\"",
+        "# state_dir = ",
+    ] {
         assert!(
             seismo_config::DEFAULT_TOML.contains(from),
             "the default config has no `{from}`"
