@@ -130,6 +130,18 @@ fn render(s: &HttpState, process: &ProcessStats) -> String {
         );
     }
 
+    e.family(
+        "seismo_reloads_total",
+        Counter,
+        "Configuration reloads (SIGHUP) by outcome: applied, refused (an invalid file, or a component that could not be set up: the running configuration was kept).",
+    );
+    for (outcome, c) in [
+        ("applied", &st.reloads_ok),
+        ("refused", &st.reloads_refused),
+    ] {
+        e.sample("seismo_reloads_total", &[("outcome", outcome)], g(c));
+    }
+
     // Sources.
     e.single(
         "seismo_samples_total",
@@ -557,6 +569,7 @@ mod tests {
                 assert_eq!(name, current, "{line} outside its family");
             }
         }
+        assert!(text.contains("seismo_reloads_total{outcome=\"refused\"} 0\n"));
         assert!(text.contains("seismo_anomalies_total{severity=\"critical\"} 2\n"));
         assert!(text.contains("seismo_anomalies_total{severity=\"warning\"} 0\n"));
         assert!(text.contains("seismo_sink_queued{sink=\"otlp\"} 0\n"));
