@@ -150,6 +150,9 @@ impl Agent {
     }
 
     fn start_with(args: &[&str], uid: Option<u32>, env: &[(&str, &str)]) -> Agent {
+        if args.first() == Some(&"run") {
+            assert_not_on_the_default_port(args, env);
+        }
         let mut cmd = Command::new(seismo_bin());
         cmd.envs(env.iter().copied());
         if let Some(id) = uid {
@@ -341,6 +344,40 @@ impl Drop for Agent {
             let _ = self.child.wait();
         }
     }
+}
+
+/// Fails the test when the agent `seismo ARGS` would start (with `env`) serves HTTP on the
+/// default port: another seismo on the machine (the installed service, say) may hold it, and
+/// tests run in parallel, so every agent a test starts takes a free port (`listen =
+/// "127.0.0.1:0"`) or has HTTP off. The configuration is the `--config` file, else
+/// `SEISMO_CONFIG`, else the embedded default; one that does not parse is a test of the error
+/// and never binds.
+fn assert_not_on_the_default_port(args: &[&str], env: &[(&str, &str)]) {
+    let file = args
+        .iter()
+        .position(|a| *a == "--config")
+        .and_then(|i| args.get(i + 1).copied())
+        .or_else(|| {
+            env.iter()
+                .find(|(k, _)| *k == "SEISMO_CONFIG")
+                .map(|(_, v)| *v)
+        });
+    let text = match file {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(_) => return,
+        },
+        None => seismo_config::DEFAULT_TOML.to_owned(),
+    };
+    let Ok(config) = seismo_config::parse(&text, "test config") else {
+        return;
+    };
+    assert!(
+        !config.http.enabled || config.http.listen.port() != seismo_config::DEFAULT_LISTEN.port(),
+        "a test agent would listen on {}: give it `[http] listen = \"127.0.0.1:0\"` (see \
+         default_config_with) or `enabled = false`",
+        config.http.listen
+    );
 }
 
 fn lines(r: impl std::io::Read + Send + 'static) -> Receiver<String> {

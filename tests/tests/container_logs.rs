@@ -53,7 +53,8 @@ fn cri_and_docker_lines_are_joined_decoded_and_kept_exactly_once_across_sigkill(
     std::fs::write(
         &config,
         format!(
-            "[agent]\nstate_dir = \"{}\"\n[logging]\nformat = \"json\"\n[sources.host]\nenabled = false\n\
+            "[agent]\nstate_dir = \"{}\"\n[logging]\nformat = \"json\"\n[http]\nlisten = \"127.0.0.1:0\"\n\
+             [sources.host]\nenabled = false\n\
              [sinks.lines]\npath = \"{}\"\n\
              [[sources.files]]\nname = \"cri\"\npaths = [\"{}\"]\nformat = \"cri\"\nstart_at = \"beginning\"\n\
              [[sources.files]]\nname = \"docker\"\npaths = [\"{}\"]\nformat = \"docker\"\nstart_at = \"beginning\"\n",

@@ -28,6 +28,17 @@ pub fn scratch_dir(name: &str) -> PathBuf {
 /// The embedded default configuration at a 1 s interval, the HTTP endpoint on a free port, and
 /// its state in `state_dir`.
 pub fn default_config_every_second(state_dir: &Path) -> String {
+    // A replacement that no longer matches would leave the agent on the default port.
+    for from in [
+        "interval = \"10s\"",
+        "listen = \"127.0.0.1:9464\"",
+        "# state_dir = ",
+    ] {
+        assert!(
+            seismo_config::DEFAULT_TOML.contains(from),
+            "the default config has no `{from}`"
+        );
+    }
     seismo_config::DEFAULT_TOML
         .replacen("interval = \"10s\"", "interval = \"1s\"", 1)
         .replacen("listen = \"127.0.0.1:9464\"", "listen = \"127.0.0.1:0\"", 1)

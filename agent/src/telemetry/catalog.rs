@@ -569,11 +569,11 @@ pub static FAMILIES: &[Family] = &[
     ,
     counter(
         "seismo_reloads_total",
-        "Configuration reloads (SIGHUP) by outcome: ok (applied), refused (invalid file, or a component that could not be set up: the running configuration was kept).",
+        "Configuration reloads (SIGHUP) by outcome: applied, refused (an invalid file, or a component that could not be set up: the running configuration was kept).",
         Series::Split(
             "outcome",
             &[
-                ("ok", field!(reloads_ok)),
+                ("applied", field!(reloads_ok)),
                 ("refused", field!(reloads_refused)),
             ],
         ),
