@@ -4,6 +4,10 @@
 //! a consumer with a persistent session reads the alerts from the central broker. The central
 //! broker is SIGKILLed while alerts are raised and started again from its persistence file:
 //! every alert the agent printed arrives (at least once; repeats are allowed, losses are not).
+//! Two members of a shared subscription (`$share/alerting/seismo/+/alerts`) split the alerts
+//! between them; they subscribe again on every connection, as Mosquitto 2.0 restores their
+//! sessions without their shared subscriptions (without that, the group got none of the 29
+//! alert events after the restart).
 //!
 //! The test fails when the bridge configuration can lose messages. Tried by editing the example:
 //! with the bridge topic at QoS 0 (`topic seismo/# out 0`) 17 of 34 alert events never arrived;
@@ -183,6 +187,62 @@ fn key(line: &str) -> String {
     format!("{} {} {}", v["alert_id"], v["state"], v["time"])
 }
 
+/// Waits (bounded) until every `expected` alert event arrived at one of `subscribers`; fails
+/// the test, naming what is missing, if one never did, or if anything arrived that is not among
+/// the alert events the agent `raised`. Returns how many events arrived more than once (at least
+/// once delivery allows it).
+fn assert_all_arrived(
+    who: &str,
+    subscribers: &[&Subscriber],
+    expected: &[String],
+    raised: &[String],
+    edge: &Broker,
+    central: &Broker,
+) -> usize {
+    let received = || -> Vec<String> {
+        subscribers
+            .iter()
+            .flat_map(|s| s.payloads(ALERTS))
+            .collect()
+    };
+    let start = Instant::now();
+    loop {
+        let got: BTreeSet<String> = received().into_iter().collect();
+        if expected.iter().all(|p| got.contains(p)) || start.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let received = received();
+    let mut copies: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in &received {
+        *copies.entry(r.as_str()).or_default() += 1;
+    }
+    let missing: Vec<String> = expected
+        .iter()
+        .filter(|p| !copies.contains_key(p.as_str()))
+        .map(|p| key(p))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} alert events never reached {who} (alert_id state time): {missing:#?}\n\
+         edge log:\n{}\ncentral log:\n{}",
+        missing.len(),
+        expected.len(),
+        edge.log(),
+        central.log()
+    );
+    let strangers: Vec<&&str> = copies
+        .keys()
+        .filter(|r| !raised.iter().any(|p| p == **r))
+        .collect();
+    assert!(
+        strangers.is_empty(),
+        "{who} got unexpected messages: {strangers:#?}"
+    );
+    received.len() - copies.len()
+}
+
 /// Waits until `pred` holds for the central broker's log (bounded).
 fn wait_log(broker: &Broker, timeout: Duration, pred: impl Fn(&str) -> bool) -> bool {
     let start = Instant::now();
@@ -208,13 +268,24 @@ fn alerts_cross_a_bridge_to_the_central_broker_and_survive_its_crash() {
     add_password(&passwords, "reader", "r3ader");
     let mut central = central_broker(d, &passwords, &ca.0, &cert);
 
-    // The consumer's persistent session (clean session off, QoS 1) on the central broker.
-    let consumer = Subscriber::subscribed_to(
-        &central,
-        "fleet-consumer",
-        FILTER,
-        Some(("reader", "r3ader")),
-    );
+    // The consumer's persistent session (clean session off, QoS 1) on the central broker, and
+    // two instances of another consumer sharing the load (a shared subscription, persistent
+    // sessions too; MQTT 3.1.1 clients, which Mosquitto lets share as MQTT 5 ones do).
+    let login = Some(("reader", "r3ader"));
+    let consumer = Subscriber::subscribed_to(&central, "fleet-consumer", FILTER, login);
+    let shared = format!("$share/alerting/{FILTER}");
+    // Each member subscribes on every connection: Mosquitto 2.0 does not restore shared
+    // subscriptions from its persistence file (the session comes back without them).
+    let member = |id: &str| {
+        let m = Subscriber::start_resubscribing(central.plain_port.unwrap(), id, &shared, login);
+        assert!(
+            m.wait_subscribed(Duration::from_secs(10)),
+            "{}",
+            central.log()
+        );
+        m
+    };
+    let members = [member("alerting-1"), member("alerting-2")];
     let subscribed_at = Instant::now();
 
     let mut edge = edge_broker(d, &central, &ca.0, "bridge-s3cret");
@@ -252,11 +323,14 @@ fn alerts_cross_a_bridge_to_the_central_broker_and_survive_its_crash() {
         agent.seen_stdout,
         edge.log()
     );
-    // The consumer's session is in the central broker's snapshot (autosave_interval 5).
+    // The consumers' sessions are in the central broker's snapshot (autosave_interval 5).
     std::thread::sleep(Duration::from_secs(7).saturating_sub(subscribed_at.elapsed()));
     next(&log);
 
     // The central broker crashes mid-stream; alerts keep coming and queue on the edge broker.
+    // (What the consumer had by then went through the central broker while the group was
+    // subscribed: the group must have it too.)
+    let through_before_crash: BTreeSet<String> = consumer.payloads(ALERTS).into_iter().collect();
     central.kill();
     let before_crash = printed_alerts(&mut agent).len();
     for _ in 0..8 {
@@ -269,7 +343,22 @@ fn alerts_cross_a_bridge_to_the_central_broker_and_survive_its_crash() {
         agent.seen_stdout
     );
     central.restart();
-    for _ in 0..4 {
+    next(&log);
+    // Both members of the group have subscribed again (their second SUBSCRIBE): alerts raised
+    // from now on reach the group.
+    assert!(
+        wait_log(&central, Duration::from_secs(20), |log| {
+            ["alerting-1", "alerting-2"].iter().all(|id| {
+                log.matches(&format!("Received SUBSCRIBE from {id}\n"))
+                    .count()
+                    >= 2
+            })
+        }),
+        "the group's members did not subscribe again: {}",
+        central.log()
+    );
+    let group_back = printed_alerts(&mut agent).len();
+    for _ in 0..3 {
         next(&log);
     }
     // Let the last templates resolve (resolve_after = 3 intervals), then stop the agent: what
@@ -284,46 +373,56 @@ fn alerts_cross_a_bridge_to_the_central_broker_and_survive_its_crash() {
         printed.len()
     );
 
-    // Every printed alert event arrives at the consumer, at least once.
-    let all_in = |m: &[seismo_e2e::mqtt_subscriber::Message]| {
-        let got: BTreeSet<&str> = m
-            .iter()
-            .filter(|m| m.topic == ALERTS)
-            .map(|m| m.payload.as_str())
-            .collect();
-        printed.iter().all(|p| got.contains(p.as_str()))
-    };
-    consumer.wait_for(Duration::from_secs(60), all_in);
-    let received = consumer.payloads(ALERTS);
-    let mut copies: BTreeMap<String, usize> = BTreeMap::new();
-    for r in &received {
-        *copies.entry(r.clone()).or_default() += 1;
-    }
-    let missing: Vec<String> = printed
+    // Every printed alert event arrives at the consumer, at least once, and at the shared group:
+    // each event at one member or the other, both members with a share.
+    let repeats = assert_all_arrived(
+        "the consumer",
+        &[&consumer],
+        &printed,
+        &printed,
+        &edge,
+        &central,
+    );
+    // The group: everything that went through the central broker before the crash, and
+    // everything raised after the members subscribed again. In between, Mosquitto may have
+    // forwarded queued alerts from the edge before the members subscribed again: those the
+    // group never sees (reported, not asserted).
+    let for_group: Vec<String> = printed
         .iter()
-        .filter(|p| !copies.contains_key(*p))
-        .map(|p| key(p))
+        .enumerate()
+        .filter(|(i, p)| through_before_crash.contains(*p) || *i >= group_back)
+        .map(|(_, p)| p.clone())
         .collect();
     assert!(
-        missing.is_empty(),
-        "{} of {} alert events never reached the consumer (alert_id state time): {missing:#?}\n\
-         edge log:\n{}\ncentral log:\n{}",
-        missing.len(),
-        printed.len(),
-        edge.log(),
-        central.log()
+        !through_before_crash.is_empty() && for_group.len() > through_before_crash.len(),
+        "the group check covers nothing after the restart"
     );
-    // Nothing arrived that the agent did not raise.
-    let strangers: Vec<&String> = copies.keys().filter(|r| !printed.contains(r)).collect();
-    assert!(strangers.is_empty(), "unexpected messages: {strangers:#?}");
-    let repeats = received.len() - copies.len();
-    if repeats > 0 {
-        eprintln!("at least once: {repeats} alert events arrived twice");
+    let group = [&members[0], &members[1]];
+    assert_all_arrived(
+        "the shared group",
+        &group,
+        &for_group,
+        &printed,
+        &edge,
+        &central,
+    );
+    let group_got: BTreeSet<String> = group.iter().flat_map(|m| m.payloads(ALERTS)).collect();
+    for (i, m) in members.iter().enumerate() {
+        assert!(
+            !m.payloads(ALERTS).is_empty(),
+            "member {} of the shared group got nothing",
+            i + 1
+        );
     }
     eprintln!(
-        "{} alert events ({} raised while the central broker was down), all delivered",
+        "{} alert events ({} raised while the central broker was down), all delivered; \
+         {repeats} repeats at the consumer; the shared group got {} of {} ({} and {} per member)",
         printed.len(),
-        during_outage - before_crash
+        during_outage - before_crash,
+        group_got.len(),
+        printed.len(),
+        members[0].payloads(ALERTS).len(),
+        members[1].payloads(ALERTS).len(),
     );
     assert!(edge.is_running(), "the edge broker died:\n{}", edge.log());
 }
