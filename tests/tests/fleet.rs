@@ -330,8 +330,9 @@ fn alerts_cross_a_bridge_to_the_central_broker_and_survive_its_crash() {
 
     // The central broker crashes mid-stream; alerts keep coming and queue on the edge broker.
     // (What the consumer had by then went through the central broker while the group was
-    // subscribed: the group must have it too.)
+    // subscribed: the group must have it too; a moment lets the same messages reach it.)
     let through_before_crash: BTreeSet<String> = consumer.payloads(ALERTS).into_iter().collect();
+    std::thread::sleep(Duration::from_millis(300));
     central.kill();
     let before_crash = printed_alerts(&mut agent).len();
     for _ in 0..8 {
