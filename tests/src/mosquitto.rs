@@ -112,6 +112,24 @@ impl Broker {
         broker
     }
 
+    /// Starts a broker from a whole configuration written by the caller into `dir`: it must
+    /// listen on 127.0.0.1:`port` (and on `plain_port`, when given, without TLS) and should log
+    /// to `{dir}/mosquitto.log`, which [`Broker::log`] reads.
+    pub fn start_with_config(dir: &Path, port: u16, plain_port: Option<u16>, text: &str) -> Broker {
+        std::fs::create_dir_all(dir).expect("broker dir");
+        let conf = dir.join("mosquitto.conf");
+        std::fs::write(&conf, text).expect("write mosquitto.conf");
+        let mut broker = Broker {
+            port,
+            plain_port,
+            dir: dir.to_owned(),
+            conf,
+            child: None,
+        };
+        broker.spawn();
+        broker
+    }
+
     fn spawn(&mut self) {
         assert!(self.child.is_none(), "broker already running");
         let child = Command::new("mosquitto")

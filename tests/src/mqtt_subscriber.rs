@@ -28,6 +28,28 @@ pub struct Subscriber {
 impl Subscriber {
     /// Connects to 127.0.0.1:`port` as `id` and subscribes to `filter` (once per session).
     pub fn start(port: u16, id: &str, filter: &str, login: Option<(&str, &str)>) -> Subscriber {
+        Self::spawn(port, id, filter, login, false)
+    }
+
+    /// [`Subscriber::start`], but subscribing again on every connection, even when the broker
+    /// says it kept the session: Mosquitto 2.0 restores a persistent session from its
+    /// persistence file without the session's shared subscriptions (`$share/...`).
+    pub fn start_resubscribing(
+        port: u16,
+        id: &str,
+        filter: &str,
+        login: Option<(&str, &str)>,
+    ) -> Subscriber {
+        Self::spawn(port, id, filter, login, true)
+    }
+
+    fn spawn(
+        port: u16,
+        id: &str,
+        filter: &str,
+        login: Option<(&str, &str)>,
+        resubscribe: bool,
+    ) -> Subscriber {
         let mut opts = MqttOptions::new(id, "127.0.0.1", port);
         opts.set_clean_session(false)
             .set_keep_alive(Duration::from_secs(5));
@@ -51,7 +73,7 @@ impl Subscriber {
                     // Keep-alive pings wake it at least every 5 s to notice `stop`.
                     match connection.recv() {
                         Ok(Ok(Event::Incoming(Packet::ConnAck(ack)))) => {
-                            if !ack.session_present {
+                            if !ack.session_present || resubscribe {
                                 let _ = client.try_subscribe(filter.as_str(), QoS::AtLeastOnce);
                             } else {
                                 subscribed.store(true, Ordering::Relaxed);
