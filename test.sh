@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine with the Rust toolchain: installs the peers
 # the end-to-end tests run for real when they are missing (Mosquitto, Prometheus Alertmanager,
-# promtool, Chromium, openssl, systemd-analyze), then runs every test of the workspace beside a
-# seismo on the default port 127.0.0.1:9464 (see below).
+# promtool, Chromium, openssl, systemd-analyze) and the Kubernetes schema validator (PyPI's
+# kubernetes-validate, in a virtualenv under the target directory), then runs every test of the
+# workspace beside a seismo on the default port 127.0.0.1:9464 (see below).
 #
 # The labelled evaluation data (NAB, Loghub) is read from $SEISMO_EVAL_DATA when it is set;
 # without it those tests are skipped (ignored), so a fresh clone of the project alone passes.
@@ -20,6 +21,8 @@ command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertman
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+# Debian's python3 makes virtualenvs only with python3-venv (ensurepip).
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 # promtool (Debian's prometheus package) checks /metrics and the example alerting rules
 # (tests/tests/prometheus.rs). Without recommends: they add node-exporter, another daemon.
 need_bare=()
@@ -30,6 +33,18 @@ if [ ${#need[@]} -gt 0 ] || [ ${#need_bare[@]} -gt 0 ]; then
     if [ ${#need[@]} -gt 0 ]; then $SUDO apt-get install -y "${need[@]}"; fi
     if [ ${#need_bare[@]} -gt 0 ]; then $SUDO apt-get install -y --no-install-recommends "${need_bare[@]}"; fi
 fi
+
+# The manifests under packaging/kubernetes/ are validated against the Kubernetes API schemas
+# that kubernetes-validate bundles (offline once installed; tests/tests/kubernetes.rs).
+target="${CARGO_TARGET_DIR:-$(pwd)/target}"
+venv="$target/kubernetes-validate"
+if ! "$venv/bin/kubernetes-validate" --version >/dev/null 2>&1; then
+    echo "test.sh: installing kubernetes-validate in $venv (the manifest tests run it)" >&2
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check 'kubernetes-validate==1.37.*'
+fi
+export SEISMO_KUBERNETES_VALIDATE="$venv/bin/kubernetes-validate"
 
 # --all-features: the fuzz targets' entry points (feature `fuzzing`) run on their corpus too.
 # Built first (the same build the run below uses) for the agent started next.

@@ -1,6 +1,7 @@
 //! Packaging: the systemd unit, sd_notify with the real binary, `SEISMO_*` environment
-//! overrides, the sidecar Containerfile and Kubernetes manifest, and the SBOM. The .deb itself
-//! is built, installed, removed and purged by `.ci/deb` (it needs root and dpkg).
+//! overrides, the sidecar Containerfile and Kubernetes manifest, and the SBOM (cargo-cyclonedx).
+//! The .deb itself is built, installed, removed and purged by `.ci/deb` (it needs root and
+//! dpkg), which also checks the cargo-auditable section of the packaged binary.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::net::UnixDatagram;
@@ -417,7 +418,7 @@ fn the_containerfile_is_a_multi_stage_non_root_build() {
     assert!(
         builder
             .iter()
-            .any(|r| r.contains("cargo build --release --locked -p seismo")),
+            .any(|r| r.contains("cargo auditable build --release --locked -p seismo")),
         "{builder:?}"
     );
     // The runtime stage gets only the binary from the builder, no toolchain.
@@ -589,100 +590,170 @@ fn the_kubernetes_sidecar_shares_the_app_s_log_volume() {
     assert!(sm.values().any(|(p, ro)| p == "/var/lib/seismo" && !ro));
 }
 
+/// Copies a directory tree but for `target/` directories.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            if entry.file_name() != "target" {
+                copy_tree(&src, &dst);
+            }
+        } else if kind.is_file() {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
+/// `(name, version)` of the crates `cargo tree` prints, one per line (`--prefix none`).
+fn tree_crates(stdout: &[u8]) -> BTreeSet<(String, String)> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            let name = it.next()?.to_owned();
+            let version = it.next()?.trim_start_matches('v').to_owned();
+            Some((name, version))
+        })
+        .collect()
+}
+
 #[test]
-fn the_sbom_lists_exactly_the_locked_crates_of_the_binary() {
-    if !have("python3") {
-        println!("python3 is not installed: SBOM not checked (.ci/run installs it)");
+fn the_sbom_is_cargo_cyclonedx_s_description_of_the_binary() {
+    // .ci/deb makes the package's SBOM with exactly this command (then checks the packaged
+    // file); this test runs it on a copy of the workspace, so the source tree stays clean.
+    const ARGS: [&str; 7] = [
+        "--format",
+        "json",
+        "--spec-version",
+        "1.5",
+        "--describe",
+        "binaries",
+        "--target",
+    ];
+    let ci = read(".ci/deb").replace("\\\n", " ");
+    let ci = ci.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        ci.contains(&format!(
+            "cargo cyclonedx --manifest-path agent/Cargo.toml {} \"$host\"",
+            ARGS.join(" ")
+        )),
+        ".ci/deb no longer runs the command this test checks"
+    );
+    let cargo = env!("CARGO");
+    let installed = Command::new(cargo)
+        .args(["cyclonedx", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !installed {
+        println!(
+            "cargo-cyclonedx is not installed: SBOM not checked (.ci/deb installs it and checks \
+             the packaged SBOM)"
+        );
         return;
     }
+    let rustc = Command::new("rustc").arg("-vV").output().unwrap();
+    let host = String::from_utf8_lossy(&rustc.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))
+        .expect("rustc -vV names the host");
+
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("seismo.cdx.json");
-    let status = Command::new("python3")
-        .arg(repo().join("packaging/sbom.py"))
-        .arg(&out)
-        .status()
+    let ws = dir.path();
+    for file in ["Cargo.toml", "Cargo.lock"] {
+        std::fs::copy(repo().join(file), ws.join(file)).unwrap();
+    }
+    for member in ["config", "detectors", "agent", "tests"] {
+        copy_tree(&repo().join(member), &ws.join(member));
+    }
+    let out = Command::new(cargo)
+        .arg("cyclonedx")
+        .arg("--manifest-path")
+        .arg(ws.join("agent/Cargo.toml"))
+        .args(ARGS)
+        .arg(&host)
+        .arg("-q")
+        .current_dir(ws)
+        .output()
         .unwrap();
-    assert!(status.success());
-    let bom: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(ws.join("agent/seismo_bin.cdx.json"))
+        .expect("cargo cyclonedx wrote agent/seismo_bin.cdx.json");
+    let bom: serde_json::Value = serde_json::from_str(&text).expect("the SBOM is JSON");
     assert_eq!(bom["bomFormat"], "CycloneDX");
     assert_eq!(bom["specVersion"], "1.5");
-    assert_eq!(bom["metadata"]["component"]["name"], "seismo");
+    assert!(bom["serialNumber"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("urn:uuid:")));
+    let root = &bom["metadata"]["component"];
+    assert_eq!(root["name"], "seismo");
+    assert_eq!(root["type"], "application");
+    let workspace: toml::Table = toml::from_str(&read("Cargo.toml")).unwrap();
+    let version = workspace["workspace"]["package"]["version"]
+        .as_str()
+        .unwrap();
+    assert_eq!(root["version"], version);
 
+    // Every component is a locked crate, named by its purl.
     let lock: toml::Table = toml::from_str(&read("Cargo.lock")).unwrap();
-    let locked: BTreeMap<(String, String), Option<String>> = lock["package"]
+    let locked: BTreeSet<(String, String)> = lock["package"]
         .as_array()
         .unwrap()
         .iter()
         .map(|p| {
             (
-                (
-                    p["name"].as_str().unwrap().to_owned(),
-                    p["version"].as_str().unwrap().to_owned(),
-                ),
-                p.get("checksum")
-                    .and_then(|c| c.as_str())
-                    .map(str::to_owned),
+                p["name"].as_str().unwrap().to_owned(),
+                p["version"].as_str().unwrap().to_owned(),
             )
         })
         .collect();
     let components = bom["components"].as_array().unwrap();
-    let mut scope = BTreeMap::new();
+    let mut by_ref = BTreeMap::new();
     for c in components {
         let key = (
             c["name"].as_str().unwrap().to_owned(),
             c["version"].as_str().unwrap().to_owned(),
         );
-        let checksum = locked
-            .get(&key)
-            .unwrap_or_else(|| panic!("{key:?} is not in Cargo.lock"));
-        let hash = c["hashes"][0]["content"].as_str().map(str::to_owned);
-        assert_eq!(&hash, checksum, "{key:?}");
-        assert_eq!(c["purl"], format!("pkg:cargo/{}@{}", key.0, key.1));
-        scope.insert(key.0, c["scope"].as_str().unwrap().to_owned());
-    }
-    for linked in [
-        "tokio",
-        "sd-notify",
-        "sysinfo",
-        "rumqttc",
-        "seismo-config",
-        "seismo-detectors",
-    ] {
-        assert_eq!(
-            scope.get(linked).map(String::as_str),
-            Some("required"),
-            "{linked}"
-        );
-    }
-    for build_only in ["serde_derive", "thiserror-impl"] {
-        assert_eq!(
-            scope.get(build_only).map(String::as_str),
-            Some("excluded"),
-            "{build_only}"
-        );
-    }
-    for dev_only in ["criterion", "seismo-e2e", "yaml-rust2"] {
+        assert!(locked.contains(&key), "{key:?} is not in Cargo.lock");
         assert!(
-            !scope.contains_key(dev_only),
+            c["purl"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("pkg:cargo/{}@{}", key.0, key.1)),
+            "{c}"
+        );
+        by_ref.insert(c["bom-ref"].as_str().unwrap().to_owned(), key);
+    }
+    let names: BTreeSet<&str> = by_ref.values().map(|(n, _)| n.as_str()).collect();
+    for dev_only in ["criterion", "seismo-e2e", "yaml-rust2", "proptest"] {
+        assert!(
+            !names.contains(dev_only),
             "{dev_only} is a dev-dependency, not in the binary"
         );
     }
-    // The same set as cargo's own view of seismo's normal and build dependencies.
-    let tree = Command::new(env!("CARGO"))
-        .args([
-            "tree",
-            "--locked",
-            "-p",
-            "seismo",
-            "-e",
-            "normal,build",
-            "--prefix",
-            "none",
-            "--no-dedupe",
-            "-f",
-            "{p}",
-        ])
+
+    // seismo's direct dependencies, with their versions, are what cargo resolves for it.
+    let root_ref = root["bom-ref"].as_str().unwrap();
+    let direct: BTreeSet<(String, String)> = bom["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["ref"] == root_ref)
+        .expect("the binary's dependency entry")["dependsOn"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| by_ref[r.as_str().unwrap()].clone())
+        .collect();
+    let tree = Command::new(cargo)
+        .args(["tree", "--locked", "-p", "seismo", "-e", "normal,build"])
+        .args(["--depth", "1", "--prefix", "none", "--target", &host])
         .current_dir(repo())
         .output()
         .unwrap();
@@ -691,35 +762,36 @@ fn the_sbom_lists_exactly_the_locked_crates_of_the_binary() {
         "{}",
         String::from_utf8_lossy(&tree.stderr)
     );
-    let from_tree: BTreeSet<(String, String)> = String::from_utf8_lossy(&tree.stdout)
-        .lines()
-        .filter_map(|l| {
-            let mut it = l.split_whitespace();
-            let name = it.next()?.to_owned();
-            let version = it.next()?.trim_start_matches('v').to_owned();
-            (name != "seismo").then_some((name, version))
-        })
-        .collect();
-    let from_bom: BTreeSet<(String, String)> = components
-        .iter()
-        .map(|c| {
-            (
-                c["name"].as_str().unwrap().to_owned(),
-                c["version"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    assert_eq!(from_bom, from_tree);
-    // Every dependency edge points at a listed component.
-    let refs: BTreeSet<&str> = components
-        .iter()
-        .map(|c| c["bom-ref"].as_str().unwrap())
-        .chain([bom["metadata"]["component"]["bom-ref"].as_str().unwrap()])
-        .collect();
-    for d in bom["dependencies"].as_array().unwrap() {
-        assert!(refs.contains(d["ref"].as_str().unwrap()));
-        for on in d["dependsOn"].as_array().unwrap() {
-            assert!(refs.contains(on.as_str().unwrap()), "{on}");
+    let mut from_tree = tree_crates(&tree.stdout);
+    from_tree.retain(|(name, _)| name != "seismo");
+    assert_eq!(direct, from_tree);
+    for linked in [
+        "tokio",
+        "sysinfo",
+        "rumqttc",
+        "seismo-config",
+        "seismo-detectors",
+    ] {
+        assert!(
+            direct.iter().any(|(n, _)| n == linked),
+            "{linked} is not listed"
+        );
+    }
+    // And everything the binary links, transitively, is a component.
+    let all = Command::new(cargo)
+        .args(["tree", "--locked", "-p", "seismo", "-e", "normal"])
+        .args(["--prefix", "none", "--target", &host])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    for (name, version) in tree_crates(&all.stdout) {
+        if name != "seismo" {
+            assert!(
+                by_ref
+                    .values()
+                    .any(|k| k == &(name.clone(), version.clone())),
+                "{name} {version} is linked but not in the SBOM"
+            );
         }
     }
 }
