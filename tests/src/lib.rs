@@ -106,6 +106,30 @@ pub fn append(path: &Path, text: &str) {
         .unwrap_or_else(|e| panic!("append to {}: {e}", path.display()));
 }
 
+/// The workspace root (the folder of the top-level Cargo.toml).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace root")
+        .to_owned()
+}
+
+/// A file of the repository, by its path from the workspace root.
+pub fn repo_file(rel: &str) -> String {
+    std::fs::read_to_string(repo_root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// `seconds` of ordinary traffic appended to `log`: one template, four lines a second.
+pub fn steady_traffic(log: &Path, seconds: u32) {
+    for i in 0..seconds * 4 {
+        append(
+            log,
+            &format!("GET /index.html 200 served in {} ms\n", i % 7),
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}
+
 /// How many segment files (`*.seg`) the outbox folder `dir` (`STATE/outbox/SINK`) holds.
 pub fn outbox_segments(dir: &Path) -> usize {
     std::fs::read_dir(dir)

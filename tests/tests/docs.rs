@@ -9,20 +9,13 @@ use std::path::{Path, PathBuf};
 /// README.md stays short: the rest belongs in docs/.
 const README_MAX_LINES: usize = 300;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_owned()
-}
-
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// README.md and every docs/*.md, sorted.
 fn documents() -> Vec<PathBuf> {
-    let root = repo();
+    let root = seismo_e2e::repo_root();
     let mut docs: Vec<PathBuf> = std::fs::read_dir(root.join("docs"))
         .expect("docs/ exists")
         .map(|e| e.expect("a docs/ entry").path())
@@ -182,7 +175,7 @@ fn anchors(text: &str) -> HashSet<String> {
 
 /// Every broken relative link of `doc`, as `file:line: target: why`.
 fn broken_links(doc: &Path) -> Vec<String> {
-    let root = repo();
+    let root = seismo_e2e::repo_root();
     let text = read(doc);
     let name = doc.strip_prefix(&root).unwrap_or(doc).display().to_string();
     let dir = doc.parent().expect("a document has a folder");
@@ -252,7 +245,7 @@ fn every_relative_link_in_readme_and_docs_resolves() {
 
 #[test]
 fn every_docs_file_is_linked_from_the_readme() {
-    let root = repo();
+    let root = seismo_e2e::repo_root();
     let readme = read(&root.join("README.md"));
     let linked: HashSet<String> = links(&readme)
         .into_iter()
@@ -278,7 +271,9 @@ fn every_docs_file_is_linked_from_the_readme() {
 
 #[test]
 fn the_readme_is_a_front_door() {
-    let lines = read(&repo().join("README.md")).lines().count();
+    let lines = read(&seismo_e2e::repo_root().join("README.md"))
+        .lines()
+        .count();
     assert!(
         lines <= README_MAX_LINES,
         "README.md has {lines} lines (at most {README_MAX_LINES}): move the detail into docs/"

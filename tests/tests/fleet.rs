@@ -42,15 +42,8 @@ const ALERTS: &str = "seismo/web-1/alerts";
 const FILTER: &str = "seismo/+/alerts";
 const BRIDGE_ID: &str = "seismo-edge-e2e";
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_owned()
-}
-
 fn example(path: &str) -> String {
-    let p = repo().join(path);
+    let p = seismo_e2e::repo_root().join(path);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -153,17 +146,6 @@ fn new_template(log: &Path, n: usize) {
         log,
         &format!("notice fleet drill{} done\n", " stage".repeat(n)),
     );
-}
-
-/// Ordinary traffic, one template, four lines a second.
-fn steady(log: &Path, seconds: u32) {
-    for i in 0..seconds * 4 {
-        append(
-            log,
-            &format!("GET /index.html 200 served in {} ms\n", i % 7),
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
 }
 
 /// The alert events the agent printed so far (its stdout read first).
@@ -304,7 +286,7 @@ fn alerts_cross_a_bridge_to_the_central_broker_and_survive_its_crash() {
     let config = agent_config(d, &log, edge.port);
     let mut agent = Agent::run(&config);
     // Past the new-template warm-up (2 intervals of 1 s).
-    steady(&log, 4);
+    seismo_e2e::steady_traffic(&log, 4);
 
     // Alerts flow: edge → bridge → central → consumer.
     let mut n = 0;
@@ -365,7 +347,7 @@ fn alerts_cross_a_bridge_to_the_central_broker_and_survive_its_crash() {
     }
     // Let the last templates resolve (resolve_after = 3 intervals), then stop the agent: what
     // it printed is the ground truth.
-    steady(&log, 5);
+    seismo_e2e::steady_traffic(&log, 5);
     agent.stop(Duration::from_secs(10));
     assert_eq!(agent.summary_counter("mqtt.dropped"), 0);
     let printed = alerts_in(&agent.seen_stdout);

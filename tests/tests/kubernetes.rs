@@ -14,17 +14,6 @@ const MANIFESTS: [&str; 2] = [
     "packaging/kubernetes/daemonset.yaml",
 ];
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_owned()
-}
-
-fn read(rel: &str) -> String {
-    std::fs::read_to_string(repo().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
-}
-
 /// The validator: `$SEISMO_KUBERNETES_VALIDATE` (test.sh sets it, and then it must work), else
 /// `kubernetes-validate` on PATH, else the virtualenv test.sh makes in the target directory.
 fn validator() -> Option<PathBuf> {
@@ -60,12 +49,12 @@ fn both_manifests_validate_against_the_kubernetes_api_schema() {
         return;
     };
     for manifest in MANIFESTS {
-        let docs = YamlLoader::load_from_str(&read(manifest))
+        let docs = YamlLoader::load_from_str(&seismo_e2e::repo_file(manifest))
             .unwrap_or_else(|e| panic!("{manifest} is not YAML: {e}"));
         // --strict: unknown fields (a misspelt key) are errors, not silently dropped.
         let out = Command::new(&validate)
             .args(["--strict", "--no-warn"])
-            .arg(repo().join(manifest))
+            .arg(seismo_e2e::repo_root().join(manifest))
             .output()
             .unwrap_or_else(|e| panic!("{}: {e}", validate.display()));
         let text = format!(
@@ -87,7 +76,7 @@ fn the_validator_refuses_a_misspelt_field() {
         println!("kubernetes-validate is not installed");
         return;
     };
-    let text = read("packaging/kubernetes/daemonset.yaml")
+    let text = seismo_e2e::repo_file("packaging/kubernetes/daemonset.yaml")
         .replace("readOnlyRootFilesystem", "readOnlyRootFileSystem");
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("daemonset.yaml");
@@ -119,7 +108,10 @@ fn by_name(list: &Yaml) -> BTreeMap<String, &Yaml> {
 
 #[test]
 fn the_daemonset_runs_one_hardened_agent_per_node_with_its_logs_state_and_probes() {
-    let docs = YamlLoader::load_from_str(&read("packaging/kubernetes/daemonset.yaml")).unwrap();
+    let docs = YamlLoader::load_from_str(&seismo_e2e::repo_file(
+        "packaging/kubernetes/daemonset.yaml",
+    ))
+    .unwrap();
     let ds = kind(&docs, "DaemonSet");
     assert_eq!(ds["apiVersion"].as_str(), Some("apps/v1"));
     let cm = kind(&docs, "ConfigMap");

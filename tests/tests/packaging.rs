@@ -14,17 +14,6 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 const START: Duration = Duration::from_secs(30);
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_owned()
-}
-
-fn read(rel: &str) -> String {
-    std::fs::read_to_string(repo().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
-}
-
 fn have(cmd: &str) -> bool {
     Command::new(cmd)
         .arg("--version")
@@ -54,7 +43,7 @@ fn service_settings(unit: &str) -> Vec<(String, String)> {
 
 #[test]
 fn the_unit_is_notify_with_watchdog_reload_and_the_required_hardening() {
-    let unit = read("packaging/debian/seismo.service");
+    let unit = seismo_e2e::repo_file("packaging/debian/seismo.service");
     let settings = service_settings(&unit);
     let get = |k: &str| -> Vec<&str> {
         settings
@@ -119,7 +108,7 @@ fn the_unit_s_exposure_is_at_most_2() {
     }
     let out = Command::new("systemd-analyze")
         .args(["security", "--offline=yes"])
-        .arg(repo().join("packaging/debian/seismo.service"))
+        .arg(seismo_e2e::repo_root().join("packaging/debian/seismo.service"))
         .output()
         .expect("systemd-analyze");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -340,7 +329,7 @@ fn a_bad_override_is_refused_like_a_bad_file() {
         "{err}"
     );
     // check-config applies what `run` would apply, and says so.
-    let file = repo().join("config/seismo.toml");
+    let file = seismo_e2e::repo_root().join("config/seismo.toml");
     let (code, err, out) = run(
         &[("SEISMO_MQTT_PORT", "nope")],
         &["check-config", file.to_str().unwrap()],
@@ -387,7 +376,7 @@ fn instructions(text: &str) -> Vec<(usize, String, String)> {
 
 #[test]
 fn the_containerfile_is_a_multi_stage_non_root_build() {
-    let text = read("packaging/Containerfile");
+    let text = seismo_e2e::repo_file("packaging/Containerfile");
     let ins = instructions(&text);
     let froms: Vec<&str> = ins
         .iter()
@@ -469,9 +458,11 @@ fn the_containerfile_is_a_multi_stage_non_root_build() {
         );
     }
     // The build context filter keeps target/ out.
-    assert!(read("packaging/Containerfile.dockerignore")
-        .lines()
-        .any(|l| l.trim() == "target"));
+    assert!(
+        seismo_e2e::repo_file("packaging/Containerfile.dockerignore")
+            .lines()
+            .any(|l| l.trim() == "target")
+    );
 }
 
 fn docs(text: &str) -> Vec<Yaml> {
@@ -480,7 +471,7 @@ fn docs(text: &str) -> Vec<Yaml> {
 
 #[test]
 fn the_kubernetes_sidecar_shares_the_app_s_log_volume() {
-    let docs = docs(&read("packaging/kubernetes/sidecar.yaml"));
+    let docs = docs(&seismo_e2e::repo_file("packaging/kubernetes/sidecar.yaml"));
     let kind = |d: &Yaml| d["kind"].as_str().unwrap_or("").to_owned();
     let cm = docs
         .iter()
@@ -633,7 +624,7 @@ fn the_sbom_is_cargo_cyclonedx_s_description_of_the_binary() {
         "binaries",
         "--target",
     ];
-    let ci = read(".ci/deb").replace("\\\n", " ");
+    let ci = seismo_e2e::repo_file(".ci/deb").replace("\\\n", " ");
     let ci = ci.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
         ci.contains(&format!(
@@ -663,10 +654,10 @@ fn the_sbom_is_cargo_cyclonedx_s_description_of_the_binary() {
     let dir = tempfile::tempdir().unwrap();
     let ws = dir.path();
     for file in ["Cargo.toml", "Cargo.lock"] {
-        std::fs::copy(repo().join(file), ws.join(file)).unwrap();
+        std::fs::copy(seismo_e2e::repo_root().join(file), ws.join(file)).unwrap();
     }
     for member in ["config", "detectors", "agent", "tests"] {
-        copy_tree(&repo().join(member), &ws.join(member));
+        copy_tree(&seismo_e2e::repo_root().join(member), &ws.join(member));
     }
     let out = Command::new(cargo)
         .arg("cyclonedx")
@@ -694,14 +685,14 @@ fn the_sbom_is_cargo_cyclonedx_s_description_of_the_binary() {
     let root = &bom["metadata"]["component"];
     assert_eq!(root["name"], "seismo");
     assert_eq!(root["type"], "application");
-    let workspace: toml::Table = toml::from_str(&read("Cargo.toml")).unwrap();
+    let workspace: toml::Table = toml::from_str(&seismo_e2e::repo_file("Cargo.toml")).unwrap();
     let version = workspace["workspace"]["package"]["version"]
         .as_str()
         .unwrap();
     assert_eq!(root["version"], version);
 
     // Every component is a locked crate, named by its purl.
-    let lock: toml::Table = toml::from_str(&read("Cargo.lock")).unwrap();
+    let lock: toml::Table = toml::from_str(&seismo_e2e::repo_file("Cargo.lock")).unwrap();
     let locked: BTreeSet<(String, String)> = lock["package"]
         .as_array()
         .unwrap()
@@ -754,7 +745,7 @@ fn the_sbom_is_cargo_cyclonedx_s_description_of_the_binary() {
     let tree = Command::new(cargo)
         .args(["tree", "--locked", "-p", "seismo", "-e", "normal,build"])
         .args(["--depth", "1", "--prefix", "none", "--target", &host])
-        .current_dir(repo())
+        .current_dir(seismo_e2e::repo_root())
         .output()
         .unwrap();
     assert!(
@@ -781,7 +772,7 @@ fn the_sbom_is_cargo_cyclonedx_s_description_of_the_binary() {
     let all = Command::new(cargo)
         .args(["tree", "--locked", "-p", "seismo", "-e", "normal"])
         .args(["--prefix", "none", "--target", &host])
-        .current_dir(repo())
+        .current_dir(seismo_e2e::repo_root())
         .output()
         .unwrap();
     for (name, version) in tree_crates(&all.stdout) {

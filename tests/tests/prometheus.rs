@@ -8,7 +8,6 @@
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -18,19 +17,12 @@ use seismo_e2e::{default_config_with, write_config, Agent, START};
 const RULES: &str = "packaging/prometheus/seismo-rules.yml";
 const RULE_TESTS: &str = "packaging/prometheus/seismo-rules.test.yml";
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace root")
-        .to_path_buf()
-}
-
 /// Runs `promtool ARGS` in the workspace root with `stdin`; fails the test when promtool
 /// cannot be run.
 fn promtool(args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new("promtool")
         .args(args)
-        .current_dir(repo())
+        .current_dir(seismo_e2e::repo_root())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -84,7 +76,8 @@ fn families(body: &str) -> BTreeSet<String> {
 
 /// The `seismo_*` metric names the rules file uses (in expressions and in the text).
 fn rule_metrics() -> BTreeSet<String> {
-    let text = std::fs::read_to_string(repo().join(RULES)).expect("read the rules");
+    let text =
+        std::fs::read_to_string(seismo_e2e::repo_root().join(RULES)).expect("read the rules");
     let mut names = BTreeSet::new();
     for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
         let mut rest = line;

@@ -21,17 +21,6 @@ const BROWSER_TIMEOUT: Duration = Duration::from_secs(90);
 const SCRIPT: &str = "<script>alert(1)</script>";
 const LINES: &str = "log.app.lines_per_s";
 
-/// `seconds` of ordinary traffic, four lines a second.
-fn steady(log: &Path, seconds: u32) {
-    for i in 0..seconds * 4 {
-        append(
-            log,
-            &format!("GET /index.html 200 served in {} ms\n", i % 7),
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
 fn get(addr: SocketAddr, path: &str) -> Response {
     request(addr, "GET", path, None).unwrap_or_else(|e| panic!("GET {path}: {e}"))
 }
@@ -139,7 +128,7 @@ fn status_page_and_api_show_signals_and_the_incident_escaped_in_a_real_browser()
     assert!(first.body.contains("seismo on"), "{}", first.body);
 
     // Past the template warm-up, a line never seen before: a new template, an incident.
-    steady(&log, 6);
+    seismo_e2e::steady_traffic(&log, 6);
     append(
         &log,
         &format!("ERROR injected {SCRIPT} by \"mallory\" & co\n").repeat(3),
@@ -153,7 +142,7 @@ fn status_page_and_api_show_signals_and_the_incident_escaped_in_a_real_browser()
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut incident: Option<Value> = None;
     while incident.is_none() && Instant::now() < deadline {
-        steady(&log, 1);
+        seismo_e2e::steady_traffic(&log, 1);
         agent.wait_stdout(Duration::from_millis(10), |_| false);
         incident = agent
             .seen_stdout
@@ -185,11 +174,11 @@ fn status_page_and_api_show_signals_and_the_incident_escaped_in_a_real_browser()
         .any(|l| l.contains("\"kind\":\"hook\""))
         && Instant::now() < deadline
     {
-        steady(&log, 1);
+        seismo_e2e::steady_traffic(&log, 1);
         agent.wait_stdout(Duration::from_millis(10), |_| false);
     }
     // Two more intervals, so the template's count signal has a point and its template.
-    steady(&log, 2);
+    seismo_e2e::steady_traffic(&log, 2);
 
     // (a) The JSON API.
     let r = get(addr, "/api/v1/incidents");
