@@ -6,8 +6,6 @@ pub mod logging;
 pub mod memory;
 pub mod reload;
 pub(crate) mod running;
-
-use running::Running;
 pub mod sd_notify;
 pub mod state_dir;
 
@@ -33,6 +31,7 @@ use crate::sinks::Sinks;
 use crate::sources::host::HostTask;
 use crate::sources::tasks::SourceTasks;
 use crate::telemetry::stats::Stats;
+use running::Running;
 use sd_notify::ServiceManager;
 use state_dir::StateDir;
 
