@@ -37,7 +37,7 @@
 //! ```
 //! Delivery loops should use [`crate::sinks::deliver::run`], which does the above with retries.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -150,6 +150,9 @@ struct Inner {
     dropped_since_log: u64,
     /// Group fsyncs done by appends (for benchmarks and tests).
     syncs: u64,
+    /// Corrupt regions already logged and counted, by (segment, offset): a region is counted
+    /// once however often a retried batch reads past it.
+    corrupt_seen: HashSet<(u64, u64)>,
 }
 
 impl Outbox {
@@ -187,6 +190,7 @@ impl Outbox {
             drop_log: LogLimiter::new(std::time::Duration::from_secs(60)),
             dropped_since_log: 0,
             syncs: 0,
+            corrupt_seen: HashSet::new(),
         };
         inner.recover(&stats)?;
         let outbox = Outbox {
@@ -342,6 +346,9 @@ impl Inner {
         let mut offset = start.offset;
         let mut first_pos: Option<Cursor> = None;
         let mut expected = self.ack;
+        // The smallest sequence number the next valid frame may carry: what a corrupt region
+        // covers runs from it to the next valid frame's number.
+        let mut floor = if offset == 0 { start.seg } else { self.ack };
         'segments: while idx < self.segments.len() {
             let seg = self.segments[idx].first;
             let len = self.segments[idx].bytes;
@@ -359,6 +366,7 @@ impl Inner {
                     Some((rec, flen)) => {
                         let here = Cursor { seg, offset };
                         offset += flen;
+                        floor = floor.max(rec.seq.saturating_add(1));
                         if rec.seq < self.ack {
                             continue;
                         }
@@ -366,8 +374,10 @@ impl Inner {
                             // A valid frame this outbox cannot have written there (a segment
                             // renamed or copied): delivering it would hand out a sequence number
                             // twice or out of order, or one a new append will take.
-                            SinkStats::add(&stats.corrupt, 1);
-                            tracing::warn!(segment = %path.display(), offset = here.offset, seq = rec.seq, "outbox record out of its segment's sequence range skipped");
+                            if self.corrupt_seen.insert((seg, here.offset)) {
+                                SinkStats::add(&stats.corrupt, 1);
+                                tracing::warn!(segment = %path.display(), offset = here.offset, seq = rec.seq, "outbox record out of its segment's sequence range skipped");
+                            }
                             continue;
                         }
                         expected = rec.seq + 1;
@@ -386,14 +396,36 @@ impl Inner {
                             .take(len - offset - 1)
                             .read_to_end(&mut rest)
                             .map_err(io_err(&path))?;
-                        SinkStats::add(&stats.corrupt, 1);
-                        tracing::warn!(segment = %path.display(), offset, "corrupt outbox record skipped");
-                        match find_frame(&rest, expected, self.max_record) {
-                            Some(skip) => {
+                        let next = find_frame(&rest, floor, self.max_record).and_then(|skip| {
+                            decode(&rest[skip..], self.max_record).map(|(rec, _)| (skip, rec.seq))
+                        });
+                        // The sequence numbers the region held end below `upto`.
+                        let upto = next.map_or(limit, |(_, s)| s);
+                        let at = offset;
+                        match next {
+                            Some((skip, _)) => {
                                 offset += 1 + skip as u64;
                                 r.seek(SeekFrom::Start(offset)).map_err(io_err(&path))?;
                             }
                             None => offset = len,
+                        }
+                        if upto <= self.ack {
+                            // Behind the ack cursor: skipped (and counted) before.
+                            continue;
+                        }
+                        if self.corrupt_seen.insert((seg, at)) {
+                            SinkStats::add(&stats.corrupt, 1);
+                            tracing::warn!(
+                                segment = %path.display(), offset = at, seqs_before = upto,
+                                "corrupt outbox record skipped: delivery continues with the next valid record"
+                            );
+                        }
+                        if out.is_empty() && upto > self.ack {
+                            // Nothing before it is waiting: move the ack cursor past the region
+                            // for good, so a restart does not meet it again.
+                            self.ack = upto.min(self.next_seq);
+                            expected = expected.max(self.ack);
+                            self.write_ack()?;
                         }
                     }
                 }
@@ -592,6 +624,74 @@ mod tests {
         assert!(SinkStats::get(&stats.corrupt) >= 1);
         ob.ack(4).unwrap();
         assert_eq!(ob.queued(), 0);
+    }
+
+    /// Issue 25: a corrupt record was logged and counted on every retry of the batch around
+    /// it, and again after each restart. It is counted once, the records behind it are
+    /// delivered, and once the cursor passed it a restart does not meet it again.
+    #[test]
+    fn a_corrupt_record_is_counted_once_across_retries_and_restarts() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let (ob, _) = open(tmp.path(), 1 << 20);
+            for i in 0..8 {
+                ob.append(1, &payload(i)).unwrap();
+            }
+        }
+        let seg = seg_files(tmp.path()).pop().unwrap();
+        let mut bytes = fs::read(&seg).unwrap();
+        let frame_len = HEADER + payload(0).len();
+        for b in &mut bytes[frame_len + 3..frame_len + 19] {
+            *b ^= 0xa5; // 16 bytes of record 1, its length field included
+        }
+        for b in &mut bytes[5 * frame_len + HEADER..5 * frame_len + HEADER + 16] {
+            *b ^= 0xa5; // and 16 of record 5's payload
+        }
+        fs::write(&seg, &bytes).unwrap();
+        let (ob, stats) = open(tmp.path(), 1 << 20);
+        for _ in 0..5 {
+            // A sink that keeps failing: the same batch is read again and again.
+            assert_eq!(seqs(&ob.peek(3).unwrap()), [0, 2, 3]);
+        }
+        ob.ack(3).unwrap();
+        for _ in 0..5 {
+            assert_eq!(seqs(&ob.peek(10).unwrap()), [4, 6, 7]);
+        }
+        assert_eq!(SinkStats::get(&stats.corrupt), 2, "each region once");
+        ob.ack(7).unwrap();
+        assert_eq!(ob.queued(), 0);
+        drop(ob);
+        let (ob, stats) = open(tmp.path(), 1 << 20);
+        assert!(ob.peek(10).unwrap().is_empty());
+        assert_eq!(SinkStats::get(&stats.corrupt), 0, "not met again");
+    }
+
+    /// A corrupt record with nothing unacknowledged before it moves the ack cursor past it at
+    /// once (persisted), so a restart before the next delivery does not count it again.
+    #[test]
+    fn a_corrupt_record_at_the_head_moves_the_cursor_for_good() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let (ob, _) = open(tmp.path(), 1 << 20);
+            for i in 0..4 {
+                ob.append(1, &payload(i)).unwrap();
+            }
+            ob.ack(1).unwrap();
+        }
+        let seg = seg_files(tmp.path()).pop().unwrap();
+        let mut bytes = fs::read(&seg).unwrap();
+        let frame_len = HEADER + payload(0).len();
+        bytes[2 * frame_len + HEADER + 10] ^= 0xff;
+        fs::write(&seg, &bytes).unwrap();
+        {
+            let (ob, stats) = open(tmp.path(), 1 << 20);
+            assert_eq!(seqs(&ob.peek(10).unwrap()), [3]);
+            assert_eq!(SinkStats::get(&stats.corrupt), 1);
+            assert_eq!(ob.queued(), 1);
+        }
+        let (ob, stats) = open(tmp.path(), 1 << 20);
+        assert_eq!(seqs(&ob.peek(10).unwrap()), [3]);
+        assert_eq!(SinkStats::get(&stats.corrupt), 0);
     }
 
     #[test]
