@@ -523,7 +523,10 @@ fn a_file_renamed_outside_the_globs_during_a_crash_is_read_to_its_end() {
         twice.len(),
         twice.first()
     );
-    assert!(notice.is_some(), "no notice of the renamed file: {stderr:?}");
+    assert!(
+        notice.is_some(),
+        "no notice of the renamed file: {stderr:?}"
+    );
     assert_eq!(counter(&summary, "log_files_renamed_away"), 1, "{summary}");
 }
 
@@ -555,7 +558,10 @@ fn a_checkpoint_offset_beyond_the_files_size_is_not_trusted() {
     let mut cp: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&cp_path).unwrap()).unwrap();
     let entry = &mut cp["sources"]["app"][0];
-    assert!(entry["pos"]["offset"].as_u64().unwrap() > 300_000, "{entry}");
+    assert!(
+        entry["pos"]["offset"].as_u64().unwrap() > 300_000,
+        "{entry}"
+    );
     entry["pos"]["offset"] = serde_json::json!(99_999_999_999u64);
     std::fs::write(&cp_path, serde_json::to_vec(&cp).unwrap()).unwrap();
     seismo_e2e::append(&live, &numbered_text(10_000, 1000));

@@ -542,7 +542,12 @@ fn a_corrupt_outbox_record_is_skipped_once_and_the_rest_delivered() {
     let state = dir.path().join("state");
     let outbox = state.join("outbox/webhook-hook");
     std::fs::create_dir_all(&outbox).unwrap();
-    let payload = |n: u64| format!("{{\"kind\":\"alert\",\"n\":{n},\"pad\":\"{}\"}}", "x".repeat(300));
+    let payload = |n: u64| {
+        format!(
+            "{{\"kind\":\"alert\",\"n\":{n},\"pad\":\"{}\"}}",
+            "x".repeat(300)
+        )
+    };
     let mut seg = Vec::new();
     let mut starts = Vec::new();
     for n in 0..20 {

@@ -522,7 +522,10 @@ impl<C: Send> Tailer<C> {
         // A checkpoint is checked against the file before it is trusted.
         let mut distrusted = false;
         let resumed = match self.saved.remove(&id) {
-            Some(e) => match (e.head.matches(&file, size).unwrap_or(false), e.pos.offset <= size) {
+            Some(e) => match (
+                e.head.matches(&file, size).unwrap_or(false),
+                e.pos.offset <= size,
+            ) {
                 (true, true) => Some(e),
                 (head_ok, _) => {
                     distrusted = true;
