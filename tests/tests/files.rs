@@ -506,7 +506,7 @@ fn a_file_renamed_outside_the_globs_during_a_crash_is_read_to_its_end() {
         l.contains("renamed to a name outside the globs") && l.contains("app.log.1")
     });
     let deadline = Instant::now() + Duration::from_secs(30);
-    while counts(&s, 3000).iter().any(|&c| c == 0) && Instant::now() < deadline {
+    while counts(&s, 3000).contains(&0) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
     // Give a duplicate, if any, the time to show up.
@@ -571,7 +571,7 @@ fn a_checkpoint_offset_beyond_the_files_size_is_not_trusted() {
         l.contains("WARN") && l.contains("checkpoint offset beyond the file's size")
     });
     let deadline = Instant::now() + Duration::from_secs(30);
-    while counts(&s, 11_000)[10_000..].iter().any(|&c| c == 0) && Instant::now() < deadline {
+    while counts(&s, 11_000)[10_000..].contains(&0) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
     let (summary, stderr) = stop(agent);
