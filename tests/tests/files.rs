@@ -472,17 +472,12 @@ fn counts(s: &Workdir, total: u64) -> Vec<u32> {
     seen
 }
 
-/// Issue 25: with `paths = ["…/app*.log"]`, the agent stopped (SIGSTOP), 1,000 lines appended,
-/// `app.log` renamed to `app.log.1` (outside the glob) and the agent killed (SIGKILL): after the
-/// restart the 1,000 lines of the renamed file were never read, without a warning. The file
-/// still exists, under a new name in the same directory, with the same inode and content: it
-/// is read to its end once, with a notice, then let go.
-#[test]
-fn a_file_renamed_outside_the_globs_during_a_crash_is_read_to_its_end() {
+/// A work folder with `logs/app.log` (returned, not created) tailed as source `app` by
+/// `paths = ["…/logs/app*.log"]`, from the beginning; the configuration's path.
+fn app_logs() -> (Workdir, std::path::PathBuf, String) {
     let s = Workdir::new();
     let logs = s.path("logs");
     std::fs::create_dir(&logs).unwrap();
-    let live = logs.join("app.log");
     let config = s.write_config(
         "",
         &format!(
@@ -490,12 +485,23 @@ fn a_file_renamed_outside_the_globs_during_a_crash_is_read_to_its_end() {
             logs.display()
         ),
     );
+    (s, logs.join("app.log"), config)
+}
+
+/// Issue 25: with `paths = ["…/app*.log"]`, the agent stopped (SIGSTOP), 1,000 lines appended,
+/// `app.log` renamed to `app.log.1` (outside the glob) and the agent killed (SIGKILL): after the
+/// restart the 1,000 lines of the renamed file were never read, without a warning. The file
+/// still exists, under a new name in the same directory, with the same inode and content: it
+/// is read to its end once, with a notice, then let go.
+#[test]
+fn a_file_renamed_outside_the_globs_during_a_crash_is_read_to_its_end() {
+    let (s, live, config) = app_logs();
     std::fs::write(&live, numbered_text(0, 1000)).unwrap();
     let mut agent = Agent::run(&config);
     wait_committed(&s, "the first 1,000 lines", |l| l.len() >= 1000);
     agent.signal(libc::SIGSTOP);
     seismo_e2e::append(&live, &numbered_text(1000, 1000));
-    std::fs::rename(&live, logs.join("app.log.1")).unwrap();
+    std::fs::rename(&live, live.with_extension("log.1")).unwrap();
     agent.signal(libc::SIGKILL);
     agent.wait_exit(Duration::from_secs(10));
     // The application goes on in a new app.log.
@@ -536,17 +542,7 @@ fn a_file_renamed_outside_the_globs_during_a_crash_is_read_to_its_end() {
 /// its start: nothing lost), and counted.
 #[test]
 fn a_checkpoint_offset_beyond_the_files_size_is_not_trusted() {
-    let s = Workdir::new();
-    let logs = s.path("logs");
-    std::fs::create_dir(&logs).unwrap();
-    let live = logs.join("app.log");
-    let config = s.write_config(
-        "",
-        &format!(
-            "[[sources.files]]\nname = \"app\"\npaths = [\"{}/app*.log\"]\nstart_at = \"beginning\"\n",
-            logs.display()
-        ),
-    );
+    let (s, live, config) = app_logs();
     std::fs::write(&live, numbered_text(0, 10_000)).unwrap();
     let agent = Agent::run(&config);
     wait_committed(&s, "the first 10,000 lines", |l| l.len() >= 10_000);

@@ -507,6 +507,23 @@ mod tests {
         v
     }
 
+    /// An outbox with `n` records, acknowledged up to `acked`, closed: its last segment's
+    /// path and bytes, and the length of one frame.
+    fn closed_outbox(dir: &Path, n: u64, acked: Option<u64>) -> (PathBuf, Vec<u8>, usize) {
+        {
+            let (ob, _) = open(dir, 1 << 20);
+            for i in 0..n {
+                ob.append(1, &payload(i)).unwrap();
+            }
+            if let Some(seq) = acked {
+                ob.ack(seq).unwrap();
+            }
+        }
+        let seg = seg_files(dir).pop().unwrap();
+        let bytes = fs::read(&seg).unwrap();
+        (seg, bytes, HEADER + payload(0).len())
+    }
+
     #[test]
     fn records_come_back_in_order_until_acked() {
         let tmp = tempfile::tempdir().unwrap();
@@ -632,15 +649,7 @@ mod tests {
     #[test]
     fn a_corrupt_record_is_counted_once_across_retries_and_restarts() {
         let tmp = tempfile::tempdir().unwrap();
-        {
-            let (ob, _) = open(tmp.path(), 1 << 20);
-            for i in 0..8 {
-                ob.append(1, &payload(i)).unwrap();
-            }
-        }
-        let seg = seg_files(tmp.path()).pop().unwrap();
-        let mut bytes = fs::read(&seg).unwrap();
-        let frame_len = HEADER + payload(0).len();
+        let (seg, mut bytes, frame_len) = closed_outbox(tmp.path(), 8, None);
         for b in &mut bytes[frame_len + 3..frame_len + 19] {
             *b ^= 0xa5; // 16 bytes of record 1, its length field included
         }
@@ -671,16 +680,7 @@ mod tests {
     #[test]
     fn a_corrupt_record_at_the_head_moves_the_cursor_for_good() {
         let tmp = tempfile::tempdir().unwrap();
-        {
-            let (ob, _) = open(tmp.path(), 1 << 20);
-            for i in 0..4 {
-                ob.append(1, &payload(i)).unwrap();
-            }
-            ob.ack(1).unwrap();
-        }
-        let seg = seg_files(tmp.path()).pop().unwrap();
-        let mut bytes = fs::read(&seg).unwrap();
-        let frame_len = HEADER + payload(0).len();
+        let (seg, mut bytes, frame_len) = closed_outbox(tmp.path(), 4, Some(1));
         bytes[2 * frame_len + HEADER + 10] ^= 0xff;
         fs::write(&seg, &bytes).unwrap();
         {
