@@ -1234,6 +1234,41 @@ mod tests {
         lines.iter().map(|l| format!("{l}\n")).collect()
     }
 
+    /// Issue 25: a file renamed outside the globs while the tailer was away (a crash) is found
+    /// in its directory by inode and fingerprint, read from its checkpoint to its end once and
+    /// let go; a checkpoint with an offset beyond its file's size is not trusted.
+    #[test]
+    fn checkpoints_are_checked_and_a_file_renamed_away_is_read_to_its_end() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let log = dir.join("app.log");
+        std::fs::write(&log, text_of(&numbered(0..40))).unwrap();
+        let mut kept = Kept::default();
+        let (mut t, rx) = manual_tailer(dir, None);
+        read_all(&mut t);
+        assert_eq!(kept.take(&rx).lines.len(), 40);
+        drop(t);
+        let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        f.write_all(text_of(&numbered(40..60)).as_bytes()).unwrap();
+        let away = dir.join("rotated-app");
+        std::fs::rename(&log, &away).unwrap();
+        let (mut t, rx) = manual_tailer(dir, kept.saved());
+        read_all(&mut t);
+        assert_eq!(kept.take(&rx).lines, numbered(0..60));
+        assert_eq!(Stats::get(&t.stats.log_files_renamed_away), 1);
+        assert!(t.files.values().all(|f| f.gone_since.is_some()), "let go");
+        drop(t);
+
+        // Back under the glob, with a checkpoint past its end: read again from its start.
+        std::fs::rename(&away, &log).unwrap();
+        let mut saved = kept.saved().unwrap();
+        saved.files[0].pos.offset = 99_999_999_999;
+        let (mut t, rx) = manual_tailer(dir, Some(saved));
+        read_all(&mut t);
+        assert_eq!(kept.take(&rx).lines.len(), 120, "nothing skipped");
+        assert_eq!(Stats::get(&t.stats.log_checkpoints_beyond_size), 1);
+    }
+
     /// A copy read from where its original stopped, with nothing after that point (the
     /// original was read to its end before the truncation), is checkpointed all the same: a
     /// tailer restarted from the checkpoints (a reload, an agent restart) reads nothing of it
