@@ -17,7 +17,10 @@
 //! - Each record is framed with its length and a CRC-32 over its sequence number, time, kind and
 //!   payload. A torn last record (a crash mid-write) is found by its checksum at open and cut
 //!   off; a corrupt record elsewhere is skipped by re-synchronising on the next valid frame.
-//!   Either way it is counted (`corrupt`) and never handed to a sink.
+//!   Either way it is counted (`corrupt`), once, and never handed to a sink; a corrupt region
+//!   is then written over with a frame of kind `SKIPPED` (read back as nothing), and with
+//!   nothing unacknowledged before it the ack cursor moves past it, so a restart does not meet
+//!   it again.
 //! - The outbox is bounded in bytes. When an append makes it exceed the bound, the oldest
 //!   segment (1/16 of the bound) is deleted and its undelivered records counted as `dropped`.
 //! - Memory stays flat whatever is queued: records live on disk and are read a batch at a time.
@@ -52,7 +55,7 @@ mod frame;
 mod recovery;
 
 pub use frame::Record;
-use frame::{decode, encode, find_frame, read_frame, HEADER, MAX_SEQ};
+use frame::{decode, encode, find_frame, read_frame, HEADER, MAX_SEQ, SKIPPED};
 
 /// The default bound of one sink's outbox.
 pub const DEFAULT_MAX_BYTES: u64 = 64 << 20;
@@ -367,7 +370,7 @@ impl Inner {
                         let here = Cursor { seg, offset };
                         offset += flen;
                         floor = floor.max(rec.seq.saturating_add(1));
-                        if rec.seq < self.ack {
+                        if rec.seq < self.ack || rec.kind == SKIPPED {
                             continue;
                         }
                         if rec.seq < seg.max(expected) || rec.seq >= limit {
@@ -409,6 +412,9 @@ impl Inner {
                             }
                             None => offset = len,
                         }
+                        if floor < upto {
+                            self.bury(seg, at, offset - at, floor)?;
+                        }
                         if upto <= self.ack {
                             // Behind the ack cursor: skipped (and counted) before.
                             continue;
@@ -440,6 +446,26 @@ impl Inner {
             self.cursor = Some(pos);
         }
         Ok(out)
+    }
+
+    /// Writes a [`SKIPPED`] frame numbered `seq` over the corrupt region of `len` bytes at
+    /// `at` in segment `seg`, once it was counted: the segment is repaired, and a restart reads
+    /// the region as nothing. A region too short or too long for a frame is left as it is (it
+    /// is skipped again, and counted again after a restart). A crash during the write leaves it
+    /// corrupt, as before.
+    fn bury(&self, seg: u64, at: u64, len: u64, seq: u64) -> Result<(), OutboxError> {
+        if len < HEADER as u64 || len > self.max_record {
+            return Ok(());
+        }
+        let payload = vec![0u8; (len - HEADER as u64) as usize];
+        let frame = encode(seq, 0, SKIPPED, &payload);
+        let path = self.seg_path(seg);
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        std::os::unix::fs::FileExt::write_all_at(&f, &frame, at).map_err(io_err(&path))?;
+        f.sync_data().map_err(io_err(&path))
     }
 
     fn ack(&mut self, seq: u64, stats: &SinkStats) -> Result<(), OutboxError> {
@@ -673,6 +699,33 @@ mod tests {
         let (ob, stats) = open(tmp.path(), 1 << 20);
         assert!(ob.peek(10).unwrap().is_empty());
         assert_eq!(SinkStats::get(&stats.corrupt), 0, "not met again");
+    }
+
+    /// A corrupt record in the middle of a batch that is never acknowledged (the peer stays
+    /// down) is written over once counted: a restart delivers the same records and counts
+    /// nothing, and new appends go on after them.
+    #[test]
+    fn a_corrupt_record_is_written_over_so_a_restart_does_not_count_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (seg, mut bytes, frame_len) = closed_outbox(tmp.path(), 5, None);
+        for b in &mut bytes[2 * frame_len + 2..2 * frame_len + 18] {
+            *b ^= 0x5a;
+        }
+        fs::write(&seg, &bytes).unwrap();
+        {
+            let (ob, stats) = open(tmp.path(), 1 << 20);
+            assert_eq!(seqs(&ob.peek(10).unwrap()), [0, 1, 3, 4]);
+            assert_eq!(SinkStats::get(&stats.corrupt), 1);
+        }
+        assert_eq!(fs::metadata(&seg).unwrap().len(), bytes.len() as u64);
+        let (ob, stats) = open(tmp.path(), 1 << 20);
+        let got = ob.peek(10).unwrap();
+        assert_eq!(seqs(&got), [0, 1, 3, 4]);
+        assert_eq!(got[2].payload, payload(3));
+        assert_eq!(SinkStats::get(&stats.corrupt), 0, "repaired");
+        assert_eq!(ob.append(1, b"next").unwrap(), 5);
+        ob.ack(5).unwrap();
+        assert_eq!(ob.queued(), 0);
     }
 
     /// A corrupt record with nothing unacknowledged before it moves the ack cursor past it at
