@@ -456,3 +456,128 @@ fn a_new_template_after_warmup_alerts_with_its_lines_once_across_restarts() {
     stop(agent);
     assert!(s.state().join("logs/app.templates").exists());
 }
+
+/// `n` numbered lines from `from`, each with its newline.
+fn numbered_text(from: u64, n: u64) -> String {
+    (from..from + n).map(|i| numbered(i) + "\n").collect()
+}
+
+/// How often each number in `0..total` was committed; fails the test on a line not numbered.
+fn counts(s: &Workdir, total: u64) -> Vec<u32> {
+    let mut seen = vec![0u32; total as usize];
+    for (path, line) in s.committed("path") {
+        let n = number_of(&line).unwrap_or_else(|| panic!("unexpected line {line:?} from {path}"));
+        seen[n as usize] += 1;
+    }
+    seen
+}
+
+/// A work folder with `logs/app.log` (returned, not created) tailed as source `app` by
+/// `paths = ["…/logs/app*.log"]`, from the beginning; the configuration's path.
+fn app_logs() -> (Workdir, std::path::PathBuf, String) {
+    let s = Workdir::new();
+    let logs = s.path("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let config = s.write_config(
+        "",
+        &format!(
+            "[[sources.files]]\nname = \"app\"\npaths = [\"{}/app*.log\"]\nstart_at = \"beginning\"\n",
+            logs.display()
+        ),
+    );
+    (s, logs.join("app.log"), config)
+}
+
+/// Issue 25: with `paths = ["…/app*.log"]`, the agent stopped (SIGSTOP), 1,000 lines appended,
+/// `app.log` renamed to `app.log.1` (outside the glob) and the agent killed (SIGKILL): after the
+/// restart the 1,000 lines of the renamed file were never read, without a warning. The file
+/// still exists, under a new name in the same directory, with the same inode and content: it
+/// is read to its end once, with a notice, then let go.
+#[test]
+fn a_file_renamed_outside_the_globs_during_a_crash_is_read_to_its_end() {
+    let (s, live, config) = app_logs();
+    std::fs::write(&live, numbered_text(0, 1000)).unwrap();
+    let mut agent = Agent::run(&config);
+    wait_committed(&s, "the first 1,000 lines", |l| l.len() >= 1000);
+    agent.signal(libc::SIGSTOP);
+    seismo_e2e::append(&live, &numbered_text(1000, 1000));
+    std::fs::rename(&live, live.with_extension("log.1")).unwrap();
+    agent.signal(libc::SIGKILL);
+    agent.wait_exit(Duration::from_secs(10));
+    // The application goes on in a new app.log.
+    std::fs::write(&live, numbered_text(2000, 1000)).unwrap();
+
+    let mut agent = Agent::run(&config);
+    let notice = agent.wait_stderr(Duration::from_secs(30), |l| {
+        l.contains("renamed to a name outside the globs") && l.contains("app.log.1")
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while counts(&s, 3000).contains(&0) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Give a duplicate, if any, the time to show up.
+    std::thread::sleep(Duration::from_millis(1500));
+    let (summary, stderr) = stop(agent);
+    let seen = counts(&s, 3000);
+    let missing: Vec<usize> = (0..3000).filter(|&i| seen[i] == 0).collect();
+    let twice: Vec<usize> = (0..3000).filter(|&i| seen[i] > 1).collect();
+    assert!(
+        missing.is_empty() && twice.is_empty(),
+        "{} missing (first {:?}), {} twice (first {:?})",
+        missing.len(),
+        missing.first(),
+        twice.len(),
+        twice.first()
+    );
+    assert!(
+        notice.is_some(),
+        "no notice of the renamed file: {stderr:?}"
+    );
+    assert_eq!(counter(&summary, "log_files_renamed_away"), 1, "{summary}");
+}
+
+/// Issue 25: a checkpoint offset of 99,999,999,999 on a file of some hundred kilobytes was
+/// trusted: the 1,000 lines appended next were skipped, with one INFO line. An offset beyond
+/// the file's size is detected, logged at WARN with what was done (the file is read again from
+/// its start: nothing lost), and counted.
+#[test]
+fn a_checkpoint_offset_beyond_the_files_size_is_not_trusted() {
+    let (s, live, config) = app_logs();
+    std::fs::write(&live, numbered_text(0, 10_000)).unwrap();
+    let agent = Agent::run(&config);
+    wait_committed(&s, "the first 10,000 lines", |l| l.len() >= 10_000);
+    let (summary, _) = stop(agent);
+    assert_eq!(counter(&summary, "log_lines"), 10_000);
+
+    // The checkpoint edited to an impossible offset.
+    let cp_path = s.state().join("logs/checkpoints.json");
+    let mut cp: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cp_path).unwrap()).unwrap();
+    let entry = &mut cp["sources"]["app"][0];
+    assert!(
+        entry["pos"]["offset"].as_u64().unwrap() > 300_000,
+        "{entry}"
+    );
+    entry["pos"]["offset"] = serde_json::json!(99_999_999_999u64);
+    std::fs::write(&cp_path, serde_json::to_vec(&cp).unwrap()).unwrap();
+    seismo_e2e::append(&live, &numbered_text(10_000, 1000));
+
+    let mut agent = Agent::run(&config);
+    let warned = agent.wait_stderr(Duration::from_secs(30), |l| {
+        l.contains("WARN") && l.contains("checkpoint offset beyond the file's size")
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while counts(&s, 11_000)[10_000..].contains(&0) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (summary, stderr) = stop(agent);
+    let seen = counts(&s, 11_000);
+    let missing = (0..11_000).filter(|&i| seen[i] == 0).count();
+    assert_eq!(missing, 0, "lines skipped");
+    assert!(warned.is_some(), "no WARN: {stderr:?}");
+    assert_eq!(
+        counter(&summary, "log_checkpoints_beyond_size"),
+        1,
+        "{summary}"
+    );
+}

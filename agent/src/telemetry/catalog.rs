@@ -413,6 +413,22 @@ pub static FAMILIES: &[Family] = &[
     )
     ,
     counter(
+        "seismo_log_files_renamed_away_total",
+        "Files being read that were found, at start-up, renamed to a name outside the globs (same device and inode, same fingerprint): read to their end once, then let go.",
+        Series::One(field!(log_files_renamed_away)),
+    ),
+    counter(
+        "seismo_log_checkpoints_distrusted_total",
+        "Checkpointed file positions found not to fit the file and not trusted, by reason: beyond_size (the offset is past the file's end: read again from its start), fingerprint (the file was rewritten in place or its inode reused: read from its start).",
+        Series::Split(
+            "reason",
+            &[
+                ("beyond_size", field!(log_checkpoints_beyond_size)),
+                ("fingerprint", field!(log_checkpoints_mismatched)),
+            ],
+        ),
+    ),
+    counter(
         "seismo_log_errors_total",
         "Errors of the file source, by kind: permission_denied and symlink_loop (once per path), walk (listing directories), read (opening or reading files), state (checkpoint, lines sink or template state writes, retried).",
         Series::Split(

@@ -8,6 +8,10 @@ pub(super) const HEADER: usize = 4 + 4 + 8 + 8 + 1;
 /// disk above it (a segment file's name, the ack cursor, a frame) is corrupt, which also keeps
 /// `seq + 1` from overflowing.
 pub(super) const MAX_SEQ: u64 = i64::MAX as u64;
+/// The kind of a frame written over a corrupt region once it was skipped and counted: read
+/// back as nothing (not delivered, not counted again), so a restart does not meet the region
+/// again. Producers' kinds start at 1.
+pub(super) const SKIPPED: u8 = 0;
 
 /// One queued record.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,7 +17,10 @@
 //! - Each record is framed with its length and a CRC-32 over its sequence number, time, kind and
 //!   payload. A torn last record (a crash mid-write) is found by its checksum at open and cut
 //!   off; a corrupt record elsewhere is skipped by re-synchronising on the next valid frame.
-//!   Either way it is counted (`corrupt`) and never handed to a sink.
+//!   Either way it is counted (`corrupt`), once, and never handed to a sink; a corrupt region
+//!   is then written over with a frame of kind `SKIPPED` (read back as nothing), and with
+//!   nothing unacknowledged before it the ack cursor moves past it, so a restart does not meet
+//!   it again.
 //! - The outbox is bounded in bytes. When an append makes it exceed the bound, the oldest
 //!   segment (1/16 of the bound) is deleted and its undelivered records counted as `dropped`.
 //! - Memory stays flat whatever is queued: records live on disk and are read a batch at a time.
@@ -37,7 +40,7 @@
 //! ```
 //! Delivery loops should use [`crate::sinks::deliver::run`], which does the above with retries.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -52,7 +55,7 @@ mod frame;
 mod recovery;
 
 pub use frame::Record;
-use frame::{decode, encode, find_frame, read_frame, HEADER, MAX_SEQ};
+use frame::{decode, encode, find_frame, read_frame, HEADER, MAX_SEQ, SKIPPED};
 
 /// The default bound of one sink's outbox.
 pub const DEFAULT_MAX_BYTES: u64 = 64 << 20;
@@ -150,6 +153,9 @@ struct Inner {
     dropped_since_log: u64,
     /// Group fsyncs done by appends (for benchmarks and tests).
     syncs: u64,
+    /// Corrupt regions already logged and counted, by (segment, offset): a region is counted
+    /// once however often a retried batch reads past it.
+    corrupt_seen: HashSet<(u64, u64)>,
 }
 
 impl Outbox {
@@ -187,6 +193,7 @@ impl Outbox {
             drop_log: LogLimiter::new(std::time::Duration::from_secs(60)),
             dropped_since_log: 0,
             syncs: 0,
+            corrupt_seen: HashSet::new(),
         };
         inner.recover(&stats)?;
         let outbox = Outbox {
@@ -342,6 +349,9 @@ impl Inner {
         let mut offset = start.offset;
         let mut first_pos: Option<Cursor> = None;
         let mut expected = self.ack;
+        // The smallest sequence number the next valid frame may carry: what a corrupt region
+        // covers runs from it to the next valid frame's number.
+        let mut floor = if offset == 0 { start.seg } else { self.ack };
         'segments: while idx < self.segments.len() {
             let seg = self.segments[idx].first;
             let len = self.segments[idx].bytes;
@@ -359,15 +369,18 @@ impl Inner {
                     Some((rec, flen)) => {
                         let here = Cursor { seg, offset };
                         offset += flen;
-                        if rec.seq < self.ack {
+                        floor = floor.max(rec.seq.saturating_add(1));
+                        if rec.seq < self.ack || rec.kind == SKIPPED {
                             continue;
                         }
                         if rec.seq < seg.max(expected) || rec.seq >= limit {
                             // A valid frame this outbox cannot have written there (a segment
                             // renamed or copied): delivering it would hand out a sequence number
                             // twice or out of order, or one a new append will take.
-                            SinkStats::add(&stats.corrupt, 1);
-                            tracing::warn!(segment = %path.display(), offset = here.offset, seq = rec.seq, "outbox record out of its segment's sequence range skipped");
+                            if self.corrupt_seen.insert((seg, here.offset)) {
+                                SinkStats::add(&stats.corrupt, 1);
+                                tracing::warn!(segment = %path.display(), offset = here.offset, seq = rec.seq, "outbox record out of its segment's sequence range skipped");
+                            }
                             continue;
                         }
                         expected = rec.seq + 1;
@@ -386,14 +399,39 @@ impl Inner {
                             .take(len - offset - 1)
                             .read_to_end(&mut rest)
                             .map_err(io_err(&path))?;
-                        SinkStats::add(&stats.corrupt, 1);
-                        tracing::warn!(segment = %path.display(), offset, "corrupt outbox record skipped");
-                        match find_frame(&rest, expected, self.max_record) {
-                            Some(skip) => {
+                        let next = find_frame(&rest, floor, self.max_record).and_then(|skip| {
+                            decode(&rest[skip..], self.max_record).map(|(rec, _)| (skip, rec.seq))
+                        });
+                        // The sequence numbers the region held end below `upto`.
+                        let upto = next.map_or(limit, |(_, s)| s);
+                        let at = offset;
+                        match next {
+                            Some((skip, _)) => {
                                 offset += 1 + skip as u64;
                                 r.seek(SeekFrom::Start(offset)).map_err(io_err(&path))?;
                             }
                             None => offset = len,
+                        }
+                        if floor < upto {
+                            self.bury(seg, at, offset - at, floor)?;
+                        }
+                        if upto <= self.ack {
+                            // Behind the ack cursor: skipped (and counted) before.
+                            continue;
+                        }
+                        if self.corrupt_seen.insert((seg, at)) {
+                            SinkStats::add(&stats.corrupt, 1);
+                            tracing::warn!(
+                                segment = %path.display(), offset = at, seqs_before = upto,
+                                "corrupt outbox record skipped: delivery continues with the next valid record"
+                            );
+                        }
+                        if out.is_empty() && upto > self.ack {
+                            // Nothing before it is waiting: move the ack cursor past the region
+                            // for good, so a restart does not meet it again.
+                            self.ack = upto.min(self.next_seq);
+                            expected = expected.max(self.ack);
+                            self.write_ack()?;
                         }
                     }
                 }
@@ -408,6 +446,26 @@ impl Inner {
             self.cursor = Some(pos);
         }
         Ok(out)
+    }
+
+    /// Writes a [`SKIPPED`] frame numbered `seq` over the corrupt region of `len` bytes at
+    /// `at` in segment `seg`, once it was counted: the segment is repaired, and a restart reads
+    /// the region as nothing. A region too short or too long for a frame is left as it is (it
+    /// is skipped again, and counted again after a restart). A crash during the write leaves it
+    /// corrupt, as before.
+    fn bury(&self, seg: u64, at: u64, len: u64, seq: u64) -> Result<(), OutboxError> {
+        if len < HEADER as u64 || len > self.max_record {
+            return Ok(());
+        }
+        let payload = vec![0u8; (len - HEADER as u64) as usize];
+        let frame = encode(seq, 0, SKIPPED, &payload);
+        let path = self.seg_path(seg);
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        std::os::unix::fs::FileExt::write_all_at(&f, &frame, at).map_err(io_err(&path))?;
+        f.sync_data().map_err(io_err(&path))
     }
 
     fn ack(&mut self, seq: u64, stats: &SinkStats) -> Result<(), OutboxError> {
@@ -473,6 +531,23 @@ mod tests {
             .collect();
         v.sort();
         v
+    }
+
+    /// An outbox with `n` records, acknowledged up to `acked`, closed: its last segment's
+    /// path and bytes, and the length of one frame.
+    fn closed_outbox(dir: &Path, n: u64, acked: Option<u64>) -> (PathBuf, Vec<u8>, usize) {
+        {
+            let (ob, _) = open(dir, 1 << 20);
+            for i in 0..n {
+                ob.append(1, &payload(i)).unwrap();
+            }
+            if let Some(seq) = acked {
+                ob.ack(seq).unwrap();
+            }
+        }
+        let seg = seg_files(dir).pop().unwrap();
+        let bytes = fs::read(&seg).unwrap();
+        (seg, bytes, HEADER + payload(0).len())
     }
 
     #[test]
@@ -592,6 +667,84 @@ mod tests {
         assert!(SinkStats::get(&stats.corrupt) >= 1);
         ob.ack(4).unwrap();
         assert_eq!(ob.queued(), 0);
+    }
+
+    /// Issue 25: a corrupt record was logged and counted on every retry of the batch around
+    /// it, and again after each restart. It is counted once, the records behind it are
+    /// delivered, and once the cursor passed it a restart does not meet it again.
+    #[test]
+    fn a_corrupt_record_is_counted_once_across_retries_and_restarts() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (seg, mut bytes, frame_len) = closed_outbox(tmp.path(), 8, None);
+        for b in &mut bytes[frame_len + 3..frame_len + 19] {
+            *b ^= 0xa5; // 16 bytes of record 1, its length field included
+        }
+        for b in &mut bytes[5 * frame_len + HEADER..5 * frame_len + HEADER + 16] {
+            *b ^= 0xa5; // and 16 of record 5's payload
+        }
+        fs::write(&seg, &bytes).unwrap();
+        let (ob, stats) = open(tmp.path(), 1 << 20);
+        for _ in 0..5 {
+            // A sink that keeps failing: the same batch is read again and again.
+            assert_eq!(seqs(&ob.peek(3).unwrap()), [0, 2, 3]);
+        }
+        ob.ack(3).unwrap();
+        for _ in 0..5 {
+            assert_eq!(seqs(&ob.peek(10).unwrap()), [4, 6, 7]);
+        }
+        assert_eq!(SinkStats::get(&stats.corrupt), 2, "each region once");
+        ob.ack(7).unwrap();
+        assert_eq!(ob.queued(), 0);
+        drop(ob);
+        let (ob, stats) = open(tmp.path(), 1 << 20);
+        assert!(ob.peek(10).unwrap().is_empty());
+        assert_eq!(SinkStats::get(&stats.corrupt), 0, "not met again");
+    }
+
+    /// A corrupt record in the middle of a batch that is never acknowledged (the peer stays
+    /// down) is written over once counted: a restart delivers the same records and counts
+    /// nothing, and new appends go on after them.
+    #[test]
+    fn a_corrupt_record_is_written_over_so_a_restart_does_not_count_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (seg, mut bytes, frame_len) = closed_outbox(tmp.path(), 5, None);
+        for b in &mut bytes[2 * frame_len + 2..2 * frame_len + 18] {
+            *b ^= 0x5a;
+        }
+        fs::write(&seg, &bytes).unwrap();
+        {
+            let (ob, stats) = open(tmp.path(), 1 << 20);
+            assert_eq!(seqs(&ob.peek(10).unwrap()), [0, 1, 3, 4]);
+            assert_eq!(SinkStats::get(&stats.corrupt), 1);
+        }
+        assert_eq!(fs::metadata(&seg).unwrap().len(), bytes.len() as u64);
+        let (ob, stats) = open(tmp.path(), 1 << 20);
+        let got = ob.peek(10).unwrap();
+        assert_eq!(seqs(&got), [0, 1, 3, 4]);
+        assert_eq!(got[2].payload, payload(3));
+        assert_eq!(SinkStats::get(&stats.corrupt), 0, "repaired");
+        assert_eq!(ob.append(1, b"next").unwrap(), 5);
+        ob.ack(5).unwrap();
+        assert_eq!(ob.queued(), 0);
+    }
+
+    /// A corrupt record with nothing unacknowledged before it moves the ack cursor past it at
+    /// once (persisted), so a restart before the next delivery does not count it again.
+    #[test]
+    fn a_corrupt_record_at_the_head_moves_the_cursor_for_good() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (seg, mut bytes, frame_len) = closed_outbox(tmp.path(), 4, Some(1));
+        bytes[2 * frame_len + HEADER + 10] ^= 0xff;
+        fs::write(&seg, &bytes).unwrap();
+        {
+            let (ob, stats) = open(tmp.path(), 1 << 20);
+            assert_eq!(seqs(&ob.peek(10).unwrap()), [3]);
+            assert_eq!(SinkStats::get(&stats.corrupt), 1);
+            assert_eq!(ob.queued(), 1);
+        }
+        let (ob, stats) = open(tmp.path(), 1 << 20);
+        assert_eq!(seqs(&ob.peek(10).unwrap()), [3]);
+        assert_eq!(SinkStats::get(&stats.corrupt), 0);
     }
 
     #[test]

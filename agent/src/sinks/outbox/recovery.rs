@@ -78,7 +78,7 @@ impl Inner {
 
     /// Scans segment `first` to its last valid frame; returns (next seq, valid length).
     pub(super) fn scan_tail(
-        &self,
+        &mut self,
         first: u64,
         stats: &SinkStats,
     ) -> Result<(u64, u64), OutboxError> {
@@ -96,8 +96,14 @@ impl Inner {
                 }
                 _ => match find_frame(&data[off + 1..], next, self.max_record) {
                     Some(skip) => {
-                        SinkStats::add(&stats.corrupt, 1);
-                        tracing::warn!(segment = %path.display(), offset = off, "corrupt outbox record skipped");
+                        let after = decode(&data[off + 1 + skip..], self.max_record)
+                            .map_or(next, |(rec, _)| rec.seq);
+                        // A region behind the ack cursor was skipped (and counted) before;
+                        // one ahead of it is counted here, once (see `peek`).
+                        if after > self.ack && self.corrupt_seen.insert((first, off as u64)) {
+                            SinkStats::add(&stats.corrupt, 1);
+                            tracing::warn!(segment = %path.display(), offset = off, "corrupt outbox record skipped: delivery continues with the next valid record");
+                        }
                         off += 1 + skip;
                     }
                     None => {

@@ -336,12 +336,15 @@ impl<C: Send> Tailer<C> {
                 Found::Skipped(_) => None,
             })
             .collect();
+        // Checkpointed files renamed, while the agent was away, to a name the globs do not
+        // match: read to their end once, then let go.
+        let renamed_away = self.find_renamed_away(&listed);
         // Checkpoints of files that no longer exist: forget them, keeping where they stopped
         // for a copy of them.
         let stale: Vec<FileId> = self
             .saved
             .keys()
-            .filter(|id| !listed.contains(id))
+            .filter(|id| !listed.contains(id) && !renamed_away.iter().any(|(_, r)| r == *id))
             .copied()
             .collect();
         for id in stale {
@@ -388,8 +391,17 @@ impl<C: Send> Tailer<C> {
                 self.by_path.insert(path, id);
             }
         }
-        // Files no longer at any matching path: finish those still open, forget the others.
         let now = Instant::now();
+        for (path, id) in renamed_away {
+            if self.track(&path, id) {
+                Stats::add(&self.stats.log_files_renamed_away, 1);
+                tracing::warn!(source = %self.cfg.name, path = %path.display(), "a file being read was renamed to a name outside the globs while the agent was away: reading it to its end once, then letting it go");
+                if let Some(t) = self.files.get_mut(&id) {
+                    t.gone_since = Some(now);
+                }
+            }
+        }
+        // Files no longer at any matching path: finish those still open, forget the others.
         let mut forget = Vec::new();
         for (id, t) in &mut self.files {
             if seen.contains(id) {
@@ -407,6 +419,49 @@ impl<C: Send> Tailer<C> {
         self.first_sight = false;
         self.report_watched();
         self.watch.refresh(&self.cfg.paths);
+    }
+
+    /// Checkpointed files (not yet matched) that the globs no longer list, found renamed in
+    /// the directory they were last seen in: same device and inode, and the same fingerprint
+    /// (checked by `track`). Bounded: only those directories, each listed once.
+    fn find_renamed_away(&self, listed: &HashSet<FileId>) -> Vec<(PathBuf, FileId)> {
+        let mut wanted: HashMap<PathBuf, HashSet<FileId>> = HashMap::new();
+        for (id, e) in &self.saved {
+            if listed.contains(id) {
+                continue;
+            }
+            if let Some(dir) = Path::new(&e.path).parent() {
+                wanted.entry(dir.to_owned()).or_default().insert(*id);
+            }
+        }
+        let mut out = Vec::new();
+        for (dir, ids) in wanted {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten().take(MAX_REMEMBERED) {
+                let path = entry.path();
+                // Not following links: the file itself, under its new name.
+                let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                    continue;
+                };
+                let id = FileId::of(&meta);
+                if !meta.is_file() || !ids.contains(&id) || out.iter().any(|(_, o)| *o == id) {
+                    continue;
+                }
+                // The same content as read before, not a reused inode.
+                let same = self.saved.get(&id).is_some_and(|e| {
+                    e.pos.offset <= meta.len()
+                        && File::open(&path)
+                            .and_then(|f| e.head.matches(&f, meta.len()))
+                            .unwrap_or(false)
+                });
+                if same {
+                    out.push((path, id));
+                }
+            }
+        }
+        out
     }
 
     fn skip_path(&mut self, path: &Path, kind: Skip) {
@@ -464,23 +519,39 @@ impl<C: Send> Tailer<C> {
                 return false;
             }
         };
+        // A checkpoint is checked against the file before it is trusted.
+        let mut distrusted = false;
         let resumed = match self.saved.remove(&id) {
-            Some(e) if e.head.matches(&file, size).unwrap_or(false) && e.pos.offset <= size => {
-                Some(e)
-            }
-            Some(e) => {
-                // Truncated or rewritten while not followed: a copy of the old content goes
-                // on from where reading stopped.
-                self.record_end(e.head, e.pos.offset);
-                None
-            }
+            Some(e) => match (
+                e.head.matches(&file, size).unwrap_or(false),
+                e.pos.offset <= size,
+            ) {
+                (true, true) => Some(e),
+                (head_ok, _) => {
+                    distrusted = true;
+                    if head_ok {
+                        Stats::add(&self.stats.log_checkpoints_beyond_size, 1);
+                        tracing::warn!(source = %self.cfg.name, path = %path.display(), offset = e.pos.offset, size, "checkpoint offset beyond the file's size (truncated while the agent was away, or a damaged checkpoint): reading the file again from its start");
+                    } else {
+                        Stats::add(&self.stats.log_checkpoints_mismatched, 1);
+                        tracing::warn!(source = %self.cfg.name, path = %path.display(), offset = e.pos.offset, size, "checkpointed file's fingerprint does not match (rewritten in place, or its inode reused): reading it from its start");
+                    }
+                    if !head_ok {
+                        // A copy of the old content elsewhere goes on from where reading
+                        // stopped; this file itself is not that copy.
+                        self.record_end(e.head, e.pos.offset);
+                    }
+                    None
+                }
+            },
             None => None,
         };
-        if resumed.is_none() && self.is_copy_of_a_followed_file(path, id, head) {
+        if resumed.is_none() && !distrusted && self.is_copy_of_a_followed_file(path, id, head) {
             return false;
         }
         let copy_from = match resumed {
             Some(_) => None,
+            None if distrusted => None,
             None => self.take_end(path, id, head),
         };
         let resumed_here = resumed.is_some();
@@ -1161,6 +1232,41 @@ mod tests {
 
     fn text_of(lines: &[String]) -> String {
         lines.iter().map(|l| format!("{l}\n")).collect()
+    }
+
+    /// Issue 25: a file renamed outside the globs while the tailer was away (a crash) is found
+    /// in its directory by inode and fingerprint, read from its checkpoint to its end once and
+    /// let go; a checkpoint with an offset beyond its file's size is not trusted.
+    #[test]
+    fn checkpoints_are_checked_and_a_file_renamed_away_is_read_to_its_end() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let log = dir.join("app.log");
+        std::fs::write(&log, text_of(&numbered(0..40))).unwrap();
+        let mut kept = Kept::default();
+        let (mut t, rx) = manual_tailer(dir, None);
+        read_all(&mut t);
+        assert_eq!(kept.take(&rx).lines.len(), 40);
+        drop(t);
+        let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        f.write_all(text_of(&numbered(40..60)).as_bytes()).unwrap();
+        let away = dir.join("rotated-app");
+        std::fs::rename(&log, &away).unwrap();
+        let (mut t, rx) = manual_tailer(dir, kept.saved());
+        read_all(&mut t);
+        assert_eq!(kept.take(&rx).lines, numbered(0..60));
+        assert_eq!(Stats::get(&t.stats.log_files_renamed_away), 1);
+        assert!(t.files.values().all(|f| f.gone_since.is_some()), "let go");
+        drop(t);
+
+        // Back under the glob, with a checkpoint past its end: read again from its start.
+        std::fs::rename(&away, &log).unwrap();
+        let mut saved = kept.saved().unwrap();
+        saved.files[0].pos.offset = 99_999_999_999;
+        let (mut t, rx) = manual_tailer(dir, Some(saved));
+        read_all(&mut t);
+        assert_eq!(kept.take(&rx).lines.len(), 120, "nothing skipped");
+        assert_eq!(Stats::get(&t.stats.log_checkpoints_beyond_size), 1);
     }
 
     /// A copy read from where its original stopped, with nothing after that point (the
