@@ -215,8 +215,12 @@ fn run(path: Option<PathBuf>) -> ExitCode {
     runtime.shutdown_timeout(std::time::Duration::from_millis(300));
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        // A taken or impossible listen address is a configuration problem: exit 2, like one.
-        Err(e) if e.downcast_ref::<crate::http::BindError>().is_some() => {
+        // A taken or impossible listen address, or an unusable token file, is a configuration
+        // problem: exit 2, like one.
+        Err(e)
+            if e.downcast_ref::<crate::http::BindError>().is_some()
+                || e.downcast_ref::<crate::http::TokenError>().is_some() =>
+        {
             tracing::error!("{e:#}");
             ExitCode::from(EXIT_CONFIG)
         }

@@ -10,11 +10,10 @@ use axum::http::{header, StatusCode};
 use axum::response::Response;
 use serde::Serialize;
 
-use super::respond::{error, json};
+use super::respond::{error, json, json_problem, rejected};
 use super::state::HttpState;
 use crate::alerting::silences::{NewSilence, SilenceError, Silences};
 use crate::clock::now_ms;
-use crate::telemetry::stats::Stats;
 
 pub(super) async fn list(State(s): State<HttpState>) -> Response {
     #[derive(Serialize)]
@@ -37,8 +36,9 @@ pub(super) async fn create(State(s): State<HttpState>, body: Bytes) -> Response 
                 &s,
                 StatusCode::BAD_REQUEST,
                 format!(
-                    "the body is not a valid silence ({e}): send a JSON object such as \
-                     {{\"signals\": [\"host.cpu.*\"], \"for\": \"2h\", \"comment\": \"maintenance\", \"created_by\": \"alice\"}}"
+                    "the body is not a valid silence ({}): send a JSON object such as \
+                     {{\"signals\": [\"host.cpu.*\"], \"for\": \"2h\", \"comment\": \"maintenance\", \"created_by\": \"alice\"}}",
+                    json_problem(&e)
                 ),
             )
         }
@@ -100,19 +100,4 @@ fn silence_error(s: &HttpState, e: SilenceError) -> Response {
         }
     };
     rejected(s, status, e.to_string())
-}
-
-/// A refused request: counted, logged at most once a minute, answered with the reason.
-fn rejected(s: &HttpState, status: StatusCode, message: String) -> Response {
-    Stats::add(&s.stats.api_requests_rejected, 1);
-    let hit = s
-        .rejected_log
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .hit();
-    if let Some(n) = hit {
-        tracing::warn!(status = status.as_u16(), reason = %message, refused = n,
-            "silences API request refused (logged at most once a minute)");
-    }
-    error(status, message)
 }
