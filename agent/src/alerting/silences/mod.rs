@@ -194,7 +194,7 @@ mod tests {
             s.create(req(&full, Some("1h"), None), 0).unwrap();
         }
         let e = s.create(req(&["a"], Some("1h"), None), 0).unwrap_err();
-        assert!(e.to_string().contains("at most 2048 in all"), "{e}");
+        assert!(e.to_string().contains("at most 1024 in all"), "{e}");
     }
 
     #[test]

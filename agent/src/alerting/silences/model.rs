@@ -13,7 +13,7 @@ pub(crate) const MAX_TEXT: usize = 1024;
 /// Globs across all active API silences at most: with [`MAX_PATTERN_CHARS`] and
 /// [`MAX_PATTERN_COMPLEXITY`] this bounds what the silences can cost in memory (each glob is a
 /// compiled matcher; docs/http.md states the measured figure).
-pub const MAX_API_GLOBS: usize = 2048;
+pub const MAX_API_GLOBS: usize = 1024;
 /// Characters of one glob at most.
 pub const MAX_PATTERN_CHARS: usize = 128;
 /// Wildcards (`*`, `?`, `[…]`) plus brace alternatives (`{a,b}` counts 2) in one glob at most;

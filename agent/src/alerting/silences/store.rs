@@ -262,8 +262,9 @@ pub(crate) fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// A silences file larger than this is not read: the budgets keep a real one far smaller.
-const MAX_FILE_BYTES: u64 = 16 << 20;
+/// A silences file larger than this is set aside unread: the budgets keep the agent's own far
+/// smaller (about 2.3 MiB at most), so only a file from before them or a foreign one is.
+const MAX_FILE_BYTES: u64 = 64 << 20;
 
 /// The saved API silences that have not ended, within the budgets: a silence whose globs are
 /// over the per-glob or per-silence budget, or that would pass the count or total-glob budget,
