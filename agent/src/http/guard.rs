@@ -4,14 +4,9 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
-use axum::middleware::Next;
-use axum::response::Response;
 use seismo_config::HttpConfig;
 
-use super::respond::rejected;
-use super::state::HttpState;
 use super::token::Token;
 use crate::excerpt::excerpt;
 
@@ -69,7 +64,11 @@ impl Guard {
     }
 
     /// Why the request is refused, if it is.
-    fn check(&self, method: &Method, headers: &HeaderMap) -> Result<(), (StatusCode, String)> {
+    pub(super) fn check(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+    ) -> Result<(), (StatusCode, String)> {
         let text = |name: header::HeaderName| {
             headers
                 .get(&name)
@@ -155,23 +154,6 @@ impl Guard {
             ));
         }
         Ok(())
-    }
-}
-
-/// The middleware: refuses what [`Guard`] refuses, before any handler runs.
-pub(super) async fn guard(State(s): State<HttpState>, req: Request, next: Next) -> Response {
-    match s.guard.check(req.method(), req.headers()) {
-        Ok(()) => next.run(req).await,
-        Err((status, message)) => {
-            let mut r = rejected(&s, status, message);
-            if status == StatusCode::UNAUTHORIZED {
-                r.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    header::HeaderValue::from_static("Bearer"),
-                );
-            }
-            r
-        }
     }
 }
 

@@ -5,8 +5,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::routing::{delete, get};
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -16,7 +18,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 use super::state::HttpState;
-use super::{api, guard, health, metrics, respond, silences_api, status_page};
+use super::{api, health, metrics, respond, silences_api, status_page};
 
 /// Request bodies larger than this are refused (413): a silence is a few hundred bytes.
 const MAX_BODY: usize = 64 * 1024;
@@ -105,6 +107,23 @@ impl Endpoint {
     }
 }
 
+/// The middleware: refuses what [`Guard`] refuses, before any handler runs.
+async fn guard(State(s): State<HttpState>, req: Request, next: Next) -> Response {
+    match s.guard.check(req.method(), req.headers()) {
+        Ok(()) => next.run(req).await,
+        Err((status, message)) => {
+            let mut r = respond::rejected(&s, status, message);
+            if status == StatusCode::UNAUTHORIZED {
+                r.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static("Bearer"),
+                );
+            }
+            r
+        }
+    }
+}
+
 pub(super) fn router(state: HttpState) -> Router {
     Router::new()
         .route("/", get(status_page::page))
@@ -127,7 +146,7 @@ pub(super) fn router(state: HttpState) -> Router {
         })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            guard::guard,
+            guard,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
