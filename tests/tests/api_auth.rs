@@ -415,7 +415,7 @@ fn beyond_loopback_the_agent_needs_a_token_file_or_does_not_start() {
 
 /// A glob at the per-glob budget: 128 characters, 16 wildcards and brace alternatives.
 fn maximal_glob(silence: usize, i: usize) -> String {
-    let base = if i % 2 == 0 {
+    let base = if i.is_multiple_of(2) {
         let alts: Vec<String> = (0..16).map(|a| format!("a{a}")).collect();
         format!("s{silence}g{i}.{{{}}}", alts.join(","))
     } else {
