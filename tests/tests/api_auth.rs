@@ -29,6 +29,14 @@ fn config(dir: &Path, http_extra: &str) -> String {
     write_config(dir, &text)
 }
 
+/// An agent on the default configuration (plus `http_extra` in `[http]`), serving.
+fn started(http_extra: &str) -> (tempfile::TempDir, String, Agent, SocketAddr) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), http_extra);
+    let (agent, addr) = Agent::start_serving(&cfg, None, START);
+    (dir, cfg, agent, addr)
+}
+
 fn silences(addr: SocketAddr) -> Vec<serde_json::Value> {
     let r = request(addr, "GET", "/api/v1/silences", None).unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
@@ -50,9 +58,7 @@ const MUTE_ALL: &str = r#"{"signals": ["*"], "for": "366d"}"#;
 
 #[test]
 fn writes_without_the_token_from_a_foreign_host_or_origin_or_not_json_change_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), "");
-    let (mut agent, addr) = Agent::start_serving(&cfg, None, START);
+    let (dir, _, mut agent, addr) = started("");
     let state = dir.path().join("state");
     let mode = std::fs::metadata(state.join("http.token"))
         .unwrap()
@@ -257,9 +263,7 @@ fn writes_without_the_token_from_a_foreign_host_or_origin_or_not_json_change_not
 
 #[test]
 fn errors_quote_an_excerpt_and_name_no_rust_types() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), "");
-    let (mut agent, addr) = Agent::start_serving(&cfg, None, START);
+    let (dir, _, mut agent, addr) = started("");
     let token = token(&dir.path().join("state"));
     let long = "x".repeat(60_000);
     for body in [
@@ -299,9 +303,7 @@ fn silence_cmd(config: &str, args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn the_silence_commands_use_the_token_and_say_what_the_agent_said() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), "");
-    let (mut agent, addr) = Agent::start_serving(&cfg, None, START);
+    let (dir, cfg, mut agent, addr) = started("");
     // The commands need the real port: the same configuration with it written in.
     let text = std::fs::read_to_string(&cfg).unwrap().replacen(
         "listen = \"127.0.0.1:0\"",
@@ -433,9 +435,7 @@ fn saved(id: String, signals: Vec<String>) -> serde_json::Value {
 
 #[test]
 fn the_silences_memory_stays_within_the_stated_budget_also_after_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), "");
-    let (mut agent, addr) = Agent::start_serving(&cfg, None, START);
+    let (dir, cfg, mut agent, addr) = started("");
     let token = token(&dir.path().join("state"));
     std::thread::sleep(Duration::from_secs(2));
     let before = rss_bytes(agent.pid());
@@ -545,9 +545,7 @@ fn closed_by_server(s: &mut TcpStream, wait: Duration) -> bool {
 
 #[test]
 fn idle_and_slow_connections_are_closed() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), "\nidle_timeout = \"2s\"");
-    let (mut agent, addr) = Agent::start_serving(&cfg, None, START);
+    let (_dir, _, mut agent, addr) = started("\nidle_timeout = \"2s\"");
     let connect = |head: &str| {
         let mut s = TcpStream::connect(addr).unwrap();
         std::io::Write::write_all(&mut s, head.as_bytes()).unwrap();
