@@ -550,6 +550,9 @@ fn a_taken_port_stops_the_start_with_exit_2_unless_the_endpoint_is_off() {
         "{said}"
     );
     assert!(said.contains("holds that port"), "{said}");
+    // Said once: the sentence, not the system's error text after it again.
+    assert_eq!(said.matches("cannot listen on").count(), 1, "{said}");
+    assert!(!said.contains("os error"), "{said}");
 
     std::fs::write(
         &config,
