@@ -67,6 +67,8 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
         state.path(),
         crate::clock::now_ms(),
     ));
+    // Reading a large saved file (kept only up to the budgets) leaves freed heap behind.
+    memory::release_free();
     let ready = Arc::new(AtomicBool::new(false));
     // The status page's state: kept only while the endpoint that shows it is on.
     let status = config
