@@ -281,6 +281,9 @@ fn errors_quote_an_excerpt_and_name_no_rust_types() {
             assert!(!r.body.contains(rust), "{rust} in {}", r.body);
         }
     }
+    let r = authed(addr, &token, "DELETE", "/api/v1/silences/%FF%FE", None).unwrap();
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(!r.body.contains("String"), "{}", r.body);
     let long_id = format!("/api/v1/silences/{}", "y".repeat(5000));
     let r = authed(addr, &token, "DELETE", &long_id, None).unwrap();
     assert_eq!(r.status, 404, "{}", r.body.len());

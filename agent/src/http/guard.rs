@@ -116,7 +116,9 @@ impl Guard {
         };
         let presented = headers
             .get(header::AUTHORIZATION)
-            .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
+            .map(|v| v.as_bytes())
+            .filter(|v| v.len() > 7 && v[..7].eq_ignore_ascii_case(b"bearer "))
+            .map(|v| &v[7..]);
         match presented {
             None => {
                 return Err((
@@ -216,7 +218,7 @@ mod tests {
             post(&[host, json, ("authorization", "Bearer 0123456789abcdeX")]),
             Err(StatusCode::FORBIDDEN)
         );
-        let auth = ("authorization", "Bearer 0123456789abcdef");
+        let auth = ("authorization", "bearer 0123456789abcdef");
         assert!(post(&[host, json, auth]).is_ok());
         assert_eq!(
             post(&[host, auth, ("content-type", "text/plain")]),

@@ -60,7 +60,18 @@ pub(super) async fn create(State(s): State<HttpState>, body: Bytes) -> Response 
     }
 }
 
-pub(super) async fn expire(State(s): State<HttpState>, Path(id): Path<String>) -> Response {
+pub(super) async fn expire(
+    State(s): State<HttpState>,
+    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Response {
+    // axum's own rejection would quote the path and name the type it wanted.
+    let Ok(Path(id)) = id else {
+        return rejected(
+            &s,
+            StatusCode::BAD_REQUEST,
+            "the silence id in the path is not valid UTF-8: ids are 16 hex digits, as the listing shows".into(),
+        );
+    };
     let store = Arc::clone(&s.silences);
     let target = id.clone();
     match blocking(move || store.expire(&target, now_ms())).await {
