@@ -126,9 +126,10 @@ fn main() {
         Arc::new(AtomicBool::new(true)),
         false,
     )
-    .with_status(Arc::clone(&status));
+    .with_status(Arc::clone(&status))
+    .with_guard(seismo::http::Guard::read_only(addr));
     let _guard = rt.enter();
-    let task = endpoint.serve(state).expect("serve");
+    let task = endpoint.serve(state, config.idle_timeout).expect("serve");
     for path in ["/", "/api/v1/signals", "/api/v1/incidents", "/metrics"] {
         let mut bytes = 0;
         let mut times: Vec<Duration> = (0..20)

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod clock;
 pub mod daemon;
 pub mod event;
+pub mod excerpt;
 /// Entry points of the fuzz targets (`fuzz/`); not part of the agent's API.
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

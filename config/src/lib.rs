@@ -34,7 +34,7 @@ pub use files::{
     ContainerFormat, FileSourceConfig, PathGlob, Pattern, StartAt, DEFAULT_ERROR_PATTERN,
 };
 pub use hooks::{HookCommand, HookConfig, HookOn, HookSeverity, HookState, DEFAULT_PATH};
-pub use http::{HttpConfig, DEFAULT_LISTEN};
+pub use http::{HttpConfig, DEFAULT_LISTEN, DEFAULT_TOKEN_FILE};
 pub use journal::{
     JournalEnabled, JournalSourceConfig, DEFAULT_FALLBACK, FALLBACK_SOURCE, PRIORITY_NAMES,
 };

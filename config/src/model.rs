@@ -24,6 +24,7 @@ pub struct Config {
     /// `[[hooks]]`: remediation commands run on alerts or incidents.
     #[serde(deserialize_with = "crate::hooks::unique_hooks")]
     pub hooks: Vec<crate::hooks::HookConfig>,
+    #[serde(deserialize_with = "crate::http::checked")]
     pub http: crate::http::HttpConfig,
     pub silences: Vec<crate::silences::SilenceConfig>,
 }

@@ -3,6 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -43,15 +44,34 @@ pub fn request_raw(
     path: &str,
     body: Option<&[u8]>,
 ) -> std::io::Result<Response> {
+    send(addr, method, path, &[], body)
+}
+
+/// Sends `method path` with `headers` (names lower-case) and an optional body. `Host: {addr}`
+/// and, with a body, `Content-Type: application/json` are sent unless `headers` has its own.
+pub fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> std::io::Result<Response> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
     s.set_write_timeout(Some(Duration::from_secs(10)))?;
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let has = |name: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+    let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    if !has("host") {
+        req.push_str(&format!("Host: {addr}\r\n"));
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
     if let Some(b) = body {
-        req.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
-            b.len()
-        ));
+        if !has("content-type") {
+            req.push_str("Content-Type: application/json\r\n");
+        }
+        req.push_str(&format!("Content-Length: {}\r\n", b.len()));
     }
     req.push_str("\r\n");
     let mut bytes = req.into_bytes();
@@ -60,6 +80,33 @@ pub fn request_raw(
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)?;
     parse(&raw)
+}
+
+/// The agent's API token: `STATE_DIR/http.token` (created at its first start).
+pub fn token(state_dir: &Path) -> String {
+    let path = state_dir.join("http.token");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .trim()
+        .to_owned()
+}
+
+/// A write with the bearer token `token` (and a JSON body, when given).
+pub fn authed(
+    addr: SocketAddr,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> std::io::Result<Response> {
+    let auth = format!("Bearer {token}");
+    send(
+        addr,
+        method,
+        path,
+        &[("authorization", &auth)],
+        body.map(str::as_bytes),
+    )
 }
 
 fn parse(raw: &[u8]) -> std::io::Result<Response> {

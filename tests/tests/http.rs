@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use seismo_e2e::http_client::{request, request_raw, Response};
+use seismo_e2e::http_client::{authed, request, send, token, Response};
 use seismo_e2e::{process_burst_config, Agent, SLOW_PROCESS_BASELINE};
 
 const START: Duration = Duration::from_secs(20);
@@ -301,11 +301,13 @@ fn an_api_silence_holds_alerts_until_it_is_expired_and_survives_a_restart() {
         ),
     );
     let (mut agent, addr) = start(&config);
+    let token = token(&dir.path().join("state"));
     let writer = LogWriter::start(&log, 50);
     std::thread::sleep(WARMUP);
 
-    let created = request(
+    let created = authed(
         addr,
+        &token,
         "POST",
         "/api/v1/silences",
         Some(r#"{"signals": ["log.app.*"], "for": "1h", "comment": "e2e maintenance", "created_by": "tester"}"#),
@@ -345,7 +347,14 @@ fn an_api_silence_holds_alerts_until_it_is_expired_and_survives_a_restart() {
     );
 
     // Expired while the burst goes on: the alert goes out now.
-    let expired = request(addr, "DELETE", &format!("/api/v1/silences/{id}"), None).unwrap();
+    let expired = authed(
+        addr,
+        &token,
+        "DELETE",
+        &format!("/api/v1/silences/{id}"),
+        None,
+    )
+    .unwrap();
     assert_eq!(expired.status, 200, "{}", expired.body);
     assert!(
         app_alert_fired(&mut agent, Duration::from_secs(20)),
@@ -357,8 +366,9 @@ fn an_api_silence_holds_alerts_until_it_is_expired_and_survives_a_restart() {
     assert_eq!(listed["silences"].as_array().unwrap().len(), 1, "{listed}");
 
     // An API silence is kept across a restart.
-    let kept = request(
+    let kept = authed(
         addr,
+        &token,
         "POST",
         "/api/v1/silences",
         Some(r#"{"signals": ["log.*"], "until": "2099-01-01T00:00:00Z"}"#),
@@ -369,8 +379,9 @@ fn an_api_silence_holds_alerts_until_it_is_expired_and_survives_a_restart() {
         std::time::SystemTime::now() + Duration::from_secs(3 * 3600),
     )
     .to_string();
-    let kept = request(
+    let kept = authed(
         addr,
+        &token,
         "POST",
         "/api/v1/silences",
         Some(&format!(r#"{{"signals": ["log.*"], "until": "{until}"}}"#)),
@@ -431,6 +442,9 @@ fn malformed_api_requests_get_400_with_a_sentence_and_the_agent_keeps_running() 
         "\n[[silences]]\nsignals = [\"host.network.*\"]\nfor = \"1h\"\n",
     );
     let (mut agent, addr) = start(&config);
+    let auth = format!("Bearer {}", token(&dir.path().join("state")));
+    let auth = [("authorization", auth.as_str())];
+    let post = |body: &[u8]| send(addr, "POST", "/api/v1/silences", &auth, Some(body)).unwrap();
     let cases: [(&[u8], &str); 11] = [
         (b"not json", "not a valid silence"),
         (b"", "not a valid silence"),
@@ -463,36 +477,37 @@ fn malformed_api_requests_get_400_with_a_sentence_and_the_agent_keeps_running() 
         ),
     ];
     for (body, want) in cases {
-        let r = request_raw(addr, "POST", "/api/v1/silences", Some(body)).unwrap();
+        let r = post(body);
         let shown = String::from_utf8_lossy(body);
         assert_eq!(r.status, 400, "{shown}: {}", r.body);
         let error = r.json()["error"].as_str().unwrap().to_owned();
         assert!(error.contains(want), "{shown}: {error}");
     }
-    let invalid_utf8 = request_raw(
-        addr,
-        "POST",
-        "/api/v1/silences",
-        Some(b"{\"signals\": [\"\xff\"]}"),
-    )
-    .unwrap();
+    let invalid_utf8 = post(b"{\"signals\": [\"\xff\"]}");
     assert_eq!(invalid_utf8.status, 400, "{}", invalid_utf8.body);
     let huge = vec![b' '; 70 * 1024];
-    let r = request_raw(addr, "POST", "/api/v1/silences", Some(&huge)).unwrap();
+    let r = post(&huge);
     assert_eq!(r.status, 413, "{}", r.body);
-    let r = request(addr, "DELETE", "/api/v1/silences/0123456789abcdef", None).unwrap();
+    let r = send(
+        addr,
+        "DELETE",
+        "/api/v1/silences/0123456789abcdef",
+        &auth,
+        None,
+    )
+    .unwrap();
     assert_eq!(r.status, 404, "{}", r.body);
     assert!(r.json()["error"]
         .as_str()
         .unwrap()
         .contains("no active silence"));
-    let r = request(addr, "DELETE", "/api/v1/silences/config-1", None).unwrap();
+    let r = send(addr, "DELETE", "/api/v1/silences/config-1", &auth, None).unwrap();
     assert_eq!(r.status, 409, "{}", r.body);
     assert!(r.json()["error"]
         .as_str()
         .unwrap()
         .contains("configuration file"));
-    let r = request(addr, "PUT", "/api/v1/silences", Some("{}")).unwrap();
+    let r = send(addr, "PUT", "/api/v1/silences", &auth, Some(b"{}")).unwrap();
     assert_eq!(r.status, 405);
 
     // Still running, nothing created, the refusals counted and logged (once: rate-limited).
@@ -501,19 +516,13 @@ fn malformed_api_requests_get_400_with_a_sentence_and_the_agent_keeps_running() 
     assert_eq!(listed["silences"].as_array().unwrap().len(), 1, "{listed}");
     let m = scrape(addr);
     assert_eq!(m.value("seismo_api_requests_rejected_total", &[]), 14.0);
-    let ok = request(
-        addr,
-        "POST",
-        "/api/v1/silences",
-        Some(r#"{"signals": ["host.*"], "for": "10m"}"#),
-    )
-    .unwrap();
+    let ok = post(br#"{"signals": ["host.*"], "for": "10m"}"#);
     assert_eq!(ok.status, 201, "{}", ok.body);
     stop(&mut agent);
     let refused_logs = agent
         .seen_stderr
         .iter()
-        .filter(|l| l.contains("silences API request refused"))
+        .filter(|l| l.contains("HTTP API request refused"))
         .count();
     assert_eq!(refused_logs, 1, "{:?}", agent.seen_stderr);
 }
@@ -541,6 +550,9 @@ fn a_taken_port_stops_the_start_with_exit_2_unless_the_endpoint_is_off() {
         "{said}"
     );
     assert!(said.contains("holds that port"), "{said}");
+    // Said once: the sentence, not the system's error text after it again.
+    assert_eq!(said.matches("cannot listen on").count(), 1, "{said}");
+    assert!(!said.contains("os error"), "{said}");
 
     std::fs::write(
         &config,

@@ -278,6 +278,7 @@ fn imports_follow_the_data_flow() {
         ("clock", &["*"]),
         ("atomic_file", &["*"]),
         ("backoff", &["*"]),
+        ("excerpt", &["*"]),
         (
             "sources",
             &[

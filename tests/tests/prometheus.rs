@@ -136,9 +136,9 @@ fn live_metrics_after_some_activity_pass_promtool_check_metrics() {
         .open(&log)
         .and_then(|mut f| f.write_all(&lines))
         .unwrap();
-    // A refused silences API request.
+    // A refused silences API request (without the token).
     let r = request(addr, "POST", "/api/v1/silences", Some("{}")).unwrap();
-    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.status, 401, "{}", r.body);
     // A refused reload: the file no longer parses.
     std::fs::write(&config, format!("{text}\n[nonsense]\n")).unwrap();
     agent.signal(libc::SIGHUP);

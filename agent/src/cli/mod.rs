@@ -1,4 +1,5 @@
-//! The command line: `seismo run | check-config | print-config | replay | backtest | logparse`.
+//! The command line: `seismo run | check-config | print-config | replay | backtest | logparse |
+//! silence`.
 
 pub mod backtest;
 pub mod csv_series;
@@ -6,6 +7,7 @@ pub mod exit;
 pub mod logparse;
 pub mod plot;
 pub mod replay;
+pub mod silence;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -95,6 +97,17 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         plot_dir: Option<PathBuf>,
     },
+    /// Add, list or expire silences on the local agent over its HTTP API (writes send the
+    /// token from [http] token_file, default STATE_DIR/http.token). Exit 0 done, 1 refused or
+    /// not reachable, 2 bad configuration or usage.
+    Silence {
+        /// The agent's configuration (for its listen address and token file); without it,
+        /// $SEISMO_CONFIG, else the embedded default.
+        #[arg(long, short, value_name = "PATH", global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: silence::SilenceCommand,
+    },
     /// Template-mine a log file offline: CSV `line,template_id,template` on stdout, one row per
     /// line; a summary of the templates with their counts on stderr.
     Logparse {
@@ -165,6 +178,12 @@ pub fn main() -> ExitCode {
             thresholds,
             plot_dir,
         }),
+        Command::Silence { config, command } => {
+            match load_config(configured_path(config).as_deref()) {
+                Ok((config, _)) => silence::main(&config, command),
+                Err(e) => config_error(&e),
+            }
+        }
         Command::Logparse { log_format, file } => {
             crate::cli::logparse::main(log_format.as_deref(), &file)
         }
@@ -182,13 +201,17 @@ fn load_config(path: Option<&Path>) -> Result<(Config, Overrides), ConfigError> 
     Ok((config, overrides))
 }
 
-fn run(path: Option<PathBuf>) -> ExitCode {
-    // $SEISMO_CONFIG names the file when --config does not (containers).
-    let path = path.or_else(|| {
+/// `--config`, else `$SEISMO_CONFIG` (containers); `None`: the embedded default.
+fn configured_path(path: Option<PathBuf>) -> Option<PathBuf> {
+    path.or_else(|| {
         std::env::var_os(seismo_config::CONFIG_VAR)
             .filter(|p| !p.is_empty())
             .map(PathBuf::from)
-    });
+    })
+}
+
+fn run(path: Option<PathBuf>) -> ExitCode {
+    let path = configured_path(path);
     let (config, overrides) = match load_config(path.as_deref()) {
         Ok(c) => c,
         Err(e) => return config_error(&e),
@@ -215,8 +238,12 @@ fn run(path: Option<PathBuf>) -> ExitCode {
     runtime.shutdown_timeout(std::time::Duration::from_millis(300));
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        // A taken or impossible listen address is a configuration problem: exit 2, like one.
-        Err(e) if e.downcast_ref::<crate::http::BindError>().is_some() => {
+        // A taken or impossible listen address, or an unusable token file, is a configuration
+        // problem: exit 2, like one.
+        Err(e)
+            if e.downcast_ref::<crate::http::BindError>().is_some()
+                || e.downcast_ref::<crate::http::TokenError>().is_some() =>
+        {
             tracing::error!("{e:#}");
             ExitCode::from(EXIT_CONFIG)
         }

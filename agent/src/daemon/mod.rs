@@ -66,6 +66,8 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
         state.path(),
         crate::clock::now_ms(),
     ));
+    // Reading a large saved file (kept only up to the budgets) leaves freed heap behind.
+    memory::release_free();
     let ready = Arc::new(AtomicBool::new(false));
     // The status page's state: kept only while the endpoint that shows it is on.
     let status = config
@@ -73,20 +75,23 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
         .enabled
         .then(|| Arc::new(crate::http::status::Status::new(Arc::clone(&host))));
     let http_task = if config.http.enabled {
+        let token = crate::http::Token::load(&config.http, state.path())?;
         let endpoint = crate::http::bind(&config.http)?;
+        let guard = crate::http::Guard::new(&config.http, endpoint.local_addr(), Some(token));
         let state = HttpState::new(
             Arc::clone(&stats),
             Arc::clone(&silences),
             Arc::clone(&ready),
             config.http.scores,
-        );
+        )
+        .with_guard(guard);
         let state = match &status {
             Some(s) => state.with_status(Arc::clone(s)),
             None => state,
         };
         Some(
             endpoint
-                .serve(state)
+                .serve(state, config.http.idle_timeout)
                 .context("cannot serve the HTTP endpoint")?,
         )
     } else {

@@ -1,10 +1,12 @@
 //! The agent's HTTP endpoint (loopback by default): `/metrics` in Prometheus text format,
 //! `/healthz`, `/readyz`, the silences API under `/api/v1/silences`, and the status page `/`
-//! with its JSON API (`/api/v1/signals`, `/api/v1/incidents`).
+//! with its JSON API (`/api/v1/signals`, `/api/v1/incidents`). Writes need the bearer token
+//! (`token`); every request is checked by `guard` first.
 
 pub mod status;
 
 mod api;
+mod guard;
 mod health;
 mod metrics;
 mod process;
@@ -14,7 +16,10 @@ mod server;
 mod silences_api;
 mod state;
 mod status_page;
+mod token;
 
+pub use guard::Guard;
 pub use scores::ScoreExport;
 pub use server::{bind, BindError, Endpoint};
 pub use state::HttpState;
+pub use token::{token_path, Token, TokenError};

@@ -2,12 +2,19 @@
 //! and serving the routes.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::routing::{delete, get};
 use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use seismo_config::HttpConfig;
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 use super::state::HttpState;
@@ -16,13 +23,15 @@ use super::{api, health, metrics, respond, silences_api, status_page};
 /// Request bodies larger than this are refused (413): a silence is a few hundred bytes.
 const MAX_BODY: usize = 64 * 1024;
 
-/// The listen address could not be bound.
+/// Connections served at once; more wait in the kernel's accept queue.
+const MAX_CONNECTIONS: usize = 256;
+
+/// The listen address could not be bound. Said once: what failed and what to do.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot listen on {addr} for the HTTP endpoint ([http] listen): {source}; {hint}")]
+#[error("cannot listen on {addr} for the HTTP endpoint ([http] listen): {reason}")]
 pub struct BindError {
     pub addr: SocketAddr,
-    pub source: std::io::Error,
-    pub hint: &'static str,
+    pub reason: String,
 }
 
 /// A bound, not yet serving, endpoint.
@@ -32,27 +41,26 @@ pub struct Endpoint {
     addr: SocketAddr,
 }
 
-/// Binds `[http] listen`. A non-loopback address is allowed and logged as a warning: the
-/// endpoint has no authentication.
+/// Binds `[http] listen`. Beyond loopback the configuration has a token file (checked when it
+/// is read); reads are still open to anyone who reaches the port, which is logged.
 pub fn bind(config: &HttpConfig) -> Result<Endpoint, BindError> {
-    let fail = |source: std::io::Error| {
-        let hint = match source.kind() {
-            std::io::ErrorKind::AddrInUse => "another program (perhaps another seismo) holds that port: stop it, choose another port in [http] listen, or set [http] enabled = false",
-            std::io::ErrorKind::AddrNotAvailable => "no interface of this host has that address: write one it has, such as \"127.0.0.1:9464\"",
-            std::io::ErrorKind::PermissionDenied => "ports below 1024 need privileges: choose a port from 1024 up",
-            _ => "choose another [http] listen address, or set [http] enabled = false",
+    let fail = |e: std::io::Error| {
+        let reason = match e.kind() {
+            std::io::ErrorKind::AddrInUse => "another program (perhaps another seismo) holds that port: stop it, choose another port in [http] listen, or set [http] enabled = false".to_owned(),
+            std::io::ErrorKind::AddrNotAvailable => "no interface of this host has that address: write one it has, such as \"127.0.0.1:9464\"".to_owned(),
+            std::io::ErrorKind::PermissionDenied => "ports below 1024 need privileges: choose a port from 1024 up".to_owned(),
+            _ => format!("{e}; choose another [http] listen address, or set [http] enabled = false"),
         };
         BindError {
             addr: config.listen,
-            source,
-            hint,
+            reason,
         }
     };
     let listener = std::net::TcpListener::bind(config.listen).map_err(fail)?;
     listener.set_nonblocking(true).map_err(fail)?;
     let addr = listener.local_addr().map_err(fail)?;
     if !addr.ip().is_loopback() {
-        tracing::warn!(addr = %addr, "the HTTP endpoint listens beyond loopback: /metrics and the silences API have no authentication, so firewall the port");
+        tracing::warn!(addr = %addr, "the HTTP endpoint listens beyond loopback: writes need the token, but /metrics, the status page and the read APIs are open to whoever reaches the port, so firewall it");
     }
     Ok(Endpoint { listener, addr })
 }
@@ -62,16 +70,57 @@ impl Endpoint {
         self.addr
     }
 
-    /// Serves until the task is aborted (the agent's shutdown does so last).
-    pub fn serve(self, state: HttpState) -> std::io::Result<JoinHandle<()>> {
+    /// Serves until the task is aborted (the agent's shutdown does so last). A connection that
+    /// has not sent a complete request head within `idle` (a slow client, or an idle
+    /// keep-alive connection) is closed.
+    pub fn serve(self, state: HttpState, idle: Duration) -> std::io::Result<JoinHandle<()>> {
         let listener = tokio::net::TcpListener::from_std(self.listener)?;
         let addr = self.addr;
         tracing::info!(addr = %addr, "HTTP endpoint listening (/ status page, /metrics, /healthz, /readyz, /api/v1/silences, /api/v1/signals, /api/v1/incidents)");
+        let app = router(state);
+        let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         Ok(tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, router(state)).await {
-                tracing::error!(addr = %addr, error = %e, "the HTTP endpoint stopped");
+            loop {
+                let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+                    return;
+                };
+                let stream = match listener.accept().await {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors, or a connection reset before it was taken.
+                        tracing::debug!(addr = %addr, error = %e, "cannot accept an HTTP connection");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let service = TowerToHyperService::new(app.clone());
+                tokio::spawn(async move {
+                    let _slot = slot;
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(idle)
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
             }
         }))
+    }
+}
+
+/// The middleware: refuses what [`Guard`] refuses, before any handler runs.
+async fn guard(State(s): State<HttpState>, req: Request, next: Next) -> Response {
+    match s.guard.check(req.method(), req.headers()) {
+        Ok(()) => next.run(req).await,
+        Err((status, message)) => {
+            let mut r = respond::rejected(&s, status, message);
+            if status == StatusCode::UNAUTHORIZED {
+                r.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static("Bearer"),
+                );
+            }
+            r
+        }
     }
 }
 
@@ -95,6 +144,10 @@ pub(super) fn router(state: HttpState) -> Router {
                     .into(),
             )
         })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
@@ -129,8 +182,11 @@ mod tests {
             Arc::new(Silences::from_config(&[], 0)),
             Arc::new(AtomicBool::new(false)),
             false,
-        );
-        let task = endpoint.serve(state.clone()).unwrap();
+        )
+        .with_guard(crate::http::Guard::read_only(addr));
+        let task = endpoint
+            .serve(state.clone(), Duration::from_secs(10))
+            .unwrap();
         (addr, state, task)
     }
 

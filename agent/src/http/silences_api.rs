@@ -10,11 +10,10 @@ use axum::http::{header, StatusCode};
 use axum::response::Response;
 use serde::Serialize;
 
-use super::respond::{error, json};
+use super::respond::{error, json, json_problem, rejected};
 use super::state::HttpState;
 use crate::alerting::silences::{NewSilence, SilenceError, Silences};
 use crate::clock::now_ms;
-use crate::telemetry::stats::Stats;
 
 pub(super) async fn list(State(s): State<HttpState>) -> Response {
     #[derive(Serialize)]
@@ -37,8 +36,9 @@ pub(super) async fn create(State(s): State<HttpState>, body: Bytes) -> Response 
                 &s,
                 StatusCode::BAD_REQUEST,
                 format!(
-                    "the body is not a valid silence ({e}): send a JSON object such as \
-                     {{\"signals\": [\"host.cpu.*\"], \"for\": \"2h\", \"comment\": \"maintenance\", \"created_by\": \"alice\"}}"
+                    "the body is not a valid silence ({}): send a JSON object such as \
+                     {{\"signals\": [\"host.cpu.*\"], \"for\": \"2h\", \"comment\": \"maintenance\", \"created_by\": \"alice\"}}",
+                    json_problem(&e)
                 ),
             )
         }
@@ -60,7 +60,18 @@ pub(super) async fn create(State(s): State<HttpState>, body: Bytes) -> Response 
     }
 }
 
-pub(super) async fn expire(State(s): State<HttpState>, Path(id): Path<String>) -> Response {
+pub(super) async fn expire(
+    State(s): State<HttpState>,
+    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Response {
+    // axum's own rejection would quote the path and name the type it wanted.
+    let Ok(Path(id)) = id else {
+        return rejected(
+            &s,
+            StatusCode::BAD_REQUEST,
+            "the silence id in the path is not valid UTF-8: ids are 16 hex digits, as the listing shows".into(),
+        );
+    };
     let store = Arc::clone(&s.silences);
     let target = id.clone();
     match blocking(move || store.expire(&target, now_ms())).await {
@@ -100,19 +111,4 @@ fn silence_error(s: &HttpState, e: SilenceError) -> Response {
         }
     };
     rejected(s, status, e.to_string())
-}
-
-/// A refused request: counted, logged at most once a minute, answered with the reason.
-fn rejected(s: &HttpState, status: StatusCode, message: String) -> Response {
-    Stats::add(&s.stats.api_requests_rejected, 1);
-    let hit = s
-        .rejected_log
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .hit();
-    if let Some(n) = hit {
-        tracing::warn!(status = status.as_u16(), reason = %message, refused = n,
-            "silences API request refused (logged at most once a minute)");
-    }
-    error(status, message)
 }

@@ -4,6 +4,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::guard::Guard;
 use crate::alerting::silences::Silences;
 use crate::http::status::Status;
 use crate::telemetry::stats::{LogLimiter, Stats};
@@ -21,6 +22,8 @@ pub struct HttpState {
     pub(super) rejected_log: Arc<Mutex<LogLimiter>>,
     /// What the status page and its API show (see [`HttpState::with_status`]).
     pub status: Option<Arc<Status>>,
+    /// Host, Origin, token and content-type checks (see [`HttpState::with_guard`]).
+    pub(super) guard: Arc<Guard>,
 }
 
 impl HttpState {
@@ -37,7 +40,15 @@ impl HttpState {
             scores,
             rejected_log: Arc::new(Mutex::new(LogLimiter::new(Duration::from_secs(60)))),
             status: None,
+            guard: Arc::new(Guard::read_only(seismo_config::DEFAULT_LISTEN)),
         }
+    }
+
+    /// Checks requests with `guard` (the default refuses every write and accepts only the
+    /// default listen address as Host).
+    pub fn with_guard(mut self, guard: Guard) -> Self {
+        self.guard = Arc::new(guard);
+        self
     }
 
     /// Serves the status page (`/`) and its API from `status`, which the pipeline updates.

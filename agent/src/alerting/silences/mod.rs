@@ -9,7 +9,10 @@ mod model;
 mod store;
 
 pub use gate::SilenceGate;
-pub use model::{NewSilence, Origin, Silence, SilenceError, SilenceView, MAX_API_SILENCES};
+pub use model::{
+    NewSilence, Origin, Silence, SilenceError, SilenceView, MAX_API_GLOBS, MAX_API_SILENCES,
+    MAX_GLOBS, MAX_PATTERN_CHARS, MAX_PATTERN_COMPLEXITY,
+};
 pub use store::Silences;
 
 #[cfg(test)]
@@ -170,6 +173,48 @@ mod tests {
         }
         let e = s.create(req(&["a"], Some("1h"), None), 0).unwrap_err();
         assert!(e.to_string().contains("expire some first"), "{e}");
+    }
+
+    #[test]
+    fn globs_and_their_total_are_budgeted() {
+        let s = Silences::from_config(&[], 0);
+        for (glob, want) in [
+            ("a".repeat(MAX_PATTERN_CHARS + 1), "at most 128"),
+            ("{a,{b,c}}".to_owned(), "nests brace groups"),
+            ("*".repeat(MAX_PATTERN_COMPLEXITY + 1), "at most 16"),
+            (format!("{{{}}}", ["x"; 17].join(",")), "at most 16"),
+        ] {
+            let e = s.create(req(&[&glob], Some("1h"), None), 0).unwrap_err();
+            assert!(e.to_string().contains(want), "{glob}: {e}");
+        }
+        assert!(check_pattern("host.[*?{].{a,b}\\*{c,d,e}").is_ok());
+        let full: Vec<String> = (0..MAX_GLOBS).map(|i| format!("s{i}.*")).collect();
+        let full: Vec<&str> = full.iter().map(String::as_str).collect();
+        for _ in 0..MAX_API_GLOBS / MAX_GLOBS {
+            s.create(req(&full, Some("1h"), None), 0).unwrap();
+        }
+        let e = s.create(req(&["a"], Some("1h"), None), 0).unwrap_err();
+        assert!(e.to_string().contains("at most 1024 in all"), "{e}");
+    }
+
+    #[test]
+    fn a_saved_file_over_the_budget_is_loaded_up_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = format!("{{{}}}", ["ab"; 64].join(","));
+        let silence = |i: usize, globs: Vec<String>| {
+            serde_json::json!({"id": format!("{i:016x}"), "signals": globs, "created_at_ms": 0,
+                "ends_at_ms": 10_000, "comment": "", "created_by": ""})
+        };
+        let mut list = vec![silence(0, vec![big; 64])];
+        for i in 1..=100 {
+            list.push(silence(i, vec!["x.*".to_owned(); MAX_GLOBS]));
+        }
+        let text = serde_json::json!({"version": 1, "silences": list}).to_string();
+        std::fs::write(dir.path().join(FILE), text).unwrap();
+        let s = Silences::open(&[], dir.path(), 0);
+        let active = s.active(0);
+        assert_eq!(active.len(), MAX_API_GLOBS / MAX_GLOBS);
+        assert_eq!(active[0].id, format!("{:016x}", 1));
     }
 
     #[test]

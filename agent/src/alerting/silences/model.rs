@@ -8,8 +8,66 @@ use crate::clock::format_ts;
 /// Active API silences kept at most: more is a runaway script, not an operator.
 pub const MAX_API_SILENCES: usize = 1000;
 /// Globs per silence, and characters of its comment and author, at most.
-pub(crate) const MAX_GLOBS: usize = 64;
+pub const MAX_GLOBS: usize = 32;
 pub(crate) const MAX_TEXT: usize = 1024;
+/// Globs across all active API silences at most: with [`MAX_PATTERN_CHARS`] and
+/// [`MAX_PATTERN_COMPLEXITY`] this bounds what the silences can cost in memory (each glob is a
+/// compiled matcher; docs/http.md states the measured figure).
+pub const MAX_API_GLOBS: usize = 1024;
+/// Characters of one glob at most.
+pub const MAX_PATTERN_CHARS: usize = 128;
+/// Wildcards (`*`, `?`, `[…]`) plus brace alternatives (`{a,b}` counts 2) in one glob at most;
+/// brace groups do not nest.
+pub const MAX_PATTERN_COMPLEXITY: usize = 16;
+
+/// Whether `pattern` is within the per-glob budget; the sentence says what is over.
+pub(crate) fn check_pattern(pattern: &str) -> Result<(), String> {
+    let shown = || crate::excerpt::excerpt(pattern);
+    let chars = pattern.chars().count();
+    if chars > MAX_PATTERN_CHARS {
+        return Err(format!(
+            "`{}` has {chars} characters: a glob has at most {MAX_PATTERN_CHARS}",
+            shown()
+        ));
+    }
+    let (mut complexity, mut depth, mut escaped, mut in_class) = (0usize, 0usize, false, false);
+    for c in pattern.chars() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' => escaped = true,
+            ']' if in_class => in_class = false,
+            _ if in_class => {}
+            '[' => {
+                in_class = true;
+                complexity += 1;
+            }
+            '*' | '?' => complexity += 1,
+            '{' => {
+                depth += 1;
+                if depth > 1 {
+                    return Err(format!(
+                        "`{}` nests brace groups: write the alternatives in one group, such as {{a,b,c}}",
+                        shown()
+                    ));
+                }
+                complexity += 1;
+            }
+            ',' if depth == 1 => complexity += 1,
+            '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if complexity > MAX_PATTERN_COMPLEXITY {
+        return Err(format!(
+            "`{}` has {complexity} wildcards and brace alternatives: a glob has at most {MAX_PATTERN_COMPLEXITY}; split it over several globs or silences",
+            shown()
+        ));
+    }
+    Ok(())
+}
 
 /// Where a silence comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

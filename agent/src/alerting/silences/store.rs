@@ -131,6 +131,9 @@ impl Silences {
                 req.signals.len()
             )));
         }
+        for p in &req.signals {
+            check_pattern(p).map_err(|e| invalid(format!("in `signals`: {e}")))?;
+        }
         let signals = req
             .signals
             .iter()
@@ -197,6 +200,17 @@ impl Silences {
                     "{api} API silences are active, the most this agent keeps: expire some first"
                 )));
             }
+            let globs: usize = list
+                .iter()
+                .filter(|s| s.origin == Origin::Api && now_ms < s.ends_at_ms)
+                .map(|s| s.signals.len())
+                .sum();
+            if globs + silence.signals.len() > MAX_API_GLOBS {
+                return Err(invalid(format!(
+                    "the active API silences hold {globs} globs and this one {} more: at most {MAX_API_GLOBS} in all; expire some first",
+                    silence.signals.len()
+                )));
+            }
             list.push(silence);
             Ok(())
         })?;
@@ -209,7 +223,7 @@ impl Silences {
             let at = list
                 .iter()
                 .position(|s| s.id == id && now_ms < s.ends_at_ms)
-                .ok_or_else(|| SilenceError::NotFound(id.to_owned()))?;
+                .ok_or_else(|| SilenceError::NotFound(crate::excerpt::excerpt(id)))?;
             if list[at].origin == Origin::Config {
                 return Err(SilenceError::FromConfig(id.to_owned()));
             }
@@ -248,12 +262,25 @@ pub(crate) fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// A silences file larger than this is set aside unread: the budgets keep the agent's own far
+/// smaller (about 2.3 MiB at most), so only a file from before them or a foreign one is.
+const MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// The saved API silences that have not ended, within the budgets: a silence whose globs are
+/// over the per-glob or per-silence budget, or that would pass the count or total-glob budget,
+/// is left out with a warning (the file is rewritten without it at the next change).
 fn load(path: &Path, now_ms: i64) -> std::io::Result<Vec<Silence>> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
+    let size = match std::fs::metadata(path) {
+        Ok(m) => m.len(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
+    if size > MAX_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "it holds {size} bytes, more than the {MAX_FILE_BYTES} the silence budgets allow"
+        )));
+    }
+    let bytes = std::fs::read(path)?;
     let file: SavedFile = serde_json::from_slice(&bytes).map_err(std::io::Error::other)?;
     if file.version != FILE_VERSION {
         return Err(std::io::Error::other(format!(
@@ -261,27 +288,43 @@ fn load(path: &Path, now_ms: i64) -> std::io::Result<Vec<Silence>> {
             file.version
         )));
     }
-    file.silences
-        .into_iter()
-        .filter(|s| now_ms < s.ends_at_ms)
-        .map(|s| {
-            let signals = s
+    let (mut kept, mut globs, mut left_out) = (Vec::new(), 0usize, 0usize);
+    for s in file.silences.into_iter().filter(|s| now_ms < s.ends_at_ms) {
+        let within = kept.len() < MAX_API_SILENCES
+            && !s.signals.is_empty()
+            && s.signals.len() <= MAX_GLOBS
+            && globs + s.signals.len() <= MAX_API_GLOBS
+            && s.signals.iter().all(|p| check_pattern(p).is_ok());
+        let signals = match within {
+            true => s
                 .signals
                 .iter()
                 .map(|p| NameGlob::new(p))
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(std::io::Error::other)?;
-            Ok(Silence {
-                id: s.id,
-                signals,
-                created_at_ms: s.created_at_ms,
-                ends_at_ms: s.ends_at_ms,
-                comment: s.comment,
-                created_by: s.created_by,
-                origin: Origin::Api,
-            })
-        })
-        .collect()
+                .ok(),
+            false => None,
+        };
+        let Some(signals) = signals else {
+            left_out += 1;
+            continue;
+        };
+        globs += signals.len();
+        kept.push(Silence {
+            id: s.id,
+            signals,
+            created_at_ms: s.created_at_ms,
+            ends_at_ms: s.ends_at_ms,
+            comment: s.comment.chars().take(MAX_TEXT).collect(),
+            created_by: s.created_by.chars().take(MAX_TEXT).collect(),
+            origin: Origin::Api,
+        });
+    }
+    if left_out > 0 {
+        tracing::warn!(file = %path.display(), kept = kept.len(), left_out,
+            max_silences = MAX_API_SILENCES, max_globs = MAX_API_GLOBS, max_globs_per_silence = MAX_GLOBS,
+            "saved silences over the budget were left out (see docs/http.md, \"Budgets\")");
+    }
+    Ok(kept)
 }
 
 fn save(path: &Path, list: &[Silence]) -> std::io::Result<()> {
