@@ -24,25 +24,197 @@ pub struct Anomaly {
     pub expected_low: f64,
     pub expected_high: f64,
     pub detector: &'static str,
+    /// What the detector's components saw (empty for one-off anomalies such as a new log
+    /// template).
+    pub evidence: seismo_detectors::Evidence,
 }
 
-impl Anomaly {
-    /// One sentence a person on call can read.
-    pub fn evidence(&self) -> String {
-        let side = if self.observed > self.expected_high {
-            "above"
-        } else {
-            "below"
-        };
-        format!(
-            "{} is {}, {side} the expected range {}..{} (score {:.2}, detector {})",
-            self.signal,
-            fmt_value(self.observed),
-            fmt_value(self.expected_low),
-            fmt_value(self.expected_high),
-            self.score,
-            self.detector
-        )
+/// Why an alert fired, as the sinks receive it: where the observed value lies against the
+/// expected range, and every component of the detector that crossed its threshold, strongest
+/// first, with the figures it used (exact, in the signal's unit).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evidence {
+    /// `above`, `below` or `inside` the alert's `expected` range: the only claim the summary
+    /// makes about it.
+    pub position: Position,
+    pub components: Vec<EvidenceComponent>,
+}
+
+/// Where a value lies against a range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Position {
+    Above,
+    Below,
+    Inside,
+}
+
+impl Position {
+    pub fn name(self) -> &'static str {
+        match self {
+            Position::Above => "above",
+            Position::Below => "below",
+            Position::Inside => "inside",
+        }
+    }
+}
+
+impl From<seismo_detectors::Position> for Position {
+    fn from(p: seismo_detectors::Position) -> Self {
+        match p {
+            seismo_detectors::Position::Above => Position::Above,
+            seismo_detectors::Position::Below => Position::Below,
+            seismo_detectors::Position::Inside => Position::Inside,
+        }
+    }
+}
+
+/// One component that crossed its threshold.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvidenceComponent {
+    #[serde(flatten)]
+    pub finding: Finding,
+    /// The component's own score (0..1).
+    pub score: f64,
+    /// The range of values it expected at that point.
+    pub expected: Range,
+}
+
+/// What a component found, tagged by `kind`. `spreads` is the distance it measured, in its
+/// spread (a normal sigma); `null` when the spread is 0.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Finding {
+    /// Beyond every value seen: `extreme` is `maximum` or `minimum`, `previous` the old one.
+    NewExtreme { extreme: Extreme, previous: f64 },
+    /// The level moved from `before` to `after`, the mean of the last `points` values.
+    LevelShift {
+        before: f64,
+        after: f64,
+        spread: f64,
+        spreads: f64,
+        points: u32,
+    },
+    /// Far from the median of the last `window` values.
+    Spike {
+        median: f64,
+        mad: f64,
+        spread: f64,
+        spreads: f64,
+        window: u32,
+    },
+    /// Unusual for its slot of a rhythm: `period` is `day`, `week`, `own` (the signal's own
+    /// period, `period_ms`) or `none` (no rhythm: `usual` is its running level); the slot runs
+    /// `slot_start_ms..slot_start_ms + slot_ms` from the period's start (UTC, periods start at
+    /// the unix epoch: a week on a Thursday).
+    Seasonal {
+        period: &'static str,
+        period_ms: i64,
+        slot_start_ms: i64,
+        slot_ms: i64,
+        usual: f64,
+        spread: f64,
+        spreads: f64,
+    },
+    /// The movement of the last `points` values is unlike the learned ones (`spreads` from
+    /// the nearest).
+    Pattern { points: u32, spreads: f64 },
+    /// A detector's single band (detectors other than the ensemble).
+    Band {},
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Extreme {
+    Maximum,
+    Minimum,
+}
+
+/// The day and the week in milliseconds: the seasonal periods with names.
+pub const DAY_MS: i64 = 86_400_000;
+pub const WEEK_MS: i64 = 7 * DAY_MS;
+
+impl Evidence {
+    /// The evidence of an anomaly: `observed` placed against its expected range, and the
+    /// detector's components.
+    pub fn of(a: &Anomaly) -> Self {
+        let x = a.observed;
+        let spreads = |d: f64, spread: f64| if spread > 0.0 { d / spread } else { f64::NAN };
+        let components = a
+            .evidence
+            .components()
+            .map(|c| {
+                use seismo_detectors::Finding as F;
+                let finding = match c.finding {
+                    F::NewExtreme { previous, maximum } => Finding::NewExtreme {
+                        extreme: if maximum {
+                            Extreme::Maximum
+                        } else {
+                            Extreme::Minimum
+                        },
+                        previous,
+                    },
+                    F::LevelShift {
+                        before,
+                        after,
+                        spread,
+                        points,
+                    } => Finding::LevelShift {
+                        before,
+                        after,
+                        spread,
+                        spreads: spreads(after - before, spread),
+                        points,
+                    },
+                    F::Spike {
+                        median,
+                        mad,
+                        spread,
+                        window,
+                    } => Finding::Spike {
+                        median,
+                        mad,
+                        spread,
+                        spreads: spreads(x - median, spread),
+                        window,
+                    },
+                    F::Seasonal {
+                        period_ms,
+                        slot_start_ms,
+                        slot_ms,
+                        usual,
+                        spread,
+                    } => Finding::Seasonal {
+                        period: match period_ms {
+                            0 => "none",
+                            DAY_MS => "day",
+                            WEEK_MS => "week",
+                            _ => "own",
+                        },
+                        period_ms,
+                        slot_start_ms,
+                        slot_ms,
+                        usual,
+                        spread,
+                        spreads: spreads(x - usual, spread),
+                    },
+                    F::Pattern { points, z } => Finding::Pattern { points, spreads: z },
+                    F::Band => Finding::Band {},
+                };
+                EvidenceComponent {
+                    finding,
+                    score: c.score,
+                    expected: Range {
+                        low: c.expected_low,
+                        high: c.expected_high,
+                    },
+                }
+            })
+            .collect();
+        Evidence {
+            position: seismo_detectors::Position::of(x, a.expected_low, a.expected_high).into(),
+            components,
+        }
     }
 }
 
@@ -101,6 +273,9 @@ pub struct AlertEvent {
     /// The signal keeps going in and out of its range: its alert is held open, not re-fired.
     pub flapping: bool,
     pub summary: String,
+    /// Why it fired (firing events; `None` for resolved ones).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Arc<Evidence>>,
     /// For log signals: the template and sample lines behind the alert.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<Arc<LogEvidence>>,
@@ -292,27 +467,4 @@ pub struct HookOutcome {
     /// Why the command could not be started.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-}
-
-/// Short, human-friendly rendering of a measured value.
-pub(crate) fn fmt_value(v: f64) -> String {
-    if v != 0.0 && (v.abs() >= 1e6 || v.abs() < 1e-3) {
-        format!("{v:.3e}")
-    } else {
-        let s = format!("{v:.3}");
-        s.trim_end_matches('0').trim_end_matches('.').to_owned()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn values_render_compactly() {
-        assert_eq!(fmt_value(0.5), "0.5");
-        assert_eq!(fmt_value(12.0), "12");
-        assert_eq!(fmt_value(2_500_000.0), "2.500e6");
-        assert_eq!(fmt_value(0.0), "0");
-    }
 }

@@ -393,6 +393,7 @@ fn alerts(scored: &Scored, config: &AlertingConfig) -> (Vec<usize>, Vec<usize>) 
                 expected_low: o.expected_low,
                 expected_high: o.expected_high,
                 detector: scored.detector,
+                evidence: o.evidence,
             }),
             Verdict::Scored(o) => alerting.on_normal(
                 &signal,

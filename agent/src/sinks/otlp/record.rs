@@ -355,6 +355,7 @@ mod tests {
             detector: "ewma",
             started_at: 1_764_097_262_123,
             flapping: false,
+            evidence: None,
             log: None,
             summary: "host.cpu.utilization is 0.97, above the expected range".into(),
         };
