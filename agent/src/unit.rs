@@ -116,6 +116,59 @@ impl Unit {
     }
 }
 
+impl Unit {
+    /// A tick label of a value axis spanning `span`: as many decimals as the span needs, in
+    /// one scale for the whole axis (the span's), with the unit.
+    pub fn axis(self, v: f64, span: f64) -> String {
+        // A tick a millionth of the span from 0 is 0 (rounding of the axis arithmetic).
+        let v = if v.abs() < span.abs() * 1e-6 { 0.0 } else { v };
+        let magnitude = v.abs().max(span.abs());
+        let scaled = |factor: f64, suffix: &str| {
+            format!("{}{suffix}", axis_number(v / factor, span / factor))
+        };
+        match self {
+            Unit::Plain => axis_number(v, span),
+            Unit::Ratio => scaled(0.01, "%"),
+            Unit::Percent => scaled(1.0, "%"),
+            Unit::PerSecond => scaled(1.0, "/s"),
+            Unit::Bytes | Unit::BytesPerSecond => {
+                let per = if self == Unit::Bytes { "" } else { "/s" };
+                let mut factor = 1.0;
+                let mut i = 0;
+                let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+                while magnitude / factor >= 1024.0 && i + 1 < units.len() {
+                    factor *= 1024.0;
+                    i += 1;
+                }
+                scaled(factor, &format!(" {}{per}", units[i]))
+            }
+            Unit::Seconds => {
+                if magnitude < 1e-3 {
+                    scaled(1e-6, " µs")
+                } else if magnitude < 1.0 {
+                    scaled(1e-3, " ms")
+                } else {
+                    scaled(1.0, " s")
+                }
+            }
+        }
+    }
+}
+
+/// An axis tick of a plain number with as many decimals as the span needs.
+fn axis_number(v: f64, span: f64) -> String {
+    let magnitude = v.abs().max(span.abs());
+    if magnitude >= 1e6 || (magnitude > 0.0 && magnitude < 1e-3) {
+        return format!("{v:.2e}");
+    }
+    let decimals = if span > 0.0 {
+        (2.0 - span.log10().floor()).clamp(0.0, 6.0) as usize
+    } else {
+        2
+    };
+    format!("{v:.decimals$}")
+}
+
 /// `v` to about `digits` significant digits (no exponent below 1e15), trailing zeros cut;
 /// `|v| < zero` is 0. Large plain numbers get k/M/G/T suffixes.
 fn number(v: f64, digits: usize, zero: f64) -> String {
@@ -247,6 +300,22 @@ mod tests {
         assert_eq!(Unit::Plain.format(2_500_000.0), "2.5M");
         assert_eq!(Unit::Plain.format(1.234_567), "1.23");
         assert_eq!(Unit::Plain.format(-0.0001), "-0.0001");
+    }
+
+    #[test]
+    fn axis_labels_carry_the_decimals_the_span_needs_in_the_unit() {
+        assert_eq!(Unit::Plain.axis(12.0, 100.0), "12");
+        assert_eq!(Unit::Plain.axis(0.125, 0.5), "0.125");
+        assert_eq!(Unit::Plain.axis(3.0, 5.0), "3.00");
+        assert_eq!(Unit::Plain.axis(2.5e7, 1e7), "2.50e7");
+        assert_eq!(Unit::Ratio.axis(0.25, 0.5), "25.0%");
+        assert_eq!(Unit::Ratio.axis(-4.417e-12, 0.5), "0.0%");
+        assert_eq!(
+            Unit::Bytes.axis(3.0 * 1048576.0, 4.0 * 1048576.0),
+            "3.00 MiB"
+        );
+        assert_eq!(Unit::PerSecond.axis(2.0, 10.0), "2.0/s");
+        assert_eq!(Unit::Seconds.axis(0.25, 0.5), "250 ms");
     }
 
     #[test]

@@ -338,6 +338,7 @@ fn draw(file: &Path, svg: &Path, scored: &Scored, alerting: &AlertingConfig) -> 
     );
     let chart = crate::cli::plot::Chart {
         title: name,
+        unit: crate::unit::Unit::of(&scored.signal),
         subtitle: format!(
             "{rows} rows · signal {} · detector {} · {} alert(s) fired",
             scored.signal,
