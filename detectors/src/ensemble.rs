@@ -83,9 +83,9 @@ const LEVEL_BASE: f64 = 0.45;
 const LEVEL_GAIN: f64 = 3.0;
 /// A new level must also be this many spreads from the sliding median to count.
 const LEVEL_MIN_Z: f64 = 1.0;
-/// A level shift's evidence reports the mean of at least this many values (one or two odd
-/// values are no level).
-const SHIFT_MIN_POINTS: usize = 4;
+/// A level shift's evidence reports the mean of at least this many values (one odd value is
+/// no level).
+const SHIFT_MIN_POINTS: usize = 2;
 
 /// Parameters of [`Ensemble`].
 #[derive(Debug, Clone, Copy, PartialEq)]
