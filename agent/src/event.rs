@@ -69,146 +69,115 @@ impl From<seismo_detectors::Position> for Position {
     }
 }
 
-/// One component that crossed its threshold.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One component that crossed its threshold. In JSON: `kind`, the figures of its finding,
+/// `spreads`, `score`, `expected` (see docs/alerts.md).
+#[derive(Debug, Clone, PartialEq)]
 pub struct EvidenceComponent {
-    #[serde(flatten)]
-    pub finding: Finding,
+    pub finding: seismo_detectors::Finding,
+    /// The distance the component measured, in its spread (a normal sigma); NaN (`null`)
+    /// when it measures none or its spread is 0.
+    pub spreads: f64,
     /// The component's own score (0..1).
     pub score: f64,
     /// The range of values it expected at that point.
     pub expected: Range,
 }
 
-/// What a component found, tagged by `kind`. `spreads` is the distance it measured, in its
-/// spread (a normal sigma); `null` when the spread is 0.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Finding {
-    /// Beyond every value seen: `extreme` is `maximum` or `minimum`, `previous` the old one.
-    NewExtreme { extreme: Extreme, previous: f64 },
-    /// The level moved from `before` to `after`, the mean of the last `points` values.
-    LevelShift {
-        before: f64,
-        after: f64,
-        spread: f64,
-        spreads: f64,
-        points: u32,
-    },
-    /// Far from the median of the last `window` values.
-    Spike {
-        median: f64,
-        mad: f64,
-        spread: f64,
-        spreads: f64,
-        window: u32,
-    },
-    /// Unusual for its slot of a rhythm: `period` is `day`, `week`, `own` (the signal's own
-    /// period, `period_ms`) or `none` (no rhythm: `usual` is its running level); the slot runs
-    /// `slot_start_ms..slot_start_ms + slot_ms` from the period's start (UTC, periods start at
-    /// the unix epoch: a week on a Thursday).
-    Seasonal {
-        period: &'static str,
-        period_ms: i64,
-        slot_start_ms: i64,
-        slot_ms: i64,
-        usual: f64,
-        spread: f64,
-        spreads: f64,
-    },
-    /// The movement of the last `points` values is unlike the learned ones (`spreads` from
-    /// the nearest).
-    Pattern { points: u32, spreads: f64 },
-    /// A detector's single band (detectors other than the ensemble).
-    Band {},
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Extreme {
-    Maximum,
-    Minimum,
-}
-
 /// The day and the week in milliseconds: the seasonal periods with names.
 pub const DAY_MS: i64 = 86_400_000;
 pub const WEEK_MS: i64 = 7 * DAY_MS;
+
+/// The name of a seasonal period: `day`, `week`, `own` (the signal's own) or `none`.
+pub fn period_name(period_ms: i64) -> &'static str {
+    match period_ms {
+        0 => "none",
+        DAY_MS => "day",
+        WEEK_MS => "week",
+        _ => "own",
+    }
+}
+
+/// `map.serialize_entry("name", &name)?` for each name.
+macro_rules! entries {
+    ($map:ident, $($field:ident),*) => {{
+        $( $map.serialize_entry(stringify!($field), &$field)?; )*
+    }};
+}
+
+impl Serialize for EvidenceComponent {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use seismo_detectors::Finding as F;
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("kind", self.finding.kind())?;
+        match self.finding {
+            F::NewExtreme { previous, maximum } => {
+                let extreme = if maximum { "maximum" } else { "minimum" };
+                entries!(m, extreme, previous);
+            }
+            F::LevelShift {
+                before,
+                after,
+                spread,
+                points,
+            } => entries!(m, before, after, spread, points),
+            F::Spike {
+                median,
+                mad,
+                spread,
+                window,
+            } => entries!(m, median, mad, spread, window),
+            F::Seasonal {
+                period_ms,
+                slot_start_ms,
+                slot_ms,
+                usual,
+                spread,
+            } => {
+                let period = period_name(period_ms);
+                entries!(m, period, period_ms, slot_start_ms, slot_ms, usual, spread);
+            }
+            F::Pattern { points, .. } => entries!(m, points),
+            F::Band => {}
+        }
+        if !matches!(self.finding, F::NewExtreme { .. } | F::Band) {
+            m.serialize_entry("spreads", &self.spreads)?;
+        }
+        m.serialize_entry("score", &self.score)?;
+        m.serialize_entry("expected", &self.expected)?;
+        m.end()
+    }
+}
 
 impl Evidence {
     /// The evidence of an anomaly: `observed` placed against its expected range, and the
     /// detector's components.
     pub fn of(a: &Anomaly) -> Self {
+        use seismo_detectors::Finding as F;
         let x = a.observed;
-        let spreads = |d: f64, spread: f64| if spread > 0.0 { d / spread } else { f64::NAN };
+        let ratio = |d: f64, spread: f64| if spread > 0.0 { d / spread } else { f64::NAN };
         let components = a
             .evidence
             .components()
-            .map(|c| {
-                use seismo_detectors::Finding as F;
-                let finding = match c.finding {
-                    F::NewExtreme { previous, maximum } => Finding::NewExtreme {
-                        extreme: if maximum {
-                            Extreme::Maximum
-                        } else {
-                            Extreme::Minimum
-                        },
-                        previous,
-                    },
+            .map(|c| EvidenceComponent {
+                finding: c.finding,
+                spreads: match c.finding {
                     F::LevelShift {
                         before,
                         after,
                         spread,
-                        points,
-                    } => Finding::LevelShift {
-                        before,
-                        after,
-                        spread,
-                        spreads: spreads(after - before, spread),
-                        points,
-                    },
-                    F::Spike {
-                        median,
-                        mad,
-                        spread,
-                        window,
-                    } => Finding::Spike {
-                        median,
-                        mad,
-                        spread,
-                        spreads: spreads(x - median, spread),
-                        window,
-                    },
-                    F::Seasonal {
-                        period_ms,
-                        slot_start_ms,
-                        slot_ms,
-                        usual,
-                        spread,
-                    } => Finding::Seasonal {
-                        period: match period_ms {
-                            0 => "none",
-                            DAY_MS => "day",
-                            WEEK_MS => "week",
-                            _ => "own",
-                        },
-                        period_ms,
-                        slot_start_ms,
-                        slot_ms,
-                        usual,
-                        spread,
-                        spreads: spreads(x - usual, spread),
-                    },
-                    F::Pattern { points, z } => Finding::Pattern { points, spreads: z },
-                    F::Band => Finding::Band {},
-                };
-                EvidenceComponent {
-                    finding,
-                    score: c.score,
-                    expected: Range {
-                        low: c.expected_low,
-                        high: c.expected_high,
-                    },
-                }
+                        ..
+                    } => ratio(after - before, spread),
+                    F::Spike { median, spread, .. } => ratio(x - median, spread),
+                    F::Seasonal { usual, spread, .. } => ratio(x - usual, spread),
+                    F::Pattern { z, .. } => z,
+                    F::NewExtreme { .. } | F::Band => f64::NAN,
+                },
+                score: c.score,
+                expected: Range {
+                    low: c.expected_low,
+                    high: c.expected_high,
+                },
             })
             .collect();
         Evidence {

@@ -248,29 +248,51 @@ mod tests {
 
     #[test]
     fn units_are_judged_from_signal_names() {
-        let cases = [
-            ("host.cpu.utilization", Unit::Ratio),
-            ("host.cpu.core.1.utilization", Unit::Ratio),
-            ("host.memory.used_ratio", Unit::Ratio),
-            ("host.filesystem.var_lib.used_ratio", Unit::Ratio),
-            ("host.disk.sda.read_bytes_per_s", Unit::BytesPerSecond),
-            ("host.network.eth0.rx_errors_per_s", Unit::PerSecond),
-            ("log.app.errors_per_s", Unit::PerSecond),
-            ("log.app.lines_per_s", Unit::PerSecond),
-            ("log.app.template.7.count", Unit::Plain),
-            ("host.processes.count", Unit::Plain),
-            ("host.load.1m", Unit::Plain),
-            ("process.web.cpu.utilization", Unit::Percent),
-            ("process.web.memory.rss", Unit::Bytes),
+        let cases: [(Unit, &[&str]); 7] = [
             (
-                "scrape.app.http_request_duration_seconds.p99",
-                Unit::Seconds,
+                Unit::Ratio,
+                &[
+                    "host.cpu.utilization",
+                    "host.cpu.core.1.utilization",
+                    "host.memory.used_ratio",
+                    "host.filesystem.var_lib.used_ratio",
+                ],
             ),
-            ("scrape.app.http_requests_total.per_s", Unit::PerSecond),
-            ("scrape.app.go_memstats_alloc_bytes", Unit::Bytes),
+            (Unit::BytesPerSecond, &["host.disk.sda.read_bytes_per_s"]),
+            (
+                Unit::PerSecond,
+                &[
+                    "host.network.eth0.rx_errors_per_s",
+                    "log.app.errors_per_s",
+                    "log.app.lines_per_s",
+                    "scrape.app.http_requests_total.per_s",
+                ],
+            ),
+            (
+                Unit::Plain,
+                &[
+                    "log.app.template.7.count",
+                    "host.processes.count",
+                    "host.load.1m",
+                ],
+            ),
+            (Unit::Percent, &["process.web.cpu.utilization"]),
+            (
+                Unit::Bytes,
+                &[
+                    "process.web.memory.rss",
+                    "scrape.app.go_memstats_alloc_bytes",
+                ],
+            ),
+            (
+                Unit::Seconds,
+                &["scrape.app.http_request_duration_seconds.p99"],
+            ),
         ];
-        for (signal, unit) in cases {
-            assert_eq!(Unit::of(signal), unit, "{signal}");
+        for (unit, signals) in cases {
+            for signal in signals {
+                assert_eq!(Unit::of(signal), unit, "{signal}");
+            }
         }
     }
 

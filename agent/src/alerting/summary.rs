@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use crate::event::{
-    Anomaly, Evidence, EvidenceComponent, Extreme, Finding, Position, DAY_MS, WEEK_MS,
-};
+use seismo_detectors::Finding;
+
+use crate::event::{Anomaly, Evidence, EvidenceComponent, Position, DAY_MS, WEEK_MS};
 use crate::unit::Unit;
 
 /// The summary of a firing alert on anomaly `a` with evidence `e` (see [`Evidence::of`]).
@@ -67,17 +67,14 @@ fn value_against(unit: Unit, x: f64, a: &Anomaly, position: Position) -> String 
 
 /// What a component found, in words.
 fn name(f: &Finding) -> &'static str {
-    match f {
-        Finding::NewExtreme {
-            extreme: Extreme::Maximum,
-            ..
-        } => "a new maximum",
-        Finding::NewExtreme { .. } => "a new minimum",
-        Finding::LevelShift { .. } => "a level shift",
-        Finding::Spike { .. } => "a spike",
-        Finding::Seasonal { .. } => "a value unusual for the time",
-        Finding::Pattern { .. } => "an unusual pattern",
-        Finding::Band {} => "a value outside its band",
+    match (f, f.kind()) {
+        (Finding::NewExtreme { maximum: false, .. }, _) => "a new minimum",
+        (_, "new_extreme") => "a new maximum",
+        (_, "level_shift") => "a level shift",
+        (_, "spike") => "a spike",
+        (_, "seasonal") => "a value unusual for the time",
+        (_, "pattern") => "an unusual pattern",
+        _ => "a value outside its band",
     }
 }
 
@@ -115,25 +112,22 @@ fn phrase(
     position: Position,
 ) -> Option<String> {
     let f = |v: f64| unit.format(v);
-    Some(match &c.finding {
-        Finding::NewExtreme { extreme, previous } => {
-            let which = match extreme {
-                Extreme::Maximum => "maximum",
-                Extreme::Minimum => "minimum",
-            };
-            let (_, previous) = unit.format_apart(x, *previous);
+    let n = c.spreads;
+    Some(match c.finding {
+        Finding::NewExtreme { previous, maximum } => {
+            let which = if maximum { "maximum" } else { "minimum" };
+            let (_, previous) = unit.format_apart(x, previous);
             format!("a new {which} (previous {which} {previous})")
         }
         Finding::LevelShift {
             before,
             after,
-            spreads: n,
             points,
             ..
         } => {
-            let (b, a) = unit.format_apart(*before, *after);
+            let (b, a) = unit.format_apart(before, after);
             let by = if n.is_finite() {
-                format!(" ({})", spreads(*n, true))
+                format!(" ({})", spreads(n, true))
             } else {
                 String::new()
             };
@@ -142,55 +136,53 @@ fn phrase(
         Finding::Spike {
             median,
             mad,
-            spreads: n,
             window,
             ..
         } => {
             let far = if n.is_finite() {
-                format!("{} ", spreads(*n, false))
+                format!("{} ", spreads(n, false))
             } else {
                 String::new()
             };
             format!(
                 "a spike {far}{} the median {} of the last {window} points (MAD {})",
                 side(x - median),
-                f(*median),
-                f(*mad)
+                f(median),
+                f(mad)
             )
         }
         Finding::Seasonal {
             period_ms,
-            slot_start_ms,
-            slot_ms,
+            slot_start_ms: start,
+            slot_ms: width,
             usual,
-            spreads: n,
             ..
         } => {
-            let when = slot(*period_ms, *slot_start_ms, *slot_ms);
+            let when = slot(period_ms, start, width);
             let ratio = x / usual;
-            let how = if *usual > 0.0 && x > 0.0 && ratio >= 1.5 {
-                format!("{ratio:.1}x the usual {}", f(*usual))
+            let how = if usual > 0.0 && x > 0.0 && ratio >= 1.5 {
+                format!("{ratio:.1}x the usual {}", f(usual))
             } else if n.is_finite() {
                 format!(
                     "{} {} the usual {}",
-                    spreads(*n, false),
+                    spreads(n, false),
                     side(x - usual),
-                    f(*usual)
+                    f(usual)
                 )
             } else {
-                format!("{} the usual {}", side(x - usual), f(*usual))
+                format!("{} the usual {}", side(x - usual), f(usual))
             };
             format!("{how} {when}")
         }
-        Finding::Pattern { points, spreads: n } => {
+        Finding::Pattern { points, .. } => {
             let far = if n.is_finite() {
-                format!(" ({} from the nearest usual one)", spreads(*n, false))
+                format!(" ({} from the nearest usual one)", spreads(n, false))
             } else {
                 String::new()
             };
             format!("an unusual pattern: the movement of its last {points} points is unlike those learned{far}")
         }
-        Finding::Band {} => {
+        Finding::Band => {
             if position != Position::Inside {
                 return None;
             }

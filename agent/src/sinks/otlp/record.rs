@@ -452,10 +452,11 @@ mod tests {
         let evidence = crate::event::Evidence {
             position: crate::event::Position::Above,
             components: vec![crate::event::EvidenceComponent {
-                finding: crate::event::Finding::NewExtreme {
-                    extreme: crate::event::Extreme::Maximum,
+                finding: seismo_detectors::Finding::NewExtreme {
                     previous: 0.71,
+                    maximum: true,
                 },
+                spreads: f64::NAN,
                 score: 0.76,
                 expected: Range {
                     low: 0.02,
