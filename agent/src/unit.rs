@@ -93,13 +93,18 @@ impl Unit {
         }
     }
 
-    /// A range `low..high` for people (a low end below 0 shown as 0 where values cannot be
-    /// negative).
+    /// A range `low..high` for people: a low end below 0 shown as 0 where values cannot be
+    /// negative, a ratio's high end above 1 as 100% (a band widened past what can occur).
     pub fn range(self, low: f64, high: f64) -> String {
         let low = if self.non_negative() && low < 0.0 && high >= 0.0 {
             0.0
         } else {
             low
+        };
+        let high = if self == Unit::Ratio && high > 1.0 && low <= 1.0 {
+            1.0
+        } else {
+            high
         };
         let (l, h) = self.format_apart(low, high);
         format!("{l}..{h}")
@@ -344,6 +349,7 @@ mod tests {
     fn ranges_and_close_values_stay_readable() {
         assert_eq!(Unit::PerSecond.range(-4.417e-12, 4.417e-12), "0/s..0/s");
         assert_eq!(Unit::Ratio.range(-0.05, 0.2), "0%..20%");
+        assert_eq!(Unit::Ratio.range(0.97, 1.02), "97%..100%");
         assert_eq!(Unit::Plain.range(-2.0, 2.0), "-2..2");
         let (a, b) = Unit::Ratio.format_apart(0.3941, 0.394);
         assert_ne!(a, b);

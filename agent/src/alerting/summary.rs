@@ -95,6 +95,12 @@ fn spreads(n: f64, signed: bool) -> String {
     format!("{sign}{v} spread{}", if v == "1.0" { "" } else { "s" })
 }
 
+/// Whether a distance in spreads says something to a person: finite, and not one measured in
+/// the floor of a flat signal's spread (thousands of spreads).
+fn readable(n: f64) -> bool {
+    n.is_finite() && n.abs() < 1000.0
+}
+
 fn side(d: f64) -> &'static str {
     if d < 0.0 {
         "below"
@@ -126,7 +132,7 @@ fn phrase(
             ..
         } => {
             let (b, a) = unit.format_apart(before, after);
-            let by = if n.is_finite() {
+            let by = if readable(n) {
                 format!(" ({})", spreads(n, true))
             } else {
                 String::new()
@@ -139,8 +145,11 @@ fn phrase(
             window,
             ..
         } => {
-            let far = if n.is_finite() {
+            let far = if readable(n) {
                 format!("{} ", spreads(n, false))
+            } else if mad == 0.0 {
+                // A window of one value: its spread is a floor, any distance is huge.
+                "from a flat signal, ".to_owned()
             } else {
                 String::new()
             };
@@ -162,7 +171,7 @@ fn phrase(
             let ratio = x / usual;
             let how = if usual > 0.0 && x > 0.0 && ratio >= 1.5 {
                 format!("{ratio:.1}x the usual {}", f(usual))
-            } else if n.is_finite() {
+            } else if readable(n) {
                 format!(
                     "{} {} the usual {}",
                     spreads(n, false),
@@ -175,7 +184,7 @@ fn phrase(
             format!("{how} {when}")
         }
         Finding::Pattern { points, .. } => {
-            let far = if n.is_finite() {
+            let far = if readable(n) {
                 format!(" ({} from the nearest usual one)", spreads(n, false))
             } else {
                 String::new()
@@ -409,6 +418,27 @@ mod tests {
         assert_eq!(
             summary(&a),
             "host.load.1m is 2: the cusum detector scored it unusual (score 0.90, detector cusum)"
+        );
+        // A spike on a signal that sat at one value: no spreads measured in its floor.
+        let a = anomaly(
+            "host.network.eth0.rx_bytes_per_s",
+            3236.0,
+            &[(
+                F::Spike {
+                    median: 0.0,
+                    mad: 0.0,
+                    spread: 1e-300,
+                    window: 128,
+                },
+                0.0,
+                0.0,
+            )],
+        );
+        assert_eq!(
+            summary(&a),
+            "host.network.eth0.rx_bytes_per_s is 3.16 KiB/s, above the expected range 0 B/s..0 \
+             B/s: a spike from a flat signal, above the median 0 B/s of the last 128 points (MAD \
+             0 B/s) (score 0.90, detector ensemble)"
         );
         let mut a = anomaly("log.app.template.7.new", 3.0, &[]);
         (a.expected_low, a.expected_high, a.detector) = (0.0, 0.0, "new_template");
