@@ -168,20 +168,21 @@ fn phrase(
             ..
         } => {
             let when = slot(period_ms, start, width);
+            // Without a rhythm the usual value is the signal's running level.
+            let usual_text = if period_ms == 0 {
+                format!("its usual level {}", f(usual))
+            } else {
+                format!("the usual {}", f(usual))
+            };
             let ratio = x / usual;
             let how = if usual > 0.0 && x > 0.0 && ratio >= 1.5 {
-                format!("{ratio:.1}x the usual {}", f(usual))
+                format!("{ratio:.1}x {usual_text}")
             } else if readable(n) {
-                format!(
-                    "{} {} the usual {}",
-                    spreads(n, false),
-                    side(x - usual),
-                    f(usual)
-                )
+                format!("{} {} {usual_text}", spreads(n, false), side(x - usual))
             } else {
-                format!("{} the usual {}", side(x - usual), f(usual))
+                format!("{} {usual_text}", side(x - usual))
             };
-            format!("{how} {when}")
+            format!("{how}{when}")
         }
         Finding::Pattern { points, .. } => {
             let far = if readable(n) {
@@ -201,7 +202,7 @@ fn phrase(
 }
 
 /// The seasonal slot in words: `at 14:00–14:30 UTC`, `on Tuesdays 14:00–15:00 UTC`, `at this
-/// point of its 50m cycle`, or `for it` (no rhythm).
+/// point of its 50m cycle` (each with a leading space), or nothing (no rhythm).
 fn slot(period_ms: i64, start_ms: i64, width_ms: i64) -> String {
     let clock = |ms: i64| {
         let m = ms.rem_euclid(DAY_MS) / 60_000;
@@ -217,8 +218,8 @@ fn slot(period_ms: i64, start_ms: i64, width_ms: i64) -> String {
         format!("{}–{end} UTC", clock(start))
     };
     match period_ms {
-        0 => "for it".to_owned(),
-        DAY_MS => format!("at {}", span(start_ms)),
+        0 => String::new(),
+        DAY_MS => format!(" at {}", span(start_ms)),
         WEEK_MS => {
             // The unix epoch was a Thursday.
             const DAYS: [&str; 7] = [
@@ -231,10 +232,10 @@ fn slot(period_ms: i64, start_ms: i64, width_ms: i64) -> String {
                 "Wednesdays",
             ];
             let day = DAYS[(start_ms.div_euclid(DAY_MS)).rem_euclid(7) as usize];
-            format!("on {day} {}", span(start_ms))
+            format!(" on {day} {}", span(start_ms))
         }
         p => format!(
-            "at this point of its {} cycle",
+            " at this point of its {} cycle",
             humantime::format_duration(Duration::from_millis(u64::try_from(p).unwrap_or(0)))
         ),
     }
@@ -395,9 +396,33 @@ mod tests {
         );
         assert_eq!(
             slot(DAY_MS, 23 * 3_600_000 + 1_800_000, 1_800_000),
-            "at 23:30–24:00 UTC"
+            " at 23:30–24:00 UTC"
         );
-        assert_eq!(slot(3_000_000, 0, 60_000), "at this point of its 50m cycle");
+        assert_eq!(
+            slot(3_000_000, 0, 60_000),
+            " at this point of its 50m cycle"
+        );
+        // No rhythm: the running level.
+        let a = anomaly(
+            "host.memory.used_ratio",
+            0.0339,
+            &[(
+                F::Seasonal {
+                    period_ms: 0,
+                    slot_start_ms: 0,
+                    slot_ms: 0,
+                    usual: 0.0411,
+                    spread: 0.00176,
+                },
+                0.0333,
+                0.0489,
+            )],
+        );
+        assert_eq!(
+            summary(&a),
+            "host.memory.used_ratio is 3.39%: 4.1 spreads below its usual level 4.11% (score \
+             0.90, detector ensemble)"
+        );
     }
 
     #[test]
