@@ -43,6 +43,7 @@ fn alert(i: usize) -> Vec<u8> {
         detector: "ewma",
         started_at: ts,
         flapping: false,
+        evidence: None,
         log: None,
         summary: format!(
             "host.cpu.core.{}.utilization is 0.97, above the expected range 0.02..0.31 (score 0.93, detector ewma)",

@@ -44,6 +44,7 @@ fn alert(i: usize) -> Vec<u8> {
         score: 0.93,
         detector: "ewma",
         started_at: ts - (i % 2) as i64 * 1000,
+        evidence: None,
         log: None,
         summary: format!(
             "host.cpu.core.{}.utilization is 0.97, above the expected range 0.02..0.31 (score 0.93, detector ewma)",

@@ -24,25 +24,166 @@ pub struct Anomaly {
     pub expected_low: f64,
     pub expected_high: f64,
     pub detector: &'static str,
+    /// What the detector's components saw (empty for one-off anomalies such as a new log
+    /// template).
+    pub evidence: seismo_detectors::Evidence,
 }
 
-impl Anomaly {
-    /// One sentence a person on call can read.
-    pub fn evidence(&self) -> String {
-        let side = if self.observed > self.expected_high {
-            "above"
-        } else {
-            "below"
-        };
-        format!(
-            "{} is {}, {side} the expected range {}..{} (score {:.2}, detector {})",
-            self.signal,
-            fmt_value(self.observed),
-            fmt_value(self.expected_low),
-            fmt_value(self.expected_high),
-            self.score,
-            self.detector
-        )
+/// Why an alert fired, as the sinks receive it: where the observed value lies against the
+/// expected range, and every component of the detector that crossed its threshold, strongest
+/// first, with the figures it used (exact, in the signal's unit).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evidence {
+    /// `above`, `below` or `inside` the alert's `expected` range: the only claim the summary
+    /// makes about it.
+    pub position: Position,
+    pub components: Vec<EvidenceComponent>,
+}
+
+/// Where a value lies against a range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Position {
+    Above,
+    Below,
+    Inside,
+}
+
+impl Position {
+    pub fn name(self) -> &'static str {
+        match self {
+            Position::Above => "above",
+            Position::Below => "below",
+            Position::Inside => "inside",
+        }
+    }
+}
+
+impl From<seismo_detectors::Position> for Position {
+    fn from(p: seismo_detectors::Position) -> Self {
+        match p {
+            seismo_detectors::Position::Above => Position::Above,
+            seismo_detectors::Position::Below => Position::Below,
+            seismo_detectors::Position::Inside => Position::Inside,
+        }
+    }
+}
+
+/// One component that crossed its threshold. In JSON: `kind`, the figures of its finding,
+/// `spreads`, `score`, `expected` (see docs/alerts.md).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvidenceComponent {
+    pub finding: seismo_detectors::Finding,
+    /// The distance the component measured, in its spread (a normal sigma); NaN (`null`)
+    /// when it measures none or its spread is 0.
+    pub spreads: f64,
+    /// The component's own score (0..1).
+    pub score: f64,
+    /// The range of values it expected at that point.
+    pub expected: Range,
+}
+
+/// The day and the week in milliseconds: the seasonal periods with names.
+pub const DAY_MS: i64 = 86_400_000;
+pub const WEEK_MS: i64 = 7 * DAY_MS;
+
+/// The name of a seasonal period: `day`, `week`, `own` (the signal's own) or `none`.
+pub fn period_name(period_ms: i64) -> &'static str {
+    match period_ms {
+        0 => "none",
+        DAY_MS => "day",
+        WEEK_MS => "week",
+        _ => "own",
+    }
+}
+
+/// `map.serialize_entry("name", &name)?` for each name.
+macro_rules! entries {
+    ($map:ident, $($field:ident),*) => {{
+        $( $map.serialize_entry(stringify!($field), &$field)?; )*
+    }};
+}
+
+impl Serialize for EvidenceComponent {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use seismo_detectors::Finding as F;
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("kind", self.finding.kind())?;
+        match self.finding {
+            F::NewExtreme { previous, maximum } => {
+                let extreme = if maximum { "maximum" } else { "minimum" };
+                entries!(m, extreme, previous);
+            }
+            F::LevelShift {
+                before,
+                after,
+                spread,
+                points,
+            } => entries!(m, before, after, spread, points),
+            F::Spike {
+                median,
+                mad,
+                spread,
+                window,
+            } => entries!(m, median, mad, spread, window),
+            F::Seasonal {
+                period_ms,
+                slot_start_ms,
+                slot_ms,
+                usual,
+                spread,
+            } => {
+                let period = period_name(period_ms);
+                entries!(m, period, period_ms, slot_start_ms, slot_ms, usual, spread);
+            }
+            F::Pattern { points, .. } => entries!(m, points),
+            F::Band => {}
+        }
+        if !matches!(self.finding, F::NewExtreme { .. } | F::Band) {
+            m.serialize_entry("spreads", &self.spreads)?;
+        }
+        m.serialize_entry("score", &self.score)?;
+        m.serialize_entry("expected", &self.expected)?;
+        m.end()
+    }
+}
+
+impl Evidence {
+    /// The evidence of an anomaly: `observed` placed against its expected range, and the
+    /// detector's components.
+    pub fn of(a: &Anomaly) -> Self {
+        use seismo_detectors::Finding as F;
+        let x = a.observed;
+        let ratio = |d: f64, spread: f64| if spread > 0.0 { d / spread } else { f64::NAN };
+        let components = a
+            .evidence
+            .components()
+            .map(|c| EvidenceComponent {
+                finding: c.finding,
+                spreads: match c.finding {
+                    F::LevelShift {
+                        before,
+                        after,
+                        spread,
+                        ..
+                    } => ratio(after - before, spread),
+                    F::Spike { median, spread, .. } => ratio(x - median, spread),
+                    F::Seasonal { usual, spread, .. } => ratio(x - usual, spread),
+                    F::Pattern { z, .. } => z,
+                    F::NewExtreme { .. } | F::Band => f64::NAN,
+                },
+                score: c.score,
+                expected: Range {
+                    low: c.expected_low,
+                    high: c.expected_high,
+                },
+            })
+            .collect();
+        Evidence {
+            position: seismo_detectors::Position::of(x, a.expected_low, a.expected_high).into(),
+            components,
+        }
     }
 }
 
@@ -110,6 +251,9 @@ pub struct AlertEvent {
     /// The signal keeps going in and out of its range: its alert is held open, not re-fired.
     pub flapping: bool,
     pub summary: String,
+    /// Why it fired (firing events; `None` for resolved ones).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Arc<Evidence>>,
     /// For log signals: the template and sample lines behind the alert.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<Arc<LogEvidence>>,
@@ -301,27 +445,4 @@ pub struct HookOutcome {
     /// Why the command could not be started.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-}
-
-/// Short, human-friendly rendering of a measured value.
-pub(crate) fn fmt_value(v: f64) -> String {
-    if v != 0.0 && (v.abs() >= 1e6 || v.abs() < 1e-3) {
-        format!("{v:.3e}")
-    } else {
-        let s = format!("{v:.3}");
-        s.trim_end_matches('0').trim_end_matches('.').to_owned()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn values_render_compactly() {
-        assert_eq!(fmt_value(0.5), "0.5");
-        assert_eq!(fmt_value(12.0), "12");
-        assert_eq!(fmt_value(2_500_000.0), "2.500e6");
-        assert_eq!(fmt_value(0.0), "0");
-    }
 }

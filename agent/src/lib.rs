@@ -22,3 +22,4 @@ pub mod pipeline;
 pub mod sinks;
 pub mod sources;
 pub mod telemetry;
+pub mod unit;

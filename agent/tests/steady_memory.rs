@@ -137,6 +137,7 @@ impl Harness {
                     expected_low: 0.0,
                     expected_high: 0.0,
                     detector: "new_template",
+                    evidence: seismo_detectors::Evidence::default(),
                 };
                 novel.push((a, evidence(Some(id), &line)));
             } else if age < 4 {

@@ -1,5 +1,7 @@
 //! The interface every streaming detector implements.
 
+use crate::evidence::{Component, Evidence, Finding};
+
 /// One scored point.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Observation {
@@ -11,17 +13,47 @@ pub struct Observation {
     pub expected_high: f64,
     /// `score >= ` the detector's threshold.
     pub anomalous: bool,
+    /// Why an anomalous point is anomalous: the components that crossed the threshold
+    /// (empty for normal points). Detectors without parts report one [`Finding::Band`]
+    /// component with the range above.
+    pub evidence: Evidence,
 }
 
 impl Observation {
     /// A point scored `score`, expected within `low..=high`, anomalous at `threshold`.
     pub(crate) fn within(score: f64, low: f64, high: f64, threshold: f64) -> Self {
+        let anomalous = score >= threshold;
+        let evidence = if anomalous {
+            Evidence::single(Component {
+                finding: Finding::Band,
+                score,
+                expected_low: low,
+                expected_high: high,
+            })
+        } else {
+            Evidence::default()
+        };
         Self {
             score,
             expected_low: low,
             expected_high: high,
-            anomalous: score >= threshold,
+            anomalous,
+            evidence,
         }
+    }
+
+    /// The same observation, its evidence (when anomalous) naming `finding` instead of a
+    /// plain band.
+    pub(crate) fn found(mut self, finding: Finding) -> Self {
+        if self.anomalous {
+            self.evidence = Evidence::single(Component {
+                finding,
+                score: self.score,
+                expected_low: self.expected_low,
+                expected_high: self.expected_high,
+            });
+        }
+        self
     }
 
     /// A point scored `score`, expected within `center ± half_width` (the ends kept finite),
@@ -47,6 +79,9 @@ pub(crate) fn skip_non_finite(value: f64, skipped: &mut u64) -> bool {
 }
 
 /// What a detector made of one input point.
+// `Scored` (with its fixed-size evidence) is the common case: boxing it would allocate on
+// every scored point to save copying a few hundred bytes on the others.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Verdict {
     /// NaN or infinite input: ignored, counted, state untouched.

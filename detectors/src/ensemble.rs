@@ -29,11 +29,22 @@
 //!    the default threshold. The nearest-neighbour detector ([`crate::KnnConformal`]) is not a
 //!    component: on NAB it lowered the ensemble's score and it cost half of its time.
 //!
-//! After an alert the ensemble stays quiet for `quiet` points: one episode, one alert.
+//! After an alert the ensemble stays quiet for `quiet` points: one episode, one alert. The
+//! warm-up hands over without alerts for what happened in it: points that would have alerted
+//! during the warm-up hold the quiet period too, and the components' surprises (and so their
+//! records) are measured from half-way through it, so an excitement under way when it ends is
+//! not news.
 //!
 //! Calibration, therefore, is not the tail probability of the single detectors: 0.5 is (about)
-//! the edge of everything seen so far (widened by `min_scale`), and the expected range in each
-//! [`Observation`] is exactly the range of the values. All components are deterministic (the k-means fit is seeded), skip nothing themselves
+//! the edge of everything seen so far (widened by `min_scale`). The expected range of a normal
+//! [`Observation`] is exactly the range of the values; an anomalous one carries its
+//! [`Evidence`]: every part whose own contribution to the score crossed the threshold (the new
+//! extreme with the previous one; the level shift with the level before, the new level and the
+//! values it averages; the spike with the sliding median and MAD; the seasonal slot with its
+//! usual value; the unusual pattern), and its expected range is the one the strongest part
+//! expected: the range seen so far, the range of earlier levels, or the band of the median, the
+//! seasonal slot or the CUSUM level (±4.4 spreads, where their own detectors' threshold lies).
+//! All components are deterministic (the k-means fit is seeded), skip nothing themselves
 //! (non-finite values are refused before they reach them) and use timestamps only for the
 //! seasonal slot and the period finder's sampling step. The constants below were chosen on
 //! the NAB corpus (one global setting for every signal, as every NAB entrant tunes its
@@ -42,11 +53,12 @@
 
 use crate::cusum::{Cusum, CusumParams};
 use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
-use crate::kmeans::{KMeansDetector, KMeansParams};
+use crate::evidence::{Component, Evidence, Finding};
+use crate::kmeans::{self, KMeansDetector, KMeansParams};
 use crate::mad::{MadParams, SlidingMad};
 use crate::param::{self, InvalidParam};
 use crate::score::{score_from_z, z_for_score};
-use crate::seasonal::{Seasonal, SeasonalParams};
+use crate::seasonal::{Expectation, Seasonal, SeasonalParams};
 use crate::window::Ring;
 
 const NAME: &str = "ensemble";
@@ -71,6 +83,9 @@ const LEVEL_BASE: f64 = 0.45;
 const LEVEL_GAIN: f64 = 3.0;
 /// A new level must also be this many spreads from the sliding median to count.
 const LEVEL_MIN_Z: f64 = 1.0;
+/// A level shift's evidence reports the mean of at least this many values (one odd value is
+/// no level).
+const SHIFT_MIN_POINTS: usize = 2;
 
 /// Parameters of [`Ensemble`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -150,6 +165,12 @@ pub struct Ensemble {
     seen: usize,
     low: f64,
     high: f64,
+    /// The range of values before the newest point.
+    previous_low: f64,
+    previous_high: f64,
+    /// Half-width, in spreads, of the bands of the median, seasonal and CUSUM components:
+    /// where their own detectors' default threshold lies.
+    band_z: f64,
     /// One surprise tracker per component, in the order of [`Ensemble::component_scores`].
     surprise: [Surprise; COMPONENTS],
     /// Points since the last alert (saturating).
@@ -181,28 +202,39 @@ impl Ensemble {
             seen: 0,
             low: f64::INFINITY,
             high: f64::NEG_INFINITY,
+            previous_low: f64::INFINITY,
+            previous_high: f64::NEG_INFINITY,
+            band_z: z_for_score(MadParams::default().threshold),
             surprise: [Surprise::default(); COMPONENTS],
             since_alert: usize::MAX,
             skipped: 0,
         })
     }
 
-    /// Every component's calibrated score for this point; every component learns the point.
-    fn component_scores(&mut self, ts_ms: i64, value: f64) -> [f64; COMPONENTS] {
-        let mad = self.mad.z(value).map_or(0.0, |(z, _, _)| z);
+    /// Every component's calibrated score for this point, and what each measured it against;
+    /// every component learns the point.
+    fn component_scores(&mut self, ts_ms: i64, value: f64) -> ([f64; COMPONENTS], Figures) {
+        let baseline = self.mad.z(value);
         self.mad.learn(value);
-        let seasonal = self
-            .seasonal
-            .expect(ts_ms)
-            .map_or(0.0, |e| (value - e.level) / e.sigma);
+        let expectation = self.seasonal.expect(ts_ms);
         self.seasonal.learn(ts_ms, value);
-        let cusum = self
-            .cusum
-            .step(value)
-            .map_or(0.0, |(stat, _, _)| stat * self.cusum_z);
+        let cusum = self.cusum.step(value);
         self.kmeans.learn(value);
         let kmeans = self.kmeans.z_newest();
-        [mad, seasonal, cusum, kmeans].map(score_from_z)
+        let figures = Figures {
+            baseline: baseline.map(|(_, median, sigma)| (median, sigma)),
+            expectation,
+            cusum: cusum.map(|(_, level, sigma)| (level, sigma)),
+            kmeans_z: kmeans,
+            level_range: (self.level_low, self.level_high),
+        };
+        let z = [
+            baseline.map_or(0.0, |(z, _, _)| z),
+            expectation.map_or(0.0, |e| (value - e.level) / e.sigma),
+            cusum.map_or(0.0, |(stat, _, _)| stat * self.cusum_z),
+            kmeans,
+        ];
+        (z.map(score_from_z), figures)
     }
 
     /// Learns `value` into the recent level; returns how far the level (the mean of the last
@@ -234,6 +266,119 @@ impl Ensemble {
     }
 }
 
+/// What the components measured one point against (see [`Ensemble::component_scores`]).
+#[derive(Debug, Clone, Copy)]
+struct Figures {
+    /// Sliding median and spread before the point joined the window.
+    baseline: Option<(f64, f64)>,
+    expectation: Option<Expectation>,
+    /// The CUSUM's level and spread before the point.
+    cusum: Option<(f64, f64)>,
+    kmeans_z: f64,
+    /// The range of earlier levels, before this point's level joined it.
+    level_range: (f64, f64),
+}
+
+/// Each part's contribution to one point's score, in the order the score takes them.
+#[derive(Debug, Clone, Copy)]
+struct Contributions {
+    extreme: f64,
+    level: f64,
+    /// The secondary components, in the order of [`Ensemble::component_scores`].
+    secondary: [f64; COMPONENTS],
+}
+
+impl Ensemble {
+    /// The level the last values moved to from `before`: the mean of the last `m` values
+    /// ([`SHIFT_MIN_POINTS`]..=[`LEVEL_POINTS`]) for the `m` that makes the move most convincing (largest
+    /// `m * (mean - before)^2`, the CUSUM change-point statistic), with `m`.
+    fn recent_shift(&self, before: f64) -> (f64, u32) {
+        let (mut sum, mut best) = (0.0, (before, 0u32, 0.0));
+        for m in 1..=self.recent.len() {
+            sum += self.recent.back(m - 1);
+            let mean = sum / m as f64;
+            let strength = m as f64 * (mean - before) * (mean - before);
+            if (strength > best.2 || best.1 == 0)
+                && (m >= SHIFT_MIN_POINTS || m == self.recent.len())
+            {
+                best = (mean, m as u32, strength);
+            }
+        }
+        (best.0, best.1)
+    }
+
+    /// The components of an anomalous point that crossed the threshold, each with the range
+    /// it expected (see [`crate::Evidence`]).
+    fn evidence(&self, value: f64, f: &Figures, c: &Contributions) -> Evidence {
+        let threshold = self.params.threshold;
+        let mut e = Evidence::default();
+        let mut add = |finding, score: f64, (low, high): (f64, f64)| {
+            if score >= threshold {
+                e.push(Component {
+                    finding,
+                    score,
+                    expected_low: low.max(f64::MIN),
+                    expected_high: high.min(f64::MAX),
+                });
+            }
+        };
+        let band = |center: f64, sigma: f64| {
+            let half = (self.band_z * sigma).min(f64::MAX);
+            (center - half, center + half)
+        };
+        let (low, high) = (self.previous_low, self.previous_high);
+        let maximum = value > high;
+        add(
+            Finding::NewExtreme {
+                previous: if maximum { high } else { low },
+                maximum,
+            },
+            c.extreme,
+            (low - self.params.min_scale, high + self.params.min_scale),
+        );
+        let (level_low, level_high) = f.level_range;
+        let (median, sigma) = f.baseline.unwrap_or((
+            0.5 * level_low + 0.5 * level_high,
+            0.5 * (level_high - level_low),
+        ));
+        let (after, points) = self.recent_shift(median);
+        add(
+            Finding::LevelShift {
+                before: median,
+                after,
+                spread: sigma,
+                points,
+            },
+            c.level,
+            (level_low, level_high),
+        );
+        let spike_band = band(median, sigma);
+        if let Some((median, sigma)) = f.baseline {
+            add(self.mad.spike(median, sigma), c.secondary[0], spike_band);
+        }
+        if let Some(x) = f.expectation {
+            add(x.finding(), c.secondary[1], band(x.level, x.sigma));
+        }
+        if let Some((level, sigma)) = f.cusum {
+            let (after, points) = self.recent_shift(level);
+            let finding = Finding::LevelShift {
+                before: level,
+                after,
+                spread: sigma,
+                points,
+            };
+            add(finding, c.secondary[2], band(level, sigma));
+        }
+        let pattern_band = if f.baseline.is_some() {
+            spike_band
+        } else {
+            (low, high)
+        };
+        add(kmeans::pattern(f.kmeans_z), c.secondary[3], pattern_band);
+        e
+    }
+}
+
 /// How surprising one component's evidence is against its own past (see the module
 /// documentation): its score averaged over the last few points, compared with the running mean
 /// and spread of that average, kept only when it beats a slowly forgotten record.
@@ -244,30 +389,36 @@ struct Surprise {
     mean: f64,
     var: f64,
     record: f64,
+    /// Points seen.
+    n: usize,
 }
 
 impl Surprise {
-    /// `seen` counts points from 1; returns the surprise in `[0, 1]` when it sets a record.
-    fn update(&mut self, seen: usize, warmup: usize, score: f64) -> f64 {
-        let slot = seen % EVIDENCE_POINTS;
+    /// `primed`: the ensemble is far enough into its warm-up that surprises are measured (so
+    /// that the record holds the warm-up's own surprises when the first point is scored).
+    /// Returns the surprise in `[0, 1]` when it sets a record.
+    fn update(&mut self, primed: bool, score: f64) -> f64 {
+        self.n = self.n.saturating_add(1);
+        let n = self.n;
+        let slot = n % EVIDENCE_POINTS;
         self.sum += score - self.recent[slot];
         self.recent[slot] = score;
-        let averaged = (self.sum / seen.clamp(1, EVIDENCE_POINTS) as f64).max(0.0);
+        let averaged = (self.sum / n.clamp(1, EVIDENCE_POINTS) as f64).max(0.0);
 
-        let surprise = if seen > warmup {
+        let surprise = if primed {
             let sd = self.var.sqrt().max(0.01);
             ((averaged - self.mean) / sd / 10.0).clamp(0.0, 1.0)
         } else {
             0.0
         };
-        let a = EVIDENCE_ALPHA.max(1.0 / seen.max(1) as f64);
+        let a = EVIDENCE_ALPHA.max(1.0 / n as f64);
         let delta = averaged - self.mean;
         self.mean += a * delta;
         self.var = (1.0 - a) * (self.var + a * delta * delta);
 
         let beats = surprise > self.record;
         self.record = (self.record * RECORD_DECAY).max(surprise);
-        if beats && seen > warmup {
+        if beats && primed {
             surprise
         } else {
             0.0
@@ -281,22 +432,20 @@ impl Detector for Ensemble {
             return Verdict::Skipped;
         }
         self.seen = self.seen.saturating_add(1);
-        let scores = self.component_scores(ts_ms, value);
-        let (seen, warmup) = (self.seen, self.params.warmup);
+        let (scores, figures) = self.component_scores(ts_ms, value);
+        // Surprises are measured from half-way through the warm-up on: an excitement that
+        // began during the warm-up is no news when it ends.
+        let primed = self.seen > self.params.warmup / 2;
         let level = self.level_excursion(value);
-        let secondary = SECONDARY_SCALE
-            * self
-                .surprise
-                .iter_mut()
-                .zip(scores)
-                .map(|(s, score)| s.update(seen, warmup, score))
-                .fold(0.0, f64::max);
+        let mut surprises = [0.0; COMPONENTS];
+        for ((s, score), out) in self.surprise.iter_mut().zip(scores).zip(&mut surprises) {
+            *out = SECONDARY_SCALE * s.update(primed, score);
+        }
+        let secondary = surprises.iter().copied().fold(0.0, f64::max);
         let (low, high) = (self.low, self.high);
+        (self.previous_low, self.previous_high) = (low, high);
         self.low = low.min(value);
         self.high = high.max(value);
-        if self.seen <= self.params.warmup {
-            return Verdict::WarmingUp;
-        }
 
         let width = (high - low)
             .min(f64::MAX)
@@ -309,28 +458,66 @@ impl Detector for Ensemble {
         } else {
             0.0
         };
+        // The secondary components count only when no new extreme sets the score.
+        let counted = if excursion > 0.0 {
+            [0.0; COMPONENTS]
+        } else {
+            surprises
+        };
+        let contributions = Contributions {
+            extreme: if excursion > 0.0 {
+                (0.5 + excursion).min(1.0)
+            } else {
+                0.0
+            },
+            level: if level > 0.0 {
+                (LEVEL_BASE + LEVEL_GAIN * level).min(1.0)
+            } else {
+                0.0
+            },
+            secondary: counted,
+        };
         let mut score = if excursion > 0.0 {
-            (0.5 + excursion).min(1.0)
+            contributions.extreme
         } else {
             secondary
         };
-        if level > 0.0 {
-            score = score.max((LEVEL_BASE + LEVEL_GAIN * level).min(1.0));
-        }
+        score = score.max(contributions.level);
         self.since_alert = self.since_alert.saturating_add(1);
         if self.since_alert <= self.params.quiet {
             score = 0.0;
         }
         let anomalous = score >= self.params.threshold;
-        if anomalous {
-            self.since_alert = 0;
+        if self.seen <= self.params.warmup {
+            // An episode under way when the warm-up ends is no news then: what would have
+            // alerted during the warm-up holds the quiet period as an alert does.
+            if anomalous {
+                self.since_alert = 0;
+            }
+            return Verdict::WarmingUp;
         }
-        Verdict::Scored(Observation::within(
+        let seen_low = (low - self.params.min_scale).max(f64::MIN);
+        let seen_high = (high + self.params.min_scale).min(f64::MAX);
+        if !anomalous {
+            return Verdict::Scored(Observation::within(
+                score,
+                seen_low,
+                seen_high,
+                self.params.threshold,
+            ));
+        }
+        self.since_alert = 0;
+        let evidence = self.evidence(value, &figures, &contributions);
+        let (expected_low, expected_high) = evidence
+            .primary()
+            .map_or((seen_low, seen_high), |c| (c.expected_low, c.expected_high));
+        Verdict::Scored(Observation {
             score,
-            (low - self.params.min_scale).max(f64::MIN),
-            (high + self.params.min_scale).min(f64::MAX),
-            self.params.threshold,
-        ))
+            expected_low,
+            expected_high,
+            anomalous,
+            evidence,
+        })
     }
 
     fn name(&self) -> &'static str {
@@ -353,6 +540,7 @@ impl Detector for Ensemble {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::evidence::Position;
     use crate::synth::{self, alert_rate, daily, flagged, noise, scores, STEP_MS};
 
     fn det() -> Ensemble {
@@ -484,5 +672,250 @@ mod tests {
             Some(Verdict::Scored(o)) => assert_eq!((o.expected_low, o.expected_high), (lo, hi)),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// The anomalous observations of `v`, fed one point a minute, with their index.
+    fn anomalies(d: &mut Ensemble, v: &[f64]) -> Vec<(usize, Observation)> {
+        v.iter()
+            .enumerate()
+            .filter_map(|(i, &x)| match d.observe(i as i64 * 60_000, x) {
+                Verdict::Scored(o) if o.anomalous => Some((i, o)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_level_shift_inside_the_known_range_names_its_levels() {
+        // Noise around 10 with spikes to 0 and 20: the range is 0..20. From 2000 on the
+        // level is 6, inside it.
+        let mut v = noise(21, 2400, 10.0, 1.0);
+        v.iter_mut().skip(100).step_by(150).for_each(|x| *x = 20.0);
+        v.iter_mut().skip(175).step_by(150).for_each(|x| *x = 0.0);
+        v[2000..].iter_mut().for_each(|x| *x -= 4.0);
+        let found = anomalies(&mut det(), &v);
+        let (i, o) = found.iter().find(|(i, _)| *i >= 2000).unwrap();
+        assert!(*i < 2016, "{i}");
+        let c = o
+            .evidence
+            .components()
+            .find(|c| c.finding.kind() == "level_shift")
+            .unwrap_or_else(|| panic!("{o:?}"));
+        let Finding::LevelShift {
+            before,
+            after,
+            points,
+            ..
+        } = c.finding
+        else {
+            panic!("{c:?}")
+        };
+        assert!((before - 10.0).abs() < 0.5, "{c:?}");
+        assert!((after - 6.0).abs() < 0.7, "{c:?}");
+        // The new level is the mean of the points since the shift.
+        assert_eq!(points as usize, i - 2000 + 1, "{c:?}");
+        // The range is the one the level component expected (the CUSUM's band around its
+        // level): the value is below it or inside it, never above.
+        assert_eq!(
+            (o.expected_low, o.expected_high),
+            (c.expected_low, c.expected_high)
+        );
+        assert!(o.expected_low < before && before < o.expected_high, "{o:?}");
+        assert_ne!(
+            Position::of(v[*i], o.expected_low, o.expected_high),
+            Position::Above
+        );
+    }
+
+    #[test]
+    fn a_new_maximum_names_the_previous_one() {
+        let mut v = noise(22, 1000, 10.0, 1.0);
+        v[900] = 30.0;
+        let previous = v[..900].iter().copied().fold(f64::MIN, f64::max);
+        let found = anomalies(&mut det(), &v);
+        let (_, o) = found.iter().find(|(i, _)| *i == 900).unwrap();
+        let c = o.evidence.primary().unwrap();
+        assert_eq!(
+            c.finding,
+            Finding::NewExtreme {
+                previous,
+                maximum: true
+            }
+        );
+        assert_eq!((o.expected_low, o.expected_high).1, previous);
+        assert_eq!(
+            Position::of(30.0, o.expected_low, o.expected_high),
+            Position::Above
+        );
+        assert_eq!(o.score, c.score);
+    }
+
+    #[test]
+    fn no_alert_at_the_warm_up_hand_over() {
+        // Signals that are busy from the start: a count that wanders around its mean, a
+        // ratio with bursts, a ratio with regular spikes. None of them alerts in the first
+        // points after the warm-up for what it already did during it.
+        use rand::{Rng, SeedableRng};
+        let mut at_hand_over = Vec::new();
+        for seed in 0..150u64 {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let v: Vec<f64> = (0..900)
+                .map(|i| match seed % 3 {
+                    0 => (68.0 + 3.0 * rng.sample::<f64, _>(rand_distr::StandardNormal)).round(),
+                    1 if rng.random_bool(0.05) => 1.0,
+                    1 => rng.random_range(0.0..0.05),
+                    _ => 0.02 + 0.01 * rng.random::<f64>() + if i % 97 < 3 { 0.5 } else { 0.0 },
+                })
+                .collect();
+            let found = anomalies(&mut det(), &v);
+            at_hand_over.extend(found.iter().map(|(i, o)| (seed, *i, o.score)));
+        }
+        // As few alerts in the 30 points after the warm-up as in later stretches of 30, and
+        // none in its first 5 points.
+        let window = |k: usize| {
+            at_hand_over
+                .iter()
+                .filter(|a| (300 + 100 * k..330 + 100 * k).contains(&a.1))
+                .count()
+        };
+        let later = (1..6).map(window).sum::<usize>() as f64 / 5.0;
+        assert!(window(0) as f64 <= later, "{} {later}", window(0));
+        assert!(at_hand_over.iter().all(|a| a.1 >= 305), "{at_hand_over:?}");
+    }
+
+    /// A seeded random series with something to find: a level shift inside the known range,
+    /// a spike, a break of the daily rhythm, a trend, a flat signal with rare steps, a
+    /// random walk of integers, or a ratio that saturates.
+    fn eventful(seed: u64) -> Vec<f64> {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let n = 2500;
+        let at = rng.random_range(800..2200);
+        let mut v = match seed % 7 {
+            0 => {
+                let mut v = noise(seed, n, 10.0, 1.0);
+                v.iter_mut().skip(50).step_by(97).for_each(|x| *x = 25.0);
+                v.iter_mut().skip(90).step_by(113).for_each(|x| *x = -5.0);
+                let to = rng.random_range(2.0..8.0) * if rng.random_bool(0.5) { 1.0 } else { -1.0 };
+                v[at..].iter_mut().for_each(|x| *x += to);
+                v
+            }
+            1 => {
+                let mut v = noise(seed, n, 50.0, rng.random_range(0.5..5.0));
+                v[at] += rng.random_range(-60.0..60.0);
+                v
+            }
+            2 => {
+                // Five-minute points of a daily rhythm, its trough at its peak's level.
+                let mut v = daily(seed, n);
+                let per_day = (86_400_000 / STEP_MS) as usize;
+                let trough = 7 * per_day + 3 * per_day / 4;
+                v[trough..trough + 12].iter_mut().for_each(|x| *x = 58.0);
+                v
+            }
+            3 => noise(seed, n, 0.0, 1.0)
+                .into_iter()
+                .enumerate()
+                .map(|(i, e)| e + if i >= at { 0.05 * (i - at) as f64 } else { 0.0 })
+                .collect(),
+            4 => (0..n)
+                .map(|i| 63.0 + f64::from(u8::from(i % 211 == 0 || rng.random_bool(0.01))))
+                .collect(),
+            5 => {
+                let mut x: f64 = 63.0;
+                (0..n)
+                    .map(|_| {
+                        x = (x + f64::from(rng.random_range(-1..=1))).clamp(40.0, 90.0);
+                        x
+                    })
+                    .collect()
+            }
+            _ => noise(seed, n, 0.3, 0.1)
+                .into_iter()
+                .enumerate()
+                .map(|(i, e)| (e + if i >= at { 0.5 } else { 0.0 }).clamp(0.0, 1.0))
+                .collect(),
+        };
+        v.truncate(n);
+        v
+    }
+
+    #[test]
+    fn evidence_is_true_of_every_anomalous_point() {
+        let mut anomalous = 0;
+        let mut kinds = std::collections::BTreeSet::new();
+        for seed in 0..140 {
+            let v = eventful(seed);
+            let mut d = det();
+            for (i, &x) in v.iter().enumerate() {
+                let Verdict::Scored(o) = d.observe(i as i64 * STEP_MS, x) else {
+                    continue;
+                };
+                if !o.anomalous {
+                    assert!(o.evidence.is_empty(), "{seed} {i}: {o:?}");
+                    continue;
+                }
+                anomalous += 1;
+                let at = format!("seed {seed} point {i} value {x}: {o:?}");
+                let primary = o.evidence.primary().expect(&at);
+                // The strongest component set the score; the range is the one it expected.
+                assert_eq!(primary.score, o.score, "{at}");
+                assert_eq!(
+                    (primary.expected_low, primary.expected_high),
+                    (o.expected_low, o.expected_high),
+                    "{at}"
+                );
+                for c in o.evidence.components() {
+                    kinds.insert(c.finding.kind());
+                    // Every component named crossed the threshold.
+                    assert!(c.score >= d.params.threshold && c.score <= 1.0, "{at}");
+                    assert!(c.expected_low <= c.expected_high, "{at}");
+                    let position = Position::of(x, c.expected_low, c.expected_high);
+                    match c.finding {
+                        // A new extreme is outside its range, on the side it says.
+                        Finding::NewExtreme { previous, maximum } => {
+                            if maximum {
+                                assert!(x > previous, "{at}");
+                                assert_eq!(position, Position::Above, "{at}");
+                            } else {
+                                assert!(x < previous, "{at}");
+                                assert_eq!(position, Position::Below, "{at}");
+                            }
+                        }
+                        // The new level is the mean of the values it names.
+                        Finding::LevelShift {
+                            after,
+                            points,
+                            spread,
+                            ..
+                        } => {
+                            let m = points as usize;
+                            assert!((1..=LEVEL_POINTS).contains(&m), "{at}");
+                            let mean = v[i + 1 - m..=i].iter().sum::<f64>() / m as f64;
+                            assert!((mean - after).abs() <= 1e-9 * mean.abs().max(1.0), "{at}");
+                            assert!(spread >= 0.0, "{at}");
+                        }
+                        Finding::Spike { spread, mad, .. } => {
+                            assert!(spread > 0.0 && mad >= 0.0, "{at}");
+                        }
+                        Finding::Seasonal {
+                            period_ms,
+                            slot_start_ms,
+                            slot_ms,
+                            ..
+                        } => {
+                            assert!(
+                                period_ms == 0 || slot_start_ms + slot_ms <= period_ms,
+                                "{at}"
+                            );
+                        }
+                        Finding::Pattern { points, .. } => assert_eq!(points, 9, "{at}"),
+                        Finding::Band => panic!("the ensemble names its components: {at}"),
+                    }
+                }
+            }
+        }
+        assert!(anomalous > 100, "{anomalous}");
+        assert!(kinds.len() >= 4, "{kinds:?}");
     }
 }

@@ -27,6 +27,7 @@ use smartcore::linalg::basic::matrix::DenseMatrix;
 
 use crate::calibration::LogTail;
 use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
+use crate::evidence::Finding;
 use crate::param::{self, InvalidParam};
 use crate::scale::SCALE_EPSILON;
 use crate::score::score_from_z;
@@ -269,6 +270,14 @@ impl Model {
     }
 }
 
+/// The finding of a movement `z` spreads from the usual ones.
+pub(crate) fn pattern(z: f64) -> Finding {
+    Finding::Pattern {
+        points: SPAN as u32,
+        z,
+    }
+}
+
 impl Detector for KMeansDetector {
     fn observe(&mut self, _ts_ms: i64, value: f64) -> Verdict {
         if skip_non_finite(value, &mut self.skipped) {
@@ -280,9 +289,12 @@ impl Detector for KMeansDetector {
         }
         // Scored after joining the history (the features need the newest value); the model was
         // fitted before it unless a refit fell on this very point.
-        let score = score_from_z(self.z_newest());
+        let z = self.z_newest();
+        let score = score_from_z(z);
         let (low, high) = self.expected_range();
-        Verdict::Scored(Observation::within(score, low, high, self.params.threshold))
+        Verdict::Scored(
+            Observation::within(score, low, high, self.params.threshold).found(pattern(z)),
+        )
     }
 
     fn name(&self) -> &'static str {

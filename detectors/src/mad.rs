@@ -13,6 +13,7 @@
 //! `16 * window` bytes.
 
 use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
+use crate::evidence::Finding;
 use crate::param::{self, InvalidParam};
 use crate::scale::{self, MAD_TO_SIGMA, MEAN_ABS_TO_SIGMA};
 use crate::score::{score_from_z, z_for_score};
@@ -123,6 +124,17 @@ impl SlidingMad {
         self.sorted.insert(at, value);
     }
 
+    /// What a spike against the current window is measured by: `median` and `spread` from
+    /// [`SlidingMad::baseline`], with the window's MAD and length.
+    pub(crate) fn spike(&self, median: f64, spread: f64) -> Finding {
+        Finding::Spike {
+            median,
+            mad: spread / MAD_TO_SIGMA,
+            spread,
+            window: u32::try_from(self.sorted.len()).unwrap_or(u32::MAX),
+        }
+    }
+
     pub(crate) fn heap_bytes(&self) -> usize {
         self.recent.heap_bytes() + self.sorted.capacity() * std::mem::size_of::<f64>()
     }
@@ -175,12 +187,10 @@ impl Detector for SlidingMad {
             Some((z, median, sigma)) => {
                 let score = score_from_z(z);
                 let half = (self.z_threshold * sigma).min(f64::MAX);
-                Verdict::Scored(Observation::around(
-                    score,
-                    median,
-                    half,
-                    self.params.threshold,
-                ))
+                let spike = self.spike(median, sigma);
+                Verdict::Scored(
+                    Observation::around(score, median, half, self.params.threshold).found(spike),
+                )
             }
         };
         self.learn(value);
@@ -231,6 +241,28 @@ mod tests {
         let f = flagged(&mut det(), &v);
         assert!(f.contains(&1000), "{f:?}");
         assert!(f.len() <= 3, "{f:?}");
+        // Its evidence: the median and MAD of the window it was measured against.
+        let mut d = det();
+        for (i, &x) in v[..1000].iter().enumerate() {
+            d.observe(i as i64, x);
+        }
+        let Verdict::Scored(o) = d.observe(1000, 18.0) else {
+            panic!()
+        };
+        let c = o.evidence.primary().unwrap();
+        match c.finding {
+            crate::Finding::Spike {
+                median,
+                mad,
+                spread,
+                window,
+            } => {
+                assert!((median - 10.0).abs() < 0.3 && (mad * MAD_TO_SIGMA - spread).abs() < 1e-9);
+                assert_eq!(window, 128);
+                assert!(18.0 > c.expected_high, "{c:?}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -21,6 +21,7 @@
 //! history (about 9 KiB by default).
 
 use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
+use crate::evidence::Finding;
 use crate::param::{self, InvalidParam};
 use crate::period::PeriodFinder;
 use crate::scale::{self, MEAN_ABS_TO_SIGMA, SCALE_EPSILON};
@@ -172,6 +173,24 @@ pub(crate) struct Expectation {
     /// Which profile: 0 flat, 1.. seasonal.
     #[cfg_attr(not(test), allow(dead_code))]
     pub profile: usize,
+    /// The profile's period (0 for the flat profile), the start of the point's slot within
+    /// it and the slot's width, in ms.
+    pub period_ms: i64,
+    pub slot_start_ms: i64,
+    pub slot_ms: i64,
+}
+
+impl Expectation {
+    /// The finding of a value unusual for this expectation.
+    pub(crate) fn finding(&self) -> Finding {
+        Finding::Seasonal {
+            period_ms: self.period_ms,
+            slot_start_ms: self.slot_start_ms,
+            slot_ms: self.slot_ms,
+            usual: self.level,
+            spread: self.sigma,
+        }
+    }
 }
 
 impl Seasonal {
@@ -233,7 +252,8 @@ impl Seasonal {
         let mut best: Option<Expectation> = None;
         let mut best_error = f64::INFINITY;
         for (i, p) in self.profiles.iter().enumerate() {
-            let slot = p.slots[p.slot(ts_ms)];
+            let index = p.slot(ts_ms);
+            let slot = p.slots[index];
             let ready = i == 0 || (slot.n >= 1 && p.error_n >= MIN_ERROR_POINTS);
             // The flat profile is the fallback; a seasonal one must beat it by 10% to be chosen.
             let error = if i == 0 { p.error } else { p.error * 1.1 };
@@ -243,6 +263,9 @@ impl Seasonal {
                     level: slot.level,
                     sigma: p.error * MEAN_ABS_TO_SIGMA,
                     profile: i,
+                    period_ms: p.width_ms * p.slots.len() as i64,
+                    slot_start_ms: p.width_ms * index as i64,
+                    slot_ms: p.width_ms,
                 });
             }
         }
@@ -326,12 +349,10 @@ impl Detector for Seasonal {
             Some(e) => {
                 let score = score_from_z((value - e.level) / e.sigma);
                 let half = (self.z_threshold * e.sigma).min(f64::MAX);
-                Verdict::Scored(Observation::around(
-                    score,
-                    e.level,
-                    half,
-                    self.params.threshold,
-                ))
+                Verdict::Scored(
+                    Observation::around(score, e.level, half, self.params.threshold)
+                        .found(e.finding()),
+                )
             }
         };
         self.learn(ts_ms, value);
@@ -378,6 +399,31 @@ mod tests {
             f.iter().any(|&i| (trough..trough + 12).contains(&i)),
             "{f:?}"
         );
+        // Its evidence: the half-hour of the day and its usual value.
+        let mut d = det();
+        let mut evidence = None;
+        for (i, &x) in v[..trough + 12].iter().enumerate() {
+            if let Verdict::Scored(o) = d.observe(i as i64 * STEP_MS, x) {
+                if o.anomalous && i >= trough {
+                    evidence = evidence.or(o.evidence.primary().copied());
+                }
+            }
+        }
+        let c = evidence.unwrap();
+        match c.finding {
+            Finding::Seasonal {
+                period_ms,
+                slot_start_ms,
+                slot_ms,
+                usual,
+                ..
+            } => {
+                assert_eq!((period_ms, slot_ms), (DAY_MS, DAY_MS / 48), "{c:?}");
+                assert_eq!(slot_start_ms, 18 * 3_600_000, "{c:?}");
+                assert!(usual < 45.0 && 60.0 > c.expected_high, "{c:?}");
+            }
+            other => panic!("{other:?}"),
+        }
         // Days 8 to 14 (the profile learned, nothing wrong): at most a stray alert.
         let clean: Vec<_> = f
             .iter()

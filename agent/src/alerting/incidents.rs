@@ -280,6 +280,7 @@ mod tests {
             started_at: started,
             flapping: false,
             summary: format!("{signal} is high"),
+            evidence: None,
             log: None,
         }
     }

@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use seismo_config::AlertingConfig;
 
-use crate::event::{AlertEvent, AlertState, Anomaly, Normal, Range, Severity};
+use crate::alerting::summary;
+use crate::event::{AlertEvent, AlertState, Anomaly, Evidence, Normal, Range, Severity};
 
 /// The lifecycle settings, in the units the state machine uses.
 #[derive(Debug, Clone, Copy)]
@@ -182,8 +183,9 @@ impl Alerting {
                 return None;
             }
             f.severity = severity;
-            let summary = a.evidence();
-            return Some(self.event(&a.signal, AlertState::Firing, a, expected, summary));
+            let evidence = Evidence::of(a);
+            let summary = summary::firing(a, &evidence);
+            return Some(self.event(&a.signal, a, expected, summary, evidence));
         }
         let anomalous: Vec<(i64, f64)> = track
             .recent
@@ -207,7 +209,8 @@ impl Alerting {
             flapping: false,
         });
         track.transitions.push_back(a.ts_ms);
-        let mut summary = a.evidence();
+        let evidence = Evidence::of(a);
+        let mut summary = summary::firing(a, &evidence);
         if p.fire_window > 1 && !at_once {
             summary.push_str(&format!(
                 "; {} of its last {} points are anomalous",
@@ -215,7 +218,7 @@ impl Alerting {
                 track.recent.len()
             ));
         }
-        Some(self.event(&a.signal, AlertState::Firing, a, expected, summary))
+        Some(self.event(&a.signal, a, expected, summary, evidence))
     }
 
     /// A normal point of a signal's series.
@@ -281,22 +284,23 @@ impl Alerting {
         Some(self.build(signal, AlertState::Resolved, &firing, &point, summary))
     }
 
-    /// The event for the firing alert of `signal` at anomaly `a`.
+    /// The firing event of the alert of `signal` at anomaly `a`.
     fn event(
         &self,
         signal: &Arc<str>,
-        state: AlertState,
         a: &Anomaly,
         expected: Range,
         summary: String,
+        evidence: Evidence,
     ) -> AlertEvent {
+        let state = AlertState::Firing;
         let point = Normal {
             ts_ms: a.ts_ms,
             observed: a.observed,
             score: a.score,
             expected,
         };
-        match self.signals.get(signal).and_then(|t| t.firing.as_ref()) {
+        let mut event = match self.signals.get(signal).and_then(|t| t.firing.as_ref()) {
             Some(f) => self.build(signal, state, f, &point, summary),
             // Unreachable: callers hold a firing alert. Keep the event rather than lose it.
             None => self.build(
@@ -312,7 +316,9 @@ impl Alerting {
                 &point,
                 summary,
             ),
-        }
+        };
+        event.evidence = Some(Arc::new(evidence));
+        event
     }
 
     fn build(
@@ -338,6 +344,7 @@ impl Alerting {
             started_at: f.started_at,
             flapping: f.flapping,
             summary,
+            evidence: None,
             log: None,
         }
     }
@@ -362,6 +369,7 @@ mod tests {
             expected_low: 0.0,
             expected_high: 1.0,
             detector: "ewma",
+            evidence: seismo_detectors::Evidence::default(),
         }
     }
 

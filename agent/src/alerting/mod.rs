@@ -5,3 +5,4 @@ pub mod hooks;
 pub mod incidents;
 pub mod lifecycle;
 pub mod silences;
+pub mod summary;

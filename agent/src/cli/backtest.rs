@@ -312,6 +312,8 @@ fn plot(b: &Backtest, dir: &Path, given_thresholds: bool) -> anyhow::Result<()> 
             }
         }
         let chart = Chart {
+            // NAB-style files name no signal: their values are plain numbers.
+            unit: crate::unit::Unit::Plain,
             title: format!(
                 "{} · NAB {} score {:.3}",
                 file.name, report.profile, scores.score

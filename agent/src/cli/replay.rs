@@ -338,6 +338,7 @@ fn draw(file: &Path, svg: &Path, scored: &Scored, alerting: &AlertingConfig) -> 
     );
     let chart = crate::cli::plot::Chart {
         title: name,
+        unit: crate::unit::Unit::of(&scored.signal),
         subtitle: format!(
             "{rows} rows · signal {} · detector {} · {} alert(s) fired",
             scored.signal,
@@ -394,6 +395,7 @@ fn alerts(scored: &Scored, config: &AlertingConfig) -> (Vec<usize>, Vec<usize>) 
                 expected_low: o.expected_low,
                 expected_high: o.expected_high,
                 detector: scored.detector,
+                evidence: o.evidence,
             }),
             Verdict::Scored(o) => alerting.on_normal(
                 &signal,

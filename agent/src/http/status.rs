@@ -583,6 +583,7 @@ mod tests {
             started_at: T0,
             flapping: false,
             summary: format!("{signal} is high"),
+            evidence: None,
             log: log.map(|t| {
                 Arc::new(LogEvidence {
                     source: "app".into(),

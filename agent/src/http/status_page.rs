@@ -13,11 +13,11 @@ use axum::response::{IntoResponse, Response};
 
 use super::state::HttpState;
 use crate::clock::{format_ts, now_ms};
-use crate::event::fmt_value;
 use crate::http::status::{
     HookRun, IncidentView, IncidentsView, SignalView, SignalsView, Status, BUCKETS, BUCKET_MS,
 };
 use crate::telemetry::stats::{SinkStats, Stats};
+use crate::unit::Unit;
 
 /// Seconds between the browser's reloads of the page.
 pub(super) const REFRESH_S: u32 = 10;
@@ -307,7 +307,14 @@ fn signal_row(o: &mut String, s: &SignalView, first_bucket: i64) {
             let _ = write!(o, "<td class=\"{class}\">{score:.2}</td>");
         }
     }
-    h(o, &["<td class=\"n\">", &fmt_value(s.value), "</td><td>"]);
+    h(
+        o,
+        &[
+            "<td class=\"n\">",
+            &Unit::of(&s.signal).format(s.value),
+            "</td><td>",
+        ],
+    );
     sparkline(o, s, first_bucket);
     o.push_str("</td><td>");
     if let Some(t) = &s.template {
@@ -342,11 +349,7 @@ fn sparkline(o: &mut String, s: &SignalView, first_bucket: i64) {
     }
     h(
         o,
-        &[
-            "<title>",
-            &format!("{} .. {}", fmt_value(lo), fmt_value(hi)),
-            "</title>",
-        ],
+        &["<title>", &Unit::of(&s.signal).range(lo, hi), "</title>"],
     );
     let x = |slot: i64| {
         2.0 + (slot.clamp(0, BUCKETS as i64 - 1) as f64) * (SPARK_W - 4.0) / (BUCKETS as f64 - 1.0)
@@ -554,6 +557,7 @@ mod tests {
             started_at: now,
             flapping: false,
             summary: format!("summary {EVIL}"),
+            evidence: None,
             log: Some(ev),
         };
         status.on_events(&incidents.on_alert(alert));

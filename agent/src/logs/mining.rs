@@ -400,6 +400,7 @@ impl Source {
                 expected_low: 0.0,
                 expected_high: 0.0,
                 detector: "new_template",
+                evidence: seismo_detectors::Evidence::default(),
             };
             Stats::add(&stats.anomalies, 1);
             novel.push((anomaly, self.evidence(Some(id), Some(t))));

@@ -186,6 +186,7 @@ impl Pipeline {
                     expected_low: o.expected_low,
                     expected_high: o.expected_high,
                     detector,
+                    evidence: o.evidence,
                 };
                 self.alerting.on_anomaly(&anomaly)
             }

@@ -72,6 +72,7 @@ mod tests {
             started_at: 1_764_097_262_123,
             flapping: false,
             summary: "s".into(),
+            evidence: None,
             log: None,
         }
     }

@@ -180,6 +180,7 @@ pub(crate) mod tests {
             detector: "ewma",
             started_at: 1_764_097_262_123,
             summary: "s".into(),
+            evidence: None,
             log: Some(Arc::new(LogEvidence {
                 source: "app".into(),
                 template_id: Some(7),

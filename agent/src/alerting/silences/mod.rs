@@ -46,6 +46,7 @@ mod tests {
             detector: "ewma",
             started_at: 1,
             summary: String::new(),
+            evidence: None,
             log: None,
         }
     }

@@ -108,6 +108,8 @@ pub(crate) struct Markers {
 pub(crate) struct Chart<'a> {
     pub title: String,
     pub subtitle: String,
+    /// The values' unit, for the value axis.
+    pub unit: crate::unit::Unit,
     /// Unix ms per row, in file order (not necessarily sorted).
     pub ts_ms: &'a [i64],
     pub values: &'a [f64],
@@ -217,20 +219,6 @@ fn value_span(values: &[f64], expected: Option<(&[f64], &[f64])>) -> (f64, f64) 
     (y0 - pad, y1 + pad)
 }
 
-/// A tick label of the value axis with as many decimals as its range needs.
-fn value_label(v: f64, span: f64) -> String {
-    let magnitude = v.abs().max(span.abs());
-    if magnitude >= 1e6 || (magnitude > 0.0 && magnitude < 1e-3) {
-        return format!("{v:.2e}");
-    }
-    let decimals = if span > 0.0 {
-        (2.0 - span.log10().floor()).clamp(0.0, 6.0) as usize
-    } else {
-        2
-    };
-    format!("{v:.decimals$}")
-}
-
 /// `v` to three decimals without trailing zeros: `0.49`, `0.5`, `1`.
 fn short(v: f64) -> String {
     let s = format!("{v:.3}");
@@ -251,7 +239,7 @@ fn draw(chart: &Chart<'_>, root: &Area<'_>) -> anyhow::Result<()> {
     let ticks = time_axis::ticks(t0, t1, (WIDTH / 150) as usize);
     let x_label = |t: &i64| ticks.label(*t).unwrap_or_default().to_string();
     let y_span = y1 - y0;
-    let y_label = |v: &f64| value_label(*v, y_span);
+    let y_label = |v: &f64| chart.unit.axis(*v, y_span);
     let grid = BLACK.mix(0.12);
 
     let mut values = ChartBuilder::on(&upper)
@@ -452,11 +440,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn value_axis_labels_carry_the_decimals_the_range_needs() {
-        assert_eq!(value_label(12.0, 100.0), "12");
-        assert_eq!(value_label(0.125, 0.5), "0.125");
-        assert_eq!(value_label(3.0, 5.0), "3.00");
-        assert_eq!(value_label(2.5e7, 1e7), "2.50e7");
+    fn the_threshold_reads_short() {
         assert_eq!(short(0.489_755_884_917), "0.49");
         assert_eq!(short(1.0), "1");
         assert_eq!(short(0.5), "0.5");

@@ -34,9 +34,41 @@ pub struct WireAlert {
     #[serde(default)]
     pub flapping: bool,
     pub summary: String,
+    /// Why it fired (firing alerts of versions that report it): position and components.
+    #[serde(default)]
+    pub evidence: Option<WireEvidence>,
     /// Log evidence; only its Kubernetes metadata becomes attributes.
     #[serde(default)]
     pub log: Option<WireLog>,
+}
+
+/// An alert's `evidence`: `position` and the components as they are in JSON (each becomes a
+/// map attribute, so a new figure needs no change here).
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+pub struct WireEvidence {
+    pub position: String,
+    #[serde(default)]
+    pub components: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// A JSON value as an OTLP attribute value (`null` left out).
+fn any_value(v: &serde_json::Value) -> Option<AnyValue> {
+    use serde_json::Value;
+    Some(match v {
+        Value::Null => return None,
+        Value::Bool(b) => AnyValue::from(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => AnyValue::from(i),
+            None => AnyValue::from(n.as_f64()?),
+        },
+        Value::String(s) => AnyValue::from(s.clone()),
+        Value::Array(a) => AnyValue::ListAny(Box::new(a.iter().filter_map(any_value).collect())),
+        Value::Object(m) => AnyValue::Map(Box::new(
+            m.iter()
+                .filter_map(|(k, v)| Some((Key::from(k.clone()), any_value(v)?)))
+                .collect(),
+        )),
+    })
 }
 
 /// The part of an alert's log evidence the OTLP record carries.
@@ -276,6 +308,25 @@ impl RecordBuilder {
                 r.add_attribute(key, v);
             }
         }
+        if let Some(e) = &event.evidence {
+            r.add_attribute("seismo.evidence.position", e.position.clone());
+            let kinds = e
+                .components
+                .iter()
+                .filter_map(|c| c.get("kind").and_then(|k| k.as_str()))
+                .map(|k| AnyValue::from(k.to_owned()))
+                .collect();
+            r.add_attribute("seismo.evidence.kinds", AnyValue::ListAny(Box::new(kinds)));
+            let components = e
+                .components
+                .iter()
+                .filter_map(|c| any_value(&serde_json::Value::Object(c.clone())))
+                .collect();
+            r.add_attribute(
+                "seismo.evidence.components",
+                AnyValue::ListAny(Box::new(components)),
+            );
+        }
         if let Some(k) = event.log.as_ref().and_then(|l| l.k8s.as_ref()) {
             r.add_attribute("k8s.pod.name", k.pod.clone());
             r.add_attribute("k8s.namespace.name", k.namespace.clone());
@@ -355,6 +406,7 @@ mod tests {
             detector: "ewma",
             started_at: 1_764_097_262_123,
             flapping: false,
+            evidence: None,
             log: None,
             summary: "host.cpu.utilization is 0.97, above the expected range".into(),
         };
@@ -392,6 +444,53 @@ mod tests {
         assert_eq!(attr(&r, "k8s.pod.name"), Some(&s("web-1")));
         assert_eq!(attr(&r, "k8s.namespace.name"), Some(&s("shop")));
         assert_eq!(attr(&r, "k8s.container.name"), Some(&s("nginx")));
+    }
+
+    #[test]
+    fn an_alerts_evidence_becomes_attributes() {
+        let mut w = wire(AlertState::Firing, Severity::Warning, 0.97);
+        let evidence = crate::event::Evidence {
+            position: crate::event::Position::Above,
+            components: vec![crate::event::EvidenceComponent {
+                finding: seismo_detectors::Finding::NewExtreme {
+                    previous: 0.71,
+                    maximum: true,
+                },
+                spreads: f64::NAN,
+                score: 0.76,
+                expected: Range {
+                    low: 0.02,
+                    high: 0.71,
+                },
+            }],
+        };
+        let json = serde_json::to_value(&evidence).unwrap();
+        w.evidence = Some(serde_json::from_value(json).unwrap());
+        let r = RecordBuilder::new().record(&WireEvent::Alert(w));
+        let s = |v: &str| AnyValue::from(v.to_owned());
+        assert_eq!(attr(&r, "seismo.evidence.position"), Some(&s("above")));
+        assert_eq!(
+            attr(&r, "seismo.evidence.kinds"),
+            Some(&AnyValue::ListAny(Box::new(vec![s("new_extreme")])))
+        );
+        let Some(AnyValue::ListAny(components)) = attr(&r, "seismo.evidence.components") else {
+            panic!("no components")
+        };
+        let AnyValue::Map(first) = &components[0] else {
+            panic!("{components:?}")
+        };
+        assert_eq!(
+            first.get(&Key::from("previous")),
+            Some(&AnyValue::from(0.71))
+        );
+        assert_eq!(first.get(&Key::from("extreme")), Some(&s("maximum")));
+        let Some(AnyValue::Map(expected)) = first.get(&Key::from("expected")) else {
+            panic!("{first:?}")
+        };
+        assert_eq!(
+            expected.get(&Key::from("high")),
+            Some(&AnyValue::from(0.71))
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ use crate::sinks::otlp::record::{WireAlert, WireSeverity, WireState};
 use crate::sinks::outbox::Record;
 use crate::sinks::EventKind;
 use crate::telemetry::stats::LogLimiter;
+use crate::unit::Unit;
 
 /// The `alertname` label of single-signal alerts.
 pub const ALERTNAME: &str = "SeismoAnomaly";
@@ -133,14 +134,17 @@ impl Alertmanager {
             ("alert_id", a.alert_id.clone()),
         ]);
         // JSON has no NaN: a value the signal no longer reports is `null`.
-        let num = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |v| v.to_string());
+        let unit = Unit::of(&a.signal);
+        let num = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |v| unit.format(v));
+        let range = match (a.expected.low, a.expected.high) {
+            (Some(low), Some(high)) => unit.range(low, high),
+            (low, high) => format!("{}..{}", num(low), num(high)),
+        };
         let mut description = format!(
-            "{} on {}: observed {}, expected {}..{}, score {:.2} (detector {}); firing since {}",
+            "{} on {}: observed {}, expected {range}, score {:.2} (detector {}); firing since {}",
             a.signal,
             a.host,
             num(a.observed),
-            num(a.expected.low),
-            num(a.expected.high),
             a.score,
             a.detector,
             a.started_at
@@ -148,8 +152,14 @@ impl Alertmanager {
         if !firing {
             description.push_str(&format!(", resolved at {}", a.time));
         }
-        let annotations =
+        let mut annotations =
             BTreeMap::from([("summary", a.summary.clone()), ("description", description)]);
+        // The structured evidence, as the JSON sinks have it (annotations are strings).
+        if let Some(e) = &a.evidence {
+            if let Ok(json) = serde_json::to_string(e) {
+                annotations.insert("evidence", json);
+            }
+        }
         Item {
             id: a.alert_id.clone(),
             firing,
@@ -249,6 +259,9 @@ pub(crate) mod tests {
 
     pub(crate) const ALERT: &str = r#"{"time":"2025-11-25T19:01:02.123Z","state":"firing","alert_id":"host.cpu.utilization@1764097262123","host":"web-1","signal":"host.cpu.utilization","severity":"critical","observed":0.97,"expected":{"low":0.1,"high":0.4},"score":0.93,"detector":"ewma","started_at":"2025-11-25T19:01:02.123Z","summary":"host.cpu.utilization is 0.97, above the expected range 0.1..0.4"}"#;
 
+    /// The evidence of a new maximum, as `AlertEvent` serializes it.
+    pub(crate) const EVIDENCE: &str = r#"{"position":"above","components":[{"kind":"new_extreme","extreme":"maximum","previous":0.4,"score":0.93,"expected":{"low":0.1,"high":0.4}}]}"#;
+
     #[test]
     fn alerts_map_to_postable_alerts() {
         let am = Alertmanager::new(Duration::from_secs(60), Some("http://grafana/d/x".into()));
@@ -276,6 +289,29 @@ pub(crate) mod tests {
             .duration_since(std::time::SystemTime::now())
             .unwrap_or_default();
         assert!(ahead > Duration::from_secs(200) && ahead <= Duration::from_secs(240));
+
+        // Numbers for people in the description; no evidence, no annotation for it.
+        assert_eq!(
+            v["annotations"]["description"]
+                .as_str()
+                .unwrap()
+                .split("; ")
+                .next(),
+            Some("host.cpu.utilization on web-1: observed 97%, expected 10%..40%, score 0.93 (detector ewma)")
+        );
+        assert!(v["annotations"].get("evidence").is_none());
+        let with = ALERT.replace(
+            "\"summary\"",
+            &format!("\"evidence\":{EVIDENCE},\"summary\""),
+        );
+        let e = am.alert(&WireAlert::decode(with.as_bytes()).unwrap());
+        let v = serde_json::to_value(&e.alert).unwrap();
+        let evidence: serde_json::Value =
+            serde_json::from_str(v["annotations"]["evidence"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            evidence,
+            serde_json::from_str::<serde_json::Value>(EVIDENCE).unwrap()
+        );
 
         let resolved = ALERT
             .replace("\"firing\"", "\"resolved\"")

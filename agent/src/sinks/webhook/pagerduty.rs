@@ -161,6 +161,18 @@ mod tests {
         assert_eq!(v["payload"]["group"], "host.cpu");
         assert_eq!(v["payload"]["component"], "host.cpu.utilization");
         assert_eq!(v["payload"]["custom_details"]["score"], 0.93);
+        // The evidence is in the custom details as the event has it.
+        let evidence = super::super::alertmanager::tests::EVIDENCE;
+        let with = raw.replace(
+            "\"summary\"",
+            &format!("\"evidence\":{evidence},\"summary\""),
+        );
+        let a = WireAlert::decode(with.as_bytes()).unwrap();
+        let v = serde_json::to_value(pd.alert(&a, serde_json::from_str(&with).unwrap())).unwrap();
+        let details = &v["payload"]["custom_details"]["evidence"];
+        assert_eq!(details["position"], "above");
+        assert_eq!(details["components"][0]["kind"], "new_extreme");
+        assert_eq!(details["components"][0]["previous"], 0.4);
         let resolved = raw.replace("\"firing\"", "\"resolved\"");
         let a = WireAlert::decode(resolved.as_bytes()).unwrap();
         let v = serde_json::to_value(pd.alert(&a, serde_json::Value::Null)).unwrap();
