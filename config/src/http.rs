@@ -28,7 +28,7 @@ pub struct HttpConfig {
     /// The file holding the bearer token that writes (silences) need. Absent:
     /// `{state_dir}/http.token`, created (mode 0600, a random token) on first start. Required
     /// when `listen` is not a loopback address.
-    #[serde(deserialize_with = "crate::model::absolute_path_opt")]
+    #[serde(deserialize_with = "crate::values::absolute_path_opt")]
     pub token_file: Option<PathBuf>,
     /// Host names or addresses clients may send in the `Host` header besides `localhost`,
     /// `127.0.0.1`, `[::1]` and the listen address (always with the listen port).

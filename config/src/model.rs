@@ -38,7 +38,7 @@ pub struct AgentConfig {
     pub host_name: Option<String>,
     /// Where durable state lives. When absent: `$STATE_DIRECTORY` (set by systemd), else
     /// `/var/lib/seismo` when running as root, else `$XDG_STATE_HOME/seismo`.
-    #[serde(deserialize_with = "absolute_path_opt")]
+    #[serde(deserialize_with = "crate::values::absolute_path_opt")]
     pub state_dir: Option<PathBuf>,
 }
 
@@ -79,10 +79,4 @@ fn non_empty_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String
         ));
     }
     Ok(Some(s))
-}
-
-pub(crate) fn absolute_path_opt<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<PathBuf>, D::Error> {
-    crate::values::absolute_path(d, "/var/lib/seismo").map(Some)
 }

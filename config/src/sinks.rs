@@ -22,7 +22,7 @@ pub struct SinksConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct LinesSinkConfig {
     /// The file; the sink is off when absent.
-    #[serde(deserialize_with = "crate::model::absolute_path_opt")]
+    #[serde(deserialize_with = "crate::values::absolute_path_opt")]
     pub path: Option<std::path::PathBuf>,
 }
 

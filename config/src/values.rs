@@ -318,6 +318,13 @@ pub fn any_match(globs: &[NameGlob], name: &str) -> bool {
     globs.iter().any(|g| g.is_match(name))
 }
 
+/// An optional absolute path (`state_dir`, `token_file`, the lines sink's `path`).
+pub(crate) fn absolute_path_opt<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<PathBuf>, D::Error> {
+    absolute_path(d, "/var/lib/seismo").map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

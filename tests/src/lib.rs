@@ -38,6 +38,11 @@ pub fn seismo_bin() -> PathBuf {
     bin
 }
 
+/// The embedded default's HTTP listen line, and the one tests use instead: port 0, a free port
+/// (see `Agent::http_addr`), so a test never needs the port a running seismo may hold.
+pub const DEFAULT_LISTEN: &str = "listen = \"127.0.0.1:9464\"";
+pub const FREE_LISTEN: &str = "listen = \"127.0.0.1:0\"";
+
 /// The embedded default configuration with some lines replaced, plus a private state dir.
 pub fn default_config_with(state_dir: &Path, replacements: &[(&str, &str)]) -> String {
     let out = std::process::Command::new(seismo_bin())
@@ -49,7 +54,7 @@ pub fn default_config_with(state_dir: &Path, replacements: &[(&str, &str)]) -> S
     // Port 0: each agent gets a free port (see `Agent::http_addr`), so parallel tests never collide.
     let defaults = [
         ("# state_dir = \"/var/lib/seismo\"", state.as_str()),
-        ("listen = \"127.0.0.1:9464\"", "listen = \"127.0.0.1:0\""),
+        (DEFAULT_LISTEN, FREE_LISTEN),
         // Whether this machine has a readable journal must not change what a test sees.
         ("enabled = \"auto\"", "enabled = false"),
     ];

@@ -350,7 +350,7 @@ fn the_embedded_default_checks_and_picks_the_journal_or_the_fallback() {
             "# state_dir = \"/var/lib/seismo\"",
             &format!("state_dir = \"{}\"", dir.path().join("state").display()),
         )
-        .replace("listen = \"127.0.0.1:9464\"", "listen = \"127.0.0.1:0\"");
+        .replace(seismo_e2e::DEFAULT_LISTEN, seismo_e2e::FREE_LISTEN);
     std::fs::write(&path, text).unwrap();
     let mut agent = Agent::start(&["run", "--config", path.to_str().unwrap()]);
     let line = agent.expect_stderr(START, "seismo started");

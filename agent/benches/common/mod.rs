@@ -31,7 +31,7 @@ pub fn default_config_every_second(state_dir: &Path) -> String {
     // A replacement that no longer matches would leave the agent on the default port.
     for from in [
         "interval = \"10s\"",
-        "listen = \"127.0.0.1:9464\"",
+        seismo_e2e::DEFAULT_LISTEN,
         "# state_dir = ",
     ] {
         assert!(
@@ -41,7 +41,7 @@ pub fn default_config_every_second(state_dir: &Path) -> String {
     }
     seismo_config::DEFAULT_TOML
         .replacen("interval = \"10s\"", "interval = \"1s\"", 1)
-        .replacen("listen = \"127.0.0.1:9464\"", "listen = \"127.0.0.1:0\"", 1)
+        .replacen(seismo_e2e::DEFAULT_LISTEN, seismo_e2e::FREE_LISTEN, 1)
         .replacen(
             "# state_dir = \"/var/lib/seismo\"",
             &format!("state_dir = \"{}\"", state_dir.display()),
