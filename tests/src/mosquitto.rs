@@ -69,7 +69,6 @@ impl Broker {
     pub fn start(dir: &Path, options: &BrokerOptions) -> Broker {
         std::fs::create_dir_all(dir).expect("broker dir");
         let port = free_port();
-        let conf = dir.join("mosquitto.conf");
         let mut text = format!(
             "# written by the seismo e2e tests\n\
              per_listener_settings false\n\
@@ -100,16 +99,7 @@ impl Broker {
             Some(p) => text += &format!("allow_anonymous false\npassword_file {}\n", p.display()),
             None => text += "allow_anonymous true\n",
         }
-        std::fs::write(&conf, text).expect("write mosquitto.conf");
-        let mut broker = Broker {
-            port,
-            plain_port,
-            dir: dir.to_owned(),
-            conf,
-            child: None,
-        };
-        broker.spawn();
-        broker
+        Broker::start_with_config(dir, port, plain_port, &text)
     }
 
     /// Starts a broker from a whole configuration written by the caller into `dir`: it must
