@@ -278,18 +278,27 @@ fn the_agent_has_no_import_cycle_between_its_files() {
     );
 }
 
-#[test]
-fn the_config_crate_has_no_import_cycle_between_its_files() {
-    let found = cycles(&graph("config"));
+fn assert_acyclic(krate: &str) {
+    let found = cycles(&graph(krate));
     assert!(
         found.is_empty(),
-        "import cycles between the files of config/src:\n{}",
+        "import cycles between the files of {krate}/src:\n{}",
         found
             .iter()
             .map(|c| c.join(" <-> "))
             .collect::<Vec<_>>()
             .join("\n")
     );
+}
+
+#[test]
+fn the_config_crate_has_no_import_cycle_between_its_files() {
+    assert_acyclic("config");
+}
+
+#[test]
+fn the_detectors_crate_has_no_import_cycle_between_its_files() {
+    assert_acyclic("detectors");
 }
 
 #[test]

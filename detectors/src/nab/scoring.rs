@@ -15,7 +15,7 @@
 //!   window contributes `-fn` when undetected, else the best (earliest) sweep score of its
 //!   detections; every false positive adds its own (negative) sweep score.
 
-use super::{Costs, Counts, FileScores, ScoreError, ThresholdScore, Window};
+use super::model::{Costs, Counts, FileScores, ScoreError, ThresholdScore, Window};
 
 /// NAB's probation period: 15% of the rows, at most 15% of 5000.
 const PROBATION_FRACTION: f64 = 0.15;
