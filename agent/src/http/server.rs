@@ -260,6 +260,8 @@ mod tests {
         let e = bind(&config).unwrap_err().to_string();
         assert!(e.contains("cannot listen on 127.0.0.1:"), "{e}");
         assert!(e.contains("holds that port"), "{e}");
+        // Said once, in words: no `(os error 98)`.
+        assert!(!e.contains("os error"), "{e}");
         // And a running endpoint answers unknown paths with a sentence.
         let (addr, _, task) = start();
         let (code, body) = get(addr, "/nope").await;
