@@ -24,8 +24,6 @@ use crate::telemetry::stats::{LogLimiter, Stats};
 mod blocked;
 mod commit;
 
-pub(crate) use blocked::Blocked;
-
 /// How often processed lines are checkpointed.
 const COMMIT_EVERY: Duration = Duration::from_secs(1);
 
@@ -50,7 +48,7 @@ pub(crate) struct LogStage {
     pub(crate) journal_cursor: Option<String>,
     pub(crate) logs_dir: PathBuf,
     /// While the lines sink cannot write: batches are not taken (see `blocked.rs`).
-    pub(crate) blocked: Option<Blocked>,
+    pub(crate) blocked: Option<blocked::Blocked>,
     /// The agent's stop, which a blocked stage watches (it takes no batch to see the end).
     pub(crate) cancel: CancellationToken,
 }
