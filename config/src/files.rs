@@ -299,7 +299,7 @@ fn bounded_globs<'de, D: Deserializer<'de>>(d: D, key: &str) -> Result<Vec<PathG
     let texts = Vec::<String>::deserialize(d)?;
     if texts.len() > MAX_GLOBS_PER_SOURCE {
         return Err(de::Error::custom(format!(
-            "`{key}` lists {} globs, more than the {MAX_GLOBS_PER_SOURCE} a source may have: match the files with fewer, broader globs (such as \"/var/log/app/*.log\") or split them over several sources",
+            "{} globs, more than the {MAX_GLOBS_PER_SOURCE} a source may have in `{key}`: match the files with fewer, broader globs (such as \"/var/log/app/*.log\") or split them over several sources",
             texts.len()
         )));
     }
@@ -538,7 +538,12 @@ mod tests {
         };
         assert!(parse(&many(MAX_GLOBS_PER_SOURCE, "exclude"), "t.toml").is_ok());
         let e = err(&many(MAX_GLOBS_PER_SOURCE + 1, "paths"));
-        assert!(e.message.contains("lists 1001 globs"), "{}", e.message);
+        assert!(
+            e.message
+                .contains("1001 globs, more than the 1000 a source may have in `paths`"),
+            "{}",
+            e.message
+        );
         assert!(
             e.message.contains("the 1000 a source may have"),
             "{}",
@@ -546,7 +551,8 @@ mod tests {
         );
         let e = err(&many(600_000, "exclude"));
         assert!(
-            e.message.contains("`exclude` lists 600000 globs"),
+            e.message
+                .contains("600000 globs, more than the 1000 a source may have in `exclude`"),
             "{}",
             e.message
         );
