@@ -67,19 +67,19 @@ fn window(line: &str, column: usize, width: usize) -> (String, usize, usize) {
     if chars.len() <= SHOWN_CHARS {
         return (line.to_owned(), column, width);
     }
-    let start = column.saturating_sub(1).saturating_sub(20).min(chars.len());
+    let at = column.saturating_sub(1).min(chars.len());
+    let start = at.saturating_sub(20);
     let end = (start + SHOWN_CHARS).min(chars.len());
     let mut shown: String = chars[start..end].iter().collect();
-    let mut column = column - start;
-    if start > 0 {
+    let lead = usize::from(start > 0);
+    if lead == 1 {
         shown.insert(0, '…');
-        column += 1;
     }
     if end < chars.len() {
         shown.push('…');
     }
-    let width = width.min((end + 1).saturating_sub(start + column.min(end)).max(1));
-    (shown, column, width.min(SHOWN_CHARS))
+    let room = (end - at).max(1);
+    (shown, at - start + lead + 1, width.clamp(1, room))
 }
 
 /// Cuts every backticked quote of input in `message` longer than [`QUOTED_CHARS`].
@@ -314,6 +314,21 @@ mod tests {
         let text = format!("[[sources.files]]\nname = \"a\"\npaths = [\"/x\"]\nformat = {long}\n");
         let e = crate::tests::refusal(&text);
         assert!(e.len() < 2_000, "{} bytes", e.len());
+    }
+
+    #[test]
+    fn a_long_line_is_shown_around_the_error() {
+        let line = format!("{}é{}", "a".repeat(1000), "b".repeat(1000));
+        let (shown, column, width) = window(&line, 1001, 5000);
+        assert_eq!(shown.chars().count(), SHOWN_CHARS + 2);
+        assert!(shown.starts_with('…') && shown.ends_with('…'));
+        // The caret still points at the `é`.
+        assert_eq!(shown.chars().nth(column - 1), Some('é'));
+        assert_eq!(width, SHOWN_CHARS - 20);
+        let (shown, column, width) = window(&line, 5, 3);
+        assert!(!shown.starts_with('…'));
+        assert_eq!((column, width), (5, 3));
+        assert_eq!(window("short", 2, 1), ("short".to_owned(), 2, 1));
     }
 
     #[test]
