@@ -34,6 +34,11 @@ pub struct Located {
     pub width: usize,
 }
 
+/// Characters of a source line shown at most: a 200 KB line is shown around the error only.
+const SHOWN_CHARS: usize = 120;
+/// Characters of quoted input (between backticks) repeated in a message at most.
+const QUOTED_CHARS: usize = 64;
+
 impl fmt::Display for Located {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
@@ -43,22 +48,107 @@ impl fmt::Display for Located {
         )?;
         let gutter = self.line.to_string().len();
         writeln!(f, "{:gutter$} |", "")?;
-        writeln!(f, "{} | {}", self.line, self.source_line)?;
+        let (shown, column, width) = window(&self.source_line, self.column, self.width);
+        writeln!(f, "{} | {shown}", self.line)?;
         write!(
             f,
             "{:gutter$} | {}{}",
             "",
-            " ".repeat(self.column.saturating_sub(1)),
-            "^".repeat(self.width.max(1))
+            " ".repeat(column.saturating_sub(1)),
+            "^".repeat(width.max(1))
         )
     }
+}
+
+/// At most [`SHOWN_CHARS`] of `line` around `column` (1-based), with `…` where it is cut, and
+/// the column and width of the underline in what is shown.
+fn window(line: &str, column: usize, width: usize) -> (String, usize, usize) {
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() <= SHOWN_CHARS {
+        return (line.to_owned(), column, width);
+    }
+    let at = column.saturating_sub(1).min(chars.len());
+    let start = at.saturating_sub(20);
+    let end = (start + SHOWN_CHARS).min(chars.len());
+    let mut shown: String = chars[start..end].iter().collect();
+    let lead = usize::from(start > 0);
+    if lead == 1 {
+        shown.insert(0, '…');
+    }
+    if end < chars.len() {
+        shown.push('…');
+    }
+    let room = (end - at).max(1);
+    (shown, at - start + lead + 1, width.clamp(1, room))
+}
+
+/// Cuts every backticked quote of input in `message` longer than [`QUOTED_CHARS`].
+fn cut_quotes(message: &str) -> String {
+    let parts: Vec<&str> = message.split('`').collect();
+    let mut out = String::with_capacity(message.len().min(1024));
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push('`');
+        }
+        // Odd parts are inside backticks (when they are closed).
+        match part.char_indices().nth(QUOTED_CHARS) {
+            Some((at, _)) if i % 2 == 1 && i + 1 < parts.len() => {
+                out.push_str(&part[..at]);
+                out.push('…');
+            }
+            _ => out.push_str(part),
+        }
+    }
+    out
+}
+
+/// Serde's Rust type names in words: `expected u16` is `expected a whole number from 0 to
+/// 65535`; `integer `…` as i128` is the integer.
+fn humanize(message: &str) -> String {
+    let mut m = message.replace(" as i128", "").replace(" as u128", "");
+    for (ty, words) in [
+        ("u8", "a whole number from 0 to 255"),
+        ("u16", "a whole number from 0 to 65535"),
+        ("u32", "a whole number from 0 to 4294967295"),
+        ("u64", "a whole number from 0 to 18446744073709551615"),
+        ("usize", "a whole number from 0 to 18446744073709551615"),
+        ("i8", "a whole number"),
+        ("i16", "a whole number"),
+        ("i32", "a whole number"),
+        ("i64", "a whole number"),
+        ("isize", "a whole number"),
+        ("f32", "a number"),
+        ("f64", "a number"),
+    ] {
+        let from = format!("expected {ty}");
+        let mut at = 0;
+        while let Some(i) = m[at..].find(&from).map(|i| i + at) {
+            let end = i + from.len();
+            let whole_word = m[end..]
+                .chars()
+                .next()
+                .is_none_or(|c| !c.is_ascii_alphanumeric());
+            if whole_word {
+                let to = format!("expected {words}");
+                m.replace_range(i..end, &to);
+                at = i + to.len();
+            } else {
+                at = end;
+            }
+        }
+    }
+    m
 }
 
 impl ConfigError {
     /// Builds a located error from a TOML/serde error over `text`.
     pub(crate) fn from_toml(origin: &str, text: &str, err: &toml::de::Error) -> Self {
         let span = err.span().unwrap_or(0..0);
-        let message = explain(err.message().trim(), text, span.start);
+        let message = explain(
+            &humanize(&cut_quotes(err.message().trim())),
+            text,
+            span.start,
+        );
         ConfigError::Invalid(Box::new(locate(origin, text, span, message)))
     }
 }
@@ -190,6 +280,56 @@ fn enclosing_table(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rust_type_names_become_words() {
+        let e = crate::tests::refusal("[[sources.files]]\nname = \"a\"\npaths = [\"/x\"]\nmax_line_bytes = 99999999999999999999999\n");
+        assert!(
+            !e.contains("i128") && !e.contains("u64") && !e.contains("usize"),
+            "{e}"
+        );
+        assert!(
+            e.contains("integer `99999999999999999999999`, expected a whole number from 0 to"),
+            "{e}"
+        );
+        let e = crate::tests::refusal(
+            "[[sources.files]]\nname = \"a\"\npaths = [\"/x\"]\nmax_open_files = -1\n",
+        );
+        assert!(e.contains("`-1`, expected a whole number from 0 to"), "{e}");
+        assert_eq!(
+            humanize("invalid type: string \"x\", expected u16"),
+            "invalid type: string \"x\", expected a whole number from 0 to 65535"
+        );
+        assert_eq!(humanize("expected u64s"), "expected u64s");
+    }
+
+    #[test]
+    fn a_200_kb_value_is_not_echoed_whole() {
+        let long = "a".repeat(200_000);
+        let text = format!("[[sources.files]]\nname = \"{long}\"\npaths = [\"/x\"]\n");
+        let e = crate::tests::refusal(&text);
+        assert!(e.len() < 2_000, "{} bytes: {}", e.len(), &e[..500]);
+        assert!(e.contains("is not a valid source name"), "{e}");
+        assert!(e.contains('…'), "{e}");
+        let text = format!("[[sources.files]]\nname = \"a\"\npaths = [\"/x\"]\nformat = {long}\n");
+        let e = crate::tests::refusal(&text);
+        assert!(e.len() < 2_000, "{} bytes", e.len());
+    }
+
+    #[test]
+    fn a_long_line_is_shown_around_the_error() {
+        let line = format!("{}é{}", "a".repeat(1000), "b".repeat(1000));
+        let (shown, column, width) = window(&line, 1001, 5000);
+        assert_eq!(shown.chars().count(), SHOWN_CHARS + 2);
+        assert!(shown.starts_with('…') && shown.ends_with('…'));
+        // The caret still points at the `é`.
+        assert_eq!(shown.chars().nth(column - 1), Some('é'));
+        assert_eq!(width, SHOWN_CHARS - 20);
+        let (shown, column, width) = window(&line, 5, 3);
+        assert!(!shown.starts_with('…'));
+        assert_eq!((column, width), (5, 3));
+        assert_eq!(window("short", 2, 1), ("short".to_owned(), 2, 1));
+    }
 
     #[test]
     fn suggests_the_nearest_key() {

@@ -22,7 +22,7 @@ pub struct FileSourceConfig {
     pub paths: Vec<PathGlob>,
     /// Globs of files not to tail: a glob with a `/` matches the whole path, one without
     /// matches the file name. Compressed files are never read, whatever this says.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "exclude_globs")]
     pub exclude: Vec<PathGlob>,
     /// Where to start in files present the first time this source is watched.
     #[serde(default)]
@@ -288,8 +288,33 @@ pub(crate) fn source_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::
     Ok(s)
 }
 
+/// Globs per source, in `paths` and in `exclude` each: each is compiled and walked on its own,
+/// so their number is bounded (a long list of single files belongs under one glob).
+pub const MAX_GLOBS_PER_SOURCE: usize = 1_000;
+/// Globs of all file sources together (`paths` and `exclude`).
+pub const MAX_GLOBS_TOTAL: usize = 10_000;
+
+/// The globs of `key`, counted before any is compiled (so a huge list costs only its parsing).
+fn bounded_globs<'de, D: Deserializer<'de>>(d: D, key: &str) -> Result<Vec<PathGlob>, D::Error> {
+    let texts = Vec::<String>::deserialize(d)?;
+    if texts.len() > MAX_GLOBS_PER_SOURCE {
+        return Err(de::Error::custom(format!(
+            "{} globs, more than the {MAX_GLOBS_PER_SOURCE} a source may have in `{key}`: match the files with fewer, broader globs (such as \"/var/log/app/*.log\") or split them over several sources",
+            texts.len()
+        )));
+    }
+    texts
+        .iter()
+        .map(|t| PathGlob::new(t).map_err(de::Error::custom))
+        .collect()
+}
+
+fn exclude_globs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PathGlob>, D::Error> {
+    bounded_globs(d, "exclude")
+}
+
 fn non_empty_path_globs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PathGlob>, D::Error> {
-    let globs = Vec::<PathGlob>::deserialize(d)?;
+    let globs = bounded_globs(d, "paths")?;
     if globs.is_empty() {
         return Err(de::Error::custom(
             "`paths` is empty: list at least one glob, such as [\"/var/log/app/*.log\"]",
@@ -348,12 +373,54 @@ fn max_open_files<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
 pub(crate) fn unique_sources<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Vec<FileSourceConfig>, D::Error> {
-    values::named_list(
+    let list = values::named_list(
         d,
         |s: &FileSourceConfig| &s.name,
         |_| Ok(()),
         |n| format!("two [[sources.files]] are named `{n}`: give each source a distinct name"),
-    )
+    )?;
+    let total: usize = list.iter().map(|s| s.paths.len() + s.exclude.len()).sum();
+    if total > MAX_GLOBS_TOTAL {
+        return Err(de::Error::custom(format!(
+            "the [[sources.files]] list {total} globs in all (`paths` and `exclude`), more than the {MAX_GLOBS_TOTAL} allowed: use fewer, broader globs"
+        )));
+    }
+    Ok(list)
+}
+
+/// A glob whose directory part does not exist (yet), and the source it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingDir {
+    pub source: String,
+    pub glob: String,
+    pub dir: std::path::PathBuf,
+}
+
+impl fmt::Display for MissingDir {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "[[sources.files]] `{}`: the directory {} of `{}` does not exist, so nothing matches now; it is looked for again every few seconds and its files are read once it appears",
+            self.source,
+            self.dir.display(),
+            self.glob
+        )
+    }
+}
+
+/// The `paths` globs whose fixed directory part does not exist: worth a warning, not a refusal
+/// (the directory may appear later; discovery looks again every few seconds).
+pub fn missing_dirs(sources: &[FileSourceConfig]) -> Vec<MissingDir> {
+    sources
+        .iter()
+        .flat_map(|s| s.paths.iter().map(move |g| (s, g)))
+        .filter(|(_, g)| !g.base_dir().exists())
+        .map(|(s, g)| MissingDir {
+            source: s.name.clone(),
+            glob: g.pattern().to_owned(),
+            dir: g.base_dir().to_owned(),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -457,6 +524,77 @@ mod tests {
             "{}",
             e.message
         );
+    }
+
+    #[test]
+    fn too_many_globs_are_refused_with_the_count_and_the_limit() {
+        let many = |n: usize, key: &str| {
+            let globs: Vec<String> = (0..n).map(|i| format!("\"/var/log/f{i}.log\"")).collect();
+            format!(
+                "[[sources.files]]\nname = \"a\"\npaths = [\"/x\"]\n{key} = [{}]\n",
+                globs.join(",")
+            )
+            .replacen("paths = [\"/x\"]\npaths", "paths", 1)
+        };
+        assert!(parse(&many(MAX_GLOBS_PER_SOURCE, "exclude"), "t.toml").is_ok());
+        let e = err(&many(MAX_GLOBS_PER_SOURCE + 1, "paths"));
+        assert!(
+            e.message
+                .contains("1001 globs, more than the 1000 a source may have in `paths`"),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.message.contains("the 1000 a source may have"),
+            "{}",
+            e.message
+        );
+        let e = err(&many(600_000, "exclude"));
+        assert!(
+            e.message
+                .contains("600000 globs, more than the 1000 a source may have in `exclude`"),
+            "{}",
+            e.message
+        );
+        // The total over sources.
+        let sources: String = (0..11)
+            .map(|s| {
+                let globs: Vec<String> = (0..1000)
+                    .map(|i| format!("\"/var/log/s{s}/f{i}.log\""))
+                    .collect();
+                format!(
+                    "[[sources.files]]\nname = \"s{s}\"\npaths = [{}]\n",
+                    globs.join(",")
+                )
+            })
+            .collect();
+        let e = err(&sources);
+        assert!(e.message.contains("11000 globs in all"), "{}", e.message);
+        assert!(e.message.contains("the 10000 allowed"), "{}", e.message);
+    }
+
+    #[test]
+    fn globs_under_missing_directories_are_named() {
+        let c = parse(
+            "[[sources.files]]\nname = \"a\"\npaths = [\"/proc/self/*.log\", \"/nowhere-seismo/nope/*.log\", \"/nowhere-seismo/at/all/**/x.log\"]\n",
+            "t.toml",
+        )
+        .unwrap();
+        let missing = missing_dirs(&c.sources.files);
+        let dirs: Vec<_> = missing.iter().map(|m| m.dir.clone()).collect();
+        assert_eq!(
+            dirs,
+            vec![
+                Path::new("/nowhere-seismo/nope").to_owned(),
+                Path::new("/nowhere-seismo/at/all").to_owned()
+            ]
+        );
+        let text = missing[0].to_string();
+        assert!(
+            text.contains("does not exist") && text.contains("looked for again"),
+            "{text}"
+        );
+        assert!(text.contains("`a`"), "{text}");
     }
 
     #[test]

@@ -31,7 +31,8 @@ pub use detectors::{DetectorKind, DetectorOverride, DetectorSettings, DetectorsC
 pub use environment::{EnvOverride, Overrides, CONFIG_VAR, OVERRIDES};
 pub use error::{ConfigError, Located};
 pub use files::{
-    ContainerFormat, FileSourceConfig, PathGlob, Pattern, StartAt, DEFAULT_ERROR_PATTERN,
+    missing_dirs, ContainerFormat, FileSourceConfig, MissingDir, PathGlob, Pattern, StartAt,
+    DEFAULT_ERROR_PATTERN, MAX_GLOBS_PER_SOURCE, MAX_GLOBS_TOTAL,
 };
 pub use hooks::{HookCommand, HookConfig, HookOn, HookSeverity, HookState, DEFAULT_PATH};
 pub use http::{HttpConfig, DEFAULT_LISTEN, DEFAULT_TOKEN_FILE};

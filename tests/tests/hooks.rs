@@ -121,6 +121,10 @@ fn hostile_log_text_reaches_the_hook_only_as_data() {
     let finished: serde_json::Value = serde_json::from_str(&finished).unwrap();
     assert_eq!(finished["result"], "ok", "{finished}");
     assert_eq!(finished["stdout"], "recorded\n", "{finished}");
+    // The exit status as a number (not `Some(0)`), and no signal or error fields at all.
+    assert_eq!(finished["exit_code"], 0, "{finished}");
+    assert!(finished.get("exit_signal").is_none(), "{finished}");
+    assert!(finished.get("error").is_none(), "{finished}");
 
     // What the hook received: the line verbatim on stdin, never in its arguments.
     let runs = captured(&capture);

@@ -128,11 +128,13 @@ pub fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Run { config } => run(config),
         Command::CheckConfig { path } => match load_config(Some(&path)) {
-            Ok((_, overrides)) if overrides.is_empty() => {
+            Ok((config, overrides)) if overrides.is_empty() => {
+                warn_missing_dirs(&config);
                 println!("{}: ok", path.display());
                 ExitCode::SUCCESS
             }
-            Ok((_, overrides)) => {
+            Ok((config, overrides)) => {
+                warn_missing_dirs(&config);
                 println!(
                     "{}: ok (with {})",
                     path.display(),
@@ -192,6 +194,13 @@ pub fn main() -> ExitCode {
 
 /// The configuration `run` uses: the file (or the embedded default) with the `SEISMO_*`
 /// environment overrides applied.
+/// `check-config`: globs whose directory does not exist are accepted, with a warning.
+fn warn_missing_dirs(config: &Config) {
+    for m in seismo_config::missing_dirs(&config.sources.files) {
+        eprintln!("warning: {m}");
+    }
+}
+
 fn load_config(path: Option<&Path>) -> Result<(Config, Overrides), ConfigError> {
     let overrides = Overrides::from_env()?;
     let config = match path {
@@ -217,6 +226,9 @@ fn run(path: Option<PathBuf>) -> ExitCode {
         Err(e) => return config_error(&e),
     };
     crate::daemon::logging::init(&config.logging);
+    for m in seismo_config::missing_dirs(&config.sources.files) {
+        tracing::warn!(source = %m.source, glob = %m.glob, dir = %m.dir.display(), "{m}");
+    }
     if !overrides.is_empty() {
         tracing::info!(variables = %overrides.names().join(", "), "configuration overridden from the environment");
     }

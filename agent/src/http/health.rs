@@ -1,5 +1,5 @@
-//! `/healthz` (the process is alive and its pipeline ticks) and `/readyz` (sources and sinks
-//! are started).
+//! `/healthz` (the process is alive and its pipeline ticks; degraded while the lines sink
+//! cannot write) and `/readyz` (sources and sinks are started, and the lines sink writes).
 
 use std::sync::atomic::Ordering;
 
@@ -29,16 +29,36 @@ pub(super) async fn healthz(State(s): State<HttpState>) -> (StatusCode, String) 
             ),
         );
     }
+    // Alive, and restarting would not help: degraded, not failed.
+    if let Some((reason, ms)) = s.stats.lines_sink_blocked_now(now) {
+        return (
+            StatusCode::OK,
+            format!("degraded: {}\n", blocked(&reason, ms)),
+        );
+    }
     (StatusCode::OK, "ok\n".into())
 }
 
-pub(super) async fn readyz(State(s): State<HttpState>) -> (StatusCode, &'static str) {
-    if s.ready.load(Ordering::Relaxed) {
-        (StatusCode::OK, "ready\n")
-    } else {
-        (
+pub(super) async fn readyz(State(s): State<HttpState>) -> (StatusCode, String) {
+    if !s.ready.load(Ordering::Relaxed) {
+        return (
             StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: sources and sinks are still starting\n",
-        )
+            "not ready: sources and sinks are still starting\n".into(),
+        );
     }
+    let now = u64::try_from(now_ms()).unwrap_or(0);
+    if let Some((reason, ms)) = s.stats.lines_sink_blocked_now(now) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {}\n", blocked(&reason, ms)),
+        );
+    }
+    (StatusCode::OK, "ready\n".into())
+}
+
+fn blocked(reason: &str, ms: u64) -> String {
+    format!(
+        "{reason}; reading of log files is paused since {} s (nothing is dropped)",
+        ms / 1000
+    )
 }

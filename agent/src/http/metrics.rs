@@ -100,13 +100,17 @@ fn render(s: &HttpState, process: &ProcessStats) -> String {
         &[("version", env!("CARGO_PKG_VERSION"))],
         Int(1),
     );
+    let now = now_ms();
+    let sink_blocked = s
+        .stats
+        .lines_sink_blocked_now(u64::try_from(now).unwrap_or(0))
+        .is_some();
     e.single(
         "seismo_ready",
         Gauge,
-        "1 once sources and sinks are started (what /readyz answers), else 0.",
-        Int(u64::from(s.ready.load(Ordering::Relaxed))),
+        "1 once sources and sinks are started and the lines sink writes (what /readyz answers), else 0.",
+        Int(u64::from(s.ready.load(Ordering::Relaxed) && !sink_blocked)),
     );
-    let now = now_ms();
     e.single(
         "seismo_silences_active",
         Gauge,

@@ -213,6 +213,44 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_blocked_lines_sink_is_not_ready_and_degraded_with_its_reason() {
+        let (addr, state, task) = start();
+        state.ready.store(true, Ordering::Relaxed);
+        let now = u64::try_from(crate::clock::now_ms()).unwrap();
+        state.stats.heartbeat_ms.store(now, Ordering::Relaxed);
+        state.stats.lines_sink_block(
+            now - 12_000,
+            "the lines sink /x cannot write: No space left on device (os error 28)".into(),
+        );
+        let (code, body) = get(addr, "/readyz").await;
+        assert_eq!(code, 503, "{body}");
+        assert!(body.contains("No space left on device"), "{body}");
+        assert!(body.contains("paused since 12 s"), "{body}");
+        let (code, body) = get(addr, "/healthz").await;
+        assert_eq!(code, 200, "{body}");
+        assert!(body.starts_with("degraded: the lines sink /x"), "{body}");
+        let (_, metrics) = get(addr, "/metrics").await;
+        assert!(metrics.contains("\nseismo_ready 0\n"), "{metrics}");
+        assert!(
+            metrics.contains("\nseismo_lines_sink_blocked 1\n"),
+            "{metrics}"
+        );
+        state.stats.lines_sink_unblock(now);
+        assert_eq!(get(addr, "/readyz").await, (200, "ready\n".to_owned()));
+        assert_eq!(get(addr, "/healthz").await, (200, "ok\n".to_owned()));
+        let (_, metrics) = get(addr, "/metrics").await;
+        assert!(
+            metrics.contains("\nseismo_lines_sink_blocked 0\n"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("\nseismo_lines_sink_blocked_seconds_total 12"),
+            "{metrics}"
+        );
+        task.abort();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_taken_port_is_a_clear_bind_error() {
         let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let config = HttpConfig {
@@ -222,6 +260,8 @@ mod tests {
         let e = bind(&config).unwrap_err().to_string();
         assert!(e.contains("cannot listen on 127.0.0.1:"), "{e}");
         assert!(e.contains("holds that port"), "{e}");
+        // Said once, in words: no `(os error 98)`.
+        assert!(!e.contains("os error"), "{e}");
         // And a running endpoint answers unknown paths with a sentence.
         let (addr, _, task) = start();
         let (code, body) = get(addr, "/nope").await;

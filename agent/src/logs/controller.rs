@@ -288,6 +288,8 @@ pub fn start(
         journal,
         journal_cursor: journal_cursor.clone(),
         logs_dir: logs_dir.clone(),
+        blocked: None,
+        cancel: cancel.clone(),
     };
     let (tx, rx) = std::sync::mpsc::sync_channel(TAIL_QUEUE);
     let h = std::thread::Builder::new()

@@ -443,6 +443,32 @@ pub static FAMILIES: &[Family] = &[
         ),
     ),
     counter(
+        "seismo_lines_sink_blocked_seconds_total",
+        "Seconds the lines sink ([sinks.lines]) could not write or fsync (a full disk, an I/O error, a read-only file system): reading paused, nothing dropped; the current period included.",
+        Series::One(Field {
+            field: "lines_sink_blocked_ms",
+            summary: Some("lines_sink_blocked_s"),
+            read: |s, now| {
+                let ms = s.lines_sink_blocked_total_ms(u64::try_from(now).unwrap_or(0));
+                Some(Value::Float(ms as f64 / 1000.0))
+            },
+        }),
+    ),
+    gauge(
+        "seismo_lines_sink_blocked",
+        "1 while the lines sink cannot write (reading is paused and /readyz says why), else 0.",
+        Series::One(Field {
+            field: "lines_sink_blocked",
+            summary: None,
+            read: |s, now| {
+                let blocked = s
+                    .lines_sink_blocked_now(u64::try_from(now).unwrap_or(0))
+                    .is_some();
+                Some(Value::Int(u64::from(blocked)))
+            },
+        }),
+    ),
+    counter(
         "seismo_process_errors_total",
         "Problems of the process groups ([[sources.processes]]), by kind: proc_unreadable (a step could not list /proc), fds_denied (a process's /proc/PID/fd refused for lack of permission: its group reports no fds), pids_capped (matched processes not measured past max_pids, per step).",
         Series::Split(

@@ -57,6 +57,10 @@ pub struct Stats {
     pub log_walk_errors: AtomicU64,
     pub log_read_errors: AtomicU64,
     pub log_state_errors: AtomicU64,
+    /// Milliseconds the lines sink was blocked, periods that ended.
+    pub lines_sink_blocked_ms: AtomicU64,
+    /// While the lines sink cannot write (reading paused): since when and why.
+    pub lines_sink_blocked: Mutex<Option<SinkBlock>>,
     pub log_templates_new: AtomicU64,
     pub journal_records: AtomicU64,
     pub journal_records_malformed: AtomicU64,
@@ -109,6 +113,54 @@ impl Stats {
         sinks.push(Arc::clone(&s));
         s
     }
+}
+
+impl Stats {
+    /// The lines sink cannot write from `since_ms` (unix ms): readiness fails with `reason`.
+    pub fn lines_sink_block(&self, since_ms: u64, reason: String) {
+        let mut b = self
+            .lines_sink_blocked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        *b = Some(SinkBlock { since_ms, reason });
+    }
+
+    /// The lines sink writes again at `now_ms`: the period is added to the total.
+    pub fn lines_sink_unblock(&self, now_ms: u64) {
+        let mut b = self
+            .lines_sink_blocked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(block) = b.take() {
+            Self::add(
+                &self.lines_sink_blocked_ms,
+                now_ms.saturating_sub(block.since_ms),
+            );
+        }
+    }
+
+    /// Why the lines sink is blocked and for how long (ms), at `now_ms`; `None` when it writes.
+    pub fn lines_sink_blocked_now(&self, now_ms: u64) -> Option<(String, u64)> {
+        let b = self
+            .lines_sink_blocked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        b.as_ref()
+            .map(|b| (b.reason.clone(), now_ms.saturating_sub(b.since_ms)))
+    }
+
+    /// Milliseconds the lines sink has been blocked in all, the current period included.
+    pub fn lines_sink_blocked_total_ms(&self, now_ms: u64) -> u64 {
+        let current = self.lines_sink_blocked_now(now_ms).map_or(0, |(_, ms)| ms);
+        Self::get(&self.lines_sink_blocked_ms) + current
+    }
+}
+
+/// A period during which the lines sink cannot write.
+#[derive(Debug)]
+pub struct SinkBlock {
+    pub since_ms: u64,
+    pub reason: String,
 }
 
 /// Counters keyed by a label value (a severity, an outcome), for the few events that need one.

@@ -16,6 +16,7 @@ pub mod input;
 mod matcher;
 pub mod outcome;
 mod runner;
+mod tree;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -362,9 +363,9 @@ fn log(o: &HookOutcome) {
         ($level:ident) => {
             tracing::$level!(
                 hook = %o.hook, event_id = %o.event_id, result = o.result.name(),
-                exit_code = ?o.exit_code, exit_signal = ?o.exit_signal,
+                exit_code = o.exit_code, exit_signal = o.exit_signal.as_deref(),
                 duration_ms = o.duration_ms, stdout = %o.stdout, stderr = %o.stderr,
-                error = ?o.error, "hook finished"
+                error = o.error.as_deref(), "hook finished"
             )
         };
     }

@@ -1,12 +1,14 @@
 //! Runs one hook command: the configured argv directly (no shell), in a process group of its
 //! own, with a clean environment, the event as JSON on stdin; the first 4 KiB of stdout and
-//! stderr kept. At the timeout, or when the agent stops, the whole group gets SIGTERM and,
-//! after a grace period, SIGKILL, so a child that ignores SIGTERM and its own children die too.
+//! stderr kept. At the timeout, or when the agent stops, every process of the run gets SIGTERM
+//! and, after a grace period, SIGKILL: its group, and the descendants that left the group
+//! (`setsid`, a double fork), found as `tree.rs` describes. A child that ignores SIGTERM and its
+//! own children die too.
 //!
 //! The run ends when the main process exited and both output pipes closed. Processes the hook
-//! leaves behind in its group after that, with their output elsewhere, are left alone (a hook
-//! may start something on purpose); a leftover that keeps the pipes open belongs to the run
-//! and is stopped with it at the timeout.
+//! leaves behind after that, with their output elsewhere, are left alone (a hook may start
+//! something on purpose) and reaped once they exit; a leftover that keeps the pipes open
+//! belongs to the run and is stopped with it at the timeout.
 
 use std::io;
 use std::path::Path;
@@ -19,9 +21,13 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::outcome::Capture;
+use super::tree::{self, Tree};
 
 /// After SIGKILL, how long to wait for the main process and the pipes.
 const KILL_WAIT: Duration = Duration::from_secs(1);
+/// How often a running hook's processes are looked at, so that those that leave its group are
+/// still known at the time-out.
+const TRACK_EVERY: Duration = Duration::from_millis(100);
 
 /// One command to run.
 pub(crate) struct Run<'a> {
@@ -66,10 +72,14 @@ pub(crate) async fn run(r: &Run<'_>, stop: &CancellationToken) -> Report {
         stdout: Capture::default(),
         stderr: Capture::default(),
     };
+    tree::become_subreaper();
+    tree::reap_adopted();
+    let marker = tree::new_marker();
     let mut cmd = Command::new(r.program);
     cmd.args(r.args)
         .env_clear()
         .envs(r.env.iter().map(|(k, v)| (k, v)))
+        .env(tree::MARKER, &marker)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -85,6 +95,7 @@ pub(crate) async fn run(r: &Run<'_>, stop: &CancellationToken) -> Report {
     };
     // The process group's id is the main process's pid (process_group(0)).
     let pgid = child.id().and_then(|p| i32::try_from(p).ok());
+    let mut procs = pgid.map(|pid| Tree::new(pid, &marker));
     let stdin = child.stdin.take();
     let mut out = child.stdout.take();
     let mut err = child.stderr.take();
@@ -105,10 +116,19 @@ pub(crate) async fn run(r: &Run<'_>, stop: &CancellationToken) -> Report {
             );
             End::Exited(child.wait().await)
         };
+        let track = async {
+            loop {
+                tokio::time::sleep(TRACK_EVERY).await;
+                if let Some(t) = procs.as_mut() {
+                    t.track();
+                }
+            }
+        };
         tokio::select! {
             e = work => e,
             () = tokio::time::sleep(r.timeout) => End::TimedOut,
             () = stop.cancelled() => End::Interrupted,
+            () = track => End::TimedOut,
         }
     };
     match end {
@@ -119,8 +139,9 @@ pub(crate) async fn run(r: &Run<'_>, stop: &CancellationToken) -> Report {
             report.interrupted = matches!(end, End::Interrupted);
             // The main process is not reaped before the last signal, so its pid, which is
             // the group's id, cannot have been reused by an unrelated process.
-            if let Some(pgid) = pgid {
+            if let (Some(pgid), Some(procs)) = (pgid, procs.as_mut()) {
                 signal_group(pgid, libc::SIGTERM);
+                procs.signal(libc::SIGTERM);
                 let settle = async {
                     tokio::join!(
                         read(&mut out, &mut report.stdout),
@@ -131,15 +152,17 @@ pub(crate) async fn run(r: &Run<'_>, stop: &CancellationToken) -> Report {
                     }
                 };
                 let _ = tokio::time::timeout(r.grace, settle).await;
-                // Whatever is left in the group, including children ignoring SIGTERM.
+                // Whatever is left, in the group or out of it, including children ignoring
+                // SIGTERM; those re-parented to the agent are reaped.
                 signal_group(pgid, libc::SIGKILL);
+                procs.kill_all().await;
             }
             match tokio::time::timeout(KILL_WAIT, child.wait()).await {
                 Ok(Ok(status)) => report.status = Some(status),
                 Ok(Err(e)) => report.error = Some(format!("cannot wait for the hook: {e}")),
                 Err(_) => report.error = Some("the hook did not exit after SIGKILL".into()),
             }
-            // Pipes held by a process outside the group (one that called setsid) may stay open.
+            // Pipes held by a process the kill missed (none found in /proc) may stay open.
             let _ = tokio::time::timeout(KILL_WAIT, async {
                 tokio::join!(
                     read(&mut out, &mut report.stdout),
@@ -147,7 +170,13 @@ pub(crate) async fn run(r: &Run<'_>, stop: &CancellationToken) -> Report {
                 )
             })
             .await;
+            if let Some(procs) = procs.as_mut() {
+                procs.kill_all().await;
+            }
         }
+    }
+    if let Some(procs) = procs {
+        procs.adopt_leftovers();
     }
     report.duration = started.elapsed();
     report
@@ -267,9 +296,16 @@ pub(crate) mod tests {
         // which may hold credentials, is not passed on.
         let names: Vec<&str> = env.lines().filter_map(|l| l.split('=').next()).collect();
         assert!(
-            names
-                .iter()
-                .all(|n| ["PATH", "DIR", "SEISMO_SIGNAL", "PWD", "SHLVL", "_"].contains(n)),
+            names.iter().all(|n| [
+                "PATH",
+                "DIR",
+                "SEISMO_SIGNAL",
+                "SEISMO_HOOK_RUN",
+                "PWD",
+                "SHLVL",
+                "_"
+            ]
+            .contains(n)),
             "{names:?}"
         );
         let args = std::fs::read_to_string(dir.path().join("args")).unwrap();
@@ -331,6 +367,73 @@ while :; do sleep 1; done"#;
             }
             assert!(dead(pid), "{name} ({pid}) survived the timeout");
         }
+    }
+
+    /// Gone from /proc: dead and reaped (not a zombie left to the agent).
+    fn gone(pid: i32) -> bool {
+        !Path::new(&format!("/proc/{pid}")).exists()
+    }
+
+    /// Descendants that leave the hook's process group (setsid, a double fork whose middle
+    /// process exits at once, both) are killed at the time-out and, re-parented to the agent
+    /// (a subreaper), reaped.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_timeout_kills_descendants_that_left_the_group_and_reaps_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = r#"echo $$ > "$DIR/main.pid"
+setsid sh -c 'echo $$ > "$DIR/setsid.pid"; exec sleep 300' > /dev/null 2>&1 &
+sh -c 'sh -c "echo \$\$ > "$DIR/double.pid"; exec sleep 301" > /dev/null 2>&1 &'
+sh -c 'setsid sh -c "echo \$\$ > "$DIR/both.pid"; trap "" TERM; while :; do sleep 1; done" > /dev/null 2>&1 &'
+while [ ! -s "$DIR/setsid.pid" ] || [ ! -s "$DIR/double.pid" ] || [ ! -s "$DIR/both.pid" ]; do sleep 0.05; done
+touch "$DIR/ready"
+exec sleep 1000"#;
+        let r = run_script(dir.path(), body, b"", Duration::from_secs(3)).await;
+        assert!(dir.path().join("ready").exists(), "not started: {r:?}");
+        assert!(r.timed_out, "{r:?}");
+        for name in ["main.pid", "setsid.pid", "double.pid", "both.pid"] {
+            let pid = read_pid(&dir.path().join(name));
+            assert!(
+                gone(pid),
+                "{name} ({pid}) outlived the time-out or was not reaped"
+            );
+        }
+    }
+
+    /// Reaping a run's orphans takes no exit status tokio waits for: a run that ends while
+    /// another one's orphans are killed and reaped still gets its own status.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reaping_orphans_keeps_the_exit_status_of_other_runs() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        let orphans = r#"setsid sh -c 'exec sleep 300' > /dev/null 2>&1 &
+sh -c 'sh -c "exec sleep 301" > /dev/null 2>&1 &'
+exec sleep 1000"#;
+        let (ra, rb) = tokio::join!(
+            run_script(a.path(), orphans, b"", Duration::from_millis(1500)),
+            run_script(b.path(), "sleep 1.5; exit 7", b"", Duration::from_secs(30)),
+        );
+        assert!(ra.timed_out, "{ra:?}");
+        assert_eq!(rb.status.and_then(|s| s.code()), Some(7), "{rb:?}");
+        assert!(rb.error.is_none(), "{rb:?}");
+    }
+
+    /// A hook's background job that outlives it is left running, and reaped once it exits.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_leftover_is_let_be_and_reaped_when_it_exits() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = r#"setsid sh -c 'echo $$ > "$DIR/left.pid"; sleep 1' > /dev/null 2>&1 &
+while [ ! -s "$DIR/left.pid" ]; do sleep 0.05; done"#;
+        let r = run_script(dir.path(), body, b"", Duration::from_secs(30)).await;
+        assert_eq!(r.status.and_then(|s| s.code()), Some(0), "{r:?}");
+        let pid = read_pid(&dir.path().join("left.pid"));
+        assert!(!dead(pid), "the leftover was killed");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !dead(pid) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(dead(pid));
+        tree::reap_adopted();
+        assert!(gone(pid), "the exited leftover ({pid}) was not reaped");
     }
 
     #[tokio::test]

@@ -12,14 +12,18 @@ impl LogStage {
     /// Makes what was processed durable: lines sink, template state, then offsets.
     pub(super) fn commit(&mut self) {
         self.last_commit = Instant::now();
-        if !self.dirty && !self.sources.values().any(|s| s.miner_dirty) {
+        if !self.dirty && !self.sources.values().any(|s| s.miner_dirty) && self.blocked.is_none() {
             return;
         }
+        // The checkpoint never passes what the lines sink fsynced: while it cannot, none is
+        // written (and the stage takes no more lines, see `blocked.rs`).
+        let mark = match self.sink.as_mut().map(|s| s.commit()) {
+            Some(Ok(m)) => Some(m),
+            Some(Err(e)) => return self.block(&e),
+            None => None,
+        };
+        self.unblock();
         let result = (|| -> std::io::Result<()> {
-            let mark = match &mut self.sink {
-                Some(s) => Some(s.commit()?),
-                None => None,
-            };
             for s in self.sources.values_mut() {
                 if s.miner_dirty {
                     let tmp = s.miner_path.with_extension("tmp");

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::logs::checkpoints::Store;
 use crate::logs::command::StageCommand;
@@ -20,6 +21,7 @@ use crate::sources::files::position::{self, End, Entry, Saved};
 use crate::sources::tail_event::{JournalBatch, LineBatch, TailEvent};
 use crate::telemetry::stats::{LogLimiter, Stats};
 
+mod blocked;
 mod commit;
 
 /// How often processed lines are checkpointed.
@@ -45,12 +47,19 @@ pub(crate) struct LogStage {
     /// The cursor of the last journal record processed.
     pub(crate) journal_cursor: Option<String>,
     pub(crate) logs_dir: PathBuf,
+    /// While the lines sink cannot write: batches are not taken (see `blocked.rs`).
+    pub(crate) blocked: Option<blocked::Blocked>,
+    /// The agent's stop, which a blocked stage watches (it takes no batch to see the end).
+    pub(crate) cancel: CancellationToken,
 }
 
 impl LogStage {
     /// Runs until every tailer is gone, then takes a last checkpoint.
     pub fn run(mut self, rx: Receiver<TailEvent<Box<StageCommand>>>) {
         loop {
+            if self.blocked.is_some() && !self.wait_unblocked() {
+                return self.abandon(rx);
+            }
             let now = Instant::now();
             let next = self
                 .sources
@@ -83,19 +92,27 @@ impl LogStage {
             if now >= self.last_commit + COMMIT_EVERY {
                 self.commit();
             }
-            let updates: Vec<LogUpdate> = self
-                .sources
-                .values_mut()
-                .filter(|s| now >= s.next_emit)
-                .map(|s| s.emit(now, self.resolve_after, &self.stats))
-                .collect();
-            for update in updates {
-                if self.out.blocking_send(update).is_err() {
-                    // The pipeline is gone (shutdown): keep checkpointing what was read.
-                }
-            }
+            self.emit_due(now);
         }
         self.commit();
+        if self.blocked.is_some() && !self.wait_unblocked() {
+            self.abandon(rx);
+        }
+    }
+
+    /// Hands the pipeline the signals of every source whose interval ended by `now`.
+    fn emit_due(&mut self, now: Instant) {
+        let updates: Vec<LogUpdate> = self
+            .sources
+            .values_mut()
+            .filter(|s| now >= s.next_emit)
+            .map(|s| s.emit(now, self.resolve_after, &self.stats))
+            .collect();
+        for update in updates {
+            if self.out.blocking_send(update).is_err() {
+                // The pipeline is gone (shutdown): keep checkpointing what was read.
+            }
+        }
     }
 
     fn command(&mut self, command: StageCommand) {
@@ -132,6 +149,13 @@ impl LogStage {
             }
             StageCommand::LinesSink { sink, done } => {
                 self.commit();
+                // What the old sink has not fsynced would go with it: wait until it has. If the
+                // agent stops first, the old sink stays and the stage gives up on it (the lines
+                // are read again at the next start).
+                if self.blocked.is_some() && !self.wait_unblocked() {
+                    let _ = done.send(());
+                    return;
+                }
                 self.sink = sink;
                 self.dirty = true;
                 let _ = done.send(());
@@ -194,17 +218,14 @@ impl LogStage {
             src.observe_as(&text, r.priority.map(|p| p <= 3), &self.stats);
             if let Some(sink) = &mut self.sink {
                 if let Err(e) = sink.write(&src.name, "journal", &text) {
-                    sink_failed = Some(e);
+                    sink_failed.get_or_insert(e);
                 }
             }
             last = Some(r.cursor);
         }
         Stats::add(&self.stats.journal_records, n);
         if let Some(e) = sink_failed {
-            Stats::add(&self.stats.log_state_errors, 1);
-            if let Some(n) = self.error_log.hit() {
-                tracing::error!(error = %e, errors = n, "cannot write the lines sink (logged at most every 5 minutes)");
-            }
+            self.block(&e);
         }
         if last.is_some() {
             self.journal_cursor = last;
@@ -243,16 +264,13 @@ impl LogStage {
             src.observe_from(&text, None, origin, &self.stats);
             if let Some(sink) = &mut self.sink {
                 if let Err(e) = sink.write(&src.name, &path, &text) {
-                    sink_failed = Some(e);
+                    sink_failed.get_or_insert(e);
                 }
             }
         }
         Stats::add(&self.stats.log_lines, lines.len() as u64);
         if let Some(e) = sink_failed {
-            Stats::add(&self.stats.log_state_errors, 1);
-            if let Some(n) = self.error_log.hit() {
-                tracing::error!(error = %e, errors = n, "cannot write the lines sink (logged at most every 5 minutes)");
-            }
+            self.block(&e);
         }
         self.files.insert(
             (source, id),

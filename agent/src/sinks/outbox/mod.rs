@@ -550,6 +550,65 @@ mod tests {
         (seg, bytes, HEADER + payload(0).len())
     }
 
+    /// A full disk (ENOSPC, as `/dev/full` answers every write) half-way through an append:
+    /// the error reaches the caller, the batch is counted dropped, the half frame is cut off,
+    /// and the records before it, the ack cursor and later appends are unharmed.
+    #[test]
+    fn an_append_on_a_full_disk_fails_whole_and_harms_nothing_before_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (ob, stats) = open(tmp.path(), 1 << 20);
+        for i in 0..5 {
+            ob.append(1, &payload(i)).unwrap();
+        }
+        ob.ack(1).unwrap();
+        let seg = seg_files(tmp.path()).pop().unwrap();
+        let good_len = fs::metadata(&seg).unwrap().len();
+        let good = {
+            let mut inner = ob.lock();
+            // What a write that ran out of space half-way leaves: half a frame.
+            let frame = encode(5, 0, 1, &payload(5));
+            let mut f = OpenOptions::new().append(true).open(&seg).unwrap();
+            f.write_all(&frame[..frame.len() / 2]).unwrap();
+            let full = OpenOptions::new().write(true).open("/dev/full").unwrap();
+            inner.writer.replace(full).unwrap()
+        };
+        let e = ob
+            .append_batch(1, &[&payload(5), &payload(6)])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("No space left on device"), "{e}");
+        assert_eq!(SinkStats::get(&stats.dropped), 2);
+        assert_eq!(fs::metadata(&seg).unwrap().len(), good_len);
+        assert_eq!(seqs(&ob.peek(10).unwrap()), vec![2, 3, 4]);
+        // Space is back: appending goes on with the next sequence number.
+        ob.lock().writer = Some(good);
+        assert_eq!(ob.append(1, &payload(7)).unwrap(), 5);
+        drop(ob);
+        let (ob, stats) = open(tmp.path(), 1 << 20);
+        assert_eq!(seqs(&ob.peek(10).unwrap()), vec![2, 3, 4, 5]);
+        assert_eq!(SinkStats::get(&stats.corrupt), 0);
+    }
+
+    /// An ack that cannot be written (full disk) keeps the previous cursor: the records come
+    /// again (at least once), none is lost.
+    #[test]
+    fn an_ack_on_a_full_disk_keeps_the_previous_cursor() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (ob, _) = open(tmp.path(), 1 << 20);
+        for i in 0..4 {
+            ob.append(1, &payload(i)).unwrap();
+        }
+        ob.ack(0).unwrap();
+        let ack_tmp = tmp.path().join("outbox/t/ack.tmp");
+        std::os::unix::fs::symlink("/dev/full", &ack_tmp).unwrap();
+        assert!(ob.ack(2).is_err());
+        fs::remove_file(&ack_tmp).unwrap();
+        drop(ob);
+        let (ob, stats) = open(tmp.path(), 1 << 20);
+        assert_eq!(seqs(&ob.peek(10).unwrap()), vec![1, 2, 3]);
+        assert_eq!(SinkStats::get(&stats.corrupt), 0);
+    }
+
     #[test]
     fn records_come_back_in_order_until_acked() {
         let tmp = tempfile::tempdir().unwrap();
