@@ -161,6 +161,12 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
                 ),
                 (None, false) => {}
             }
+            let deliverable = config.http.enabled || (decision_key.is_some() && mqtt.enabled);
+            if !deliverable {
+                tracing::warn!(
+                    "hooks wait for decisions, but neither the HTTP API ([http] enabled) nor signed MQTT decisions ([remediation] key_file with [sinks.mqtt]) can deliver one: their proposals will expire"
+                );
+            }
             hooks = hooks.with_decisions(
                 rx,
                 crate::alerting::hooks::approval::Ledger::open(state.path()),
