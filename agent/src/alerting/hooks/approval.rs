@@ -41,6 +41,15 @@ pub struct Subject {
     pub env: Vec<(String, String)>,
 }
 
+impl Subject {
+    /// Drops what only a run needs (stdin and environment) once a proposal is decided, so the
+    /// kept record stays small.
+    fn forget_data(&mut self) {
+        self.json.clear();
+        self.env.clear();
+    }
+}
+
 /// One proposal: made when an `approval = "required"` hook matched.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Proposal {
@@ -179,6 +188,7 @@ impl Ledger {
         p.decided_by = by;
         p.decided_ms = Some(now_ms);
         let after = p.clone();
+        p.subject.forget_data();
         if let Err(e) = self.save() {
             self.saved.proposals[i] = before;
             return Err(e);
@@ -194,6 +204,7 @@ impl Ledger {
                 p.status = Status::Expired;
                 p.decided_ms = Some(now_ms);
                 due.push(p.clone());
+                p.subject.forget_data();
             }
         }
         if !due.is_empty() {
@@ -285,6 +296,15 @@ pub(crate) mod tests {
         let mut l = Ledger::open(dir.path());
         assert_eq!(l.get("p-1").unwrap().status, Status::Approved);
         assert_eq!(l.get("p-1").unwrap().decided_by.as_deref(), Some("alice"));
+        assert!(
+            l.get("p-1").unwrap().subject.json.is_empty(),
+            "decided: data dropped"
+        );
+        assert_eq!(
+            l.get("p-2").unwrap().subject.json,
+            "{}\n",
+            "open: data kept"
+        );
         assert_eq!(l.get("p-2").unwrap().status, Status::Open);
         assert!(l.request("r-1").is_some());
         assert_eq!(l.next_expiry(), Some(2000));
