@@ -548,3 +548,26 @@ fn a_request_hook_runs_only_on_a_valid_request_within_its_limits() {
     assert_eq!(runs(&w, "diag"), 1);
     assert_eq!(decisions(addr, "run"), 1);
 }
+
+#[test]
+fn a_missing_or_short_key_file_stops_the_start_with_the_file_named() {
+    let w = world(APPROVED_FIX);
+    let key = w.dir.path().join("decisions.key");
+    for (content, want) in [
+        (None, "No such file"),
+        (Some("short\n"), "at least 16 random bytes"),
+    ] {
+        match content {
+            None => std::fs::remove_file(&key).unwrap(),
+            Some(text) => std::fs::write(&key, text).unwrap(),
+        }
+        let mut agent = Agent::start(&["run", "--config", &w.config]);
+        let (status, _) = agent.wait_exit(Duration::from_secs(20));
+        assert!(!status.success(), "started without a usable key");
+        let said = agent
+            .wait_stderr(Duration::from_secs(5), |l| l.contains("key_file"))
+            .unwrap_or_else(|| panic!("no sentence about key_file: {:?}", agent.seen_stderr));
+        assert!(said.contains(&key.display().to_string()), "{said}");
+        assert!(said.contains(want), "{said}");
+    }
+}
