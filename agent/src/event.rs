@@ -415,21 +415,71 @@ impl HookResult {
     }
 }
 
-/// One run of one hook, as the sinks receive it.
+/// Where a hook run is in its life: each step is an event of kind `hook` (`phase`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HookPhase {
+    /// An `approval = "required"` hook matched: a proposal waits for a decision.
+    Proposed,
+    Approved,
+    Rejected,
+    /// No decision came before the proposal's `expires_at`: nothing runs.
+    Expired,
+    Started,
+    /// The run ended (`result` says how).
+    Finished,
+}
+
+impl HookPhase {
+    /// As serialized.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Proposed => "proposed",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Expired => "expired",
+            Self::Started => "started",
+            Self::Finished => "finished",
+        }
+    }
+}
+
+/// One step of one hook run (proposed ... finished), as the sinks receive it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HookOutcome {
-    /// When the run ended (RFC 3339, UTC).
+    /// When the step happened, for `finished` when the run ended (RFC 3339, UTC).
     #[serde(serialize_with = "crate::clock::rfc3339")]
     pub time: i64,
+    pub phase: HookPhase,
     pub hook: String,
     /// `"alert"` or `"incident"`: what ran the hook.
     pub event: &'static str,
     /// The alert or incident id.
     pub event_id: String,
+    /// For an alert, the incident it belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incident_id: Option<String>,
     /// `"firing"` or `"resolved"`: the state of the event that ran the hook.
     pub state: &'static str,
     pub host: String,
-    pub result: HookResult,
+    /// The proposal (approval mode) or request (`on = "request"`) this run belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proposal_id: Option<String>,
+    /// When an open proposal expires (RFC 3339, UTC).
+    #[serde(
+        serialize_with = "crate::clock::rfc3339_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expires_at: Option<i64>,
+    /// Who approved, rejected or requested the run (the decision's `by`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
+    /// The alert or incident as the hook receives it on stdin (proposals only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<serde_json::Value>,
+    /// How the run ended (`finished` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<HookResult>,
     /// The argv as configured (never holds alert data).
     pub command: Vec<String>,
     pub exit_code: Option<i32>,

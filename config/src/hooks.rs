@@ -1,6 +1,7 @@
-//! `[[hooks]]`: remediation commands run on alerts or incidents. The command is an argv list
-//! run directly, never through a shell; its program is resolved (absolute path, or found on
-//! PATH) when the configuration is loaded, so a typo is refused at start-up, not at 3 am.
+//! `[[hooks]]`: remediation commands run on alerts or incidents, at once or after an approval,
+//! or on request. The command is an argv list run directly, never through a shell; its program
+//! is resolved (absolute path, or found on PATH) when the configuration is loaded, so a typo is
+//! refused at start-up, not at 3 am.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,10 +19,11 @@ pub struct HookConfig {
     /// Names the hook in logs, outcomes and the `SEISMO_HOOK` variable.
     #[serde(deserialize_with = "hook_name")]
     pub name: String,
-    /// What the hook runs on: single alerts or incidents.
+    /// What the hook runs on: single alerts or incidents, or a request naming one of them.
     #[serde(default)]
     pub on: HookOn,
-    /// Globs over signal names; an incident matches when any of its signals does.
+    /// Globs over signal names; an incident matches when any of its signals does. For
+    /// `on = "request"`, the alerts and incidents a request may name.
     #[serde(deserialize_with = "non_empty_globs")]
     pub signals: Vec<NameGlob>,
     /// The least severity that runs the hook.
@@ -50,6 +52,16 @@ pub struct HookConfig {
     /// Extra environment variables for the command (`SEISMO_*` names are reserved).
     #[serde(default, deserialize_with = "env")]
     pub env: BTreeMap<String, String>,
+    /// `"none"`: a match runs the hook; `"required"`: a match publishes a proposal that an
+    /// approval must answer within `approval_timeout`.
+    #[serde(default)]
+    pub approval: HookApproval,
+    /// How long a proposal stays open for a decision; then it expires, and nothing runs.
+    #[serde(
+        default = "default_approval_timeout",
+        deserialize_with = "approval_timeout"
+    )]
+    pub approval_timeout: Duration,
 }
 
 impl HookConfig {
@@ -65,6 +77,17 @@ pub enum HookOn {
     #[default]
     Alert,
     Incident,
+    /// Only when a decision names the hook and an alert or incident the agent knows.
+    Request,
+}
+
+/// `approval`: whether a match runs the hook or proposes it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HookApproval {
+    #[default]
+    None,
+    Required,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
@@ -172,6 +195,17 @@ fn default_max_concurrent() -> u32 {
 fn default_min_interval() -> Duration {
     Duration::from_secs(60)
 }
+fn default_approval_timeout() -> Duration {
+    Duration::from_secs(15 * 60)
+}
+
+fn approval_timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    values::duration_in(
+        d,
+        Duration::from_secs(1),
+        Duration::from_secs(7 * 24 * 3600),
+    )
+}
 
 fn hook_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let s = String::deserialize(d)?;
@@ -256,7 +290,15 @@ pub(crate) fn unique_hooks<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<HookCo
     values::named_list(
         d,
         |h: &HookConfig| &h.name,
-        |_| Ok(()),
+        |h| {
+            if h.on == HookOn::Request && h.approval == HookApproval::Required {
+                return Err(format!(
+                    "hook `{}`: approval = \"required\" does not apply to on = \"request\" (the request is the decision): remove `approval`",
+                    h.name
+                ));
+            }
+            Ok(())
+        },
         |n| format!("two [[hooks]] are named `{n}`: give each hook a distinct name"),
     )
 }
@@ -287,6 +329,8 @@ mod tests {
             (1, Duration::from_secs(60))
         );
         assert!(!h.dry_run && h.env.is_empty());
+        assert_eq!(h.approval, HookApproval::None);
+        assert_eq!(h.approval_timeout, Duration::from_secs(900));
         assert_eq!(h.command.program, Path::new("/bin/sh"));
         assert_eq!(h.command.argv, ["/bin/sh", "-c", "x"]);
     }
@@ -372,6 +416,32 @@ mod tests {
         );
         let e = err(&format!("{SH}{cmd}shell = true\n"));
         assert!(e.message.contains("unknown key `shell`"), "{}", e.message);
+    }
+
+    #[test]
+    fn approval_and_requests_parse_and_bad_combinations_are_refused() {
+        let cmd = "command = [\"/bin/true\"]\n";
+        let c = parse(
+            &format!("{SH}{cmd}approval = \"required\"\napproval_timeout = \"2m\"\n"),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.hooks[0].approval, HookApproval::Required);
+        assert_eq!(c.hooks[0].approval_timeout, Duration::from_secs(120));
+        let c = parse(&format!("{SH}{cmd}on = \"request\"\n"), "t").unwrap();
+        assert_eq!(c.hooks[0].on, HookOn::Request);
+        let e = err(&format!("{SH}{cmd}approval_timeout = \"0s\"\n"));
+        assert!(e.message.contains("out of range"), "{}", e.message);
+        let e = err(&format!("{SH}{cmd}approval = \"maybe\"\n"));
+        assert!(e.message.contains("required"), "{}", e.message);
+        let e = err(&format!(
+            "{SH}{cmd}on = \"request\"\napproval = \"required\"\n"
+        ));
+        assert!(
+            e.message.contains("the request is the decision"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

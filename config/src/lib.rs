@@ -16,6 +16,7 @@ mod model;
 mod mqtt;
 mod otlp;
 mod process;
+mod remediation;
 mod scrape;
 mod silences;
 mod sink_fields;
@@ -34,7 +35,9 @@ pub use files::{
     missing_dirs, ContainerFormat, FileSourceConfig, MissingDir, PathGlob, Pattern, StartAt,
     DEFAULT_ERROR_PATTERN, MAX_GLOBS_PER_SOURCE, MAX_GLOBS_TOTAL,
 };
-pub use hooks::{HookCommand, HookConfig, HookOn, HookSeverity, HookState, DEFAULT_PATH};
+pub use hooks::{
+    HookApproval, HookCommand, HookConfig, HookOn, HookSeverity, HookState, DEFAULT_PATH,
+};
 pub use http::{HttpConfig, DEFAULT_LISTEN, DEFAULT_TOKEN_FILE};
 pub use journal::{
     JournalEnabled, JournalSourceConfig, DEFAULT_FALLBACK, FALLBACK_SOURCE, PRIORITY_NAMES,
@@ -43,6 +46,7 @@ pub use model::{AgentConfig, Config, LogLevel, LoggingConfig, LoggingFormat};
 pub use mqtt::{MqttSinkConfig, MqttTlsConfig, MqttVersion};
 pub use otlp::{OtlpCompression, OtlpProtocol, OtlpSinkConfig, OtlpTlsConfig};
 pub use process::ProcessSourceConfig;
+pub use remediation::RemediationConfig;
 pub use scrape::ScrapeSourceConfig;
 pub use silences::{parse_rfc3339, parse_silence_for, SilenceConfig, SilenceEnd, MAX_SILENCE};
 pub use sinks::{LinesSinkConfig, SinksConfig, StdoutSinkConfig};

@@ -24,6 +24,8 @@ pub struct Config {
     /// `[[hooks]]`: remediation commands run on alerts or incidents.
     #[serde(deserialize_with = "crate::hooks::unique_hooks")]
     pub hooks: Vec<crate::hooks::HookConfig>,
+    /// `[remediation]`: who may decide on hooks over the network.
+    pub remediation: crate::remediation::RemediationConfig,
     #[serde(deserialize_with = "crate::http::checked")]
     pub http: crate::http::HttpConfig,
     pub silences: Vec<crate::silences::SilenceConfig>,

@@ -177,12 +177,15 @@ fn hostile_log_text_reaches_the_hook_only_as_data() {
         "the victim directory was touched"
     );
 
-    // The outcome is exported as an event: MQTT publishes it on the hooks topic.
+    // The outcome is exported as an event: MQTT publishes it on the hooks topic, after the
+    // run's `started` step.
+    let finished_for =
+        |v: &serde_json::Value| v["event_id"] == alert_id.as_str() && v["phase"] == "finished";
     let published = sub.wait_for(Duration::from_secs(30), |msgs| {
         msgs.iter().any(|m| {
             m.topic == "seismo/e2e/hooks"
                 && serde_json::from_str::<serde_json::Value>(&m.payload)
-                    .is_ok_and(|v| v["event_id"] == alert_id.as_str())
+                    .is_ok_and(|v| finished_for(&v))
         })
     });
     assert!(
@@ -194,7 +197,7 @@ fn hostile_log_text_reaches_the_hook_only_as_data() {
         .payloads("seismo/e2e/hooks")
         .iter()
         .filter_map(|p| serde_json::from_str::<serde_json::Value>(p).ok())
-        .find(|v| v["event_id"] == alert_id.as_str())
+        .find(finished_for)
         .unwrap();
     assert_eq!(outcome["hook"], "record");
     assert_eq!(outcome["result"], "ok");

@@ -69,6 +69,16 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
     // Reading a large saved file (kept only up to the budgets) leaves freed heap behind.
     memory::release_free();
     let ready = Arc::new(AtomicBool::new(false));
+    // Hook decisions (approval mode, requests) from the HTTP API and MQTT, to the hooks.
+    let decisions = Hooks::need_decisions(&config.hooks)
+        .then(|| mpsc::channel(crate::alerting::hooks::decisions::QUEUE));
+    let decision_key = match &config.remediation.key_file {
+        Some(path) => Some(
+            crate::alerting::hooks::signature::DecisionKey::load(path)
+                .map_err(anyhow::Error::msg)?,
+        ),
+        None => None,
+    };
     // The status page's state: kept only while the endpoint that shows it is on.
     let status = config
         .http
@@ -87,6 +97,10 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
         .with_guard(guard);
         let state = match &status {
             Some(s) => state.with_status(Arc::clone(s)),
+            None => state,
+        };
+        let state = match &decisions {
+            Some((tx, _)) => state.with_decisions(tx.clone()),
             None => state,
         };
         Some(
@@ -124,8 +138,43 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
     if config.http.enabled && config.http.scores {
         pipeline = pipeline.with_observer(Arc::new(crate::http::ScoreExport(Arc::clone(&stats))));
     }
+    let mut decisions_task = None;
     if !config.hooks.is_empty() {
-        pipeline = pipeline.with_hooks(Hooks::new(&config.hooks, Arc::clone(&stats)));
+        let mut hooks = Hooks::new(&config.hooks, Arc::clone(&stats));
+        if let Some((tx, rx)) = decisions {
+            let mqtt = &config.sinks.mqtt;
+            match (&decision_key, mqtt.enabled) {
+                (Some(_), true) => {
+                    let settings = crate::sinks::mqtt::MqttSettings::resolve(mqtt, &host)
+                        .context("cannot set up the MQTT decisions subscription")?;
+                    decisions_task = Some(crate::sinks::mqtt_decisions::spawn(
+                        settings,
+                        tx,
+                        cancel.clone(),
+                    ));
+                }
+                (Some(_), false) => tracing::warn!(
+                    "[remediation] key_file is set but [sinks.mqtt] is not enabled: decisions come through the HTTP API only"
+                ),
+                (None, true) => tracing::info!(
+                    "hook decisions over MQTT are off: set [remediation] key_file to accept signed ones"
+                ),
+                (None, false) => {}
+            }
+            let deliverable = config.http.enabled || (decision_key.is_some() && mqtt.enabled);
+            if !deliverable {
+                tracing::warn!(
+                    "hooks wait for decisions, but neither the HTTP API ([http] enabled) nor signed MQTT decisions ([remediation] key_file with [sinks.mqtt]) can deliver one: their proposals will expire"
+                );
+            }
+            hooks = hooks.with_decisions(
+                rx,
+                crate::alerting::hooks::approval::Ledger::open(state.path()),
+                decision_key.clone(),
+                config.remediation.replay_window,
+            );
+        }
+        pipeline = pipeline.with_hooks(hooks);
     }
     // Signals as OTLP gauges: current state read at the sampling interval, not via the outbox.
     let mut gauge_export = None;
@@ -265,6 +314,9 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
         _ = sigint.recv() => false,
     };
     if let Some(t) = http_task {
+        t.abort();
+    }
+    if let Some(t) = decisions_task {
         t.abort();
     }
     if clean {

@@ -1,11 +1,13 @@
 //! The agent's HTTP endpoint (loopback by default): `/metrics` in Prometheus text format,
 //! `/healthz`, `/readyz`, the silences API under `/api/v1/silences`, and the status page `/`
-//! with its JSON API (`/api/v1/signals`, `/api/v1/incidents`). Writes need the bearer token
+//! with its JSON API (`/api/v1/signals`, `/api/v1/incidents`), and hook decisions
+//! (`POST /api/v1/hooks/decisions`). Writes need the bearer token
 //! (`token`); every request is checked by `guard` first.
 
 pub mod status;
 
 mod api;
+mod decisions_api;
 mod guard;
 mod health;
 mod metrics;

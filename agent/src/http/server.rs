@@ -9,7 +9,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 use super::state::HttpState;
-use super::{api, health, metrics, respond, silences_api, status_page};
+use super::{api, decisions_api, health, metrics, respond, silences_api, status_page};
 
 /// Request bodies larger than this are refused (413): a silence is a few hundred bytes.
 const MAX_BODY: usize = 64 * 1024;
@@ -76,7 +76,7 @@ impl Endpoint {
     pub fn serve(self, state: HttpState, idle: Duration) -> std::io::Result<JoinHandle<()>> {
         let listener = tokio::net::TcpListener::from_std(self.listener)?;
         let addr = self.addr;
-        tracing::info!(addr = %addr, "HTTP endpoint listening (/ status page, /metrics, /healthz, /readyz, /api/v1/silences, /api/v1/signals, /api/v1/incidents)");
+        tracing::info!(addr = %addr, "HTTP endpoint listening (/ status page, /metrics, /healthz, /readyz, /api/v1/silences, /api/v1/signals, /api/v1/incidents, /api/v1/hooks/decisions)");
         let app = router(state);
         let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         Ok(tokio::spawn(async move {
@@ -137,10 +137,11 @@ pub(super) fn router(state: HttpState) -> Router {
             get(silences_api::list).post(silences_api::create),
         )
         .route("/api/v1/silences/{id}", delete(silences_api::expire))
+        .route("/api/v1/hooks/decisions", post(decisions_api::decide))
         .fallback(|| async {
             respond::error(
                 StatusCode::NOT_FOUND,
-                "no such path: the endpoint serves / (the status page), /metrics, /healthz, /readyz, /api/v1/silences, /api/v1/signals and /api/v1/incidents"
+                "no such path: the endpoint serves / (the status page), /metrics, /healthz, /readyz, /api/v1/silences, /api/v1/signals, /api/v1/incidents and /api/v1/hooks/decisions"
                     .into(),
             )
         })

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::guard::Guard;
+use crate::alerting::hooks::decisions::DecisionSender;
 use crate::alerting::silences::Silences;
 use crate::http::status::Status;
 use crate::telemetry::stats::{LogLimiter, Stats};
@@ -24,6 +25,8 @@ pub struct HttpState {
     pub status: Option<Arc<Status>>,
     /// Host, Origin, token and content-type checks (see [`HttpState::with_guard`]).
     pub(super) guard: Arc<Guard>,
+    /// Where `POST /api/v1/hooks/decisions` sends decisions (see [`HttpState::with_decisions`]).
+    pub(super) decisions: Option<DecisionSender>,
 }
 
 impl HttpState {
@@ -41,6 +44,7 @@ impl HttpState {
             rejected_log: Arc::new(Mutex::new(LogLimiter::new(Duration::from_secs(60)))),
             status: None,
             guard: Arc::new(Guard::read_only(seismo_config::DEFAULT_LISTEN)),
+            decisions: None,
         }
     }
 
@@ -48,6 +52,12 @@ impl HttpState {
     /// default listen address as Host).
     pub fn with_guard(mut self, guard: Guard) -> Self {
         self.guard = Arc::new(guard);
+        self
+    }
+
+    /// Takes hook decisions and sends them to `tx` (the hooks answer each).
+    pub fn with_decisions(mut self, tx: DecisionSender) -> Self {
+        self.decisions = Some(tx);
         self
     }
 

@@ -366,14 +366,15 @@ impl Status {
         }
     }
 
-    /// Records a finished hook run.
+    /// Records a finished hook run (the other steps are not runs).
     pub fn on_hook(&self, o: &HookOutcome) {
+        let Some(result) = o.result else { return };
         let mut runs = self.runs();
         runs.push_front(HookRun {
             time: o.time,
             hook: o.hook.clone(),
             event_id: o.event_id.clone(),
-            result: o.result,
+            result,
             exit_code: o.exit_code,
             exit_signal: o.exit_signal.clone(),
             duration_ms: o.duration_ms,
@@ -719,9 +720,15 @@ mod tests {
                 hook: format!("h{i}"),
                 event: "alert",
                 event_id: "x".into(),
+                incident_id: None,
                 state: "firing",
                 host: "h".into(),
-                result: HookResult::Ok,
+                phase: crate::event::HookPhase::Finished,
+                proposal_id: None,
+                expires_at: None,
+                decided_by: None,
+                subject: None,
+                result: Some(HookResult::Ok),
                 command: vec!["/bin/true".into()],
                 exit_code: Some(0),
                 exit_signal: None,

@@ -1,4 +1,4 @@
-//! Sinks: where events (alerts, incidents) go. Each sink runs as its own task. Local sinks (stdout) sit
+//! Sinks: where events (alerts, incidents, hook runs) go. Each sink runs as its own task. Local sinks (stdout) sit
 //! behind a bounded channel, so a slow one slows the pipeline (backpressure) instead of losing
 //! events. Network sinks are outbox-backed: the hand-off is a durable append to the sink's own
 //! outbox (see `outbox.rs`), so a dead peer never blocks the pipeline or the other sinks, and
@@ -7,6 +7,7 @@
 pub mod deliver;
 mod error_chain;
 pub mod mqtt;
+pub mod mqtt_decisions;
 pub mod otlp;
 pub mod outbox;
 pub(crate) mod running;
@@ -31,8 +32,10 @@ pub enum EventKind {
     Alert = 1,
     /// Incidents (groups of alerts, `incidents.rs`).
     Incident = 2,
-    /// Outcomes of remediation hook runs (`hooks/`).
+    /// The steps of remediation hook runs (`hooks/`), but proposals.
     Hook = 3,
+    /// Proposals of hooks that wait for an approval (MQTT: `hooks/proposals`).
+    Proposal = 4,
 }
 
 impl EventKind {
@@ -40,6 +43,7 @@ impl EventKind {
         match event {
             Event::Alert(_) => Self::Alert,
             Event::Incident(_) => Self::Incident,
+            Event::Hook(h) if h.phase == crate::event::HookPhase::Proposed => Self::Proposal,
             Event::Hook(_) => Self::Hook,
         }
     }
@@ -49,15 +53,15 @@ impl EventKind {
             1 => Some(Self::Alert),
             2 => Some(Self::Incident),
             3 => Some(Self::Hook),
+            4 => Some(Self::Proposal),
             _ => None,
         }
     }
 }
 
 impl EventKind {
-    pub const ALL: &'static [EventKind] = &[Self::Alert, Self::Incident, Self::Hook];
-    /// What the OTLP sink exports (hook outcomes are not log records of ours).
-    pub const ALERTS_AND_INCIDENTS: &'static [EventKind] = &[Self::Alert, Self::Incident];
+    pub const ALL: &'static [EventKind] =
+        &[Self::Alert, Self::Incident, Self::Hook, Self::Proposal];
     /// What the Alertmanager and PagerDuty webhook formats map.
     pub const ALERTS: &'static [EventKind] = &[Self::Alert];
 }

@@ -1,9 +1,11 @@
 //! The MQTT sink: alert events from this sink's outbox, published to a broker with rumqttc.
 //!
 //! Topics: `{prefix}/{host}/alerts` (alert JSON, the stdout sink's schema),
-//! `{prefix}/{host}/incidents` and `{prefix}/{host}/hooks` (for incident and hook-outcome
-//! events, once the agent produces them), and `{prefix}/{host}/status`: a retained `online`
-//! published on every connection, with a retained Last Will of `offline`.
+//! `{prefix}/{host}/incidents`, `{prefix}/{host}/hooks` (the steps of hook runs) and
+//! `{prefix}/{host}/hooks/proposals` (hooks waiting for an approval), and
+//! `{prefix}/{host}/status`: a retained `online` published on every connection, with a
+//! retained Last Will of `offline`. Decisions arrive on `{prefix}/{host}/hooks/decisions`
+//! (`mqtt_decisions.rs`).
 //!
 //! A record leaves the outbox only when the broker acknowledged it: PUBACK at QoS 1, PUBCOMP at
 //! QoS 2; at QoS 0, once it was written to the socket. Each connection is fresh (clean
@@ -82,7 +84,7 @@ impl MqttSettings {
         })
     }
 
-    fn topic(&self, leaf: &str) -> String {
+    pub(crate) fn topic(&self, leaf: &str) -> String {
         format!(
             "{}/{}/{leaf}",
             self.config.topic_prefix,
@@ -90,7 +92,7 @@ impl MqttSettings {
         )
     }
 
-    fn client_id(&self) -> String {
+    pub(crate) fn client_id(&self) -> String {
         self.config
             .client_id
             .clone()
@@ -357,6 +359,7 @@ impl MqttSink {
         match EventKind::from_tag(kind) {
             Some(EventKind::Incident) => self.settings.topic("incidents"),
             Some(EventKind::Hook) => self.settings.topic("hooks"),
+            Some(EventKind::Proposal) => self.settings.topic("hooks/proposals"),
             // Alerts, and any tag a newer version wrote: never lose a record over its topic.
             Some(EventKind::Alert) | None => self.settings.topic("alerts"),
         }
@@ -532,6 +535,10 @@ mod tests {
         assert_eq!(
             sink.topic_for(EventKind::Hook as u8),
             "ops/seismo/web_1/hooks"
+        );
+        assert_eq!(
+            sink.topic_for(EventKind::Proposal as u8),
+            "ops/seismo/web_1/hooks/proposals"
         );
         assert_eq!(sink.settings.topic("status"), "ops/seismo/web_1/status");
         assert_eq!(sink.settings.client_id(), "seismo-web/1");

@@ -188,7 +188,7 @@ impl RunningSinks {
             }
             PreparedSink::Otlp(transport, backoff, outbox) => {
                 let handle = self.deliver(&outbox, OtlpSink::new(*transport), backoff, &restart);
-                (outbox, EventKind::ALERTS_AND_INCIDENTS, handle)
+                (outbox, EventKind::ALL, handle)
             }
             PreparedSink::Webhook(sink, backoff, outbox) => {
                 let kinds = sink.event_kinds();

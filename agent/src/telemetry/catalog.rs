@@ -10,6 +10,23 @@ use std::sync::Arc;
 
 use super::stats::{Labelled, SinkStats, Stats};
 
+/// The `result` labels of `seismo_hook_decisions_total`: applied, or why refused (the labels of
+/// `alerting::hooks::decisions::Refusal`).
+pub const HOOK_DECISION_RESULTS: &[&str] = &[
+    "approved",
+    "rejected",
+    "run",
+    "invalid",
+    "unsigned",
+    "bad_signature",
+    "replayed",
+    "unknown",
+    "expired",
+    "duplicate",
+    "busy",
+    "not_recorded",
+];
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Counter,
@@ -609,6 +626,16 @@ pub static FAMILIES: &[Family] = &[
         ),
     )
     ,
+    counter(
+        "seismo_hook_decisions_total",
+        "Decisions on remediation hooks (docs/alerts.md) by result: approved, rejected, run; or refused: invalid, unsigned, bad_signature, replayed, unknown, expired, duplicate, busy, not_recorded.",
+        Series::Tally(tally!(
+            hook_decisions,
+            "result",
+            HOOK_DECISION_RESULTS,
+            None
+        )),
+    ),
     counter(
         "seismo_reloads_total",
         "Configuration reloads (SIGHUP) by outcome: applied, refused (an invalid file, or a component that could not be set up: the running configuration was kept).",

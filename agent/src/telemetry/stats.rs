@@ -75,6 +75,8 @@ pub struct Stats {
     pub hook_runs_skipped_concurrency: AtomicU64,
     pub hook_runs_skipped_interval: AtomicU64,
     pub hook_runs_dry_run: AtomicU64,
+    /// Hook decisions by result: applied (approved, rejected, run) or why refused.
+    pub hook_decisions: Labelled,
     pub otlp_metric_exports: AtomicU64,
     pub otlp_metric_export_failures: AtomicU64,
     pub otlp_metric_series_refused: AtomicU64,

@@ -15,6 +15,10 @@ pub trait HookInput {
     fn kind(&self) -> HookOn;
     /// The alert or incident id, stable from firing to resolved.
     fn id(&self) -> &str;
+    /// For an alert, the incident it belongs to.
+    fn incident_id(&self) -> Option<&str> {
+        None
+    }
     fn host(&self) -> &str;
     fn state(&self) -> AlertState;
     fn severity(&self) -> Severity;
@@ -50,6 +54,10 @@ impl HookInput for AlertEvent {
 
     fn id(&self) -> &str {
         &self.alert_id
+    }
+
+    fn incident_id(&self) -> Option<&str> {
+        Some(self.incident_id.as_str()).filter(|i| !i.is_empty())
     }
 
     fn host(&self) -> &str {

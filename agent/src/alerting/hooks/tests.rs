@@ -40,11 +40,18 @@ fn alert(n: u32) -> AlertEvent {
     a
 }
 
+/// The next finished run (the `started` steps before it skipped).
 async fn next(h: &mut Hooks) -> HookOutcome {
-    tokio::time::timeout(Duration::from_secs(60), h.next_outcome())
-        .await
-        .expect("an outcome within 60 s")
-        .expect("the outcome channel is open")
+    loop {
+        let o = tokio::time::timeout(Duration::from_secs(60), h.next_outcome())
+            .await
+            .expect("an outcome within 60 s")
+            .expect("the outcome channel is open");
+        if o.phase == HookPhase::Finished {
+            return o;
+        }
+        assert_eq!(o.phase, HookPhase::Started, "{o:?}");
+    }
 }
 
 async fn wait_for(p: &Path) {
@@ -68,7 +75,7 @@ async fn env_and_stdin_carry_the_alert_and_the_outcome_describes_the_run() {
     let a = alert(1);
     h.dispatch(&a);
     let o = next(&mut h).await;
-    assert_eq!(o.result, HookResult::Ok, "{o:?}");
+    assert_eq!(o.result, Some(HookResult::Ok), "{o:?}");
     assert_eq!(
         (o.hook.as_str(), o.event, o.state),
         ("fix", "alert", "firing")
@@ -131,7 +138,7 @@ async fn runs_beyond_max_concurrent_are_skipped_and_counted() {
     assert_eq!(ids, ["log.app.errors_per_s@0", "log.app.errors_per_s@1"]);
     // Both finished: there is room again.
     h.dispatch(&alert(9));
-    assert_eq!(next(&mut h).await.result, HookResult::Ok);
+    assert_eq!(next(&mut h).await.result, Some(HookResult::Ok));
     assert_eq!(Stats::get(&stats.hook_runs_ok), 3);
     assert_eq!(Stats::get(&stats.hook_runs_skipped_concurrency), 3);
 }
@@ -145,7 +152,7 @@ async fn runs_within_min_interval_are_skipped_and_counted() {
         "min_interval = \"1h\"\nmax_concurrent = 10\n",
     );
     h.dispatch(&alert(1));
-    assert_eq!(next(&mut h).await.result, HookResult::Ok);
+    assert_eq!(next(&mut h).await.result, Some(HookResult::Ok));
     h.dispatch(&alert(2));
     h.dispatch(&alert(3));
     assert_eq!(Stats::get(&stats.hook_runs_skipped_interval), 2);
@@ -160,10 +167,10 @@ async fn dry_run_runs_nothing() {
     let (mut h, stats) = hooks(dir.path(), "touch \"$OUT/ran\"", "dry_run = true\n");
     h.dispatch(&alert(1));
     let o = next(&mut h).await;
-    assert_eq!(o.result, HookResult::DryRun);
+    assert_eq!(o.result, Some(HookResult::DryRun));
     assert_eq!((o.exit_code, o.duration_ms), (None, 0));
     h.dispatch(&alert(2));
-    assert_eq!(next(&mut h).await.result, HookResult::DryRun);
+    assert_eq!(next(&mut h).await.result, Some(HookResult::DryRun));
     // Give a wrongly started process time to show.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
@@ -226,11 +233,11 @@ async fn failures_and_timeouts_are_reported() {
     );
     h.dispatch(&alert(1));
     let o = next(&mut h).await;
-    assert_eq!((o.result, o.exit_code), (HookResult::Failed, Some(4)));
+    assert_eq!((o.result, o.exit_code), (Some(HookResult::Failed), Some(4)));
     assert_eq!(o.stderr, "bad\n");
     h.dispatch(&alert(2));
     let o = next(&mut h).await;
-    assert_eq!(o.result, HookResult::TimedOut);
+    assert_eq!(o.result, Some(HookResult::TimedOut));
     assert!(o.timed_out);
     assert_eq!(o.exit_signal.as_deref(), Some("SIGTERM"));
     assert_eq!(Stats::get(&stats.hook_runs_failed), 1);
@@ -252,7 +259,7 @@ async fn stopping_interrupts_running_hooks_and_reports_them() {
     let o = next(&mut h).await;
     assert_eq!(
         (o.result, o.event_id.as_str()),
-        (HookResult::Interrupted, "log.app.errors_per_s@1")
+        (Some(HookResult::Interrupted), "log.app.errors_per_s@1")
     );
     assert!(
         h.next_outcome().await.is_none(),

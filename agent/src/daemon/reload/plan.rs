@@ -6,7 +6,7 @@ use crate::pipeline::DetectorsReloaded;
 use crate::sinks::running::configured;
 
 /// Settings that only take effect at start-up: a reload keeps their running value.
-pub const RESTART_ONLY: [&str; 12] = [
+pub const RESTART_ONLY: [&str; 13] = [
     "agent.state_dir",
     "agent.host_name",
     "logging.format",
@@ -18,6 +18,7 @@ pub const RESTART_ONLY: [&str; 12] = [
     "http",
     "silences",
     "hooks",
+    "remediation",
     "sinks.webhook.outbox_max_bytes",
 ];
 
@@ -179,6 +180,7 @@ pub fn plan(old: &Config, mut new: Config) -> Plan {
     keep_running_value!("http", http);
     keep_running_value!("silences", silences);
     keep_running_value!("hooks", hooks);
+    keep_running_value!("remediation", remediation);
     // A webhook's outbox is opened with its bound once per run, like those of MQTT and OTLP.
     for n in &mut new.sinks.webhook {
         let Some(o) = old.sinks.webhook.iter().find(|o| o.name == n.name) else {

@@ -1,8 +1,9 @@
-//! The OTLP sink: alerts and incidents as OTLP log records to an OpenTelemetry collector, over gRPC or
+//! The OTLP sink: alerts, incidents and the steps of hook runs as OTLP log records to an OpenTelemetry collector, over gRPC or
 //! HTTP/protobuf, delivered from the sink's durable outbox by the shared delivery loop
 //! (`sinks::deliver`), which acknowledges a batch only when the collector accepted it and
 //! retries failures with backoff.
 
+pub mod hook_record;
 pub mod metrics;
 pub mod record;
 pub mod transport;
@@ -51,8 +52,11 @@ fn decode(r: &Record) -> Result<WireEvent, String> {
     match EventKind::from_tag(r.kind) {
         Some(EventKind::Alert) => WireAlert::decode(&r.payload).map(WireEvent::Alert),
         Some(EventKind::Incident) => WireIncident::decode(&r.payload).map(WireEvent::Incident),
-        _ => Err(format!(
-            "record kind {} is not an alert or an incident; the OTLP sink exports those only",
+        Some(EventKind::Hook | EventKind::Proposal) => {
+            hook_record::WireHook::decode(&r.payload).map(WireEvent::Hook)
+        }
+        None => Err(format!(
+            "record kind {} is not an alert, an incident or a hook run; the OTLP sink exports those only",
             r.kind
         )),
     }
@@ -129,9 +133,12 @@ mod tests {
             }
             other => panic!("expected a refusal, got {other:?}"),
         }
-        match s.deliver(&[record(9, EventKind::Hook as u8, b"{}")]).await {
+        match s.deliver(&[record(9, 99, b"{}")]).await {
             Err(DeliveryError::Rejected { count: 1, message }) => {
-                assert!(message.contains("an alert or an incident"), "{message}")
+                assert!(
+                    message.contains("an alert, an incident or a hook"),
+                    "{message}"
+                )
             }
             other => panic!("expected a refusal, got {other:?}"),
         }

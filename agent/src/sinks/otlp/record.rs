@@ -1,4 +1,5 @@
-//! How alert and incident events become OTLP log records (the mapping the README documents).
+//! How alert and incident events become OTLP log records (the mapping the README documents);
+//! hook runs in `hook_record.rs`.
 //!
 //! Severity: a firing `warning` is WARN (13); a firing `critical` is ERROR (17), not FATAL,
 //! because FATAL means the emitting application cannot go on, and it is the watched system that
@@ -134,6 +135,8 @@ impl WireIncident {
 pub enum WireEvent {
     Alert(WireAlert),
     Incident(WireIncident),
+    /// A step of a hook run (`hook_record.rs`).
+    Hook(super::hook_record::WireHook),
 }
 
 impl WireEvent {
@@ -142,6 +145,7 @@ impl WireEvent {
         match self {
             WireEvent::Alert(a) => &a.alert_id,
             WireEvent::Incident(i) => &i.incident_id,
+            WireEvent::Hook(h) => &h.event_id,
         }
     }
 }
@@ -219,6 +223,11 @@ impl RecordBuilder {
         match event {
             WireEvent::Alert(a) => self.alert(a),
             WireEvent::Incident(i) => self.incident(i),
+            WireEvent::Hook(h) => {
+                let mut r = self.logger.create_log_record();
+                super::hook_record::fill(&mut r, h);
+                r
+            }
         }
     }
 
