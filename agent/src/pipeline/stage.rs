@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use super::detectors::build_detector;
 use super::observer::Observer;
 use super::output::Output;
+use super::snapshot::{settings_hash, Encoded, Encoder, Loaded, Restored, Writer};
 use crate::alerting::hooks::Hooks;
 use crate::alerting::incidents::Incidents;
 use crate::alerting::lifecycle::Alerting;
@@ -45,6 +46,8 @@ pub struct DetectorsReloaded {
 struct Tracked {
     /// `None` when an override disables the signal: remembered so the globs are matched once.
     detector: Option<Box<dyn Detector>>,
+    /// [`settings_hash`] of the settings the detector was built with, saved beside it.
+    settings: u64,
     last_seen: Instant,
 }
 
@@ -66,6 +69,8 @@ pub struct Pipeline {
     silences: SilenceGate,
     /// For counting anomalies by severity (the same bound alerting uses).
     critical_score: f64,
+    /// Snapshots of the learned state: every `interval`, and at the end of [`Pipeline::run`].
+    snapshots: Option<(Writer, Duration)>,
 }
 
 impl Pipeline {
@@ -86,7 +91,91 @@ impl Pipeline {
                 Arc::clone(&stats),
             ),
             critical_score: config.alerting.critical_score.get(),
+            snapshots: None,
         }
+    }
+
+    /// Restores what `loaded` holds (see [`Pipeline::restore`]) and snapshots the learned
+    /// state into `dir` every `interval` and when the pipeline stops.
+    pub fn with_snapshots(
+        mut self,
+        dir: &std::path::Path,
+        interval: Duration,
+        loaded: Loaded,
+    ) -> Self {
+        for problem in &loaded.problems {
+            tracing::warn!(dir = %dir.display(), "snapshot of the learned state: {problem}");
+        }
+        let restored = self.restore(loaded, Instant::now());
+        if restored == Restored::default() {
+            tracing::info!(dir = %dir.display(), "no learned state to restore: every signal learns from its first points");
+        } else {
+            tracing::info!(dir = %dir.display(), "learned state restored: {}", restored.describe());
+        }
+        self.snapshots = Some((Writer::new(dir, Arc::clone(&self.stats)), interval));
+        self
+    }
+
+    /// Takes the signals, alerts and incidents of a snapshot. A signal is restored when its
+    /// effective detector settings are those it was saved with; otherwise it learns afresh.
+    /// Alert states and incidents are restored whatever the detectors: a firing alert keeps
+    /// its id and resolves through the signal's next normal points.
+    pub fn restore(&mut self, loaded: Loaded, now: Instant) -> Restored {
+        let mut done = Restored::default();
+        for (signal, settings, state) in loaded.signals {
+            let Some(current) = self.detectors.settings_for(&signal) else {
+                done.dropped += 1;
+                continue;
+            };
+            if settings_hash(&current) != settings {
+                done.settings_changed += 1;
+                if done.examples.len() < 3 {
+                    done.examples.push(signal.to_string());
+                }
+                continue;
+            }
+            if self.signals.len() >= self.detectors.max_signals
+                || self.signals.contains_key(&signal)
+            {
+                done.dropped += 1;
+                continue;
+            }
+            self.signals.insert(
+                signal,
+                Tracked {
+                    detector: Some(state.into_detector()),
+                    settings,
+                    last_seen: now,
+                },
+            );
+            Stats::add(&self.stats.signals_active, 1);
+            done.signals += 1;
+        }
+        for (signal, track) in loaded.alerts {
+            self.alerting.restore(signal, track);
+        }
+        done.alerts_firing = self.alerting.firing();
+        if let Some(incidents) = loaded.incidents {
+            self.incidents.restore(incidents);
+        }
+        done.incidents_open = self.incidents.open();
+        done
+    }
+
+    /// Encodes everything learned: each signal's detector (with its settings hash), each
+    /// signal's alert state, the open incidents.
+    pub fn snapshot(&self) -> Encoded {
+        let mut e = Encoder::new(now_ms());
+        for (signal, tracked) in &self.signals {
+            if let Some(d) = &tracked.detector {
+                e.signal(signal, tracked.settings, d.save());
+            }
+        }
+        for (signal, track) in self.alerting.tracks() {
+            e.alert(signal, track);
+        }
+        e.incidents(&self.incidents.save());
+        e.finish()
     }
 
     /// Runs `hooks` on the alert events (see `hooks/mod.rs`).
@@ -217,20 +306,20 @@ impl Pipeline {
                 }
                 return None;
             }
-            let detector =
-                self.detectors
-                    .settings_for(signal)
-                    .and_then(|s| match build_detector(&s) {
-                        Ok(d) => Some(d),
-                        Err(e) => {
-                            tracing::error!(signal = %signal, error = %e, "cannot build detector");
-                            None
-                        }
-                    });
+            let settings = self.detectors.settings_for(signal);
+            let hash = settings.as_ref().map_or(0, settings_hash);
+            let detector = settings.and_then(|s| match build_detector(&s) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    tracing::error!(signal = %signal, error = %e, "cannot build detector");
+                    None
+                }
+            });
             self.signals.insert(
                 Arc::clone(signal),
                 Tracked {
                     detector,
+                    settings: hash,
                     last_seen: now,
                 },
             );
@@ -300,6 +389,7 @@ impl Pipeline {
                 }
                 Some(s) => {
                     done.reset += 1;
+                    tracked.settings = settings_hash(&s);
                     match build_detector(&s) {
                         Ok(d) => Some(d),
                         Err(e) => {
@@ -344,6 +434,18 @@ impl Pipeline {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut hooks = self.hooks.take();
+        let mut snapshots = self.snapshots.take();
+        // The first tick of a tokio interval is immediate: start one interval from now.
+        let mut snapshot_tick = tokio::time::interval_at(
+            tokio::time::Instant::now()
+                + snapshots
+                    .as_ref()
+                    .map_or(Duration::from_secs(3600), |s| s.1),
+            snapshots
+                .as_ref()
+                .map_or(Duration::from_secs(3600), |s| s.1),
+        );
+        snapshot_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while host_open || logs_open {
             if self.detectors.idle_ttl != sweep_ttl {
                 sweep_ttl = self.detectors.idle_ttl;
@@ -371,6 +473,15 @@ impl Pipeline {
                     Err(RecvError::Closed) => { host_open = false; Vec::new() }
                 },
                 _ = sweep.tick() => self.evict_idle(Instant::now()),
+                _ = snapshot_tick.tick(), if snapshots.is_some() => {
+                    if let Some((writer, _)) = &mut snapshots {
+                        // A write still in flight (a slow disk) skips this one.
+                        if !writer.busy() {
+                            writer.start(self.snapshot());
+                        }
+                    }
+                    Vec::new()
+                }
                 Some(outcome) = next_outcome(&mut hooks) => {
                     let events = [Event::Hook(outcome)];
                     for o in &self.observers {
@@ -410,6 +521,12 @@ impl Pipeline {
             }
             // One hand-off per burst: outbox sinks store it with one fsync.
             out.send_all(events).await;
+        }
+        // A clean stop saves the latest state (all inputs are drained by now).
+        if let Some((mut writer, _)) = snapshots {
+            writer.flush().await;
+            writer.start(self.snapshot());
+            writer.flush().await;
         }
         // Runs still going are stopped; their outcomes still reach the sinks.
         if let Some(h) = &mut hooks {
@@ -513,6 +630,55 @@ mod tests {
         let (again, events) = p.reconfigure_detectors(&new);
         assert_eq!(again.kept, 3);
         assert!(events.is_empty());
+    }
+
+    #[test]
+    fn a_restored_pipeline_scores_at_once_and_resolves_the_alert_it_saved_firing() {
+        let config = "[detectors.defaults]\nkind = \"ewma\"\nwarmup = 30\n";
+        let (mut p, _) = pipeline(config);
+        feed(&mut p, "app.latency", 0, 60);
+        feed(&mut p, "app.other", 0, 60);
+        let now = Instant::now();
+        let fired = p.process(&sample("app.latency", 60_000, 1e6), now).unwrap();
+        assert_eq!(fired.state, AlertState::Firing);
+        let incident_events = p.incidents.on_alert(fired.clone());
+        assert_eq!(incident_events.len(), 2, "the alert opens an incident");
+        let bytes = p.snapshot().bytes;
+
+        // Another configuration for `app.other` only: it learns afresh, the rest is restored.
+        let (mut q, stats) = pipeline(&format!(
+            "{config}[[detectors.overrides]]\nsignals = [\"app.other\"]\nthreshold = 0.7\n"
+        ));
+        let loaded = super::super::snapshot::decode(&bytes);
+        assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+        let restored = q.restore(loaded, now);
+        assert_eq!(restored.signals, 1);
+        assert_eq!(restored.settings_changed, 1);
+        assert_eq!(restored.examples, ["app.other"]);
+        assert_eq!(restored.alerts_firing, 1);
+        assert_eq!(restored.incidents_open, 1);
+        assert_eq!(Stats::get(&stats.signals_active), 1);
+
+        // The next anomalous point is scored at once and is not a new alert; normal points
+        // resolve the saved alert under its id, and its incident with it.
+        assert!(q
+            .process(&sample("app.latency", 61_000, 1e6), now)
+            .is_none());
+        let mut events = Vec::new();
+        for i in 62..80 {
+            events.extend(q.process(&sample("app.latency", i * 1000, 100.0 + wiggle(i)), now));
+        }
+        assert_eq!(events.len(), 1, "{events:#?}");
+        assert_eq!(events[0].state, AlertState::Resolved);
+        assert_eq!(events[0].alert_id, fired.alert_id);
+        let out = q.incidents.on_alert(events.remove(0));
+        assert!(
+            matches!(&out[1], Event::Incident(i) if i.state == IncidentState::Resolved),
+            "{out:#?}"
+        );
+        // The changed signal warms up again: a spike is not scored.
+        assert!(q.process(&sample("app.other", 61_000, 1e6), now).is_none());
+        assert!(q.signals["app.other"].detector.is_some());
     }
 
     fn sample(signal: &str, ts_ms: i64, value: f64) -> Sample {
