@@ -369,7 +369,7 @@ pub struct Restored {
     pub signals: usize,
     /// Signals whose detector settings changed since the snapshot: they learn afresh.
     pub settings_changed: usize,
-    /// Signals now disabled, or past `max_signals`: not restored.
+    /// Signals now disabled, or past `max_signals`: no detector restored.
     pub dropped: usize,
     pub alerts_firing: usize,
     pub incidents_open: usize,

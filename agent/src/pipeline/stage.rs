@@ -123,33 +123,42 @@ impl Pipeline {
     pub fn restore(&mut self, loaded: Loaded, now: Instant) -> Restored {
         let mut done = Restored::default();
         for (signal, settings, state) in loaded.signals {
-            let Some(current) = self.detectors.settings_for(&signal) else {
-                done.dropped += 1;
-                continue;
-            };
-            if settings_hash(&current) != settings {
-                done.settings_changed += 1;
-                if done.examples.len() < 3 {
-                    done.examples.push(signal.to_string());
-                }
-                continue;
-            }
             if self.signals.len() >= self.detectors.max_signals
                 || self.signals.contains_key(&signal)
             {
                 done.dropped += 1;
                 continue;
             }
+            // Every saved signal is tracked again (a disabled one without a detector, a changed
+            // one with a fresh detector), so one that is never reported again is forgotten
+            // after `idle_ttl` and its restored alert resolved, as if the agent had not stopped.
+            let current = self.detectors.settings_for(&signal);
+            let (detector, settings) = match current {
+                None => {
+                    done.dropped += 1;
+                    (None, 0)
+                }
+                Some(s) if settings_hash(&s) == settings => {
+                    done.signals += 1;
+                    (Some(state.into_detector()), settings)
+                }
+                Some(s) => {
+                    done.settings_changed += 1;
+                    if done.examples.len() < 3 {
+                        done.examples.push(signal.to_string());
+                    }
+                    (build_detector(&s).ok(), settings_hash(&s))
+                }
+            };
             self.signals.insert(
                 signal,
                 Tracked {
-                    detector: Some(state.into_detector()),
+                    detector,
                     settings,
                     last_seen: now,
                 },
             );
             Stats::add(&self.stats.signals_active, 1);
-            done.signals += 1;
         }
         for (signal, track) in loaded.alerts {
             self.alerting.restore(signal, track);
@@ -657,7 +666,7 @@ mod tests {
         assert_eq!(restored.examples, ["app.other"]);
         assert_eq!(restored.alerts_firing, 1);
         assert_eq!(restored.incidents_open, 1);
-        assert_eq!(Stats::get(&stats.signals_active), 1);
+        assert_eq!(Stats::get(&stats.signals_active), 2);
 
         // The next anomalous point is scored at once and is not a new alert; normal points
         // resolve the saved alert under its id, and its incident with it.
@@ -679,6 +688,26 @@ mod tests {
         // The changed signal warms up again: a spike is not scored.
         assert!(q.process(&sample("app.other", 61_000, 1e6), now).is_none());
         assert!(q.signals["app.other"].detector.is_some());
+    }
+
+    #[test]
+    fn a_restored_alert_whose_signal_never_comes_back_resolves_after_idle_ttl() {
+        let config =
+            "[detectors]\nidle_ttl = \"1m\"\n[detectors.defaults]\nkind = \"ewma\"\nwarmup = 5\n";
+        let (mut p, _) = pipeline(config);
+        feed(&mut p, "gone", 0, 20);
+        let now = Instant::now();
+        let fired = p.process(&sample("gone", 20_000, 1e6), now).unwrap();
+        // Restored under another detector setting: the signal is still tracked, and forgotten
+        // (its alert resolved) when it is not reported for `idle_ttl`.
+        let (mut q, _) = pipeline(&format!("{config}threshold = 0.7\n"));
+        let restored = q.restore(super::super::snapshot::decode(&p.snapshot().bytes), now);
+        assert_eq!((restored.signals, restored.settings_changed), (0, 1));
+        assert!(q.evict_idle(now + Duration::from_secs(30)).is_empty());
+        let events = q.evict_idle(now + Duration::from_secs(61));
+        assert_eq!(events.len(), 1, "{events:#?}");
+        assert_eq!(events[0].state, AlertState::Resolved);
+        assert_eq!(events[0].alert_id, fired.alert_id);
     }
 
     fn sample(signal: &str, ts_ms: i64, value: f64) -> Sample {
