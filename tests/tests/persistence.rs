@@ -94,6 +94,8 @@ impl Setup {
                 ("kind = \"ensemble\"", "kind = \"ewma\"\nwarmup = 20"),
                 ("cooldown = \"1m\"", "cooldown = \"0s\""),
                 ("snapshot_interval = \"1m\"", "snapshot_interval = \"1s\""),
+                // Long enough that a new-template alert still fires across a restart.
+                ("resolve_after = 3", "resolve_after = 8"),
             ],
         );
         config = config.replacen(
@@ -104,7 +106,7 @@ impl Setup {
         assert!(config.contains("[sources.host]\nenabled = false"));
         config.push_str(&format!(
             "\n[[sources.scrape]]\nname = \"e2e\"\nurl = \"{}\"\ninterval = \"1s\"\n\n\
-             [[sources.files]]\nname = \"app\"\npaths = [\"{}\"]\nstart_at = \"beginning\"\ninterval = \"1s\"\n{extra}",
+             [[sources.files]]\nname = \"app\"\npaths = [\"{}\"]\nstart_at = \"beginning\"\ninterval = \"1s\"\nnew_template_warmup = 3\n{extra}",
             self.url,
             self.log.display()
         ));
@@ -309,6 +311,46 @@ fn sigkill_while_an_alert_fires_keeps_it_its_id_and_the_templates() {
 #[test]
 fn a_clean_stop_and_start_keeps_the_alert_and_the_learned_state() {
     restart_keeps_a_firing_alert_and_resumes_scoring(false);
+}
+
+#[test]
+fn sigkill_while_a_new_template_alert_fires_resolves_it_once_under_its_id() {
+    let s = Setup::new();
+    // Warm: past the source's 3-interval warm-up for new templates.
+    let (mut first, addr, _) = warm_agent(&s);
+    append(&s.log, "disk /dev/sda1 is full\n");
+    let fired = first
+        .wait_stdout(WAIT, |l| {
+            l.contains("\"kind\":\"alert\"")
+                && l.contains("\"state\":\"firing\"")
+                && l.contains(".new\"")
+        })
+        .unwrap_or_else(|| panic!("no new-template alert: {:#?}", first.seen_stdout));
+    let fired: serde_json::Value = serde_json::from_str(&fired).unwrap();
+    let signal = fired["signal"].as_str().unwrap().to_owned();
+    // Its alert state and the template's countdown are saved (snapshot, template state).
+    wait_snapshots(addr, 2.0);
+    first.signal(libc::SIGKILL);
+    first.wait_exit(Duration::from_secs(10));
+    assert!(
+        !alerts(&first, &signal)
+            .iter()
+            .any(|e| e["state"] == "resolved"),
+        "resolved before the restart: make resolve_after longer"
+    );
+
+    let (mut second, _) = Agent::start_serving(&s.config, None, WAIT);
+    second
+        .wait_stdout(WAIT, |l| {
+            l.contains("\"state\":\"resolved\"") && l.contains(&format!("\"{signal}\""))
+        })
+        .unwrap_or_else(|| panic!("never resolved: {:#?}", second.seen_stdout));
+    std::thread::sleep(Duration::from_secs(2));
+    second.stop(Duration::from_secs(10));
+    let events = alerts(&second, &signal);
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0]["state"], "resolved");
+    assert_eq!(events[0]["alert_id"], fired["alert_id"]);
 }
 
 #[test]
