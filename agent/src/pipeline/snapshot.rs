@@ -432,6 +432,24 @@ mod tests {
     }
 
     #[test]
+    fn any_cut_or_flipped_byte_is_reported_never_a_panic() {
+        let whole = snapshot();
+        for cut in 0..whole.len() {
+            let l = decode(&whole[..cut]);
+            assert!(!l.problems.is_empty(), "a cut at {cut} went unnoticed");
+        }
+        for at in 0..whole.len() {
+            let mut b = whole.clone();
+            b[at] ^= 0x41;
+            let l = decode(&b);
+            assert!(
+                !l.problems.is_empty() || l.signals.len() == 3,
+                "a flip at {at} lost a signal silently"
+            );
+        }
+    }
+
+    #[test]
     fn damage_costs_only_what_it_touches() {
         let whole = snapshot();
         // A flipped byte in the second signal's record: the others are restored.
