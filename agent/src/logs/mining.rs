@@ -389,7 +389,8 @@ impl Source {
             };
             normals.push((s, point, self.evidence(Some(*id), self.templates.get(id))));
             if let Some(left) = self.resolving.get_mut(id) {
-                *left = left.saturating_sub(1);
+                // Restored countdowns start again from the full count (see `templates.rs`).
+                *left = (*left).min(resolve_after).saturating_sub(1);
             }
         }
         self.resolving.retain(|_, left| *left > 0);

@@ -35,6 +35,9 @@ struct SavedIn {
     resolving: Vec<(u64, u32)>,
 }
 
+/// The countdown of a restored new-template alert: the full `resolve_after`, whatever it is.
+const RESTORED: u32 = u32::MAX;
+
 /// A source's learned state, read back.
 pub(crate) struct LearnedSource {
     pub(crate) miner: TemplateMiner,
@@ -113,10 +116,15 @@ pub(crate) fn load(config: MinerConfig, bytes: &[u8]) -> Result<LearnedSource, S
     let live = |id: &u64| miner.template(*id).is_some();
     Ok(LearnedSource {
         rank: saved.rank.into_iter().filter(|(id, _)| live(id)).collect(),
+        // The alert's own count of normal intervals (in the pipeline's snapshot) was saved at
+        // another moment than this countdown: the countdown starts again from the full
+        // `resolve_after` (clamped at the next interval), so the alert gets all the normal
+        // intervals it may still need. Extra ones after it resolved change nothing.
         resolving: saved
             .resolving
             .into_iter()
             .filter(|(id, _)| live(id))
+            .map(|(id, _)| (id, RESTORED))
             .collect(),
         miner,
     })
@@ -155,7 +163,7 @@ mod tests {
             "same ids, counts, texts, recency"
         );
         assert_eq!(back.rank, rank);
-        assert_eq!(back.resolving, resolving);
+        assert_eq!(back.resolving, HashMap::from([(4, RESTORED)]));
         // New lines of the saved templates match them; a new template gets a new id.
         let mut live = m;
         for line in [

@@ -43,6 +43,16 @@ pub struct DetectorsReloaded {
     pub disabled: usize,
 }
 
+/// A snapshot being encoded between events: its encoder and the signals still to encode.
+struct InProgress {
+    encoder: Encoder,
+    left: Vec<Arc<str>>,
+}
+
+/// Signals encoded per step of a snapshot: about 13 ms with the default ensemble (see the
+/// `snapshot` bench), so inputs wait at most that long for a snapshot.
+const SNAPSHOT_SLICE: usize = 500;
+
 struct Tracked {
     /// `None` when an override disables the signal: remembered so the globs are matched once.
     detector: Option<Box<dyn Detector>>,
@@ -174,17 +184,47 @@ impl Pipeline {
     /// Encodes everything learned: each signal's detector (with its settings hash), each
     /// signal's alert state, the open incidents.
     pub fn snapshot(&self) -> Encoded {
-        let mut e = Encoder::new(now_ms());
-        for (signal, tracked) in &self.signals {
-            if let Some(d) = &tracked.detector {
-                e.signal(signal, tracked.settings, d.save());
+        let mut p = self.start_snapshot();
+        loop {
+            if let Some(done) = self.snapshot_step(&mut p, usize::MAX) {
+                return done;
             }
         }
+    }
+
+    /// A snapshot to encode a slice at a time ([`Pipeline::snapshot_step`]), so that the
+    /// pipeline serves its inputs in between.
+    fn start_snapshot(&self) -> InProgress {
+        InProgress {
+            encoder: Encoder::new(now_ms()),
+            left: self.signals.keys().cloned().collect(),
+        }
+    }
+
+    /// Encodes up to `slice` more signals of `p`; once none are left, the alert states and
+    /// incidents (as they are now), and returns the finished snapshot. A signal forgotten in
+    /// between is left out; one that appeared waits for the next snapshot.
+    fn snapshot_step(&self, p: &mut InProgress, slice: usize) -> Option<Encoded> {
+        let from = p.left.len().saturating_sub(slice);
+        for signal in p.left.drain(from..) {
+            if let Some(Tracked {
+                detector: Some(d),
+                settings,
+                ..
+            }) = self.signals.get(&signal)
+            {
+                p.encoder.signal(&signal, *settings, d.save());
+            }
+        }
+        if !p.left.is_empty() {
+            return None;
+        }
+        let mut e = std::mem::replace(&mut p.encoder, Encoder::new(0));
         for (signal, track) in self.alerting.tracks() {
             e.alert(signal, track);
         }
         e.incidents(&self.incidents.save());
-        e.finish()
+        Some(e.finish())
     }
 
     /// Runs `hooks` on the alert events (see `hooks/mod.rs`).
@@ -455,6 +495,7 @@ impl Pipeline {
                 .map_or(Duration::from_secs(3600), |s| s.1),
         );
         snapshot_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut encoding: Option<InProgress> = None;
         while host_open || logs_open {
             if self.detectors.idle_ttl != sweep_ttl {
                 sweep_ttl = self.detectors.idle_ttl;
@@ -482,12 +523,22 @@ impl Pipeline {
                     Err(RecvError::Closed) => { host_open = false; Vec::new() }
                 },
                 _ = sweep.tick() => self.evict_idle(Instant::now()),
-                _ = snapshot_tick.tick(), if snapshots.is_some() => {
-                    if let Some((writer, _)) = &mut snapshots {
-                        // A write still in flight (a slow disk) skips this one.
-                        if !writer.busy() {
-                            writer.start(self.snapshot());
-                        }
+                _ = snapshot_tick.tick(), if snapshots.is_some() && encoding.is_none() => {
+                    // A write still in flight (a slow disk) skips this one.
+                    if snapshots.as_ref().is_some_and(|(w, _)| !w.busy()) {
+                        encoding = Some(self.start_snapshot());
+                    }
+                    Vec::new()
+                }
+                // One slice of the snapshot being encoded; ready at once, so it takes turns
+                // with the inputs (select! picks among ready branches at random).
+                _ = std::future::ready(()), if encoding.is_some() => {
+                    let done = encoding
+                        .as_mut()
+                        .and_then(|p| self.snapshot_step(p, SNAPSHOT_SLICE));
+                    if let (Some(done), Some((writer, _))) = (done, &mut snapshots) {
+                        encoding = None;
+                        writer.start(done);
                     }
                     Vec::new()
                 }
@@ -688,6 +739,37 @@ mod tests {
         // The changed signal warms up again: a spike is not scored.
         assert!(q.process(&sample("app.other", 61_000, 1e6), now).is_none());
         assert!(q.signals["app.other"].detector.is_some());
+    }
+
+    #[test]
+    fn a_snapshot_encoded_in_slices_holds_what_one_encoded_at_once_does() {
+        let (mut p, _) = pipeline("[detectors.defaults]\nkind = \"ewma\"\nwarmup = 5\n");
+        for name in ["a", "b", "c", "d", "e"] {
+            feed(&mut p, name, 0, 20);
+        }
+        let mut progress = p.start_snapshot();
+        // A signal forgotten in between is left out.
+        p.signals.remove("c");
+        let mut steps = 1;
+        let sliced = loop {
+            match p.snapshot_step(&mut progress, 2) {
+                Some(done) => break done,
+                None => steps += 1,
+            }
+        };
+        assert_eq!(steps, 3);
+        let names = |bytes: &[u8]| {
+            let mut n: Vec<String> = super::super::snapshot::decode(bytes)
+                .signals
+                .into_iter()
+                .map(|s| s.0.to_string())
+                .collect();
+            n.sort();
+            n
+        };
+        assert_eq!(names(&sliced.bytes), ["a", "b", "d", "e"]);
+        assert_eq!(names(&sliced.bytes), names(&p.snapshot().bytes));
+        assert_eq!(sliced.signals, 4);
     }
 
     #[test]

@@ -520,7 +520,7 @@ pub static FAMILIES: &[Family] = &[
     ),
     gauge(
         "seismo_snapshot_duration_seconds",
-        "Time the last snapshot took: encoding in the pipeline, then writing and syncing it off the pipeline.",
+        "Time the last snapshot took, from its start to its write being durable: encoded in slices of 500 signals between the pipeline's events, then written and synced off the pipeline.",
         Series::One(Field {
             field: "snapshot_micros",
             summary: None,

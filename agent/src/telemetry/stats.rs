@@ -78,8 +78,8 @@ pub struct Stats {
     /// Snapshots of the learned state written, and those that failed (disk full, I/O).
     pub snapshots_written: AtomicU64,
     pub snapshot_errors: AtomicU64,
-    /// The last snapshot written: its size, its signals, and how long it took (µs: encoding
-    /// in the pipeline plus the write and fsync off it).
+    /// The last snapshot written: its size, its signals, and how long it took (µs, from its
+    /// start to its write being durable).
     pub snapshot_bytes: AtomicU64,
     pub snapshot_signals: AtomicU64,
     pub snapshot_micros: AtomicU64,
