@@ -10,7 +10,8 @@
 //! signals after the cut, and the rest is restored. A whole file that cannot be used (bad
 //! magic, another format version) is set aside as `learned.snapshot.unreadable`.
 //!
-//! The pipeline encodes a snapshot in its own task (a copy-free walk of its state); the write
+//! The pipeline encodes a snapshot in its own task (a copy-free walk of its state, in slices
+//! that take turns with its inputs: `stage.rs`); the write
 //! (temporary file, fsync, rename, fsync of the directory) runs on a blocking thread, so the
 //! previous snapshot stays whole until the new one is durable, also when the disk is full.
 
