@@ -2,6 +2,7 @@
 //! the ones marked required.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -32,7 +33,7 @@ pub struct Config {
 }
 
 /// `[agent]`
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AgentConfig {
     /// The host name put on every alert; the system's host name when absent.
@@ -42,6 +43,20 @@ pub struct AgentConfig {
     /// `/var/lib/seismo` when running as root, else `$XDG_STATE_HOME/seismo`.
     #[serde(deserialize_with = "crate::values::absolute_path_opt")]
     pub state_dir: Option<PathBuf>,
+    /// How often the learned state (detectors, alerts, incidents) is snapshotted to the state
+    /// directory, besides at a clean stop: 1 s to 1 h.
+    #[serde(deserialize_with = "crate::values::snapshot_interval")]
+    pub snapshot_interval: Duration,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            host_name: None,
+            state_dir: None,
+            snapshot_interval: Duration::from_secs(60),
+        }
+    }
 }
 
 /// `[logging]`

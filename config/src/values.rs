@@ -197,6 +197,12 @@ duration_field!(
     Duration::from_secs(28 * 24 * 3600)
 );
 duration_field!(
+    /// How often the learned state is snapshotted: 1 s to 1 h.
+    snapshot_interval,
+    Duration::from_secs(1),
+    Duration::from_secs(3600)
+);
+duration_field!(
     /// How long an unseen signal's state is kept: 1 min to 30 days.
     idle_ttl,
     Duration::from_secs(60),

@@ -7,12 +7,14 @@
 //! z-score becomes a score with [`crate::score_from_z`]: the same log-scaled tail probability
 //! as every other detector, so one threshold means the same rarity everywhere.
 
+use serde::{Deserialize, Serialize};
+
 use crate::score::score_from_z;
 
 /// Below this many points the tail is not trusted and scores are 0.
 const MIN_POINTS: u32 = 16;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct LogTail {
     alpha: f64,
     mean: f64,

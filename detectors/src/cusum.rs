@@ -13,6 +13,8 @@
 //! with the defaults (`k = 0.5`, `h = 10`) the in-control false-alarm run length is over 10^5
 //! points. Timestamps are not used.
 
+use serde::{Deserialize, Serialize};
+
 use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
 use crate::param::{self, InvalidParam};
 use crate::scale::{self, MEAN_ABS_TO_SIGMA};
@@ -26,7 +28,7 @@ const CLIP: f64 = 4.0;
 const FAST_ALPHA: f64 = 0.25;
 
 /// Parameters of [`Cusum`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct CusumParams {
     /// Smoothing of the slow level and spread, (0, 1].
     pub alpha: f64,
@@ -80,7 +82,7 @@ impl CusumParams {
 }
 
 /// Two-sided CUSUM detector; see the module documentation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Cusum {
     params: CusumParams,
     z_threshold: f64,
@@ -156,6 +158,10 @@ impl Cusum {
 }
 
 impl Detector for Cusum {
+    fn save(&self) -> crate::SavedDetector<'_> {
+        crate::SavedDetector::Cusum(self)
+    }
+
     fn observe(&mut self, _ts_ms: i64, value: f64) -> Verdict {
         if skip_non_finite(value, &mut self.skipped) {
             return Verdict::Skipped;

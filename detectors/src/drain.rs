@@ -327,6 +327,11 @@ impl TemplateMiner {
         self.live == 0
     }
 
+    /// The id the next new template gets (ids are never reused).
+    pub fn next_id(&self) -> u64 {
+        self.next_id
+    }
+
     /// Templates evicted since this miner was created (not persisted).
     pub fn evictions(&self) -> u64 {
         self.evictions
@@ -750,6 +755,57 @@ impl TemplateMiner {
                 }
             }
         }
+    }
+
+    /// A miner holding `templates` — `(id, count, text)`, the text as [`TemplateInfo`] gives
+    /// it, least recently used first — that numbers new templates from `next_id`. Each template
+    /// is placed in the tree as a new one with its text would be, so a saved template list
+    /// outlives changes to the tree (see the agent's `logs/templates.rs`).
+    pub fn with_templates<'t>(
+        config: MinerConfig,
+        next_id: u64,
+        templates: impl IntoIterator<Item = (u64, u64, &'t str)>,
+    ) -> Result<Self, StateError> {
+        config.validate()?;
+        if next_id == 0 || next_id > MAX_ID {
+            return Err(StateError::Malformed("next template id out of range"));
+        }
+        let mut miner = Self::with_valid_config(config);
+        miner.next_id = next_id;
+        for (id, count, text) in templates {
+            if id == 0 || id >= next_id || miner.by_id.contains_key(&id) {
+                return Err(StateError::Malformed(
+                    "template id out of range or repeated",
+                ));
+            }
+            let mut spans = Vec::new();
+            let mut at = 0u32;
+            for t in text.split(' ').filter(|_| !text.is_empty()) {
+                let end = at + t.len() as u32;
+                spans.push((at, end));
+                at = end + 1;
+            }
+            let hashes: Vec<u64> = text
+                .split(' ')
+                .filter(|_| !text.is_empty())
+                .map(token_hash)
+                .collect();
+            let tokens = Tokens {
+                text,
+                spans: &spans,
+                hashes: &hashes,
+            };
+            let leaf = miner.insert_path(&tokens);
+            let toks = (0..tokens.len())
+                .map(|i| Box::from(tokens.get(i)))
+                .collect();
+            miner.insert_cluster(id, toks, count, leaf);
+            while miner.live > miner.config.max_clusters {
+                miner.evict_lru();
+            }
+        }
+        miner.evictions = 0;
+        Ok(miner)
     }
 
     /// The miner's state: templates with their ids, counts, tree positions and recency, and

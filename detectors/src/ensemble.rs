@@ -51,6 +51,8 @@
 //! defaults; labels are never read while scoring). State: about 22 KiB per signal with the
 //! defaults (see the `detectors` bench).
 
+use serde::{Deserialize, Serialize};
+
 use crate::cusum::{Cusum, CusumParams};
 use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
 use crate::evidence::{Component, Evidence, Finding};
@@ -88,7 +90,7 @@ const LEVEL_MIN_Z: f64 = 1.0;
 const SHIFT_MIN_POINTS: usize = 2;
 
 /// Parameters of [`Ensemble`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct EnsembleParams {
     /// Points learned before the first score, 2..=100000.
     pub warmup: usize,
@@ -147,7 +149,7 @@ impl EnsembleParams {
 }
 
 /// The default detector; see the module documentation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Ensemble {
     params: EnsembleParams,
     mad: SlidingMad,
@@ -382,7 +384,7 @@ impl Ensemble {
 /// How surprising one component's evidence is against its own past (see the module
 /// documentation): its score averaged over the last few points, compared with the running mean
 /// and spread of that average, kept only when it beats a slowly forgotten record.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 struct Surprise {
     recent: [f64; EVIDENCE_POINTS],
     sum: f64,
@@ -427,6 +429,10 @@ impl Surprise {
 }
 
 impl Detector for Ensemble {
+    fn save(&self) -> crate::SavedDetector<'_> {
+        crate::SavedDetector::Ensemble(self)
+    }
+
     fn observe(&mut self, ts_ms: i64, value: f64) -> Verdict {
         if skip_non_finite(value, &mut self.skipped) {
             return Verdict::Skipped;

@@ -27,6 +27,8 @@
 //! Timestamps are not used: the averages weight points, not time, which suits sources that
 //! sample at a fixed period. Gaps and out-of-order timestamps therefore cannot disturb the state.
 
+use serde::{Deserialize, Serialize};
+
 use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
 use crate::param::{self, InvalidParam};
 use crate::scale::{self, MAD_TO_SIGMA, MEAN_ABS_TO_SIGMA, SCALE_EPSILON};
@@ -35,7 +37,7 @@ use crate::score::{score_from_z, z_for_score};
 const NAME: &str = "ewma";
 
 /// Parameters of [`RobustEwma`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct EwmaParams {
     /// Smoothing of the level and scale, in `(0, 1]`. The memory is about `1 / alpha` points.
     pub alpha: f64,
@@ -82,7 +84,7 @@ impl EwmaParams {
 }
 
 /// Robust EWMA z-score detector; see the module documentation for the algorithm.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RobustEwma {
     params: EwmaParams,
     /// `|z|` at which a point reaches `params.threshold`, for the expected range.
@@ -91,7 +93,7 @@ pub struct RobustEwma {
     skipped: u64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 enum State {
     /// The finite values seen so far, fewer than `warmup`.
     WarmingUp(Vec<f64>),
@@ -137,6 +139,10 @@ impl RobustEwma {
 }
 
 impl Detector for RobustEwma {
+    fn save(&self) -> crate::SavedDetector<'_> {
+        crate::SavedDetector::Ewma(self)
+    }
+
     fn observe(&mut self, _ts_ms: i64, value: f64) -> Verdict {
         if skip_non_finite(value, &mut self.skipped) {
             return Verdict::Skipped;

@@ -22,6 +22,8 @@
 //! is deterministic. State: the raw history (`8 * train_size` bytes) and the model (k × 7 numbers);
 //! the training matrix exists only during a fit.
 
+use serde::{Deserialize, Serialize};
+
 use smartcore::cluster::kmeans::{KMeans, KMeansParameters};
 use smartcore::linalg::basic::matrix::DenseMatrix;
 
@@ -42,7 +44,7 @@ const SPAN: usize = 9;
 const MAX_ITER: usize = 10;
 
 /// Parameters of [`KMeansDetector`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct KMeansParams {
     /// Clusters, 2..=32.
     pub k: usize,
@@ -91,7 +93,7 @@ impl KMeansParams {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Model {
     centroids: Vec<[f64; DIMS]>,
     /// Per-dimension centre and spread of the training features.
@@ -101,7 +103,7 @@ struct Model {
 }
 
 /// k-means novelty detector; see the module documentation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KMeansDetector {
     params: KMeansParams,
     history: Ring,
@@ -279,6 +281,10 @@ pub(crate) fn pattern(z: f64) -> Finding {
 }
 
 impl Detector for KMeansDetector {
+    fn save(&self) -> crate::SavedDetector<'_> {
+        crate::SavedDetector::KMeans(self)
+    }
+
     fn observe(&mut self, _ts_ms: i64, value: f64) -> Verdict {
         if skip_non_finite(value, &mut self.skipped) {
             return Verdict::Skipped;

@@ -13,6 +13,8 @@
 //!
 //! Timestamps are not used. State: `8 * (memory + window)` bytes of history.
 
+use serde::{Deserialize, Serialize};
+
 use crate::calibration::LogTail;
 use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
 use crate::param::{self, InvalidParam};
@@ -27,7 +29,7 @@ const SPREAD_ALPHA: f64 = 0.01;
 const TAIL_ALPHA: f64 = 0.01;
 
 /// Parameters of [`KnnConformal`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct KnnParams {
     /// Values in a context, 2..=64.
     pub window: usize,
@@ -74,7 +76,7 @@ impl KnnParams {
 }
 
 /// k-nearest-neighbour context detector; see the module documentation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KnnConformal {
     params: KnnParams,
     history: Ring,
@@ -158,6 +160,10 @@ impl KnnConformal {
 }
 
 impl Detector for KnnConformal {
+    fn save(&self) -> crate::SavedDetector<'_> {
+        crate::SavedDetector::Knn(self)
+    }
+
     fn observe(&mut self, _ts_ms: i64, value: f64) -> Verdict {
         if skip_non_finite(value, &mut self.skipped) {
             return Verdict::Skipped;

@@ -34,6 +34,7 @@ mod period;
 mod scale;
 mod score;
 mod seasonal;
+mod state;
 #[cfg(test)]
 mod synth;
 mod window;
@@ -52,3 +53,4 @@ pub use param::InvalidParam;
 pub use parse_accuracy::{csv_rows, grouping_accuracy, loghub_event_ids};
 pub use score::{score_from_z, z_for_score};
 pub use seasonal::{Seasonal, SeasonalParams};
+pub use state::{DetectorState, SavedDetector};

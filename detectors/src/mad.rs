@@ -12,6 +12,8 @@
 //! Timestamps are not used. State: the window twice (in arrival order and sorted),
 //! `16 * window` bytes.
 
+use serde::{Deserialize, Serialize};
+
 use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
 use crate::evidence::Finding;
 use crate::param::{self, InvalidParam};
@@ -22,7 +24,7 @@ use crate::window::Ring;
 const NAME: &str = "mad";
 
 /// Parameters of [`SlidingMad`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MadParams {
     /// Values the median and MAD are taken over, 8..=4096.
     pub window: usize,
@@ -72,7 +74,7 @@ impl MadParams {
 }
 
 /// Sliding-window median/MAD detector; see the module documentation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SlidingMad {
     params: MadParams,
     z_threshold: f64,
@@ -178,6 +180,10 @@ fn median_and_sigma(sorted: &[f64]) -> (f64, f64) {
 }
 
 impl Detector for SlidingMad {
+    fn save(&self) -> crate::SavedDetector<'_> {
+        crate::SavedDetector::Mad(self)
+    }
+
     fn observe(&mut self, _ts_ms: i64, value: f64) -> Verdict {
         if skip_non_finite(value, &mut self.skipped) {
             return Verdict::Skipped;

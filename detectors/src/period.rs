@@ -18,6 +18,8 @@
 //! milliseconds. State: `8 * HISTORY` bytes plus a few scalars. Cost: one autocorrelation
 //! (about `0.28 * HISTORY^2` multiply-adds) every `CHECK_EVERY * factor` points.
 
+use serde::{Deserialize, Serialize};
+
 /// Entries of the downsampled history.
 const HISTORY: usize = 512;
 /// Entries between two analyses.
@@ -33,7 +35,7 @@ const NEAR_BEST: f64 = 0.9;
 /// Smoothing of the sampling step estimate.
 const STEP_ALPHA: f64 = 0.05;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct PeriodFinder {
     history: Vec<f64>,
     /// Points averaged per history entry.

@@ -20,6 +20,8 @@
 //! updates the slot its timestamp belongs to. State: four small arrays and the period finder's
 //! history (about 9 KiB by default).
 
+use serde::{Deserialize, Serialize};
+
 use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
 use crate::evidence::Finding;
 use crate::param::{self, InvalidParam};
@@ -41,7 +43,7 @@ const MIN_PERIOD_MS: i64 = 1000;
 const MAX_PERIOD_MS: i64 = 28 * DAY_MS;
 
 /// Parameters of [`Seasonal`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SeasonalParams {
     /// Slots per day, 4..=1440 (48 = half-hour slots); 0 disables the daily profile.
     pub daily_bins: usize,
@@ -107,14 +109,14 @@ impl SeasonalParams {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 struct Slot {
     level: f64,
     n: u32,
 }
 
 /// One profile: its slots (one for the flat profile) and its recent error.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Profile {
     slots: Vec<Slot>,
     /// Slot width in ms; the period is `slots.len() * width`. 0 for the flat profile.
@@ -149,7 +151,7 @@ impl Profile {
 }
 
 /// Daily/weekly/flat profile detector; see the module documentation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Seasonal {
     params: SeasonalParams,
     z_threshold: f64,
@@ -340,6 +342,10 @@ impl Seasonal {
 }
 
 impl Detector for Seasonal {
+    fn save(&self) -> crate::SavedDetector<'_> {
+        crate::SavedDetector::Seasonal(self)
+    }
+
     fn observe(&mut self, ts_ms: i64, value: f64) -> Verdict {
         if skip_non_finite(value, &mut self.skipped) {
             return Verdict::Skipped;

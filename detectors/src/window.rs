@@ -4,6 +4,9 @@
 //! slice ([`Ring::as_slice`]): detectors scan windows of it without a modulo per element. That
 //! doubles the memory, which is cheaper than the time saved on every point.
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+// Snapshots carry only the contents (see the `Serialize` impl below), not the doubled buffer.
 #[derive(Debug, Clone)]
 pub(crate) struct Ring {
     buf: Vec<f64>,
@@ -65,6 +68,36 @@ impl Ring {
         self.buf.capacity() * std::mem::size_of::<f64>()
     }
 }
+
+/// A ring is saved as its capacity and its contents, oldest first: half the buffer's size,
+/// and only what was learned while it fills.
+impl Serialize for Ring {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (self.cap, self.as_slice()).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Ring {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (cap, values): (usize, Vec<f64>) = Deserialize::deserialize(d)?;
+        // A capacity from the detector's own (validated) parameters is far below this bound;
+        // a larger one means a damaged snapshot, not a reason to allocate without limit.
+        if cap == 0 || cap > MAX_SAVED_CAP || values.len() > cap {
+            return Err(serde::de::Error::custom(format!(
+                "ring of capacity {cap} holding {} values",
+                values.len()
+            )));
+        }
+        let mut ring = Ring::new(cap);
+        for v in values {
+            ring.push(v);
+        }
+        Ok(ring)
+    }
+}
+
+/// The largest ring capacity a snapshot may ask for (the detectors' windows stay far below).
+const MAX_SAVED_CAP: usize = 1 << 24;
 
 #[cfg(test)]
 mod tests {

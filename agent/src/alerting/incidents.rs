@@ -10,6 +10,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::clock::format_ts;
 use crate::event::{
     AlertEvent, AlertState, Event, IncidentEvent, IncidentState, Severity, TimelineEntry,
@@ -50,6 +52,34 @@ impl Incident {
     }
 }
 
+/// The open incidents as a snapshot keeps them (the timeline without its log evidence, which
+/// the sinks' events carry on the alerts).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct SavedIncidents {
+    open: Vec<SavedIncident>,
+    by_alert: Vec<(String, String)>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct SavedIncident {
+    id: String,
+    last_start: i64,
+    severity: Severity,
+    timeline: Vec<SavedEntry>,
+    firing: usize,
+    omitted: u32,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct SavedEntry {
+    signal: String,
+    time: i64,
+    severity: Severity,
+    alert_id: String,
+    evidence: String,
+    resolved_at: Option<i64>,
+}
+
 #[derive(Debug)]
 pub struct Incidents {
     host: Arc<str>,
@@ -77,6 +107,75 @@ impl Incidents {
     /// Incidents open now.
     pub fn open(&self) -> usize {
         self.open.len()
+    }
+
+    /// The open incidents, for a snapshot.
+    pub(crate) fn save(&self) -> SavedIncidents {
+        SavedIncidents {
+            open: self
+                .open
+                .iter()
+                .map(|inc| SavedIncident {
+                    id: inc.id.clone(),
+                    last_start: inc.last_start,
+                    severity: inc.severity,
+                    timeline: inc
+                        .timeline
+                        .iter()
+                        .map(|e| SavedEntry {
+                            signal: e.signal.to_string(),
+                            time: e.time,
+                            severity: e.severity,
+                            alert_id: e.alert_id.clone(),
+                            evidence: e.evidence.clone(),
+                            resolved_at: e.resolved_at,
+                        })
+                        .collect(),
+                    firing: inc.firing,
+                    omitted: inc.omitted,
+                })
+                .collect(),
+            by_alert: self
+                .by_alert
+                .iter()
+                .map(|(a, i)| (a.clone(), i.clone()))
+                .collect(),
+        }
+    }
+
+    /// The open incidents from a snapshot, replacing none: alerts that resolve after the
+    /// restart resolve their incident as if the agent had never stopped.
+    pub(crate) fn restore(&mut self, saved: SavedIncidents) {
+        for inc in saved.open {
+            if self.open.iter().any(|o| o.id == inc.id) {
+                continue;
+            }
+            self.open.push(Incident {
+                id: inc.id,
+                last_start: inc.last_start,
+                severity: inc.severity,
+                timeline: inc
+                    .timeline
+                    .into_iter()
+                    .map(|e| TimelineEntry {
+                        signal: e.signal.into(),
+                        time: e.time,
+                        severity: e.severity,
+                        alert_id: e.alert_id,
+                        evidence: e.evidence,
+                        resolved_at: e.resolved_at,
+                        log: None,
+                    })
+                    .collect(),
+                firing: inc.firing,
+                omitted: inc.omitted,
+            });
+        }
+        for (alert, incident) in saved.by_alert {
+            if self.open.iter().any(|o| o.id == incident) {
+                self.by_alert.entry(alert).or_insert(incident);
+            }
+        }
     }
 
     /// Assigns `alert` to its incident. Returns the alert, then the incident event it caused.

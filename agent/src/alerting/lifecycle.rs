@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use seismo_config::AlertingConfig;
+use serde::{Deserialize, Serialize};
 
 use crate::alerting::summary;
 use crate::event::{AlertEvent, AlertState, Anomaly, Evidence, Normal, Range, Severity};
@@ -45,18 +46,19 @@ impl Policy {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Firing {
     alert_id: String,
     started_at: i64,
     severity: Severity,
-    detector: &'static str,
+    detector: DetectorName,
     flapping: bool,
 }
 
-/// What is remembered of one signal. Dropped once nothing in it matters any more.
-#[derive(Debug, Default)]
-struct Track {
+/// What is remembered of one signal. Dropped once nothing in it matters any more. Saved as is
+/// in snapshots (`pipeline/snapshot.rs`), so a firing alert stays firing across a restart.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Track {
     /// The last `fire_window` points: timestamp, and the score when the point was anomalous.
     recent: VecDeque<(i64, Option<f64>)>,
     firing: Option<Firing>,
@@ -115,6 +117,37 @@ impl Policy {
     }
 }
 
+/// The detector behind an alert, as the `&'static str` its events carry; saved as its text
+/// and read back as one of the known names, else `"restored"` (a name from another version).
+#[derive(Debug, Clone, Copy)]
+struct DetectorName(&'static str);
+
+impl Serialize for DetectorName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for DetectorName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        const KNOWN: [&str; 9] = [
+            "ensemble",
+            "ewma",
+            "mad",
+            "seasonal",
+            "cusum",
+            "kmeans",
+            "knn",
+            "windowed_gaussian",
+            "new_template",
+        ];
+        let name = String::deserialize(d)?;
+        Ok(DetectorName(
+            KNOWN.into_iter().find(|k| *k == name).unwrap_or("restored"),
+        ))
+    }
+}
+
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -145,6 +178,17 @@ impl Alerting {
     /// Signals whose state is kept (firing, cooling down, or with recent anomalies).
     pub fn tracked(&self) -> usize {
         self.signals.len()
+    }
+
+    /// Every signal's state, for a snapshot.
+    pub(crate) fn tracks(&self) -> impl Iterator<Item = (&Arc<str>, &Track)> {
+        self.signals.iter()
+    }
+
+    /// A signal's state from a snapshot: its alert (if firing) keeps its id and resolves
+    /// through the next normal points as if the agent had never stopped.
+    pub(crate) fn restore(&mut self, signal: Arc<str>, track: Track) {
+        self.signals.insert(signal, track);
     }
 
     /// An anomalous point of a signal's series.
@@ -205,7 +249,7 @@ impl Alerting {
             alert_id: format!("{}@{started_at}", a.signal),
             started_at,
             severity: p.severity(peak),
-            detector: a.detector,
+            detector: DetectorName(a.detector),
             flapping: false,
         });
         track.transitions.push_back(a.ts_ms);
@@ -310,7 +354,7 @@ impl Alerting {
                     alert_id: format!("{signal}@{}", a.ts_ms),
                     started_at: a.ts_ms,
                     severity: self.policy.severity(a.score),
-                    detector: a.detector,
+                    detector: DetectorName(a.detector),
                     flapping: false,
                 },
                 &point,
@@ -340,7 +384,7 @@ impl Alerting {
             observed: point.observed,
             expected: point.expected,
             score: point.score,
-            detector: f.detector,
+            detector: f.detector.0,
             started_at: f.started_at,
             flapping: f.flapping,
             summary,

@@ -130,8 +130,11 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
 
     let host_cfg = &config.sources.host;
     let (samples_tx, samples_rx) = broadcast::channel(host_cfg.queue);
+    // What was learned before the restart: read before any sample arrives.
+    let learned = crate::pipeline::snapshot::load(state.path());
     let mut pipeline = Pipeline::new(Arc::clone(&host), &config, Arc::clone(&stats))
-        .with_silences(Arc::clone(&silences));
+        .with_silences(Arc::clone(&silences))
+        .with_snapshots(state.path(), config.agent.snapshot_interval, learned);
     if let Some(s) = status {
         pipeline = pipeline.with_observer(s);
     }

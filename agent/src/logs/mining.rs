@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use seismo_config::{FileSourceConfig, JournalSourceConfig};
 use seismo_detectors::{LogFormat, MinerConfig, TemplateMiner};
 
+use super::templates;
 use crate::clock::now_ms;
 use crate::event::Normal;
 use crate::event::{Anomaly, K8sPod, LogEvidence, Range, Sample};
@@ -163,17 +164,21 @@ impl Source {
         intervals: u64,
     ) -> Source {
         let miner_path = logs_dir.join(format!("{name}.templates"));
-        let miner = match std::fs::read(&miner_path) {
-            Ok(bytes) => match TemplateMiner::from_bytes(MinerConfig::default(), &bytes) {
-                Ok(m) => m,
+        let learned = match std::fs::read(&miner_path) {
+            Ok(bytes) => match templates::load(MinerConfig::default(), &bytes) {
+                Ok(l) => Some(l),
                 Err(e) => {
                     let aside = miner_path.with_extension("templates.corrupt");
                     let _ = std::fs::rename(&miner_path, &aside);
                     tracing::error!(source = %name, error = %e, moved_to = %aside.display(), "template state unreadable; starting with no templates");
-                    TemplateMiner::default()
+                    None
                 }
             },
-            Err(_) => TemplateMiner::default(),
+            Err(_) => None,
+        };
+        let (miner, rank, resolving) = match learned {
+            Some(l) => (l.miner, l.rank, l.resolving),
+            None => (TemplateMiner::default(), HashMap::new(), HashMap::new()),
         };
         Source {
             next_emit: Instant::now() + settings.interval,
@@ -193,8 +198,8 @@ impl Source {
             templates: HashMap::new(),
             error_templates: HashMap::new(),
             new_templates: Vec::new(),
-            rank: HashMap::new(),
-            resolving: HashMap::new(),
+            rank,
+            resolving,
         }
     }
 
@@ -384,10 +389,14 @@ impl Source {
             };
             normals.push((s, point, self.evidence(Some(*id), self.templates.get(id))));
             if let Some(left) = self.resolving.get_mut(id) {
-                *left = left.saturating_sub(1);
+                // Restored countdowns start again from the full count (see `templates.rs`).
+                *left = (*left).min(resolve_after).saturating_sub(1);
             }
         }
         self.resolving.retain(|_, left| *left > 0);
+        // New-template alerts still resolving are saved with the templates, so that one
+        // firing across a restart still resolves.
+        self.miner_dirty |= !ids.is_empty() || !self.new_templates.is_empty();
         for id in std::mem::take(&mut self.new_templates) {
             let Some(t) = self.templates.get(&id) else {
                 continue;

@@ -19,6 +19,7 @@ mod journal_units;
 pub(crate) mod lines_sink;
 mod mining;
 mod stage;
+mod templates;
 
 pub(crate) use controller::open_lines_sink;
 pub use controller::{start, LogSources, LOG_QUEUE};

@@ -6,6 +6,7 @@ mod detectors;
 mod handle;
 pub mod observer;
 pub mod output;
+pub mod snapshot;
 mod stage;
 
 pub use detectors::build_detector;

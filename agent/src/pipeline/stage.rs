@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use super::detectors::build_detector;
 use super::observer::Observer;
 use super::output::Output;
+use super::snapshot::{settings_hash, Encoded, Encoder, Loaded, Restored, Writer};
 use crate::alerting::hooks::Hooks;
 use crate::alerting::incidents::Incidents;
 use crate::alerting::lifecycle::Alerting;
@@ -42,9 +43,21 @@ pub struct DetectorsReloaded {
     pub disabled: usize,
 }
 
+/// A snapshot being encoded between events: its encoder and the signals still to encode.
+struct InProgress {
+    encoder: Encoder,
+    left: Vec<Arc<str>>,
+}
+
+/// Signals encoded per step of a snapshot: about 13 ms with the default ensemble (see the
+/// `snapshot` bench), so inputs wait at most that long for a snapshot.
+const SNAPSHOT_SLICE: usize = 500;
+
 struct Tracked {
     /// `None` when an override disables the signal: remembered so the globs are matched once.
     detector: Option<Box<dyn Detector>>,
+    /// [`settings_hash`] of the settings the detector was built with, saved beside it.
+    settings: u64,
     last_seen: Instant,
 }
 
@@ -66,6 +79,8 @@ pub struct Pipeline {
     silences: SilenceGate,
     /// For counting anomalies by severity (the same bound alerting uses).
     critical_score: f64,
+    /// Snapshots of the learned state: every `interval`, and at the end of [`Pipeline::run`].
+    snapshots: Option<(Writer, Duration)>,
 }
 
 impl Pipeline {
@@ -86,7 +101,130 @@ impl Pipeline {
                 Arc::clone(&stats),
             ),
             critical_score: config.alerting.critical_score.get(),
+            snapshots: None,
         }
+    }
+
+    /// Restores what `loaded` holds (see [`Pipeline::restore`]) and snapshots the learned
+    /// state into `dir` every `interval` and when the pipeline stops.
+    pub fn with_snapshots(
+        mut self,
+        dir: &std::path::Path,
+        interval: Duration,
+        loaded: Loaded,
+    ) -> Self {
+        for problem in &loaded.problems {
+            tracing::warn!(dir = %dir.display(), "snapshot of the learned state: {problem}");
+        }
+        let restored = self.restore(loaded, Instant::now());
+        if restored == Restored::default() {
+            tracing::info!(dir = %dir.display(), "no learned state to restore: every signal learns from its first points");
+        } else {
+            tracing::info!(dir = %dir.display(), "learned state restored: {}", restored.describe());
+        }
+        self.snapshots = Some((Writer::new(dir, Arc::clone(&self.stats)), interval));
+        self
+    }
+
+    /// Takes the signals, alerts and incidents of a snapshot. A signal is restored when its
+    /// effective detector settings are those it was saved with; otherwise it learns afresh.
+    /// Alert states and incidents are restored whatever the detectors: a firing alert keeps
+    /// its id and resolves through the signal's next normal points.
+    pub fn restore(&mut self, loaded: Loaded, now: Instant) -> Restored {
+        let mut done = Restored::default();
+        for (signal, settings, state) in loaded.signals {
+            if self.signals.len() >= self.detectors.max_signals
+                || self.signals.contains_key(&signal)
+            {
+                done.dropped += 1;
+                continue;
+            }
+            // Every saved signal is tracked again (a disabled one without a detector, a changed
+            // one with a fresh detector), so one that is never reported again is forgotten
+            // after `idle_ttl` and its restored alert resolved, as if the agent had not stopped.
+            let current = self.detectors.settings_for(&signal);
+            let (detector, settings) = match current {
+                None => {
+                    done.dropped += 1;
+                    (None, 0)
+                }
+                Some(s) if settings_hash(&s) == settings => {
+                    done.signals += 1;
+                    (Some(state.into_detector()), settings)
+                }
+                Some(s) => {
+                    done.settings_changed += 1;
+                    if done.examples.len() < 3 {
+                        done.examples.push(signal.to_string());
+                    }
+                    (build_detector(&s).ok(), settings_hash(&s))
+                }
+            };
+            self.signals.insert(
+                signal,
+                Tracked {
+                    detector,
+                    settings,
+                    last_seen: now,
+                },
+            );
+            Stats::add(&self.stats.signals_active, 1);
+        }
+        for (signal, track) in loaded.alerts {
+            self.alerting.restore(signal, track);
+        }
+        done.alerts_firing = self.alerting.firing();
+        if let Some(incidents) = loaded.incidents {
+            self.incidents.restore(incidents);
+        }
+        done.incidents_open = self.incidents.open();
+        done
+    }
+
+    /// Encodes everything learned: each signal's detector (with its settings hash), each
+    /// signal's alert state, the open incidents.
+    pub fn snapshot(&self) -> Encoded {
+        let mut p = self.start_snapshot();
+        loop {
+            if let Some(done) = self.snapshot_step(&mut p, usize::MAX) {
+                return done;
+            }
+        }
+    }
+
+    /// A snapshot to encode a slice at a time ([`Pipeline::snapshot_step`]), so that the
+    /// pipeline serves its inputs in between.
+    fn start_snapshot(&self) -> InProgress {
+        InProgress {
+            encoder: Encoder::new(now_ms()),
+            left: self.signals.keys().cloned().collect(),
+        }
+    }
+
+    /// Encodes up to `slice` more signals of `p`; once none are left, the alert states and
+    /// incidents (as they are now), and returns the finished snapshot. A signal forgotten in
+    /// between is left out; one that appeared waits for the next snapshot.
+    fn snapshot_step(&self, p: &mut InProgress, slice: usize) -> Option<Encoded> {
+        let from = p.left.len().saturating_sub(slice);
+        for signal in p.left.drain(from..) {
+            if let Some(Tracked {
+                detector: Some(d),
+                settings,
+                ..
+            }) = self.signals.get(&signal)
+            {
+                p.encoder.signal(&signal, *settings, d.save());
+            }
+        }
+        if !p.left.is_empty() {
+            return None;
+        }
+        let mut e = std::mem::replace(&mut p.encoder, Encoder::new(0));
+        for (signal, track) in self.alerting.tracks() {
+            e.alert(signal, track);
+        }
+        e.incidents(&self.incidents.save());
+        Some(e.finish())
     }
 
     /// Runs `hooks` on the alert events (see `hooks/mod.rs`).
@@ -217,20 +355,20 @@ impl Pipeline {
                 }
                 return None;
             }
-            let detector =
-                self.detectors
-                    .settings_for(signal)
-                    .and_then(|s| match build_detector(&s) {
-                        Ok(d) => Some(d),
-                        Err(e) => {
-                            tracing::error!(signal = %signal, error = %e, "cannot build detector");
-                            None
-                        }
-                    });
+            let settings = self.detectors.settings_for(signal);
+            let hash = settings.as_ref().map_or(0, settings_hash);
+            let detector = settings.and_then(|s| match build_detector(&s) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    tracing::error!(signal = %signal, error = %e, "cannot build detector");
+                    None
+                }
+            });
             self.signals.insert(
                 Arc::clone(signal),
                 Tracked {
                     detector,
+                    settings: hash,
                     last_seen: now,
                 },
             );
@@ -300,6 +438,7 @@ impl Pipeline {
                 }
                 Some(s) => {
                     done.reset += 1;
+                    tracked.settings = settings_hash(&s);
                     match build_detector(&s) {
                         Ok(d) => Some(d),
                         Err(e) => {
@@ -344,6 +483,19 @@ impl Pipeline {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut hooks = self.hooks.take();
+        let mut snapshots = self.snapshots.take();
+        // The first tick of a tokio interval is immediate: start one interval from now.
+        let mut snapshot_tick = tokio::time::interval_at(
+            tokio::time::Instant::now()
+                + snapshots
+                    .as_ref()
+                    .map_or(Duration::from_secs(3600), |s| s.1),
+            snapshots
+                .as_ref()
+                .map_or(Duration::from_secs(3600), |s| s.1),
+        );
+        snapshot_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut encoding: Option<InProgress> = None;
         while host_open || logs_open {
             if self.detectors.idle_ttl != sweep_ttl {
                 sweep_ttl = self.detectors.idle_ttl;
@@ -371,6 +523,25 @@ impl Pipeline {
                     Err(RecvError::Closed) => { host_open = false; Vec::new() }
                 },
                 _ = sweep.tick() => self.evict_idle(Instant::now()),
+                _ = snapshot_tick.tick(), if snapshots.is_some() && encoding.is_none() => {
+                    // A write still in flight (a slow disk) skips this one.
+                    if snapshots.as_ref().is_some_and(|(w, _)| !w.busy()) {
+                        encoding = Some(self.start_snapshot());
+                    }
+                    Vec::new()
+                }
+                // One slice of the snapshot being encoded; ready at once, so it takes turns
+                // with the inputs (select! picks among ready branches at random).
+                _ = std::future::ready(()), if encoding.is_some() => {
+                    let done = encoding
+                        .as_mut()
+                        .and_then(|p| self.snapshot_step(p, SNAPSHOT_SLICE));
+                    if let (Some(done), Some((writer, _))) = (done, &mut snapshots) {
+                        encoding = None;
+                        writer.start(done);
+                    }
+                    Vec::new()
+                }
                 Some(outcome) = next_outcome(&mut hooks) => {
                     let events = [Event::Hook(outcome)];
                     for o in &self.observers {
@@ -410,6 +581,12 @@ impl Pipeline {
             }
             // One hand-off per burst: outbox sinks store it with one fsync.
             out.send_all(events).await;
+        }
+        // A clean stop saves the latest state (all inputs are drained by now).
+        if let Some((mut writer, _)) = snapshots {
+            writer.flush().await;
+            writer.start(self.snapshot());
+            writer.flush().await;
         }
         // Runs still going are stopped; their outcomes still reach the sinks.
         if let Some(h) = &mut hooks {
@@ -513,6 +690,106 @@ mod tests {
         let (again, events) = p.reconfigure_detectors(&new);
         assert_eq!(again.kept, 3);
         assert!(events.is_empty());
+    }
+
+    #[test]
+    fn a_restored_pipeline_scores_at_once_and_resolves_the_alert_it_saved_firing() {
+        let config = "[detectors.defaults]\nkind = \"ewma\"\nwarmup = 30\n";
+        let (mut p, _) = pipeline(config);
+        feed(&mut p, "app.latency", 0, 60);
+        feed(&mut p, "app.other", 0, 60);
+        let now = Instant::now();
+        let fired = p.process(&sample("app.latency", 60_000, 1e6), now).unwrap();
+        assert_eq!(fired.state, AlertState::Firing);
+        let incident_events = p.incidents.on_alert(fired.clone());
+        assert_eq!(incident_events.len(), 2, "the alert opens an incident");
+        let bytes = p.snapshot().bytes;
+
+        // Another configuration for `app.other` only: it learns afresh, the rest is restored.
+        let (mut q, stats) = pipeline(&format!(
+            "{config}[[detectors.overrides]]\nsignals = [\"app.other\"]\nthreshold = 0.7\n"
+        ));
+        let loaded = super::super::snapshot::decode(&bytes);
+        assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+        let restored = q.restore(loaded, now);
+        assert_eq!(restored.signals, 1);
+        assert_eq!(restored.settings_changed, 1);
+        assert_eq!(restored.examples, ["app.other"]);
+        assert_eq!(restored.alerts_firing, 1);
+        assert_eq!(restored.incidents_open, 1);
+        assert_eq!(Stats::get(&stats.signals_active), 2);
+
+        // The next anomalous point is scored at once and is not a new alert; normal points
+        // resolve the saved alert under its id, and its incident with it.
+        assert!(q
+            .process(&sample("app.latency", 61_000, 1e6), now)
+            .is_none());
+        let mut events = Vec::new();
+        for i in 62..80 {
+            events.extend(q.process(&sample("app.latency", i * 1000, 100.0 + wiggle(i)), now));
+        }
+        assert_eq!(events.len(), 1, "{events:#?}");
+        assert_eq!(events[0].state, AlertState::Resolved);
+        assert_eq!(events[0].alert_id, fired.alert_id);
+        let out = q.incidents.on_alert(events.remove(0));
+        assert!(
+            matches!(&out[1], Event::Incident(i) if i.state == IncidentState::Resolved),
+            "{out:#?}"
+        );
+        // The changed signal warms up again: a spike is not scored.
+        assert!(q.process(&sample("app.other", 61_000, 1e6), now).is_none());
+        assert!(q.signals["app.other"].detector.is_some());
+    }
+
+    #[test]
+    fn a_snapshot_encoded_in_slices_holds_what_one_encoded_at_once_does() {
+        let (mut p, _) = pipeline("[detectors.defaults]\nkind = \"ewma\"\nwarmup = 5\n");
+        for name in ["a", "b", "c", "d", "e"] {
+            feed(&mut p, name, 0, 20);
+        }
+        let mut progress = p.start_snapshot();
+        // A signal forgotten in between is left out.
+        p.signals.remove("c");
+        let mut steps = 1;
+        let sliced = loop {
+            match p.snapshot_step(&mut progress, 2) {
+                Some(done) => break done,
+                None => steps += 1,
+            }
+        };
+        assert_eq!(steps, 3);
+        let names = |bytes: &[u8]| {
+            let mut n: Vec<String> = super::super::snapshot::decode(bytes)
+                .signals
+                .into_iter()
+                .map(|s| s.0.to_string())
+                .collect();
+            n.sort();
+            n
+        };
+        assert_eq!(names(&sliced.bytes), ["a", "b", "d", "e"]);
+        assert_eq!(names(&sliced.bytes), names(&p.snapshot().bytes));
+        assert_eq!(sliced.signals, 4);
+    }
+
+    #[test]
+    fn a_restored_alert_whose_signal_never_comes_back_resolves_after_idle_ttl() {
+        let config =
+            "[detectors]\nidle_ttl = \"1m\"\n[detectors.defaults]\nkind = \"ewma\"\nwarmup = 5\n";
+        let (mut p, _) = pipeline(config);
+        feed(&mut p, "gone", 0, 20);
+        let now = Instant::now();
+        let fired = p.process(&sample("gone", 20_000, 1e6), now).unwrap();
+        // Restored under another detector setting: the signal is still tracked, and forgotten
+        // (its alert resolved) when it is not reported for `idle_ttl`.
+        let (mut q, _) = pipeline(&format!("{config}threshold = 0.7\n"));
+        let restored = q.restore(super::super::snapshot::decode(&p.snapshot().bytes), now);
+        assert_eq!((restored.signals, restored.settings_changed), (0, 1));
+        assert!(q.evict_idle(now + Duration::from_secs(30)).is_empty());
+        let events = q.evict_idle(now + Duration::from_secs(61));
+        assert_eq!(events.len(), 1, "{events:#?}");
+        assert_eq!(events[0].state, AlertState::Resolved);
+        assert_eq!(events[0].alert_id, fired.alert_id);
     }
 
     fn sample(signal: &str, ts_ms: i64, value: f64) -> Sample {

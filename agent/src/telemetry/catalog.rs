@@ -540,6 +540,36 @@ pub static FAMILIES: &[Family] = &[
         ),
     ),
     // Detectors and alerting.
+    counter(
+        "seismo_snapshots_total",
+        "Snapshots of the learned state (detectors, alerts, incidents) written to the state directory, by outcome: ok, or error (disk full or another write error: logged, the previous snapshot stays valid).",
+        Series::Split(
+            "outcome",
+            &[
+                ("ok", field!(snapshots_written)),
+                ("error", field!(snapshot_errors)),
+            ],
+        ),
+    ),
+    gauge(
+        "seismo_snapshot_bytes",
+        "Size of the last snapshot of the learned state written.",
+        Series::One(field!(snapshot_bytes, None)),
+    ),
+    gauge(
+        "seismo_snapshot_signals",
+        "Signals in the last snapshot of the learned state written.",
+        Series::One(field!(snapshot_signals, None)),
+    ),
+    gauge(
+        "seismo_snapshot_duration_seconds",
+        "Time the last snapshot took, from its start to its write being durable: encoded in slices of 500 signals between the pipeline's events, then written and synced off the pipeline.",
+        Series::One(Field {
+            field: "snapshot_micros",
+            summary: None,
+            read: |s, _| Some(Value::Float(Stats::get(&s.snapshot_micros) as f64 / 1e6)),
+        }),
+    ),
     gauge(
         "seismo_detectors",
         "Signals with a live detector.",

@@ -81,6 +81,14 @@ pub struct Stats {
     pub otlp_metric_export_failures: AtomicU64,
     pub otlp_metric_series_refused: AtomicU64,
     pub reloads_ok: AtomicU64,
+    /// Snapshots of the learned state written, and those that failed (disk full, I/O).
+    pub snapshots_written: AtomicU64,
+    pub snapshot_errors: AtomicU64,
+    /// The last snapshot written: its size, its signals, and how long it took (µs, from its
+    /// start to its write being durable).
+    pub snapshot_bytes: AtomicU64,
+    pub snapshot_signals: AtomicU64,
+    pub snapshot_micros: AtomicU64,
     pub reloads_refused: AtomicU64,
     /// Per-sink delivery counters of the outbox-backed sinks, in registration order.
     pub sinks: Mutex<Vec<Arc<SinkStats>>>,

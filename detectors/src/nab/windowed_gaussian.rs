@@ -15,6 +15,8 @@
 
 use std::f64::consts::SQRT_2;
 
+use serde::{Deserialize, Serialize};
+
 use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
 use crate::param::{self, InvalidParam};
 
@@ -28,7 +30,7 @@ const MAX_WINDOW: usize = 1_000_000;
 const PAIRWISE_BLOCK: usize = 128;
 
 /// Parameters of [`WindowedGaussian`]; the defaults are NAB's.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct WindowedGaussianParams {
     /// Values in the window, 1..=1 000 000 (NAB: 6400).
     pub window_size: usize,
@@ -74,7 +76,7 @@ impl WindowedGaussianParams {
 }
 
 /// NAB's windowed Gaussian detector; see the module documentation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WindowedGaussian {
     params: WindowedGaussianParams,
     /// `|z|` at which the score reaches the threshold.
@@ -133,6 +135,10 @@ impl WindowedGaussian {
 }
 
 impl Detector for WindowedGaussian {
+    fn save(&self) -> crate::SavedDetector<'_> {
+        crate::SavedDetector::WindowedGaussian(self)
+    }
+
     fn observe(&mut self, _ts_ms: i64, value: f64) -> Verdict {
         if skip_non_finite(value, &mut self.skipped) {
             return Verdict::Skipped;

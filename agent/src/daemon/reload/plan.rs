@@ -6,9 +6,10 @@ use crate::pipeline::DetectorsReloaded;
 use crate::sinks::running::configured;
 
 /// Settings that only take effect at start-up: a reload keeps their running value.
-pub const RESTART_ONLY: [&str; 13] = [
+pub const RESTART_ONLY: [&str; 14] = [
     "agent.state_dir",
     "agent.host_name",
+    "agent.snapshot_interval",
     "logging.format",
     "sources.host.queue",
     "sinks.mqtt.outbox_max_bytes",
@@ -166,6 +167,7 @@ pub fn plan(old: &Config, mut new: Config) -> Plan {
     }
     keep_running_value!("agent.state_dir", agent.state_dir);
     keep_running_value!("agent.host_name", agent.host_name);
+    keep_running_value!("agent.snapshot_interval", agent.snapshot_interval);
     keep_running_value!("logging.format", logging.format);
     keep_running_value!("sources.host.queue", sources.host.queue);
     keep_running_value!("sinks.mqtt.outbox_max_bytes", sinks.mqtt.outbox_max_bytes);

@@ -6,6 +6,7 @@ use std::time::Instant;
 use super::LogStage;
 use crate::atomic_file::atomic_write;
 use crate::logs::checkpoints::Checkpoints;
+use crate::logs::templates;
 use crate::telemetry::stats::Stats;
 
 impl LogStage {
@@ -27,7 +28,8 @@ impl LogStage {
             for s in self.sources.values_mut() {
                 if s.miner_dirty {
                     let tmp = s.miner_path.with_extension("tmp");
-                    atomic_write(&s.miner_path, &tmp, &s.miner.to_bytes())?;
+                    let bytes = templates::save(&s.miner, &s.rank, &s.resolving);
+                    atomic_write(&s.miner_path, &tmp, &bytes)?;
                     s.miner_dirty = false;
                 }
             }
