@@ -13,7 +13,7 @@
 //! with the defaults (`k = 0.5`, `h = 10`) the in-control false-alarm run length is over 10^5
 //! points. Timestamps are not used.
 
-use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
+use crate::detector::{skip_non_finite, Detector, Observation, Stage, Verdict};
 use crate::param::{self, InvalidParam};
 use crate::scale::{self, MEAN_ABS_TO_SIGMA};
 use crate::score::{score_from_z, z_for_score};
@@ -173,6 +173,11 @@ impl Detector for Cusum {
                 ))
             }
         }
+    }
+
+    fn stage(&self) -> Stage {
+        // The first point past the warm-up is scored.
+        Stage::after(self.seen, self.params.warmup)
     }
 
     fn name(&self) -> &'static str {

@@ -27,7 +27,7 @@
 //! Timestamps are not used: the averages weight points, not time, which suits sources that
 //! sample at a fixed period. Gaps and out-of-order timestamps therefore cannot disturb the state.
 
-use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
+use crate::detector::{skip_non_finite, Detector, Observation, Stage, Verdict};
 use crate::param::{self, InvalidParam};
 use crate::scale::{self, MAD_TO_SIGMA, MEAN_ABS_TO_SIGMA, SCALE_EPSILON};
 use crate::score::{score_from_z, z_for_score};
@@ -170,6 +170,13 @@ impl Detector for RobustEwma {
             .clamp(SCALE_EPSILON, f64::MAX);
         self.state = State::Tracking { level, scale };
         Verdict::Scored(observation)
+    }
+
+    fn stage(&self) -> Stage {
+        match &self.state {
+            State::WarmingUp(buf) => Stage::after(buf.len(), self.params.warmup as usize),
+            State::Tracking { .. } => Stage::Full,
+        }
     }
 
     fn name(&self) -> &'static str {

@@ -20,7 +20,7 @@
 //! updates the slot its timestamp belongs to. State: four small arrays and the period finder's
 //! history (about 9 KiB by default).
 
-use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
+use crate::detector::{skip_non_finite, Detector, Observation, Stage, Verdict};
 use crate::evidence::Finding;
 use crate::param::{self, InvalidParam};
 use crate::period::PeriodFinder;
@@ -357,6 +357,10 @@ impl Detector for Seasonal {
         };
         self.learn(ts_ms, value);
         verdict
+    }
+
+    fn stage(&self) -> Stage {
+        Stage::after(self.seen, self.params.warmup)
     }
 
     fn name(&self) -> &'static str {

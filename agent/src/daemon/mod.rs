@@ -191,6 +191,13 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
         interval = %humantime::format_duration(host_cfg.interval),
         "seismo started"
     );
+    // What learns for how long; the restored count comes from learned-state snapshots.
+    let start_state = crate::pipeline::warmup::StartState::default();
+    tracing::info!(
+        restored_signals = start_state.restored,
+        "detectors: {}",
+        crate::pipeline::warmup::describe(&config.detectors, host_cfg.interval, start_state)
+    );
     // Sources and sinks run: systemd may now order dependent units after us.
     manager.ready("running");
     // The keep-alive comes from this loop: if it wedges, systemd restarts the agent.

@@ -7,6 +7,7 @@ mod handle;
 pub mod observer;
 pub mod output;
 mod stage;
+pub mod warmup;
 
 pub use detectors::build_detector;
 pub use handle::PipelineHandle;

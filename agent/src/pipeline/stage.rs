@@ -144,9 +144,9 @@ impl Pipeline {
     /// Scores one sample; returns the alert event it caused, if any.
     pub fn process(&mut self, sample: &Sample, now: Instant) -> Option<AlertEvent> {
         Stats::add(&self.stats.samples, 1);
-        let (verdict, detector) = {
+        let (verdict, detector, stage) = {
             let d = self.detector_for(&sample.signal, now)?;
-            (d.observe(sample.ts_ms, sample.value), d.name())
+            (d.observe(sample.ts_ms, sample.value), d.name(), d.stage())
         };
         let scored = match &verdict {
             Verdict::WarmingUp => Some((None, false)),
@@ -155,7 +155,7 @@ impl Pipeline {
         };
         if let Some((score, anomalous)) = scored {
             for o in &self.observers {
-                o.scored(sample, score, anomalous);
+                o.scored(sample, score, anomalous, stage);
             }
         }
         match verdict {

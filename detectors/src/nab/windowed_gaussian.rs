@@ -15,7 +15,7 @@
 
 use std::f64::consts::SQRT_2;
 
-use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
+use crate::detector::{skip_non_finite, Detector, Observation, Stage, Verdict};
 use crate::param::{self, InvalidParam};
 
 const NAME: &str = "windowed_gaussian";
@@ -161,6 +161,10 @@ impl Detector for WindowedGaussian {
             }
         }
         verdict
+    }
+
+    fn stage(&self) -> Stage {
+        Stage::after(self.window.len(), 1)
     }
 
     fn name(&self) -> &'static str {
