@@ -35,6 +35,12 @@
 //! records) are measured from half-way through it, so an excitement under way when it ends is
 //! not news.
 //!
+//! Before its warm-up ends the ensemble is not silent: from `early_warmup` points on, its early
+//! stage ([`crate::early`]) scores each point with rules that need little history (a level
+//! beyond every earlier value, far from the recent median; a ratio at its bound), and
+//! [`Detector::stage`] says which stage scores the next point. An early alert holds the quiet
+//! period like any other, so the hand-over does not repeat it.
+//!
 //! Calibration, therefore, is not the tail probability of the single detectors: 0.5 is (about)
 //! the edge of everything seen so far (widened by `min_scale`). The expected range of a normal
 //! [`Observation`] is exactly the range of the values; an anomalous one carries its
@@ -93,7 +99,7 @@ const SHIFT_MIN_POINTS: usize = 2;
 pub struct EnsembleParams {
     /// Points learned before the full ensemble scores, 10..=100000.
     pub warmup: usize,
-    /// Points learned before the early stage scores (see [`crate::early`]), 2..=100000; at
+    /// Points learned before the early stage scores (the early stage, see the module documentation), 2..=100000; at
     /// or above `warmup` there is no early stage.
     pub early_warmup: usize,
     /// Score at or above which a point is anomalous, (0, 1).
