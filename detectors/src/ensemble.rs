@@ -99,8 +99,8 @@ const SHIFT_MIN_POINTS: usize = 2;
 pub struct EnsembleParams {
     /// Points learned before the full ensemble scores, 10..=100000.
     pub warmup: usize,
-    /// Points learned before the early stage scores (the early stage, see the module documentation), 2..=100000; at
-    /// or above `warmup` there is no early stage.
+    /// Points learned before the early stage scores (see the module documentation),
+    /// 2..=100000; at or above `warmup` there is no early stage.
     pub early_warmup: usize,
     /// Score at or above which a point is anomalous, (0, 1).
     pub threshold: f64,
