@@ -613,6 +613,57 @@ mod tests {
     }
 
     #[test]
+    fn stages_are_counted_and_the_next_one_timed_from_the_interval() {
+        let s = Status::new("h".into());
+        let (a, b, c): (Arc<str>, Arc<str>, Arc<str>) = ("a".into(), "b".into(), "c".into());
+        // `a` every 10 s, learning with 3 points to go; `b` seen once; `c` full.
+        for i in 0..4 {
+            s.record(
+                &a,
+                T0 + i * 10_000,
+                1.0,
+                None,
+                false,
+                Stage::Learning {
+                    next_in: 6 - i as u64 - 1,
+                },
+            );
+        }
+        s.record(&b, T0, 1.0, Some(0.1), false, Stage::Early { next_in: 100 });
+        s.record(&c, T0, 1.0, Some(0.1), false, Stage::Full);
+        let v = s.signals(T0 + 40_000, 3);
+        assert_eq!(
+            v.stages,
+            StageCounts {
+                learning: 1,
+                early: 1,
+                full: 1
+            }
+        );
+        let get = |name: &str| v.signals.iter().find(|x| &*x.signal == name).unwrap();
+        assert_eq!(get("a").stage, "learning");
+        assert_eq!(get("a").next_stage_points, Some(2));
+        assert_eq!(get("a").next_stage_at, Some(T0 + 30_000 + 2 * 10_000));
+        // One point: no interval yet, so no time.
+        assert_eq!(
+            (get("b").stage, get("b").next_stage_points),
+            ("early", Some(100))
+        );
+        assert_eq!(get("b").next_stage_at, None);
+        assert_eq!(
+            (get("c").next_stage_points, get("c").next_stage_at),
+            (None, None)
+        );
+        let json = serde_json::to_value(&v).unwrap();
+        assert_eq!(json["stages"]["early"], 1);
+        assert!(json["signals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["next_stage_at"].as_str().is_some()));
+    }
+
+    #[test]
     fn signals_past_the_bound_are_left_out() {
         let s = Status::new("h".into());
         for i in 0..MAX_SIGNALS + 5 {

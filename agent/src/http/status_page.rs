@@ -629,11 +629,24 @@ mod tests {
             stderr_truncated: false,
             error: Some(format!("error{EVIL}")),
         });
+        // A signal in its early stage, every 10 s.
+        let early: Arc<str> = "host.cpu.utilization".into();
+        for i in 0..2 {
+            let stage = seismo_detectors::Stage::Early { next_in: 200 };
+            status.record(
+                &early,
+                now - 20_000 + i * 10_000,
+                0.5,
+                Some(0.1),
+                false,
+                stage,
+            );
+        }
         let html = render(&Page {
             status: &status,
             stats: &stats,
             now,
-            signals: &status.signals(now, 1),
+            signals: &status.signals(now, 2),
             incidents: &status.incident_views(now),
             runs: &status.hook_runs(),
         });
@@ -656,6 +669,15 @@ mod tests {
                 "{what} not escaped in {html}"
             );
         }
+        // Stages: per signal, and how many are at each.
+        assert!(
+            html.contains("<td class=\"muted\">early full in 200 points</td>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<p id=\"stages\">0 learning · 1 scored by the early detectors · 1 fully warmed · next stage of every signal by "),
+            "{html}"
+        );
         // The markup the page is made of: refresh, a sparkline with an anomaly marked.
         assert!(html.contains("<meta http-equiv=\"refresh\" content=\"10\">"));
         assert!(html.contains("<polyline"));
