@@ -49,7 +49,14 @@ fn main() {
         for p in 0..points {
             let ts = T0 + p as i64 * 1000;
             for (i, s) in signals.iter().enumerate() {
-                status.record(s, ts, (p + i) as f64, Some(0.1), false);
+                status.record(
+                    s,
+                    ts,
+                    (p + i) as f64,
+                    Some(0.1),
+                    false,
+                    seismo_detectors::Stage::Full,
+                );
             }
         }
     });
@@ -96,7 +103,14 @@ fn main() {
             let score = (i % 100) as f64 / 100.0;
             let value = ((b * 37 + i as i64 * 11) % 101) as f64;
             let anomalous = (b + i as i64) % 29 == 0;
-            status.record(s, first + b * BUCKET_MS, value, Some(score), anomalous);
+            status.record(
+                s,
+                first + b * BUCKET_MS,
+                value,
+                Some(score),
+                anomalous,
+                seismo_detectors::Stage::Full,
+            );
         }
     }
     println!(

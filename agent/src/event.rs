@@ -138,9 +138,24 @@ impl Serialize for EvidenceComponent {
                 entries!(m, period, period_ms, slot_start_ms, slot_ms, usual, spread);
             }
             F::Pattern { points, .. } => entries!(m, points),
+            F::EarlyLevel {
+                median,
+                spread,
+                reference,
+                mean,
+                points,
+            } => entries!(m, median, spread, reference, mean, points),
+            F::AtBound {
+                bound,
+                points,
+                previous,
+            } => entries!(m, bound, points, previous),
             F::Band => {}
         }
-        if !matches!(self.finding, F::NewExtreme { .. } | F::Band) {
+        if !matches!(
+            self.finding,
+            F::NewExtreme { .. } | F::AtBound { .. } | F::Band
+        ) {
             m.serialize_entry("spreads", &self.spreads)?;
         }
         m.serialize_entry("score", &self.score)?;
@@ -171,7 +186,13 @@ impl Evidence {
                     F::Spike { median, spread, .. } => ratio(x - median, spread),
                     F::Seasonal { usual, spread, .. } => ratio(x - usual, spread),
                     F::Pattern { z, .. } => z,
-                    F::NewExtreme { .. } | F::Band => f64::NAN,
+                    F::EarlyLevel {
+                        median,
+                        spread,
+                        mean,
+                        ..
+                    } => ratio(mean - median, spread),
+                    F::NewExtreme { .. } | F::AtBound { .. } | F::Band => f64::NAN,
                 },
                 score: c.score,
                 expected: Range {

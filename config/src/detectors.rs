@@ -61,6 +61,10 @@ macro_rules! with_kind_params {
             pub neighbours: Option<Count<1, 16>>,
             /// `ensemble`: points after an alert during which it stays quiet.
             pub quiet: Option<Count<0, 100_000>>,
+            /// `ensemble`: points learned before its early stage scores (12); at or above
+            /// `warmup`, no early stage.
+            #[serde(default, deserialize_with = "early_warmup_opt")]
+            pub early_warmup: Option<u32>,
             /// `kmeans`, `ensemble`: seed of the k-means initialisation.
             pub seed: Option<u64>,
         }
@@ -138,6 +142,7 @@ impl Default for DetectorSettings {
             memory: None,
             neighbours: None,
             quiet: None,
+            early_warmup: None,
             seed: None,
         }
     }
@@ -195,6 +200,7 @@ impl DetectorsConfig {
             s.memory = o.memory.or(s.memory);
             s.neighbours = o.neighbours.or(s.neighbours);
             s.quiet = o.quiet.or(s.quiet);
+            s.early_warmup = o.early_warmup.or(s.early_warmup);
             s.seed = o.seed.or(s.seed);
         }
         enabled.then_some(s)
@@ -212,13 +218,23 @@ fn non_empty_globs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<NameGlo
 }
 
 fn check_warmup(w: u32) -> Result<u32, String> {
+    check_points("warmup", w)
+}
+
+fn check_points(key: &str, w: u32) -> Result<u32, String> {
     if (2..=100_000).contains(&w) {
         Ok(w)
     } else {
         Err(format!(
-            "warmup = {w} is out of range: write a number of points from 2 to 100000"
+            "{key} = {w} is out of range: write a number of points from 2 to 100000"
         ))
     }
+}
+
+fn early_warmup_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    check_points("early_warmup", u32::deserialize(d)?)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 fn period_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {

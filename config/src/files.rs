@@ -131,8 +131,10 @@ fn default_interval() -> Duration {
 fn default_top_templates() -> usize {
     20
 }
+/// Two minutes at the default 10 s interval: a new error template is news within the first
+/// five minutes of a fresh start.
 fn default_warmup() -> u32 {
-    30
+    12
 }
 fn default_max_open_files() -> usize {
     256

@@ -62,7 +62,7 @@ impl Default for JournalSourceConfig {
             fallback: PathGlob::new(DEFAULT_FALLBACK).ok(),
             interval: Duration::from_secs(10),
             top_templates: 20,
-            new_template_warmup: 30,
+            new_template_warmup: 12,
             error_pattern: files::default_error_pattern(),
             max_units: 200,
         }

@@ -169,6 +169,14 @@ fn out_of_range_numbers_are_refused() {
             "greater than 0 and at most 1",
         ),
         ("[detectors.defaults]\nwarmup = 1\n", "from 2 to 100000"),
+        (
+            "[detectors.defaults]\nearly_warmup = 1\n",
+            "from 2 to 100000",
+        ),
+        (
+            "[[detectors.overrides]]\nearly_warmup = 100001\nsignals = [\"a\"]\n",
+            "early_warmup = 100001 is out of range",
+        ),
         ("[detectors.defaults]\nmin_scale = -1\n", "0 or more"),
         ("[detectors.defaults]\nmin_scale = nan\n", "0 or more"),
         ("[alerting]\nresolve_after = 0\n", "at least 1"),

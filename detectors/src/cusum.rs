@@ -15,7 +15,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
+use crate::detector::{skip_non_finite, Detector, Observation, Stage, Verdict};
 use crate::param::{self, InvalidParam};
 use crate::scale::{self, MEAN_ABS_TO_SIGMA};
 use crate::score::{score_from_z, z_for_score};
@@ -179,6 +179,11 @@ impl Detector for Cusum {
                 ))
             }
         }
+    }
+
+    fn stage(&self) -> Stage {
+        // The first point past the warm-up is scored.
+        Stage::after(self.seen, self.params.warmup)
     }
 
     fn name(&self) -> &'static str {

@@ -93,6 +93,49 @@ pub enum Verdict {
     Scored(Observation),
 }
 
+/// How far a detector is in learning its signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Not scoring yet; `next_in` more finite points until it scores.
+    Learning { next_in: u64 },
+    /// Scoring with the early detectors (little history, conservative); `next_in` more finite
+    /// points until the full detector takes over.
+    Early { next_in: u64 },
+    /// Scoring with everything it has.
+    Full,
+}
+
+impl Stage {
+    /// Stable snake_case name: `learning`, `early`, `full`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Stage::Learning { .. } => "learning",
+            Stage::Early { .. } => "early",
+            Stage::Full => "full",
+        }
+    }
+
+    /// Points until the next stage (`None` once full).
+    pub fn next_in(&self) -> Option<u64> {
+        match *self {
+            Stage::Learning { next_in } | Stage::Early { next_in } => Some(next_in),
+            Stage::Full => None,
+        }
+    }
+
+    /// The stage of a single-stage detector that scores once it has seen `needed` points
+    /// and has seen `seen`.
+    pub(crate) fn after(seen: usize, needed: usize) -> Self {
+        if seen >= needed {
+            Stage::Full
+        } else {
+            Stage::Learning {
+                next_in: (needed - seen) as u64,
+            }
+        }
+    }
+}
+
 /// A streaming detector for one signal. Implementations keep bounded memory whatever the input.
 pub trait Detector: Send {
     /// `ts_ms`: unix time in milliseconds (may repeat, go backwards or jump; must never panic).
@@ -101,6 +144,8 @@ pub trait Detector: Send {
     fn name(&self) -> &'static str;
     /// How many non-finite inputs were skipped so far.
     fn skipped(&self) -> u64;
+    /// The stage it is at: what the next point's verdict will be made of.
+    fn stage(&self) -> Stage;
     /// Bytes of memory this detector holds for its signal: its struct and its heap buffers.
     /// The default counts the struct only; detectors with heap buffers override it.
     fn state_bytes(&self) -> usize {

@@ -35,6 +35,12 @@
 //! records) are measured from half-way through it, so an excitement under way when it ends is
 //! not news.
 //!
+//! Before its warm-up ends the ensemble is not silent: from `early_warmup` points on, its early
+//! stage ([`crate::early`]) scores each point with rules that need little history (a level
+//! beyond every earlier value, far from the recent median; a ratio at its bound), and
+//! [`Detector::stage`] says which stage scores the next point. An early alert holds the quiet
+//! period like any other, so the hand-over does not repeat it.
+//!
 //! Calibration, therefore, is not the tail probability of the single detectors: 0.5 is (about)
 //! the edge of everything seen so far (widened by `min_scale`). The expected range of a normal
 //! [`Observation`] is exactly the range of the values; an anomalous one carries its
@@ -54,7 +60,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cusum::{Cusum, CusumParams};
-use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
+use crate::detector::{skip_non_finite, Detector, Observation, Stage, Verdict};
+use crate::early::{EarlySettings, EarlyStage};
 use crate::evidence::{Component, Evidence, Finding};
 use crate::kmeans::{self, KMeansDetector, KMeansParams};
 use crate::mad::{MadParams, SlidingMad};
@@ -92,8 +99,11 @@ const SHIFT_MIN_POINTS: usize = 2;
 /// Parameters of [`Ensemble`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct EnsembleParams {
-    /// Points learned before the first score, 2..=100000.
+    /// Points learned before the full ensemble scores, 10..=100000.
     pub warmup: usize,
+    /// Points learned before the early stage scores (see the module documentation),
+    /// 2..=100000; at or above `warmup` there is no early stage.
+    pub early_warmup: usize,
     /// Score at or above which a point is anomalous, (0, 1).
     pub threshold: f64,
     /// Points after an alert during which the ensemble scores 0, 0..=100000.
@@ -112,6 +122,7 @@ impl Default for EnsembleParams {
     fn default() -> Self {
         Self {
             warmup: 300,
+            early_warmup: 12,
             threshold: 0.5,
             quiet: 30,
             seed: 42,
@@ -130,6 +141,14 @@ impl EnsembleParams {
             10,
             100_000,
             "from 10 to 100000 points",
+        )?;
+        param::count(
+            NAME,
+            "early_warmup",
+            self.early_warmup,
+            2,
+            100_000,
+            "from 2 to 100000 points",
         )?;
         param::threshold(NAME, self.threshold)?;
         SeasonalParams {
@@ -177,6 +196,8 @@ pub struct Ensemble {
     surprise: [Surprise; COMPONENTS],
     /// Points since the last alert (saturating).
     since_alert: usize,
+    /// Scores from `early_warmup` until `warmup`.
+    early: EarlyStage,
     skipped: u64,
 }
 
@@ -209,6 +230,7 @@ impl Ensemble {
             band_z: z_for_score(MadParams::default().threshold),
             surprise: [Surprise::default(); COMPONENTS],
             since_alert: usize::MAX,
+            early: EarlyStage::default(),
             skipped: 0,
         })
     }
@@ -500,7 +522,28 @@ impl Detector for Ensemble {
             if anomalous {
                 self.since_alert = 0;
             }
-            return Verdict::WarmingUp;
+            let early = self.early.observe(
+                value,
+                self.seen > self.params.early_warmup,
+                EarlySettings {
+                    threshold: self.params.threshold,
+                    min_scale: self.params.min_scale,
+                    quiet: self.params.quiet,
+                },
+            );
+            return match early {
+                Some(o) => {
+                    // So does an early alert: the hand-over does not repeat it.
+                    if o.anomalous {
+                        self.since_alert = 0;
+                    }
+                    Verdict::Scored(o)
+                }
+                None => Verdict::WarmingUp,
+            };
+        }
+        if self.seen == self.params.warmup + 1 {
+            self.early.retire();
         }
         let seen_low = (low - self.params.min_scale).max(f64::MIN);
         let seen_high = (high + self.params.min_scale).min(f64::MAX);
@@ -534,8 +577,24 @@ impl Detector for Ensemble {
         self.skipped
     }
 
+    fn stage(&self) -> Stage {
+        let (seen, early, full) = (self.seen, self.params.early_warmup, self.params.warmup);
+        if seen >= full {
+            Stage::Full
+        } else if seen < early.min(full) {
+            Stage::Learning {
+                next_in: (early.min(full) - seen) as u64,
+            }
+        } else {
+            Stage::Early {
+                next_in: (full - seen) as u64,
+            }
+        }
+    }
+
     fn state_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
+            + self.early.heap_bytes()
             + self.mad.heap_bytes()
             + self.seasonal.heap_bytes()
             + self.kmeans.heap_bytes()
@@ -773,8 +832,15 @@ mod tests {
                     _ => 0.02 + 0.01 * rng.random::<f64>() + if i % 97 < 3 { 0.5 } else { 0.0 },
                 })
                 .collect();
+            // Alerts of the early stage (before 300) are news of their own: the first of
+            // the regular spikes, say.
             let found = anomalies(&mut det(), &v);
-            at_hand_over.extend(found.iter().map(|(i, o)| (seed, *i, o.score)));
+            at_hand_over.extend(
+                found
+                    .iter()
+                    .filter(|(i, _)| *i >= 300)
+                    .map(|(i, o)| (seed, *i, o.score)),
+            );
         }
         // As few alerts in the 30 points after the warm-up as in later stretches of 30, and
         // none in its first 5 points.
@@ -846,12 +912,42 @@ mod tests {
         v
     }
 
+    /// A seeded random series with something to find while the ensemble is in its early
+    /// stage: a step up or down, a ratio that saturates, a climb.
+    fn eventful_early(seed: u64) -> Vec<f64> {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let at = rng.random_range(15..290);
+        let n = 400;
+        match seed % 3 {
+            0 => {
+                let by =
+                    rng.random_range(3.0..40.0) * if rng.random_bool(0.5) { 1.0 } else { -1.0 };
+                let mut v = noise(seed, n, 50.0, rng.random_range(0.2..2.0));
+                v[at..].iter_mut().for_each(|x| *x += by);
+                v
+            }
+            1 => noise(seed, n, 0.4, 0.15)
+                .into_iter()
+                .enumerate()
+                .map(|(i, x)| if i >= at { 1.0 } else { x.clamp(0.0, 0.95) })
+                .collect(),
+            _ => noise(seed, n, 0.3, 0.002)
+                .into_iter()
+                .enumerate()
+                .map(|(i, x)| (x + if i >= at { 0.01 * (i - at) as f64 } else { 0.0 }).min(1.0))
+                .collect(),
+        }
+    }
+
     #[test]
     fn evidence_is_true_of_every_anomalous_point() {
         let mut anomalous = 0;
         let mut kinds = std::collections::BTreeSet::new();
-        for seed in 0..140 {
-            let v = eventful(seed);
+        let series = (0..140)
+            .map(|seed| (seed, eventful(seed)))
+            .chain((0..60).map(|seed| (1000 + seed, eventful_early(seed))));
+        for (seed, v) in series {
             let mut d = det();
             for (i, &x) in v.iter().enumerate() {
                 let Verdict::Scored(o) = d.observe(i as i64 * STEP_MS, x) else {
@@ -916,12 +1012,43 @@ mod tests {
                             );
                         }
                         Finding::Pattern { points, .. } => assert_eq!(points, 9, "{at}"),
+                        // The early level is the mean of the values it names, far from the
+                        // median, and the value lies beyond every earlier one on its side.
+                        Finding::EarlyLevel {
+                            median,
+                            spread,
+                            mean,
+                            points,
+                            ..
+                        } => {
+                            let m = points as usize;
+                            let real = v[i + 1 - m..=i].iter().sum::<f64>() / m as f64;
+                            assert!((real - mean).abs() <= 1e-9 * mean.abs().max(1.0), "{at}");
+                            assert!((mean - median).abs() >= crate::early::Z_EARLY * spread);
+                            let side = if mean > median {
+                                Position::Above
+                            } else {
+                                Position::Below
+                            };
+                            assert_eq!(position, side, "{at}");
+                            assert!(i < d.params.warmup, "{at}");
+                        }
+                        // At the bound, which no earlier value reached.
+                        Finding::AtBound { previous, .. } => {
+                            assert!(x >= 0.99 && previous < 0.99, "{at}");
+                            assert!(v[..i].iter().all(|y| (0.0..=1.0).contains(y)), "{at}");
+                            assert_eq!(position, Position::Above, "{at}");
+                        }
                         Finding::Band => panic!("the ensemble names its components: {at}"),
                     }
                 }
             }
         }
         assert!(anomalous > 100, "{anomalous}");
-        assert!(kinds.len() >= 4, "{kinds:?}");
+        assert!(kinds.len() >= 6, "{kinds:?}");
+        assert!(
+            kinds.contains("early_level") && kinds.contains("at_bound"),
+            "{kinds:?}"
+        );
     }
 }

@@ -57,6 +57,23 @@ pub enum Finding {
     /// The movement of the last `points` values is unlike the movements learned: `z` spreads
     /// from the nearest usual one.
     Pattern { points: u32, z: f64 },
+    /// Early stage (before the full detector is ready): the mean of the last `points` values,
+    /// `mean`, lies beyond every earlier value and far (in `spread`s) from `median`, the median
+    /// of the `reference` values before them.
+    EarlyLevel {
+        median: f64,
+        spread: f64,
+        reference: u32,
+        mean: f64,
+        points: u32,
+    },
+    /// Early stage: a ratio (every value so far within 0..=1) sat at its bound `bound` for the
+    /// last `points` values, which no earlier value reached; `previous` is the earlier maximum.
+    AtBound {
+        bound: f64,
+        points: u32,
+        previous: f64,
+    },
     /// A detector's one band, without more detail: the value scored outside what it expected.
     Band,
 }
@@ -70,6 +87,8 @@ impl Finding {
             Finding::Spike { .. } => "spike",
             Finding::Seasonal { .. } => "seasonal",
             Finding::Pattern { .. } => "pattern",
+            Finding::EarlyLevel { .. } => "early_level",
+            Finding::AtBound { .. } => "at_bound",
             Finding::Band => "band",
         }
     }

@@ -29,7 +29,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
+use crate::detector::{skip_non_finite, Detector, Observation, Stage, Verdict};
 use crate::param::{self, InvalidParam};
 use crate::scale::{self, MAD_TO_SIGMA, MEAN_ABS_TO_SIGMA, SCALE_EPSILON};
 use crate::score::{score_from_z, z_for_score};
@@ -176,6 +176,13 @@ impl Detector for RobustEwma {
             .clamp(SCALE_EPSILON, f64::MAX);
         self.state = State::Tracking { level, scale };
         Verdict::Scored(observation)
+    }
+
+    fn stage(&self) -> Stage {
+        match &self.state {
+            State::WarmingUp(buf) => Stage::after(buf.len(), self.params.warmup as usize),
+            State::Tracking { .. } => Stage::Full,
+        }
     }
 
     fn name(&self) -> &'static str {

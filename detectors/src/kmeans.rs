@@ -28,7 +28,7 @@ use smartcore::cluster::kmeans::{KMeans, KMeansParameters};
 use smartcore::linalg::basic::matrix::DenseMatrix;
 
 use crate::calibration::LogTail;
-use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
+use crate::detector::{skip_non_finite, Detector, Observation, Stage, Verdict};
 use crate::evidence::Finding;
 use crate::param::{self, InvalidParam};
 use crate::scale::SCALE_EPSILON;
@@ -301,6 +301,18 @@ impl Detector for KMeansDetector {
         Verdict::Scored(
             Observation::within(score, low, high, self.params.threshold).found(pattern(z)),
         )
+    }
+
+    fn stage(&self) -> Stage {
+        if self.model.is_some() && self.history.len() >= SPAN {
+            Stage::Full
+        } else {
+            // The first fit comes with the point that fills half the training size.
+            let needed = (self.params.train_size / 2).max(SPAN);
+            Stage::Learning {
+                next_in: needed.saturating_sub(self.history.len()).max(1) as u64,
+            }
+        }
     }
 
     fn name(&self) -> &'static str {

@@ -16,7 +16,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::calibration::LogTail;
-use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
+use crate::detector::{skip_non_finite, Detector, Observation, Stage, Verdict};
 use crate::param::{self, InvalidParam};
 use crate::scale::{MEAN_ABS_TO_SIGMA, SCALE_EPSILON};
 use crate::score::score_from_z;
@@ -179,6 +179,12 @@ impl Detector for KnnConformal {
                 Verdict::Scored(Observation::within(score, low, high, self.params.threshold))
             }
         }
+    }
+
+    fn stage(&self) -> Stage {
+        // `step` scores once `len + 1 - 2 * window` contexts reach `2 * max(k, 8)`.
+        let needed = 2 * self.params.window + 2 * self.params.k.max(8) - 1;
+        Stage::after(self.history.len(), needed)
     }
 
     fn name(&self) -> &'static str {

@@ -19,6 +19,7 @@ mod calibration;
 mod cusum;
 mod detector;
 mod drain;
+mod early;
 mod ensemble;
 mod evidence;
 mod ewma;
@@ -40,7 +41,7 @@ mod synth;
 mod window;
 
 pub use cusum::{Cusum, CusumParams};
-pub use detector::{Detector, Observation, Verdict};
+pub use detector::{Detector, Observation, Stage, Verdict};
 pub use drain::{Match, MinerConfig, MinerConfigError, StateError, TemplateInfo, TemplateMiner};
 pub use ensemble::{Ensemble, EnsembleParams};
 pub use evidence::{Component, Evidence, Finding, Position, MAX_COMPONENTS};

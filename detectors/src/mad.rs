@@ -14,7 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
+use crate::detector::{skip_non_finite, Detector, Observation, Stage, Verdict};
 use crate::evidence::Finding;
 use crate::param::{self, InvalidParam};
 use crate::scale::{self, MAD_TO_SIGMA, MEAN_ABS_TO_SIGMA};
@@ -143,7 +143,7 @@ impl SlidingMad {
 }
 
 /// Median and sigma of a sorted, non-empty slice (see the module documentation).
-fn median_and_sigma(sorted: &[f64]) -> (f64, f64) {
+pub(crate) fn median_and_sigma(sorted: &[f64]) -> (f64, f64) {
     let n = sorted.len();
     let median = sorted[(n - 1) / 2] / 2.0 + sorted[n / 2] / 2.0;
     // The deviations left of the median grow leftwards, those right of it rightwards: merge the
@@ -201,6 +201,10 @@ impl Detector for SlidingMad {
         };
         self.learn(value);
         verdict
+    }
+
+    fn stage(&self) -> Stage {
+        Stage::after(self.sorted.len(), self.params.warmup)
     }
 
     fn name(&self) -> &'static str {

@@ -22,7 +22,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
+use crate::detector::{skip_non_finite, Detector, Observation, Stage, Verdict};
 use crate::evidence::Finding;
 use crate::param::{self, InvalidParam};
 use crate::period::PeriodFinder;
@@ -363,6 +363,10 @@ impl Detector for Seasonal {
         };
         self.learn(ts_ms, value);
         verdict
+    }
+
+    fn stage(&self) -> Stage {
+        Stage::after(self.seen, self.params.warmup)
     }
 
     fn name(&self) -> &'static str {

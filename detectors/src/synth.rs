@@ -143,3 +143,12 @@ pub(crate) fn alert_rate(det: &mut dyn Detector, values: &[f64]) -> f64 {
     }
     alerts as f64 / scored.max(1) as f64
 }
+
+/// Noise around a steady trend: `slope` per point from 50, spread `sd`.
+pub(crate) fn trending(seed: u64, n: usize, slope: f64, sd: f64) -> Vec<f64> {
+    noise(seed, n, 0.0, sd)
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| 50.0 + slope * i as f64 + e)
+        .collect()
+}

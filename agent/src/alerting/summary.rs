@@ -74,6 +74,8 @@ fn name(f: &Finding) -> &'static str {
         (_, "spike") => "a spike",
         (_, "seasonal") => "a value unusual for the time",
         (_, "pattern") => "an unusual pattern",
+        (_, "early_level") => "an early level change",
+        (_, "at_bound") => "a value at its bound",
         _ => "a value outside its band",
     }
 }
@@ -192,6 +194,35 @@ fn phrase(
             };
             format!("an unusual pattern: the movement of its last {points} points is unlike those learned{far}")
         }
+        Finding::EarlyLevel {
+            median,
+            mean,
+            reference,
+            points,
+            ..
+        } => {
+            let (m, a) = unit.format_apart(median, mean);
+            let far = if readable(n) {
+                format!("{} ", spreads(n, false))
+            } else {
+                String::new()
+            };
+            format!(
+                "early: its last {points} points average {a}, {far}{} the median {m} of the {reference} points before them and beyond every earlier value",
+                side(mean - median)
+            )
+        }
+        Finding::AtBound {
+            bound,
+            points,
+            previous,
+        } => {
+            let (_, p) = unit.format_apart(x, previous);
+            format!(
+                "early: at its bound {} for the last {points} points (previous maximum {p})",
+                f(bound)
+            )
+        }
         Finding::Band => {
             if position != Position::Inside {
                 return None;
@@ -271,6 +302,53 @@ mod tests {
 
     fn summary(a: &Anomaly) -> String {
         firing(a, &Evidence::of(a))
+    }
+
+    #[test]
+    fn early_findings_say_what_the_early_stage_saw() {
+        let a = anomaly(
+            "host.cpu.core.1.utilization",
+            1.0,
+            &[(
+                F::EarlyLevel {
+                    median: 0.05,
+                    spread: 0.01,
+                    reference: 21,
+                    mean: 0.98,
+                    points: 3,
+                },
+                0.01,
+                0.12,
+            )],
+        );
+        assert_eq!(
+            summary(&a),
+            "host.cpu.core.1.utilization is 100%, above the expected range 1%..12%: early: its \
+             last 3 points average 98%, 93 spreads above the median 5% of the 21 points before \
+             them and beyond every earlier value (score 0.90, detector ensemble)"
+        );
+        let a = anomaly(
+            "host.filesystem.root.used_ratio",
+            1.0,
+            &[(
+                F::AtBound {
+                    bound: 1.0,
+                    points: 6,
+                    previous: 0.87,
+                },
+                0.2,
+                0.87,
+            )],
+        );
+        assert_eq!(
+            summary(&a),
+            "host.filesystem.root.used_ratio is 100%, above the expected range 20%..87%: early: \
+             at its bound 100% for the last 6 points (previous maximum 87%) (score 0.90, \
+             detector ensemble)"
+        );
+        let json = serde_json::to_value(Evidence::of(&a)).unwrap();
+        assert_eq!(json["components"][0]["kind"], "at_bound");
+        assert_eq!(json["components"][0]["previous"], 0.87);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The command line: `seismo run | check-config | print-config | replay | backtest | logparse |
-//! silence`.
+//! silence | status`.
 
 pub mod backtest;
 pub mod csv_series;
@@ -8,6 +8,7 @@ pub mod logparse;
 pub mod plot;
 pub mod replay;
 pub mod silence;
+pub mod status;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -108,6 +109,15 @@ pub enum Command {
         #[command(subcommand)]
         command: silence::SilenceCommand,
     },
+    /// What the local agent is doing, from its HTTP API: signals learning, scored by the early
+    /// detectors or fully warmed (and when the next stage comes), and the alerts firing. Exit
+    /// 0 with the summary, 1 when the agent cannot be reached, 2 bad configuration.
+    Status {
+        /// The agent's configuration (for its listen address); without it, $SEISMO_CONFIG,
+        /// else the embedded default.
+        #[arg(long, short, value_name = "PATH")]
+        config: Option<PathBuf>,
+    },
     /// Template-mine a log file offline: CSV `line,template_id,template` on stdout, one row per
     /// line; a summary of the templates with their counts on stderr.
     Logparse {
@@ -186,6 +196,10 @@ pub fn main() -> ExitCode {
                 Err(e) => config_error(&e),
             }
         }
+        Command::Status { config } => match load_config(configured_path(config).as_deref()) {
+            Ok((config, _)) => status::main(&config),
+            Err(e) => config_error(&e),
+        },
         Command::Logparse { log_format, file } => {
             crate::cli::logparse::main(log_format.as_deref(), &file)
         }

@@ -101,7 +101,7 @@ pub fn main(config: &Config, command: SilenceCommand) -> ExitCode {
 }
 
 /// Where to connect: the listen address, or loopback when it listens on every interface.
-fn target(listen: SocketAddr) -> Option<SocketAddr> {
+pub(super) fn target(listen: SocketAddr) -> Option<SocketAddr> {
     if listen.port() == 0 {
         return None;
     }
@@ -133,7 +133,7 @@ fn write(
 }
 
 /// One request; the answer's JSON when it is a 2xx, else the agent's sentence.
-fn call(
+pub(super) fn call(
     addr: SocketAddr,
     method: &str,
     path: &str,

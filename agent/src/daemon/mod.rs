@@ -135,6 +135,9 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
     let mut pipeline = Pipeline::new(Arc::clone(&host), &config, Arc::clone(&stats))
         .with_silences(Arc::clone(&silences))
         .with_snapshots(state.path(), config.agent.snapshot_interval, learned);
+    let start_state = crate::pipeline::warmup::StartState {
+        restored: pipeline.restored_signals(),
+    };
     if let Some(s) = status {
         pipeline = pipeline.with_observer(s);
     }
@@ -242,6 +245,12 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
         hooks = config.hooks.len(),
         interval = %humantime::format_duration(host_cfg.interval),
         "seismo started"
+    );
+    // What resumes with learned state and what learns for how long.
+    tracing::info!(
+        restored_signals = start_state.restored,
+        "detectors: {}",
+        crate::pipeline::warmup::describe(&config.detectors, host_cfg.interval, start_state)
     );
     // Sources and sinks run: systemd may now order dependent units after us.
     manager.ready("running");

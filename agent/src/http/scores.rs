@@ -10,7 +10,13 @@ use crate::telemetry::stats::Stats;
 pub struct ScoreExport(pub Arc<Stats>);
 
 impl Observer for ScoreExport {
-    fn scored(&self, sample: &Sample, score: Option<f64>, _anomalous: bool) {
+    fn scored(
+        &self,
+        sample: &Sample,
+        score: Option<f64>,
+        _anomalous: bool,
+        _stage: seismo_detectors::Stage,
+    ) {
         if let Some(score) = score {
             let mut scores = self.0.scores.lock().unwrap_or_else(|p| p.into_inner());
             scores.insert(Arc::clone(&sample.signal), score);

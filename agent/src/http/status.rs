@@ -11,6 +11,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use seismo_detectors::Stage;
 use serde::Serialize;
 
 use crate::clock::now_ms;
@@ -44,10 +45,14 @@ pub struct Status {
 #[derive(Debug, Clone)]
 struct Series {
     value: f64,
-    /// `None` while the detector warms up.
+    /// `None` while the detector learns.
     score: Option<f64>,
     anomalous: bool,
     ts_ms: i64,
+    /// The detector's stage after the latest point.
+    stage: Stage,
+    /// The signal's observed interval (smoothed), 0 until two points came.
+    interval_ms: i64,
     /// For log signals: the template (or the interval's busiest template) behind the signal.
     template: Option<Arc<LogEvidence>>,
     history: VecDeque<Bucket>,
@@ -55,6 +60,14 @@ struct Series {
 
 impl Series {
     fn add(&mut self, ts_ms: i64, value: f64, score: Option<f64>, anomalous: bool) {
+        if ts_ms > self.ts_ms {
+            let step = ts_ms - self.ts_ms;
+            self.interval_ms = if self.interval_ms == 0 {
+                step
+            } else {
+                (3 * self.interval_ms + step) / 4
+            };
+        }
         self.value = value;
         self.score = score;
         self.anomalous = anomalous;
@@ -150,9 +163,22 @@ pub struct SignalsView {
     pub signals_active: u64,
     /// Signals listed here (at most [`MAX_SIGNALS`]).
     pub signals_listed: usize,
+    /// How many of those are at each stage.
+    pub stages: StageCounts,
     pub bucket_seconds: i64,
     /// Sorted by score, highest first; signals still warming up last; then by name.
     pub signals: Vec<SignalView>,
+}
+
+/// Signals per detector stage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StageCounts {
+    /// Not scored yet.
+    pub learning: usize,
+    /// Scored by the early detectors.
+    pub early: usize,
+    /// Scored by the full detector.
+    pub full: usize,
 }
 
 /// One signal.
@@ -165,6 +191,15 @@ pub struct SignalView {
     pub score: Option<f64>,
     /// The latest point was anomalous.
     pub anomalous: bool,
+    /// What scores its next point: `learning` (nothing yet), `early` (the early detectors)
+    /// or `full`.
+    pub stage: &'static str,
+    /// Points until the next stage; `null` once full.
+    pub next_stage_points: Option<u64>,
+    /// When the next stage is expected, from the signal's observed interval (RFC 3339, UTC);
+    /// `null` once full or before its interval is known.
+    #[serde(serialize_with = "crate::clock::rfc3339_opt")]
+    pub next_stage_at: Option<i64>,
     /// When the latest point was taken (RFC 3339, UTC).
     #[serde(serialize_with = "crate::clock::rfc3339")]
     pub updated_at: i64,
@@ -274,6 +309,7 @@ impl Status {
         value: f64,
         score: Option<f64>,
         anomalous: bool,
+        stage: Stage,
     ) {
         if !value.is_finite() {
             return;
@@ -281,12 +317,15 @@ impl Status {
         let mut signals = self.series();
         if let Some(series) = signals.get_mut(signal) {
             series.add(ts_ms, value, score, anomalous);
+            series.stage = stage;
         } else if signals.len() < MAX_SIGNALS {
             let mut series = Series {
                 value,
                 score,
                 anomalous,
                 ts_ms,
+                stage,
+                interval_ms: 0,
                 template: None,
                 history: VecDeque::new(),
             };
@@ -393,6 +432,7 @@ impl Status {
             .collect();
         let last = bucket_index(now);
         let first = last.saturating_sub(BUCKETS as u32 - 1);
+        let mut stages = StageCounts::default();
         let mut signals: Vec<SignalView> = copied
             .into_iter()
             .map(|(signal, s)| SignalView {
@@ -400,6 +440,19 @@ impl Status {
                 value: s.value,
                 score: s.score,
                 anomalous: s.anomalous,
+                stage: {
+                    match s.stage {
+                        Stage::Learning { .. } => stages.learning += 1,
+                        Stage::Early { .. } => stages.early += 1,
+                        Stage::Full => stages.full += 1,
+                    }
+                    s.stage.name()
+                },
+                next_stage_points: s.stage.next_in(),
+                next_stage_at: s.stage.next_in().filter(|_| s.interval_ms > 0).map(|n| {
+                    let n = i64::try_from(n).unwrap_or(i64::MAX);
+                    s.ts_ms.saturating_add(n.saturating_mul(s.interval_ms))
+                }),
                 updated_at: s.ts_ms,
                 template: s.template.as_ref().and_then(|e| e.template.clone()),
                 history: history(&s.history, first, last),
@@ -416,6 +469,7 @@ impl Status {
             time: now,
             signals_active,
             signals_listed: signals.len(),
+            stages,
             bucket_seconds: BUCKET_MS / 1000,
             signals,
         }
@@ -440,8 +494,15 @@ impl Status {
 
 /// The status page follows the pipeline's scores, log evidence and events.
 impl Observer for Status {
-    fn scored(&self, sample: &Sample, score: Option<f64>, anomalous: bool) {
-        self.record(&sample.signal, sample.ts_ms, sample.value, score, anomalous);
+    fn scored(&self, sample: &Sample, score: Option<f64>, anomalous: bool, stage: Stage) {
+        self.record(
+            &sample.signal,
+            sample.ts_ms,
+            sample.value,
+            score,
+            anomalous,
+            stage,
+        );
     }
 
     fn forget(&self, signal: &str) {
@@ -511,9 +572,9 @@ mod tests {
         // Two hours of points every 10 s: only the last hour is kept, 3 points a bucket.
         for i in 0..720 {
             let t = T0 + i * 10_000;
-            s.record(&a, t, i as f64, Some(0.1), false);
+            s.record(&a, t, i as f64, Some(0.1), false, Stage::Full);
         }
-        s.record(&b, T0 + 7_190_000, 5.0, Some(0.9), true);
+        s.record(&b, T0 + 7_190_000, 5.0, Some(0.9), true, Stage::Full);
         let now = T0 + 7_199_000;
         let v = s.signals(now, 2);
         assert_eq!(v.signals_listed, 2);
@@ -537,11 +598,11 @@ mod tests {
     fn gaps_warm_up_and_bad_values() {
         let s = Status::new("h".into());
         let a: Arc<str> = "a".into();
-        s.record(&a, T0, 1.0, None, false);
-        s.record(&a, T0 + 90_000, 3.0, Some(0.2), false);
-        s.record(&a, T0 + 90_001, f64::NAN, Some(0.2), false);
+        s.record(&a, T0, 1.0, None, false, Stage::Full);
+        s.record(&a, T0 + 90_000, 3.0, Some(0.2), false, Stage::Full);
+        s.record(&a, T0 + 90_001, f64::NAN, Some(0.2), false, Stage::Full);
         // A point from the past joins the latest bucket.
-        s.record(&a, T0 - 500_000, 5.0, Some(0.3), false);
+        s.record(&a, T0 - 500_000, 5.0, Some(0.3), false, Stage::Full);
         let v = s.signals(T0 + 100_000, 1);
         let h = &v.signals[0].history;
         assert_eq!(h.values, [Some(1.0), None, None, Some(4.0)]);
@@ -553,10 +614,61 @@ mod tests {
     }
 
     #[test]
+    fn stages_are_counted_and_the_next_one_timed_from_the_interval() {
+        let s = Status::new("h".into());
+        let (a, b, c): (Arc<str>, Arc<str>, Arc<str>) = ("a".into(), "b".into(), "c".into());
+        // `a` every 10 s, learning with 3 points to go; `b` seen once; `c` full.
+        for i in 0..4 {
+            s.record(
+                &a,
+                T0 + i * 10_000,
+                1.0,
+                None,
+                false,
+                Stage::Learning {
+                    next_in: 6 - i as u64 - 1,
+                },
+            );
+        }
+        s.record(&b, T0, 1.0, Some(0.1), false, Stage::Early { next_in: 100 });
+        s.record(&c, T0, 1.0, Some(0.1), false, Stage::Full);
+        let v = s.signals(T0 + 40_000, 3);
+        assert_eq!(
+            v.stages,
+            StageCounts {
+                learning: 1,
+                early: 1,
+                full: 1
+            }
+        );
+        let get = |name: &str| v.signals.iter().find(|x| &*x.signal == name).unwrap();
+        assert_eq!(get("a").stage, "learning");
+        assert_eq!(get("a").next_stage_points, Some(2));
+        assert_eq!(get("a").next_stage_at, Some(T0 + 30_000 + 2 * 10_000));
+        // One point: no interval yet, so no time.
+        assert_eq!(
+            (get("b").stage, get("b").next_stage_points),
+            ("early", Some(100))
+        );
+        assert_eq!(get("b").next_stage_at, None);
+        assert_eq!(
+            (get("c").next_stage_points, get("c").next_stage_at),
+            (None, None)
+        );
+        let json = serde_json::to_value(&v).unwrap();
+        assert_eq!(json["stages"]["early"], 1);
+        assert!(json["signals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["next_stage_at"].as_str().is_some()));
+    }
+
+    #[test]
     fn signals_past_the_bound_are_left_out() {
         let s = Status::new("h".into());
         for i in 0..MAX_SIGNALS + 5 {
-            s.record(&format!("s{i}").into(), T0, 1.0, None, false);
+            s.record(&format!("s{i}").into(), T0, 1.0, None, false, Stage::Full);
         }
         let v = s.signals(T0, (MAX_SIGNALS + 5) as u64);
         assert_eq!(v.signals_listed, MAX_SIGNALS);

@@ -256,8 +256,13 @@ fn incident(o: &mut String, view: &IncidentView) {
 fn signals(o: &mut String, v: &SignalsView, now: i64) {
     let _ = write!(
         o,
-        "<section id=\"signals\"><h2>Signals by anomaly score</h2><table><thead><tr>\
-         <th>signal</th><th>score</th><th>value</th><th>last hour ({} s buckets)</th><th>template</th>\
+        "<section id=\"signals\"><h2>Signals by anomaly score</h2>",
+    );
+    stages(o, v, now);
+    let _ = write!(
+        o,
+        "<table><thead><tr>\
+         <th>signal</th><th>score</th><th>stage</th><th>value</th><th>last hour ({} s buckets)</th><th>template</th>\
          </tr></thead><tbody>",
         v.bucket_seconds
     );
@@ -289,13 +294,45 @@ fn signals(o: &mut String, v: &SignalsView, now: i64) {
     o.push_str("</section>");
 }
 
+/// How many signals learn, score early, score fully, and when the last becomes fully warmed.
+fn stages(o: &mut String, v: &SignalsView, now: i64) {
+    let c = v.stages;
+    let _ = write!(
+        o,
+        "<p id=\"stages\">{} learning · {} scored by the early detectors · {} fully warmed",
+        c.learning, c.early, c.full
+    );
+    let last = v
+        .signals
+        .iter()
+        .filter(|s| s.stage != "full")
+        .filter_map(|s| s.next_stage_at)
+        .max();
+    if c.learning + c.early > 0 {
+        if let Some(at) = last {
+            let _ = write!(o, " · next stage of every signal by {}", in_time(at, now));
+        }
+    }
+    o.push_str("</p>");
+}
+
+/// `at` for people: its time and how far from `now` it is.
+fn in_time(at: i64, now: i64) -> String {
+    let secs = u64::try_from((at - now).max(0) / 1000).unwrap_or(0);
+    format!(
+        "{} (in {})",
+        format_ts(at),
+        humantime::format_duration(Duration::from_secs(secs))
+    )
+}
+
 fn signal_row(o: &mut String, s: &SignalView, first_bucket: i64) {
     h(
         o,
         &["<tr><td><code class=\"signal\">", &s.signal, "</code></td>"],
     );
     match s.score {
-        None => o.push_str("<td class=\"muted\">warming up</td>"),
+        None => o.push_str("<td class=\"muted\">learning</td>"),
         Some(score) => {
             let class = if s.anomalous {
                 "n hi"
@@ -307,6 +344,17 @@ fn signal_row(o: &mut String, s: &SignalView, first_bucket: i64) {
             let _ = write!(o, "<td class=\"{class}\">{score:.2}</td>");
         }
     }
+    let next = match (s.stage, s.next_stage_points) {
+        ("learning", Some(n)) => format!("early in {n} points"),
+        ("early", Some(n)) => format!("full in {n} points"),
+        _ => String::new(),
+    };
+    let class = if s.stage == "full" {
+        ""
+    } else {
+        " class=\"muted\""
+    };
+    let _ = write!(o, "<td{class}>{} {next}</td>", s.stage);
     h(
         o,
         &[
@@ -526,6 +574,7 @@ mod tests {
                 i as f64,
                 Some(0.9),
                 i == 40,
+                seismo_detectors::Stage::Full,
             );
         }
         let ev = Arc::new(LogEvidence {
@@ -586,11 +635,24 @@ mod tests {
             stderr_truncated: false,
             error: Some(format!("error{EVIL}")),
         });
+        // A signal in its early stage, every 10 s.
+        let early: Arc<str> = "host.cpu.utilization".into();
+        for i in 0..2 {
+            let stage = seismo_detectors::Stage::Early { next_in: 200 };
+            status.record(
+                &early,
+                now - 20_000 + i * 10_000,
+                0.5,
+                Some(0.1),
+                false,
+                stage,
+            );
+        }
         let html = render(&Page {
             status: &status,
             stats: &stats,
             now,
-            signals: &status.signals(now, 1),
+            signals: &status.signals(now, 2),
             incidents: &status.incident_views(now),
             runs: &status.hook_runs(),
         });
@@ -613,6 +675,15 @@ mod tests {
                 "{what} not escaped in {html}"
             );
         }
+        // Stages: per signal, and how many are at each.
+        assert!(
+            html.contains("<td class=\"muted\">early full in 200 points</td>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<p id=\"stages\">0 learning · 1 scored by the early detectors · 1 fully warmed · next stage of every signal by "),
+            "{html}"
+        );
         // The markup the page is made of: refresh, a sparkline with an anomaly marked.
         assert!(html.contains("<meta http-equiv=\"refresh\" content=\"10\">"));
         assert!(html.contains("<polyline"));
@@ -630,7 +701,14 @@ mod tests {
         let a: Arc<str> = "a".into();
         // Buckets 100..=104 and 110..=119 of the hour, and one lone point at 107.
         for b in (100..105).chain([107]).chain(110..120) {
-            status.record(&a, now - (119 - b) * BUCKET_MS, b as f64, Some(0.1), false);
+            status.record(
+                &a,
+                now - (119 - b) * BUCKET_MS,
+                b as f64,
+                Some(0.1),
+                false,
+                seismo_detectors::Stage::Full,
+            );
         }
         let v = status.signals(now, 1);
         let mut o = String::new();

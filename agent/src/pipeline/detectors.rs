@@ -23,6 +23,7 @@ pub fn build_detector(s: &DetectorSettings) -> anyhow::Result<Box<dyn Detector>>
             let d = EnsembleParams::default();
             Box::new(Ensemble::new(EnsembleParams {
                 warmup: warmup(d.warmup),
+                early_warmup: count(s.early_warmup, d.early_warmup),
                 threshold,
                 quiet: count(s.quiet.map(|q| q.get()), d.quiet),
                 seed: s.seed.unwrap_or(d.seed),

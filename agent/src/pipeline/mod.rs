@@ -8,6 +8,7 @@ pub mod observer;
 pub mod output;
 pub mod snapshot;
 mod stage;
+pub mod warmup;
 
 pub use detectors::build_detector;
 pub use handle::PipelineHandle;

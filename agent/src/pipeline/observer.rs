@@ -5,12 +5,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use seismo_detectors::Stage;
+
 use crate::event::{Event, LogEvidence, Sample};
 
 /// Every method has a default that ignores the call: an observer takes what it needs.
 pub trait Observer: Send + Sync {
-    /// A sample was scored; `score` is `None` while its detector warms up.
-    fn scored(&self, _sample: &Sample, _score: Option<f64>, _anomalous: bool) {}
+    /// A sample was scored; `score` is `None` while its detector learns. `stage`: the
+    /// detector's stage after the sample (what scores the signal's next point).
+    fn scored(&self, _sample: &Sample, _score: Option<f64>, _anomalous: bool, _stage: Stage) {}
 
     /// The signal is no longer scored (evicted when idle, or disabled by a reload).
     fn forget(&self, _signal: &str) {}

@@ -81,6 +81,8 @@ pub struct Pipeline {
     critical_score: f64,
     /// Snapshots of the learned state: every `interval`, and at the end of [`Pipeline::run`].
     snapshots: Option<(Writer, Duration)>,
+    /// Signals whose detectors the last snapshot restored, for the start-up line.
+    restored_signals: usize,
 }
 
 impl Pipeline {
@@ -102,6 +104,7 @@ impl Pipeline {
             ),
             critical_score: config.alerting.critical_score.get(),
             snapshots: None,
+            restored_signals: 0,
         }
     }
 
@@ -117,6 +120,7 @@ impl Pipeline {
             tracing::warn!(dir = %dir.display(), "snapshot of the learned state: {problem}");
         }
         let restored = self.restore(loaded, Instant::now());
+        self.restored_signals = restored.signals;
         if restored == Restored::default() {
             tracing::info!(dir = %dir.display(), "no learned state to restore: every signal learns from its first points");
         } else {
@@ -124,6 +128,11 @@ impl Pipeline {
         }
         self.snapshots = Some((Writer::new(dir, Arc::clone(&self.stats)), interval));
         self
+    }
+
+    /// Signals whose learned detector state [`Pipeline::with_snapshots`] restored.
+    pub fn restored_signals(&self) -> usize {
+        self.restored_signals
     }
 
     /// Takes the signals, alerts and incidents of a snapshot. A signal is restored when its
@@ -282,9 +291,9 @@ impl Pipeline {
     /// Scores one sample; returns the alert event it caused, if any.
     pub fn process(&mut self, sample: &Sample, now: Instant) -> Option<AlertEvent> {
         Stats::add(&self.stats.samples, 1);
-        let (verdict, detector) = {
+        let (verdict, detector, stage) = {
             let d = self.detector_for(&sample.signal, now)?;
-            (d.observe(sample.ts_ms, sample.value), d.name())
+            (d.observe(sample.ts_ms, sample.value), d.name(), d.stage())
         };
         let scored = match &verdict {
             Verdict::WarmingUp => Some((None, false)),
@@ -293,7 +302,7 @@ impl Pipeline {
         };
         if let Some((score, anomalous)) = scored {
             for o in &self.observers {
-                o.scored(sample, score, anomalous);
+                o.scored(sample, score, anomalous, stage);
             }
         }
         match verdict {

@@ -17,7 +17,7 @@ use std::f64::consts::SQRT_2;
 
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{skip_non_finite, Detector, Observation, Verdict};
+use crate::detector::{skip_non_finite, Detector, Observation, Stage, Verdict};
 use crate::param::{self, InvalidParam};
 
 const NAME: &str = "windowed_gaussian";
@@ -167,6 +167,10 @@ impl Detector for WindowedGaussian {
             }
         }
         verdict
+    }
+
+    fn stage(&self) -> Stage {
+        Stage::after(self.window.len(), 1)
     }
 
     fn name(&self) -> &'static str {

@@ -317,7 +317,13 @@ impl PushMetricExporter for LoggedExporter {
 
 /// The gauges follow the pipeline's scores.
 impl Observer for SignalGauges {
-    fn scored(&self, sample: &Sample, score: Option<f64>, _anomalous: bool) {
+    fn scored(
+        &self,
+        sample: &Sample,
+        score: Option<f64>,
+        _anomalous: bool,
+        _stage: seismo_detectors::Stage,
+    ) {
         self.record(&sample.signal, sample.value, score);
     }
 

@@ -1,0 +1,467 @@
+//! The ensemble's early stage: scoring a signal from its first few dozen points, while the
+//! full ensemble still learns, with rules that need little history and are conservative
+//! enough not to alert on a signal's ordinary movement.
+//!
+//! - **Level**: the last [`PERSIST`] values all lie beyond every earlier value (by more than
+//!   `min_scale`), and their mean is at least [`Z_EARLY`] spreads from the median of the values
+//!   before them (at most [`RING`] - [`PERSIST`] of them). The spread is the robust one of
+//!   [`crate::SlidingMad`] (1.4826 × MAD, the mean absolute deviation when the MAD is 0), floored at
+//!   1% of the median's size and, for a ratio (every value so far within 0..=1), at 0.01. A core
+//!   going from 5% to 100%, memory climbing a few percent a minute, an error rate jumping from 0:
+//!   each is caught within a few points; noise, a daily rhythm or a steady trend is not (the
+//!   reference window moves with them, and a mean 8 spreads out is far beyond what noise does).
+//! - **At its bound**: a ratio sat at 1 (≥ 0.99) for [`BOUND_POINTS`] values in a row, which
+//!   no earlier value reached: a saturated core or a full filesystem on a signal too noisy for
+//!   the level rule.
+//!
+//! One episode, one alert: after an alert the stage is quiet for the ensemble's `quiet` points,
+//! and a level that stays where it moved is no news afterwards (the values of the episode join
+//! the range every later value is compared with). The ensemble takes over at its `warmup`
+//! with the same memory: its own range holds every value since the start, so an episode the
+//! early stage alerted on does not alert again at the hand-over.
+//!
+//! State: plain numbers and one [`Ring`] of [`RING`] values (1 KiB), freed at the hand-over.
+
+use serde::{Deserialize, Serialize};
+
+use crate::detector::Observation;
+use crate::evidence::{Component, Evidence, Finding};
+use crate::mad::median_and_sigma;
+use crate::scale::SCALE_EPSILON;
+use crate::window::Ring;
+
+/// Values kept for the reference median: the most recent ones.
+pub(crate) const RING: usize = 64;
+/// Values in a row that must lie beyond every earlier one (one odd value is no level).
+pub(crate) const PERSIST: usize = 3;
+/// Spreads from the reference median the mean of the last [`PERSIST`] values must reach:
+/// conservative (the full detectors alert at about 4.4), as the reference is short.
+pub(crate) const Z_EARLY: f64 = 8.0;
+/// Floor of the spread relative to the size of the median.
+const REL_FLOOR: f64 = 0.01;
+/// Floor of the spread of a ratio (every value within 0..=1): one percentage point.
+const RATIO_FLOOR: f64 = 0.01;
+/// A ratio at or above this is at its bound.
+const BOUND_AT: f64 = 0.99;
+/// Values in a row at the bound that make a saturation.
+pub(crate) const BOUND_POINTS: u32 = 6;
+/// Values needed before the level rule has a reference to compare with.
+const MIN_REFERENCE: usize = 8;
+
+/// The early stage's state; see the module documentation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct EarlyStage {
+    /// The most recent values (learning stage included).
+    recent: Ring,
+    /// The range of every value older than the last [`PERSIST`].
+    settled_low: f64,
+    settled_high: f64,
+    /// Every value so far lies within 0..=1.
+    ratio: bool,
+    /// Values in a row at the bound, and the highest and lowest values outside that run.
+    at_bound: u32,
+    off_bound_high: f64,
+    off_bound_low: f64,
+    /// A run at the bound happened already: no news any more.
+    bound_reached: bool,
+    /// Points since the last early alert (saturating).
+    since_alert: usize,
+}
+
+impl Default for EarlyStage {
+    fn default() -> Self {
+        Self {
+            recent: Ring::new(RING),
+            settled_low: f64::INFINITY,
+            settled_high: f64::NEG_INFINITY,
+            ratio: true,
+            at_bound: 0,
+            off_bound_high: f64::NEG_INFINITY,
+            off_bound_low: f64::INFINITY,
+            bound_reached: false,
+            since_alert: usize::MAX,
+        }
+    }
+}
+
+/// What one early point is scored with.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EarlySettings {
+    pub(crate) threshold: f64,
+    pub(crate) min_scale: f64,
+    pub(crate) quiet: usize,
+}
+
+impl EarlyStage {
+    /// Learns the finite `value`; when `score`, scores it too (`None` otherwise, or while
+    /// there is not enough to compare it with).
+    pub(crate) fn observe(
+        &mut self,
+        value: f64,
+        score: bool,
+        s: EarlySettings,
+    ) -> Option<Observation> {
+        self.since_alert = self.since_alert.saturating_add(1);
+        self.ratio &= (0.0..=1.0).contains(&value);
+        let saturated = self.bound_run(value);
+        self.recent.push(value);
+        if self.recent.len() > PERSIST {
+            let settled = self.recent.back(PERSIST);
+            self.settled_low = self.settled_low.min(settled);
+            self.settled_high = self.settled_high.max(settled);
+        }
+        if !score || self.recent.len() < PERSIST + MIN_REFERENCE {
+            return None;
+        }
+        let quiet = self.since_alert <= s.quiet;
+        let (median, spread, reference) = self.reference(s.min_scale);
+        let band = (Z_EARLY * spread).min(f64::MAX);
+        let (low, high) = (
+            self.settled_low - s.min_scale,
+            self.settled_high + s.min_scale,
+        );
+        let normal_range = (low.min(median - band), high.max(median + band));
+
+        let recent = (0..PERSIST).map(|i| self.recent.back(i));
+        let (lowest, highest) = recent
+            .clone()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+                (a.min(x), b.max(x))
+            });
+        let mean = recent.sum::<f64>() / PERSIST as f64;
+        let beyond = lowest > high || highest < low;
+        let z = ((mean - median) / spread).abs().min(f64::MAX);
+        let mut evidence = Evidence::default();
+        if beyond && z >= Z_EARLY && !quiet {
+            evidence.push(Component {
+                finding: Finding::EarlyLevel {
+                    median,
+                    spread,
+                    reference: u32::try_from(reference).unwrap_or(u32::MAX),
+                    mean,
+                    points: PERSIST as u32,
+                },
+                score: alert_score(s.threshold, z / Z_EARLY),
+                expected_low: low.max(f64::MIN),
+                expected_high: high.min(f64::MAX),
+            });
+        }
+        if saturated && !quiet {
+            evidence.push(Component {
+                finding: Finding::AtBound {
+                    bound: 1.0,
+                    points: BOUND_POINTS,
+                    previous: self.off_bound_high,
+                },
+                // As sure as a level the bound is twice the threshold's distance from.
+                score: alert_score(s.threshold, 2.0),
+                expected_low: self.off_bound_low,
+                expected_high: self.off_bound_high,
+            });
+        }
+        if let Some(primary) = evidence.primary().copied() {
+            self.since_alert = 0;
+            return Some(Observation {
+                score: primary.score,
+                expected_low: primary.expected_low,
+                expected_high: primary.expected_high,
+                anomalous: true,
+                evidence,
+            });
+        }
+        // A normal point scores its own distance from the median, at most half the threshold:
+        // the early stage's rules, not its scores, decide, so a threshold optimised on the
+        // scores (NAB's) must not find early points just under the alert threshold.
+        let z_value = ((value - median) / spread).abs();
+        let score = (0.5 * s.threshold * (z_value / Z_EARLY).min(1.0)).max(0.0);
+        Some(Observation {
+            score,
+            expected_low: normal_range.0.max(f64::MIN),
+            expected_high: normal_range.1.min(f64::MAX),
+            anomalous: false,
+            evidence: Evidence::default(),
+        })
+    }
+
+    /// Counts a run at a ratio's upper bound; whether `value` completes a saturation no
+    /// earlier value reached.
+    fn bound_run(&mut self, value: f64) -> bool {
+        if value >= BOUND_AT {
+            self.at_bound = self.at_bound.saturating_add(1);
+        } else {
+            if self.at_bound > 0 {
+                // A run that ended (even a short one) makes the bound known.
+                self.bound_reached = true;
+            }
+            self.at_bound = 0;
+            self.off_bound_high = self.off_bound_high.max(value);
+            self.off_bound_low = self.off_bound_low.min(value);
+        }
+        let news = self.at_bound == BOUND_POINTS
+            && self.ratio
+            && !self.bound_reached
+            && self.off_bound_high.is_finite();
+        if self.at_bound >= BOUND_POINTS {
+            self.bound_reached = true;
+        }
+        news
+    }
+
+    /// The median and floored spread of the values before the last [`PERSIST`], and how many
+    /// there are.
+    fn reference(&self, min_scale: f64) -> (f64, f64, usize) {
+        let n = self.recent.len() - PERSIST;
+        let mut sorted = [0.0; RING];
+        let sorted = &mut sorted[..n];
+        sorted.copy_from_slice(&self.recent.as_slice()[..n]);
+        sorted.sort_unstable_by(f64::total_cmp);
+        let (median, sigma) = median_and_sigma(sorted);
+        let floor = if self.ratio { RATIO_FLOOR } else { 0.0 };
+        let spread = sigma
+            .max(min_scale)
+            .max(REL_FLOOR * median.abs())
+            .max(floor)
+            .clamp(SCALE_EPSILON, f64::MAX);
+        (median, spread, n)
+    }
+
+    /// The stage is over (the full ensemble scores from now on): its buffer is freed.
+    pub(crate) fn retire(&mut self) {
+        self.recent = Ring::new(1);
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.recent.heap_bytes()
+    }
+}
+
+/// The score of an early alert `ratio` times as far as its rule asks: the threshold at 1,
+/// growing to 1 at 3.
+fn alert_score(threshold: f64, ratio: f64) -> f64 {
+    (threshold + (1.0 - threshold) * ((ratio - 1.0) / 2.0).clamp(0.0, 1.0)).clamp(threshold, 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::detector::{Detector, Stage, Verdict};
+    use crate::ensemble::{Ensemble, EnsembleParams};
+    use crate::evidence::{Finding, Position};
+    use crate::synth::{daily, noise, trending, STEP_MS};
+
+    fn det() -> Ensemble {
+        Ensemble::new(EnsembleParams::default()).unwrap()
+    }
+
+    /// The anomalous points of `v` (fed every 10 s), with their index and evidence.
+    fn alerts(v: &[f64]) -> Vec<(usize, Finding)> {
+        let mut d = det();
+        v.iter()
+            .enumerate()
+            .filter_map(|(i, &x)| match d.observe(i as i64 * 10_000, x) {
+                Verdict::Scored(o) if o.anomalous => {
+                    Some((i, o.evidence.primary().unwrap().finding))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_level_step_is_caught_within_a_few_points() {
+        // A core at 5% (noisy) saturated from point 20: 2 minutes and 20 s in at 10 s.
+        let mut v: Vec<f64> = noise(1, 400, 0.05, 0.01)
+            .into_iter()
+            .map(|x| x.clamp(0.0, 1.0))
+            .collect();
+        v[20..].iter_mut().for_each(|x| *x = 1.0);
+        let found = alerts(&v);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let (i, finding) = found[0];
+        assert_eq!(i, 20 + super::PERSIST - 1, "{found:?}");
+        let Finding::EarlyLevel {
+            median,
+            mean,
+            points,
+            reference,
+            ..
+        } = finding
+        else {
+            panic!("{finding:?}")
+        };
+        assert!((median - 0.05).abs() < 0.01 && mean == 1.0, "{finding:?}");
+        assert_eq!((points, reference), (3, 20));
+    }
+
+    #[test]
+    fn a_saturation_at_its_bound_is_caught() {
+        // A ratio too noisy for the level rule (anywhere in 10%..90%), then at 100%.
+        let mut v: Vec<f64> = noise(2, 200, 0.5, 0.2)
+            .into_iter()
+            .map(|x| x.clamp(0.1, 0.9))
+            .collect();
+        v[40..].iter_mut().for_each(|x| *x = 1.0);
+        let found = alerts(&v);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, 40 + super::BOUND_POINTS as usize - 1);
+        assert_eq!(
+            found[0].1,
+            Finding::AtBound {
+                bound: 1.0,
+                points: super::BOUND_POINTS,
+                previous: 0.9
+            }
+        );
+    }
+
+    #[test]
+    fn a_climb_is_caught() {
+        // Memory at 40% climbing 0.8 points every 10 s from point 20 (about 5% a minute).
+        let v: Vec<f64> = noise(3, 200, 0.4, 0.001)
+            .into_iter()
+            .enumerate()
+            .map(|(i, x)| {
+                x + if i >= 20 {
+                    0.008 * (i - 19) as f64
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let found = alerts(&v);
+        assert!(!found.is_empty(), "{found:?}");
+        assert!((20..40).contains(&found[0].0), "{found:?}");
+        // One alert per episode: the climb goes on and is no news after it.
+        assert_eq!(found.len(), 1, "{found:?}");
+    }
+
+    #[test]
+    fn quiet_series_stay_silent_through_the_hand_over() {
+        // From the first point through the hand-over at 300 (the first points the full
+        // ensemble scores). Later the full ensemble's own rules alert now and then on such
+        // series (a record of pure noise, a level record of a trend), as before the early
+        // stage; on the noisy trend its level rule does so from its first point for some
+        // seeds (21: point 300), so that one is checked through the early stage only.
+        for seed in 0..40 {
+            let series: [(&str, Vec<f64>); 5] = [
+                ("noise", noise(seed, 400, 10.0, 1.0)),
+                ("daily", daily(seed, 400)),
+                ("trend", trending(seed, 400, 0.05, 1.0)),
+                ("steep trend", trending(seed, 400, 1.0, 0.1)),
+                (
+                    "ratio",
+                    noise(seed, 400, 0.3, 0.05)
+                        .into_iter()
+                        .map(|x| x.clamp(0.0, 1.0))
+                        .collect(),
+                ),
+            ];
+            for (name, mut v) in series {
+                v.truncate(if name == "trend" { 300 } else { 303 });
+                let mut d = det();
+                for (i, &x) in v.iter().enumerate() {
+                    let verdict = d.observe(i as i64 * STEP_MS, x);
+                    assert!(
+                        !matches!(verdict, Verdict::Scored(o) if o.anomalous),
+                        "{name} seed {seed} point {i}: {verdict:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_episode_alerted_early_does_not_alert_at_the_hand_over() {
+        // A level step that lasts, at point 200 and 10 points before the hand-over at 300:
+        // one alert, from the early stage, and none when the full ensemble takes over (up to
+        // 20 points after it; later the noise at its new level sets a record now and then,
+        // as after any level shift, while the sliding median has not caught up).
+        for seed in 0..20 {
+            for at in [200, 290] {
+                let mut v = noise(seed, 320, 10.0, 1.0);
+                v[at..].iter_mut().for_each(|x| *x += 30.0);
+                let found = alerts(&v);
+                assert_eq!(found.len(), 1, "seed {seed} at {at}: {found:?}");
+                assert!((at..at + 5).contains(&found[0].0), "seed {seed}: {found:?}");
+                assert_eq!(found[0].1.kind(), "early_level");
+            }
+        }
+    }
+
+    #[test]
+    fn the_stage_says_what_scores_the_next_point() {
+        let mut d = det();
+        assert_eq!(d.stage(), Stage::Learning { next_in: 12 });
+        let mut stages = Vec::new();
+        for (i, x) in noise(4, 320, 1.0, 0.1).into_iter().enumerate() {
+            let before = d.stage();
+            let verdict = d.observe(i as i64, x);
+            stages.push(before);
+            match before {
+                Stage::Learning { .. } => assert_eq!(verdict, Verdict::WarmingUp, "{i}"),
+                _ => assert!(matches!(verdict, Verdict::Scored(_)), "{i} {before:?}"),
+            }
+        }
+        assert_eq!(stages[11], Stage::Learning { next_in: 1 });
+        assert_eq!(stages[12], Stage::Early { next_in: 288 });
+        assert_eq!(stages[299], Stage::Early { next_in: 1 });
+        assert_eq!(stages[300], Stage::Full);
+        // Without an early stage the ensemble learns until its warm-up.
+        let mut d = Ensemble::new(EnsembleParams {
+            early_warmup: 300,
+            ..EnsembleParams::default()
+        })
+        .unwrap();
+        for i in 0..100 {
+            assert_eq!(d.observe(i, 1.0), Verdict::WarmingUp);
+        }
+        assert_eq!(d.stage(), Stage::Learning { next_in: 200 });
+        assert_eq!(Stage::Early { next_in: 3 }.next_in(), Some(3));
+        assert_eq!(Stage::Full.name(), "full");
+    }
+
+    #[test]
+    fn early_evidence_is_true() {
+        // Steps up and down at random points of the early stage: every alert's claims hold.
+        use rand::{Rng, SeedableRng};
+        let mut checked = 0;
+        for seed in 0..60u64 {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let at = rng.random_range(15..280);
+            let by = rng.random_range(5.0..50.0) * if seed % 2 == 0 { 1.0 } else { -1.0 };
+            let mut v = noise(seed, 320, 100.0, rng.random_range(0.1..3.0));
+            v[at..].iter_mut().for_each(|x| *x += by);
+            let mut d = det();
+            for (i, &x) in v.iter().enumerate() {
+                let Verdict::Scored(o) = d.observe(i as i64 * 10_000, x) else {
+                    continue;
+                };
+                if !o.anomalous || i >= 300 {
+                    continue;
+                }
+                checked += 1;
+                let c = o.evidence.primary().unwrap();
+                let Finding::EarlyLevel {
+                    median,
+                    spread,
+                    mean,
+                    points,
+                    ..
+                } = c.finding
+                else {
+                    panic!("{seed} {i}: {o:?}")
+                };
+                let m = points as usize;
+                let real = v[i + 1 - m..=i].iter().sum::<f64>() / m as f64;
+                assert!((real - mean).abs() < 1e-9, "{seed} {i}: {o:?}");
+                assert!(((mean - median) / spread).abs() >= super::Z_EARLY);
+                let side = if mean > median {
+                    Position::Above
+                } else {
+                    Position::Below
+                };
+                assert_eq!(Position::of(x, o.expected_low, o.expected_high), side);
+            }
+        }
+        assert!(checked >= 50, "{checked}");
+    }
+}

@@ -1,0 +1,331 @@
+//! Time to first detection: how soon a freshly started agent (fresh state, the default
+//! configuration at its default 10 s interval, plus a file source and two process groups)
+//! alerts on plain faults, and how soon after a restart.
+//!
+//! For each injection time (default 3, 5 and 10 minutes after start; the runs go side by
+//! side, each with its own agent, log file and processes) the faults are injected together and
+//! each is timed from injection to its first firing alert:
+//!
+//! - **cpu**: a busy shell (one core) in the group `busy` (`process.busy.cpu.utilization`);
+//! - **memory**: a process growing by 16 MiB a second in the group `hog`
+//!   (`process.hog.memory.rss`);
+//! - **log**: an error burst of a template never seen, 20 lines a second for 30 s, in the
+//!   source `app` (`log.app.errors_per_s` or `log.app.template.*.new`).
+//!
+//! Then each agent is stopped (SIGTERM) and started again on the same state directory, the
+//! faults injected 1 minute after the restart and timed the same way (the target there, within
+//! 2 intervals, needs learned state that survives a restart). Finally a quiet run: a fresh agent
+//! with the same sources and steady log traffic, no fault, for `SEISMO_TTFD_QUIET_MINUTES`;
+//! every alert is a false one (host signals included: the machine's own load is printed).
+//!
+//! ```text
+//! cargo build -p seismo
+//! SEISMO_BIN=target/debug/seismo cargo bench --profile dev -p seismo-e2e --bench ttfd
+//! ```
+//!
+//! Environment: `SEISMO_TTFD_AT` (minutes after start, comma-separated, default `3,5,10`),
+//! `SEISMO_TTFD_RESTART_AT` (minutes after the restart, default 1; `off` skips the restart),
+//! `SEISMO_TTFD_QUIET_MINUTES` (default 30; 0 skips the quiet run), `SEISMO_TTFD_WAIT`
+//! (minutes to wait for each detection, default 6), `SEISMO_TTFD_INTERVAL` (seconds, default
+//! 10), `SEISMO_BIN` (the agent; default the binary next to this benchmark).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use seismo_e2e::{append, default_config_with, write_config, Agent};
+
+/// Whether an alert on a signal detects a fault.
+type Detects = fn(&str) -> bool;
+
+/// The faults and the signals whose alert detects each.
+const FAULTS: [(&str, Detects); 3] = [
+    ("cpu", |s| s == "process.busy.cpu.utilization"),
+    ("memory", |s| s == "process.hog.memory.rss"),
+    ("log", |s| {
+        s == "log.app.errors_per_s" || (s.starts_with("log.app.template.") && s.ends_with(".new"))
+    }),
+];
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn minutes(name: &str, default: f64) -> f64 {
+    env(name).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// The default configuration at `interval_s`, a file source `app` on `dir/app.log`, and the
+/// process groups `busy` and `hog` for command lines holding `marker`.
+fn config(dir: &Path, interval_s: u64, marker: &str) -> String {
+    let interval = format!("interval = \"{interval_s}s\"");
+    let mut text = default_config_with(
+        &dir.join("state"),
+        &[("interval = \"10s\"", interval.as_str())],
+    );
+    text.push_str(&format!(
+        "\n[[sources.files]]\nname = \"app\"\npaths = [\"{}\"]\n{interval}\n\
+         \n[[sources.processes]]\nname = \"busy\"\ncmdline = '{marker}-busy'\n{interval}\n\
+         \n[[sources.processes]]\nname = \"hog\"\ncmdline = '{marker}-hog'\n{interval}\n",
+        dir.join("app.log").display()
+    ));
+    write_config(dir, &text)
+}
+
+/// Ordinary traffic on `log` (one template, about four lines a second) until `stop`.
+fn traffic(log: PathBuf, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut i = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            append(
+                &log,
+                &format!("GET /index.html 200 served in {} ms\n", i % 7),
+            );
+            i += 1;
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    })
+}
+
+/// The faults, running: the CPU and memory children, the error burst's thread.
+struct Faults {
+    children: Vec<Child>,
+    burst: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Faults {
+    fn inject(log: &Path, marker: &str, round: u32) -> Faults {
+        let busy = Command::new("sh")
+            .args(["-c", "while :; do :; done", &format!("{marker}-busy")])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn the busy shell");
+        // 16 MiB a second, touched so it is resident, for at most 5 minutes.
+        let hog = Command::new("python3")
+            .args([
+                "-c",
+                "import sys, time\nheld = []\nfor _ in range(300):\n    held.append(bytearray(16 << 20))\n    time.sleep(1)\ntime.sleep(3600)",
+                &format!("{marker}-hog"),
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn python3 for the memory hog");
+        let log = log.to_owned();
+        let burst = std::thread::spawn(move || {
+            for s in 0..30 {
+                let lines: String = (0..20)
+                    .map(|j| {
+                        format!("ERROR round {round}: volume /data{s} full, write of block {j} failed\n")
+                    })
+                    .collect();
+                append(&log, &lines);
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        });
+        Faults {
+            children: vec![busy, hog],
+            burst: Some(burst),
+        }
+    }
+
+    fn stop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if let Some(b) = self.burst.take() {
+            let _ = b.join();
+        }
+    }
+}
+
+impl Drop for Faults {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Per fault, the seconds from `injected` to its first firing alert (None: not within `wait`).
+fn detect(
+    agent: &mut Agent,
+    injected: Instant,
+    wait: Duration,
+) -> Vec<(&'static str, Option<f64>)> {
+    let mut found: Vec<(&'static str, Option<f64>)> = FAULTS.iter().map(|f| (f.0, None)).collect();
+    let mut seen = agent.seen_stdout.len();
+    while injected.elapsed() < wait && found.iter().any(|f| f.1.is_none()) {
+        agent.wait_stdout(Duration::from_millis(500), |_| false);
+        for line in &agent.seen_stdout[seen..] {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            if v["kind"] != "alert" || v["state"] != "firing" {
+                continue;
+            }
+            let signal = v["signal"].as_str().unwrap_or_default();
+            for (slot, (_, matches)) in found.iter_mut().zip(FAULTS) {
+                if slot.1.is_none() && matches(signal) {
+                    slot.1 = Some(injected.elapsed().as_secs_f64());
+                }
+            }
+        }
+        seen = agent.seen_stdout.len();
+    }
+    found
+}
+
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split(' ').take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn print_round(label: &str, found: &[(&str, Option<f64>)]) {
+    let cells: Vec<String> = found
+        .iter()
+        .map(|(f, s)| match s {
+            Some(s) => format!("{f} {s:.0} s"),
+            None => format!("{f} not detected"),
+        })
+        .collect();
+    println!("{label}: {} (load {})", cells.join(", "), load());
+}
+
+/// One fresh agent: faults at `at` after start, then a restart and the faults again
+/// `restart_at` after it.
+fn fresh_and_restart(
+    root: &Path,
+    at: Duration,
+    restart_at: Option<Duration>,
+    wait: Duration,
+    interval_s: u64,
+) -> String {
+    let dir = root.join(format!("at-{}s", at.as_secs()));
+    std::fs::create_dir_all(&dir).expect("run directory");
+    let log = dir.join("app.log");
+    std::fs::write(&log, "").expect("log file");
+    let marker = format!("seismo-ttfd-{}-{}", std::process::id(), at.as_secs());
+    let config = config(&dir, interval_s, &marker);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = traffic(log.clone(), Arc::clone(&stop));
+    let mut out = String::new();
+    let mut agent = Agent::run(&config);
+    std::thread::sleep(at);
+    let injected = Instant::now();
+    let mut faults = Faults::inject(&log, &marker, 1);
+    let found = detect(&mut agent, injected, wait);
+    faults.stop();
+    let label = format!("fresh, faults {} min after start", at.as_secs() / 60);
+    print_round(&label, &found);
+    out.push_str(&format!("{label}: {found:?}\n"));
+    if let Some(after) = restart_at {
+        // Back to normal before the restart, so the restarted agent sees a quiet signal.
+        std::thread::sleep(Duration::from_secs(interval_s * 6));
+        agent.stop(Duration::from_secs(30));
+        let mut agent = Agent::run(&config);
+        std::thread::sleep(after);
+        let injected = Instant::now();
+        let mut faults = Faults::inject(&log, &marker, 2);
+        let found = detect(&mut agent, injected, wait);
+        faults.stop();
+        let label = format!(
+            "restarted, faults {} s after the restart (run of {} min)",
+            after.as_secs(),
+            at.as_secs() / 60
+        );
+        print_round(&label, &found);
+        out.push_str(&format!("{label}: {found:?}\n"));
+        agent.stop(Duration::from_secs(30));
+    } else {
+        agent.stop(Duration::from_secs(30));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = writer.join();
+    out
+}
+
+fn main() {
+    let ats: Vec<Duration> = env("SEISMO_TTFD_AT")
+        .unwrap_or_else(|| "3,5,10".into())
+        .split(',')
+        .filter_map(|m| m.trim().parse::<f64>().ok())
+        .map(|m| Duration::from_secs_f64(m * 60.0))
+        .collect();
+    let restart_at = match env("SEISMO_TTFD_RESTART_AT").as_deref() {
+        Some("off") => None,
+        _ => Some(Duration::from_secs_f64(
+            minutes("SEISMO_TTFD_RESTART_AT", 1.0) * 60.0,
+        )),
+    };
+    let quiet = Duration::from_secs_f64(minutes("SEISMO_TTFD_QUIET_MINUTES", 30.0) * 60.0);
+    let wait = Duration::from_secs_f64(minutes("SEISMO_TTFD_WAIT", 6.0) * 60.0);
+    let interval_s = env("SEISMO_TTFD_INTERVAL")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10u64);
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let root = tmp.path().to_owned();
+    println!(
+        "time to first detection: interval {interval_s} s, faults at {:?} min after start, restart faults {:?} after it, quiet run {} min, load {}",
+        ats.iter().map(|d| d.as_secs_f64() / 60.0).collect::<Vec<_>>(),
+        restart_at,
+        quiet.as_secs() / 60,
+        load()
+    );
+    let runs: Vec<_> = ats
+        .iter()
+        .map(|&at| {
+            let root = root.clone();
+            std::thread::spawn(move || fresh_and_restart(&root, at, restart_at, wait, interval_s))
+        })
+        .collect();
+    for r in runs {
+        let _ = r.join();
+    }
+
+    if quiet > Duration::ZERO {
+        let dir = root.join("quiet");
+        std::fs::create_dir_all(&dir).expect("quiet directory");
+        let log = dir.join("app.log");
+        std::fs::write(&log, "").expect("log file");
+        let config = config(
+            &dir,
+            interval_s,
+            &format!("seismo-ttfd-quiet-{}", std::process::id()),
+        );
+        let stop = Arc::new(AtomicBool::new(false));
+        let writer = traffic(log, Arc::clone(&stop));
+        let mut agent = Agent::run(&config);
+        let start = Instant::now();
+        while start.elapsed() < quiet {
+            agent.wait_stdout(Duration::from_millis(500), |_| false);
+        }
+        agent.stop(Duration::from_secs(30));
+        stop.store(true, Ordering::Relaxed);
+        let _ = writer.join();
+        let alerts: Vec<serde_json::Value> = agent
+            .stdout_json()
+            .into_iter()
+            .filter(|e| e["kind"] == "alert" && e["state"] == "firing")
+            .collect();
+        let on_log = alerts
+            .iter()
+            .filter(|a| a["signal"].as_str().unwrap_or_default().starts_with("log."))
+            .count();
+        println!(
+            "quiet run, {} min: {} false alerts ({on_log} on the log source, {} on host signals and process groups), load {}",
+            quiet.as_secs() / 60,
+            alerts.len(),
+            alerts.len() - on_log,
+            load()
+        );
+        for a in &alerts {
+            println!(
+                "  {} {}",
+                a["time"].as_str().unwrap_or_default(),
+                a["summary"].as_str().unwrap_or_default()
+            );
+        }
+    }
+}
