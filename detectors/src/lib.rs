@@ -22,6 +22,7 @@ mod drain;
 mod ensemble;
 mod evidence;
 mod ewma;
+mod header;
 mod kmeans;
 mod knn;
 mod log_format;
@@ -44,6 +45,7 @@ pub use drain::{Match, MinerConfig, MinerConfigError, StateError, TemplateInfo, 
 pub use ensemble::{Ensemble, EnsembleParams};
 pub use evidence::{Component, Evidence, Finding, Position, MAX_COMPONENTS};
 pub use ewma::{EwmaParams, RobustEwma};
+pub use header::{split_header, Header};
 pub use kmeans::{KMeansDetector, KMeansParams};
 pub use knn::{KnnConformal, KnnParams};
 pub use log_format::{Fields, FormatError, LogFormat};

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use seismo_detectors::{
-    grouping_accuracy, loghub_event_ids, LogFormat, MinerConfig, TemplateMiner,
+    grouping_accuracy, loghub_event_ids, split_header, LogFormat, MinerConfig, TemplateMiner,
 };
 
 /// Floors just under the measured averages (see the README), so a regression fails.
@@ -41,9 +41,10 @@ fn mine(lines: &[String], format: Option<&LogFormat>) -> Vec<u64> {
     lines
         .iter()
         .map(|line| {
-            let content = format
-                .and_then(|f| f.split(line))
-                .map_or(line.as_str(), |f| f.content());
+            let content = match format {
+                Some(f) => f.split(line).map_or(line.as_str(), |f| f.content()),
+                None => split_header(line).content(),
+            };
             miner.add(content).template_id
         })
         .collect()

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use seismo_config::{FileSourceConfig, JournalSourceConfig};
-use seismo_detectors::{LogFormat, MinerConfig, TemplateMiner};
+use seismo_detectors::{split_header, LogFormat, MinerConfig, TemplateMiner};
 
 use crate::clock::now_ms;
 use crate::event::Normal;
@@ -238,7 +238,9 @@ impl Source {
                     (None, line)
                 }
             },
-            None => (None, line),
+            // No format: the miner's own header recognition keeps timestamps, pids and hosts
+            // out of the template (the level stays with `error_pattern`, as configured).
+            None => (None, split_header(line).content()),
         };
         let m = self.miner.add(content);
         if m.is_new {
