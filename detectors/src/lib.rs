@@ -51,6 +51,9 @@ pub use knn::{KnnConformal, KnnParams};
 pub use log_format::{Fields, FormatError, LogFormat};
 pub use mad::{MadParams, SlidingMad};
 pub use param::InvalidParam;
-pub use parse_accuracy::{csv_rows, grouping_accuracy, loghub_event_ids};
+pub use parse_accuracy::{
+    csv_rows, f1_group_accuracy, grouping_accuracy, loghub_column, loghub_event_ids,
+    parsing_accuracy,
+};
 pub use score::{score_from_z, z_for_score};
 pub use seasonal::{Seasonal, SeasonalParams};
