@@ -44,9 +44,10 @@
 //! that length; the line joins the most similar one (similarity = share of positions where the
 //! template's literal token equals the line's; ties go to more parameters, then the older
 //! template) when the similarity reaches `similarity`, turning the positions that differ into
-//! `<*>`; otherwise it starts a new template. A template whose literal word differs from the
-//! line's word at some position is no candidate (see `is_word`): `VM Started` and `VM Paused`
-//! are two messages, while values (numbers, ids, addresses, quoted names) merge. At most `max_clusters` templates are kept: the
+//! `<*>`; otherwise it starts a new template. A template whose literal capitalised word differs
+//! from the line's capitalised word at some position is no candidate (see `is_word`): `VM
+//! Started` and `VM Paused` are two messages, while values (numbers, ids, addresses, quoted
+//! names, lower-case words) merge. At most `max_clusters` templates are kept: the
 //! least recently matched is evicted, and tree nodes left empty are freed, so memory is bounded
 //! whatever the input.
 //!
@@ -514,8 +515,8 @@ impl TemplateMiner {
                 // line's masking found, under a template parameter, matches.
                 if h == lh {
                     equal += 1;
-                } else if h & lh & 1 == 1 {
-                    // Two different words: another message (see `is_word`).
+                } else if h & lh & 2 == 2 {
+                    // Two different capitalised words: another message (see `is_word`).
                     continue 'candidates;
                 } else {
                     params += usize::from(h == param);
@@ -906,18 +907,24 @@ fn token_hash_bytes(b: &[u8]) -> u64 {
     word_tag(long_finish(state, last, !rest.is_empty(), b.len()), b)
 }
 
-/// The lowest bit of a token's hash tells whether the token is a word (see [`is_word`]), so that
-/// matching can tell two different words apart from a word and a value without the text.
+/// The two lowest bits of a token's hash tell whether the token is a word and whether it is a
+/// capitalised word (see [`is_word`]), so that matching can tell two different event names apart
+/// from a value without the text.
 fn word_tag(h: u64, b: &[u8]) -> u64 {
-    (h & !1) | u64::from(is_word(b))
+    let word = is_word(b);
+    let cap = word && b[0].is_ascii_uppercase();
+    (h & !3) | u64::from(word) | (u64::from(cap) << 1)
 }
 
 /// A word of the message's text: letters only, apart from trailing punctuation (`Started`,
-/// `destroy`, `WindowsUpdateAgent.`). Two different words at one position are two messages
-/// (`VM Started` / `VM Paused` in a hypervisor's log, `link up` / `link down` in a switch's),
-/// not one message with a variable. Not words: quoted or bracketed tokens (`'sparkDriver'`,
-/// `[LNKG]`, `(root)`: names shown as values) and units of measure (`12 KB`, `3 ms`), which
-/// vary with the number before them.
+/// `destroy`, `WindowsUpdateAgent.`). Two different capitalised words at one position are two
+/// messages, not one message with a variable: capitalised words inside a message name events,
+/// states and components (`VM Started` / `VM Paused` in a hypervisor's log, `link Up` / `link
+/// Down` in a switch's, `client SPP.` / `client WindowsUpdateAgent.` in an installer's), while
+/// lower-case words that vary are as often values (`for user root` / `for user news` in an
+/// authentication log), so they merge like numbers and ids. Not words: quoted or bracketed
+/// tokens (`'sparkDriver'`, `[LNKG]`, `(root)`: names shown as values) and units of measure
+/// (`12 KB`, `3 ms`), which vary with the number before them.
 fn is_word(b: &[u8]) -> bool {
     let mut e = b.len();
     while e > 0 && matches!(b[e - 1], b'.' | b',' | b';' | b':' | b'!' | b'?') {
@@ -1001,7 +1008,7 @@ impl TokenHasher {
             mix(self.word | ((self.len as u64) << 56))
         } else {
             long_finish(self.state, self.word, !self.len.is_multiple_of(8), self.len)
-        } & !1;
+        } & !3;
         *self = Self::default();
         h
     }
