@@ -515,7 +515,7 @@ impl TemplateMiner {
                 // line's masking found, under a template parameter, matches.
                 if h == lh {
                     equal += 1;
-                } else if h & lh & 2 == 2 {
+                } else if h & lh & 1 == 1 {
                     // Two different capitalised words: another message (see `is_word`).
                     continue 'candidates;
                 } else {
@@ -907,13 +907,12 @@ fn token_hash_bytes(b: &[u8]) -> u64 {
     word_tag(long_finish(state, last, !rest.is_empty(), b.len()), b)
 }
 
-/// The two lowest bits of a token's hash tell whether the token is a word and whether it is a
-/// capitalised word (see [`is_word`]), so that matching can tell two different event names apart
-/// from a value without the text.
+/// The lowest bit of a token's hash tells whether the token is a capitalised word (see
+/// [`is_word`]), so that matching can tell two different event names apart from a value without
+/// the text. Most tokens fail the first-byte test.
 fn word_tag(h: u64, b: &[u8]) -> u64 {
-    let word = is_word(b);
-    let cap = word && b[0].is_ascii_uppercase();
-    (h & !3) | u64::from(word) | (u64::from(cap) << 1)
+    let cap = b.first().is_some_and(u8::is_ascii_uppercase) && is_word(b);
+    (h & !1) | u64::from(cap)
 }
 
 /// A word of the message's text: letters only, apart from trailing punctuation (`Started`,
@@ -1008,7 +1007,7 @@ impl TokenHasher {
             mix(self.word | ((self.len as u64) << 56))
         } else {
             long_finish(self.state, self.word, !self.len.is_multiple_of(8), self.len)
-        } & !3;
+        } & !1;
         *self = Self::default();
         h
     }

@@ -59,8 +59,8 @@ pub fn split_header(line: &str) -> Header<'_> {
         content_start: 0,
         level: None,
     };
-    let toks = tokens(line);
-    if toks.is_empty() {
+    let mut lex = Lexer::new(line);
+    if lex.get(0).is_none() {
         return none;
     }
     let mut end = 0; // tokens committed to the header
@@ -71,12 +71,12 @@ pub fn split_header(line: &str) -> Header<'_> {
     let mut content_at: Option<usize> = None; // a byte offset set by a pipe header
     let mut anchored = false; // a date, time or level was seen: this is a header
     let mut i = 0;
-    while i < toks.len() && i < MAX_HEADER_TOKENS {
-        let (s, e) = toks[i];
+    while i < MAX_HEADER_TOKENS {
+        let Some((s, e)) = lex.get(i) else { break };
         let tok = &line[s..e];
         let committed = end > 0;
         // Pipe-separated fields: `time|component|pid|message`.
-        if let Some(p) = tok.rfind('|') {
+        if let Some(p) = lex.has_pipe(i).then(|| tok.rfind('|')).flatten() {
             let first = &tok[..tok.find('|').unwrap_or(p)];
             if (committed || i == 0) && pending == 0 && is_timeish(core(first)) {
                 content_at = Some(s + p + 1);
@@ -85,12 +85,12 @@ pub fn split_header(line: &str) -> Header<'_> {
             }
             break;
         }
-        let k = match kind(tok) {
+        let k = match kind(tok, lex.has_digit(i)) {
             Kind::Bracket { last: 0, .. } => Kind::Bracket {
                 last: i,
                 time: false,
             },
-            Kind::Bracket { .. } => match bracket_end(line, &toks, i) {
+            Kind::Bracket { .. } => match bracket_end(line, &mut lex, i) {
                 Some((last, time)) => Kind::Bracket { last, time },
                 None => Kind::Other,
             },
@@ -198,11 +198,13 @@ pub fn split_header(line: &str) -> Header<'_> {
         Some(at) => at,
         None => {
             // Keep at least the last token as the message.
-            let end = end.min(toks.len() - 1);
-            if end == 0 {
-                return none;
-            }
-            toks[end].0
+            let (s, _) = match lex.get(end) {
+                Some(t) => t,
+                // The header reached the last token: that one stays the message.
+                None if end > 1 => lex.toks[lex.n - 1],
+                None => return none,
+            };
+            s
         }
     };
     Header {
@@ -212,25 +214,96 @@ pub fn split_header(line: &str) -> Header<'_> {
     }
 }
 
-/// The byte ranges of the first tokens of `line`, split on ASCII white space.
-fn tokens(line: &str) -> Vec<(usize, usize)> {
-    let b = line.as_bytes();
-    let mut out = Vec::with_capacity(16);
+/// Tokens [`split_header`] reads at most: the header's, and a bracket group's end past them.
+const TOKENS: usize = MAX_HEADER_TOKENS + 8;
+
+/// The tokens of a line (split on ASCII white space), found as far as they are asked for: most
+/// headers end within a few tokens, and this runs for every line. On the stack.
+struct Lexer<'a> {
+    b: &'a [u8],
+    pos: usize,
+    toks: [(usize, usize); TOKENS],
+    n: usize,
+    /// Per token found: whether it holds a digit, whether it holds a `|`.
+    digit: u64,
+    pipe: u64,
+}
+
+const B_SPACE: u8 = 1;
+const B_DIGIT: u8 = 2;
+const B_PIPE: u8 = 4;
+
+/// Byte classes for [`Lexer`]: ASCII white space (as `u8::is_ascii_whitespace`), digits, `|`.
+static BYTE: [u8; 256] = {
+    let mut t = [0; 256];
     let mut i = 0;
-    while out.len() < MAX_HEADER_TOKENS + 8 {
-        while i < b.len() && b[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if i == b.len() {
-            break;
-        }
-        let s = i;
-        while i < b.len() && !b[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        out.push((s, i));
+    while i < 256 {
+        let c = i as u8;
+        t[i] = if c.is_ascii_whitespace() {
+            B_SPACE
+        } else if c.is_ascii_digit() {
+            B_DIGIT
+        } else if c == b'|' {
+            B_PIPE
+        } else {
+            0
+        };
+        i += 1;
     }
-    out
+    t
+};
+
+impl<'a> Lexer<'a> {
+    fn new(line: &'a str) -> Self {
+        Self {
+            b: line.as_bytes(),
+            pos: 0,
+            toks: [(0, 0); TOKENS],
+            n: 0,
+            digit: 0,
+            pipe: 0,
+        }
+    }
+
+    /// Token `i`'s byte range, `None` past the line's last token (or past [`TOKENS`]).
+    fn get(&mut self, i: usize) -> Option<(usize, usize)> {
+        while self.n <= i && self.n < TOKENS {
+            let b = self.b;
+            let mut p = self.pos;
+            while p < b.len() && b[p].is_ascii_whitespace() {
+                p += 1;
+            }
+            if p == b.len() {
+                self.pos = p;
+                break;
+            }
+            let s = p;
+            // One table lookup per byte: white space ends the token, the rest is collected.
+            let mut seen = 0;
+            while p < b.len() {
+                let c = BYTE[usize::from(b[p])];
+                if c == B_SPACE {
+                    break;
+                }
+                seen |= c;
+                p += 1;
+            }
+            self.pos = p;
+            self.toks[self.n] = (s, p);
+            self.digit |= u64::from(seen & B_DIGIT != 0) << self.n;
+            self.pipe |= u64::from(seen & B_PIPE != 0) << self.n;
+            self.n += 1;
+        }
+        (i < self.n).then(|| self.toks[i])
+    }
+
+    fn has_digit(&self, i: usize) -> bool {
+        self.digit >> i & 1 == 1
+    }
+
+    fn has_pipe(&self, i: usize) -> bool {
+        self.pipe >> i & 1 == 1
+    }
 }
 
 fn gap_after(line: &str, e: usize) -> usize {
@@ -263,7 +336,8 @@ enum Kind<'a> {
 
 /// Needs the following tokens for bracket groups: classifies `tok` alone, except that a `[`
 /// left open is resolved by [`split_header`] through [`bracket_end`].
-fn kind(tok: &str) -> Kind<'_> {
+/// `digit`: whether the token holds a digit (dates and times do, levels and names may not).
+fn kind(tok: &str, digit: bool) -> Kind<'_> {
     let b = tok.as_bytes();
     if tok == "-" {
         return Kind::Weak;
@@ -275,7 +349,7 @@ fn kind(tok: &str) -> Kind<'_> {
             if let Some(l) = level_word(inner) {
                 return Kind::Level(l);
             }
-            if is_datetime(inner) {
+            if digit && is_datetime(inner) {
                 return Kind::DateTime;
             }
             if b[0] == b'<' && !inner.bytes().all(|c| c.is_ascii_digit()) {
@@ -298,14 +372,20 @@ fn kind(tok: &str) -> Kind<'_> {
     if c.is_empty() {
         return Kind::Other;
     }
-    if let Some(l) = level_word(tok.trim_end_matches([':', ','])) {
-        return Kind::Level(l);
-    }
-    if is_datetime(c) {
-        return Kind::DateTime;
-    }
-    if is_timeish(c) || is_date_word(c) || is_zone(c) {
-        return Kind::Weak;
+    if digit {
+        if is_datetime(c) {
+            return Kind::DateTime;
+        }
+        if is_timeish(c) {
+            return Kind::Weak;
+        }
+    } else {
+        if let Some(l) = level_word(tok.trim_end_matches([':', ','])) {
+            return Kind::Level(l);
+        }
+        if is_date_word(c) || is_zone(c) {
+            return Kind::Weak;
+        }
     }
     if c.len() == 1 && matches!(b[0], b'V' | b'D' | b'I' | b'W' | b'E' | b'F') && tok.len() == 1 {
         return Kind::Letter(tok);
@@ -376,6 +456,9 @@ fn is_timeish(c: &str) -> bool {
 /// 10/13-digit epoch seconds/milliseconds.
 fn is_datetime(c: &str) -> bool {
     let b = c.as_bytes();
+    if !b.first().is_some_and(u8::is_ascii_digit) {
+        return false;
+    }
     if b.iter().all(u8::is_ascii_digit) {
         return (b.len() == 10 || b.len() == 13) && b[0] == b'1';
     }
@@ -461,6 +544,11 @@ fn level_word(t: &str) -> Option<&str> {
         "FINER",
         "FINEST",
     ];
+    // Most tokens are no level: their length or first letter tells.
+    let first = t.as_bytes().first()?.to_ascii_uppercase();
+    if !(3..=11).contains(&t.len()) || !b"TDINWESFCA".contains(&first) {
+        return None;
+    }
     LEVELS
         .iter()
         .any(|l| l.eq_ignore_ascii_case(t))
@@ -481,9 +569,10 @@ fn is_zone(t: &str) -> bool {
 
 /// Where the bracket group opened at token `i` closes, within a few tokens, and whether it holds
 /// only dates and times.
-fn bracket_end(line: &str, toks: &[(usize, usize)], i: usize) -> Option<(usize, bool)> {
+fn bracket_end(line: &str, lex: &mut Lexer<'_>, i: usize) -> Option<(usize, bool)> {
     let mut time = true;
-    for (j, &(s, e)) in toks.iter().enumerate().skip(i).take(10) {
+    for j in i..i + 10 {
+        let (s, e) = lex.get(j)?;
         let t = &line[s..e];
         let inner = t.trim_start_matches('[');
         let closed = inner.trim_end_matches([':', ',']).strip_suffix(']');
