@@ -44,7 +44,10 @@
 //! that length; the line joins the most similar one (similarity = share of positions where the
 //! template's literal token equals the line's; ties go to more parameters, then the older
 //! template) when the similarity reaches `similarity`, turning the positions that differ into
-//! `<*>`; otherwise it starts a new template. At most `max_clusters` templates are kept: the
+//! `<*>`; otherwise it starts a new template. A template whose literal capitalised word differs
+//! from the line's capitalised word at some position is no candidate (see `is_word`): `VM
+//! Started` and `VM Paused` are two messages, while values (numbers, ids, addresses, quoted
+//! names, lower-case words) merge. At most `max_clusters` templates are kept: the
 //! least recently matched is evicted, and tree nodes left empty are freed, so memory is bounded
 //! whatever the input.
 //!
@@ -517,6 +520,9 @@ impl TemplateMiner {
                 // line's masking found, under a template parameter, matches.
                 if h == lh {
                     equal += 1;
+                } else if h & lh & 1 == 1 {
+                    // Two different capitalised words: another message (see `is_word`).
+                    continue 'candidates;
                 } else {
                     params += usize::from(h == param);
                     // Stop when even all the remaining tokens could not reach the best so far.
@@ -940,7 +946,7 @@ fn token_hash_bytes(b: &[u8]) -> u64 {
     if b.len() < 8 {
         // A byte loop: a copy of variable length would be a call to memcpy.
         let packed = b.iter().rev().fold(0u64, |w, &c| (w << 8) | u64::from(c));
-        return mix(packed | ((b.len() as u64) << 56)); // "a" and "a\0" differ
+        return word_tag(mix(packed | ((b.len() as u64) << 56)), b); // "a" and "a\0" differ
     }
     let mut chunks = b.chunks_exact(8);
     let mut state = 0;
@@ -954,7 +960,43 @@ fn token_hash_bytes(b: &[u8]) -> u64 {
         .iter()
         .rev()
         .fold(0u64, |w, &c| (w << 8) | u64::from(c));
-    long_finish(state, last, !rest.is_empty(), b.len())
+    word_tag(long_finish(state, last, !rest.is_empty(), b.len()), b)
+}
+
+/// The lowest bit of a token's hash tells whether the token is a capitalised word (see
+/// [`is_word`]), so that matching can tell two different event names apart from a value without
+/// the text. Most tokens fail the first-byte test.
+fn word_tag(h: u64, b: &[u8]) -> u64 {
+    let cap = b.first().is_some_and(u8::is_ascii_uppercase) && is_word(b);
+    (h & !1) | u64::from(cap)
+}
+
+/// A word of the message's text: letters only, apart from trailing punctuation (`Started`,
+/// `destroy`, `WindowsUpdateAgent.`). Two different capitalised words at one position are two
+/// messages, not one message with a variable: capitalised words inside a message name events,
+/// states and components (`VM Started` / `VM Paused` in a hypervisor's log, `link Up` / `link
+/// Down` in a switch's, `client SPP.` / `client WindowsUpdateAgent.` in an installer's), while
+/// lower-case words that vary are as often values (`for user root` / `for user news` in an
+/// authentication log), so they merge like numbers and ids. Not words: quoted or bracketed
+/// tokens (`'sparkDriver'`, `[LNKG]`, `(root)`: names shown as values) and units of measure
+/// (`12 KB`, `3 ms`), which vary with the number before them.
+fn is_word(b: &[u8]) -> bool {
+    let mut e = b.len();
+    while e > 0 && matches!(b[e - 1], b'.' | b',' | b';' | b':' | b'!' | b'?') {
+        e -= 1;
+    }
+    let w = &b[..e];
+    !w.is_empty() && w.iter().all(u8::is_ascii_alphabetic) && !is_unit(w)
+}
+
+/// Units of size, time and rate that follow a number (`512 B`, `1.5 KB`, `30 sec`).
+fn is_unit(w: &[u8]) -> bool {
+    const UNITS: [&[u8]; 24] = [
+        b"B", b"KB", b"MB", b"GB", b"TB", b"kB", b"KiB", b"MiB", b"GiB", b"TiB", b"bytes", b"ns",
+        b"us", b"ms", b"s", b"sec", b"secs", b"seconds", b"min", b"mins", b"minutes", b"h",
+        b"hours", b"days",
+    ];
+    UNITS.contains(&w)
 }
 
 /// FxHash's step: eight bytes (little-endian) into the state.
@@ -1016,11 +1058,12 @@ impl Sink for TokenHasher {
 impl TokenHasher {
     /// The hash of the text pushed since the last `finish`, and a reset.
     fn finish(&mut self) -> u64 {
+        // Masked text holds `<*>`: never a word (see `word_tag`).
         let h = if self.len < 8 {
             mix(self.word | ((self.len as u64) << 56))
         } else {
             long_finish(self.state, self.word, !self.len.is_multiple_of(8), self.len)
-        };
+        } & !1;
         *self = Self::default();
         h
     }
@@ -1053,7 +1096,7 @@ fn token_hash_in(buf: &[u8], s: usize, e: usize) -> u64 {
     } else {
         return token_hash_bytes(&buf[s..e]);
     };
-    mix(packed | ((len as u64) << 56))
+    word_tag(mix(packed | ((len as u64) << 56)), &buf[s..e])
 }
 
 fn param_hash() -> u64 {

@@ -23,6 +23,7 @@ mod early;
 mod ensemble;
 mod evidence;
 mod ewma;
+mod header;
 mod kmeans;
 mod knn;
 mod log_format;
@@ -46,12 +47,16 @@ pub use drain::{Match, MinerConfig, MinerConfigError, StateError, TemplateInfo, 
 pub use ensemble::{Ensemble, EnsembleParams};
 pub use evidence::{Component, Evidence, Finding, Position, MAX_COMPONENTS};
 pub use ewma::{EwmaParams, RobustEwma};
+pub use header::{split_header, Header};
 pub use kmeans::{KMeansDetector, KMeansParams};
 pub use knn::{KnnConformal, KnnParams};
 pub use log_format::{Fields, FormatError, LogFormat};
 pub use mad::{MadParams, SlidingMad};
 pub use param::InvalidParam;
-pub use parse_accuracy::{csv_rows, grouping_accuracy, loghub_event_ids};
+pub use parse_accuracy::{
+    csv_rows, f1_group_accuracy, grouping_accuracy, loghub_column, loghub_event_ids,
+    parsing_accuracy,
+};
 pub use score::{score_from_z, z_for_score};
 pub use seasonal::{Seasonal, SeasonalParams};
 pub use state::{DetectorState, SavedDetector};

@@ -37,6 +37,56 @@ pub fn grouping_accuracy<P: Eq + Hash, T: Eq + Hash>(predicted: &[P], truth: &[T
     correct as f64 / n as f64
 }
 
+/// F1 over groups (FGA, Loghub-2.0: Jiang et al., ISSTA 2024): a predicted group is correct when
+/// it holds exactly the lines of one ground-truth group; precision is the share of predicted
+/// groups that are correct, recall the share of ground-truth groups found, FGA their harmonic
+/// mean. Unlike [`grouping_accuracy`], every template counts the same whatever its line count,
+/// so rare templates weigh as much as frequent ones. Empty input or no correct group scores 0.
+pub fn f1_group_accuracy<P: Eq + Hash, T: Eq + Hash>(predicted: &[P], truth: &[T]) -> f64 {
+    let n = predicted.len().min(truth.len());
+    if n == 0 {
+        return 0.0;
+    }
+    let mut truth_size: HashMap<&T, usize> = HashMap::new();
+    for t in &truth[..n] {
+        *truth_size.entry(t).or_default() += 1;
+    }
+    let mut groups: HashMap<&P, (usize, &T, bool)> = HashMap::new();
+    for (p, t) in predicted[..n].iter().zip(&truth[..n]) {
+        let g = groups.entry(p).or_insert((0, t, false));
+        g.0 += 1;
+        if g.1 != t {
+            g.2 = true;
+        }
+    }
+    let correct = groups
+        .values()
+        .filter(|&&(size, t, mixed)| !mixed && truth_size.get(t) == Some(&size))
+        .count();
+    if correct == 0 {
+        return 0.0;
+    }
+    let precision = correct as f64 / groups.len() as f64;
+    let recall = correct as f64 / truth_size.len() as f64;
+    2.0 * precision * recall / (precision + recall)
+}
+
+/// Parsing accuracy (PA, Loghub-2.0): the share of lines whose template text equals their
+/// ground-truth template exactly (so a variable left partly literal, `blk_<*>` for `<*>`, is a
+/// miss). Empty input scores 0.
+pub fn parsing_accuracy<A: AsRef<str>, B: AsRef<str>>(predicted: &[A], truth: &[B]) -> f64 {
+    let n = predicted.len().min(truth.len());
+    if n == 0 {
+        return 0.0;
+    }
+    let equal = predicted[..n]
+        .iter()
+        .zip(&truth[..n])
+        .filter(|(p, t)| p.as_ref() == t.as_ref())
+        .count();
+    equal as f64 / n as f64
+}
+
 /// The rows of a CSV text (RFC 4180: quoted fields with `""` escapes and embedded newlines;
 /// CR dropped outside quotes), header row included: what `seismo logparse` prints and what
 /// Loghub's ground-truth files hold.
@@ -79,15 +129,62 @@ pub fn csv_rows(text: &str) -> Vec<Vec<String>> {
 /// The ground truth of a Loghub structured CSV (`*_structured.csv`): the `EventId` of each
 /// line, in order. `None` when the header has no `EventId` column or a row stops before it.
 pub fn loghub_event_ids(csv: &str) -> Option<Vec<String>> {
+    loghub_column(csv, "EventId")
+}
+
+/// One column of a Loghub structured CSV (`EventTemplate` for [`parsing_accuracy`]), in order.
+/// `None` when the header lacks it or a row stops before it.
+pub fn loghub_column(csv: &str, name: &str) -> Option<Vec<String>> {
     let rows = csv_rows(csv);
     let (header, lines) = rows.split_first()?;
-    let col = header.iter().position(|h| h == "EventId")?;
+    let col = header.iter().position(|h| h == name)?;
     lines.iter().map(|r| r.get(col).cloned()).collect()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{csv_rows, grouping_accuracy, loghub_event_ids};
+    use super::{
+        csv_rows, f1_group_accuracy, grouping_accuracy, loghub_column, loghub_event_ids,
+        parsing_accuracy,
+    };
+
+    #[test]
+    fn f1_over_groups_weighs_each_template_once() {
+        // Truth: A = {0,1,2,3}, B = {4}, C = {5}.
+        let truth = ["A", "A", "A", "A", "B", "C"];
+        assert_eq!(f1_group_accuracy(&[1, 1, 1, 1, 2, 3], &truth), 1.0);
+        // B and C merged: 1 of 2 predicted groups correct, 1 of 3 truth groups found.
+        let f = f1_group_accuracy(&[1, 1, 1, 1, 2, 2], &truth);
+        assert!(
+            (f - 2.0 * 0.5 * (1.0 / 3.0) / (0.5 + 1.0 / 3.0)).abs() < 1e-12,
+            "{f}"
+        );
+        // GA would give 4/6 there; A split instead: 2 of 4 predicted, 2 of 3 truth groups.
+        let f = f1_group_accuracy(&[1, 1, 9, 9, 2, 3], &truth);
+        assert!(
+            (f - 2.0 * 0.5 * (2.0 / 3.0) / (0.5 + 2.0 / 3.0)).abs() < 1e-12,
+            "{f}"
+        );
+        assert_eq!(f1_group_accuracy(&[0, 0, 0, 0, 0, 0], &truth), 0.0);
+        assert_eq!(f1_group_accuracy::<u8, u8>(&[], &[]), 0.0);
+    }
+
+    #[test]
+    fn parsing_accuracy_needs_the_exact_template() {
+        let truth = ["open <*>", "open <*>", "close <*>"];
+        assert_eq!(
+            parsing_accuracy(&["open <*>", "open <*>", "close <*>"], &truth),
+            1.0
+        );
+        let pa = parsing_accuracy(&["open blk_<*>", "open <*>", "close <*> "], &truth);
+        assert!((pa - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(parsing_accuracy::<&str, &str>(&[], &[]), 0.0);
+        let csv = "LineId,EventId,EventTemplate\n1,E1,\"a, <*>\"\n";
+        assert_eq!(
+            loghub_column(csv, "EventTemplate"),
+            Some(vec!["a, <*>".into()])
+        );
+    }
 
     #[test]
     fn csv_quotes_escapes_newlines_and_crlf() {

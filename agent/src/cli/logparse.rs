@@ -7,7 +7,9 @@
 //!
 //! Input is read as bytes: `\n` ends a line, a `\r` before it is dropped, a missing final
 //! newline is fine, invalid UTF-8 is replaced (U+FFFD) and counted, and lines that do not match
-//! `--log-format` are mined whole and counted.
+//! `--log-format` are mined whole and counted. Without `--log-format`, the header each line
+//! starts with (timestamp, level, pid, host, logger) is recognised by
+//! [`seismo_detectors::split_header`] and only the message is mined, as the agent's sources do.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -19,7 +21,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use seismo_detectors::{LogFormat, TemplateMiner};
+use seismo_detectors::{split_header, LogFormat, TemplateMiner};
 
 use crate::cli::exit::EXIT_USAGE;
 
@@ -101,7 +103,7 @@ pub fn parse<R: BufRead, W: Write>(
         summary.lines += 1;
         number.increment();
         let content = match format {
-            None => line,
+            None => split_header(line).content(),
             Some(f) => match f.split(line) {
                 Some(fields) => fields.content(),
                 None => {

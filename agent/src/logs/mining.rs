@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use seismo_config::{FileSourceConfig, JournalSourceConfig};
-use seismo_detectors::{LogFormat, MinerConfig, TemplateMiner};
+use seismo_detectors::{split_header, LogFormat, MinerConfig, TemplateMiner};
 
 use super::templates;
 use crate::clock::now_ms;
@@ -243,7 +243,9 @@ impl Source {
                     (None, line)
                 }
             },
-            None => (None, line),
+            // No format: the miner's own header recognition keeps timestamps, pids and hosts
+            // out of the template (the level stays with `error_pattern`, as configured).
+            None => (None, split_header(line).content()),
         };
         let m = self.miner.add(content);
         if m.is_new {
@@ -534,6 +536,38 @@ mod tests {
         assert_eq!(s.emit(Instant::now(), 2, &stats).normals.len(), 1);
         assert_eq!(s.emit(Instant::now(), 2, &stats).normals.len(), 1);
         assert!(s.emit(Instant::now(), 2, &stats).normals.is_empty());
+    }
+
+    #[test]
+    fn lines_without_a_format_are_mined_on_their_message() {
+        let mut s = source("[[sources.files]]\nname = \"raw\"\npaths = [\"/x\"]\n");
+        let stats = Stats::default();
+        // Different times, hosts, pids and programs' pids: one message, one template.
+        for line in [
+            "Jun 14 15:16:01 combo sshd[19939]: session opened for user root",
+            "Jun 14 15:17:44 web-2 sshd[2]: session opened for user news",
+            "2024-05-01T10:00:00.123Z INFO [main] auth.Session: session opened for user bob",
+        ] {
+            s.observe(line, &stats);
+        }
+        assert_eq!(
+            s.miner.len(),
+            1,
+            "{:?}",
+            s.miner.templates().collect::<Vec<_>>()
+        );
+        assert_eq!(
+            s.miner.templates().next().unwrap().template,
+            "session opened for user <*>"
+        );
+        // The evidence keeps the whole line; a journal message with its own header too.
+        assert!(s.templates.values().next().unwrap().samples[0].starts_with("Jun 14"));
+        s.observe_as("10:00:01 WARN disk almost full", None, &stats);
+        assert_eq!(
+            s.miner.templates().next().unwrap().template,
+            "disk almost full"
+        );
+        assert_eq!(Stats::get(&stats.log_lines_unparsed), 0);
     }
 
     #[test]

@@ -1,0 +1,180 @@
+use super::*;
+
+fn content(line: &str) -> &str {
+    split_header(line).content()
+}
+
+#[test]
+fn syslog_and_its_relatives() {
+    // RFC 3164 syslog: month, day, time, host, program[pid]:
+    assert_eq!(
+        content("Jun 14 15:16:01 combo sshd(pam_unix)[19939]: check pass; user unknown"),
+        "check pass; user unknown"
+    );
+    assert_eq!(
+        content("Jul  1 09:00:55 calvisitor-10-105-160-95 kernel[0]: IOThunderboltSwitch<0>(0x0)"),
+        "IOThunderboltSwitch<0>(0x0)"
+    );
+    assert_eq!(
+        content("Dec 10 06:55:46 LabSZ sshd[24200]: reverse mapping checking failed"),
+        "reverse mapping checking failed"
+    );
+    // A cluster's collected syslog: label, epoch, date, host, then syslog.
+    assert_eq!(
+        content(
+            "- 1131566461 2005.11.09 dn228 Nov 9 12:01:01 dn228/dn228 crond[2916]: (root) CMD (x)"
+        ),
+        "(root) CMD (x)"
+    );
+    // Epoch, date, node, time, node, type, component, level (a supercomputer's RAS log).
+    assert_eq!(
+        content(
+            "- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 2005-06-03-15.42.50.675872 \
+             R02-M1-N0-C:J12-U11 RAS KERNEL INFO instruction cache parity error corrected"
+        ),
+        "instruction cache parity error corrected"
+    );
+}
+
+#[test]
+fn application_loggers() {
+    // Log4j with a thread in brackets (a name with spaces too) and a logger.
+    assert_eq!(
+        content("2015-10-18 18:01:47,978 INFO [main] org.apache.Foo: Created MRAppMaster"),
+        "Created MRAppMaster"
+    );
+    assert_eq!(
+        content("2015-10-18 18:01:51,806 INFO [IPC Server Responder] o.a.Server: starting"),
+        "starting"
+    );
+    // Short dates and compact ones, pid before the level.
+    assert_eq!(
+        content("17/06/09 20:10:40 INFO spark.SecurityManager: Changing view acls to: yarn"),
+        "Changing view acls to: yarn"
+    );
+    assert_eq!(
+        content("081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 done"),
+        "PacketResponder 1 done"
+    );
+    // ISO 8601 with a zone, Python's `level:logger:` style and a bracketed level.
+    assert_eq!(
+        content("2024-05-01T10:00:00.123Z WARN db.pool: pool exhausted"),
+        "pool exhausted"
+    );
+    assert_eq!(
+        content("2024-05-01 10:00:00+0200 [ERROR] payment failed for order 12"),
+        "payment failed for order 12"
+    );
+    // Apache's bracketed date and level.
+    assert_eq!(
+        content("[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok /etc/httpd/x"),
+        "workerEnv.init() ok /etc/httpd/x"
+    );
+    // Android logcat: pid, tid and a one-letter level.
+    let h = split_header("03-17 16:13:38.811  1702  2395 D WindowManager: printFreezing x");
+    assert_eq!((h.content(), h.level()), ("printFreezing x", Some("D")));
+}
+
+#[test]
+fn loggers_with_a_context_columns_and_pipes() {
+    // OpenStack: source file, timestamp, pid, level, logger and a request context.
+    assert_eq!(
+        content(
+            "nova-api.log.1.2017-05-16_13:53:08 2017-05-16 00:00:00.008 25746 INFO \
+             nova.osapi_compute.wsgi.server [req-3810 113d 54fa - - -] \"GET /v2\" status: 200"
+        ),
+        "\"GET /v2\" status: 200"
+    );
+    // Aligned columns (Windows CBS): the component column ends the header.
+    assert_eq!(
+        content("2016-09-28 04:30:31, Info                  CBS    SQM: Initializing online"),
+        "SQM: Initializing online"
+    );
+    // Pipe-separated fields.
+    assert_eq!(
+        content("20171223-22:15:29:606|Step_LSC|30002312|onStandStepChanged 3579"),
+        "onStandStepChanged 3579"
+    );
+    // Record id, node, component and state before an epoch time and a flag.
+    assert_eq!(
+        content("2568643 node-70 action start 1074119817 1 clusterAddMember  (command 1902)"),
+        "clusterAddMember  (command 1902)"
+    );
+    // A level alone opens a header too.
+    let h = split_header("ERROR: connection refused");
+    assert_eq!(
+        (h.content(), h.level()),
+        ("connection refused", Some("ERROR"))
+    );
+    let h = split_header("2024-05-01 10:00:00 ERROR [main] Foo: bar");
+    assert_eq!(
+        (h.header(), h.level()),
+        ("2024-05-01 10:00:00 ERROR [main] Foo:", Some("ERROR"))
+    );
+}
+
+#[test]
+fn messages_without_a_header_are_kept_whole() {
+    for line in [
+        "api.example.com:443 closed after 3 s, 512 bytes sent",
+        "GET /index.html 200 12ms",
+        "Connection from 10.0.0.1 port 22 at 12:00:05",
+        "42 items processed",
+        "[instance: 1234] VM Started",
+        "",
+        "   ",
+        "2024-05-01",
+        "ü 10:00:00",
+    ] {
+        let h = split_header(line);
+        assert_eq!(h.content(), line, "{line:?}");
+        assert_eq!(h.header(), "");
+    }
+}
+
+#[test]
+fn the_header_never_takes_the_whole_line_nor_message_words() {
+    // The last token stays the message.
+    assert_eq!(content("2024-05-01 10:00:00 INFO 42"), "42");
+    assert_eq!(content("2024-05-01 10:00:00 12"), "12");
+    // Four words before a time are a message, not a header.
+    assert_eq!(
+        content("2024-05-01 10:00:00 job one two three at 12:00:01 done"),
+        "job one two three at 12:00:01 done"
+    );
+    // An IPv4 address or a version is no date.
+    assert_eq!(
+        content("2024-05-01 10:00:00 peer 10.0.0.1:8080 gone"),
+        "peer 10.0.0.1:8080 gone"
+    );
+    assert_eq!(content("10:00:00 v 1.2.3.4 up"), "v 1.2.3.4 up");
+}
+
+#[test]
+fn date_and_time_tokens() {
+    for t in [
+        "10:00",
+        "10:00:00,123",
+        "2024-05-01",
+        "17/06/09",
+        "2005.11.09",
+        "2024-05-01T10:00:00Z",
+        "20171223-22:15:29:606",
+        "1131566461",
+        "1131566461123",
+        "2005-06-03-15.42.50.675872",
+    ] {
+        assert!(is_datetime(t), "{t}");
+    }
+    for t in [
+        "10.0.0.1",
+        "10.0.0.1:8080",
+        "1.2.3",
+        "12345",
+        "0.5",
+        "1,024",
+        "3:4",
+    ] {
+        assert!(!is_datetime(t), "{t}");
+    }
+}
