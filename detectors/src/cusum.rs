@@ -158,10 +158,6 @@ impl Cusum {
 }
 
 impl Detector for Cusum {
-    fn save(&self) -> crate::SavedDetector<'_> {
-        crate::SavedDetector::Cusum(self)
-    }
-
     fn observe(&mut self, _ts_ms: i64, value: f64) -> Verdict {
         if skip_non_finite(value, &mut self.skipped) {
             return Verdict::Skipped;

@@ -1,7 +1,6 @@
 //! The interface every streaming detector implements.
 
 use crate::evidence::{Component, Evidence, Finding};
-use crate::state::SavedDetector;
 
 /// One scored point.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -151,6 +150,4 @@ pub trait Detector: Send {
     fn state_bytes(&self) -> usize {
         std::mem::size_of_val(self)
     }
-    /// The learned state, borrowed for a snapshot; see [`crate::DetectorState`] to restore it.
-    fn save(&self) -> SavedDetector<'_>;
 }

@@ -451,10 +451,6 @@ impl Surprise {
 }
 
 impl Detector for Ensemble {
-    fn save(&self) -> crate::SavedDetector<'_> {
-        crate::SavedDetector::Ensemble(self)
-    }
-
     fn observe(&mut self, ts_ms: i64, value: f64) -> Verdict {
         if skip_non_finite(value, &mut self.skipped) {
             return Verdict::Skipped;

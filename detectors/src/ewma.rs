@@ -139,10 +139,6 @@ impl RobustEwma {
 }
 
 impl Detector for RobustEwma {
-    fn save(&self) -> crate::SavedDetector<'_> {
-        crate::SavedDetector::Ewma(self)
-    }
-
     fn observe(&mut self, _ts_ms: i64, value: f64) -> Verdict {
         if skip_non_finite(value, &mut self.skipped) {
             return Verdict::Skipped;

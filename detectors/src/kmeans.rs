@@ -281,10 +281,6 @@ pub(crate) fn pattern(z: f64) -> Finding {
 }
 
 impl Detector for KMeansDetector {
-    fn save(&self) -> crate::SavedDetector<'_> {
-        crate::SavedDetector::KMeans(self)
-    }
-
     fn observe(&mut self, _ts_ms: i64, value: f64) -> Verdict {
         if skip_non_finite(value, &mut self.skipped) {
             return Verdict::Skipped;

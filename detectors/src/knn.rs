@@ -160,10 +160,6 @@ impl KnnConformal {
 }
 
 impl Detector for KnnConformal {
-    fn save(&self) -> crate::SavedDetector<'_> {
-        crate::SavedDetector::Knn(self)
-    }
-
     fn observe(&mut self, _ts_ms: i64, value: f64) -> Verdict {
         if skip_non_finite(value, &mut self.skipped) {
             return Verdict::Skipped;

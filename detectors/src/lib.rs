@@ -59,4 +59,4 @@ pub use parse_accuracy::{
 };
 pub use score::{score_from_z, z_for_score};
 pub use seasonal::{Seasonal, SeasonalParams};
-pub use state::{DetectorState, SavedDetector};
+pub use state::{DetectorState, Learned, SavedDetector};

@@ -180,10 +180,6 @@ pub(crate) fn median_and_sigma(sorted: &[f64]) -> (f64, f64) {
 }
 
 impl Detector for SlidingMad {
-    fn save(&self) -> crate::SavedDetector<'_> {
-        crate::SavedDetector::Mad(self)
-    }
-
     fn observe(&mut self, _ts_ms: i64, value: f64) -> Verdict {
         if skip_non_finite(value, &mut self.skipped) {
             return Verdict::Skipped;

@@ -342,10 +342,6 @@ impl Seasonal {
 }
 
 impl Detector for Seasonal {
-    fn save(&self) -> crate::SavedDetector<'_> {
-        crate::SavedDetector::Seasonal(self)
-    }
-
     fn observe(&mut self, ts_ms: i64, value: f64) -> Verdict {
         if skip_non_finite(value, &mut self.skipped) {
             return Verdict::Skipped;

@@ -1,6 +1,6 @@
 //! A detector's learned state, for snapshots: one variant per detector kind.
 //!
-//! [`Detector::save`] borrows the state as a [`SavedDetector`]; serializing it (with any serde
+//! [`Learned::save`] borrows the state as a [`SavedDetector`]; serializing it (with any serde
 //! format) and deserializing the bytes as a [`DetectorState`] gives back a detector that scores
 //! the next points exactly as the saved one would have. The two enums list the same kinds in
 //! the same order, so their serialized forms are the same.
@@ -15,7 +15,35 @@ use crate::{
     Cusum, Detector, Ensemble, KMeansDetector, KnnConformal, RobustEwma, Seasonal, SlidingMad,
 };
 
-/// A detector's state, borrowed for serializing (from [`Detector::save`]).
+/// A detector whose learned state can be saved: every kind. (A trait of its own, not a method
+/// of [`Detector`], so that the detectors do not import the list of every kind.)
+pub trait Learned: Detector {
+    /// The learned state, borrowed for a snapshot; see [`DetectorState`] to restore it.
+    fn save(&self) -> SavedDetector<'_>;
+}
+
+macro_rules! learned {
+    ($($kind:ident => $variant:ident),* $(,)?) => {
+        $(impl Learned for $kind {
+            fn save(&self) -> SavedDetector<'_> {
+                SavedDetector::$variant(self)
+            }
+        })*
+    };
+}
+
+learned! {
+    Ensemble => Ensemble,
+    RobustEwma => Ewma,
+    SlidingMad => Mad,
+    Seasonal => Seasonal,
+    Cusum => Cusum,
+    KMeansDetector => KMeans,
+    KnnConformal => Knn,
+    WindowedGaussian => WindowedGaussian,
+}
+
+/// A detector's state, borrowed for serializing (from [`Learned::save`]).
 #[derive(Debug, Clone, Copy, Serialize)]
 pub enum SavedDetector<'a> {
     Ensemble(&'a Ensemble),
@@ -43,7 +71,7 @@ pub enum DetectorState {
 
 impl DetectorState {
     /// The detector again, ready for its next point.
-    pub fn into_detector(self) -> Box<dyn Detector> {
+    pub fn into_detector(self) -> Box<dyn Learned> {
         match self {
             DetectorState::Ensemble(d) => d,
             DetectorState::Ewma(d) => d,
@@ -66,7 +94,7 @@ mod tests {
         SeasonalParams, Verdict,
     };
 
-    fn every_kind() -> Vec<Box<dyn Detector>> {
+    fn every_kind() -> Vec<Box<dyn Learned>> {
         vec![
             Box::new(Ensemble::new(EnsembleParams::default()).unwrap()),
             Box::new(RobustEwma::new(EwmaParams::default()).unwrap()),
@@ -93,7 +121,7 @@ mod tests {
         ]
     }
 
-    fn round_trip(d: &dyn Detector) -> Box<dyn Detector> {
+    fn round_trip(d: &dyn Learned) -> Box<dyn Learned> {
         let bytes = postcard::to_allocvec(&d.save()).unwrap();
         let state: DetectorState = postcard::from_bytes(&bytes).unwrap();
         state.into_detector()

@@ -104,7 +104,7 @@ impl Choice {
                     settings.kind = *kind;
                 }
                 crate::pipeline::build_detector(&settings)
-                    .map(|d| (d, settings.threshold.get()))
+                    .map(|d| (d as Box<dyn Detector>, settings.threshold.get()))
                     .map_err(|e| format!("signal `{signal}`: {e:#}"))
             }
         }

@@ -3,13 +3,12 @@
 
 use seismo_config::{DetectorKind, DetectorSettings};
 use seismo_detectors::{
-    Cusum, CusumParams, Detector, Ensemble, EnsembleParams, EwmaParams, KMeansDetector,
-    KMeansParams, KnnConformal, KnnParams, MadParams, RobustEwma, Seasonal, SeasonalParams,
-    SlidingMad,
+    Cusum, CusumParams, Ensemble, EnsembleParams, EwmaParams, KMeansDetector, KMeansParams,
+    KnnConformal, KnnParams, Learned, MadParams, RobustEwma, Seasonal, SeasonalParams, SlidingMad,
 };
 
 /// Builds the detector the settings ask for; unset kind parameters keep the detector's default.
-pub fn build_detector(s: &DetectorSettings) -> anyhow::Result<Box<dyn Detector>> {
+pub fn build_detector(s: &DetectorSettings) -> anyhow::Result<Box<dyn Learned>> {
     let threshold = s.threshold.get();
     let (min_scale, min_rel_scale) = (s.min_scale.get(), s.min_rel_scale.get());
     let warmup = |default: usize| s.warmup.map_or(default, |w| w as usize);

@@ -407,7 +407,7 @@ impl Restored {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use seismo_detectors::{Detector, RobustEwma};
+    use seismo_detectors::{Detector, Learned, RobustEwma};
 
     fn snapshot() -> Vec<u8> {
         let mut e = Encoder::new(5);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use seismo_config::{AlertingConfig, Config, DetectorsConfig};
-use seismo_detectors::{Detector, Verdict};
+use seismo_detectors::{Learned, Verdict};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::mpsc;
 
@@ -55,7 +55,7 @@ const SNAPSHOT_SLICE: usize = 500;
 
 struct Tracked {
     /// `None` when an override disables the signal: remembered so the globs are matched once.
-    detector: Option<Box<dyn Detector>>,
+    detector: Option<Box<dyn Learned>>,
     /// [`settings_hash`] of the settings the detector was built with, saved beside it.
     settings: u64,
     last_seen: Instant,
@@ -352,7 +352,7 @@ impl Pipeline {
         }
     }
 
-    fn detector_for(&mut self, signal: &Arc<str>, now: Instant) -> Option<&mut Box<dyn Detector>> {
+    fn detector_for(&mut self, signal: &Arc<str>, now: Instant) -> Option<&mut Box<dyn Learned>> {
         if !self.signals.contains_key(signal) {
             if self.signals.len() >= self.detectors.max_signals {
                 Stats::add(&self.stats.signals_refused, 1);

@@ -135,10 +135,6 @@ impl WindowedGaussian {
 }
 
 impl Detector for WindowedGaussian {
-    fn save(&self) -> crate::SavedDetector<'_> {
-        crate::SavedDetector::WindowedGaussian(self)
-    }
-
     fn observe(&mut self, _ts_ms: i64, value: f64) -> Verdict {
         if skip_non_finite(value, &mut self.skipped) {
             return Verdict::Skipped;
