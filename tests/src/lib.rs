@@ -3,6 +3,7 @@
 pub mod alertmanager;
 pub mod anomaly;
 pub mod counting_alloc;
+pub mod gauges;
 pub mod http_client;
 pub mod http_receiver;
 pub mod lines_sink;
@@ -109,6 +110,19 @@ pub fn append(path: &Path, text: &str) {
         .open(path)
         .and_then(|mut f| f.write_all(text.as_bytes()))
         .unwrap_or_else(|e| panic!("append to {}: {e}", path.display()));
+}
+
+/// [`steady_traffic`] on `log`, a second at a time on its own thread, until `stop`.
+pub fn steady_traffic_until(
+    log: &Path,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    let log = log.to_owned();
+    std::thread::spawn(move || {
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            steady_traffic(&log, 1);
+        }
+    })
 }
 
 /// The workspace root (the folder of the top-level Cargo.toml).

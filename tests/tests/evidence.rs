@@ -5,8 +5,6 @@
 //! value is below the expected range of levels. Later a value of 40 is a new maximum: its alert
 //! names the previous maximum, 20.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::time::Duration;
 
 use seismo_e2e::{default_config_with, write_config, Agent};
@@ -30,25 +28,7 @@ fn value(n: u64) -> f64 {
 
 /// Serves `level {value(n)}` to the n-th request on a loopback port; returns the URL.
 fn serve_gauge() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/metrics", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for (n, stream) in listener.incoming().enumerate() {
-            let Ok(stream) = stream else { continue };
-            let mut reader = BufReader::new(&stream);
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|read| read > 2) {
-                line.clear();
-            }
-            let body = format!("level {}\n", value(n as u64));
-            let _ = write!(
-                &stream,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    url
+    seismo_e2e::gauges::serve(|n| format!("level {}\n", value(n as u64)))
 }
 
 /// The first firing alert on [`SIGNAL`] the agent printed that holds `text` (waiting for it).

@@ -9,8 +9,8 @@
 //! /api/v1/signals already has a score, where a fresh one has 20 points without.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::io::Write;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -27,32 +27,16 @@ const WAIT: Duration = Duration::from_secs(60);
 /// Serves `level` and `other` (about 10 with some noise; `level` 100 while `high` is set) on
 /// a loopback port, for as many agents as the test starts; returns the URL.
 fn serve_gauges(high: Arc<AtomicBool>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/metrics", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for (n, stream) in listener.incoming().enumerate() {
-            let Ok(stream) = stream else { continue };
-            let mut reader = BufReader::new(&stream);
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|read| read > 2) {
-                line.clear();
-            }
-            const NOISE: [f64; 7] = [0.0, 0.4, -0.3, 0.2, -0.5, 0.1, -0.2];
-            let noise = NOISE[n % 7];
-            let level = if high.load(Ordering::SeqCst) {
-                100.0
-            } else {
-                10.0 + noise
-            };
-            let body = format!("level {level}\nother {}\n", 10.0 - noise);
-            let _ = write!(
-                &stream,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    url
+    seismo_e2e::gauges::serve(move |n| {
+        const NOISE: [f64; 7] = [0.0, 0.4, -0.3, 0.2, -0.5, 0.1, -0.2];
+        let noise = NOISE[n % 7];
+        let level = if high.load(Ordering::SeqCst) {
+            100.0
+        } else {
+            10.0 + noise
+        };
+        format!("level {level}\nother {}\n", 10.0 - noise)
+    })
 }
 
 /// A test's files: its config (state in `state/`), the log file it tails, the gauge switch.

@@ -33,22 +33,6 @@ fn config(dir: &Path, log: &Path, marker: &str) -> String {
     write_config(dir, &text)
 }
 
-/// Writes ordinary traffic to `log` (one template, about four lines a second) until `stop`.
-fn traffic(log: &Path, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
-    let log = log.to_owned();
-    std::thread::spawn(move || {
-        let mut i = 0u64;
-        while !stop.load(Ordering::Relaxed) {
-            append(
-                &log,
-                &format!("GET /index.html 200 served in {} ms\n", i % 7),
-            );
-            i += 1;
-            std::thread::sleep(Duration::from_millis(250));
-        }
-    })
-}
-
 /// A child that keeps one core busy, its command line holding `marker`.
 fn busy(marker: &str) -> Child {
     Command::new("sh")
@@ -56,6 +40,21 @@ fn busy(marker: &str) -> Child {
         .stdout(Stdio::null())
         .spawn()
         .expect("spawn a busy shell")
+}
+
+/// `/api/v1/signals`, and its entry for `signal`.
+fn signals(addr: std::net::SocketAddr, signal: &str) -> (serde_json::Value, serde_json::Value) {
+    let api = seismo_e2e::http_client::request(addr, "GET", "/api/v1/signals", None)
+        .expect("GET /api/v1/signals")
+        .json();
+    let entry = api["signals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["signal"] == signal)
+        .cloned()
+        .unwrap_or_else(|| panic!("{api}"));
+    (api, entry)
 }
 
 /// The firing alerts printed so far.
@@ -94,20 +93,11 @@ fn a_fresh_agent_alerts_on_plain_faults_within_its_early_stage() {
     let started = Instant::now();
     agent.expect_stderr(WAIT, "new signals learn for 12 points (12s at 1s)");
     let stop = Arc::new(AtomicBool::new(false));
-    let writer = traffic(&log, Arc::clone(&stop));
+    let writer = seismo_e2e::steady_traffic_until(&log, Arc::clone(&stop));
 
     // Past the documented early warm-up (12 points) with room for the reference.
     std::thread::sleep(Duration::from_secs(25));
-    let api = seismo_e2e::http_client::request(addr, "GET", "/api/v1/signals", None)
-        .expect("GET /api/v1/signals")
-        .json();
-    let lines = api["signals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["signal"] == "log.app.lines_per_s")
-        .cloned()
-        .unwrap_or_else(|| panic!("{api}"));
+    let (api, lines) = signals(addr, "log.app.lines_per_s");
     assert_eq!(lines["stage"], "early", "{lines}");
     let next = lines["next_stage_points"].as_u64().unwrap();
     assert!((250..290).contains(&next), "{lines}");
@@ -223,20 +213,11 @@ fn without_faults_the_log_source_stays_quiet_through_its_early_stage() {
     let (mut agent, addr) = Agent::start_serving(&config, None, WAIT);
     agent.expect_stderr(WAIT, "detectors: no learned state restored");
     let stop = Arc::new(AtomicBool::new(false));
-    let writer = traffic(&log, Arc::clone(&stop));
+    let writer = seismo_e2e::steady_traffic_until(&log, Arc::clone(&stop));
     // 12 points of learning, then 48 scored by the early stage.
     std::thread::sleep(Duration::from_secs(60));
     // The log signals were scored by the early stage, not merely learning.
-    let api = seismo_e2e::http_client::request(addr, "GET", "/api/v1/signals", None)
-        .expect("GET /api/v1/signals")
-        .json();
-    let lines = api["signals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["signal"] == "log.app.lines_per_s")
-        .cloned()
-        .unwrap_or_else(|| panic!("{api}"));
+    let (_, lines) = signals(addr, "log.app.lines_per_s");
     assert_eq!(lines["stage"], "early", "{lines}");
     assert!(lines["score"].as_f64().is_some(), "{lines}");
     stop.store(true, Ordering::Relaxed);

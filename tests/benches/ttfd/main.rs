@@ -29,7 +29,7 @@
 //! (minutes to wait for each detection, default 6), `SEISMO_TTFD_INTERVAL` (seconds, default
 //! 10), `SEISMO_BIN` (the agent; default the binary next to this benchmark).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -72,21 +72,6 @@ fn config(dir: &Path, interval_s: u64, marker: &str) -> String {
         dir.join("app.log").display()
     ));
     write_config(dir, &text)
-}
-
-/// Ordinary traffic on `log` (one template, about four lines a second) until `stop`.
-fn traffic(log: PathBuf, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut i = 0u64;
-        while !stop.load(Ordering::Relaxed) {
-            append(
-                &log,
-                &format!("GET /index.html 200 served in {} ms\n", i % 7),
-            );
-            i += 1;
-            std::thread::sleep(Duration::from_millis(250));
-        }
-    })
 }
 
 /// The faults, running: the CPU and memory children, the error burst's thread.
@@ -209,7 +194,7 @@ fn fresh_and_restart(
     let marker = format!("seismo-ttfd-{}-{}", std::process::id(), at.as_secs());
     let config = config(&dir, interval_s, &marker);
     let stop = Arc::new(AtomicBool::new(false));
-    let writer = traffic(log.clone(), Arc::clone(&stop));
+    let writer = seismo_e2e::steady_traffic_until(&log, Arc::clone(&stop));
     let mut out = String::new();
     let mut agent = Agent::run(&config);
     std::thread::sleep(at);
@@ -295,7 +280,7 @@ fn main() {
             &format!("seismo-ttfd-quiet-{}", std::process::id()),
         );
         let stop = Arc::new(AtomicBool::new(false));
-        let writer = traffic(log, Arc::clone(&stop));
+        let writer = seismo_e2e::steady_traffic_until(&log, Arc::clone(&stop));
         let mut agent = Agent::run(&config);
         let start = Instant::now();
         while start.elapsed() < quiet {
