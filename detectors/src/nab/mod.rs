@@ -36,7 +36,8 @@
 //! - [`optimize_threshold`]`(files, costs) -> Result<ThresholdScore, CorpusError>`: NAB's
 //!   `optimize` step, the threshold with the best raw corpus score.
 //! - [`normalized_score`]`(raw, windows, costs) -> Option<f64>`:
-//!   `100 (raw - null) / (perfect - null)` with `null = -fn * windows`, `perfect = tp * windows`.
+//!   `100 (raw - null) / (perfect - null)` with `null = -fn * windows`, `perfect = tp * windows`;
+//!   [`normalize`]`(raw, null, perfect)` with baselines of the caller's.
 //! - [`Profile`] (`standard`, `reward_low_FP_rate`, `reward_low_FN_rate`) gives [`Costs`].
 //! - [`WindowedGaussian`]: NAB's `windowedGaussian` detector as a [`crate::Detector`].
 //!
@@ -132,10 +133,19 @@ pub fn optimize_threshold(
 
 /// NAB's normalisation: 0 for the null detector (every window missed, `-fn` each), 100 for a
 /// perfect one (every window detected at its first row, `+tp` each); `None` without windows.
+///
+/// Both baselines are over the same files as `raw`: NAB's runner reads the null detector's
+/// total from its own scoring of the corpus, which on any set of files is `-fn` per window (its
+/// constant score never beats detecting nothing).
 pub fn normalized_score(raw: f64, windows: usize, costs: &Costs) -> Option<f64> {
     let n = windows as f64;
-    let null = -costs.fn_ * n;
-    let perfect = costs.tp * n;
+    normalize(raw, -costs.fn_ * n, costs.tp * n)
+}
+
+/// `100 (raw - null) / (perfect - null)` for given raw baselines; `None` when `perfect <= null`.
+/// With baselines from another set of files than `raw` (such as the "Totals" row of NAB's
+/// published null results, 58 files, beside a part of the corpus) the figure is not NAB's.
+pub fn normalize(raw: f64, null: f64, perfect: f64) -> Option<f64> {
     let span = perfect - null;
     (span > 0.0).then(|| 100.0 * (raw - null) / span)
 }

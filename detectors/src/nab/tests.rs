@@ -353,3 +353,18 @@ fn profile_names() {
     assert_eq!(Profile::RewardLowFn.costs().fn_, 2.0);
     assert_eq!(Profile::RewardLowFp.costs().fp, 0.22);
 }
+
+#[test]
+fn normalisation_with_given_baselines() {
+    // The same baselines as the rule's: the same figure.
+    for raw in [-69.0, 0.0, 27.5, 69.0] {
+        let rule = normalized_score(raw, 69, &STANDARD).unwrap();
+        assert!(close(normalize(raw, -69.0, 69.0).unwrap(), rule));
+    }
+    // Issue 23's mixture: NAB's full-corpus null total (116 windows) beside the 69 windows of
+    // 37 files lifts a raw 27.88 from 70.2 to 77.77.
+    assert!((normalize(27.88, -116.0, 69.0).unwrap() - 77.77).abs() < 0.01);
+    assert!((normalized_score(27.88, 69, &STANDARD).unwrap() - 70.20).abs() < 0.01);
+    assert_eq!(normalize(1.0, 5.0, 5.0), None);
+    assert_eq!(normalize(1.0, 5.0, 4.0), None);
+}
