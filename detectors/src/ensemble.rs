@@ -599,6 +599,9 @@ impl Detector for Ensemble {
 }
 
 #[cfg(test)]
+mod silence;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::evidence::Position;
