@@ -440,3 +440,81 @@ fn nab_file_plots_within_bounds() {
     assert!(points <= 2 * 1200 + 16, "{points} points");
     assert!(chart.has_text("2014-01-02"), "{:?}", chart.texts());
 }
+
+#[test]
+fn replay_plot_shades_the_labelled_windows_of_a_nab_layout_or_of_windows() {
+    // NAB's layout: ROOT/data/CAT/F.csv beside ROOT/labels/combined_windows.json.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data/realThings");
+    fs::create_dir_all(&data).unwrap();
+    fs::create_dir_all(dir.path().join("labels")).unwrap();
+    let file = data.join("f.csv");
+    fs::write(&file, series(400, |i| noise(i).to_string())).unwrap();
+    let labels = dir.path().join("labels/combined_windows.json");
+    fs::write(
+        &labels,
+        format!(
+            "{{\"realThings/f.csv\": [[\"{}\", \"{}\"], [\"{}\", \"{}\"]]}}",
+            stamp(100),
+            stamp(120),
+            stamp(300),
+            stamp(310)
+        ),
+    )
+    .unwrap();
+    let shaded = |svg: &Path| Svg::read(svg).count("rect", "fill", palette::WINDOW);
+
+    // Found from the layout: each window in both panels, plus the legend sample.
+    let svg = dir.path().join("found.svg");
+    let out = seismo(&["replay", s(&file), "--plot", s(&svg)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(shaded(&svg), 2 * 2 + 1);
+    assert!(Svg::read(&svg).has_text("labelled window (2)"));
+
+    // Given with --windows (keyed by the bare file name for a file outside NAB's layout).
+    let alone = dir.path().join("g.csv");
+    fs::copy(&file, &alone).unwrap();
+    let other = dir.path().join("windows.json");
+    fs::write(
+        &other,
+        format!("{{\"g.csv\": [[\"{}\", \"{}\"]]}}", stamp(50), stamp(60)),
+    )
+    .unwrap();
+    let svg = dir.path().join("given.svg");
+    let out = seismo(&[
+        "replay",
+        s(&alone),
+        "--plot",
+        s(&svg),
+        "--windows",
+        s(&other),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(shaded(&svg), 2 + 1);
+
+    // No layout, no --windows: nothing shaded.
+    let svg = dir.path().join("none.svg");
+    let out = seismo(&["replay", s(&alone), "--plot", s(&svg)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(shaded(&svg), 0);
+
+    // --windows without the file's entry: refused, saying which entry is missing.
+    let svg = dir.path().join("missing.svg");
+    let out = seismo(&[
+        "replay",
+        s(&file),
+        "--plot",
+        s(&svg),
+        "--windows",
+        s(&other),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no entry for `realThings/f.csv`"),
+        "{}",
+        text(&out.stderr)
+    );
+    // --windows needs --plot.
+    let out = seismo(&["replay", s(&file), "--windows", s(&other)]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}

@@ -206,16 +206,19 @@ fn replay_refuses_malformed_csv_naming_file_and_line_and_writes_nothing_for_it()
         let located = format!("{}:{line}:", bad.display());
 
         // --nab: exit 1, the bad file named with its line, the good file written in full,
-        // nothing (not even a temporary file) for the bad one.
+        // nothing (not even a temporary file) for the bad one. (Rows out of time order are
+        // taken in file order there, as NAB does: see the test below.)
         let out_dir = dir.path().join("results/det");
         let out = replay_nab(&data, &out_dir, &[]);
         let stderr = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{case}: {stderr}");
-        assert!(stderr.contains(&located), "{case}: {stderr}");
-        assert!(stderr.contains(words), "{case}: {stderr}");
-        assert_eq!(tree(&out_dir), vec!["sub/det_good.csv"], "{case}");
-        let good = fs::read_to_string(out_dir.join("sub/det_good.csv")).unwrap();
-        assert_eq!(good.lines().count(), 21, "{case}");
+        if case != "unsorted timestamps" {
+            assert_eq!(out.status.code(), Some(1), "{case}: {stderr}");
+            assert!(stderr.contains(&located), "{case}: {stderr}");
+            assert!(stderr.contains(words), "{case}: {stderr}");
+            assert_eq!(tree(&out_dir), vec!["sub/det_good.csv"], "{case}");
+            let good = fs::read_to_string(out_dir.join("sub/det_good.csv")).unwrap();
+            assert_eq!(good.lines().count(), 21, "{case}");
+        }
 
         // One file: exit 1 and nothing on stdout.
         let out = seismo(&["replay", s(&bad)]);
@@ -223,6 +226,66 @@ fn replay_refuses_malformed_csv_naming_file_and_line_and_writes_nothing_for_it()
         assert_eq!(out.status.code(), Some(1), "{case}: {stderr}");
         assert!(stderr.contains(&located), "{case}: {stderr}");
         assert!(out.stdout.is_empty(), "{case}");
+    }
+}
+
+#[test]
+fn replay_nab_scores_rows_in_file_order_and_counts_those_out_of_order() {
+    // A NAB-like corpus: one file steps back once (as NAB's machine_temperature file does),
+    // another twice, a third is in order.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    fs::create_dir_all(data.join("realKnownCause")).unwrap();
+    let mut once: Vec<String> = series(40, |i| format!("{}", 20 + i % 3))
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    // Data row 31 (line 32) is 55 minutes earlier than row 30.
+    once[31] = format!("{},21", common::stamp(19));
+    let once = once.join("\n") + "\n";
+    let mut twice: Vec<String> = series(30, |i| format!("{i}"))
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    twice.swap(5, 6);
+    twice.swap(20, 21);
+    let twice = twice.join("\n") + "\n";
+    let sorted = series(25, |i| format!("{}", i % 4));
+    fs::write(data.join("realKnownCause/once.csv"), &once).unwrap();
+    fs::write(data.join("realKnownCause/twice.csv"), &twice).unwrap();
+    fs::write(data.join("realKnownCause/sorted.csv"), &sorted).unwrap();
+
+    let out_dir = dir.path().join("results/det");
+    let out = replay_nab(&data, &out_dir, &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "note: realKnownCause/once.csv: 1 row(s) earlier than the row before them (the first is data row 31, `{}`), scored in file order as NAB does",
+            common::stamp(19)
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("note: realKnownCause/twice.csv: 2 row(s) earlier than the row before them (the first is data row 6,"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("sorted.csv"), "{stderr}");
+    assert!(
+        stderr
+            .contains("replayed 3 of 3 files (95 rows, 3 out of time order, scored in file order)"),
+        "{stderr}"
+    );
+    // Every row written, in the input's order.
+    for (input, written) in [(&once, "det_once.csv"), (&twice, "det_twice.csv")] {
+        let written = fs::read_to_string(out_dir.join("realKnownCause").join(written)).unwrap();
+        let echoed: Vec<&str> = written
+            .lines()
+            .skip(1)
+            .map(|l| l.rsplitn(3, ',').nth(2).unwrap())
+            .collect();
+        let inputs: Vec<&str> = input.lines().skip(1).collect();
+        assert_eq!(echoed, inputs);
     }
 }
 

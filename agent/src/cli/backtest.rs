@@ -27,6 +27,7 @@ use seismo_detectors::nab::{self, FileScores, LabelledFile, Profile, Window};
 
 use crate::cli::csv_series::{self, Order};
 use crate::cli::exit::EXIT_CONFIG;
+use crate::cli::labels::{read_json, to_rows};
 
 /// What `seismo backtest` was asked to do.
 #[derive(Debug, Clone)]
@@ -377,26 +378,6 @@ fn plot(b: &Backtest, dir: &Path, given_thresholds: bool) -> anyhow::Result<()> 
     }
 }
 
-/// Windows given as timestamps to row ranges: from the first row at or after the start to the
-/// last row at or before the end (linear scans, so rows out of time order do no harm).
-fn to_rows(ts_ms: &[i64], windows: &[(String, String)]) -> anyhow::Result<Vec<Window>> {
-    let mut rows = Vec::with_capacity(windows.len());
-    for (start, end) in windows {
-        let parse = |t: &str| {
-            csv_series::parse_timestamp(t)
-                .ok_or_else(|| anyhow!("`{t}` is not a timestamp `YYYY-MM-DD HH:MM:SS[.ffffff]`"))
-        };
-        let (a, b) = (parse(start)?, parse(end)?);
-        let first = ts_ms.iter().position(|&t| t >= a);
-        let last = ts_ms.iter().rposition(|&t| t <= b);
-        match (first, last) {
-            (Some(first), Some(last)) if first <= last => rows.push(Window { first, last }),
-            _ => bail!("the window [{start}, {end}] holds no row of the file"),
-        }
-    }
-    Ok(rows)
-}
-
 /// NAB's thresholds file: `{detector: {profile: {"threshold": t, "score": s}}}`.
 fn threshold_from(
     json: &serde_json::Value,
@@ -408,13 +389,6 @@ fn threshold_from(
         .and_then(|p| p.get("threshold"))
         .and_then(serde_json::Value::as_f64)
         .with_context(|| format!("no threshold for detector `{detector}`, profile `{profile}`"))
-}
-
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text)
-        .map_err(|e| anyhow!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 pub mod backtest;
 pub mod csv_series;
 pub mod exit;
+pub mod labels;
 pub mod logparse;
 pub mod plot;
 pub mod replay;
@@ -69,12 +70,17 @@ pub enum Command {
         /// Replace the configured detector kind, e.g. `windowed_gaussian` (NAB's baseline).
         #[arg(long, value_name = "NAME")]
         detector: Option<String>,
-        /// Accept rows whose timestamp is earlier than the row before (refused by default).
+        /// Accept rows whose timestamp is earlier than the row before (refused by default for
+        /// FILE.csv; --nab always takes rows in file order, as NAB does, and counts such rows).
         #[arg(long)]
         allow_unsorted: bool,
         /// Also draw FILE.csv's chart (values, expected range, score, alerts) into this SVG.
         #[arg(long, value_name = "CHART.svg", conflicts_with = "nab")]
         plot: Option<PathBuf>,
+        /// The labelled windows to shade in the chart (NAB's combined_windows.json); without
+        /// it, the one of FILE.csv's NAB layout (DIR/data/CAT/F.csv, DIR/labels/) if present.
+        #[arg(long, value_name = "FILE", requires = "plot")]
+        windows: Option<PathBuf>,
     },
     /// Score a results folder against labelled anomaly windows with NAB's scoring.
     Backtest {
@@ -166,6 +172,7 @@ pub fn main() -> ExitCode {
             detector,
             allow_unsorted,
             plot,
+            windows,
         } => crate::cli::replay::main(crate::cli::replay::ReplayArgs {
             file,
             nab,
@@ -174,6 +181,7 @@ pub fn main() -> ExitCode {
             detector,
             allow_unsorted,
             plot,
+            windows,
         }),
         Command::Backtest {
             data,

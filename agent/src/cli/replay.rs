@@ -16,9 +16,11 @@
 //! expected range and score, and the alerts the agent's alert lifecycle (`[alerting]` of the
 //! configuration) would have raised (see [`crate::cli::plot`]).
 //!
-//! A row earlier than the row before it is refused unless `--allow-unsorted` is given: NAB's
-//! `realKnownCause/machine_temperature_system_failure.csv` steps back 55 minutes at line 10151,
-//! and NAB feeds it to its detectors as it is, so replaying NAB's corpus needs the flag.
+//! A row earlier than the row before it is refused unless `--allow-unsorted` is given. With
+//! `--nab` rows are always taken in file order, as NAB's own detectors take them: NAB's
+//! `realKnownCause/machine_temperature_system_failure.csv` steps back 55 minutes at line 10151.
+//! Each such file is named on stderr with its count of rows out of time order, and the summary
+//! line counts them all.
 
 use std::fs;
 use std::io::Write;
@@ -51,6 +53,8 @@ pub struct ReplayArgs {
     pub allow_unsorted: bool,
     /// Also draw the single file's chart into this SVG file.
     pub plot: Option<PathBuf>,
+    /// The labelled windows the chart shades; `None`: those of the file's NAB layout, if any.
+    pub windows: Option<PathBuf>,
 }
 
 /// Which detector scores a file.
@@ -139,14 +143,19 @@ pub fn main(args: ReplayArgs) -> ExitCode {
                     }
                 },
             };
-            let plot = plot.as_ref().map(|(svg, alerting)| (*svg, alerting));
+            let plot = plot.as_ref().map(|(svg, alerting)| Plot {
+                svg,
+                alerting,
+                windows: args.windows.as_deref(),
+            });
             replay_to_stdout(file, &choice, order(&args), plot)
         }
         (None, Some(_), Some(_)) if args.plot.is_some() => {
             eprintln!("error: --plot draws one file: use backtest --plot-dir for a tree");
             ExitCode::from(EXIT_CONFIG)
         }
-        (None, Some(data), Some(out)) => replay_tree(data, out, &choice, order(&args)),
+        // NAB's corpus is replayed as NAB publishes it, in file order (see the module docs).
+        (None, Some(data), Some(out)) => replay_tree(data, out, &choice),
         _ => {
             eprintln!("error: give either FILE.csv, or --nab DATA_DIR with --out RESULTS_DIR/NAME");
             ExitCode::from(EXIT_CONFIG)
@@ -174,11 +183,18 @@ fn alerting_config(args: &ReplayArgs) -> Result<AlertingConfig, String> {
         .map_err(|e| format!("invalid configuration: {e}"))
 }
 
+/// What `--plot` draws with: the chart's path, the alert lifecycle and `--windows`.
+struct Plot<'a> {
+    svg: &'a Path,
+    alerting: &'a AlertingConfig,
+    windows: Option<&'a Path>,
+}
+
 fn replay_to_stdout(
     file: &Path,
     choice: &Choice,
     order: Order,
-    plot: Option<(&Path, &AlertingConfig)>,
+    plot: Option<Plot<'_>>,
 ) -> ExitCode {
     let result = score_file(file, choice, order).and_then(|scored| {
         let stdout = std::io::stdout();
@@ -188,7 +204,7 @@ fn replay_to_stdout(
             .context("cannot write to stdout")
             .map_err(Failure::Data)?;
         match plot {
-            Some((svg, alerting)) => draw(file, svg, &scored, alerting).map_err(Failure::Data),
+            Some(plot) => draw(file, &plot, &scored).map_err(Failure::Data),
             None => Ok(()),
         }
     });
@@ -201,7 +217,7 @@ fn replay_to_stdout(
     }
 }
 
-fn replay_tree(data: &Path, out: &Path, choice: &Choice, order: Order) -> ExitCode {
+fn replay_tree(data: &Path, out: &Path, choice: &Choice) -> ExitCode {
     let Some(name) = out.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
         eprintln!(
             "error: --out {} does not end in a detector name: use RESULTS_DIR/NAME",
@@ -223,9 +239,21 @@ fn replay_tree(data: &Path, out: &Path, choice: &Choice, order: Order) -> ExitCo
     let mut exit = 0u8;
     let mut failed = 0usize;
     let mut rows = 0usize;
+    let mut unsorted = 0usize;
     for relative in &files {
-        let result = score_file(&data.join(relative), choice, order).and_then(|scored| {
+        let result = score_file(&data.join(relative), choice, Order::Any).and_then(|scored| {
             rows += scored.series.values.len();
+            let back = steps_back(&scored.series.ts_ms);
+            if let Some(first) = back.first {
+                unsorted += back.count;
+                eprintln!(
+                    "note: {}: {} row(s) earlier than the row before them (the first is data row {}, `{}`), scored in file order as NAB does",
+                    relative.display(),
+                    back.count,
+                    first + 1,
+                    scored.series.texts[first].0
+                );
+            }
             write_results(out, &name, relative, &scored.series, &scored.scores())
                 .map_err(Failure::Data)
         });
@@ -236,12 +264,32 @@ fn replay_tree(data: &Path, out: &Path, choice: &Choice, order: Order) -> ExitCo
         }
     }
     eprintln!(
-        "replayed {} of {} files ({rows} rows) into {}",
+        "replayed {} of {} files ({rows} rows, {unsorted} out of time order, scored in file order) into {}",
         files.len() - failed,
         files.len(),
         out.display()
     );
     ExitCode::from(exit)
+}
+
+/// Rows earlier than the row before them: how many, and the index of the first.
+struct StepsBack {
+    count: usize,
+    first: Option<usize>,
+}
+
+fn steps_back(ts_ms: &[i64]) -> StepsBack {
+    let mut back = StepsBack {
+        count: 0,
+        first: None,
+    };
+    for (i, pair) in ts_ms.windows(2).enumerate() {
+        if pair[1] < pair[0] {
+            back.count += 1;
+            back.first.get_or_insert(i + 1);
+        }
+    }
+    back
 }
 
 /// Why a file was not replayed: its detector's configuration (exit 2) or its data (exit 1).
@@ -318,8 +366,24 @@ fn score_file(path: &Path, choice: &Choice, order: Order) -> Result<Scored, Fail
 }
 
 /// `--plot`: the chart of a scored file, with the alerts the lifecycle would have raised.
-fn draw(file: &Path, svg: &Path, scored: &Scored, alerting: &AlertingConfig) -> anyhow::Result<()> {
+fn draw(file: &Path, plot: &Plot<'_>, scored: &Scored) -> anyhow::Result<()> {
+    let (svg, alerting) = (plot.svg, plot.alerting);
     let series = &scored.series;
+    // The labelled windows: from --windows (its entry must exist), else from the NAB layout
+    // the file sits in, if any.
+    let windows = match plot.windows {
+        Some(path) => crate::cli::labels::windows_of(path, file, &series.ts_ms)?,
+        None => match crate::cli::labels::beside(file) {
+            Some(path) => match crate::cli::labels::windows_of(&path, file, &series.ts_ms) {
+                Ok(w) => w,
+                Err(e) => {
+                    eprintln!("note: no labelled windows drawn: {e:#}");
+                    Vec::new()
+                }
+            },
+            None => Vec::new(),
+        },
+    };
     let rows = series.values.len();
     let (mut low, mut high, mut scores) = (
         vec![f64::NAN; rows],
@@ -360,7 +424,7 @@ fn draw(file: &Path, svg: &Path, scored: &Scored, alerting: &AlertingConfig) -> 
                 rows: resolved,
             },
         ],
-        windows: Vec::new(),
+        windows: windows.iter().map(|w| (w.first, w.last)).collect(),
     };
     let started = std::time::Instant::now();
     let bytes = crate::cli::plot::write(&chart, svg)?;
@@ -501,6 +565,14 @@ pub(crate) fn csv_files(root: &Path, skip: &Path) -> anyhow::Result<Vec<PathBuf>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn steps_back_counts_rows_earlier_than_their_predecessor() {
+        let none = steps_back(&[1, 2, 2, 3]);
+        assert_eq!((none.count, none.first), (0, None));
+        let two = steps_back(&[1, 5, 4, 6, 2, 7]);
+        assert_eq!((two.count, two.first), (2, Some(2)));
+    }
 
     #[test]
     fn scores_keep_twelve_significant_digits() {
