@@ -518,3 +518,84 @@ fn replay_plot_shades_the_labelled_windows_of_a_nab_layout_or_of_windows() {
     let out = seismo(&["replay", s(&file), "--windows", s(&other)]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
 }
+
+/// Distinct heights (whole pixels) of the expected band's upper edge right of `x_from`.
+fn band_heights(chart: &Svg, x_from: f64) -> usize {
+    let mut ys: Vec<i64> = chart
+        .points("polygon", "fill", palette::EXPECTED)
+        .into_iter()
+        .flat_map(|outline| {
+            // The upper edge is the first half of each outline.
+            let half = outline.len() / 2;
+            outline.into_iter().take(half).collect::<Vec<_>>()
+        })
+        .filter(|&(x, _)| x >= x_from)
+        .map(|(_, y)| y.round() as i64)
+        .collect();
+    ys.sort_unstable();
+    ys.dedup();
+    ys.len()
+}
+
+#[test]
+fn replay_plot_band_follows_the_seasonal_baseline_of_the_ensemble() {
+    // Ten days of a daily rhythm at 5 minutes: the ensemble's own expected range (everything
+    // seen) stops moving after the first days; its seasonal baseline rises and falls daily.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("daily.csv");
+    fs::write(
+        &file,
+        series(2880, |i| {
+            let phase = std::f64::consts::TAU * i as f64 / 288.0;
+            format!("{:.3}", 50.0 + 10.0 * phase.sin() + noise(i) - 10.6)
+        }),
+    )
+    .unwrap();
+    let svg = dir.path().join("daily.svg");
+    let out = seismo(&["replay", s(&file), "--plot", s(&svg)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let chart = Svg::read(&svg);
+    assert!(
+        chart
+            .texts()
+            .iter()
+            .any(|(t, _)| t.ends_with("band: seasonal baseline")),
+        "{:?}",
+        chart.texts()
+    );
+    // Right half of the chart: a band that follows the rhythm has many heights, the range of
+    // everything seen a couple.
+    let xs: Vec<f64> = chart
+        .points("polyline", "stroke", palette::VALUE)
+        .into_iter()
+        .flatten()
+        .map(|(x, _)| x)
+        .collect();
+    let (x0, x1) = xs
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    let heights = band_heights(&chart, x0 + (x1 - x0) / 2.0);
+    assert!(heights > 40, "{heights} heights");
+
+    // Another detector kind keeps its own expected range, and says nothing of a baseline.
+    let config = dir.path().join("seismo.toml");
+    fs::write(
+        &config,
+        "[[detectors.overrides]]\nsignals = [\"daily\"]\nkind = \"mad\"\n",
+    )
+    .unwrap();
+    let svg = dir.path().join("mad.svg");
+    let out = seismo(&[
+        "replay",
+        s(&file),
+        "--config",
+        s(&config),
+        "--plot",
+        s(&svg),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!Svg::read(&svg)
+        .texts()
+        .iter()
+        .any(|(t, _)| t.contains("seasonal baseline")));
+}

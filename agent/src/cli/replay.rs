@@ -30,7 +30,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use seismo_config::{AlertingConfig, Config, DetectorKind};
 use seismo_detectors::nab::{WindowedGaussian, WindowedGaussianParams};
-use seismo_detectors::{Detector, Verdict};
+use seismo_detectors::{Detector, Seasonal, SeasonalParams, Verdict};
 
 use crate::cli::csv_series::{self, Order, Series};
 use crate::cli::exit::EXIT_CONFIG;
@@ -88,6 +88,27 @@ impl Choice {
             config: Box::new(config),
             kind,
         })
+    }
+
+    /// The seasonal baseline the chart's band follows for `signal`: the ensemble's own seasonal
+    /// component, run beside it with the same settings (the ensemble's expected range of a
+    /// normal point is the range of every value seen); `None` for other detectors.
+    fn baseline(&self, signal: &str) -> Option<Seasonal> {
+        let Choice::Configured { config, kind } = self else {
+            return None;
+        };
+        let settings = config.detectors.settings_for(signal)?;
+        if kind.unwrap_or(settings.kind) != DetectorKind::Ensemble {
+            return None;
+        }
+        let period_ms = settings
+            .period
+            .map(|p| i64::try_from(p.as_millis()).unwrap_or(i64::MAX));
+        Seasonal::new(SeasonalParams {
+            period_ms,
+            ..SeasonalParams::default()
+        })
+        .ok()
     }
 
     /// A fresh detector for the signal `signal`, and its threshold.
@@ -204,7 +225,9 @@ fn replay_to_stdout(
             .context("cannot write to stdout")
             .map_err(Failure::Data)?;
         match plot {
-            Some(plot) => draw(file, &plot, &scored).map_err(Failure::Data),
+            Some(plot) => {
+                draw(file, &plot, &scored, choice.baseline(&scored.signal)).map_err(Failure::Data)
+            }
             None => Ok(()),
         }
     });
@@ -366,7 +389,13 @@ fn score_file(path: &Path, choice: &Choice, order: Order) -> Result<Scored, Fail
 }
 
 /// `--plot`: the chart of a scored file, with the alerts the lifecycle would have raised.
-fn draw(file: &Path, plot: &Plot<'_>, scored: &Scored) -> anyhow::Result<()> {
+fn draw(
+    file: &Path,
+    plot: &Plot<'_>,
+    scored: &Scored,
+    mut baseline: Option<Seasonal>,
+) -> anyhow::Result<()> {
+    let seasonal_band = baseline.is_some();
     let (svg, alerting) = (plot.svg, plot.alerting);
     let series = &scored.series;
     // The labelled windows: from --windows (its entry must exist), else from the NAB layout
@@ -391,8 +420,20 @@ fn draw(file: &Path, plot: &Plot<'_>, scored: &Scored) -> anyhow::Result<()> {
         vec![f64::NAN; rows],
     );
     for (i, v) in scored.verdicts.iter().enumerate() {
+        // The seasonal baseline's band where the detector has one and the point is normal (an
+        // anomalous point keeps the range its evidence expected).
+        let band =
+            baseline
+                .as_mut()
+                .and_then(|b| match b.observe(series.ts_ms[i], series.values[i]) {
+                    Verdict::Scored(o) => Some((o.expected_low, o.expected_high)),
+                    Verdict::WarmingUp | Verdict::Skipped => None,
+                });
         if let Verdict::Scored(o) = v {
             (low[i], high[i], scores[i]) = (o.expected_low, o.expected_high, o.score);
+            if let (Some((l, h)), false) = (band, o.anomalous) {
+                (low[i], high[i]) = (l, h);
+            }
         }
     }
     let (fired, resolved) = alerts(scored, alerting);
@@ -404,10 +445,15 @@ fn draw(file: &Path, plot: &Plot<'_>, scored: &Scored) -> anyhow::Result<()> {
         title: name,
         unit: crate::unit::Unit::of(&scored.signal),
         subtitle: format!(
-            "{rows} rows · signal {} · detector {} · {} alert(s) fired",
+            "{rows} rows · signal {} · detector {} · {} alert(s) fired{}",
             scored.signal,
             scored.detector,
-            fired.len()
+            fired.len(),
+            if seasonal_band {
+                " · band: seasonal baseline"
+            } else {
+                ""
+            }
         ),
         ts_ms: &series.ts_ms,
         values: &series.values,
