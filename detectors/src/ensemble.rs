@@ -54,7 +54,7 @@
 //! (non-finite values are refused before they reach them) and use timestamps only for the
 //! seasonal slot and the period finder's sampling step. The constants below were chosen on
 //! the NAB corpus (one global setting for every signal, as every NAB entrant tunes its
-//! defaults; labels are never read while scoring). State: about 22 KiB per signal with the
+//! defaults; labels are never read while scoring). State: about 6.5 KiB per signal with the
 //! defaults (see the `detectors` bench).
 
 use serde::{Deserialize, Serialize};
@@ -674,7 +674,7 @@ mod tests {
 
     #[test]
     fn contract_and_state_budget() {
-        synth::common_contract(|| Box::new(det()), 32 * 1024);
+        synth::common_contract(|| Box::new(det()), 9 * 1024);
     }
 
     /// Alerts in `range` of a series of Gaussian noise with `change` applied from index

@@ -368,7 +368,7 @@ mod tests {
 
     #[test]
     fn contract() {
-        synth::common_contract(|| Box::new(det()), 16 * 1024);
+        synth::common_contract(|| Box::new(det()), 3 * 1024);
     }
 
     #[test]

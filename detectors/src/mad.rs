@@ -77,6 +77,7 @@ impl MadParams {
 
 /// Sliding-window median/MAD detector; see the module documentation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct SlidingMad {
     params: MadParams,
     z_threshold: f64,
@@ -172,6 +173,43 @@ impl SlidingMad {
 
     pub(crate) fn heap_bytes(&self) -> usize {
         self.recent.heap_bytes() + self.order.capacity() * std::mem::size_of::<u16>()
+    }
+}
+
+/// Read back only when its parts fit together (see `fits`): a snapshot that passed its
+/// checksum but does not fit is an error, not a detector that panics later.
+impl Serialize for SlidingMad {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        SlidingMad::serialize(self, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for SlidingMad {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let read = SlidingMad::deserialize(d)?;
+        read.fits().map_err(serde::de::Error::custom)?;
+        Ok(read)
+    }
+}
+
+impl SlidingMad {
+    /// The order holds every slot of the window once (none while the window is uniform).
+    fn fits(&self) -> Result<(), String> {
+        let n = self.recent.len();
+        let mut seen = vec![false; n];
+        let permutation = self.order.iter().all(|&s| {
+            let s = usize::from(s);
+            s < n && !std::mem::replace(&mut seen[s], true)
+        });
+        let expected = if self.recent.is_uniform() { 0 } else { n };
+        if n > self.params.window || self.order.len() != expected || !permutation {
+            return Err(format!(
+                "median/MAD window of {n} values (at most {}) with an order of {}",
+                self.params.window,
+                self.order.len()
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -283,7 +321,7 @@ mod tests {
 
     #[test]
     fn contract() {
-        synth::common_contract(|| Box::new(det()), 8 * 1024);
+        synth::common_contract(|| Box::new(det()), 1024);
     }
 
     /// The median and spread from the ordered slots are those of the last `window` values
@@ -331,6 +369,30 @@ mod tests {
             );
         }
         assert!(uniform_seen > 100, "{uniform_seen}");
+    }
+
+    #[test]
+    fn a_saved_window_whose_order_does_not_fit_is_refused() {
+        let mut d = det();
+        for (i, &x) in noise(12, 300, 10.0, 1.0).iter().enumerate() {
+            d.observe(i as i64, x);
+        }
+        let read =
+            |d: &SlidingMad| postcard::from_bytes::<SlidingMad>(&postcard::to_allocvec(d).unwrap());
+        let back = read(&d).unwrap();
+        assert_eq!(back.baseline(), d.baseline());
+        for damage in [
+            |d: &mut SlidingMad| d.order.clear(),
+            |d: &mut SlidingMad| d.order[3] = d.order[4],
+            |d: &mut SlidingMad| d.order[0] = 500,
+            |d: &mut SlidingMad| {
+                d.order.pop();
+            },
+        ] {
+            let mut bad = d.clone();
+            damage(&mut bad);
+            assert!(read(&bad).is_err());
+        }
     }
 
     #[test]

@@ -40,6 +40,7 @@ const NEAR_BEST: f64 = 0.9;
 const STEP_ALPHA: f64 = 0.05;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub(crate) struct PeriodFinder {
     /// The entries, oldest first; empty while they are all equal to `flat_value`.
     history: Vec<f32>,
@@ -181,6 +182,38 @@ impl PeriodFinder {
     }
 }
 
+/// Read back only when its parts fit together (see `fits`): a snapshot that passed its
+/// checksum but does not fit is an error, not a detector that panics later.
+impl Serialize for PeriodFinder {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        PeriodFinder::serialize(self, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for PeriodFinder {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let read = PeriodFinder::deserialize(d)?;
+        read.fits().map_err(serde::de::Error::custom)?;
+        Ok(read)
+    }
+}
+
+impl PeriodFinder {
+    /// Entries either in the buffer or flat, at most [`HISTORY`]; a factor within its bounds.
+    fn fits(&self) -> Result<(), String> {
+        let both = !self.history.is_empty() && self.flat_len > 0;
+        if both || self.len() > HISTORY || !(1..=MAX_FACTOR).contains(&self.factor) {
+            return Err(format!(
+                "period finder of {} entries and {} flat ones, factor {}",
+                self.history.len(),
+                self.flat_len,
+                self.factor
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The period, in entries, of `x` (see the module documentation), if it has one.
 fn find_lag(x: &[f32]) -> Option<usize> {
     let x: Vec<f64> = x.iter().copied().map(f64::from).collect();
@@ -307,6 +340,27 @@ mod tests {
         }
         assert!(f.heap_bytes() > 0);
         assert!(f.period_points().is_some());
+    }
+
+    #[test]
+    fn a_saved_finder_that_does_not_fit_is_refused() {
+        let mut f = PeriodFinder::new();
+        for (i, &x) in periodic(9, 2000, 40.0, 1.0).iter().enumerate() {
+            f.push(i as i64 * 60_000, x);
+        }
+        let read = |f: &PeriodFinder| {
+            postcard::from_bytes::<PeriodFinder>(&postcard::to_allocvec(f).unwrap())
+        };
+        assert_eq!(read(&f).unwrap().period_points(), f.period_points());
+        for damage in [
+            |f: &mut PeriodFinder| f.flat_len = 3,
+            |f: &mut PeriodFinder| f.history.resize(HISTORY + 1, 0.0),
+            |f: &mut PeriodFinder| f.factor = 0,
+        ] {
+            let mut bad = f.clone();
+            damage(&mut bad);
+            assert!(read(&bad).is_err());
+        }
     }
 
     #[test]

@@ -123,6 +123,7 @@ struct Slot {
 
 /// One profile: its slots (one for the flat profile) and its recent error.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 struct Profile {
     /// The slots from `first` on (wrapping at `bins`), grown as time reaches them: a fresh
     /// detector holds none, a day-old one at 10 s intervals a day of the weekly profile.
@@ -191,6 +192,37 @@ impl Profile {
             self.slots.resize(at + 1, Slot::default());
         }
         at
+    }
+}
+
+/// Read back only when its parts fit together (see `fits`): a snapshot that passed its
+/// checksum but does not fit is an error, not a detector that panics later.
+impl Serialize for Profile {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Profile::serialize(self, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Profile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let read = Profile::deserialize(d)?;
+        read.fits().map_err(serde::de::Error::custom)?;
+        Ok(read)
+    }
+}
+
+impl Profile {
+    /// At least one bin, the slots held within them.
+    fn fits(&self) -> Result<(), String> {
+        if self.bins == 0 || self.slots.len() > self.bins as usize || self.first >= self.bins {
+            return Err(format!(
+                "profile of {} bins holding {} slots from {}",
+                self.bins,
+                self.slots.len(),
+                self.first
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -439,7 +471,7 @@ mod tests {
 
     #[test]
     fn contract() {
-        synth::common_contract(|| Box::new(det()), 12 * 1024);
+        synth::common_contract(|| Box::new(det()), 5 * 1024);
     }
 
     #[test]
@@ -621,6 +653,24 @@ mod tests {
             "{:?}",
             d.profiles[2].at(hour)
         );
+    }
+
+    #[test]
+    fn a_saved_profile_that_does_not_fit_is_refused() {
+        let mut d = det();
+        d.learn(0, 1.0);
+        let read =
+            |p: &Profile| postcard::from_bytes::<Profile>(&postcard::to_allocvec(p).unwrap());
+        assert!(read(&d.profiles[2]).is_ok());
+        for damage in [
+            |p: &mut Profile| p.bins = 0,
+            |p: &mut Profile| p.first = p.bins,
+            |p: &mut Profile| p.slots = vec![Slot::default(); p.bins as usize + 1],
+        ] {
+            let mut bad = d.profiles[2].clone();
+            damage(&mut bad);
+            assert!(read(&bad).is_err());
+        }
     }
 
     #[test]
