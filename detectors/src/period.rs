@@ -36,6 +36,8 @@ const MIN_ACF: f64 = 0.3;
 const MIN_PROMINENCE: f64 = 0.3;
 /// Peaks at least this fraction of the highest count as candidates (the shortest wins).
 const NEAR_BEST: f64 = 0.9;
+/// Analyses in a row that must find the same period before it is settled.
+const CONFIRMATIONS: u32 = 4;
 /// Smoothing of the sampling step estimate.
 const STEP_ALPHA: f64 = 0.05;
 
@@ -54,6 +56,8 @@ pub(crate) struct PeriodFinder {
     since_check: usize,
     /// Detected period in points.
     period: Option<u32>,
+    /// Analyses in a row that found the same period since it was last found anew.
+    confirmed: u32,
     last_ts: Option<i64>,
     /// Estimated sampling step in ms (0 until two timestamps were seen).
     step_ms: f64,
@@ -70,6 +74,7 @@ impl PeriodFinder {
             acc_n: 0,
             since_check: 0,
             period: None,
+            confirmed: 0,
             last_ts: None,
             step_ms: 0.0,
         }
@@ -132,6 +137,11 @@ impl PeriodFinder {
                 let p = (lag as u32).saturating_mul(self.factor);
                 let changed = self.period != Some(p);
                 self.period = Some(p);
+                self.confirmed = if changed {
+                    0
+                } else {
+                    self.confirmed.saturating_add(1)
+                };
                 changed
             }
             // A rhythm once found is kept: the seasonal profile's own error tells whether it
@@ -174,6 +184,12 @@ impl PeriodFinder {
 
     pub(crate) fn heap_bytes(&self) -> usize {
         self.history.capacity() * std::mem::size_of::<f32>()
+    }
+
+    /// The period was found again by [`CONFIRMATIONS`] analyses in a row: the finder has done
+    /// its job (see [`crate::Seasonal`], which then frees it).
+    pub(crate) fn settled(&self) -> bool {
+        self.confirmed >= CONFIRMATIONS
     }
 
     /// Entries held.

@@ -353,8 +353,16 @@ impl Seasonal {
     pub(crate) fn learn(&mut self, ts_ms: i64, value: f64) {
         self.seen = self.seen.saturating_add(1);
         if let Some(finder) = &mut self.finder {
-            if finder.push(ts_ms, value) {
-                if let (Some(ms), Some(points)) = (finder.period_ms(), finder.period_points()) {
+            let changed = finder.push(ts_ms, value);
+            let (ms, points) = (finder.period_ms(), finder.period_points());
+            if finder.settled() {
+                // The same period found again and again: its 2 KiB of history go, the
+                // period stays (a rhythm that changes later shows as this profile's error,
+                // and the daily, weekly and flat profiles take over).
+                self.finder = None;
+            }
+            if changed {
+                if let (Some(ms), Some(points)) = (ms, points) {
                     self.set_own_period(ms, points);
                 }
             }
@@ -594,6 +602,23 @@ mod tests {
             flagged.iter().all(|&i| (trough..trough + 3).contains(&i)),
             "{flagged:?}"
         );
+    }
+
+    #[test]
+    fn a_settled_period_frees_its_finder() {
+        let mut d = det();
+        let mut freed_at = None;
+        for (i, &x) in rhythm(10, 20_000).iter().enumerate() {
+            d.observe(i as i64 * 60_000, x);
+            if freed_at.is_none() && d.finder.is_none() {
+                freed_at = Some(i);
+            }
+        }
+        // Found, confirmed by four more analyses, then the finder's history is gone and the
+        // period stays.
+        assert!(freed_at.is_some_and(|i| i < 10_000), "{freed_at:?}");
+        assert_eq!(d.period_ms(), Some(50 * 60_000));
+        assert_eq!(d.finder_bytes(), 0);
     }
 
     #[test]
