@@ -5,7 +5,8 @@
 //! amortised into the figure exactly as in a running agent. Before its benchmark, each detector's
 //! state size after the warm-up is printed, and its throughput per second of CPU time of this
 //! thread over 16 batches: on a shared, loaded machine, wall-clock time (what criterion reports)
-//! also counts the time other processes held the core.
+//! also counts the time other processes held the core. First, the ensemble's state is printed
+//! by part (see `Ensemble::state_parts`), warmed up, for a constant signal and for a young one.
 
 use std::hint::black_box;
 
@@ -37,8 +38,35 @@ fn series() -> Vec<f64> {
         .collect()
 }
 
+/// The ensemble's state by part, for the noisy daily series after every buffer filled, for a
+/// constant signal, and for a young signal (its first 100 points).
+fn ensemble_parts(values: &[f64]) {
+    let constant = vec![42.0; values.len()];
+    for (what, series, points) in [
+        ("daily, warmed up", values, values.len()),
+        ("constant, warmed up", &constant[..], values.len()),
+        ("daily, first 100 points", values, 100),
+    ] {
+        let mut det = Ensemble::new(EnsembleParams::default()).expect("defaults");
+        for (i, &v) in series[..points].iter().enumerate() {
+            det.observe(i as i64 * STEP_MS, v);
+        }
+        let parts: Vec<String> = det
+            .state_parts()
+            .iter()
+            .map(|(part, bytes)| format!("{part} {bytes}"))
+            .collect();
+        println!(
+            "ensemble state, {what}: {} bytes ({})",
+            det.state_bytes(),
+            parts.join(", ")
+        );
+    }
+}
+
 fn detectors(c: &mut Criterion) {
     let values = series();
+    ensemble_parts(&values);
     let all: [(&str, Make); 7] = [
         ("ensemble", || {
             Box::new(Ensemble::new(EnsembleParams::default()).expect("defaults"))

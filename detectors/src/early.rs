@@ -20,15 +20,16 @@
 //! with the same memory: its own range holds every value since the start, so an episode the
 //! early stage alerted on does not alert again at the hand-over.
 //!
-//! State: plain numbers and one [`Ring`] of [`RING`] values (1 KiB), freed at the hand-over.
+//! State: plain numbers and the last [`RING`] values (at most 512 bytes); the ensemble drops
+//! the whole stage at the hand-over.
 
 use serde::{Deserialize, Serialize};
 
 use crate::detector::Observation;
 use crate::evidence::{Component, Evidence, Finding};
+use crate::history::History;
 use crate::mad::median_and_sigma;
 use crate::scale::SCALE_EPSILON;
-use crate::window::Ring;
 
 /// Values kept for the reference median: the most recent ones.
 pub(crate) const RING: usize = 64;
@@ -52,7 +53,7 @@ const MIN_REFERENCE: usize = 8;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct EarlyStage {
     /// The most recent values (learning stage included).
-    recent: Ring,
+    recent: History<f64>,
     /// The range of every value older than the last [`PERSIST`].
     settled_low: f64,
     settled_high: f64,
@@ -71,7 +72,7 @@ pub(crate) struct EarlyStage {
 impl Default for EarlyStage {
     fn default() -> Self {
         Self {
-            recent: Ring::new(RING),
+            recent: History::new(RING),
             settled_low: f64::INFINITY,
             settled_high: f64::NEG_INFINITY,
             ratio: true,
@@ -213,7 +214,9 @@ impl EarlyStage {
         let n = self.recent.len() - PERSIST;
         let mut sorted = [0.0; RING];
         let sorted = &mut sorted[..n];
-        sorted.copy_from_slice(&self.recent.as_slice()[..n]);
+        for (s, v) in sorted.iter_mut().zip(self.recent.iter()) {
+            *s = v;
+        }
         sorted.sort_unstable_by(f64::total_cmp);
         let (median, sigma) = median_and_sigma(sorted);
         let floor = if self.ratio { RATIO_FLOOR } else { 0.0 };
@@ -223,11 +226,6 @@ impl EarlyStage {
             .max(floor)
             .clamp(SCALE_EPSILON, f64::MAX);
         (median, spread, n)
-    }
-
-    /// The stage is over (the full ensemble scores from now on): its buffer is freed.
-    pub(crate) fn retire(&mut self) {
-        self.recent = Ring::new(1);
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {

@@ -19,7 +19,9 @@
 //!
 //! SmartCore 0.7's `KMeans` exposes neither its centroids nor distances, so the centroids are
 //! derived from the labels it predicts for the training points. The fit is seeded: the detector
-//! is deterministic. State: the raw history (`8 * train_size` bytes) and the model (k × 7 numbers);
+//! is deterministic. State: the raw history (`4 * train_size` bytes, as `f32`, held only from
+//! shortly before each fit: between fits the newest 9 values; see
+//! [`crate::history`]) and the model (k × 7 numbers);
 //! the training matrix exists only during a fit.
 
 use serde::{Deserialize, Serialize};
@@ -30,10 +32,10 @@ use smartcore::linalg::basic::matrix::DenseMatrix;
 use crate::calibration::LogTail;
 use crate::detector::{skip_non_finite, Detector, Observation, Stage, Verdict};
 use crate::evidence::Finding;
+use crate::history::{narrow, History};
 use crate::param::{self, InvalidParam};
 use crate::scale::SCALE_EPSILON;
 use crate::score::score_from_z;
-use crate::window::Ring;
 
 const NAME: &str = "kmeans";
 /// Feature dimensions: 6 lagged smoothed differences and the level.
@@ -106,7 +108,9 @@ struct Model {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KMeansDetector {
     params: KMeansParams,
-    history: Ring,
+    /// The raw values the fits train on, as `f32` (the level's spread is floored at a
+    /// thousandth of the level, far above `f32`'s precision).
+    history: History<f32>,
     model: Option<Model>,
     since_fit: usize,
     fits: u64,
@@ -119,7 +123,7 @@ impl KMeansDetector {
         Ok(Self {
             params,
             // The first training vector needs SPAN - 1 earlier values.
-            history: Ring::new(params.train_size + SPAN - 1),
+            history: History::new(params.train_size + SPAN - 1),
             model: None,
             since_fit: 0,
             fits: 0,
@@ -134,7 +138,7 @@ impl KMeansDetector {
 
     /// The feature vector ending `back` points before the newest value (needs `SPAN + back`).
     fn features(&self, back: usize) -> [f64; DIMS] {
-        let x = |i: usize| self.history.back(back + i);
+        let x = |i: usize| f64::from(self.history.back(back + i));
         let mut f = [0.0; DIMS];
         for (lag, slot) in f.iter_mut().take(DIMS - 1).enumerate() {
             // Mean of the 3 differences ending at lag: (x[lag] - x[lag + 3]) / 3.
@@ -230,20 +234,36 @@ impl KMeansDetector {
 
     /// Adds `value` to the history and refits when due.
     pub(crate) fn learn(&mut self, value: f64) {
-        self.history.push(value);
+        self.history.push(narrow(value));
         self.since_fit += 1;
         let first = self.model.is_none() && self.history.len() >= self.params.train_size / 2;
         if first || self.since_fit >= self.params.retrain_every {
             self.since_fit = 0;
             self.fit();
         }
+        // Between fits only the newest feature vector is scored: the history is collected
+        // again in time to fill it for the next fit (exactly what the fit would have seen),
+        // so most of the time a signal holds SPAN values, not the whole training window.
+        let cap = self.params.train_size + SPAN - 1;
+        if self.model.is_some() && self.since_fit + cap <= self.params.retrain_every + SPAN {
+            self.history.keep_last(SPAN);
+        }
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
+        self.history_bytes() + self.model_bytes()
+    }
+
+    /// Heap bytes of the raw history the fits train on.
+    pub(crate) fn history_bytes(&self) -> usize {
         self.history.heap_bytes()
-            + self.model.as_ref().map_or(0, |m| {
-                m.centroids.capacity() * std::mem::size_of::<[f64; DIMS]>()
-            })
+    }
+
+    /// Heap bytes of the fitted model (its centroids).
+    pub(crate) fn model_bytes(&self) -> usize {
+        self.model.as_ref().map_or(0, |m| {
+            m.centroids.capacity() * std::mem::size_of::<[f64; DIMS]>()
+        })
     }
 }
 
@@ -348,7 +368,29 @@ mod tests {
 
     #[test]
     fn contract() {
-        synth::common_contract(|| Box::new(det()), 16 * 1024);
+        synth::common_contract(|| Box::new(det()), 3 * 1024);
+    }
+
+    #[test]
+    fn between_fits_only_the_newest_values_are_held() {
+        let mut d = det();
+        let p = KMeansParams::default();
+        let cap = p.train_size + SPAN - 1;
+        let v = noise(9, p.train_size / 2 + p.retrain_every + 10, 0.0, 1.0);
+        let mut sizes = Vec::new();
+        for (i, &x) in v.iter().enumerate() {
+            d.observe(i as i64, x);
+            sizes.push((d.fits(), d.history.len()));
+        }
+        // Before the first fit everything is held; just after it, the newest SPAN values.
+        let first = p.train_size / 2 - 1;
+        assert_eq!(sizes[first], (1, SPAN));
+        assert_eq!(sizes[first + 100], (1, SPAN));
+        // The history fills again in time for the next fit, which sees all of it (the point
+        // of the fit is its last value).
+        assert_eq!(sizes[first + p.retrain_every - 1], (1, cap - 1));
+        assert_eq!(sizes[first + p.retrain_every].0, 2);
+        assert!(d.history_bytes() <= 4 * cap);
     }
 
     #[test]

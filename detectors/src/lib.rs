@@ -24,6 +24,7 @@ mod ensemble;
 mod evidence;
 mod ewma;
 mod header;
+mod history;
 mod kmeans;
 mod knn;
 mod log_format;

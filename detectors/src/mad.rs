@@ -9,17 +9,19 @@
 //! first change is still flagged without every later wiggle scoring 1.
 //!
 //! Scores are calibrated with [`crate::score_from_z`] (two-sided normal tail, log scale).
-//! Timestamps are not used. State: the window twice (in arrival order and sorted),
-//! `16 * window` bytes.
+//! Timestamps are not used. State: the window in arrival order as `f32` (its 7 significant
+//! digits are far finer than the spread's floor of a thousandth of the median) and the order of
+//! its slots by value as `u16`, `6 * window` bytes; nothing but one value while the window holds
+//! only that value (see [`crate::history`]).
 
 use serde::{Deserialize, Serialize};
 
 use crate::detector::{skip_non_finite, Detector, Observation, Stage, Verdict};
 use crate::evidence::Finding;
+use crate::history::{narrow, History};
 use crate::param::{self, InvalidParam};
 use crate::scale::{self, MAD_TO_SIGMA, MEAN_ABS_TO_SIGMA};
 use crate::score::{score_from_z, z_for_score};
-use crate::window::Ring;
 
 const NAME: &str = "mad";
 
@@ -75,11 +77,14 @@ impl MadParams {
 
 /// Sliding-window median/MAD detector; see the module documentation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct SlidingMad {
     params: MadParams,
     z_threshold: f64,
-    recent: Ring,
-    sorted: Vec<f64>,
+    /// The window in arrival order.
+    recent: History<f32>,
+    /// The window's slots, ordered by their values (empty while the window is uniform).
+    order: Vec<u16>,
     skipped: u64,
 }
 
@@ -89,18 +94,24 @@ impl SlidingMad {
         Ok(Self {
             params,
             z_threshold: z_for_score(params.threshold),
-            recent: Ring::new(params.window),
-            sorted: Vec::with_capacity(params.window),
+            recent: History::new(params.window),
+            order: Vec::new(),
             skipped: 0,
         })
     }
 
     /// Median and spread (sigma) of the current window; `None` while warming up.
     pub fn baseline(&self) -> Option<(f64, f64)> {
-        if self.sorted.len() < self.params.warmup {
+        if self.recent.len() < self.params.warmup {
             return None;
         }
-        let (median, sigma) = median_and_sigma(&self.sorted);
+        let (median, sigma) = if self.recent.is_uniform() {
+            (f64::from(self.recent.uniform_value()), 0.0)
+        } else {
+            median_and_sigma_by(self.order.len(), |i| {
+                f64::from(self.recent.slot(usize::from(self.order[i])))
+            })
+        };
         let p = &self.params;
         let sigma = scale::floored(sigma, median, p.min_scale, p.min_rel_scale);
         Some((median, sigma))
@@ -113,17 +124,40 @@ impl SlidingMad {
     }
 
     pub(crate) fn learn(&mut self, value: f64) {
-        if let Some(old) = self.recent.push(value) {
-            // `old` is in `sorted` by construction; total_cmp finds it exactly.
-            if let Ok(i) = self.sorted.binary_search_by(|p| p.total_cmp(&old)) {
-                self.sorted.remove(i);
+        let value = narrow(value);
+        let was_uniform = self.recent.is_uniform();
+        let (slot, out) = self.recent.push(value);
+        if self.recent.is_uniform() {
+            self.order = Vec::new();
+            return;
+        }
+        if was_uniform {
+            // The first different value: every slot, ordered afresh.
+            let mut order: Vec<u16> = (0..self.recent.len()).map(slot_index).collect();
+            order.sort_by(|&a, &b| self.value_at(a).total_cmp(&self.value_at(b)));
+            self.order = order;
+            return;
+        }
+        if out.is_some() {
+            // The new value took the slot of the one it pushed out.
+            if let Some(i) = self.order.iter().position(|&s| usize::from(s) == slot) {
+                self.order.remove(i);
             }
         }
         let at = self
-            .sorted
-            .binary_search_by(|p| p.total_cmp(&value))
-            .unwrap_or_else(|i| i);
-        self.sorted.insert(at, value);
+            .order
+            .partition_point(|&s| self.value_at(s).total_cmp(&value).is_lt());
+        if self.order.len() == self.order.capacity() {
+            // Grow by doubling up to the window, never past it.
+            let want = (2 * self.order.len()).clamp(8, self.params.window);
+            self.order
+                .reserve_exact(want.saturating_sub(self.order.len()));
+        }
+        self.order.insert(at, slot_index(slot));
+    }
+
+    fn value_at(&self, slot: u16) -> f32 {
+        self.recent.slot(usize::from(slot))
     }
 
     /// What a spike against the current window is measured by: `median` and `spread` from
@@ -133,33 +167,93 @@ impl SlidingMad {
             median,
             mad: spread / MAD_TO_SIGMA,
             spread,
-            window: u32::try_from(self.sorted.len()).unwrap_or(u32::MAX),
+            window: u32::try_from(self.recent.len()).unwrap_or(u32::MAX),
         }
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.recent.heap_bytes() + self.sorted.capacity() * std::mem::size_of::<f64>()
+        self.recent.heap_bytes() + self.order.capacity() * std::mem::size_of::<u16>()
     }
+}
+
+/// Read back only when its parts fit together (see `fits`): a snapshot that passed its
+/// checksum but does not fit is an error, not a detector that panics later.
+impl Serialize for SlidingMad {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        SlidingMad::serialize(self, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for SlidingMad {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let read = SlidingMad::deserialize(d)?;
+        read.fits().map_err(serde::de::Error::custom)?;
+        Ok(read)
+    }
+}
+
+impl SlidingMad {
+    /// The order holds every slot of the window once (none while the window is uniform).
+    fn fits(&self) -> Result<(), String> {
+        let n = self.recent.len();
+        let mut seen = vec![false; n];
+        let permutation = self.order.iter().all(|&s| {
+            let s = usize::from(s);
+            s < n && !std::mem::replace(&mut seen[s], true)
+        });
+        let expected = if self.recent.is_uniform() { 0 } else { n };
+        if n > self.params.window || self.order.len() != expected || !permutation {
+            return Err(format!(
+                "median/MAD window of {n} values (at most {}) with an order of {}",
+                self.params.window,
+                self.order.len()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A slot as the order stores it (windows are at most 4096 values, validated).
+fn slot_index(slot: usize) -> u16 {
+    u16::try_from(slot).unwrap_or(u16::MAX)
+}
+
+/// The first of `0..n` for which `before` is false (`before` true then false along it).
+fn partition_point(n: usize, before: impl Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (0, n);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if before(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
 }
 
 /// Median and sigma of a sorted, non-empty slice (see the module documentation).
 pub(crate) fn median_and_sigma(sorted: &[f64]) -> (f64, f64) {
-    let n = sorted.len();
-    let median = sorted[(n - 1) / 2] / 2.0 + sorted[n / 2] / 2.0;
+    median_and_sigma_by(sorted.len(), |i| sorted[i])
+}
+
+/// [`median_and_sigma`] of the `n` values `sorted(0) <= sorted(1) <= ...`.
+pub(crate) fn median_and_sigma_by(n: usize, sorted: impl Fn(usize) -> f64) -> (f64, f64) {
+    let median = sorted((n - 1) / 2) / 2.0 + sorted(n / 2) / 2.0;
     // The deviations left of the median grow leftwards, those right of it rightwards: merge the
     // two sorted runs up to the middle one instead of sorting them.
-    let split = sorted.partition_point(|&v| v < median);
+    let split = partition_point(n, |i| sorted(i) < median);
     let (mut l, mut r) = (split, split); // next left candidate is l - 1, next right is r
     let target = (n - 1) / 2;
     let mut mad = 0.0;
     for _ in 0..=target {
         let left = if l > 0 {
-            median - sorted[l - 1]
+            median - sorted(l - 1)
         } else {
             f64::INFINITY
         };
         let right = if r < n {
-            sorted[r] - median
+            sorted(r) - median
         } else {
             f64::INFINITY
         };
@@ -173,7 +267,7 @@ pub(crate) fn median_and_sigma(sorted: &[f64]) -> (f64, f64) {
     }
     let mut sigma = MAD_TO_SIGMA * mad.min(f64::MAX);
     if sigma <= 0.0 {
-        let mean_abs = sorted.iter().map(|v| (v - median).abs()).sum::<f64>() / n as f64;
+        let mean_abs = (0..n).map(|i| (sorted(i) - median).abs()).sum::<f64>() / n as f64;
         sigma = MEAN_ABS_TO_SIGMA * mean_abs.min(f64::MAX);
     }
     (median, sigma)
@@ -200,7 +294,7 @@ impl Detector for SlidingMad {
     }
 
     fn stage(&self) -> Stage {
-        Stage::after(self.sorted.len(), self.params.warmup)
+        Stage::after(self.recent.len(), self.params.warmup)
     }
 
     fn name(&self) -> &'static str {
@@ -227,7 +321,92 @@ mod tests {
 
     #[test]
     fn contract() {
-        synth::common_contract(|| Box::new(det()), 8 * 1024);
+        synth::common_contract(|| Box::new(det()), 1024);
+    }
+
+    /// The median and spread from the ordered slots are those of the last `window` values
+    /// (as `f32`) sorted afresh, through runs of equal values, constant stretches that free the
+    /// window and the first different value after them.
+    #[test]
+    fn the_ordered_slots_give_the_window_s_median_and_spread() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let mut d = SlidingMad::new(MadParams {
+            window: 16,
+            warmup: 4,
+            ..MadParams::default()
+        })
+        .unwrap();
+        let mut seen: Vec<f32> = Vec::new();
+        let mut uniform_seen = 0;
+        for i in 0..5000 {
+            let v: f64 = match (i / 100) % 4 {
+                0 => rng.random_range(0.0..10.0),
+                1 => f64::from(rng.random_range(0..3)),
+                2 => 7.0,
+                _ => rng.random_range(-1e6..1e6),
+            };
+            d.learn(v);
+            seen.push(narrow(v));
+            uniform_seen += usize::from(d.recent.is_uniform());
+            let window = &seen[seen.len().saturating_sub(16)..];
+            if window.len() < 4 {
+                continue;
+            }
+            let mut sorted: Vec<f64> = window.iter().map(|&x| f64::from(x)).collect();
+            sorted.sort_by(f64::total_cmp);
+            let (m, s) = median_and_sigma(&sorted);
+            let p = MadParams::default();
+            let s = scale::floored(s, m, p.min_scale, p.min_rel_scale);
+            assert_eq!(d.baseline(), Some((m, s)), "point {i}");
+            assert_eq!(
+                d.order.len(),
+                if d.recent.is_uniform() {
+                    0
+                } else {
+                    window.len()
+                }
+            );
+        }
+        assert!(uniform_seen > 100, "{uniform_seen}");
+    }
+
+    #[test]
+    fn a_saved_window_whose_order_does_not_fit_is_refused() {
+        let mut d = det();
+        for (i, &x) in noise(12, 300, 10.0, 1.0).iter().enumerate() {
+            d.observe(i as i64, x);
+        }
+        let read =
+            |d: &SlidingMad| postcard::from_bytes::<SlidingMad>(&postcard::to_allocvec(d).unwrap());
+        let back = read(&d).unwrap();
+        assert_eq!(back.baseline(), d.baseline());
+        for damage in [
+            |d: &mut SlidingMad| d.order.clear(),
+            |d: &mut SlidingMad| d.order[3] = d.order[4],
+            |d: &mut SlidingMad| d.order[0] = 500,
+            |d: &mut SlidingMad| {
+                d.order.pop();
+            },
+        ] {
+            let mut bad = d.clone();
+            damage(&mut bad);
+            assert!(read(&bad).is_err());
+        }
+    }
+
+    #[test]
+    fn a_constant_window_holds_no_buffer() {
+        let mut d = det();
+        for i in 0..1000 {
+            d.observe(i, 3.0);
+        }
+        assert_eq!(d.heap_bytes(), 0);
+        let Verdict::Scored(o) = d.observe(1000, 4.0) else {
+            panic!()
+        };
+        assert!(o.anomalous, "{o:?}");
+        assert!(d.heap_bytes() <= 6 * 128, "{}", d.heap_bytes());
     }
 
     #[test]

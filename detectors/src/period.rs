@@ -15,10 +15,14 @@
 //! autocorrelations of about `1 / sqrt(len)` (0.05 here), far below `MIN_ACF`.
 //!
 //! The period is reported in points and, through a running estimate of the sampling step, in
-//! milliseconds. State: `8 * HISTORY` bytes plus a few scalars. Cost: one autocorrelation
+//! milliseconds. State: `4 * HISTORY` bytes (entries as `f32`: the autocorrelation needs
+//! far less than their 7 significant digits), none while every entry is the same (a constant
+//! signal), plus a few scalars. Cost: one autocorrelation
 //! (about `0.28 * HISTORY^2` multiply-adds) every `CHECK_EVERY * factor` points.
 
 use serde::{Deserialize, Serialize};
+
+use crate::history::narrow;
 
 /// Entries of the downsampled history.
 const HISTORY: usize = 512;
@@ -32,12 +36,19 @@ const MIN_ACF: f64 = 0.3;
 const MIN_PROMINENCE: f64 = 0.3;
 /// Peaks at least this fraction of the highest count as candidates (the shortest wins).
 const NEAR_BEST: f64 = 0.9;
+/// Analyses in a row that must find the same period before it is settled.
+const CONFIRMATIONS: u32 = 4;
 /// Smoothing of the sampling step estimate.
 const STEP_ALPHA: f64 = 0.05;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub(crate) struct PeriodFinder {
-    history: Vec<f64>,
+    /// The entries, oldest first; empty while they are all equal to `flat_value`.
+    history: Vec<f32>,
+    /// Entries held without a buffer while all equal (0 once the buffer is used).
+    flat_len: usize,
+    flat_value: f32,
     /// Points averaged per history entry.
     factor: u32,
     acc: f64,
@@ -45,6 +56,8 @@ pub(crate) struct PeriodFinder {
     since_check: usize,
     /// Detected period in points.
     period: Option<u32>,
+    /// Analyses in a row that found the same period since it was last found anew.
+    confirmed: u32,
     last_ts: Option<i64>,
     /// Estimated sampling step in ms (0 until two timestamps were seen).
     step_ms: f64,
@@ -53,12 +66,15 @@ pub(crate) struct PeriodFinder {
 impl PeriodFinder {
     pub(crate) fn new() -> Self {
         Self {
-            history: Vec::with_capacity(HISTORY),
+            history: Vec::new(),
+            flat_len: 0,
+            flat_value: 0.0,
             factor: 1,
             acc: 0.0,
             acc_n: 0,
             since_check: 0,
             period: None,
+            confirmed: 0,
             last_ts: None,
             step_ms: 0.0,
         }
@@ -84,28 +100,48 @@ impl PeriodFinder {
         if self.acc_n < self.factor {
             return false;
         }
-        let entry = self.acc / f64::from(self.acc_n);
+        let entry = narrow(self.acc / f64::from(self.acc_n));
         self.acc = 0.0;
         self.acc_n = 0;
-        if self.history.len() == HISTORY {
+        if self.len() == HISTORY {
             if self.period.is_none() && self.factor < MAX_FACTOR {
                 self.coarsen();
+            } else if self.history.is_empty() {
+                self.flat_len -= CHECK_EVERY;
             } else {
                 // Dropping a batch of the oldest at once keeps the shift amortised.
                 self.history.drain(..CHECK_EVERY);
             }
         }
-        self.history.push(entry);
+        if self.history.is_empty() && (self.flat_len == 0 || entry == self.flat_value) {
+            self.flat_value = entry;
+            self.flat_len += 1;
+        } else {
+            if self.history.is_empty() {
+                self.history = vec![self.flat_value; self.flat_len];
+                self.flat_len = 0;
+            }
+            self.history.push(entry);
+        }
         self.since_check += 1;
-        if self.since_check < CHECK_EVERY || self.history.len() < HISTORY / 2 {
+        if self.since_check < CHECK_EVERY || self.len() < HISTORY / 2 {
             return false;
         }
         self.since_check = 0;
+        if self.history.is_empty() {
+            // Equal entries: no rhythm.
+            return false;
+        }
         match find_lag(&self.history) {
             Some(lag) => {
                 let p = (lag as u32).saturating_mul(self.factor);
                 let changed = self.period != Some(p);
                 self.period = Some(p);
+                self.confirmed = if changed {
+                    0
+                } else {
+                    self.confirmed.saturating_add(1)
+                };
                 changed
             }
             // A rhythm once found is kept: the seasonal profile's own error tells whether it
@@ -132,21 +168,71 @@ impl PeriodFinder {
 
     /// Halves the history by averaging neighbours; each entry then stands for twice the points.
     fn coarsen(&mut self) {
+        if self.history.is_empty() {
+            self.flat_len /= 2;
+            self.factor *= 2;
+            return;
+        }
         let n = self.history.len() / 2;
         for i in 0..n {
-            self.history[i] = 0.5 * (self.history[2 * i] + self.history[2 * i + 1]);
+            let pair = f64::from(self.history[2 * i]) + f64::from(self.history[2 * i + 1]);
+            self.history[i] = narrow(0.5 * pair);
         }
         self.history.truncate(n);
         self.factor *= 2;
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.history.capacity() * std::mem::size_of::<f64>()
+        self.history.capacity() * std::mem::size_of::<f32>()
+    }
+
+    /// The period was found again by [`CONFIRMATIONS`] analyses in a row: the finder has done
+    /// its job (see [`crate::Seasonal`], which then frees it).
+    pub(crate) fn settled(&self) -> bool {
+        self.confirmed >= CONFIRMATIONS
+    }
+
+    /// Entries held.
+    fn len(&self) -> usize {
+        self.history.len() + self.flat_len
+    }
+}
+
+/// Read back only when its parts fit together (see `fits`): a snapshot that passed its
+/// checksum but does not fit is an error, not a detector that panics later.
+impl Serialize for PeriodFinder {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        PeriodFinder::serialize(self, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for PeriodFinder {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let read = PeriodFinder::deserialize(d)?;
+        read.fits().map_err(serde::de::Error::custom)?;
+        Ok(read)
+    }
+}
+
+impl PeriodFinder {
+    /// Entries either in the buffer or flat, at most [`HISTORY`]; a factor within its bounds.
+    fn fits(&self) -> Result<(), String> {
+        let both = !self.history.is_empty() && self.flat_len > 0;
+        if both || self.len() > HISTORY || !(1..=MAX_FACTOR).contains(&self.factor) {
+            return Err(format!(
+                "period finder of {} entries and {} flat ones, factor {}",
+                self.history.len(),
+                self.flat_len,
+                self.factor
+            ));
+        }
+        Ok(())
     }
 }
 
 /// The period, in entries, of `x` (see the module documentation), if it has one.
-fn find_lag(x: &[f64]) -> Option<usize> {
+fn find_lag(x: &[f32]) -> Option<usize> {
+    let x: Vec<f64> = x.iter().copied().map(f64::from).collect();
     let n = x.len();
     let max_lag = n / 3;
     if max_lag < 4 {
@@ -257,6 +343,43 @@ mod tests {
     }
 
     #[test]
+    fn a_flat_signal_holds_no_history_until_it_moves() {
+        let mut f = PeriodFinder::new();
+        for i in 0..100_000 {
+            f.push(i * 10_000, 3.0);
+        }
+        assert_eq!((f.heap_bytes(), f.period_points()), (0, None));
+        // Then a rhythm: the flat entries take their place in the history and it is found.
+        let v = periodic(8, 20_000, 40.0, 1.0);
+        for (i, &x) in v.iter().enumerate() {
+            f.push((100_000 + i as i64) * 10_000, x + 3.0);
+        }
+        assert!(f.heap_bytes() > 0);
+        assert!(f.period_points().is_some());
+    }
+
+    #[test]
+    fn a_saved_finder_that_does_not_fit_is_refused() {
+        let mut f = PeriodFinder::new();
+        for (i, &x) in periodic(9, 2000, 40.0, 1.0).iter().enumerate() {
+            f.push(i as i64 * 60_000, x);
+        }
+        let read = |f: &PeriodFinder| {
+            postcard::from_bytes::<PeriodFinder>(&postcard::to_allocvec(f).unwrap())
+        };
+        assert_eq!(read(&f).unwrap().period_points(), f.period_points());
+        for damage in [
+            |f: &mut PeriodFinder| f.flat_len = 3,
+            |f: &mut PeriodFinder| f.history.resize(HISTORY + 1, 0.0),
+            |f: &mut PeriodFinder| f.factor = 0,
+        ] {
+            let mut bad = f.clone();
+            damage(&mut bad);
+            assert!(read(&bad).is_err());
+        }
+    }
+
+    #[test]
     fn period_in_ms_follows_the_sampling_step() {
         let v = periodic(7, 3000, 40.0, 1.0);
         let mut f = PeriodFinder::new();
@@ -265,6 +388,6 @@ mod tests {
         }
         assert_eq!(f.period_points(), Some(40));
         assert_eq!(f.period_ms(), Some(40 * 60_000));
-        assert!(f.heap_bytes() <= 8 * HISTORY);
+        assert!(f.heap_bytes() <= 4 * HISTORY);
     }
 }

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::detector::{skip_non_finite, Detector, Observation, Stage, Verdict};
 use crate::evidence::Finding;
+use crate::history::narrow;
 use crate::param::{self, InvalidParam};
 use crate::period::PeriodFinder;
 use crate::scale::{self, MEAN_ABS_TO_SIGMA, SCALE_EPSILON};
@@ -109,17 +110,27 @@ impl SeasonalParams {
     }
 }
 
+/// One slot's usual level and how many values it averaged, in 6 bytes (16 as `f64` and
+/// `u32`): the level as `f32`, since the expectation's spread is floored at a thousandth of the
+/// level, far above `f32`'s precision; the count saturates at `u16::MAX`, where `1 / n` is far
+/// below any useful `alpha`.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[repr(C, packed(2))]
 struct Slot {
-    level: f64,
-    n: u32,
+    level: f32,
+    n: u16,
 }
 
 /// One profile: its slots (one for the flat profile) and its recent error.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 struct Profile {
+    /// The slots from `first` on (wrapping at `bins`), grown as time reaches them: a fresh
+    /// detector holds none, a day-old one at 10 s intervals a day of the weekly profile.
     slots: Vec<Slot>,
-    /// Slot width in ms; the period is `slots.len() * width`. 0 for the flat profile.
+    first: u32,
+    bins: u32,
+    /// Slot width in ms; the period is `bins * width`. 0 for the flat profile.
     width_ms: i64,
     /// EWMA of |residual| of this profile's predictions.
     error: f64,
@@ -129,7 +140,9 @@ struct Profile {
 impl Profile {
     fn new(bins: usize, period_ms: i64) -> Self {
         Self {
-            slots: vec![Slot::default(); bins.max(1)],
+            slots: Vec::new(),
+            first: 0,
+            bins: u32::try_from(bins.max(1)).unwrap_or(u32::MAX),
             width_ms: if bins == 0 {
                 0
             } else {
@@ -144,9 +157,72 @@ impl Profile {
         if self.width_ms == 0 {
             return 0;
         }
-        let period = self.width_ms * self.slots.len() as i64;
+        let period = self.period_ms();
         // rem_euclid keeps negative timestamps in range; the clamp guards the rounding of width.
-        ((ts_ms.rem_euclid(period) / self.width_ms) as usize).min(self.slots.len() - 1)
+        ((ts_ms.rem_euclid(period) / self.width_ms) as usize).min(self.bins as usize - 1)
+    }
+
+    fn period_ms(&self) -> i64 {
+        self.width_ms * i64::from(self.bins)
+    }
+
+    /// Where slot `index` is held in `slots`.
+    fn position(&self, index: usize) -> usize {
+        let bins = self.bins as usize;
+        (index + bins - self.first as usize % bins) % bins
+    }
+
+    /// The slot at `index` (an empty one where time has not reached yet).
+    fn at(&self, index: usize) -> Slot {
+        self.slots
+            .get(self.position(index))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Holds slot `index` from now on; returns its position in `slots`.
+    fn hold(&mut self, index: usize) -> usize {
+        if self.slots.is_empty() {
+            self.first = u32::try_from(index).unwrap_or(0);
+        }
+        let at = self.position(index);
+        if at >= self.slots.len() {
+            // One slot at a time, exactly: a profile grows slowly and never past its bins.
+            self.slots.reserve_exact(at + 1 - self.slots.len());
+            self.slots.resize(at + 1, Slot::default());
+        }
+        at
+    }
+}
+
+/// Read back only when its parts fit together (see `fits`): a snapshot that passed its
+/// checksum but does not fit is an error, not a detector that panics later.
+impl Serialize for Profile {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Profile::serialize(self, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Profile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let read = Profile::deserialize(d)?;
+        read.fits().map_err(serde::de::Error::custom)?;
+        Ok(read)
+    }
+}
+
+impl Profile {
+    /// At least one bin, the slots held within them.
+    fn fits(&self) -> Result<(), String> {
+        if self.bins == 0 || self.slots.len() > self.bins as usize || self.first >= self.bins {
+            return Err(format!(
+                "profile of {} bins holding {} slots from {}",
+                self.bins,
+                self.slots.len(),
+                self.first
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -221,11 +297,7 @@ impl Seasonal {
     /// The period of the own-period profile in ms, when it exists.
     pub fn period_ms(&self) -> Option<i64> {
         self.own_period
-            .then(|| {
-                self.profiles
-                    .last()
-                    .map(|p| p.width_ms * p.slots.len() as i64)
-            })
+            .then(|| self.profiles.last().map(Profile::period_ms))
             .flatten()
     }
 
@@ -255,17 +327,17 @@ impl Seasonal {
         let mut best_error = f64::INFINITY;
         for (i, p) in self.profiles.iter().enumerate() {
             let index = p.slot(ts_ms);
-            let slot = p.slots[index];
+            let slot = p.at(index);
             let ready = i == 0 || (slot.n >= 1 && p.error_n >= MIN_ERROR_POINTS);
             // The flat profile is the fallback; a seasonal one must beat it by 10% to be chosen.
             let error = if i == 0 { p.error } else { p.error * 1.1 };
             if ready && error < best_error {
                 best_error = error;
                 best = Some(Expectation {
-                    level: slot.level,
+                    level: f64::from(slot.level),
                     sigma: p.error * MEAN_ABS_TO_SIGMA,
                     profile: i,
-                    period_ms: p.width_ms * p.slots.len() as i64,
+                    period_ms: p.period_ms(),
                     slot_start_ms: p.width_ms * index as i64,
                     slot_ms: p.width_ms,
                 });
@@ -281,8 +353,16 @@ impl Seasonal {
     pub(crate) fn learn(&mut self, ts_ms: i64, value: f64) {
         self.seen = self.seen.saturating_add(1);
         if let Some(finder) = &mut self.finder {
-            if finder.push(ts_ms, value) {
-                if let (Some(ms), Some(points)) = (finder.period_ms(), finder.period_points()) {
+            let changed = finder.push(ts_ms, value);
+            let (ms, points) = (finder.period_ms(), finder.period_points());
+            if finder.settled() {
+                // The same period found again and again: its 2 KiB of history go, the
+                // period stays (a rhythm that changes later shows as this profile's error,
+                // and the daily, weekly and flat profiles take over).
+                self.finder = None;
+            }
+            if changed {
+                if let (Some(ms), Some(points)) = (ms, points) {
                     self.set_own_period(ms, points);
                 }
             }
@@ -298,13 +378,14 @@ impl Seasonal {
         let alpha = self.params.alpha;
         for p in &mut self.profiles {
             let i = p.slot(ts_ms);
-            let slot = &mut p.slots[i];
+            let at = p.hold(i);
+            let slot = &mut p.slots[at];
             if slot.n == 0 {
-                slot.level = value;
+                slot.level = narrow(value);
                 slot.n = 1;
                 continue;
             }
-            let residual = value - slot.level;
+            let residual = value - f64::from(slot.level);
             if slot.n >= 2 || p.width_ms == 0 {
                 // Only slots that have averaged two values predict well enough to be judged.
                 let a = alpha.max(1.0 / f64::from(p.error_n.saturating_add(1)));
@@ -326,13 +407,22 @@ impl Seasonal {
             } else {
                 residual
             };
-            slot.level = (slot.level + a * step).clamp(f64::MIN, f64::MAX);
+            slot.level = narrow(f64::from(slot.level) + a * step);
         }
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
+        self.finder_bytes() + self.profile_bytes()
+    }
+
+    /// Heap bytes of the period finder.
+    pub(crate) fn finder_bytes(&self) -> usize {
         self.finder.as_ref().map_or(0, PeriodFinder::heap_bytes)
-            + self.profiles.capacity() * std::mem::size_of::<Profile>()
+    }
+
+    /// Heap bytes of the profiles.
+    pub(crate) fn profile_bytes(&self) -> usize {
+        self.profiles.capacity() * std::mem::size_of::<Profile>()
             + self
                 .profiles
                 .iter()
@@ -389,7 +479,7 @@ mod tests {
 
     #[test]
     fn contract() {
-        synth::common_contract(|| Box::new(det()), 12 * 1024);
+        synth::common_contract(|| Box::new(det()), 5 * 1024);
     }
 
     #[test]
@@ -515,6 +605,23 @@ mod tests {
     }
 
     #[test]
+    fn a_settled_period_frees_its_finder() {
+        let mut d = det();
+        let mut freed_at = None;
+        for (i, &x) in rhythm(10, 20_000).iter().enumerate() {
+            d.observe(i as i64 * 60_000, x);
+            if freed_at.is_none() && d.finder.is_none() {
+                freed_at = Some(i);
+            }
+        }
+        // Found, confirmed by four more analyses, then the finder's history is gone and the
+        // period stays.
+        assert!(freed_at.is_some_and(|i| i < 10_000), "{freed_at:?}");
+        assert_eq!(d.period_ms(), Some(50 * 60_000));
+        assert_eq!(d.finder_bytes(), 0);
+    }
+
+    #[test]
     fn a_configured_period_needs_no_detection() {
         let params = SeasonalParams {
             period_ms: Some(50 * 60_000),
@@ -526,7 +633,7 @@ mod tests {
             d.observe(i as i64 * 60_000, x);
         }
         assert_eq!(d.period_ms(), Some(50 * 60_000));
-        assert_eq!(d.profiles[3].slots.len(), 50);
+        assert_eq!(d.profiles[3].bins, 50);
         let bad = SeasonalParams {
             period_ms: Some(10),
             ..SeasonalParams::default()
@@ -545,12 +652,60 @@ mod tests {
     }
 
     #[test]
+    fn profiles_hold_the_slots_time_has_reached() {
+        let mut d = det();
+        assert_eq!(
+            d.profile_bytes(),
+            d.profiles.capacity() * std::mem::size_of::<Profile>()
+        );
+        // Two hours at 10 s, starting mid-week: 4 half-hour slots, 2 or 3 hourly ones.
+        let start = 3 * DAY_MS + 5 * 3_600_000 + 600_000;
+        for i in 0..720 {
+            d.observe(start + i * 10_000, 5.0 + (i % 7) as f64);
+        }
+        // (The signal's own 7-point rhythm has a profile of its own too.)
+        let held: Vec<usize> = d.profiles.iter().map(|p| p.slots.len()).collect();
+        assert_eq!(held[..3], [1, 5, 3], "{held:?}");
+        // A whole week holds every slot, each where its index says.
+        for i in 0..(WEEK_MS / 600_000) {
+            d.observe(start + 7_200_000 + i * 600_000, 5.0);
+        }
+        let held: Vec<usize> = d.profiles.iter().map(|p| p.slots.len()).collect();
+        assert_eq!(held[..3], [1, 48, 168], "{held:?}");
+        let hour = ((start / 3_600_000) % 168) as usize;
+        assert!(
+            d.profiles[2].at(hour).n > 300,
+            "{:?}",
+            d.profiles[2].at(hour)
+        );
+    }
+
+    #[test]
+    fn a_saved_profile_that_does_not_fit_is_refused() {
+        let mut d = det();
+        d.learn(0, 1.0);
+        let read =
+            |p: &Profile| postcard::from_bytes::<Profile>(&postcard::to_allocvec(p).unwrap());
+        assert!(read(&d.profiles[2]).is_ok());
+        for damage in [
+            |p: &mut Profile| p.bins = 0,
+            |p: &mut Profile| p.first = p.bins,
+            |p: &mut Profile| p.slots = vec![Slot::default(); p.bins as usize + 1],
+        ] {
+            let mut bad = d.profiles[2].clone();
+            damage(&mut bad);
+            assert!(read(&bad).is_err());
+        }
+    }
+
+    #[test]
     fn late_points_update_their_own_slot() {
         let mut d = det();
         d.learn(0, 1.0);
         d.learn(-1, 2.0); // the last slot of the day and week
-        assert_eq!(d.profiles[1].slots[0].n, 1);
-        assert_eq!(d.profiles[1].slots[47].n, 1);
-        assert_eq!(d.profiles[2].slots[167].n, 1);
+        assert_eq!(d.profiles[1].at(0).n, 1);
+        assert_eq!(d.profiles[1].at(47).n, 1);
+        assert_eq!(d.profiles[2].at(167).n, 1);
+        assert_eq!(d.profiles[2].at(166).n, 0);
     }
 }

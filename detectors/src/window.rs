@@ -2,7 +2,9 @@
 //!
 //! Every value is written twice, `cap` apart, so the current contents are always one contiguous
 //! slice ([`Ring::as_slice`]): detectors scan windows of it without a modulo per element. That
-//! doubles the memory, which is cheaper than the time saved on every point.
+//! doubles the memory, which is cheaper than the time saved on every point for the detector
+//! that scans it (the nearest-neighbour one); the default detector's windows are the compact
+//! [`crate::history::History`].
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -53,16 +55,6 @@ impl Ring {
         &self.buf[self.head..self.head + self.len]
     }
 
-    /// The `i`-th value, 0 being the oldest.
-    pub(crate) fn get(&self, i: usize) -> f64 {
-        self.as_slice()[i]
-    }
-
-    /// The `i`-th most recent value, 0 being the newest.
-    pub(crate) fn back(&self, i: usize) -> f64 {
-        self.get(self.len - 1 - i)
-    }
-
     /// Heap bytes held.
     pub(crate) fn heap_bytes(&self) -> usize {
         self.buf.capacity() * std::mem::size_of::<f64>()
@@ -111,10 +103,6 @@ mod tests {
         assert_eq!(r.as_slice(), [1.0, 2.0]);
         assert_eq!(r.push(3.0), None);
         assert_eq!(r.push(4.0), Some(1.0));
-        assert_eq!(
-            (r.get(0), r.get(2), r.back(0), r.back(2)),
-            (2.0, 4.0, 4.0, 2.0)
-        );
         assert_eq!(r.as_slice(), [2.0, 3.0, 4.0]);
         for v in 5..=9 {
             r.push(f64::from(v));
