@@ -357,6 +357,11 @@ pub static FAMILIES: &[Family] = &[
         Series::One(field!(log_files_watched)),
     ),
     counter(
+        "seismo_log_history_lines_total",
+        "Old log lines and journal records learned as history at a source's first start (not exported, not alerted on).",
+        Series::One(field!(history_lines)),
+    ),
+    counter(
         "seismo_log_templates_created_total",
         "Log templates created by the template miners.",
         Series::One(field!(log_templates_new)),
