@@ -107,12 +107,12 @@ fn a_file_history_is_learned_not_exported_and_a_new_template_live_is_still_news(
 
     // The API reports it per source; the untimed source learned templates only.
     let api = signals(&mut agent);
-    let h = &api["history"]["app"];
+    let h = &api["history_learned"]["app"];
     assert_eq!(h["lines"], 3000, "{api}");
     assert_eq!(h["templates"], 3, "{api}");
     assert!(h["intervals"].as_u64().unwrap() >= 3500, "{api}");
     assert!(h["first"].is_string() && h["note"].is_null(), "{api}");
-    let p = &api["history"]["plain"];
+    let p = &api["history_learned"]["plain"];
     assert_eq!(
         (p["lines"].as_u64(), p["untimed_lines"].as_u64()),
         (Some(200), Some(200)),
@@ -347,7 +347,7 @@ fn the_journal_history_is_learned_then_followed_after_its_last_record() {
     let all = alerts(&agent);
     assert_eq!(all.len(), 1, "only the new template alerts: {all:?}");
     let api = signals(&mut agent);
-    assert_eq!(api["history"]["journal"]["lines"], 600, "{api}");
+    assert_eq!(api["history_learned"]["journal"]["lines"], 600, "{api}");
     agent.stop(Duration::from_secs(15));
 }
 
@@ -372,7 +372,7 @@ fn history_cut_short(env: &[(&str, &str)], extra: &str, reason: &str) {
     );
     let api = signals(&mut agent);
     assert!(
-        api["history"]["journal"]["note"]
+        api["history_learned"]["journal"]["note"]
             .as_str()
             .unwrap_or("")
             .contains(reason),

@@ -90,7 +90,10 @@ pub(crate) fn render(signals: &Value, incidents: &Value) -> String {
             out.push_str(&format!("      … and {} more\n", at.len() - LISTED));
         }
     }
-    if let Some(history) = signals["history"].as_object().filter(|h| !h.is_empty()) {
+    if let Some(history) = signals["history_learned"]
+        .as_object()
+        .filter(|h| !h.is_empty())
+    {
         out.push_str("history learned at start:\n");
         for (source, h) in history {
             let n = |k: &str| h[k].as_u64().unwrap_or(0);
@@ -189,7 +192,7 @@ mod tests {
     fn history_learned_is_listed_per_source() {
         let signals = serde_json::json!({
             "host": "h", "time": "t", "signals_active": 0, "stages": {}, "signals": [],
-            "history": {
+            "history_learned": {
                 "app": {"lines": 3000, "bytes": 120000, "templates": 3, "intervals": 60,
                         "first": "2026-12-06T10:00:00.000Z", "last": "2026-12-06T10:10:00.000Z",
                         "note": null},

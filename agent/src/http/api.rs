@@ -14,7 +14,7 @@ pub(super) async fn signals(State(s): State<HttpState>) -> Response {
     match &s.status {
         Some(status) => {
             let mut view = status.signals(now_ms(), Stats::get(&s.stats.signals_active));
-            view.history = s.stats.history.all();
+            view.history_learned = s.stats.history.all();
             json(StatusCode::OK, &view)
         }
         None => not_set_up(),

@@ -169,7 +169,8 @@ pub struct SignalsView {
     /// Sorted by score, highest first; signals still warming up last; then by name.
     pub signals: Vec<SignalView>,
     /// Per log source, what it learned from history at its start (filled by the API).
-    pub history: std::collections::BTreeMap<String, crate::telemetry::history::HistoryLearned>,
+    pub history_learned:
+        std::collections::BTreeMap<String, crate::telemetry::history::HistoryLearned>,
 }
 
 /// Signals per detector stage.
@@ -474,7 +475,7 @@ impl Status {
             stages,
             bucket_seconds: BUCKET_MS / 1000,
             signals,
-            history: Default::default(),
+            history_learned: Default::default(),
         }
     }
 

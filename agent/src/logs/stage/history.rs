@@ -110,6 +110,9 @@ impl LogStage {
             (Some(a), Some(b)) => format!("{} to {}", format_ts(a), format_ts(b)),
             _ => "no timestamps".to_owned(),
         };
+        // Reported before it is logged: whoever reads the log finds it in the API.
+        Stats::add(&self.stats.history_lines, total.lines);
+        self.stats.history.set(&name, total.clone());
         match &read.problem {
             Some(why) => {
                 tracing::warn!(source = %name, lines = total.lines, bytes = total.bytes, templates = total.templates, intervals = total.intervals, span = %span, reason = %why, "history cut short: learned what was read; following live")
@@ -123,8 +126,6 @@ impl LogStage {
         } else if total.untimed_lines > 0 {
             tracing::info!(source = %name, untimed = total.untimed_lines, "some history lines carry no usable timestamp (none, or older than the window): they taught templates only");
         }
-        Stats::add(&self.stats.history_lines, total.lines);
-        self.stats.history.set(&name, total);
         for update in updates {
             if self.out.blocking_send(update).is_err() {
                 // The pipeline is gone (shutdown): nothing left to learn.
