@@ -18,13 +18,15 @@ use super::record::{self, JournalRecord};
 use super::{read_line, Line};
 use crate::sources::tail_event::{HistoryRead, JournalBatch};
 
-/// The arguments of the history read: the records since `since` (Unix seconds), at most
+/// The arguments of the history read: the records from `since` to `until` (Unix seconds: the
+/// start; later records are new, they come live after the last record of history), at most
 /// `history_lines` of them (the most recent), with the live source's filters.
-pub(crate) fn arguments(cfg: &JournalSourceConfig, since: u64) -> Vec<String> {
+pub(crate) fn arguments(cfg: &JournalSourceConfig, since: u64, until: u64) -> Vec<String> {
     let mut args: Vec<String> = ["-o", "json", "--no-pager", "--all", "-q"]
         .map(str::to_owned)
         .to_vec();
     args.push(format!("--since=@{since}"));
+    args.push(format!("--until=@{until}"));
     args.push(format!("--lines={}", cfg.history_lines));
     if let Some(p) = cfg.priority {
         args.push(format!("--priority={p}"));
@@ -50,7 +52,7 @@ pub(crate) async fn read(cfg: &JournalSourceConfig) -> Read {
         .as_secs();
     let since = now.saturating_sub(cfg.history.as_secs());
     let mut cmd = Command::new(&cfg.journalctl);
-    cmd.args(arguments(cfg, since))
+    cmd.args(arguments(cfg, since, now))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -210,8 +212,9 @@ mod tests {
             history_lines: 500,
             ..JournalSourceConfig::default()
         };
-        let a = arguments(&cfg, 1_700_000_000);
+        let a = arguments(&cfg, 1_700_000_000, 1_700_086_400);
         assert!(a.contains(&"--since=@1700000000".to_owned()), "{a:?}");
+        assert!(a.contains(&"--until=@1700086400".to_owned()), "{a:?}");
         assert!(a.contains(&"--lines=500".to_owned()));
         assert!(a.contains(&"--priority=3".to_owned()));
         assert!(a.contains(&"--unit=nginx.service".to_owned()));
