@@ -398,3 +398,36 @@ fn a_history_read_past_its_timeout_leaves_the_journal_followed_live_and_says_why
         "history_timeout (1s) reached",
     );
 }
+
+#[test]
+fn a_file_source_added_by_a_reload_learns_its_history() {
+    let w = Workdir::new();
+    let app = w.path("app.log");
+    std::fs::write(&app, app_history()).unwrap();
+    let config = w.write_config("", "");
+    let mut agent = Agent::run(&config);
+    signals(&mut agent);
+    w.write_config(
+        "",
+        &format!(
+            "[[sources.files]]\nname = \"app\"\npaths = [\"{}\"]\ninterval = \"2s\"\nhistory_bytes = \"64KiB\"\n",
+            app.display()
+        ),
+    );
+    agent.signal(libc::SIGHUP);
+    let learned = agent
+        .wait_stderr(WAIT, |l| {
+            l.contains("history learned") && l.contains("\"source\":\"app\"")
+        })
+        .unwrap_or_else(|| panic!("no history line for app: {:?}", agent.seen_stderr));
+    let learned = stderr_json(&learned);
+    // Bounded by history_bytes: the file's last 64 KiB (whole lines), not all of it.
+    let bytes = learned["bytes"].as_u64().unwrap();
+    assert!(bytes <= 64 << 10 && bytes > 60 << 10, "{learned}");
+    let lines = learned["lines"].as_u64().unwrap();
+    assert!(lines > 500 && lines < 3000, "{learned}");
+    assert_eq!(learned["templates"], 3, "{learned}");
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(w.committed("source").is_empty(), "history is not exported");
+    agent.stop(Duration::from_secs(15));
+}
