@@ -159,6 +159,7 @@ impl Harness {
             evidence: evidence_for,
             novel,
             normals,
+            learn_only: false,
         };
         alerts.extend(self.pipeline.process_logs(update, now));
         if t.is_multiple_of(SWEEP_EVERY) {

@@ -68,6 +68,17 @@ pub struct FileSourceConfig {
         deserialize_with = "max_open_files"
     )]
     pub max_open_files: usize,
+    /// With `start_at = "end"`: how much of each file's existing content (its last part) is
+    /// read at the source's first start, for template and rate baselines only (not exported).
+    /// `0` turns it off.
+    #[serde(default = "default_history_bytes", deserialize_with = "history_bytes")]
+    pub history_bytes: u64,
+    /// The most time that reading history may take per source; what was read by then is learned.
+    #[serde(
+        default = "default_history_timeout",
+        deserialize_with = "history_timeout"
+    )]
+    pub history_timeout: Duration,
 }
 
 /// How a file source's records are wrapped by a container runtime.
@@ -136,6 +147,67 @@ fn default_top_templates() -> usize {
 fn default_warmup() -> u32 {
     12
 }
+fn default_history_bytes() -> u64 {
+    4 << 20
+}
+pub(crate) fn default_history_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn history_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    byte_size(d, 1 << 30, "\"4MiB\"")
+}
+pub(crate) fn history_timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    values::duration_in(d, Duration::from_millis(100), Duration::from_secs(600))
+}
+
+/// A size in bytes: a whole number, or a string with a unit (`"512KiB"`, `"4MiB"`, `"1GiB"`,
+/// `"0"`), at most `max`.
+pub(crate) fn byte_size<'de, D: Deserializer<'de>>(
+    d: D,
+    max: u64,
+    example: &str,
+) -> Result<u64, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = Result<u64, String>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a size: a number of bytes, or a string such as \"4MiB\"")
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(u64::try_from(v).map_err(|_| format!("{v} is negative")))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Ok(v))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            let t = v.trim();
+            let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+            let (num, unit) = t.split_at(split);
+            let mult: u64 = match unit.trim() {
+                "" | "B" => 1,
+                "KiB" | "K" | "KB" | "k" | "kB" => 1 << 10,
+                "MiB" | "M" | "MB" => 1 << 20,
+                "GiB" | "G" | "GB" => 1 << 30,
+                _ => return Ok(Err(format!("`{v}` has an unknown unit"))),
+            };
+            Ok(num
+                .parse::<u64>()
+                .ok()
+                .and_then(|n| n.checked_mul(mult))
+                .ok_or_else(|| format!("`{v}` is not a size")))
+        }
+    }
+    match d.deserialize_any(V)? {
+        Ok(n) if n <= max => Ok(n),
+        Ok(n) => Err(de::Error::custom(format!(
+            "{n} bytes is too large: write at most {max} bytes, such as {example} (0 turns it off)"
+        ))),
+        Err(why) => Err(de::Error::custom(format!(
+            "{why}: write a number of bytes or a string with a unit (B, KiB, MiB, GiB), such as {example} (0 turns it off)"
+        ))),
+    }
+}
+
 fn default_max_open_files() -> usize {
     256
 }
@@ -441,6 +513,23 @@ mod tests {
         let f = &c.sources.files[0];
         assert_eq!(f.start_at, StartAt::End);
         assert_eq!(f.max_line_bytes, 1 << 20);
+        assert_eq!(f.history_bytes, 4 << 20);
+        assert_eq!(f.history_timeout, Duration::from_secs(10));
+        for (text, bytes) in [
+            ("\"512KiB\"", 512 << 10),
+            ("\"0\"", 0),
+            ("1000", 1000),
+            ("\"2 MiB\"", 2 << 20),
+        ] {
+            let c = parse(
+                &format!(
+                    "[[sources.files]]\nname = \"a\"\npaths = [\"/x\"]\nhistory_bytes = {text}\n"
+                ),
+                "t",
+            )
+            .unwrap();
+            assert_eq!(c.sources.files[0].history_bytes, bytes, "{text}");
+        }
         assert_eq!(f.interval, Duration::from_secs(10));
         assert_eq!(f.error_pattern.regex().as_str(), DEFAULT_ERROR_PATTERN);
         assert!(f.error_pattern.regex().is_match("disk ERROR: full"));
@@ -459,6 +548,26 @@ mod tests {
     #[test]
     fn bad_file_sources_are_located() {
         for (text, line, needle) in [
+            (
+                "[[sources.files]]\nname = \"a\"\npaths = [\"/x\"]\nhistory_bytes = \"4 lots\"\n",
+                4,
+                "unknown unit",
+            ),
+            (
+                "[[sources.files]]\nname = \"a\"\npaths = [\"/x\"]\nhistory_bytes = \"2GiB\"\n",
+                4,
+                "too large",
+            ),
+            (
+                "[[sources.files]]\nname = \"a\"\npaths = [\"/x\"]\nhistory_bytes = -1\n",
+                4,
+                "negative",
+            ),
+            (
+                "[[sources.files]]\nname = \"a\"\npaths = [\"/x\"]\nhistory_timeout = \"1h\"\n",
+                4,
+                "out of range",
+            ),
             (
                 "[[sources.files]]\nname = \"a.b\"\npaths = [\"/x\"]\n",
                 2,

@@ -49,6 +49,21 @@ pub struct JournalSourceConfig {
     /// `_overflow` (and counted).
     #[serde(deserialize_with = "max_units")]
     pub max_units: usize,
+    /// At the first start (no saved cursor, `start_at = "end"`): how far back the journal's
+    /// history is read to learn templates and rates before following it live (not exported,
+    /// never alerted on). `"0"` or `"off"` turns it off.
+    #[serde(deserialize_with = "history_span")]
+    pub history: Duration,
+    /// The most history records read (the most recent ones).
+    #[serde(deserialize_with = "history_lines")]
+    pub history_lines: usize,
+    /// The most bytes of journalctl output kept for history (the most recent records).
+    #[serde(deserialize_with = "history_bytes")]
+    pub history_bytes: u64,
+    /// The most time that reading history may take; then the journal is followed live from
+    /// its end, with what was read learned.
+    #[serde(deserialize_with = "files::history_timeout")]
+    pub history_timeout: Duration,
 }
 
 impl Default for JournalSourceConfig {
@@ -65,6 +80,10 @@ impl Default for JournalSourceConfig {
             new_template_warmup: 12,
             error_pattern: files::default_error_pattern(),
             max_units: 200,
+            history: Duration::from_secs(24 * 3600),
+            history_lines: 100_000,
+            history_bytes: 64 << 20,
+            history_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -129,6 +148,8 @@ impl JournalSourceConfig {
             top_templates: self.top_templates,
             new_template_warmup: self.new_template_warmup,
             max_open_files: 256,
+            history_bytes: self.history_bytes.min(4 << 20),
+            history_timeout: self.history_timeout,
         })
     }
 }
@@ -216,6 +237,27 @@ fn fallback<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathGlob>, D::Erro
     PathGlob::new(&s).map(Some).map_err(de::Error::custom)
 }
 
+fn history_span<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    match s.trim() {
+        "0" | "off" => Ok(Duration::ZERO),
+        t => values::parse_duration(
+            t,
+            Duration::from_secs(60),
+            Duration::from_secs(31 * 24 * 3600),
+        )
+        .map_err(|e| de::Error::custom(format!("{e}; \"0\" or \"off\" reads no history"))),
+    }
+}
+
+fn history_lines<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    files::bounded_usize(d, 1, 10_000_000, "100000")
+}
+
+fn history_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    files::byte_size(d, 1 << 30, "\"64MiB\"")
+}
+
 fn max_units<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
     files::bounded_usize(d, 1, 10_000, "200")
 }
@@ -234,6 +276,16 @@ mod tests {
         assert_eq!(j.journalctl, PathBuf::from("journalctl"));
         assert_eq!(j.priority, None);
         assert_eq!(j.max_units, 200);
+        assert_eq!(j.history, Duration::from_secs(24 * 3600));
+        assert_eq!(j.history_bytes, 64 << 20);
+        for (text, span) in [("\"off\"", 0), ("\"0\"", 0), ("\"2h\"", 7200)] {
+            let c = parse(&format!("[sources.journal]\nhistory = {text}\n"), "t").unwrap();
+            assert_eq!(
+                c.sources.journal.history,
+                Duration::from_secs(span),
+                "{text}"
+            );
+        }
         let c = parse(
             "[sources.journal]\nenabled = \"auto\"\nunits = [\"nginx.service\", \"docker*\"]\npriority = \"warning\"\nstart_at = \"beginning\"\njournalctl = \"/opt/bin/journalctl\"\nfallback = \"\"\n",
             "t",
@@ -287,6 +339,18 @@ mod tests {
                 "relative path",
             ),
             ("[sources.journal]\nmax_units = 0\n", 2, "from 1 to"),
+            (
+                "[sources.journal]\nhistory = \"yes\"\n",
+                2,
+                "\"off\" reads no history",
+            ),
+            ("[sources.journal]\nhistory = \"10s\"\n", 2, "out of range"),
+            ("[sources.journal]\nhistory_lines = 0\n", 2, "from 1 to"),
+            (
+                "[sources.journal]\nhistory_bytes = \"1TiB\"\n",
+                2,
+                "unknown unit",
+            ),
             ("[sources.journal]\nstart_at = \"now\"\n", 2, "start_at"),
             (
                 "[sources.journal]\nunit = [\"x\"]\n",

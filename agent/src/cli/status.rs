@@ -90,6 +90,30 @@ pub(crate) fn render(signals: &Value, incidents: &Value) -> String {
             out.push_str(&format!("      … and {} more\n", at.len() - LISTED));
         }
     }
+    if let Some(history) = signals["history_learned"]
+        .as_object()
+        .filter(|h| !h.is_empty())
+    {
+        out.push_str("history learned at start:\n");
+        for (source, h) in history {
+            let n = |k: &str| h[k].as_u64().unwrap_or(0);
+            let span = match (h["first"].as_str(), h["last"].as_str()) {
+                (Some(a), Some(b)) => format!("{a} to {b}"),
+                _ => "no timestamps".to_owned(),
+            };
+            out.push_str(&format!(
+                "  {source}: {} lines, {} bytes, {} new templates, {} intervals ({span})",
+                n("lines"),
+                n("bytes"),
+                n("templates"),
+                n("intervals")
+            ));
+            if let Some(note) = h["note"].as_str() {
+                out.push_str(&format!("; cut short: {note}"));
+            }
+            out.push('\n');
+        }
+    }
     let firing: Vec<&Value> = incidents["open"]
         .as_array()
         .map(|open| {
@@ -162,5 +186,22 @@ mod tests {
         );
         let quiet = render(&signals, &serde_json::json!({"open": []}));
         assert!(quiet.ends_with("no alert firing"), "{quiet}");
+    }
+
+    #[test]
+    fn history_learned_is_listed_per_source() {
+        let signals = serde_json::json!({
+            "host": "h", "time": "t", "signals_active": 0, "stages": {}, "signals": [],
+            "history_learned": {
+                "app": {"lines": 3000, "bytes": 120000, "templates": 3, "intervals": 60,
+                        "first": "2026-12-06T10:00:00.000Z", "last": "2026-12-06T10:10:00.000Z",
+                        "note": null},
+                "journal": {"lines": 0, "bytes": 0, "templates": 0, "intervals": 0,
+                            "first": null, "last": null, "note": "history_timeout (2s) reached"}
+            }
+        });
+        let out = render(&signals, &serde_json::json!({"open": []}));
+        assert!(out.contains("  app: 3000 lines, 120000 bytes, 3 new templates, 60 intervals (2026-12-06T10:00:00.000Z to 2026-12-06T10:10:00.000Z)\n"), "{out}");
+        assert!(out.contains("  journal: 0 lines, 0 bytes, 0 new templates, 0 intervals (no timestamps); cut short: history_timeout (2s) reached\n"), "{out}");
     }
 }

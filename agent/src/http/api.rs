@@ -12,10 +12,11 @@ use crate::telemetry::stats::Stats;
 
 pub(super) async fn signals(State(s): State<HttpState>) -> Response {
     match &s.status {
-        Some(status) => json(
-            StatusCode::OK,
-            &status.signals(now_ms(), Stats::get(&s.stats.signals_active)),
-        ),
+        Some(status) => {
+            let mut view = status.signals(now_ms(), Stats::get(&s.stats.signals_active));
+            view.history_learned = s.stats.history.all();
+            json(StatusCode::OK, &view)
+        }
         None => not_set_up(),
     }
 }

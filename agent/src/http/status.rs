@@ -168,6 +168,9 @@ pub struct SignalsView {
     pub bucket_seconds: i64,
     /// Sorted by score, highest first; signals still warming up last; then by name.
     pub signals: Vec<SignalView>,
+    /// Per log source, what it learned from history at its start (filled by the API).
+    pub history_learned:
+        std::collections::BTreeMap<String, crate::telemetry::history::HistoryLearned>,
 }
 
 /// Signals per detector stage.
@@ -472,6 +475,7 @@ impl Status {
             stages,
             bucket_seconds: BUCKET_MS / 1000,
             signals,
+            history_learned: Default::default(),
         }
     }
 

@@ -6,7 +6,7 @@ use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use seismo_config::{Config, FileSourceConfig, JournalEnabled, JournalSourceConfig};
+use seismo_config::{Config, FileSourceConfig, JournalEnabled, JournalSourceConfig, StartAt};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -59,13 +59,15 @@ impl LogSources {
         slot: usize,
         cfg: &FileSourceConfig,
         saved: Option<Saved>,
+        history: bool,
     ) -> anyhow::Result<()> {
         let Some(tx) = self.tx.clone() else {
             anyhow::bail!("the log stage has stopped");
         };
         let stats = Arc::clone(&self.stats);
-        let thread = TailerThread::spawn(slot, cfg.clone(), saved, tx, stats, &self.cancel)
-            .map_err(|e| anyhow::anyhow!("cannot start the tailer of {}: {e}", cfg.name))?;
+        let thread =
+            TailerThread::spawn(slot, cfg.clone(), saved, history, tx, stats, &self.cancel)
+                .map_err(|e| anyhow::anyhow!("cannot start the tailer of {}: {e}", cfg.name))?;
         self.tailers
             .insert(cfg.name.clone(), Tailer { slot, thread });
         Ok(())
@@ -100,8 +102,9 @@ impl LogSources {
     ) -> anyhow::Result<()> {
         let slot = self.next_slot;
         self.next_slot += 1;
+        let history = wants_history(cfg, None, source.0.restored);
         self.command(StageCommand::Add { slot, source }).await;
-        self.spawn_tailer(slot, cfg, None)
+        self.spawn_tailer(slot, cfg, None, history)
     }
 
     /// Stops a source: its tailer ends, the lines it read are processed and checkpointed,
@@ -214,6 +217,17 @@ impl LogSources {
     }
 }
 
+/// Whether a file source starting now reads its files' history: only with `start_at = "end"`
+/// and `history_bytes` above 0, at its first start (no checkpoint), and when no saved template
+/// state was restored for it (its baselines are already learned: history is not read twice).
+fn wants_history(cfg: &FileSourceConfig, resume: Option<&Saved>, restored: bool) -> bool {
+    let eligible = cfg.start_at == StartAt::End && cfg.history_bytes > 0 && resume.is_none();
+    if eligible && restored {
+        tracing::info!(source = %cfg.name, "history not read: the source's learned state was restored");
+    }
+    eligible && !restored
+}
+
 /// Opens the lines sink at `path`, cut back to `mark` (see `sinks::lines`).
 pub(crate) fn open_lines_sink(
     path: Option<&Path>,
@@ -259,6 +273,7 @@ pub fn start(
             ends.insert(slot, e.clone());
         }
     }
+    let restored: HashMap<usize, bool> = sources.iter().map(|(k, s)| (*k, s.restored)).collect();
     let logs_dir = store.dir().to_owned();
     let journal = journal_on.then(|| {
         let saved_intervals = saved
@@ -311,7 +326,9 @@ pub fn start(
             files: files.clone(),
             ends: saved.ends.get(&cfg.name).cloned().unwrap_or_default(),
         });
-        running.spawn_tailer(slot, cfg, resume)?;
+        let restored = restored.get(&slot).copied().unwrap_or(false);
+        let history = wants_history(cfg, resume.as_ref(), restored);
+        running.spawn_tailer(slot, cfg, resume, history)?;
     }
     if journal_on {
         if let Some(tx) = running.tx.clone() {

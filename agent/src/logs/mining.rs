@@ -32,6 +32,8 @@ pub struct LogUpdate {
     pub novel: Vec<(Anomaly, Arc<LogEvidence>)>,
     /// Later intervals of those templates: normal points that resolve their alerts.
     pub normals: Vec<(Arc<str>, Normal, Arc<LogEvidence>)>,
+    /// History's intervals (see `history`): detectors learn them; nothing is scored or alerted.
+    pub learn_only: bool,
 }
 
 /// Per template, within one interval.
@@ -89,6 +91,10 @@ pub(crate) struct Source {
     pub(crate) rank: HashMap<u64, f64>,
     /// Novel templates whose alert still needs normal intervals to resolve.
     pub(crate) resolving: HashMap<u64, u32>,
+    /// Template state was loaded from disk: history is not read again for this source.
+    pub(crate) restored: bool,
+    /// History being learned (see `history`).
+    pub(crate) history: Option<super::history_tally::History>,
 }
 
 /// A source's settings that the log stage applies (the tailer's are its own), built before
@@ -176,6 +182,7 @@ impl Source {
             },
             Err(_) => None,
         };
+        let restored = learned.is_some();
         let (miner, rank, resolving) = match learned {
             Some(l) => (l.miner, l.rank, l.resolving),
             None => (TemplateMiner::default(), HashMap::new(), HashMap::new()),
@@ -200,6 +207,8 @@ impl Source {
             new_templates: Vec::new(),
             rank,
             resolving,
+            restored,
+            history: None,
         }
     }
 
@@ -235,6 +244,30 @@ impl Source {
         origin: Origin,
         stats: &Stats,
     ) {
+        let (template_id, is_error) = self.mine(line, error, stats, true);
+        self.lines += 1;
+        self.templates
+            .entry(template_id)
+            .or_default()
+            .add(line, origin);
+        if is_error {
+            self.errors += 1;
+            self.error_templates
+                .entry(template_id)
+                .or_default()
+                .add(line, origin);
+        }
+    }
+
+    /// Mines one line into its template: its id, and whether the line is an error. A template
+    /// first seen `live` after warm-up is news; one first seen in history is simply known.
+    pub(crate) fn mine(
+        &mut self,
+        line: &str,
+        error: Option<bool>,
+        stats: &Stats,
+        live: bool,
+    ) -> (u64, bool) {
         let (level, content) = match &self.format {
             Some(f) => match f.split(line) {
                 Some(fields) => (fields.level(), fields.content()),
@@ -250,7 +283,7 @@ impl Source {
         let m = self.miner.add(content);
         if m.is_new {
             Stats::add(&stats.log_templates_new, 1);
-            if self.intervals >= self.warmup {
+            if live && self.intervals >= self.warmup {
                 self.new_templates.push(m.template_id);
             }
         }
@@ -266,18 +299,7 @@ impl Source {
             (None, Some(l)) => is_error_level(l),
             (None, None) => self.error_pattern.is_match(line),
         };
-        self.lines += 1;
-        self.templates
-            .entry(m.template_id)
-            .or_default()
-            .add(line, origin);
-        if is_error {
-            self.errors += 1;
-            self.error_templates
-                .entry(m.template_id)
-                .or_default()
-                .add(line, origin);
-        }
+        (m.template_id, is_error)
     }
 
     pub(crate) fn evidence(&self, id: Option<u64>, tally: Option<&Tally>) -> Arc<LogEvidence> {
@@ -297,6 +319,22 @@ impl Source {
             sample_streams,
             k8s: t.k8s.clone(),
         })
+    }
+
+    /// Ranks templates by a decayed count, with this interval's `counts` added; the top ones
+    /// get a signal of their own (returned, highest first).
+    pub(crate) fn rank_interval(&mut self, counts: &[(u64, u64)]) -> Vec<(u64, f64)> {
+        for w in self.rank.values_mut() {
+            *w *= RANK_DECAY;
+        }
+        for (id, n) in counts {
+            *self.rank.entry(*id).or_insert(0.0) += *n as f64;
+        }
+        self.rank.retain(|_, w| *w >= RANK_FLOOR);
+        let mut ranked: Vec<(u64, f64)> = self.rank.iter().map(|(k, v)| (*k, *v)).collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked.truncate(self.top);
+        ranked
     }
 
     /// Closes the interval: samples, evidence, novel templates.
@@ -329,17 +367,12 @@ impl Source {
             evidence.insert(Arc::clone(&errors), self.evidence(Some(id), Some(&t)));
         }
 
-        // Rank templates by a decayed count; the top ones get a signal of their own.
-        for w in self.rank.values_mut() {
-            *w *= RANK_DECAY;
-        }
-        for (id, t) in &self.templates {
-            *self.rank.entry(*id).or_insert(0.0) += t.count as f64;
-        }
-        self.rank.retain(|_, w| *w >= RANK_FLOOR);
-        let mut ranked: Vec<(u64, f64)> = self.rank.iter().map(|(k, v)| (*k, *v)).collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        ranked.truncate(self.top);
+        let counts: Vec<(u64, u64)> = self
+            .templates
+            .iter()
+            .map(|(id, t)| (*id, t.count))
+            .collect();
+        let ranked = self.rank_interval(&counts);
         let mut tracked_total = 0;
         for (id, _) in &ranked {
             let t = self.templates.get(id);
@@ -437,6 +470,7 @@ impl Source {
             evidence,
             novel,
             normals,
+            learn_only: false,
         }
     }
 }

@@ -15,7 +15,10 @@
 pub(crate) mod checkpoints;
 mod command;
 mod controller;
+mod history;
+mod history_tally;
 mod journal_units;
+mod line_time;
 pub(crate) mod lines_sink;
 mod mining;
 mod stage;

@@ -257,6 +257,10 @@ impl Pipeline {
 
     /// Scores one log source's interval; returns the alert events it caused, with evidence.
     pub fn process_logs(&mut self, update: LogUpdate, now: Instant) -> Vec<AlertEvent> {
+        if update.learn_only {
+            self.learn(&update.samples, now);
+            return Vec::new();
+        }
         let mut events = Vec::new();
         for (anomaly, evidence) in update.novel {
             if let Some(mut e) = self.alerting.on_novel(&anomaly) {
@@ -286,6 +290,16 @@ impl Pipeline {
             }
         }
         events
+    }
+
+    /// History's samples (see `crate::logs`): each signal's detector learns them in order;
+    /// nothing is scored, observed or alerted on.
+    pub fn learn(&mut self, samples: &[Sample], now: Instant) {
+        for sample in samples {
+            if let Some(d) = self.detector_for(&sample.signal, now) {
+                let _ = d.observe(sample.ts_ms, sample.value);
+            }
+        }
     }
 
     /// Scores one sample; returns the alert event it caused, if any.
@@ -902,6 +916,7 @@ mod tests {
                 evidence: [(Arc::clone(&signal), evidence(&format!("line {i}")))].into(),
                 novel: Vec::new(),
                 normals: Vec::new(),
+                learn_only: false,
             };
             fired.extend(p.process_logs(update, now));
         }

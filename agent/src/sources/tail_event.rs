@@ -27,6 +27,20 @@ pub(crate) enum TailEvent<C> {
     },
     /// Records read from the journal (see `crate::sources::journal`).
     Journal(JournalBatch),
+    /// Old lines of a file with `start_at = "end"`, read at the source's first start for its
+    /// baselines: learned, never exported nor alerted on (see `crate::logs::history`).
+    History {
+        source: usize,
+        lines: Lines,
+    },
+    /// The journal's recent history, read before following it: learned, never exported.
+    JournalHistory(JournalBatch),
+    /// Reading a source's history is over (`source`: the file source's slot, `None`: the
+    /// journal): its baselines can be handed to the pipeline.
+    HistoryEnd {
+        source: Option<usize>,
+        read: HistoryRead,
+    },
     /// Not from a tailer: a command of the stage that reads the channel, sent by its owner on
     /// the same channel so that it comes after every batch a stopped tailer sent.
     Stage(C),
@@ -50,4 +64,16 @@ pub(crate) struct JournalBatch {
     /// Lines that were not journal records: skipped.
     pub malformed: u64,
     pub malformed_reason: Option<Malformed>,
+}
+
+/// How reading a source's history went.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct HistoryRead {
+    /// Bytes read (file content, or journalctl's output).
+    pub bytes: u64,
+    /// Why less than the configured history was read, if it was (a timeout, a failure).
+    pub problem: Option<String>,
+    /// The journal: the cursor to follow on from (`None`: the history was cut short, the
+    /// journal is followed from its end).
+    pub resume_after: Option<String>,
 }

@@ -357,6 +357,20 @@ pub static FAMILIES: &[Family] = &[
         Series::One(field!(log_files_watched)),
     ),
     counter(
+        "seismo_log_history_lines_total",
+        "Old log lines and journal records learned as history at a source's first start (not exported, not alerted on).",
+        Series::One(field!(history_lines)),
+    ),
+    gauge(
+        "seismo_log_history_sources",
+        "Log sources that read history at their start (the journal counts once); what each learned is under history_learned in /api/v1/signals.",
+        Series::One(Field {
+            field: "history",
+            summary: None,
+            read: |s, _| Some(Value::Int(s.history.all().len() as u64)),
+        }),
+    ),
+    counter(
         "seismo_log_templates_created_total",
         "Log templates created by the template miners.",
         Series::One(field!(log_templates_new)),

@@ -2,4 +2,5 @@
 //! for /metrics and the summary logged at stop.
 
 pub mod catalog;
+pub mod history;
 pub mod stats;

@@ -63,6 +63,8 @@ pub struct Stats {
     pub lines_sink_blocked: Mutex<Option<SinkBlock>>,
     pub log_templates_new: AtomicU64,
     pub journal_records: AtomicU64,
+    /// Old lines and records learned as history (see `crate::logs::history`).
+    pub history_lines: AtomicU64,
     pub journal_records_malformed: AtomicU64,
     pub journal_records_unit_overflow: AtomicU64,
     pub journal_units: AtomicU64,
@@ -102,6 +104,8 @@ pub struct Stats {
     pub heartbeat_ms: AtomicU64,
     /// Each signal's last anomaly score; filled only with `[http] scores = true`.
     pub scores: Mutex<HashMap<Arc<str>, f64>>,
+    /// What each log source learned from history at its start.
+    pub history: super::history::HistoryBoard,
 }
 
 impl Stats {

@@ -12,9 +12,13 @@
 //! - **log**: an error burst of a template never seen, 20 lines a second for 30 s, in the
 //!   source `app` (`log.app.errors_per_s` or `log.app.template.*.new`).
 //!
-//! Then each agent is stopped (SIGTERM) and started again on the same state directory, the
-//! faults injected 1 minute after the restart and timed the same way (the target there, within
-//! 2 intervals, needs learned state that survives a restart). Finally a quiet run: a fresh agent
+//! Then each agent is stopped (SIGTERM) and started again on the same state directory, and 1
+//! minute after the restart the same kinds of fault are injected into signals that learned
+//! before the restart but never saw a fault: a busy shell in the group `busy2`, a growing
+//! process in `hog2`, and an error burst of another template in the source `app2` (which had
+//! steady traffic all along). They are timed the same way (the target there, within 2
+//! intervals, needs learned state that survives a restart; faults on signals that already saw
+//! the same fault would measure nothing: a restored agent knows them). Finally a quiet run: a fresh agent
 //! with the same sources and steady log traffic, no fault, for `SEISMO_TTFD_QUIET_MINUTES`;
 //! every alert is a false one (host signals included: the machine's own load is printed).
 //!
@@ -37,17 +41,22 @@ use std::time::{Duration, Instant};
 
 use seismo_e2e::{append, default_config_with, write_config, Agent};
 
-/// Whether an alert on a signal detects a fault.
-type Detects = fn(&str) -> bool;
+/// The faults, in the order they are printed.
+const FAULTS: [&str; 3] = ["cpu", "memory", "log"];
 
-/// The faults and the signals whose alert detects each.
-const FAULTS: [(&str, Detects); 3] = [
-    ("cpu", |s| s == "process.busy.cpu.utilization"),
-    ("memory", |s| s == "process.hog.memory.rss"),
-    ("log", |s| {
-        s == "log.app.errors_per_s" || (s.starts_with("log.app.template.") && s.ends_with(".new"))
-    }),
-];
+/// Whether an alert on `signal` detects `fault` injected into the groups and source named
+/// with `suffix` (`""` fresh, `"2"` after the restart).
+fn detects(fault: &str, suffix: &str, signal: &str) -> bool {
+    match fault {
+        "cpu" => signal == format!("process.busy{suffix}.cpu.utilization"),
+        "memory" => signal == format!("process.hog{suffix}.memory.rss"),
+        _ => {
+            let source = format!("log.app{suffix}.");
+            signal == format!("{source}errors_per_s")
+                || (signal.starts_with(&format!("{source}template.")) && signal.ends_with(".new"))
+        }
+    }
+}
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
@@ -57,8 +66,9 @@ fn minutes(name: &str, default: f64) -> f64 {
     env(name).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-/// The default configuration at `interval_s`, a file source `app` on `dir/app.log`, and the
-/// process groups `busy` and `hog` for command lines holding `marker`.
+/// The default configuration at `interval_s`, file sources `app` and `app2` on `dir/app.log` and
+/// `dir/app2.log`, and the process groups `busy`, `hog`, `busy2` and `hog2` for command lines
+/// holding `marker`.
 fn config(dir: &Path, interval_s: u64, marker: &str) -> String {
     let interval = format!("interval = \"{interval_s}s\"");
     let mut text = default_config_with(
@@ -68,8 +78,12 @@ fn config(dir: &Path, interval_s: u64, marker: &str) -> String {
     text.push_str(&format!(
         "\n[[sources.files]]\nname = \"app\"\npaths = [\"{}\"]\n{interval}\n\
          \n[[sources.processes]]\nname = \"busy\"\ncmdline = '{marker}-busy'\n{interval}\n\
-         \n[[sources.processes]]\nname = \"hog\"\ncmdline = '{marker}-hog'\n{interval}\n",
-        dir.join("app.log").display()
+         \n[[sources.processes]]\nname = \"hog\"\ncmdline = '{marker}-hog'\n{interval}\n\
+         \n[[sources.files]]\nname = \"app2\"\npaths = [\"{}\"]\n{interval}\n\
+         \n[[sources.processes]]\nname = \"busy2\"\ncmdline = '{marker}-busy2'\n{interval}\n\
+         \n[[sources.processes]]\nname = \"hog2\"\ncmdline = '{marker}-hog2'\n{interval}\n",
+        dir.join("app.log").display(),
+        dir.join("app2.log").display()
     ));
     write_config(dir, &text)
 }
@@ -81,9 +95,16 @@ struct Faults {
 }
 
 impl Faults {
-    fn inject(log: &Path, marker: &str, round: u32) -> Faults {
+    /// Round 1 (fresh) into `busy`, `hog` and `app.log`; round 2 (after the restart) into
+    /// `busy2`, `hog2` and `app2.log`, with an error template of its own.
+    fn inject(dir: &Path, marker: &str, round: u32) -> Faults {
+        let suffix = if round == 1 { "" } else { "2" };
         let busy = Command::new("sh")
-            .args(["-c", "while :; do :; done", &format!("{marker}-busy")])
+            .args([
+                "-c",
+                "while :; do :; done",
+                &format!("{marker}-busy{suffix}"),
+            ])
             .stdout(Stdio::null())
             .spawn()
             .expect("spawn the busy shell");
@@ -92,17 +113,21 @@ impl Faults {
             .args([
                 "-c",
                 "import sys, time\nheld = []\nfor _ in range(300):\n    held.append(bytearray(16 << 20))\n    time.sleep(1)\ntime.sleep(3600)",
-                &format!("{marker}-hog"),
+                &format!("{marker}-hog{suffix}"),
             ])
             .stdout(Stdio::null())
             .spawn()
             .expect("spawn python3 for the memory hog");
-        let log = log.to_owned();
+        let log = dir.join(format!("app{suffix}.log"));
         let burst = std::thread::spawn(move || {
             for s in 0..30 {
                 let lines: String = (0..20)
                     .map(|j| {
-                        format!("ERROR round {round}: volume /data{s} full, write of block {j} failed\n")
+                        if round == 1 {
+                            format!("ERROR volume /data{s} full, write of block {j} failed\n")
+                        } else {
+                            format!("ERROR replica {s} lost quorum, election {j} timed out\n")
+                        }
                     })
                     .collect();
                 append(&log, &lines);
@@ -137,8 +162,9 @@ fn detect(
     agent: &mut Agent,
     injected: Instant,
     wait: Duration,
+    suffix: &str,
 ) -> Vec<(&'static str, Option<f64>)> {
-    let mut found: Vec<(&'static str, Option<f64>)> = FAULTS.iter().map(|f| (f.0, None)).collect();
+    let mut found: Vec<(&'static str, Option<f64>)> = FAULTS.iter().map(|f| (*f, None)).collect();
     let mut seen = agent.seen_stdout.len();
     while injected.elapsed() < wait && found.iter().any(|f| f.1.is_none()) {
         agent.wait_stdout(Duration::from_millis(500), |_| false);
@@ -150,8 +176,8 @@ fn detect(
                 continue;
             }
             let signal = v["signal"].as_str().unwrap_or_default();
-            for (slot, (_, matches)) in found.iter_mut().zip(FAULTS) {
-                if slot.1.is_none() && matches(signal) {
+            for slot in found.iter_mut() {
+                if slot.1.is_none() && detects(slot.0, suffix, signal) {
                     slot.1 = Some(injected.elapsed().as_secs_f64());
                 }
             }
@@ -189,18 +215,29 @@ fn fresh_and_restart(
 ) -> String {
     let dir = root.join(format!("at-{}s", at.as_secs()));
     std::fs::create_dir_all(&dir).expect("run directory");
-    let log = dir.join("app.log");
+    let (log, log2) = (dir.join("app.log"), dir.join("app2.log"));
     std::fs::write(&log, "").expect("log file");
+    std::fs::write(&log2, "").expect("log file");
     let marker = format!("seismo-ttfd-{}-{}", std::process::id(), at.as_secs());
     let config = config(&dir, interval_s, &marker);
     let stop = Arc::new(AtomicBool::new(false));
     let writer = seismo_e2e::steady_traffic_until(&log, Arc::clone(&stop));
+    let writer2 = seismo_e2e::steady_traffic_until(&log2, Arc::clone(&stop));
+    // The groups of the restart's faults learn an idle process from the start.
+    let idle = |name: &str| {
+        Command::new("sh")
+            .args(["-c", "sleep 100000", &format!("{marker}-{name}")])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn an idle process")
+    };
+    let mut idles = [idle("busy2"), idle("hog2")];
     let mut out = String::new();
     let mut agent = Agent::run(&config);
     std::thread::sleep(at);
     let injected = Instant::now();
-    let mut faults = Faults::inject(&log, &marker, 1);
-    let found = detect(&mut agent, injected, wait);
+    let mut faults = Faults::inject(&dir, &marker, 1);
+    let found = detect(&mut agent, injected, wait, "");
     faults.stop();
     let label = format!("fresh, faults {} min after start", at.as_secs() / 60);
     print_round(&label, &found);
@@ -212,8 +249,8 @@ fn fresh_and_restart(
         let mut agent = Agent::run(&config);
         std::thread::sleep(after);
         let injected = Instant::now();
-        let mut faults = Faults::inject(&log, &marker, 2);
-        let found = detect(&mut agent, injected, wait);
+        let mut faults = Faults::inject(&dir, &marker, 2);
+        let found = detect(&mut agent, injected, wait, "2");
         faults.stop();
         let label = format!(
             "restarted, faults {} s after the restart (run of {} min)",
@@ -228,6 +265,11 @@ fn fresh_and_restart(
     }
     stop.store(true, Ordering::Relaxed);
     let _ = writer.join();
+    let _ = writer2.join();
+    for c in &mut idles {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
     out
 }
 
@@ -274,6 +316,7 @@ fn main() {
         std::fs::create_dir_all(&dir).expect("quiet directory");
         let log = dir.join("app.log");
         std::fs::write(&log, "").expect("log file");
+        std::fs::write(dir.join("app2.log"), "").expect("log file");
         let config = config(
             &dir,
             interval_s,

@@ -23,6 +23,7 @@ use crate::telemetry::stats::{LogLimiter, Stats};
 
 mod blocked;
 mod commit;
+mod history;
 
 /// How often processed lines are checkpointed.
 const COMMIT_EVERY: Duration = Duration::from_secs(1);
@@ -85,6 +86,9 @@ impl LogStage {
                 }
                 Ok(TailEvent::Stage(command)) => self.command(*command),
                 Ok(TailEvent::Journal(batch)) => self.process_journal(batch),
+                Ok(TailEvent::History { source, lines }) => self.learn_lines(source, lines),
+                Ok(TailEvent::JournalHistory(batch)) => self.learn_journal(batch),
+                Ok(TailEvent::HistoryEnd { source, read }) => self.finish_history(source, read),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }

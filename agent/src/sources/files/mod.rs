@@ -13,6 +13,7 @@
 pub(crate) mod container;
 mod copies;
 mod discovery;
+mod history;
 pub(crate) mod identity;
 mod k8s;
 pub(crate) mod position;
@@ -35,6 +36,7 @@ use super::tail_event::{LineBatch, TailEvent};
 use crate::telemetry::stats::{LogLimiter, Stats};
 use copies::Ends;
 use discovery::{Found, Skip, WalkProblem};
+use history::HistoryBudget;
 pub(crate) use identity::{FileId, Head};
 use position::{End, Entry, ReadPos, Saved};
 pub(crate) use tail::Lines;
@@ -66,17 +68,22 @@ pub(crate) struct TailerThread {
 struct Run {
     config: FileSourceConfig,
     saved: Option<Saved>,
+    /// Read the history of the files found first (see `history`).
+    history: bool,
     cancel: CancellationToken,
 }
 
 impl TailerThread {
     /// Starts the tailer of source `index` on its own thread. `saved` are its checkpoint
     /// entries; `None` when this source was never watched (then `start_at` applies to the files
-    /// found first). The run stops when `parent` is cancelled, or at [`TailerThread::stop`].
+    /// found first). With `history` (and `start_at = "end"`, no `saved`), the last part of
+    /// those files is read first as history. The run stops when `parent` is cancelled, or at
+    /// [`TailerThread::stop`].
     pub(crate) fn spawn<C: Send + 'static>(
         index: usize,
         config: FileSourceConfig,
         saved: Option<Saved>,
+        history: bool,
         tx: SyncSender<TailEvent<C>>,
         stats: Arc<Stats>,
         parent: &CancellationToken,
@@ -96,6 +103,9 @@ impl TailerThread {
                     let (config, saved) = (run.config, run.saved);
                     let (tx, stats) = (tx.clone(), Arc::clone(&stats));
                     let mut t = Tailer::new(index, config, saved, tx, stats, run.cancel, watch);
+                    if run.history {
+                        t.want_history();
+                    }
                     t.run();
                     kept = Some(t.watch);
                     let _ = ended_tx.send(());
@@ -107,7 +117,7 @@ impl TailerThread {
             cancel: CancellationToken::new(),
             thread,
         };
-        t.start(config, saved, parent);
+        t.start_run(config, saved, history, parent);
         Ok(t)
     }
 
@@ -118,6 +128,16 @@ impl TailerThread {
         saved: Option<Saved>,
         parent: &CancellationToken,
     ) {
+        self.start_run(config, saved, false, parent);
+    }
+
+    fn start_run(
+        &mut self,
+        config: FileSourceConfig,
+        saved: Option<Saved>,
+        history: bool,
+        parent: &CancellationToken,
+    ) {
         self.cancel = parent.child_token();
         let cancel = self.cancel.clone();
         // Fails only if the thread is gone (it panicked): the source then reads nothing, as a
@@ -125,6 +145,7 @@ impl TailerThread {
         let _ = self.runs.send(Run {
             config,
             saved,
+            history,
             cancel,
         });
     }
@@ -173,6 +194,8 @@ struct Tailer<C> {
     error_log: LogLimiter,
     stopped: bool,
     watched_reported: u64,
+    /// While the first discovery reads history (see `history`).
+    history: Option<HistoryBudget>,
 }
 
 impl<C: Send> Tailer<C> {
@@ -225,6 +248,17 @@ impl<C: Send> Tailer<C> {
             error_log: LogLimiter::new(Duration::from_secs(300)),
             stopped: false,
             watched_reported: 0,
+            history: None,
+        }
+    }
+
+    /// Reads the history of the files the first discovery finds, when they start at their end.
+    fn want_history(&mut self) {
+        if self.first_sight && self.cfg.start_at == StartAt::End && self.cfg.history_bytes > 0 {
+            self.history = Some(HistoryBudget::new(
+                self.cfg.history_bytes,
+                self.cfg.history_timeout,
+            ));
         }
     }
 
@@ -417,6 +451,12 @@ impl<C: Send> Tailer<C> {
             self.drop_file(id, false);
         }
         self.first_sight = false;
+        if let Some(h) = self.history.take() {
+            self.send(TailEvent::HistoryEnd {
+                source: Some(self.index),
+                read: h.read,
+            });
+        }
         self.report_watched();
         self.watch.refresh(&self.cfg.paths);
     }
@@ -566,6 +606,17 @@ impl<C: Send> Tailer<C> {
                 let mut last = [0u8; 1];
                 let ends_with_newline = size == 0
                     || (file.read_at(&mut last, size - 1).unwrap_or(0) == 1 && last[0] == b'\n');
+                if let Some(mut h) = self.history.take() {
+                    let (index, tx) = (self.index, self.tx.clone());
+                    h.read(path, id, head, &file, size, &self.rules, |lines| {
+                        tx.send(TailEvent::History {
+                            source: index,
+                            lines,
+                        })
+                        .is_ok()
+                    });
+                    self.history = Some(h);
+                }
                 ReadPos {
                     offset: size,
                     skipping: !ends_with_newline,

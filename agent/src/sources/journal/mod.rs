@@ -4,10 +4,14 @@
 //! the log checkpoints (see `crate::logs`). A restart (of the child or of the agent) resumes
 //! after the cursor of the last record read or processed: nothing is lost or repeated.
 //!
+//! At the first start (no cursor yet, `start_at = "end"`), the journal's recent history is read
+//! first and learned, not exported (see `history`); following goes on after its last record.
+//!
 //! The child is restarted when it exits, with capped exponential backoff and jitter (reset
 //! once it delivered records); its stderr is logged, rate-limited. It is killed when the
 //! source stops (shutdown, or a reload that removes or changes the source).
 
+mod history;
 pub(crate) mod probe;
 pub(crate) mod record;
 
@@ -120,6 +124,14 @@ enum Ended {
 
 impl<C: Send + 'static> Reader<C> {
     async fn run(mut self) {
+        if self.cursor.is_none() && self.cfg.start_at == StartAt::End && !self.cfg.history.is_zero()
+        {
+            if self.read_history().await.is_err() {
+                return;
+            }
+        } else if self.cursor.is_some() && !self.cfg.history.is_zero() {
+            tracing::info!("journal history not read: resuming after the saved cursor (what was learned is restored)");
+        }
         let mut backoff = Backoff::new(RESTART_INITIAL, RESTART_MAX);
         let mut restart_log = LogLimiter::new(LOG_EVERY);
         let mut first = true;
@@ -153,6 +165,43 @@ impl<C: Send + 'static> Reader<C> {
                 _ = self.cancel.cancelled() => return,
                 _ = tokio::time::sleep(delay) => {}
             }
+        }
+    }
+
+    /// Reads the history and hands it to the stage; Err when the source stops meanwhile.
+    async fn read_history(&mut self) -> Result<(), ()> {
+        tracing::info!(journalctl = %self.cfg.journalctl.display(), history = %humantime::format_duration(self.cfg.history), "reading the journal's history to learn its baselines");
+        let mut read = tokio::select! {
+            _ = self.cancel.cancelled() => return Err(()),
+            r = history::read(&self.cfg) => r,
+        };
+        if read.malformed > 0 {
+            Stats::add(&self.stats.journal_records_malformed, read.malformed);
+        }
+        for batch in read.batches(BATCH) {
+            self.send_event(TailEvent::JournalHistory(batch)).await?;
+        }
+        let end = read.read;
+        if let Some(c) = &end.resume_after {
+            self.cursor = Some(c.clone());
+        }
+        self.send_event(TailEvent::HistoryEnd {
+            source: None,
+            read: end,
+        })
+        .await
+    }
+
+    /// Hands one event to the stage (blocking on a full queue off the runtime).
+    async fn send_event(&self, event: TailEvent<C>) -> Result<(), ()> {
+        let tx = self.tx.clone();
+        let sent = tokio::task::spawn_blocking(move || tx.send(event).is_ok())
+            .await
+            .unwrap_or(false);
+        if sent {
+            Ok(())
+        } else {
+            Err(())
         }
     }
 
