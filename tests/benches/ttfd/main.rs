@@ -10,12 +10,17 @@
 //! - **memory**: a process growing by 16 MiB a second in the group `hog`
 //!   (`process.hog.memory.rss`);
 //! - **log**: an error burst of a template never seen, 20 lines a second for 30 s, in the
-//!   source `app` (`log.app.errors_per_s` or `log.app.template.*.new`).
+//!   source `app` (`log.app.errors_per_s` or `log.app.template.*.new`);
+//! - **filesystem**: a 256 MiB tmpfs of the run's own (`fs`, mounted before the agent starts;
+//!   tmpfs is watched here, the default excludes it) filled at 4 MiB a second up to 94 %
+//!   (`host.filesystem.<mount>.used_ratio`). Mounting needs root; without it the fault is
+//!   reported as skipped.
 //!
 //! Then each agent is stopped (SIGTERM) and started again on the same state directory, and 1
 //! minute after the restart the same kinds of fault are injected into signals that learned
 //! before the restart but never saw a fault: a busy shell in the group `busy2`, a growing
-//! process in `hog2`, and an error burst of another template in the source `app2` (which had
+//! process in `hog2`, the tmpfs `fs2` filling, and an error burst of another template in the
+//! source `app2` (which had
 //! steady traffic all along). They are timed the same way (the target there, within 2
 //! intervals, needs learned state that survives a restart; faults on signals that already saw
 //! the same fault would measure nothing: a restored agent knows them). Finally a quiet run: a fresh agent
@@ -42,7 +47,7 @@ use std::time::{Duration, Instant};
 use seismo_e2e::{append, default_config_with, write_config, Agent};
 
 /// The faults, in the order they are printed.
-const FAULTS: [&str; 3] = ["cpu", "memory", "log"];
+const FAULTS: [&str; 4] = ["cpu", "memory", "log", "filesystem"];
 
 /// Whether an alert on `signal` detects `fault` injected into the groups and source named
 /// with `suffix` (`""` fresh, `"2"` after the restart).
@@ -50,6 +55,11 @@ fn detects(fault: &str, suffix: &str, signal: &str) -> bool {
     match fault {
         "cpu" => signal == format!("process.busy{suffix}.cpu.utilization"),
         "memory" => signal == format!("process.hog{suffix}.memory.rss"),
+        // The mount's label is its path with `/` as `_`: it ends with the run's folder name.
+        "filesystem" => {
+            signal.starts_with("host.filesystem.")
+                && signal.ends_with(&format!("_fs{suffix}.used_ratio"))
+        }
         _ => {
             let source = format!("log.app{suffix}.");
             signal == format!("{source}errors_per_s")
@@ -73,7 +83,11 @@ fn config(dir: &Path, interval_s: u64, marker: &str) -> String {
     let interval = format!("interval = \"{interval_s}s\"");
     let mut text = default_config_with(
         &dir.join("state"),
-        &[("interval = \"10s\"", interval.as_str())],
+        &[
+            ("interval = \"10s\"", interval.as_str()),
+            // The filesystem fault fills a tmpfs of the run's own.
+            ("exclude_fs_types = [\"tmpfs\", ", "exclude_fs_types = ["),
+        ],
     );
     text.push_str(&format!(
         "\n[[sources.files]]\nname = \"app\"\npaths = [\"{}\"]\n{interval}\n\
@@ -88,10 +102,10 @@ fn config(dir: &Path, interval_s: u64, marker: &str) -> String {
     write_config(dir, &text)
 }
 
-/// The faults, running: the CPU and memory children, the error burst's thread.
+/// The faults, running: the CPU and memory children, the error burst's and the filler's threads.
 struct Faults {
     children: Vec<Child>,
-    burst: Option<std::thread::JoinHandle<()>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Faults {
@@ -134,9 +148,14 @@ impl Faults {
                 std::thread::sleep(Duration::from_secs(1));
             }
         });
+        let mut threads = vec![burst];
+        let fs = dir.join(format!("fs{suffix}"));
+        if is_tmpfs(&fs) {
+            threads.push(std::thread::spawn(move || fill(&fs)));
+        }
         Faults {
             children: vec![busy, hog],
-            burst: Some(burst),
+            threads,
         }
     }
 
@@ -145,8 +164,8 @@ impl Faults {
             let _ = c.kill();
             let _ = c.wait();
         }
-        if let Some(b) = self.burst.take() {
-            let _ = b.join();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
         }
     }
 }
@@ -154,6 +173,63 @@ impl Faults {
 impl Drop for Faults {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// 4 MiB a second into `fs` for 60 s (240 of its 256 MiB), then the file is removed again.
+fn fill(fs: &Path) {
+    use std::io::Write;
+    let path = fs.join("fill");
+    if let Ok(mut f) = std::fs::File::create(&path) {
+        let block = vec![0x5a_u8; 4 << 20];
+        for _ in 0..60 {
+            if f.write_all(&block).and_then(|()| f.sync_data()).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+    let _ = std::fs::remove_file(path);
+}
+
+/// Whether `path` is a mount point of type tmpfs (per /proc/self/mounts).
+fn is_tmpfs(path: &Path) -> bool {
+    std::fs::read_to_string("/proc/self/mounts").is_ok_and(|m| {
+        m.lines().any(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            f.len() > 2 && Path::new(f[1]) == path && f[2] == "tmpfs"
+        })
+    })
+}
+
+/// Mounts a 256 MiB tmpfs at `path` (needs root); false, with the reason printed, when it cannot.
+fn mount_tmpfs(path: &Path) -> bool {
+    std::fs::create_dir_all(path).expect("mount point");
+    let out = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256m"])
+        .arg("tmpfs")
+        .arg(path)
+        .output();
+    match out {
+        Ok(o) if o.status.success() => true,
+        Ok(o) => {
+            println!(
+                "filesystem fault skipped: cannot mount a tmpfs at {} ({})",
+                path.display(),
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
+            false
+        }
+        Err(e) => {
+            println!("filesystem fault skipped: cannot run mount ({e})");
+            false
+        }
+    }
+}
+
+fn unmount(path: &Path) {
+    if is_tmpfs(path) {
+        let _ = Command::new("umount").arg(path).status();
     }
 }
 
@@ -232,6 +308,9 @@ fn fresh_and_restart(
             .expect("spawn an idle process")
     };
     let mut idles = [idle("busy2"), idle("hog2")];
+    // Mounted before the agent starts, so both file systems are learned empty.
+    let (fs, fs2) = (dir.join("fs"), dir.join("fs2"));
+    let _ = mount_tmpfs(&fs) && mount_tmpfs(&fs2);
     let mut out = String::new();
     let mut agent = Agent::run(&config);
     std::thread::sleep(at);
@@ -270,6 +349,8 @@ fn fresh_and_restart(
         let _ = c.kill();
         let _ = c.wait();
     }
+    unmount(&fs);
+    unmount(&fs2);
     out
 }
 
