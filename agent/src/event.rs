@@ -38,6 +38,29 @@ pub struct Evidence {
     /// makes about it.
     pub position: Position,
     pub components: Vec<EvidenceComponent>,
+    /// Which rule of practical significance let the alert through (absent when the rule is
+    /// off, or the event is not the one that fired).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub significance: Option<Significance>,
+}
+
+/// Why a move was large enough to page (see docs/alerts.md, "Small moves are not pages").
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Significance {
+    /// `large_move`: the move reached `needed` and leads to a level the signal seldom held;
+    /// `young`: too little history to judge the signal's own scale (the bound of a ratio
+    /// still applied).
+    pub rule: &'static str,
+    /// How far the value (a level shift's new level) lies from the level it is compared with,
+    /// in the signal's unit.
+    #[serde(rename = "move")]
+    pub moved: f64,
+    /// The smallest move that pages for this signal now.
+    pub needed: f64,
+    /// The share of the signal's recent history spent near the new level (`null` when young).
+    pub usual_share: f64,
+    /// The points of history the judgement rests on.
+    pub horizon_points: u32,
 }
 
 /// Where a value lies against a range.
@@ -204,6 +227,7 @@ impl Evidence {
         Evidence {
             position: seismo_detectors::Position::of(x, a.expected_low, a.expected_high).into(),
             components,
+            significance: None,
         }
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
-use crate::values::{self, duration_in, Count, Score};
+use crate::values::{self, duration_in, Count, Score, Share};
 
 /// `[alerting]`
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -34,6 +34,14 @@ pub struct AlertingConfig {
     /// Alerts starting within this of the last alert of an open incident join that incident.
     #[serde(deserialize_with = "correlation_window")]
     pub correlation_window: Duration,
+    /// Practical significance (docs/alerts.md): an anomaly pages only when its move reaches
+    /// `min_move` of the signal's own range over its long horizon (and, for a ratio,
+    /// `min_ratio_move` of 0..1), and leads to a level the signal held for less than
+    /// `usual_share` of that horizon.
+    pub significance: bool,
+    pub min_move: Share,
+    pub min_ratio_move: Share,
+    pub usual_share: Share,
 }
 
 impl Default for AlertingConfig {
@@ -48,6 +56,10 @@ impl Default for AlertingConfig {
             flap_window: Duration::from_secs(600),
             flap_transitions: Count::fixed(6),
             correlation_window: Duration::from_secs(300),
+            significance: true,
+            min_move: Share::fixed(0.1),
+            min_ratio_move: Share::fixed(0.05),
+            usual_share: Share::fixed(0.1),
         }
     }
 }
@@ -108,12 +120,21 @@ mod tests {
         );
         assert_eq!(c.correlation_window.as_secs(), 300);
         assert!(c.warning_score.is_none());
+        assert!(c.significance);
+        assert_eq!(
+            (
+                c.min_move.get(),
+                c.min_ratio_move.get(),
+                c.usual_share.get()
+            ),
+            (0.1, 0.05, 0.1)
+        );
     }
 
     #[test]
     fn a_full_table_parses() {
         let c = parse(
-            "[alerting]\nfire_after = 3\nfire_window = 5\nresolve_after = 4\ncritical_score = 0.9\nwarning_score = 0.6\ncooldown = \"0s\"\nflap_window = \"30m\"\nflap_transitions = 4\ncorrelation_window = \"2m\"\n",
+            "[alerting]\nfire_after = 3\nfire_window = 5\nresolve_after = 4\ncritical_score = 0.9\nwarning_score = 0.6\ncooldown = \"0s\"\nflap_window = \"30m\"\nflap_transitions = 4\ncorrelation_window = \"2m\"\nsignificance = false\nmin_move = 0.2\nmin_ratio_move = 0\nusual_share = 1\n",
             "t",
         )
         .unwrap()
@@ -122,6 +143,7 @@ mod tests {
         assert_eq!(c.warning_score.map(|s| s.get()), Some(0.6));
         assert!(c.cooldown.is_zero());
         assert_eq!(c.correlation_window.as_secs(), 120);
+        assert!(!c.significance && c.min_move.get() == 0.2 && c.usual_share.get() == 1.0);
     }
 
     #[test]
@@ -144,6 +166,13 @@ mod tests {
         assert!(e.contains("out of range"), "{e}");
         let e = err("[alerting]\ncorrelation_window = \"2d\"\n");
         assert!(e.contains("out of range"), "{e}");
+        let e = err("[alerting]\nmin_move = 1.5\n");
+        assert!(
+            e.contains("t.toml:2:12") && e.contains("a number from 0 to 1"),
+            "{e}"
+        );
+        let e = err("[alerting]\nsignificance = \"yes\"\n");
+        assert!(e.contains("t.toml:2:") && e.contains("boolean"), "{e}");
         let e = err("[alerting]\nfire_windw = 3\n");
         assert!(e.contains("Did you mean `fire_window`?"), "{e}");
     }

@@ -54,6 +54,12 @@ bounded_f64!(
     "a number strictly between 0 and 1, such as 0.5"
 );
 bounded_f64!(
+    /// A share of a whole, from 0 to 1.
+    Share,
+    |v| (0.0..=1.0).contains(&v),
+    "a number from 0 to 1, such as 0.1"
+);
+bounded_f64!(
     /// A smoothing factor in (0, 1].
     Smoothing,
     |v| v > 0.0 && v <= 1.0,

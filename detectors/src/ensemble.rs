@@ -35,6 +35,11 @@
 //! records) are measured from half-way through it, so an excitement under way when it ends is
 //! not news.
 //!
+//! A young k-means model (fitted on half its training size during the warm-up) finds the first
+//! patterns after its fit novel: for a warm-up's length after the fit, a point that only the
+//! k-means component made anomalous holds the quiet period, as a warm-up alert does, and scores
+//! just below the threshold instead of alerting.
+//!
 //! Before its warm-up ends the ensemble is not silent: from `early_warmup` points on, its early
 //! stage ([`crate::early`]) scores each point with rules that need little history (a level
 //! beyond every earlier value, far from the recent median; a ratio at its bound), and
@@ -83,6 +88,8 @@ const RECORD_DECAY: f64 = 0.999;
 const NOVEL_MIN_Z: f64 = 3.0;
 /// Components: median/MAD, seasonal, CUSUM, k-means.
 const COMPONENTS: usize = 4;
+/// The k-means component's index (see [`Ensemble::young_pattern`]).
+const KMEANS: usize = 3;
 /// A surprise of 1 scores this.
 const SECONDARY_SCALE: f64 = 0.55;
 /// Values averaged into the level whose range is tracked.
@@ -260,6 +267,19 @@ impl Ensemble {
             kmeans,
         ];
         (z.map(score_from_z), figures)
+    }
+
+    /// Whether the k-means component alone made this point anomalous while its model is
+    /// young: fitted on half its training size during the warm-up, it finds the first patterns
+    /// after the fit novel for a warm-up's length.
+    fn young_pattern(&self, c: &Contributions) -> bool {
+        let t = self.params.threshold;
+        let fitted_at = KMeansParams::default().train_size / 2;
+        self.seen < fitted_at + self.params.warmup
+            && c.secondary[KMEANS] >= t
+            && c.extreme < t
+            && c.level < t
+            && c.secondary[..KMEANS].iter().all(|&s| s < t)
     }
 
     /// Learns `value` into the recent level; returns how far the level (the mean of the last
@@ -566,6 +586,18 @@ impl Detector for Ensemble {
         }
         let seen_low = (low - self.params.min_scale).max(f64::MIN);
         let seen_high = (high + self.params.min_scale).min(f64::MAX);
+        if anomalous && self.young_pattern(&contributions) {
+            // It holds the quiet period as a warm-up alert does, and scores just below the
+            // threshold: the episode is seen, not paged.
+            self.since_alert = 0;
+            let below = score.min(self.params.threshold * (1.0 - 1e-9));
+            return Verdict::Scored(Observation::within(
+                below,
+                seen_low,
+                seen_high,
+                self.params.threshold,
+            ));
+        }
         if !anomalous {
             return Verdict::Scored(Observation::within(
                 score,
@@ -916,6 +948,50 @@ mod tests {
         let later = (1..6).map(window).sum::<usize>() as f64 / 5.0;
         assert!(window(0) as f64 <= later, "{} {later}", window(0));
         assert!(at_hand_over.iter().all(|a| a.1 >= 305), "{at_hand_over:?}");
+    }
+
+    #[test]
+    fn a_young_pattern_model_does_not_alert_after_the_hand_over() {
+        // Quiet series: noise, a daily rhythm, a noisy ratio. The k-means model is fitted on
+        // 256 points during the warm-up; the patterns after it must not read as novel.
+        let mut young = Vec::new();
+        for seed in 0..60u64 {
+            let v: Vec<f64> = match seed % 3 {
+                0 => noise(seed, 500, 10.0, 1.0),
+                1 => daily(seed, 500),
+                _ => noise(seed, 500, 0.3, 0.05)
+                    .into_iter()
+                    .map(|x| x.clamp(0.0, 1.0))
+                    .collect(),
+            };
+            let mut d = det();
+            for (i, &x) in v.iter().enumerate() {
+                if let Verdict::Scored(o) = d.observe(i as i64 * STEP_MS, x) {
+                    let pattern = o
+                        .evidence
+                        .components()
+                        .any(|c| c.finding.kind() == "pattern");
+                    if o.anomalous && pattern && i >= d.params.warmup {
+                        young.push((seed, i));
+                    }
+                }
+            }
+        }
+        assert!(young.is_empty(), "{young:?}");
+        // A shape the model never saw, later, inside the range of the values: it still fires.
+        let mut v = noise(31, 3000, 10.0, 1.0);
+        v[2000..2040]
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, x)| *x = 10.0 + if i % 2 == 0 { 2.8 } else { -2.8 });
+        let found = anomalies(&mut det(), &v);
+        let pattern = found.iter().find(|(i, o)| {
+            (2000..2040).contains(i)
+                && o.evidence
+                    .components()
+                    .any(|c| c.finding.kind() == "pattern")
+        });
+        assert!(pattern.is_some(), "{found:?}");
     }
 
     /// A seeded random series with something to find: a level shift inside the known range,

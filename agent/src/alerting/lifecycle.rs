@@ -17,10 +17,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use seismo_config::AlertingConfig;
+use seismo_detectors::Finding;
 use serde::{Deserialize, Serialize};
 
+use crate::alerting::significance::{move_of, Held, Judgement, Profile, Rules};
 use crate::alerting::summary;
-use crate::event::{AlertEvent, AlertState, Anomaly, Evidence, Normal, Range, Severity};
+use crate::event::{
+    AlertEvent, AlertState, Anomaly, Evidence, Normal, Range, Severity, Significance,
+};
+use crate::unit::Unit;
 
 /// The lifecycle settings, in the units the state machine uses.
 #[derive(Debug, Clone, Copy)]
@@ -34,6 +39,7 @@ struct Policy {
     cooldown_ms: i64,
     flap_window_ms: i64,
     flap_transitions: usize,
+    significance: Rules,
 }
 
 impl Policy {
@@ -55,8 +61,9 @@ struct Firing {
     flapping: bool,
 }
 
-/// What is remembered of one signal. Dropped once nothing in it matters any more. Saved as is
-/// in snapshots (`pipeline/snapshot.rs`), so a firing alert stays firing across a restart.
+/// What is remembered of one signal, while it is reported. Saved as is in snapshots
+/// (`pipeline/snapshot.rs`), so a firing alert stays firing across a restart and the signal's
+/// long-horizon profile is not learned again.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Track {
     /// The last `fire_window` points: timestamp, and the score when the point was anomalous.
@@ -69,6 +76,10 @@ pub(crate) struct Track {
     quiet_until: i64,
     /// When its recent fire and resolve transitions happened, oldest first.
     transitions: VecDeque<i64>,
+    /// Its levels over the long horizon, for the significance rules.
+    profile: Profile,
+    /// A small move held back and watched, with the detector that flagged it.
+    held: Option<Box<(Held, DetectorName)>>,
 }
 
 impl Track {
@@ -85,14 +96,6 @@ impl Track {
             self.transitions.pop_front();
         }
     }
-
-    /// Nothing left that could change a later decision.
-    fn is_idle(&self, now_ms: i64) -> bool {
-        self.firing.is_none()
-            && self.transitions.is_empty()
-            && now_ms >= self.quiet_until
-            && self.recent.iter().all(|(_, s)| s.is_none())
-    }
 }
 
 #[derive(Debug)]
@@ -100,6 +103,8 @@ pub struct Alerting {
     host: Arc<str>,
     policy: Policy,
     signals: HashMap<Arc<str>, Track>,
+    /// Anomalies held back as small moves, and as returns to a usual level.
+    held_back: (u64, u64),
 }
 
 impl Policy {
@@ -113,6 +118,7 @@ impl Policy {
             cooldown_ms: millis(config.cooldown),
             flap_window_ms: millis(config.flap_window),
             flap_transitions: config.flap_transitions.get() as usize,
+            significance: Rules::of(config),
         }
     }
 }
@@ -162,6 +168,7 @@ impl Alerting {
             host,
             policy: Policy::of(config),
             signals: HashMap::new(),
+            held_back: (0, 0),
         }
     }
 
@@ -175,7 +182,7 @@ impl Alerting {
         self.signals.values().filter(|t| t.firing.is_some()).count()
     }
 
-    /// Signals whose state is kept (firing, cooling down, or with recent anomalies).
+    /// Signals whose state is kept (every signal reported since it was last forgotten).
     pub fn tracked(&self) -> usize {
         self.signals.len()
     }
@@ -191,18 +198,47 @@ impl Alerting {
         self.signals.insert(signal, track);
     }
 
+    /// Learns one value of a signal (every point it reports, before it is judged): its
+    /// long-horizon profile.
+    pub fn learn(&mut self, signal: &Arc<str>, value: f64) {
+        match self.signals.get_mut(signal) {
+            Some(t) => {
+                t.profile.learn(value);
+                if t.held.as_mut().is_some_and(|h| !h.0.learn(value)) {
+                    t.held = None;
+                }
+            }
+            None => {
+                let mut t = Track::default();
+                t.profile.learn(value);
+                self.signals.insert(Arc::clone(signal), t);
+            }
+        }
+    }
+
+    /// Anomalies the significance rules held back: (small moves, returns to a usual level).
+    pub fn held_back(&self) -> (u64, u64) {
+        self.held_back
+    }
+
     /// An anomalous point of a signal's series.
     pub fn on_anomaly(&mut self, a: &Anomaly) -> Option<AlertEvent> {
-        self.anomaly(a, false)
+        self.anomaly(a, false, None)
     }
 
     /// A one-off anomaly that is not part of a series (a log template seen for the first
     /// time): it fires at once, whatever `fire_after` and the cool-down say.
     pub fn on_novel(&mut self, a: &Anomaly) -> Option<AlertEvent> {
-        self.anomaly(a, true)
+        self.anomaly(a, true, None)
     }
 
-    fn anomaly(&mut self, a: &Anomaly, at_once: bool) -> Option<AlertEvent> {
+    /// `grown`: the anomaly is a held-back move that grew large enough (see [`Held`]).
+    fn anomaly(
+        &mut self,
+        a: &Anomaly,
+        at_once: bool,
+        grown: Option<Significance>,
+    ) -> Option<AlertEvent> {
         let p = self.policy;
         let expected = Range {
             low: a.expected_low,
@@ -216,6 +252,43 @@ impl Alerting {
                 expected,
             };
             return self.on_normal(&a.signal, &point);
+        }
+        let track = self.signals.entry(Arc::clone(&a.signal)).or_default();
+        // Practical significance decides whether a new alert may fire; a firing one is kept
+        // open (and escalated) by every anomaly of its episode.
+        let mut significance = grown;
+        if p.significance.enabled && !at_once && track.firing.is_none() && !a.evidence.is_empty() {
+            let primary = a.evidence.primary().map(|c| &c.finding);
+            match track
+                .profile
+                .judge(&p.significance, Unit::of(&a.signal), a.observed, primary)
+            {
+                Judgement::Pages(s) => {
+                    significance = Some(s);
+                    track.held = None;
+                }
+                held => {
+                    if held == Judgement::SmallMove {
+                        self.held_back.0 += 1;
+                        // Watched: the episode may grow into a large move.
+                        if track.held.is_none() {
+                            let (now, from) = move_of(a.observed, primary, track.profile.usual());
+                            track.held = from.map(|from| {
+                                Box::new((Held::new(from, now, a.score), DetectorName(a.detector)))
+                            });
+                        }
+                    } else {
+                        self.held_back.1 += 1;
+                    }
+                    let point = Normal {
+                        ts_ms: a.ts_ms,
+                        observed: a.observed,
+                        score: a.score,
+                        expected,
+                    };
+                    return self.on_normal(&a.signal, &point);
+                }
+            }
         }
         let track = self.signals.entry(Arc::clone(&a.signal)).or_default();
         track.push(a.ts_ms, Some(a.score), p.fire_window);
@@ -253,7 +326,8 @@ impl Alerting {
             flapping: false,
         });
         track.transitions.push_back(a.ts_ms);
-        let evidence = Evidence::of(a);
+        let mut evidence = Evidence::of(a);
+        evidence.significance = significance;
         let mut summary = summary::firing(a, &evidence);
         if p.fire_window > 1 && !at_once {
             summary.push_str(&format!(
@@ -272,10 +346,7 @@ impl Alerting {
         track.push(point.ts_ms, None, p.fire_window);
         track.forget_transitions_before(point.ts_ms.saturating_sub(p.flap_window_ms));
         let Some(firing) = &mut track.firing else {
-            if track.is_idle(point.ts_ms) {
-                self.signals.remove(signal);
-            }
-            return None;
+            return self.grown(signal, point);
         };
         track.normal_run += 1;
         if track.normal_run < p.resolve_after {
@@ -310,6 +381,49 @@ impl Alerting {
         track.transitions.push_back(point.ts_ms);
         track.quiet_until = point.ts_ms.saturating_add(p.cooldown_ms);
         Some(self.build(signal, AlertState::Resolved, &firing, point, summary))
+    }
+
+    /// The alert of a held-back move that grew large enough by `point` (see [`Held`]).
+    fn grown(&mut self, signal: &Arc<str>, point: &Normal) -> Option<AlertEvent> {
+        let p = self.policy;
+        let track = self.signals.get_mut(signal)?;
+        let (held, detector) = *track.held.as_deref()?;
+        if !p.significance.enabled || point.ts_ms < track.quiet_until {
+            return None;
+        }
+        let finding = held.finding();
+        let unit = Unit::of(signal);
+        let Judgement::Pages(mut significance) =
+            track
+                .profile
+                .judge(&p.significance, unit, point.observed, Some(&finding))
+        else {
+            return None;
+        };
+        track.held = None;
+        significance.rule = "grew";
+        // The range it expected: the level the move started from, give or take the smallest
+        // move that pages.
+        let Finding::LevelShift { before, .. } = finding else {
+            return None;
+        };
+        let (low, high) = (before - significance.needed, before + significance.needed);
+        let a = Anomaly {
+            signal: Arc::clone(signal),
+            ts_ms: point.ts_ms,
+            score: held.score,
+            observed: point.observed,
+            expected_low: low,
+            expected_high: high,
+            detector: detector.0,
+            evidence: seismo_detectors::Evidence::single(seismo_detectors::Component {
+                finding,
+                score: held.score,
+                expected_low: low,
+                expected_high: high,
+            }),
+        };
+        self.anomaly(&a, true, Some(significance))
     }
 
     /// The signal is no longer reported (device gone, detector evicted): resolve its alert.
@@ -653,14 +767,164 @@ mod tests {
     }
 
     #[test]
-    fn normal_points_without_an_alert_emit_nothing_and_state_is_dropped() {
+    fn normal_points_emit_nothing_and_state_is_kept_until_the_signal_is_forgotten() {
         let mut a = alerting("resolve_after = 1\ncooldown = \"5s\"\nflap_window = \"5s\"\n");
-        assert!(a.on_normal(&"s".into(), &normal(1)).is_none());
-        assert!(a.forget(&"s".into(), 1).is_none());
+        let s: Arc<str> = "s".into();
+        assert!(a.on_normal(&s, &normal(1)).is_none());
+        assert!(a.forget(&s, 1).is_none());
         script(&mut a, 0, &[0.6, 0.0]);
         assert_eq!(a.tracked(), 1, "cooling down");
         script(&mut a, 2_000, &[0.0; 10]);
-        assert_eq!(a.tracked(), 0, "nothing left to remember");
+        // The signal's profile is learned state: kept while the signal is reported.
+        a.learn(&s, 1.0);
+        assert_eq!(a.tracked(), 1);
+        assert!(a.forget(&s, 20_000).is_none(), "nothing was firing");
+        assert_eq!(a.tracked(), 0);
+    }
+
+    /// A seeded pseudo-random value in -1..1 (xorshift), for noise without a dependency.
+    fn jitter(state: &mut u64) -> f64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        (*state >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+    }
+
+    /// `signal`'s series through the default ensemble, one point a second, and through the
+    /// lifecycle under `[alerting]` keys `extra`: the point and evidence of every alert fired.
+    fn fired(signal: &str, extra: &str, series: &[f64]) -> Vec<(usize, Evidence)> {
+        use seismo_detectors::{Detector, Ensemble, EnsembleParams, Verdict};
+        let mut d = Ensemble::new(EnsembleParams::default()).unwrap();
+        let mut a = alerting(extra);
+        let s: Arc<str> = signal.into();
+        let mut out = Vec::new();
+        for (i, &x) in series.iter().enumerate() {
+            let ts = i as i64 * 1000;
+            let v = d.observe(ts, x);
+            a.learn(&s, x);
+            let e = match v {
+                Verdict::Scored(o) if o.anomalous => a.on_anomaly(&Anomaly {
+                    signal: Arc::clone(&s),
+                    ts_ms: ts,
+                    score: o.score,
+                    observed: x,
+                    expected_low: o.expected_low,
+                    expected_high: o.expected_high,
+                    detector: "ensemble",
+                    evidence: o.evidence,
+                }),
+                Verdict::Scored(o) => a.on_normal(
+                    &s,
+                    &Normal {
+                        ts_ms: ts,
+                        observed: x,
+                        score: o.score,
+                        expected: Range {
+                            low: o.expected_low,
+                            high: o.expected_high,
+                        },
+                    },
+                ),
+                _ => None,
+            };
+            if let Some(e) = e.filter(|e| e.state == AlertState::Firing) {
+                out.push((i, e.evidence.as_deref().cloned().unwrap()));
+            }
+        }
+        out
+    }
+
+    /// `n` points of `level(i)` plus noise of half-width `noise`, clamped to `0..=1` when
+    /// `ratio`.
+    fn series(
+        seed: u64,
+        n: usize,
+        noise: f64,
+        ratio: bool,
+        level: impl Fn(usize) -> f64,
+    ) -> Vec<f64> {
+        let mut state = seed.max(1);
+        (0..n)
+            .map(|i| {
+                let v = level(i) + noise * jitter(&mut state);
+                if ratio {
+                    v.clamp(0.0, 1.0)
+                } else {
+                    v
+                }
+            })
+            .collect()
+    }
+
+    const OFF: &str = "significance = false\n";
+
+    #[test]
+    fn small_true_moves_and_returns_to_idle_do_not_page() {
+        // The root filesystem shifts from 82.9% to 83.4%: true, and the detector says so.
+        let fs = series(
+            1,
+            3000,
+            2e-5,
+            true,
+            |i| if i < 2000 { 0.829 } else { 0.834 },
+        );
+        let name = "host.filesystem.root.used_ratio";
+        let off = fired(name, OFF, &fs);
+        assert!(off.iter().any(|(i, _)| *i >= 2000), "{off:?}");
+        let on = fired(name, "", &fs);
+        assert!(on.iter().all(|(i, _)| *i < 2000), "{on:?}");
+        // The CPU idles at 5%, a build holds it at 100% for 5 minutes, then it idles again.
+        let build = |i: usize| {
+            if (1500..1800).contains(&i) {
+                0.99
+            } else {
+                0.05
+            }
+        };
+        let cpu = series(2, 2400, 0.02, true, build);
+        let name = "host.cpu.utilization";
+        let off = fired(name, OFF, &cpu);
+        assert!(off.iter().any(|(i, _)| (1800..1850).contains(i)), "{off:?}");
+        let on = fired(name, "", &cpu);
+        assert!(on.iter().all(|(i, _)| *i < 1800), "{on:?}");
+        // The build's start is a saturation it had not seen: that one pages.
+        let (i, e) = on.first().unwrap_or_else(|| panic!("{on:?}"));
+        assert!((1500..1510).contains(i), "{on:?}");
+        let s = e.significance.unwrap();
+        assert_eq!(s.rule, "large_move");
+        assert!(
+            s.moved > 0.9 && s.needed >= 0.05 && s.usual_share < 0.1,
+            "{s:?}"
+        );
+    }
+
+    #[test]
+    fn saturation_climbs_fast_filling_and_error_bursts_still_page() {
+        let first_after = |name: &str, v: &[f64], at: usize| {
+            let on = fired(name, "", v);
+            let hit = on.iter().find(|(i, _)| *i >= at).cloned();
+            hit.unwrap_or_else(|| panic!("{name}: {on:?}"))
+        };
+        // A CPU that idled for half an hour saturates.
+        let cpu = series(3, 2200, 0.02, true, |i| if i < 2000 { 0.08 } else { 1.0 });
+        let (i, e) = first_after("host.cpu.utilization", &cpu, 2000);
+        assert!(i < 2010, "{i}");
+        assert_eq!(e.significance.map(|s| s.rule), Some("large_move"));
+        // Memory climbs by 0.05 points a second from 40%.
+        let climb = |i: usize| 0.4 + 0.0005 * i.saturating_sub(1500) as f64;
+        let mem = series(4, 2300, 0.002, true, climb);
+        let (i, _) = first_after("host.memory.used_ratio", &mem, 1500);
+        assert!(i < 1800, "{i}");
+        // The filesystem fills by 0.1 points a second from 83%.
+        let fill = |i: usize| 0.83 + 0.001 * i.saturating_sub(1500) as f64;
+        let fs = series(5, 1700, 2e-5, true, fill);
+        let (i, _) = first_after("host.filesystem.root.used_ratio", &fs, 1500);
+        assert!(i < 1600, "{i}");
+        // An error rate of 0 to 2 a second bursts to 40.
+        let burst = |i: usize| if (1500..1530).contains(&i) { 40.0 } else { 1.0 };
+        let errors = series(6, 1600, 1.0, false, burst);
+        let (i, _) = first_after("log.app.errors_per_s", &errors, 1500);
+        assert!(i < 1505, "{i}");
     }
 
     #[test]

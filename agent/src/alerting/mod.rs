@@ -4,5 +4,6 @@
 pub mod hooks;
 pub mod incidents;
 pub mod lifecycle;
+pub mod significance;
 pub mod silences;
 pub mod summary;

@@ -496,6 +496,9 @@ fn alerts(scored: &Scored, config: &AlertingConfig) -> (Vec<usize>, Vec<usize>) 
     let series = &scored.series;
     for (row, verdict) in scored.verdicts.iter().enumerate() {
         let (ts_ms, observed) = (series.ts_ms[row], series.values[row]);
+        if !matches!(verdict, Verdict::Skipped) {
+            alerting.learn(&signal, observed);
+        }
         let event = match verdict {
             Verdict::Scored(o) if o.anomalous => alerting.on_anomaly(&Anomaly {
                 signal: std::sync::Arc::clone(&signal),

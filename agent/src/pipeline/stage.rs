@@ -318,6 +318,7 @@ impl Pipeline {
             for o in &self.observers {
                 o.scored(sample, score, anomalous, stage);
             }
+            self.alerting.learn(&sample.signal, sample.value);
         }
         match verdict {
             Verdict::WarmingUp => None,

@@ -4,7 +4,8 @@
 //! cycle: idle, a compile-like CPU burst (every core busy), idle, a file copy, idle, a burst of
 //! processes. It prints the alerts per hour per signal class for each interval and every alert
 //! with its evidence, and checks each sentence: an "above"/"below" claim must be true of the
-//! alert's own numbers (it exits 1 if one is not).
+//! alert's own numbers (it exits 1 if one is not). Each alert is printed with the kinds of its
+//! components and the significance rule that let it through.
 //!
 //! ```text
 //! cargo build --release -p seismo
@@ -157,6 +158,8 @@ struct Alert {
     signal: String,
     summary: String,
     kinds: Vec<String>,
+    /// The significance rule that let it through (`large_move`, `grew`, `young`).
+    rule: Option<String>,
     /// Whether its above/below claim holds of its numbers.
     true_claim: bool,
 }
@@ -195,12 +198,17 @@ fn parse(line: &str, start_ms: i64) -> Option<Alert> {
                 .collect()
         })
         .unwrap_or_default();
+    // Which significance rule let it through (docs/alerts.md), when the rule judged it.
+    let rule = v["evidence"]["significance"]["rule"]
+        .as_str()
+        .map(str::to_owned);
     Some(Alert {
         at,
         phase: Phase::at(Duration::from_secs_f64(at.max(0.0))),
         signal: v["signal"].as_str()?.to_owned(),
         summary,
         kinds,
+        rule,
         true_claim: claim_ok,
     })
 }
@@ -332,10 +340,13 @@ fn main() {
         }
         for a in &alerts {
             println!(
-                "  {:>6.0}s {:<9} [{}] {}{}",
+                "  {:>6.0}s {:<9} [{}{}] {}{}",
                 a.at,
                 a.phase.name(),
                 a.kinds.join(","),
+                a.rule
+                    .as_deref()
+                    .map_or(String::new(), |r| format!("; {r}")),
                 a.summary,
                 if a.true_claim { "" } else { "   <-- UNTRUE" }
             );

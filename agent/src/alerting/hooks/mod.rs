@@ -60,11 +60,9 @@ const PASSED_ENV: [&str; 6] = ["HOME", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME"
 /// The hooks of one agent.
 pub struct Hooks {
     hooks: Vec<Hook>,
-    base_env: Arc<Vec<(String, String)>>,
+    /// What every run starts with.
+    run: RunContext,
     stats: Arc<Stats>,
-    grace: Duration,
-    stop: CancellationToken,
-    tx: Option<mpsc::Sender<HookOutcome>>,
     rx: mpsc::Receiver<HookOutcome>,
     /// Steps made here (proposed, approved...) waiting for `next_outcome`.
     pending: VecDeque<HookOutcome>,
@@ -157,11 +155,14 @@ impl Hooks {
                     concurrency_log: LogLimiter::new(Duration::from_secs(60)),
                 })
                 .collect(),
-            base_env: Arc::new(base_env),
+            run: RunContext {
+                base_env: Arc::new(base_env),
+                stats: Arc::clone(&stats),
+                grace: KILL_GRACE,
+                stop: CancellationToken::new(),
+                tx: Some(tx),
+            },
             stats,
-            grace: KILL_GRACE,
-            stop: CancellationToken::new(),
-            tx: Some(tx),
             rx,
             pending: VecDeque::new(),
             decisions: None,
@@ -207,7 +208,9 @@ impl Hooks {
     /// Starts the runs `input` asks for (each on its own task), or proposes them, and returns
     /// at once.
     pub fn dispatch(&mut self, input: &dyn HookInput) {
-        let Some(tx) = &self.tx else { return };
+        if self.run.tx.is_none() {
+            return;
+        }
         let now = Instant::now();
         let firing = input.state() == AlertState::Firing;
         let mut payload: Option<Arc<Payload>> = None;
@@ -217,13 +220,6 @@ impl Hooks {
             };
             remember_known(&mut self.known, &mut self.known_added, p);
         }
-        let spawner = Spawner {
-            base_env: &self.base_env,
-            stats: &self.stats,
-            grace: self.grace,
-            stop: &self.stop,
-            tx,
-        };
         let mut proposals = Vec::new();
         for hook in &mut self.hooks {
             let name = hook.config.name.as_str();
@@ -260,7 +256,7 @@ impl Hooks {
             if firing {
                 hook.remember(input.id());
             }
-            spawner.start(hook, p, None, now);
+            self.run.start(hook, p, None, now);
         }
         for (config, p) in proposals {
             self.propose(&config, &p);
@@ -348,11 +344,11 @@ impl Hooks {
     /// Starts no more runs and takes no more decisions; stops the running ones (SIGTERM, then
     /// SIGKILL after the grace period); their outcomes still come out of `next_outcome`.
     pub fn stop(&mut self) {
-        self.tx = None;
+        self.run.tx = None;
         if let Some(d) = &mut self.decisions {
             d.rx = None;
         }
-        self.stop.cancel();
+        self.run.stop.cancel();
     }
 
     /// Open proposals past their time: recorded and reported as expired; nothing runs.
@@ -497,24 +493,8 @@ impl Hooks {
         dec.ledger
             .decide(&id, Status::Approved, tag.by.clone(), now)
             .map_err(|e| Refusal::NotRecorded(e.to_string()))?;
-        self.pending.push_back(step(
-            HookPhase::Approved,
-            &p.hook,
-            &p.command,
-            &payload,
-            Some(&tag),
-        ));
-        let Some(tx) = &self.tx else {
-            return Err(Refusal::Busy("the agent is stopping".into()));
-        };
-        let spawner = Spawner {
-            base_env: &self.base_env,
-            stats: &self.stats,
-            grace: self.grace,
-            stop: &self.stop,
-            tx,
-        };
-        spawner.start(hook, payload, Some(tag), started);
+        self.run
+            .approved(&mut self.pending, hook, payload, tag, started)?;
         Ok(Applied {
             result: "approved",
             id,
@@ -579,24 +559,8 @@ impl Hooks {
             by: Some(by),
             expires_ms: None,
         };
-        self.pending.push_back(step(
-            HookPhase::Approved,
-            &name,
-            &hook.config.command.argv,
-            &payload,
-            Some(&tag),
-        ));
-        let Some(tx) = &self.tx else {
-            return Err(Refusal::Busy("the agent is stopping".into()));
-        };
-        let spawner = Spawner {
-            base_env: &self.base_env,
-            stats: &self.stats,
-            grace: self.grace,
-            stop: &self.stop,
-            tx,
-        };
-        spawner.start(hook, payload, Some(tag), started);
+        self.run
+            .approved(&mut self.pending, hook, payload, tag, started)?;
         Ok(Applied {
             result: "run",
             id: request_id,
@@ -685,28 +649,31 @@ fn limits(hook: &mut Hook, stats: &Stats, now: Instant, event_id: &str) -> Resul
     Ok(())
 }
 
-/// What starting a run needs besides the hook.
-struct Spawner<'a> {
-    base_env: &'a Arc<Vec<(String, String)>>,
-    stats: &'a Arc<Stats>,
+/// What every run starts with besides its hook: owned by [`Hooks`], one method starts a run.
+struct RunContext {
+    base_env: Arc<Vec<(String, String)>>,
+    stats: Arc<Stats>,
     grace: Duration,
-    stop: &'a CancellationToken,
-    tx: &'a mpsc::Sender<HookOutcome>,
+    stop: CancellationToken,
+    /// `None` once stopped: no more runs start.
+    tx: Option<mpsc::Sender<HookOutcome>>,
 }
 
-impl Spawner<'_> {
-    /// Starts a run of `hook` for `payload` on its own task (or its dry run).
+impl RunContext {
+    /// Starts a run of `hook` for `payload` on its own task (or its dry run); nothing once
+    /// stopped.
     fn start(&self, hook: &mut Hook, payload: Arc<Payload>, tag: Option<Tag>, now: Instant) {
+        let Some(tx) = &self.tx else { return };
         hook.last_start = Some(now);
         let task = Task {
             config: Arc::clone(&hook.config),
             payload,
             tag,
-            base_env: Arc::clone(self.base_env),
-            stats: Arc::clone(self.stats),
+            base_env: Arc::clone(&self.base_env),
+            stats: Arc::clone(&self.stats),
             grace: self.grace,
             stop: self.stop.clone(),
-            tx: self.tx.clone(),
+            tx: tx.clone(),
         };
         if hook.config.dry_run {
             tokio::spawn(task.dry_run());
@@ -714,6 +681,32 @@ impl Spawner<'_> {
             hook.running.fetch_add(1, Ordering::Relaxed);
             tokio::spawn(task.run(Arc::clone(&hook.running)));
         }
+    }
+}
+
+impl RunContext {
+    /// A decided run (an approved proposal, a request): announces its `Approved` step in
+    /// `pending`, then starts it; refused once the agent is stopping.
+    fn approved(
+        &self,
+        pending: &mut VecDeque<HookOutcome>,
+        hook: &mut Hook,
+        payload: Arc<Payload>,
+        tag: Tag,
+        started: Instant,
+    ) -> Result<(), Refusal> {
+        pending.push_back(step(
+            HookPhase::Approved,
+            &hook.config.name,
+            &hook.config.command.argv,
+            &payload,
+            Some(&tag),
+        ));
+        if self.tx.is_none() {
+            return Err(Refusal::Busy("the agent is stopping".into()));
+        }
+        self.start(hook, payload, Some(tag), started);
+        Ok(())
     }
 }
 

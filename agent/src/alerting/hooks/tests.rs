@@ -26,7 +26,7 @@ fn hooks(dir: &Path, body: &str, extra: &str) -> (Hooks, Arc<Stats>) {
     let config = seismo_config::parse(&text, "t").unwrap();
     let stats = Arc::new(Stats::default());
     let mut h = Hooks::new(&config.hooks, Arc::clone(&stats));
-    h.grace = Duration::from_millis(200);
+    h.run.grace = Duration::from_millis(200);
     (h, stats)
 }
 

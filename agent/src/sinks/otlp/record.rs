@@ -472,6 +472,7 @@ mod tests {
                     high: 0.71,
                 },
             }],
+            significance: None,
         };
         let json = serde_json::to_value(&evidence).unwrap();
         w.evidence = Some(serde_json::from_value(json).unwrap());
