@@ -49,6 +49,8 @@ pub struct JournalSourceConfig {
     /// `_overflow` (and counted).
     #[serde(deserialize_with = "max_units")]
     pub max_units: usize,
+    /// As for file sources: the whole token or only its varying parts.
+    pub template_variables: files::TemplateVariables,
 }
 
 impl Default for JournalSourceConfig {
@@ -65,6 +67,7 @@ impl Default for JournalSourceConfig {
             new_template_warmup: 12,
             error_pattern: files::default_error_pattern(),
             max_units: 200,
+            template_variables: files::TemplateVariables::Token,
         }
     }
 }
@@ -128,6 +131,7 @@ impl JournalSourceConfig {
             interval: self.interval,
             top_templates: self.top_templates,
             new_template_warmup: self.new_template_warmup,
+            template_variables: self.template_variables,
             max_open_files: 256,
         })
     }

@@ -11,7 +11,8 @@
 //! let b = miner.add("Receiving block blk_2 src: /10.0.0.7:50010 size 2048");
 //! assert_eq!(a.template_id, b.template_id); // one template, id stable for its lifetime
 //! assert!(a.is_new && !b.is_new);
-//! assert_eq!(miner.template(a.template_id), Some("Receiving block blk_<*> src: <*> size <*>"));
+//! // A variable is the whole token (`blk_1` → `<*>`); see [`VariableForm`](crate::VariableForm).
+//! assert_eq!(miner.template(a.template_id), Some("Receiving block <*> src: <*> size <*>"));
 //!
 //! // Persist in the state directory and restore after a restart: same ids, same templates.
 //! let bytes = miner.to_bytes();
@@ -57,6 +58,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::masking::{for_each_token, mask_line, mask_shaped, Sink, PARAM};
+use crate::variable_form::{collapse, VariableForm};
 
 /// Configuration of a [`TemplateMiner`]. The default is the one global configuration used for
 /// every log kind (and measured on Loghub, see the README).
@@ -73,6 +75,9 @@ pub struct MinerConfig {
     pub max_clusters: usize,
     /// Tokens per line considered; the rest of a longer line becomes one `<*>` token. At least 1.
     pub max_tokens: usize,
+    /// Whether a variable is the whole token (`blk_<*>` → `<*>`, the default) or only its
+    /// varying parts.
+    pub variables: VariableForm,
 }
 
 impl Default for MinerConfig {
@@ -83,6 +88,7 @@ impl Default for MinerConfig {
             max_children: 100,
             max_clusters: 20_000,
             max_tokens: 256,
+            variables: VariableForm::Token,
         }
     }
 }
@@ -372,6 +378,7 @@ impl TemplateMiner {
         hashes.clear();
         let mut hasher = TokenHasher::default();
         let max_tokens = self.config.max_tokens;
+        let form = self.config.variables;
         let cache = &mut self.mask_cache;
         let bytes = content.as_bytes();
         for_each_token(content, |s, e, shape| {
@@ -396,7 +403,7 @@ impl TemplateMiner {
             } else {
                 None
             };
-            let h = if mask_shaped(token, shape, &mut hasher) {
+            let h = if mask_shaped(token, shape, form, &mut hasher) {
                 hasher.finish()
             } else {
                 match memo {
@@ -426,7 +433,13 @@ impl TemplateMiner {
             None => {
                 let mut spans = std::mem::take(&mut self.spans);
                 let mut masked = std::mem::take(&mut self.masked);
-                mask_line(content, self.config.max_tokens, &mut masked, &mut spans);
+                mask_line(
+                    content,
+                    self.config.max_tokens,
+                    self.config.variables,
+                    &mut masked,
+                    &mut spans,
+                );
                 let tokens = Tokens {
                     text: &masked,
                     spans: &spans,
@@ -459,6 +472,16 @@ impl TemplateMiner {
         };
         self.line_hashes = hashes;
         result
+    }
+
+    /// A saved template token in this miner's [`VariableForm`], appended to `out`: the finer
+    /// form's `blk_<*>` is `<*>` in the whole-token form (and stays in the finer one).
+    fn token_form(&self, token: &str, out: &mut String) {
+        if self.config.variables == VariableForm::Token && token.contains(PARAM) {
+            collapse(token, out);
+        } else {
+            out.push_str(token);
+        }
     }
 
     fn cluster(&self, slot: u32) -> Option<&Cluster> {
@@ -778,7 +801,22 @@ impl TemplateMiner {
         }
         let mut miner = Self::with_valid_config(config);
         miner.next_id = next_id;
+        let mut normal = String::new();
         for (id, count, text) in templates {
+            // A template saved in the finer form (an earlier version, or the other setting)
+            // takes this miner's form, so that its lines keep finding it under its id.
+            let text = if text.contains(PARAM) {
+                normal.clear();
+                for (i, t) in text.split(' ').enumerate() {
+                    if i > 0 {
+                        normal.push(' ');
+                    }
+                    miner.token_form(t, &mut normal);
+                }
+                normal.as_str()
+            } else {
+                text
+            };
             if id == 0 || id >= next_id || miner.by_id.contains_key(&id) {
                 return Err(StateError::Malformed(
                     "template id out of range or repeated",
@@ -892,9 +930,11 @@ impl TemplateMiner {
                 return Err(StateError::Malformed("tree path of the wrong depth"));
             }
             let mut node = miner.len_node(len);
+            let mut key_form = String::new();
             for _ in 0..nkeys {
-                let key = r.str()?;
-                node = miner.child(node, key, token_hash(key));
+                key_form.clear();
+                miner.token_form(r.str()?, &mut key_form);
+                node = miner.child(node, &key_form, token_hash(&key_form));
             }
             let ntok = r.u32()?;
             if ntok != len {
@@ -904,7 +944,9 @@ impl TemplateMiner {
             }
             let mut tokens = Vec::with_capacity(ntok.min(4096) as usize);
             for _ in 0..ntok {
-                tokens.push(Box::from(r.str()?));
+                let mut t = String::new();
+                miner.token_form(r.str()?, &mut t);
+                tokens.push(t.into_boxed_str());
             }
             if id == 0 || id >= miner.next_id || miner.by_id.contains_key(&id) {
                 return Err(StateError::Malformed(

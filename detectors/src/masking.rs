@@ -16,6 +16,8 @@
 //! The classifiers are hand-written byte scanners (no regular expression per token): one pass
 //! over the token, no allocation; the result is appended to a caller-owned buffer.
 
+use crate::variable_form::{collapse, TokenBuf, VariableForm};
+
 /// Parameter marker, as in Drain and Loghub templates.
 pub const PARAM: &str = "<*>";
 
@@ -81,15 +83,38 @@ pub fn mask_token(token: &str, out: &mut String) {
     let shape = token
         .bytes()
         .fold(0u8, |acc, c| acc | CLASS[usize::from(c)]);
-    if !mask_shaped(token, Shape(shape), out) {
+    if !mask_parts(token, Shape(shape), out) {
         out.push_str(token);
     }
 }
 
-/// Masks a token whose shape (the union of its bytes' [`CLASS`]es) is known. When masking
-/// changes the token, appends the masked token to `out` and returns true; otherwise leaves `out`
-/// as it is and returns false, so that unchanged tokens (most of them) are never copied.
-pub(crate) fn mask_shaped<S: Sink>(token: &str, Shape(shape): Shape, out: &mut S) -> bool {
+/// Masks a token whose shape (the union of its bytes' [`CLASS`]es) is known, in the given
+/// [`VariableForm`]. When masking changes the token, appends the masked token to `out` and
+/// returns true; otherwise leaves `out` as it is and returns false, so that unchanged tokens
+/// (most of them) are never copied.
+pub(crate) fn mask_shaped<S: Sink>(
+    token: &str,
+    shape: Shape,
+    form: VariableForm,
+    out: &mut S,
+) -> bool {
+    if form == VariableForm::Parts {
+        return mask_parts(token, shape, out);
+    }
+    let mut buf = TokenBuf::new();
+    if !mask_parts(token, shape, &mut buf) {
+        return false;
+    }
+    match buf.as_str() {
+        // The commonest result (numbers, ids, addresses) is whole already.
+        PARAM => out.push_param(),
+        masked => collapse(masked, out),
+    }
+    true
+}
+
+/// [`mask_shaped`] in the finer form ([`VariableForm::Parts`]).
+fn mask_parts<S: Sink>(token: &str, Shape(shape): Shape, out: &mut S) -> bool {
     let b = token.as_bytes();
     if b.len() > MAX_TOKEN_BYTES {
         out.push_param();
@@ -163,7 +188,13 @@ static CLASS: [u8; 256] = {
 /// Splits `content` on ASCII white space and masks each token into `out` (cleared first),
 /// recording each token's byte range in `out` in `spans` (cleared first). At most `max_tokens`
 /// tokens are kept; when there are more, the rest is replaced by one final `<*>` token.
-pub fn mask_line(content: &str, max_tokens: usize, out: &mut String, spans: &mut Vec<(u32, u32)>) {
+pub fn mask_line(
+    content: &str,
+    max_tokens: usize,
+    form: VariableForm,
+    out: &mut String,
+    spans: &mut Vec<(u32, u32)>,
+) {
     out.clear();
     spans.clear();
     for_each_token(content, |s, e, shape| {
@@ -174,7 +205,7 @@ pub fn mask_line(content: &str, max_tokens: usize, out: &mut String, spans: &mut
             return false;
         }
         let token = &content[s..e];
-        if !mask_shaped(token, shape, out) {
+        if !mask_shaped(token, shape, form, out) {
             out.push_str(token);
         }
         spans.push((start as u32, out.len() as u32));
@@ -972,7 +1003,7 @@ mod tests {
         let line = " a\tb\x0bc\x0cd\re\nf  ü\u{a0}g ";
         let mut out = String::new();
         let mut spans = Vec::new();
-        mask_line(line, 100, &mut out, &mut spans);
+        mask_line(line, 100, VariableForm::Parts, &mut out, &mut spans);
         let mut expected = String::new();
         let mut expected_spans = Vec::new();
         for token in line.split_ascii_whitespace() {
@@ -987,19 +1018,25 @@ mod tests {
     fn lines_split_on_white_space_with_a_token_bound() {
         let mut out = String::new();
         let mut spans = Vec::new();
-        mask_line("  a 1\tb  c=2 \r", 10, &mut out, &mut spans);
+        mask_line(
+            "  a 1\tb  c=2 \r",
+            10,
+            VariableForm::Parts,
+            &mut out,
+            &mut spans,
+        );
         let toks: Vec<&str> = spans
             .iter()
             .map(|&(s, e)| &out[s as usize..e as usize])
             .collect();
         assert_eq!(toks, ["a", "<*>", "b", "c=<*>"]);
-        mask_line("a b c d e", 3, &mut out, &mut spans);
+        mask_line("a b c d e", 3, VariableForm::Parts, &mut out, &mut spans);
         let toks: Vec<&str> = spans
             .iter()
             .map(|&(s, e)| &out[s as usize..e as usize])
             .collect();
         assert_eq!(toks, ["a", "b", "c", "<*>"]);
-        mask_line("", 3, &mut out, &mut spans);
+        mask_line("", 3, VariableForm::Parts, &mut out, &mut spans);
         assert!(spans.is_empty());
     }
 }
