@@ -239,6 +239,9 @@ struct Cluster {
     tokens: Vec<Box<str>>,
     /// `token_hash` of each token: unequal tokens are told apart without a string compare.
     hashes: Vec<u64>,
+    /// Positions that hold a variable (a `<*>` in the token): a line that differs there
+    /// changes nothing.
+    vars: Vec<bool>,
     template: String,
     count: u64,
     leaf: u32,
@@ -419,7 +422,28 @@ impl TemplateMiner {
         });
         let result = match self.search(&hashes) {
             Some((slot, merge)) => {
-                let changed = merge && self.merge(slot, &hashes);
+                let changed = merge && {
+                    // The line's masked text: a variable keeps the punctuation that the line
+                    // and the template share around it (see `merge_token`).
+                    let mut spans = std::mem::take(&mut self.spans);
+                    let mut masked = std::mem::take(&mut self.masked);
+                    mask_line(
+                        content,
+                        self.config.max_tokens,
+                        self.config.variables,
+                        &mut masked,
+                        &mut spans,
+                    );
+                    let line = Tokens {
+                        text: &masked,
+                        spans: &spans,
+                        hashes: &hashes,
+                    };
+                    let changed = self.merge(slot, &line);
+                    self.spans = spans;
+                    self.masked = masked;
+                    changed
+                };
                 self.touch(slot);
                 let c = self.cluster_mut(slot);
                 c.count = c.count.saturating_add(1);
@@ -529,8 +553,7 @@ impl TemplateMiner {
             node = *children.get(hash).or_else(|| children.get(&param_hash()))?;
         }
         let mut best: Option<(u32, usize, usize, u64)> = None; // slot, equal, params, id
-        let param = param_hash();
-        // Fewest equal tokens that reach the threshold (`sim >= similarity`).
+                                                               // Fewest equal tokens that reach the threshold (`sim >= similarity`).
         let needed = (self.config.similarity * len as f64 - 1e-9).ceil().max(0.0) as usize;
         'candidates: for &slot in &self.node(node).clusters {
             let Some(c) = self.cluster(slot) else {
@@ -547,7 +570,7 @@ impl TemplateMiner {
                     // Two different capitalised words: another message (see `is_word`).
                     continue 'candidates;
                 } else {
-                    params += usize::from(h == param);
+                    params += usize::from(c.vars[i]);
                     // Stop when even all the remaining tokens could not reach the best so far.
                     if equal + (len - i - 1) < floor {
                         continue 'candidates;
@@ -575,18 +598,26 @@ impl TemplateMiner {
         (sim >= self.config.similarity).then_some((slot, merge))
     }
 
-    /// Turns the template's positions that differ from the line into `<*>`.
-    fn merge(&mut self, slot: u32, hashes: &[u64]) -> bool {
+    /// Turns the template's positions that differ from the line into variables.
+    fn merge(&mut self, slot: u32, line: &Tokens<'_>) -> bool {
+        let whole = self.config.variables == VariableForm::Token;
         let c = self.cluster_mut(slot);
         let mut changed = false;
-        let param = param_hash();
-        for (i, (t, h)) in c.tokens.iter_mut().zip(c.hashes.iter_mut()).enumerate() {
-            if *h == hashes[i] {
+        for i in 0..c.tokens.len() {
+            if c.hashes[i] == line.hashes[i] || c.vars[i] {
                 continue;
             }
-            if *h != param {
-                *t = Box::from(PARAM);
-                *h = param;
+            let mut t = merge_token(&c.tokens[i], line.get(i));
+            if whole {
+                // `'<*>'` → `<*>`, as masking gives a whole token (see `collapse`).
+                let mut w = String::new();
+                collapse(&t, &mut w);
+                t = w.into_boxed_str();
+            }
+            c.vars[i] = true;
+            if *t != *c.tokens[i] {
+                c.hashes[i] = token_hash(&t);
+                c.tokens[i] = t;
                 changed = true;
             }
         }
@@ -666,6 +697,7 @@ impl TemplateMiner {
             id,
             template: tokens.join(" "),
             hashes: tokens.iter().map(|t| token_hash(t)).collect(),
+            vars: tokens.iter().map(|t| t.contains(PARAM)).collect(),
             tokens,
             count,
             leaf,
@@ -1139,6 +1171,41 @@ fn token_hash_in(buf: &[u8], s: usize, e: usize) -> u64 {
         return token_hash_bytes(&buf[s..e]);
     };
     word_tag(mix(packed | ((len as u64) << 56)), &buf[s..e])
+}
+
+/// The variable that two different tokens at one position become: `<*>` with the punctuation
+/// both share around it, cut at a delimiter, so that `rhost=<*>` (an authentication log's
+/// key=value), `<*>,` (a time server in a clock log, before a comma) and `(<*>)` (an address in
+/// parentheses in a mail log) keep their constant parts, while `alpha12` and `beta7` are `<*>`.
+fn merge_token(a: &str, b: &str) -> Box<str> {
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    let delim =
+        |c: u8| !(c.is_ascii_alphanumeric() || c >= 0x80 || matches!(c, b'<' | b'*' | b'>'));
+    // The shared prefix, up to and including its last delimiter.
+    let common = x.iter().zip(y).take_while(|(p, q)| p == q).count();
+    let pre = x[..common]
+        .iter()
+        .rposition(|&c| delim(c))
+        .map_or(0, |k| k + 1);
+    // The shared suffix, from its first delimiter, not overlapping the prefix.
+    let room = x.len().min(y.len()) - pre;
+    let common = x
+        .iter()
+        .rev()
+        .zip(y.iter().rev())
+        .take(room)
+        .take_while(|(p, q)| p == q)
+        .count();
+    let tail = &x[x.len() - common..];
+    let suf = tail
+        .iter()
+        .position(|&c| delim(c))
+        .map_or(0, |k| common - k);
+    let mut t = String::with_capacity(pre + 3 + suf);
+    t.push_str(&a[..pre]);
+    t.push_str(PARAM);
+    t.push_str(&a[a.len() - suf..]);
+    t.into_boxed_str()
 }
 
 fn param_hash() -> u64 {

@@ -564,3 +564,34 @@ fn finer_templates_restore_into_the_whole_token_form_under_their_ids() {
         assert_eq!(a, b);
     }
 }
+
+#[test]
+fn a_merged_variable_keeps_the_punctuation_both_tokens_share() {
+    assert_eq!(
+        &*merge_token("rhost=10.0.0.1", "rhost=host.example"),
+        "rhost=<*>"
+    );
+    assert_eq!(&*merge_token("<*>,", "ntp.example.org,"), "<*>,");
+    assert_eq!(&*merge_token("(<*>)", "(mail.example)"), "(<*>)");
+    assert_eq!(&*merge_token("alpha", "beta"), "<*>");
+    assert_eq!(&*merge_token("x,", ","), "<*>,");
+    assert_eq!(&*merge_token("a:b", "a:"), "a:<*>");
+    // Through the miner: a clock log's time servers and an authentication log's remote hosts.
+    let mut m = miner();
+    let a = m.add("synchronized to 10.100.4.251, stratum 3");
+    m.add("synchronized to ntp.example.org, stratum 2");
+    assert_eq!(
+        m.template(a.template_id),
+        Some("synchronized to <*>, stratum <*>")
+    );
+    let b = m.add(
+        "authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=10.1.2.3 user=root",
+    );
+    m.add(
+        "authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=10.1.2.9 user=guest",
+    );
+    assert_eq!(
+        m.template(b.template_id),
+        Some("authentication failure; logname= uid=<*> euid=<*> tty=ssh ruser= rhost=<*> user=<*>")
+    );
+}
