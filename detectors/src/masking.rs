@@ -57,6 +57,10 @@ pub enum MaskClass {
     Numeric,
     /// Absolute or relative file path, or URL.
     Path,
+    /// A host name: an FQDN (`api.example.com`, `node7.cluster.local`), with an optional port,
+    /// or a single name with a digit or hyphen before a port or an address (`db-1:5432`,
+    /// `msra-sa-41/10.190.173.170:8030`).
+    Host,
     /// Longer than [`MAX_TOKEN_BYTES`].
     Blob,
 }
@@ -131,8 +135,9 @@ fn mask_parts<S: Sink>(token: &str, Shape(shape): Shape, out: &mut S) -> bool {
     let (s, e) = core_bounds(b);
     let whole = s < e
         && if shape & DIGIT == 0 {
-            // No digit: only a path or URL is variable as a whole.
-            may_be_path_core(&b[s..e], shape) && is_path(&b[s..e])
+            // No digit: only a path, URL or host name is variable as a whole.
+            (may_be_path_core(&b[s..e], shape) && is_path(&b[s..e]))
+                || (shape & OTHER != 0 && shape & HIGH == 0 && is_host(&b[s..e]))
         } else if shape & (ALPHA | HIGH) == 0 {
             // Digits without letters: a Number, Ip or Numeric (or a Path).
             true
@@ -384,7 +389,7 @@ fn whole_variable(c: &[u8]) -> bool {
     if c[0].is_ascii_alphabetic()
         && c.len() != 36
         && !(c.len() >= 8 && only(m, C_HEXDIGIT))
-        && !has(m, C_COLON)
+        && !has(m, C_COLON | C_DOT | C_SLASH)
     {
         return false;
     }
@@ -405,6 +410,9 @@ fn classify_core(c: &[u8]) -> Option<MaskClass> {
 fn classify_scanned(c: &[u8], m: u16) -> Option<MaskClass> {
     if may_be_path(c, m) && is_path(c) {
         return Some(MaskClass::Path);
+    }
+    if has(m, C_DOT | C_COLON | C_SLASH) && !has(m, C_HIGH) && is_host(c) {
+        return Some(MaskClass::Host);
     }
     if !has(m, C_DIGIT) {
         return None;
@@ -433,6 +441,86 @@ fn classify_scanned(c: &[u8], m: u16) -> Option<MaskClass> {
         return Some(MaskClass::Numeric);
     }
     None
+}
+
+/// Top-level and private-network domains that end a host name. A list, so that dotted names
+/// of code (`org.apache.hadoop.Foo`, `nova.compute.manager`, `com.tencent.mobileqq`) stay text.
+fn is_tld(l: &[u8]) -> bool {
+    const TLDS: [&[u8]; 30] = [
+        b"com",
+        b"net",
+        b"org",
+        b"edu",
+        b"gov",
+        b"mil",
+        b"int",
+        b"io",
+        b"co",
+        b"info",
+        b"biz",
+        b"dev",
+        b"app",
+        b"cloud",
+        b"local",
+        b"localdomain",
+        b"internal",
+        b"lan",
+        b"intranet",
+        b"home",
+        b"arpa",
+        b"uk",
+        b"de",
+        b"fr",
+        b"jp",
+        b"cn",
+        b"ru",
+        b"us",
+        b"eu",
+        b"nl",
+    ];
+    l.len() <= 11 && TLDS.iter().any(|t| l.eq_ignore_ascii_case(t))
+}
+
+/// A host name, as in any log that names peers (a web server's upstreams, a cluster's nodes,
+/// a database client's server): an FQDN ending in a known domain (`api.example.com`,
+/// `MSRA-SA-41.fareast.corp.microsoft.com`) with an optional `:port`, or one name with a digit
+/// or hyphen followed by a port or by `/address` (`db-1:5432`, Java's `msra-sa-41/10.1.2.3:8030`).
+/// `size:12` and `line:42` (no digit or hyphen in the name) stay key:value text.
+fn is_host(c: &[u8]) -> bool {
+    let (name, port) = match c.iter().rposition(|&b| b == b':') {
+        Some(p) => (&c[..p], Some(&c[p + 1..])),
+        None => (c, None),
+    };
+    if let Some(p) = port {
+        if p.is_empty() || p.len() > 5 || !p.iter().all(u8::is_ascii_digit) {
+            return false;
+        }
+    }
+    let (name, address) = match name.iter().position(|&b| b == b'/') {
+        Some(s) if is_ipv4(&name[s + 1..]) => (&name[..s], true),
+        Some(_) => return false,
+        None => (name, false),
+    };
+    if name.is_empty() || name.len() > 253 {
+        return false;
+    }
+    let label = |l: &[u8]| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l[0] != b'-'
+            && l.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+    };
+    if !name.split(|&b| b == b'.').all(label) {
+        return false;
+    }
+    match name.iter().rposition(|&b| b == b'.') {
+        Some(d) => is_tld(&name[d + 1..]),
+        None => {
+            (port.is_some() || address)
+                && name[0].is_ascii_alphabetic()
+                && name.iter().any(|b| b.is_ascii_digit() || *b == b'-')
+        }
+    }
 }
 
 fn is_path(c: &[u8]) -> bool {
@@ -807,6 +895,9 @@ mod tests {
         if (matches!(c[0], b'/' | b'.' | b'~') || colon) && is_path_reference(c) {
             return Some(MaskClass::Path);
         }
+        if !c.iter().any(|&b| b >= 0x80) && is_host(c) {
+            return Some(MaskClass::Host);
+        }
         if !digit {
             return None;
         }
@@ -938,6 +1029,37 @@ mod tests {
                 "{c}"
             );
         }
+    }
+
+    #[test]
+    fn host_names_and_host_port_pairs_are_variables() {
+        // A connection log's peers and a cluster's node addresses.
+        for host in [
+            "api.example.com",
+            "api.example.com:443",
+            "MSRA-SA-41.fareast.corp.microsoft.com",
+            "node7.cluster.local",
+            "db-1:5432",
+            "msra-sa-41:8030",
+            "msra-sa-41/10.190.173.170:8030",
+        ] {
+            assert_eq!(classify(host), Some(MaskClass::Host), "{host}");
+            assert_eq!(m(&format!("({host}),")), "(<*>),", "{host}");
+        }
+        // Code names, key:value pairs and words stay text.
+        for text in [
+            "org.apache.hadoop.Foo",
+            "nova.compute.manager",
+            "com.tencent.mobileqq",
+            "size:12",
+            "line:42",
+            "a..com",
+            "-x.com",
+            "db-1:123456",
+        ] {
+            assert_ne!(classify(text), Some(MaskClass::Host), "{text}");
+        }
+        assert_eq!(m("example.com."), "<*>.");
     }
 
     #[test]

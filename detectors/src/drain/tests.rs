@@ -587,11 +587,27 @@ fn a_merged_variable_keeps_the_punctuation_both_tokens_share() {
     let b = m.add(
         "authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=10.1.2.3 user=root",
     );
-    m.add(
-        "authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=10.1.2.9 user=guest",
-    );
+    m.add("authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=10.1.2.9 user=guest");
     assert_eq!(
         m.template(b.template_id),
         Some("authentication failure; logname= uid=<*> euid=<*> tty=ssh ruser= rhost=<*> user=<*>")
+    );
+}
+
+#[test]
+fn host_names_are_variables_even_as_the_first_token() {
+    let mut m = miner();
+    let a = m.add("api.example.com:443 closed after 3 s, 512 bytes sent");
+    let b = m.add("db7.internal.example.org:5432 closed after 12 s, 9 bytes sent");
+    let c = m.add("cache-2:6379 closed after 1 s, 64 bytes sent");
+    assert_eq!(a.template_id, b.template_id);
+    assert_eq!(a.template_id, c.template_id);
+    assert!(
+        !b.template_changed,
+        "the host was a variable from the first line"
+    );
+    assert_eq!(
+        m.template(a.template_id),
+        Some("<*> closed after <*> s, <*> bytes sent")
     );
 }
