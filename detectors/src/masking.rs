@@ -105,6 +105,22 @@ pub(crate) fn mask_shaped<S: Sink>(
     if form == VariableForm::Parts {
         return mask_parts(token, shape, out);
     }
+    // A whole variable between brackets and punctuation (`<*>,`, `(<*>)`, `[<*>]:`), most
+    // masked tokens, is its own whole-token form: no buffer, no second pass. Not so around
+    // `<`, `>` or a backquote (no delimiters), nor alone in quotes (bare).
+    let b = token.as_bytes();
+    if b.len() <= MAX_TOKEN_BYTES && shape.0 != ALPHA {
+        if let Some((s, e)) = whole_core(b, shape.0) {
+            let plain = |x: &[u8]| !x.iter().any(|c| matches!(c, b'<' | b'>' | b'`'));
+            let quoted = s == 1 && e + 1 == b.len() && matches!(b[0], b'"' | b'\'') && b[0] == b[e];
+            if plain(&b[..s]) && plain(&b[e..]) && !quoted {
+                out.push(&token[..s]);
+                out.push_param();
+                out.push(&token[e..]);
+                return true;
+            }
+        }
+    }
     let mut buf = TokenBuf::new();
     if !mask_parts(token, shape, &mut buf) {
         return false;
@@ -132,6 +148,18 @@ fn mask_parts<S: Sink>(token: &str, Shape(shape): Shape, out: &mut S) -> bool {
         }
         return false;
     }
+    if let Some((s, e)) = whole_core(b, shape) {
+        out.push(&token[..s]);
+        out.push_param();
+        out.push(&token[e..]);
+        return true;
+    }
+    mask_runs(token, out)
+}
+
+/// The bounds of the token's core when the core is variable as a whole (not for blobs and
+/// plain words, which [`mask_parts`] settles first).
+fn whole_core(b: &[u8], shape: u8) -> Option<(usize, usize)> {
     let (s, e) = core_bounds(b);
     let whole = s < e
         && if shape & DIGIT == 0 {
@@ -144,13 +172,7 @@ fn mask_parts<S: Sink>(token: &str, Shape(shape): Shape, out: &mut S) -> bool {
         } else {
             whole_variable(&b[s..e])
         };
-    if whole {
-        out.push(&token[..s]);
-        out.push_param();
-        out.push(&token[e..]);
-        return true;
-    }
-    mask_runs(token, out)
+    whole.then_some((s, e))
 }
 
 /// Byte classes for the shape of a token (one table lookup per byte).
@@ -1028,6 +1050,41 @@ mod tests {
                 find(c.as_bytes(), b"://"),
                 "{c}"
             );
+        }
+    }
+
+    #[test]
+    fn the_whole_token_shortcut_agrees_with_collapsing() {
+        for t in [
+            "123,",
+            "(10.0.0.1)",
+            "[1.2.3]:",
+            "\"42\"",
+            "'7'",
+            "<12>",
+            "`3`",
+            "#5",
+            "blk_-12",
+            "x=1,",
+            "(api.example.com:443),",
+            "/var/log/a.log",
+            "node-7",
+            "\"a1\"",
+            "12ms.",
+        ] {
+            let shape = t.bytes().fold(0u8, |a, c| a | CLASS[usize::from(c)]);
+            let mut fine = String::new();
+            let mut expected = String::new();
+            if mask_parts(t, Shape(shape), &mut fine) {
+                collapse(&fine, &mut expected);
+            } else {
+                expected.push_str(t);
+            }
+            let mut got = String::new();
+            if !mask_shaped(t, Shape(shape), VariableForm::Token, &mut got) {
+                got.push_str(t);
+            }
+            assert_eq!(got, expected, "{t}");
         }
     }
 
