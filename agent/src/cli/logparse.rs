@@ -337,7 +337,8 @@ mod tests {
         let rows: Vec<&str> = text.lines().collect();
         assert_eq!(rows[0], "line,template_id,template");
         assert_eq!(rows[1], "1,1,open file a.txt took <*>");
-        assert_eq!(rows[2], "2,1,open file <*> took <*>");
+        // The variable keeps the suffix both names share (see `merge_token`).
+        assert_eq!(rows[2], "2,1,open file <*>.txt took <*>");
         assert_eq!(rows[3], "3,2,\"\u{fffd}bad, bytes\"");
         assert_eq!(rows[4], "4,3,last line");
         assert_eq!(rows.len(), 5);
