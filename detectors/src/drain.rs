@@ -502,7 +502,7 @@ impl TemplateMiner {
     /// form's `blk_<*>` is `<*>` in the whole-token form (and stays in the finer one).
     fn token_form(&self, token: &str, out: &mut String) {
         if self.config.variables == VariableForm::Token && token.contains(PARAM) {
-            collapse(token, out);
+            collapse(token, |x| out.push_str(x));
         } else {
             out.push_str(token);
         }
@@ -611,7 +611,7 @@ impl TemplateMiner {
             if whole {
                 // `'<*>'` → `<*>`, as masking gives a whole token (see `collapse`).
                 let mut w = String::new();
-                collapse(&t, &mut w);
+                collapse(&t, |x| w.push_str(x));
                 t = w.into_boxed_str();
             }
             c.vars[i] = true;

@@ -16,7 +16,7 @@
 //! The classifiers are hand-written byte scanners (no regular expression per token): one pass
 //! over the token, no allocation; the result is appended to a caller-owned buffer.
 
-use crate::variable_form::{collapse, TokenBuf, VariableForm};
+use crate::variable_form::{collapse, VariableForm, MAX_MASKED};
 
 /// Parameter marker, as in Drain and Loghub templates.
 pub const PARAM: &str = "<*>";
@@ -128,7 +128,7 @@ pub(crate) fn mask_shaped<S: Sink>(
     match buf.as_str() {
         // The commonest result (numbers, ids, addresses) is whole already.
         PARAM => out.push_param(),
-        masked => collapse(masked, out),
+        masked => collapse(masked, |t| out.push(t)),
     }
     true
 }
@@ -173,6 +173,39 @@ fn whole_core(b: &[u8], shape: u8) -> Option<(usize, usize)> {
             whole_variable(&b[s..e])
         };
     whole.then_some((s, e))
+}
+
+// A token masked into a `TokenBuf` (at most 3 bytes per input byte) fits.
+const _: () = assert!(MAX_MASKED >= 3 * MAX_TOKEN_BYTES + 8);
+
+/// A masked token on the stack, so that the whole-token form costs no allocation.
+struct TokenBuf {
+    b: [u8; MAX_MASKED],
+    len: usize,
+}
+
+impl TokenBuf {
+    fn new() -> Self {
+        Self {
+            b: [0; MAX_MASKED],
+            len: 0,
+        }
+    }
+
+    /// The token; empty if (impossibly) a push cut a character in two.
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.b[..self.len]).unwrap_or_default()
+    }
+}
+
+impl Sink for TokenBuf {
+    fn push(&mut self, s: &str) {
+        // Cannot overflow for tokens within MAX_TOKEN_BYTES (see MAX_MASKED); the guard keeps a
+        // wrong caller from panicking: the excess is dropped.
+        let n = s.len().min(MAX_MASKED - self.len);
+        self.b[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+    }
 }
 
 /// Byte classes for the shape of a token (one table lookup per byte).
@@ -1076,7 +1109,7 @@ mod tests {
             let mut fine = String::new();
             let mut expected = String::new();
             if mask_parts(t, Shape(shape), &mut fine) {
-                collapse(&fine, &mut expected);
+                collapse(&fine, |x| expected.push_str(x));
             } else {
                 expected.push_str(t);
             }

@@ -9,7 +9,8 @@
 //! templates read like that ground truth; [`VariableForm::Parts`] keeps the finer form for users
 //! who want to see the constant part of an id.
 
-use crate::masking::{Sink, PARAM};
+/// The parameter marker (`masking::PARAM`; this file imports nothing of masking, which uses it).
+const PARAM: &str = "<*>";
 
 /// How much of a token a variable takes; see the module documentation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -26,38 +27,8 @@ pub enum VariableForm {
 }
 
 /// A masked token is at most 3 times its input (every masked byte becomes `<*>`), and tokens
-/// longer than [`crate::masking::MAX_TOKEN_BYTES`] are masked whole.
-pub(crate) const MAX_MASKED: usize = 3 * crate::masking::MAX_TOKEN_BYTES + 8;
-
-/// A masked token on the stack, so that the whole-token form costs no allocation.
-pub(crate) struct TokenBuf {
-    b: [u8; MAX_MASKED],
-    len: usize,
-}
-
-impl TokenBuf {
-    pub(crate) fn new() -> Self {
-        Self {
-            b: [0; MAX_MASKED],
-            len: 0,
-        }
-    }
-
-    /// The token; empty if (impossibly) a push cut a character in two.
-    pub(crate) fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.b[..self.len]).unwrap_or_default()
-    }
-}
-
-impl Sink for TokenBuf {
-    fn push(&mut self, s: &str) {
-        // Cannot overflow for tokens within MAX_TOKEN_BYTES (see MAX_MASKED); the guard keeps a
-        // wrong caller from panicking: the excess is dropped.
-        let n = s.len().min(MAX_MASKED - self.len);
-        self.b[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
-    }
-}
+/// longer than `masking::MAX_TOKEN_BYTES` (128) are masked whole; masking checks the bound.
+pub(crate) const MAX_MASKED: usize = 3 * 128 + 8;
 
 /// The delimiters of Loghub-2.0's template normalisation: a variable spreads over the run of
 /// other characters around it.
@@ -93,10 +64,10 @@ fn contains(h: &[u8], n: &[u8]) -> bool {
     h.windows(n.len()).any(|w| w == n)
 }
 
-/// The whole-token form of a masked token (see [`VariableForm::Token`]), appended to `out`.
+/// The whole-token form of a masked token (see [`VariableForm::Token`]), handed to `out`.
 /// Idempotent: a template's token collapses to itself, so saved templates of the finer form
 /// can be brought to this one.
-pub(crate) fn collapse<S: Sink>(masked: &str, out: &mut S) {
+pub(crate) fn collapse(masked: &str, out: impl FnOnce(&str)) {
     let m = masked.as_bytes();
     let mut buf = [0u8; MAX_MASKED];
     let mut n = 0;
@@ -158,8 +129,8 @@ pub(crate) fn collapse<S: Sink>(masked: &str, out: &mut S) {
     let t = if bare { PARAM.as_bytes() } else { t };
     // Only ASCII delimiters and `<*>` were inserted around unchanged runs of a valid string.
     match std::str::from_utf8(t) {
-        Ok(s) => out.push(s),
-        Err(_) => out.push_param(),
+        Ok(s) => out(s),
+        Err(_) => out(PARAM),
     }
 }
 
@@ -169,7 +140,7 @@ mod tests {
 
     fn c(masked: &str) -> String {
         let mut s = String::new();
-        collapse(masked, &mut s);
+        collapse(masked, |t| s.push_str(t));
         s
     }
 
