@@ -150,6 +150,7 @@ pub fn template_miner(data: &[u8]) {
         max_children: 2,
         max_clusters: 4,
         max_tokens: 8,
+        variables: seismo_detectors::VariableForm::Parts,
     };
     for config in [MinerConfig::default(), tiny] {
         let mut miner = match TemplateMiner::new(config.clone()) {
@@ -159,7 +160,13 @@ pub fn template_miner(data: &[u8]) {
         let mut masked = String::new();
         let mut spans = Vec::new();
         for line in lines(data) {
-            seismo_detectors::masking::mask_line(&line, config.max_tokens, &mut masked, &mut spans);
+            seismo_detectors::masking::mask_line(
+                &line,
+                config.max_tokens,
+                config.variables,
+                &mut masked,
+                &mut spans,
+            );
             let m = miner.add(&line);
             let template = miner.template(m.template_id);
             let Some(template) = template else {

@@ -56,6 +56,27 @@ fn crlf_missing_final_newline_and_input_order() {
 }
 
 #[test]
+fn a_variable_is_the_whole_token_unless_parts_are_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "hdfs.log",
+        b"Verification succeeded for blk_-4231\nVerification succeeded for blk_991\n",
+    );
+    let whole = rows(&logparse(&[f.to_str().unwrap()]));
+    assert_eq!(whole[1][2], "Verification succeeded for <*>");
+    let parts = rows(&logparse(&[
+        "--template-variables",
+        "parts",
+        f.to_str().unwrap(),
+    ]));
+    assert_eq!(parts[1][2], "Verification succeeded for blk_<*>");
+    let bad = logparse(&["--template-variables", "half", f.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("half"));
+}
+
+#[test]
 fn invalid_utf8_is_replaced_and_counted() {
     let dir = tempfile::tempdir().unwrap();
     let f = write(

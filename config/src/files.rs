@@ -62,6 +62,10 @@ pub struct FileSourceConfig {
         deserialize_with = "values::positive_count"
     )]
     pub new_template_warmup: u32,
+    /// How much of a token a template variable takes: the whole token (`blk_<*>` → `<*>`) or
+    /// only its varying parts.
+    #[serde(default)]
+    pub template_variables: TemplateVariables,
     /// Files kept open at once; the others are reopened when they grow.
     #[serde(
         default = "default_max_open_files",
@@ -210,6 +214,27 @@ pub(crate) fn byte_size<'de, D: Deserializer<'de>>(
 
 fn default_max_open_files() -> usize {
     256
+}
+
+/// How much of a token a template variable takes (the miner's `VariableForm`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TemplateVariables {
+    /// The whole token: `blk_1234` and `appattempt_1_2_3` are `<*>`.
+    #[default]
+    Token,
+    /// Only the varying parts: `blk_<*>`, `appattempt_<*>_<*>_<*>`.
+    Parts,
+}
+
+impl TemplateVariables {
+    /// The miner's setting.
+    pub fn form(self) -> seismo_detectors::VariableForm {
+        match self {
+            TemplateVariables::Token => seismo_detectors::VariableForm::Token,
+            TemplateVariables::Parts => seismo_detectors::VariableForm::Parts,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

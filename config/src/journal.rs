@@ -64,6 +64,8 @@ pub struct JournalSourceConfig {
     /// its end, with what was read learned.
     #[serde(deserialize_with = "files::history_timeout")]
     pub history_timeout: Duration,
+    /// As for file sources: the whole token or only its varying parts.
+    pub template_variables: files::TemplateVariables,
 }
 
 impl Default for JournalSourceConfig {
@@ -84,6 +86,7 @@ impl Default for JournalSourceConfig {
             history_lines: 100_000,
             history_bytes: 64 << 20,
             history_timeout: Duration::from_secs(30),
+            template_variables: files::TemplateVariables::Token,
         }
     }
 }
@@ -147,6 +150,7 @@ impl JournalSourceConfig {
             interval: self.interval,
             top_templates: self.top_templates,
             new_template_warmup: self.new_template_warmup,
+            template_variables: self.template_variables,
             max_open_files: 256,
             history_bytes: self.history_bytes.min(4 << 20),
             history_timeout: self.history_timeout,

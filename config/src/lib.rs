@@ -33,7 +33,7 @@ pub use environment::{EnvOverride, Overrides, CONFIG_VAR, OVERRIDES};
 pub use error::{ConfigError, Located};
 pub use files::{
     missing_dirs, ContainerFormat, FileSourceConfig, MissingDir, PathGlob, Pattern, StartAt,
-    DEFAULT_ERROR_PATTERN, MAX_GLOBS_PER_SOURCE, MAX_GLOBS_TOTAL,
+    TemplateVariables, DEFAULT_ERROR_PATTERN, MAX_GLOBS_PER_SOURCE, MAX_GLOBS_TOTAL,
 };
 pub use hooks::{
     HookApproval, HookCommand, HookConfig, HookOn, HookSeverity, HookState, DEFAULT_PATH,

@@ -11,7 +11,8 @@
 //! let b = miner.add("Receiving block blk_2 src: /10.0.0.7:50010 size 2048");
 //! assert_eq!(a.template_id, b.template_id); // one template, id stable for its lifetime
 //! assert!(a.is_new && !b.is_new);
-//! assert_eq!(miner.template(a.template_id), Some("Receiving block blk_<*> src: <*> size <*>"));
+//! // A variable is the whole token (`blk_1` → `<*>`); see [`VariableForm`](crate::VariableForm).
+//! assert_eq!(miner.template(a.template_id), Some("Receiving block <*> src: <*> size <*>"));
 //!
 //! // Persist in the state directory and restore after a restart: same ids, same templates.
 //! let bytes = miner.to_bytes();
@@ -57,6 +58,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::masking::{for_each_token, mask_line, mask_shaped, Sink, PARAM};
+use crate::variable_form::{collapse, VariableForm};
 
 /// Configuration of a [`TemplateMiner`]. The default is the one global configuration used for
 /// every log kind (and measured on Loghub, see the README).
@@ -73,6 +75,9 @@ pub struct MinerConfig {
     pub max_clusters: usize,
     /// Tokens per line considered; the rest of a longer line becomes one `<*>` token. At least 1.
     pub max_tokens: usize,
+    /// Whether a variable is the whole token (`blk_<*>` → `<*>`, the default) or only its
+    /// varying parts.
+    pub variables: VariableForm,
 }
 
 impl Default for MinerConfig {
@@ -83,6 +88,7 @@ impl Default for MinerConfig {
             max_children: 100,
             max_clusters: 20_000,
             max_tokens: 256,
+            variables: VariableForm::Token,
         }
     }
 }
@@ -233,6 +239,9 @@ struct Cluster {
     tokens: Vec<Box<str>>,
     /// `token_hash` of each token: unequal tokens are told apart without a string compare.
     hashes: Vec<u64>,
+    /// Positions that hold a variable (a `<*>` in the token): a line that differs there
+    /// changes nothing.
+    vars: Vec<bool>,
     template: String,
     count: u64,
     leaf: u32,
@@ -372,6 +381,7 @@ impl TemplateMiner {
         hashes.clear();
         let mut hasher = TokenHasher::default();
         let max_tokens = self.config.max_tokens;
+        let form = self.config.variables;
         let cache = &mut self.mask_cache;
         let bytes = content.as_bytes();
         for_each_token(content, |s, e, shape| {
@@ -396,7 +406,7 @@ impl TemplateMiner {
             } else {
                 None
             };
-            let h = if mask_shaped(token, shape, &mut hasher) {
+            let h = if mask_shaped(token, shape, form, &mut hasher) {
                 hasher.finish()
             } else {
                 match memo {
@@ -412,7 +422,28 @@ impl TemplateMiner {
         });
         let result = match self.search(&hashes) {
             Some((slot, merge)) => {
-                let changed = merge && self.merge(slot, &hashes);
+                let changed = merge && {
+                    // The line's masked text: a variable keeps the punctuation that the line
+                    // and the template share around it (see `merge_token`).
+                    let mut spans = std::mem::take(&mut self.spans);
+                    let mut masked = std::mem::take(&mut self.masked);
+                    mask_line(
+                        content,
+                        self.config.max_tokens,
+                        self.config.variables,
+                        &mut masked,
+                        &mut spans,
+                    );
+                    let line = Tokens {
+                        text: &masked,
+                        spans: &spans,
+                        hashes: &hashes,
+                    };
+                    let changed = self.merge(slot, &line);
+                    self.spans = spans;
+                    self.masked = masked;
+                    changed
+                };
                 self.touch(slot);
                 let c = self.cluster_mut(slot);
                 c.count = c.count.saturating_add(1);
@@ -426,7 +457,13 @@ impl TemplateMiner {
             None => {
                 let mut spans = std::mem::take(&mut self.spans);
                 let mut masked = std::mem::take(&mut self.masked);
-                mask_line(content, self.config.max_tokens, &mut masked, &mut spans);
+                mask_line(
+                    content,
+                    self.config.max_tokens,
+                    self.config.variables,
+                    &mut masked,
+                    &mut spans,
+                );
                 let tokens = Tokens {
                     text: &masked,
                     spans: &spans,
@@ -459,6 +496,16 @@ impl TemplateMiner {
         };
         self.line_hashes = hashes;
         result
+    }
+
+    /// A saved template token in this miner's [`VariableForm`], appended to `out`: the finer
+    /// form's `blk_<*>` is `<*>` in the whole-token form (and stays in the finer one).
+    fn token_form(&self, token: &str, out: &mut String) {
+        if self.config.variables == VariableForm::Token && token.contains(PARAM) {
+            collapse(token, |x| out.push_str(x));
+        } else {
+            out.push_str(token);
+        }
     }
 
     fn cluster(&self, slot: u32) -> Option<&Cluster> {
@@ -506,8 +553,7 @@ impl TemplateMiner {
             node = *children.get(hash).or_else(|| children.get(&param_hash()))?;
         }
         let mut best: Option<(u32, usize, usize, u64)> = None; // slot, equal, params, id
-        let param = param_hash();
-        // Fewest equal tokens that reach the threshold (`sim >= similarity`).
+                                                               // Fewest equal tokens that reach the threshold (`sim >= similarity`).
         let needed = (self.config.similarity * len as f64 - 1e-9).ceil().max(0.0) as usize;
         'candidates: for &slot in &self.node(node).clusters {
             let Some(c) = self.cluster(slot) else {
@@ -524,7 +570,7 @@ impl TemplateMiner {
                     // Two different capitalised words: another message (see `is_word`).
                     continue 'candidates;
                 } else {
-                    params += usize::from(h == param);
+                    params += usize::from(c.vars[i]);
                     // Stop when even all the remaining tokens could not reach the best so far.
                     if equal + (len - i - 1) < floor {
                         continue 'candidates;
@@ -552,18 +598,26 @@ impl TemplateMiner {
         (sim >= self.config.similarity).then_some((slot, merge))
     }
 
-    /// Turns the template's positions that differ from the line into `<*>`.
-    fn merge(&mut self, slot: u32, hashes: &[u64]) -> bool {
+    /// Turns the template's positions that differ from the line into variables.
+    fn merge(&mut self, slot: u32, line: &Tokens<'_>) -> bool {
+        let whole = self.config.variables == VariableForm::Token;
         let c = self.cluster_mut(slot);
         let mut changed = false;
-        let param = param_hash();
-        for (i, (t, h)) in c.tokens.iter_mut().zip(c.hashes.iter_mut()).enumerate() {
-            if *h == hashes[i] {
+        for i in 0..c.tokens.len() {
+            if c.hashes[i] == line.hashes[i] || c.vars[i] {
                 continue;
             }
-            if *h != param {
-                *t = Box::from(PARAM);
-                *h = param;
+            let mut t = merge_token(&c.tokens[i], line.get(i));
+            if whole {
+                // `'<*>'` → `<*>`, as masking gives a whole token (see `collapse`).
+                let mut w = String::new();
+                collapse(&t, |x| w.push_str(x));
+                t = w.into_boxed_str();
+            }
+            c.vars[i] = true;
+            if *t != *c.tokens[i] {
+                c.hashes[i] = token_hash(&t);
+                c.tokens[i] = t;
                 changed = true;
             }
         }
@@ -643,6 +697,7 @@ impl TemplateMiner {
             id,
             template: tokens.join(" "),
             hashes: tokens.iter().map(|t| token_hash(t)).collect(),
+            vars: tokens.iter().map(|t| t.contains(PARAM)).collect(),
             tokens,
             count,
             leaf,
@@ -778,7 +833,22 @@ impl TemplateMiner {
         }
         let mut miner = Self::with_valid_config(config);
         miner.next_id = next_id;
+        let mut normal = String::new();
         for (id, count, text) in templates {
+            // A template saved in the finer form (an earlier version, or the other setting)
+            // takes this miner's form, so that its lines keep finding it under its id.
+            let text = if text.contains(PARAM) {
+                normal.clear();
+                for (i, t) in text.split(' ').enumerate() {
+                    if i > 0 {
+                        normal.push(' ');
+                    }
+                    miner.token_form(t, &mut normal);
+                }
+                normal.as_str()
+            } else {
+                text
+            };
             if id == 0 || id >= next_id || miner.by_id.contains_key(&id) {
                 return Err(StateError::Malformed(
                     "template id out of range or repeated",
@@ -892,9 +962,11 @@ impl TemplateMiner {
                 return Err(StateError::Malformed("tree path of the wrong depth"));
             }
             let mut node = miner.len_node(len);
+            let mut key_form = String::new();
             for _ in 0..nkeys {
-                let key = r.str()?;
-                node = miner.child(node, key, token_hash(key));
+                key_form.clear();
+                miner.token_form(r.str()?, &mut key_form);
+                node = miner.child(node, &key_form, token_hash(&key_form));
             }
             let ntok = r.u32()?;
             if ntok != len {
@@ -904,7 +976,9 @@ impl TemplateMiner {
             }
             let mut tokens = Vec::with_capacity(ntok.min(4096) as usize);
             for _ in 0..ntok {
-                tokens.push(Box::from(r.str()?));
+                let mut t = String::new();
+                miner.token_form(r.str()?, &mut t);
+                tokens.push(t.into_boxed_str());
             }
             if id == 0 || id >= miner.next_id || miner.by_id.contains_key(&id) {
                 return Err(StateError::Malformed(
@@ -1097,6 +1171,41 @@ fn token_hash_in(buf: &[u8], s: usize, e: usize) -> u64 {
         return token_hash_bytes(&buf[s..e]);
     };
     word_tag(mix(packed | ((len as u64) << 56)), &buf[s..e])
+}
+
+/// The variable that two different tokens at one position become: `<*>` with the punctuation
+/// both share around it, cut at a delimiter, so that `rhost=<*>` (an authentication log's
+/// key=value), `<*>,` (a time server in a clock log, before a comma) and `(<*>)` (an address in
+/// parentheses in a mail log) keep their constant parts, while `alpha12` and `beta7` are `<*>`.
+fn merge_token(a: &str, b: &str) -> Box<str> {
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    let delim =
+        |c: u8| !(c.is_ascii_alphanumeric() || c >= 0x80 || matches!(c, b'<' | b'*' | b'>'));
+    // The shared prefix, up to and including its last delimiter.
+    let common = x.iter().zip(y).take_while(|(p, q)| p == q).count();
+    let pre = x[..common]
+        .iter()
+        .rposition(|&c| delim(c))
+        .map_or(0, |k| k + 1);
+    // The shared suffix, from its first delimiter, not overlapping the prefix.
+    let room = x.len().min(y.len()) - pre;
+    let common = x
+        .iter()
+        .rev()
+        .zip(y.iter().rev())
+        .take(room)
+        .take_while(|(p, q)| p == q)
+        .count();
+    let tail = &x[x.len() - common..];
+    let suf = tail
+        .iter()
+        .position(|&c| delim(c))
+        .map_or(0, |k| common - k);
+    let mut t = String::with_capacity(pre + 3 + suf);
+    t.push_str(&a[..pre]);
+    t.push_str(PARAM);
+    t.push_str(&a[a.len() - suf..]);
+    t.into_boxed_str()
 }
 
 fn param_hash() -> u64 {

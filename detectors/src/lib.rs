@@ -40,6 +40,7 @@ mod seasonal;
 mod state;
 #[cfg(test)]
 mod synth;
+mod variable_form;
 mod window;
 
 pub use cusum::{Cusum, CusumParams};
@@ -56,8 +57,9 @@ pub use mad::{MadParams, SlidingMad};
 pub use param::InvalidParam;
 pub use parse_accuracy::{
     csv_rows, f1_group_accuracy, grouping_accuracy, loghub_column, loghub_event_ids,
-    parsing_accuracy,
+    loghub_normalize, parsing_accuracy,
 };
 pub use score::{score_from_z, z_for_score};
 pub use seasonal::{Seasonal, SeasonalParams};
 pub use state::{DetectorState, Learned, SavedDetector};
+pub use variable_form::VariableForm;

@@ -16,6 +16,8 @@
 //! The classifiers are hand-written byte scanners (no regular expression per token): one pass
 //! over the token, no allocation; the result is appended to a caller-owned buffer.
 
+use crate::variable_form::{collapse, VariableForm, MAX_MASKED};
+
 /// Parameter marker, as in Drain and Loghub templates.
 pub const PARAM: &str = "<*>";
 
@@ -55,6 +57,10 @@ pub enum MaskClass {
     Numeric,
     /// Absolute or relative file path, or URL.
     Path,
+    /// A host name: an FQDN (`api.example.com`, `node7.cluster.local`), with an optional port,
+    /// or a single name with a digit or hyphen before a port or an address (`db-1:5432`,
+    /// `msra-sa-41/10.190.173.170:8030`).
+    Host,
     /// Longer than [`MAX_TOKEN_BYTES`].
     Blob,
 }
@@ -81,15 +87,54 @@ pub fn mask_token(token: &str, out: &mut String) {
     let shape = token
         .bytes()
         .fold(0u8, |acc, c| acc | CLASS[usize::from(c)]);
-    if !mask_shaped(token, Shape(shape), out) {
+    if !mask_parts(token, Shape(shape), out) {
         out.push_str(token);
     }
 }
 
-/// Masks a token whose shape (the union of its bytes' [`CLASS`]es) is known. When masking
-/// changes the token, appends the masked token to `out` and returns true; otherwise leaves `out`
-/// as it is and returns false, so that unchanged tokens (most of them) are never copied.
-pub(crate) fn mask_shaped<S: Sink>(token: &str, Shape(shape): Shape, out: &mut S) -> bool {
+/// Masks a token whose shape (the union of its bytes' [`CLASS`]es) is known, in the given
+/// [`VariableForm`]. When masking changes the token, appends the masked token to `out` and
+/// returns true; otherwise leaves `out` as it is and returns false, so that unchanged tokens
+/// (most of them) are never copied.
+pub(crate) fn mask_shaped<S: Sink>(
+    token: &str,
+    shape: Shape,
+    form: VariableForm,
+    out: &mut S,
+) -> bool {
+    if form == VariableForm::Parts {
+        return mask_parts(token, shape, out);
+    }
+    // A whole variable between brackets and punctuation (`<*>,`, `(<*>)`, `[<*>]:`), most
+    // masked tokens, is its own whole-token form: no buffer, no second pass. Not so around
+    // `<`, `>` or a backquote (no delimiters), nor alone in quotes (bare).
+    let b = token.as_bytes();
+    if b.len() <= MAX_TOKEN_BYTES && shape.0 != ALPHA {
+        if let Some((s, e)) = whole_core(b, shape.0) {
+            let plain = |x: &[u8]| !x.iter().any(|c| matches!(c, b'<' | b'>' | b'`'));
+            let quoted = s == 1 && e + 1 == b.len() && matches!(b[0], b'"' | b'\'') && b[0] == b[e];
+            if plain(&b[..s]) && plain(&b[e..]) && !quoted {
+                out.push(&token[..s]);
+                out.push_param();
+                out.push(&token[e..]);
+                return true;
+            }
+        }
+    }
+    let mut buf = TokenBuf::new();
+    if !mask_parts(token, shape, &mut buf) {
+        return false;
+    }
+    match buf.as_str() {
+        // The commonest result (numbers, ids, addresses) is whole already.
+        PARAM => out.push_param(),
+        masked => collapse(masked, |t| out.push(t)),
+    }
+    true
+}
+
+/// [`mask_shaped`] in the finer form ([`VariableForm::Parts`]).
+fn mask_parts<S: Sink>(token: &str, Shape(shape): Shape, out: &mut S) -> bool {
     let b = token.as_bytes();
     if b.len() > MAX_TOKEN_BYTES {
         out.push_param();
@@ -103,24 +148,64 @@ pub(crate) fn mask_shaped<S: Sink>(token: &str, Shape(shape): Shape, out: &mut S
         }
         return false;
     }
-    let (s, e) = core_bounds(b);
-    let whole = s < e
-        && if shape & DIGIT == 0 {
-            // No digit: only a path or URL is variable as a whole.
-            may_be_path_core(&b[s..e], shape) && is_path(&b[s..e])
-        } else if shape & (ALPHA | HIGH) == 0 {
-            // Digits without letters: a Number, Ip or Numeric (or a Path).
-            true
-        } else {
-            whole_variable(&b[s..e])
-        };
-    if whole {
+    if let Some((s, e)) = whole_core(b, shape) {
         out.push(&token[..s]);
         out.push_param();
         out.push(&token[e..]);
         return true;
     }
     mask_runs(token, out)
+}
+
+/// The bounds of the token's core when the core is variable as a whole (not for blobs and
+/// plain words, which [`mask_parts`] settles first).
+fn whole_core(b: &[u8], shape: u8) -> Option<(usize, usize)> {
+    let (s, e) = core_bounds(b);
+    let whole = s < e
+        && if shape & DIGIT == 0 {
+            // No digit: only a path, URL or host name is variable as a whole.
+            (may_be_path_core(&b[s..e], shape) && is_path(&b[s..e]))
+                || (shape & OTHER != 0 && shape & HIGH == 0 && is_host(&b[s..e]))
+        } else if shape & (ALPHA | HIGH) == 0 {
+            // Digits without letters: a Number, Ip or Numeric (or a Path).
+            true
+        } else {
+            whole_variable(&b[s..e])
+        };
+    whole.then_some((s, e))
+}
+
+// A token masked into a `TokenBuf` (at most 3 bytes per input byte) fits.
+const _: () = assert!(MAX_MASKED >= 3 * MAX_TOKEN_BYTES + 8);
+
+/// A masked token on the stack, so that the whole-token form costs no allocation.
+struct TokenBuf {
+    b: [u8; MAX_MASKED],
+    len: usize,
+}
+
+impl TokenBuf {
+    fn new() -> Self {
+        Self {
+            b: [0; MAX_MASKED],
+            len: 0,
+        }
+    }
+
+    /// The token; empty if (impossibly) a push cut a character in two.
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.b[..self.len]).unwrap_or_default()
+    }
+}
+
+impl Sink for TokenBuf {
+    fn push(&mut self, s: &str) {
+        // Cannot overflow for tokens within MAX_TOKEN_BYTES (see MAX_MASKED); the guard keeps a
+        // wrong caller from panicking: the excess is dropped.
+        let n = s.len().min(MAX_MASKED - self.len);
+        self.b[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+    }
 }
 
 /// Byte classes for the shape of a token (one table lookup per byte).
@@ -163,7 +248,13 @@ static CLASS: [u8; 256] = {
 /// Splits `content` on ASCII white space and masks each token into `out` (cleared first),
 /// recording each token's byte range in `out` in `spans` (cleared first). At most `max_tokens`
 /// tokens are kept; when there are more, the rest is replaced by one final `<*>` token.
-pub fn mask_line(content: &str, max_tokens: usize, out: &mut String, spans: &mut Vec<(u32, u32)>) {
+pub fn mask_line(
+    content: &str,
+    max_tokens: usize,
+    form: VariableForm,
+    out: &mut String,
+    spans: &mut Vec<(u32, u32)>,
+) {
     out.clear();
     spans.clear();
     for_each_token(content, |s, e, shape| {
@@ -174,7 +265,7 @@ pub fn mask_line(content: &str, max_tokens: usize, out: &mut String, spans: &mut
             return false;
         }
         let token = &content[s..e];
-        if !mask_shaped(token, shape, out) {
+        if !mask_shaped(token, shape, form, out) {
             out.push_str(token);
         }
         spans.push((start as u32, out.len() as u32));
@@ -353,7 +444,7 @@ fn whole_variable(c: &[u8]) -> bool {
     if c[0].is_ascii_alphabetic()
         && c.len() != 36
         && !(c.len() >= 8 && only(m, C_HEXDIGIT))
-        && !has(m, C_COLON)
+        && !has(m, C_COLON | C_DOT | C_SLASH)
     {
         return false;
     }
@@ -374,6 +465,9 @@ fn classify_core(c: &[u8]) -> Option<MaskClass> {
 fn classify_scanned(c: &[u8], m: u16) -> Option<MaskClass> {
     if may_be_path(c, m) && is_path(c) {
         return Some(MaskClass::Path);
+    }
+    if has(m, C_DOT | C_COLON | C_SLASH) && !has(m, C_HIGH) && is_host(c) {
+        return Some(MaskClass::Host);
     }
     if !has(m, C_DIGIT) {
         return None;
@@ -402,6 +496,86 @@ fn classify_scanned(c: &[u8], m: u16) -> Option<MaskClass> {
         return Some(MaskClass::Numeric);
     }
     None
+}
+
+/// Top-level and private-network domains that end a host name. A list, so that dotted names
+/// of code (`org.apache.hadoop.Foo`, `nova.compute.manager`, `com.tencent.mobileqq`) stay text.
+fn is_tld(l: &[u8]) -> bool {
+    const TLDS: [&[u8]; 30] = [
+        b"com",
+        b"net",
+        b"org",
+        b"edu",
+        b"gov",
+        b"mil",
+        b"int",
+        b"io",
+        b"co",
+        b"info",
+        b"biz",
+        b"dev",
+        b"app",
+        b"cloud",
+        b"local",
+        b"localdomain",
+        b"internal",
+        b"lan",
+        b"intranet",
+        b"home",
+        b"arpa",
+        b"uk",
+        b"de",
+        b"fr",
+        b"jp",
+        b"cn",
+        b"ru",
+        b"us",
+        b"eu",
+        b"nl",
+    ];
+    l.len() <= 11 && TLDS.iter().any(|t| l.eq_ignore_ascii_case(t))
+}
+
+/// A host name, as in any log that names peers (a web server's upstreams, a cluster's nodes,
+/// a database client's server): an FQDN ending in a known domain (`api.example.com`,
+/// `MSRA-SA-41.fareast.corp.microsoft.com`) with an optional `:port`, or one name with a digit
+/// or hyphen followed by a port or by `/address` (`db-1:5432`, Java's `msra-sa-41/10.1.2.3:8030`).
+/// `size:12` and `line:42` (no digit or hyphen in the name) stay key:value text.
+fn is_host(c: &[u8]) -> bool {
+    let (name, port) = match c.iter().rposition(|&b| b == b':') {
+        Some(p) => (&c[..p], Some(&c[p + 1..])),
+        None => (c, None),
+    };
+    if let Some(p) = port {
+        if p.is_empty() || p.len() > 5 || !p.iter().all(u8::is_ascii_digit) {
+            return false;
+        }
+    }
+    let (name, address) = match name.iter().position(|&b| b == b'/') {
+        Some(s) if is_ipv4(&name[s + 1..]) => (&name[..s], true),
+        Some(_) => return false,
+        None => (name, false),
+    };
+    if name.is_empty() || name.len() > 253 {
+        return false;
+    }
+    let label = |l: &[u8]| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l[0] != b'-'
+            && l.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+    };
+    if !name.split(|&b| b == b'.').all(label) {
+        return false;
+    }
+    match name.iter().rposition(|&b| b == b'.') {
+        Some(d) => is_tld(&name[d + 1..]),
+        None => {
+            (port.is_some() || address)
+                && name[0].is_ascii_alphabetic()
+                && name.iter().any(|b| b.is_ascii_digit() || *b == b'-')
+        }
+    }
 }
 
 fn is_path(c: &[u8]) -> bool {
@@ -776,6 +950,9 @@ mod tests {
         if (matches!(c[0], b'/' | b'.' | b'~') || colon) && is_path_reference(c) {
             return Some(MaskClass::Path);
         }
+        if !c.iter().any(|&b| b >= 0x80) && is_host(c) {
+            return Some(MaskClass::Host);
+        }
         if !digit {
             return None;
         }
@@ -910,6 +1087,72 @@ mod tests {
     }
 
     #[test]
+    fn the_whole_token_shortcut_agrees_with_collapsing() {
+        for t in [
+            "123,",
+            "(10.0.0.1)",
+            "[1.2.3]:",
+            "\"42\"",
+            "'7'",
+            "<12>",
+            "`3`",
+            "#5",
+            "blk_-12",
+            "x=1,",
+            "(api.example.com:443),",
+            "/var/log/a.log",
+            "node-7",
+            "\"a1\"",
+            "12ms.",
+        ] {
+            let shape = t.bytes().fold(0u8, |a, c| a | CLASS[usize::from(c)]);
+            let mut fine = String::new();
+            let mut expected = String::new();
+            if mask_parts(t, Shape(shape), &mut fine) {
+                collapse(&fine, |x| expected.push_str(x));
+            } else {
+                expected.push_str(t);
+            }
+            let mut got = String::new();
+            if !mask_shaped(t, Shape(shape), VariableForm::Token, &mut got) {
+                got.push_str(t);
+            }
+            assert_eq!(got, expected, "{t}");
+        }
+    }
+
+    #[test]
+    fn host_names_and_host_port_pairs_are_variables() {
+        // A connection log's peers and a cluster's node addresses.
+        for host in [
+            "api.example.com",
+            "api.example.com:443",
+            "MSRA-SA-41.fareast.corp.microsoft.com",
+            "node7.cluster.local",
+            "db-1:5432",
+            "msra-sa-41:8030",
+            "msra-sa-41/10.190.173.170:8030",
+        ] {
+            assert_eq!(classify(host), Some(MaskClass::Host), "{host}");
+            assert_eq!(m(&format!("({host}),")), "(<*>),", "{host}");
+        }
+        // Code names, key:value pairs and words stay text.
+        for text in [
+            "org.apache.hadoop.Foo",
+            "nova.compute.manager",
+            "com.tencent.mobileqq",
+            "size:12",
+            "line:42",
+            "a..com",
+            "-x.com",
+            "db-1:123456",
+        ] {
+            assert_ne!(classify(text), Some(MaskClass::Host), "{text}");
+        }
+        assert_eq!(m("example.com."), "<*>.");
+    }
+
+    #[test]
     fn whole_tokens_keep_their_surrounding_punctuation() {
         assert_eq!(m("42"), "<*>");
         assert_eq!(m("(10.0.0.1),"), "(<*>),");
@@ -972,7 +1215,7 @@ mod tests {
         let line = " a\tb\x0bc\x0cd\re\nf  ü\u{a0}g ";
         let mut out = String::new();
         let mut spans = Vec::new();
-        mask_line(line, 100, &mut out, &mut spans);
+        mask_line(line, 100, VariableForm::Parts, &mut out, &mut spans);
         let mut expected = String::new();
         let mut expected_spans = Vec::new();
         for token in line.split_ascii_whitespace() {
@@ -987,19 +1230,25 @@ mod tests {
     fn lines_split_on_white_space_with_a_token_bound() {
         let mut out = String::new();
         let mut spans = Vec::new();
-        mask_line("  a 1\tb  c=2 \r", 10, &mut out, &mut spans);
+        mask_line(
+            "  a 1\tb  c=2 \r",
+            10,
+            VariableForm::Parts,
+            &mut out,
+            &mut spans,
+        );
         let toks: Vec<&str> = spans
             .iter()
             .map(|&(s, e)| &out[s as usize..e as usize])
             .collect();
         assert_eq!(toks, ["a", "<*>", "b", "c=<*>"]);
-        mask_line("a b c d e", 3, &mut out, &mut spans);
+        mask_line("a b c d e", 3, VariableForm::Parts, &mut out, &mut spans);
         let toks: Vec<&str> = spans
             .iter()
             .map(|&(s, e)| &out[s as usize..e as usize])
             .collect();
         assert_eq!(toks, ["a", "b", "c", "<*>"]);
-        mask_line("", 3, &mut out, &mut spans);
+        mask_line("", 3, VariableForm::Parts, &mut out, &mut spans);
         assert!(spans.is_empty());
     }
 }

@@ -19,8 +19,8 @@ use seismo_detectors::{
 const FLOOR_GA_FORMAT: f64 = 0.96;
 const FLOOR_GA_RAW: f64 = 0.96;
 const FLOOR_GA_MIN: f64 = 0.90;
-const FLOOR_FGA_FORMAT: f64 = 0.89;
-const FLOOR_PA_FORMAT: f64 = 0.45;
+const FLOOR_FGA_FORMAT: f64 = 0.90;
+const FLOOR_PA_FORMAT: f64 = 0.77;
 /// The original (uncorrected) ground truth, with the format.
 const FLOOR_GA_ORIGINAL: f64 = 0.95;
 

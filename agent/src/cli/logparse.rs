@@ -1,4 +1,5 @@
-//! `seismo logparse [--log-format FMT] FILE`: the template miner, offline.
+//! `seismo logparse [--log-format FMT] [--template-variables token|parts] FILE`: the template
+//! miner, offline.
 //!
 //! Writes CSV to stdout, header `line,template_id,template`, one row per input line in input
 //! order (line numbers from 1). The template is the line's template as it stood right after the
@@ -21,7 +22,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use seismo_detectors::{split_header, LogFormat, TemplateMiner};
+use seismo_detectors::{split_header, LogFormat, MinerConfig, TemplateMiner, VariableForm};
 
 use crate::cli::exit::EXIT_USAGE;
 
@@ -33,7 +34,7 @@ pub struct Summary {
     pub unmatched: u64,
 }
 
-pub fn main(log_format: Option<&str>, file: &Path) -> ExitCode {
+pub fn main(log_format: Option<&str>, variables: VariableForm, file: &Path) -> ExitCode {
     let format = match log_format.map(LogFormat::parse).transpose() {
         Ok(f) => f,
         Err(e) => {
@@ -45,7 +46,11 @@ pub fn main(log_format: Option<&str>, file: &Path) -> ExitCode {
         }
     };
     let started = Instant::now();
-    let mut miner = TemplateMiner::default();
+    let mut miner = TemplateMiner::new(MinerConfig {
+        variables,
+        ..MinerConfig::default()
+    })
+    .unwrap_or_default();
     let result = File::open(file)
         .with_context(|| format!("cannot open {}", file.display()))
         .and_then(|f| {
@@ -332,7 +337,8 @@ mod tests {
         let rows: Vec<&str> = text.lines().collect();
         assert_eq!(rows[0], "line,template_id,template");
         assert_eq!(rows[1], "1,1,open file a.txt took <*>");
-        assert_eq!(rows[2], "2,1,open file <*> took <*>");
+        // The variable keeps the suffix both names share (see `merge_token`).
+        assert_eq!(rows[2], "2,1,open file <*>.txt took <*>");
         assert_eq!(rows[3], "3,2,\"\u{fffd}bad, bytes\"");
         assert_eq!(rows[4], "4,3,last line");
         assert_eq!(rows.len(), 5);

@@ -131,6 +131,10 @@ pub enum Command {
         /// only `<Content>` is mined. Without it the whole line is mined.
         #[arg(long, value_name = "FMT")]
         log_format: Option<String>,
+        /// How much of a token a variable takes: the whole token (`blk_1234` is `<*>`) or only
+        /// its varying parts (`blk_<*>`).
+        #[arg(long, value_name = "FORM", default_value = "token", value_parser = ["token", "parts"])]
+        template_variables: String,
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
@@ -208,8 +212,17 @@ pub fn main() -> ExitCode {
             Ok((config, _)) => status::main(&config),
             Err(e) => config_error(&e),
         },
-        Command::Logparse { log_format, file } => {
-            crate::cli::logparse::main(log_format.as_deref(), &file)
+        Command::Logparse {
+            log_format,
+            template_variables,
+            file,
+        } => {
+            let form = if template_variables == "parts" {
+                seismo_detectors::VariableForm::Parts
+            } else {
+                seismo_detectors::VariableForm::Token
+            };
+            crate::cli::logparse::main(log_format.as_deref(), form, &file)
         }
     }
 }

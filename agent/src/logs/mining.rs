@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use seismo_config::{FileSourceConfig, JournalSourceConfig};
-use seismo_detectors::{split_header, LogFormat, MinerConfig, TemplateMiner};
+use seismo_detectors::{split_header, LogFormat, MinerConfig, TemplateMiner, VariableForm};
 
 use super::templates;
 use crate::clock::now_ms;
@@ -106,6 +106,7 @@ pub(crate) struct SourceSettings {
     pub(crate) interval: Duration,
     pub(crate) top: usize,
     pub(crate) warmup: u64,
+    pub(crate) variables: VariableForm,
 }
 
 impl SourceSettings {
@@ -123,6 +124,7 @@ impl SourceSettings {
             interval: cfg.interval,
             top: cfg.top_templates,
             warmup: u64::from(cfg.new_template_warmup),
+            variables: cfg.template_variables.form(),
         })
     }
 
@@ -134,6 +136,7 @@ impl SourceSettings {
             interval: cfg.interval,
             top: cfg.top_templates,
             warmup: u64::from(cfg.new_template_warmup),
+            variables: cfg.template_variables.form(),
         }
     }
 }
@@ -170,8 +173,12 @@ impl Source {
         intervals: u64,
     ) -> Source {
         let miner_path = logs_dir.join(format!("{name}.templates"));
+        let miner_config = MinerConfig {
+            variables: settings.variables,
+            ..MinerConfig::default()
+        };
         let learned = match std::fs::read(&miner_path) {
-            Ok(bytes) => match templates::load(MinerConfig::default(), &bytes) {
+            Ok(bytes) => match templates::load(miner_config.clone(), &bytes) {
                 Ok(l) => Some(l),
                 Err(e) => {
                     let aside = miner_path.with_extension("templates.corrupt");
@@ -185,7 +192,11 @@ impl Source {
         let restored = learned.is_some();
         let (miner, rank, resolving) = match learned {
             Some(l) => (l.miner, l.rank, l.resolving),
-            None => (TemplateMiner::default(), HashMap::new(), HashMap::new()),
+            None => (
+                TemplateMiner::new(miner_config).unwrap_or_default(),
+                HashMap::new(),
+                HashMap::new(),
+            ),
         };
         Source {
             next_emit: Instant::now() + settings.interval,
@@ -219,8 +230,37 @@ impl Source {
         self.error_pattern = s.error_pattern;
         self.top = s.top;
         self.warmup = s.warmup;
+        if s.variables != self.miner.config().variables {
+            self.set_variables(s.variables);
+        }
         if s.interval != self.interval {
             self.next_interval = Some(s.interval);
+        }
+    }
+
+    /// A reloaded `template_variables`: the templates are kept under their ids, brought to
+    /// the new form where they can be (finer templates collapse to whole tokens; whole-token
+    /// templates stay as they are, and lines that no longer match them start finer ones).
+    fn set_variables(&mut self, form: VariableForm) {
+        let config = MinerConfig {
+            variables: form,
+            ..self.miner.config().clone()
+        };
+        let mut saved: Vec<(u64, u64, String)> = self
+            .miner
+            .templates()
+            .map(|t| (t.id, t.count, t.template.to_owned()))
+            .collect();
+        saved.reverse(); // least recently used first, as `with_templates` takes them
+        let list = saved.iter().map(|(id, n, t)| (*id, *n, t.as_str()));
+        match TemplateMiner::with_templates(config, self.miner.next_id(), list) {
+            Ok(m) => {
+                self.miner = m;
+                self.miner_dirty = true;
+            }
+            Err(e) => {
+                tracing::error!(source = %self.name, error = %e, "template_variables not applied; keeping the current form");
+            }
         }
     }
 
@@ -528,6 +568,32 @@ mod tests {
         let config = seismo_config::parse(text, "t").unwrap();
         let tmp = tempfile::tempdir().unwrap();
         Source::new(&config.sources.files[0], tmp.path(), 0).unwrap()
+    }
+
+    #[test]
+    fn template_variables_choose_the_form_and_a_reload_keeps_the_ids() {
+        let base = "[[sources.files]]\nname = \"app\"\npaths = [\"/x\"]\n";
+        let stats = Stats::default();
+        let mut parts = source(&format!("{base}template_variables = \"parts\"\n"));
+        parts.observe("Deleting block blk_12 now", &stats);
+        let id = parts.miner.templates().next().unwrap().id;
+        assert_eq!(parts.miner.template(id), Some("Deleting block blk_<*> now"));
+        // Reloaded to the default, whole-token form: the template is kept under its id.
+        let config = seismo_config::parse(base, "t").unwrap();
+        parts.set(SourceSettings::new(&config.sources.files[0]).unwrap());
+        assert_eq!(parts.miner.template(id), Some("Deleting block <*> now"));
+        parts.observe("Deleting block blk_99 now", &stats);
+        assert_eq!(parts.miner.len(), 1);
+        assert_eq!(parts.miner.count(id), Some(2));
+        let mut whole = source(base);
+        whole.observe("Deleting block blk_12 now", &stats);
+        assert_eq!(
+            whole.miner.templates().next().unwrap().template,
+            "Deleting block <*> now"
+        );
+        assert!(
+            seismo_config::parse(&format!("{base}template_variables = \"half\"\n"), "t").is_err()
+        );
     }
 
     #[test]

@@ -468,11 +468,146 @@ fn line_hashes_are_those_of_the_masked_text_with_the_memo() {
             i
         );
         m.add(&line);
-        mask_line(&line, m.config.max_tokens, &mut text, &mut spans);
+        mask_line(
+            &line,
+            m.config.max_tokens,
+            m.config.variables,
+            &mut text,
+            &mut spans,
+        );
         let expected: Vec<u64> = spans
             .iter()
             .map(|&(s, e)| token_hash(&text[s as usize..e as usize]))
             .collect();
         assert_eq!(m.line_hashes, expected, "{line}");
     }
+}
+
+fn parts() -> MinerConfig {
+    MinerConfig {
+        variables: VariableForm::Parts,
+        ..MinerConfig::default()
+    }
+}
+
+#[test]
+fn a_variable_is_the_whole_token_by_default() {
+    let mut m = miner();
+    // A storage log's block ids and a scheduler's attempt ids: the whole token varies.
+    let a = m.add("Deleting block blk_-1608999687919862906 file /data/1/blk_1");
+    m.add("Deleting block blk_7503483334202473044 file /data/2/blk_7");
+    assert_eq!(
+        m.template(a.template_id),
+        Some("Deleting block <*> file <*>")
+    );
+    let b = m.add("Launching appattempt_1445144423722_0020_000001 on node-12 (v1.2.3)");
+    assert_eq!(
+        m.template(b.template_id),
+        Some("Launching <*> on node-<*> (<*>)")
+    );
+    // The finer form keeps the constant part.
+    let mut p = TemplateMiner::new(parts()).unwrap();
+    let a = p.add("Deleting block blk_-1608999687919862906 file /data/1/blk_1");
+    assert_eq!(
+        p.template(a.template_id),
+        Some("Deleting block blk_<*> file <*>")
+    );
+    let b = p.add("Launching appattempt_1445144423722_0020_000001 on node-12 (v1.2.3)");
+    assert_eq!(
+        p.template(b.template_id),
+        Some("Launching appattempt_<*>_<*>_<*> on node-<*> (<*>.<*>.<*>)")
+    );
+}
+
+#[test]
+fn finer_templates_restore_into_the_whole_token_form_under_their_ids() {
+    let lines = [
+        "Verification succeeded for blk_4",
+        "Served block blk_9 to /10.0.0.1",
+        "Launching appattempt_1_2_3 now",
+    ];
+    let mut old = TemplateMiner::new(parts()).unwrap();
+    let ids: Vec<u64> = lines.iter().map(|l| old.add(l).template_id).collect();
+    assert_eq!(
+        old.template(ids[0]),
+        Some("Verification succeeded for blk_<*>")
+    );
+    let saved: Vec<(u64, u64, String)> = old
+        .templates()
+        .map(|t| (t.id, t.count, t.template.to_owned()))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    // Through the template list (the agent's saved state) and the miner's own state format.
+    let list = saved.iter().map(|(i, c, t)| (*i, *c, t.as_str()));
+    let by_list = TemplateMiner::with_templates(MinerConfig::default(), old.next_id(), list);
+    let by_bytes = TemplateMiner::from_bytes(MinerConfig::default(), &old.to_bytes());
+    for mut m in [by_list.unwrap(), by_bytes.unwrap()] {
+        assert_eq!(m.template(ids[0]), Some("Verification succeeded for <*>"));
+        assert_eq!(m.template(ids[2]), Some("Launching <*> now"));
+        for (line, id) in lines.iter().zip(&ids) {
+            let again = m.add(&line.replace('4', "77").replace('9', "5"));
+            assert_eq!(again.template_id, *id, "{line}");
+            assert!(!again.is_new);
+        }
+        // Templates already in the whole form are unchanged by a round trip.
+        let back = TemplateMiner::from_bytes(MinerConfig::default(), &m.to_bytes()).unwrap();
+        let a: Vec<_> = m
+            .templates()
+            .map(|t| (t.id, t.template.to_owned()))
+            .collect();
+        let b: Vec<_> = back
+            .templates()
+            .map(|t| (t.id, t.template.to_owned()))
+            .collect();
+        assert_eq!(a, b);
+    }
+}
+
+#[test]
+fn a_merged_variable_keeps_the_punctuation_both_tokens_share() {
+    assert_eq!(
+        &*merge_token("rhost=10.0.0.1", "rhost=host.example"),
+        "rhost=<*>"
+    );
+    assert_eq!(&*merge_token("<*>,", "ntp.example.org,"), "<*>,");
+    assert_eq!(&*merge_token("(<*>)", "(mail.example)"), "(<*>)");
+    assert_eq!(&*merge_token("alpha", "beta"), "<*>");
+    assert_eq!(&*merge_token("x,", ","), "<*>,");
+    assert_eq!(&*merge_token("a:b", "a:"), "a:<*>");
+    // Through the miner: a clock log's time servers and an authentication log's remote hosts.
+    let mut m = miner();
+    let a = m.add("synchronized to 10.100.4.251, stratum 3");
+    m.add("synchronized to ntp.example.org, stratum 2");
+    assert_eq!(
+        m.template(a.template_id),
+        Some("synchronized to <*>, stratum <*>")
+    );
+    let b = m.add(
+        "authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=10.1.2.3 user=root",
+    );
+    m.add("authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=10.1.2.9 user=guest");
+    assert_eq!(
+        m.template(b.template_id),
+        Some("authentication failure; logname= uid=<*> euid=<*> tty=ssh ruser= rhost=<*> user=<*>")
+    );
+}
+
+#[test]
+fn host_names_are_variables_even_as_the_first_token() {
+    let mut m = miner();
+    let a = m.add("api.example.com:443 closed after 3 s, 512 bytes sent");
+    let b = m.add("db7.internal.example.org:5432 closed after 12 s, 9 bytes sent");
+    let c = m.add("cache-2:6379 closed after 1 s, 64 bytes sent");
+    assert_eq!(a.template_id, b.template_id);
+    assert_eq!(a.template_id, c.template_id);
+    assert!(
+        !b.template_changed,
+        "the host was a variable from the first line"
+    );
+    assert_eq!(
+        m.template(a.template_id),
+        Some("<*> closed after <*> s, <*> bytes sent")
+    );
 }

@@ -1,0 +1,198 @@
+//! How much of a token a variable takes: the whole token (the default) or only its varying
+//! parts.
+//!
+//! Masking finds the parts of a token that vary (`blk_<*>`, `appattempt_<*>_<*>_<*>`,
+//! `worker-<*>`). Loghub-2.0's corrected ground truth, following the accuracy guidelines of Khan
+//! et al. (ICSE 2022), treats a token glued to a variable as one variable (`<*>`), while a
+//! variable set off by punctuation keeps its constant neighbours (`uid=<*>`, `[worker-<*>]`,
+//! `<*>.dll`). [`collapse`] applies those rules to one masked token, so that the miner's
+//! templates read like that ground truth; [`VariableForm::Parts`] keeps the finer form for users
+//! who want to see the constant part of an id.
+
+/// The parameter marker (`masking::PARAM`; this file imports nothing of masking, which uses it).
+const PARAM: &str = "<*>";
+
+/// How much of a token a variable takes; see the module documentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VariableForm {
+    /// A variable is the whole run of characters between delimiters (white space and
+    /// `, ! ; : = | " ' [ ] ( ) { } . - + @ # $ % &`) that holds it: `blk_<*>` → `<*>`, while
+    /// `uid=<*>` and `worker-<*>` stay. Adjacent variables joined by `.`, `:`, `#`, `/` or `@`
+    /// are one (`<*>.<*>` → `<*>`: versions, host:port), and a variable alone in quotes or
+    /// after `#` is bare (`"<*>"` → `<*>`).
+    #[default]
+    Token,
+    /// Only the varying parts: `blk_<*>`, `appattempt_<*>_<*>_<*>`.
+    Parts,
+}
+
+/// A masked token is at most 3 times its input (every masked byte becomes `<*>`), and tokens
+/// longer than `masking::MAX_TOKEN_BYTES` (128) are masked whole; masking checks the bound.
+pub(crate) const MAX_MASKED: usize = 3 * 128 + 8;
+
+/// The delimiters of Loghub-2.0's template normalisation: a variable spreads over the run of
+/// other characters around it.
+const fn is_delimiter(c: u8) -> bool {
+    c.is_ascii_whitespace()
+        || matches!(
+            c,
+            b',' | b'!'
+                | b';'
+                | b':'
+                | b'='
+                | b'|'
+                | b'"'
+                | b'\''
+                | b'['
+                | b']'
+                | b'('
+                | b')'
+                | b'{'
+                | b'}'
+                | b'.'
+                | b'-'
+                | b'+'
+                | b'@'
+                | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+        )
+}
+
+fn contains(h: &[u8], n: &[u8]) -> bool {
+    h.windows(n.len()).any(|w| w == n)
+}
+
+/// The whole-token form of a masked token (see [`VariableForm::Token`]), handed to `out`.
+/// Idempotent: a template's token collapses to itself, so saved templates of the finer form
+/// can be brought to this one.
+pub(crate) fn collapse(masked: &str, out: impl FnOnce(&str)) {
+    let m = masked.as_bytes();
+    let mut buf = [0u8; MAX_MASKED];
+    let mut n = 0;
+    let put = |buf: &mut [u8; MAX_MASKED], n: &mut usize, s: &[u8]| {
+        let k = s.len().min(MAX_MASKED - *n);
+        buf[*n..*n + k].copy_from_slice(&s[..k]);
+        *n += k;
+    };
+    // A run between delimiters that holds a variable (and no `/`: path segments stay apart),
+    // or only digits, is one variable.
+    let mut i = 0;
+    while i < m.len() {
+        if is_delimiter(m[i]) {
+            put(&mut buf, &mut n, &m[i..i + 1]);
+            i += 1;
+            continue;
+        }
+        let s = i;
+        while i < m.len() && !is_delimiter(m[i]) {
+            i += 1;
+        }
+        let run = &m[s..i];
+        let variable = run.iter().all(u8::is_ascii_digit)
+            || (contains(run, PARAM.as_bytes()) && !run.contains(&b'/'));
+        put(
+            &mut buf,
+            &mut n,
+            if variable { PARAM.as_bytes() } else { run },
+        );
+    }
+    // Variables joined by a separator of compound values are one: `<*>.<*>` (versions),
+    // `<*>:<*>` (host:port, times), `<*>/<*>`, `<*>@<*>`, `<*>#<*>`, `<*><*>`.
+    // One pass: each `<*>` absorbs the `<*>`s that follow it, with or without a separator.
+    let (mut r, mut w) = (0, 0);
+    let p = PARAM.as_bytes();
+    while r < n {
+        if !buf[r..n].starts_with(p) {
+            buf[w] = buf[r];
+            (r, w) = (r + 1, w + 1);
+            continue;
+        }
+        buf.copy_within(r..r + 3, w);
+        (r, w) = (r + 3, w + 3);
+        loop {
+            if buf[r..n].starts_with(p) {
+                r += 3;
+            } else if r < n
+                && matches!(buf[r], b'.' | b':' | b'#' | b'/' | b'@')
+                && buf[r + 1..n].starts_with(p)
+            {
+                r += 4;
+            } else {
+                break;
+            }
+        }
+    }
+    let t = &buf[..w];
+    let bare = matches!(t, b"#<*>#" | b"#<*>" | b"\"<*>\"" | b"'<*>'");
+    let t = if bare { PARAM.as_bytes() } else { t };
+    // Only ASCII delimiters and `<*>` were inserted around unchanged runs of a valid string.
+    match std::str::from_utf8(t) {
+        Ok(s) => out(s),
+        Err(_) => out(PARAM),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(masked: &str) -> String {
+        let mut s = String::new();
+        collapse(masked, |t| s.push_str(t));
+        s
+    }
+
+    #[test]
+    fn a_token_glued_to_a_variable_is_one_variable() {
+        assert_eq!(c("blk_<*>"), "<*>");
+        assert_eq!(c("appattempt_<*>_<*>_<*>"), "<*>");
+        assert_eq!(c("rdd_<*>"), "<*>");
+        assert_eq!(c("v<*>"), "<*>");
+    }
+
+    #[test]
+    fn punctuation_keeps_constant_neighbours() {
+        assert_eq!(c("uid=<*>"), "uid=<*>");
+        assert_eq!(c("[worker-<*>]"), "[worker-<*>]");
+        assert_eq!(c("<*>.dll"), "<*>.dll");
+        assert_eq!(c("size:<*>"), "size:<*>");
+        assert_eq!(c("(<*>)"), "(<*>)");
+        assert_eq!(c("word"), "word");
+        assert_eq!(c("a/b<*>"), "a/b<*>");
+    }
+
+    #[test]
+    fn compound_variables_are_one() {
+        assert_eq!(c("<*>.<*>.<*>"), "<*>");
+        assert_eq!(c("<*>:<*>"), "<*>");
+        assert_eq!(c("<*>@<*>/<*>"), "<*>");
+        assert_eq!(c("<*><*>"), "<*>");
+        assert_eq!(c("HTTP/<*>.<*>\""), "HTTP/<*>\"");
+        assert_eq!(c("(<*>:<*>)"), "(<*>)");
+        assert_eq!(c("<*>-<*>"), "<*>-<*>");
+    }
+
+    #[test]
+    fn quoted_or_numbered_variables_are_bare() {
+        assert_eq!(c("\"<*>\""), "<*>");
+        assert_eq!(c("'<*>'"), "<*>");
+        assert_eq!(c("#<*>"), "<*>");
+        assert_eq!(c("'<*>',"), "'<*>',");
+    }
+
+    #[test]
+    fn collapsing_is_idempotent() {
+        for t in [
+            "blk_<*>",
+            "<*>.<*>:<*>",
+            "\"<*>\"",
+            "uid=<*>",
+            "x_<*>-<*>.y",
+        ] {
+            let once = c(t);
+            assert_eq!(c(&once), once, "{t}");
+        }
+    }
+}
