@@ -11,15 +11,15 @@
 //!   (`process.hog.memory.rss`);
 //! - **log**: an error burst of a template never seen, 20 lines a second for 30 s, in the
 //!   source `app` (`log.app.errors_per_s` or `log.app.template.*.new`);
-//! - **filesystem**: a 256 MiB tmpfs of the run's own (`fs`, mounted before the agent starts;
-//!   tmpfs is watched here, the default excludes it) filled at 4 MiB a second up to 94 %
-//!   (`host.filesystem.<mount>.used_ratio`). Mounting needs root; without it the fault is
-//!   reported as skipped.
+//! - **filesystem**: a 256 MiB ext4 file system of the run's own (`fs`, an image file on a loop
+//!   device, mounted before the agent starts; sysinfo lists no tmpfs) filled at 4 MiB a second
+//!   to about 94 % (`host.filesystem.<mount>.used_ratio`). Mounting needs root and mkfs.ext4;
+//!   without them the fault is reported as skipped.
 //!
 //! Then each agent is stopped (SIGTERM) and started again on the same state directory, and 1
 //! minute after the restart the same kinds of fault are injected into signals that learned
 //! before the restart but never saw a fault: a busy shell in the group `busy2`, a growing
-//! process in `hog2`, the tmpfs `fs2` filling, and an error burst of another template in the
+//! process in `hog2`, the file system `fs2` filling, and an error burst of another template in the
 //! source `app2` (which had
 //! steady traffic all along). They are timed the same way (the target there, within 2
 //! intervals, needs learned state that survives a restart; faults on signals that already saw
@@ -83,11 +83,7 @@ fn config(dir: &Path, interval_s: u64, marker: &str) -> String {
     let interval = format!("interval = \"{interval_s}s\"");
     let mut text = default_config_with(
         &dir.join("state"),
-        &[
-            ("interval = \"10s\"", interval.as_str()),
-            // The filesystem fault fills a tmpfs of the run's own.
-            ("exclude_fs_types = [\"tmpfs\", ", "exclude_fs_types = ["),
-        ],
+        &[("interval = \"10s\"", interval.as_str())],
     );
     text.push_str(&format!(
         "\n[[sources.files]]\nname = \"app\"\npaths = [\"{}\"]\n{interval}\n\
@@ -150,7 +146,7 @@ impl Faults {
         });
         let mut threads = vec![burst];
         let fs = dir.join(format!("fs{suffix}"));
-        if is_tmpfs(&fs) {
+        if is_mounted(&fs) {
             threads.push(std::thread::spawn(move || fill(&fs)));
         }
         Faults {
@@ -192,45 +188,69 @@ fn fill(fs: &Path) {
     let _ = std::fs::remove_file(path);
 }
 
-/// Whether `path` is a mount point of type tmpfs (per /proc/self/mounts).
-fn is_tmpfs(path: &Path) -> bool {
+/// Whether `path` is a mount point (per /proc/self/mounts).
+fn is_mounted(path: &Path) -> bool {
     std::fs::read_to_string("/proc/self/mounts").is_ok_and(|m| {
-        m.lines().any(|l| {
-            let f: Vec<&str> = l.split(' ').collect();
-            f.len() > 2 && Path::new(f[1]) == path && f[2] == "tmpfs"
-        })
+        m.lines()
+            .any(|l| l.split(' ').nth(1).is_some_and(|p| Path::new(p) == path))
     })
 }
 
-/// Mounts a 256 MiB tmpfs at `path` (needs root); false, with the reason printed, when it cannot.
-fn mount_tmpfs(path: &Path) -> bool {
+/// The image file behind the file system mounted at `path`.
+fn image_of(path: &Path) -> std::path::PathBuf {
+    path.with_extension("img")
+}
+
+/// Mounts a fresh 256 MiB ext4 image at `path` on a loop device (needs root and mkfs.ext4);
+/// false, with the reason printed, when it cannot.
+fn mount_image(path: &Path) -> bool {
     std::fs::create_dir_all(path).expect("mount point");
-    let out = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=256m"])
-        .arg("tmpfs")
-        .arg(path)
-        .output();
-    match out {
-        Ok(o) if o.status.success() => true,
-        Ok(o) => {
-            println!(
-                "filesystem fault skipped: cannot mount a tmpfs at {} ({})",
-                path.display(),
-                String::from_utf8_lossy(&o.stderr).trim()
-            );
-            false
-        }
-        Err(e) => {
-            println!("filesystem fault skipped: cannot run mount ({e})");
-            false
-        }
+    let image = image_of(path);
+    std::fs::File::create(&image)
+        .and_then(|f| f.set_len(256 << 20))
+        .expect("image file");
+    let run = |program: &str, args: &[&std::ffi::OsStr]| {
+        Command::new(program)
+            .args(args)
+            .output()
+            .map_err(|e| format!("{program}: {e}"))
+            .and_then(|o| {
+                if o.status.success() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{program}: {}",
+                        String::from_utf8_lossy(&o.stderr).trim()
+                    ))
+                }
+            })
+    };
+    let made = run(
+        "mkfs.ext4",
+        &["-q".as_ref(), "-F".as_ref(), image.as_os_str()],
+    )
+    .and_then(|()| {
+        run(
+            "mount",
+            &[
+                "-o".as_ref(),
+                "loop".as_ref(),
+                image.as_os_str(),
+                path.as_os_str(),
+            ],
+        )
+    });
+    if let Err(e) = &made {
+        println!("filesystem fault skipped at {}: {e}", path.display());
     }
+    made.is_ok()
 }
 
 fn unmount(path: &Path) {
-    if is_tmpfs(path) {
+    if is_mounted(path) {
         let _ = Command::new("umount").arg(path).status();
     }
+    let _ = std::fs::remove_file(image_of(path));
 }
 
 /// Per fault, the seconds from `injected` to its first firing alert (None: not within `wait`).
@@ -310,7 +330,7 @@ fn fresh_and_restart(
     let mut idles = [idle("busy2"), idle("hog2")];
     // Mounted before the agent starts, so both file systems are learned empty.
     let (fs, fs2) = (dir.join("fs"), dir.join("fs2"));
-    let _ = mount_tmpfs(&fs) && mount_tmpfs(&fs2);
+    let _ = mount_image(&fs) && mount_image(&fs2);
     let mut out = String::new();
     let mut agent = Agent::run(&config);
     std::thread::sleep(at);
