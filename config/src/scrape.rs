@@ -298,5 +298,7 @@ mod tests {
         let s = &c.sources.scrape[0];
         assert_eq!(s.name, "app");
         assert_eq!(s.headers["authorization"], "Bearer token");
+        assert_eq!((s.include.len(), s.exclude.len()), (2, 2));
+        assert_eq!(s.detector, Some(DetectorKind::Ewma));
     }
 }
