@@ -259,7 +259,7 @@ pub fn prometheus_text(data: &[u8]) {
     let Ok(parsed) = scrape::parse(data) else {
         return;
     };
-    let mut series = series::Series::new("fuzz", 64);
+    let mut series = series::Series::new("fuzz", 64, seismo_config::SeriesFilter::default());
     let mut dropped = series::Dropped::default();
     let first = series.convert(&parsed.scrape, 1_000, &mut dropped);
     let second = series.convert(&parsed.scrape, 11_000, &mut dropped);

@@ -83,6 +83,10 @@ pub struct DetectorsConfig {
     pub idle_ttl: Duration,
     pub defaults: DetectorSettings,
     pub overrides: Vec<DetectorOverride>,
+    /// Kinds chosen per source (`[[sources.scrape]] detector`), each for its signals' glob:
+    /// applied over the defaults and under the overrides. Filled at load, not written here.
+    #[serde(skip)]
+    pub source_kinds: Vec<(NameGlob, DetectorKind)>,
 }
 
 impl Default for DetectorsConfig {
@@ -92,6 +96,7 @@ impl Default for DetectorsConfig {
             idle_ttl: Duration::from_secs(3600),
             defaults: DetectorSettings::default(),
             overrides: Vec::new(),
+            source_kinds: Vec::new(),
         }
     }
 }
@@ -173,6 +178,9 @@ impl DetectorsConfig {
     /// The settings for `signal`, or `None` when an override disables it.
     pub fn settings_for(&self, signal: &str) -> Option<DetectorSettings> {
         let mut s = self.defaults.clone();
+        if let Some((_, kind)) = self.source_kinds.iter().find(|(g, _)| g.is_match(signal)) {
+            s.kind = *kind;
+        }
         let mut enabled = true;
         for o in self
             .overrides

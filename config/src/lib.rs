@@ -18,6 +18,7 @@ mod otlp;
 mod process;
 mod remediation;
 mod scrape;
+mod series_pattern;
 mod silences;
 mod sink_fields;
 mod sinks;
@@ -48,6 +49,7 @@ pub use otlp::{OtlpCompression, OtlpProtocol, OtlpSinkConfig, OtlpTlsConfig};
 pub use process::ProcessSourceConfig;
 pub use remediation::RemediationConfig;
 pub use scrape::ScrapeSourceConfig;
+pub use series_pattern::{SeriesFilter, SeriesPattern, MAX_PATTERNS};
 pub use silences::{parse_rfc3339, parse_silence_for, SilenceConfig, SilenceEnd, MAX_SILENCE};
 pub use sinks::{LinesSinkConfig, SinksConfig, StdoutSinkConfig};
 pub use sources::{HostSourceConfig, SourcesConfig};
@@ -62,7 +64,16 @@ pub const DEFAULT_ORIGIN: &str = "<embedded default>";
 
 /// Parses and validates a configuration text; `origin` names it in errors.
 pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
-    toml::from_str(text).map_err(|e| ConfigError::from_toml(origin, text, &e))
+    let mut config: Config =
+        toml::from_str(text).map_err(|e| ConfigError::from_toml(origin, text, &e))?;
+    // A scrape target's `detector` is a kind for its signals, resolved with the overrides.
+    config.detectors.source_kinds = config
+        .sources
+        .scrape
+        .iter()
+        .filter_map(|t| Some((t.signals_glob().ok()?, t.detector?)))
+        .collect();
+    Ok(config)
 }
 
 /// Reads, parses and validates the configuration file at `path`.

@@ -7,8 +7,10 @@ use std::time::Duration;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
+use crate::detectors::DetectorKind;
+use crate::series_pattern::{SeriesFilter, SeriesPattern};
 use crate::sink_fields::{self, http_url, HeaderRules};
-use crate::values;
+use crate::values::{self, NameGlob};
 
 /// One `[[sources.scrape]]` table.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -42,6 +44,18 @@ pub struct ScrapeSourceConfig {
     /// Extra request headers (an `authorization` token, say).
     #[serde(default, deserialize_with = "headers")]
     pub headers: BTreeMap<String, String>,
+    /// Series patterns (see [`SeriesPattern`]): when any is given, only matching series are
+    /// kept.
+    #[serde(default, deserialize_with = "crate::series_pattern::pattern_list")]
+    pub include: Vec<SeriesPattern>,
+    /// Series patterns: matching series are never turned into signals (nor count against
+    /// `max_series`).
+    #[serde(default, deserialize_with = "crate::series_pattern::pattern_list")]
+    pub exclude: Vec<SeriesPattern>,
+    /// The detector kind of this target's signals (`scrape.{name}.*`), in place of
+    /// `[detectors.defaults] kind`; `[[detectors.overrides]]` still win over it.
+    #[serde(default)]
+    pub detector: Option<DetectorKind>,
 }
 
 impl ScrapeSourceConfig {
@@ -49,6 +63,20 @@ impl ScrapeSourceConfig {
     pub fn timeout(&self) -> Duration {
         self.timeout
             .unwrap_or_else(|| (self.interval / 2).min(Duration::from_secs(10)))
+    }
+
+    /// The target's `include` and `exclude` together.
+    pub fn series_filter(&self) -> SeriesFilter {
+        SeriesFilter {
+            include: self.include.clone(),
+            exclude: self.exclude.clone(),
+        }
+    }
+
+    /// The glob of this target's signals, `scrape.{name}.*` (names are letters, digits, `_`
+    /// and `-`, so nothing in them is a glob character).
+    pub fn signals_glob(&self) -> Result<NameGlob, String> {
+        NameGlob::new(&format!("scrape.{}.*", self.name))
     }
 }
 
@@ -187,10 +215,90 @@ mod tests {
         assert!(e.contains("Did you mean `max_body_bytes`?"), "{e}");
     }
     #[test]
+    fn filters_and_detector_parse_and_bad_patterns_are_located() {
+        let c = parse(
+            "[[sources.scrape]]\nname = \"app\"\nurl = \"http://a\"\ndetector = \"ewma\"\n\
+             include = [\"app_*\", 'http_requests_total{code=\"5*\"}']\nexclude = [\"*{le=*}\"]\n\
+             [[sources.scrape]]\nname = \"db\"\nurl = \"http://b\"\n\
+             [[detectors.overrides]]\nsignals = [\"scrape.app.special*\"]\nkind = \"mad\"\n\
+             [[detectors.overrides]]\nsignals = [\"scrape.app.*\"]\nthreshold = 0.7\n",
+            "t",
+        )
+        .unwrap();
+        let f = c.sources.scrape[0].series_filter();
+        assert_eq!((f.include.len(), f.exclude.len()), (2, 1));
+        assert!(f.keeps("http_requests_total", |l| (l == "code").then_some("503")));
+        assert!(!f.keeps("app_x", |_| Some("0.5")));
+        assert!(c.sources.scrape[1].series_filter().is_empty());
+        // Defaults, then the target's kind, then the overrides in file order.
+        let d = &c.detectors;
+        let app = d.settings_for("scrape.app.queue").unwrap();
+        assert_eq!(app.kind, DetectorKind::Ewma);
+        assert_eq!(
+            app.threshold,
+            d.settings_for("scrape.app.up").unwrap().threshold
+        );
+        assert_eq!(
+            d.settings_for("scrape.app.special_x").unwrap().kind,
+            DetectorKind::Mad
+        );
+        assert_eq!(
+            d.settings_for("scrape.db.queue").unwrap().kind,
+            DetectorKind::Ensemble
+        );
+        assert_eq!(
+            d.settings_for("scrape.app2.queue").unwrap().kind,
+            DetectorKind::Ensemble
+        );
+        assert_eq!(
+            d.settings_for("host.cpu.utilization").unwrap().kind,
+            DetectorKind::Ensemble
+        );
+        // Changing the target's detector changes the detectors' configuration (a reload sees it).
+        let other = parse(
+            "[[sources.scrape]]\nname = \"app\"\nurl = \"http://a\"\ndetector = \"mad\"\n",
+            "t",
+        )
+        .unwrap();
+        let same = parse(
+            "[[sources.scrape]]\nname = \"app\"\nurl = \"http://a\"\ndetector = \"ewma\"\n",
+            "t",
+        )
+        .unwrap();
+        assert_ne!(other.detectors, same.detectors);
+    }
+
+    #[test]
+    fn bad_filters_and_detectors_are_explained_where_they_are() {
+        let base = "[[sources.scrape]]\nname = \"a\"\nurl = \"http://a\"\n";
+        let e = err(&format!("{base}exclude = [\"go_*\", \"x{{code=5*\"]\n"));
+        assert!(
+            e.contains("t.toml:4:") && e.contains("not closed with `}`"),
+            "{e}"
+        );
+        let e = err(&format!("{base}include = [\"scrape.a.go_*\"]\n"));
+        assert!(
+            e.contains("t.toml:4:") && e.contains("not signal names"),
+            "{e}"
+        );
+        let e = err(&format!("{base}include = [\"\"]\n"));
+        assert!(e.contains("matches nothing"), "{e}");
+        let e = err(&format!("{base}include = \"go_*\"\n"));
+        assert!(e.contains("t.toml:4:") && e.contains("sequence"), "{e}");
+        let many: Vec<String> = (0..1001).map(|i| format!("\"m{i}\"")).collect();
+        let e = err(&format!("{base}exclude = [{}]\n", many.join(",")));
+        assert!(e.contains("more than the 1000"), "{e}");
+        let e = err(&format!("{base}detector = \"fast\"\n"));
+        assert!(e.contains("t.toml:4:") && e.contains("ewma"), "{e}");
+    }
+
+    #[test]
     fn the_documented_example_parses() {
         let c = crate::tests::documented_example("[[sources.scrape]]");
         let s = &c.sources.scrape[0];
         assert_eq!(s.name, "app");
         assert_eq!(s.headers["authorization"], "Bearer token");
+        assert_eq!((s.include.len(), s.exclude.len()), (2, 2));
+        assert_eq!(s.detector, Some(DetectorKind::Ewma));
     }
 }

@@ -130,8 +130,12 @@ fn render(s: &HttpState, process: &ProcessStats) -> String {
         };
         e.family(family.name, family.kind, family.help);
         for sample in samples {
-            let label = sample.label.as_ref().map(|(k, v)| (*k, v.as_str()));
-            e.sample(family.name, label.as_slice(), sample.value);
+            let labels: Vec<(&str, &str)> = sample
+                .labels
+                .iter()
+                .map(|(k, v)| (*k, v.as_str()))
+                .collect();
+            e.sample(family.name, &labels, sample.value);
         }
     }
 
@@ -232,6 +236,11 @@ mod tests {
         s.stats.sink("mqtt");
         s.stats.sink("otlp");
         s.stats.anomalies_by_severity.add("critical", 2);
+        s.stats.scrape_series_refused.set(
+            "app",
+            1,
+            vec![("go_gc".into(), 3), ("(other)".into(), 1)],
+        );
         Stats::add(&s.stats.heartbeat_ms, u64::try_from(now_ms()).unwrap());
         s.stats
             .scores
@@ -263,6 +272,10 @@ mod tests {
         assert!(text.contains("seismo_anomalies_total{severity=\"critical\"} 2\n"));
         assert!(text.contains("seismo_anomalies_total{severity=\"warning\"} 0\n"));
         assert!(text.contains("seismo_sink_queued{sink=\"otlp\"} 0\n"));
+        assert!(text.contains(
+            "seismo_scrape_series_refused{target=\"app\",family=\"go_gc\"} 3\n\
+             seismo_scrape_series_refused{target=\"app\",family=\"(other)\"} 1\n"
+        ));
         assert!(text.contains("seismo_anomaly_score{signal=\"log.a\\\"b.count\"} 0.25\n"));
         assert!(text.contains("process_resident_memory_bytes "));
         #[cfg(all(target_os = "linux", target_env = "gnu"))]

@@ -72,6 +72,9 @@ pub enum Series {
     Sink(SinkField),
     /// Each signal's last anomaly score (label `signal`), in signal order.
     Scores,
+    /// Series refused at `max_series` by the scrape targets' last scrapes (labels `target`,
+    /// `family`); its summary key sums them.
+    Refused(&'static str),
 }
 
 /// A field of [`Stats`].
@@ -102,10 +105,10 @@ pub struct SinkField {
     pub read: fn(&SinkStats, i64) -> Value,
 }
 
-/// One series: its label (name, value), if any, and its value.
+/// One series: its labels (name, value), if any, and its value.
 #[derive(Debug, PartialEq)]
 pub struct Sample {
-    pub label: Option<(&'static str, String)>,
+    pub labels: Vec<(&'static str, String)>,
     pub value: Value,
 }
 
@@ -185,19 +188,19 @@ impl Family {
     /// outbox-backed sink).
     pub fn samples(&self, stats: &Stats, now_ms: i64) -> Option<Vec<Sample>> {
         let int = |label: &'static str, value: &str, n: u64| Sample {
-            label: Some((label, value.to_owned())),
+            labels: vec![(label, value.to_owned())],
             value: Value::Int(n),
         };
         Some(match &self.series {
             Series::One(f) => vec![Sample {
-                label: None,
+                labels: vec![],
                 value: (f.read)(stats, now_ms)?,
             }],
             Series::Split(label, fields) => fields
                 .iter()
                 .filter_map(|(value, f)| {
                     Some(Sample {
-                        label: Some((*label, (*value).to_owned())),
+                        labels: vec![(*label, (*value).to_owned())],
                         value: (f.read)(stats, now_ms)?,
                     })
                 })
@@ -223,7 +226,7 @@ impl Family {
                 sinks
                     .iter()
                     .map(|s| Sample {
-                        label: Some(("sink", s.name.clone())),
+                        labels: vec![("sink", s.name.clone())],
                         value: (f.read)(s, now_ms),
                     })
                     .collect()
@@ -240,8 +243,21 @@ impl Family {
                 scores
                     .into_iter()
                     .map(|(signal, score)| Sample {
-                        label: Some(("signal", signal.to_string())),
+                        labels: vec![("signal", signal.to_string())],
                         value: Value::Float(score),
+                    })
+                    .collect()
+            }
+            Series::Refused(_) => {
+                let refused = stats.scrape_series_refused.snapshot();
+                if refused.is_empty() {
+                    return None;
+                }
+                refused
+                    .into_iter()
+                    .map(|(target, family, n)| Sample {
+                        labels: vec![("target", target), ("family", family)],
+                        value: Value::Int(n),
                     })
                     .collect()
             }
@@ -296,6 +312,15 @@ pub fn summary(stats: &Stats, now_ms: i64) -> String {
                     let sum = (t.read)(stats).snapshot().iter().map(|c| c.1).sum();
                     put(&key, Value::Int(sum));
                 }
+            }
+            Series::Refused(key) => {
+                let sum = stats
+                    .scrape_series_refused
+                    .snapshot()
+                    .iter()
+                    .map(|r| r.2)
+                    .sum();
+                put(key, Value::Int(sum));
             }
             Series::Sink(_) | Series::Scores => {}
         }
@@ -528,13 +553,18 @@ pub static FAMILIES: &[Family] = &[
     ),
     counter(
         "seismo_scrape_series_dropped_total",
-        "Scraped series not turned into signals, counted per scrape, by reason: limit (the target reached max_series), duplicate (another series of the scrape already had its signal name).",
+        "Scraped series not turned into signals, counted per scrape, by reason: limit (the target reached max_series), duplicate (another series of the scrape already had its signal name), excluded (left out by the target's include / exclude).",
         Series::Tally(tally!(
             scrape_series_dropped,
             "reason",
             &["limit", "duplicate"],
             Some("scrape_series_dropped")
         )),
+    ),
+    gauge(
+        "seismo_scrape_series_refused",
+        "Series the target's last scrape refused at max_series, by metric family (at most 100 families per target; the rest summed as family=\"(other)\").",
+        Series::Refused("scrape_series_refused"),
     ),
     counter(
         "seismo_scrape_lines_invalid_total",
@@ -801,6 +831,9 @@ mod tests {
                 Series::Scores => {
                     read.insert("scores".to_owned());
                 }
+                Series::Refused(_) => {
+                    read.insert("scrape_series_refused".to_owned());
+                }
             }
         }
         let fields = debug_fields(&format!("{:#?}", Stats::default()));
@@ -843,6 +876,7 @@ mod tests {
                 Series::Tally(t) => t.summary.into_iter().collect(),
                 Series::Sink(f) => vec![f.summary],
                 Series::Scores => vec![],
+                Series::Refused(key) => vec![*key],
             };
             assert!(
                 family.exposed != Exposed::No || !family_keys.is_empty(),

@@ -19,8 +19,10 @@ pub struct Stats {
     pub scrapes_ok: AtomicU64,
     /// By reason: `timeout`, `connect`, `status`, `too_large`, `parse`, `other`.
     pub scrape_errors: Labelled,
-    /// By reason: `limit`, `duplicate`.
+    /// By reason: `limit`, `duplicate`, `excluded`.
     pub scrape_series_dropped: Labelled,
+    /// Series refused at `max_series` at each target's last scrape, by family.
+    pub scrape_series_refused: RefusedBoard,
     pub scrape_lines_invalid: AtomicU64,
     pub non_finite_skipped: AtomicU64,
     pub signals_refused: AtomicU64,
@@ -196,6 +198,42 @@ impl Labelled {
     pub fn snapshot(&self) -> Vec<(String, u64)> {
         let m = self.0.lock().unwrap_or_else(|p| p.into_inner());
         m.iter().map(|(k, v)| (k.clone(), *v)).collect()
+    }
+}
+
+/// Per scrape target, the series its last scrape refused by metric family (each target's list
+/// is bounded where it is made). `run` tells a target's task from the one a reload replaced it
+/// with, so that the old one's leaving does not erase the new one's figures.
+#[derive(Debug, Default)]
+pub struct RefusedBoard(Mutex<BTreeMap<String, (u64, Families)>>);
+
+/// (family, series refused), as a target lists them.
+pub type Families = Vec<(String, u64)>;
+
+impl RefusedBoard {
+    /// Target `target`'s families after a scrape of its task `run` (empty: none refused).
+    pub fn set(&self, target: &str, run: u64, families: Families) {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if families.is_empty() {
+            if m.get(target).is_some_and(|e| e.0 == run) {
+                m.remove(target);
+            }
+        } else {
+            m.insert(target.to_owned(), (run, families));
+        }
+    }
+
+    /// Task `run` of `target` stopped: its figures go unless a newer task already set its own.
+    pub fn clear(&self, target: &str, run: u64) {
+        self.set(target, run, Vec::new());
+    }
+
+    /// (target, family, series refused), in target order, each target's families as listed.
+    pub fn snapshot(&self) -> Vec<(String, String, u64)> {
+        let m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        m.iter()
+            .flat_map(|(t, (_, fs))| fs.iter().map(move |(f, n)| (t.clone(), f.clone(), *n)))
+            .collect()
     }
 }
 

@@ -12,8 +12,10 @@
 
 mod labels;
 mod names;
+mod refused;
 pub(crate) mod series;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,7 +29,11 @@ use crate::event::Sample;
 use crate::sources::batch::Batch;
 use crate::sources::tasks::SourceTasks;
 use crate::telemetry::stats::{LogLimiter, Stats};
+use refused::{RefusedLog, Report};
 use series::{Dropped, Series};
+
+/// Tells the tasks of one target apart across reloads (see `RefusedBoard`).
+static RUNS: AtomicU64 = AtomicU64::new(0);
 
 /// Why a scrape failed; `reason` labels the self-metric.
 #[derive(Debug, thiserror::Error)]
@@ -222,12 +228,13 @@ async fn run(
     stats: Arc<Stats>,
     cancel: CancellationToken,
 ) {
-    let mut series = Series::new(&cfg.name, cfg.max_series);
+    let mut series = Series::new(&cfg.name, cfg.max_series, cfg.series_filter());
+    let run_id = RUNS.fetch_add(1, Ordering::Relaxed);
     let up: Arc<str> = format!("scrape.{}.up", cfg.name).into();
     let mut ticker = tokio::time::interval(cfg.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut errors_log = LogLimiter::new(Duration::from_secs(300));
-    let mut limit_log = LogLimiter::new(Duration::from_secs(3600));
+    let mut refused_log = RefusedLog::new(Duration::from_secs(3600));
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
@@ -255,14 +262,27 @@ async fn run(
                         series = back;
                         if dropped.limit > 0 {
                             stats.scrape_series_dropped.add("limit", dropped.limit);
-                            if let Some(n) = limit_log.hit() {
-                                tracing::warn!(
-                                    scrape = %cfg.name,
-                                    dropped = n,
-                                    max_series = cfg.max_series,
-                                    "the target exposes more series than max_series: the others are dropped (seismo_scrape_series_dropped_total)"
-                                );
-                            }
+                        }
+                        let top = dropped.refused.top();
+                        match refused_log.observe(&top) {
+                            Some(Report::Refused) => tracing::warn!(
+                                scrape = %cfg.name,
+                                refused = dropped.limit,
+                                max_series = cfg.max_series,
+                                families = %refused::describe(&top),
+                                "the target exposes more series than max_series: new series are refused, by metric family as listed (seismo_scrape_series_refused); raise max_series or leave series out with exclude"
+                            ),
+                            Some(Report::Cleared) => tracing::info!(
+                                scrape = %cfg.name,
+                                "the target's series fit in max_series again: none is refused"
+                            ),
+                            None => {}
+                        }
+                        stats.scrape_series_refused.set(&cfg.name, run_id, top);
+                        if dropped.excluded > 0 {
+                            stats
+                                .scrape_series_dropped
+                                .add("excluded", dropped.excluded);
                         }
                         if dropped.duplicate > 0 {
                             stats
@@ -302,6 +322,7 @@ async fn run(
             break;
         }
     }
+    stats.scrape_series_refused.clear(&cfg.name, run_id);
 }
 
 /// Starts or reconciles the scrape targets, one task each (see [`SourceTasks::reconcile`]).

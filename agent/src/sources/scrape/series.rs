@@ -10,7 +10,11 @@ use std::sync::Arc;
 
 use prometheus_parse::{Scrape, Value};
 
+use seismo_config::SeriesFilter;
+
+use super::labels::decode;
 use super::names::{label_suffix, push_safe, quantile_name};
+use super::refused::RefusedFamilies;
 use crate::event::Sample;
 
 /// What one conversion dropped.
@@ -18,6 +22,10 @@ use crate::event::Sample;
 pub(crate) struct Dropped {
     /// New series refused at `max_series`.
     pub limit: u64,
+    /// The same, by metric family.
+    pub refused: RefusedFamilies,
+    /// Series left out by the target's `include` / `exclude`.
+    pub excluded: u64,
     /// Series whose signal name another series of the same scrape already took (label values
     /// that differ only in characters a signal name cannot hold).
     pub duplicate: u64,
@@ -36,19 +44,21 @@ enum Last {
 pub(crate) struct Series {
     prefix: String,
     max_series: usize,
+    filter: SeriesFilter,
     /// Admitted series by base name, with their state at the previous scrape.
     admitted: HashMap<Arc<str>, Last>,
     last_ts_ms: Option<i64>,
 }
 
 impl Series {
-    pub(crate) fn new(source: &str, max_series: usize) -> Self {
+    pub(crate) fn new(source: &str, max_series: usize, filter: SeriesFilter) -> Self {
         let mut prefix = String::from("scrape.");
         push_safe(&mut prefix, source);
         prefix.push('.');
         Self {
             prefix,
             max_series,
+            filter,
             admitted: HashMap::new(),
             last_ts_ms: None,
         }
@@ -108,6 +118,15 @@ impl Series {
                 Value::Histogram(_) => (sample.metric.as_str(), Kind::Histogram),
                 Value::Summary(_) => (sample.metric.as_str(), Kind::Summary),
             };
+            // Filtered out before the cap: an excluded series never takes a place.
+            if !self.filter.is_empty()
+                && !self
+                    .filter
+                    .keeps(metric, |l| sample.labels.get(l).map(|v| decode(v)))
+            {
+                dropped.excluded += 1;
+                continue;
+            }
             let labels = label_suffix(&sample.labels);
             let mut base = self.prefix.clone();
             push_safe(&mut base, metric);
@@ -120,16 +139,17 @@ impl Series {
                 dropped.duplicate += 1;
                 continue;
             }
-            series.push((sample, kind, base, labels, key));
+            series.push((sample, metric, kind, base, labels, key));
         }
         // Series absent from this scrape give up their place (and their baseline) first.
         self.admitted.retain(|k, _| seen.contains(k));
 
         let mut out = Vec::new();
-        for (sample, kind, base, labels, key) in series {
+        for (sample, family, kind, base, labels, key) in series {
             if !self.admitted.contains_key(&key) {
                 if self.admitted.len() >= self.max_series {
                     dropped.limit += 1;
+                    dropped.refused.add(family);
                     continue;
                 }
                 self.admitted.insert(Arc::clone(&key), Last::Gauge);
@@ -323,7 +343,7 @@ mod tests {
 
     #[test]
     fn counters_become_rates_and_resets_are_never_negative() {
-        let mut s = Series::new("app", 100);
+        let mut s = Series::new("app", 100, SeriesFilter::default());
         let mut d = Dropped::default();
         let text = |n: f64| format!("# TYPE reqs_total counter\nreqs_total{{code=\"200\"}} {n}\n");
         assert!(s.convert(&parse(&text(100.0)), 0, &mut d).is_empty());
@@ -337,7 +357,7 @@ mod tests {
 
     #[test]
     fn histograms_give_interval_quantiles_and_rate() {
-        let mut s = Series::new("app", 100);
+        let mut s = Series::new("app", 100, SeriesFilter::default());
         let mut d = Dropped::default();
         let text = |b: [u32; 4], sum: u32| {
             format!(
@@ -362,7 +382,7 @@ mod tests {
 
     #[test]
     fn summaries_give_quantiles_and_a_rate() {
-        let mut s = Series::new("app", 100);
+        let mut s = Series::new("app", 100, SeriesFilter::default());
         let mut d = Dropped::default();
         let text = |count: u32| {
             format!(
@@ -384,7 +404,7 @@ mod tests {
 
     #[test]
     fn the_series_cap_admits_in_name_order_and_keeps_its_choice() {
-        let mut s = Series::new("app", 3);
+        let mut s = Series::new("app", 3, SeriesFilter::default());
         let mut d = Dropped::default();
         let all = "b 2\na 1\nd 4\nc 3\ne 5\n";
         let v = values(&s.convert(&parse(all), 0, &mut d));
@@ -399,15 +419,56 @@ mod tests {
         assert_eq!(names, ["scrape.app.b", "scrape.app.c", "scrape.app.d"]);
         assert_eq!(d.limit, 3);
         // Label values that only differ in unsafe characters would share a name: one is kept.
-        let mut s = Series::new("app", 10);
+        let mut s = Series::new("app", 10, SeriesFilter::default());
         let v = s.convert(&parse("x{p=\"/a\"} 1\nx{p=\"_a\"} 2\n"), 0, &mut d);
         assert_eq!(v.len(), 1);
         assert_eq!(d.duplicate, 1);
     }
 
     #[test]
+    fn filters_apply_before_the_cap_and_refusals_are_counted_by_family() {
+        let patterns = |p: &[&str]| {
+            p.iter()
+                .map(|t| seismo_config::SeriesPattern::new(t).unwrap())
+                .collect()
+        };
+        let filter = SeriesFilter {
+            include: patterns(&["app_*", "http_requests_total{code=5*}", "q_*", "z_*"]),
+            exclude: patterns(&["app_debug_*", "*{path=\"/a,*\"}"]),
+        };
+        let mut s = Series::new("t", 3, filter);
+        let mut d = Dropped::default();
+        let text = "# TYPE http_requests_total counter\n\
+                    http_requests_total{code=\"200\"} 1\nhttp_requests_total{code=\"503\"} 1\n\
+                    go_goroutines 7\napp_debug_x 1\napp_level{path=\"/a%2Cb\"} 1\napp_level 2\n\
+                    q_depth{q=\"1\"} 1\nq_depth{q=\"2\"} 1\nq_depth{q=\"3\"} 1\nz_x 1\n\
+                    # TYPE lat histogram\nlat_bucket{le=\"1\"} 1\nlat_bucket{le=\"+Inf\"} 1\nlat_count 1\nlat_sum 1\n";
+        let v = values(&s.convert(&parse(text), 0, &mut d));
+        let mut names: Vec<&str> = v.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        // Excluded: code 200, go_*, app_debug_*, the label value (decoded) /a,b, the histogram.
+        assert_eq!(d.excluded, 5);
+        // Admitted in name order: app_level, http_requests_total 503 (a counter: no value
+        // yet), q_depth 1; refused: q_depth 2 and 3, z_x.
+        assert_eq!(names, ["scrape.t.app_level", "scrape.t.q_depth.q_1"]);
+        assert_eq!(d.limit, 3);
+        assert_eq!(d.refused.top(), [("q_depth".into(), 2), ("z_x".into(), 1)]);
+        let mut d = Dropped::default();
+        let v = values(&s.convert(&parse(text), 1_000, &mut d));
+        assert!(
+            v.contains_key("scrape.t.http_requests_total.per_s.code_503"),
+            "{v:?}"
+        );
+        assert!(
+            !v.keys()
+                .any(|k| k.contains("code_200") || k.contains("go_")),
+            "{v:?}"
+        );
+    }
+
+    #[test]
     fn garbage_parses_to_nothing_without_panicking() {
-        let mut s = Series::new("app", 10);
+        let mut s = Series::new("app", 10, SeriesFilter::default());
         let mut d = Dropped::default();
         for text in [
             "\u{0}\u{1}garbage{{{ \n}}} 1 2 3\n",
