@@ -24,7 +24,7 @@ pub fn main(config: &Config) -> ExitCode {
         eprintln!("error: the configuration listens on port 0 (a free port picked at start): give `seismo status` the config with the port the agent logged, or set [http] listen to a fixed port");
         return ExitCode::from(EXIT_CONFIG);
     };
-    let answer = call(addr, "GET", "/api/v1/signals", None, None).and_then(|signals| {
+    let answer = all_signals(addr).and_then(|signals| {
         call(addr, "GET", "/api/v1/incidents", None, None).map(|i| (signals, i))
     });
     match answer {
@@ -37,6 +37,27 @@ pub fn main(config: &Config) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Pages the API answers at most (5000 signals a page: 500,000 signals).
+const MAX_PAGES: usize = 100;
+
+/// `/api/v1/signals`, every page: the first answer with the later pages' signals appended.
+fn all_signals(addr: std::net::SocketAddr) -> Result<Value, String> {
+    let mut first = call(addr, "GET", "/api/v1/signals?limit=5000", None, None)?;
+    let mut next = first["next"].as_str().map(str::to_owned);
+    for _ in 1..MAX_PAGES {
+        let Some(path) = next.take() else { break };
+        let mut page = call(addr, "GET", &path, None, None)?;
+        if let (Some(all), Some(more)) = (
+            first["signals"].as_array_mut(),
+            page["signals"].as_array_mut(),
+        ) {
+            all.append(more);
+        }
+        next = page["next"].as_str().map(str::to_owned);
+    }
+    Ok(first)
 }
 
 fn text(v: &Value) -> &str {
