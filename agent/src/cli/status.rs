@@ -169,6 +169,46 @@ pub(crate) fn render(signals: &Value, incidents: &Value) -> String {
 mod tests {
     use super::*;
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_page_of_the_signals_is_read() {
+        use std::sync::atomic::AtomicBool;
+        use std::sync::Arc;
+        let config = seismo_config::HttpConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..seismo_config::HttpConfig::default()
+        };
+        let endpoint = crate::http::bind(&config).unwrap();
+        let addr = endpoint.local_addr();
+        let status = Arc::new(crate::http::status::Status::new("h".into()));
+        let now = crate::clock::now_ms();
+        for i in 0..12_345 {
+            let stage = seismo_detectors::Stage::Learning { next_in: 3 };
+            status.record(&format!("s{i:05}").into(), now, 1.0, None, false, stage);
+        }
+        let state = crate::http::HttpState::new(
+            Arc::new(crate::telemetry::stats::Stats::default()),
+            Arc::new(crate::alerting::silences::Silences::from_config(&[], 0)),
+            Arc::new(AtomicBool::new(true)),
+            false,
+        )
+        .with_status(status)
+        .with_guard(crate::http::Guard::read_only(addr));
+        let task = endpoint
+            .serve(state, std::time::Duration::from_secs(10))
+            .unwrap();
+        let v = tokio::task::spawn_blocking(move || all_signals(addr))
+            .await
+            .unwrap()
+            .unwrap();
+        task.abort();
+        let list = v["signals"].as_array().unwrap();
+        assert_eq!(list.len(), 12_345);
+        assert_eq!(list[12_344]["signal"], "s12344");
+        let out = render(&v, &serde_json::json!({"open": []}));
+        assert!(out.contains("signals (12345 listed)"), "{out}");
+        assert!(out.contains("  learning  12345  learning"), "{out}");
+    }
+
     #[test]
     fn the_summary_counts_stages_and_lists_firing_alerts() {
         let signals = serde_json::json!({
