@@ -243,12 +243,23 @@ fn status_page_and_api_show_signals_and_the_incident_escaped_in_a_real_browser()
         })
         .unwrap_or_else(|| panic!("no signal with the script template in {signals:#}"));
     let script_signal = script_signal["signal"].as_str().unwrap().to_owned();
-    // Sorted by score, highest first; warming-up signals (null) last.
-    let scores: Vec<f64> = list
-        .iter()
-        .map(|s| s["score"].as_f64().unwrap_or(-1.0))
-        .collect();
-    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    // Sorted by name (stable across pages), all on the first page with its total.
+    let names: Vec<&str> = list.iter().filter_map(|s| s["signal"].as_str()).collect();
+    assert!(names.windows(2).all(|w| w[0] < w[1]), "{names:?}");
+    assert_eq!(
+        signals["total"].as_u64(),
+        Some(list.len() as u64),
+        "{signals:#}"
+    );
+    assert!(signals["next"].is_null(), "{signals:#}");
+    // A bad parameter is a 400 that says what to send.
+    let r = get(addr, "/api/v1/signals?limit=-5");
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body.contains("limit must be a whole number"),
+        "{}",
+        r.body
+    );
 
     // (b) The page, as served: escaped, no script, refreshing, everything in it.
     let r = get(addr, "/");

@@ -24,7 +24,7 @@ pub fn main(config: &Config) -> ExitCode {
         eprintln!("error: the configuration listens on port 0 (a free port picked at start): give `seismo status` the config with the port the agent logged, or set [http] listen to a fixed port");
         return ExitCode::from(EXIT_CONFIG);
     };
-    let answer = call(addr, "GET", "/api/v1/signals", None, None).and_then(|signals| {
+    let answer = all_signals(addr).and_then(|signals| {
         call(addr, "GET", "/api/v1/incidents", None, None).map(|i| (signals, i))
     });
     match answer {
@@ -37,6 +37,27 @@ pub fn main(config: &Config) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Pages the API answers at most (5000 signals a page: 500,000 signals).
+const MAX_PAGES: usize = 100;
+
+/// `/api/v1/signals`, every page: the first answer with the later pages' signals appended.
+fn all_signals(addr: std::net::SocketAddr) -> Result<Value, String> {
+    let mut first = call(addr, "GET", "/api/v1/signals?limit=5000", None, None)?;
+    let mut next = first["next"].as_str().map(str::to_owned);
+    for _ in 1..MAX_PAGES {
+        let Some(path) = next.take() else { break };
+        let mut page = call(addr, "GET", &path, None, None)?;
+        if let (Some(all), Some(more)) = (
+            first["signals"].as_array_mut(),
+            page["signals"].as_array_mut(),
+        ) {
+            all.append(more);
+        }
+        next = page["next"].as_str().map(str::to_owned);
+    }
+    Ok(first)
 }
 
 fn text(v: &Value) -> &str {
@@ -147,6 +168,46 @@ pub(crate) fn render(signals: &Value, incidents: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_page_of_the_signals_is_read() {
+        use std::sync::atomic::AtomicBool;
+        use std::sync::Arc;
+        let config = seismo_config::HttpConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..seismo_config::HttpConfig::default()
+        };
+        let endpoint = crate::http::bind(&config).unwrap();
+        let addr = endpoint.local_addr();
+        let status = Arc::new(crate::http::status::Status::new("h".into()));
+        let now = crate::clock::now_ms();
+        for i in 0..12_345 {
+            let stage = seismo_detectors::Stage::Learning { next_in: 3 };
+            status.record(&format!("s{i:05}").into(), now, 1.0, None, false, stage);
+        }
+        let state = crate::http::HttpState::new(
+            Arc::new(crate::telemetry::stats::Stats::default()),
+            Arc::new(crate::alerting::silences::Silences::from_config(&[], 0)),
+            Arc::new(AtomicBool::new(true)),
+            false,
+        )
+        .with_status(status)
+        .with_guard(crate::http::Guard::read_only(addr));
+        let task = endpoint
+            .serve(state, std::time::Duration::from_secs(10))
+            .unwrap();
+        let v = tokio::task::spawn_blocking(move || all_signals(addr))
+            .await
+            .unwrap()
+            .unwrap();
+        task.abort();
+        let list = v["signals"].as_array().unwrap();
+        assert_eq!(list.len(), 12_345);
+        assert_eq!(list[12_344]["signal"], "s12344");
+        let out = render(&v, &serde_json::json!({"open": []}));
+        assert!(out.contains("signals (12345 listed)"), "{out}");
+        assert!(out.contains("  learning  12345  learning"), "{out}");
+    }
 
     #[test]
     fn the_summary_counts_stages_and_lists_firing_alerts() {

@@ -4,6 +4,7 @@
 //! (`POST /api/v1/hooks/decisions`). Writes need the bearer token
 //! (`token`); every request is checked by `guard` first.
 
+pub mod signal_query;
 pub mod status;
 
 mod api;

@@ -5,8 +5,11 @@
 //! The pipeline writes it as it goes: per sample one uncontended lock, a hash lookup and a
 //! bucket update (`cargo bench -p seismo --bench status` measures it); incidents and hook runs
 //! only when such an event happens. Nothing is sorted, copied or rendered until someone asks.
-//! Memory is bounded: at most [`MAX_SIGNALS`] signals of at most [`BUCKETS`] buckets each
-//! (16 bytes a bucket), [`MAX_RESOLVED`] resolved incidents, [`MAX_HOOK_RUNS`] hook runs.
+//! Memory is bounded: the latest point of at most [`MAX_SIGNALS`] signals (about 100 bytes
+//! each), a history of at most [`BUCKETS`] buckets (16 bytes a bucket) for at most
+//! [`MAX_HISTORIES`] of them, [`MAX_RESOLVED`] resolved incidents, [`MAX_HOOK_RUNS`] hook runs.
+//! A request costs O(signals) for the counts and a selection, plus O(rows × buckets) for
+//! the rows it answers; never O(signals × buckets).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -19,13 +22,20 @@ use crate::event::{Event, IncidentEvent, IncidentState, LogEvidence};
 use crate::event::{HookOutcome, HookResult, Sample};
 use crate::pipeline::observer::Observer;
 
+use super::signal_query::SignalQuery;
+
 /// One history bucket spans this long.
 pub const BUCKET_MS: i64 = 30_000;
 /// Buckets kept per signal: one hour.
 pub const BUCKETS: usize = 120;
-/// Signals with a history; later signals are left out (and counted on the page) until
-/// earlier ones are forgotten after `detectors.idle_ttl`.
-pub const MAX_SIGNALS: usize = 1000;
+/// Signals kept (their latest point); later signals are left out (and counted on the page)
+/// until earlier ones are forgotten after `detectors.idle_ttl`.
+pub const MAX_SIGNALS: usize = 100_000;
+/// Signals with a last-hour history (the first ones seen); the others show their latest
+/// point only, until a signal with a history is forgotten.
+pub const MAX_HISTORIES: usize = 1000;
+/// Signal prefixes (sources) counted one by one in [`Overview::groups`], the largest first.
+pub const MAX_GROUPS: usize = 30;
 /// Resolved incidents kept, newest first.
 pub const MAX_RESOLVED: usize = 10;
 /// Hook runs kept, newest first.
@@ -36,9 +46,16 @@ pub const MAX_HOOK_RUNS: usize = 20;
 pub struct Status {
     host: Arc<str>,
     started_ms: i64,
-    signals: Mutex<HashMap<Arc<str>, Series>>,
+    signals: Mutex<Signals>,
     incidents: Mutex<Incidents>,
     hook_runs: Mutex<VecDeque<HookRun>>,
+}
+
+/// The signals kept, and how many of them keep a history.
+#[derive(Debug, Default)]
+struct Signals {
+    map: HashMap<Arc<str>, Series>,
+    histories: usize,
 }
 
 /// One signal's latest point and history.
@@ -55,6 +72,8 @@ struct Series {
     interval_ms: i64,
     /// For log signals: the template (or the interval's busiest template) behind the signal.
     template: Option<Arc<LogEvidence>>,
+    /// Whether this signal is one of the [`MAX_HISTORIES`] with a history.
+    keeps_history: bool,
     history: VecDeque<Bucket>,
 }
 
@@ -72,6 +91,9 @@ impl Series {
         self.score = score;
         self.anomalous = anomalous;
         self.ts_ms = ts_ms;
+        if !self.keeps_history {
+            return;
+        }
         let index = bucket_index(ts_ms);
         let score = score.map_or(-1.0, |s| s as f32);
         match self.history.back_mut() {
@@ -161,12 +183,24 @@ pub struct SignalsView {
     pub time: i64,
     /// Signals with a live detector (`seismo_detectors` on /metrics).
     pub signals_active: u64,
-    /// Signals listed here (at most [`MAX_SIGNALS`]).
+    /// Signals kept here (at most [`MAX_SIGNALS`]).
+    pub signals_kept: usize,
+    /// Of those, the ones with a history (at most [`MAX_HISTORIES`]).
+    pub signals_with_history: usize,
+    /// Kept signals that match the query's `prefix` and `stage`.
+    pub total: usize,
+    pub offset: usize,
+    pub limit: usize,
+    /// The next page's offset; `None` on the last page.
+    pub next_offset: Option<usize>,
+    /// The next page's path and query; `None` on the last page.
+    pub next: Option<String>,
+    /// Signals in `signals` (this page).
     pub signals_listed: usize,
-    /// How many of those are at each stage.
+    /// How many of the `total` are at each stage.
     pub stages: StageCounts,
     pub bucket_seconds: i64,
-    /// Sorted by score, highest first; signals still warming up last; then by name.
+    /// This page, sorted by name.
     pub signals: Vec<SignalView>,
     /// Per log source, what it learned from history at its start (filled by the API).
     pub history_learned:
@@ -182,6 +216,51 @@ pub struct StageCounts {
     pub early: usize,
     /// Scored by the full detector.
     pub full: usize,
+}
+
+impl StageCounts {
+    fn add(&mut self, stage: Stage) {
+        match stage {
+            Stage::Learning { .. } => self.learning += 1,
+            Stage::Early { .. } => self.early += 1,
+            Stage::Full => self.full += 1,
+        }
+    }
+}
+
+/// What the status page shows of the signals: summaries over all that match, the top rows.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    pub signals_active: u64,
+    pub signals_kept: usize,
+    pub signals_with_history: usize,
+    /// Kept signals that match the page's `prefix` and `stage`.
+    pub matched: usize,
+    pub stages: StageCounts,
+    /// Matching signals whose latest point was anomalous.
+    pub anomalous: usize,
+    /// When the last matching signal that is not full reaches its next stage, if known.
+    pub next_stage_last: Option<i64>,
+    /// The [`MAX_GROUPS`] largest groups (by anomalous signals, then signals).
+    pub groups: Vec<Group>,
+    /// Groups in all.
+    pub groups_total: usize,
+    /// Anomalous first, then by score (highest first), then by name.
+    pub rows: Vec<SignalView>,
+}
+
+/// Signals that share a prefix (see [`Overview::groups`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub prefix: String,
+    pub signals: usize,
+    pub anomalous: usize,
+}
+
+#[derive(Default)]
+struct GroupCount {
+    signals: usize,
+    anomalous: usize,
 }
 
 /// One signal.
@@ -276,7 +355,7 @@ impl Status {
         Self {
             host,
             started_ms: now_ms(),
-            signals: Mutex::new(HashMap::new()),
+            signals: Mutex::new(Signals::default()),
             incidents: Mutex::new(Incidents::default()),
             hook_runs: Mutex::new(VecDeque::new()),
         }
@@ -291,7 +370,7 @@ impl Status {
         self.started_ms
     }
 
-    fn series(&self) -> MutexGuard<'_, HashMap<Arc<str>, Series>> {
+    fn series(&self) -> MutexGuard<'_, Signals> {
         self.signals.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -317,11 +396,18 @@ impl Status {
         if !value.is_finite() {
             return;
         }
-        let mut signals = self.series();
-        if let Some(series) = signals.get_mut(signal) {
+        let mut guard = self.series();
+        let signals = &mut *guard;
+        let room = signals.histories < MAX_HISTORIES;
+        if let Some(series) = signals.map.get_mut(signal) {
+            if !series.keeps_history && room {
+                series.keeps_history = true;
+                signals.histories += 1;
+            }
             series.add(ts_ms, value, score, anomalous);
             series.stage = stage;
-        } else if signals.len() < MAX_SIGNALS {
+        } else if signals.map.len() < MAX_SIGNALS {
+            signals.histories += usize::from(room);
             let mut series = Series {
                 value,
                 score,
@@ -330,10 +416,11 @@ impl Status {
                 stage,
                 interval_ms: 0,
                 template: None,
+                keeps_history: room,
                 history: VecDeque::new(),
             };
             series.add(ts_ms, value, score, anomalous);
-            signals.insert(Arc::clone(signal), series);
+            signals.map.insert(Arc::clone(signal), series);
         }
     }
 
@@ -344,7 +431,7 @@ impl Status {
     ) {
         let mut signals = self.series();
         for (signal, ev) in evidence {
-            if let Some(s) = signals.get_mut(signal) {
+            if let Some(s) = signals.map.get_mut(signal) {
                 if ev.template.is_some() {
                     s.template = Some(Arc::clone(ev));
                 }
@@ -354,7 +441,10 @@ impl Status {
 
     /// Forgets a signal that stopped being reported.
     pub fn forget(&self, signal: &str) {
-        self.series().remove(signal);
+        let mut signals = self.series();
+        if signals.map.remove(signal).is_some_and(|s| s.keeps_history) {
+            signals.histories -= 1;
+        }
     }
 
     /// Follows the events on their way to the sinks: incident events open, update and
@@ -425,57 +515,143 @@ impl Status {
         runs.truncate(MAX_HOOK_RUNS);
     }
 
-    /// Every signal kept, sorted by score (highest first), at `now`.
-    pub fn signals(&self, now: i64, signals_active: u64) -> SignalsView {
-        // Copy under the lock, build outside it: the pipeline waits only for the copy.
-        let copied: Vec<(Arc<str>, Series)> = self
-            .series()
-            .iter()
-            .map(|(k, v)| (Arc::clone(k), v.clone()))
-            .collect();
-        let last = bucket_index(now);
-        let first = last.saturating_sub(BUCKETS as u32 - 1);
+    /// One page of the signals `q` asks for, sorted by name, at `now`.
+    pub fn signals(&self, now: i64, signals_active: u64, q: &SignalQuery) -> SignalsView {
+        // Under the lock only the names and counts are taken; sorting happens outside, then
+        // only the page's series are copied.
         let mut stages = StageCounts::default();
-        let mut signals: Vec<SignalView> = copied
+        let (mut names, kept, histories) = {
+            let signals = self.series();
+            let names: Vec<Arc<str>> = signals
+                .map
+                .iter()
+                .filter(|(k, s)| q.matches(k, s.stage.name()))
+                .map(|(k, s)| {
+                    stages.add(s.stage);
+                    Arc::clone(k)
+                })
+                .collect();
+            (names, signals.map.len(), signals.histories)
+        };
+        names.sort_unstable();
+        let total = names.len();
+        let start = q.offset.min(total);
+        let end = q.offset.saturating_add(q.limit).min(total);
+        let page: Vec<(Arc<str>, Series)> = {
+            let signals = self.series();
+            names[start..end]
+                .iter()
+                // A signal forgotten since is left out of the page.
+                .filter_map(|k| signals.map.get(k).map(|s| (Arc::clone(k), s.clone())))
+                .collect()
+        };
+        let (first, last) = window(now);
+        let list: Vec<SignalView> = page
             .into_iter()
-            .map(|(signal, s)| SignalView {
-                signal,
-                value: s.value,
-                score: s.score,
-                anomalous: s.anomalous,
-                stage: {
-                    match s.stage {
-                        Stage::Learning { .. } => stages.learning += 1,
-                        Stage::Early { .. } => stages.early += 1,
-                        Stage::Full => stages.full += 1,
-                    }
-                    s.stage.name()
-                },
-                next_stage_points: s.stage.next_in(),
-                next_stage_at: s.stage.next_in().filter(|_| s.interval_ms > 0).map(|n| {
-                    let n = i64::try_from(n).unwrap_or(i64::MAX);
-                    s.ts_ms.saturating_add(n.saturating_mul(s.interval_ms))
-                }),
-                updated_at: s.ts_ms,
-                template: s.template.as_ref().and_then(|e| e.template.clone()),
-                history: history(&s.history, first, last),
-            })
+            .map(|(k, s)| view(k, &s, first, last))
             .collect();
-        signals.sort_by(|a, b| {
-            let key = |s: &SignalView| s.score.unwrap_or(-1.0);
-            key(b)
-                .total_cmp(&key(a))
-                .then_with(|| a.signal.cmp(&b.signal))
-        });
+        let next_offset = (end < total).then_some(end);
         SignalsView {
             host: Arc::clone(&self.host),
             time: now,
             signals_active,
-            signals_listed: signals.len(),
+            signals_kept: kept,
+            signals_with_history: histories,
+            total,
+            offset: q.offset,
+            limit: q.limit,
+            next_offset,
+            next: next_offset.map(|o| format!("/api/v1/signals{}", q.at(o))),
+            signals_listed: list.len(),
             stages,
             bucket_seconds: BUCKET_MS / 1000,
-            signals,
+            signals: list,
             history_learned: Default::default(),
+        }
+    }
+
+    /// The status page's summary of the signals `q` asks for (its offset and limit aside):
+    /// counts per stage and per prefix, and the `rows` top signals: anomalous ones first,
+    /// then by score, highest first, then by name.
+    pub fn overview(
+        &self,
+        now: i64,
+        signals_active: u64,
+        q: &SignalQuery,
+        rows: usize,
+    ) -> Overview {
+        let mut stages = StageCounts::default();
+        let mut anomalous = 0;
+        let mut next_stage_last: Option<i64> = None;
+        let mut groups: HashMap<&str, GroupCount> = HashMap::new();
+        let signals = self.series();
+        let mut candidates: Vec<(&Arc<str>, &Series)> = Vec::new();
+        for (k, s) in &signals.map {
+            if !q.matches(k, s.stage.name()) {
+                continue;
+            }
+            stages.add(s.stage);
+            anomalous += usize::from(s.anomalous);
+            if let Some(at) = next_stage_at(s) {
+                next_stage_last = next_stage_last.max(Some(at));
+            }
+            let g = groups.entry(group_of(k)).or_default();
+            g.signals += 1;
+            g.anomalous += usize::from(s.anomalous);
+            candidates.push((k, s));
+        }
+        let matched = candidates.len();
+        let order = |a: &(&Arc<str>, &Series), b: &(&Arc<str>, &Series)| {
+            let key = |s: &Series| (s.anomalous, s.score.unwrap_or(-1.0));
+            let (ka, kb) = (key(a.1), key(b.1));
+            kb.0.cmp(&ka.0)
+                .then(kb.1.total_cmp(&ka.1))
+                .then_with(|| a.0.cmp(b.0))
+        };
+        // A selection, then a sort of the rows only.
+        if rows < candidates.len() {
+            candidates.select_nth_unstable_by(rows, order);
+            candidates.truncate(rows);
+        }
+        candidates.sort_unstable_by(order);
+        let top: Vec<(Arc<str>, Series)> = candidates
+            .into_iter()
+            .map(|(k, s)| (Arc::clone(k), s.clone()))
+            .collect();
+        let mut group_list: Vec<Group> = groups
+            .into_iter()
+            .map(|(prefix, c)| Group {
+                prefix: prefix.to_owned(),
+                signals: c.signals,
+                anomalous: c.anomalous,
+            })
+            .collect();
+        let kept = signals.map.len();
+        let histories = signals.histories;
+        drop(signals);
+        let groups_total = group_list.len();
+        group_list.sort_unstable_by(|a, b| {
+            b.anomalous
+                .cmp(&a.anomalous)
+                .then(b.signals.cmp(&a.signals))
+                .then_with(|| a.prefix.cmp(&b.prefix))
+        });
+        group_list.truncate(MAX_GROUPS);
+        let (first, last) = window(now);
+        Overview {
+            signals_active,
+            signals_kept: kept,
+            signals_with_history: histories,
+            matched,
+            stages,
+            anomalous,
+            next_stage_last,
+            groups: group_list,
+            groups_total,
+            rows: top
+                .into_iter()
+                .map(|(k, s)| view(k, &s, first, last))
+                .collect(),
         }
     }
 
@@ -527,12 +703,59 @@ impl Observer for Status {
     }
 }
 
+/// The first and last bucket of the hour up to `now`.
+fn window(now: i64) -> (u32, u32) {
+    let last = bucket_index(now);
+    (last.saturating_sub(BUCKETS as u32 - 1), last)
+}
+
+/// When `s` is expected at its next stage, from its observed interval.
+fn next_stage_at(s: &Series) -> Option<i64> {
+    s.stage.next_in().filter(|_| s.interval_ms > 0).map(|n| {
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        s.ts_ms.saturating_add(n.saturating_mul(s.interval_ms))
+    })
+}
+
+fn view(signal: Arc<str>, s: &Series, first: u32, last: u32) -> SignalView {
+    SignalView {
+        signal,
+        value: s.value,
+        score: s.score,
+        anomalous: s.anomalous,
+        stage: s.stage.name(),
+        next_stage_points: s.stage.next_in(),
+        next_stage_at: next_stage_at(s),
+        updated_at: s.ts_ms,
+        template: s.template.as_ref().and_then(|e| e.template.clone()),
+        history: history(&s.history, first, last),
+    }
+}
+
+/// A signal's group on the page: its first two dot-separated parts (`host.cpu`, `log.app`,
+/// `scrape.api`), or the whole name when it has fewer.
+fn group_of(name: &str) -> &str {
+    match name.match_indices('.').nth(1) {
+        Some((at, _)) => &name[..at],
+        None => name,
+    }
+}
+
 fn bucket_index(ts_ms: i64) -> u32 {
     u32::try_from(ts_ms.max(0) / BUCKET_MS).unwrap_or(u32::MAX)
 }
 
 /// The buckets `first..=last` as dense arrays, with gaps where there was no point.
 fn history(buckets: &VecDeque<Bucket>, first: u32, last: u32) -> History {
+    if buckets.is_empty() {
+        // A signal without a history (past MAX_HISTORIES).
+        return History {
+            start: i64::from(last) * BUCKET_MS,
+            values: Vec::new(),
+            scores: Vec::new(),
+            anomalous: Vec::new(),
+        };
+    }
     let len = (last - first) as usize + 1;
     let mut h = History {
         start: i64::from(first) * BUCKET_MS,
@@ -568,8 +791,12 @@ mod tests {
 
     const T0: i64 = 1_795_633_200_000; // a bucket boundary
 
+    fn q() -> SignalQuery {
+        SignalQuery::default()
+    }
+
     #[test]
-    fn history_is_bucketed_bounded_and_sorted_by_score() {
+    fn history_is_bucketed_bounded_and_sorted_by_name() {
         let s = Status::new("h".into());
         let a: Arc<str> = "a".into();
         let b: Arc<str> = "b".into();
@@ -580,11 +807,11 @@ mod tests {
         }
         s.record(&b, T0 + 7_190_000, 5.0, Some(0.9), true, Stage::Full);
         let now = T0 + 7_199_000;
-        let v = s.signals(now, 2);
+        let v = s.signals(now, 2, &q());
         assert_eq!(v.signals_listed, 2);
-        assert_eq!(&*v.signals[0].signal, "b");
-        assert!(v.signals[0].anomalous);
-        let h = &v.signals[1].history;
+        assert_eq!(&*v.signals[1].signal, "b");
+        assert!(v.signals[1].anomalous);
+        let h = &v.signals[0].history;
         assert_eq!(h.values.len(), BUCKETS);
         assert_eq!(h.start, T0 + 3_600_000);
         // Bucket means: points 360, 361, 362 → 361.
@@ -592,10 +819,10 @@ mod tests {
         assert_eq!(h.values[BUCKETS - 1], Some(718.0));
         assert!(h.scores.iter().all(|s| (s.unwrap() - 0.1).abs() < 1e-6));
         // b has one bucket only: the leading gaps are trimmed.
-        assert_eq!(v.signals[0].history.values, [Some(5.0)]);
-        assert_eq!(v.signals[0].history.anomalous, [1]);
+        assert_eq!(v.signals[1].history.values, [Some(5.0)]);
+        assert_eq!(v.signals[1].history.anomalous, [1]);
         let series = s.series();
-        assert!(series["a"].history.len() <= BUCKETS);
+        assert!(series.map["a"].history.len() <= BUCKETS);
     }
 
     #[test]
@@ -607,14 +834,14 @@ mod tests {
         s.record(&a, T0 + 90_001, f64::NAN, Some(0.2), false, Stage::Full);
         // A point from the past joins the latest bucket.
         s.record(&a, T0 - 500_000, 5.0, Some(0.3), false, Stage::Full);
-        let v = s.signals(T0 + 100_000, 1);
+        let v = s.signals(T0 + 100_000, 1, &q());
         let h = &v.signals[0].history;
         assert_eq!(h.values, [Some(1.0), None, None, Some(4.0)]);
         assert_eq!(h.scores[0], None);
         assert!((h.scores[3].unwrap() - 0.3).abs() < 1e-6);
         assert_eq!(v.signals[0].value, 5.0);
         s.forget("a");
-        assert!(s.signals(T0, 0).signals.is_empty());
+        assert!(s.signals(T0, 0, &q()).signals.is_empty());
     }
 
     #[test]
@@ -636,7 +863,7 @@ mod tests {
         }
         s.record(&b, T0, 1.0, Some(0.1), false, Stage::Early { next_in: 100 });
         s.record(&c, T0, 1.0, Some(0.1), false, Stage::Full);
-        let v = s.signals(T0 + 40_000, 3);
+        let v = s.signals(T0 + 40_000, 3, &q());
         assert_eq!(
             v.stages,
             StageCounts {
@@ -669,16 +896,186 @@ mod tests {
     }
 
     #[test]
-    fn signals_past_the_bound_are_left_out() {
+    fn signals_past_the_bounds_are_left_out_or_kept_without_history() {
         let s = Status::new("h".into());
-        for i in 0..MAX_SIGNALS + 5 {
-            s.record(&format!("s{i}").into(), T0, 1.0, None, false, Stage::Full);
+        let n = MAX_SIGNALS + 5;
+        for i in 0..n {
+            s.record(
+                &format!("s{i:06}").into(),
+                T0,
+                1.0,
+                None,
+                false,
+                Stage::Full,
+            );
         }
-        let v = s.signals(T0, (MAX_SIGNALS + 5) as u64);
-        assert_eq!(v.signals_listed, MAX_SIGNALS);
-        assert_eq!(v.signals_active, (MAX_SIGNALS + 5) as u64);
-        // Warming-up signals sort by name.
-        assert_eq!(&*v.signals[0].signal, "s0");
+        let v = s.signals(T0, n as u64, &q());
+        assert_eq!(v.signals_kept, MAX_SIGNALS);
+        assert_eq!(v.total, MAX_SIGNALS);
+        assert_eq!(v.signals_with_history, MAX_HISTORIES);
+        assert_eq!(v.signals_active, n as u64);
+        assert_eq!(&*v.signals[0].signal, "s000000");
+        // The first MAX_HISTORIES seen have a history, the later ones their latest point.
+        assert_eq!(v.signals[0].history.values, [Some(1.0)]);
+        let late = SignalQuery {
+            prefix: Some(format!("s{:06}", MAX_HISTORIES)),
+            ..q()
+        };
+        let v = s.signals(T0, n as u64, &late);
+        assert_eq!(v.signals[0].value, 1.0);
+        assert!(v.signals[0].history.values.is_empty());
+        // Forgetting one with a history makes room: the next point of a later one starts one.
+        s.forget("s000000");
+        s.record(
+            &format!("s{:06}", MAX_HISTORIES).into(),
+            T0 + 1,
+            2.0,
+            None,
+            false,
+            Stage::Full,
+        );
+        let v = s.signals(T0, n as u64, &late);
+        assert_eq!(v.signals[0].history.values, [Some(2.0)]);
+        assert_eq!(v.signals_with_history, MAX_HISTORIES);
+    }
+
+    /// `n` signals named `g{i % 3}.x.{i:05}`, score `i / n`, every 7th anomalous, every
+    /// 5th still learning.
+    fn many(n: usize) -> Status {
+        let s = Status::new("h".into());
+        for i in 0..n {
+            let stage = if i % 5 == 0 {
+                Stage::Learning { next_in: 3 }
+            } else {
+                Stage::Full
+            };
+            let score = (i % 5 != 0).then_some(i as f64 / n as f64);
+            let name: Arc<str> = format!("g{}.x.{i:05}", i % 3).into();
+            s.record(&name, T0, i as f64, score, i % 7 == 0, stage);
+        }
+        s
+    }
+
+    #[test]
+    fn pages_are_sorted_by_name_stable_and_complete() {
+        let s = many(1234);
+        let mut names: Vec<String> = Vec::new();
+        let mut query = SignalQuery { limit: 500, ..q() };
+        let mut pages = Vec::new();
+        loop {
+            let v = s.signals(T0, 1234, &query);
+            assert_eq!(v.total, 1234);
+            assert_eq!(v.stages.learning + v.stages.early + v.stages.full, 1234);
+            assert_eq!(v.stages.learning, 247);
+            pages.push((v.offset, v.signals_listed, v.next_offset, v.next.clone()));
+            names.extend(v.signals.iter().map(|x| x.signal.to_string()));
+            // Scores change between two pages: the order does not.
+            s.record(
+                &"g0.x.00003".into(),
+                T0 + 1,
+                1.0,
+                Some(0.99),
+                true,
+                Stage::Full,
+            );
+            let Some(next) = v.next_offset else { break };
+            query.offset = next;
+        }
+        assert_eq!(
+            pages,
+            [
+                (0, 500, Some(500), Some("/api/v1/signals?offset=500".into())),
+                (
+                    500,
+                    500,
+                    Some(1000),
+                    Some("/api/v1/signals?offset=1000".into())
+                ),
+                (1000, 234, None, None),
+            ]
+        );
+        let mut sorted = names.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(names, sorted, "every signal once, by name");
+        // Past the end: an empty page with the total.
+        let v = s.signals(
+            T0,
+            1234,
+            &SignalQuery {
+                offset: 5000,
+                ..q()
+            },
+        );
+        assert!(v.signals.is_empty() && v.total == 1234 && v.next.is_none());
+    }
+
+    #[test]
+    fn prefix_and_stage_narrow_the_pages_and_their_counts() {
+        let s = many(300);
+        let g1 = SignalQuery {
+            prefix: Some("g1.".into()),
+            limit: 40,
+            ..q()
+        };
+        let v = s.signals(T0, 300, &g1);
+        assert_eq!(v.total, 100);
+        assert!(v.signals.iter().all(|x| x.signal.starts_with("g1.")));
+        assert_eq!(
+            v.next.as_deref(),
+            Some("/api/v1/signals?offset=40&limit=40&prefix=g1.")
+        );
+        let learning = SignalQuery {
+            stage: Some("learning"),
+            ..g1
+        };
+        let v = s.signals(T0, 300, &learning);
+        assert_eq!(v.total, 20);
+        assert_eq!((v.stages.learning, v.stages.full), (20, 0));
+        assert!(v.signals.iter().all(|x| x.stage == "learning"));
+    }
+
+    #[test]
+    fn the_overview_counts_all_and_lists_the_top_rows_anomalous_first() {
+        let n = 3000;
+        let s = many(n);
+        let o = s.overview(T0, n as u64, &q(), 200);
+        assert_eq!(o.rows.len(), 200);
+        assert_eq!(o.matched, n);
+        assert_eq!(o.stages.learning, 600);
+        assert_eq!(o.anomalous, n.div_ceil(7));
+        assert_eq!(o.groups.len(), 3);
+        assert_eq!(o.groups.iter().map(|g| g.signals).sum::<usize>(), n);
+        assert_eq!(
+            o.groups.iter().map(|g| g.anomalous).sum::<usize>(),
+            o.anomalous
+        );
+        // Anomalous first, then by score, highest first.
+        assert!(
+            o.rows.iter().all(|r| r.anomalous),
+            "429 anomalous fill 200 rows"
+        );
+        let scores: Vec<f64> = o.rows.iter().map(|r| r.score.unwrap_or(-1.0)).collect();
+        assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+        assert_eq!(&*o.rows[0].signal, "g2.x.02996");
+        let few = s.overview(
+            T0,
+            n as u64,
+            &SignalQuery {
+                prefix: Some("g0.x.0000".into()),
+                ..q()
+            },
+            200,
+        );
+        // 0, 3, 6, 9: 0 is anomalous (and learning), then 6 (score 0.002), 9, 3.
+        let names: Vec<&str> = few.rows.iter().map(|r| &*r.signal).collect();
+        assert_eq!(
+            names,
+            ["g0.x.00000", "g0.x.00009", "g0.x.00006", "g0.x.00003"]
+        );
+        assert_eq!(few.groups.len(), 1);
+        assert_eq!(group_of("host.cpu.utilization"), "host.cpu");
+        assert_eq!(group_of("up"), "up");
     }
 
     fn alert(signal: &str, incident: &str, log: Option<&str>) -> AlertEvent {
@@ -806,7 +1203,7 @@ mod tests {
             },
             t0,
         );
-        let v = status.signals(T0 + 20_000, 2);
+        let v = status.signals(T0 + 20_000, 2, &q());
         let names: Vec<&str> = v.signals.iter().map(|s| &*s.signal).collect();
         assert_eq!(names, ["a", "b"], "a NaN is not recorded");
         let a = &v.signals[0];
@@ -815,7 +1212,7 @@ mod tests {
         // Warm-up points have no score: the first bucket's highest score is a later one's.
         assert_eq!(a.history.values.len(), 1);
         p.evict_idle(t0 + Duration::from_secs(61));
-        let v = status.signals(T0 + 20_000, 1);
+        let v = status.signals(T0 + 20_000, 1, &q());
         assert_eq!(v.signals.len(), 1);
         assert_eq!(&*v.signals[0].signal, "b");
         let disabled = seismo_config::parse(
@@ -824,7 +1221,7 @@ mod tests {
         )
         .unwrap();
         p.reconfigure_detectors(&disabled.detectors);
-        assert!(status.signals(T0, 0).signals.is_empty());
+        assert!(status.signals(T0, 0, &q()).signals.is_empty());
     }
 
     #[test]

@@ -7,21 +7,22 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
+use super::signal_query::SignalQuery;
 use super::state::HttpState;
 use crate::clock::{format_ts, now_ms};
 use crate::http::status::{
-    HookRun, IncidentView, IncidentsView, SignalView, SignalsView, Status, BUCKETS, BUCKET_MS,
+    HookRun, IncidentView, IncidentsView, Overview, SignalView, Status, BUCKETS, BUCKET_MS,
 };
 use crate::telemetry::stats::{SinkStats, Stats};
 use crate::unit::Unit;
 
 /// Seconds between the browser's reloads of the page.
 pub(super) const REFRESH_S: u32 = 10;
-/// Signal rows on the page (highest scores); the API lists them all.
+/// Signal rows on the page (anomalous, then highest scores); the API pages through them all.
 pub(super) const MAX_ROWS: usize = 200;
 const SPARK_W: f64 = 180.0;
 const SPARK_H: f64 = 28.0;
@@ -43,7 +44,14 @@ code{font:12px ui-monospace,Menlo,Consolas,monospace;word-break:break-all}
 .incident li{margin:.2em 0}svg.spark{display:block}
 ";
 
-pub(super) async fn page(State(s): State<HttpState>) -> Response {
+/// The page; `?prefix=` and `?stage=` narrow its signals as they do the API's.
+pub(super) async fn page(State(s): State<HttpState>, RawQuery(query): RawQuery) -> Response {
+    let q = match SignalQuery::parse(query.as_deref()) {
+        Ok(q) => q,
+        Err(e) => {
+            return super::respond::rejected(&s, axum::http::StatusCode::BAD_REQUEST, e);
+        }
+    };
     let Some(status) = s.status.clone() else {
         return super::respond::error(
             axum::http::StatusCode::NOT_FOUND,
@@ -51,7 +59,7 @@ pub(super) async fn page(State(s): State<HttpState>) -> Response {
         );
     };
     let now = now_ms();
-    let signals = status.signals(now, Stats::get(&s.stats.signals_active));
+    let signals = status.overview(now, Stats::get(&s.stats.signals_active), &q, MAX_ROWS);
     let incidents = status.incident_views(now);
     let runs = status.hook_runs();
     let body = render(&Page {
@@ -59,6 +67,7 @@ pub(super) async fn page(State(s): State<HttpState>) -> Response {
         stats: &s.stats,
         now,
         signals: &signals,
+        query: &q,
         incidents: &incidents,
         runs: &runs,
     });
@@ -81,7 +90,9 @@ pub(super) struct Page<'a> {
     pub status: &'a Status,
     pub stats: &'a Stats,
     pub now: i64,
-    pub signals: &'a SignalsView,
+    pub signals: &'a Overview,
+    /// The page's filters (for the links to the API).
+    pub query: &'a SignalQuery,
     pub incidents: &'a IncidentsView,
     pub runs: &'a [HookRun],
 }
@@ -113,7 +124,7 @@ fn h(out: &mut String, parts: &[&str]) {
 }
 
 pub(super) fn render(p: &Page<'_>) -> String {
-    let mut o = String::with_capacity(16_384 + p.signals.signals.len().min(MAX_ROWS) * 1_500);
+    let mut o = String::with_capacity(16_384 + p.signals.rows.len() * 1_500);
     let host = p.status.host();
     let uptime = Duration::from_secs(
         u64::try_from(p.now.saturating_sub(p.status.started_ms()) / 1000).unwrap_or(0),
@@ -147,7 +158,7 @@ pub(super) fn render(p: &Page<'_>) -> String {
         format_ts(p.now),
     );
     incidents(&mut o, p.incidents);
-    signals(&mut o, p.signals, p.now);
+    signals(&mut o, p.signals, p.query, p.now);
     hook_runs(&mut o, p.runs);
     sinks(&mut o, p.stats, p.now);
     o.push_str(
@@ -253,63 +264,128 @@ fn incident(o: &mut String, view: &IncidentView) {
     o.push_str("</article>");
 }
 
-fn signals(o: &mut String, v: &SignalsView, now: i64) {
-    let _ = write!(
-        o,
-        "<section id=\"signals\"><h2>Signals by anomaly score</h2>",
-    );
+fn signals(o: &mut String, v: &Overview, q: &SignalQuery, now: i64) {
+    o.push_str("<section id=\"signals\"><h2>Signals</h2>");
+    if let Some(p) = &q.prefix {
+        h(o, &["<p>Signals starting with <code>", p, "</code>"]);
+    }
+    if let Some(st) = q.stage {
+        let _ = write!(o, "<p>Signals at stage {st}");
+    }
+    if q.prefix.is_some() || q.stage.is_some() {
+        let _ = write!(
+            o,
+            ": {} of {} (<a href=\"/\">all</a>).</p>",
+            v.matched, v.signals_kept
+        );
+    }
     stages(o, v, now);
     let _ = write!(
         o,
-        "<table><thead><tr>\
-         <th>signal</th><th>score</th><th>stage</th><th>value</th><th>last hour ({} s buckets)</th><th>template</th>\
+        "<p id=\"anomalous\">{} anomalous at their latest point</p>",
+        v.anomalous
+    );
+    groups(o, v);
+    let _ = write!(
+        o,
+        "<h3>Top {} by anomaly score</h3><table><thead><tr>\
+         <th>signal</th><th>score</th><th>stage</th><th>value</th><th>last hour (30 s buckets)</th><th>template</th>\
          </tr></thead><tbody>",
-        v.bucket_seconds
+        v.rows.len()
     );
     let first_bucket = now / BUCKET_MS - (BUCKETS as i64 - 1);
-    for s in v.signals.iter().take(MAX_ROWS) {
+    for s in &v.rows {
         signal_row(o, s, first_bucket);
     }
     o.push_str("</tbody></table>");
-    let hidden = v.signals.len().saturating_sub(MAX_ROWS);
+    let hidden = v.matched.saturating_sub(v.rows.len());
     if hidden > 0 {
-        let _ = write!(
+        let api = format!("/api/v1/signals{}", q.at(0));
+        h(
             o,
-            "<p class=\"muted\">{hidden} more signals with lower scores: see /api/v1/signals.</p>"
+            &[
+                &format!("<p class=\"muted\" id=\"more\">{hidden} more signals with lower scores: page through all {} at <a href=\"", v.matched),
+                &api,
+                "\">",
+                &api,
+                "</a> (by name, 500 a page, <code>next</code> links the next).</p>",
+            ],
         );
     }
     let untracked = usize::try_from(v.signals_active)
         .unwrap_or(usize::MAX)
-        .saturating_sub(v.signals_listed);
+        .saturating_sub(v.signals_kept);
     if untracked > 0 {
         let _ = write!(
             o,
-            "<p class=\"muted\">{untracked} signals have no history here (the page keeps {}).</p>",
+            "<p class=\"muted\">{untracked} signals are not kept here (the page keeps {}).</p>",
             crate::http::status::MAX_SIGNALS
         );
     }
-    if v.signals.is_empty() {
+    let no_history = v.signals_kept.saturating_sub(v.signals_with_history);
+    if no_history > 0 {
+        let _ = write!(
+            o,
+            "<p class=\"muted\">{no_history} signals show their latest point only (the page keeps a last hour for {}).</p>",
+            crate::http::status::MAX_HISTORIES
+        );
+    }
+    if v.rows.is_empty() {
         o.push_str("<p class=\"muted\">No signal yet.</p>");
     }
     o.push_str("</section>");
 }
 
+/// Signals per group (prefix), the largest first, each a link to the page narrowed to it.
+fn groups(o: &mut String, v: &Overview) {
+    if v.groups.len() < 2 && v.groups_total < 2 {
+        return;
+    }
+    o.push_str(
+        "<table id=\"groups\"><thead><tr><th>group</th><th>signals</th><th>anomalous</th></tr></thead><tbody>",
+    );
+    for g in &v.groups {
+        let q = SignalQuery {
+            prefix: Some(format!("{}.", g.prefix)),
+            ..SignalQuery::default()
+        };
+        h(
+            o,
+            &[
+                "<tr><td><a href=\"/",
+                &q.at(0),
+                "\"><code>",
+                &g.prefix,
+                "</code></a></td>",
+            ],
+        );
+        let class = if g.anomalous > 0 { "n bad" } else { "n" };
+        let _ = write!(
+            o,
+            "<td class=\"n\">{}</td><td class=\"{class}\">{}</td></tr>",
+            g.signals, g.anomalous
+        );
+    }
+    o.push_str("</tbody></table>");
+    let more = v.groups_total.saturating_sub(v.groups.len());
+    if more > 0 {
+        let _ = write!(
+            o,
+            "<p class=\"muted\">{more} smaller groups not listed.</p>"
+        );
+    }
+}
+
 /// How many signals learn, score early, score fully, and when the last becomes fully warmed.
-fn stages(o: &mut String, v: &SignalsView, now: i64) {
+fn stages(o: &mut String, v: &Overview, now: i64) {
     let c = v.stages;
     let _ = write!(
         o,
         "<p id=\"stages\">{} learning · {} scored by the early detectors · {} fully warmed",
         c.learning, c.early, c.full
     );
-    let last = v
-        .signals
-        .iter()
-        .filter(|s| s.stage != "full")
-        .filter_map(|s| s.next_stage_at)
-        .max();
     if c.learning + c.early > 0 {
-        if let Some(at) = last {
+        if let Some(at) = v.next_stage_last {
             let _ = write!(o, " · next stage of every signal by {}", in_time(at, now));
         }
     }
@@ -652,7 +728,8 @@ mod tests {
             status: &status,
             stats: &stats,
             now,
-            signals: &status.signals(now, 2),
+            signals: &status.overview(now, 2, &SignalQuery::default(), MAX_ROWS),
+            query: &SignalQuery::default(),
             incidents: &status.incident_views(now),
             runs: &status.hook_runs(),
         });
@@ -710,12 +787,78 @@ mod tests {
                 seismo_detectors::Stage::Full,
             );
         }
-        let v = status.signals(now, 1);
+        let v = status.signals(now, 1, &SignalQuery::default());
         let mut o = String::new();
         sparkline(&mut o, &v.signals[0], now / BUCKET_MS - 119);
         assert_eq!(o.matches("<polyline").count(), 2, "{o}");
         assert_eq!(o.matches("<circle").count(), 1, "{o}");
         // The last bucket is at the right edge.
         assert!(o.contains(&format!("{:.1},", SPARK_W - 2.0)), "{o}");
+    }
+
+    #[test]
+    fn fifty_thousand_signals_give_summaries_and_a_bounded_number_of_rows() {
+        let status = Status::new("h".into());
+        let stats = Stats::default();
+        let now = now_ms();
+        let n = 50_000;
+        for i in 0..n {
+            let name: Arc<str> = format!("scrape.t{}.metric_{i}", i % 40).into();
+            let stage = if i % 4 == 0 {
+                seismo_detectors::Stage::Learning { next_in: 5 }
+            } else {
+                seismo_detectors::Stage::Full
+            };
+            status.record(&name, now, 1.0, Some(0.5), i % 1000 == 1, stage);
+        }
+        let q = SignalQuery::default();
+        let html = render(&Page {
+            status: &status,
+            stats: &stats,
+            now,
+            signals: &status.overview(now, n as u64, &q, MAX_ROWS),
+            query: &q,
+            incidents: &status.incident_views(now),
+            runs: &status.hook_runs(),
+        });
+        assert_eq!(html.matches("<code class=\"signal\">").count(), MAX_ROWS);
+        assert_eq!(html.matches("<svg class=\"spark\"").count(), MAX_ROWS);
+        assert!(html.contains("<p id=\"stages\">12500 learning · 0 scored by the early detectors · 37500 fully warmed"), "{html}");
+        assert!(html.contains("<p id=\"anomalous\">50 anomalous at their latest point</p>"));
+        // The anomalous rows come first.
+        let first = html.find("<code class=\"signal\">").unwrap();
+        assert!(
+            html[first..].starts_with("<code class=\"signal\">scrape.t1.metric_1</code>"),
+            "{}",
+            &html[first..first + 80]
+        );
+        // Groups: the 40 targets, 30 listed, each linking to the page narrowed to it.
+        assert_eq!(
+            html.matches("<tr><td><a href=\"/?prefix=scrape.t").count(),
+            30
+        );
+        assert!(html.contains("<a href=\"/?prefix=scrape.t1.\"><code>scrape.t1</code></a></td><td class=\"n\">1250</td><td class=\"n bad\">50</td>"), "{html}");
+        assert!(html.contains("10 smaller groups not listed."));
+        assert!(html.contains("49800 more signals with lower scores: page through all 50000 at <a href=\"/api/v1/signals\">"), "{html}");
+        assert!(html.contains("49000 signals show their latest point only"));
+        // Narrowed to one target.
+        let t1 = SignalQuery::parse(Some("prefix=scrape.t1.")).unwrap();
+        let html = render(&Page {
+            status: &status,
+            stats: &stats,
+            now,
+            signals: &status.overview(now, n as u64, &t1, MAX_ROWS),
+            query: &t1,
+            incidents: &status.incident_views(now),
+            runs: &status.hook_runs(),
+        });
+        assert!(
+            html.contains("<p>Signals starting with <code>scrape.t1.</code>: 1250 of 50000"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<a href=\"/api/v1/signals?prefix=scrape.t1.\">"),
+            "{html}"
+        );
     }
 }
