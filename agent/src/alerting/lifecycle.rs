@@ -96,6 +96,18 @@ impl Track {
             self.transitions.pop_front();
         }
     }
+
+    /// Nothing left that could change a later decision, and no profile learned: a signal that
+    /// is not a series (a template's `.new`) is never forgotten by the pipeline's sweep, so its
+    /// state goes once idle, or every template ever seen would keep one.
+    fn is_idle(&self, now_ms: i64) -> bool {
+        self.firing.is_none()
+            && self.held.is_none()
+            && self.profile.is_empty()
+            && self.transitions.is_empty()
+            && now_ms >= self.quiet_until
+            && self.recent.iter().all(|(_, s)| s.is_none())
+    }
 }
 
 #[derive(Debug)]
@@ -346,6 +358,10 @@ impl Alerting {
         track.push(point.ts_ms, None, p.fire_window);
         track.forget_transitions_before(point.ts_ms.saturating_sub(p.flap_window_ms));
         let Some(firing) = &mut track.firing else {
+            if track.is_idle(point.ts_ms) {
+                self.signals.remove(signal);
+                return None;
+            }
             return self.grown(signal, point);
         };
         track.normal_run += 1;
@@ -925,6 +941,26 @@ mod tests {
         let errors = series(6, 1600, 1.0, false, burst);
         let (i, _) = first_after("log.app.errors_per_s", &errors, 1500);
         assert!(i < 1505, "{i}");
+    }
+
+    #[test]
+    fn a_signal_that_learns_no_profile_is_dropped_once_idle() {
+        // A template's `.new`: a novel alert, then normal points, never a series point.
+        let mut a = alerting("resolve_after = 1\ncooldown = \"2s\"\nflap_window = \"2s\"\n");
+        let s: Arc<str> = "s".into();
+        assert!(a.on_novel(&anomaly(0, 1.0)).is_some());
+        assert!(a.on_normal(&s, &normal(1_000)).is_some(), "resolved");
+        assert_eq!(a.tracked(), 1, "cooling down");
+        for t in 2..12 {
+            a.on_normal(&s, &normal(t * 1_000));
+        }
+        assert_eq!(a.tracked(), 0, "idle, nothing learned: dropped");
+        // A series signal keeps its profile until the pipeline forgets it.
+        a.learn(&s, 1.0);
+        for t in 12..30 {
+            a.on_normal(&s, &normal(t * 1_000));
+        }
+        assert_eq!(a.tracked(), 1);
     }
 
     #[test]

@@ -161,6 +161,11 @@ impl Profile {
         }
     }
 
+    /// Nothing learned yet.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.levels.is_empty() && self.n == 0
+    }
+
     /// The median of its levels, once there are enough of them to judge.
     pub(crate) fn usual(&self) -> Option<f64> {
         if self.levels.len() < MIN_LEVELS {
