@@ -256,14 +256,15 @@ impl Alerting {
             low: a.expected_low,
             high: a.expected_high,
         };
+        // Below the warning score, or held back by the significance rules: a normal point.
+        let as_normal = Normal {
+            ts_ms: a.ts_ms,
+            observed: a.observed,
+            score: a.score,
+            expected,
+        };
         if a.score < p.warning_score {
-            let point = Normal {
-                ts_ms: a.ts_ms,
-                observed: a.observed,
-                score: a.score,
-                expected,
-            };
-            return self.on_normal(&a.signal, &point);
+            return self.on_normal(&a.signal, &as_normal);
         }
         let track = self.signals.entry(Arc::clone(&a.signal)).or_default();
         // Practical significance decides whether a new alert may fire; a firing one is kept
@@ -292,13 +293,7 @@ impl Alerting {
                     } else {
                         self.held_back.1 += 1;
                     }
-                    let point = Normal {
-                        ts_ms: a.ts_ms,
-                        observed: a.observed,
-                        score: a.score,
-                        expected,
-                    };
-                    return self.on_normal(&a.signal, &point);
+                    return self.on_normal(&a.signal, &as_normal);
                 }
             }
         }

@@ -28,12 +28,7 @@ pub(crate) fn arguments(cfg: &JournalSourceConfig, since: u64, until: u64) -> Ve
     args.push(format!("--since=@{since}"));
     args.push(format!("--until=@{until}"));
     args.push(format!("--lines={}", cfg.history_lines));
-    if let Some(p) = cfg.priority {
-        args.push(format!("--priority={p}"));
-    }
-    for u in &cfg.units {
-        args.push(format!("--unit={u}"));
-    }
+    args.extend(super::filters(cfg));
     args
 }
 

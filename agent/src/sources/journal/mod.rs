@@ -54,13 +54,16 @@ pub(crate) fn arguments(cfg: &JournalSourceConfig, cursor: Option<&str>) -> Vec<
         (None, StartAt::Beginning) => args.push("--no-tail".to_owned()),
         (None, StartAt::End) => args.push("--lines=0".to_owned()),
     }
-    if let Some(p) = cfg.priority {
-        args.push(format!("--priority={p}"));
-    }
-    for u in &cfg.units {
-        args.push(format!("--unit={u}"));
-    }
+    args.extend(filters(cfg));
     args
+}
+
+/// The source's filters (priority and units), the same for the live read and for history.
+pub(crate) fn filters(cfg: &JournalSourceConfig) -> impl Iterator<Item = String> + '_ {
+    cfg.priority
+        .map(|p| format!("--priority={p}"))
+        .into_iter()
+        .chain(cfg.units.iter().map(|u| format!("--unit={u}")))
 }
 
 /// The running reader task.
