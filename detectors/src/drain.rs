@@ -422,28 +422,10 @@ impl TemplateMiner {
         });
         let result = match self.search(&hashes) {
             Some((slot, merge)) => {
-                let changed = merge && {
-                    // The line's masked text: a variable keeps the punctuation that the line
-                    // and the template share around it (see `merge_token`).
-                    let mut spans = std::mem::take(&mut self.spans);
-                    let mut masked = std::mem::take(&mut self.masked);
-                    mask_line(
-                        content,
-                        self.config.max_tokens,
-                        self.config.variables,
-                        &mut masked,
-                        &mut spans,
-                    );
-                    let line = Tokens {
-                        text: &masked,
-                        spans: &spans,
-                        hashes: &hashes,
-                    };
-                    let changed = self.merge(slot, &line);
-                    self.spans = spans;
-                    self.masked = masked;
-                    changed
-                };
+                // The line's masked text: a variable keeps the punctuation that the line and
+                // the template share around it (see `merge_token`).
+                let changed =
+                    merge && self.with_masked(content, &hashes, |m, line| m.merge(slot, line));
                 self.touch(slot);
                 let c = self.cluster_mut(slot);
                 c.count = c.count.saturating_add(1);
@@ -455,32 +437,19 @@ impl TemplateMiner {
                 }
             }
             None => {
-                let mut spans = std::mem::take(&mut self.spans);
-                let mut masked = std::mem::take(&mut self.masked);
-                mask_line(
-                    content,
-                    self.config.max_tokens,
-                    self.config.variables,
-                    &mut masked,
-                    &mut spans,
-                );
-                let tokens = Tokens {
-                    text: &masked,
-                    spans: &spans,
-                    hashes: &hashes,
-                };
-                debug_assert!(
-                    (0..tokens.len()).all(|i| token_hash(tokens.get(i)) == tokens.hashes[i])
-                );
-                let id = self.next_id;
-                self.next_id += 1;
-                let toks = (0..tokens.len())
-                    .map(|i| Box::from(tokens.get(i)))
-                    .collect();
-                let leaf = self.insert_path(&tokens);
-                self.insert_cluster(id, toks, 1, leaf);
-                self.spans = spans;
-                self.masked = masked;
+                let id = self.with_masked(content, &hashes, |m, tokens| {
+                    debug_assert!(
+                        (0..tokens.len()).all(|i| token_hash(tokens.get(i)) == tokens.hashes[i])
+                    );
+                    let id = m.next_id;
+                    m.next_id += 1;
+                    let toks = (0..tokens.len())
+                        .map(|i| Box::from(tokens.get(i)))
+                        .collect();
+                    let leaf = m.insert_path(tokens);
+                    m.insert_cluster(id, toks, 1, leaf);
+                    id
+                });
                 let evicted = if self.live > self.config.max_clusters {
                     self.evict_lru()
                 } else {
@@ -599,6 +568,34 @@ impl TemplateMiner {
     }
 
     /// Turns the template's positions that differ from the line into variables.
+    /// Runs `f` with the line's masked tokens, in the miner's reused buffers (masked only when
+    /// a template is created or merged, not for every line).
+    fn with_masked<R>(
+        &mut self,
+        content: &str,
+        hashes: &[u64],
+        f: impl FnOnce(&mut Self, &Tokens<'_>) -> R,
+    ) -> R {
+        let mut spans = std::mem::take(&mut self.spans);
+        let mut masked = std::mem::take(&mut self.masked);
+        mask_line(
+            content,
+            self.config.max_tokens,
+            self.config.variables,
+            &mut masked,
+            &mut spans,
+        );
+        let tokens = Tokens {
+            text: &masked,
+            spans: &spans,
+            hashes,
+        };
+        let r = f(self, &tokens);
+        self.spans = spans;
+        self.masked = masked;
+        r
+    }
+
     fn merge(&mut self, slot: u32, line: &Tokens<'_>) -> bool {
         let whole = self.config.variables == VariableForm::Token;
         let c = self.cluster_mut(slot);
