@@ -1,12 +1,14 @@
 //! Points per second of every detector, and bytes of state per signal.
 //!
 //! Each benchmark feeds batches of 8192 points of a noisy daily pattern to one long-lived,
-//! warmed-up detector, so the periodic k-means refits (every 4096 points by default) are
+//! warmed-up detector, so the periodic k-means refits (every 8192 points by default) are
 //! amortised into the figure exactly as in a running agent. Before its benchmark, each detector's
 //! state size after the warm-up is printed, and its throughput per second of CPU time of this
 //! thread over 16 batches: on a shared, loaded machine, wall-clock time (what criterion reports)
 //! also counts the time other processes held the core. First, the ensemble's state is printed
-//! by part (see `Ensemble::state_parts`), warmed up, for a constant signal and for a young one.
+//! by part (see `Ensemble::state_parts`): warmed up between k-means refits and at its peak
+//! (collecting a refit's training values), for noise, for a constant signal and for a young
+//! one, and the mean and the largest state of a fleet of signals started together.
 
 use std::hint::black_box;
 
@@ -28,9 +30,14 @@ const STEP_MS: i64 = 300_000;
 type Make = fn() -> Box<dyn Detector>;
 
 fn series() -> Vec<f64> {
-    let mut rng = StdRng::seed_from_u64(42);
+    daily(42, POINTS)
+}
+
+/// A noisy daily pattern of 5-minute points, with the noise of `seed`.
+fn daily(seed: u64, points: usize) -> Vec<f64> {
+    let mut rng = StdRng::seed_from_u64(seed);
     let noise = Normal::new(0.0, 2.0).expect("valid normal");
-    (0..POINTS)
+    (0..points)
         .map(|i| {
             let day = (i % 288) as f64 / 288.0 * std::f64::consts::TAU;
             100.0 + 20.0 * day.sin() + noise.sample(&mut rng)
@@ -38,12 +45,46 @@ fn series() -> Vec<f64> {
         .collect()
 }
 
-/// The ensemble's state by part, for the noisy daily series after every buffer filled, for a
-/// constant signal, and for a young signal (its first 100 points).
+fn parts(det: &Ensemble) -> String {
+    let parts: Vec<String> = det
+        .state_parts()
+        .iter()
+        .map(|(part, bytes)| format!("{part} {bytes}"))
+        .collect();
+    parts.join(", ")
+}
+
+/// The ensemble's state by part, for the noisy daily series after every buffer filled (at
+/// its smallest between k-means refits and at its largest while a refit's training values
+/// are collected), for white noise (no rhythm), for a constant signal, and for a young signal
+/// (its first 100 points); then a fleet of signals started together.
 fn ensemble_parts(values: &[f64]) {
+    let mut det = Ensemble::new(EnsembleParams::default()).expect("defaults");
+    let (mut low, mut high) = (None::<(usize, String)>, None::<(usize, String)>);
+    for (i, &v) in values.iter().enumerate() {
+        det.observe(i as i64 * STEP_MS, v);
+        // After a week, every profile is filled.
+        if i >= 7 * 288 {
+            let bytes = det.state_bytes();
+            if low.as_ref().is_none_or(|l| bytes < l.0) {
+                low = Some((bytes, parts(&det)));
+            }
+            if high.as_ref().is_none_or(|h| bytes > h.0) {
+                high = Some((bytes, parts(&det)));
+            }
+        }
+    }
+    for (what, at) in [("between refits", low), ("peak", high)] {
+        if let Some((bytes, parts)) = at {
+            println!("ensemble state, daily, warmed up, {what}: {bytes} bytes ({parts})");
+        }
+    }
+    let mut rng = StdRng::seed_from_u64(7);
+    let normal = Normal::new(10.0, 1.0).expect("valid normal");
+    let noise: Vec<f64> = (0..values.len()).map(|_| normal.sample(&mut rng)).collect();
     let constant = vec![42.0; values.len()];
     for (what, series, points) in [
-        ("daily, warmed up", values, values.len()),
+        ("noise, warmed up", &noise[..], values.len()),
         ("constant, warmed up", &constant[..], values.len()),
         ("daily, first 100 points", values, 100),
     ] {
@@ -51,17 +92,48 @@ fn ensemble_parts(values: &[f64]) {
         for (i, &v) in series[..points].iter().enumerate() {
             det.observe(i as i64 * STEP_MS, v);
         }
-        let parts: Vec<String> = det
-            .state_parts()
-            .iter()
-            .map(|(part, bytes)| format!("{part} {bytes}"))
-            .collect();
         println!(
             "ensemble state, {what}: {} bytes ({})",
             det.state_bytes(),
-            parts.join(", ")
+            parts(&det)
         );
     }
+    fleet();
+}
+
+/// Signals started together (daily series with noise of their own): the state per signal of
+/// the whole fleet over two refit intervals, its largest mean and the largest signal.
+fn fleet() {
+    const SIGNALS: usize = 64;
+    const POINTS: usize = 256 + 3 * 8192;
+    let series: Vec<Vec<f64>> = (0..SIGNALS as u64)
+        .map(|s| daily(100 + s, POINTS))
+        .collect();
+    let mut dets: Vec<Ensemble> = (0..SIGNALS)
+        .map(|_| Ensemble::new(EnsembleParams::default()).expect("defaults"))
+        .collect();
+    let (mut worst_mean, mut worst_one, mut sum_means, mut samples) = (0.0f64, 0, 0.0, 0);
+    for i in 0..POINTS {
+        for (det, v) in dets.iter_mut().zip(&series) {
+            det.observe(i as i64 * STEP_MS, v[i]);
+        }
+        // From the end of the first refit interval on, every 64 points.
+        if i >= 256 + 8192 && i % 64 == 0 {
+            let bytes: Vec<usize> = dets.iter().map(Detector::state_bytes).collect();
+            let mean = bytes.iter().sum::<usize>() as f64 / SIGNALS as f64;
+            worst_mean = worst_mean.max(mean);
+            worst_one = worst_one.max(bytes.iter().copied().max().unwrap_or(0));
+            sum_means += mean;
+            samples += 1;
+        }
+    }
+    println!(
+        "ensemble state, a fleet of {SIGNALS} daily signals started together, over {} points: \
+         {:.0} bytes per signal on average, at most {worst_mean:.0} at one time; the largest \
+         signal {worst_one} bytes",
+        POINTS - 256 - 8192,
+        sum_means / f64::from(samples)
+    );
 }
 
 fn detectors(c: &mut Criterion) {

@@ -174,6 +174,27 @@ impl EnsembleParams {
     }
 }
 
+/// Scales that follow from the components' defaults, the same for every signal (so not part of
+/// its state).
+struct Scales {
+    /// The z the CUSUM's decision level maps to (its score scale, see [`crate::Cusum`]).
+    cusum_z: f64,
+    /// The median/MAD score of [`NOVEL_MIN_Z`].
+    novel_min_score: f64,
+    /// Half-width, in spreads, of the bands of the median, seasonal and CUSUM components:
+    /// where their own detectors' default threshold lies.
+    band_z: f64,
+}
+
+fn scales() -> &'static Scales {
+    static SCALES: std::sync::OnceLock<Scales> = std::sync::OnceLock::new();
+    SCALES.get_or_init(|| Scales {
+        cusum_z: z_for_score(CusumParams::default().threshold),
+        novel_min_score: score_from_z(NOVEL_MIN_Z),
+        band_z: z_for_score(MadParams::default().threshold),
+    })
+}
+
 /// The default detector; see the module documentation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Ensemble {
@@ -186,19 +207,12 @@ pub struct Ensemble {
     recent: History<f64>,
     level_low: f64,
     level_high: f64,
-    /// The z the CUSUM's decision level maps to (its score scale, see [`crate::Cusum`]).
-    cusum_z: f64,
-    /// The median/MAD score of [`NOVEL_MIN_Z`].
-    novel_min_score: f64,
     seen: usize,
     low: f64,
     high: f64,
     /// The range of values before the newest point.
     previous_low: f64,
     previous_high: f64,
-    /// Half-width, in spreads, of the bands of the median, seasonal and CUSUM components:
-    /// where their own detectors' default threshold lies.
-    band_z: f64,
     /// One surprise tracker per component, in the order of [`Ensemble::component_scores`].
     surprise: [Surprise; COMPONENTS],
     /// Points since the last alert (saturating).
@@ -228,14 +242,11 @@ impl Ensemble {
             recent: History::new(LEVEL_POINTS),
             level_low: f64::INFINITY,
             level_high: f64::NEG_INFINITY,
-            cusum_z: z_for_score(CusumParams::default().threshold),
-            novel_min_score: score_from_z(NOVEL_MIN_Z),
             seen: 0,
             low: f64::INFINITY,
             high: f64::NEG_INFINITY,
             previous_low: f64::INFINITY,
             previous_high: f64::NEG_INFINITY,
-            band_z: z_for_score(MadParams::default().threshold),
             surprise: [Surprise::default(); COMPONENTS],
             since_alert: usize::MAX,
             early: Some(Box::default()),
@@ -263,7 +274,7 @@ impl Ensemble {
         let z = [
             baseline.map_or(0.0, |(z, _, _)| z),
             expectation.map_or(0.0, |e| (value - e.level) / e.sigma),
-            cusum.map_or(0.0, |(stat, _, _)| stat * self.cusum_z),
+            cusum.map_or(0.0, |(stat, _, _)| stat * scales().cusum_z),
             kmeans,
         ];
         (z.map(score_from_z), figures)
@@ -314,13 +325,14 @@ impl Ensemble {
 impl Ensemble {
     /// Bytes of state by part (they sum to [`Detector::state_bytes`]): what a signal's memory
     /// is spent on, printed by the `detectors` bench.
-    pub fn state_parts(&self) -> [(&'static str, usize); 8] {
+    pub fn state_parts(&self) -> [(&'static str, usize); 9] {
         [
             ("fields", std::mem::size_of::<Self>()),
             ("median/MAD window", self.mad.heap_bytes()),
             ("seasonal profiles", self.seasonal.profile_bytes()),
             ("period finder", self.seasonal.finder_bytes()),
-            ("k-means history", self.kmeans.history_bytes()),
+            ("k-means newest values", self.kmeans.newest_bytes()),
+            ("k-means training values", self.kmeans.training_bytes()),
             ("k-means model", self.kmeans.model_bytes()),
             ("level window", self.recent.heap_bytes()),
             (
@@ -390,7 +402,7 @@ impl Ensemble {
             }
         };
         let band = |center: f64, sigma: f64| {
-            let half = (self.band_z * sigma).min(f64::MAX);
+            let half = (scales().band_z * sigma).min(f64::MAX);
             (center - half, center + half)
         };
         let (low, high) = (self.previous_low, self.previous_high);
@@ -451,13 +463,13 @@ impl Ensemble {
 /// and spread of that average, kept only when it beats a slowly forgotten record.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 struct Surprise {
-    recent: [f64; EVIDENCE_POINTS],
-    sum: f64,
+    /// The last scores, as `f32` (a score in `[0, 1]` needs no more).
+    recent: [f32; EVIDENCE_POINTS],
     mean: f64,
     var: f64,
     record: f64,
-    /// Points seen.
-    n: usize,
+    /// Points seen (saturating).
+    n: u32,
 }
 
 impl Surprise {
@@ -466,11 +478,10 @@ impl Surprise {
     /// Returns the surprise in `[0, 1]` when it sets a record.
     fn update(&mut self, primed: bool, score: f64) -> f64 {
         self.n = self.n.saturating_add(1);
-        let n = self.n;
-        let slot = n % EVIDENCE_POINTS;
-        self.sum += score - self.recent[slot];
-        self.recent[slot] = score;
-        let averaged = (self.sum / n.clamp(1, EVIDENCE_POINTS) as f64).max(0.0);
+        let n = self.n as usize;
+        self.recent[n % EVIDENCE_POINTS] = score as f32;
+        let sum: f64 = self.recent.iter().copied().map(f64::from).sum();
+        let averaged = (sum / n.clamp(1, EVIDENCE_POINTS) as f64).max(0.0);
 
         let surprise = if primed {
             let sd = self.var.sqrt().max(0.01);
@@ -519,7 +530,7 @@ impl Detector for Ensemble {
             .max(1e-9 * high.abs().max(low.abs()))
             .max(1e-300);
         let beyond = (value - high).max(low - value).min(f64::MAX);
-        let outlier = scores[0] >= self.novel_min_score;
+        let outlier = scores[0] >= scales().novel_min_score;
         let excursion = if beyond > self.params.min_scale && outlier {
             beyond / width
         } else {
@@ -672,24 +683,42 @@ mod tests {
 
     #[test]
     fn state_is_compact_and_a_constant_or_young_signal_holds_little() {
-        // A noisy daily rhythm over 70 days: every window full, every profile filled, the
-        // k-means model fitted (22 KiB a signal before the compact storage).
-        let warm = state_after(&daily(7, 20_000));
-        let parts = warm.state_parts();
-        assert_eq!(parts.iter().map(|p| p.1).sum::<usize>(), warm.state_bytes());
-        assert!(warm.state_bytes() <= 7 * 1024, "{parts:?}");
-        // A constant signal holds no window, history or finder buffer.
-        let constant = state_after(&[42.0; 20_000]);
         let held = |d: &Ensemble, part: &str| {
             d.state_parts()
                 .iter()
                 .find(|p| p.0 == part)
                 .map_or(0, |p| p.1)
         };
-        for part in ["median/MAD window", "period finder", "k-means history"] {
-            assert_eq!(
-                held(&constant, part),
-                0,
+        // A noisy daily rhythm over 70 days (the `detectors` bench's), and noise over 208
+        // days: every window full, every profile filled, the k-means model fitted, the period
+        // finder settled (22 KiB a signal before the compact storage). At most 4 KiB, and
+        // 1 KiB more while the training values of a k-means refit are collected (6% of the
+        // time).
+        let mut v = noise(3, 80_000, 10.0, 1.0);
+        for (i, x) in noise(7, 20_000, 0.0, 2.0).into_iter().enumerate() {
+            let day = (i % 288) as f64 / 288.0 * std::f64::consts::TAU;
+            v[i] = 100.0 + 20.0 * day.sin() + x;
+        }
+        for warm in [state_after(&v[..20_000]), state_after(&v[20_000..])] {
+            let parts = warm.state_parts();
+            assert_eq!(parts.iter().map(|p| p.1).sum::<usize>(), warm.state_bytes());
+            let training = held(&warm, "k-means training values");
+            assert!(warm.state_bytes() - training <= 4 * 1024, "{parts:?}");
+            assert!(training <= 1024, "{parts:?}");
+            assert_eq!(held(&warm, "period finder"), 0, "{parts:?}");
+        }
+        // A constant signal holds no window or finder buffer.
+        let constant = state_after(&[42.0; 20_000]);
+        for (part, most) in [
+            ("median/MAD window", 0),
+            ("k-means newest values", 0),
+            (
+                "period finder",
+                std::mem::size_of::<crate::period::PeriodFinder>(),
+            ),
+        ] {
+            assert!(
+                held(&constant, part) <= most,
                 "{part}: {:?}",
                 constant.state_parts()
             );
@@ -704,7 +733,7 @@ mod tests {
         for (i, &x) in daily(7, 100).iter().enumerate() {
             young.observe(i as i64 * 10_000, x);
         }
-        assert!(young.state_bytes() <= 9 * 512, "{:?}", young.state_parts());
+        assert!(young.state_bytes() <= 4 * 1024, "{:?}", young.state_parts());
     }
 
     #[test]

@@ -31,13 +31,14 @@ impl Value for f64 {}
 pub(crate) struct History<T: Value> {
     /// The values in slot order; empty while they are all equal to `same`.
     buf: Vec<T>,
-    /// Slot of the oldest value once the ring is full (0 before).
-    head: usize,
-    len: usize,
-    cap: usize,
-    /// The newest value, and how many of the newest values in a row equal it.
+    /// Slot of the oldest value once the ring is full (0 before). (Counts as `u32`: a
+    /// capacity is at most [`MAX_SAVED_CAP`].)
+    head: u32,
+    len: u32,
+    cap: u32,
+    /// The newest value, and how many of the newest values in a row equal it (saturating).
     same: T,
-    run: usize,
+    run: u32,
 }
 
 impl<T: Value> History<T> {
@@ -46,14 +47,18 @@ impl<T: Value> History<T> {
             buf: Vec::new(),
             head: 0,
             len: 0,
-            cap: cap.max(1),
+            cap: u32::try_from(cap.clamp(1, MAX_SAVED_CAP)).unwrap_or(1),
             same: T::default(),
             run: 0,
         }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.len as usize
+    }
+
+    fn cap(&self) -> usize {
+        self.cap as usize
     }
 
     /// Every value held is the same (so there is no buffer); true when empty.
@@ -77,26 +82,27 @@ impl<T: Value> History<T> {
         };
         let previous = self.same;
         self.same = v;
-        if self.buf.is_empty() && (self.len == 0 || v == previous) {
+        let (len, cap) = (self.len(), self.cap());
+        if self.buf.is_empty() && (len == 0 || v == previous) {
             let out = (self.len == self.cap).then_some(v);
             self.len = (self.len + 1).min(self.cap);
             return (0, out);
         }
         if self.buf.is_empty() {
             // The first value that differs: the equal ones before it take their slots.
-            self.buf.reserve_exact(grown(self.len, self.cap));
-            self.buf.resize(self.len, previous);
+            self.buf.reserve_exact(grown(len, cap));
+            self.buf.resize(len, previous);
             self.head = 0;
         }
-        let (slot, out) = if self.len < self.cap {
+        let (slot, out) = if len < cap {
             if self.buf.len() == self.buf.capacity() {
-                self.buf.reserve_exact(grown(self.len, self.cap) - self.len);
+                self.buf.reserve_exact(grown(len, cap) - len);
             }
             self.buf.push(v);
             self.len += 1;
-            (self.len - 1, None)
+            (len, None)
         } else {
-            let slot = self.head;
+            let slot = self.head as usize;
             let old = std::mem::replace(&mut self.buf[slot], v);
             self.head = (self.head + 1) % self.cap;
             (slot, Some(old))
@@ -119,32 +125,19 @@ impl<T: Value> History<T> {
         if self.buf.is_empty() {
             return self.same;
         }
-        let at = self.head + i;
-        self.buf[if at >= self.cap { at - self.cap } else { at }]
+        let at = self.head as usize + i;
+        let cap = self.cap();
+        self.buf[if at >= cap { at - cap } else { at }]
     }
 
     /// The `i`-th most recent value, 0 being the newest.
     pub(crate) fn back(&self, i: usize) -> T {
-        self.get(self.len - 1 - i)
+        self.get(self.len() - 1 - i)
     }
 
     /// The values, oldest first.
     pub(crate) fn iter(&self) -> impl Iterator<Item = T> + '_ {
-        (0..self.len).map(|i| self.get(i))
-    }
-
-    /// Forgets all but the newest `keep` values, and the buffer they were held in.
-    pub(crate) fn keep_last(&mut self, keep: usize) {
-        if self.len <= keep {
-            return;
-        }
-        if !self.buf.is_empty() {
-            let mut buf = Vec::with_capacity(keep);
-            buf.extend((self.len - keep..self.len).map(|i| self.get(i)));
-            self.buf = buf;
-        }
-        self.head = 0;
-        self.len = keep;
+        (0..self.len()).map(|i| self.get(i))
     }
 
     /// Heap bytes held.
@@ -171,14 +164,14 @@ impl<T: Value + Serialize> Serialize for History<T> {
 
 impl<'de, T: Value + Deserialize<'de>> Deserialize<'de> for History<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (cap, len, head, same, run, buf): (usize, usize, usize, T, usize, Vec<T>) =
+        let (cap, len, head, same, run, buf): (u32, u32, u32, T, u32, Vec<T>) =
             Deserialize::deserialize(d)?;
         // A capacity from the detector's own (validated) parameters is far below this bound;
         // a larger one means a damaged snapshot, not a reason to allocate without limit.
         let fits = cap > 0
-            && cap <= MAX_SAVED_CAP
+            && cap as usize <= MAX_SAVED_CAP
             && len <= cap
-            && (buf.is_empty() || buf.len() == len)
+            && (buf.is_empty() || buf.len() == len as usize)
             && (head == 0 || (head < cap && len == cap && !buf.is_empty()));
         if !fits {
             return Err(serde::de::Error::custom(format!(
@@ -253,27 +246,6 @@ mod tests {
     }
 
     #[test]
-    fn keeping_the_last_values_frees_the_rest() {
-        let mut h = History::<f32>::new(16);
-        for i in 0..40 {
-            h.push(i as f32);
-        }
-        h.keep_last(3);
-        assert_eq!(contents(&h), [37.0, 38.0, 39.0]);
-        assert_eq!(h.heap_bytes(), 3 * 4);
-        for i in 40..60 {
-            h.push(i as f32);
-        }
-        assert_eq!(contents(&h), (44..60).map(f64::from).collect::<Vec<_>>());
-        let mut flat = History::<f32>::new(16);
-        for _ in 0..40 {
-            flat.push(1.0);
-        }
-        flat.keep_last(2);
-        assert_eq!((contents(&flat), flat.heap_bytes()), (vec![1.0, 1.0], 0));
-    }
-
-    #[test]
     fn a_young_history_holds_what_it_has_seen() {
         let mut h = History::<f32>::new(512);
         for i in 0..20 {
@@ -309,7 +281,7 @@ mod tests {
             }
         }
         for bad in [
-            (4usize, 9usize, 0usize, 1.0f64, 1usize, Vec::<f64>::new()),
+            (4u32, 9u32, 0u32, 1.0f64, 1u32, Vec::<f64>::new()),
             (4, 3, 0, 1.0, 1, vec![1.0, 2.0]),
             (4, 4, 5, 1.0, 1, vec![1.0, 2.0, 3.0, 4.0]),
             (0, 0, 0, 1.0, 0, vec![]),

@@ -19,9 +19,10 @@
 //!
 //! SmartCore 0.7's `KMeans` exposes neither its centroids nor distances, so the centroids are
 //! derived from the labels it predicts for the training points. The fit is seeded: the detector
-//! is deterministic. State: the raw history (`4 * train_size` bytes, as `f32`, held only from
-//! shortly before each fit: between fits the newest 9 values; see
-//! [`crate::history`]) and the model (k × 7 numbers);
+//! is deterministic. State: the newest 9 values (as `f32`, for each point's feature vector),
+//! the older values a fit trains on (`2 * train_size` bytes on a 16-bit grid,
+//! [`crate::quantised`], held only until the first fit and from shortly before each refit) and
+//! the model (k × 7 `f32`);
 //! the training matrix exists only during a fit.
 
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,7 @@ use crate::detector::{skip_non_finite, Detector, Observation, Stage, Verdict};
 use crate::evidence::Finding;
 use crate::history::{narrow, History};
 use crate::param::{self, InvalidParam};
+use crate::quantised::Quantised;
 use crate::scale::SCALE_EPSILON;
 use crate::score::score_from_z;
 
@@ -97,7 +99,8 @@ impl KMeansParams {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Model {
-    centroids: Vec<[f64; DIMS]>,
+    /// In standardised units, as `f32`: a distance of a few spreads needs no more.
+    centroids: Vec<[f32; DIMS]>,
     /// Per-dimension centre and spread of the training features.
     center: [f64; DIMS],
     spread: [f64; DIMS],
@@ -108,11 +111,15 @@ struct Model {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KMeansDetector {
     params: KMeansParams,
-    /// The raw values the fits train on, as `f32` (the level's spread is floored at a
-    /// thousandth of the level, far above `f32`'s precision).
-    history: History<f32>,
+    /// The newest [`SPAN`] values, as `f32` (the level's spread is floored at a thousandth of
+    /// the level, far above `f32`'s precision): the feature vector of every scored point.
+    recent: History<f32>,
+    /// The older values the next fit trains on, oldest first, on a 16-bit grid: collected
+    /// until the first fit and from shortly before each refit, empty between.
+    training: Quantised,
     model: Option<Model>,
-    since_fit: usize,
+    /// Points until the next refit.
+    until_fit: usize,
     fits: u64,
     skipped: u64,
 }
@@ -122,10 +129,10 @@ impl KMeansDetector {
         params.validate()?;
         Ok(Self {
             params,
-            // The first training vector needs SPAN - 1 earlier values.
-            history: History::new(params.train_size + SPAN - 1),
+            recent: History::new(SPAN),
+            training: Quantised::new(),
             model: None,
-            since_fit: 0,
+            until_fit: 0,
             fits: 0,
             skipped: 0,
         })
@@ -136,24 +143,24 @@ impl KMeansDetector {
         self.fits
     }
 
-    /// The feature vector ending `back` points before the newest value (needs `SPAN + back`).
-    fn features(&self, back: usize) -> [f64; DIMS] {
-        let x = |i: usize| f64::from(self.history.back(back + i));
-        let mut f = [0.0; DIMS];
-        for (lag, slot) in f.iter_mut().take(DIMS - 1).enumerate() {
-            // Mean of the 3 differences ending at lag: (x[lag] - x[lag + 3]) / 3.
-            *slot = (x(lag) - x(lag + 3)) / 3.0;
-        }
-        f[DIMS - 1] = x(0);
-        f
+    /// Values held: the training values and the newest ones.
+    fn held(&self) -> usize {
+        self.training.len() + self.recent.len()
     }
 
     fn fit(&mut self) {
-        let n = self.history.len().saturating_sub(SPAN - 1);
+        // Oldest first: the training values, then the newest ones.
+        let series: Vec<f64> = self
+            .training
+            .values()
+            .chain(self.recent.iter().map(f64::from))
+            .collect();
+        let n = series.len().saturating_sub(SPAN - 1);
         if n < 2 * self.params.k {
             return;
         }
-        let rows: Vec<[f64; DIMS]> = (0..n).map(|b| self.features(b)).collect();
+        let last = series.len() - 1;
+        let rows: Vec<[f64; DIMS]> = (0..n).map(|b| features(|i| series[last - b - i])).collect();
         let (mut center, mut spread) = ([0.0; DIMS], [0.0; DIMS]);
         for (d, c) in center.iter_mut().enumerate() {
             *c = rows.iter().map(|r| r[d]).sum::<f64>() / n as f64;
@@ -203,11 +210,11 @@ impl KMeansDetector {
                 *s += matrix_at(&rows[i], &center, &spread, d);
             }
         }
-        let centroids: Vec<[f64; DIMS]> = sums
+        let centroids: Vec<[f32; DIMS]> = sums
             .iter()
             .zip(&counts)
             .filter(|(_, &c)| c > 0)
-            .map(|(s, &c)| s.map(|v| v / c as f64))
+            .map(|(s, &c)| s.map(|v| narrow(v / c as f64)))
             .collect();
         if centroids.is_empty() {
             return;
@@ -227,44 +234,87 @@ impl KMeansDetector {
     /// The calibrated z of the newest point (0 with no model yet).
     pub(crate) fn z_newest(&self) -> f64 {
         match &self.model {
-            Some(m) if self.history.len() >= SPAN => m.tail.z(m.distance(&self.features(0))),
+            Some(m) if self.recent.len() >= SPAN => m
+                .tail
+                .z(m.distance(&features(|i| f64::from(self.recent.back(i))))),
             _ => 0.0,
         }
     }
 
     /// Adds `value` to the history and refits when due.
     pub(crate) fn learn(&mut self, value: f64) {
-        self.history.push(narrow(value));
-        self.since_fit += 1;
-        let first = self.model.is_none() && self.history.len() >= self.params.train_size / 2;
-        if first || self.since_fit >= self.params.retrain_every {
-            self.since_fit = 0;
+        let (_, out) = self.recent.push(narrow(value));
+        self.until_fit = self.until_fit.saturating_sub(1);
+        // A fit trains on the last `train_size + SPAN - 1` values. Between fits only the
+        // newest SPAN are held (each point's feature vector); the older ones are collected
+        // again in time for the next fit, which so sees the values it always did.
+        let keep = self.params.train_size - 1;
+        if let (Some(old), true) = (out, self.collecting()) {
+            // Young, the buffer grows by doubling; before a refit it takes its whole
+            // length at once (it fills completely).
+            let len = self.training.len();
+            let grow = if self.model.is_some() {
+                keep
+            } else {
+                len.max(8)
+            };
+            self.training
+                .push(f64::from(old), grow.min(keep.saturating_sub(len)));
+            let over = self.training.len().saturating_sub(keep);
+            self.training.drop_oldest(over);
+        }
+        let first = self.model.is_none() && self.held() >= self.params.train_size / 2;
+        if first || (self.model.is_some() && self.until_fit == 0) {
+            self.until_fit = self.params.retrain_every;
             self.fit();
         }
-        // Between fits only the newest feature vector is scored: the history is collected
-        // again in time to fill it for the next fit (exactly what the fit would have seen),
-        // so most of the time a signal holds SPAN values, not the whole training window.
-        let cap = self.params.train_size + SPAN - 1;
-        if self.model.is_some() && self.since_fit + cap <= self.params.retrain_every + SPAN {
-            self.history.keep_last(SPAN);
+        if !self.collecting() && !self.training.is_empty() {
+            self.training = Quantised::new();
         }
+    }
+
+    /// Whether the values leaving the newest ones are kept for the next fit: until the first
+    /// and in the last `train_size - 1` points before each refit.
+    fn collecting(&self) -> bool {
+        self.model.is_none() || self.until_fit + 2 <= self.params.train_size
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
         self.history_bytes() + self.model_bytes()
     }
 
-    /// Heap bytes of the raw history the fits train on.
+    /// Heap bytes of the raw values the fits train on (the newest ones included).
     pub(crate) fn history_bytes(&self) -> usize {
-        self.history.heap_bytes()
+        self.newest_bytes() + self.training_bytes()
+    }
+
+    /// Heap bytes of the newest values (each point's feature vector).
+    pub(crate) fn newest_bytes(&self) -> usize {
+        self.recent.heap_bytes()
+    }
+
+    /// Heap bytes of the older values the next fit trains on.
+    pub(crate) fn training_bytes(&self) -> usize {
+        self.training.heap_bytes()
     }
 
     /// Heap bytes of the fitted model (its centroids).
     pub(crate) fn model_bytes(&self) -> usize {
         self.model.as_ref().map_or(0, |m| {
-            m.centroids.capacity() * std::mem::size_of::<[f64; DIMS]>()
+            m.centroids.capacity() * std::mem::size_of::<[f32; DIMS]>()
         })
     }
+}
+
+/// The feature vector of the values `x(0)` (the newest), `x(1)`, ... `x(SPAN - 1)`.
+fn features(x: impl Fn(usize) -> f64) -> [f64; DIMS] {
+    let mut f = [0.0; DIMS];
+    for (lag, slot) in f.iter_mut().take(DIMS - 1).enumerate() {
+        // Mean of the 3 differences ending at lag: (x[lag] - x[lag + 3]) / 3.
+        *slot = (x(lag) - x(lag + 3)) / 3.0;
+    }
+    f[DIMS - 1] = x(0);
+    f
 }
 
 fn matrix_at(row: &[f64; DIMS], center: &[f64; DIMS], spread: &[f64; DIMS], d: usize) -> f64 {
@@ -283,7 +333,7 @@ impl Model {
             .map(|c| {
                 c.iter()
                     .zip(&f)
-                    .map(|(a, b)| (a - b) * (a - b))
+                    .map(|(&a, b)| (f64::from(a) - b) * (f64::from(a) - b))
                     .sum::<f64>()
             })
             .fold(f64::INFINITY, f64::min)
@@ -306,7 +356,7 @@ impl Detector for KMeansDetector {
             return Verdict::Skipped;
         }
         self.learn(value);
-        if self.model.is_none() || self.history.len() < SPAN {
+        if self.model.is_none() || self.recent.len() < SPAN {
             return Verdict::WarmingUp;
         }
         // Scored after joining the history (the features need the newest value); the model was
@@ -320,13 +370,13 @@ impl Detector for KMeansDetector {
     }
 
     fn stage(&self) -> Stage {
-        if self.model.is_some() && self.history.len() >= SPAN {
+        if self.model.is_some() && self.recent.len() >= SPAN {
             Stage::Full
         } else {
             // The first fit comes with the point that fills half the training size.
             let needed = (self.params.train_size / 2).max(SPAN);
             Stage::Learning {
-                next_in: needed.saturating_sub(self.history.len()).max(1) as u64,
+                next_in: needed.saturating_sub(self.held()).max(1) as u64,
             }
         }
     }
@@ -371,41 +421,66 @@ mod tests {
         synth::common_contract(|| Box::new(det()), 3 * 1024);
     }
 
+    /// For each point of `v`: fits so far and values held.
+    fn sizes(d: &mut KMeansDetector, v: &[f64]) -> Vec<(u64, usize)> {
+        v.iter()
+            .enumerate()
+            .map(|(i, &x)| {
+                d.observe(i as i64, x);
+                (d.fits(), d.held())
+            })
+            .collect()
+    }
+
+    /// The indices of the points at which a fit happened.
+    fn fitted_at(sizes: &[(u64, usize)]) -> Vec<usize> {
+        (0..sizes.len())
+            .filter(|&i| sizes[i].0 > if i == 0 { 0 } else { sizes[i - 1].0 })
+            .collect()
+    }
+
     #[test]
     fn between_fits_only_the_newest_values_are_held() {
         let mut d = det();
         let p = KMeansParams::default();
         let cap = p.train_size + SPAN - 1;
-        let v = noise(9, p.train_size / 2 + p.retrain_every + 10, 0.0, 1.0);
+        let v = noise(9, p.train_size / 2 + 2 * p.retrain_every + 10, 0.0, 1.0);
+        let mut peak = 0;
         let mut sizes = Vec::new();
         for (i, &x) in v.iter().enumerate() {
             d.observe(i as i64, x);
-            sizes.push((d.fits(), d.history.len()));
+            sizes.push((d.fits(), d.held()));
+            if d.fits() == 1 {
+                peak = peak.max(d.history_bytes());
+            }
         }
         // Before the first fit everything is held; just after it, the newest SPAN values.
+        let fits = fitted_at(&sizes);
         let first = p.train_size / 2 - 1;
+        assert_eq!(fits[0], first);
         assert_eq!(sizes[first], (1, SPAN));
         assert_eq!(sizes[first + 100], (1, SPAN));
         // The history fills again in time for the next fit, which sees all of it (the point
         // of the fit is its last value).
-        assert_eq!(sizes[first + p.retrain_every - 1], (1, cap - 1));
-        assert_eq!(sizes[first + p.retrain_every].0, 2);
-        assert!(d.history_bytes() <= 4 * cap);
+        let second = fits[1];
+        assert_eq!(sizes[second - 1], (1, cap - 1));
+        assert_eq!(sizes[second - p.train_size + 1], (1, SPAN));
+        assert_eq!(sizes[second], (2, SPAN));
+        // Two bytes a training value, four a newest one.
+        assert_eq!(peak, 2 * (p.train_size - 1) + 4 * SPAN);
+        assert_eq!(d.history_bytes(), 4 * SPAN);
     }
 
     #[test]
     fn refits_periodically() {
-        let mut d = det();
-        let every = KMeansParams::default().retrain_every;
-        let first = KMeansParams::default().train_size / 2;
-        for (i, v) in noise(1, first + 2 * every, 0.0, 1.0)
-            .into_iter()
-            .enumerate()
-        {
-            d.observe(i as i64, v);
-        }
+        let p = KMeansParams::default();
+        let (every, first) = (p.retrain_every, p.train_size / 2 - 1);
+        let v = noise(1, first + 2 * every + 1, 0.0, 1.0);
         // First fit at half the training size, then every retrain_every points.
-        assert_eq!(d.fits(), 3);
+        assert_eq!(
+            fitted_at(&sizes(&mut det(), &v)),
+            [first, first + every, first + 2 * every]
+        );
     }
 
     #[test]

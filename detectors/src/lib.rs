@@ -34,6 +34,7 @@ pub mod nab;
 mod param;
 mod parse_accuracy;
 mod period;
+mod quantised;
 mod scale;
 mod score;
 mod seasonal;

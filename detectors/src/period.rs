@@ -15,14 +15,16 @@
 //! autocorrelations of about `1 / sqrt(len)` (0.05 here), far below `MIN_ACF`.
 //!
 //! The period is reported in points and, through a running estimate of the sampling step, in
-//! milliseconds. State: `4 * HISTORY` bytes (entries as `f32`: the autocorrelation needs
-//! far less than their 7 significant digits), none while every entry is the same (a constant
-//! signal), plus a few scalars. Cost: one autocorrelation
+//! milliseconds. State: `2 * HISTORY` bytes (entries on a 16-bit grid over their range,
+//! [`crate::quantised`]: each within `3 / 65535` of the range of the entries, while their
+//! standard deviation is at least `range / 32`, so an autocorrelation moves by well under a
+//! thousandth), none while every entry is the same (a constant signal), plus a few scalars. Cost: one autocorrelation
 //! (about `0.28 * HISTORY^2` multiply-adds) every `CHECK_EVERY * factor` points.
 
 use serde::{Deserialize, Serialize};
 
 use crate::history::narrow;
+use crate::quantised::Quantised;
 
 /// Entries of the downsampled history.
 const HISTORY: usize = 512;
@@ -45,7 +47,7 @@ const STEP_ALPHA: f64 = 0.05;
 #[serde(remote = "Self")]
 pub(crate) struct PeriodFinder {
     /// The entries, oldest first; empty while they are all equal to `flat_value`.
-    history: Vec<f32>,
+    history: Quantised,
     /// Entries held without a buffer while all equal (0 once the buffer is used).
     flat_len: usize,
     flat_value: f32,
@@ -56,7 +58,8 @@ pub(crate) struct PeriodFinder {
     since_check: usize,
     /// Detected period in points.
     period: Option<u32>,
-    /// Analyses in a row that found the same period since it was last found anew.
+    /// Analyses in a row that found the same period since it was last found anew (or, with
+    /// none found, that found none over the longest span).
     confirmed: u32,
     last_ts: Option<i64>,
     /// Estimated sampling step in ms (0 until two timestamps were seen).
@@ -66,7 +69,7 @@ pub(crate) struct PeriodFinder {
 impl PeriodFinder {
     pub(crate) fn new() -> Self {
         Self {
-            history: Vec::new(),
+            history: Quantised::new(),
             flat_len: 0,
             flat_value: 0.0,
             factor: 1,
@@ -110,7 +113,7 @@ impl PeriodFinder {
                 self.flat_len -= CHECK_EVERY;
             } else {
                 // Dropping a batch of the oldest at once keeps the shift amortised.
-                self.history.drain(..CHECK_EVERY);
+                self.history.drop_oldest(CHECK_EVERY);
             }
         }
         if self.history.is_empty() && (self.flat_len == 0 || entry == self.flat_value) {
@@ -118,10 +121,13 @@ impl PeriodFinder {
             self.flat_len += 1;
         } else {
             if self.history.is_empty() {
-                self.history = vec![self.flat_value; self.flat_len];
+                self.history =
+                    Quantised::from_values(&vec![f64::from(self.flat_value); self.flat_len]);
                 self.flat_len = 0;
             }
-            self.history.push(entry);
+            let len = self.history.len();
+            self.history
+                .push(f64::from(entry), len.max(8).min(HISTORY - len));
         }
         self.since_check += 1;
         if self.since_check < CHECK_EVERY || self.len() < HISTORY / 2 {
@@ -130,23 +136,37 @@ impl PeriodFinder {
         self.since_check = 0;
         if self.history.is_empty() {
             // Equal entries: no rhythm.
+            self.no_rhythm();
             return false;
         }
-        match find_lag(&self.history) {
+        // The entries that widened the grid may have left: precision follows the range held.
+        self.history.tighten();
+        let entries: Vec<f64> = self.history.values().collect();
+        match find_lag(&entries) {
             Some(lag) => {
                 let p = (lag as u32).saturating_mul(self.factor);
-                let changed = self.period != Some(p);
-                self.period = Some(p);
-                self.confirmed = if changed {
-                    0
+                // The peak of a noisy rhythm moves by an entry from one analysis to the next:
+                // within an entry it is the same period, kept as it was found (its profile
+                // keeps what it learned) and confirmed. (Two entries would settle more
+                // rhythms, but made the silence test's daily+weekly series with gaps alert
+                // once more than it allows.)
+                let same = self
+                    .period
+                    .is_some_and(|old| old.abs_diff(p) <= self.factor);
+                if same {
+                    self.confirmed = self.confirmed.saturating_add(1);
                 } else {
-                    self.confirmed.saturating_add(1)
-                };
-                changed
+                    self.period = Some(p);
+                    self.confirmed = 0;
+                }
+                !same
             }
             // A rhythm once found is kept: the seasonal profile's own error tells whether it
             // still predicts.
-            None => false,
+            None => {
+                self.no_rhythm();
+                false
+            }
         }
     }
 
@@ -174,20 +194,30 @@ impl PeriodFinder {
             return;
         }
         let n = self.history.len() / 2;
-        for i in 0..n {
-            let pair = f64::from(self.history[2 * i]) + f64::from(self.history[2 * i + 1]);
-            self.history[i] = narrow(0.5 * pair);
-        }
-        self.history.truncate(n);
+        let mut merged = Vec::with_capacity(HISTORY);
+        merged.extend((0..n).map(|i| {
+            let pair = self.history.get(2 * i) + self.history.get(2 * i + 1);
+            f64::from(narrow(0.5 * pair))
+        }));
+        self.history = Quantised::from_values(&merged);
         self.factor *= 2;
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.history.capacity() * std::mem::size_of::<f32>()
+        self.history.heap_bytes()
     }
 
-    /// The period was found again by [`CONFIRMATIONS`] analyses in a row: the finder has done
-    /// its job (see [`crate::Seasonal`], which then frees it).
+    /// An analysis found no period: with none found before and the history at its longest
+    /// span, that confirms the signal has no rhythm the finder can see.
+    fn no_rhythm(&mut self) {
+        if self.period.is_none() && self.factor >= MAX_FACTOR {
+            self.confirmed = self.confirmed.saturating_add(1);
+        }
+    }
+
+    /// The period was found again by [`CONFIRMATIONS`] analyses in a row, or no period by as
+    /// many analyses of the longest span: the finder has done its job (see
+    /// [`crate::Seasonal`], which then frees it; the daily, weekly and flat profiles stay).
     pub(crate) fn settled(&self) -> bool {
         self.confirmed >= CONFIRMATIONS
     }
@@ -231,8 +261,7 @@ impl PeriodFinder {
 }
 
 /// The period, in entries, of `x` (see the module documentation), if it has one.
-fn find_lag(x: &[f32]) -> Option<usize> {
-    let x: Vec<f64> = x.iter().copied().map(f64::from).collect();
+fn find_lag(x: &[f64]) -> Option<usize> {
     let n = x.len();
     let max_lag = n / 3;
     if max_lag < 4 {
@@ -370,7 +399,9 @@ mod tests {
         assert_eq!(read(&f).unwrap().period_points(), f.period_points());
         for damage in [
             |f: &mut PeriodFinder| f.flat_len = 3,
-            |f: &mut PeriodFinder| f.history.resize(HISTORY + 1, 0.0),
+            |f: &mut PeriodFinder| {
+                f.history = Quantised::from_values(&[0.0; HISTORY + 1]);
+            },
             |f: &mut PeriodFinder| f.factor = 0,
         ] {
             let mut bad = f.clone();
@@ -388,6 +419,6 @@ mod tests {
         }
         assert_eq!(f.period_points(), Some(40));
         assert_eq!(f.period_ms(), Some(40 * 60_000));
-        assert!(f.heap_bytes() <= 4 * HISTORY);
+        assert!(f.heap_bytes() <= 2 * HISTORY);
     }
 }

@@ -110,15 +110,16 @@ impl SeasonalParams {
     }
 }
 
-/// One slot's usual level and how many values it averaged, in 6 bytes (16 as `f64` and
+/// One slot's usual level and how many values it averaged, in 5 bytes (16 as `f64` and
 /// `u32`): the level as `f32`, since the expectation's spread is floored at a thousandth of the
-/// level, far above `f32`'s precision; the count saturates at `u16::MAX`, where `1 / n` is far
-/// below any useful `alpha`.
+/// level, far above `f32`'s precision; the count saturates at `u8::MAX`, where `1 / n` is
+/// below every `alpha` but the smallest (the default is 0.1: from the tenth value on the count
+/// no longer matters).
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-#[repr(C, packed(2))]
+#[repr(C, packed(1))]
 struct Slot {
     level: f32,
-    n: u16,
+    n: u8,
 }
 
 /// One profile: its slots (one for the flat profile) and its recent error.
@@ -237,8 +238,8 @@ pub struct Seasonal {
     own_period: bool,
     /// Timestamp of the last point learned.
     last_ts: i64,
-    /// Finds the period when none is configured.
-    finder: Option<PeriodFinder>,
+    /// Finds the period when none is configured (boxed: gone once the period is settled).
+    finder: Option<Box<PeriodFinder>>,
     seen: usize,
     skipped: u64,
 }
@@ -274,7 +275,8 @@ impl Expectation {
 impl Seasonal {
     pub fn new(params: SeasonalParams) -> Result<Self, InvalidParam> {
         params.validate()?;
-        let mut profiles = Vec::with_capacity(4);
+        // Room for the own-period profile is made when it comes (most signals have none).
+        let mut profiles = Vec::with_capacity(3);
         profiles.push(Profile::new(0, 0));
         if params.daily_bins > 0 {
             profiles.push(Profile::new(params.daily_bins, DAY_MS));
@@ -288,7 +290,10 @@ impl Seasonal {
             profiles,
             own_period: false,
             last_ts: 0,
-            finder: params.period_ms.is_none().then(PeriodFinder::new),
+            finder: params
+                .period_ms
+                .is_none()
+                .then(|| Box::new(PeriodFinder::new())),
             seen: 0,
             skipped: 0,
         })
@@ -313,6 +318,7 @@ impl Seasonal {
                 *last = profile;
             }
         } else {
+            self.profiles.reserve_exact(1);
             self.profiles.push(profile);
             self.own_period = true;
         }
@@ -417,7 +423,9 @@ impl Seasonal {
 
     /// Heap bytes of the period finder.
     pub(crate) fn finder_bytes(&self) -> usize {
-        self.finder.as_ref().map_or(0, PeriodFinder::heap_bytes)
+        self.finder
+            .as_ref()
+            .map_or(0, |f| std::mem::size_of::<PeriodFinder>() + f.heap_bytes())
     }
 
     /// Heap bytes of the profiles.
@@ -642,13 +650,22 @@ mod tests {
     }
 
     #[test]
-    fn noise_has_no_own_period() {
+    fn noise_has_no_own_period_and_its_finder_gives_up() {
         let mut d = det();
-        for (i, &x) in noise(9, 30_000, 10.0, 1.0).iter().enumerate() {
+        let mut freed_at = None;
+        for (i, &x) in noise(9, 80_000, 10.0, 1.0).iter().enumerate() {
             d.observe(i as i64 * 60_000, x);
+            if i == 30_000 {
+                assert_eq!(d.period_ms(), None);
+                assert_eq!(d.profiles.len(), 3);
+            }
+            if freed_at.is_none() && d.finder.is_none() {
+                freed_at = Some(i);
+            }
         }
-        assert_eq!(d.period_ms(), None);
-        assert_eq!(d.profiles.len(), 3);
+        // Only after four analyses of its longest span (64 points an entry) found no rhythm.
+        assert!(freed_at.is_some_and(|i| i > 4 * 64 * 128), "{freed_at:?}");
+        assert_eq!((d.period_ms(), d.finder_bytes()), (None, 0));
     }
 
     #[test]
@@ -673,8 +690,9 @@ mod tests {
         let held: Vec<usize> = d.profiles.iter().map(|p| p.slots.len()).collect();
         assert_eq!(held[..3], [1, 48, 168], "{held:?}");
         let hour = ((start / 3_600_000) % 168) as usize;
-        assert!(
-            d.profiles[2].at(hour).n > 300,
+        assert_eq!(
+            d.profiles[2].at(hour).n,
+            u8::MAX,
             "{:?}",
             d.profiles[2].at(hour)
         );
