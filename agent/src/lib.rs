@@ -19,6 +19,7 @@ pub mod fuzzing;
 pub mod http;
 pub mod logs;
 pub mod pipeline;
+pub mod polarity;
 pub mod sinks;
 pub mod sources;
 pub mod telemetry;

@@ -42,6 +42,9 @@ pub struct AlertingConfig {
     pub min_move: Share,
     pub min_ratio_move: Share,
     pub usual_share: Share,
+    /// Whether a move in the better direction of a signal where higher is worse (the CPU
+    /// falling to idle, an error rate falling) may page; off by default: relief is not a page.
+    pub page_relief: bool,
 }
 
 impl Default for AlertingConfig {
@@ -60,6 +63,7 @@ impl Default for AlertingConfig {
             min_move: Share::fixed(0.1),
             min_ratio_move: Share::fixed(0.05),
             usual_share: Share::fixed(0.1),
+            page_relief: false,
         }
     }
 }
@@ -120,7 +124,7 @@ mod tests {
         );
         assert_eq!(c.correlation_window.as_secs(), 300);
         assert!(c.warning_score.is_none());
-        assert!(c.significance);
+        assert!(c.significance && !c.page_relief);
         assert_eq!(
             (
                 c.min_move.get(),
@@ -134,7 +138,7 @@ mod tests {
     #[test]
     fn a_full_table_parses() {
         let c = parse(
-            "[alerting]\nfire_after = 3\nfire_window = 5\nresolve_after = 4\ncritical_score = 0.9\nwarning_score = 0.6\ncooldown = \"0s\"\nflap_window = \"30m\"\nflap_transitions = 4\ncorrelation_window = \"2m\"\nsignificance = false\nmin_move = 0.2\nmin_ratio_move = 0\nusual_share = 1\n",
+            "[alerting]\nfire_after = 3\nfire_window = 5\nresolve_after = 4\ncritical_score = 0.9\nwarning_score = 0.6\ncooldown = \"0s\"\nflap_window = \"30m\"\nflap_transitions = 4\ncorrelation_window = \"2m\"\nsignificance = false\nmin_move = 0.2\nmin_ratio_move = 0\nusual_share = 1\npage_relief = true\n",
             "t",
         )
         .unwrap()
@@ -144,6 +148,7 @@ mod tests {
         assert!(c.cooldown.is_zero());
         assert_eq!(c.correlation_window.as_secs(), 120);
         assert!(!c.significance && c.min_move.get() == 0.2 && c.usual_share.get() == 1.0);
+        assert!(c.page_relief);
     }
 
     #[test]
@@ -172,6 +177,8 @@ mod tests {
             "{e}"
         );
         let e = err("[alerting]\nsignificance = \"yes\"\n");
+        assert!(e.contains("t.toml:2:") && e.contains("boolean"), "{e}");
+        let e = err("[alerting]\npage_relief = 1\n");
         assert!(e.contains("t.toml:2:") && e.contains("boolean"), "{e}");
         let e = err("[alerting]\nfire_windw = 3\n");
         assert!(e.contains("Did you mean `fire_window`?"), "{e}");

@@ -49,7 +49,8 @@ pub struct JournalSourceConfig {
     /// `_overflow` (and counted).
     #[serde(deserialize_with = "max_units")]
     pub max_units: usize,
-    /// At the first start (no saved cursor, `start_at = "end"`): how far back the journal's
+    /// At the first start (no saved cursor nor learned template state of its units,
+    /// `start_at = "end"`): how far back the journal's
     /// history is read to learn templates and rates before following it live (not exported,
     /// never alerted on). `"0"` or `"off"` turns it off.
     #[serde(deserialize_with = "history_span")]

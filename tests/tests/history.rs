@@ -175,6 +175,29 @@ fn a_file_history_is_learned_not_exported_and_a_new_template_live_is_still_news(
             .all(|a| a["signal"].as_str().unwrap().ends_with(".new")),
         "only the new template alerts: {all:?}"
     );
+
+    // An error burst: judged against the two hours the history taught the significance
+    // profile (its scale and usual levels), not as a young signal.
+    for _ in 0..3 {
+        let at = rfc3339(now_s());
+        let burst: String = (0..40)
+            .map(|i| format!("{at} ERROR payment gateway refused card {i}\n"))
+            .collect();
+        seismo_e2e::append(&app, &burst);
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    let errors = agent
+        .wait_stdout(WAIT, |l| {
+            l.contains("\"kind\":\"alert\"") && l.contains("\"log.app.errors_per_s\"")
+        })
+        .unwrap_or_else(|| panic!("no errors_per_s alert: {:?}", agent.seen_stdout));
+    let errors: serde_json::Value = serde_json::from_str(&errors).unwrap();
+    let significance = &errors["evidence"]["significance"];
+    assert_eq!(significance["rule"], "large_move", "{errors}");
+    assert!(
+        significance["horizon_points"].as_u64().unwrap() >= 2000,
+        "{errors}"
+    );
     agent.stop(Duration::from_secs(15));
 
     // A restart resumes from its checkpoint: history is not read again.
@@ -349,6 +372,68 @@ fn the_journal_history_is_learned_then_followed_after_its_last_record() {
     let api = signals(&mut agent);
     assert_eq!(api["history_learned"]["journal"]["lines"], 600, "{api}");
     agent.stop(Duration::from_secs(15));
+}
+
+#[test]
+fn a_journal_whose_learned_state_was_restored_reads_no_history_even_without_a_cursor() {
+    let j = journal("");
+    j.append(&journal_records(1, 300, |i| {
+        format!("job {i} finished in {} ms", i % 70)
+    }));
+    let mut agent = j.start(&[]);
+    agent.expect_stderr(WAIT, "history learned");
+    wait_until("the live follower", || j.runs().len() >= 2);
+    // Its templates are saved with the checkpoints.
+    let templates = j.w.state().join("logs/journal.app.templates");
+    wait_until("the unit's template state", || templates.exists());
+    agent.stop(Duration::from_secs(15));
+
+    // The cursor is gone (checkpoints lost, say), the units' template state is not: the
+    // journal has learned, so it follows from the end without reading its history again.
+    let checkpoints = j.w.state().join("logs/checkpoints.json");
+    let mut saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&checkpoints).unwrap()).unwrap();
+    assert!(saved["journal_cursor"].is_string(), "{saved}");
+    saved.as_object_mut().unwrap().remove("journal_cursor");
+    std::fs::write(&checkpoints, saved.to_string()).unwrap();
+    let before = j.runs().len();
+    let mut agent = j.start(&[]);
+    let why = agent.expect_stderr(WAIT, "journal history not read");
+    let why = stderr_json(&why);
+    assert!(
+        why["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no saved cursor, but the learned template state of its units was restored"),
+        "{why}"
+    );
+    wait_until("the live follower", || j.runs().len() > before);
+    let runs = j.runs()[before..].to_vec();
+    assert!(
+        runs[0].contains("--follow") && runs[0].contains("--lines=0"),
+        "followed from the end, no history read: {runs:?}"
+    );
+    // A live record of the learned template is processed, and it is not news.
+    std::thread::sleep(Duration::from_secs(1));
+    j.append(&journal_records(301, 1, |_| {
+        "job 301 finished in 5 ms".into()
+    }));
+    wait_until("the live record", || {
+        j.w.committed("source")
+            .iter()
+            .any(|(_, l)| l == "job 301 finished in 5 ms")
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    agent.stop(Duration::from_secs(15));
+    assert!(
+        !agent
+            .seen_stderr
+            .iter()
+            .any(|l| l.contains("history learned")),
+        "{:?}",
+        agent.seen_stderr
+    );
+    assert_eq!(alerts(&agent), Vec::<serde_json::Value>::new());
 }
 
 fn history_cut_short(env: &[(&str, &str)], extra: &str, reason: &str) {

@@ -25,7 +25,6 @@ use crate::alerting::summary;
 use crate::event::{
     AlertEvent, AlertState, Anomaly, Evidence, Normal, Range, Severity, Significance,
 };
-use crate::unit::Unit;
 
 /// The lifecycle settings, in the units the state machine uses.
 #[derive(Debug, Clone, Copy)]
@@ -110,13 +109,20 @@ impl Track {
     }
 }
 
+/// Anomalies the significance rules held back, per rule.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct HeldBack {
+    pub small_moves: u64,
+    pub usual_levels: u64,
+    pub relief: u64,
+}
+
 #[derive(Debug)]
 pub struct Alerting {
     host: Arc<str>,
     policy: Policy,
     signals: HashMap<Arc<str>, Track>,
-    /// Anomalies held back as small moves, and as returns to a usual level.
-    held_back: (u64, u64),
+    held_back: HeldBack,
 }
 
 impl Policy {
@@ -180,7 +186,7 @@ impl Alerting {
             host,
             policy: Policy::of(config),
             signals: HashMap::new(),
-            held_back: (0, 0),
+            held_back: HeldBack::default(),
         }
     }
 
@@ -228,8 +234,8 @@ impl Alerting {
         }
     }
 
-    /// Anomalies the significance rules held back: (small moves, returns to a usual level).
-    pub fn held_back(&self) -> (u64, u64) {
+    /// Anomalies the significance rules held back, per rule.
+    pub fn held_back(&self) -> HeldBack {
         self.held_back
     }
 
@@ -272,17 +278,23 @@ impl Alerting {
         let mut significance = grown;
         if p.significance.enabled && !at_once && track.firing.is_none() && !a.evidence.is_empty() {
             let primary = a.evidence.primary().map(|c| &c.finding);
+            let expected = (a.expected_low, a.expected_high);
             match track
                 .profile
-                .judge(&p.significance, Unit::of(&a.signal), a.observed, primary)
+                .judge(&p.significance, &a.signal, a.observed, primary, expected)
             {
                 Judgement::Pages(s) => {
                     significance = Some(s);
                     track.held = None;
                 }
                 held => {
+                    tracing::debug!(
+                        signal = %a.signal, observed = a.observed, score = a.score,
+                        detector = a.detector, reason = held.reason().unwrap_or_default(),
+                        "anomaly held back by the significance rules: no alert"
+                    );
                     if held == Judgement::SmallMove {
-                        self.held_back.0 += 1;
+                        self.held_back.small_moves += 1;
                         // Watched: the episode may grow into a large move.
                         if track.held.is_none() {
                             let (now, from) = move_of(a.observed, primary, track.profile.usual());
@@ -290,8 +302,10 @@ impl Alerting {
                                 Box::new((Held::new(from, now, a.score), DetectorName(a.detector)))
                             });
                         }
+                    } else if held == Judgement::UsualLevel {
+                        self.held_back.usual_levels += 1;
                     } else {
-                        self.held_back.1 += 1;
+                        self.held_back.relief += 1;
                     }
                     return self.on_normal(&a.signal, &as_normal);
                 }
@@ -403,12 +417,14 @@ impl Alerting {
             return None;
         }
         let finding = held.finding();
-        let unit = Unit::of(signal);
-        let Judgement::Pages(mut significance) =
-            track
-                .profile
-                .judge(&p.significance, unit, point.observed, Some(&finding))
-        else {
+        let expected = (point.expected.low, point.expected.high);
+        let Judgement::Pages(mut significance) = track.profile.judge(
+            &p.significance,
+            signal,
+            point.observed,
+            Some(&finding),
+            expected,
+        ) else {
             return None;
         };
         track.held = None;
@@ -936,6 +952,75 @@ mod tests {
         let errors = series(6, 1600, 1.0, false, burst);
         let (i, _) = first_after("log.app.errors_per_s", &errors, 1500);
         assert!(i < 1505, "{i}");
+    }
+
+    #[test]
+    fn relief_does_not_page_a_rise_still_does() {
+        // Busy from the start (the early stage learns it busy), then idle, then busy again
+        // after the idle stretch has become its usual level.
+        let level = |i: usize| {
+            if (120..2600).contains(&i) {
+                0.04
+            } else {
+                0.98
+            }
+        };
+        let cpu = series(7, 2700, 0.01, true, level);
+        for name in ["host.cpu.utilization", "process.busy.cpu.utilization"] {
+            let off = fired(name, "page_relief = true\n", &cpu);
+            assert!(
+                off.iter().any(|(i, _)| (120..130).contains(i)),
+                "{name}: the fall pages when relief may: {off:?}"
+            );
+            let on = fired(name, "", &cpu);
+            assert!(
+                on.iter().all(|(i, _)| !(120..2600).contains(i)),
+                "{name}: relief paged: {on:?}"
+            );
+            assert!(
+                on.iter().any(|(i, _)| (2600..2610).contains(i)),
+                "{name}: the rise must page: {on:?}"
+            );
+        }
+        // A line rate's fall may be an outage: it pages.
+        let lines = series(8, 400, 0.5, false, |i| if i < 200 { 50.0 } else { 0.0 });
+        let on = fired("log.app.lines_per_s", "", &lines);
+        assert!(on.iter().any(|(i, _)| (200..210).contains(i)), "{on:?}");
+    }
+
+    #[test]
+    fn a_held_back_anomaly_is_counted_under_its_rule() {
+        let mut a = alerting("");
+        let mut fall = anomaly(1_000, 0.9);
+        fall.signal = "host.cpu.utilization".into();
+        (fall.observed, fall.expected_low, fall.expected_high) = (0.05, 0.9, 1.0);
+        // A band without a reference level: the direction is the value against the range.
+        let band = |low, high| {
+            seismo_detectors::Evidence::single(seismo_detectors::Component {
+                finding: Finding::Band,
+                score: 0.9,
+                expected_low: low,
+                expected_high: high,
+            })
+        };
+        fall.evidence = band(0.9, 1.0);
+        assert!(a.on_anomaly(&fall).is_none());
+        let rise = Anomaly {
+            observed: 1.0,
+            expected_low: 0.0,
+            expected_high: 0.1,
+            ts_ms: 2_000,
+            evidence: band(0.0, 0.1),
+            ..fall.clone()
+        };
+        assert!(a.on_anomaly(&rise).is_some());
+        assert_eq!(
+            a.held_back(),
+            HeldBack {
+                relief: 1,
+                ..HeldBack::default()
+            }
+        );
     }
 
     #[test]

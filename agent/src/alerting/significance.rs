@@ -1,7 +1,8 @@
 //! Practical significance: whether a true anomaly is worth a page. A detector says a move is
 //! unusual for the signal; an operator also asks whether it is big enough to matter, and
-//! whether the signal is merely going back to where it usually sits. Two rules, the same for
-//! every signal (no rule per signal name):
+//! whether the signal is merely going back to where it usually sits, or getting better. Three
+//! rules; the first two the same for every signal, the third for the signals whose names say
+//! which way is worse:
 //!
 //! - **Small moves are not pages.** The move (how far the value, or a level shift's new level,
 //!   lies from the level the firing component compared it with) must reach `min_move` of the
@@ -11,6 +12,10 @@
 //! - **A usual level is not news.** A move to a level the signal held for at least
 //!   `usual_share` of its long horizon (within the smallest move that pages) is a return to
 //!   normal: the CPU falling back to idle when a build ends.
+//! - **Relief is not a page.** For a signal where higher is worse (a resource's use or
+//!   saturation, an error rate: [`Polarity`]), a move down is relief, whatever its size: the
+//!   CPU idle again after a build the early stage learned as its level, before the profile
+//!   knew idle as usual. Never for a signal of unknown polarity: a fall there can be an outage.
 //!
 //! The long horizon is a [`Profile`] per signal: the means of blocks of [`BLOCK`] points, the
 //! last [`LEVELS`] of them (about 34 minutes at a 1 s interval, 5.7 hours at 10 s). Until it
@@ -24,6 +29,7 @@ use seismo_detectors::Finding;
 use serde::{Deserialize, Serialize};
 
 use crate::event::Significance;
+use crate::polarity::Polarity;
 use crate::unit::Unit;
 
 /// Points averaged into one level of the profile.
@@ -34,13 +40,14 @@ pub(crate) const LEVELS: usize = 128;
 pub(crate) const MIN_LEVELS: usize = 8;
 
 /// The rules' settings (`[alerting]` `significance`, `min_move`, `min_ratio_move`,
-/// `usual_share`).
+/// `usual_share`, `page_relief`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Rules {
     pub enabled: bool,
     pub min_move: f64,
     pub min_ratio_move: f64,
     pub usual_share: f64,
+    pub page_relief: bool,
 }
 
 impl Rules {
@@ -50,6 +57,7 @@ impl Rules {
             min_move: c.min_move.get(),
             min_ratio_move: c.min_ratio_move.get(),
             usual_share: c.usual_share.get(),
+            page_relief: c.page_relief,
         }
     }
 }
@@ -63,6 +71,20 @@ pub(crate) enum Judgement {
     SmallMove,
     /// The new level is one the signal usually holds.
     UsualLevel,
+    /// The signal got better: it moved down, and higher is worse for it.
+    Relief,
+}
+
+impl Judgement {
+    /// Why an anomaly was held back, for the log; `None` when it pages.
+    pub(crate) fn reason(&self) -> Option<&'static str> {
+        match self {
+            Judgement::Pages(_) => None,
+            Judgement::SmallMove => Some("small move: below the smallest move that pages"),
+            Judgement::UsualLevel => Some("a return to a level the signal usually holds"),
+            Judgement::Relief => Some("relief: a fall of a signal where higher is worse"),
+        }
+    }
 }
 
 /// An anomaly held back as a small move, watched for [`HELD_POINTS`] points: when the
@@ -132,6 +154,34 @@ pub(crate) fn move_of(
     }
 }
 
+/// Whether a move went down: the value against the level the firing component compared it
+/// with (a new minimum, a shift's new level below the old one, a mean below the early median,
+/// a value below its slot's usual one or the signal's usual level); for a pattern, which has
+/// no direction of its own, and without such a level, the value against the range expected
+/// (`low..high`). `None` when it cannot be told (a pattern within the range).
+pub(crate) fn fell(
+    observed: f64,
+    primary: Option<&Finding>,
+    usual: Option<f64>,
+    (low, high): (f64, f64),
+) -> Option<bool> {
+    let (now, from) = match primary {
+        Some(Finding::NewExtreme { maximum, .. }) => return Some(!maximum),
+        Some(Finding::AtBound {
+            bound, previous, ..
+        }) => return Some(bound < previous),
+        Some(Finding::Pattern { .. }) => (observed, None),
+        _ => move_of(observed, primary, usual),
+    };
+    match from {
+        Some(from) if now < from => Some(true),
+        Some(from) if now > from => Some(false),
+        _ if observed < low => Some(true),
+        _ if observed > high => Some(false),
+        _ => None,
+    }
+}
+
 /// A signal's levels over the long horizon (see the module documentation).
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub(crate) struct Profile {
@@ -176,15 +226,23 @@ impl Profile {
         sorted.get(sorted.len() / 2).map(|&l| f64::from(l))
     }
 
-    /// Judges an anomaly of a signal in `unit` at value `observed`, whose strongest component
-    /// found `primary`.
+    /// Judges an anomaly of `signal` at value `observed`, whose strongest component found
+    /// `primary` and expected `expected` (low, high).
     pub(crate) fn judge(
         &self,
         rules: &Rules,
-        unit: Unit,
+        signal: &str,
         observed: f64,
         primary: Option<&Finding>,
+        expected: (f64, f64),
     ) -> Judgement {
+        if !rules.page_relief
+            && Polarity::of(signal) == Polarity::HigherIsWorse
+            && fell(observed, primary, self.usual(), expected) == Some(true)
+        {
+            return Judgement::Relief;
+        }
+        let unit = Unit::of(signal);
         let mature = self.levels.len() >= MIN_LEVELS;
         let mut sorted: Vec<f64> = self.levels.iter().map(|&l| f64::from(l)).collect();
         sorted.sort_by(f64::total_cmp);
@@ -243,6 +301,12 @@ mod tests {
         p
     }
 
+    /// Signals of unknown polarity: a ratio and a plain number.
+    const RATIO: &str = "scrape.app.cache_used_ratio";
+    const PLAIN: &str = "scrape.app.queue_depth";
+    /// No expected range: the direction comes from the finding.
+    const NONE: (f64, f64) = (f64::NAN, f64::NAN);
+
     fn shift(before: f64, after: f64) -> Finding {
         Finding::LevelShift {
             before,
@@ -270,16 +334,16 @@ mod tests {
     fn a_small_move_of_a_ratio_is_held_back_a_large_one_pages() {
         let p = profile((0..2000).map(|i| 0.829 + 1e-4 * f64::from(i % 3)));
         let r = rules();
-        let j = p.judge(&r, Unit::Ratio, 0.834, Some(&shift(0.829, 0.834)));
+        let j = p.judge(&r, RATIO, 0.834, Some(&shift(0.829, 0.834)), NONE);
         assert_eq!(j, Judgement::SmallMove);
         // The same figures of a plain signal: its own scale is tiny, the move is large.
-        let j = p.judge(&r, Unit::Plain, 0.834, Some(&shift(0.829, 0.834)));
+        let j = p.judge(&r, PLAIN, 0.834, Some(&shift(0.829, 0.834)), NONE);
         assert!(
             matches!(j, Judgement::Pages(s) if s.rule == "large_move"),
             "{j:?}"
         );
         // Filling fast: 12 points of the filesystem.
-        let Judgement::Pages(s) = p.judge(&r, Unit::Ratio, 0.95, Some(&shift(0.83, 0.95))) else {
+        let Judgement::Pages(s) = p.judge(&r, RATIO, 0.95, Some(&shift(0.83, 0.95)), NONE) else {
             panic!()
         };
         assert_eq!(s.rule, "large_move");
@@ -292,11 +356,11 @@ mod tests {
         // Idle at 5% for most of the horizon, a build at 100% for the last stretch.
         let p = profile((0..2048).map(|i| if i < 1400 { 0.05 } else { 1.0 }));
         let r = rules();
-        let j = p.judge(&r, Unit::Ratio, 0.06, Some(&shift(1.0, 0.06)));
+        let j = p.judge(&r, RATIO, 0.06, Some(&shift(1.0, 0.06)), NONE);
         assert_eq!(j, Judgement::UsualLevel);
         // A level it held only in one short episode is news.
         let p = profile((0..2048).map(|i| if (1000..1100).contains(&i) { 1.0 } else { 0.05 }));
-        let j = p.judge(&r, Unit::Ratio, 1.0, Some(&shift(0.05, 1.0)));
+        let j = p.judge(&r, RATIO, 1.0, Some(&shift(0.05, 1.0)), NONE);
         assert!(matches!(j, Judgement::Pages(_)), "{j:?}");
     }
 
@@ -305,10 +369,10 @@ mod tests {
         let p = profile([0.5; 20]);
         let r = rules();
         assert_eq!(
-            p.judge(&r, Unit::Ratio, 0.52, Some(&shift(0.5, 0.52))),
+            p.judge(&r, RATIO, 0.52, Some(&shift(0.5, 0.52)), NONE),
             Judgement::SmallMove
         );
-        let Judgement::Pages(s) = p.judge(&r, Unit::Plain, 0.52, Some(&shift(0.5, 0.52))) else {
+        let Judgement::Pages(s) = p.judge(&r, PLAIN, 0.52, Some(&shift(0.5, 0.52)), NONE) else {
             panic!()
         };
         assert_eq!(s.rule, "young");
@@ -316,16 +380,95 @@ mod tests {
         // A new maximum with no history to compare it with: it pages, as young.
         let j = p.judge(
             &r,
-            Unit::Plain,
+            PLAIN,
             9.0,
             Some(&Finding::NewExtreme {
                 previous: 0.5,
                 maximum: true,
             }),
+            NONE,
         );
         assert!(
             matches!(j, Judgement::Pages(s) if s.rule == "young"),
             "{j:?}"
         );
+    }
+
+    #[test]
+    fn a_fall_of_a_signal_where_higher_is_worse_is_relief() {
+        let r = rules();
+        // Busy at 100% for the little the profile holds (the early stage learned it busy).
+        let busy = profile([1.0; 40]);
+        let early = |mean: f64| Finding::EarlyLevel {
+            median: 1.0,
+            spread: 0.01,
+            reference: 12,
+            mean,
+            points: 3,
+        };
+        for signal in [
+            "host.cpu.utilization",
+            "host.cpu.core.3.utilization",
+            "process.busy.cpu.utilization",
+            "log.app.errors_per_s",
+        ] {
+            let fall = busy.judge(&r, signal, 0.02, Some(&early(0.03)), NONE);
+            assert_eq!(fall, Judgement::Relief, "{signal}");
+            // The rise still pages.
+            let rise = profile([0.02; 40]).judge(&r, signal, 1.0, Some(&shift(0.02, 1.0)), NONE);
+            assert!(matches!(rise, Judgement::Pages(_)), "{signal}: {rise:?}");
+        }
+        // Unknown polarity: a fall can be an outage, it pages.
+        for signal in [
+            "log.app.lines_per_s",
+            "scrape.app.busy_ratio",
+            "host.processes.count",
+        ] {
+            let j = busy.judge(&r, signal, 0.02, Some(&early(0.03)), NONE);
+            assert!(matches!(j, Judgement::Pages(_)), "{signal}: {j:?}");
+        }
+        // The direction of each kind of finding, and of a range without a reference.
+        let idle = profile([0.05; 2048]);
+        let cpu = "host.cpu.utilization";
+        let new_min = Finding::NewExtreme {
+            previous: 0.05,
+            maximum: false,
+        };
+        assert_eq!(
+            idle.judge(&r, cpu, 0.0, Some(&new_min), NONE),
+            Judgement::Relief
+        );
+        let spike_down = Finding::Spike {
+            median: 0.9,
+            mad: 0.01,
+            spread: 0.015,
+            window: 64,
+        };
+        assert_eq!(
+            idle.judge(&r, cpu, 0.1, Some(&spike_down), NONE),
+            Judgement::Relief
+        );
+        assert_eq!(
+            busy.judge(&r, cpu, 0.1, Some(&Finding::Band), (0.8, 1.0)),
+            Judgement::Relief
+        );
+        // A pattern has no direction: within the range it pages, below it it is relief.
+        let pattern = Finding::Pattern { points: 8, z: 9.0 };
+        let usual_high = profile([0.95; 2048]);
+        assert!(matches!(
+            usual_high.judge(&r, cpu, 0.85, Some(&pattern), (0.8, 1.0)),
+            Judgement::Pages(_)
+        ));
+        assert_eq!(
+            usual_high.judge(&r, cpu, 0.5, Some(&pattern), (0.8, 1.0)),
+            Judgement::Relief
+        );
+        // `page_relief = true` turns the rule off.
+        let on = Rules {
+            page_relief: true,
+            ..r
+        };
+        let j = busy.judge(&on, cpu, 0.02, Some(&early(0.03)), NONE);
+        assert!(matches!(j, Judgement::Pages(_)), "{j:?}");
     }
 }

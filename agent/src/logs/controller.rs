@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::logs::checkpoints;
 use crate::logs::checkpoints::Store;
 use crate::logs::command::StageCommand;
+use crate::logs::history;
 use crate::logs::journal_units::JournalUnits;
 use crate::logs::lines_sink::LinesSink;
 use crate::logs::mining::{LogUpdate, PreparedSource, Source, SourceSettings};
@@ -179,10 +180,15 @@ impl LogSources {
         .await;
         let cursor = wait.await.unwrap_or_default();
         if on {
+            let restored = cursor
+                .is_none()
+                .then(|| history::journal_learned(&self.logs_dir, cfg))
+                .flatten();
             if let Some(tx) = self.tx.clone() {
                 self.journal = Some(JournalTask::start(
                     cfg.clone(),
                     cursor,
+                    restored,
                     tx,
                     Arc::clone(&self.stats),
                     &self.cancel,
@@ -331,10 +337,15 @@ pub fn start(
         running.spawn_tailer(slot, cfg, resume, history)?;
     }
     if journal_on {
+        let restored = journal_cursor
+            .is_none()
+            .then(|| history::journal_learned(&running.logs_dir, &config.sources.journal))
+            .flatten();
         if let Some(tx) = running.tx.clone() {
             running.journal = Some(JournalTask::start(
                 config.sources.journal.clone(),
                 journal_cursor,
+                restored,
                 tx,
                 Arc::clone(&running.stats),
                 &running.cancel,

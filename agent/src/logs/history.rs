@@ -10,10 +10,15 @@
 //! is left to live counting.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
+
+use seismo_config::JournalSourceConfig;
+use seismo_detectors::MinerConfig;
 
 use super::history_tally::{Bucket, History};
 use super::mining::{LogUpdate, Source};
+use super::templates;
 use crate::event::Sample;
 use crate::telemetry::history::HistoryLearned;
 use crate::telemetry::stats::Stats;
@@ -134,6 +139,29 @@ impl Source {
     }
 }
 
+/// The journal source whose learned state a start restores, if any: a unit's template state in
+/// `logs_dir` (`journal.{unit}.templates`) that loads. The journal reads its history only when
+/// it has learned nothing (no cursor and no such state), as a file source does (`controller`):
+/// its units are created as their records come, so their state on disk is what it learned.
+pub(crate) fn journal_learned(logs_dir: &Path, cfg: &JournalSourceConfig) -> Option<String> {
+    let config = MinerConfig {
+        variables: cfg.template_variables.form(),
+        ..MinerConfig::default()
+    };
+    let entries = std::fs::read_dir(logs_dir).ok()?;
+    entries.flatten().find_map(|e| {
+        let file = e.file_name();
+        let name = file.to_str()?.strip_suffix(".templates")?;
+        if !name.starts_with("journal.") {
+            return None;
+        }
+        let bytes = std::fs::read(e.path()).ok()?;
+        templates::load(config.clone(), &bytes)
+            .is_ok()
+            .then(|| name.to_owned())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +225,27 @@ mod tests {
         assert!(s.emit(Instant::now(), 2, &stats).novel.is_empty());
         s.observe("WARN certificate expires in 3 days", &stats);
         assert_eq!(s.emit(Instant::now(), 2, &stats).novel.len(), 1);
+    }
+
+    #[test]
+    fn the_journal_has_learned_when_a_unit_state_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = JournalSourceConfig::default();
+        assert_eq!(journal_learned(dir.path(), &cfg), None, "nothing on disk");
+        // A file source's state, and a journal unit's that cannot be read: not learned.
+        let state = |m: &seismo_detectors::TemplateMiner| {
+            templates::save(m, &HashMap::new(), &HashMap::new())
+        };
+        let mut miner = seismo_detectors::TemplateMiner::default();
+        miner.add("job 1 finished in 3 ms");
+        std::fs::write(dir.path().join("app.templates"), state(&miner)).unwrap();
+        std::fs::write(dir.path().join("journal.cron.templates"), b"SMTLgarbage").unwrap();
+        assert_eq!(journal_learned(dir.path(), &cfg), None);
+        std::fs::write(dir.path().join("journal.app.templates"), state(&miner)).unwrap();
+        assert_eq!(
+            journal_learned(dir.path(), &cfg).as_deref(),
+            Some("journal.app")
+        );
     }
 
     #[test]

@@ -292,12 +292,14 @@ impl Pipeline {
         events
     }
 
-    /// History's samples (see `crate::logs`): each signal's detector learns them in order;
-    /// nothing is scored, observed or alerted on.
+    /// History's samples (see `crate::logs`): each signal's detector learns them in order,
+    /// and so does its long-horizon profile (the significance rules' usual levels and scale),
+    /// as live points would teach both; nothing is scored, observed or alerted on.
     pub fn learn(&mut self, samples: &[Sample], now: Instant) {
         for sample in samples {
             if let Some(d) = self.detector_for(&sample.signal, now) {
                 let _ = d.observe(sample.ts_ms, sample.value);
+                self.alerting.learn(&sample.signal, sample.value);
             }
         }
     }
@@ -827,6 +829,63 @@ mod tests {
     /// Deterministic jitter in [-1, 1].
     fn wiggle(i: i64) -> f64 {
         ((i * 7919) % 200) as f64 / 100.0 - 1.0
+    }
+
+    #[test]
+    fn history_teaches_the_significance_profile_too() {
+        let (mut p, _) = pipeline("");
+        let now = Instant::now();
+        let signal = "log.app.lines_per_s";
+        // History: about 1 line a second, a long batch run at 20 lines a second, 1 again.
+        let level = |i: i64| match i {
+            1500..2100 => 20.0,
+            _ => 1.0 + wiggle(i) * 0.1,
+        };
+        let history: Vec<Sample> = (0..2200)
+            .map(|i| sample(signal, i * 1000, level(i)))
+            .collect();
+        p.learn(&history, now);
+        // Live, a move to the level of the batch runs is a return to a usual level.
+        let shift = seismo_detectors::Finding::LevelShift {
+            before: 1.0,
+            after: 20.0,
+            spread: 0.1,
+            points: 8,
+        };
+        let back = Anomaly {
+            signal: signal.into(),
+            ts_ms: 2_200_000,
+            score: 0.9,
+            observed: 20.0,
+            expected_low: 0.8,
+            expected_high: 1.2,
+            detector: "ensemble",
+            evidence: seismo_detectors::Evidence::single(seismo_detectors::Component {
+                finding: shift,
+                score: 0.9,
+                expected_low: 0.8,
+                expected_high: 1.2,
+            }),
+        };
+        assert!(
+            p.alerting.on_anomaly(&back).is_none(),
+            "a usual level paged"
+        );
+        assert_eq!(p.alerting.held_back().usual_levels, 1);
+        // A burst it never saw is judged against the history's scale, not as young.
+        let mut fired = None;
+        for i in 2200..2210 {
+            let v = if i == 2205 {
+                60.0
+            } else {
+                1.0 + wiggle(i) * 0.1
+            };
+            fired = fired.or(p.process(&sample(signal, i * 1000, v), now));
+        }
+        let fired = fired.expect("the burst pages");
+        let s = fired.evidence.and_then(|e| e.significance).unwrap();
+        assert_eq!(s.rule, "large_move", "{s:?}");
+        assert!(s.horizon_points >= 2048, "{s:?}");
     }
 
     #[test]

@@ -50,15 +50,18 @@ use seismo_e2e::{append, default_config_with, write_config, Agent};
 const FAULTS: [&str; 4] = ["cpu", "memory", "log", "filesystem"];
 
 /// Whether an alert on `signal` detects `fault` injected into the groups and source named
-/// with `suffix` (`""` fresh, `"2"` after the restart).
-fn detects(fault: &str, suffix: &str, signal: &str) -> bool {
+/// with `suffix` (`""` fresh, `"2"` after the restart) of the run in folder `run`.
+fn detects(fault: &str, run: &str, suffix: &str, signal: &str) -> bool {
     match fault {
         "cpu" => signal == format!("process.busy{suffix}.cpu.utilization"),
         "memory" => signal == format!("process.hog{suffix}.memory.rss"),
         // The mount's label is its path with `/` as `_`: it ends with the run's folder name.
+        // Every run's file systems are host file systems to every agent: only this run's own
+        // (`at-180s_fs`, not another run's filling or emptied one) counts.
         "filesystem" => {
+            let own = |sep: &str| format!("_{}_fs{suffix}.used_ratio", run.replace('-', sep));
             signal.starts_with("host.filesystem.")
-                && signal.ends_with(&format!("_fs{suffix}.used_ratio"))
+                && (signal.ends_with(&own("-")) || signal.ends_with(&own("_")))
         }
         _ => {
             let source = format!("log.app{suffix}.");
@@ -254,12 +257,15 @@ fn unmount(path: &Path) {
 }
 
 /// Per fault, the seconds from `injected` to its first firing alert (None: not within `wait`).
+/// Alerts about points before the injection (printed, not yet read) are not detections.
 fn detect(
     agent: &mut Agent,
     injected: Instant,
     wait: Duration,
+    run: &str,
     suffix: &str,
 ) -> Vec<(&'static str, Option<f64>)> {
+    let since = std::time::SystemTime::now() - injected.elapsed();
     let mut found: Vec<(&'static str, Option<f64>)> = FAULTS.iter().map(|f| (*f, None)).collect();
     let mut seen = agent.seen_stdout.len();
     while injected.elapsed() < wait && found.iter().any(|f| f.1.is_none()) {
@@ -271,9 +277,15 @@ fn detect(
             if v["kind"] != "alert" || v["state"] != "firing" {
                 continue;
             }
+            let at = v["time"]
+                .as_str()
+                .and_then(|t| humantime::parse_rfc3339(t).ok());
+            if at.is_some_and(|t| t < since) {
+                continue;
+            }
             let signal = v["signal"].as_str().unwrap_or_default();
             for slot in found.iter_mut() {
-                if slot.1.is_none() && detects(slot.0, suffix, signal) {
+                if slot.1.is_none() && detects(slot.0, run, suffix, signal) {
                     slot.1 = Some(injected.elapsed().as_secs_f64());
                 }
             }
@@ -309,7 +321,8 @@ fn fresh_and_restart(
     wait: Duration,
     interval_s: u64,
 ) -> String {
-    let dir = root.join(format!("at-{}s", at.as_secs()));
+    let run = format!("at-{}s", at.as_secs());
+    let dir = root.join(&run);
     std::fs::create_dir_all(&dir).expect("run directory");
     let (log, log2) = (dir.join("app.log"), dir.join("app2.log"));
     std::fs::write(&log, "").expect("log file");
@@ -336,7 +349,7 @@ fn fresh_and_restart(
     std::thread::sleep(at);
     let injected = Instant::now();
     let mut faults = Faults::inject(&dir, &marker, 1);
-    let found = detect(&mut agent, injected, wait, "");
+    let found = detect(&mut agent, injected, wait, &run, "");
     faults.stop();
     let label = format!("fresh, faults {} min after start", at.as_secs() / 60);
     print_round(&label, &found);
@@ -349,7 +362,7 @@ fn fresh_and_restart(
         std::thread::sleep(after);
         let injected = Instant::now();
         let mut faults = Faults::inject(&dir, &marker, 2);
-        let found = detect(&mut agent, injected, wait, "2");
+        let found = detect(&mut agent, injected, wait, &run, "2");
         faults.stop();
         let label = format!(
             "restarted, faults {} s after the restart (run of {} min)",

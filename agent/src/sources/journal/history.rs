@@ -1,7 +1,8 @@
 //! The journal's recent history, read once before it is followed at its first start (no saved
-//! cursor, `start_at = "end"`): `journalctl -o json --since=@T --lines=N` without `--follow`,
-//! bounded by `history_lines` (journalctl keeps the most recent), `history_bytes` (the oldest
-//! records read are let go first) and `history_timeout`. The records go to the log stage as
+//! cursor, no learned template state of its units restored, `start_at = "end"`):
+//! `journalctl -o json --since=@T --lines=N` without `--follow`, bounded by `history_lines`
+//! (journalctl keeps the most recent), `history_bytes` (the oldest records read are let go
+//! first) and `history_timeout`. The records go to the log stage as
 //! history (learned, not exported); the journal is then followed after the last of them, so no
 //! record is learned twice, skipped, or exported as new. A history read that fails or times out
 //! is logged with its reason and the journal is followed from its end.

@@ -4,8 +4,9 @@
 //! the log checkpoints (see `crate::logs`). A restart (of the child or of the agent) resumes
 //! after the cursor of the last record read or processed: nothing is lost or repeated.
 //!
-//! At the first start (no cursor yet, `start_at = "end"`), the journal's recent history is read
-//! first and learned, not exported (see `history`); following goes on after its last record.
+//! At the first start (no cursor yet, `start_at = "end"`, and no learned template state of its
+//! units restored), the journal's recent history is read first and learned, not exported (see
+//! `history`); following goes on after its last record.
 //!
 //! The child is restarted when it exits, with capped exponential backoff and jitter (reset
 //! once it delivered records); its stderr is logged, rate-limited. It is killed when the
@@ -73,10 +74,13 @@ pub(crate) struct JournalTask {
 }
 
 impl JournalTask {
-    /// Starts following the journal after `cursor` (none: `start_at` applies).
+    /// Starts following the journal after `cursor` (none: `start_at` applies). `restored`
+    /// names a unit whose learned template state was restored: the journal has learned
+    /// before, so its history is not read again even without a cursor.
     pub(crate) fn start<C: Send + 'static>(
         cfg: JournalSourceConfig,
         cursor: Option<String>,
+        restored: Option<String>,
         tx: SyncSender<TailEvent<C>>,
         stats: Arc<Stats>,
         parent: &CancellationToken,
@@ -85,6 +89,7 @@ impl JournalTask {
         let reader = Reader {
             cfg,
             cursor,
+            restored,
             tx,
             stats,
             cancel: cancel.clone(),
@@ -110,6 +115,8 @@ struct Reader<C> {
     cfg: JournalSourceConfig,
     /// The last record read (and handed to the stage).
     cursor: Option<String>,
+    /// A unit whose learned template state was restored (see [`JournalTask::start`]).
+    restored: Option<String>,
     tx: SyncSender<TailEvent<C>>,
     stats: Arc<Stats>,
     cancel: CancellationToken,
@@ -127,13 +134,20 @@ enum Ended {
 
 impl<C: Send + 'static> Reader<C> {
     async fn run(mut self) {
-        if self.cursor.is_none() && self.cfg.start_at == StartAt::End && !self.cfg.history.is_zero()
-        {
-            if self.read_history().await.is_err() {
-                return;
+        // History is read only by a journal that has learned nothing: no cursor, no state.
+        let wanted = self.cfg.start_at == StartAt::End && !self.cfg.history.is_zero();
+        let learned_nothing = self.cursor.is_none() && self.restored.is_none();
+        if wanted && learned_nothing && self.read_history().await.is_err() {
+            return;
+        }
+        match (&self.cursor, &self.restored) {
+            (Some(_), _) if wanted => {
+                tracing::info!("journal history not read: resuming after the saved cursor (what was learned is restored)");
             }
-        } else if self.cursor.is_some() && !self.cfg.history.is_zero() {
-            tracing::info!("journal history not read: resuming after the saved cursor (what was learned is restored)");
+            (None, Some(unit)) if wanted => {
+                tracing::info!(restored = %unit, "journal history not read: no saved cursor, but the learned template state of its units was restored; following from the end");
+            }
+            _ => {}
         }
         let mut backoff = Backoff::new(RESTART_INITIAL, RESTART_MAX);
         let mut restart_log = LogLimiter::new(LOG_EVERY);
