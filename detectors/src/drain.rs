@@ -45,7 +45,10 @@
 //! that length; the line joins the most similar one (similarity = share of positions where the
 //! template's literal token equals the line's; ties go to more parameters, then the older
 //! template) when the similarity reaches `similarity`, turning the positions that differ into
-//! `<*>`; otherwise it starts a new template. A template whose literal capitalised word differs
+//! `<*>`; otherwise it starts a new template. A leaf of many templates (lines that start with a
+//! variable, or with the same words) is indexed by token (see `leaf_index`), so that a line is
+//! scored against a few candidates instead of every template of the leaf, with the same result.
+//! A template whose literal capitalised word differs
 //! from the line's capitalised word at some position is no candidate (see `is_word`): `VM
 //! Started` and `VM Paused` are two messages, while values (numbers, ids, addresses, quoted
 //! names, lower-case words) merge. At most `max_clusters` templates are kept: the
@@ -59,6 +62,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::masking::{for_each_token, mask_line, mask_shaped, Sink, PARAM};
 use crate::variable_form::{collapse, VariableForm};
+
+mod leaf_index;
+use leaf_index::LeafIndex;
 
 /// Configuration of a [`TemplateMiner`]. The default is the one global configuration used for
 /// every log kind (and measured on Loghub, see the README).
@@ -245,6 +251,8 @@ struct Cluster {
     template: String,
     count: u64,
     leaf: u32,
+    /// Its place in the leaf's `clusters`, so that eviction takes it out in O(1).
+    leaf_at: u32,
     /// LRU neighbours: `prev` was used more recently, `next` less recently.
     prev: u32,
     next: u32,
@@ -263,7 +271,11 @@ struct Node {
     parent: Parent,
     /// Keyed by the [`token_hash`] of the token, so that the search reuses the line's hashes.
     children: HashMap<u64, u32, BuildHasherDefault<TokenHashHasher>>,
+    /// The templates of a leaf, in no particular order (the search's choice does not depend on
+    /// it).
     clusters: Vec<u32>,
+    /// Built once the leaf holds [`TemplateMiner::index_from`] templates.
+    index: Option<Box<LeafIndex>>,
 }
 
 /// The streaming template miner. See the module documentation.
@@ -287,7 +299,17 @@ pub struct TemplateMiner {
     /// Direct-mapped memo of masking for mixed tokens: (hash of the token, hash of the masked
     /// token), `MASK_CACHE` slots.
     mask_cache: Vec<Option<(u64, u64)>>,
+    /// Templates in a leaf from which the leaf is indexed ([`INDEX_FROM`]; tests change it to
+    /// compare the indexed search with the scan).
+    index_from: usize,
+    /// The search's buffers: candidates from a leaf index, and its posting sizes.
+    candidates: Vec<u32>,
+    sizes: Vec<(usize, usize)>,
 }
+
+/// Templates in a leaf from which it is indexed: below it, scanning the leaf's templates (each
+/// given up at its first few differing tokens) costs less than the index's look-ups per token.
+const INDEX_FROM: usize = 32;
 
 /// Slots of [`TemplateMiner`]'s masking memo: room for the recurring mixed tokens of a few log
 /// kinds (thread names, protocol versions, user agents), 48 KiB.
@@ -323,6 +345,9 @@ impl TemplateMiner {
             spans: Vec::new(),
             line_hashes: Vec::new(),
             mask_cache: vec![None; MASK_CACHE],
+            index_from: INDEX_FROM,
+            candidates: Vec::new(),
+            sizes: Vec::new(),
         }
     }
 
@@ -514,17 +539,51 @@ impl TemplateMiner {
 
     /// The best matching template's slot, if one is similar enough, and whether merging the
     /// line into it can change it.
-    fn search(&self, hashes: &[u64]) -> Option<(u32, bool)> {
+    fn search(&mut self, hashes: &[u64]) -> Option<(u32, bool)> {
         let len = hashes.len();
         let mut node = *self.by_len.get(&(len as u32))?;
         for hash in &hashes[..self.token_levels(len)] {
             let children = &self.node(node).children;
             node = *children.get(hash).or_else(|| children.get(&param_hash()))?;
         }
-        let mut best: Option<(u32, usize, usize, u64)> = None; // slot, equal, params, id
-                                                               // Fewest equal tokens that reach the threshold (`sim >= similarity`).
+        // Fewest equal tokens that reach the threshold (`sim >= similarity`).
         let needed = (self.config.similarity * len as f64 - 1e-9).ceil().max(0.0) as usize;
-        'candidates: for &slot in &self.node(node).clusters {
+        let mut candidates = std::mem::take(&mut self.candidates);
+        let mut sizes = std::mem::take(&mut self.sizes);
+        candidates.clear();
+        let leaf = self.node(node);
+        let indexed = leaf.index.as_ref().is_some_and(|index| {
+            index.candidates(
+                hashes,
+                needed,
+                leaf.clusters.len(),
+                &mut sizes,
+                &mut candidates,
+            )
+        });
+        let scan = if indexed { &candidates } else { &leaf.clusters };
+        let best = self.best_of(scan, hashes, needed);
+        self.candidates = candidates;
+        self.sizes = sizes;
+        let (slot, equal, params) = best?;
+        let sim = if len == 0 {
+            1.0
+        } else {
+            equal as f64 / len as f64
+        };
+        // Every position that differs is a parameter already: merging would change nothing.
+        let merge = equal + params < len;
+        (sim >= self.config.similarity).then_some((slot, merge))
+    }
+
+    /// The best of the templates `slots` for a line (most equal tokens, then most parameters,
+    /// then the older: a total order, so the order of `slots` does not matter, nor a slot given
+    /// twice) with its equal tokens and parameters; only a template with `needed` equal tokens
+    /// or more is taken.
+    fn best_of(&self, slots: &[u32], hashes: &[u64], needed: usize) -> Option<(u32, usize, usize)> {
+        let len = hashes.len();
+        let mut best: Option<(u32, usize, usize, u64)> = None; // slot, equal, params, id
+        'candidates: for &slot in slots {
             let Some(c) = self.cluster(slot) else {
                 continue;
             };
@@ -556,15 +615,7 @@ impl TemplateMiner {
                 best = Some((slot, equal, params, c.id));
             }
         }
-        let (slot, equal, params, _) = best?;
-        let sim = if len == 0 {
-            1.0
-        } else {
-            equal as f64 / len as f64
-        };
-        // Every position that differs is a parameter already: merging would change nothing.
-        let merge = equal + params < len;
-        (sim >= self.config.similarity).then_some((slot, merge))
+        best.map(|(slot, equal, params, _)| (slot, equal, params))
     }
 
     /// Turns the template's positions that differ from the line into variables.
@@ -598,7 +649,13 @@ impl TemplateMiner {
 
     fn merge(&mut self, slot: u32, line: &Tokens<'_>) -> bool {
         let whole = self.config.variables == VariableForm::Token;
-        let c = self.cluster_mut(slot);
+        let Some(Some(c)) = self.clusters.get_mut(slot as usize) else {
+            unreachable!("dangling cluster slot {slot}")
+        };
+        let mut index = match self.nodes.get_mut(c.leaf as usize) {
+            Some(Some(leaf)) => leaf.index.as_deref_mut(),
+            _ => unreachable!("dangling tree node {}", c.leaf),
+        };
         let mut changed = false;
         for i in 0..c.tokens.len() {
             if c.hashes[i] == line.hashes[i] || c.vars[i] {
@@ -613,7 +670,11 @@ impl TemplateMiner {
             }
             c.vars[i] = true;
             if *t != *c.tokens[i] {
-                c.hashes[i] = token_hash(&t);
+                let h = token_hash(&t);
+                if let Some(index) = index.as_mut() {
+                    index.replace(slot, i, c.hashes[i], h);
+                }
+                c.hashes[i] = h;
                 c.tokens[i] = t;
                 changed = true;
             }
@@ -629,6 +690,7 @@ impl TemplateMiner {
             parent,
             children: HashMap::default(),
             clusters: Vec::new(),
+            index: None,
         };
         match self.free_nodes.pop() {
             Some(n) => {
@@ -698,6 +760,7 @@ impl TemplateMiner {
             tokens,
             count,
             leaf,
+            leaf_at: 0,
             prev: NIL,
             next: NIL,
         };
@@ -711,7 +774,7 @@ impl TemplateMiner {
                 (self.clusters.len() - 1) as u32
             }
         };
-        self.node_mut(leaf).clusters.push(slot);
+        self.add_to_leaf(leaf, slot);
         self.by_id.insert(id, slot);
         self.push_front(slot);
         self.live += 1;
@@ -760,6 +823,52 @@ impl TemplateMiner {
         }
     }
 
+    /// Places the template `slot` in the leaf's list (and index, building it when the leaf
+    /// reaches `index_from` templates).
+    fn add_to_leaf(&mut self, leaf: u32, slot: u32) {
+        let Some(Some(node)) = self.nodes.get_mut(leaf as usize) else {
+            unreachable!("dangling tree node {leaf}")
+        };
+        let Some(Some(c)) = self.clusters.get_mut(slot as usize) else {
+            unreachable!("dangling cluster slot {slot}")
+        };
+        c.leaf_at = node.clusters.len() as u32;
+        node.clusters.push(slot);
+        match node.index.as_mut() {
+            Some(index) => index.insert(slot, &c.hashes),
+            None if node.clusters.len() >= self.index_from => {
+                let mut index = LeafIndex::new(c.hashes.len());
+                for &s in &node.clusters {
+                    if let Some(Some(c)) = self.clusters.get(s as usize) {
+                        index.insert(s, &c.hashes);
+                    }
+                }
+                node.index = Some(Box::new(index));
+            }
+            None => {}
+        }
+    }
+
+    /// Takes the evicted template out of its leaf's list and index, in O(1): the leaf's last
+    /// template takes its place in the list.
+    fn remove_from_leaf(&mut self, cluster: &Cluster, slot: u32) {
+        let node = match self.nodes.get_mut(cluster.leaf as usize) {
+            Some(Some(node)) => node,
+            _ => unreachable!("dangling tree node {}", cluster.leaf),
+        };
+        let at = cluster.leaf_at as usize;
+        debug_assert_eq!(node.clusters.get(at), Some(&slot));
+        node.clusters.swap_remove(at);
+        if let Some(&moved) = node.clusters.get(at) {
+            if let Some(Some(c)) = self.clusters.get_mut(moved as usize) {
+                c.leaf_at = at as u32;
+            }
+        }
+        if let Some(index) = node.index.as_mut() {
+            index.remove(slot, &cluster.hashes);
+        }
+    }
+
     /// Drops the least recently used template and any tree nodes it leaves empty.
     fn evict_lru(&mut self) -> Option<u64> {
         let slot = self.lru_tail;
@@ -773,7 +882,7 @@ impl TemplateMiner {
         self.live -= 1;
         self.evictions += 1;
         let mut node = cluster.leaf;
-        self.node_mut(node).clusters.retain(|&s| s != slot);
+        self.remove_from_leaf(&cluster, slot);
         loop {
             let n = self.node(node);
             if !n.clusters.is_empty() || !n.children.is_empty() {

@@ -611,3 +611,194 @@ fn host_names_are_variables_even_as_the_first_token() {
         Some("<*> closed after <*> s, <*> bytes sent")
     );
 }
+
+// The leaf index (see `leaf_index`) must choose exactly what a scan of the leaf chooses.
+
+/// Miners that differ only in when a leaf gets its index: never (the scan), always, and from a
+/// few templates on (leaves switch from the scan to the index mid-stream).
+fn index_variants(config: &MinerConfig) -> Vec<TemplateMiner> {
+    [usize::MAX, 1, 4]
+        .into_iter()
+        .map(|from| {
+            let mut m = TemplateMiner::new(config.clone()).unwrap();
+            m.index_from = from;
+            m
+        })
+        .collect()
+}
+
+/// Feeds `lines` to every variant and checks that each line gets the same outcome, and that the
+/// templates, counts and recency come out the same.
+fn assert_index_agrees_with_scan<'a>(
+    config: &MinerConfig,
+    lines: impl IntoIterator<Item = &'a str>,
+    what: &str,
+) {
+    let mut miners = index_variants(config);
+    for (n, line) in lines.into_iter().enumerate() {
+        let scan = miners[0].add(line);
+        for (k, m) in miners.iter_mut().enumerate().skip(1) {
+            assert_eq!(m.add(line), scan, "{what}: variant {k}, line {n}: {line:?}");
+        }
+    }
+    let all = |m: &TemplateMiner| {
+        m.templates()
+            .map(|t| (t.id, t.count, t.template.to_owned()))
+            .collect::<Vec<_>>()
+    };
+    for m in &miners[1..] {
+        assert_eq!(all(m), all(&miners[0]), "{what}: final templates");
+        assert_eq!(m.evictions(), miners[0].evictions(), "{what}: evictions");
+    }
+}
+
+/// Lines built to stress the index: one first token, a few lengths, a small vocabulary of
+/// lower-case words, capitalised words (no candidate across two of them), numbers (masked to
+/// `<*>`, so lines share the tree's `<*>` branch and templates gain variables as they merge) and
+/// tokens whose variable keeps punctuation (`id=<*>`, `(<*>)`).
+fn stress_lines(seed: u64, n: usize) -> Vec<String> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let lower = ["open", "close", "read", "write", "sync", "flush", "retry"];
+    let upper = ["Started", "Stopped", "Paused", "Failed", "Ready"];
+    (0..n)
+        .map(|_| {
+            let len = rng.random_range(3..=9);
+            let mut t = vec!["svc".to_owned()];
+            for _ in 1..len {
+                t.push(match rng.random_range(0..10) {
+                    0..=3 => lower[rng.random_range(0..lower.len())].to_owned(),
+                    4..=5 => upper[rng.random_range(0..upper.len())].to_owned(),
+                    6 => rng.random_range(0..1000).to_string(),
+                    7 => format!("id={}", rng.random_range(0..50)),
+                    8 => format!("({})", lower[rng.random_range(0..lower.len())]),
+                    _ => format!("k{}", lower[rng.random_range(0..3)]),
+                });
+            }
+            t.join(" ")
+        })
+        .collect()
+}
+
+#[test]
+fn the_leaf_index_finds_what_the_scan_finds_on_generated_lines() {
+    let configs = [
+        MinerConfig::default(),
+        // Evictions: templates leave indexed leaves all the time.
+        MinerConfig {
+            max_clusters: 40,
+            ..MinerConfig::default()
+        },
+        // A low threshold: many candidates per line, most of a leaf.
+        MinerConfig {
+            similarity: 0.4,
+            ..MinerConfig::default()
+        },
+        // Only identical lines join: the pigeonhole picks every position.
+        MinerConfig {
+            similarity: 1.0,
+            depth: 3,
+            ..MinerConfig::default()
+        },
+        // A threshold so low that every template of the leaf is a candidate.
+        MinerConfig {
+            similarity: 1e-12,
+            ..MinerConfig::default()
+        },
+        MinerConfig {
+            variables: VariableForm::Parts,
+            max_children: 2,
+            ..MinerConfig::default()
+        },
+    ];
+    for (i, config) in configs.iter().enumerate() {
+        for seed in 0..4 {
+            let lines = stress_lines(seed, 3_000);
+            let what = format!("config {i}, seed {seed}");
+            assert_index_agrees_with_scan(config, lines.iter().map(String::as_str), &what);
+        }
+    }
+}
+
+#[test]
+fn the_leaf_index_finds_what_the_scan_finds_on_loghub() {
+    let Some(dir) = std::env::var_os("SEISMO_EVAL_DATA") else {
+        eprintln!("SEISMO_EVAL_DATA is not set: skipping the Loghub comparison");
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir).join("loghub");
+    let formats = std::fs::read_to_string(dir.join("log_formats.tsv")).unwrap();
+    let mut datasets = 0;
+    for row in formats.lines().skip(1) {
+        let cols: Vec<&str> = row.split('\t').collect();
+        let (name, fmt) = (cols[0], cols[1]);
+        let format = crate::LogFormat::parse(fmt).unwrap();
+        let bytes = std::fs::read(dir.join(name).join(format!("{name}_2k.log"))).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        let lines: Vec<&str> = text
+            .lines()
+            .map(|l| l.strip_suffix('\r').unwrap_or(l))
+            .collect();
+        let contents: Vec<&str> = lines
+            .iter()
+            .map(|l| format.split(l).map_or(*l, |f| f.content()))
+            .collect();
+        let raw: Vec<&str> = lines
+            .iter()
+            .map(|l| crate::split_header(l).content())
+            .collect();
+        for config in [
+            MinerConfig::default(),
+            MinerConfig {
+                variables: VariableForm::Parts,
+                ..MinerConfig::default()
+            },
+        ] {
+            assert_index_agrees_with_scan(&config, contents.iter().copied(), name);
+            assert_index_agrees_with_scan(&config, raw.iter().copied(), name);
+        }
+        datasets += 1;
+    }
+    assert_eq!(datasets, 10, "the ten Loghub datasets");
+}
+
+#[test]
+fn evicting_from_an_indexed_leaf_keeps_the_leaf_and_index_consistent() {
+    // Templates of one leaf, bounded below their number: every new one evicts the oldest, whose
+    // lines must then start a new template (the index forgot it) while the others still match.
+    let mut m = TemplateMiner::new(MinerConfig {
+        max_clusters: 8,
+        ..MinerConfig::default()
+    })
+    .unwrap();
+    m.index_from = 2;
+    let line = |i: usize| {
+        format!(
+            "job 7 {} {} {} done",
+            letter(i),
+            letter(i + 100),
+            letter(i + 200)
+        )
+    };
+    let ids: Vec<u64> = (0..20).map(|i| m.add(&line(i)).template_id).collect();
+    assert_eq!(m.len(), 8);
+    for (i, &id) in ids.iter().enumerate().skip(12) {
+        assert_eq!(
+            m.add(&line(i)),
+            Match {
+                template_id: id,
+                is_new: false,
+                template_changed: false,
+                evicted: None
+            }
+        );
+    }
+    let again = m.add(&line(0));
+    assert!(again.is_new, "an evicted template is gone from the index");
+    let leaf = m.cluster(*m.by_id.get(&ids[19]).unwrap()).unwrap().leaf;
+    let node = m.node(leaf);
+    assert_eq!(node.clusters.len(), 8);
+    for (at, &slot) in node.clusters.iter().enumerate() {
+        assert_eq!(m.cluster(slot).unwrap().leaf_at as usize, at);
+    }
+}
