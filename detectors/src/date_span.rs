@@ -65,10 +65,17 @@ fn is_closer(c: u8) -> bool {
 }
 
 /// Whether a token can start a date: after any opening brackets, a month or weekday name (its
-/// first three letters tell), a number of at most 3 bytes (a day, `27,`), or a short token of
+/// first three letters tell), a number of at most 2 digits (a day, `27,`), or a short token of
 /// digits with `:`, `-` or `/` (a time, a date). Every token of a line is tested, so this is a
 /// few byte tests.
+#[inline(always)]
 pub(crate) fn may_start(tok: &[u8]) -> bool {
+    let Some(&first) = tok.first() else {
+        return false;
+    };
+    if first.is_ascii_lowercase() {
+        return false; // most tokens
+    }
     let s = tok.iter().take_while(|&&c| is_opener(c)).count();
     let t = &tok[s..];
     match t.first() {
@@ -100,7 +107,9 @@ pub(crate) fn may_start(tok: &[u8]) -> bool {
             }
         }
         Some(c) if c.is_ascii_digit() => {
-            t.len() <= 3 || (t.len() <= 24 && t.iter().any(|&x| matches!(x, b':' | b'-' | b'/')))
+            t.len() <= 2
+                || (t.len() == 3 && t[2] == b',')
+                || (t.len() <= 24 && t.iter().any(|&x| matches!(x, b':' | b'-' | b'/')))
         }
         _ => false,
     }
@@ -110,9 +119,23 @@ pub(crate) fn may_start(tok: &[u8]) -> bool {
 /// its last token, and the bounds of the variable inside the run: `(end, open, close)` where
 /// `content[s..open]` are the first token's opening brackets and `content[close..end]` the last
 /// token's trailing punctuation, both kept around the `<*>`.
+#[inline(never)]
 pub(crate) fn date_end(content: &str, s: usize, e: usize) -> Option<(usize, usize, usize)> {
     let b = content.as_bytes();
     let open = s + b[s..e].iter().take_while(|&&c| is_opener(c)).count();
+    // A date or time first (most such tokens are numbers, addresses or versions) needs a next
+    // token that can go on with it: a time, a month, a zone, a year. Only a CLF date stands
+    // alone.
+    if b.get(open).is_some_and(u8::is_ascii_digit) {
+        let next = b[e..].iter().find(|c| !c.is_ascii_whitespace());
+        let goes_on = next.is_some_and(|&c| {
+            c.is_ascii_digit() || c.is_ascii_uppercase() || matches!(c, b'+' | b'-')
+        });
+        let clf = b[open..e].contains(&b'/') && b[open..e].iter().any(u8::is_ascii_alphabetic);
+        if !(goes_on || clf) {
+            return None;
+        }
+    }
     let mut pieces = [Piece::Day; MAX_RUN];
     let mut ends = [(0usize, 0usize); MAX_RUN]; // (token end, core end)
     let mut n = 0;

@@ -160,7 +160,12 @@ fn mask_parts<S: Sink>(token: &str, Shape(shape): Shape, out: &mut S) -> bool {
         out.push(&token[e..]);
         return true;
     }
-    if shape & DIGIT != 0 && is_java_name_token(b) {
+    // A class name starts with a lower-case package and has dots.
+    if shape & (DIGIT | OTHER) == DIGIT | OTHER
+        && b[0].is_ascii_lowercase()
+        && b.contains(&b'.')
+        && is_java_name_token(b)
+    {
         return false;
     }
     mask_runs(token, out)
@@ -351,7 +356,11 @@ pub(crate) enum Term {
 /// The text of a [`Term::Variable`] with the `prefix` and `suffix` it keeps, in the given form.
 /// In the whole-token form the rules of [`collapse`] apply (a variable alone in quotes is bare).
 pub(crate) fn push_variable<S: Sink>(prefix: &str, suffix: &str, form: VariableForm, out: &mut S) {
-    if form == VariableForm::Parts || (prefix.is_empty() && suffix.is_empty()) {
+    // As in `mask_shaped`: brackets and punctuation around a variable are its whole-token form
+    // already, unless they hold `<`, `>` or a backquote, or a lone pair of quotes (bare).
+    let plain = |x: &str| !x.bytes().any(|c| matches!(c, b'<' | b'>' | b'`'));
+    let quoted = prefix.len() == 1 && prefix == suffix && matches!(prefix, "\"" | "'");
+    if form == VariableForm::Parts || (plain(prefix) && plain(suffix) && !quoted) {
         out.push(prefix);
         out.push_param();
         out.push(suffix);
@@ -374,38 +383,39 @@ pub(crate) fn for_each_term(content: &str, mut f: impl FnMut(usize, usize, Term)
     let mut next = next_token(b, 0);
     while let Some((s, e, shape)) = next {
         let token = &b[s..e];
-        // Dates over several tokens (a capital letter or a digit first: most tokens fail).
-        if shape & (ALPHA | DIGIT) != 0 && crate::date_span::may_start(token) {
-            if let Some((end, open, close)) = crate::date_span::date_end(content, s, e) {
-                if !f(s, end, Term::Variable { open, close }) {
-                    return;
-                }
-                next = next_token(b, end);
-                continue;
-            }
-        }
+        let (mut end, mut term) = (e, Term::Token(Shape(shape)));
         next = next_token(b, e);
-        // A request target and its protocol, `/index.html HTTP/1.1"` (a web server's request
-        // line): the protocol's version goes with the client, so it belongs to the variable.
-        if shape & SLASH != 0 {
+        // Most tokens start with a lower-case letter, and most numbers are long or hold no
+        // `:`, `/` or `-`: no date, no call.
+        let c0 = token[0];
+        let candidate = if c0.is_ascii_digit() {
+            token.len() <= 3
+                || shape & (COLON | SLASH) != 0
+                || (shape & OTHER != 0 && token.contains(&b'-'))
+        } else {
+            !c0.is_ascii_lowercase()
+        };
+        if candidate && crate::date_span::may_start(token) {
+            // A date over several tokens (a capital letter or a digit first: most tokens fail
+            // the first-byte test).
+            if let Some((date_end, open, close)) = crate::date_span::date_end(content, s, e) {
+                (end, term) = (date_end, Term::Variable { open, close });
+                next = next_token(b, end);
+            }
+        } else if shape & SLASH != 0 {
+            // A request target and its protocol, `/index.html HTTP/1.1"` (a web server's
+            // request line): the protocol's version goes with the client, so it belongs to the
+            // variable.
             if let Some((s2, e2, _)) = next {
-                if let Some((open, close)) = request_target(&b[s..e], &b[s2..e2]) {
-                    if !f(
-                        s,
-                        e2,
-                        Term::Variable {
-                            open: s + open,
-                            close: s2 + close,
-                        },
-                    ) {
-                        return;
-                    }
-                    next = next_token(b, e2);
-                    continue;
+                if let Some((open, close)) = request_target(token, &b[s2..e2]) {
+                    let (open, close) = (s + open, s2 + close);
+                    (end, term) = (e2, Term::Variable { open, close });
+                    next = next_token(b, end);
                 }
             }
         }
-        if !f(s, e, Term::Token(Shape(shape))) {
+        // One call site, so that `f` is inlined.
+        if !f(s, end, term) {
             return;
         }
     }
@@ -415,6 +425,7 @@ pub(crate) fn for_each_term(content: &str, mut f: impl FnMut(usize, usize, Term)
 /// `SIP/2.0`): the target's opening brackets and the protocol's trailing punctuation, as
 /// offsets in each token. Seen in web servers' access logs (`"GET /a?b=1 HTTP/1.1" 200`) and
 /// in API gateways' and proxies' request logs (`"POST https://api/v2/x HTTP/2.0"`).
+#[inline(never)]
 fn request_target(target: &[u8], protocol: &[u8]) -> Option<(usize, usize)> {
     if !protocol.first().is_some_and(u8::is_ascii_uppercase) {
         return None;
@@ -497,6 +508,7 @@ const fn is_close(c: u8) -> bool {
 }
 
 /// The token without its leading brackets/quotes and trailing brackets/quotes/punctuation.
+#[inline(always)]
 fn core_bounds(b: &[u8]) -> (usize, usize) {
     let mut s = 0;
     while s < b.len() && is_open(b[s]) {
@@ -1144,11 +1156,13 @@ const fn is_word_byte(b: u8) -> bool {
 /// in a web application's structured log). Numbers, addresses and ids in values are masked by
 /// the digit runs as before; words stay (`user=root`: the miner merges them when they vary).
 fn value_at(b: &[u8], from: usize) -> Option<(usize, usize)> {
-    let end = b[from..]
-        .iter()
-        .position(|&c| c == b',' || c == b';')
-        .map_or(b.len(), |k| from + k);
-    if end == from {
+    let mut end = from;
+    let mut name = false; // a name has one of `. / \ : @`, or is a MAC address's 17 bytes
+    while end < b.len() && !matches!(b[end], b',' | b';') {
+        name |= matches!(b[end], b'.' | b'/' | b'\\' | b':' | b'@');
+        end += 1;
+    }
+    if end == from || !(name || end - from >= 17) {
         return None;
     }
     let (s, e) = core_bounds(&b[from..end]);
