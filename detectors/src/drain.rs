@@ -60,7 +60,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::masking::{for_each_token, mask_line, mask_shaped, Sink, PARAM};
+use crate::masking::{for_each_term, mask_line, mask_shaped, push_variable, Sink, Term, PARAM};
 use crate::variable_form::{collapse, VariableForm};
 
 mod leaf_index;
@@ -409,11 +409,20 @@ impl TemplateMiner {
         let form = self.config.variables;
         let cache = &mut self.mask_cache;
         let bytes = content.as_bytes();
-        for_each_token(content, |s, e, shape| {
+        for_each_term(content, |s, e, term| {
             if hashes.len() >= max_tokens {
                 hashes.push(param_hash()); // the rest of the line, as one `<*>`
                 return false;
             }
+            let shape = match term {
+                Term::Token(shape) => shape,
+                // A variable over several tokens (a date): its text, hashed.
+                Term::Variable { open, close } => {
+                    push_variable(&content[s..open], &content[close..e], form, &mut hasher);
+                    hashes.push(hasher.finish());
+                    return true;
+                }
+            };
             let token = &content[s..e];
             // Masking is a function of the token alone: a recurring mixed token's result is
             // looked up by the token's own hash (equal hashes are equal tokens, as in matching;

@@ -439,7 +439,7 @@ fn is_name(t: &str) -> bool {
 }
 
 /// Digits and date/time punctuation only (numbers, dates, times, versions, `-`).
-fn is_timeish(c: &str) -> bool {
+pub(crate) fn is_timeish(c: &str) -> bool {
     let b = c.as_bytes();
     !b.is_empty()
         && b.iter().any(u8::is_ascii_digit)
@@ -454,7 +454,7 @@ fn is_timeish(c: &str) -> bool {
 /// A token that is certainly a date or time (not any number): `10:00`, `10:00:00.123`,
 /// `2024-05-01`, `17/06/09`, `2005.11.09`, `2024-05-01T10:00:00Z`, `20171223-22:15:29`, or
 /// 10/13-digit epoch seconds/milliseconds.
-fn is_datetime(c: &str) -> bool {
+pub(crate) fn is_datetime(c: &str) -> bool {
     let b = c.as_bytes();
     if !b.first().is_some_and(u8::is_ascii_digit) {
         return false;
@@ -470,7 +470,7 @@ fn is_datetime(c: &str) -> bool {
 
 /// `h:mm` or `hh:mm` not preceded by a digit or a dot and followed by `:`, `.`, `,` or the end
 /// (so `10.0.0.1:8080` is no clock).
-fn has_clock(b: &[u8]) -> bool {
+pub(crate) fn has_clock(b: &[u8]) -> bool {
     (0..b.len()).any(|i| {
         if i > 0 && (b[i - 1].is_ascii_digit() || b[i - 1] == b'.') {
             return false;
@@ -487,7 +487,7 @@ fn has_clock(b: &[u8]) -> bool {
 
 /// `yyyy-mm-dd` (or `/`, `.`), `dd/mm/yy` and the like: three digit groups joined by one
 /// repeated separator, not followed by a fourth group (an IPv4 address has four).
-fn has_date(b: &[u8]) -> bool {
+pub(crate) fn has_date(b: &[u8]) -> bool {
     (0..b.len()).any(|i| {
         if i > 0 && b[i - 1].is_ascii_digit() {
             return false;

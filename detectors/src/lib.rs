@@ -17,6 +17,7 @@
 
 mod calibration;
 mod cusum;
+mod date_span;
 mod detector;
 mod drain;
 mod early;

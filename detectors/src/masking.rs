@@ -61,6 +61,12 @@ pub enum MaskClass {
     /// or a single name with a digit or hyphen before a port or an address (`db-1:5432`,
     /// `msra-sa-41/10.190.173.170:8030`).
     Host,
+    /// An e-mail address, `alice@example.com` (a mail server's recipients, an identity
+    /// provider's users).
+    Email,
+    /// A MAC address, `00:1a:2b:3c:4d:5e`, `AA-BB-CC-DD-EE-FF`, `0011.2233.4455` (a DHCP
+    /// server's leases, a wireless driver's peers).
+    Mac,
     /// Longer than [`MAX_TOKEN_BYTES`].
     Blob,
 }
@@ -154,7 +160,48 @@ fn mask_parts<S: Sink>(token: &str, Shape(shape): Shape, out: &mut S) -> bool {
         out.push(&token[e..]);
         return true;
     }
+    // A class name starts with a lower-case package and has dots.
+    if shape & (DIGIT | OTHER) == DIGIT | OTHER
+        && b[0].is_ascii_lowercase()
+        && b.contains(&b'.')
+        && is_java_name_token(b)
+    {
+        return false;
+    }
     mask_runs(token, out)
+}
+
+/// [`is_java_name`] on the token's core.
+fn is_java_name_token(b: &[u8]) -> bool {
+    let (s, e) = core_bounds(b);
+    is_java_name(&b[s..e])
+}
+
+/// A fully qualified Java (or Kotlin, Scala, C#) class name: three or more dot-separated
+/// identifiers, lower-case packages, a capitalised class last, optionally with `$Inner`
+/// classes. It names code, not a value, so digits in it (`mapreduce.v2.app.MRAppMaster` in a
+/// Hadoop job's log, `sns.v4.SnsService$Inner2` in an Android app's) are no variables.
+fn is_java_name(c: &[u8]) -> bool {
+    let mut segments = 0;
+    let mut last_upper = false;
+    for seg in c.split(|&b| b == b'.') {
+        let Some(&first) = seg.first() else {
+            return false;
+        };
+        if !(first.is_ascii_alphabetic() || first == b'_')
+            || !seg
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$')
+        {
+            return false;
+        }
+        if last_upper {
+            return false; // a capitalised segment is the class: it comes last
+        }
+        last_upper = first.is_ascii_uppercase();
+        segments += 1;
+    }
+    segments >= 3 && last_upper
 }
 
 /// The bounds of the token's core when the core is variable as a whole (not for blobs and
@@ -163,9 +210,16 @@ fn whole_core(b: &[u8], shape: u8) -> Option<(usize, usize)> {
     let (s, e) = core_bounds(b);
     let whole = s < e
         && if shape & DIGIT == 0 {
-            // No digit: only a path, URL or host name is variable as a whole.
-            (may_be_path_core(&b[s..e], shape) && is_path(&b[s..e]))
-                || (shape & OTHER != 0 && shape & HIGH == 0 && is_host(&b[s..e]))
+            // No digit: only a path, URL, host name, e-mail or MAC address is variable as a
+            // whole.
+            let c = &b[s..e];
+            (may_be_path_core(c, shape) && is_path(c))
+                || (shape & SLASH != 0 && is_relative_path(c))
+                || (shape & OTHER != 0
+                    && shape & HIGH == 0
+                    && (is_host(c)
+                        || (shape & AT != 0 && is_email(c))
+                        || (matches!(c.len(), 14 | 17) && is_mac(c))))
         } else if shape & (ALPHA | HIGH) == 0 {
             // Digits without letters: a Number, Ip or Numeric (or a Path).
             true
@@ -219,6 +273,8 @@ const SPACE: u8 = 16;
 /// slash is a path only when its core starts like one.
 const COLON: u8 = 32;
 const SLASH: u8 = 64; // `/` or `\`
+/// `@` (with `OTHER`): e-mail addresses need it.
+const AT: u8 = 128;
 
 static CLASS: [u8; 256] = {
     let mut t = [OTHER; 256];
@@ -237,6 +293,8 @@ static CLASS: [u8; 256] = {
             OTHER | COLON
         } else if c == b'/' || c == b'\\' {
             OTHER | SLASH
+        } else if c == b'@' {
+            OTHER | AT
         } else {
             OTHER
         };
@@ -246,8 +304,10 @@ static CLASS: [u8; 256] = {
 };
 
 /// Splits `content` on ASCII white space and masks each token into `out` (cleared first),
-/// recording each token's byte range in `out` in `spans` (cleared first). At most `max_tokens`
-/// tokens are kept; when there are more, the rest is replaced by one final `<*>` token.
+/// recording each token's byte range in `out` in `spans` (cleared first). A date written over
+/// several tokens, or a request target with its protocol, is one token `<*>` (see [`Term`]). At
+/// most `max_tokens` tokens are kept; when there are more, the rest is replaced by one final
+/// `<*>` token.
 pub fn mask_line(
     content: &str,
     max_tokens: usize,
@@ -257,7 +317,7 @@ pub fn mask_line(
 ) {
     out.clear();
     spans.clear();
-    for_each_token(content, |s, e, shape| {
+    for_each_term(content, |s, e, term| {
         let start = out.len();
         if spans.len() >= max_tokens {
             out.push_str(PARAM);
@@ -265,8 +325,15 @@ pub fn mask_line(
             return false;
         }
         let token = &content[s..e];
-        if !mask_shaped(token, shape, form, out) {
-            out.push_str(token);
+        match term {
+            Term::Token(shape) => {
+                if !mask_shaped(token, shape, form, out) {
+                    out.push_str(token);
+                }
+            }
+            Term::Variable { open, close } => {
+                push_variable(&content[s..open], &content[close..e], form, out);
+            }
         }
         spans.push((start as u32, out.len() as u32));
         // Cannot happen with sane line limits; keeps the u32 spans exact.
@@ -274,7 +341,149 @@ pub fn mask_line(
     });
 }
 
-/// The shape of a token: the union of its bytes' classes, as [`for_each_token`] finds it.
+/// One term of a message: a token, or a run of tokens that is one variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Term {
+    /// One token, with its [`Shape`].
+    Token(Shape),
+    /// A variable over one or more tokens (a date such as `Wed Jul 27 10:59:53 2005`, see
+    /// [`crate::date_span`]; a request target with its protocol, `/index.html HTTP/1.1"`): it
+    /// is masked as `content[start..open]`, `<*>`, `content[close..end]`, so that the
+    /// brackets and punctuation around it stay.
+    Variable { open: usize, close: usize },
+}
+
+/// The text of a [`Term::Variable`] with the `prefix` and `suffix` it keeps, in the given form.
+/// In the whole-token form the rules of [`collapse`] apply (a variable alone in quotes is bare).
+pub(crate) fn push_variable<S: Sink>(prefix: &str, suffix: &str, form: VariableForm, out: &mut S) {
+    // As in `mask_shaped`: brackets and punctuation around a variable are its whole-token form
+    // already, unless they hold `<`, `>` or a backquote, or a lone pair of quotes (bare).
+    let plain = |x: &str| !x.bytes().any(|c| matches!(c, b'<' | b'>' | b'`'));
+    let quoted = prefix.len() == 1 && prefix == suffix && matches!(prefix, "\"" | "'");
+    if form == VariableForm::Parts || (plain(prefix) && plain(suffix) && !quoted) {
+        out.push(prefix);
+        out.push_param();
+        out.push(suffix);
+        return;
+    }
+    let mut buf = TokenBuf::new();
+    buf.push(prefix);
+    buf.push_param();
+    buf.push(suffix);
+    match buf.as_str() {
+        PARAM => out.push_param(),
+        masked => collapse(masked, |t| out.push(t)),
+    }
+}
+
+/// Calls `f(start, end, term)` for each [`Term`] of `content` in order, until `f` returns false:
+/// the tokens (split on ASCII white space, like `str::split_ascii_whitespace`), with the runs that are one variable joined.
+pub(crate) fn for_each_term(content: &str, mut f: impl FnMut(usize, usize, Term) -> bool) {
+    let b = content.as_bytes();
+    let mut next = next_token(b, 0);
+    while let Some((s, e, shape)) = next {
+        let token = &b[s..e];
+        let (mut end, mut term) = (e, Term::Token(Shape(shape)));
+        next = next_token(b, e);
+        // Most tokens start with a lower-case letter, and most numbers are long or hold no
+        // `:`, `/` or `-`: no date, no call.
+        let c0 = token[0];
+        let candidate = if c0.is_ascii_digit() {
+            token.len() <= 3
+                || shape & (COLON | SLASH) != 0
+                || (shape & OTHER != 0 && token.contains(&b'-'))
+        } else {
+            !c0.is_ascii_lowercase()
+        };
+        if candidate && crate::date_span::may_start(token) {
+            // A date over several tokens (a capital letter or a digit first: most tokens fail
+            // the first-byte test).
+            if let Some((date_end, open, close)) = crate::date_span::date_end(content, s, e) {
+                (end, term) = (date_end, Term::Variable { open, close });
+                next = next_token(b, end);
+            }
+        } else if shape & SLASH != 0 {
+            // A request target and its protocol, `/index.html HTTP/1.1"` (a web server's
+            // request line): the protocol's version goes with the client, so it belongs to the
+            // variable.
+            if let Some((s2, e2, _)) = next {
+                if let Some((open, close)) = request_target(token, &b[s2..e2]) {
+                    let (open, close) = (s + open, s2 + close);
+                    (end, term) = (e2, Term::Variable { open, close });
+                    next = next_token(b, end);
+                }
+            }
+        }
+        // One call site, so that `f` is inlined.
+        if !f(s, end, term) {
+            return;
+        }
+    }
+}
+
+/// A URL or an absolute path followed by a protocol token (`HTTP/1.1"`, `RTSP/1.0`,
+/// `SIP/2.0`): the target's opening brackets and the protocol's trailing punctuation, as
+/// offsets in each token. Seen in web servers' access logs (`"GET /a?b=1 HTTP/1.1" 200`) and
+/// in API gateways' and proxies' request logs (`"POST https://api/v2/x HTTP/2.0"`).
+#[inline(never)]
+fn request_target(target: &[u8], protocol: &[u8]) -> Option<(usize, usize)> {
+    if !protocol.first().is_some_and(u8::is_ascii_uppercase) {
+        return None;
+    }
+    let mut close = protocol.len();
+    while close > 0 && is_close(protocol[close - 1]) {
+        close -= 1;
+    }
+    let p = &protocol[..close];
+    let slash = p.iter().position(|&c| c == b'/')?;
+    let (name, version) = (&p[..slash], &p[slash + 1..]);
+    let version_ok = !version.is_empty()
+        && version[0].is_ascii_digit()
+        && version.iter().all(|&c| c.is_ascii_digit() || c == b'.');
+    if !((2..=8).contains(&name.len()) && name.iter().all(u8::is_ascii_uppercase) && version_ok) {
+        return None;
+    }
+    let (s, e) = core_bounds(target);
+    (s < e && is_path(&target[s..e])).then_some((s, close))
+}
+
+/// The next token at or after `from`: `(start, end, shape)`, `shape` being the union of its
+/// bytes' [`CLASS`]es. Token bounds are ASCII bytes or the ends, so they are char boundaries.
+#[inline]
+fn next_token(b: &[u8], from: usize) -> Option<(usize, usize, u8)> {
+    let mut i = from;
+    while i < b.len() && CLASS[usize::from(b[i])] == SPACE {
+        i += 1;
+    }
+    if i == b.len() {
+        return None;
+    }
+    let token_start = i;
+    let mut shape = 0;
+    // Four bytes at a time while none of them is white space (a byte has one class).
+    while let Some(w) = b.get(i..i + 4) {
+        let t = CLASS[usize::from(w[0])]
+            | CLASS[usize::from(w[1])]
+            | CLASS[usize::from(w[2])]
+            | CLASS[usize::from(w[3])];
+        if t & SPACE != 0 {
+            break;
+        }
+        shape |= t;
+        i += 4;
+    }
+    while i < b.len() {
+        let class = CLASS[usize::from(b[i])];
+        if class == SPACE {
+            break;
+        }
+        shape |= class;
+        i += 1;
+    }
+    Some((token_start, i, shape))
+}
+
+/// The shape of a token: the union of its bytes' classes, as [`for_each_term`] finds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Shape(u8);
 
@@ -284,48 +493,6 @@ impl Shape {
     /// are worth remembering when they recur.
     pub(crate) fn is_mixed(self) -> bool {
         self.0 != ALPHA && self.0 & (ALPHA | HIGH) != 0
-    }
-}
-
-/// Splits `content` on ASCII white space (like `str::split_ascii_whitespace`): calls
-/// `f(start, end, shape)` for each token `&content[start..end]`, in order, until `f` returns
-/// false. Token bounds are ASCII bytes or the ends, so they are char boundaries.
-pub(crate) fn for_each_token(content: &str, mut f: impl FnMut(usize, usize, Shape) -> bool) {
-    // One pass finds the token bounds and each token's shape together.
-    let b = content.as_bytes();
-    let mut i = 0;
-    loop {
-        while i < b.len() && CLASS[usize::from(b[i])] == SPACE {
-            i += 1;
-        }
-        if i == b.len() {
-            break;
-        }
-        let token_start = i;
-        let mut shape = 0;
-        // Four bytes at a time while none of them is white space (a byte has one class).
-        while let Some(w) = b.get(i..i + 4) {
-            let t = CLASS[usize::from(w[0])]
-                | CLASS[usize::from(w[1])]
-                | CLASS[usize::from(w[2])]
-                | CLASS[usize::from(w[3])];
-            if t & SPACE != 0 {
-                break;
-            }
-            shape |= t;
-            i += 4;
-        }
-        while i < b.len() {
-            let class = CLASS[usize::from(b[i])];
-            if class == SPACE {
-                break;
-            }
-            shape |= class;
-            i += 1;
-        }
-        if !f(token_start, i, Shape(shape)) {
-            break;
-        }
     }
 }
 
@@ -341,6 +508,7 @@ const fn is_close(c: u8) -> bool {
 }
 
 /// The token without its leading brackets/quotes and trailing brackets/quotes/punctuation.
+#[inline(always)]
 fn core_bounds(b: &[u8]) -> (usize, usize) {
     let mut s = 0;
     while s < b.len() && is_open(b[s]) {
@@ -349,6 +517,10 @@ fn core_bounds(b: &[u8]) -> (usize, usize) {
     let mut e = b.len();
     while e > s && is_close(b[e - 1]) {
         e -= 1;
+    }
+    // `[::1]:8080`: a bracket closed inside the core is part of the value.
+    if s > 0 && b[s - 1] == b'[' && b[s..e].contains(&b']') {
+        s -= 1;
     }
     (s, e)
 }
@@ -368,6 +540,7 @@ const C_COLON: u16 = 32;
 const C_DOT: u16 = 64;
 const C_SLASH: u16 = 128; // `/` or `\\`
 const C_PUNCT: u16 = 256; // anything else
+const C_AT: u16 = 512; // `@`
 
 static CORE_CLASS: [u16; 256] = {
     let mut t = [C_PUNCT; 256];
@@ -399,6 +572,8 @@ static CORE_CLASS: [u16; 256] = {
             C_DOT
         } else if c == b'/' || c == b'\\' {
             C_SLASH
+        } else if c == b'@' {
+            C_AT
         } else {
             C_PUNCT
         };
@@ -440,9 +615,11 @@ fn whole_variable(c: &[u8]) -> bool {
     }
     let m = scan(c);
     // Most mixed tokens (`sshd[57085`, `web-1`, `id=7`) start with a letter and hold no colon:
-    // then no path, number, address or duration can match, only a UUID or a hex id.
+    // then no path, number, address or duration can match, only a UUID, a hex id or a MAC
+    // address (`aa-bb-cc-dd-ee-f1`).
     if c[0].is_ascii_alphabetic()
         && c.len() != 36
+        && c.len() != 17
         && !(c.len() >= 8 && only(m, C_HEXDIGIT))
         && !has(m, C_COLON | C_DOT | C_SLASH)
     {
@@ -466,11 +643,23 @@ fn classify_scanned(c: &[u8], m: u16) -> Option<MaskClass> {
     if may_be_path(c, m) && is_path(c) {
         return Some(MaskClass::Path);
     }
+    if has(m, C_SLASH) && is_relative_path(c) {
+        return Some(MaskClass::Path);
+    }
     if has(m, C_DOT | C_COLON | C_SLASH) && !has(m, C_HIGH) && is_host(c) {
         return Some(MaskClass::Host);
     }
+    if has(m, C_AT) && is_email(c) {
+        return Some(MaskClass::Email);
+    }
+    if matches!(c.len(), 14 | 17) && is_mac(c) {
+        return Some(MaskClass::Mac);
+    }
     if !has(m, C_DIGIT) {
         return None;
+    }
+    if has(m, C_COLON) && has(m, C_PUNCT) && is_ip_literal(c) {
+        return Some(MaskClass::Ip);
     }
     if c.len() == 36 && is_uuid(c) {
         return Some(MaskClass::Uuid);
@@ -492,10 +681,16 @@ fn classify_scanned(c: &[u8], m: u16) -> Option<MaskClass> {
     if c.len() >= 8 && only(m, C_HEXDIGIT) {
         return Some(MaskClass::HexId);
     }
-    if !alpha {
+    // An ISO 8601 time stamp in one token, `2024-05-01T10:00:00Z` (a JSON API's, a Go
+    // service's): digits and punctuation apart from its `T` and `Z`.
+    if !alpha || (c[0].is_ascii_digit() && is_datetime_str(c)) {
         return Some(MaskClass::Numeric);
     }
     None
+}
+
+fn is_datetime_str(c: &[u8]) -> bool {
+    std::str::from_utf8(c).is_ok_and(crate::header::is_datetime)
 }
 
 /// Top-level and private-network domains that end a host name. A list, so that dotted names
@@ -556,6 +751,20 @@ fn is_host(c: &[u8]) -> bool {
         Some(_) => return false,
         None => (name, false),
     };
+    if !name.contains(&b'.') {
+        return !name.is_empty()
+            && name.len() <= 63
+            && (port.is_some() || address)
+            && name[0].is_ascii_alphabetic()
+            && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+            && name.iter().any(|b| b.is_ascii_digit() || *b == b'-');
+    }
+    is_fqdn(name)
+}
+
+/// Dot-separated labels of letters, digits and `-` (not first), ending in a known domain
+/// (see [`is_tld`]).
+fn is_fqdn(name: &[u8]) -> bool {
     if name.is_empty() || name.len() > 253 {
         return false;
     }
@@ -568,25 +777,143 @@ fn is_host(c: &[u8]) -> bool {
     if !name.split(|&b| b == b'.').all(label) {
         return false;
     }
-    match name.iter().rposition(|&b| b == b'.') {
-        Some(d) => is_tld(&name[d + 1..]),
-        None => {
-            (port.is_some() || address)
-                && name[0].is_ascii_alphabetic()
-                && name.iter().any(|b| b.is_ascii_digit() || *b == b'-')
+    name.iter()
+        .rposition(|&b| b == b'.')
+        .is_some_and(|d| is_tld(&name[d + 1..]))
+}
+
+/// An e-mail address: a local part of letters, digits and `. _ % + -`, `@`, and a domain
+/// name that ends in a known domain (see [`is_tld`]): `alice@example.com` in a mail server's
+/// log, `svc-backup@corp.example.org` in a directory server's. Java's `Object@1b6d3586` and
+/// `user@host` without a domain are no e-mail address.
+fn is_email(c: &[u8]) -> bool {
+    let Some(at) = c.iter().position(|&b| b == b'@') else {
+        return false;
+    };
+    let (local, domain) = (&c[..at], &c[at + 1..]);
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && local
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-'));
+    local_ok && domain.contains(&b'.') && is_fqdn(domain)
+}
+
+/// A MAC address: six pairs of hex digits joined by one `:` or `-` throughout, or three
+/// groups of four joined by `.` (Cisco's form): a DHCP server's `DHCPACK on 10.0.0.7 to
+/// 00:1a:2b:3c:4d:5e`, a wireless driver's `associated with AA-BB-CC-DD-EE-FF`.
+fn is_mac(c: &[u8]) -> bool {
+    let (group, sep) = match c.len() {
+        17 => (2, c[2]),
+        14 => (4, b'.'),
+        _ => return false,
+    };
+    if !matches!(sep, b':' | b'-' | b'.') || (group == 2 && sep == b'.') {
+        return false;
+    }
+    c.iter().enumerate().all(|(i, &b)| {
+        if (i + 1) % (group + 1) == 0 {
+            b == sep
+        } else {
+            b.is_ascii_hexdigit()
         }
+    })
+}
+
+/// An IPv6 address in the forms that carry more than hex and colons: in brackets with an
+/// optional port (`[::1]:8080` in a web server's listen line, `[2001:db8::1]:443` in a proxy's
+/// upstream), or with a zone (`fe80::1%eth0` in a router's neighbour table).
+fn is_ip_literal(c: &[u8]) -> bool {
+    if let Some(rest) = c.strip_prefix(b"[") {
+        let Some(close) = rest.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        let after = &rest[close + 1..];
+        let port_ok = after.is_empty()
+            || (after.len() >= 2
+                && after.len() <= 6
+                && after[0] == b':'
+                && after[1..].iter().all(u8::is_ascii_digit));
+        return port_ok && is_ipv6_zoned(&rest[..close]);
+    }
+    is_ipv6_zoned(c)
+}
+
+/// [`is_ipv6`], with an optional `%zone` (letters and digits).
+fn is_ipv6_zoned(c: &[u8]) -> bool {
+    match c.iter().position(|&b| b == b'%') {
+        Some(p) => {
+            let zone = &c[p + 1..];
+            !zone.is_empty()
+                && zone.len() <= 15
+                && zone.iter().all(u8::is_ascii_alphanumeric)
+                && is_ipv6(&c[..p])
+        }
+        None => is_ipv6(c),
+    }
+}
+
+/// A relative path without a leading `./`: segments of letters, digits and `. _ - + @ ~`
+/// joined by `/` (or `\`), with two separators or more (`var/log/app`) or a last segment with
+/// a lower-case extension (`conf/app.yaml` in a service's start-up log, `src/main.rs` in a
+/// build's). A MIME type (`application/json`), `TCP/IP`, `I/O` and `HTTP/1.1` stay text.
+fn is_relative_path(c: &[u8]) -> bool {
+    if !(c[0].is_ascii_alphanumeric() || c[0] == b'_') {
+        return false;
+    }
+    let mut seps = 0;
+    let mut last = 0; // start of the last segment
+    for (i, &b) in c.iter().enumerate() {
+        if b == b'/' || b == b'\\' {
+            if i == last {
+                return false; // an empty segment: `a//b`
+            }
+            seps += 1;
+            last = i + 1;
+        } else if !(b.is_ascii_alphanumeric()
+            || matches!(b, b'.' | b'_' | b'-' | b'+' | b'@' | b'~'))
+        {
+            return false;
+        }
+    }
+    if seps == 0 || last == c.len() {
+        return false;
+    }
+    if seps >= 2 {
+        return true;
+    }
+    let seg = &c[last..];
+    match seg.iter().rposition(|&b| b == b'.') {
+        Some(d) if d > 0 => {
+            let ext = &seg[d + 1..];
+            (1..=5).contains(&ext.len())
+                && ext.iter().any(u8::is_ascii_lowercase)
+                && ext
+                    .iter()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        }
+        _ => false,
     }
 }
 
 fn is_path(c: &[u8]) -> bool {
-    // URL: scheme "://" rest, the scheme being the leading run of alphanumerics and `+`. When
-    // the first "://" is elsewhere, the token is no path (nor URL) at all.
+    // URL: scheme "://" rest, the scheme being a letter, then alphanumerics and `+ - . :`
+    // (`https`, `git+ssh`, JDBC's `jdbc:postgresql`). When the first "://" is elsewhere, the
+    // token is no path (nor URL) at all.
     let scheme = c
         .iter()
-        .position(|b| !(b.is_ascii_alphanumeric() || *b == b'+'))
+        .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')))
         .unwrap_or(c.len());
     if c[scheme..].starts_with(b"://") {
-        return scheme > 0;
+        return scheme > 0 && c[0].is_ascii_alphabetic();
+    }
+    if c[scheme..].starts_with(b":") && scheme > 0 && c[0].is_ascii_alphabetic() {
+        // A sub-scheme (`jdbc:postgresql://`): the first "://" ends it.
+        if let Some(p) = find_scheme_end(c) {
+            return c[..p]
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.' | b':'));
+        }
     }
     // Windows drive path: C:\x
     let windows = c.len() > 3 && c[0].is_ascii_alphabetic() && c[1] == b':' && c[2] == b'\\';
@@ -821,6 +1148,33 @@ const fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b >= 0x80
 }
 
+/// The bounds of the value that starts at `b[from]` (up to the next `,` or `;`), without its
+/// quotes and brackets, when it is a path, URL, host name, e-mail or MAC address: such a value
+/// is one variable even with no digit in it or with digits in some of its parts, as the value
+/// of a `key=value` pair (`path=/var/lib/app/data.db` in a database's start-up log,
+/// `from=<alice@example.com>` in a mail server's) or of a JSON field (`{"url":"https://…"}`
+/// in a web application's structured log). Numbers, addresses and ids in values are masked by
+/// the digit runs as before; words stay (`user=root`: the miner merges them when they vary).
+fn value_at(b: &[u8], from: usize) -> Option<(usize, usize)> {
+    let mut end = from;
+    let mut name = false; // a name has one of `. / \ : @`, or is a MAC address's 17 bytes
+    while end < b.len() && !matches!(b[end], b',' | b';') {
+        name |= matches!(b[end], b'.' | b'/' | b'\\' | b':' | b'@');
+        end += 1;
+    }
+    if end == from || !(name || end - from >= 17) {
+        return None;
+    }
+    let (s, e) = core_bounds(&b[from..end]);
+    let c = &b[from + s..from + e];
+    let name = !c.is_empty()
+        && matches!(
+            classify_core(c),
+            Some(MaskClass::Path | MaskClass::Host | MaskClass::Email | MaskClass::Mac)
+        );
+    name.then_some((from + s, from + e))
+}
+
 /// Masks, inside a token, each UUID and each alphanumeric run containing a digit (with a
 /// directly preceding minus sign when that sign does not follow a word character). Like
 /// [`mask_shaped`]: appends to `out` and returns true only when something was masked.
@@ -833,6 +1187,19 @@ fn mask_runs<S: Sink>(token: &str, out: &mut S) -> bool {
     let mut copied = 0; // bytes of `token` already copied to `out`
     while i < b.len() {
         if class(b[i]) & WORD == 0 {
+            // The value of a `key=value` pair, or of a quoted key in a JSON fragment
+            // (`"key":value`), when it is a name that masking takes whole (see `value_at`).
+            let key_end =
+                b[i] == b'=' || (b[i] == b':' && i > 0 && matches!(b[i - 1], b'"' | b'\''));
+            if key_end && i > 0 {
+                if let Some((vs, ve)) = value_at(b, i + 1) {
+                    out.push(&token[copied..vs]);
+                    out.push_param();
+                    copied = ve;
+                    i = ve;
+                    continue;
+                }
+            }
             i += 1;
             continue;
         }
@@ -928,9 +1295,10 @@ mod tests {
     fn is_path_reference(c: &[u8]) -> bool {
         if let Some(p) = find(c, b"://") {
             return p > 0
+                && c[0].is_ascii_alphabetic()
                 && c[..p]
                     .iter()
-                    .all(|b| b.is_ascii_alphanumeric() || *b == b'+');
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.' | b':'));
         }
         if c.len() > 3 && c[0].is_ascii_alphabetic() && c[1] == b':' && c[2] == b'\\' {
             return true;
@@ -950,11 +1318,28 @@ mod tests {
         if (matches!(c[0], b'/' | b'.' | b'~') || colon) && is_path_reference(c) {
             return Some(MaskClass::Path);
         }
+        if (c.contains(&b'/') || c.contains(&b'\\')) && is_relative_path(c) {
+            return Some(MaskClass::Path);
+        }
         if !c.iter().any(|&b| b >= 0x80) && is_host(c) {
             return Some(MaskClass::Host);
         }
+        if c.contains(&b'@') && is_email(c) {
+            return Some(MaskClass::Email);
+        }
+        if is_mac(c) {
+            return Some(MaskClass::Mac);
+        }
         if !digit {
             return None;
+        }
+        let odd = |b: &u8| {
+            !b.is_ascii_alphanumeric()
+                && !matches!(b, b':' | b'.' | b'/' | b'\\' | b'@')
+                && *b < 0x80
+        };
+        if colon && c.iter().any(odd) && is_ip_literal(c) {
+            return Some(MaskClass::Ip);
         }
         if is_uuid(c) {
             return Some(MaskClass::Uuid);
@@ -971,7 +1356,7 @@ mod tests {
         if c.len() >= 8 && c.iter().all(u8::is_ascii_hexdigit) {
             return Some(MaskClass::HexId);
         }
-        (!alpha).then_some(MaskClass::Numeric)
+        (!alpha || (c[0].is_ascii_digit() && is_datetime_str(c))).then_some(MaskClass::Numeric)
     }
 
     /// `mask_token` without its shortcuts: the full classification of every token.
@@ -988,7 +1373,8 @@ mod tests {
             out.push_str(&token[e..]);
             return;
         }
-        if !mask_runs(token, out) {
+        let digit = b.iter().any(u8::is_ascii_digit);
+        if (digit && is_java_name(&b[s..e])) || !mask_runs(token, out) {
             out.push_str(token);
         }
     }
@@ -1035,6 +1421,16 @@ mod tests {
             "deadbeef",
             "38101a0b-2096-447d-96ea-a692162415ae",
             "abcdefab-abcd-abcd-abcd-abcdefabcdef",
+            "@",
+            "%",
+            "com",
+            "aa:",
+            "-f1",
+            "eth0",
+            "HTTP/1.1",
+            "conf",
+            ".yaml",
+            "jdbc:",
         ];
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
         let mut next = move || {
@@ -1252,3 +1648,6 @@ mod tests {
         assert!(spans.is_empty());
     }
 }
+
+#[cfg(test)]
+mod class_tests;

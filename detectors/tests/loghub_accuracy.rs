@@ -4,7 +4,10 @@
 //! prints a notice and passes, with it the data must be there.
 //!
 //! `SEISMO_EVAL_DATA=/path/to/data cargo test -p seismo-detectors --test loghub_accuracy -- --nocapture`
-//! prints the table that the README reports.
+//! prints the table that the README reports. With `SEISMO_LOGHUB_DETAIL=Linux,Spark` (dataset
+//! names, or `all`) it also prints, per named dataset and with the format, the ground-truth
+//! groups the miner split or merged and the templates whose text differs from the truth's,
+//! largest first: where the lines are lost.
 
 use std::path::{Path, PathBuf};
 
@@ -20,13 +23,24 @@ const FLOOR_GA_FORMAT: f64 = 0.96;
 const FLOOR_GA_RAW: f64 = 0.96;
 const FLOOR_GA_MIN: f64 = 0.90;
 const FLOOR_FGA_FORMAT: f64 = 0.90;
-const FLOOR_PA_FORMAT: f64 = 0.77;
-/// The original (uncorrected) ground truth, with the format.
-const FLOOR_GA_ORIGINAL: f64 = 0.95;
+const FLOOR_PA_FORMAT: f64 = 0.88;
+/// The original (uncorrected) ground truth, with the format. Lower: its labels keep some
+/// values apart as events of their own (Linux's `user=root`, `user=guest`, `user=test`), which
+/// the corrected truth made one variable.
+const FLOOR_GA_ORIGINAL: f64 = 0.93;
 
-fn event_ids(path: &Path) -> Vec<String> {
+/// The ground-truth group of each line: its `EventTemplate`, as Loghub-2.0's evaluator groups
+/// lines (`logparser/utils/evaluator.py`: `get_accuracy(df_groundtruth['EventTemplate'], …)`).
+/// The corrected files keep some original `EventId`s apart whose corrected templates are one
+/// (Linux's `… rhost=<*> user=<*>` under three ids, once `user=root`, `user=guest` and
+/// `user=test`); by template they are one group, as the correction means them to be. The ids
+/// must still be there, one per line.
+fn truth_groups(path: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    loghub_event_ids(&text).expect("EventId column")
+    let ids = loghub_event_ids(&text).expect("EventId column");
+    let templates = loghub_column(&text, "EventTemplate").expect("EventTemplate column");
+    assert_eq!(ids.len(), templates.len(), "{}", path.display());
+    templates
 }
 
 fn log_lines(path: &Path) -> Vec<String> {
@@ -62,6 +76,93 @@ fn mine(lines: &[String], format: Option<&LogFormat>) -> (Vec<u64>, Vec<String>)
     (ids, templates)
 }
 
+/// Whether `SEISMO_LOGHUB_DETAIL` asks for the mismatches of `name`.
+fn detail_wanted(name: &str) -> bool {
+    std::env::var("SEISMO_LOGHUB_DETAIL").is_ok_and(|v| {
+        v.split(',')
+            .any(|d| d == "all" || d.eq_ignore_ascii_case(name))
+    })
+}
+
+/// Prints the groups that cost GA (truth groups split or merged) and the templates that cost PA,
+/// largest first, with an example line each.
+fn print_detail(
+    name: &str,
+    lines: &[String],
+    ids: &[u64],
+    ours: &[String],
+    truth: &[String],
+    templates: &[String],
+) {
+    use std::collections::HashMap;
+    let mut by_truth: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut by_ours: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (i, (t, &o)) in truth.iter().zip(ids).enumerate() {
+        by_truth.entry(t).or_default().push(i);
+        by_ours.entry(o).or_default().push(i);
+    }
+    let mut wrong: Vec<(usize, String)> = Vec::new();
+    for rows in by_truth.values() {
+        let first = rows[0];
+        let exact =
+            by_ours[&ids[first]].len() == rows.len() && rows.iter().all(|&r| ids[r] == ids[first]);
+        if exact {
+            continue;
+        }
+        let mut ours_here: Vec<(u64, usize)> = Vec::new();
+        for &r in rows {
+            match ours_here.iter_mut().find(|(id, _)| *id == ids[r]) {
+                Some(e) => e.1 += 1,
+                None => ours_here.push((ids[r], 1)),
+            }
+        }
+        let parts: Vec<String> = ours_here
+            .iter()
+            .map(|(id, n)| {
+                format!(
+                    "{n}x [{}] (group of {})",
+                    ours[by_ours[id][0]],
+                    by_ours[id].len()
+                )
+            })
+            .collect();
+        wrong.push((
+            rows.len(),
+            format!(
+                "truth {:?} ({} lines): {}\n      e.g. {}",
+                templates[first],
+                rows.len(),
+                parts.join(" | "),
+                lines[first]
+            ),
+        ));
+    }
+    wrong.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    println!(
+        "\n### {name}: truth groups split or merged ({})",
+        wrong.len()
+    );
+    for (_, w) in wrong.iter().take(25) {
+        println!("  {w}");
+    }
+    let mut pa: HashMap<(String, String), (usize, usize)> = HashMap::new();
+    for (i, (o, t)) in ours.iter().zip(templates).enumerate() {
+        let t = seismo_detectors::loghub_normalize(t);
+        if *o != t {
+            pa.entry((o.clone(), t)).or_insert((0, i)).0 += 1;
+        }
+    }
+    let mut pa: Vec<_> = pa.into_iter().collect();
+    pa.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(&b.0)));
+    println!("### {name}: template text differs ({} kinds)", pa.len());
+    for ((o, t), (n, i)) in pa.iter().take(25) {
+        println!(
+            "  {n}x ours  {o}\n      truth {t}\n      e.g.  {}",
+            lines[*i]
+        );
+    }
+}
+
 fn data_dir() -> Option<PathBuf> {
     match std::env::var_os("SEISMO_EVAL_DATA") {
         Some(d) => Some(PathBuf::from(d).join("loghub")),
@@ -89,11 +190,11 @@ fn loghub_grouping_accuracy() {
         let format = LogFormat::parse(fmt).unwrap_or_else(|e| panic!("{name}: {e}"));
         let base = dir.join(name).join(format!("{name}_2k.log"));
         let lines = log_lines(&base);
-        let truth = event_ids(&dir.join(name).join(format!("{name}_2k.log_structured.csv")));
+        let truth = truth_groups(&dir.join(name).join(format!("{name}_2k.log_structured.csv")));
         let corrected_path = dir
             .join(name)
             .join(format!("{name}_2k.log_structured_corrected.csv"));
-        let corrected = event_ids(&corrected_path);
+        let corrected = truth_groups(&corrected_path);
         let corrected_text = std::fs::read_to_string(&corrected_path).unwrap();
         let templates = loghub_column(&corrected_text, "EventTemplate").expect("EventTemplate");
         assert_eq!(lines.len(), truth.len(), "{name}: lines vs ground truth");
@@ -106,6 +207,18 @@ fn loghub_grouping_accuracy() {
         assert_eq!(unmatched, 0, "{name}: lines that do not match the format");
         let (with, with_t) = mine(&lines, Some(&format));
         let (raw, raw_t) = mine(&lines, None);
+        if detail_wanted(name) {
+            let contents: Vec<String> = lines
+                .iter()
+                .map(|l| {
+                    format
+                        .split(l)
+                        .map_or(l.as_str(), |f| f.content())
+                        .to_string()
+                })
+                .collect();
+            print_detail(name, &contents, &with, &with_t, &corrected, &templates);
+        }
         let acc = [
             grouping_accuracy(&with, &corrected),
             f1_group_accuracy(&with, &corrected),

@@ -1,0 +1,447 @@
+//! Dates and times written over several tokens inside a message: one variable, not five.
+//!
+//! Masking looks at one token at a time, so `at Wed Jul 27 10:59:53 2005` would read
+//! `at <*> <*> <*> <*> <*>`: five variables for one value (a moment), and a line whose date
+//! has one token more or less (`Sep 27 22:15:07 EDT 2004`) would have another length and so
+//! another template. [`date_end`] finds such a run where it starts, and the miner masks the
+//! whole run as one `<*>` (as Loghub-2.0's corrected ground truth has it: `at <*>`). The forms,
+//! each seen in unrelated logs:
+//!
+//! - ctime and syslog dates, `[Wed] Jul 27 [2005] 10:59:53 [EDT] [2005]`: an FTP server's
+//!   `connection from … at Wed Jul 27 10:59:53 2005`, a kernel's `(Release Date: Mon Sep 27
+//!   22:15:07 EDT 2004)`, a mail queue's `expires Jun 18 02:23:10`;
+//! - RFC 2822 and HTTP dates, `[Wed,] 27 Jul 2005 [10:59:53] [+0000|GMT]`: a mail server's
+//!   `Date:`, a web server's `Last-Modified`;
+//! - ISO 8601 and SQL timestamps with a space, `2017-05-16 05:00:00[.123] [+00:00|UTC]`: a cloud
+//!   controller's `usage audit from … to …`, a database's `checkpoint complete at …`;
+//! - a clock time with its zone or half-day, `10:59:53 PM`, `22:15:07 UTC`: a backup tool's
+//!   schedule, a Windows service's event text;
+//! - the Common Log Format's `[27/Jul/2005:10:59:53 -0700]`, one token or two (any web server's
+//!   access log).
+//!
+//! A run needs a month name with its day and a time or year, a date with a time, or a time with
+//! a zone (the CLF date alone suffices): two numbers in a row or a lone month name are left to
+//! per-token masking. Words are matched exactly (`Jul`, `July`, `Wed`, `PM`, `UTC`), numbers by
+//! range (day 1..=31, year 1900..=2099). Only candidate first tokens (a capital letter or a digit
+//! first, short) are looked at further, so a line without dates costs a byte test per token.
+
+use crate::header::{has_clock, has_date, is_timeish};
+
+/// What one token of a date is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Piece {
+    Weekday,
+    Month,
+    /// 1 or 2 digits, 1..=31.
+    Day,
+    /// 4 digits, 1900..=2099.
+    Year,
+    /// A clock time, maybe with a date in the same token (`2024-05-01T10:00:00`).
+    Time,
+    /// A date without a time (`2017-05-16`, `05/16/2017`).
+    Date,
+    /// `UTC`, `GMT`, `Z`, `EDT`, `+0000`, `-07:00`.
+    Zone,
+    AmPm,
+    /// The Common Log Format's `27/Jul/2005:10:59:53`.
+    Clf,
+}
+
+/// Tokens looked at for one run: the longest form has six (`Wed Jul 27 10:59:53 EDT 2005`).
+const MAX_RUN: usize = 7;
+
+/// Leading characters a date may be wrapped in (only on its first token).
+fn is_opener(c: u8) -> bool {
+    matches!(c, b'(' | b'[' | b'{' | b'"' | b'\'' | b'<')
+}
+
+/// Trailing characters that end a date's last token; a `,` alone lets the run go on (`Jun 17,
+/// 2005`, `Wed, 27 Jul`).
+fn is_closer(c: u8) -> bool {
+    matches!(
+        c,
+        b',' | b'.' | b';' | b':' | b')' | b']' | b'}' | b'"' | b'\'' | b'>' | b'!' | b'?'
+    )
+}
+
+/// Whether a token can start a date: after any opening brackets, a month or weekday name (its
+/// first three letters tell), a number of at most 2 digits (a day, `27,`), or a short token of
+/// digits with `:`, `-` or `/` (a time, a date). Every token of a line is tested, so this is a
+/// few byte tests.
+#[inline(always)]
+pub(crate) fn may_start(tok: &[u8]) -> bool {
+    let Some(&first) = tok.first() else {
+        return false;
+    };
+    if first.is_ascii_lowercase() {
+        return false; // most tokens
+    }
+    let s = tok.iter().take_while(|&&c| is_opener(c)).count();
+    let t = &tok[s..];
+    match t.first() {
+        Some(c) if c.is_ascii_uppercase() => {
+            t.len() >= 3 && t.len() <= 10 && {
+                let k = [t[0] | 0x20, t[1] | 0x20, t[2] | 0x20];
+                matches!(
+                    &k,
+                    b"jan"
+                        | b"feb"
+                        | b"mar"
+                        | b"apr"
+                        | b"may"
+                        | b"jun"
+                        | b"jul"
+                        | b"aug"
+                        | b"sep"
+                        | b"oct"
+                        | b"nov"
+                        | b"dec"
+                        | b"mon"
+                        | b"tue"
+                        | b"wed"
+                        | b"thu"
+                        | b"fri"
+                        | b"sat"
+                        | b"sun"
+                )
+            }
+        }
+        Some(c) if c.is_ascii_digit() => {
+            t.len() <= 2
+                || (t.len() == 3 && t[2] == b',')
+                || (t.len() <= 24 && t.iter().any(|&x| matches!(x, b':' | b'-' | b'/')))
+        }
+        _ => false,
+    }
+}
+
+/// If a date of several tokens (or a CLF date) starts at the token `content[s..e]`: the end of
+/// its last token, and the bounds of the variable inside the run: `(end, open, close)` where
+/// `content[s..open]` are the first token's opening brackets and `content[close..end]` the last
+/// token's trailing punctuation, both kept around the `<*>`.
+#[inline(never)]
+pub(crate) fn date_end(content: &str, s: usize, e: usize) -> Option<(usize, usize, usize)> {
+    let b = content.as_bytes();
+    let open = s + b[s..e].iter().take_while(|&&c| is_opener(c)).count();
+    // A date or time first (most such tokens are numbers, addresses or versions) needs a next
+    // token that can go on with it: a time, a month, a zone, a year. Only a CLF date stands
+    // alone.
+    if b.get(open).is_some_and(u8::is_ascii_digit) {
+        let next = b[e..].iter().find(|c| !c.is_ascii_whitespace());
+        let goes_on = next.is_some_and(|&c| {
+            c.is_ascii_digit() || c.is_ascii_uppercase() || matches!(c, b'+' | b'-')
+        });
+        let clf = b[open..e].contains(&b'/') && b[open..e].iter().any(u8::is_ascii_alphabetic);
+        if !(goes_on || clf) {
+            return None;
+        }
+    }
+    let mut pieces = [Piece::Day; MAX_RUN];
+    let mut ends = [(0usize, 0usize); MAX_RUN]; // (token end, core end)
+    let mut n = 0;
+    let (mut ts, mut te) = (open, e);
+    loop {
+        // The core: no opener after the first token; trailing punctuation stripped.
+        let mut ce = te;
+        while ce > ts && is_closer(b[ce - 1]) {
+            ce -= 1;
+        }
+        let Some(p) = piece(&b[ts..ce]) else { break };
+        pieces[n] = p;
+        ends[n] = (te, ce);
+        n += 1;
+        let trailing = &b[ce..te];
+        if n == MAX_RUN || !(trailing.is_empty() || trailing == b",") {
+            break;
+        }
+        // The next token.
+        let mut i = te;
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i == b.len() {
+            break;
+        }
+        ts = i;
+        while i < b.len() && !b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        te = i;
+    }
+    let used = accept(&pieces[..n]);
+    if used == 0 {
+        return None;
+    }
+    let (end, close) = ends[used - 1];
+    Some((end, open, close))
+}
+
+/// The number of pieces that form the longest date at the start of `p`; 0 when none does.
+fn accept(p: &[Piece]) -> usize {
+    use Piece::*;
+    let at = |i: usize| p.get(i).copied();
+    let mut i = usize::from(at(0) == Some(Weekday));
+    let used = match at(i) {
+        Some(Month) => {
+            if at(i + 1) != Some(Day) {
+                return 0;
+            }
+            i += 2;
+            let mut year = false;
+            if at(i) == Some(Year) {
+                i += 1;
+                year = true;
+            }
+            if at(i) == Some(Time) {
+                i += 1;
+                if matches!(at(i), Some(AmPm)) {
+                    i += 1;
+                }
+                if at(i) == Some(Zone) {
+                    i += 1;
+                }
+                if !year && at(i) == Some(Year) {
+                    i += 1;
+                }
+            } else if !year {
+                return 0;
+            }
+            i
+        }
+        Some(Day) => {
+            if at(i + 1) != Some(Month) || at(i + 2) != Some(Year) {
+                return 0;
+            }
+            i += 3;
+            if at(i) == Some(Time) {
+                i += 1;
+                if at(i) == Some(Zone) {
+                    i += 1;
+                }
+            }
+            i
+        }
+        Some(Date) => {
+            if at(i + 1) != Some(Time) {
+                return 0;
+            }
+            i += 2;
+            if at(i) == Some(AmPm) {
+                i += 1;
+            }
+            if at(i) == Some(Zone) {
+                i += 1;
+            }
+            i
+        }
+        Some(Time) if i == 0 => {
+            if !matches!(at(1), Some(Zone | AmPm)) {
+                return 0;
+            }
+            i = 2;
+            if at(i - 1) == Some(AmPm) && at(i) == Some(Zone) {
+                i += 1;
+            }
+            i
+        }
+        Some(Clf) if i == 0 => 1 + usize::from(at(1) == Some(Zone)),
+        _ => 0,
+    };
+    // A weekday with nothing after it is no date.
+    if used < 2 && at(0) != Some(Clf) {
+        0
+    } else {
+        used
+    }
+}
+
+/// The piece a token's core is, if any.
+fn piece(c: &[u8]) -> Option<Piece> {
+    let first = *c.first()?;
+    if first.is_ascii_alphabetic() {
+        return word(c);
+    }
+    if matches!(first, b'+' | b'-') {
+        return is_offset(c).then_some(Piece::Zone);
+    }
+    if !first.is_ascii_digit() {
+        return None;
+    }
+    if c.iter().all(u8::is_ascii_digit) {
+        let v = c.iter().fold(0u32, |v, &d| v * 10 + u32::from(d - b'0'));
+        return match c.len() {
+            1 | 2 if (1..=31).contains(&v) => Some(Piece::Day),
+            4 if (1900..=2099).contains(&v) => Some(Piece::Year),
+            _ => None,
+        };
+    }
+    if is_clf(c) {
+        return Some(Piece::Clf);
+    }
+    let s = std::str::from_utf8(c).ok()?;
+    if !is_timeish(s) {
+        return None;
+    }
+    if has_clock(c) {
+        Some(Piece::Time)
+    } else if has_date(c) {
+        Some(Piece::Date)
+    } else {
+        None
+    }
+}
+
+fn word(c: &[u8]) -> Option<Piece> {
+    const MONTHS: [&[u8]; 12] = [
+        b"january",
+        b"february",
+        b"march",
+        b"april",
+        b"may",
+        b"june",
+        b"july",
+        b"august",
+        b"september",
+        b"october",
+        b"november",
+        b"december",
+    ];
+    const DAYS: [&[u8]; 7] = [
+        b"monday",
+        b"tuesday",
+        b"wednesday",
+        b"thursday",
+        b"friday",
+        b"saturday",
+        b"sunday",
+    ];
+    // Names are capitalised (`Jul`, `July`) or upper case (`JUL`); zones and AM/PM upper case.
+    if c.len() > 9 || !c[0].is_ascii_uppercase() || !c.iter().all(u8::is_ascii_alphabetic) {
+        return None;
+    }
+    let mut low = [0u8; 9];
+    for (l, &x) in low.iter_mut().zip(c) {
+        *l = x.to_ascii_lowercase();
+    }
+    let low = &low[..c.len()];
+    let named = |names: &[&[u8]]| {
+        names
+            .iter()
+            .any(|n| low == *n || (low.len() == 3 && n.starts_with(low)))
+    };
+    if named(&MONTHS) {
+        return Some(Piece::Month);
+    }
+    if named(&DAYS) {
+        return Some(Piece::Weekday);
+    }
+    if c == b"AM" || c == b"PM" {
+        return Some(Piece::AmPm);
+    }
+    is_zone_name(c).then_some(Piece::Zone)
+}
+
+/// Time-zone abbreviations that follow a clock time (`22:15:07 EDT`): a list, so that a method
+/// or a word after a time (`GET`, `NOT`) is not taken for one.
+fn is_zone_name(c: &[u8]) -> bool {
+    const ZONES: [&[u8]; 27] = [
+        b"UTC", b"GMT", b"Z", b"EST", b"EDT", b"CST", b"CDT", b"MST", b"MDT", b"PST", b"PDT",
+        b"AKST", b"HST", b"CET", b"CEST", b"EET", b"EEST", b"WET", b"WEST", b"BST", b"IST", b"JST",
+        b"KST", b"HKT", b"SGT", b"AEST", b"MSK",
+    ];
+    ZONES.contains(&c)
+}
+
+/// `+0000`, `-0700`, `+05:30`.
+fn is_offset(c: &[u8]) -> bool {
+    let d = |r: &[u8]| r.iter().all(u8::is_ascii_digit);
+    match c.len() {
+        5 => d(&c[1..]),
+        6 => c[3] == b':' && d(&c[1..3]) && d(&c[4..]),
+        _ => false,
+    }
+}
+
+/// `27/Jul/2005:10:59:53`: day, month name, year, clock time.
+fn is_clf(c: &[u8]) -> bool {
+    let mut parts = c.splitn(3, |&x| x == b'/');
+    let (Some(day), Some(month), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    (1..=2).contains(&day.len())
+        && day.iter().all(u8::is_ascii_digit)
+        && word(month) == Some(Piece::Month)
+        && rest.len() > 5
+        && rest[..4].iter().all(u8::is_ascii_digit)
+        && rest[4] == b':'
+        && has_clock(&rest[5..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The date's text as masking keeps it around the variable: `(prefix, suffix, rest)`.
+    fn find(line: &str) -> Option<(&str, &str, &str)> {
+        let s = line.find(|c: char| !c.is_ascii_whitespace()).unwrap_or(0);
+        let e = line[s..].find(' ').map_or(line.len(), |k| s + k);
+        date_end(line, s, e)
+            .map(|(end, open, close)| (&line[s..open], &line[close..end], &line[end..]))
+    }
+
+    #[test]
+    fn runs_of_date_tokens_are_found_with_their_brackets() {
+        assert_eq!(find("Wed Jul 27 10:59:53 2005"), Some(("", "", "")));
+        assert_eq!(find("[Sun Dec 04 04:47:44 2005] x"), Some(("[", "]", " x")));
+        assert_eq!(find("Mon Sep 27 22:15:07 EDT 2004)"), Some(("", ")", "")));
+        assert_eq!(find("2017-05-16 05:00:00 to"), Some(("", "", " to")));
+        assert_eq!(
+            find("2017-05-16 05:00:00.123 +00:00, next"),
+            Some(("", ",", " next"))
+        );
+        assert_eq!(find("Jun 17, 2005 10:00:00 PM UTC."), Some(("", ".", "")));
+        assert_eq!(find("Wed, 27 Jul 2005 10:59:53 +0000"), Some(("", "", "")));
+        assert_eq!(find("[27/Jul/2005:10:59:53 -0700]"), Some(("[", "]", "")));
+        assert_eq!(find("27/Jul/2005:10:59:53"), Some(("", "", "")));
+        assert_eq!(find("10:59:53 PM"), Some(("", "", "")));
+        assert_eq!(find("Dec 4 04:12:33 host"), Some(("", "", " host")));
+    }
+
+    #[test]
+    fn lone_pieces_and_numbers_are_no_run() {
+        for line in [
+            "Jul",
+            "May I",
+            "Mar 3 items",
+            "12 34",
+            "10:59:53 done",
+            "2017-05-16 is",
+            "Wed",
+            "Wed 12",
+            "42 Jul",
+            "ERROR 2005",
+            "Jul (27 2005",
+        ] {
+            assert_eq!(find(line), None, "{line}");
+        }
+    }
+
+    #[test]
+    fn a_closing_bracket_ends_the_run() {
+        // The year after the `)` is not part of the date.
+        assert_eq!(find("Jul 27 10:59:53) 2005"), Some(("", ")", " 2005")));
+    }
+
+    #[test]
+    fn candidates_are_told_by_their_first_byte() {
+        assert!(may_start(b"Jul"));
+        assert!(may_start(b"[27/Jul/2005:10:59:53"));
+        assert!(!may_start(b"connection"));
+        assert!(!may_start(b"-0700"));
+        assert!(!may_start(b"Authentication"));
+        assert!(!may_start(b"Failed"));
+        assert!(!may_start(b"2005"));
+        assert!(may_start(b"2005-07-27"));
+        assert!(may_start(b"27,"));
+    }
+}
