@@ -6,7 +6,7 @@
 //!
 //! `cargo bench -p seismo --bench status`
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -128,6 +128,71 @@ fn main() {
         std::hint::black_box(status.overview(now_ms, SIGNALS as u64, &SignalQuery::default(), 200));
     }) / 1e6;
     println!("the page's overview (top 200):     {ms:>7.2} ms");
+
+    // How long the pipeline waits for the state's lock (it records every scored point under
+    // it) while pages are made: a thread records one point after another, timing each.
+    for (label, pages) in [
+        ("no page being made", false),
+        ("overviews being made", true),
+    ] {
+        let stop = Arc::new(AtomicBool::new(false));
+        let writer = {
+            let (status, stop, signal) =
+                (Arc::clone(&status), Arc::clone(&stop), Arc::clone(&all[0]));
+            std::thread::spawn(move || {
+                // Waits by whole microseconds (the last slot: 20 ms or more), and the longest.
+                let mut waits = vec![0u64; 20_001];
+                let mut max = Duration::ZERO;
+                while !stop.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    status.record(
+                        &signal,
+                        now_ms,
+                        1.0,
+                        Some(0.1),
+                        false,
+                        seismo_detectors::Stage::Full,
+                    );
+                    let w = t.elapsed();
+                    waits[(w.as_micros() as usize).min(20_000)] += 1;
+                    max = max.max(w);
+                }
+                (waits, max)
+            })
+        };
+        let t = Instant::now();
+        let mut made = 0;
+        while t.elapsed() < Duration::from_secs(2) || (pages && made < 20) {
+            if pages {
+                std::hint::black_box(status.overview(
+                    now_ms,
+                    SIGNALS as u64,
+                    &SignalQuery::default(),
+                    200,
+                ));
+                made += 1;
+            } else {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        let (waits, max) = writer.join().expect("writer");
+        let records: u64 = waits.iter().sum();
+        let mut below = 0;
+        let p999 = waits
+            .iter()
+            .position(|n| {
+                below += n;
+                below * 1000 >= records * 999
+            })
+            .unwrap_or(0);
+        println!(
+            "Status::record wait, {label:<20} p99.9 {:>6.3} ms, max {:>6.2} ms, {} waits of 1 ms or more ({records} records, {made} overviews)",
+            p999 as f64 / 1e3,
+            max.as_secs_f64() * 1e3,
+            waits[1000..].iter().sum::<u64>(),
+        );
+    }
 
     // Over real HTTP, on a runtime like the agent's, with the full state.
     let rt = common::runtime();

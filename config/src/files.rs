@@ -56,6 +56,22 @@ pub struct FileSourceConfig {
     /// Templates with a count signal of their own; the rest are summed into `other`.
     #[serde(default = "default_top_templates", deserialize_with = "top_templates")]
     pub top_templates: usize,
+    /// Templates that may have signals of their own (`template.{id}.count` and `.new`), at
+    /// most; further templates count in the source's totals only, and are counted as refused.
+    /// 0: no limit.
+    #[serde(
+        default = "crate::template_pattern::default_max_templates",
+        deserialize_with = "crate::template_pattern::max_templates"
+    )]
+    pub max_templates: usize,
+    /// Template patterns (see [`crate::TemplatePattern`]): when any is given, only matching
+    /// templates have signals of their own.
+    #[serde(default, deserialize_with = "crate::template_pattern::pattern_list")]
+    pub include_templates: Vec<crate::TemplatePattern>,
+    /// Template patterns: matching templates never have signals of their own (nor take a
+    /// place in `max_templates`).
+    #[serde(default, deserialize_with = "crate::template_pattern::pattern_list")]
+    pub exclude_templates: Vec<crate::TemplatePattern>,
     /// Intervals after which a template never seen before raises an alert of its own.
     #[serde(
         default = "default_warmup",
@@ -119,6 +135,14 @@ impl FileSourceConfig {
             ContainerFormat::Auto
         } else {
             ContainerFormat::None
+        }
+    }
+
+    /// The source's `include_templates` and `exclude_templates` together.
+    pub fn template_filter(&self) -> crate::TemplateFilter {
+        crate::TemplateFilter {
+            include: self.include_templates.clone(),
+            exclude: self.exclude_templates.clone(),
         }
     }
 
@@ -568,6 +592,51 @@ mod tests {
         assert_eq!(f.name, "syslog");
         assert_eq!(f.error_pattern.regex().as_str(), DEFAULT_ERROR_PATTERN);
         assert!(f.format.is_some() && f.multiline_start.is_some());
+    }
+
+    #[test]
+    fn template_budget_and_filters_parse_and_bad_ones_are_explained_where_they_are() {
+        let base = "[[sources.files]]\nname = \"a\"\npaths = [\"/x\"]\n";
+        let c = crate::parse(base, "t").unwrap();
+        let f = &c.sources.files[0];
+        assert_eq!(f.max_templates, 1000);
+        assert!(f.template_filter().is_empty());
+        let c = crate::parse(
+            &format!("{base}max_templates = 0\ninclude_templates = [\"*error*\", \"*timed out*\"]\nexclude_templates = ['*health <[*]>*']\n"),
+            "t",
+        )
+        .unwrap();
+        let f = &c.sources.files[0];
+        assert_eq!(f.max_templates, 0);
+        let filter = f.template_filter();
+        assert!(filter.keeps("Read TIMED OUT after <*> ms"));
+        assert!(!filter.keeps("health <*> error"));
+        assert!(!filter.keeps("request served"));
+        for (text, needle) in [
+            (
+                "max_templates = -1",
+                "from 1 to 100000, such as 1000, or 0 for no limit",
+            ),
+            ("max_templates = 100001", "out of range"),
+            ("max_templates = \"many\"", "expected a whole number"),
+            (
+                "include_templates = [\"*ok*\", \"[oops\"]",
+                "`[oops` is not a valid glob",
+            ),
+            ("exclude_templates = [\"\"]", "matches nothing"),
+            ("exclude_templates = \"*debug*\"", "sequence"),
+            (
+                "include_template = [\"*\"]",
+                "Did you mean `include_templates`?",
+            ),
+        ] {
+            let e = err(&format!("{base}{text}\n"));
+            assert_eq!(e.line, 4, "{text}: {e}");
+            assert!(e.to_string().contains(needle), "{text}: {e}");
+        }
+        let many: Vec<String> = (0..1001).map(|i| format!("\"t{i}*\"")).collect();
+        let e = err(&format!("{base}exclude_templates = [{}]\n", many.join(",")));
+        assert!(e.to_string().contains("more than the 1000"), "{e}");
     }
 
     #[test]

@@ -39,6 +39,15 @@ pub struct JournalSourceConfig {
     /// Templates per unit with a count signal of their own.
     #[serde(deserialize_with = "files::top_templates")]
     pub top_templates: usize,
+    /// Templates per unit that may have signals of their own, as for file sources; 0: no limit.
+    #[serde(deserialize_with = "crate::template_pattern::max_templates")]
+    pub max_templates: usize,
+    /// As for file sources: only matching templates have signals of their own.
+    #[serde(deserialize_with = "crate::template_pattern::pattern_list")]
+    pub include_templates: Vec<crate::TemplatePattern>,
+    /// As for file sources: matching templates never have signals of their own.
+    #[serde(deserialize_with = "crate::template_pattern::pattern_list")]
+    pub exclude_templates: Vec<crate::TemplatePattern>,
     /// Intervals after which a template never seen before raises an alert of its own.
     #[serde(deserialize_with = "values::positive_count")]
     pub new_template_warmup: u32,
@@ -80,6 +89,9 @@ impl Default for JournalSourceConfig {
             fallback: PathGlob::new(DEFAULT_FALLBACK).ok(),
             interval: Duration::from_secs(10),
             top_templates: 20,
+            max_templates: crate::template_pattern::default_max_templates(),
+            include_templates: Vec::new(),
+            exclude_templates: Vec::new(),
             new_template_warmup: 12,
             error_pattern: files::default_error_pattern(),
             max_units: 200,
@@ -135,6 +147,14 @@ impl<'de> Deserialize<'de> for JournalEnabled {
 }
 
 impl JournalSourceConfig {
+    /// The `include_templates` and `exclude_templates` of every unit.
+    pub fn template_filter(&self) -> crate::TemplateFilter {
+        crate::TemplateFilter {
+            include: self.include_templates.clone(),
+            exclude: self.exclude_templates.clone(),
+        }
+    }
+
     /// The file source that stands in for the journal (see `fallback`).
     pub fn fallback_source(&self) -> Option<FileSourceConfig> {
         let glob = self.fallback.clone()?;
@@ -150,6 +170,9 @@ impl JournalSourceConfig {
             error_pattern: self.error_pattern.clone(),
             interval: self.interval,
             top_templates: self.top_templates,
+            max_templates: self.max_templates,
+            include_templates: self.include_templates.clone(),
+            exclude_templates: self.exclude_templates.clone(),
             new_template_warmup: self.new_template_warmup,
             template_variables: self.template_variables,
             max_open_files: 256,
@@ -307,6 +330,31 @@ mod tests {
         let f = JournalSourceConfig::default().fallback_source().unwrap();
         assert_eq!(f.name, FALLBACK_SOURCE);
         assert_eq!(f.paths[0].pattern(), DEFAULT_FALLBACK);
+    }
+
+    #[test]
+    fn units_have_a_template_budget_and_filters_as_file_sources() {
+        let j = parse("[sources.journal]\nenabled = true\n", "t").unwrap();
+        assert_eq!(j.sources.journal.max_templates, 1000);
+        let c = parse(
+            "[sources.journal]\nenabled = true\nmax_templates = 50\nexclude_templates = [\"*session opened*\"]\n",
+            "t",
+        )
+        .unwrap();
+        let j = &c.sources.journal;
+        assert_eq!(j.max_templates, 50);
+        assert!(!j
+            .template_filter()
+            .keeps("pam_unix: session opened for user <*>"));
+        let f = j.fallback_source().unwrap();
+        assert_eq!((f.max_templates, f.exclude_templates.len()), (50, 1));
+        let e = err("[sources.journal]\nmax_templates = 100001\n");
+        assert!(e.line == 2 && e.to_string().contains("out of range"), "{e}");
+        let e = err("[sources.journal]\ninclude_templates = [\"{a\"]\n");
+        assert!(
+            e.line == 2 && e.to_string().contains("not a valid glob"),
+            "{e}"
+        );
     }
 
     #[test]

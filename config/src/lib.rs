@@ -23,6 +23,7 @@ mod silences;
 mod sink_fields;
 mod sinks;
 mod sources;
+mod template_pattern;
 mod values;
 mod webhook;
 
@@ -53,6 +54,7 @@ pub use series_pattern::{SeriesFilter, SeriesPattern, MAX_PATTERNS};
 pub use silences::{parse_rfc3339, parse_silence_for, SilenceConfig, SilenceEnd, MAX_SILENCE};
 pub use sinks::{LinesSinkConfig, SinksConfig, StdoutSinkConfig};
 pub use sources::{HostSourceConfig, SourcesConfig};
+pub use template_pattern::{TemplateFilter, TemplatePattern};
 pub use values::{any_match, Count, NameGlob, NonNegative, Positive, Score, Smoothing};
 pub use webhook::{WebhookFormat, WebhookSinkConfig, PAGERDUTY_EVENTS_URL};
 

@@ -257,6 +257,16 @@ pub struct Group {
     pub anomalous: usize,
 }
 
+/// What the overview ranks and counts a signal by, copied out of the lock.
+struct Brief {
+    signal: Arc<str>,
+    stage: Stage,
+    anomalous: bool,
+    /// -1 while the detector learns.
+    score: f64,
+    next_stage_at: Option<i64>,
+}
+
 #[derive(Default)]
 struct GroupCount {
     signals: usize,
@@ -580,33 +590,45 @@ impl Status {
         q: &SignalQuery,
         rows: usize,
     ) -> Overview {
+        // Under the lock only what ranks and counts a signal is copied (a name is an `Arc`,
+        // so a copy is a count's increment); counting, grouping and the selection run
+        // outside it, and the lock is taken again only to copy the rows' series.
+        let (briefs, kept, histories) = {
+            let signals = self.series();
+            let briefs: Vec<Brief> = signals
+                .map
+                .iter()
+                .filter(|(k, s)| q.matches(k, s.stage.name()))
+                .map(|(k, s)| Brief {
+                    signal: Arc::clone(k),
+                    stage: s.stage,
+                    anomalous: s.anomalous,
+                    score: s.score.unwrap_or(-1.0),
+                    next_stage_at: next_stage_at(s),
+                })
+                .collect();
+            (briefs, signals.map.len(), signals.histories)
+        };
         let mut stages = StageCounts::default();
         let mut anomalous = 0;
         let mut next_stage_last: Option<i64> = None;
         let mut groups: HashMap<&str, GroupCount> = HashMap::new();
-        let signals = self.series();
-        let mut candidates: Vec<(&Arc<str>, &Series)> = Vec::new();
-        for (k, s) in &signals.map {
-            if !q.matches(k, s.stage.name()) {
-                continue;
-            }
-            stages.add(s.stage);
-            anomalous += usize::from(s.anomalous);
-            if let Some(at) = next_stage_at(s) {
-                next_stage_last = next_stage_last.max(Some(at));
-            }
-            let g = groups.entry(group_of(k)).or_default();
+        let mut candidates: Vec<&Brief> = Vec::with_capacity(briefs.len());
+        for b in &briefs {
+            stages.add(b.stage);
+            anomalous += usize::from(b.anomalous);
+            next_stage_last = next_stage_last.max(b.next_stage_at);
+            let g = groups.entry(group_of(&b.signal)).or_default();
             g.signals += 1;
-            g.anomalous += usize::from(s.anomalous);
-            candidates.push((k, s));
+            g.anomalous += usize::from(b.anomalous);
+            candidates.push(b);
         }
         let matched = candidates.len();
-        let order = |a: &(&Arc<str>, &Series), b: &(&Arc<str>, &Series)| {
-            let key = |s: &Series| (s.anomalous, s.score.unwrap_or(-1.0));
-            let (ka, kb) = (key(a.1), key(b.1));
-            kb.0.cmp(&ka.0)
-                .then(kb.1.total_cmp(&ka.1))
-                .then_with(|| a.0.cmp(b.0))
+        let order = |a: &&Brief, b: &&Brief| {
+            b.anomalous
+                .cmp(&a.anomalous)
+                .then(b.score.total_cmp(&a.score))
+                .then_with(|| a.signal.cmp(&b.signal))
         };
         // A selection, then a sort of the rows only.
         if rows < candidates.len() {
@@ -614,10 +636,17 @@ impl Status {
             candidates.truncate(rows);
         }
         candidates.sort_unstable_by(order);
-        let top: Vec<(Arc<str>, Series)> = candidates
-            .into_iter()
-            .map(|(k, s)| (Arc::clone(k), s.clone()))
-            .collect();
+        let top: Vec<(Arc<str>, Series)> = {
+            let signals = self.series();
+            candidates
+                .iter()
+                // A signal forgotten since is left out of the rows.
+                .filter_map(|b| {
+                    let s = signals.map.get(&b.signal)?;
+                    Some((Arc::clone(&b.signal), s.clone()))
+                })
+                .collect()
+        };
         let mut group_list: Vec<Group> = groups
             .into_iter()
             .map(|(prefix, c)| Group {
@@ -626,9 +655,6 @@ impl Status {
                 anomalous: c.anomalous,
             })
             .collect();
-        let kept = signals.map.len();
-        let histories = signals.histories;
-        drop(signals);
         let groups_total = group_list.len();
         group_list.sort_unstable_by(|a, b| {
             b.anomalous

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use seismo_config::{FileSourceConfig, JournalSourceConfig};
+use seismo_config::{FileSourceConfig, JournalSourceConfig, TemplateFilter};
 use seismo_detectors::{split_header, LogFormat, MinerConfig, TemplateMiner, VariableForm};
 
+use super::template_budget::{Report, TemplateBudget};
 use super::templates;
 use crate::clock::now_ms;
 use crate::event::Normal;
@@ -74,6 +75,8 @@ pub(crate) struct Source {
     pub(crate) interval: Duration,
     pub(crate) top: usize,
     pub(crate) warmup: u64,
+    /// Which templates may have signals of their own.
+    pub(crate) budget: TemplateBudget,
     pub(crate) miner: TemplateMiner,
     pub(crate) miner_dirty: bool,
     pub(crate) miner_path: PathBuf,
@@ -107,6 +110,8 @@ pub(crate) struct SourceSettings {
     pub(crate) top: usize,
     pub(crate) warmup: u64,
     pub(crate) variables: VariableForm,
+    pub(crate) templates: TemplateFilter,
+    pub(crate) max_templates: usize,
 }
 
 impl SourceSettings {
@@ -125,6 +130,8 @@ impl SourceSettings {
             top: cfg.top_templates,
             warmup: u64::from(cfg.new_template_warmup),
             variables: cfg.template_variables.form(),
+            templates: cfg.template_filter(),
+            max_templates: cfg.max_templates,
         })
     }
 
@@ -137,6 +144,8 @@ impl SourceSettings {
             top: cfg.top_templates,
             warmup: u64::from(cfg.new_template_warmup),
             variables: cfg.template_variables.form(),
+            templates: cfg.template_filter(),
+            max_templates: cfg.max_templates,
         }
     }
 }
@@ -206,6 +215,7 @@ impl Source {
             interval: settings.interval,
             top: settings.top,
             warmup: settings.warmup,
+            budget: TemplateBudget::new(settings.templates, settings.max_templates),
             miner,
             miner_dirty: false,
             miner_path,
@@ -230,6 +240,7 @@ impl Source {
         self.error_pattern = s.error_pattern;
         self.top = s.top;
         self.warmup = s.warmup;
+        self.budget.set(s.templates, s.max_templates);
         if s.variables != self.miner.config().variables {
             self.set_variables(s.variables);
         }
@@ -333,6 +344,7 @@ impl Source {
             self.error_templates.remove(&gone);
             self.rank.remove(&gone);
             self.resolving.remove(&gone);
+            self.budget.forget(gone);
         }
         let is_error = match (error, level) {
             (Some(e), _) => e,
@@ -362,7 +374,7 @@ impl Source {
     }
 
     /// Ranks templates by a decayed count, with this interval's `counts` added; the top ones
-    /// get a signal of their own (returned, highest first).
+    /// the budget admits get a signal of their own (returned, highest first).
     pub(crate) fn rank_interval(&mut self, counts: &[(u64, u64)]) -> Vec<(u64, f64)> {
         for w in self.rank.values_mut() {
             *w *= RANK_DECAY;
@@ -373,8 +385,35 @@ impl Source {
         self.rank.retain(|_, w| *w >= RANK_FLOOR);
         let mut ranked: Vec<(u64, f64)> = self.rank.iter().map(|(k, v)| (*k, *v)).collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        ranked.truncate(self.top);
-        ranked
+        let mut kept = Vec::with_capacity(self.top.min(ranked.len()));
+        for (id, weight) in ranked {
+            if kept.len() >= self.top {
+                break;
+            }
+            if self.budget.admits(id, self.miner.template(id)) {
+                kept.push((id, weight));
+            }
+        }
+        kept
+    }
+
+    /// The budget's refusals on /metrics, and in the log when they grew materially.
+    fn report_budget(&mut self, stats: &Stats) {
+        let refused = self.budget.refused();
+        stats.log_templates_refused.set(&self.name, refused as u64);
+        match self.budget.report() {
+            Some(Report::Refused(n)) => tracing::warn!(
+                source = %self.name,
+                refused = n,
+                max_templates = self.budget.max(),
+                "the source has more templates than max_templates: the refused ones get no signal of their own, their lines count in the source's totals and template.other.count (seismo_log_templates_refused); raise max_templates or leave templates out with exclude_templates"
+            ),
+            Some(Report::Cleared) => tracing::info!(
+                source = %self.name,
+                "the source's templates fit in max_templates again: none is refused"
+            ),
+            None => {}
+        }
     }
 
     /// Closes the interval: samples, evidence, novel templates.
@@ -476,6 +515,10 @@ impl Source {
             let Some(t) = self.templates.get(&id) else {
                 continue;
             };
+            // Past the budget (or left out by the filter): no alert, no signal of its own.
+            if !self.budget.admits(id, self.miner.template(id)) {
+                continue;
+            }
             let anomaly = Anomaly {
                 signal: signal(&format!("template.{id}.new")),
                 ts_ms: ts,
@@ -491,6 +534,7 @@ impl Source {
             self.resolving.insert(id, resolve_after);
         }
 
+        self.report_budget(stats);
         self.intervals += 1;
         self.lines = 0;
         self.errors = 0;
@@ -636,6 +680,70 @@ mod tests {
         assert_eq!(s.emit(Instant::now(), 2, &stats).normals.len(), 1);
         assert_eq!(s.emit(Instant::now(), 2, &stats).normals.len(), 1);
         assert!(s.emit(Instant::now(), 2, &stats).normals.is_empty());
+    }
+
+    #[test]
+    fn templates_past_the_budget_or_left_out_count_in_the_totals_only() {
+        let mut s = source(
+            "[[sources.files]]\nname = \"app\"\npaths = [\"/x\"]\ntop_templates = 2\nnew_template_warmup = 1\nmax_templates = 2\nexclude_templates = [\"heartbeat *\"]\n",
+        );
+        let stats = Stats::default();
+        for i in 0..5 {
+            s.observe(&format!("heartbeat ok from {i}"), &stats);
+        }
+        for i in 0..3 {
+            s.observe(&format!("request served in {i} ms"), &stats);
+        }
+        s.observe("cache warmed", &stats);
+        let u = s.emit(Instant::now(), 3, &stats);
+        let names = |u: &LogUpdate| -> Vec<String> {
+            u.samples.iter().map(|x| x.signal.to_string()).collect()
+        };
+        let value = |u: &LogUpdate, name: &str| {
+            u.samples
+                .iter()
+                .find(|x| &*x.signal == name)
+                .map(|x| x.value)
+        };
+        // The busiest template is left out: the next two take the budget's places.
+        let counts: Vec<String> = names(&u)
+            .into_iter()
+            .filter(|n| n.contains(".template.") && !n.contains(".other."))
+            .collect();
+        assert_eq!(counts.len(), 2, "{counts:?}");
+        for c in &counts {
+            let e = &u.evidence[&Arc::<str>::from(c.as_str())];
+            assert!(!e.template.as_deref().unwrap().contains("heartbeat"), "{c}");
+        }
+        assert_eq!(value(&u, "log.app.template.other.count"), Some(5.0));
+        assert_eq!(value(&u, "log.app.lines_per_s"), Some(0.9));
+        assert_eq!(Stats::get(&stats.log_templates_new), 3);
+        assert!(stats.log_templates_refused.snapshot().is_empty());
+
+        // After the warm-up, three new templates: none has a place; all count in the totals.
+        s.observe("disk error on sda", &stats);
+        s.observe("disk error on sda again now", &stats);
+        s.observe("connection reset by the peer at last", &stats);
+        let u = s.emit(Instant::now(), 3, &stats);
+        assert!(u.novel.is_empty(), "{:?}", u.novel);
+        assert_eq!(value(&u, "log.app.errors_per_s"), Some(0.2));
+        assert_eq!(value(&u, "log.app.lines_per_s"), Some(0.3));
+        assert_eq!(value(&u, "log.app.template.other.count"), Some(3.0));
+        assert_eq!(
+            stats.log_templates_refused.snapshot(),
+            [("app".to_owned(), 3)]
+        );
+        // Raised by a reload: the places are taken afresh, and a new template alerts again.
+        let config = seismo_config::parse(
+            "[[sources.files]]\nname = \"app\"\npaths = [\"/x\"]\ntop_templates = 2\nnew_template_warmup = 1\nmax_templates = 0\n",
+            "t",
+        )
+        .unwrap();
+        s.set(SourceSettings::new(&config.sources.files[0]).unwrap());
+        s.observe("a brand new kind of line", &stats);
+        let u = s.emit(Instant::now(), 3, &stats);
+        assert_eq!(u.novel.len(), 1);
+        assert!(stats.log_templates_refused.snapshot().is_empty());
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //! an exponentially decayed count, so the set is stable) and `log.{source}.template.other.count`
 //! for the rest. A template first seen after `new_template_warmup` intervals raises an alert of
 //! its own on `log.{source}.template.{id}.new`, resolved after `alerting.resolve_after` intervals.
+//! Only templates its `include_templates` / `exclude_templates` keep, at most `max_templates`,
+//! get those per-template signals (`template_budget`).
 
 pub(crate) mod checkpoints;
 mod command;
@@ -22,6 +24,7 @@ mod line_time;
 pub(crate) mod lines_sink;
 mod mining;
 mod stage;
+mod template_budget;
 mod templates;
 
 pub(crate) use controller::open_lines_sink;

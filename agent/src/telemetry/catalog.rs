@@ -400,6 +400,16 @@ pub static FAMILIES: &[Family] = &[
         "Log templates created by the template miners.",
         Series::One(field!(log_templates_new)),
     ),
+    gauge(
+        "seismo_log_templates_refused",
+        "Templates of a log source (journal units as journal.{unit}) refused a signal of their own at its max_templates: their lines count in the source's totals and template.other.count only. Sources refusing none are not listed.",
+        Series::Tally(tally!(
+            log_templates_refused,
+            "source",
+            &[],
+            Some("log_templates_refused")
+        )),
+    ),
     counter(
         "seismo_log_records_malformed_total",
         "Container log records (CRI, Docker json-file) that could not be decoded: skipped.",

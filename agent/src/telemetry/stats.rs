@@ -64,6 +64,8 @@ pub struct Stats {
     /// While the lines sink cannot write (reading paused): since when and why.
     pub lines_sink_blocked: Mutex<Option<SinkBlock>>,
     pub log_templates_new: AtomicU64,
+    /// Per log source, the templates refused a signal of their own at `max_templates`.
+    pub log_templates_refused: Labelled,
     pub journal_records: AtomicU64,
     /// Old lines and records learned as history (see `crate::logs::history`).
     pub history_lines: AtomicU64,
@@ -191,6 +193,18 @@ impl Labelled {
             None => {
                 m.insert(label.to_owned(), n);
             }
+        }
+    }
+
+    /// Sets `label` to `n`, as a gauge; 0 removes it.
+    pub fn set(&self, label: &str, n: u64) {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if n == 0 {
+            m.remove(label);
+        } else if let Some(c) = m.get_mut(label) {
+            *c = n;
+        } else {
+            m.insert(label.to_owned(), n);
         }
     }
 

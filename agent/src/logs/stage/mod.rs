@@ -145,7 +145,9 @@ impl LogStage {
             StageCommand::Remove { slot, done } => {
                 // Everything its tailer read is processed: make it durable, then let go.
                 self.commit();
-                self.sources.remove(&slot);
+                if let Some(s) = self.sources.remove(&slot) {
+                    self.stats.log_templates_refused.set(&s.name, 0);
+                }
                 self.files.retain(|(s, _), _| *s != slot);
                 self.ends.remove(&slot);
                 self.dirty = true;
@@ -182,7 +184,9 @@ impl LogStage {
                         self.commit();
                         if let Some(j) = self.journal.take() {
                             for slot in j.slots.values() {
-                                self.sources.remove(slot);
+                                if let Some(s) = self.sources.remove(slot) {
+                                    self.stats.log_templates_refused.set(&s.name, 0);
+                                }
                             }
                         }
                         // The cursor stays: turned on again, the journal resumes after it.
