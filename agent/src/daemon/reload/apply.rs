@@ -11,10 +11,10 @@ use crate::pipeline::DetectorsReloaded;
 use crate::sinks::running::{configured, PreparedSink, SinkHandle};
 use crate::sources::host::{HostCollector, HostTask};
 
-/// A changed file source, set up.
+/// A changed file source, set up (the settings boxed: they hold the template filters).
 enum PreparedFiles {
     Added(FileSourceConfig, PreparedSource),
-    Changed(FileSourceConfig, SourceSettings, bool),
+    Changed(FileSourceConfig, Box<SourceSettings>, bool),
     Removed(String),
 }
 
@@ -55,9 +55,11 @@ impl Running {
                     cfg.clone(),
                     PreparedSource::new(cfg, self.logs.logs_dir())?,
                 ),
-                (Change::Changed { tailer }, Some(cfg)) => {
-                    PreparedFiles::Changed(cfg.clone(), SourceSettings::new(cfg)?, *tailer)
-                }
+                (Change::Changed { tailer }, Some(cfg)) => PreparedFiles::Changed(
+                    cfg.clone(),
+                    Box::new(SourceSettings::new(cfg)?),
+                    *tailer,
+                ),
                 _ => PreparedFiles::Removed(name.clone()),
             });
         }
@@ -143,7 +145,7 @@ impl Running {
                     Ok(())
                 }
                 PreparedFiles::Changed(cfg, settings, tailer) => {
-                    self.logs.change(&cfg, settings, tailer).await
+                    self.logs.change(&cfg, *settings, tailer).await
                 }
                 PreparedFiles::Added(cfg, source) => self.logs.add(&cfg, source).await,
             };
