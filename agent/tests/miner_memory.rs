@@ -1,6 +1,6 @@
 //! What a template costs the miner, and that `max_clusters` bounds it: a log source that keeps
 //! producing lines never seen before (the soak benchmark writes two new templates a minute)
-//! grows the miner until the cap, and not past it.
+//! grows the miner until the cap and, once its hash tables have settled, not past it.
 //!
 //! The binary counts every byte allocated and freed (`seismo_e2e::counting_alloc`), so the
 //! figures are the miner's own, exact, and free of malloc's caching. One test only: a second
@@ -49,28 +49,41 @@ fn templates_cost_the_miner_under_a_kib_each_and_stop_growing_at_max_clusters() 
     let at_cap = live() - before;
     let per_template = at_cap as f64 / cap as f64;
 
-    // Four times the cap of new templates: each evicts the least recently matched.
+    // Four times the cap of new templates: each evicts the least recently matched. The hash
+    // tables of a leaf's index may grow once here: a removed key leaves a tombstone until the
+    // table is rehashed, and a table more than half full at that point doubles instead.
     let more = 4 * cap as u64;
     for n in 0..more {
         add_template(&mut miner, 1_000_000 + n);
     }
     assert_eq!(miner.len(), cap);
     assert_eq!(miner.evictions(), more);
+    let churned = live() - before;
+    // Four times the cap again: from here on the miner only replaces (tables at their size,
+    // template texts of about the same length).
+    for n in 0..more {
+        add_template(&mut miner, 2_000_000 + n);
+    }
+    assert_eq!(miner.evictions(), 2 * more);
     let after = live() - before;
     println!(
         "miner: {cap} templates hold {at_cap} bytes ({per_template:.0} per template); \
-         after {more} more (all evicting): {after} bytes ({:+.2} %)",
-        (after as f64 - at_cap as f64) / at_cap as f64 * 100.0
+         after {more} more (all evicting): {churned} bytes ({:+.2} %); after {more} more again: \
+         {after} bytes ({:+.2} %)",
+        (churned as f64 - at_cap as f64) / at_cap as f64 * 100.0,
+        (after as f64 - churned as f64) / churned as f64 * 100.0
     );
 
     assert!(
         per_template < 1024.0,
         "a template costs {per_template:.0} bytes"
     );
-    // Past the cap the miner only replaces: hash tables at the same size, template texts of
-    // about the same length.
     assert!(
-        (after as f64) < at_cap as f64 * 1.05,
-        "the miner grew past its cap: {at_cap} -> {after} bytes"
+        (churned as f64) < at_cap as f64 * 1.5,
+        "the miner grew past its cap: {at_cap} -> {churned} bytes"
+    );
+    assert!(
+        (after as f64) < churned as f64 * 1.02,
+        "the miner keeps growing past its cap: {churned} -> {after} bytes"
     );
 }
