@@ -79,33 +79,7 @@ pub(crate) fn may_start(tok: &[u8]) -> bool {
     let s = tok.iter().take_while(|&&c| is_opener(c)).count();
     let t = &tok[s..];
     match t.first() {
-        Some(c) if c.is_ascii_uppercase() => {
-            t.len() >= 3 && t.len() <= 10 && {
-                let k = [t[0] | 0x20, t[1] | 0x20, t[2] | 0x20];
-                matches!(
-                    &k,
-                    b"jan"
-                        | b"feb"
-                        | b"mar"
-                        | b"apr"
-                        | b"may"
-                        | b"jun"
-                        | b"jul"
-                        | b"aug"
-                        | b"sep"
-                        | b"oct"
-                        | b"nov"
-                        | b"dec"
-                        | b"mon"
-                        | b"tue"
-                        | b"wed"
-                        | b"thu"
-                        | b"fri"
-                        | b"sat"
-                        | b"sun"
-                )
-            }
-        }
+        Some(c) if c.is_ascii_uppercase() => t.len() >= 3 && t.len() <= 10 && names_month_or_day(t),
         Some(c) if c.is_ascii_digit() => {
             t.len() <= 2
                 || (t.len() == 3 && t[2] == b',')
@@ -113,6 +87,37 @@ pub(crate) fn may_start(tok: &[u8]) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether `w` begins with an English month or weekday abbreviation (`Jan`, `sep`, `Monday`),
+/// in any case: the first three bytes are compared, so the caller bounds the length.
+pub(crate) fn names_month_or_day(w: &[u8]) -> bool {
+    let [a, b, c, ..] = *w else {
+        return false;
+    };
+    // `| 0x20` lower-cases ASCII letters and leaves digits as they are.
+    matches!(
+        &[a | 0x20, b | 0x20, c | 0x20],
+        b"jan"
+            | b"feb"
+            | b"mar"
+            | b"apr"
+            | b"may"
+            | b"jun"
+            | b"jul"
+            | b"aug"
+            | b"sep"
+            | b"oct"
+            | b"nov"
+            | b"dec"
+            | b"mon"
+            | b"tue"
+            | b"wed"
+            | b"thu"
+            | b"fri"
+            | b"sat"
+            | b"sun"
+    )
 }
 
 /// If a date of several tokens (or a CLF date) starts at the token `content[s..e]`: the end of

@@ -1114,32 +1114,7 @@ fn is_variable_word(w: &[u8]) -> bool {
     match w.len() {
         4 => w.eq_ignore_ascii_case(b"true"),
         5 => w.eq_ignore_ascii_case(b"false"),
-        3 if w[0].is_ascii_uppercase() => {
-            // `| 0x20` lower-cases ASCII letters and leaves digits as they are.
-            let k = [w[0] | 0x20, w[1] | 0x20, w[2] | 0x20];
-            matches!(
-                &k,
-                b"jan"
-                    | b"feb"
-                    | b"mar"
-                    | b"apr"
-                    | b"may"
-                    | b"jun"
-                    | b"jul"
-                    | b"aug"
-                    | b"sep"
-                    | b"oct"
-                    | b"nov"
-                    | b"dec"
-                    | b"mon"
-                    | b"tue"
-                    | b"wed"
-                    | b"thu"
-                    | b"fri"
-                    | b"sat"
-                    | b"sun"
-            )
-        }
+        3 if w[0].is_ascii_uppercase() => crate::date_span::names_month_or_day(w),
         _ => false,
     }
 }
