@@ -239,16 +239,26 @@ impl SeriesFilter {
 pub(crate) fn pattern_list<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Vec<SeriesPattern>, D::Error> {
+    bounded_patterns(d, SeriesPattern::new, "\"go_*\"")
+}
+
+/// A list of at most [`MAX_PATTERNS`] patterns, each parsed by `parse`; past the bound, the
+/// error suggests broader globs such as `example`.
+pub(crate) fn bounded_patterns<'de, D: Deserializer<'de>, T>(
+    d: D,
+    parse: impl Fn(&str) -> Result<T, String>,
+    example: &str,
+) -> Result<Vec<T>, D::Error> {
     let texts = Vec::<String>::deserialize(d)?;
     if texts.len() > MAX_PATTERNS {
         return Err(de::Error::custom(format!(
-            "{} patterns, more than the {MAX_PATTERNS} a list may hold: use broader globs such as \"go_*\"",
+            "{} patterns, more than the {MAX_PATTERNS} a list may hold: use broader globs such as {example}",
             texts.len()
         )));
     }
     texts
         .iter()
-        .map(|t| SeriesPattern::new(t).map_err(de::Error::custom))
+        .map(|t| parse(t).map_err(de::Error::custom))
         .collect()
 }
 

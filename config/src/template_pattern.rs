@@ -10,7 +10,7 @@ use globset::{GlobBuilder, GlobMatcher};
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
-use crate::series_pattern::MAX_PATTERNS;
+use crate::series_pattern::bounded_patterns;
 
 /// One `include_templates` / `exclude_templates` entry.
 #[derive(Clone)]
@@ -90,17 +90,7 @@ impl TemplateFilter {
 pub(crate) fn pattern_list<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Vec<TemplatePattern>, D::Error> {
-    let texts = Vec::<String>::deserialize(d)?;
-    if texts.len() > MAX_PATTERNS {
-        return Err(de::Error::custom(format!(
-            "{} patterns, more than the {MAX_PATTERNS} a list may hold: use broader globs such as \"*timed out*\"",
-            texts.len()
-        )));
-    }
-    texts
-        .iter()
-        .map(|t| TemplatePattern::new(t).map_err(de::Error::custom))
-        .collect()
+    bounded_patterns(d, TemplatePattern::new, "\"*timed out*\"")
 }
 
 /// `max_templates`: 0 (no limit) to 100,000.
