@@ -20,7 +20,7 @@ pub(crate) mod position;
 pub(crate) mod tail;
 mod watch;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -390,6 +390,7 @@ impl<C: Send> Tailer<C> {
                 id,
             });
         }
+        self.settle_mismatched(&found);
         // Checkpointed files first: an original resumes, or is found truncated, before a copy
         // of it is judged.
         let mut found: Vec<(PathBuf, Found)> = found.into_iter().collect();
@@ -459,6 +460,32 @@ impl<C: Send> Tailer<C> {
         }
         self.report_watched();
         self.watch.refresh(&self.cfg.paths);
+    }
+
+    /// Checkpoints whose file no longer has the fingerprint read before: its inode reused by
+    /// another file (copytruncate's copy made while the agent was away can take the inode of
+    /// a deleted file), or the file truncated and rewritten. Settled before any file is judged,
+    /// so that where reading stopped is known to a copy whichever is listed first; each such
+    /// file is then judged as a new one (a copy of a followed or truncated file, or new lines).
+    fn settle_mismatched(&mut self, found: &BTreeMap<PathBuf, Found>) {
+        for (path, what) in found {
+            let Found::File(meta) = what else { continue };
+            let id = FileId::of(meta);
+            let Some(e) = self.saved.get(&id) else {
+                continue;
+            };
+            let matches = File::open(path).and_then(|f| e.head.matches(&f, meta.len()));
+            if !matches!(matches, Ok(false)) {
+                // It matches (checked again by `track`), or cannot be read now: kept.
+                continue;
+            }
+            let Some(e) = self.saved.remove(&id) else {
+                continue;
+            };
+            Stats::add(&self.stats.log_checkpoints_mismatched, 1);
+            tracing::warn!(source = %self.cfg.name, path = %path.display(), offset = e.pos.offset, size = meta.len(), "checkpointed file's fingerprint does not match (rewritten in place, or its inode reused): judged as a new file (a copy of a rotated file goes on from where its original stopped, anything else is read from its start)");
+            self.record_end(e.head, e.pos.offset);
+        }
     }
 
     /// Checkpointed files (not yet matched) that the globs no longer list, found renamed in
@@ -1408,6 +1435,53 @@ mod tests {
             );
             assert!(kept.ends.is_empty(), "the copy took the end up");
         }
+    }
+
+    /// copytruncate while the agent is down, with the copy on the inode of a file deleted
+    /// before (freed when the agent died; its checkpoint still names that inode): the copy's
+    /// fingerprint does not match that checkpoint, and it is still the copy, read from where
+    /// its original stopped. Found by the rotation property test (delete, SIGKILL,
+    /// copytruncate while down).
+    #[test]
+    fn a_copy_on_a_reused_inode_is_read_from_where_its_original_stopped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let log = dir.join("app.log");
+        let mut written = numbered(0..50);
+        std::fs::write(&log, text_of(&written)).unwrap();
+        let mut kept = Kept::default();
+        let (mut t, rx) = manual_tailer(dir, None);
+        read_all(&mut t);
+        assert_eq!(kept.take(&rx).lines.len(), 50);
+        drop(t);
+        let only_in_copy = numbered(100..120);
+        let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        f.write_all(text_of(&only_in_copy).as_bytes()).unwrap();
+        written.extend(only_in_copy);
+        std::fs::copy(&log, dir.join("copy.tmp")).unwrap();
+        f.set_len(0).unwrap();
+        let copy = dir.join("app.log.1");
+        std::fs::rename(dir.join("copy.tmp"), &copy).unwrap();
+        // The deleted file's checkpoint, on the inode the copy now has.
+        let copy_id = FileId::of(&std::fs::metadata(&copy).unwrap());
+        let mut saved = kept.saved().unwrap();
+        saved.files.push(Entry {
+            path: dir.join("app.log").display().to_string(),
+            id: copy_id,
+            head: Head::of(b"a deleted file's first line\n"),
+            pos: ReadPos {
+                offset: 28,
+                skipping: false,
+            },
+        });
+        let (mut t, rx) = manual_tailer(dir, Some(saved));
+        read_all(&mut t);
+        kept.take(&rx);
+        let mut got = kept.lines.clone();
+        got.sort();
+        written.sort();
+        assert_eq!(got, written);
+        assert!(Stats::get(&t.stats.log_checkpoints_mismatched) >= 1);
     }
 
     /// Without inotify (network file systems, exhausted watches) the tailer still follows
