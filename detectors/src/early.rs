@@ -10,6 +10,15 @@
 //!   going from 5% to 100%, memory climbing a few percent a minute, an error rate jumping from 0:
 //!   each is caught within a few points; noise, a daily rhythm or a steady trend is not (the
 //!   reference window moves with them, and a mean 8 spreads out is far beyond what noise does).
+//! - **Jump**, for a signal whose caller says a rise is bad news and bursts are not its nature
+//!   (`EnsembleParams::early_jump`: a resource's use, an error rate; not a throughput, whose
+//!   bursts of a few seconds are ordinary): the last [`JUMP_POINTS`] values lie above every
+//!   earlier value and their mean
+//!   is at least [`Z_JUMP`] spreads from the median (each at least [`Z_EARLY`]): a move so large that a third point adds
+//!   no certainty (a core from idle to saturated, a filesystem filled by gigabytes, an error
+//!   rate from 0 to hundreds), caught at its second point, as the full ensemble catches a new
+//!   extreme, so an agent restarted within its early stage alerts within two intervals. One
+//!   odd point is still no alert.
 //! - **At its bound**: a ratio sat at 1 (≥ 0.99) for [`BOUND_POINTS`] values in a row, which
 //!   no earlier value reached: a saturated core or a full filesystem on a signal too noisy for
 //!   the level rule.
@@ -38,6 +47,11 @@ pub(crate) const PERSIST: usize = 3;
 /// Spreads from the reference median the mean of the last [`PERSIST`] values must reach:
 /// conservative (the full detectors alert at about 4.4), as the reference is short.
 pub(crate) const Z_EARLY: f64 = 8.0;
+/// Values in a row beyond every earlier one that make a jump.
+pub(crate) const JUMP_POINTS: usize = 2;
+/// Spreads from the reference median the mean of the last [`JUMP_POINTS`] values must reach:
+/// twice the level rule's, so that only a move far beyond anything seen is judged on two.
+pub(crate) const Z_JUMP: f64 = 2.0 * Z_EARLY;
 /// Floor of the spread relative to the size of the median.
 const REL_FLOOR: f64 = 0.01;
 /// Floor of the spread of a ratio (every value within 0..=1): one percentage point.
@@ -91,6 +105,8 @@ pub(crate) struct EarlySettings {
     pub(crate) threshold: f64,
     pub(crate) min_scale: f64,
     pub(crate) quiet: usize,
+    /// Whether a rise may be judged on [`JUMP_POINTS`] (the jump rule).
+    pub(crate) jump: bool,
 }
 
 impl EarlyStage {
@@ -132,17 +148,44 @@ impl EarlyStage {
         let mean = recent.sum::<f64>() / PERSIST as f64;
         let beyond = lowest > high || highest < low;
         let z = ((mean - median) / spread).abs().min(f64::MAX);
+        // The jump rule's range also holds the value just before its last two points.
+        let before = self.recent.back(JUMP_POINTS);
+        let (jump_low, jump_high) = (
+            low.min(before - s.min_scale),
+            high.max(before + s.min_scale),
+        );
+        let (a, b) = (self.recent.back(0), self.recent.back(1));
+        let jump_mean = (a + b) / JUMP_POINTS as f64;
+        let jump_beyond = s.jump && a.min(b) > jump_high;
+        // Each point on its own is a level move too: one far point and a noise record beside
+        // it are no jump.
+        let each = ((a - median) / spread)
+            .abs()
+            .min(((b - median) / spread).abs());
+        let jump_z = ((jump_mean - median) / spread).abs().min(f64::MAX);
         let mut evidence = Evidence::default();
-        if beyond && z >= Z_EARLY && !quiet {
+        let rule = if beyond && z >= Z_EARLY {
+            Some((mean, PERSIST, z / Z_EARLY, (low, high)))
+        } else if jump_beyond && jump_z >= Z_JUMP && each >= Z_EARLY {
+            Some((
+                jump_mean,
+                JUMP_POINTS,
+                jump_z / Z_JUMP,
+                (jump_low, jump_high),
+            ))
+        } else {
+            None
+        };
+        if let (Some((mean, points, ratio, (low, high))), false) = (rule, quiet) {
             evidence.push(Component {
                 finding: Finding::EarlyLevel {
                     median,
                     spread,
                     reference: u32::try_from(reference).unwrap_or(u32::MAX),
                     mean,
-                    points: PERSIST as u32,
+                    points: points as u32,
                 },
-                score: alert_score(s.threshold, z / Z_EARLY),
+                score: alert_score(s.threshold, ratio),
                 expected_low: low.max(f64::MIN),
                 expected_high: high.min(f64::MAX),
             });
@@ -246,13 +289,22 @@ mod tests {
     use crate::evidence::{Finding, Position};
     use crate::synth::{daily, noise, trending, STEP_MS};
 
+    /// The default ensemble with the jump rule on (as the agent builds it for a resource's
+    /// use or an error rate), so that every rule of the stage is under test.
     fn det() -> Ensemble {
-        Ensemble::new(EnsembleParams::default()).unwrap()
+        Ensemble::new(EnsembleParams {
+            early_jump: true,
+            ..EnsembleParams::default()
+        })
+        .unwrap()
     }
 
     /// The anomalous points of `v` (fed every 10 s), with their index and evidence.
     fn alerts(v: &[f64]) -> Vec<(usize, Finding)> {
-        let mut d = det();
+        alerts_of(det(), v)
+    }
+
+    fn alerts_of(mut d: Ensemble, v: &[f64]) -> Vec<(usize, Finding)> {
         v.iter()
             .enumerate()
             .filter_map(|(i, &x)| match d.observe(i as i64 * 10_000, x) {
@@ -275,7 +327,8 @@ mod tests {
         let found = alerts(&v);
         assert_eq!(found.len(), 1, "{found:?}");
         let (i, finding) = found[0];
-        assert_eq!(i, 20 + super::PERSIST - 1, "{found:?}");
+        // So far beyond the noise (95 spreads) that the jump rule takes it at its second point.
+        assert_eq!(i, 20 + super::JUMP_POINTS - 1, "{found:?}");
         let Finding::EarlyLevel {
             median,
             mean,
@@ -287,7 +340,44 @@ mod tests {
             panic!("{finding:?}")
         };
         assert!((median - 0.05).abs() < 0.01 && mean == 1.0, "{finding:?}");
-        assert_eq!((points, reference), (3, 20));
+        assert_eq!((points, reference), (2, 19));
+        // Without the jump rule (a throughput's bursts are ordinary), and for a fall, 3 points.
+        let plain = alerts_of(Ensemble::new(EnsembleParams::default()).unwrap(), &v);
+        assert_eq!(plain.len(), 1, "{plain:?}");
+        assert_eq!(plain[0].0, 20 + super::PERSIST - 1, "{plain:?}");
+        let fall: Vec<f64> = v.iter().map(|x| 1.0 - x).collect();
+        let found = alerts(&fall);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, 20 + super::PERSIST - 1, "{found:?}");
+    }
+
+    #[test]
+    fn a_smaller_step_needs_three_points_and_one_odd_point_none() {
+        // Noise of spread 1 around 100: a step of 12 (beyond the level rule's 8 spreads, short
+        // of the jump rule's 16) is judged on three points; a single point 200 spreads out, and
+        // two points 12 out that return, are no alert.
+        for seed in 0..20 {
+            let base = noise(seed, 120, 100.0, 1.0);
+            let mut step = base.clone();
+            step[60..].iter_mut().for_each(|x| *x += 12.0);
+            let found = alerts(&step);
+            assert_eq!(found.len(), 1, "seed {seed}: {found:?}");
+            assert_eq!(
+                found[0].0,
+                60 + super::PERSIST - 1,
+                "seed {seed}: {found:?}"
+            );
+            let Finding::EarlyLevel { points, .. } = found[0].1 else {
+                panic!("{found:?}")
+            };
+            assert_eq!(points as usize, super::PERSIST);
+
+            let mut blips = base.clone();
+            blips[60] += 200.0;
+            blips[80] += 12.0;
+            blips[81] += 12.0;
+            assert_eq!(alerts(&blips), vec![], "seed {seed}");
+        }
     }
 
     #[test]

@@ -124,6 +124,13 @@ pub struct EnsembleParams {
     /// The signal's own period for the seasonal component, in ms; `None`: detected online
     /// (see [`SeasonalParams::period_ms`]).
     pub period_ms: Option<i64>,
+    /// The early stage judges a rise on 2 points when it is a jump (16 spreads; see
+    /// `early.rs`): for signals where a rise is bad news and bursts are not their nature (a
+    /// resource's use, an error rate), so that a restarted agent still in its early stage
+    /// alerts within two intervals. Off: 3 points always (throughputs, whose bursts of a few
+    /// seconds are ordinary, and any signal of unknown meaning).
+    #[serde(default)]
+    pub early_jump: bool,
 }
 
 impl Default for EnsembleParams {
@@ -136,6 +143,7 @@ impl Default for EnsembleParams {
             seed: 42,
             min_scale: 0.0,
             period_ms: None,
+            early_jump: false,
         }
     }
 }
@@ -580,6 +588,7 @@ impl Detector for Ensemble {
                     threshold: self.params.threshold,
                     min_scale: self.params.min_scale,
                     quiet: self.params.quiet,
+                    jump: self.params.early_jump,
                 },
             );
             return match early {

@@ -4,7 +4,8 @@
 //! first half minute, long before the full detector is ready; the same run without the faults
 //! raises no alert on the log source; `seismo status` and `/api/v1/signals` say which stage
 //! each signal is at. Relief is not a page: a busy process that the early stage learned busy
-//! going idle raises no alert, while another group's rise does.
+//! going idle raises no alert, while another group's rise does, and neither does a log's error
+//! rate falling to nothing.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -153,7 +154,8 @@ fn a_fresh_agent_alerts_on_plain_faults_within_its_early_stage() {
         errors["summary"]
             .as_str()
             .unwrap()
-            .contains("early: its last 3 points average"),
+            // A rise of an error rate from nothing: the early stage's jump rule, on 2 points.
+            .contains("early: its last 2 points average"),
         "{errors}"
     );
     assert!(
@@ -313,6 +315,66 @@ fn a_busy_group_going_idle_is_relief_not_a_page_while_a_rise_still_pages() {
         alert["evidence"]["components"][0]["kind"], "early_level",
         "{alert}"
     );
+}
+
+/// The same rule on a signal whose values the test sets exactly: a log's error rate, steady at
+/// 20 a second while the early stage learns it, falls to nothing (the same number of lines, all
+/// ordinary): held back as relief, every run. Without the rule it pages.
+#[test]
+fn an_error_rate_falling_to_nothing_is_relief_not_a_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, "").unwrap();
+    let marker = format!("seismo-relief-errors-{}", std::process::id());
+    let text = std::fs::read_to_string(config(dir.path(), &log, &marker))
+        .unwrap()
+        .replace("level = \"info\"", "level = \"debug\"");
+    let config = write_config(dir.path(), &text);
+    let (stop, errors_on) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(true)),
+    );
+    let writer = {
+        let (log, stop, errors_on) = (log.clone(), Arc::clone(&stop), Arc::clone(&errors_on));
+        std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let errors = errors_on.load(Ordering::Relaxed);
+                let lines: String = (0..5)
+                    .map(|j| {
+                        i += 1;
+                        if errors {
+                            format!("ERROR upstream 10.0.0.{j} refused the connection (try {i})\n")
+                        } else {
+                            format!("GET /health 200 served in {} ms\n", i % 7)
+                        }
+                    })
+                    .collect();
+                append(
+                    &log,
+                    &format!("{lines}GET /index.html 200 served in {} ms\n", i % 5),
+                );
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        })
+    };
+    let (mut agent, _) = Agent::start_serving(&config, None, WAIT);
+    // Learning (12 points), then enough early points for a reference.
+    std::thread::sleep(Duration::from_secs(25));
+    errors_on.store(false, Ordering::Relaxed);
+    let held = agent.wait_stderr(WAIT, |l| {
+        l.contains("held back by the significance rules") && l.contains("log.app.errors_per_s")
+    });
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    agent.stop(Duration::from_secs(10));
+    let paged: Vec<_> = firing(&agent)
+        .into_iter()
+        .filter(|e| e["signal"] == "log.app.errors_per_s")
+        .collect();
+    assert!(paged.is_empty(), "relief paged: {paged:#?}");
+    let held = held.unwrap_or_else(|| panic!("the fall was not flagged: {:?}", agent.seen_stderr));
+    assert!(held.contains("relief"), "{held}");
 }
 
 #[test]

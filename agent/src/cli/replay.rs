@@ -128,7 +128,7 @@ impl Choice {
                 if let Some(kind) = kind {
                     settings.kind = *kind;
                 }
-                crate::pipeline::build_detector(&settings)
+                crate::pipeline::build_detector(&settings, signal)
                     .map(|d| (d as Box<dyn Detector>, settings.threshold.get()))
                     .map_err(|e| format!("signal `{signal}`: {e:#}"))
             }

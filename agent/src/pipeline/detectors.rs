@@ -7,8 +7,13 @@ use seismo_detectors::{
     KnnConformal, KnnParams, Learned, MadParams, RobustEwma, Seasonal, SeasonalParams, SlidingMad,
 };
 
-/// Builds the detector the settings ask for; unset kind parameters keep the detector's default.
-pub fn build_detector(s: &DetectorSettings) -> anyhow::Result<Box<dyn Learned>> {
+use crate::polarity::Polarity;
+
+/// Builds the detector the settings ask for, for `signal`; unset kind parameters keep the
+/// detector's default. The ensemble's early jump rule is on where a rise is bad news
+/// ([`Polarity::HigherIsWorse`]: a resource's use, an error rate), off for throughputs and
+/// signals of unknown meaning, whose short bursts are ordinary.
+pub fn build_detector(s: &DetectorSettings, signal: &str) -> anyhow::Result<Box<dyn Learned>> {
     let threshold = s.threshold.get();
     let (min_scale, min_rel_scale) = (s.min_scale.get(), s.min_rel_scale.get());
     let warmup = |default: usize| s.warmup.map_or(default, |w| w as usize);
@@ -28,6 +33,7 @@ pub fn build_detector(s: &DetectorSettings) -> anyhow::Result<Box<dyn Learned>> 
                 seed: s.seed.unwrap_or(d.seed),
                 min_scale,
                 period_ms: period_ms(s.period),
+                early_jump: Polarity::of(signal) == Polarity::HigherIsWorse,
             })?)
         }
         DetectorKind::Ewma => {
@@ -121,7 +127,7 @@ mod tests {
                     .detectors
                     .defaults
                     .kind;
-            let built = build_detector(&s);
+            let built = build_detector(&s, "host.cpu.utilization");
             assert!(built.is_ok(), "{kind}: {:?}", built.err());
         }
     }

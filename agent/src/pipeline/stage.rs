@@ -166,7 +166,7 @@ impl Pipeline {
                     if done.examples.len() < 3 {
                         done.examples.push(signal.to_string());
                     }
-                    (build_detector(&s).ok(), settings_hash(&s))
+                    (build_detector(&s, &signal).ok(), settings_hash(&s))
                 }
             };
             self.signals.insert(
@@ -383,7 +383,7 @@ impl Pipeline {
             }
             let settings = self.detectors.settings_for(signal);
             let hash = settings.as_ref().map_or(0, settings_hash);
-            let detector = settings.and_then(|s| match build_detector(&s) {
+            let detector = settings.and_then(|s| match build_detector(&s, signal) {
                 Ok(d) => Some(d),
                 Err(e) => {
                     tracing::error!(signal = %signal, error = %e, "cannot build detector");
@@ -465,7 +465,7 @@ impl Pipeline {
                 Some(s) => {
                     done.reset += 1;
                     tracked.settings = settings_hash(&s);
-                    match build_detector(&s) {
+                    match build_detector(&s, signal) {
                         Ok(d) => Some(d),
                         Err(e) => {
                             tracing::error!(signal = %signal, error = %e, "cannot build detector");
