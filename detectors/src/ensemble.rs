@@ -704,9 +704,9 @@ mod tests {
         // A noisy daily rhythm over 70 days (the `detectors` bench's), and noise over 208
         // days: every window full, every profile filled, the k-means model fitted, the period
         // finder settled (22 KiB a signal before the compact storage). Once the finder is
-        // gone (the daily rhythm's after 9 days, the noise's after 18), at most 4 KiB even
-        // while the training values of a k-means refit are collected (5% of the time), and at
-        // most BETWEEN_REFITS between refits.
+        // gone (settled, or given up on the noise), at most 4 KiB even while the training
+        // values of a k-means refit are collected (5% of the time; 4,911 B before), and at
+        // most BETWEEN_REFITS between refits (3,889 B before).
         const BETWEEN_REFITS: usize = 3_300;
         let mut v = noise(3, 80_000, 10.0, 1.0);
         for (i, x) in noise(7, 20_000, 0.0, 2.0).into_iter().enumerate() {
