@@ -48,16 +48,21 @@ pub struct CusumParams {
 
 impl Default for CusumParams {
     fn default() -> Self {
-        Self {
-            alpha: 0.01,
-            drift: 0.5,
-            decision: 10.0,
-            warmup: 30,
-            threshold: 0.5,
-            min_rel_scale: 0.001,
-            min_scale: 0.0,
-        }
+        Self::DEFAULT
     }
+}
+
+impl CusumParams {
+    /// The defaults, as a constant (the ensemble's components use them).
+    pub(crate) const DEFAULT: Self = Self {
+        alpha: 0.01,
+        drift: 0.5,
+        decision: 10.0,
+        warmup: 30,
+        threshold: 0.5,
+        min_rel_scale: 0.001,
+        min_scale: 0.0,
+    };
 }
 
 impl CusumParams {
@@ -86,6 +91,14 @@ impl CusumParams {
 pub struct Cusum {
     params: CusumParams,
     z_threshold: f64,
+    state: CusumState,
+    skipped: u64,
+}
+
+/// What a [`Cusum`] learns of one signal, without its parameters: the ensemble holds one per
+/// signal and passes the (shared) parameters in.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct CusumState {
     seen: usize,
     /// Plain running sums during warm-up, then the slow level and mean |residual|.
     level: f64,
@@ -93,7 +106,6 @@ pub struct Cusum {
     recent: f64,
     up: f64,
     down: f64,
-    skipped: u64,
 }
 
 impl Cusum {
@@ -102,18 +114,14 @@ impl Cusum {
         Ok(Self {
             params,
             z_threshold: z_for_score(params.threshold),
-            seen: 0,
-            level: 0.0,
-            mean_abs: 0.0,
-            recent: 0.0,
-            up: 0.0,
-            down: 0.0,
+            state: CusumState::default(),
             skipped: 0,
         })
     }
+}
 
-    fn sigma(&self) -> f64 {
-        let p = &self.params;
+impl CusumState {
+    fn sigma(&self, p: &CusumParams) -> f64 {
         scale::floored(
             self.mean_abs * MEAN_ABS_TO_SIGMA,
             self.level,
@@ -123,9 +131,9 @@ impl Cusum {
     }
 
     /// Feeds one finite value; returns `(statistic in decision units, level, sigma)` once warm.
-    pub(crate) fn step(&mut self, value: f64) -> Option<(f64, f64, f64)> {
+    pub(crate) fn step(&mut self, p: &CusumParams, value: f64) -> Option<(f64, f64, f64)> {
         self.seen = self.seen.saturating_add(1);
-        if self.seen <= self.params.warmup {
+        if self.seen <= p.warmup {
             // Running mean, then mean absolute deviation around it.
             let n = self.seen as f64;
             let d = value - self.level;
@@ -134,13 +142,13 @@ impl Cusum {
             self.recent = self.level;
             return None;
         }
-        let (level, sigma) = (self.level, self.sigma());
+        let (level, sigma) = (self.level, self.sigma(p));
         let z = ((value - level) / sigma).clamp(-CLIP, CLIP);
-        self.up = (self.up + z - self.params.drift).max(0.0);
-        self.down = (self.down - z - self.params.drift).max(0.0);
-        let stat = self.up.max(self.down) / self.params.decision;
+        self.up = (self.up + z - p.drift).max(0.0);
+        self.down = (self.down - z - p.drift).max(0.0);
+        let stat = self.up.max(self.down) / p.decision;
 
-        let a = self.params.alpha;
+        let a = p.alpha;
         self.recent += FAST_ALPHA * (value - self.recent);
         if stat >= 1.0 {
             // A confirmed shift: restart from the recent mean.
@@ -162,7 +170,7 @@ impl Detector for Cusum {
         if skip_non_finite(value, &mut self.skipped) {
             return Verdict::Skipped;
         }
-        match self.step(value) {
+        match self.state.step(&self.params, value) {
             None => Verdict::WarmingUp,
             Some((stat, level, sigma)) => {
                 let score = score_from_z(stat * self.z_threshold);
@@ -179,7 +187,7 @@ impl Detector for Cusum {
 
     fn stage(&self) -> Stage {
         // The first point past the warm-up is scored.
-        Stage::after(self.seen, self.params.warmup)
+        Stage::after(self.state.seen, self.params.warmup)
     }
 
     fn name(&self) -> &'static str {

@@ -57,7 +57,8 @@ impl<T: Value> History<T> {
         self.len as usize
     }
 
-    fn cap(&self) -> usize {
+    /// How many values it holds when full.
+    pub(crate) fn cap(&self) -> usize {
         self.cap as usize
     }
 
@@ -71,10 +72,8 @@ impl<T: Value> History<T> {
         self.same
     }
 
-    /// Appends `v`; returns the slot it was written to and the value it pushed out when full.
-    /// (Slots are stable positions in `0..capacity` for [`History::slot`]; they mean nothing
-    /// while the history is uniform.)
-    pub(crate) fn push(&mut self, v: T) -> (usize, Option<T>) {
+    /// Appends `v`; returns the value it pushed out when full.
+    pub(crate) fn push(&mut self, v: T) -> Option<T> {
         self.run = if self.len > 0 && v == self.same {
             self.run.saturating_add(1)
         } else {
@@ -86,7 +85,7 @@ impl<T: Value> History<T> {
         if self.buf.is_empty() && (len == 0 || v == previous) {
             let out = (self.len == self.cap).then_some(v);
             self.len = (self.len + 1).min(self.cap);
-            return (0, out);
+            return out;
         }
         if self.buf.is_empty() {
             // The first value that differs: the equal ones before it take their slots.
@@ -94,30 +93,24 @@ impl<T: Value> History<T> {
             self.buf.resize(len, previous);
             self.head = 0;
         }
-        let (slot, out) = if len < cap {
+        let out = if len < cap {
             if self.buf.len() == self.buf.capacity() {
                 self.buf.reserve_exact(grown(len, cap) - len);
             }
             self.buf.push(v);
             self.len += 1;
-            (len, None)
+            None
         } else {
-            let slot = self.head as usize;
-            let old = std::mem::replace(&mut self.buf[slot], v);
+            let old = std::mem::replace(&mut self.buf[self.head as usize], v);
             self.head = (self.head + 1) % self.cap;
-            (slot, Some(old))
+            Some(old)
         };
         if self.run >= self.cap {
             // A whole window of one value: no buffer needed any more.
             self.buf = Vec::new();
             self.head = 0;
         }
-        (slot, out)
-    }
-
-    /// The value in `slot` (see [`History::push`]).
-    pub(crate) fn slot(&self, slot: usize) -> T {
-        self.buf.get(slot).copied().unwrap_or(self.same)
+        out
     }
 
     /// The `i`-th value, 0 being the oldest.
@@ -204,11 +197,11 @@ mod tests {
     #[test]
     fn keeps_the_most_recent_in_order() {
         let mut r = History::<f64>::new(3);
-        assert_eq!(r.push(1.0).1, None);
-        assert_eq!(r.push(2.0).1, None);
+        assert_eq!(r.push(1.0), None);
+        assert_eq!(r.push(2.0), None);
         assert_eq!(contents(&r), [1.0, 2.0]);
-        assert_eq!(r.push(3.0).1, None);
-        assert_eq!(r.push(4.0).1, Some(1.0));
+        assert_eq!(r.push(3.0), None);
+        assert_eq!(r.push(4.0), Some(1.0));
         assert_eq!(
             (r.get(0), r.get(2), r.back(0), r.back(2)),
             (2.0, 4.0, 4.0, 2.0)
@@ -227,10 +220,9 @@ mod tests {
             h.push(5.0);
         }
         assert_eq!((h.len(), h.heap_bytes(), h.is_uniform()), (128, 0, true));
-        assert_eq!(h.push(5.0).1, Some(5.0));
-        let (slot, out) = h.push(7.0);
-        assert_eq!(out, Some(5.0));
-        assert_eq!(h.slot(slot), 7.0);
+        assert_eq!(h.push(5.0), Some(5.0));
+        assert_eq!(h.push(7.0), Some(5.0));
+        assert_eq!(h.back(0), 7.0);
         assert!(!h.is_uniform());
         let mut expected = vec![5.0; 127];
         expected.push(7.0);
@@ -276,7 +268,7 @@ mod tests {
                 let mut back: History<f64> = postcard::from_bytes(&bytes).unwrap();
                 assert_eq!(contents(&back), contents(&h));
                 assert_eq!(back.is_uniform(), h.is_uniform());
-                assert_eq!(back.push(99.0).1, h.push(99.0).1);
+                assert_eq!(back.push(99.0), h.push(99.0));
                 assert_eq!(contents(&back), contents(&h));
             }
         }

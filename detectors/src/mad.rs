@@ -10,9 +10,10 @@
 //!
 //! Scores are calibrated with [`crate::score_from_z`] (two-sided normal tail, log scale).
 //! Timestamps are not used. State: the window in arrival order as `f32` (its 7 significant
-//! digits are far finer than the spread's floor of a thousandth of the median) and the order of
-//! its slots by value as `u16`, `6 * window` bytes; nothing but one value while the window holds
-//! only that value (see [`crate::history`]).
+//! digits are far finer than the spread's floor of a thousandth of the median), `4 * window`
+//! bytes, and its median and spread; nothing but one value while the window holds only that
+//! value (see [`crate::history`]). The median and MAD are selected afresh as each value joins
+//! (in a buffer per thread), not read from a sorted copy of the window kept per signal.
 
 use serde::{Deserialize, Serialize};
 
@@ -42,14 +43,19 @@ pub struct MadParams {
 
 impl Default for MadParams {
     fn default() -> Self {
-        Self {
-            window: 128,
-            warmup: 30,
-            threshold: 0.5,
-            min_scale: 0.0,
-            min_rel_scale: 0.001,
-        }
+        Self::DEFAULT
     }
+}
+
+impl MadParams {
+    /// The defaults, as a constant (the ensemble's components use them).
+    pub(crate) const DEFAULT: Self = Self {
+        window: 128,
+        warmup: 30,
+        threshold: 0.5,
+        min_scale: 0.0,
+        min_rel_scale: 0.001,
+    };
 }
 
 impl MadParams {
@@ -77,15 +83,24 @@ impl MadParams {
 
 /// Sliding-window median/MAD detector; see the module documentation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(remote = "Self")]
 pub struct SlidingMad {
     params: MadParams,
     z_threshold: f64,
+    window: MadWindow,
+    skipped: u64,
+}
+
+/// What a [`SlidingMad`] learns of one signal, without its parameters: the ensemble holds one
+/// per signal and passes the (shared) parameters in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(remote = "Self")]
+pub(crate) struct MadWindow {
     /// The window in arrival order.
     recent: History<f32>,
-    /// The window's slots, ordered by their values (empty while the window is uniform).
-    order: Vec<u16>,
-    skipped: u64,
+    /// The window's median and spread before its floors, computed as each value joins (not
+    /// saved: computed again when read back).
+    #[serde(skip)]
+    stats: (f64, f64),
 }
 
 impl SlidingMad {
@@ -94,74 +109,59 @@ impl SlidingMad {
         Ok(Self {
             params,
             z_threshold: z_for_score(params.threshold),
-            recent: History::new(params.window),
-            order: Vec::new(),
+            window: MadWindow::new(&params),
             skipped: 0,
         })
     }
 
     /// Median and spread (sigma) of the current window; `None` while warming up.
     pub fn baseline(&self) -> Option<(f64, f64)> {
-        if self.recent.len() < self.params.warmup {
+        self.window.baseline(&self.params)
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.window.heap_bytes()
+    }
+}
+
+impl MadWindow {
+    pub(crate) fn new(p: &MadParams) -> Self {
+        Self {
+            recent: History::new(p.window),
+            stats: (0.0, 0.0),
+        }
+    }
+
+    /// Median and spread (sigma) of the current window; `None` while warming up.
+    pub(crate) fn baseline(&self, p: &MadParams) -> Option<(f64, f64)> {
+        if self.recent.len() < p.warmup {
             return None;
         }
-        let (median, sigma) = if self.recent.is_uniform() {
-            (f64::from(self.recent.uniform_value()), 0.0)
-        } else {
-            median_and_sigma_by(self.order.len(), |i| {
-                f64::from(self.recent.slot(usize::from(self.order[i])))
-            })
-        };
-        let p = &self.params;
+        let (median, sigma) = self.stats;
         let sigma = scale::floored(sigma, median, p.min_scale, p.min_rel_scale);
         Some((median, sigma))
     }
 
     /// The signed z-score of `value` against the window, `None` while warming up.
-    pub(crate) fn z(&self, value: f64) -> Option<(f64, f64, f64)> {
-        self.baseline()
+    pub(crate) fn z(&self, p: &MadParams, value: f64) -> Option<(f64, f64, f64)> {
+        self.baseline(p)
             .map(|(m, s)| (((value - m) / s).clamp(-1e300, 1e300), m, s))
     }
 
-    pub(crate) fn learn(&mut self, value: f64) {
-        let value = narrow(value);
-        let was_uniform = self.recent.is_uniform();
-        let (slot, out) = self.recent.push(value);
-        if self.recent.is_uniform() {
-            self.order = Vec::new();
-            return;
-        }
-        if was_uniform {
-            // The first different value: every slot, ordered afresh.
-            let mut order: Vec<u16> = (0..self.recent.len()).map(slot_index).collect();
-            order.sort_by(|&a, &b| self.value_at(a).total_cmp(&self.value_at(b)));
-            self.order = order;
-            return;
-        }
-        if out.is_some() {
-            // The new value took the slot of the one it pushed out.
-            if let Some(i) = self.order.iter().position(|&s| usize::from(s) == slot) {
-                self.order.remove(i);
-            }
-        }
-        let at = self
-            .order
-            .partition_point(|&s| self.value_at(s).total_cmp(&value).is_lt());
-        if self.order.len() == self.order.capacity() {
-            // Grow by doubling up to the window, never past it.
-            let want = (2 * self.order.len()).clamp(8, self.params.window);
-            self.order
-                .reserve_exact(want.saturating_sub(self.order.len()));
-        }
-        self.order.insert(at, slot_index(slot));
+    /// Learns `value`; returns the value it pushed out of the full window.
+    pub(crate) fn learn(&mut self, value: f64) -> Option<f32> {
+        let out = self.recent.push(narrow(value));
+        self.stats = window_stats(&self.recent);
+        out
     }
 
-    fn value_at(&self, slot: u16) -> f32 {
-        self.recent.slot(usize::from(slot))
+    /// The window's values in arrival order.
+    pub(crate) fn values(&self) -> &History<f32> {
+        &self.recent
     }
 
     /// What a spike against the current window is measured by: `median` and `spread` from
-    /// [`SlidingMad::baseline`], with the window's MAD and length.
+    /// [`MadWindow::baseline`], with the window's MAD and length.
     pub(crate) fn spike(&self, median: f64, spread: f64) -> Finding {
         Finding::Spike {
             median,
@@ -172,50 +172,70 @@ impl SlidingMad {
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.recent.heap_bytes() + self.order.capacity() * std::mem::size_of::<u16>()
+        self.recent.heap_bytes()
     }
 }
 
-/// Read back only when its parts fit together (see `fits`): a snapshot that passed its
-/// checksum but does not fit is an error, not a detector that panics later.
-impl Serialize for SlidingMad {
+/// Saved as its values; their median and spread are computed again when read back.
+impl Serialize for MadWindow {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        SlidingMad::serialize(self, s)
+        MadWindow::serialize(self, s)
     }
 }
 
-impl<'de> Deserialize<'de> for SlidingMad {
+impl<'de> Deserialize<'de> for MadWindow {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let read = SlidingMad::deserialize(d)?;
-        read.fits().map_err(serde::de::Error::custom)?;
+        let mut read = MadWindow::deserialize(d)?;
+        read.stats = window_stats(&read.recent);
         Ok(read)
     }
 }
 
-impl SlidingMad {
-    /// The order holds every slot of the window once (none while the window is uniform).
-    fn fits(&self) -> Result<(), String> {
-        let n = self.recent.len();
-        let mut seen = vec![false; n];
-        let permutation = self.order.iter().all(|&s| {
-            let s = usize::from(s);
-            s < n && !std::mem::replace(&mut seen[s], true)
-        });
-        let expected = if self.recent.is_uniform() { 0 } else { n };
-        if n > self.params.window || self.order.len() != expected || !permutation {
-            return Err(format!(
-                "median/MAD window of {n} values (at most {}) with an order of {}",
-                self.params.window,
-                self.order.len()
-            ));
-        }
-        Ok(())
-    }
+thread_local! {
+    /// The window's values while its median and MAD are selected (one buffer per thread, not
+    /// one per signal).
+    static SCRATCH: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// A slot as the order stores it (windows are at most 4096 values, validated).
-fn slot_index(slot: usize) -> u16 {
-    u16::try_from(slot).unwrap_or(u16::MAX)
+/// The median and spread (before floors) of the values of `window`.
+fn window_stats(window: &History<f32>) -> (f64, f64) {
+    if window.len() == 0 {
+        return (0.0, 0.0);
+    }
+    if window.is_uniform() {
+        return (f64::from(window.uniform_value()), 0.0);
+    }
+    SCRATCH.with(|scratch| {
+        let mut values = scratch.borrow_mut();
+        values.clear();
+        values.extend(window.iter().map(f64::from));
+        median_and_sigma_selected(&mut values)
+    })
+}
+
+/// [`median_and_sigma`] of `values` without sorting them (they are reordered): the median and
+/// the MAD by selection, so the window needs no sorted copy. The same figures, but for the
+/// order in which the mean absolute deviation (the stand-in for a MAD of 0) is summed.
+pub(crate) fn median_and_sigma_selected(values: &mut [f64]) -> (f64, f64) {
+    let n = values.len();
+    let (left, upper, _) = values.select_nth_unstable_by(n / 2, f64::total_cmp);
+    let upper = *upper;
+    let lower = if n.is_multiple_of(2) {
+        left.iter().copied().max_by(f64::total_cmp).unwrap_or(upper)
+    } else {
+        upper
+    };
+    let median = lower / 2.0 + upper / 2.0;
+    for v in values.iter_mut() {
+        *v = (*v - median).abs();
+    }
+    let (_, mad, _) = values.select_nth_unstable_by((n - 1) / 2, f64::total_cmp);
+    let mut sigma = MAD_TO_SIGMA * mad.min(f64::MAX);
+    if sigma <= 0.0 {
+        let mean_abs = values.iter().sum::<f64>() / n as f64;
+        sigma = MEAN_ABS_TO_SIGMA * mean_abs.min(f64::MAX);
+    }
+    (median, sigma)
 }
 
 /// The first of `0..n` for which `before` is false (`before` true then false along it).
@@ -278,23 +298,23 @@ impl Detector for SlidingMad {
         if skip_non_finite(value, &mut self.skipped) {
             return Verdict::Skipped;
         }
-        let verdict = match self.z(value) {
+        let verdict = match self.window.z(&self.params, value) {
             None => Verdict::WarmingUp,
             Some((z, median, sigma)) => {
                 let score = score_from_z(z);
                 let half = (self.z_threshold * sigma).min(f64::MAX);
-                let spike = self.spike(median, sigma);
+                let spike = self.window.spike(median, sigma);
                 Verdict::Scored(
                     Observation::around(score, median, half, self.params.threshold).found(spike),
                 )
             }
         };
-        self.learn(value);
+        self.window.learn(value);
         verdict
     }
 
     fn stage(&self) -> Stage {
-        Stage::after(self.recent.len(), self.params.warmup)
+        Stage::after(self.window.recent.len(), self.params.warmup)
     }
 
     fn name(&self) -> &'static str {
@@ -324,75 +344,67 @@ mod tests {
         synth::common_contract(|| Box::new(det()), 1024);
     }
 
-    /// The median and spread from the ordered slots are those of the last `window` values
-    /// (as `f32`) sorted afresh, through runs of equal values, constant stretches that free the
-    /// window and the first different value after them.
+    /// The median and spread selected from the window are those of the last `window` values
+    /// (as `f32`) sorted afresh (the spread to the last bits but for a MAD of 0, whose stand-in
+    /// sums in another order), through runs of equal values, constant stretches that free the
+    /// window and the first different value after them, odd and even windows.
     #[test]
-    fn the_ordered_slots_give_the_window_s_median_and_spread() {
+    fn the_selected_median_and_spread_are_those_of_the_window_sorted() {
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::StdRng::seed_from_u64(11);
-        let mut d = SlidingMad::new(MadParams {
-            window: 16,
-            warmup: 4,
-            ..MadParams::default()
-        })
-        .unwrap();
-        let mut seen: Vec<f32> = Vec::new();
-        let mut uniform_seen = 0;
-        for i in 0..5000 {
-            let v: f64 = match (i / 100) % 4 {
-                0 => rng.random_range(0.0..10.0),
-                1 => f64::from(rng.random_range(0..3)),
-                2 => 7.0,
-                _ => rng.random_range(-1e6..1e6),
-            };
-            d.learn(v);
-            seen.push(narrow(v));
-            uniform_seen += usize::from(d.recent.is_uniform());
-            let window = &seen[seen.len().saturating_sub(16)..];
-            if window.len() < 4 {
-                continue;
-            }
-            let mut sorted: Vec<f64> = window.iter().map(|&x| f64::from(x)).collect();
-            sorted.sort_by(f64::total_cmp);
-            let (m, s) = median_and_sigma(&sorted);
-            let p = MadParams::default();
-            let s = scale::floored(s, m, p.min_scale, p.min_rel_scale);
-            assert_eq!(d.baseline(), Some((m, s)), "point {i}");
-            assert_eq!(
-                d.order.len(),
-                if d.recent.is_uniform() {
-                    0
-                } else {
-                    window.len()
+        for size in [15, 16] {
+            let mut d = SlidingMad::new(MadParams {
+                window: size,
+                warmup: 4,
+                ..MadParams::default()
+            })
+            .unwrap();
+            let mut seen: Vec<f32> = Vec::new();
+            let (mut uniform_seen, mut mad_zero) = (0, 0);
+            for i in 0..5000 {
+                let v: f64 = match (i / 100) % 4 {
+                    0 => rng.random_range(0.0..10.0),
+                    1 => f64::from(rng.random_range(0..3)),
+                    2 => 7.0,
+                    _ => rng.random_range(-1e6..1e6),
+                };
+                d.window.learn(v);
+                seen.push(narrow(v));
+                uniform_seen += usize::from(d.window.recent.is_uniform());
+                let window = &seen[seen.len().saturating_sub(size)..];
+                if window.len() < 4 {
+                    continue;
                 }
-            );
+                let mut sorted: Vec<f64> = window.iter().map(|&x| f64::from(x)).collect();
+                sorted.sort_by(f64::total_cmp);
+                let (m, s) = median_and_sigma(&sorted);
+                let (median, sigma) = d.window.stats;
+                assert_eq!(median, m, "point {i}");
+                let mut deviations: Vec<f64> = sorted.iter().map(|x| (x - m).abs()).collect();
+                deviations.sort_by(f64::total_cmp);
+                if deviations[(deviations.len() - 1) / 2] == 0.0 && s > 0.0 {
+                    mad_zero += 1;
+                }
+                assert!((sigma - s).abs() <= 1e-12 * s, "point {i}: {sigma} {s}");
+                let p = MadParams::default();
+                let s = scale::floored(s, m, p.min_scale, p.min_rel_scale);
+                let (_, b) = d.baseline().unwrap();
+                assert!((b - s).abs() <= 1e-12 * s, "point {i}");
+            }
+            assert!(uniform_seen > 100, "{uniform_seen}");
+            assert!(mad_zero > 100, "{mad_zero}");
         }
-        assert!(uniform_seen > 100, "{uniform_seen}");
     }
 
     #[test]
-    fn a_saved_window_whose_order_does_not_fit_is_refused() {
+    fn a_saved_window_reads_back_with_its_median_and_spread() {
         let mut d = det();
         for (i, &x) in noise(12, 300, 10.0, 1.0).iter().enumerate() {
             d.observe(i as i64, x);
         }
-        let read =
-            |d: &SlidingMad| postcard::from_bytes::<SlidingMad>(&postcard::to_allocvec(d).unwrap());
-        let back = read(&d).unwrap();
+        let back: SlidingMad = postcard::from_bytes(&postcard::to_allocvec(&d).unwrap()).unwrap();
         assert_eq!(back.baseline(), d.baseline());
-        for damage in [
-            |d: &mut SlidingMad| d.order.clear(),
-            |d: &mut SlidingMad| d.order[3] = d.order[4],
-            |d: &mut SlidingMad| d.order[0] = 500,
-            |d: &mut SlidingMad| {
-                d.order.pop();
-            },
-        ] {
-            let mut bad = d.clone();
-            damage(&mut bad);
-            assert!(read(&bad).is_err());
-        }
+        assert!(back.baseline().is_some_and(|(_, s)| s > 0.5));
     }
 
     #[test]
@@ -406,7 +418,7 @@ mod tests {
             panic!()
         };
         assert!(o.anomalous, "{o:?}");
-        assert!(d.heap_bytes() <= 6 * 128, "{}", d.heap_bytes());
+        assert!(d.heap_bytes() <= 4 * 128, "{}", d.heap_bytes());
     }
 
     #[test]

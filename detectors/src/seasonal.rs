@@ -67,17 +67,22 @@ pub struct SeasonalParams {
 
 impl Default for SeasonalParams {
     fn default() -> Self {
-        Self {
-            daily_bins: 48,
-            weekly_bins: 168,
-            alpha: 0.1,
-            warmup: 30,
-            threshold: 0.5,
-            min_rel_scale: 0.001,
-            min_scale: 0.0,
-            period_ms: None,
-        }
+        Self::DEFAULT
     }
+}
+
+impl SeasonalParams {
+    /// The defaults, as a constant (the ensemble's components use them).
+    pub(crate) const DEFAULT: Self = Self {
+        daily_bins: 48,
+        weekly_bins: 168,
+        alpha: 0.1,
+        warmup: 30,
+        threshold: 0.5,
+        min_rel_scale: 0.001,
+        min_scale: 0.0,
+        period_ms: None,
+    };
 }
 
 impl SeasonalParams {
@@ -233,6 +238,14 @@ impl Profile {
 pub struct Seasonal {
     params: SeasonalParams,
     z_threshold: f64,
+    state: SeasonalState,
+    skipped: u64,
+}
+
+/// What a [`Seasonal`] learns of one signal, without its parameters: the ensemble holds one
+/// per signal and passes the (shared) parameters in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SeasonalState {
     /// Flat first, then daily and weekly when enabled, then the signal's own period once known.
     profiles: Vec<Profile>,
     /// Whether the last profile is the signal's own period.
@@ -242,7 +255,6 @@ pub struct Seasonal {
     /// Finds the period when none is configured (boxed: gone once the period is settled).
     finder: Option<Box<PeriodFinder>>,
     seen: usize,
-    skipped: u64,
 }
 
 /// What the seasonal baseline expects of one point.
@@ -276,6 +288,34 @@ impl Expectation {
 impl Seasonal {
     pub fn new(params: SeasonalParams) -> Result<Self, InvalidParam> {
         params.validate()?;
+        Ok(Self {
+            params,
+            z_threshold: z_for_score(params.threshold),
+            state: SeasonalState::new(&params),
+            skipped: 0,
+        })
+    }
+
+    /// The period of the own-period profile in ms, when it exists.
+    pub fn period_ms(&self) -> Option<i64> {
+        self.state.period_ms()
+    }
+
+    pub(crate) fn expect(&self, ts_ms: i64) -> Option<Expectation> {
+        self.state.expect(&self.params, ts_ms)
+    }
+
+    pub(crate) fn learn(&mut self, ts_ms: i64, value: f64) {
+        self.state.learn(&self.params, ts_ms, value);
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.state.heap_bytes()
+    }
+}
+
+impl SeasonalState {
+    pub(crate) fn new(params: &SeasonalParams) -> Self {
         // Room for the own-period profile is made when it comes (most signals have none).
         let mut profiles = Vec::with_capacity(3);
         profiles.push(Profile::new(0, 0));
@@ -285,9 +325,7 @@ impl Seasonal {
         if params.weekly_bins > 0 {
             profiles.push(Profile::new(params.weekly_bins, WEEK_MS));
         }
-        Ok(Self {
-            params,
-            z_threshold: z_for_score(params.threshold),
+        Self {
             profiles,
             own_period: false,
             last_ts: 0,
@@ -296,12 +334,11 @@ impl Seasonal {
                 .is_none()
                 .then(|| Box::new(PeriodFinder::new())),
             seen: 0,
-            skipped: 0,
-        })
+        }
     }
 
     /// The period of the own-period profile in ms, when it exists.
-    pub fn period_ms(&self) -> Option<i64> {
+    pub(crate) fn period_ms(&self) -> Option<i64> {
         self.own_period
             .then(|| self.profiles.last().map(Profile::period_ms))
             .flatten()
@@ -326,8 +363,8 @@ impl Seasonal {
     }
 
     /// The best profile's expectation at `ts_ms`; `None` while warming up.
-    pub(crate) fn expect(&self, ts_ms: i64) -> Option<Expectation> {
-        if self.seen < self.params.warmup {
+    pub(crate) fn expect(&self, p: &SeasonalParams, ts_ms: i64) -> Option<Expectation> {
+        if self.seen < p.warmup {
             return None;
         }
         let mut best: Option<Expectation> = None;
@@ -351,13 +388,12 @@ impl Seasonal {
             }
         }
         best.map(|mut e| {
-            let p = &self.params;
             e.sigma = scale::floored(e.sigma, e.level, p.min_scale, p.min_rel_scale);
             e
         })
     }
 
-    pub(crate) fn learn(&mut self, ts_ms: i64, value: f64) {
+    pub(crate) fn learn(&mut self, params: &SeasonalParams, ts_ms: i64, value: f64) {
         self.seen = self.seen.saturating_add(1);
         if let Some(finder) = &mut self.finder {
             let changed = finder.push(ts_ms, value);
@@ -375,14 +411,14 @@ impl Seasonal {
             }
         } else if !self.own_period && self.seen == 2 {
             // A configured period: its slots once the sampling step is known (two points).
-            if let Some(ms) = self.params.period_ms {
+            if let Some(ms) = params.period_ms {
                 let step = ts_ms.saturating_sub(self.last_ts).max(1);
                 let points = u32::try_from(ms / step).unwrap_or(u32::MAX);
                 self.set_own_period(ms, points);
             }
         }
         self.last_ts = ts_ms;
-        let alpha = self.params.alpha;
+        let alpha = params.alpha;
         for p in &mut self.profiles {
             let i = p.slot(ts_ms);
             let at = p.hold(i);
@@ -461,7 +497,7 @@ impl Detector for Seasonal {
     }
 
     fn stage(&self) -> Stage {
-        Stage::after(self.seen, self.params.warmup)
+        Stage::after(self.state.seen, self.params.warmup)
     }
 
     fn name(&self) -> &'static str {
@@ -619,7 +655,7 @@ mod tests {
         let mut freed_at = None;
         for (i, &x) in rhythm(10, 20_000).iter().enumerate() {
             d.observe(i as i64 * 60_000, x);
-            if freed_at.is_none() && d.finder.is_none() {
+            if freed_at.is_none() && d.state.finder.is_none() {
                 freed_at = Some(i);
             }
         }
@@ -627,7 +663,7 @@ mod tests {
         // period stays.
         assert!(freed_at.is_some_and(|i| i < 10_000), "{freed_at:?}");
         assert_eq!(d.period_ms(), Some(50 * 60_000));
-        assert_eq!(d.finder_bytes(), 0);
+        assert_eq!(d.state.finder_bytes(), 0);
     }
 
     #[test]
@@ -637,12 +673,12 @@ mod tests {
             ..SeasonalParams::default()
         };
         let mut d = Seasonal::new(params).unwrap();
-        assert!(d.finder.is_none());
+        assert!(d.state.finder.is_none());
         for (i, &x) in rhythm(8, 500).iter().enumerate() {
             d.observe(i as i64 * 60_000, x);
         }
         assert_eq!(d.period_ms(), Some(50 * 60_000));
-        assert_eq!(d.profiles[3].bins, 50);
+        assert_eq!(d.state.profiles[3].bins, 50);
         let bad = SeasonalParams {
             period_ms: Some(10),
             ..SeasonalParams::default()
@@ -658,23 +694,23 @@ mod tests {
             d.observe(i as i64 * 60_000, x);
             if i == 30_000 {
                 assert_eq!(d.period_ms(), None);
-                assert_eq!(d.profiles.len(), 3);
+                assert_eq!(d.state.profiles.len(), 3);
             }
-            if freed_at.is_none() && d.finder.is_none() {
+            if freed_at.is_none() && d.state.finder.is_none() {
                 freed_at = Some(i);
             }
         }
         // Only after four analyses of its longest span (64 points an entry) found no rhythm.
         assert!(freed_at.is_some_and(|i| i > 4 * 64 * 128), "{freed_at:?}");
-        assert_eq!((d.period_ms(), d.finder_bytes()), (None, 0));
+        assert_eq!((d.period_ms(), d.state.finder_bytes()), (None, 0));
     }
 
     #[test]
     fn profiles_hold_the_slots_time_has_reached() {
         let mut d = det();
         assert_eq!(
-            d.profile_bytes(),
-            d.profiles.capacity() * std::mem::size_of::<Profile>()
+            d.state.profile_bytes(),
+            d.state.profiles.capacity() * std::mem::size_of::<Profile>()
         );
         // Two hours at 10 s, starting mid-week: 4 half-hour slots, 2 or 3 hourly ones.
         let start = 3 * DAY_MS + 5 * 3_600_000 + 600_000;
@@ -682,20 +718,20 @@ mod tests {
             d.observe(start + i * 10_000, 5.0 + (i % 7) as f64);
         }
         // (The signal's own 7-point rhythm has a profile of its own too.)
-        let held: Vec<usize> = d.profiles.iter().map(|p| p.slots.len()).collect();
+        let held: Vec<usize> = d.state.profiles.iter().map(|p| p.slots.len()).collect();
         assert_eq!(held[..3], [1, 5, 3], "{held:?}");
         // A whole week holds every slot, each where its index says.
         for i in 0..(WEEK_MS / 600_000) {
             d.observe(start + 7_200_000 + i * 600_000, 5.0);
         }
-        let held: Vec<usize> = d.profiles.iter().map(|p| p.slots.len()).collect();
+        let held: Vec<usize> = d.state.profiles.iter().map(|p| p.slots.len()).collect();
         assert_eq!(held[..3], [1, 48, 168], "{held:?}");
         let hour = ((start / 3_600_000) % 168) as usize;
         assert_eq!(
-            d.profiles[2].at(hour).n,
+            d.state.profiles[2].at(hour).n,
             u8::MAX,
             "{:?}",
-            d.profiles[2].at(hour)
+            d.state.profiles[2].at(hour)
         );
     }
 
@@ -705,13 +741,13 @@ mod tests {
         d.learn(0, 1.0);
         let read =
             |p: &Profile| postcard::from_bytes::<Profile>(&postcard::to_allocvec(p).unwrap());
-        assert!(read(&d.profiles[2]).is_ok());
+        assert!(read(&d.state.profiles[2]).is_ok());
         for damage in [
             |p: &mut Profile| p.bins = 0,
             |p: &mut Profile| p.first = p.bins,
             |p: &mut Profile| p.slots = vec![Slot::default(); p.bins as usize + 1],
         ] {
-            let mut bad = d.profiles[2].clone();
+            let mut bad = d.state.profiles[2].clone();
             damage(&mut bad);
             assert!(read(&bad).is_err());
         }
@@ -722,9 +758,9 @@ mod tests {
         let mut d = det();
         d.learn(0, 1.0);
         d.learn(-1, 2.0); // the last slot of the day and week
-        assert_eq!(d.profiles[1].at(0).n, 1);
-        assert_eq!(d.profiles[1].at(47).n, 1);
-        assert_eq!(d.profiles[2].at(167).n, 1);
-        assert_eq!(d.profiles[2].at(166).n, 0);
+        assert_eq!(d.state.profiles[1].at(0).n, 1);
+        assert_eq!(d.state.profiles[1].at(47).n, 1);
+        assert_eq!(d.state.profiles[2].at(167).n, 1);
+        assert_eq!(d.state.profiles[2].at(166).n, 0);
     }
 }
