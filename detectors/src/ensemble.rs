@@ -1,12 +1,13 @@
-//! The default detector: an ensemble of the other detectors, read through three questions that
+//! The default detector: an ensemble of the other detectors, read through four questions that
 //! decide how useful an alert is, as the Numenta Anomaly Benchmark measures it.
 //!
 //! 1. **Has the signal ever been here?** The range of every value seen since the signal
 //!    started is tracked. A value beyond it, and at least 3 spreads from the sliding median (so
 //!    a slow drift setting small new records is not news), is novel in the strongest sense: the
-//!    score is `0.5 + excursion / range width` (capped at 1), so with the default threshold of
-//!    0.5 every such new extreme alerts, and a bigger excursion scores higher. (Numenta's HTM detector gets much
-//!    of its NAB score from the same "spatial anomaly" rule.)
+//!    score is `0.48 + excursion / range width` (capped at 1), so with the default threshold of
+//!    0.5 a new extreme alerts when it passes the old range by 2% of its width (a record by a
+//!    hair is not news either), and a bigger excursion scores higher. (Numenta's HTM detector
+//!    gets much of its NAB score from the same "spatial anomaly" rule.)
 //! 2. **Has its level ever been here?** The same question for the mean of the last
 //!    `LEVEL_POINTS` values against the range of every earlier such mean: a noisy or spiky
 //!    signal whose raw range was stretched by a few spikes still alerts when its level settles
@@ -14,7 +15,17 @@
 //!    not a shift (the mean of pure noise sets small records too). The score is
 //!    `0.45 + 3 * excursion / range width`, so an excursion of a sixtieth of the width reaches
 //!    0.5.
-//! 3. **Is the shape of the signal more unusual than it has been lately?** Within the known
+//! 3. **Has the signal ever been this far from its rhythm?** Once the seasonal baseline
+//!    ([`crate::Seasonal`]) scores a point against a rhythm (daily, weekly or the signal's own
+//!    period, not its flat profile), the point's residual in spreads (its seasonal z) is
+//!    smoothed over about `1 / RESIDUAL_ALPHA` points, and the range of that smoothed residual is
+//!    tracked like the range of levels. Beyond it, at least [`RESIDUAL_MIN_Z`] spreads from
+//!    the rhythm and after [`RESIDUAL_MIN_POINTS`] residuals (a young range is no reference),
+//!    the score is `0.2 + 3 * excursion / range width`: a smoothed residual that passes the
+//!    range by a tenth of its width alerts. This is the rule for an anomaly inside the known
+//!    range of values that is wrong for its time: a daily peak that does not come, a rush hour
+//!    at night; its z is the same unit on any signal, so a rhythm that grows keeps its range.
+//! 4. **Is the shape of the signal more unusual than it has been lately?** Within the known
 //!    range, the components look for everything else: the sliding median/MAD ([`crate::SlidingMad`])
 //!    for spikes, the seasonal baseline ([`crate::Seasonal`], daily, weekly and the signal's own
 //!    detected period) for values wrong for the phase of the rhythm, the CUSUM
@@ -104,6 +115,17 @@ const LEVEL_MIN_Z: f64 = 1.0;
 /// A level shift's evidence reports the mean of at least this many values (one odd value is
 /// no level).
 const SHIFT_MIN_POINTS: usize = 2;
+/// Score of a new extreme just beyond the known range (it grows by 1 per range width).
+const EXTREME_BASE: f64 = 0.48;
+/// Smoothing of the seasonal residual whose range is tracked (about 8 points).
+const RESIDUAL_ALPHA: f64 = 0.125;
+/// Seasonal residuals learned before a smoothed one beyond their range counts.
+const RESIDUAL_MIN_POINTS: u32 = 200;
+/// A smoothed residual must also be this many spreads from the rhythm to count.
+const RESIDUAL_MIN_Z: f64 = 3.0;
+/// Score of a smoothed residual just beyond its range, and its growth per range width.
+const RESIDUAL_BASE: f64 = 0.2;
+const RESIDUAL_GAIN: f64 = 3.0;
 
 /// Parameters of [`Ensemble`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -230,6 +252,12 @@ pub struct Ensemble {
     recent: History<f64>,
     level_low: f64,
     level_high: f64,
+    /// The smoothed seasonal residual (in spreads), the range of its values so far and how
+    /// many residuals it learned (see the module documentation; `f32`: a z needs no more).
+    residual: f32,
+    residual_low: f32,
+    residual_high: f32,
+    residuals: u32,
     seen: usize,
     low: f64,
     high: f64,
@@ -258,6 +286,10 @@ impl Ensemble {
             recent: History::new(LEVEL_POINTS),
             level_low: f64::INFINITY,
             level_high: f64::NEG_INFINITY,
+            residual: 0.0,
+            residual_low: f32::INFINITY,
+            residual_high: f32::NEG_INFINITY,
+            residuals: 0,
             seen: 0,
             low: f64::INFINITY,
             high: f64::NEG_INFINITY,
@@ -311,7 +343,38 @@ impl Ensemble {
             && c.secondary[KMEANS] >= t
             && c.extreme < t
             && c.level < t
+            && c.residual < t
             && c.secondary[..KMEANS].iter().all(|&s| s < t)
+    }
+
+    /// Learns the residual of `value` from a rhythm's expectation `e` into the smoothed
+    /// residual; returns how far that lies beyond the range of every earlier one, in range
+    /// widths (0 for a point scored against no rhythm).
+    fn residual_excursion(&mut self, value: f64, e: Option<Expectation>) -> f64 {
+        let Some(e) = e.filter(|e| e.profile != 0) else {
+            return 0.0;
+        };
+        let z = ((value - e.level) / e.sigma.max(1e-300)).clamp(-1e30, 1e30);
+        let old = f64::from(self.residual);
+        let smoothed = if self.residuals == 0 {
+            z
+        } else {
+            old + RESIDUAL_ALPHA * (z - old)
+        };
+        self.residual = smoothed as f32;
+        self.residuals = self.residuals.saturating_add(1);
+        let (low, high) = (f64::from(self.residual_low), f64::from(self.residual_high));
+        self.residual_low = low.min(smoothed) as f32;
+        self.residual_high = high.max(smoothed) as f32;
+        if self.residuals < RESIDUAL_MIN_POINTS || low >= high || smoothed.abs() < RESIDUAL_MIN_Z {
+            return 0.0;
+        }
+        let beyond = (smoothed - high).max(low - smoothed);
+        if beyond > 0.0 {
+            beyond / (high - low)
+        } else {
+            0.0
+        }
     }
 
     /// Learns `value` into the recent level; returns how far the level (the mean of the last
@@ -383,6 +446,8 @@ struct Figures {
 struct Contributions {
     extreme: f64,
     level: f64,
+    /// The smoothed seasonal residual beyond its range.
+    residual: f64,
     /// The secondary components, in the order of [`Ensemble::component_scores`].
     secondary: [f64; COMPONENTS],
 }
@@ -457,6 +522,7 @@ impl Ensemble {
         }
         if let Some(x) = f.expectation {
             add(x.finding(), c.secondary[1], band(x.level, x.sigma));
+            add(x.finding(), c.residual, band(x.level, x.sigma));
         }
         if let Some((level, sigma)) = f.cusum {
             let (after, points) = self.recent_shift(level);
@@ -535,6 +601,7 @@ impl Detector for Ensemble {
         // began during the warm-up is no news when it ends.
         let primed = self.seen > self.params.warmup / 2;
         let level = self.level_excursion(value);
+        let residual = self.residual_excursion(value, figures.expectation);
         let mut surprises = [0.0; COMPONENTS];
         for ((s, score), out) in self.surprise.iter_mut().zip(scores).zip(&mut surprises) {
             *out = SECONDARY_SCALE * s.update(primed, score);
@@ -564,12 +631,17 @@ impl Detector for Ensemble {
         };
         let contributions = Contributions {
             extreme: if excursion > 0.0 {
-                (0.5 + excursion).min(1.0)
+                (EXTREME_BASE + excursion).min(1.0)
             } else {
                 0.0
             },
             level: if level > 0.0 {
                 (LEVEL_BASE + LEVEL_GAIN * level).min(1.0)
+            } else {
+                0.0
+            },
+            residual: if residual > 0.0 {
+                (RESIDUAL_BASE + RESIDUAL_GAIN * residual).min(1.0)
             } else {
                 0.0
             },
@@ -580,7 +652,7 @@ impl Detector for Ensemble {
         } else {
             secondary
         };
-        score = score.max(contributions.level);
+        score = score.max(contributions.level).max(contributions.residual);
         self.since_alert = self.since_alert.saturating_add(1);
         if self.since_alert <= self.params.quiet {
             score = 0.0;
@@ -950,6 +1022,65 @@ mod tests {
             Position::of(v[*i], o.expected_low, o.expected_high),
             Position::Above
         );
+    }
+
+    #[test]
+    fn a_record_by_a_hair_is_not_news() {
+        // Noise around 10 with one spike to 16 long ago: the range is about 7..16.
+        let mut v = noise(23, 1000, 10.0, 1.0);
+        v[500] = 16.0;
+        let (low, high) = v[..900]
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(l, h), &x| (l.min(x), h.max(x)));
+        // A new maximum by 1% of the range's width, 6 spreads from the median: no alert.
+        v[900] = high + 0.01 * (high - low);
+        assert!(!anomalies(&mut det(), &v).iter().any(|(i, _)| *i == 900));
+        // By 5% of it: an alert naming the new extreme.
+        v[900] = high + 0.05 * (high - low);
+        let found = anomalies(&mut det(), &v);
+        let (_, o) = found.iter().find(|(i, _)| *i == 900).expect("alerts");
+        assert_eq!(o.evidence.primary().unwrap().finding.kind(), "new_extreme");
+    }
+
+    #[test]
+    fn a_smoothed_residual_beyond_its_range_scores_against_a_rhythm_only() {
+        let at = |level: f64, profile: usize| Expectation {
+            level,
+            sigma: 1.0,
+            profile,
+            period_ms: 86_400_000,
+            slot_start_ms: 0,
+            slot_ms: 1_800_000,
+        };
+        let mut d = det();
+        // Residuals of -2..2 spreads from a daily rhythm at 50: nothing is beyond their range
+        // once it is learned (the first ones set it, but are too few to count).
+        let noise = noise(43, 400, 0.0, 1.0);
+        let mut beyond = Vec::new();
+        for (i, z) in noise.iter().enumerate() {
+            let x = d.residual_excursion(50.0 + z.clamp(-2.0, 2.0), Some(at(50.0, 1)));
+            if x > 0.0 {
+                beyond.push(i);
+            }
+        }
+        assert!(
+            beyond.iter().all(|&i| i < RESIDUAL_MIN_POINTS as usize),
+            "{beyond:?}"
+        );
+        // Then 6 spreads under the rhythm, each value unremarkable on its own scale: within a
+        // few points the smoothed residual passes its range by a tenth of its width, which
+        // scores the threshold.
+        let mut v = d.clone();
+        let first = (0..16)
+            .find(|_| v.residual_excursion(44.0, Some(at(50.0, 1))) >= 0.1)
+            .expect("beyond its range");
+        assert!(first < 8, "{first}");
+        assert!(RESIDUAL_BASE + RESIDUAL_GAIN * 0.1 >= d.params.threshold - 1e-12);
+        // The same values against the flat profile (no rhythm) are not this rule's business,
+        // and a missing expectation (warming up) neither.
+        let mut flat = d.clone();
+        assert!((0..16).all(|_| flat.residual_excursion(44.0, Some(at(50.0, 0))) == 0.0));
+        assert!((0..16).all(|_| flat.residual_excursion(44.0, None) == 0.0));
     }
 
     #[test]
