@@ -64,7 +64,7 @@ use crate::masking::{for_each_term, mask_line, mask_shaped, push_variable, Sink,
 use crate::variable_form::{collapse, VariableForm};
 
 mod leaf_index;
-use leaf_index::LeafIndex;
+use leaf_index::{LeafIndex, Moved, Places};
 
 /// Configuration of a [`TemplateMiner`]. The default is the one global configuration used for
 /// every log kind (and measured on Loghub, see the README).
@@ -253,6 +253,8 @@ struct Cluster {
     leaf: u32,
     /// Its place in the leaf's `clusters`, so that eviction takes it out in O(1).
     leaf_at: u32,
+    /// Its places in the leaf's index (empty while the leaf has none).
+    index_at: Places,
     /// LRU neighbours: `prev` was used more recently, `next` less recently.
     prev: u32,
     next: u32,
@@ -305,6 +307,8 @@ pub struct TemplateMiner {
     /// The search's buffers: candidates from a leaf index, and its posting sizes.
     candidates: Vec<u32>,
     sizes: Vec<(usize, usize)>,
+    /// Places of templates that an index update moved (see `leaf_index`).
+    moved: Vec<Moved>,
 }
 
 /// Templates in a leaf from which it is indexed: below it, scanning the leaf's templates (each
@@ -348,6 +352,7 @@ impl TemplateMiner {
             index_from: INDEX_FROM,
             candidates: Vec::new(),
             sizes: Vec::new(),
+            moved: Vec::new(),
         }
     }
 
@@ -665,6 +670,7 @@ impl TemplateMiner {
             Some(Some(leaf)) => leaf.index.as_deref_mut(),
             _ => unreachable!("dangling tree node {}", c.leaf),
         };
+        let mut moved = std::mem::take(&mut self.moved);
         let mut changed = false;
         for i in 0..c.tokens.len() {
             if c.hashes[i] == line.hashes[i] || c.vars[i] {
@@ -681,7 +687,7 @@ impl TemplateMiner {
             if *t != *c.tokens[i] {
                 let h = token_hash(&t);
                 if let Some(index) = index.as_mut() {
-                    index.replace(slot, i, c.hashes[i], h);
+                    index.replace(slot, i, (c.hashes[i], h), &mut c.index_at, &mut moved);
                 }
                 c.hashes[i] = h;
                 c.tokens[i] = t;
@@ -691,7 +697,20 @@ impl TemplateMiner {
         if changed {
             c.template = c.tokens.join(" ");
         }
+        self.apply_moved(&mut moved);
+        self.moved = moved;
         changed
+    }
+
+    /// Writes the places that an index update moved into their templates (and empties `moved`).
+    fn apply_moved(&mut self, moved: &mut Vec<Moved>) {
+        for (slot, k, place) in moved.drain(..) {
+            if let Some(Some(c)) = self.clusters.get_mut(slot as usize) {
+                if let Some(p) = c.index_at.get_mut(k as usize) {
+                    *p = place;
+                }
+            }
+        }
     }
 
     fn new_node(&mut self, parent: Parent) -> u32 {
@@ -770,6 +789,7 @@ impl TemplateMiner {
             count,
             leaf,
             leaf_at: 0,
+            index_at: Places::default(),
             prev: NIL,
             next: NIL,
         };
@@ -844,12 +864,12 @@ impl TemplateMiner {
         c.leaf_at = node.clusters.len() as u32;
         node.clusters.push(slot);
         match node.index.as_mut() {
-            Some(index) => index.insert(slot, &c.hashes),
+            Some(index) => c.index_at = index.insert(slot, &c.hashes),
             None if node.clusters.len() >= self.index_from => {
                 let mut index = LeafIndex::new(c.hashes.len());
                 for &s in &node.clusters {
-                    if let Some(Some(c)) = self.clusters.get(s as usize) {
-                        index.insert(s, &c.hashes);
+                    if let Some(Some(c)) = self.clusters.get_mut(s as usize) {
+                        c.index_at = index.insert(s, &c.hashes);
                     }
                 }
                 node.index = Some(Box::new(index));
@@ -874,7 +894,10 @@ impl TemplateMiner {
             }
         }
         if let Some(index) = node.index.as_mut() {
-            index.remove(slot, &cluster.hashes);
+            let mut moved = std::mem::take(&mut self.moved);
+            index.remove(&cluster.hashes, &cluster.index_at, &mut moved);
+            self.apply_moved(&mut moved);
+            self.moved = moved;
         }
     }
 

@@ -85,7 +85,7 @@ pub fn split_header(line: &str) -> Header<'_> {
             }
             break;
         }
-        let k = match kind(tok, lex.has_digit(i)) {
+        let k = match kind(tok, lex.seen(i)) {
             Kind::Bracket { last: 0, .. } => Kind::Bracket {
                 last: i,
                 time: false,
@@ -224,16 +224,22 @@ struct Lexer<'a> {
     pos: usize,
     toks: [(usize, usize); TOKENS],
     n: usize,
-    /// Per token found: whether it holds a digit, whether it holds a `|`.
-    digit: u64,
-    pipe: u64,
+    /// Per token found: the union of its bytes' [`BYTE`] classes, so that [`kind`] runs only
+    /// the tests that its bytes allow.
+    seen: [u8; TOKENS],
 }
 
 const B_SPACE: u8 = 1;
 const B_DIGIT: u8 = 2;
 const B_PIPE: u8 = 4;
+/// A byte that no date, time or number holds (see [`is_time_byte`]), nor the brackets and
+/// punctuation that [`core`] strips (`(`, `)`, `;`).
+const B_UNTIMELY: u8 = 8;
+/// A byte that no name holds (see [`is_name_byte`]).
+const B_UNNAMELY: u8 = 16;
 
-/// Byte classes for [`Lexer`]: ASCII white space (as `u8::is_ascii_whitespace`), digits, `|`.
+/// Byte classes for [`Lexer`]: ASCII white space (as `u8::is_ascii_whitespace`) alone, else
+/// digits, `|`, and the bytes that rule a token out of a date or a name.
 static BYTE: [u8; 256] = {
     let mut t = [0; 256];
     let mut i = 0;
@@ -241,12 +247,21 @@ static BYTE: [u8; 256] = {
         let c = i as u8;
         t[i] = if c.is_ascii_whitespace() {
             B_SPACE
-        } else if c.is_ascii_digit() {
-            B_DIGIT
-        } else if c == b'|' {
-            B_PIPE
         } else {
-            0
+            let mut k = 0;
+            if c.is_ascii_digit() {
+                k |= B_DIGIT;
+            }
+            if c == b'|' {
+                k |= B_PIPE;
+            }
+            if !(is_time_byte(c) || matches!(c, b'(' | b')' | b';')) {
+                k |= B_UNTIMELY;
+            }
+            if !is_name_byte(c) {
+                k |= B_UNNAMELY;
+            }
+            k
         };
         i += 1;
     }
@@ -260,8 +275,7 @@ impl<'a> Lexer<'a> {
             pos: 0,
             toks: [(0, 0); TOKENS],
             n: 0,
-            digit: 0,
-            pipe: 0,
+            seen: [0; TOKENS],
         }
     }
 
@@ -279,7 +293,19 @@ impl<'a> Lexer<'a> {
             }
             let s = p;
             // One table lookup per byte: white space ends the token, the rest is collected.
+            // Four bytes at a time while none of them is white space.
             let mut seen = 0;
+            while let Some(w) = b.get(p..p + 4) {
+                let t = BYTE[usize::from(w[0])]
+                    | BYTE[usize::from(w[1])]
+                    | BYTE[usize::from(w[2])]
+                    | BYTE[usize::from(w[3])];
+                if t & B_SPACE != 0 {
+                    break;
+                }
+                seen |= t;
+                p += 4;
+            }
             while p < b.len() {
                 let c = BYTE[usize::from(b[p])];
                 if c == B_SPACE {
@@ -290,19 +316,19 @@ impl<'a> Lexer<'a> {
             }
             self.pos = p;
             self.toks[self.n] = (s, p);
-            self.digit |= u64::from(seen & B_DIGIT != 0) << self.n;
-            self.pipe |= u64::from(seen & B_PIPE != 0) << self.n;
+            self.seen[self.n] = seen;
             self.n += 1;
         }
         (i < self.n).then(|| self.toks[i])
     }
 
-    fn has_digit(&self, i: usize) -> bool {
-        self.digit >> i & 1 == 1
+    /// Token `i`'s byte classes (0 past the tokens found).
+    fn seen(&self, i: usize) -> u8 {
+        self.seen.get(i).copied().unwrap_or(0)
     }
 
     fn has_pipe(&self, i: usize) -> bool {
-        self.pipe >> i & 1 == 1
+        self.seen(i) & B_PIPE != 0
     }
 }
 
@@ -336,8 +362,10 @@ enum Kind<'a> {
 
 /// Needs the following tokens for bracket groups: classifies `tok` alone, except that a `[`
 /// left open is resolved by [`split_header`] through [`bracket_end`].
-/// `digit`: whether the token holds a digit (dates and times do, levels and names may not).
-fn kind(tok: &str, digit: bool) -> Kind<'_> {
+/// `seen`: the union of the token's [`BYTE`] classes, as the lexer found them (dates and times
+/// hold a digit, levels and names may not; a byte of no date or no name rules those tests out).
+fn kind(tok: &str, seen: u8) -> Kind<'_> {
+    let digit = seen & B_DIGIT != 0;
     let b = tok.as_bytes();
     if tok == "-" {
         return Kind::Weak;
@@ -373,11 +401,13 @@ fn kind(tok: &str, digit: bool) -> Kind<'_> {
         return Kind::Other;
     }
     if digit {
-        if is_datetime(c) {
-            return Kind::DateTime;
-        }
-        if is_timeish(c) {
-            return Kind::Weak;
+        // A date or time is time-ish, so one test settles both for most tokens.
+        if seen & B_UNTIMELY == 0 && is_timeish(c) {
+            return if is_datetime(c) {
+                Kind::DateTime
+            } else {
+                Kind::Weak
+            };
         }
     } else {
         if let Some(l) = level_word(tok.trim_end_matches([':', ','])) {
@@ -390,14 +420,16 @@ fn kind(tok: &str, digit: bool) -> Kind<'_> {
     if c.len() == 1 && matches!(b[0], b'V' | b'D' | b'I' | b'W' | b'E' | b'F') && tok.len() == 1 {
         return Kind::Letter(tok);
     }
+    // A byte of no name: neither a component (`:` is a name byte) nor a word.
+    let named = seen & B_UNNAMELY == 0;
     if tok.len() > 1 && tok.ends_with(':') && !tok.ends_with("::") {
         let name = &tok[..tok.len() - 1];
-        if is_name(name) && name.bytes().any(|c| c.is_ascii_alphabetic()) {
+        if named && is_name(name) && name.bytes().any(|c| c.is_ascii_alphabetic()) {
             return Kind::Component;
         }
         return Kind::Other;
     }
-    if is_name(tok) {
+    if named && is_name(tok) {
         return Kind::Word;
     }
     Kind::Other
@@ -416,26 +448,29 @@ fn is_name(t: &str) -> bool {
     let b = t.as_bytes();
     !b.is_empty()
         && (b[0].is_ascii_alphanumeric() || matches!(b[0], b'/' | b'_' | b'.' | b'#'))
-        && b.iter().all(|&c| {
-            c.is_ascii_alphanumeric()
-                || c >= 0x80
-                || matches!(
-                    c,
-                    b'.' | b'_'
-                        | b'-'
-                        | b'$'
-                        | b'/'
-                        | b'@'
-                        | b'#'
-                        | b'~'
-                        | b'+'
-                        | b'('
-                        | b')'
-                        | b'['
-                        | b']'
-                        | b':'
-                )
-        })
+        && b.iter().all(|&c| is_name_byte(c))
+}
+
+/// The bytes of a name (see [`is_name`]; the lexer's [`B_UNNAMELY`] follows it).
+const fn is_name_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric()
+        || c >= 0x80
+        || matches!(
+            c,
+            b'.' | b'_'
+                | b'-'
+                | b'$'
+                | b'/'
+                | b'@'
+                | b'#'
+                | b'~'
+                | b'+'
+                | b'('
+                | b')'
+                | b'['
+                | b']'
+                | b':'
+        )
 }
 
 /// Digits and date/time punctuation only (numbers, dates, times, versions, `-`).
@@ -449,6 +484,16 @@ pub(crate) fn is_timeish(c: &str) -> bool {
                 || (x == b'T' && i > 0 && b[i - 1].is_ascii_digit())
                 || (x == b'Z' && i + 1 == b.len() && i > 0)
         })
+}
+
+/// The bytes that [`is_timeish`] allows (`T` and `Z` only in some places), for the lexer's
+/// [`B_UNTIMELY`]; a test checks that it covers `is_timeish`.
+const fn is_time_byte(x: u8) -> bool {
+    x.is_ascii_digit()
+        || matches!(
+            x,
+            b'-' | b':' | b'.' | b'/' | b',' | b'_' | b'+' | b'T' | b'Z'
+        )
 }
 
 /// A token that is certainly a date or time (not any number): `10:00`, `10:00:00.123`,

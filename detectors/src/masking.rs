@@ -108,27 +108,31 @@ pub(crate) fn mask_shaped<S: Sink>(
     form: VariableForm,
     out: &mut S,
 ) -> bool {
-    if form == VariableForm::Parts {
+    let b = token.as_bytes();
+    // Blobs and plain words (most tokens) become `<*>` or stay, in either form: no buffer.
+    if b.len() > MAX_TOKEN_BYTES || shape.0 == ALPHA {
         return mask_parts(token, shape, out);
+    }
+    // The core is classified once, here: the finer form and the buffer below reuse it.
+    let core = whole_core(b, shape.0);
+    if form == VariableForm::Parts {
+        return mask_classified(token, shape, core, out);
     }
     // A whole variable between brackets and punctuation (`<*>,`, `(<*>)`, `[<*>]:`), most
     // masked tokens, is its own whole-token form: no buffer, no second pass. Not so around
     // `<`, `>` or a backquote (no delimiters), nor alone in quotes (bare).
-    let b = token.as_bytes();
-    if b.len() <= MAX_TOKEN_BYTES && shape.0 != ALPHA {
-        if let Some((s, e)) = whole_core(b, shape.0) {
-            let plain = |x: &[u8]| !x.iter().any(|c| matches!(c, b'<' | b'>' | b'`'));
-            let quoted = s == 1 && e + 1 == b.len() && matches!(b[0], b'"' | b'\'') && b[0] == b[e];
-            if plain(&b[..s]) && plain(&b[e..]) && !quoted {
-                out.push(&token[..s]);
-                out.push_param();
-                out.push(&token[e..]);
-                return true;
-            }
+    if let Some((s, e)) = core {
+        let plain = |x: &[u8]| !x.iter().any(|c| matches!(c, b'<' | b'>' | b'`'));
+        let quoted = s == 1 && e + 1 == b.len() && matches!(b[0], b'"' | b'\'') && b[0] == b[e];
+        if plain(&b[..s]) && plain(&b[e..]) && !quoted {
+            out.push(&token[..s]);
+            out.push_param();
+            out.push(&token[e..]);
+            return true;
         }
     }
     let mut buf = TokenBuf::new();
-    if !mask_parts(token, shape, &mut buf) {
+    if !mask_classified(token, shape, core, &mut buf) {
         return false;
     }
     match buf.as_str() {
@@ -154,7 +158,19 @@ fn mask_parts<S: Sink>(token: &str, Shape(shape): Shape, out: &mut S) -> bool {
         }
         return false;
     }
-    if let Some((s, e)) = whole_core(b, shape) {
+    mask_classified(token, Shape(shape), whole_core(b, shape), out)
+}
+
+/// [`mask_parts`] of a token that is neither a blob nor a plain word, whose core's
+/// [`whole_core`] is `core`.
+fn mask_classified<S: Sink>(
+    token: &str,
+    Shape(shape): Shape,
+    core: Option<(usize, usize)>,
+    out: &mut S,
+) -> bool {
+    let b = token.as_bytes();
+    if let Some((s, e)) = core {
         out.push(&token[..s]);
         out.push_param();
         out.push(&token[e..]);
@@ -211,12 +227,13 @@ fn whole_core(b: &[u8], shape: u8) -> Option<(usize, usize)> {
     let whole = s < e
         && if shape & DIGIT == 0 {
             // No digit: only a path, URL, host name, e-mail or MAC address is variable as a
-            // whole.
+            // whole; the last three then have letters (`-`, `"-"`, `*` are no such name).
             let c = &b[s..e];
             (may_be_path_core(c, shape) && is_path(c))
                 || (shape & SLASH != 0 && is_relative_path(c))
                 || (shape & OTHER != 0
                     && shape & HIGH == 0
+                    && shape & ALPHA != 0
                     && (is_host(c)
                         || (shape & AT != 0 && is_email(c))
                         || (matches!(c.len(), 14 | 17) && is_mac(c))))

@@ -22,10 +22,38 @@
 //!
 //! A template may come twice out of the union; scoring it twice changes nothing.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 const NIL: u32 = u32::MAX;
+
+/// Where a template sits in the index: per position, its place in the posting of its token
+/// there, then its place in the position's `plain` list (`NIL` where its token is a capitalised
+/// word), so that removal is O(1). Kept by the miner with the template (a slot-keyed map here
+/// cost about 60 bytes a template more).
+pub(super) type Places = Box<[u32]>;
+
+/// A place of another template that an operation moved: (slot, index in its [`Places`], new
+/// place). The miner writes it into that template's places.
+pub(super) type Moved = (u32, u32, u32);
+
+/// The templates with one token at one position. Most postings of a leaf with many templates
+/// hold one (the values that have not merged yet): those live in the table, without a vector.
+#[derive(Debug)]
+enum Posting {
+    One(u32),
+    Many(Vec<u32>),
+}
+
+impl Posting {
+    fn as_slice(&self) -> &[u32] {
+        match self {
+            Posting::One(s) => std::slice::from_ref(s),
+            Posting::Many(v) => v,
+        }
+    }
+}
 
 /// A leaf's templates by (position, token hash), and by position for the tokens that are no
 /// capitalised word. Every operation costs a look-up per position of the template, whatever the
@@ -33,12 +61,9 @@ const NIL: u32 = u32::MAX;
 #[derive(Debug)]
 pub(super) struct LeafIndex {
     /// (position, token hash) → the slots of the templates with that token at that position.
-    postings: HashMap<(u32, u64), Vec<u32>, BuildHasherDefault<KeyHasher>>,
+    postings: HashMap<(u32, u64), Posting, BuildHasherDefault<KeyHasher>>,
     /// Per position: the slots of the templates whose token there is no capitalised word.
     plain: Vec<Vec<u32>>,
-    /// Per slot: its place in its posting at each position, then its place in each position's
-    /// `plain` list (`NIL` where its token is a capitalised word), so that removal is O(1).
-    at: HashMap<u32, Box<[u32]>, BuildHasherDefault<KeyHasher>>,
 }
 
 impl LeafIndex {
@@ -47,7 +72,6 @@ impl LeafIndex {
         Self {
             postings: HashMap::default(),
             plain: vec![Vec::new(); len],
-            at: HashMap::default(),
         }
     }
 
@@ -55,82 +79,132 @@ impl LeafIndex {
         self.plain.len()
     }
 
-    pub(super) fn insert(&mut self, slot: u32, hashes: &[u64]) {
+    /// Adds the template `slot`, whose tokens hash to `hashes`; returns its places.
+    pub(super) fn insert(&mut self, slot: u32, hashes: &[u64]) -> Places {
         debug_assert_eq!(hashes.len(), self.len());
         let len = self.len();
         let mut at = vec![NIL; 2 * len].into_boxed_slice();
         for (pos, &h) in hashes.iter().enumerate() {
-            at[pos] = push(self.postings.entry((pos as u32, h)).or_default(), slot);
+            at[pos] = self.push_posting(pos, h, slot);
             if !is_capitalised(h) {
                 at[len + pos] = push(&mut self.plain[pos], slot);
             }
         }
-        self.at.insert(slot, at);
+        at
     }
 
     /// Removes the template `slot`, whose tokens hash to `hashes` (as when last inserted or
-    /// replaced).
-    pub(super) fn remove(&mut self, slot: u32, hashes: &[u64]) {
-        let Some(at) = self.at.remove(&slot) else {
-            debug_assert!(false, "slot {slot} is not in the index");
-            return;
-        };
+    /// replaced) and whose places are `at`; the places of the templates moved are appended to
+    /// `moved`.
+    pub(super) fn remove(&mut self, hashes: &[u64], at: &[u32], moved: &mut Vec<Moved>) {
         let len = self.len();
+        if at.len() != 2 * len {
+            debug_assert!(false, "a template of the leaf without its places");
+            return;
+        }
         for (pos, &h) in hashes.iter().enumerate() {
-            self.take_posting(pos, h, at[pos]);
+            self.take_posting(pos, h, at[pos], moved);
             if at[len + pos] != NIL {
-                self.take_plain(pos, at[len + pos]);
+                self.take_plain(pos, at[len + pos], moved);
             }
         }
     }
 
-    /// The template `slot`'s token at `pos` changed from hash `old` to `new`.
-    pub(super) fn replace(&mut self, slot: u32, pos: usize, old: u64, new: u64) {
+    /// The template `slot`'s token at `pos` changed from hash `old` to `new`: its places `at`
+    /// are updated, those of the templates moved appended to `moved`.
+    pub(super) fn replace(
+        &mut self,
+        slot: u32,
+        pos: usize,
+        (old, new): (u64, u64),
+        at: &mut [u32],
+        moved: &mut Vec<Moved>,
+    ) {
         let len = self.len();
-        let Some((was, was_plain)) = self.at.get(&slot).map(|a| (a[pos], a[len + pos])) else {
+        if at.len() != 2 * len {
             debug_assert!(false, "slot {slot} is not in the index");
             return;
-        };
-        self.take_posting(pos, old, was);
-        let now = push(self.postings.entry((pos as u32, new)).or_default(), slot);
-        let now_plain = match (was_plain != NIL, !is_capitalised(new)) {
+        }
+        let was_plain = at[len + pos];
+        self.take_posting(pos, old, at[pos], moved);
+        at[pos] = self.push_posting(pos, new, slot);
+        at[len + pos] = match (was_plain != NIL, !is_capitalised(new)) {
             (true, false) => {
-                self.take_plain(pos, was_plain);
+                self.take_plain(pos, was_plain, moved);
                 NIL
             }
             (false, true) => push(&mut self.plain[pos], slot),
             _ => was_plain,
         };
-        if let Some(a) = self.at.get_mut(&slot) {
-            a[pos] = now;
-            a[len + pos] = now_plain;
+    }
+
+    /// Adds `slot` to the posting of `h` at `pos`, returning its place.
+    fn push_posting(&mut self, pos: usize, h: u64, slot: u32) -> u32 {
+        match self.postings.entry((pos as u32, h)) {
+            Entry::Vacant(e) => {
+                e.insert(Posting::One(slot));
+                0
+            }
+            Entry::Occupied(mut e) => {
+                let p = e.get_mut();
+                match p {
+                    Posting::One(first) => {
+                        *p = Posting::Many(vec![*first, slot]);
+                        1
+                    }
+                    Posting::Many(v) => push(v, slot),
+                }
+            }
         }
     }
 
-    fn take_posting(&mut self, pos: usize, h: u64, i: u32) {
+    fn take_posting(&mut self, pos: usize, h: u64, i: u32, moved: &mut Vec<Moved>) {
         let key = (pos as u32, h);
-        let Some(list) = self.postings.get_mut(&key) else {
+        let Some(p) = self.postings.get_mut(&key) else {
             debug_assert!(false, "no posting for position {pos}");
             return;
         };
-        if let Some(moved) = swap_remove(list, i) {
-            if let Some(a) = self.at.get_mut(&moved) {
-                a[pos] = i;
-            }
-        }
-        if list.is_empty() {
+        match p {
             // Keys come and go with the templates: memory follows the live ones.
-            self.postings.remove(&key);
+            Posting::One(_) => {
+                debug_assert_eq!(i, 0, "posting place out of range");
+                self.postings.remove(&key);
+            }
+            Posting::Many(v) => {
+                if let Some(m) = swap_remove(v, i) {
+                    moved.push((m, pos as u32, i));
+                }
+                if let [last] = v[..] {
+                    // Back to one: the vector goes, and the last one's place is 0.
+                    *p = Posting::One(last);
+                }
+            }
         }
     }
 
-    fn take_plain(&mut self, pos: usize, i: u32) {
+    fn take_plain(&mut self, pos: usize, i: u32, moved: &mut Vec<Moved>) {
         let len = self.len();
-        if let Some(moved) = swap_remove(&mut self.plain[pos], i) {
-            if let Some(a) = self.at.get_mut(&moved) {
-                a[len + pos] = i;
-            }
+        if let Some(m) = swap_remove(&mut self.plain[pos], i) {
+            moved.push((m, (len + pos) as u32, i));
         }
+    }
+
+    /// Whether `at` are the places of `slot` with tokens `hashes` (for tests).
+    #[cfg(test)]
+    pub(super) fn holds(&self, slot: u32, hashes: &[u64], at: &[u32]) -> bool {
+        let len = self.len();
+        at.len() == 2 * len
+            && hashes.iter().enumerate().all(|(pos, &h)| {
+                let posting = self.postings.get(&(pos as u32, h));
+                let in_posting =
+                    posting.is_some_and(|p| p.as_slice().get(at[pos] as usize) == Some(&slot));
+                let in_plain = if is_capitalised(h) {
+                    at[len + pos] == NIL
+                } else {
+                    self.plain[pos].get(at[len + pos] as usize) == Some(&slot)
+                };
+                in_posting && in_plain
+            })
     }
 
     /// Appends to `out` a superset of the templates that a line hashing to `line` can join with
@@ -151,7 +225,7 @@ impl LeafIndex {
         let posting = |pos: usize, h: u64| -> &[u32] {
             self.postings
                 .get(&(pos as u32, h))
-                .map_or(&[][..], Vec::as_slice)
+                .map_or(&[][..], Posting::as_slice)
         };
         sizes.clear();
         let mut word: Option<(usize, usize)> = None; // the smallest capitalised-word set: size, position
@@ -213,7 +287,7 @@ fn swap_remove(list: &mut Vec<u32>, i: u32) -> Option<u32> {
 }
 
 /// Hashes the index's keys: token hashes are well mixed already (splitmix64 or FxHash), so a
-/// key is its hash combined with the position; slots are mixed by one multiply. The keys come
+/// key is its hash combined with the position. The keys come
 /// from the miner's own hashing, bounded per leaf by its templates.
 #[derive(Default, Clone, Copy)]
 struct KeyHasher(u64);

@@ -649,6 +649,23 @@ fn assert_index_agrees_with_scan<'a>(
     for m in &miners[1..] {
         assert_eq!(all(m), all(&miners[0]), "{what}: final templates");
         assert_eq!(m.evictions(), miners[0].evictions(), "{what}: evictions");
+        assert_index_places(m, what);
+    }
+}
+
+/// Every template of an indexed leaf knows its places in the leaf's index (the places that
+/// merges and evictions moved included), and no other template has any.
+fn assert_index_places(m: &TemplateMiner, what: &str) {
+    for (slot, c) in m.clusters.iter().enumerate() {
+        let Some(c) = c else { continue };
+        match &m.node(c.leaf).index {
+            Some(index) => assert!(
+                index.holds(slot as u32, &c.hashes, &c.index_at),
+                "{what}: template {} lost its places in the index",
+                c.id
+            ),
+            None => assert!(c.index_at.is_empty(), "{what}: places without an index"),
+        }
     }
 }
 
@@ -801,4 +818,5 @@ fn evicting_from_an_indexed_leaf_keeps_the_leaf_and_index_consistent() {
     for (at, &slot) in node.clusters.iter().enumerate() {
         assert_eq!(m.cluster(slot).unwrap().leaf_at as usize, at);
     }
+    assert_index_places(&m, "evictions");
 }
