@@ -29,8 +29,8 @@
 //!   header) of one line. [`Match`] has `template_id: u64` (ids start at 1, are never reused,
 //!   and survive [`to_bytes`](TemplateMiner::to_bytes)/[`from_bytes`](TemplateMiner::from_bytes)),
 //!   `is_new` (first line of this template), `template_changed` (the template text gained a
-//!   `<*>`), and `evicted: Option<u64>` (the least recently used template dropped to make room;
-//!   forget its counters).
+//!   `<*>`), and `evicted: Option<u64>` (a template dropped: the least recently used, to make
+//!   room, or one merged into the line's template; forget its counters).
 //! - [`TemplateMiner::template`]`(id) -> Option<&str>`, [`TemplateMiner::count`]`(id)`,
 //!   [`TemplateMiner::templates`] (all live ones), [`TemplateMiner::len`],
 //!   [`TemplateMiner::evictions`].
@@ -51,7 +51,11 @@
 //! A template whose literal capitalised word differs
 //! from the line's capitalised word at some position is no candidate (see `is_word`): `VM
 //! Started` and `VM Paused` are two messages, while values (numbers, ids, addresses, quoted
-//! names, lower-case words) merge. At most `max_clusters` templates are kept: the
+//! names) merge. Punctuation that differs (`****` for a missing reading) makes another message
+//! too; so does a lower-case word (`stored as bytes` / `stored as values`) until a third word
+//! has been seen at that position: the line then joins one of the two templates, which absorbs
+//! the other (`evicted`), as the position holds a value (`for user cyrus` / `news` / `test`;
+//! see `differ`). At most `max_clusters` templates are kept: the
 //! least recently matched is evicted, and tree nodes left empty are freed, so memory is bounded
 //! whatever the input.
 //!
@@ -63,7 +67,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 use crate::masking::{for_each_term, mask_line, mask_shaped, push_variable, Sink, Term, PARAM};
 use crate::variable_form::{collapse, VariableForm};
 
+mod differ;
 mod leaf_index;
+use differ::{differ, is_lower_word, is_symbols, Differ, CAPITAL, LOWER, SYMBOLS, TAGS};
 use leaf_index::LeafIndex;
 
 /// Configuration of a [`TemplateMiner`]. The default is the one global configuration used for
@@ -144,7 +150,9 @@ pub struct Match {
     pub is_new: bool,
     /// The template's text changed (a token became `<*>`); false when `is_new`.
     pub template_changed: bool,
-    /// A template evicted (least recently used) to keep within `max_clusters`.
+    /// A template dropped: evicted (least recently used) to keep within `max_clusters`, or
+    /// merged into this line's template once a word position of both has shown a third word
+    /// (a value, see the module documentation). Its id is not reused; forget its counters.
     pub evicted: Option<u64>,
 }
 
@@ -455,7 +463,7 @@ impl TemplateMiner {
             true
         });
         let result = match self.search(&hashes) {
-            Some((slot, merge)) => {
+            Found::Join(slot, merge) => {
                 // The line's masked text: a variable keeps the punctuation that the line and
                 // the template share around it (see `merge_token`).
                 let changed =
@@ -470,7 +478,20 @@ impl TemplateMiner {
                     evicted: None,
                 }
             }
-            None => {
+            Found::Absorb(slot, other) => {
+                let changed = self.with_masked(content, &hashes, |m, line| m.merge(slot, line));
+                let (gone, changed) = self.absorb(slot, other, changed);
+                self.touch(slot);
+                let c = self.cluster_mut(slot);
+                c.count = c.count.saturating_add(1);
+                Match {
+                    template_id: c.id,
+                    is_new: false,
+                    template_changed: changed,
+                    evicted: Some(gone),
+                }
+            }
+            Found::New => {
                 let id = self.with_masked(content, &hashes, |m, tokens| {
                     debug_assert!(
                         (0..tokens.len()).all(|i| token_hash(tokens.get(i)) == tokens.hashes[i])
@@ -546,14 +567,18 @@ impl TemplateMiner {
         (self.config.depth - 2).min(len)
     }
 
-    /// The best matching template's slot, if one is similar enough, and whether merging the
-    /// line into it can change it.
-    fn search(&mut self, hashes: &[u64]) -> Option<(u32, bool)> {
+    /// The best matching template, if one is similar enough (see [`Found`]).
+    fn search(&mut self, hashes: &[u64]) -> Found {
         let len = hashes.len();
-        let mut node = *self.by_len.get(&(len as u32))?;
+        let Some(&(mut node)) = self.by_len.get(&(len as u32)) else {
+            return Found::New;
+        };
         for hash in &hashes[..self.token_levels(len)] {
             let children = &self.node(node).children;
-            node = *children.get(hash).or_else(|| children.get(&param_hash()))?;
+            match children.get(hash).or_else(|| children.get(&param_hash())) {
+                Some(&n) => node = n,
+                None => return Found::New,
+            }
         }
         // Fewest equal tokens that reach the threshold (`sim >= similarity`).
         let needed = (self.config.similarity * len as f64 - 1e-9).ceil().max(0.0) as usize;
@@ -571,18 +596,22 @@ impl TemplateMiner {
             )
         });
         let scan = if indexed { &candidates } else { &leaf.clusters };
-        let best = self.best_of(scan, hashes, needed);
+        let found = match self.best_of(scan, hashes, needed) {
+            Some((slot, equal, params))
+                if len == 0 || equal as f64 / len as f64 >= self.config.similarity =>
+            {
+                // Every position that differs is a parameter already: merging would change
+                // nothing.
+                Found::Join(slot, equal + params < len)
+            }
+            _ => match self.value_position(scan, hashes, needed) {
+                Some((slot, other)) => Found::Absorb(slot, other),
+                None => Found::New,
+            },
+        };
         self.candidates = candidates;
         self.sizes = sizes;
-        let (slot, equal, params) = best?;
-        let sim = if len == 0 {
-            1.0
-        } else {
-            equal as f64 / len as f64
-        };
-        // Every position that differs is a parameter already: merging would change nothing.
-        let merge = equal + params < len;
-        (sim >= self.config.similarity).then_some((slot, merge))
+        found
     }
 
     /// The best of the templates `slots` for a line (most equal tokens, then most parameters,
@@ -603,8 +632,8 @@ impl TemplateMiner {
                 // line's masking found, under a template parameter, matches.
                 if h == lh {
                     equal += 1;
-                } else if h & lh & 1 == 1 {
-                    // Two different capitalised words: another message (see `is_word`).
+                } else if differ(c, i, h, lh) != Differ::Value {
+                    // Another message, or a lower-case word that may name one (see `differ`).
                     continue 'candidates;
                 } else {
                     params += usize::from(c.vars[i]);
@@ -884,12 +913,47 @@ impl TemplateMiner {
         if slot == NIL {
             return None;
         }
+        let id = self.remove(slot)?;
+        self.evictions += 1;
+        Some(id)
+    }
+
+    /// Merges the template `other` into `slot` (the positions where they differ become
+    /// variables, the counts add up) and drops it: a position of both has shown a value (see
+    /// [`value_position`](Self::value_position)). Returns the dropped id, and whether `slot`'s
+    /// text changed (or `changed` already).
+    fn absorb(&mut self, slot: u32, other: u32, changed: bool) -> (u64, bool) {
+        let o = self
+            .cluster(other)
+            .unwrap_or_else(|| unreachable!("dangling cluster slot {other}"));
+        let (text, hashes, count) = (o.template.clone(), o.hashes.clone(), o.count);
+        let mut spans = Vec::with_capacity(hashes.len());
+        let mut at = 0u32;
+        for t in text.split(' ').filter(|_| !text.is_empty()) {
+            spans.push((at, at + t.len() as u32));
+            at += t.len() as u32 + 1;
+        }
+        let tokens = Tokens {
+            text: &text,
+            spans: &spans,
+            hashes: &hashes,
+        };
+        let changed = self.merge(slot, &tokens) || changed;
+        let c = self.cluster_mut(slot);
+        c.count = c.count.saturating_add(count);
+        let gone = self
+            .remove(other)
+            .unwrap_or_else(|| unreachable!("dangling cluster slot {other}"));
+        (gone, changed)
+    }
+
+    /// Drops the template `slot` and any tree nodes it leaves empty; returns its id.
+    fn remove(&mut self, slot: u32) -> Option<u64> {
         self.unlink(slot);
         let cluster = self.clusters[slot as usize].take()?;
         self.free_clusters.push(slot);
         self.by_id.remove(&cluster.id);
         self.live -= 1;
-        self.evictions += 1;
         let mut node = cluster.leaf;
         self.remove_from_leaf(&cluster, slot);
         loop {
@@ -1113,6 +1177,16 @@ impl TemplateMiner {
     }
 }
 
+/// What [`TemplateMiner::search`] found for a line.
+enum Found {
+    /// The template to join, and whether merging the line into it can change it.
+    Join(u32, bool),
+    /// A template to join that absorbs another (see [`TemplateMiner::value_position`]).
+    Absorb(u32, u32),
+    /// No template: the line starts one.
+    New,
+}
+
 /// The masked tokens of one line, with their hashes.
 struct Tokens<'a> {
     text: &'a str,
@@ -1152,12 +1226,18 @@ fn token_hash_bytes(b: &[u8]) -> u64 {
     word_tag(long_finish(state, last, !rest.is_empty(), b.len()), b)
 }
 
-/// The lowest bit of a token's hash tells whether the token is a capitalised word (see
-/// [`is_word`]), so that matching can tell two different event names apart from a value without
-/// the text. Most tokens fail the first-byte test.
+/// The low bits of a token's hash tell its class: a capitalised word (see [`is_word`]), a
+/// lower-case word, or punctuation only, so that matching can tell two different event names
+/// apart from a value without the text (see `differ`). The first byte picks the one test that
+/// can pass.
 fn word_tag(h: u64, b: &[u8]) -> u64 {
-    let cap = b.first().is_some_and(u8::is_ascii_uppercase) && is_word(b);
-    (h & !1) | u64::from(cap)
+    let tag = match b.first() {
+        Some(c) if c.is_ascii_lowercase() => LOWER * u64::from(is_lower_word(b)),
+        Some(c) if c.is_ascii_uppercase() => CAPITAL * u64::from(is_word(b)),
+        Some(c) if c.is_ascii_punctuation() => SYMBOLS * u64::from(is_symbols(b)),
+        _ => 0,
+    };
+    (h & !TAGS) | tag
 }
 
 /// A word of the message's text: letters only, apart from trailing punctuation (`Started`,
@@ -1247,12 +1327,12 @@ impl Sink for TokenHasher {
 impl TokenHasher {
     /// The hash of the text pushed since the last `finish`, and a reset.
     fn finish(&mut self) -> u64 {
-        // Masked text holds `<*>`: never a word (see `word_tag`).
+        // Masked text holds `<*>`: no class (see `word_tag`).
         let h = if self.len < 8 {
             mix(self.word | ((self.len as u64) << 56))
         } else {
             long_finish(self.state, self.word, !self.len.is_multiple_of(8), self.len)
-        } & !1;
+        } & !TAGS;
         *self = Self::default();
         h
     }
