@@ -829,6 +829,7 @@ fn token_classes_travel_in_the_hash() {
     ] {
         assert_eq!(token_hash(t) & TAGS, tag, "{t:?}");
     }
+    assert_eq!(param_hash(), token_hash(PARAM));
 }
 
 #[test]
