@@ -64,7 +64,9 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::masking::{for_each_term, mask_line, mask_shaped, push_variable, Sink, Term, PARAM};
+use crate::masking::{
+    for_each_term, mask_line, mask_shaped, push_variable, Shape, Sink, Term, PARAM,
+};
 use crate::variable_form::{collapse, VariableForm};
 
 mod differ;
@@ -436,7 +438,7 @@ impl TemplateMiner {
             // looked up by the token's own hash (equal hashes are equal tokens, as in matching;
             // see `token_hash`).
             let memo = if shape.is_mixed() {
-                let raw = token_hash_in(bytes, s, e);
+                let raw = token_hash_in(bytes, s, e, shape);
                 let slot = &mut cache[raw as usize % MASK_CACHE];
                 match *slot {
                     Some((key, h)) if key == raw => {
@@ -453,7 +455,7 @@ impl TemplateMiner {
             } else {
                 match memo {
                     Some((raw, _)) => raw,
-                    None => token_hash_in(bytes, s, e),
+                    None => token_hash_in(bytes, s, e, shape),
                 }
             };
             if let Some((raw, slot)) = memo {
@@ -1206,10 +1208,15 @@ fn token_hash(t: &str) -> u64 {
 }
 
 fn token_hash_bytes(b: &[u8]) -> u64 {
+    word_tag(untagged_hash(b), b)
+}
+
+/// [`token_hash`] before its class bits are set.
+fn untagged_hash(b: &[u8]) -> u64 {
     if b.len() < 8 {
         // A byte loop: a copy of variable length would be a call to memcpy.
         let packed = b.iter().rev().fold(0u64, |w, &c| (w << 8) | u64::from(c));
-        return word_tag(mix(packed | ((b.len() as u64) << 56)), b); // "a" and "a\0" differ
+        return mix(packed | ((b.len() as u64) << 56)); // "a" and "a\0" differ
     }
     let mut chunks = b.chunks_exact(8);
     let mut state = 0;
@@ -1223,7 +1230,7 @@ fn token_hash_bytes(b: &[u8]) -> u64 {
         .iter()
         .rev()
         .fold(0u64, |w, &c| (w << 8) | u64::from(c));
-    word_tag(long_finish(state, last, !rest.is_empty(), b.len()), b)
+    long_finish(state, last, !rest.is_empty(), b.len())
 }
 
 /// The low bits of a token's hash tell its class: a capitalised word (see [`is_word`]), a
@@ -1235,6 +1242,22 @@ fn word_tag(h: u64, b: &[u8]) -> u64 {
         Some(c) if c.is_ascii_lowercase() => LOWER * u64::from(is_lower_word(b)),
         Some(c) if c.is_ascii_uppercase() => CAPITAL * u64::from(is_word(b)),
         Some(c) if c.is_ascii_punctuation() => SYMBOLS * u64::from(is_symbols(b)),
+        _ => 0,
+    };
+    (h & !TAGS) | tag
+}
+
+/// [`word_tag`] for a line's token whose [`Shape`] is known: the same class, the shape sparing
+/// the scans of most tokens (a lower-case word is letters only, punctuation has no letter,
+/// digit or non-ASCII byte). A test checks that the two agree.
+#[inline]
+fn tag_shaped(h: u64, b: &[u8], shape: Shape) -> u64 {
+    let tag = match b.first() {
+        Some(c) if c.is_ascii_lowercase() => LOWER * u64::from(shape.is_letters()),
+        Some(c) if c.is_ascii_uppercase() => CAPITAL * u64::from(is_word(b)),
+        Some(c) if c.is_ascii_punctuation() => {
+            SYMBOLS * u64::from(shape.is_punctuation() && is_symbols(b))
+        }
         _ => 0,
     };
     (h & !TAGS) | tag
@@ -1345,12 +1368,17 @@ const fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-/// [`token_hash`] of `buf[s..e]`, reading a short token as one (unaligned) word of the buffer
-/// around it: the line's tokens are hashed in place, most of them short.
-fn token_hash_in(buf: &[u8], s: usize, e: usize) -> u64 {
+/// [`token_hash`] of `buf[s..e]`, whose [`Shape`] is `shape`, reading a short token as one
+/// (unaligned) word of the buffer around it: the line's tokens are hashed in place, most of
+/// them short.
+fn token_hash_in(buf: &[u8], s: usize, e: usize, shape: Shape) -> u64 {
+    tag_shaped(untagged_in(buf, s, e), &buf[s..e], shape)
+}
+
+fn untagged_in(buf: &[u8], s: usize, e: usize) -> u64 {
     let len = e - s;
     if len == 0 || len >= 8 {
-        return token_hash_bytes(&buf[s..e]);
+        return untagged_hash(&buf[s..e]);
     }
     let word = |w: &[u8]| {
         let mut x = [0u8; 8];
@@ -1363,9 +1391,9 @@ fn token_hash_in(buf: &[u8], s: usize, e: usize) -> u64 {
     } else if e >= 8 {
         word(&buf[e - 8..e]) >> (8 * (8 - len))
     } else {
-        return token_hash_bytes(&buf[s..e]);
+        return untagged_hash(&buf[s..e]);
     };
-    word_tag(mix(packed | ((len as u64) << 56)), &buf[s..e])
+    mix(packed | ((len as u64) << 56))
 }
 
 /// The variable that two different tokens at one position become: `<*>` with the punctuation

@@ -27,15 +27,11 @@ pub(super) const LOWER: u64 = 2;
 pub(super) const SYMBOLS: u64 = 4;
 pub(super) const TAGS: u64 = CAPITAL | LOWER | SYMBOLS;
 
-/// A lower-case word of the message's text: letters only, apart from trailing punctuation
-/// (`stored`, `spawn`, `bytes`, `done.`). Units are words here: after a variable they are
-/// values anyway (see [`differ`]).
+/// A lower-case word of the message's text: ASCII letters only, the first lower-case
+/// (`stored`, `spawn`, `bytes`; not `done.`, whose shape the line's tokens do not tell without
+/// a scan). Units are words here: after a variable they are values anyway (see [`differ`]).
 pub(super) fn is_lower_word(b: &[u8]) -> bool {
-    let mut e = b.len();
-    while e > 0 && matches!(b[e - 1], b'.' | b',' | b';' | b':' | b'!' | b'?') {
-        e -= 1;
-    }
-    e > 0 && b[..e].iter().all(u8::is_ascii_alphabetic)
+    b.first().is_some_and(u8::is_ascii_lowercase) && b.iter().all(u8::is_ascii_alphabetic)
 }
 
 /// Punctuation only (`****`, `->`, `--`, `=`), and no template variable (`<*>`, `(<*>)`) nor
