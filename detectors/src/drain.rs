@@ -616,6 +616,54 @@ impl TemplateMiner {
         found
     }
 
+    /// When the line matches no template: two templates among `slots` that it would join but
+    /// for one lower-case word, at the same position, holding two other words there. That
+    /// position has now shown three words: it holds a value, so the line joins the better
+    /// (the search's order), which absorbs the other. Returns (joined, absorbed). Runs only for
+    /// a line that would otherwise start a template.
+    fn value_position(&self, slots: &[u32], hashes: &[u64], needed: usize) -> Option<(u32, u32)> {
+        let mut near: Vec<Near> = Vec::new();
+        'candidates: for &slot in slots {
+            let Some(c) = self.cluster(slot) else {
+                continue;
+            };
+            if near.iter().any(|n| n.slot == slot) {
+                continue; // an index may give a slot twice
+            }
+            let (mut equal, mut params, mut at) = (0, 0, None);
+            for (i, (&h, &lh)) in c.hashes.iter().zip(hashes).enumerate() {
+                if h == lh {
+                    equal += 1;
+                    continue;
+                }
+                match differ(h, lh, || i > 0 && names_a_value(c.hashes[i - 1])) {
+                    Differ::Value => params += usize::from(c.vars[i]),
+                    Differ::Word if at.is_none() => at = Some(i),
+                    _ => continue 'candidates,
+                }
+            }
+            if let Some(at) = at.filter(|_| equal >= needed) {
+                near.push(Near {
+                    slot,
+                    at,
+                    word: c.hashes[at],
+                    key: (equal, params, std::cmp::Reverse(c.id)),
+                });
+            }
+        }
+        let mut best: Option<(Near, Near)> = None;
+        for a in &near {
+            for b in &near {
+                let pair = a.at == b.at && a.word != b.word && a.key > b.key;
+                let better = best.is_none_or(|(x, y)| (a.key, b.key) > (x.key, y.key));
+                if pair && better {
+                    best = Some((*a, *b));
+                }
+            }
+        }
+        best.map(|(a, b)| (a.slot, b.slot))
+    }
+
     /// The best of the templates `slots` for a line (most equal tokens, then most parameters,
     /// then the older: a total order, so the order of `slots` does not matter, nor a slot given
     /// twice) with its equal tokens and parameters; only a template with `needed` equal tokens
@@ -634,7 +682,8 @@ impl TemplateMiner {
                 // line's masking found, under a template parameter, matches.
                 if h == lh {
                     equal += 1;
-                } else if differ(c, i, h, lh) != Differ::Value {
+                } else if differ(h, lh, || i > 0 && names_a_value(c.hashes[i - 1])) != Differ::Value
+                {
                     // Another message, or a lower-case word that may name one (see `differ`).
                     continue 'candidates;
                 } else {
@@ -1177,6 +1226,30 @@ impl TemplateMiner {
         miner.evictions = 0;
         Ok(miner)
     }
+}
+
+/// Whether a word after the token hashing to `h` is a value: after a bare variable, its unit
+/// (`12 ms` / `3 s`); after a noun that names an account or a host (`user`, `account`,
+/// `host`), the name (`session opened for user cyrus` / `… user news` in an authentication
+/// log, `login failed for account backup` / `… account deploy` in a directory server's).
+fn names_a_value(h: u64) -> bool {
+    static NOUNS: std::sync::OnceLock<[u64; 3]> = std::sync::OnceLock::new();
+    h == param_hash()
+        || NOUNS
+            .get_or_init(|| ["user", "account", "host"].map(token_hash))
+            .contains(&h)
+}
+
+/// A template that the line would join but for one lower-case word.
+#[derive(Debug, Clone, Copy)]
+struct Near {
+    slot: u32,
+    /// The position of the word.
+    at: usize,
+    /// The template's word there.
+    word: u64,
+    /// The order of the search: equal tokens, parameters, then the older.
+    key: (usize, usize, std::cmp::Reverse<u64>),
 }
 
 /// What [`TemplateMiner::search`] found for a line.
