@@ -18,6 +18,9 @@
 //! - `SEISMO_RSS_SECS`: seconds of each steady-state measurement, default 120
 //! - `SEISMO_RSS_PARALLEL`: `1` runs the sizes at once (each agent's CPU is its own
 //!   user+system time, so the figures hold; the machine is busier), default one after another
+//! - `SEISMO_RSS_WARM`: the scrape interval until every signal is full, default `1s` (a
+//!   pipeline that cannot keep up with the largest size at 1 s only drops samples: a slower
+//!   warm-up interval spends less on parsing what would be dropped)
 //! - `SEISMO_RSS_KIND`: the default detector kind (`ensemble`; `ewma` keeps ~100 B per
 //!   signal, so its curve is the agent's own cost per signal: names, maps, status, alert state)
 //!
@@ -246,15 +249,17 @@ struct Point {
     slow: Span,
     /// VmHWM at the end (KiB).
     peak: u64,
-    /// Sample batches dropped because the pipeline fell behind.
+    /// Samples dropped because the pipeline fell behind.
     dropped: f64,
+    /// Size of the last snapshot of the learned state (bytes).
+    snapshot: f64,
     problem: Option<String>,
 }
 
-fn run(n: usize, fast: bool, secs: u64, kind: &str) -> Point {
+fn run(n: usize, fast: bool, secs: u64, kind: &str, warm: &str) -> Point {
     let dir = scratch_dir(&format!("rss-{n}"));
     let (url, served) = serve(n);
-    let path = write_config(&dir, &config(&dir, n, &url, "1s", kind));
+    let path = write_config(&dir, &config(&dir, n, &url, warm, kind));
     let started = Instant::now();
     let (mut agent, addr) = Agent::start_serving_with_env(
         &path,
@@ -311,6 +316,7 @@ fn run(n: usize, fast: bool, secs: u64, kind: &str) -> Point {
     point.signals = metric(&metrics, "seismo_detectors").unwrap_or(0.0) as u64;
     point.dropped =
         metric(&metrics, "seismo_dropped_total{reason=\"host_queue_full\"}").unwrap_or(0.0);
+    point.snapshot = metric(&metrics, "seismo_snapshot_bytes").unwrap_or(0.0);
     // A stop past the agent's 4.5 s budget (a large snapshot on a busy machine) exits with 1:
     // noted, not fatal, so the other sizes' figures are still printed.
     agent.signal(libc::SIGTERM);
@@ -344,9 +350,10 @@ fn main() {
     let secs: u64 = env_number("SEISMO_RSS_SECS", 120);
     let parallel = std::env::var("SEISMO_RSS_PARALLEL").is_ok_and(|v| v == "1");
     let kind = std::env::var("SEISMO_RSS_KIND").unwrap_or_else(|_| "ensemble".into());
+    let warm = std::env::var("SEISMO_RSS_WARM").unwrap_or_else(|_| "1s".into());
     let load = || std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "seismo run, default config ({kind}) + one target of N changing gauges; 1 s scrapes until \
+        "seismo run, default config ({kind}) + one target of N changing gauges; {warm} scrapes until \
          every signal is past its k-means fit, then reloaded to 10 s; {secs} s per steady span; \
          {} cores; load at start: {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
@@ -357,8 +364,8 @@ fn main() {
         let handles: Vec<_> = sizes
             .iter()
             .map(|&n| {
-                let (f, kind) = (fast.contains(&n), kind.clone());
-                std::thread::spawn(move || run(n, f, secs, &kind))
+                let (f, kind, warm) = (fast.contains(&n), kind.clone(), warm.clone());
+                std::thread::spawn(move || run(n, f, secs, &kind, &warm))
             })
             .collect();
         handles
@@ -368,12 +375,12 @@ fn main() {
     } else {
         sizes
             .iter()
-            .map(|&n| run(n, fast.contains(&n), secs, &kind))
+            .map(|&n| run(n, fast.contains(&n), secs, &kind, &warm))
             .collect()
     };
     let base = &points[0];
     println!(
-        "\n{:>7} {:>8} {:>10} {:>11} {:>10} {:>9} {:>9} {:>10} {:>10} {:>11} {:>8}",
+        "\n{:>7} {:>8} {:>10} {:>11} {:>10} {:>9} {:>9} {:>10} {:>10} {:>11} {:>9} {:>8}",
         "series",
         "signals",
         "warm MB",
@@ -384,6 +391,7 @@ fn main() {
         "CPU 10 s",
         "CPU 1 s",
         "B/signal",
+        "snap B/s",
         "dropped"
     );
     for p in &points {
@@ -396,7 +404,7 @@ fn main() {
             )
         };
         println!(
-            "{:>7} {:>8} {:>10.1} {:>11.1} {:>10.1} {:>9.1} {:>8.0}s {:>9.3}% {:>10} {:>11} {:>8}",
+            "{:>7} {:>8} {:>10.1} {:>11.1} {:>10.1} {:>9.1} {:>8.0}s {:>9.3}% {:>10} {:>11} {:>9.0} {:>8}",
             p.series,
             p.signals,
             mb(p.rss_warm),
@@ -408,6 +416,7 @@ fn main() {
             p.fast
                 .map_or("-".to_owned(), |f| format!("{:.3}%", f.cpu_pct)),
             per_signal,
+            p.snapshot / p.signals.max(1) as f64,
             p.dropped
         );
     }

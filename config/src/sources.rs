@@ -45,6 +45,10 @@ pub struct HostSourceConfig {
     /// Sample batches buffered for the pipeline; past this the oldest are dropped and counted.
     #[serde(deserialize_with = "values::positive_count")]
     pub queue: usize,
+    /// The same bound in samples (a scrape of a large target is one batch of many): past it
+    /// the oldest batches are dropped and counted; a larger batch is still taken alone.
+    #[serde(deserialize_with = "values::positive_count")]
+    pub queue_samples: usize,
 }
 
 impl Default for HostSourceConfig {
@@ -68,6 +72,7 @@ impl Default for HostSourceConfig {
             exclude_disks: globs(&["loop*", "ram*", "zram*"]),
             exclude_interfaces: globs(&["lo", "veth*", "docker*", "br-*", "cali*", "flannel*"]),
             queue: 64,
+            queue_samples: 200_000,
         }
     }
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 use anyhow::Context;
 use seismo_config::Config;
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::alerting::hooks::Hooks;
@@ -129,7 +129,8 @@ pub async fn run(mut config: Config, path: Option<PathBuf>) -> anyhow::Result<()
     }
 
     let host_cfg = &config.sources.host;
-    let (samples_tx, samples_rx) = broadcast::channel(host_cfg.queue);
+    let (samples_tx, samples_rx) =
+        crate::sources::queue::channel(host_cfg.queue, host_cfg.queue_samples, Arc::clone(&stats));
     // What was learned before the restart: read before any sample arrives.
     let learned = crate::pipeline::snapshot::load(state.path());
     let mut pipeline = Pipeline::new(Arc::clone(&host), &config, Arc::clone(&stats))

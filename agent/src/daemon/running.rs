@@ -2,15 +2,14 @@
 
 use std::sync::Arc;
 
-use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::logs::LogSources;
 use crate::pipeline::PipelineHandle;
 use crate::sinks::running::RunningSinks;
 use crate::sinks::Sinks;
-use crate::sources::batch::Batch;
 use crate::sources::host::HostTask;
+use crate::sources::queue::SampleSender;
 use crate::sources::tasks::SourceTasks;
 use crate::telemetry::stats::Stats;
 
@@ -25,6 +24,6 @@ pub(crate) struct Running {
     /// `[[sources.processes]]` and `[[sources.scrape]]`: one task per table.
     pub(crate) processes: SourceTasks<seismo_config::ProcessSourceConfig>,
     pub(crate) scrapes: SourceTasks<seismo_config::ScrapeSourceConfig>,
-    pub(crate) samples: broadcast::Sender<Batch>,
+    pub(crate) samples: SampleSender,
     pub(crate) logs: LogSources,
 }

@@ -11,11 +11,17 @@
 //! magic, another format version) is set aside as `learned.snapshot.unreadable`.
 //!
 //! The pipeline encodes a snapshot in its own task (a copy-free walk of its state, in slices
-//! that take turns with its inputs: `stage.rs`); the write
-//! (temporary file, fsync, rename, fsync of the directory) runs on a blocking thread, so the
-//! previous snapshot stays whole until the new one is durable, also when the disk is full.
+//! that take turns with its inputs: `stage.rs`) and hands each slice's bytes to a blocking
+//! thread that appends them to a temporary file ([`Writer::open`]); at the end record it
+//! fsyncs, renames over the snapshot and fsyncs the directory. The previous snapshot stays
+//! whole until the new one is durable, also when the disk is full, and the memory a snapshot
+//! takes is a few slices, never the whole state's encoding: at most [`PARTS_IN_FLIGHT`]
+//! slices wait for the disk; past that the encoding waits (the inputs do not). Reading one
+//! back goes record by record from the file, too.
 
 use std::fmt::Write as _;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufReader, Read, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,11 +29,11 @@ use std::time::{Duration, Instant};
 use seismo_config::DetectorSettings;
 use seismo_detectors::{DetectorState, SavedDetector};
 use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::alerting::incidents::SavedIncidents;
 use crate::alerting::lifecycle::Track;
-use crate::atomic_file::atomic_write;
 use crate::telemetry::stats::{LogLimiter, Stats};
 
 /// The snapshot's file name in the state directory.
@@ -38,6 +44,8 @@ const MAGIC: &[u8; 4] = b"SMLS";
 pub const FORMAT_VERSION: u16 = 6;
 /// A record longer than this is damage, not data (an ensemble's state is a few KiB).
 const MAX_RECORD: usize = 64 << 20;
+/// Encoded slices a snapshot may have waiting for the disk.
+pub const PARTS_IN_FLIGHT: usize = 2;
 
 /// A record as written: borrowed from the running pipeline.
 #[derive(Serialize)]
@@ -98,12 +106,11 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     h
 }
 
-/// A snapshot being encoded.
+/// A snapshot being encoded: the bytes since the last [`Encoder::take`].
 pub struct Encoder {
     bytes: Vec<u8>,
     records: u32,
     signals: usize,
-    started: Instant,
 }
 
 impl Encoder {
@@ -112,7 +119,6 @@ impl Encoder {
             bytes: Vec::with_capacity(4096),
             records: 0,
             signals: 0,
-            started: Instant::now(),
         };
         e.bytes.extend_from_slice(MAGIC);
         e.bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -160,23 +166,29 @@ impl Encoder {
         self.records += 1;
     }
 
-    /// The finished snapshot.
+    /// The bytes encoded since the last call (whole records), to be written in order.
+    pub fn take(&mut self) -> Vec<u8> {
+        // The next slice is about as long as this one.
+        let room = self.bytes.len();
+        std::mem::replace(&mut self.bytes, Vec::with_capacity(room))
+    }
+
+    /// The end of the snapshot: the bytes not taken yet, with the end record.
     pub fn finish(mut self) -> Encoded {
         let records = self.records;
         self.record(&RecordOut::End { records });
         Encoded {
             bytes: self.bytes,
             signals: self.signals,
-            encode_time: self.started.elapsed(),
         }
     }
 }
 
-/// A snapshot ready to be written.
+/// The end of a snapshot (all of it when no slice was taken before): its last bytes, and the
+/// signals the whole snapshot holds.
 pub struct Encoded {
     pub bytes: Vec<u8>,
     pub signals: usize,
-    pub encode_time: Duration,
 }
 
 /// What a snapshot file held, as far as it could be read.
@@ -193,8 +205,8 @@ pub struct Loaded {
 /// [`Loaded::problems`] (and a file that cannot be used at all is set aside).
 pub fn load(dir: &Path) -> Loaded {
     let path = dir.join(SNAPSHOT_FILE);
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
+    let file = match File::open(&path) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Loaded::default(),
         Err(e) => {
             return Loaded {
@@ -203,7 +215,7 @@ pub fn load(dir: &Path) -> Loaded {
             }
         }
     };
-    let loaded = decode(&bytes);
+    let loaded = decode_from(BufReader::with_capacity(1 << 16, file));
     if loaded.signals.is_empty() && loaded.alerts.is_empty() && !loaded.problems.is_empty() {
         let aside = path.with_extension("snapshot.unreadable");
         if std::fs::rename(&path, &aside).is_ok() {
@@ -215,34 +227,72 @@ pub fn load(dir: &Path) -> Loaded {
 
 /// Decodes a snapshot's bytes; see [`load`].
 pub fn decode(bytes: &[u8]) -> Loaded {
+    decode_from(bytes)
+}
+
+/// Reads up to `buf.len()` bytes; fewer only at the end of the input.
+fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Decodes a snapshot record by record from `input` (one record in memory at a time); see
+/// [`load`].
+pub fn decode_from(mut input: impl Read) -> Loaded {
     let mut out = Loaded::default();
-    if bytes.len() < 6 || &bytes[..4] != MAGIC {
-        out.problems
-            .push("not a seismo snapshot (bad magic): ignored".to_owned());
+    let mut head = [0u8; 8];
+    let got = read_full(&mut input, &mut head[..6]);
+    if !matches!(got, Ok(6)) || &head[..4] != MAGIC {
+        let why = match got {
+            Err(e) => format!("cannot read it: {e}"),
+            Ok(_) => "not a seismo snapshot (bad magic): ignored".to_owned(),
+        };
+        out.problems.push(why);
         return out;
     }
-    let version = u16::from_le_bytes([bytes[4], bytes[5]]);
+    let version = u16::from_le_bytes([head[4], head[5]]);
     if version != FORMAT_VERSION {
         out.problems.push(format!(
             "snapshot format version {version}, this agent reads version {FORMAT_VERSION}: ignored"
         ));
         return out;
     }
-    let mut rest = &bytes[6..];
+    let mut payload = Vec::new();
     let (mut index, mut damaged, mut ended) = (0u32, 0u32, false);
-    while !rest.is_empty() {
-        if rest.len() < 8 {
+    let mut read_error = None;
+    loop {
+        match read_full(&mut input, &mut head) {
+            Ok(8) => {}
+            Ok(_) => break,
+            Err(e) => {
+                read_error = Some(e);
+                break;
+            }
+        }
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        if len > MAX_RECORD {
             break;
         }
-        let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-        let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
-        if len > MAX_RECORD || rest.len() - 8 < len {
-            break;
+        payload.resize(len, 0);
+        match read_full(&mut input, &mut payload) {
+            Ok(n) if n == len => {}
+            Ok(_) => break,
+            Err(e) => {
+                read_error = Some(e);
+                break;
+            }
         }
-        let payload = &rest[8..8 + len];
-        rest = &rest[8 + len..];
-        let record = if crc32fast::hash(payload) == crc {
-            postcard::from_bytes::<RecordIn>(payload).ok()
+        let record = if crc32fast::hash(&payload) == crc {
+            postcard::from_bytes::<RecordIn>(&payload).ok()
         } else {
             None
         };
@@ -273,11 +323,15 @@ pub fn decode(bytes: &[u8]) -> Loaded {
             "{damaged} damaged record(s) (checksum or content): their signals learn afresh"
         ));
     }
-    if !ended {
+    if let Some(e) = read_error {
+        out.problems.push(format!(
+            "cannot read past record {index}: {e}; the signals after it learn afresh"
+        ));
+    } else if !ended {
         out.problems.push(format!(
             "truncated after {index} record(s): the signals after the cut learn afresh"
         ));
-    } else if !rest.is_empty() {
+    } else if !matches!(read_full(&mut input, &mut head[..1]), Ok(0)) {
         out.problems
             .push("bytes after the end record: ignored".to_owned());
     }
@@ -291,6 +345,34 @@ pub struct Writer {
     stats: Arc<Stats>,
     pending: Option<JoinHandle<()>>,
     error_log: Arc<Mutex<LogLimiter>>,
+}
+
+/// A part of a snapshot on its way to the file.
+pub enum Part {
+    /// Whole records, in order.
+    Slice(Vec<u8>),
+    /// The last bytes: once written, the file is made durable and replaces the snapshot.
+    End(Encoded),
+}
+
+/// Where the parts of the snapshot being written go (see [`Writer::open`]). Dropped before
+/// its [`Part::End`], the snapshot is abandoned: the temporary file is removed and the
+/// previous snapshot stays.
+pub struct Parts {
+    tx: mpsc::Sender<Part>,
+}
+
+impl Parts {
+    /// A sender for the next part: its `reserve_owned` waits while [`PARTS_IN_FLIGHT`] parts
+    /// wait for the disk, and fails once the write failed (logged and counted there).
+    pub fn sender(&self) -> mpsc::Sender<Part> {
+        self.tx.clone()
+    }
+
+    /// Sends `part`, waiting for room; false when the write failed.
+    pub async fn send(&self, part: Part) -> bool {
+        self.tx.send(part).await.is_ok()
+    }
 }
 
 impl Writer {
@@ -311,8 +393,11 @@ impl Writer {
         self.pending.as_ref().is_some_and(|p| !p.is_finished())
     }
 
-    /// Starts writing `snapshot` on a blocking thread.
-    pub fn start(&mut self, snapshot: Encoded) {
+    /// Starts writing a snapshot on a blocking thread: the parts sent to the returned
+    /// [`Parts`] are appended to the temporary file in order, and [`Part::End`] makes it the
+    /// snapshot.
+    pub fn open(&mut self) -> Parts {
+        let (tx, rx) = mpsc::channel(PARTS_IN_FLIGHT);
         let (path, tmp, stats, log) = (
             self.path.clone(),
             self.tmp.clone(),
@@ -320,8 +405,9 @@ impl Writer {
             Arc::clone(&self.error_log),
         );
         self.pending = Some(tokio::task::spawn_blocking(move || {
-            write(&path, &tmp, snapshot, &stats, &log)
+            write(&path, &tmp, rx, &stats, &log)
         }));
+        Parts { tx }
     }
 
     /// Waits for the write in flight, if any.
@@ -332,21 +418,77 @@ impl Writer {
     }
 }
 
-fn write(path: &Path, tmp: &Path, snapshot: Encoded, stats: &Stats, log: &Mutex<LogLimiter>) {
+/// What a finished write stored.
+struct Written {
+    bytes: u64,
+    signals: usize,
+}
+
+/// Appends the parts from `rx` to `tmp`; at the end, fsync, rename over `path`, fsync of the
+/// directory. `Ok(None)`: the sender went away before the end.
+fn write_parts(
+    path: &Path,
+    tmp: &Path,
+    rx: &mut mpsc::Receiver<Part>,
+) -> io::Result<Option<Written>> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(tmp)?;
+    let mut bytes = 0u64;
+    while let Some(part) = rx.blocking_recv() {
+        match part {
+            Part::Slice(b) => {
+                file.write_all(&b)?;
+                bytes += b.len() as u64;
+            }
+            Part::End(end) => {
+                file.write_all(&end.bytes)?;
+                bytes += end.bytes.len() as u64;
+                file.sync_all()?;
+                drop(file);
+                std::fs::rename(tmp, path)?;
+                if let Some(dir) = path.parent() {
+                    File::open(dir)?.sync_all()?;
+                }
+                return Ok(Some(Written {
+                    bytes,
+                    signals: end.signals,
+                }));
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn write(
+    path: &Path,
+    tmp: &Path,
+    mut rx: mpsc::Receiver<Part>,
+    stats: &Stats,
+    log: &Mutex<LogLimiter>,
+) {
     let started = Instant::now();
-    match atomic_write(path, tmp, &snapshot.bytes) {
-        Ok(()) => {
+    let outcome = write_parts(path, tmp, &mut rx);
+    // The pipeline's next part finds the channel closed and stops encoding this snapshot.
+    drop(rx);
+    match outcome {
+        Ok(Some(written)) => {
             Stats::add(&stats.snapshots_written, 1);
             let store = |c: &std::sync::atomic::AtomicU64, v: u64| {
                 c.store(v, std::sync::atomic::Ordering::Relaxed)
             };
-            store(&stats.snapshot_bytes, snapshot.bytes.len() as u64);
-            store(&stats.snapshot_signals, snapshot.signals as u64);
-            let took = snapshot.encode_time + started.elapsed();
+            store(&stats.snapshot_bytes, written.bytes);
+            store(&stats.snapshot_signals, written.signals as u64);
             store(
                 &stats.snapshot_micros,
-                u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+                u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
             );
+        }
+        // Abandoned (the agent is stopping): the previous snapshot stays.
+        Ok(None) => {
+            let _ = std::fs::remove_file(tmp);
         }
         Err(e) => {
             // The previous snapshot is untouched (the rename did not happen); a partial
@@ -420,6 +562,146 @@ mod tests {
         }
         e.incidents(&SavedIncidents::default());
         e.finish().bytes
+    }
+
+    /// A detector state to save many times.
+    fn learned() -> RobustEwma {
+        let mut d = RobustEwma::new(Default::default()).unwrap();
+        for i in 0..100 {
+            d.observe(i, f64::from(i as i32 % 7));
+        }
+        d
+    }
+
+    /// Waits (bounded) for `done`.
+    async fn until(mut done: impl FnMut() -> bool) {
+        for _ in 0..500 {
+            if done() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("not within 5 s");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_large_snapshot_streamed_in_slices_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let stats = Arc::new(Stats::default());
+        let mut w = Writer::new(dir.path(), Arc::clone(&stats));
+        let tmp = dir.path().join("learned.snapshot.tmp");
+        let parts = w.open();
+        let d = learned();
+        let mut e = Encoder::new(7);
+        let n = 50_000u64;
+        let mut largest = 0;
+        for i in 0..n {
+            e.signal(&format!("scrape.app.series_{i}"), i, d.save());
+            if i % 500 == 499 {
+                let slice = e.take();
+                largest = largest.max(slice.len());
+                assert!(parts.send(Part::Slice(slice)).await);
+            }
+        }
+        // Written as it goes: the slices are in the temporary file before the end, and the
+        // snapshot is not there yet.
+        until(|| std::fs::metadata(&tmp).is_ok_and(|m| m.len() > 0)).await;
+        assert!(!dir.path().join(SNAPSHOT_FILE).exists());
+        e.incidents(&SavedIncidents::default());
+        assert!(parts.send(Part::End(e.finish())).await);
+        drop(parts);
+        w.flush().await;
+
+        let size = std::fs::metadata(dir.path().join(SNAPSHOT_FILE))
+            .unwrap()
+            .len();
+        assert!(
+            size > 40 * largest as u64,
+            "a slice is a small part of the whole: {largest} of {size} bytes"
+        );
+        assert_eq!(Stats::get(&stats.snapshots_written), 1);
+        assert_eq!(Stats::get(&stats.snapshot_bytes), size);
+        assert_eq!(Stats::get(&stats.snapshot_signals), n);
+        assert!(!tmp.exists());
+        let l = load(dir.path());
+        assert!(l.problems.is_empty(), "{:?}", l.problems);
+        assert_eq!(l.signals.len(), n as usize);
+        for (i, (name, settings, _)) in l.signals.iter().enumerate() {
+            assert_eq!(&**name, format!("scrape.app.series_{i}"));
+            assert_eq!(*settings, i as u64);
+        }
+        assert!(l.incidents.is_some());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_abandoned_or_failed_snapshot_leaves_the_previous_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let stats = Arc::new(Stats::default());
+        let mut w = Writer::new(dir.path(), Arc::clone(&stats));
+        let (path, tmp) = (
+            dir.path().join(SNAPSHOT_FILE),
+            dir.path().join("learned.snapshot.tmp"),
+        );
+        let parts = w.open();
+        assert!(parts.send(Part::End(Encoder::new(1).finish())).await);
+        drop(parts);
+        w.flush().await;
+        let good = std::fs::read(&path).unwrap();
+        let d = learned();
+        let slice = || {
+            let mut e = Encoder::new(2);
+            for i in 0..1000 {
+                e.signal(&format!("s{i}"), 0, d.save());
+            }
+            e.take()
+        };
+
+        // Dropped before its end (the agent stopping mid-snapshot): nothing replaced.
+        let parts = w.open();
+        assert!(parts.send(Part::Slice(slice())).await);
+        drop(parts);
+        w.flush().await;
+        assert_eq!(std::fs::read(&path).unwrap(), good);
+        assert!(!tmp.exists());
+        assert_eq!(Stats::get(&stats.snapshot_errors), 0);
+
+        // A full disk: `/dev/full` answers every write with ENOSPC. The sender learns that
+        // the write failed, the error is counted, the previous snapshot stays.
+        std::os::unix::fs::symlink("/dev/full", &tmp).unwrap();
+        let parts = w.open();
+        let mut sent = 0;
+        while parts.send(Part::Slice(slice())).await {
+            sent += 1;
+            assert!(sent < 1000, "the failed write was not noticed");
+        }
+        drop(parts);
+        w.flush().await;
+        assert_eq!(Stats::get(&stats.snapshot_errors), 1);
+        assert_eq!(Stats::get(&stats.snapshots_written), 1);
+        assert_eq!(std::fs::read(&path).unwrap(), good);
+        assert!(std::fs::symlink_metadata(&tmp).is_err());
+        assert!(load(dir.path()).problems.is_empty());
+    }
+
+    #[test]
+    fn a_snapshot_reads_the_same_from_a_file_in_small_reads() {
+        // A reader that returns a few bytes at a time, as a pipe or a slow disk may.
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = buf.len().min(self.0.len()).min(3);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let whole = snapshot();
+        let l = decode_from(Trickle(&whole));
+        assert!(l.problems.is_empty(), "{:?}", l.problems);
+        assert_eq!(l.signals.len(), 3);
+        let mut longer = whole.clone();
+        longer.push(0);
+        assert!(decode_from(Trickle(&longer)).problems[0].contains("bytes after the end"));
     }
 
     #[test]

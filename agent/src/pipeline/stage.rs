@@ -8,13 +8,12 @@ use std::time::{Duration, Instant};
 
 use seismo_config::{AlertingConfig, Config, DetectorsConfig};
 use seismo_detectors::{Learned, Verdict};
-use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::mpsc;
 
 use super::detectors::build_detector;
 use super::observer::Observer;
 use super::output::Output;
-use super::snapshot::{settings_hash, Encoded, Encoder, Loaded, Restored, Writer};
+use super::snapshot::{settings_hash, Encoded, Encoder, Loaded, Part, Parts, Restored, Writer};
 use crate::alerting::hooks::Hooks;
 use crate::alerting::incidents::Incidents;
 use crate::alerting::lifecycle::Alerting;
@@ -25,7 +24,7 @@ use crate::event::{
     AlertEvent, AlertState, Anomaly, Event, IncidentState, LogEvidence, Range, Sample,
 };
 use crate::logs::LogUpdate;
-use crate::sources::batch::Batch;
+use crate::sources::queue::SampleReceiver;
 use crate::telemetry::stats::{LogLimiter, Stats};
 
 /// A change run by the pipeline's own task between two events (a reload): it may edit the
@@ -47,6 +46,13 @@ pub struct DetectorsReloaded {
 struct InProgress {
     encoder: Encoder,
     left: Vec<Arc<str>>,
+}
+
+/// Room for the next part of the snapshot being written; `None` when the write failed.
+async fn reserve(
+    sender: Option<tokio::sync::mpsc::Sender<Part>>,
+) -> Option<tokio::sync::mpsc::OwnedPermit<Part>> {
+    sender?.reserve_owned().await.ok()
 }
 
 /// Signals encoded per step of a snapshot: about 13 ms with the default ensemble (see the
@@ -190,8 +196,9 @@ impl Pipeline {
         done
     }
 
-    /// Encodes everything learned: each signal's detector (with its settings hash), each
-    /// signal's alert state, the open incidents.
+    /// Encodes everything learned, whole in memory: each signal's detector (with its settings
+    /// hash), each signal's alert state, the open incidents. For tests and the `snapshot`
+    /// bench; the running pipeline streams its snapshots to the file a slice at a time.
     pub fn snapshot(&self) -> Encoded {
         let mut p = self.start_snapshot();
         loop {
@@ -492,7 +499,7 @@ impl Pipeline {
     /// Commands (reloads) run between events.
     pub async fn run<O: Output>(
         mut self,
-        mut samples: broadcast::Receiver<Batch>,
+        mut samples: SampleReceiver,
         mut logs: mpsc::Receiver<LogUpdate>,
         mut commands: mpsc::Receiver<PipelineCommand<O>>,
         mut out: O,
@@ -521,8 +528,10 @@ impl Pipeline {
                 .map_or(Duration::from_secs(3600), |s| s.1),
         );
         snapshot_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut encoding: Option<InProgress> = None;
+        // The snapshot being encoded, and where its slices go.
+        let mut encoding: Option<(InProgress, Parts)> = None;
         while host_open || logs_open {
+            let part_sender = encoding.as_ref().map(|(_, parts)| parts.sender());
             if self.detectors.idle_ttl != sweep_ttl {
                 sweep_ttl = self.detectors.idle_ttl;
                 sweep = sweep_for(sweep_ttl);
@@ -536,35 +545,45 @@ impl Pipeline {
                     Some(update) => self.process_logs(update, Instant::now()),
                     None => { logs_open = false; Vec::new() }
                 },
+                // The queue drops (and counts) the oldest batches when this falls behind.
                 batch = samples.recv(), if host_open => match batch {
-                    Ok(batch) => {
+                    Some(batch) => {
                         let now = Instant::now();
                         batch.iter().filter_map(|s| self.process(s, now)).collect()
                     }
-                    Err(RecvError::Lagged(n)) => {
-                        Stats::add(&self.stats.host_batches_dropped, n);
-                        tracing::warn!(dropped = n, "pipeline fell behind: oldest host samples dropped");
-                        Vec::new()
-                    }
-                    Err(RecvError::Closed) => { host_open = false; Vec::new() }
+                    None => { host_open = false; Vec::new() }
                 },
                 _ = sweep.tick() => self.evict_idle(Instant::now()),
                 _ = snapshot_tick.tick(), if snapshots.is_some() && encoding.is_none() => {
                     // A write still in flight (a slow disk) skips this one.
-                    if snapshots.as_ref().is_some_and(|(w, _)| !w.busy()) {
-                        encoding = Some(self.start_snapshot());
+                    if let Some((writer, _)) = snapshots.as_mut().filter(|(w, _)| !w.busy()) {
+                        encoding = Some((self.start_snapshot(), writer.open()));
                     }
                     Vec::new()
                 }
-                // One slice of the snapshot being encoded; ready at once, so it takes turns
-                // with the inputs (select! picks among ready branches at random).
-                _ = std::future::ready(()), if encoding.is_some() => {
-                    let done = encoding
-                        .as_mut()
-                        .and_then(|p| self.snapshot_step(p, SNAPSHOT_SLICE));
-                    if let (Some(done), Some((writer, _))) = (done, &mut snapshots) {
+                // One slice of the snapshot being encoded, once the writer has room for it;
+                // then ready at once, so it takes turns with the inputs (select! picks among
+                // ready branches at random), and a slow disk delays the snapshot, not them.
+                permit = reserve(part_sender), if encoding.is_some() => {
+                    let over = match (permit, encoding.as_mut()) {
+                        (Some(permit), Some((p, _))) => {
+                            match self.snapshot_step(p, SNAPSHOT_SLICE) {
+                                Some(done) => {
+                                    permit.send(Part::End(done));
+                                    true
+                                }
+                                None => {
+                                    permit.send(Part::Slice(p.encoder.take()));
+                                    false
+                                }
+                            }
+                        }
+                        // The write failed (logged and counted by the writer): this snapshot
+                        // is abandoned, the previous one stays.
+                        _ => true,
+                    };
+                    if over {
                         encoding = None;
-                        writer.start(done);
                     }
                     Vec::new()
                 }
@@ -608,10 +627,24 @@ impl Pipeline {
             // One hand-off per burst: outbox sinks store it with one fsync.
             out.send_all(events).await;
         }
-        // A clean stop saves the latest state (all inputs are drained by now).
+        // A clean stop saves the latest state (all inputs are drained by now), streamed as
+        // the periodic ones are; one being encoded is abandoned for it.
+        drop(encoding);
         if let Some((mut writer, _)) = snapshots {
             writer.flush().await;
-            writer.start(self.snapshot());
+            let mut p = self.start_snapshot();
+            let parts = writer.open();
+            loop {
+                let part = match self.snapshot_step(&mut p, SNAPSHOT_SLICE) {
+                    Some(done) => Part::End(done),
+                    None => Part::Slice(p.encoder.take()),
+                };
+                let end = matches!(part, Part::End(_));
+                if !parts.send(part).await || end {
+                    break;
+                }
+            }
+            drop(parts);
             writer.flush().await;
         }
         // Runs still going are stopped; their outcomes still reach the sinks.

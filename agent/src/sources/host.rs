@@ -8,12 +8,11 @@ use std::time::Duration;
 
 use seismo_config::{any_match, HostSourceConfig};
 use sysinfo::{CpuRefreshKind, Disks, Networks, System};
-use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::now_ms;
 use crate::event::Sample;
-use crate::sources::batch::Batch;
+use crate::sources::queue::SampleSender;
 use crate::sources::rate::Rates;
 use crate::telemetry::stats::{LogLimiter, Stats};
 
@@ -256,7 +255,7 @@ impl HostTask {
     /// Starts sampling with `collector`; stops with `parent` or [`HostTask::stop`].
     pub fn start(
         collector: HostCollector,
-        tx: broadcast::Sender<Batch>,
+        tx: SampleSender,
         stats: Arc<Stats>,
         parent: &CancellationToken,
     ) -> HostTask {
@@ -273,12 +272,12 @@ impl HostTask {
     }
 }
 
-/// Runs the collector every `interval` until `cancel`, publishing each batch. The broadcast
-/// channel drops the oldest batches when the pipeline lags; the pipeline counts those drops.
+/// Runs the collector every `interval` until `cancel`, publishing each batch. The queue
+/// drops the oldest batches when the pipeline lags, and counts those drops.
 pub async fn run(
     mut collector: HostCollector,
     interval: Duration,
-    tx: broadcast::Sender<Batch>,
+    tx: SampleSender,
     stats: Arc<Stats>,
     cancel: CancellationToken,
 ) {

@@ -15,12 +15,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use seismo_config::ProcessSourceConfig;
-use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::now_ms;
 use crate::event::Sample;
-use crate::sources::batch::Batch;
+use crate::sources::queue::SampleSender;
 use crate::sources::tasks::SourceTasks;
 use crate::telemetry::stats::{LogLimiter, Stats};
 
@@ -346,7 +345,7 @@ impl ProcessGroup {
 /// Runs one group every `interval` until `cancel`, publishing each batch like the host source.
 async fn run(
     mut group: ProcessGroup,
-    tx: broadcast::Sender<Batch>,
+    tx: SampleSender,
     stats: Arc<Stats>,
     cancel: CancellationToken,
 ) {
@@ -400,7 +399,7 @@ async fn run(
 pub fn reconcile(
     tasks: &mut SourceTasks<ProcessSourceConfig>,
     configs: &[ProcessSourceConfig],
-    tx: &broadcast::Sender<Batch>,
+    tx: &SampleSender,
     stats: &Arc<Stats>,
     parent: &CancellationToken,
 ) {

@@ -583,11 +583,11 @@ pub static FAMILIES: &[Family] = &[
     ),
     counter(
         "seismo_dropped_total",
-        "Input dropped, by reason: host_queue_full (sample batches of the host, process and scrape sources, which share sources.host.queue, dropped oldest-first because the pipeline fell behind), signal_limit (samples of new signals refused at detectors.max_signals), non_finite (NaN or infinite values skipped by detectors). Sink drops are in seismo_sink_dropped_total.",
+        "Input dropped, by reason: host_queue_full (samples of the host, process and scrape sources, dropped oldest-first, a batch at a time, because the pipeline fell behind and their shared queue held sources.host.queue batches or sources.host.queue_samples samples), signal_limit (samples of new signals refused at detectors.max_signals), non_finite (NaN or infinite values skipped by detectors). Sink drops are in seismo_sink_dropped_total.",
         Series::Split(
             "reason",
             &[
-                ("host_queue_full", field!(host_batches_dropped)),
+                ("host_queue_full", field!(queue_samples_dropped)),
                 ("signal_limit", field!(signals_refused)),
                 ("non_finite", field!(non_finite_skipped)),
             ],
@@ -623,6 +623,11 @@ pub static FAMILIES: &[Family] = &[
             summary: None,
             read: |s, _| Some(Value::Float(Stats::get(&s.snapshot_micros) as f64 / 1e6)),
         }),
+    ),
+    gauge(
+        "seismo_sample_queue_samples",
+        "Samples of the host, process and scrape sources waiting for the pipeline (bounded by sources.host.queue_samples; past it the oldest are dropped, see seismo_dropped_total).",
+        Series::One(field!(queue_samples, None)),
     ),
     gauge(
         "seismo_detectors",

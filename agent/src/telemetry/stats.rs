@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Default)]
 pub struct Stats {
     pub samples: AtomicU64,
-    pub host_batches_dropped: AtomicU64,
+    /// Samples of the metric sources dropped oldest-first at the queue to the pipeline.
+    pub queue_samples_dropped: AtomicU64,
+    /// Samples waiting in that queue now.
+    pub queue_samples: AtomicU64,
     pub host_errors: AtomicU64,
     pub process_errors: AtomicU64,
     pub process_fds_denied: AtomicU64,

@@ -6,12 +6,13 @@ use crate::pipeline::DetectorsReloaded;
 use crate::sinks::running::configured;
 
 /// Settings that only take effect at start-up: a reload keeps their running value.
-pub const RESTART_ONLY: [&str; 14] = [
+pub const RESTART_ONLY: [&str; 15] = [
     "agent.state_dir",
     "agent.host_name",
     "agent.snapshot_interval",
     "logging.format",
     "sources.host.queue",
+    "sources.host.queue_samples",
     "sinks.mqtt.outbox_max_bytes",
     "sinks.otlp.outbox_max_bytes",
     "sinks.otlp.metrics",
@@ -170,6 +171,7 @@ pub fn plan(old: &Config, mut new: Config) -> Plan {
     keep_running_value!("agent.snapshot_interval", agent.snapshot_interval);
     keep_running_value!("logging.format", logging.format);
     keep_running_value!("sources.host.queue", sources.host.queue);
+    keep_running_value!("sources.host.queue_samples", sources.host.queue_samples);
     keep_running_value!("sinks.mqtt.outbox_max_bytes", sinks.mqtt.outbox_max_bytes);
     keep_running_value!("sinks.otlp.outbox_max_bytes", sinks.otlp.outbox_max_bytes);
     keep_running_value!("sinks.otlp.metrics", sinks.otlp.metrics);

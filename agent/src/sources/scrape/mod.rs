@@ -21,12 +21,11 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT};
 use seismo_config::ScrapeSourceConfig;
-use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::now_ms;
 use crate::event::Sample;
-use crate::sources::batch::Batch;
+use crate::sources::queue::SampleSender;
 use crate::sources::tasks::SourceTasks;
 use crate::telemetry::stats::{LogLimiter, Stats};
 use refused::{RefusedLog, Report};
@@ -224,7 +223,7 @@ fn is_number(v: &str) -> bool {
 async fn run(
     cfg: ScrapeSourceConfig,
     fetcher: Fetcher,
-    tx: broadcast::Sender<Batch>,
+    tx: SampleSender,
     stats: Arc<Stats>,
     cancel: CancellationToken,
 ) {
@@ -330,7 +329,7 @@ async fn run(
 pub fn reconcile(
     tasks: &mut SourceTasks<ScrapeSourceConfig>,
     configs: &[ScrapeSourceConfig],
-    tx: &broadcast::Sender<Batch>,
+    tx: &SampleSender,
     stats: &Arc<Stats>,
     parent: &CancellationToken,
 ) {

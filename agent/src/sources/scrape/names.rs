@@ -10,24 +10,41 @@ const MAX_VALUE_CHARS: usize = 48;
 
 /// The label suffix: `.code_200.method_get` for `{method="get",code="200"}`. Empty values
 /// are absent labels (as in Prometheus).
+#[cfg(test)]
 pub(crate) fn label_suffix(labels: &HashMap<String, String>) -> String {
-    let mut keys: Vec<(&String, &String)> = labels.iter().filter(|(_, v)| !v.is_empty()).collect();
-    keys.sort_unstable();
     let mut out = String::new();
-    for (k, v) in keys {
+    push_label_suffix(&mut out, labels, &mut Vec::new());
+    out
+}
+
+/// Appends the label suffix (see [`label_suffix`]) to `out`; `pairs` is scratch space the
+/// caller keeps across series, so that a known series costs no allocation.
+pub(crate) fn push_label_suffix<'a>(
+    out: &mut String,
+    labels: &'a HashMap<String, String>,
+    pairs: &mut Vec<(&'a str, &'a str)>,
+) {
+    pairs.clear();
+    pairs.extend(
+        labels
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    pairs.sort_unstable();
+    for &(k, v) in pairs.iter() {
         out.push('.');
-        push_safe(&mut out, k);
+        push_safe(out, k);
         out.push('_');
         let v = super::labels::decode(v);
         if v.chars().count() > MAX_VALUE_CHARS {
             let head: String = v.chars().take(MAX_VALUE_CHARS).collect();
-            push_safe(&mut out, &head);
+            push_safe(out, &head);
             let _ = write!(out, "_{:08x}", crc32fast::hash(v.as_bytes()));
         } else {
-            push_safe(&mut out, &v);
+            push_safe(out, &v);
         }
     }
-    out
 }
 
 /// Letters, digits, `_` and `-` kept; anything else becomes `_`.

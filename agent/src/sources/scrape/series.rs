@@ -4,6 +4,10 @@
 //! delta of their cumulative buckets, interpolated as PromQL's `histogram_quantile` does),
 //! summaries give their quantiles and observation rate. At most `max_series` series are
 //! admitted; once admitted, a series keeps its place until it is absent from a scrape.
+//!
+//! An admitted series keeps its signal names (`Arc<str>`), made once: every later sample
+//! shares them (and so does the pipeline's map of detectors), so a scrape of known series
+//! allocates no name; its key is built in a reused buffer to find the series.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -13,7 +17,7 @@ use prometheus_parse::{Scrape, Value};
 use seismo_config::SeriesFilter;
 
 use super::labels::decode;
-use super::names::{label_suffix, push_safe, quantile_name};
+use super::names::{push_label_suffix, push_safe, quantile_name};
 use super::refused::RefusedFamilies;
 use crate::event::Sample;
 
@@ -40,14 +44,143 @@ enum Last {
     Gauge,
 }
 
+/// What a signal of a series stands for besides its own value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Stat {
+    PerS,
+    /// A quantile, by the bits of its `f64`.
+    Quantile(u64),
+}
+
+impl Stat {
+    fn name(self) -> String {
+        match self {
+            Stat::PerS => "per_s".to_owned(),
+            Stat::Quantile(bits) => quantile_name(f64::from_bits(bits)),
+        }
+    }
+}
+
+/// An admitted series between scrapes.
+#[derive(Debug)]
+struct Admitted {
+    /// Its key: `scrape.{source}.{metric}{labels}` (the name of a gauge's signal), with
+    /// `#count` after a summary's count.
+    key: Arc<str>,
+    /// Where the base name ends in `key`: a stat's name goes there.
+    base_len: usize,
+    last: Last,
+    /// The last scrape it was in (duplicates of a scrape find it taken).
+    seen: u64,
+    /// Its signals other than `key`, made on first use.
+    names: Vec<(Stat, Arc<str>)>,
+}
+
+impl Admitted {
+    fn new(key: Arc<str>, base_len: usize) -> Self {
+        Self {
+            key,
+            base_len,
+            last: Last::Gauge,
+            seen: 0,
+            names: Vec::new(),
+        }
+    }
+
+    /// The signal of `stat` (`None`: the series' own value).
+    fn signal(&mut self, stat: Option<Stat>) -> Arc<str> {
+        let Some(stat) = stat else {
+            return Arc::clone(&self.key);
+        };
+        if let Some((_, name)) = self.names.iter().find(|(s, _)| *s == stat) {
+            return Arc::clone(name);
+        }
+        // `#` is never part of a base name or label suffix (see `push_safe`).
+        let key: &str = &self.key;
+        let key = key.strip_suffix("#count").unwrap_or(key);
+        let (base, labels) = key.split_at(self.base_len);
+        let name: Arc<str> = format!("{base}.{}{labels}", stat.name()).into();
+        // Exactly one more: most series have one or two such names.
+        self.names.reserve_exact(1);
+        self.names.push((stat, Arc::clone(&name)));
+        name
+    }
+
+    /// Turns this scrape's `sample` into signal values (none for a counter's first scrape).
+    fn emit(
+        &mut self,
+        sample: &prometheus_parse::Sample,
+        kind: Kind,
+        ts_ms: i64,
+        elapsed_s: Option<f64>,
+        out: &mut Vec<Sample>,
+    ) {
+        let mut push = |this: &mut Self, stat: Option<Stat>, value: f64| {
+            if value.is_finite() {
+                out.push(Sample {
+                    signal: this.signal(stat),
+                    ts_ms,
+                    value,
+                });
+            }
+        };
+        match (&sample.value, kind) {
+            (Value::Gauge(v) | Value::Untyped(v), Kind::Gauge) => {
+                self.last = Last::Gauge;
+                push(self, None, *v);
+            }
+            (Value::Counter(v) | Value::Untyped(v), Kind::Counter | Kind::Count) => {
+                if let (Last::Counter(prev), Some(dt)) = (&self.last, elapsed_s) {
+                    let rate = increase(*prev, *v) / dt;
+                    push(self, Some(Stat::PerS), rate);
+                }
+                self.last = if v.is_finite() {
+                    Last::Counter(*v)
+                } else {
+                    Last::Gauge
+                };
+            }
+            (Value::Histogram(buckets), Kind::Histogram) => {
+                let Some(now) = cumulative(buckets.iter().map(|b| (b.less_than, b.count))) else {
+                    self.last = Last::Gauge;
+                    return;
+                };
+                if let (Last::Histogram(prev), Some(dt)) = (&self.last, elapsed_s) {
+                    let delta = bucket_delta(prev, &now);
+                    let total = delta.last().map_or(0.0, |b| b.1);
+                    push(self, Some(Stat::PerS), total / dt);
+                    if total > 0.0 {
+                        for q in [0.5f64, 0.99] {
+                            if let Some(v) = histogram_quantile(q, &delta) {
+                                push(self, Some(Stat::Quantile(q.to_bits())), v);
+                            }
+                        }
+                    }
+                }
+                self.last = Last::Histogram(now);
+            }
+            (Value::Summary(quantiles), Kind::Summary) => {
+                for q in quantiles {
+                    if q.quantile.is_finite() {
+                        push(self, Some(Stat::Quantile(q.quantile.to_bits())), q.count);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Series of one target, between scrapes.
 pub(crate) struct Series {
     prefix: String,
     max_series: usize,
     filter: SeriesFilter,
-    /// Admitted series by base name, with their state at the previous scrape.
-    admitted: HashMap<Arc<str>, Last>,
+    /// Admitted series by key, with their state at the previous scrape.
+    admitted: HashMap<Arc<str>, Admitted>,
     last_ts_ms: Option<i64>,
+    /// Scrapes converted so far (what `Admitted::seen` counts in).
+    scrapes: u64,
 }
 
 impl Series {
@@ -61,6 +194,7 @@ impl Series {
             filter,
             admitted: HashMap::new(),
             last_ts_ms: None,
+            scrapes: 0,
         }
     }
 
@@ -76,6 +210,8 @@ impl Series {
             .map(|t| (ts_ms - t) as f64 / 1000.0)
             .filter(|s| *s > 0.0);
         self.last_ts_ms = Some(ts_ms);
+        self.scrapes += 1;
+        let this_scrape = self.scrapes;
         // `_count`, `_sum` and `_created` of histograms and summaries come through the parser as
         // untyped series of their own; they are part of their family instead.
         let families: HashSet<&str> = scrape
@@ -91,14 +227,14 @@ impl Series {
             .map(|s| s.metric.as_str())
             .collect();
 
-        // In name order, so which series the cap admits does not depend on the parser's order.
-        let mut ordered: Vec<&prometheus_parse::Sample> = scrape.samples.iter().collect();
-        ordered.sort_by_cached_key(|s| (s.metric.clone(), s.labels.to_string()));
-        // Each series with its kind, labels and key; series of the same name after the first
-        // are dropped as duplicates.
-        let mut series = Vec::with_capacity(ordered.len());
-        let mut seen: HashSet<Arc<str>> = HashSet::new();
-        for sample in ordered {
+        let mut out = Vec::with_capacity(self.admitted.len() + 1);
+        // The key of each sample is built here, and only a series not admitted yet gets a
+        // key of its own.
+        let mut key = String::new();
+        let mut pairs = Vec::new();
+        let mut fresh: Vec<(&prometheus_parse::Sample, &str, Kind, Arc<str>, usize)> = Vec::new();
+        let mut fresh_keys: HashSet<Arc<str>> = HashSet::new();
+        for sample in &scrape.samples {
             // (series base name, what kind of series).
             let (metric, kind) = match &sample.value {
                 Value::Untyped(_) => {
@@ -127,94 +263,48 @@ impl Series {
                 dropped.excluded += 1;
                 continue;
             }
-            let labels = label_suffix(&sample.labels);
-            let mut base = self.prefix.clone();
-            push_safe(&mut base, metric);
+            key.clear();
+            key.push_str(&self.prefix);
+            push_safe(&mut key, metric);
+            let base_len = key.len();
+            push_label_suffix(&mut key, &sample.labels, &mut pairs);
             // A summary's quantiles and its count share the label set: keep their keys apart.
-            let key: Arc<str> = match kind {
-                Kind::Count => format!("{base}{labels}#count").into(),
-                _ => format!("{base}{labels}").into(),
-            };
-            if !seen.insert(Arc::clone(&key)) {
+            if kind == Kind::Count {
+                key.push_str("#count");
+            }
+            // Series of the same name after the first (in the body's order) are duplicates.
+            if let Some(series) = self.admitted.get_mut(key.as_str()) {
+                if series.seen == this_scrape {
+                    dropped.duplicate += 1;
+                } else {
+                    series.seen = this_scrape;
+                    series.emit(sample, kind, ts_ms, elapsed_s, &mut out);
+                }
+                continue;
+            }
+            if fresh_keys.contains(key.as_str()) {
                 dropped.duplicate += 1;
                 continue;
             }
-            series.push((sample, metric, kind, base, labels, key));
+            let new_key: Arc<str> = key.as_str().into();
+            fresh_keys.insert(Arc::clone(&new_key));
+            fresh.push((sample, metric, kind, new_key, base_len));
         }
         // Series absent from this scrape give up their place (and their baseline) first.
-        self.admitted.retain(|k, _| seen.contains(k));
-
-        let mut out = Vec::new();
-        for (sample, family, kind, base, labels, key) in series {
-            if !self.admitted.contains_key(&key) {
-                if self.admitted.len() >= self.max_series {
-                    dropped.limit += 1;
-                    dropped.refused.add(family);
-                    continue;
-                }
-                self.admitted.insert(Arc::clone(&key), Last::Gauge);
-            }
-            let Some(last) = self.admitted.get_mut(&key) else {
+        self.admitted.retain(|_, s| s.seen == this_scrape);
+        // New series in name order, so which ones the cap admits does not depend on the
+        // body's order.
+        fresh.sort_by(|a, b| a.3.cmp(&b.3));
+        for (sample, family, kind, key, base_len) in fresh {
+            if self.admitted.len() >= self.max_series {
+                dropped.limit += 1;
+                dropped.refused.add(family);
                 continue;
-            };
-            let mut push = |stat: Option<&str>, value: f64| {
-                if !value.is_finite() {
-                    return;
-                }
-                let signal = match stat {
-                    Some(stat) => format!("{base}.{stat}{labels}"),
-                    None => format!("{base}{labels}"),
-                };
-                out.push(Sample {
-                    signal: signal.into(),
-                    ts_ms,
-                    value,
-                });
-            };
-            match (&sample.value, kind) {
-                (Value::Gauge(v) | Value::Untyped(v), Kind::Gauge) => {
-                    *last = Last::Gauge;
-                    push(None, *v);
-                }
-                (Value::Counter(v) | Value::Untyped(v), Kind::Counter | Kind::Count) => {
-                    if let (Last::Counter(prev), Some(dt)) = (&*last, elapsed_s) {
-                        push(Some("per_s"), increase(*prev, *v) / dt);
-                    }
-                    *last = if v.is_finite() {
-                        Last::Counter(*v)
-                    } else {
-                        Last::Gauge
-                    };
-                }
-                (Value::Histogram(buckets), Kind::Histogram) => {
-                    let Some(now) = cumulative(buckets.iter().map(|b| (b.less_than, b.count)))
-                    else {
-                        *last = Last::Gauge;
-                        continue;
-                    };
-                    if let (Last::Histogram(prev), Some(dt)) = (&*last, elapsed_s) {
-                        let delta = bucket_delta(prev, &now);
-                        let total = delta.last().map_or(0.0, |b| b.1);
-                        push(Some("per_s"), total / dt);
-                        if total > 0.0 {
-                            for q in [0.5, 0.99] {
-                                if let Some(v) = histogram_quantile(q, &delta) {
-                                    push(Some(&quantile_name(q)), v);
-                                }
-                            }
-                        }
-                    }
-                    *last = Last::Histogram(now);
-                }
-                (Value::Summary(quantiles), Kind::Summary) => {
-                    for q in quantiles {
-                        if q.quantile.is_finite() {
-                            push(Some(&quantile_name(q.quantile)), q.count);
-                        }
-                    }
-                }
-                _ => {}
             }
+            let mut series = Admitted::new(Arc::clone(&key), base_len);
+            series.seen = this_scrape;
+            series.emit(sample, kind, ts_ms, elapsed_s, &mut out);
+            self.admitted.insert(key, series);
         }
         out
     }
@@ -464,6 +554,47 @@ mod tests {
                 .any(|k| k.contains("code_200") || k.contains("go_")),
             "{v:?}"
         );
+    }
+
+    #[test]
+    fn known_series_reuse_their_signal_names() {
+        let mut s = Series::new("app", 100, SeriesFilter::default());
+        let mut d = Dropped::default();
+        let text = |n: u32| {
+            format!(
+                "# TYPE reqs_total counter\nreqs_total{{code=\"200\"}} {n}\n\
+                 # TYPE temp gauge\ntemp{{room=\"a/b\"}} {n}\n\
+                 # TYPE lat histogram\nlat_bucket{{le=\"1\"}} {n}\nlat_bucket{{le=\"+Inf\"}} {n}\nlat_count {n}\nlat_sum 1\n\
+                 # TYPE rpc summary\nrpc{{quantile=\"0.5\"}} 0.2\nrpc_sum 1\nrpc_count {n}\n"
+            )
+        };
+        s.convert(&parse(&text(1)), 0, &mut d);
+        let first = s.convert(&parse(&text(2)), 1_000, &mut d);
+        let second = s.convert(&parse(&text(3)), 2_000, &mut d);
+        let mut names: Vec<&str> = first.iter().map(|x| &*x.signal).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                "scrape.app.lat.p50",
+                "scrape.app.lat.p99",
+                "scrape.app.lat.per_s",
+                "scrape.app.reqs_total.per_s.code_200",
+                "scrape.app.rpc.p50",
+                "scrape.app.rpc.per_s",
+                "scrape.app.temp.room_a_b",
+            ]
+        );
+        // Every signal of a known series is the allocation made for it the first time (the
+        // parser may give the series in another order).
+        assert_eq!(first.len(), second.len());
+        let made: HashMap<&str, &Arc<str>> =
+            first.iter().map(|x| (&*x.signal, &x.signal)).collect();
+        for b in &second {
+            let a = made[&*b.signal];
+            assert!(Arc::ptr_eq(a, &b.signal), "{} was made anew", b.signal);
+        }
+        assert_eq!(d, Dropped::default());
     }
 
     #[test]
