@@ -29,8 +29,8 @@
 //!   header) of one line. [`Match`] has `template_id: u64` (ids start at 1, are never reused,
 //!   and survive [`to_bytes`](TemplateMiner::to_bytes)/[`from_bytes`](TemplateMiner::from_bytes)),
 //!   `is_new` (first line of this template), `template_changed` (the template text gained a
-//!   `<*>`), and `evicted: Option<u64>` (a template dropped: the least recently used, to make
-//!   room, or one merged into the line's template; forget its counters).
+//!   `<*>`), and `evicted: Option<u64>` (the least recently used template dropped to make room;
+//!   forget its counters).
 //! - [`TemplateMiner::template`]`(id) -> Option<&str>`, [`TemplateMiner::count`]`(id)`,
 //!   [`TemplateMiner::templates`] (all live ones), [`TemplateMiner::len`],
 //!   [`TemplateMiner::evictions`].
@@ -51,11 +51,7 @@
 //! A template whose literal capitalised word differs
 //! from the line's capitalised word at some position is no candidate (see `is_word`): `VM
 //! Started` and `VM Paused` are two messages, while values (numbers, ids, addresses, quoted
-//! names) merge. Punctuation that differs (`****` for a missing reading) makes another message
-//! too; so does a lower-case word (`stored as bytes` / `stored as values`) until a third word
-//! has been seen at that position: the line then joins one of the two templates, which absorbs
-//! the other (`evicted`), as the position holds a value (`for user cyrus` / `news` / `test`;
-//! see `differ`). At most `max_clusters` templates are kept: the
+//! names, lower-case words) merge. At most `max_clusters` templates are kept: the
 //! least recently matched is evicted, and tree nodes left empty are freed, so memory is bounded
 //! whatever the input.
 //!
@@ -64,14 +60,10 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::masking::{
-    for_each_term, mask_line, mask_shaped, push_variable, Shape, Sink, Term, PARAM,
-};
+use crate::masking::{for_each_term, mask_line, mask_shaped, push_variable, Sink, Term, PARAM};
 use crate::variable_form::{collapse, VariableForm};
 
-mod differ;
 mod leaf_index;
-use differ::{differ, is_lower_word, is_symbols, Differ, CAPITAL, LOWER, SYMBOLS, TAGS};
 use leaf_index::{LeafIndex, Moved, Places};
 
 /// Configuration of a [`TemplateMiner`]. The default is the one global configuration used for
@@ -152,9 +144,7 @@ pub struct Match {
     pub is_new: bool,
     /// The template's text changed (a token became `<*>`); false when `is_new`.
     pub template_changed: bool,
-    /// A template dropped: evicted (least recently used) to keep within `max_clusters`, or
-    /// merged into this line's template once a word position of both has shown a third word
-    /// (a value, see the module documentation). Its id is not reused; forget its counters.
+    /// A template evicted (least recently used) to keep within `max_clusters`.
     pub evicted: Option<u64>,
 }
 
@@ -443,7 +433,7 @@ impl TemplateMiner {
             // looked up by the token's own hash (equal hashes are equal tokens, as in matching;
             // see `token_hash`).
             let memo = if shape.is_mixed() {
-                let raw = token_hash_in(bytes, s, e, shape);
+                let raw = token_hash_in(bytes, s, e);
                 let slot = &mut cache[raw as usize % MASK_CACHE];
                 match *slot {
                     Some((key, h)) if key == raw => {
@@ -460,7 +450,7 @@ impl TemplateMiner {
             } else {
                 match memo {
                     Some((raw, _)) => raw,
-                    None => token_hash_in(bytes, s, e, shape),
+                    None => token_hash_in(bytes, s, e),
                 }
             };
             if let Some((raw, slot)) = memo {
@@ -470,7 +460,7 @@ impl TemplateMiner {
             true
         });
         let result = match self.search(&hashes) {
-            Found::Join(slot, merge) => {
+            Some((slot, merge)) => {
                 // The line's masked text: a variable keeps the punctuation that the line and
                 // the template share around it (see `merge_token`).
                 let changed =
@@ -485,20 +475,7 @@ impl TemplateMiner {
                     evicted: None,
                 }
             }
-            Found::Absorb(slot, other) => {
-                let changed = self.with_masked(content, &hashes, |m, line| m.merge(slot, line));
-                let (gone, changed) = self.absorb(slot, other, changed);
-                self.touch(slot);
-                let c = self.cluster_mut(slot);
-                c.count = c.count.saturating_add(1);
-                Match {
-                    template_id: c.id,
-                    is_new: false,
-                    template_changed: changed,
-                    evicted: Some(gone),
-                }
-            }
-            Found::New => {
+            None => {
                 let id = self.with_masked(content, &hashes, |m, tokens| {
                     debug_assert!(
                         (0..tokens.len()).all(|i| token_hash(tokens.get(i)) == tokens.hashes[i])
@@ -574,18 +551,14 @@ impl TemplateMiner {
         (self.config.depth - 2).min(len)
     }
 
-    /// The best matching template, if one is similar enough (see [`Found`]).
-    fn search(&mut self, hashes: &[u64]) -> Found {
+    /// The best matching template's slot, if one is similar enough, and whether merging the
+    /// line into it can change it.
+    fn search(&mut self, hashes: &[u64]) -> Option<(u32, bool)> {
         let len = hashes.len();
-        let Some(&(mut node)) = self.by_len.get(&(len as u32)) else {
-            return Found::New;
-        };
+        let mut node = *self.by_len.get(&(len as u32))?;
         for hash in &hashes[..self.token_levels(len)] {
             let children = &self.node(node).children;
-            match children.get(hash).or_else(|| children.get(&param_hash())) {
-                Some(&n) => node = n,
-                None => return Found::New,
-            }
+            node = *children.get(hash).or_else(|| children.get(&param_hash()))?;
         }
         // Fewest equal tokens that reach the threshold (`sim >= similarity`).
         let needed = (self.config.similarity * len as f64 - 1e-9).ceil().max(0.0) as usize;
@@ -603,70 +576,18 @@ impl TemplateMiner {
             )
         });
         let scan = if indexed { &candidates } else { &leaf.clusters };
-        let found = match self.best_of(scan, hashes, needed) {
-            Some((slot, equal, params))
-                if len == 0 || equal as f64 / len as f64 >= self.config.similarity =>
-            {
-                // Every position that differs is a parameter already: merging would change
-                // nothing.
-                Found::Join(slot, equal + params < len)
-            }
-            _ => match self.value_position(scan, hashes, needed) {
-                Some((slot, other)) => Found::Absorb(slot, other),
-                None => Found::New,
-            },
-        };
+        let best = self.best_of(scan, hashes, needed);
         self.candidates = candidates;
         self.sizes = sizes;
-        found
-    }
-
-    /// When the line matches no template: two templates among `slots` that it would join but
-    /// for one lower-case word, at the same position, holding two other words there. That
-    /// position has now shown three words: it holds a value, so the line joins the better
-    /// (the search's order), which absorbs the other. Returns (joined, absorbed). Runs only for
-    /// a line that would otherwise start a template.
-    fn value_position(&self, slots: &[u32], hashes: &[u64], needed: usize) -> Option<(u32, u32)> {
-        let mut near: Vec<Near> = Vec::new();
-        'candidates: for &slot in slots {
-            let Some(c) = self.cluster(slot) else {
-                continue;
-            };
-            if near.iter().any(|n| n.slot == slot) {
-                continue; // an index may give a slot twice
-            }
-            let (mut equal, mut params, mut at) = (0, 0, None);
-            for (i, (&h, &lh)) in c.hashes.iter().zip(hashes).enumerate() {
-                if h == lh {
-                    equal += 1;
-                    continue;
-                }
-                match differ(h, lh, || i > 0 && names_a_value(c.hashes[i - 1])) {
-                    Differ::Value => params += usize::from(c.vars[i]),
-                    Differ::Word if at.is_none() => at = Some(i),
-                    _ => continue 'candidates,
-                }
-            }
-            if let Some(at) = at.filter(|_| equal >= needed) {
-                near.push(Near {
-                    slot,
-                    at,
-                    word: c.hashes[at],
-                    key: (equal, params, std::cmp::Reverse(c.id)),
-                });
-            }
-        }
-        let mut best: Option<(Near, Near)> = None;
-        for a in &near {
-            for b in &near {
-                let pair = a.at == b.at && a.word != b.word && a.key > b.key;
-                let better = best.is_none_or(|(x, y)| (a.key, b.key) > (x.key, y.key));
-                if pair && better {
-                    best = Some((*a, *b));
-                }
-            }
-        }
-        best.map(|(a, b)| (a.slot, b.slot))
+        let (slot, equal, params) = best?;
+        let sim = if len == 0 {
+            1.0
+        } else {
+            equal as f64 / len as f64
+        };
+        // Every position that differs is a parameter already: merging would change nothing.
+        let merge = equal + params < len;
+        (sim >= self.config.similarity).then_some((slot, merge))
     }
 
     /// The best of the templates `slots` for a line (most equal tokens, then most parameters,
@@ -687,9 +608,8 @@ impl TemplateMiner {
                 // line's masking found, under a template parameter, matches.
                 if h == lh {
                     equal += 1;
-                } else if differ(h, lh, || i > 0 && names_a_value(c.hashes[i - 1])) != Differ::Value
-                {
-                    // Another message, or a lower-case word that may name one (see `differ`).
+                } else if h & lh & 1 == 1 {
+                    // Two different capitalised words: another message (see `is_word`).
                     continue 'candidates;
                 } else {
                     params += usize::from(c.vars[i]);
@@ -987,47 +907,12 @@ impl TemplateMiner {
         if slot == NIL {
             return None;
         }
-        let id = self.remove(slot)?;
-        self.evictions += 1;
-        Some(id)
-    }
-
-    /// Merges the template `other` into `slot` (the positions where they differ become
-    /// variables, the counts add up) and drops it: a position of both has shown a value (see
-    /// [`value_position`](Self::value_position)). Returns the dropped id, and whether `slot`'s
-    /// text changed (or `changed` already).
-    fn absorb(&mut self, slot: u32, other: u32, changed: bool) -> (u64, bool) {
-        let o = self
-            .cluster(other)
-            .unwrap_or_else(|| unreachable!("dangling cluster slot {other}"));
-        let (text, hashes, count) = (o.template.clone(), o.hashes.clone(), o.count);
-        let mut spans = Vec::with_capacity(hashes.len());
-        let mut at = 0u32;
-        for t in text.split(' ').filter(|_| !text.is_empty()) {
-            spans.push((at, at + t.len() as u32));
-            at += t.len() as u32 + 1;
-        }
-        let tokens = Tokens {
-            text: &text,
-            spans: &spans,
-            hashes: &hashes,
-        };
-        let changed = self.merge(slot, &tokens) || changed;
-        let c = self.cluster_mut(slot);
-        c.count = c.count.saturating_add(count);
-        let gone = self
-            .remove(other)
-            .unwrap_or_else(|| unreachable!("dangling cluster slot {other}"));
-        (gone, changed)
-    }
-
-    /// Drops the template `slot` and any tree nodes it leaves empty; returns its id.
-    fn remove(&mut self, slot: u32) -> Option<u64> {
         self.unlink(slot);
         let cluster = self.clusters[slot as usize].take()?;
         self.free_clusters.push(slot);
         self.by_id.remove(&cluster.id);
         self.live -= 1;
+        self.evictions += 1;
         let mut node = cluster.leaf;
         self.remove_from_leaf(&cluster, slot);
         loop {
@@ -1251,40 +1136,6 @@ impl TemplateMiner {
     }
 }
 
-/// Whether a word after the token hashing to `h` is a value: after a bare variable, its unit
-/// (`12 ms` / `3 s`); after a noun that names an account or a host (`user`, `account`,
-/// `host`), the name (`session opened for user cyrus` / `… user news` in an authentication
-/// log, `login failed for account backup` / `… account deploy` in a directory server's).
-fn names_a_value(h: u64) -> bool {
-    static NOUNS: std::sync::OnceLock<[u64; 3]> = std::sync::OnceLock::new();
-    h == param_hash()
-        || NOUNS
-            .get_or_init(|| ["user", "account", "host"].map(token_hash))
-            .contains(&h)
-}
-
-/// A template that the line would join but for one lower-case word.
-#[derive(Debug, Clone, Copy)]
-struct Near {
-    slot: u32,
-    /// The position of the word.
-    at: usize,
-    /// The template's word there.
-    word: u64,
-    /// The order of the search: equal tokens, parameters, then the older.
-    key: (usize, usize, std::cmp::Reverse<u64>),
-}
-
-/// What [`TemplateMiner::search`] found for a line.
-enum Found {
-    /// The template to join, and whether merging the line into it can change it.
-    Join(u32, bool),
-    /// A template to join that absorbs another (see [`TemplateMiner::value_position`]).
-    Absorb(u32, u32),
-    /// No template: the line starts one.
-    New,
-}
-
 /// The masked tokens of one line, with their hashes.
 struct Tokens<'a> {
     text: &'a str,
@@ -1304,15 +1155,10 @@ fn token_hash(t: &str) -> u64 {
 }
 
 fn token_hash_bytes(b: &[u8]) -> u64 {
-    word_tag(untagged_hash(b), b)
-}
-
-/// [`token_hash`] before its class bits are set.
-fn untagged_hash(b: &[u8]) -> u64 {
     if b.len() < 8 {
         // A byte loop: a copy of variable length would be a call to memcpy.
         let packed = b.iter().rev().fold(0u64, |w, &c| (w << 8) | u64::from(c));
-        return mix(packed | ((b.len() as u64) << 56)); // "a" and "a\0" differ
+        return word_tag(mix(packed | ((b.len() as u64) << 56)), b); // "a" and "a\0" differ
     }
     let mut chunks = b.chunks_exact(8);
     let mut state = 0;
@@ -1326,37 +1172,15 @@ fn untagged_hash(b: &[u8]) -> u64 {
         .iter()
         .rev()
         .fold(0u64, |w, &c| (w << 8) | u64::from(c));
-    long_finish(state, last, !rest.is_empty(), b.len())
+    word_tag(long_finish(state, last, !rest.is_empty(), b.len()), b)
 }
 
-/// The low bits of a token's hash tell its class: a capitalised word (see [`is_word`]), a
-/// lower-case word, or punctuation only, so that matching can tell two different event names
-/// apart from a value without the text (see `differ`). The first byte picks the one test that
-/// can pass.
+/// The lowest bit of a token's hash tells whether the token is a capitalised word (see
+/// [`is_word`]), so that matching can tell two different event names apart from a value without
+/// the text. Most tokens fail the first-byte test.
 fn word_tag(h: u64, b: &[u8]) -> u64 {
-    let tag = match b.first() {
-        Some(c) if c.is_ascii_lowercase() => LOWER * u64::from(is_lower_word(b)),
-        Some(c) if c.is_ascii_uppercase() => CAPITAL * u64::from(is_word(b)),
-        Some(c) if c.is_ascii_punctuation() => SYMBOLS * u64::from(is_symbols(b)),
-        _ => 0,
-    };
-    (h & !TAGS) | tag
-}
-
-/// [`word_tag`] for a line's token whose [`Shape`] is known: the same class, the shape sparing
-/// the scans of most tokens (a lower-case word is letters only, punctuation has no letter,
-/// digit or non-ASCII byte). A test checks that the two agree.
-#[inline]
-fn tag_shaped(h: u64, b: &[u8], shape: Shape) -> u64 {
-    let tag = match b.first() {
-        Some(c) if c.is_ascii_lowercase() => LOWER * u64::from(shape.is_letters()),
-        Some(c) if c.is_ascii_uppercase() => CAPITAL * u64::from(is_word(b)),
-        Some(c) if c.is_ascii_punctuation() => {
-            SYMBOLS * u64::from(shape.is_punctuation() && is_symbols(b))
-        }
-        _ => 0,
-    };
-    (h & !TAGS) | tag
+    let cap = b.first().is_some_and(u8::is_ascii_uppercase) && is_word(b);
+    (h & !1) | u64::from(cap)
 }
 
 /// A word of the message's text: letters only, apart from trailing punctuation (`Started`,
@@ -1446,35 +1270,30 @@ impl Sink for TokenHasher {
 impl TokenHasher {
     /// The hash of the text pushed since the last `finish`, and a reset.
     fn finish(&mut self) -> u64 {
-        // Masked text holds `<*>`: no class (see `word_tag`).
+        // Masked text holds `<*>`: never a word (see `word_tag`).
         let h = if self.len < 8 {
             mix(self.word | ((self.len as u64) << 56))
         } else {
             long_finish(self.state, self.word, !self.len.is_multiple_of(8), self.len)
-        } & !TAGS;
+        } & !1;
         *self = Self::default();
         h
     }
 }
 
 /// splitmix64's finaliser, so that related tokens spread over all 64 bits.
-const fn mix(mut x: u64) -> u64 {
+fn mix(mut x: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     x ^ (x >> 31)
 }
 
-/// [`token_hash`] of `buf[s..e]`, whose [`Shape`] is `shape`, reading a short token as one
-/// (unaligned) word of the buffer around it: the line's tokens are hashed in place, most of
-/// them short.
-fn token_hash_in(buf: &[u8], s: usize, e: usize, shape: Shape) -> u64 {
-    tag_shaped(untagged_in(buf, s, e), &buf[s..e], shape)
-}
-
-fn untagged_in(buf: &[u8], s: usize, e: usize) -> u64 {
+/// [`token_hash`] of `buf[s..e]`, reading a short token as one (unaligned) word of the buffer
+/// around it: the line's tokens are hashed in place, most of them short.
+fn token_hash_in(buf: &[u8], s: usize, e: usize) -> u64 {
     let len = e - s;
     if len == 0 || len >= 8 {
-        return untagged_hash(&buf[s..e]);
+        return token_hash_bytes(&buf[s..e]);
     }
     let word = |w: &[u8]| {
         let mut x = [0u8; 8];
@@ -1487,9 +1306,9 @@ fn untagged_in(buf: &[u8], s: usize, e: usize) -> u64 {
     } else if e >= 8 {
         word(&buf[e - 8..e]) >> (8 * (8 - len))
     } else {
-        return untagged_hash(&buf[s..e]);
+        return token_hash_bytes(&buf[s..e]);
     };
-    mix(packed | ((len as u64) << 56))
+    word_tag(mix(packed | ((len as u64) << 56)), &buf[s..e])
 }
 
 /// The variable that two different tokens at one position become: `<*>` with the punctuation
@@ -1527,12 +1346,8 @@ fn merge_token(a: &str, b: &str) -> Box<str> {
     t.into_boxed_str()
 }
 
-/// [`token_hash`] of `<*>`: its three bytes packed with the length, mixed, no class (a test
-/// checks it).
-const PARAM_HASH: u64 = mix(0x3e_2a_3c | (3 << 56)) & !TAGS;
-
 fn param_hash() -> u64 {
-    PARAM_HASH
+    token_hash(PARAM)
 }
 
 impl<'a> Tokens<'a> {

@@ -511,22 +511,6 @@ impl Shape {
     pub(crate) fn is_mixed(self) -> bool {
         self.0 != ALPHA && self.0 & (ALPHA | HIGH) != 0
     }
-
-    /// ASCII letters only.
-    pub(crate) fn is_letters(self) -> bool {
-        self.0 == ALPHA
-    }
-
-    /// No letter, digit, non-ASCII byte or white space: punctuation (or control bytes).
-    pub(crate) fn is_punctuation(self) -> bool {
-        self.0 & !(OTHER | COLON | SLASH | AT) == 0
-    }
-
-    /// The shape of a token (tests).
-    #[cfg(test)]
-    pub(crate) fn of(token: &[u8]) -> Self {
-        Self(token.iter().fold(0, |a, &c| a | CLASS[usize::from(c)]))
-    }
 }
 
 const fn is_open(c: u8) -> bool {

@@ -20,10 +20,7 @@
 //! - At one position where the line has a capitalised word, every template of (1) holds that
 //!   word or no capitalised word there: that word's posting plus the position's `plain` list.
 //!
-//! A template may come twice out of the union; scoring it twice changes nothing. The miner's
-//! other conditions (punctuation and lower-case words, see `differ`) only remove templates from
-//! those kept, and its search for a third word (`value_position`) keeps templates of (1) and
-//! (2) too, so the same superset serves both.
+//! A template may come twice out of the union; scoring it twice changes nothing.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;

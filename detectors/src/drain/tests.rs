@@ -34,8 +34,7 @@ fn two_different_capitalised_words_are_two_messages() {
     let up = m.add("Interface eth0 changed state to Up");
     let down = m.add("Interface eth1 changed state to Down");
     assert_ne!(up.template_id, down.template_id);
-    // A lower-case word after `user` is a name: a value at once (see
-    // `a_lower_case_word_is_a_value_once_a_third_shows`).
+    // Lower-case words that vary are as often values: they merge.
     let root = m.add("session opened for user root by (uid=0)");
     let news = m.add("session opened for user news by (uid=9)");
     assert_eq!(root.template_id, news.template_id);
@@ -383,13 +382,11 @@ fn invalid_configs_are_refused() {
 #[test]
 fn tokens_hashed_in_place_hash_as_alone() {
     // Every short token at every offset, near the buffer's end too (where no word can be read).
-    let buf =
-        "a <*> sshd[<*>]: x\u{e9}y 0123456 01234567 \u{1F600}z Stop ab ** () -> abcdefghij\x01";
+    let buf = "a <*> sshd[<*>]: x\u{e9}y 0123456 01234567 \u{1F600}z";
     for s in (0..=buf.len()).filter(|&i| buf.is_char_boundary(i)) {
         for e in (s..=buf.len()).filter(|&i| buf.is_char_boundary(i)) {
-            let shape = Shape::of(&buf.as_bytes()[s..e]);
             assert_eq!(
-                token_hash_in(buf.as_bytes(), s, e, shape),
+                token_hash_in(buf.as_bytes(), s, e),
                 token_hash(&buf[s..e]),
                 "{:?}",
                 &buf[s..e]
@@ -422,7 +419,7 @@ fn tokens_hashed_in_pieces_hash_as_whole() {
                 // Masked text (what the hasher takes) is never a word: no word tag.
                 assert_eq!(
                     hasher.finish(),
-                    token_hash(t) & !TAGS,
+                    token_hash(t) & !1,
                     "{t:?} split at {i}, {j}"
                 );
             }
@@ -822,141 +819,4 @@ fn evicting_from_an_indexed_leaf_keeps_the_leaf_and_index_consistent() {
         assert_eq!(m.cluster(slot).unwrap().leaf_at as usize, at);
     }
     assert_index_places(&m, "evictions");
-}
-
-#[test]
-fn token_classes_travel_in_the_hash() {
-    for (t, tag) in [
-        ("Started", CAPITAL),
-        ("Stopped.", CAPITAL),
-        ("stored", LOWER),
-        ("bytes", LOWER),
-        ("done.", 0),
-        ("****", SYMBOLS),
-        ("->", SYMBOLS),
-        ("=", SYMBOLS),
-        ("()", 0),
-        ("\"\",", 0),
-        ("<*>", 0),
-        ("(<*>)", 0),
-        ("[<*>]:", 0),
-        ("KB", 0),
-        ("blk_1", 0),
-        ("rhost=<*>", 0),
-        ("(root)", 0),
-        ("x1", 0),
-        ("", 0),
-    ] {
-        assert_eq!(token_hash(t) & TAGS, tag, "{t:?}");
-    }
-    assert_eq!(param_hash(), token_hash(PARAM));
-}
-
-#[test]
-fn punctuation_is_never_a_value() {
-    let mut m = miner();
-    // A cluster's fan sensors, one of which gave no reading; a traceroute-like prober whose
-    // third probe was lost. Each is a message of its own, not the numbers' template.
-    let all = m.add("Fan speeds ( 3552 3534 3375 4245 3515 3479 )");
-    let lost = m.add("Fan speeds ( 3552 3534 3375 **** 3515 3479 )");
-    assert_ne!(all.template_id, lost.template_id);
-    assert_eq!(
-        m.add("Fan speeds ( 3552 3534 3375 3623 3515 3479 )")
-            .template_id,
-        all.template_id
-    );
-    assert_eq!(
-        m.template(lost.template_id),
-        Some("Fan speeds ( <*> <*> <*> **** <*> <*> )")
-    );
-    // An empty pair of brackets is an empty value: it merges (an FTP daemon's peer without a
-    // name).
-    let named = m.add("connection from 10.0.0.1 (host-1.example.com) at 07:07:00");
-    let unnamed = m.add("connection from 10.0.0.2 () at 07:08:00");
-    assert_eq!(named.template_id, unnamed.template_id);
-    let probe = m.add("probe to 10.0.0.1 rtt 12 13 15 14");
-    let timeout = m.add("probe to 10.0.0.1 rtt 12 13 * 14");
-    assert_ne!(probe.template_id, timeout.template_id);
-    assert_eq!(
-        m.add("probe to 10.0.0.9 rtt 11 10 * 14").template_id,
-        timeout.template_id
-    );
-}
-
-#[test]
-fn a_lower_case_word_is_a_value_once_a_third_shows() {
-    let mut m = miner();
-    // Two constants that name events: a data engine's block manager, a switch's ports.
-    let bytes = m.add(
-        "Block broadcast_1_piece0 stored as bytes in memory (estimated size 5.2 KB, free 413.9 MB)",
-    );
-    let values =
-        m.add("Block rdd_3_1 stored as values in memory (estimated size 1.3 KB, free 412 MB)");
-    assert_ne!(bytes.template_id, values.template_id);
-    assert_eq!(
-        m.add("Block broadcast_7 stored as bytes in memory (estimated size 93 B, free 1.2 GB)")
-            .template_id,
-        bytes.template_id
-    );
-    let up = m.add("port 3 link is up");
-    let down = m.add("port 7 link is down");
-    assert_ne!(up.template_id, down.template_id);
-    // A word after a bare variable is its unit, which varies with it: a value at once. After
-    // a bracketed one it is not (a hypervisor's resource limits).
-    let ms = m.add("request took 12 ms in total");
-    assert_eq!(
-        m.add("request took 3 s in total").template_id,
-        ms.template_id
-    );
-    let disk = m.add("[instance: 96abccce] disk limit not specified, defaulting to unlimited");
-    let vcpu = m.add("[instance: 77ab1234] vcpu limit not specified, defaulting to unlimited");
-    assert_ne!(disk.template_id, vcpu.template_id);
-    // A package manager's package names: a third name shows the position holds a value. The
-    // line joins the older template, which absorbs the other (reported as dropped).
-    let curl = m.add("upgraded package curl without errors");
-    let vim = m.add("upgraded package vim without errors");
-    assert_ne!(curl.template_id, vim.template_id);
-    let git = m.add("upgraded package git without errors");
-    assert_eq!(
-        git,
-        Match {
-            template_id: curl.template_id,
-            is_new: false,
-            template_changed: true,
-            evicted: Some(vim.template_id),
-        }
-    );
-    assert_eq!(m.template(vim.template_id), None);
-    assert_eq!(
-        m.template(curl.template_id),
-        Some("upgraded package <*> without errors")
-    );
-    assert_eq!(m.count(curl.template_id), Some(3));
-    assert_eq!(
-        m.add("upgraded package vim without errors"),
-        Match {
-            template_id: curl.template_id,
-            is_new: false,
-            template_changed: false,
-            evicted: None,
-        }
-    );
-    // A directory server's account names are values at once; the template survives a restart.
-    let backup = m.add("login failed for account backup");
-    let deploy = m.add("login failed for account deploy");
-    assert_eq!(backup.template_id, deploy.template_id);
-    for user in ["cyrus", "news", "test", "root"] {
-        m.add(&format!("session closed for user {user}"));
-    }
-    let restored = TemplateMiner::from_bytes(MinerConfig::default(), &m.to_bytes()).unwrap();
-    let id = restored
-        .templates()
-        .find(|t| t.template == "login failed for account <*>")
-        .map(|t| t.id);
-    assert!(
-        id.is_some(),
-        "{:?}",
-        restored.templates().collect::<Vec<_>>()
-    );
-    assert_eq!(m.len(), restored.len());
 }
