@@ -22,6 +22,8 @@
 //! A line with no date, time or level at its start has no header: it is mined whole. The header
 //! never swallows the whole line: the last token stays the message.
 
+use crate::byte_scan::scan_token;
+
 /// A line split into its recognised header and its message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header<'a> {
@@ -293,27 +295,7 @@ impl<'a> Lexer<'a> {
             }
             let s = p;
             // One table lookup per byte: white space ends the token, the rest is collected.
-            // Four bytes at a time while none of them is white space.
-            let mut seen = 0;
-            while let Some(w) = b.get(p..p + 4) {
-                let t = BYTE[usize::from(w[0])]
-                    | BYTE[usize::from(w[1])]
-                    | BYTE[usize::from(w[2])]
-                    | BYTE[usize::from(w[3])];
-                if t & B_SPACE != 0 {
-                    break;
-                }
-                seen |= t;
-                p += 4;
-            }
-            while p < b.len() {
-                let c = BYTE[usize::from(b[p])];
-                if c == B_SPACE {
-                    break;
-                }
-                seen |= c;
-                p += 1;
-            }
+            let (p, seen) = scan_token(b, p, &BYTE, B_SPACE);
             self.pos = p;
             self.toks[self.n] = (s, p);
             self.seen[self.n] = seen;

@@ -15,6 +15,7 @@
 // No unwrap()/expect() outside tests: input, I/O and the network must not crash the agent.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod byte_scan;
 mod calibration;
 mod cusum;
 mod date_span;

@@ -16,6 +16,7 @@
 //! The classifiers are hand-written byte scanners (no regular expression per token): one pass
 //! over the token, no allocation; the result is appended to a caller-owned buffer.
 
+use crate::byte_scan::scan_token;
 use crate::variable_form::{collapse, VariableForm, MAX_MASKED};
 
 /// Parameter marker, as in Drain and Loghub templates.
@@ -475,29 +476,8 @@ fn next_token(b: &[u8], from: usize) -> Option<(usize, usize, u8)> {
     if i == b.len() {
         return None;
     }
-    let token_start = i;
-    let mut shape = 0;
-    // Four bytes at a time while none of them is white space (a byte has one class).
-    while let Some(w) = b.get(i..i + 4) {
-        let t = CLASS[usize::from(w[0])]
-            | CLASS[usize::from(w[1])]
-            | CLASS[usize::from(w[2])]
-            | CLASS[usize::from(w[3])];
-        if t & SPACE != 0 {
-            break;
-        }
-        shape |= t;
-        i += 4;
-    }
-    while i < b.len() {
-        let class = CLASS[usize::from(b[i])];
-        if class == SPACE {
-            break;
-        }
-        shape |= class;
-        i += 1;
-    }
-    Some((token_start, i, shape))
+    let (end, shape) = scan_token(b, i, &CLASS, SPACE);
+    Some((i, end, shape))
 }
 
 /// The shape of a token: the union of its bytes' classes, as [`for_each_term`] finds it.
