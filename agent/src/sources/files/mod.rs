@@ -1388,6 +1388,36 @@ mod tests {
         assert_eq!(kept.take(&rx).lines.len(), 50);
     }
 
+    /// `app.log` in `dir` with 50 lines, read by a tailer (returned, with its receiver and what
+    /// it handed out); then lines only the copy will hold, the copy (`copy.tmp`, outside the
+    /// glob for now) and the truncation. Also returns every line written and the original,
+    /// open for appending.
+    #[allow(clippy::type_complexity)]
+    fn read_then_copy_truncated(
+        dir: &Path,
+    ) -> (
+        Tailer<()>,
+        Receiver<TailEvent<()>>,
+        Kept,
+        Vec<String>,
+        std::fs::File,
+    ) {
+        let log = dir.join("app.log");
+        let mut written = numbered(0..50);
+        std::fs::write(&log, text_of(&written)).unwrap();
+        let mut kept = Kept::default();
+        let (mut t, rx) = manual_tailer(dir, None);
+        read_all(&mut t);
+        assert_eq!(kept.take(&rx).lines.len(), 50);
+        let only_in_copy = numbered(100..120);
+        let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        f.write_all(text_of(&only_in_copy).as_bytes()).unwrap();
+        written.extend(only_in_copy);
+        std::fs::copy(&log, dir.join("copy.tmp")).unwrap();
+        f.set_len(0).unwrap();
+        (t, rx, kept, written, f)
+    }
+
     /// copytruncate with lines only the copy holds, and a tailer stopped (a reload, an agent
     /// restart) before it found the copy: either after it saw the truncation (where the
     /// original stopped is then checkpointed as an end) or before (the original's checkpoint
@@ -1398,21 +1428,8 @@ mod tests {
         for truncation_seen in [true, false] {
             let tmp = tempfile::tempdir().unwrap();
             let dir = tmp.path();
-            let log = dir.join("app.log");
-            let mut written = numbered(0..50);
-            std::fs::write(&log, text_of(&written)).unwrap();
-            let mut kept = Kept::default();
-            let (mut t, rx) = manual_tailer(dir, None);
-            read_all(&mut t);
-            assert_eq!(kept.take(&rx).lines.len(), 50);
-            // Lines only the copy will hold, then the copy (outside the glob for now) and the
-            // truncation, then new lines in the original.
-            let only_in_copy = numbered(100..120);
-            let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
-            f.write_all(text_of(&only_in_copy).as_bytes()).unwrap();
-            written.extend(only_in_copy);
-            std::fs::copy(&log, dir.join("copy.tmp")).unwrap();
-            f.set_len(0).unwrap();
+            let (mut t, rx, mut kept, mut written, mut f) = read_then_copy_truncated(dir);
+            // Then new lines in the original.
             let after = numbered(200..230);
             f.write_all(text_of(&after).as_bytes()).unwrap();
             written.extend(after);
@@ -1446,20 +1463,8 @@ mod tests {
     fn a_copy_on_a_reused_inode_is_read_from_where_its_original_stopped() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
-        let log = dir.join("app.log");
-        let mut written = numbered(0..50);
-        std::fs::write(&log, text_of(&written)).unwrap();
-        let mut kept = Kept::default();
-        let (mut t, rx) = manual_tailer(dir, None);
-        read_all(&mut t);
-        assert_eq!(kept.take(&rx).lines.len(), 50);
+        let (t, _, mut kept, mut written, _) = read_then_copy_truncated(dir);
         drop(t);
-        let only_in_copy = numbered(100..120);
-        let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
-        f.write_all(text_of(&only_in_copy).as_bytes()).unwrap();
-        written.extend(only_in_copy);
-        std::fs::copy(&log, dir.join("copy.tmp")).unwrap();
-        f.set_len(0).unwrap();
         let copy = dir.join("app.log.1");
         std::fs::rename(dir.join("copy.tmp"), &copy).unwrap();
         // The deleted file's checkpoint, on the inode the copy now has.
