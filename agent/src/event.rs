@@ -173,11 +173,16 @@ impl Serialize for EvidenceComponent {
                 points,
                 previous,
             } => entries!(m, bound, points, previous),
+            F::Filling {
+                previous,
+                rise,
+                points_to_full,
+            } => entries!(m, previous, rise, points_to_full),
             F::Band => {}
         }
         if !matches!(
             self.finding,
-            F::NewExtreme { .. } | F::AtBound { .. } | F::Band
+            F::NewExtreme { .. } | F::AtBound { .. } | F::Filling { .. } | F::Band
         ) {
             m.serialize_entry("spreads", &self.spreads)?;
         }
@@ -215,7 +220,9 @@ impl Evidence {
                         mean,
                         ..
                     } => ratio(mean - median, spread),
-                    F::NewExtreme { .. } | F::AtBound { .. } | F::Band => f64::NAN,
+                    F::NewExtreme { .. } | F::AtBound { .. } | F::Filling { .. } | F::Band => {
+                        f64::NAN
+                    }
                 },
                 score: c.score,
                 expected: Range {

@@ -54,9 +54,40 @@ impl Polarity {
     }
 }
 
+/// Whether `signal` is a share of a capacity that fills by accumulation: a filesystem's used
+/// space (`host.filesystem.{mount}.used_ratio`), which grows by writes that stay until deleted
+/// and is full at 1. Its early stage judges a fill by where it leads (see the detectors'
+/// `early.rs`). Not memory or swap: a process allocating and freeing gigabytes in seconds is
+/// their ordinary movement.
+pub fn fills_to_capacity(signal: &str) -> bool {
+    signal
+        .strip_prefix("host.filesystem.")
+        .is_some_and(|rest| rest.ends_with(".used_ratio"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_filesystem_s_used_share_fills_to_capacity() {
+        for s in [
+            "host.filesystem.root.used_ratio",
+            "host.filesystem.var_lib.used_ratio",
+        ] {
+            assert!(fills_to_capacity(s), "{s}");
+        }
+        for s in [
+            "host.memory.used_ratio",
+            "host.swap.used_ratio",
+            "host.filesystem.root.used_bytes",
+            "host.cpu.utilization",
+            "app.filesystem.root.used_ratio",
+            "log.app.errors_per_s",
+        ] {
+            assert!(!fills_to_capacity(s), "{s}");
+        }
+    }
 
     #[test]
     fn resources_use_and_error_rates_are_worse_higher_the_rest_unknown() {

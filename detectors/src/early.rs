@@ -19,6 +19,16 @@
 //!   rate from 0 to hundreds), caught at its second point, as the full ensemble catches a new
 //!   extreme, so an agent restarted within its early stage alerts within two intervals. One
 //!   odd point is still no alert.
+//! - **Filling**, for a ratio that fills toward a capacity (`EnsembleParams::early_fill`: a
+//!   filesystem's used share, which grows by writes that stay until deleted): the last value
+//!   lies beyond every earlier one by at least `min_scale` (as a new extreme must once the
+//!   full ensemble scores) and by [`Z_EARLY`] spreads of the reference values (unfloored: a
+//!   share that moves by itself is left to the other rules), the last interval alone rose by
+//!   as much, and at that interval's rate the ratio reaches 1 within [`FILL_POINTS`] points.
+//!   A filesystem filling that fast is caught at the first or second sample of the fill,
+//!   whatever its phase against the sampling, where the jump rule needs both points far out
+//!   and the first one holds only part of an interval's fill. Not looser than the full
+//!   ensemble, which alerts on such an excursion without asking where it leads.
 //! - **At its bound**: a ratio sat at 1 (≥ 0.99) for [`BOUND_POINTS`] values in a row, which
 //!   no earlier value reached: a saturated core or a full filesystem on a signal too noisy for
 //!   the level rule.
@@ -52,6 +62,9 @@ pub(crate) const JUMP_POINTS: usize = 2;
 /// Spreads from the reference median the mean of the last [`JUMP_POINTS`] values must reach:
 /// twice the level rule's, so that only a move far beyond anything seen is judged on two.
 pub(crate) const Z_JUMP: f64 = 2.0 * Z_EARLY;
+/// Points within which a filling ratio must reach 1 at its last interval's rate (5 minutes at
+/// the default 10 s interval): a fill that fast needs a hand now, not a trend line.
+pub(crate) const FILL_POINTS: f64 = 30.0;
 /// Floor of the spread relative to the size of the median.
 const REL_FLOOR: f64 = 0.01;
 /// Floor of the spread of a ratio (every value within 0..=1): one percentage point.
@@ -107,6 +120,8 @@ pub(crate) struct EarlySettings {
     pub(crate) quiet: usize,
     /// Whether a rise may be judged on [`JUMP_POINTS`] (the jump rule).
     pub(crate) jump: bool,
+    /// Whether the signal fills toward a capacity (the filling rule).
+    pub(crate) fill: bool,
 }
 
 impl EarlyStage {
@@ -131,7 +146,13 @@ impl EarlyStage {
             return None;
         }
         let quiet = self.since_alert <= s.quiet;
-        let (median, spread, reference) = self.reference(s.min_scale);
+        let (median, sigma, reference) = self.reference();
+        let floor = if self.ratio { RATIO_FLOOR } else { 0.0 };
+        let spread = sigma
+            .max(s.min_scale)
+            .max(REL_FLOOR * median.abs())
+            .max(floor)
+            .clamp(SCALE_EPSILON, f64::MAX);
         let band = (Z_EARLY * spread).min(f64::MAX);
         let (low, high) = (
             self.settled_low - s.min_scale,
@@ -164,6 +185,9 @@ impl EarlyStage {
             .min(((b - median) / spread).abs());
         let jump_z = ((jump_mean - median) / spread).abs().min(f64::MAX);
         let mut evidence = Evidence::default();
+        if let (Some(fill), false) = (self.filling(a, b, sigma, s), quiet) {
+            evidence.push(fill);
+        }
         let rule = if beyond && z >= Z_EARLY {
             Some((mean, PERSIST, z / Z_EARLY, (low, high)))
         } else if jump_beyond && jump_z >= Z_JUMP && each >= Z_EARLY {
@@ -227,6 +251,43 @@ impl EarlyStage {
         })
     }
 
+    /// The filling rule's component when the latest value `a` (after `b`) completes a fill;
+    /// see the module documentation. `sigma`: the spread of the reference values, unfloored.
+    fn filling(&self, a: f64, b: f64, sigma: f64, s: EarlySettings) -> Option<Component> {
+        if !s.fill || !self.ratio {
+            return None;
+        }
+        // The range of every value before `a`: the settled one and the last points not in it.
+        let (lowest, previous) = (1..PERSIST)
+            .map(|i| self.recent.back(i))
+            .fold((self.settled_low, self.settled_high), |(l, h), x| {
+                (l.min(x), h.max(x))
+            });
+        // Beyond `min_scale` (a move the full ensemble would alert on too), and beyond what
+        // the signal's own movement explains: a ratio that moves by itself (a busy scratch
+        // space) is judged by the other rules.
+        let step = s.min_scale.max(RATIO_FLOOR).max(Z_EARLY * sigma);
+        let rise = a - b;
+        if a - previous < step || rise < step {
+            return None;
+        }
+        let points_to_full = (1.0 - a) / rise;
+        (points_to_full <= FILL_POINTS).then(|| Component {
+            finding: Finding::Filling {
+                previous,
+                rise,
+                points_to_full,
+            },
+            // The sooner full, the surer: the threshold at FILL_POINTS, 1 at a third of it.
+            score: alert_score(
+                s.threshold,
+                FILL_POINTS / points_to_full.max(f64::MIN_POSITIVE),
+            ),
+            expected_low: lowest,
+            expected_high: previous,
+        })
+    }
+
     /// Counts a run at a ratio's upper bound; whether `value` completes a saturation no
     /// earlier value reached.
     fn bound_run(&mut self, value: f64) -> bool {
@@ -251,9 +312,9 @@ impl EarlyStage {
         news
     }
 
-    /// The median and floored spread of the values before the last [`PERSIST`], and how many
-    /// there are.
-    fn reference(&self, min_scale: f64) -> (f64, f64, usize) {
+    /// The median and spread (unfloored) of the values before the last [`PERSIST`], and how
+    /// many there are.
+    fn reference(&self) -> (f64, f64, usize) {
         let n = self.recent.len() - PERSIST;
         let mut sorted = [0.0; RING];
         let sorted = &mut sorted[..n];
@@ -262,13 +323,7 @@ impl EarlyStage {
         }
         sorted.sort_unstable_by(f64::total_cmp);
         let (median, sigma) = median_and_sigma(sorted);
-        let floor = if self.ratio { RATIO_FLOOR } else { 0.0 };
-        let spread = sigma
-            .max(min_scale)
-            .max(REL_FLOOR * median.abs())
-            .max(floor)
-            .clamp(SCALE_EPSILON, f64::MAX);
-        (median, spread, n)
+        (median, sigma, n)
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
@@ -422,6 +477,107 @@ mod tests {
         assert_eq!(found.len(), 1, "{found:?}");
     }
 
+    /// The default ensemble as the agent builds it for a filesystem's used share: `min_scale`
+    /// 2 points of the capacity, the jump and the filling rules on.
+    fn filesystem() -> Ensemble {
+        share(true)
+    }
+
+    /// A share of a capacity with `min_scale` 2 points and the jump rule on; `fill`: whether
+    /// the filling rule is on too (a filesystem's share) or not (memory's).
+    fn share(fill: bool) -> Ensemble {
+        Ensemble::new(EnsembleParams {
+            early_jump: true,
+            early_fill: fill,
+            min_scale: 0.02,
+            ..EnsembleParams::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_filling_filesystem_is_caught_within_two_points_whatever_the_phase() {
+        // Steady at 10% (a few KiB of churn), then filled by 15.6% of its capacity every 10 s
+        // (4 MiB/s on 256 MiB) from a moment `phase` of an interval before point 30.
+        for phase in [0.02, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0] {
+            let v: Vec<f64> = noise(5, 60, 0.1, 0.00002)
+                .into_iter()
+                .enumerate()
+                .map(|(i, x)| {
+                    let filled = if i >= 30 {
+                        0.156 * (i - 30) as f64 + 0.156 * phase
+                    } else {
+                        0.0
+                    };
+                    (x + filled).min(1.0)
+                })
+                .collect();
+            let found = alerts_of(filesystem(), &v);
+            assert!(!found.is_empty(), "phase {phase}");
+            let (i, finding) = found[0];
+            assert!(i <= 31, "phase {phase}: {found:?}");
+            let Finding::Filling {
+                previous,
+                rise,
+                points_to_full,
+            } = finding
+            else {
+                panic!("phase {phase}: {finding:?}")
+            };
+            let before = v[..i].iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            assert_eq!(previous, before, "{finding:?}");
+            assert!(
+                rise >= 0.02 && points_to_full <= super::FILL_POINTS,
+                "{finding:?}"
+            );
+            // Without the rule, the jump rule needs both points 16 spreads out (2 points of
+            // the capacity each): a fill that began late in the interval waits a third point.
+            if phase <= 0.1 {
+                let late = alerts_of(share(false), &v);
+                assert!(late[0].0 > 31, "phase {phase}: {late:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_filling_rule_leaves_small_steps_slow_fills_and_restless_shares_alone() {
+        let fills = |v: &[f64]| {
+            alerts_of(filesystem(), v)
+                .into_iter()
+                .filter(|(_, f)| matches!(f, Finding::Filling { .. }))
+                .collect::<Vec<_>>()
+        };
+        for seed in 0..40 {
+            // A step of 1.5 points of the capacity (under `min_scale`), once.
+            let mut step = noise(seed, 200, 0.4, 0.0002);
+            step[100..].iter_mut().for_each(|x| *x += 0.015);
+            assert_eq!(fills(&step), vec![], "step, seed {seed}");
+            // A fill of 0.5 points every 10 s from 40%: full in 2 hours, not minutes.
+            let slow: Vec<f64> = noise(seed, 200, 0.4, 0.0002)
+                .into_iter()
+                .enumerate()
+                .map(|(i, x)| x + 0.005 * i.saturating_sub(50) as f64)
+                .collect();
+            assert_eq!(fills(&slow), vec![], "slow, seed {seed}");
+            // A scratch space whose share moves by itself (5 points of spread).
+            let restless: Vec<f64> = noise(seed, 300, 0.5, 0.05)
+                .into_iter()
+                .map(|x| x.clamp(0.0, 1.0))
+                .collect();
+            assert_eq!(fills(&restless), vec![], "restless, seed {seed}");
+        }
+        // 4 points of the capacity written at once on a disk at 10%, and no more: at that rate
+        // full in 22 points, so judged a fill, once (the new level is known afterwards). As
+        // the full ensemble judges such a move beyond everything seen.
+        let mut v = noise(9, 100, 0.1, 0.00002);
+        v[50..].iter_mut().for_each(|x| *x += 0.04);
+        assert_eq!(fills(&v).len(), 1, "{:?}", fills(&v));
+        // Off (a memory share): never.
+        assert!(alerts_of(share(false), &v)
+            .iter()
+            .all(|(_, f)| !matches!(f, Finding::Filling { .. })));
+    }
+
     #[test]
     fn quiet_series_stay_silent_through_the_hand_over() {
         // From the first point through the hand-over at 300 (the first points the full
@@ -445,7 +601,13 @@ mod tests {
             ];
             for (name, mut v) in series {
                 v.truncate(if name == "trend" { 300 } else { 303 });
-                let mut d = det();
+                // Every rule of the stage on, the filling rule included.
+                let mut d = Ensemble::new(EnsembleParams {
+                    early_jump: true,
+                    early_fill: true,
+                    ..EnsembleParams::default()
+                })
+                .unwrap();
                 for (i, &x) in v.iter().enumerate() {
                     let verdict = d.observe(i as i64 * STEP_MS, x);
                     assert!(

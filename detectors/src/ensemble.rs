@@ -154,6 +154,11 @@ pub struct EnsembleParams {
     /// seconds are ordinary, and any signal of unknown meaning).
     #[serde(default)]
     pub early_jump: bool,
+    /// The early stage also judges a ratio filling toward its capacity (see `early.rs`): for
+    /// a filesystem's used share, so that a fill is caught at its second point. Off for
+    /// everything else.
+    #[serde(default)]
+    pub early_fill: bool,
 }
 
 impl Default for EnsembleParams {
@@ -167,6 +172,7 @@ impl Default for EnsembleParams {
             min_scale: 0.0,
             period_ms: None,
             early_jump: false,
+            early_fill: false,
         }
     }
 }
@@ -672,6 +678,7 @@ impl Detector for Ensemble {
                     min_scale: self.params.min_scale,
                     quiet: self.params.quiet,
                     jump: self.params.early_jump,
+                    fill: self.params.early_fill,
                 },
             );
             return match early {
@@ -1374,6 +1381,16 @@ mod tests {
                             assert!(x >= 0.99 && previous < 0.99, "{at}");
                             assert!(v[..i].iter().all(|y| (0.0..=1.0).contains(y)), "{at}");
                             assert_eq!(position, Position::Above, "{at}");
+                        }
+                        // A fill beyond every earlier value, full soon at its last rise.
+                        Finding::Filling {
+                            previous,
+                            rise,
+                            points_to_full,
+                        } => {
+                            assert!(x > previous && rise > 0.0, "{at}");
+                            assert!(points_to_full <= crate::early::FILL_POINTS, "{at}");
+                            assert!(i < d.params.warmup, "{at}");
                         }
                         Finding::Band => panic!("the ensemble names its components: {at}"),
                     }

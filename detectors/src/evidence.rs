@@ -74,6 +74,14 @@ pub enum Finding {
         points: u32,
         previous: f64,
     },
+    /// Early stage: a ratio filling toward its capacity (a filesystem's used share) rose by
+    /// `rise` in its last point, beyond `previous`, the maximum of every earlier value; at that
+    /// rate it is full (1) in `points_to_full` points.
+    Filling {
+        previous: f64,
+        rise: f64,
+        points_to_full: f64,
+    },
     /// A detector's one band, without more detail: the value scored outside what it expected.
     Band,
 }
@@ -89,6 +97,7 @@ impl Finding {
             Finding::Pattern { .. } => "pattern",
             Finding::EarlyLevel { .. } => "early_level",
             Finding::AtBound { .. } => "at_bound",
+            Finding::Filling { .. } => "filling",
             Finding::Band => "band",
         }
     }

@@ -149,6 +149,7 @@ pub(crate) fn move_of(
         Some(Finding::LevelShift { before, after, .. }) => (*after, Some(*before)),
         Some(Finding::EarlyLevel { median, mean, .. }) => (*mean, Some(*median)),
         Some(Finding::Spike { median, .. }) => (observed, Some(*median)),
+        Some(Finding::Filling { previous, .. }) => (observed, Some(*previous)),
         Some(Finding::Seasonal { usual, .. }) => (observed, Some(*usual)),
         _ => (observed, usual),
     }

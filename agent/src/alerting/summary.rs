@@ -223,6 +223,18 @@ fn phrase(
                 f(bound)
             )
         }
+        Finding::Filling {
+            previous,
+            rise,
+            points_to_full,
+        } => {
+            let (_, p) = unit.format_apart(x, previous);
+            format!(
+                "early: filling: up {} of its capacity in its last point, beyond every earlier value (previous maximum {p}); full in {} points at that rate",
+                f(rise),
+                points_to_full.ceil().max(0.0) as u64
+            )
+        }
         Finding::Band => {
             if position != Position::Inside {
                 return None;
@@ -349,6 +361,29 @@ mod tests {
         let json = serde_json::to_value(Evidence::of(&a)).unwrap();
         assert_eq!(json["components"][0]["kind"], "at_bound");
         assert_eq!(json["components"][0]["previous"], 0.87);
+        let a = anomaly(
+            "host.filesystem.data.used_ratio",
+            0.31,
+            &[(
+                F::Filling {
+                    previous: 0.15,
+                    rise: 0.16,
+                    points_to_full: 4.3,
+                },
+                0.05,
+                0.15,
+            )],
+        );
+        assert_eq!(
+            summary(&a),
+            "host.filesystem.data.used_ratio is 31%, above the expected range 5%..15%: early: \
+             filling: up 16% of its capacity in its last point, beyond every earlier value \
+             (previous maximum 15%); full in 5 points at that rate (score 0.90, detector \
+             ensemble)"
+        );
+        let json = serde_json::to_value(Evidence::of(&a)).unwrap();
+        assert_eq!(json["components"][0]["kind"], "filling");
+        assert_eq!(json["components"][0]["points_to_full"], 4.3);
     }
 
     #[test]

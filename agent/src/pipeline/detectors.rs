@@ -7,7 +7,7 @@ use seismo_detectors::{
     KnnConformal, KnnParams, Learned, MadParams, RobustEwma, Seasonal, SeasonalParams, SlidingMad,
 };
 
-use crate::polarity::Polarity;
+use crate::polarity::{self, Polarity};
 
 /// Builds the detector the settings ask for, for `signal`; unset kind parameters keep the
 /// detector's default. The ensemble's early jump rule is on where a rise is bad news
@@ -34,6 +34,7 @@ pub fn build_detector(s: &DetectorSettings, signal: &str) -> anyhow::Result<Box<
                 min_scale,
                 period_ms: period_ms(s.period),
                 early_jump: Polarity::of(signal) == Polarity::HigherIsWorse,
+                early_fill: polarity::fills_to_capacity(signal),
             })?)
         }
         DetectorKind::Ewma => {
@@ -130,5 +131,36 @@ mod tests {
             let built = build_detector(&s, "host.cpu.utilization");
             assert!(built.is_ok(), "{kind}: {:?}", built.err());
         }
+    }
+
+    #[test]
+    fn a_filesystem_s_share_is_judged_by_where_a_fill_leads_memory_s_is_not() {
+        use seismo_detectors::{Finding, Verdict};
+        let config = seismo_config::parse("[detectors.defaults]\nmin_scale = 0.02\n", "x").unwrap();
+        // 20 points at 10%, then 15 points of the capacity a point (4 MiB/s on 256 MiB).
+        let v: Vec<f64> = (0..40)
+            .map(|i| 0.1 + if i >= 20 { 0.15 * (i - 19) as f64 } else { 0.0 })
+            .map(|x: f64| x.min(1.0))
+            .collect();
+        let first = |signal: &str| {
+            let mut d = build_detector(&config.detectors.defaults, signal).unwrap();
+            v.iter()
+                .enumerate()
+                .find_map(|(i, &x)| match d.observe(i as i64 * 10_000, x) {
+                    Verdict::Scored(o) if o.anomalous => {
+                        Some((i, o.evidence.primary().unwrap().finding))
+                    }
+                    _ => None,
+                })
+        };
+        let (i, finding) = first("host.filesystem.data.used_ratio").unwrap();
+        assert_eq!(i, 20);
+        assert!(matches!(finding, Finding::Filling { .. }), "{finding:?}");
+        // Memory's share is no fill: judged by the jump rule, 16 spreads of 2 points on 2.
+        let (i, finding) = first("host.memory.used_ratio").unwrap();
+        assert!(
+            i > 20 && matches!(finding, Finding::EarlyLevel { .. }),
+            "{i} {finding:?}"
+        );
     }
 }
