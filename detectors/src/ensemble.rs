@@ -13,8 +13,8 @@
 //!    signal whose raw range was stretched by a few spikes still alerts when its level settles
 //!    where only spikes went before. A new level within one spread of the sliding median is
 //!    not a shift (the mean of pure noise sets small records too). The score is
-//!    `0.45 + 3 * excursion / range width`, so an excursion of a sixtieth of the width reaches
-//!    0.5.
+//!    `0.46 + 3 * excursion / range width`, so an excursion of a seventy-fifth of the width
+//!    reaches 0.5.
 //! 3. **Has the signal ever been this far from its rhythm?** Once the seasonal baseline
 //!    ([`crate::Seasonal`]) scores a point against a rhythm (daily, weekly or the signal's own
 //!    period, not its flat profile), the point's residual in spreads (its seasonal z) is
@@ -108,7 +108,7 @@ const SECONDARY_SCALE: f64 = 0.55;
 /// Values averaged into the level whose range is tracked.
 const LEVEL_POINTS: usize = 16;
 /// Score of a level just beyond its known range, and its growth per range width.
-const LEVEL_BASE: f64 = 0.45;
+const LEVEL_BASE: f64 = 0.46;
 const LEVEL_GAIN: f64 = 3.0;
 /// A new level must also be this many spreads from the sliding median to count.
 const LEVEL_MIN_Z: f64 = 1.0;
