@@ -51,7 +51,8 @@
 //! A template whose literal capitalised word differs
 //! from the line's capitalised word at some position is no candidate (see `is_word`): `VM
 //! Started` and `VM Paused` are two messages, while values (numbers, ids, addresses, quoted
-//! names, lower-case words) merge. At most `max_clusters` templates are kept: the
+//! names, lower-case words) merge; so is a template whose token differs from the line's where
+//! either is punctuation only (`****` for a missing reading; see `differ`). At most `max_clusters` templates are kept: the
 //! least recently matched is evicted, and tree nodes left empty are freed, so memory is bounded
 //! whatever the input.
 //!
@@ -63,7 +64,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 use crate::masking::{for_each_term, mask_line, mask_shaped, push_variable, Sink, Term, PARAM};
 use crate::variable_form::{collapse, VariableForm};
 
+mod differ;
 mod leaf_index;
+use differ::{apart, is_symbols, CAPITAL, SYMBOLS, TAGS};
 use leaf_index::{LeafIndex, Moved, Places};
 
 /// Configuration of a [`TemplateMiner`]. The default is the one global configuration used for
@@ -608,8 +611,9 @@ impl TemplateMiner {
                 // line's masking found, under a template parameter, matches.
                 if h == lh {
                     equal += 1;
-                } else if h & lh & 1 == 1 {
-                    // Two different capitalised words: another message (see `is_word`).
+                } else if apart(h, lh) {
+                    // Two different capitalised words, or punctuation: another message (see
+                    // `differ`).
                     continue 'candidates;
                 } else {
                     params += usize::from(c.vars[i]);
@@ -1175,12 +1179,17 @@ fn token_hash_bytes(b: &[u8]) -> u64 {
     word_tag(long_finish(state, last, !rest.is_empty(), b.len()), b)
 }
 
-/// The lowest bit of a token's hash tells whether the token is a capitalised word (see
-/// [`is_word`]), so that matching can tell two different event names apart from a value without
-/// the text. Most tokens fail the first-byte test.
+/// The low bits of a token's hash tell its class: a capitalised word (see [`is_word`]) or
+/// punctuation only (see `differ`), so that matching can tell two different messages apart from
+/// a value without the text. The first byte picks the one test that can pass; most tokens fail
+/// it at once.
 fn word_tag(h: u64, b: &[u8]) -> u64 {
-    let cap = b.first().is_some_and(u8::is_ascii_uppercase) && is_word(b);
-    (h & !1) | u64::from(cap)
+    let tag = match b.first() {
+        Some(c) if c.is_ascii_uppercase() => CAPITAL * u64::from(is_word(b)),
+        Some(c) if c.is_ascii_punctuation() => SYMBOLS * u64::from(is_symbols(b)),
+        _ => 0,
+    };
+    (h & !TAGS) | tag
 }
 
 /// A word of the message's text: letters only, apart from trailing punctuation (`Started`,
@@ -1270,19 +1279,19 @@ impl Sink for TokenHasher {
 impl TokenHasher {
     /// The hash of the text pushed since the last `finish`, and a reset.
     fn finish(&mut self) -> u64 {
-        // Masked text holds `<*>`: never a word (see `word_tag`).
+        // Masked text holds `<*>`: no class (see `word_tag`).
         let h = if self.len < 8 {
             mix(self.word | ((self.len as u64) << 56))
         } else {
             long_finish(self.state, self.word, !self.len.is_multiple_of(8), self.len)
-        } & !1;
+        } & !TAGS;
         *self = Self::default();
         h
     }
 }
 
 /// splitmix64's finaliser, so that related tokens spread over all 64 bits.
-fn mix(mut x: u64) -> u64 {
+const fn mix(mut x: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     x ^ (x >> 31)
@@ -1346,8 +1355,12 @@ fn merge_token(a: &str, b: &str) -> Box<str> {
     t.into_boxed_str()
 }
 
+/// [`token_hash`] of `<*>`: its three bytes packed with the length, mixed, no class (a test
+/// checks it), so that a comparison with it costs no hashing.
+const PARAM_HASH: u64 = mix(0x3e_2a_3c | (3 << 56)) & !TAGS;
+
 fn param_hash() -> u64 {
-    token_hash(PARAM)
+    PARAM_HASH
 }
 
 impl<'a> Tokens<'a> {

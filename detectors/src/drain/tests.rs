@@ -416,10 +416,10 @@ fn tokens_hashed_in_pieces_hash_as_whole() {
                 hasher.push(&t[..i]);
                 hasher.push(&t[i..j]);
                 hasher.push(&t[j..]);
-                // Masked text (what the hasher takes) is never a word: no word tag.
+                // Masked text (what the hasher takes) has no class: no tag.
                 assert_eq!(
                     hasher.finish(),
-                    token_hash(t) & !1,
+                    token_hash(t) & !TAGS,
                     "{t:?} split at {i}, {j}"
                 );
             }
@@ -819,4 +819,76 @@ fn evicting_from_an_indexed_leaf_keeps_the_leaf_and_index_consistent() {
         assert_eq!(m.cluster(slot).unwrap().leaf_at as usize, at);
     }
     assert_index_places(&m, "evictions");
+}
+
+#[test]
+fn token_classes_travel_in_the_hash() {
+    for (t, tag) in [
+        ("Started", CAPITAL),
+        ("Stopped.", CAPITAL),
+        ("stored", 0),
+        ("****", SYMBOLS),
+        ("*", SYMBOLS),
+        ("->", SYMBOLS),
+        ("=", SYMBOLS),
+        ("--", SYMBOLS),
+        ("\"*\"", SYMBOLS),
+        ("-", 0),
+        ("\"-\"", 0),
+        ("[-]", 0),
+        ("()", 0),
+        ("\"\",", 0),
+        ("<*>", 0),
+        ("(<*>)", 0),
+        ("[<*>]:", 0),
+        ("KB", 0),
+        ("blk_1", 0),
+        ("(root)", 0),
+        ("", 0),
+    ] {
+        assert_eq!(token_hash(t) & TAGS, tag, "{t:?}");
+        let line = format!("x {t} y");
+        assert_eq!(
+            token_hash_in(line.as_bytes(), 2, 2 + t.len()),
+            token_hash(t),
+            "{t:?} in place"
+        );
+    }
+    assert_eq!(param_hash(), token_hash(PARAM));
+}
+
+#[test]
+fn punctuation_is_never_a_value() {
+    let mut m = miner();
+    // A traceroute-like prober whose third probe was lost, and a sensor daemon's fan that gave
+    // no reading: each is a message of its own, not the numbers' template.
+    let probe = m.add("probe to 10.0.0.1 rtt 12 13 15 14");
+    let lost = m.add("probe to 10.0.0.1 rtt 12 13 * 14");
+    assert_ne!(probe.template_id, lost.template_id);
+    assert_eq!(
+        m.add("probe to 10.0.0.9 rtt 11 10 * 14").template_id,
+        lost.template_id
+    );
+    assert_eq!(
+        m.add("probe to 10.0.0.9 rtt 11 10 9 14").template_id,
+        probe.template_id
+    );
+    assert_eq!(
+        m.template(lost.template_id),
+        Some("probe to <*> rtt <*> <*> * <*>")
+    );
+    let read = m.add("sensord: fan3 reading 3552 rpm at 40 C");
+    let none = m.add("sensord: fan3 reading ---- rpm at 40 C");
+    assert_ne!(read.template_id, none.template_id);
+    // A placeholder of an empty value merges with the values it stands for: a web server's `-`
+    // for a response without a body and `"-"` for no referer, an FTP daemon's `()` for a peer
+    // without a name.
+    let ok = m.add(r#"10.0.0.1 - - "GET /a.html HTTP/1.1" 200 512 "http://example.com/" "curl/8""#);
+    let direct = m.add(r#"10.0.0.2 - - "GET /b.html HTTP/1.1" 200 731 "-" "curl/8""#);
+    let cached = m.add(r#"10.0.0.3 - - "GET /c.html HTTP/1.1" 304 - "http://a.org/" "curl/8""#);
+    assert_eq!(ok.template_id, direct.template_id);
+    assert_eq!(ok.template_id, cached.template_id);
+    let named = m.add("connection from 10.0.0.1 (host-1.example.com) at 07:07:00");
+    let unnamed = m.add("connection from 10.0.0.2 () at 07:08:00");
+    assert_eq!(named.template_id, unnamed.template_id);
 }
