@@ -51,7 +51,11 @@
 //! A template whose literal capitalised word differs
 //! from the line's capitalised word at some position is no candidate (see `is_word`): `VM
 //! Started` and `VM Paused` are two messages, while values (numbers, ids, addresses, quoted
-//! names, lower-case words) merge. At most `max_clusters` templates are kept: the
+//! names, lower-case words) merge; so is a template whose token differs from the line's where
+//! either is punctuation only (`****` for a missing reading), and one whose lower-case word
+//! differs from the line's where the words' form or neighbours show the message's grammar
+//! (`spawned` / `destroyed`, `to spawn the` / `to destroy the`, `as bytes` / `as values`; see
+//! `differ`), never for names (`for alice` / `for bob`). At most `max_clusters` templates are kept: the
 //! least recently matched is evicted, and tree nodes left empty are freed, so memory is bounded
 //! whatever the input.
 //!
@@ -60,10 +64,16 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::masking::{for_each_term, mask_line, mask_shaped, push_variable, Sink, Term, PARAM};
+use crate::masking::{
+    for_each_term, mask_line, mask_shaped, push_variable, Shape, Sink, Term, PARAM,
+};
 use crate::variable_form::{collapse, VariableForm};
 
+mod differ;
 mod leaf_index;
+use differ::{
+    differ, is_symbols, lower_class, words_apart, Differ, Known, CAPITAL, SYMBOLS, TAGS, WORD,
+};
 use leaf_index::{LeafIndex, Moved, Places};
 
 /// Configuration of a [`TemplateMiner`]. The default is the one global configuration used for
@@ -433,7 +443,7 @@ impl TemplateMiner {
             // looked up by the token's own hash (equal hashes are equal tokens, as in matching;
             // see `token_hash`).
             let memo = if shape.is_mixed() {
-                let raw = token_hash_in(bytes, s, e);
+                let raw = token_hash_in(bytes, s, e, shape);
                 let slot = &mut cache[raw as usize % MASK_CACHE];
                 match *slot {
                     Some((key, h)) if key == raw => {
@@ -450,7 +460,7 @@ impl TemplateMiner {
             } else {
                 match memo {
                     Some((raw, _)) => raw,
-                    None => token_hash_in(bytes, s, e),
+                    None => token_hash_in(bytes, s, e, shape),
                 }
             };
             if let Some((raw, slot)) = memo {
@@ -608,8 +618,13 @@ impl TemplateMiner {
                 // line's masking found, under a template parameter, matches.
                 if h == lh {
                     equal += 1;
-                } else if h & lh & 1 == 1 {
-                    // Two different capitalised words: another message (see `is_word`).
+                } else if match differ(h, lh) {
+                    Differ::Value => false,
+                    Differ::Apart => true,
+                    Differ::Words => words_apart(&c.hashes, i, h, lh, &KNOWN),
+                } {
+                    // Another message: two capitalised words, punctuation, lower-case words
+                    // that are verbs or units (see `differ`).
                     continue 'candidates;
                 } else {
                     params += usize::from(c.vars[i]);
@@ -1175,12 +1190,18 @@ fn token_hash_bytes(b: &[u8]) -> u64 {
     word_tag(long_finish(state, last, !rest.is_empty(), b.len()), b)
 }
 
-/// The lowest bit of a token's hash tells whether the token is a capitalised word (see
-/// [`is_word`]), so that matching can tell two different event names apart from a value without
-/// the text. Most tokens fail the first-byte test.
+/// The low bits of a token's hash tell its class: a capitalised word (see [`is_word`]) or
+/// punctuation only (see `differ`), so that matching can tell two different messages apart from
+/// a value without the text. The first byte picks the one test that can pass; most tokens fail
+/// it at once.
 fn word_tag(h: u64, b: &[u8]) -> u64 {
-    let cap = b.first().is_some_and(u8::is_ascii_uppercase) && is_word(b);
-    (h & !1) | u64::from(cap)
+    let tag = match b.first() {
+        Some(c) if c.is_ascii_lowercase() => lower_class(b, false),
+        Some(c) if c.is_ascii_uppercase() => CAPITAL * u64::from(is_word(b)),
+        Some(c) if c.is_ascii_punctuation() => SYMBOLS * u64::from(is_symbols(b)),
+        _ => 0,
+    };
+    (h & !TAGS) | tag
 }
 
 /// A word of the message's text: letters only, apart from trailing punctuation (`Started`,
@@ -1270,30 +1291,44 @@ impl Sink for TokenHasher {
 impl TokenHasher {
     /// The hash of the text pushed since the last `finish`, and a reset.
     fn finish(&mut self) -> u64 {
-        // Masked text holds `<*>`: never a word (see `word_tag`).
+        // Masked text holds `<*>`: no class (see `word_tag`).
         let h = if self.len < 8 {
             mix(self.word | ((self.len as u64) << 56))
         } else {
             long_finish(self.state, self.word, !self.len.is_multiple_of(8), self.len)
-        } & !1;
+        } & !TAGS;
         *self = Self::default();
         h
     }
 }
 
 /// splitmix64's finaliser, so that related tokens spread over all 64 bits.
-fn mix(mut x: u64) -> u64 {
+const fn mix(mut x: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     x ^ (x >> 31)
 }
 
-/// [`token_hash`] of `buf[s..e]`, reading a short token as one (unaligned) word of the buffer
-/// around it: the line's tokens are hashed in place, most of them short.
-fn token_hash_in(buf: &[u8], s: usize, e: usize) -> u64 {
+/// [`word_tag`] of a line's token whose [`Shape`] is known: the same class, the shape sparing
+/// the scan of a lower-case token (letters only, or a digit or non-ASCII byte: no word).
+#[inline]
+fn tag_shaped(h: u64, b: &[u8], shape: Shape) -> u64 {
+    match b.first() {
+        Some(c) if c.is_ascii_lowercase() && shape.is_letters() => {
+            (h & !TAGS) | lower_class(b, true)
+        }
+        Some(c) if c.is_ascii_lowercase() && shape.has_digit_or_high() => h & !TAGS,
+        _ => word_tag(h, b),
+    }
+}
+
+/// [`token_hash`] of `buf[s..e]`, whose [`Shape`] is `shape`, reading a short token as one
+/// (unaligned) word of the buffer around it: the line's tokens are hashed in place, most of
+/// them short.
+fn token_hash_in(buf: &[u8], s: usize, e: usize, shape: Shape) -> u64 {
     let len = e - s;
     if len == 0 || len >= 8 {
-        return token_hash_bytes(&buf[s..e]);
+        return tag_shaped(token_hash_bytes(&buf[s..e]), &buf[s..e], shape);
     }
     let word = |w: &[u8]| {
         let mut x = [0u8; 8];
@@ -1306,9 +1341,9 @@ fn token_hash_in(buf: &[u8], s: usize, e: usize) -> u64 {
     } else if e >= 8 {
         word(&buf[e - 8..e]) >> (8 * (8 - len))
     } else {
-        return token_hash_bytes(&buf[s..e]);
+        return tag_shaped(token_hash_bytes(&buf[s..e]), &buf[s..e], shape);
     };
-    word_tag(mix(packed | ((len as u64) << 56)), &buf[s..e])
+    tag_shaped(mix(packed | ((len as u64) << 56)), &buf[s..e], shape)
 }
 
 /// The variable that two different tokens at one position become: `<*>` with the punctuation
@@ -1346,9 +1381,46 @@ fn merge_token(a: &str, b: &str) -> Box<str> {
     t.into_boxed_str()
 }
 
+/// [`token_hash`] of `<*>`: its three bytes packed with the length, mixed, no class (a test
+/// checks it), so that a comparison with it costs no hashing.
+const PARAM_HASH: u64 = mix(0x3e_2a_3c | (3 << 56)) & !TAGS;
+
 fn param_hash() -> u64 {
-    token_hash(PARAM)
+    PARAM_HASH
 }
+
+/// [`token_hash`] of a lower-case word shorter than eight letters that does not end in `ed`
+/// (class [`WORD`]), as a constant.
+const fn short_word_hash(w: &[u8]) -> u64 {
+    let mut packed = 0u64;
+    let mut i = w.len();
+    while i > 0 {
+        i -= 1;
+        packed = (packed << 8) | w[i] as u64;
+    }
+    (mix(packed | ((w.len() as u64) << 56)) & !TAGS) | WORD
+}
+
+/// The hashes that `differ::words_apart` compares with (a test checks them).
+const KNOWN: Known = {
+    let mut articles = [0; differ::ARTICLES.len()];
+    let mut i = 0;
+    while i < articles.len() {
+        articles[i] = short_word_hash(differ::ARTICLES[i]);
+        i += 1;
+    }
+    let mut units = [0; differ::UNITS.len()];
+    let mut i = 0;
+    while i < units.len() {
+        units[i] = short_word_hash(differ::UNITS[i]);
+        i += 1;
+    }
+    Known {
+        articles,
+        units,
+        param: PARAM_HASH,
+    }
+};
 
 impl<'a> Tokens<'a> {
     fn len(&self) -> usize {

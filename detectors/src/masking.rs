@@ -491,6 +491,22 @@ impl Shape {
     pub(crate) fn is_mixed(self) -> bool {
         self.0 != ALPHA && self.0 & (ALPHA | HIGH) != 0
     }
+
+    /// ASCII letters only.
+    pub(crate) fn is_letters(self) -> bool {
+        self.0 == ALPHA
+    }
+
+    /// Holds a digit or a non-ASCII byte.
+    pub(crate) fn has_digit_or_high(self) -> bool {
+        self.0 & (DIGIT | HIGH) != 0
+    }
+
+    /// The shape of a token (tests).
+    #[cfg(test)]
+    pub(crate) fn of(token: &[u8]) -> Self {
+        Self(token.iter().fold(0, |a, &c| a | CLASS[usize::from(c)]))
+    }
 }
 
 const fn is_open(c: u8) -> bool {

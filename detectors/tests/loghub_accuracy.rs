@@ -19,15 +19,15 @@ use seismo_detectors::{
 /// Floors just under the measured figures (see docs/templates.md), so a regression fails: the
 /// averages over the ten datasets against the corrected ground truth, with the header format and
 /// on raw lines (where the miner's own header recognition applies), and the lowest dataset.
-const FLOOR_GA_FORMAT: f64 = 0.96;
-const FLOOR_GA_RAW: f64 = 0.96;
-const FLOOR_GA_MIN: f64 = 0.90;
-const FLOOR_FGA_FORMAT: f64 = 0.90;
-const FLOOR_PA_FORMAT: f64 = 0.88;
+const FLOOR_GA_FORMAT: f64 = 0.975;
+const FLOOR_GA_RAW: f64 = 0.975;
+const FLOOR_GA_MIN: f64 = 0.925;
+const FLOOR_FGA_FORMAT: f64 = 0.915;
+const FLOOR_PA_FORMAT: f64 = 0.895;
 /// The original (uncorrected) ground truth, with the format. Lower: its labels keep some
 /// values apart as events of their own (Linux's `user=root`, `user=guest`, `user=test`), which
 /// the corrected truth made one variable.
-const FLOOR_GA_ORIGINAL: f64 = 0.93;
+const FLOOR_GA_ORIGINAL: f64 = 0.945;
 
 /// The ground-truth group of each line: its `EventTemplate`, as Loghub-2.0's evaluator groups
 /// lines (`logparser/utils/evaluator.py`: `get_accuracy(df_groundtruth['EventTemplate'], …)`).
@@ -182,6 +182,7 @@ fn loghub_grouping_accuracy() {
     let mut sums = [0.0f64; 7];
     let mut lowest = f64::MAX;
     let mut n = 0;
+    let mut rows: Vec<[f64; 7]> = Vec::new();
     println!("| dataset | GA | FGA | PA | GA raw | FGA raw | PA raw | GA, original truth | Drain (published) |");
     println!("|---|---|---|---|---|---|---|---|---|");
     for row in formats.lines().skip(1) {
@@ -233,6 +234,7 @@ fn loghub_grouping_accuracy() {
             acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6]
         );
         lowest = lowest.min(acc[0]).min(acc[3]);
+        rows.push(acc);
         for (s, a) in sums.iter_mut().zip(acc) {
             *s += a;
         }
@@ -244,6 +246,20 @@ fn loghub_grouping_accuracy() {
         "| **average** | **{:.3}** | **{:.3}** | **{:.3}** | **{:.3}** | **{:.3}** | **{:.3}** | **{:.3}** | 0.882 |",
         avg[0], avg[1], avg[2], avg[3], avg[4], avg[5], avg[6]
     );
+    // The halves that rules are tuned on and measured on (docs/templates.md): the first five
+    // datasets of `log_formats.tsv` and the last five.
+    for (half, part) in [("A", &rows[..5]), ("B", &rows[5..])] {
+        let m = |k: usize| part.iter().map(|a| a[k]).sum::<f64>() / part.len() as f64;
+        println!(
+            "half {half}: GA / FGA / PA {:.3} / {:.3} / {:.3}, raw {:.3} / {:.3} / {:.3}",
+            m(0),
+            m(1),
+            m(2),
+            m(3),
+            m(4),
+            m(5)
+        );
+    }
     let floors = [
         (avg[0], FLOOR_GA_FORMAT, "GA with format"),
         (avg[1], FLOOR_FGA_FORMAT, "FGA with format"),

@@ -20,7 +20,9 @@
 //! - At one position where the line has a capitalised word, every template of (1) holds that
 //!   word or no capitalised word there: that word's posting plus the position's `plain` list.
 //!
-//! A template may come twice out of the union; scoring it twice changes nothing.
+//! A template may come twice out of the union; scoring it twice changes nothing. The miner's
+//! other condition (punctuation that differs, see `differ`) only removes templates from those
+//! kept, so the same superset serves.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
