@@ -25,7 +25,7 @@
 //! range (day 1..=31, year 1900..=2099). Only candidate first tokens (a capital letter or a digit
 //! first, short) are looked at further, so a line without dates costs a byte test per token.
 
-use crate::header::{has_clock, has_date, is_timeish};
+use crate::header::{has_clock, time_shape};
 
 /// What one token of a date is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -283,13 +283,11 @@ fn piece(c: &[u8]) -> Option<Piece> {
     if is_clf(c) {
         return Some(Piece::Clf);
     }
-    let s = std::str::from_utf8(c).ok()?;
-    if !is_timeish(s) {
-        return None;
-    }
-    if has_clock(c) {
+    // One pass for the three tests (time-ish, clock, date); time-ish bytes are ASCII.
+    let shape = time_shape(c)?;
+    if shape.clock {
         Some(Piece::Time)
-    } else if has_date(c) {
+    } else if shape.date {
         Some(Piece::Date)
     } else {
         None

@@ -383,13 +383,15 @@ fn kind(tok: &str, seen: u8) -> Kind<'_> {
         return Kind::Other;
     }
     if digit {
-        // A date or time is time-ish, so one test settles both for most tokens.
-        if seen & B_UNTIMELY == 0 && is_timeish(c) {
-            return if is_datetime(c) {
-                Kind::DateTime
-            } else {
-                Kind::Weak
-            };
+        // A date or time is time-ish, so one pass settles both for most tokens.
+        if seen & B_UNTIMELY == 0 {
+            if let Some(shape) = time_shape(c.as_bytes()) {
+                return if shape.is_datetime(c.as_bytes()) {
+                    Kind::DateTime
+                } else {
+                    Kind::Weak
+                };
+            }
         }
     } else {
         if let Some(l) = level_word(tok.trim_end_matches([':', ','])) {
@@ -483,16 +485,100 @@ const fn is_time_byte(x: u8) -> bool {
 /// 10/13-digit epoch seconds/milliseconds.
 pub(crate) fn is_datetime(c: &str) -> bool {
     let b = c.as_bytes();
-    if !b.first().is_some_and(u8::is_ascii_digit) {
-        return false;
+    time_shape(b).is_some_and(|shape| shape.is_datetime(b))
+}
+
+/// What a time-ish token holds (see [`time_shape`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TimeShape {
+    /// [`has_clock`].
+    pub(crate) clock: bool,
+    /// [`has_date`].
+    pub(crate) date: bool,
+    /// Digits only.
+    pub(crate) digits_only: bool,
+}
+
+impl TimeShape {
+    /// [`is_datetime`] of the token `b` this shape is of.
+    pub(crate) fn is_datetime(self, b: &[u8]) -> bool {
+        if !b.first().is_some_and(u8::is_ascii_digit) {
+            return false;
+        }
+        if self.digits_only {
+            return (b.len() == 10 || b.len() == 13) && b[0] == b'1';
+        }
+        self.clock || self.date
     }
-    if b.iter().all(u8::is_ascii_digit) {
-        return (b.len() == 10 || b.len() == 13) && b[0] == b'1';
+}
+
+/// [`is_timeish`], [`has_clock`] and [`has_date`] in one pass over the token: `None` when it is
+/// not time-ish, else what it holds. Both patterns are a few digit runs joined by one
+/// separator each, so each run is read once and tested, when it ends, as the last of a clock
+/// (`h:mm`) and of a date (`y-m-d`) with the one or two runs before it. The header and the date
+/// finder ask this of every token with a digit; a test compares it with the three tests.
+pub(crate) fn time_shape(b: &[u8]) -> Option<TimeShape> {
+    let n = b.len();
+    let mut shape = TimeShape {
+        clock: false,
+        date: false,
+        digits_only: true,
+    };
+    let mut digit = false;
+    // The two digit runs before the current one, `(start, end)`; `usize::MAX` for none (no
+    // run starts right after it).
+    let (mut r1, mut r2) = ((usize::MAX, usize::MAX), (usize::MAX, usize::MAX));
+    let mut i = 0;
+    while i < n {
+        let x = b[i];
+        if x.is_ascii_digit() {
+            let s = i;
+            while i < n && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            let (len, after) = (i - s, b.get(i).copied());
+            // A run right after the previous run and one separator byte.
+            let follows =
+                |(ps, pe): (usize, usize), sep: u8| ps != usize::MAX && pe + 1 == s && b[pe] == sep;
+            // The clock `h:mm` with the previous run as its hour.
+            if !shape.clock
+                && len == 2
+                && follows(r1, b':')
+                && (1..=2).contains(&(r1.1 - r1.0))
+                && (r1.0 == 0 || b[r1.0 - 1] != b'.')
+                && after.is_none_or(|c| matches!(c, b':' | b'.' | b','))
+            {
+                shape.clock = true;
+            }
+            // The date `a sep m sep d` with the two previous runs.
+            if !shape.date && (1..=4).contains(&len) && r2.0 != usize::MAX {
+                let sep = b[r2.1];
+                let (a, m) = (r2.1 - r2.0, r1.1 - r1.0);
+                if matches!(sep, b'-' | b'/' | b'.')
+                    && follows(r1, sep)
+                    && r1.0 == r2.1 + 1
+                    && (1..=4).contains(&a)
+                    && (1..=2).contains(&m)
+                    && (a == 4 || len == 4 || len == 2)
+                    && after != Some(sep)
+                {
+                    shape.date = true;
+                }
+            }
+            (r2, r1) = (r1, (s, i));
+            digit = true;
+            continue;
+        }
+        let ok = matches!(x, b'-' | b':' | b'.' | b'/' | b',' | b'_' | b'+')
+            || (x == b'T' && i > 0 && b[i - 1].is_ascii_digit())
+            || (x == b'Z' && i + 1 == n && i > 0);
+        if !ok {
+            return None;
+        }
+        shape.digits_only = false;
+        i += 1;
     }
-    if !is_timeish(c) {
-        return false;
-    }
-    has_clock(b) || has_date(b)
+    digit.then_some(shape)
 }
 
 /// `h:mm` or `hh:mm` not preceded by a digit or a dot and followed by `:`, `.`, `,` or the end
@@ -513,7 +599,9 @@ pub(crate) fn has_clock(b: &[u8]) -> bool {
 }
 
 /// `yyyy-mm-dd` (or `/`, `.`), `dd/mm/yy` and the like: three digit groups joined by one
-/// repeated separator, not followed by a fourth group (an IPv4 address has four).
+/// repeated separator, not followed by a fourth group (an IPv4 address has four). The
+/// definition that [`time_shape`] computes (and the tests compare it with).
+#[cfg(test)]
 pub(crate) fn has_date(b: &[u8]) -> bool {
     (0..b.len()).any(|i| {
         if i > 0 && b[i - 1].is_ascii_digit() {

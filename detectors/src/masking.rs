@@ -486,10 +486,11 @@ pub(crate) struct Shape(u8);
 
 impl Shape {
     /// Whether masking the token takes more than a glance: it is neither a plain word nor
-    /// digits and punctuation only. Such tokens (`[worker-13]`, `HTTP/1.1"`, `order.Service`)
-    /// are worth remembering when they recur.
+    /// digits with punctuation. Such tokens (`[worker-13]`, `HTTP/1.1"`, `order.Service`, and
+    /// punctuation alone: an access log's empty fields `-` and `"-"`, which take the full
+    /// classification to come out unchanged) are worth remembering when they recur.
     pub(crate) fn is_mixed(self) -> bool {
-        self.0 != ALPHA && self.0 & (ALPHA | HIGH) != 0
+        self.0 != ALPHA && (self.0 & (ALPHA | HIGH) != 0 || self.0 & DIGIT == 0)
     }
 
     /// ASCII letters only.

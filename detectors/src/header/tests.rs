@@ -220,3 +220,82 @@ fn the_lexer_byte_classes_skip_only_failing_tests() {
         assert!(!untimely(t) && is_datetime(core(t)), "{t}");
     }
 }
+
+/// `is_datetime` as written before `time_shape`: the three tests in turn.
+fn is_datetime_reference(c: &str) -> bool {
+    let b = c.as_bytes();
+    if !b.first().is_some_and(u8::is_ascii_digit) {
+        return false;
+    }
+    if b.iter().all(u8::is_ascii_digit) {
+        return (b.len() == 10 || b.len() == 13) && b[0] == b'1';
+    }
+    is_timeish(c) && (has_clock(b) || has_date(b))
+}
+
+/// The one pass of `time_shape` finds what `is_timeish`, `has_clock` and `has_date` find, on
+/// random tokens of digit runs and date/time punctuation.
+#[test]
+fn time_shape_agrees_with_the_three_tests() {
+    const PIECES: &[&str] = &[
+        "0",
+        "1",
+        "7",
+        "12",
+        "59",
+        "123",
+        "2024",
+        "20240",
+        "1131566461",
+        ":",
+        ".",
+        "-",
+        "/",
+        ",",
+        "_",
+        "+",
+        "T",
+        "Z",
+        "a",
+        "é",
+        ";",
+        "10:",
+        "05-",
+        "2024-",
+        "17/",
+        "2005.",
+        "09.",
+    ];
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let (mut clocks, mut dates) = (0, 0);
+    for _ in 0..300_000 {
+        let n = 1 + next() % 9;
+        let token: String = (0..n)
+            .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+            .collect();
+        let b = token.as_bytes();
+        let expected = is_timeish(&token).then(|| (has_clock(b), has_date(b)));
+        let got = time_shape(b).map(|s| (s.clock, s.date));
+        assert_eq!(got, expected, "{token:?}");
+        assert_eq!(
+            is_datetime(&token),
+            is_datetime_reference(&token),
+            "{token:?}"
+        );
+        if let Some((c, d)) = expected {
+            clocks += usize::from(c);
+            dates += usize::from(d);
+        }
+    }
+    // The tokens reach both patterns often enough to test them.
+    assert!(
+        clocks > 500 && dates > 500,
+        "{clocks} clocks, {dates} dates"
+    );
+}
