@@ -25,6 +25,9 @@
 //!    range by a tenth of its width alerts. This is the rule for an anomaly inside the known
 //!    range of values that is wrong for its time: a daily peak that does not come, a rush hour
 //!    at night; its z is the same unit on any signal, so a rhythm that grows keeps its range.
+//!    While a daily peak fails to come the flat profile wins the seasonal choice, so a second
+//!    smoothed residual is measured against the best rhythm with its slowly learned spread
+//!    (`ensemble/rhythm.rs`), scored the same way.
 //! 4. **Is the shape of the signal more unusual than it has been lately?** Within the known
 //!    range, the components look for everything else: the sliding median/MAD ([`crate::SlidingMad`])
 //!    for spikes, the seasonal baseline ([`crate::Seasonal`], daily, weekly and the signal's own
@@ -264,6 +267,7 @@ pub struct Ensemble {
     residual_low: f32,
     residual_high: f32,
     residuals: u32,
+    rhythm: rhythm::RhythmResidual,
     seen: usize,
     low: f64,
     high: f64,
@@ -296,6 +300,7 @@ impl Ensemble {
             residual_low: f32::INFINITY,
             residual_high: f32::NEG_INFINITY,
             residuals: 0,
+            rhythm: rhythm::RhythmResidual::default(),
             seen: 0,
             low: f64::INFINITY,
             high: f64::NEG_INFINITY,
@@ -315,6 +320,7 @@ impl Ensemble {
         let left = self.mad.learn(value);
         let seasonal = seasonal_params(&self.params);
         let expectation = self.seasonal.expect(&seasonal, ts_ms);
+        let rhythm = self.seasonal.expect_rhythm(&seasonal, ts_ms);
         self.seasonal.learn(&seasonal, ts_ms, value);
         let cusum = self.cusum.step(&CusumParams::DEFAULT, value);
         let kmeans = KMeansParams {
@@ -326,6 +332,7 @@ impl Ensemble {
         let figures = Figures {
             baseline: baseline.map(|(_, median, sigma)| (median, sigma)),
             expectation,
+            rhythm,
             cusum: cusum.map(|(_, level, sigma)| (level, sigma)),
             kmeans_z: kmeans,
             level_range: (self.level_low, self.level_high),
@@ -350,6 +357,7 @@ impl Ensemble {
             && c.extreme < t
             && c.level < t
             && c.residual < t
+            && c.rhythm < t
             && c.secondary[..KMEANS].iter().all(|&s| s < t)
     }
 
@@ -440,6 +448,9 @@ struct Figures {
     /// Sliding median and spread before the point joined the window.
     baseline: Option<(f64, f64)>,
     expectation: Option<Expectation>,
+    /// The best rhythm's expectation, with its slowly learned spread (see
+    /// [`SeasonalState::expect_rhythm`]).
+    rhythm: Option<Expectation>,
     /// The CUSUM's level and spread before the point.
     cusum: Option<(f64, f64)>,
     kmeans_z: f64,
@@ -454,6 +465,8 @@ struct Contributions {
     level: f64,
     /// The smoothed seasonal residual beyond its range.
     residual: f64,
+    /// The smoothed residual from the best rhythm beyond its range.
+    rhythm: f64,
     /// The secondary components, in the order of [`Ensemble::component_scores`].
     secondary: [f64; COMPONENTS],
 }
@@ -529,6 +542,9 @@ impl Ensemble {
         if let Some(x) = f.expectation {
             add(x.finding(), c.secondary[1], band(x.level, x.sigma));
             add(x.finding(), c.residual, band(x.level, x.sigma));
+        }
+        if let Some(x) = f.rhythm {
+            add(x.finding(), c.rhythm, band(x.level, x.sigma));
         }
         if let Some((level, sigma)) = f.cusum {
             let (after, points) = self.recent_shift(level);
@@ -608,6 +624,7 @@ impl Detector for Ensemble {
         let primed = self.seen > self.params.warmup / 2;
         let level = self.level_excursion(value);
         let residual = self.residual_excursion(value, figures.expectation);
+        let rhythm = self.rhythm.excursion(value, figures.rhythm);
         let mut surprises = [0.0; COMPONENTS];
         for ((s, score), out) in self.surprise.iter_mut().zip(scores).zip(&mut surprises) {
             *out = SECONDARY_SCALE * s.update(primed, score);
@@ -651,6 +668,7 @@ impl Detector for Ensemble {
             } else {
                 0.0
             },
+            rhythm: rhythm::score(rhythm),
             secondary: counted,
         };
         let mut score = if excursion > 0.0 {
@@ -658,7 +676,10 @@ impl Detector for Ensemble {
         } else {
             secondary
         };
-        score = score.max(contributions.level).max(contributions.residual);
+        score = score
+            .max(contributions.level)
+            .max(contributions.residual)
+            .max(contributions.rhythm);
         self.since_alert = self.since_alert.saturating_add(1);
         if self.since_alert <= self.params.quiet {
             score = 0.0;
@@ -759,6 +780,7 @@ impl Detector for Ensemble {
     }
 }
 
+mod rhythm;
 #[cfg(test)]
 mod silence;
 

@@ -36,6 +36,9 @@ const DAY_MS: i64 = 86_400_000;
 const WEEK_MS: i64 = 7 * DAY_MS;
 /// Residuals are clipped at this many spreads when learning.
 const CLIP: f64 = 3.0;
+/// Smoothing of a profile's slow error (about 100 points), the spread of
+/// [`SeasonalState::expect_rhythm`].
+const SLOW_ALPHA: f64 = 0.01;
 /// A profile's error must have been tracked this many points before it can be chosen.
 const MIN_ERROR_POINTS: u32 = 48;
 /// Most slots of the signal's own period (fewer when the period holds fewer points).
@@ -142,6 +145,9 @@ struct Profile {
     /// EWMA of |residual| of this profile's predictions.
     error: f64,
     error_n: u32,
+    /// A slow EWMA of the same (see [`SeasonalState::expect_rhythm`]; `f32`: it fills the
+    /// padding after `error_n`, so it costs no byte).
+    slow_error: f32,
 }
 
 impl Profile {
@@ -157,6 +163,7 @@ impl Profile {
             },
             error: 0.0,
             error_n: 0,
+            slow_error: 0.0,
         }
     }
 
@@ -393,6 +400,47 @@ impl SeasonalState {
         })
     }
 
+    /// The expectation of the best rhythm at `ts_ms` (daily, weekly or own period, never
+    /// the flat profile), with its slowly learned spread; `None` while warming up or before
+    /// any rhythm has learned the point's slot.
+    pub(crate) fn expect_rhythm(&self, p: &SeasonalParams, ts_ms: i64) -> Option<Expectation> {
+        if self.seen < p.warmup {
+            return None;
+        }
+        let mut best: Option<(f64, Expectation)> = None;
+        for (i, profile) in self.profiles.iter().enumerate().skip(1) {
+            let index = profile.slot(ts_ms);
+            let slot = profile.at(index);
+            // A rhythm once time has gone round all of it (so the point's slot was learned
+            // in an earlier period), from a slot that averaged two values (as in `learn`).
+            let whole = profile.slots.len() == profile.bins as usize;
+            if !whole || slot.n < 2 || profile.error_n < MIN_ERROR_POINTS {
+                continue;
+            }
+            let slow = f64::from(profile.slow_error);
+            if best.as_ref().is_some_and(|b| b.0 <= slow) {
+                continue;
+            }
+            best = Some((
+                slow,
+                Expectation {
+                    level: f64::from(slot.level),
+                    sigma: scale::floored(
+                        slow * MEAN_ABS_TO_SIGMA,
+                        f64::from(slot.level),
+                        p.min_scale,
+                        p.min_rel_scale,
+                    ),
+                    profile: i,
+                    period_ms: profile.period_ms(),
+                    slot_start_ms: profile.width_ms * index as i64,
+                    slot_ms: profile.width_ms,
+                },
+            ));
+        }
+        best.map(|b| b.1)
+    }
+
     pub(crate) fn learn(&mut self, params: &SeasonalParams, ts_ms: i64, value: f64) {
         self.seen = self.seen.saturating_add(1);
         if let Some(finder) = &mut self.finder {
@@ -440,6 +488,14 @@ impl SeasonalState {
                 };
                 p.error = ((1.0 - a) * p.error + a * abs.min(limit.max(SCALE_EPSILON)))
                     .clamp(0.0, f64::MAX);
+                let slow = f64::from(p.slow_error);
+                let a = SLOW_ALPHA.max(1.0 / f64::from(p.error_n.saturating_add(1)));
+                let limit = if p.error_n > 0 {
+                    CLIP * MEAN_ABS_TO_SIGMA * slow
+                } else {
+                    abs
+                };
+                p.slow_error = narrow((1.0 - a) * slow + a * abs.min(limit.max(SCALE_EPSILON)));
                 p.error_n = p.error_n.saturating_add(1);
             }
             slot.n = slot.n.saturating_add(1);
@@ -516,7 +572,7 @@ impl Detector for Seasonal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth::{self, alert_rate, daily, flagged, noise, STEP_MS};
+    use crate::synth::{self, alert_rate, daily, flagged, noise, plateau, STEP_MS};
 
     fn det() -> Seasonal {
         Seasonal::new(SeasonalParams::default()).unwrap()
@@ -571,6 +627,48 @@ mod tests {
             .filter(|&&i| (8 * per_day..14 * per_day).contains(&i))
             .collect();
         assert!(clean.len() <= 2, "{clean:?}");
+    }
+
+    #[test]
+    fn a_missing_peak_is_measured_against_the_rhythm_with_its_slow_spread() {
+        let per_day = (DAY_MS / STEP_MS) as usize;
+        let v = plateau(12, 11, 10);
+        let mut d = det();
+        let peak = 10 * per_day + 9 * per_day / 24;
+        for (i, &x) in v[..peak + 12].iter().enumerate() {
+            d.observe(i as i64 * STEP_MS, x);
+        }
+        // An hour into the missing plateau the flat profile predicts the flat signal best
+        // (the daily one's recent error has grown with every missed point)...
+        let ts = (peak + 12) as i64 * STEP_MS;
+        let chosen = d.expect(ts).unwrap();
+        assert_eq!(chosen.profile, 0, "{chosen:?}");
+        assert!(
+            (v[peak + 12] - chosen.level).abs() < 3.0 * chosen.sigma,
+            "{chosen:?}"
+        );
+        // ...while the best rhythm still expects the plateau, within its usual spread.
+        let rhythm = d.state.expect_rhythm(&d.params, ts).unwrap();
+        // (The daily profile or the signal's own period, found to be a day.)
+        assert!(
+            rhythm.profile > 0 && rhythm.period_ms == DAY_MS,
+            "{rhythm:?}"
+        );
+        assert!(rhythm.level > 60.0, "{rhythm:?}");
+        assert!(
+            (v[peak + 12] - rhythm.level) / rhythm.sigma < -10.0,
+            "{rhythm:?}"
+        );
+        // Never the flat profile: nothing for a slot no rhythm has learned (8 hours in, noon).
+        let mut young = det();
+        for (i, &x) in v[..per_day / 3].iter().enumerate() {
+            young.observe(i as i64 * STEP_MS, x);
+        }
+        assert!(young.expect(DAY_MS / 2).is_some_and(|e| e.profile == 0));
+        assert!(young
+            .state
+            .expect_rhythm(&young.params, DAY_MS / 2)
+            .is_none());
     }
 
     #[test]

@@ -29,6 +29,24 @@ pub(crate) fn daily(seed: u64, n: usize) -> Vec<f64> {
         .collect()
 }
 
+/// A working day's plateau: 20 at night, 80 from 09:00 to 18:00 (noise of 2 and 7), every 5
+/// minutes, for `days` days; on day `missing` the plateau does not come.
+pub(crate) fn plateau(seed: u64, days: usize, missing: usize) -> Vec<f64> {
+    let per_day = (86_400_000 / STEP_MS) as usize;
+    noise(seed, days * per_day, 0.0, 1.0)
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let hour = (i % per_day) * 24 / per_day;
+            if (9..18).contains(&hour) && i / per_day != missing {
+                80.0 + 7.0 * e
+            } else {
+                20.0 + 2.0 * e
+            }
+        })
+        .collect()
+}
+
 /// Scores per point (`None` while warming up or skipped), fed at `STEP_MS` intervals.
 pub(crate) fn scores(det: &mut dyn Detector, values: &[f64]) -> Vec<Option<f64>> {
     values
