@@ -24,8 +24,10 @@
 //! - `SEISMO_RSS_KIND`: the default detector kind (`ensemble`; `ewma` keeps ~100 B per
 //!   signal, so its curve is the agent's own cost per signal: names, maps, status, alert state)
 //!
-//! Figures come from /proc/PID/status (VmRSS, RssAnon, VmHWM) and /proc/PID/stat; the agent
-//! runs with `GLIBC_TUNABLES=glibc.malloc.tcache_count=0`, as the systemd unit and the image
+//! Figures come from /proc/PID/status (VmRSS, RssAnon, VmHWM) and /proc/PID/stat, and from the
+//! agent's /metrics at the end: the heap glibc counts as handed out (`seismo_heap_in_use_bytes`)
+//! and as free inside its arenas (`seismo_heap_free_bytes`: holes between live buffers, what
+//! fragmentation costs); the agent runs with `GLIBC_TUNABLES=glibc.malloc.tcache_count=0`, as the systemd unit and the image
 //! start it. Prints figures; no assertions beyond the run itself working.
 
 use std::fmt::Write as _;
@@ -253,6 +255,9 @@ struct Point {
     dropped: f64,
     /// Size of the last snapshot of the learned state (bytes).
     snapshot: f64,
+    /// Heap handed out and heap free inside the arenas at the end (bytes).
+    heap_used: f64,
+    heap_free: f64,
     problem: Option<String>,
 }
 
@@ -317,6 +322,8 @@ fn run(n: usize, fast: bool, secs: u64, kind: &str, warm: &str) -> Point {
     point.dropped =
         metric(&metrics, "seismo_dropped_total{reason=\"host_queue_full\"}").unwrap_or(0.0);
     point.snapshot = metric(&metrics, "seismo_snapshot_bytes").unwrap_or(0.0);
+    point.heap_used = metric(&metrics, "seismo_heap_in_use_bytes").unwrap_or(0.0);
+    point.heap_free = metric(&metrics, "seismo_heap_free_bytes").unwrap_or(0.0);
     // A stop past the agent's 4.5 s budget (a large snapshot on a busy machine) exits with 1:
     // noted, not fatal, so the other sizes' figures are still printed.
     agent.signal(libc::SIGTERM);
@@ -418,6 +425,26 @@ fn main() {
             per_signal,
             p.snapshot / p.signals.max(1) as f64,
             p.dropped
+        );
+    }
+    println!(
+        "\nheap at the end (handed out / free inside the arenas, MB; per signal over N = 0, B):"
+    );
+    for p in &points {
+        let per = |v: f64, base: f64| {
+            if p.series == 0 {
+                "-".to_owned()
+            } else {
+                format!("{:.0}", (v - base) / p.series as f64)
+            }
+        };
+        println!(
+            "  {:>6} series: {:.1} / {:.1}; {} / {}",
+            p.series,
+            p.heap_used / 1048576.0,
+            p.heap_free / 1048576.0,
+            per(p.heap_used, base.heap_used),
+            per(p.heap_free, base.heap_free)
         );
     }
     println!("\nsteady spans (RSS at the end / largest seen, MB):");

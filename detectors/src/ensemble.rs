@@ -78,6 +78,8 @@
 //! `detectors` bench); the components' parameters are constants passed in, not held per
 //! signal, and the k-means refit reads its newest values from the median/MAD window.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::cusum::{CusumParams, CusumState};
@@ -250,7 +252,9 @@ fn seasonal_params(p: &EnsembleParams) -> SeasonalParams {
 /// The default detector; see the module documentation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Ensemble {
-    params: EnsembleParams,
+    /// Shared by the signals built with the same parameters (see [`Ensemble::with_shared`]);
+    /// saved as the parameters themselves.
+    params: Arc<EnsembleParams>,
     /// The components' learned state; their parameters are the defaults (with this
     /// ensemble's period and seed), passed in at each point, not held per signal.
     mad: MadWindow,
@@ -286,11 +290,19 @@ pub struct Ensemble {
 
 impl Ensemble {
     pub fn new(params: EnsembleParams) -> Result<Self, InvalidParam> {
+        Self::with_shared(Arc::new(params))
+    }
+
+    /// An ensemble whose parameters are shared with others (8 bytes a signal instead of
+    /// their 64): a caller with thousands of signals and a few parameter sets passes one
+    /// `Arc` per set.
+    pub fn with_shared(params: Arc<EnsembleParams>) -> Result<Self, InvalidParam> {
         params.validate()?;
+        let seasonal = SeasonalState::new(&seasonal_params(&params));
         Ok(Self {
             params,
             mad: MadWindow::new(&MAD),
-            seasonal: SeasonalState::new(&seasonal_params(&params)),
+            seasonal,
             cusum: CusumState::default(),
             kmeans: KMeansState::default(),
             recent: History::new(LEVEL_POINTS),
@@ -421,6 +433,21 @@ impl Ensemble {
 }
 
 impl Ensemble {
+    /// Its parameters.
+    pub fn params(&self) -> &EnsembleParams {
+        &self.params
+    }
+
+    /// Takes `shared` as its parameters when they are the same as its own (a restored
+    /// ensemble holds a copy of its own); returns whether it did.
+    pub fn share_params(&mut self, shared: &Arc<EnsembleParams>) -> bool {
+        let same = **shared == *self.params;
+        if same {
+            self.params = Arc::clone(shared);
+        }
+        same
+    }
+
     /// Bytes of state by part (they sum to [`Detector::state_bytes`]): what a signal's memory
     /// is spent on, printed by the `detectors` bench.
     pub fn state_parts(&self) -> [(&'static str, usize); 8] {
@@ -866,7 +893,7 @@ mod tests {
             "{:?}",
             constant.state_parts()
         );
-        // A young signal (100 points at 10 s, 17 minutes) holds what it has seen.
+        // A young signal (100 points at 10 s, 17 minutes), its windows allocated whole.
         let mut young = det();
         for (i, &x) in daily(7, 100).iter().enumerate() {
             young.observe(i as i64 * 10_000, x);

@@ -4,8 +4,11 @@
 //! Three things keep it small, none of them changing what it holds:
 //! - one copy of each value (unlike [`crate::window::Ring`], which doubles its buffer so that
 //!   its contents are one slice);
-//! - the buffer grows with the contents up to the capacity, so a young signal holds only what
-//!   it has seen;
+//! - the buffer is allocated once, at its capacity, when the first value that differs from the
+//!   others comes: a buffer grown by doubling leaves each smaller one behind as a hole in the
+//!   allocator's heap, which the interleaved buffers of thousands of other signals keep from
+//!   being returned or coalesced (the probe `cargo bench -p seismo-detectors --bench
+//!   fleet_memory` measures both);
 //! - while every value held is the same (a constant signal, or one that has sat still for a
 //!   whole window) there is no buffer at all, only that value and the count.
 //!
@@ -88,15 +91,13 @@ impl<T: Value> History<T> {
             return out;
         }
         if self.buf.is_empty() {
-            // The first value that differs: the equal ones before it take their slots.
-            self.buf.reserve_exact(grown(len, cap));
+            // The first value that differs: the whole buffer at once, the equal ones before it
+            // taking their slots.
+            self.buf.reserve_exact(cap);
             self.buf.resize(len, previous);
             self.head = 0;
         }
         let out = if len < cap {
-            if self.buf.len() == self.buf.capacity() {
-                self.buf.reserve_exact(grown(len, cap) - len);
-            }
             self.buf.push(v);
             self.len += 1;
             None
@@ -137,11 +138,6 @@ impl<T: Value> History<T> {
     pub(crate) fn heap_bytes(&self) -> usize {
         self.buf.capacity() * std::mem::size_of::<T>()
     }
-}
-
-/// The buffer's next capacity for `len` values: doubling, at least 8, at most `cap`.
-fn grown(len: usize, cap: usize) -> usize {
-    (2 * len).max(8).min(cap)
 }
 
 /// Saved as it is held, slots included (callers keep slot numbers, see [`History::push`]):
@@ -238,14 +234,16 @@ mod tests {
     }
 
     #[test]
-    fn a_young_history_holds_what_it_has_seen() {
+    fn the_buffer_is_allocated_once_at_its_capacity() {
         let mut h = History::<f32>::new(512);
-        for i in 0..20 {
+        h.push(0.0);
+        assert_eq!(h.heap_bytes(), 0);
+        h.push(1.0);
+        assert_eq!(h.heap_bytes(), 512 * 4);
+        let buffer = h.buf.as_ptr();
+        for i in 2..2000 {
             h.push(i as f32);
-        }
-        assert!(h.heap_bytes() <= 40 * 4, "{}", h.heap_bytes());
-        for i in 0..2000 {
-            h.push(i as f32);
+            assert_eq!(h.buf.as_ptr(), buffer, "moved at value {i}");
         }
         assert_eq!(h.heap_bytes(), 512 * 4);
         assert_eq!(h.back(0), 1999.0);

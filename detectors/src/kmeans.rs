@@ -276,13 +276,14 @@ impl KMeansState {
         let keep = (p.train_size + SPAN - 1).saturating_sub(newest.cap());
         let newest_len = newest.len();
         if let (Some(old), true) = (left, self.collecting(keep)) {
-            // Young, the buffer grows by doubling; before a refit it takes its whole
-            // length at once (it fills completely).
+            // The buffer takes at once what it will hold: before the first fit the values
+            // that fit needs, before a refit its whole length (a buffer grown by doubling
+            // leaves each smaller one behind as a hole in the heap).
             let len = self.training.len();
             let grow = if self.model.is_some() {
                 keep
             } else {
-                len.max(8)
+                (p.train_size / 2).saturating_sub(newest_len).max(1)
             };
             self.training
                 .push(f64::from(old), grow.min(keep.saturating_sub(len)));

@@ -121,13 +121,15 @@ impl PeriodFinder {
             self.flat_len += 1;
         } else {
             if self.history.is_empty() {
-                self.history =
-                    Quantised::from_values(&vec![f64::from(self.flat_value); self.flat_len]);
+                self.history = Quantised::from_values(
+                    &vec![f64::from(self.flat_value); self.flat_len],
+                    HISTORY,
+                );
                 self.flat_len = 0;
             }
+            // Room for the whole history was made with the buffer: this never grows it.
             let len = self.history.len();
-            self.history
-                .push(f64::from(entry), len.max(8).min(HISTORY - len));
+            self.history.push(f64::from(entry), HISTORY - len);
         }
         self.since_check += 1;
         if self.since_check < CHECK_EVERY || self.len() < HISTORY / 2 {
@@ -199,7 +201,7 @@ impl PeriodFinder {
             let pair = self.history.get(2 * i) + self.history.get(2 * i + 1);
             f64::from(narrow(0.5 * pair))
         }));
-        self.history = Quantised::from_values(&merged);
+        self.history = Quantised::from_values(&merged, HISTORY);
         self.factor *= 2;
     }
 
@@ -400,7 +402,7 @@ mod tests {
         for damage in [
             |f: &mut PeriodFinder| f.flat_len = 3,
             |f: &mut PeriodFinder| {
-                f.history = Quantised::from_values(&[0.0; HISTORY + 1]);
+                f.history = Quantised::from_values(&[0.0; HISTORY + 1], 0);
             },
             |f: &mut PeriodFinder| f.factor = 0,
         ] {

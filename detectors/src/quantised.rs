@@ -91,10 +91,11 @@ impl Quantised {
         }
     }
 
-    /// `values` (oldest first) on the tightest grid.
-    pub(crate) fn from_values(values: &[f64]) -> Self {
+    /// `values` (oldest first) on the tightest grid, with room for `capacity` values in all
+    /// (allocated once: see [`crate::history`] on buffers grown by steps).
+    pub(crate) fn from_values(values: &[f64], capacity: usize) -> Self {
         let mut q = Self::new();
-        q.codes.reserve_exact(values.len());
+        q.codes.reserve_exact(values.len().max(capacity));
         let (lo, hi) = values
             .iter()
             .map(|&v| f64::from(narrow(v)))
@@ -256,10 +257,10 @@ mod tests {
         q.push(-1e300, 8);
         assert!(q.values().all(f64::is_finite), "{q:?}");
         assert_eq!(q.get(11), -f64::from(f32::MAX));
-        let from = Quantised::from_values(&[3.0, 1.0, 2.0]);
+        let from = Quantised::from_values(&[3.0, 1.0, 2.0], 0);
         assert_eq!((from.get(0), from.get(1)), (3.0, 1.0));
         assert!((from.get(2) - 2.0).abs() <= 2.0 / TOP, "{from:?}");
-        assert_eq!(Quantised::from_values(&[]).len(), 0);
+        assert_eq!(Quantised::from_values(&[], 0).len(), 0);
     }
 
     #[test]

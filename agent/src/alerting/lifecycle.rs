@@ -67,7 +67,9 @@ struct Firing {
 pub(crate) struct Track {
     /// The last `fire_window` points: timestamp, and the score when the point was anomalous.
     recent: VecDeque<(i64, Option<f64>)>,
-    firing: Option<Firing>,
+    /// Boxed: few signals fire, and every signal would otherwise hold its room (saved the
+    /// same either way).
+    firing: Option<Box<Firing>>,
     /// Consecutive normal points since the last anomalous one.
     normal_run: u32,
     last_anomaly: i64,
@@ -86,6 +88,10 @@ impl Track {
         // `while`: the window may have shrunk on a reload.
         while self.recent.len() >= window.max(1) {
             self.recent.pop_front();
+        }
+        // Room for exactly the window (a `VecDeque` grows to at least 4 by itself).
+        if self.recent.capacity() < window {
+            self.recent.reserve_exact(window - self.recent.len());
         }
         self.recent.push_back((ts_ms, score));
     }
@@ -339,13 +345,13 @@ impl Alerting {
             anomalous.first().map_or(a.ts_ms, |&(t, _)| t)
         };
         let peak = anomalous.iter().map(|&(_, s)| s).fold(a.score, f64::max);
-        track.firing = Some(Firing {
+        track.firing = Some(Box::new(Firing {
             alert_id: format!("{}@{started_at}", a.signal),
             started_at,
             severity: p.severity(peak),
             detector: DetectorName(a.detector),
             flapping: false,
-        });
+        }));
         track.transitions.push_back(a.ts_ms);
         let mut evidence = Evidence::of(a);
         evidence.significance = significance;

@@ -1,19 +1,75 @@
 //! The configuration's detector settings mapped onto the detectors crate: one detector per
 //! signal, built on first sight.
 
+use std::sync::Arc;
+
 use seismo_config::{DetectorKind, DetectorSettings};
 use seismo_detectors::{
-    Cusum, CusumParams, Ensemble, EnsembleParams, EwmaParams, KMeansDetector, KMeansParams,
-    KnnConformal, KnnParams, Learned, MadParams, RobustEwma, Seasonal, SeasonalParams, SlidingMad,
+    Cusum, CusumParams, DetectorState, Ensemble, EnsembleParams, EwmaParams, KMeansDetector,
+    KMeansParams, KnnConformal, KnnParams, Learned, MadParams, RobustEwma, Seasonal,
+    SeasonalParams, SlidingMad,
 };
 
 use crate::polarity::{self, Polarity};
 
+/// Builds and restores the pipeline's detectors, and gives every ensemble with the same
+/// parameters one shared copy of them: thousands of signals, a few settings groups.
+#[derive(Debug, Default)]
+pub struct Detectors {
+    shared: Vec<Arc<EnsembleParams>>,
+}
+
+impl Detectors {
+    /// [`build_detector`], its ensemble parameters shared.
+    pub fn build(
+        &mut self,
+        s: &DetectorSettings,
+        signal: &str,
+    ) -> anyhow::Result<Box<dyn Learned>> {
+        build(s, signal, |p| self.shared(p))
+    }
+
+    /// A detector read back from a snapshot, its ensemble parameters shared.
+    pub fn restore(&mut self, state: DetectorState) -> Box<dyn Learned> {
+        match state {
+            DetectorState::Ensemble(mut e) => {
+                let shared = self.shared(*e.params());
+                e.share_params(&shared);
+                e
+            }
+            other => other.into_detector(),
+        }
+    }
+
+    /// The shared copy of `p`. Copies no signal holds any more (settings that a reload
+    /// changed) are dropped as new ones come, so the list stays as long as the settings
+    /// groups in use.
+    fn shared(&mut self, p: EnsembleParams) -> Arc<EnsembleParams> {
+        if let Some(found) = self.shared.iter().find(|s| ***s == p) {
+            return Arc::clone(found);
+        }
+        self.shared.retain(|s| Arc::strong_count(s) > 1);
+        let new = Arc::new(p);
+        self.shared.push(Arc::clone(&new));
+        new
+    }
+}
+
 /// Builds the detector the settings ask for, for `signal`; unset kind parameters keep the
 /// detector's default. The ensemble's early jump rule is on where a rise is bad news
 /// ([`Polarity::HigherIsWorse`]: a resource's use, an error rate), off for throughputs and
-/// signals of unknown meaning, whose short bursts are ordinary.
+/// signals of unknown meaning, whose short bursts are ordinary; its filling rule is on for a
+/// filesystem's used share ([`polarity::fills_to_capacity`]).
 pub fn build_detector(s: &DetectorSettings, signal: &str) -> anyhow::Result<Box<dyn Learned>> {
+    build(s, signal, Arc::new)
+}
+
+/// [`build_detector`] with the ensemble's parameters made into an `Arc` by `share`.
+fn build(
+    s: &DetectorSettings,
+    signal: &str,
+    share: impl FnOnce(EnsembleParams) -> Arc<EnsembleParams>,
+) -> anyhow::Result<Box<dyn Learned>> {
     let threshold = s.threshold.get();
     let (min_scale, min_rel_scale) = (s.min_scale.get(), s.min_rel_scale.get());
     let warmup = |default: usize| s.warmup.map_or(default, |w| w as usize);
@@ -25,7 +81,7 @@ pub fn build_detector(s: &DetectorSettings, signal: &str) -> anyhow::Result<Box<
     Ok(match s.kind {
         DetectorKind::Ensemble => {
             let d = EnsembleParams::default();
-            Box::new(Ensemble::new(EnsembleParams {
+            Box::new(Ensemble::with_shared(share(EnsembleParams {
                 warmup: warmup(d.warmup),
                 early_warmup: count(s.early_warmup, d.early_warmup),
                 threshold,
@@ -35,7 +91,7 @@ pub fn build_detector(s: &DetectorSettings, signal: &str) -> anyhow::Result<Box<
                 period_ms: period_ms(s.period),
                 early_jump: Polarity::of(signal) == Polarity::HigherIsWorse,
                 early_fill: polarity::fills_to_capacity(signal),
-            })?)
+            }))?)
         }
         DetectorKind::Ewma => {
             let params = EwmaParams {
@@ -110,6 +166,53 @@ pub fn build_detector(s: &DetectorSettings, signal: &str) -> anyhow::Result<Box<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use seismo_detectors::SavedDetector;
+
+    fn params_of(d: &dyn Learned) -> *const EnsembleParams {
+        match d.save() {
+            SavedDetector::Ensemble(e) => e.params(),
+            _ => panic!("not an ensemble"),
+        }
+    }
+
+    #[test]
+    fn ensembles_of_one_settings_group_share_their_parameters() {
+        let s = seismo_config::parse("", "x").unwrap().detectors.defaults;
+        let mut build = Detectors::default();
+        let built: Vec<Box<dyn Learned>> = (0..1000)
+            .map(|i| build.build(&s, &format!("scrape.app.series_{i}")).unwrap())
+            .collect();
+        let first = params_of(built[0].as_ref());
+        assert!(built.iter().all(|d| params_of(d.as_ref()) == first));
+        // Another group (the jump rule is on for a resource's use): its own copy.
+        let cpu = build.build(&s, "host.cpu.utilization").unwrap();
+        assert_ne!(params_of(cpu.as_ref()), first);
+        assert_eq!(build.shared.len(), 2);
+        // A restored ensemble takes the shared copy of its group, and scores as saved.
+        let mut saved = build.build(&s, "scrape.app.other").unwrap();
+        for i in 0..400 {
+            saved.observe(i * 10_000, (i % 7) as f64);
+        }
+        let bytes = postcard::to_allocvec(&saved.save()).unwrap();
+        let state: DetectorState = postcard::from_bytes(&bytes).unwrap();
+        let mut restored = build.restore(state);
+        assert_eq!(params_of(restored.as_ref()), first);
+        for i in 400..500 {
+            let v = if i == 450 { 50.0 } else { (i % 7) as f64 };
+            assert_eq!(
+                format!("{:?}", restored.observe(i * 10_000, v)),
+                format!("{:?}", saved.observe(i * 10_000, v))
+            );
+        }
+        // Copies no signal holds any more go as new ones come.
+        drop(cpu);
+        let other = seismo_config::parse("[detectors.defaults]\nquiet = 5\n", "x")
+            .unwrap()
+            .detectors
+            .defaults;
+        let _quiet = build.build(&other, "scrape.app.series_0").unwrap();
+        assert_eq!(build.shared.len(), 2);
+    }
 
     #[test]
     fn every_kind_builds_with_extreme_settings() {

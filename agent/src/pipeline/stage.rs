@@ -10,7 +10,7 @@ use seismo_config::{AlertingConfig, Config, DetectorsConfig};
 use seismo_detectors::{Learned, Verdict};
 use tokio::sync::mpsc;
 
-use super::detectors::build_detector;
+use super::detectors::Detectors;
 use super::observer::Observer;
 use super::output::Output;
 use super::snapshot::{settings_hash, Encoded, Encoder, Loaded, Part, Parts, Restored, Writer};
@@ -69,6 +69,8 @@ struct Tracked {
 
 pub struct Pipeline {
     detectors: DetectorsConfig,
+    /// Builds and restores the detectors, sharing what signals of one settings group share.
+    build: Detectors,
     signals: HashMap<Arc<str>, Tracked>,
     alerting: Alerting,
     incidents: Incidents,
@@ -95,6 +97,7 @@ impl Pipeline {
     pub fn new(host: Arc<str>, config: &Config, stats: Arc<Stats>) -> Self {
         Self {
             detectors: config.detectors.clone(),
+            build: Detectors::default(),
             signals: HashMap::new(),
             alerting: Alerting::new(Arc::clone(&host), &config.alerting),
             incidents: Incidents::new(host, config.alerting.correlation_window),
@@ -165,14 +168,14 @@ impl Pipeline {
                 }
                 Some(s) if settings_hash(&s) == settings => {
                     done.signals += 1;
-                    (Some(state.into_detector()), settings)
+                    (Some(self.build.restore(state)), settings)
                 }
                 Some(s) => {
                     done.settings_changed += 1;
                     if done.examples.len() < 3 {
                         done.examples.push(signal.to_string());
                     }
-                    (build_detector(&s, &signal).ok(), settings_hash(&s))
+                    (self.build.build(&s, &signal).ok(), settings_hash(&s))
                 }
             };
             self.signals.insert(
@@ -390,7 +393,7 @@ impl Pipeline {
             }
             let settings = self.detectors.settings_for(signal);
             let hash = settings.as_ref().map_or(0, settings_hash);
-            let detector = settings.and_then(|s| match build_detector(&s, signal) {
+            let detector = settings.and_then(|s| match self.build.build(&s, signal) {
                 Ok(d) => Some(d),
                 Err(e) => {
                     tracing::error!(signal = %signal, error = %e, "cannot build detector");
@@ -440,6 +443,16 @@ impl Pipeline {
         self.signals.len()
     }
 
+    /// What the signals' detectors hold by their own count (`Detector::state_bytes`): the
+    /// part of the pipeline's memory that is learned state, for the memory benches.
+    pub fn detector_bytes(&self) -> usize {
+        self.signals
+            .values()
+            .filter_map(|t| t.detector.as_ref())
+            .map(|d| d.state_bytes())
+            .sum()
+    }
+
     /// Takes reloaded detector settings. A tracked signal keeps its detector (and all it
     /// learned) when its effective settings are unchanged; otherwise it gets a fresh one.
     /// Returns what happened, and the resolved events of signals now disabled.
@@ -472,7 +485,7 @@ impl Pipeline {
                 Some(s) => {
                     done.reset += 1;
                     tracked.settings = settings_hash(&s);
-                    match build_detector(&s, signal) {
+                    match self.build.build(&s, signal) {
                         Ok(d) => Some(d),
                         Err(e) => {
                             tracing::error!(signal = %signal, error = %e, "cannot build detector");

@@ -11,6 +11,7 @@
 //! again. Each target runs in its own task, so none delays another or the rest of the agent.
 
 mod labels;
+mod line;
 mod names;
 mod refused;
 pub(crate) mod series;
@@ -142,7 +143,9 @@ impl Fetcher {
         {
             return Err(ScrapeError::TooLarge(self.max_body));
         }
-        let mut body = Vec::new();
+        // Room for the announced length at once (within the bound): no copies while it grows.
+        let announced = response.content_length().unwrap_or(0) as usize;
+        let mut body = Vec::with_capacity(announced.min(self.max_body));
         while let Some(chunk) = response.chunk().await.map_err(classify)? {
             if body.len() + chunk.len() > self.max_body {
                 return Err(ScrapeError::TooLarge(self.max_body));
@@ -176,28 +179,30 @@ pub(crate) struct Parsed {
 pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ScrapeError> {
     let text = String::from_utf8_lossy(body);
     let mut invalid_lines = 0u64;
-    let mut lines: Vec<String> = Vec::new();
-    for line in text.lines() {
+    // Each line is checked as the parser takes it, so only one copy of a line is alive at a
+    // time (not a second copy of the whole body).
+    let lines = text.lines().filter_map(|line| {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
-            lines.push(line.to_owned());
-            continue;
+            return Some(Ok(line.to_owned()));
         }
         let Some(line) = labels::normalize(line) else {
             invalid_lines += 1;
-            continue;
+            return None;
         };
-        match prometheus_parse::LineInfo::parse(&line) {
-            prometheus_parse::LineInfo::Sample { value, .. } if is_number(value) => {
-                lines.push(line.into_owned())
+        match line::sample_value(&line) {
+            Some(value) if is_number(value) => Some(Ok(line.into_owned())),
+            _ => {
+                invalid_lines += 1;
+                None
             }
-            _ => invalid_lines += 1,
         }
-    }
+    });
     // The parser is regex-based and has not been seen to panic; a panic on some input would
     // still only cost this scrape.
-    let parsed =
-        std::panic::catch_unwind(|| prometheus_parse::Scrape::parse(lines.into_iter().map(Ok)));
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        prometheus_parse::Scrape::parse(lines)
+    }));
     let scrape = match parsed {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return Err(ScrapeError::Parse(e.to_string())),
