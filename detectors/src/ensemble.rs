@@ -844,7 +844,7 @@ mod tests {
         // gone (settled, or given up on the noise), at most 4 KiB even while the training
         // values of a k-means refit are collected (5% of the time; 4,911 B before), and at
         // most BETWEEN_REFITS between refits (3,889 B before; 3,301 with the smoothed seasonal
-        // residual's fields).
+        // residual's fields, 3,309 with the rhythm residual's; peak 4,093).
         const BETWEEN_REFITS: usize = 3_320;
         let mut v = noise(3, 80_000, 10.0, 1.0);
         for (i, x) in noise(7, 20_000, 0.0, 2.0).into_iter().enumerate() {
