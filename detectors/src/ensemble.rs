@@ -395,12 +395,7 @@ impl Ensemble {
         if self.residuals < RESIDUAL_MIN_POINTS || low >= high || smoothed.abs() < RESIDUAL_MIN_Z {
             return 0.0;
         }
-        let beyond = (smoothed - high).max(low - smoothed);
-        if beyond > 0.0 {
-            beyond / (high - low)
-        } else {
-            0.0
-        }
+        widths_beyond(smoothed, low, high)
     }
 
     /// Learns `value` into the recent level; returns how far the level (the mean of the last
@@ -423,12 +418,27 @@ impl Ensemble {
                 return 0.0;
             }
         }
-        let beyond = (level - high).max(low - level).min(f64::MAX);
-        if beyond > 0.0 {
-            beyond / (high - low).clamp(1e-300, f64::MAX)
-        } else {
-            0.0
-        }
+        widths_beyond(level, low, high)
+    }
+}
+
+/// How far `x` lies beyond the range `low..=high` (a range, `low < high`), in range widths; 0
+/// within it.
+fn widths_beyond(x: f64, low: f64, high: f64) -> f64 {
+    let beyond = (x - high).max(low - x).min(f64::MAX);
+    if beyond > 0.0 {
+        beyond / (high - low).clamp(1e-300, f64::MAX)
+    } else {
+        0.0
+    }
+}
+
+/// The score of a smoothed residual `excursion` range widths beyond its range (0 within it).
+fn residual_score(excursion: f64) -> f64 {
+    if excursion > 0.0 {
+        (RESIDUAL_BASE + RESIDUAL_GAIN * excursion).min(1.0)
+    } else {
+        0.0
     }
 }
 
@@ -690,12 +700,8 @@ impl Detector for Ensemble {
             } else {
                 0.0
             },
-            residual: if residual > 0.0 {
-                (RESIDUAL_BASE + RESIDUAL_GAIN * residual).min(1.0)
-            } else {
-                0.0
-            },
-            rhythm: rhythm::score(rhythm),
+            residual: residual_score(residual),
+            rhythm: residual_score(rhythm),
             secondary: counted,
         };
         let mut score = if excursion > 0.0 {

@@ -25,7 +25,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{RESIDUAL_ALPHA, RESIDUAL_BASE, RESIDUAL_GAIN, RESIDUAL_MIN_Z};
+use super::{widths_beyond, RESIDUAL_ALPHA, RESIDUAL_MIN_Z};
 use crate::seasonal::Expectation;
 
 /// Largest |z| a single point adds to the smoothed residual.
@@ -86,21 +86,7 @@ impl RhythmResidual {
         if empty || low >= high || smoothed.abs() < RESIDUAL_MIN_Z {
             return 0.0;
         }
-        let beyond = (smoothed - high).max(low - smoothed);
-        if beyond > 0.0 {
-            beyond / (high - low)
-        } else {
-            0.0
-        }
-    }
-}
-
-/// The score of an excursion beyond the range (0 within it).
-pub(super) fn score(excursion: f64) -> f64 {
-    if excursion > 0.0 {
-        (RESIDUAL_BASE + RESIDUAL_GAIN * excursion).min(1.0)
-    } else {
-        0.0
+        widths_beyond(smoothed, low, high)
     }
 }
 
@@ -108,7 +94,7 @@ pub(super) fn score(excursion: f64) -> f64 {
 mod tests {
     use super::*;
     use crate::detector::{Detector, Verdict};
-    use crate::ensemble::{Ensemble, EnsembleParams};
+    use crate::ensemble::{residual_score, Ensemble, EnsembleParams};
     use crate::evidence::Finding;
     use crate::synth::{noise, plateau, STEP_MS};
 
@@ -132,12 +118,12 @@ mod tests {
             .into_iter()
             .enumerate()
             .map(|(i, z)| (i, r.excursion(50.0 + z.clamp(-2.0, 2.0), at(50.0, 1.0))))
-            .filter(|&(i, x)| i >= 20 && score(x) >= 0.5)
+            .filter(|&(i, x)| i >= 20 && residual_score(x) >= 0.5)
             .map(|(_, x)| x)
             .collect();
         assert!(late.is_empty(), "{late:?}");
         // The peak (60 spreads up) does not come: the value stays at the trough.
-        let first = (0..12).find(|_| score(r.excursion(-10.0, at(50.0, 1.0))) >= 0.5);
+        let first = (0..12).find(|_| residual_score(r.excursion(-10.0, at(50.0, 1.0))) >= 0.5);
         assert!(first.is_some_and(|i| i < 4), "{first:?}");
         // No rhythm (warming up): nothing learned, nothing scored.
         let before = r.smoothed;
@@ -159,7 +145,7 @@ mod tests {
         }
         assert!(z(r.high) < 4.0, "{r:?}");
         // ...so a later excursion on the same side, 8 spreads for an hour, still alerts.
-        let first = (0..12).find(|_| score(r.excursion(8.0, at(0.0, 1.0))) >= 0.5);
+        let first = (0..12).find(|_| residual_score(r.excursion(8.0, at(0.0, 1.0))) >= 0.5);
         assert!(first.is_some_and(|i| i < 8), "{first:?}");
     }
 
