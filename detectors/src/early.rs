@@ -4,7 +4,8 @@
 //!
 //! - **Level**: the last [`PERSIST`] values all lie beyond every earlier value (by more than
 //!   `min_scale`), and their mean is at least [`Z_EARLY`] spreads from the median of the values
-//!   before them (at most [`RING`] - [`PERSIST`] of them). The spread is the robust one of
+//!   before them (at most [`RING`] - [`PERSIST`] of them, read from the median/MAD window as
+//!   `f32`). The spread is the robust one of
 //!   [`crate::SlidingMad`] (1.4826 × MAD, the mean absolute deviation when the MAD is 0), floored at
 //!   1% of the median's size and, for a ratio (every value so far within 0..=1), at 0.01. A core
 //!   going from 5% to 100%, memory climbing a few percent a minute, an error rate jumping from 0:
@@ -39,8 +40,11 @@
 //! with the same memory: its own range holds every value since the start, so an episode the
 //! early stage alerted on does not alert again at the hand-over.
 //!
-//! State: plain numbers and the last [`RING`] values (at most 512 bytes); the ensemble drops
-//! the whole stage at the hand-over.
+//! State: 40 bytes of plain numbers, held in the ensemble itself until the hand-over. The
+//! values it judges are the ensemble's own windows, passed in as [`Recent`]: the last few
+//! exactly (the level window, whose values evidence names) and the reference from the
+//! median/MAD window; a window of its own (64 values, 512 bytes) freed at the hand-over left a
+//! hole between other signals' buffers in the allocator's heap.
 
 use serde::{Deserialize, Serialize};
 
@@ -79,27 +83,35 @@ const MIN_REFERENCE: usize = 8;
 /// The early stage's state; see the module documentation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct EarlyStage {
-    /// The most recent values (learning stage included).
-    recent: History<f64>,
     /// The range of every value older than the last [`PERSIST`].
     settled_low: f64,
     settled_high: f64,
     /// Every value so far lies within 0..=1.
     ratio: bool,
-    /// Values in a row at the bound, and the highest and lowest values outside that run.
-    at_bound: u32,
+    /// Values in a row at the bound (saturating), and the highest and lowest values outside
+    /// that run.
+    at_bound: u8,
     off_bound_high: f64,
     off_bound_low: f64,
     /// A run at the bound happened already: no news any more.
     bound_reached: bool,
     /// Points since the last early alert (saturating).
-    since_alert: usize,
+    since_alert: u32,
+}
+
+/// The ensemble's windows, the newest value last in both: what the early stage judges.
+#[derive(Clone, Copy)]
+pub(crate) struct Recent<'a> {
+    /// The last values as they came (at least [`JUMP_POINTS`] + 1 and [`PERSIST`] + 1).
+    pub(crate) exact: &'a History<f64>,
+    /// The last values as `f32`, at least [`RING`] of them once that many came: the
+    /// reference.
+    pub(crate) window: &'a History<f32>,
 }
 
 impl Default for EarlyStage {
     fn default() -> Self {
         Self {
-            recent: History::new(RING),
             settled_low: f64::INFINITY,
             settled_high: f64::NEG_INFINITY,
             ratio: true,
@@ -107,7 +119,7 @@ impl Default for EarlyStage {
             off_bound_high: f64::NEG_INFINITY,
             off_bound_low: f64::INFINITY,
             bound_reached: false,
-            since_alert: usize::MAX,
+            since_alert: u32::MAX,
         }
     }
 }
@@ -125,28 +137,28 @@ pub(crate) struct EarlySettings {
 }
 
 impl EarlyStage {
-    /// Learns the finite `value`; when `score`, scores it too (`None` otherwise, or while
-    /// there is not enough to compare it with).
+    /// Learns the finite `value`, already the newest of `r`; when `score`, scores it too
+    /// (`None` otherwise, or while there is not enough to compare it with).
     pub(crate) fn observe(
         &mut self,
         value: f64,
+        r: Recent<'_>,
         score: bool,
         s: EarlySettings,
     ) -> Option<Observation> {
         self.since_alert = self.since_alert.saturating_add(1);
         self.ratio &= (0.0..=1.0).contains(&value);
         let saturated = self.bound_run(value);
-        self.recent.push(value);
-        if self.recent.len() > PERSIST {
-            let settled = self.recent.back(PERSIST);
+        if r.exact.len() > PERSIST {
+            let settled = r.exact.back(PERSIST);
             self.settled_low = self.settled_low.min(settled);
             self.settled_high = self.settled_high.max(settled);
         }
-        if !score || self.recent.len() < PERSIST + MIN_REFERENCE {
+        if !score || r.window.len() < PERSIST + MIN_REFERENCE {
             return None;
         }
-        let quiet = self.since_alert <= s.quiet;
-        let (median, sigma, reference) = self.reference();
+        let quiet = self.since_alert as usize <= s.quiet;
+        let (median, sigma, reference) = reference(r.window);
         let floor = if self.ratio { RATIO_FLOOR } else { 0.0 };
         let spread = sigma
             .max(s.min_scale)
@@ -160,7 +172,7 @@ impl EarlyStage {
         );
         let normal_range = (low.min(median - band), high.max(median + band));
 
-        let recent = (0..PERSIST).map(|i| self.recent.back(i));
+        let recent = (0..PERSIST).map(|i| r.exact.back(i));
         let (lowest, highest) = recent
             .clone()
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
@@ -170,12 +182,12 @@ impl EarlyStage {
         let beyond = lowest > high || highest < low;
         let z = ((mean - median) / spread).abs().min(f64::MAX);
         // The jump rule's range also holds the value just before its last two points.
-        let before = self.recent.back(JUMP_POINTS);
+        let before = r.exact.back(JUMP_POINTS);
         let (jump_low, jump_high) = (
             low.min(before - s.min_scale),
             high.max(before + s.min_scale),
         );
-        let (a, b) = (self.recent.back(0), self.recent.back(1));
+        let (a, b) = (r.exact.back(0), r.exact.back(1));
         let jump_mean = (a + b) / JUMP_POINTS as f64;
         let jump_beyond = s.jump && a.min(b) > jump_high;
         // Each point on its own is a level move too: one far point and a noise record beside
@@ -185,7 +197,7 @@ impl EarlyStage {
             .min(((b - median) / spread).abs());
         let jump_z = ((jump_mean - median) / spread).abs().min(f64::MAX);
         let mut evidence = Evidence::default();
-        if let (Some(fill), false) = (self.filling(a, b, sigma, s), quiet) {
+        if let (Some(fill), false) = (self.filling(r.exact, sigma, s), quiet) {
             evidence.push(fill);
         }
         let rule = if beyond && z >= Z_EARLY {
@@ -251,15 +263,17 @@ impl EarlyStage {
         })
     }
 
-    /// The filling rule's component when the latest value `a` (after `b`) completes a fill;
-    /// see the module documentation. `sigma`: the spread of the reference values, unfloored.
-    fn filling(&self, a: f64, b: f64, sigma: f64, s: EarlySettings) -> Option<Component> {
+    /// The filling rule's component when the latest value of `exact` (`a`, after `b`)
+    /// completes a fill; see the module documentation. `sigma`: the spread of the reference
+    /// values, unfloored.
+    fn filling(&self, exact: &History<f64>, sigma: f64, s: EarlySettings) -> Option<Component> {
         if !s.fill || !self.ratio {
             return None;
         }
+        let (a, b) = (exact.back(0), exact.back(1));
         // The range of every value before `a`: the settled one and the last points not in it.
         let (lowest, previous) = (1..PERSIST)
-            .map(|i| self.recent.back(i))
+            .map(|i| exact.back(i))
             .fold((self.settled_low, self.settled_high), |(l, h), x| {
                 (l.min(x), h.max(x))
             });
@@ -302,33 +316,29 @@ impl EarlyStage {
             self.off_bound_high = self.off_bound_high.max(value);
             self.off_bound_low = self.off_bound_low.min(value);
         }
-        let news = self.at_bound == BOUND_POINTS
+        let news = u32::from(self.at_bound) == BOUND_POINTS
             && self.ratio
             && !self.bound_reached
             && self.off_bound_high.is_finite();
-        if self.at_bound >= BOUND_POINTS {
+        if u32::from(self.at_bound) >= BOUND_POINTS {
             self.bound_reached = true;
         }
         news
     }
+}
 
-    /// The median and spread (unfloored) of the values before the last [`PERSIST`], and how
-    /// many there are.
-    fn reference(&self) -> (f64, f64, usize) {
-        let n = self.recent.len() - PERSIST;
-        let mut sorted = [0.0; RING];
-        let sorted = &mut sorted[..n];
-        for (s, v) in sorted.iter_mut().zip(self.recent.iter()) {
-            *s = v;
-        }
-        sorted.sort_unstable_by(f64::total_cmp);
-        let (median, sigma) = median_and_sigma(sorted);
-        (median, sigma, n)
+/// The median and spread (unfloored) of the values of `window` before its last [`PERSIST`]
+/// (at most [`RING`] - [`PERSIST`] of them), and how many there are.
+fn reference(window: &History<f32>) -> (f64, f64, usize) {
+    let n = window.len().min(RING) - PERSIST;
+    let mut sorted = [0.0; RING];
+    let sorted = &mut sorted[..n];
+    for (i, s) in sorted.iter_mut().enumerate() {
+        *s = f64::from(window.back(PERSIST + i));
     }
-
-    pub(crate) fn heap_bytes(&self) -> usize {
-        self.recent.heap_bytes()
-    }
+    sorted.sort_unstable_by(f64::total_cmp);
+    let (median, sigma) = median_and_sigma(sorted);
+    (median, sigma, n)
 }
 
 /// The score of an early alert `ratio` times as far as its rule asks: the threshold at 1,

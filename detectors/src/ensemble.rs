@@ -73,7 +73,7 @@
 //! (non-finite values are refused before they reach them) and use timestamps only for the
 //! seasonal slot and the period finder's sampling step. The constants below were chosen on
 //! the NAB corpus (one global setting for every signal, as every NAB entrant tunes its
-//! defaults; labels are never read while scoring). State: about 3.2 KiB per signal with the
+//! defaults; labels are never read while scoring). State: about 3.1 KiB per signal with the
 //! defaults, under 4 KiB while a k-means refit's training values are collected (see the
 //! `detectors` bench); the components' parameters are constants passed in, not held per
 //! signal, and the k-means refit reads its newest values from the median/MAD window.
@@ -84,7 +84,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cusum::{CusumParams, CusumState};
 use crate::detector::{skip_non_finite, Detector, Observation, Stage, Verdict};
-use crate::early::{EarlySettings, EarlyStage};
+use crate::early::{self, EarlySettings, EarlyStage, Recent};
 use crate::evidence::{Component, Evidence, Finding};
 use crate::history::History;
 use crate::kmeans::{self, KMeansParams, KMeansState};
@@ -241,6 +241,10 @@ fn scales() -> &'static Scales {
 /// The median/MAD component's parameters.
 const MAD: MadParams = MadParams::DEFAULT;
 
+// The early stage reads its values from the ensemble's windows (see [`Recent`]).
+const _: () = assert!(MAD.window >= early::RING);
+const _: () = assert!(LEVEL_POINTS > early::PERSIST && LEVEL_POINTS > early::JUMP_POINTS);
+
 /// The seasonal component's parameters: the defaults with the ensemble's period.
 fn seasonal_params(p: &EnsembleParams) -> SeasonalParams {
     SeasonalParams {
@@ -282,9 +286,10 @@ pub struct Ensemble {
     surprise: [Surprise; COMPONENTS],
     /// Points since the last alert (saturating).
     since_alert: usize,
-    /// Scores from `early_warmup` until `warmup`.
-    /// (Boxed, and gone once the full ensemble scores: about 100 bytes a signal.)
-    early: Option<Box<EarlyStage>>,
+    /// Scores from `early_warmup` until `warmup`; gone once the full ensemble scores. (Held
+    /// here, 40 bytes: a box freed at the hand-over left a hole between other signals'
+    /// buffers in the allocator's heap.)
+    early: Option<EarlyStage>,
     skipped: u64,
 }
 
@@ -320,7 +325,7 @@ impl Ensemble {
             previous_high: f64::NEG_INFINITY,
             surprise: [Surprise::default(); COMPONENTS],
             since_alert: usize::MAX,
-            early: Some(Box::default()),
+            early: Some(EarlyStage::default()),
             skipped: 0,
         })
     }
@@ -460,7 +465,7 @@ impl Ensemble {
 
     /// Bytes of state by part (they sum to [`Detector::state_bytes`]): what a signal's memory
     /// is spent on, printed by the `detectors` bench.
-    pub fn state_parts(&self) -> [(&'static str, usize); 8] {
+    pub fn state_parts(&self) -> [(&'static str, usize); 7] {
         [
             ("fields", std::mem::size_of::<Self>()),
             ("median/MAD window", self.mad.heap_bytes()),
@@ -469,12 +474,6 @@ impl Ensemble {
             ("k-means training values", self.kmeans.training_bytes()),
             ("k-means model", self.kmeans.model_bytes()),
             ("level window", self.recent.heap_bytes()),
-            (
-                "early stage",
-                self.early
-                    .as_ref()
-                    .map_or(0, |e| std::mem::size_of::<EarlyStage>() + e.heap_bytes()),
-            ),
         ]
     }
 }
@@ -608,11 +607,12 @@ impl Ensemble {
 /// and spread of that average, kept only when it beats a slowly forgotten record.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 struct Surprise {
-    /// The last scores, as `f32` (a score in `[0, 1]` needs no more).
+    /// The last scores, and the running figures, as `f32` (a score in `[0, 1]`, and its
+    /// mean and variance, need no more).
     recent: [f32; EVIDENCE_POINTS],
-    mean: f64,
-    var: f64,
-    record: f64,
+    mean: f32,
+    var: f32,
+    record: f32,
     /// Points seen (saturating).
     n: u32,
 }
@@ -628,19 +628,25 @@ impl Surprise {
         let sum: f64 = self.recent.iter().copied().map(f64::from).sum();
         let averaged = (sum / n.clamp(1, EVIDENCE_POINTS) as f64).max(0.0);
 
+        let (mean, var, record) = (
+            f64::from(self.mean),
+            f64::from(self.var),
+            f64::from(self.record),
+        );
         let surprise = if primed {
-            let sd = self.var.sqrt().max(0.01);
-            ((averaged - self.mean) / sd / 10.0).clamp(0.0, 1.0)
+            let sd = var.sqrt().max(0.01);
+            // Rounded as the record is held, so that the same surprise never beats itself.
+            f64::from(((averaged - mean) / sd / 10.0).clamp(0.0, 1.0) as f32)
         } else {
             0.0
         };
         let a = EVIDENCE_ALPHA.max(1.0 / n as f64);
-        let delta = averaged - self.mean;
-        self.mean += a * delta;
-        self.var = (1.0 - a) * (self.var + a * delta * delta);
+        let delta = averaged - mean;
+        self.mean = (mean + a * delta) as f32;
+        self.var = ((1.0 - a) * (var + a * delta * delta)) as f32;
 
-        let beats = surprise > self.record;
-        self.record = (self.record * RECORD_DECAY).max(surprise);
+        let beats = surprise > record;
+        self.record = (record * RECORD_DECAY).max(surprise) as f32;
         if beats && primed {
             surprise
         } else {
@@ -724,8 +730,13 @@ impl Detector for Ensemble {
             if anomalous {
                 self.since_alert = 0;
             }
-            let early = self.early.get_or_insert_with(Box::default).observe(
+            let recent = Recent {
+                exact: &self.recent,
+                window: self.mad.values(),
+            };
+            let early = self.early.get_or_insert_with(EarlyStage::default).observe(
                 value,
+                recent,
                 self.seen > self.params.early_warmup,
                 EarlySettings {
                     threshold: self.params.threshold,
@@ -850,7 +861,8 @@ mod tests {
         // gone (settled, or given up on the noise), at most 4 KiB even while the training
         // values of a k-means refit are collected (5% of the time; 4,911 B before), and at
         // most BETWEEN_REFITS between refits (3,889 B before; 3,301 with the smoothed seasonal
-        // residual's fields, 3,309 with the rhythm residual's; peak 4,093).
+        // residual's fields, 3,309 with the rhythm residual's, 3,173 with the early stage inside
+        // the ensemble and f32 running figures; peak 4,093, then 3,957).
         const BETWEEN_REFITS: usize = 3_320;
         let mut v = noise(3, 80_000, 10.0, 1.0);
         for (i, x) in noise(7, 20_000, 0.0, 2.0).into_iter().enumerate() {
@@ -905,6 +917,10 @@ mod tests {
             young.observe(i as i64 * 10_000, x);
         }
         assert!(young.state_bytes() <= 4 * 1024, "{:?}", young.state_parts());
+        // Its early stage is a few numbers inside the ensemble, no buffer of its own (one
+        // freed at the hand-over left a hole in the allocator's heap): it judges the
+        // ensemble's windows.
+        assert!(std::mem::size_of::<EarlyStage>() <= 40);
     }
 
     #[test]

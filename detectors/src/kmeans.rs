@@ -106,9 +106,10 @@ impl KMeansParams {
 struct Model {
     /// In standardised units, as `f32`: a distance of a few spreads needs no more.
     centroids: Vec<[f32; DIMS]>,
-    /// Per-dimension centre and spread of the training features.
-    center: [f64; DIMS],
-    spread: [f64; DIMS],
+    /// Per-dimension centre and spread of the training features, as `f32` (the fit itself
+    /// standardises with these rounded figures, so the model and its scoring agree).
+    center: [f32; DIMS],
+    spread: [f32; DIMS],
     tail: LogTail,
 }
 
@@ -199,10 +200,10 @@ impl KMeansState {
             *s = diff_spread.max(level_floor).max(SCALE_EPSILON);
         }
         spread[DIMS - 1] = spread[DIMS - 1].max(level_floor).max(SCALE_EPSILON);
+        let (center, spread) = (center.map(narrow), spread.map(narrow));
         let scaled: Vec<f64> = rows
             .iter()
-            .flat_map(|r| (0..DIMS).map(move |d| (r[d] - center[d]) / spread[d]))
-            .map(|v| v.clamp(-1e150, 1e150))
+            .flat_map(|r| (0..DIMS).map(move |d| matrix_at(r, &center, &spread, d)))
             .collect();
         let Ok(matrix) = DenseMatrix::new(n, DIMS, scaled, false) else {
             return;
@@ -231,6 +232,15 @@ impl KMeansState {
             for (d, s) in sum.iter_mut().enumerate() {
                 *s += matrix_at(&rows[i], &center, &spread, d);
             }
+        }
+        if counts.iter().all(|&c| c == 0) {
+            return;
+        }
+        if self.until_fit >= keep(p, newest) {
+            // This fit succeeds and no values are collected after it: they go before the
+            // model is allocated, so that it can take their place in the allocator's heap
+            // instead of leaving a hole there between other signals' buffers.
+            self.training = Quantised::new();
         }
         let centroids: Vec<[f32; DIMS]> = sums
             .iter()
@@ -273,7 +283,7 @@ impl KMeansState {
         // A fit trains on the last `train_size + SPAN - 1` values. Between fits only the
         // newest are held (each point's feature vector); the older ones are collected again
         // in time for the next fit, which so sees the values it always did.
-        let keep = (p.train_size + SPAN - 1).saturating_sub(newest.cap());
+        let keep = keep(p, newest);
         let newest_len = newest.len();
         if let (Some(old), true) = (left, self.collecting(keep)) {
             // The buffer takes at once what it will hold: before the first fit the values
@@ -324,6 +334,12 @@ impl KMeansState {
     }
 }
 
+/// How many values leaving the `newest` a fit needs: it trains on the last
+/// `train_size + SPAN - 1`.
+fn keep(p: &KMeansParams, newest: &History<f32>) -> usize {
+    (p.train_size + SPAN - 1).saturating_sub(newest.cap())
+}
+
 /// The feature vector of the values `x(0)` (the newest), `x(1)`, ... `x(SPAN - 1)`.
 fn features(x: impl Fn(usize) -> f64) -> [f64; DIMS] {
     let mut f = [0.0; DIMS];
@@ -335,8 +351,8 @@ fn features(x: impl Fn(usize) -> f64) -> [f64; DIMS] {
     f
 }
 
-fn matrix_at(row: &[f64; DIMS], center: &[f64; DIMS], spread: &[f64; DIMS], d: usize) -> f64 {
-    ((row[d] - center[d]) / spread[d]).clamp(-1e150, 1e150)
+fn matrix_at(row: &[f64; DIMS], center: &[f32; DIMS], spread: &[f32; DIMS], d: usize) -> f64 {
+    ((row[d] - f64::from(center[d])) / f64::from(spread[d])).clamp(-1e150, 1e150)
 }
 
 impl Model {
@@ -419,7 +435,7 @@ impl KMeansState {
     fn expected_range(&self) -> (f64, f64) {
         match &self.model {
             Some(m) => {
-                let (c, s) = (m.center[DIMS - 1], m.spread[DIMS - 1]);
+                let (c, s) = (f64::from(m.center[DIMS - 1]), f64::from(m.spread[DIMS - 1]));
                 ((c - 3.0 * s).max(f64::MIN), (c + 3.0 * s).min(f64::MAX))
             }
             None => (f64::MIN, f64::MAX),

@@ -49,13 +49,13 @@ pub(crate) struct PeriodFinder {
     /// The entries, oldest first; empty while they are all equal to `flat_value`.
     history: Quantised,
     /// Entries held without a buffer while all equal (0 once the buffer is used).
-    flat_len: usize,
+    flat_len: u32,
     flat_value: f32,
     /// Points averaged per history entry.
     factor: u32,
     acc: f64,
     acc_n: u32,
-    since_check: usize,
+    since_check: u32,
     /// Detected period in points.
     period: Option<u32>,
     /// Analyses in a row that found the same period since it was last found anew (or, with
@@ -110,7 +110,7 @@ impl PeriodFinder {
             if self.period.is_none() && self.factor < MAX_FACTOR {
                 self.coarsen();
             } else if self.history.is_empty() {
-                self.flat_len -= CHECK_EVERY;
+                self.flat_len -= CHECK_EVERY as u32;
             } else {
                 // Dropping a batch of the oldest at once keeps the shift amortised.
                 self.history.drop_oldest(CHECK_EVERY);
@@ -122,7 +122,7 @@ impl PeriodFinder {
         } else {
             if self.history.is_empty() {
                 self.history = Quantised::from_values(
-                    &vec![f64::from(self.flat_value); self.flat_len],
+                    &vec![f64::from(self.flat_value); self.flat_len as usize],
                     HISTORY,
                 );
                 self.flat_len = 0;
@@ -132,7 +132,7 @@ impl PeriodFinder {
             self.history.push(f64::from(entry), HISTORY - len);
         }
         self.since_check += 1;
-        if self.since_check < CHECK_EVERY || self.len() < HISTORY / 2 {
+        if (self.since_check as usize) < CHECK_EVERY || self.len() < HISTORY / 2 {
             return false;
         }
         self.since_check = 0;
@@ -226,7 +226,7 @@ impl PeriodFinder {
 
     /// Entries held.
     fn len(&self) -> usize {
-        self.history.len() + self.flat_len
+        self.history.len() + self.flat_len as usize
     }
 }
 
