@@ -308,9 +308,10 @@ pub struct TemplateMiner {
     masked: String,
     spans: Vec<(u32, u32)>,
     line_hashes: Vec<u64>,
-    /// Direct-mapped memo of masking for mixed tokens: (hash of the token, hash of the masked
-    /// token), `MASK_CACHE` slots.
-    mask_cache: Vec<Option<(u64, u64)>>,
+    /// Direct-mapped memo of masking and classing for mixed tokens and capitalised words:
+    /// (untagged hash of the token, 0 for none; the token's hash as matching sees it, masked and
+    /// tagged), `MASK_CACHE` slots.
+    mask_cache: Vec<(u64, u64)>,
     /// Templates in a leaf from which the leaf is indexed ([`INDEX_FROM`]; tests change it to
     /// compare the indexed search with the scan).
     index_from: usize,
@@ -325,8 +326,9 @@ pub struct TemplateMiner {
 /// given up at its first few differing tokens) costs less than the index's look-ups per token.
 const INDEX_FROM: usize = 32;
 
-/// Slots of [`TemplateMiner`]'s masking memo: room for the recurring mixed tokens of a few log
-/// kinds (thread names, protocol versions, user agents), 48 KiB.
+/// Slots of [`TemplateMiner`]'s masking memo: room for the recurring mixed tokens and
+/// capitalised words of a few log kinds (thread names, protocol versions, user agents, levels,
+/// event names), 32 KiB.
 const MASK_CACHE: usize = 2048;
 
 impl Default for TemplateMiner {
@@ -358,7 +360,7 @@ impl TemplateMiner {
             masked: String::new(),
             spans: Vec::new(),
             line_hashes: Vec::new(),
-            mask_cache: vec![None; MASK_CACHE],
+            mask_cache: vec![(0, 0); MASK_CACHE],
             index_from: INDEX_FROM,
             candidates: Vec::new(),
             sizes: Vec::new(),
@@ -439,19 +441,19 @@ impl TemplateMiner {
                 }
             };
             let token = &content[s..e];
-            // Masking is a function of the token alone: a recurring mixed token's result is
-            // looked up by the token's own hash (equal hashes are equal tokens, as in matching;
-            // see `token_hash`).
-            let memo = if shape.is_mixed() {
-                let raw = token_hash_in(bytes, s, e, shape);
+            // Masking and the class (see `word_tag`) are functions of the token alone: a
+            // recurring token that takes more than a glance, a mixed token or a capitalised word,
+            // is looked up by the untagged hash of its bytes (equal hashes are equal tokens, as
+            // in matching; see `token_hash`). Lower-case words and numbers are settled at once.
+            let memo = if shape.is_mixed() || (shape.is_letters() && bytes[s].is_ascii_uppercase())
+            {
+                let raw = untagged_hash_in(bytes, s, e);
                 let slot = &mut cache[raw as usize % MASK_CACHE];
-                match *slot {
-                    Some((key, h)) if key == raw => {
-                        hashes.push(h);
-                        return true;
-                    }
-                    _ => Some((raw, slot)),
+                if raw != 0 && slot.0 == raw {
+                    hashes.push(slot.1);
+                    return true;
                 }
+                Some((raw, slot))
             } else {
                 None
             };
@@ -459,12 +461,12 @@ impl TemplateMiner {
                 hasher.finish()
             } else {
                 match memo {
-                    Some((raw, _)) => raw,
+                    Some((raw, _)) => tag_shaped(raw, token.as_bytes(), shape),
                     None => token_hash_in(bytes, s, e, shape),
                 }
             };
             if let Some((raw, slot)) = memo {
-                *slot = Some((raw, h));
+                *slot = (raw, h);
             }
             hashes.push(h);
             true
@@ -1170,10 +1172,13 @@ fn token_hash(t: &str) -> u64 {
 }
 
 fn token_hash_bytes(b: &[u8]) -> u64 {
+    word_tag(untagged_hash(b), b)
+}
+
+/// [`token_hash`] before its class is set in the low bits (see [`word_tag`]).
+fn untagged_hash(b: &[u8]) -> u64 {
     if b.len() < 8 {
-        // A byte loop: a copy of variable length would be a call to memcpy.
-        let packed = b.iter().rev().fold(0u64, |w, &c| (w << 8) | u64::from(c));
-        return word_tag(mix(packed | ((b.len() as u64) << 56)), b); // "a" and "a\0" differ
+        return mix(packed_le(b) | ((b.len() as u64) << 56)); // "a" and "a\0" differ
     }
     let mut chunks = b.chunks_exact(8);
     let mut state = 0;
@@ -1187,7 +1192,7 @@ fn token_hash_bytes(b: &[u8]) -> u64 {
         .iter()
         .rev()
         .fold(0u64, |w, &c| (w << 8) | u64::from(c));
-    word_tag(long_finish(state, last, !rest.is_empty(), b.len()), b)
+    long_finish(state, last, !rest.is_empty(), b.len())
 }
 
 /// The low bits of a token's hash tell its class: a capitalised word (see [`is_word`]) or
@@ -1259,15 +1264,31 @@ struct TokenHasher {
 
 impl Sink for TokenHasher {
     fn push(&mut self, s: &str) {
-        for &b in s.as_bytes() {
-            let fill = self.len % 8;
-            self.word |= u64::from(b) << (8 * fill);
-            self.len += 1;
-            if fill == 7 {
-                self.state = fx_step(self.state, self.word);
-                self.word = 0;
-            }
+        // A word at a time: the partial word topped up, whole words, the rest kept. `word` is 0
+        // whenever `len` is a multiple of 8.
+        let mut b = s.as_bytes();
+        if b.is_empty() {
+            return;
         }
+        let fill = self.len % 8;
+        self.len += b.len();
+        if fill != 0 {
+            let take = (8 - fill).min(b.len());
+            self.word |= packed_le(&b[..take]) << (8 * fill);
+            if fill + take < 8 {
+                return;
+            }
+            self.state = fx_step(self.state, self.word);
+            self.word = 0;
+            b = &b[take..];
+        }
+        let mut chunks = b.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.state = fx_step(self.state, u64::from_le_bytes(w));
+        }
+        self.word = packed_le(chunks.remainder());
     }
 
     fn push_param(&mut self) {
@@ -1302,6 +1323,13 @@ impl TokenHasher {
     }
 }
 
+/// Up to 8 bytes as a little-endian word (the first byte low), the high bytes 0.
+#[inline]
+fn packed_le(b: &[u8]) -> u64 {
+    // A byte loop: a copy of variable length would be a call to memcpy.
+    b.iter().rev().fold(0u64, |w, &c| (w << 8) | u64::from(c))
+}
+
 /// splitmix64's finaliser, so that related tokens spread over all 64 bits.
 const fn mix(mut x: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -1326,9 +1354,15 @@ fn tag_shaped(h: u64, b: &[u8], shape: Shape) -> u64 {
 /// (unaligned) word of the buffer around it: the line's tokens are hashed in place, most of
 /// them short.
 fn token_hash_in(buf: &[u8], s: usize, e: usize, shape: Shape) -> u64 {
+    tag_shaped(untagged_hash_in(buf, s, e), &buf[s..e], shape)
+}
+
+/// [`untagged_hash`] of `buf[s..e]`, reading a short token as one word of the buffer around it.
+#[inline]
+fn untagged_hash_in(buf: &[u8], s: usize, e: usize) -> u64 {
     let len = e - s;
     if len == 0 || len >= 8 {
-        return tag_shaped(token_hash_bytes(&buf[s..e]), &buf[s..e], shape);
+        return untagged_hash(&buf[s..e]);
     }
     let word = |w: &[u8]| {
         let mut x = [0u8; 8];
@@ -1341,9 +1375,9 @@ fn token_hash_in(buf: &[u8], s: usize, e: usize, shape: Shape) -> u64 {
     } else if e >= 8 {
         word(&buf[e - 8..e]) >> (8 * (8 - len))
     } else {
-        return tag_shaped(token_hash_bytes(&buf[s..e]), &buf[s..e], shape);
+        return untagged_hash(&buf[s..e]);
     };
-    tag_shaped(mix(packed | ((len as u64) << 56)), &buf[s..e], shape)
+    mix(packed | ((len as u64) << 56))
 }
 
 /// The variable that two different tokens at one position become: `<*>` with the punctuation

@@ -17,7 +17,7 @@
 //! over the token, no allocation; the result is appended to a caller-owned buffer.
 
 use crate::byte_scan::scan_token;
-use crate::variable_form::{collapse, VariableForm, MAX_MASKED};
+use crate::variable_form::{collapse, VariableForm, MAX_MASKED, SHORT_MASKED};
 
 /// Parameter marker, as in Drain and Loghub templates.
 pub const PARAM: &str = "<*>";
@@ -114,6 +114,12 @@ pub(crate) fn mask_shaped<S: Sink>(
     if b.len() > MAX_TOKEN_BYTES || shape.0 == ALPHA {
         return mask_parts(token, shape, out);
     }
+    // Digits alone (a count, a port, a status code) are a whole core that is a number (see
+    // `whole_core`): `<*>` in either form.
+    if shape.0 == DIGIT {
+        out.push_param();
+        return true;
+    }
     // The core is classified once, here: the finer form and the buffer below reuse it.
     let core = whole_core(b, shape.0);
     if form == VariableForm::Parts {
@@ -132,7 +138,23 @@ pub(crate) fn mask_shaped<S: Sink>(
             return true;
         }
     }
-    let mut buf = TokenBuf::new();
+    // A masked token is at most 3 bytes per byte of the token: most fit the short buffer.
+    if 3 * b.len() <= SHORT_MASKED {
+        mask_buffered::<SHORT_MASKED, S>(token, shape, core, out)
+    } else {
+        mask_buffered::<MAX_MASKED, S>(token, shape, core, out)
+    }
+}
+
+/// The end of [`mask_shaped`] in the whole-token form: the finer form in a [`TokenBuf`] of `N`
+/// bytes, collapsed.
+fn mask_buffered<const N: usize, S: Sink>(
+    token: &str,
+    shape: Shape,
+    core: Option<(usize, usize)>,
+    out: &mut S,
+) -> bool {
+    let mut buf = TokenBuf::<N>::new();
     if !mask_classified(token, shape, core, &mut buf) {
         return false;
     }
@@ -250,18 +272,16 @@ fn whole_core(b: &[u8], shape: u8) -> Option<(usize, usize)> {
 // A token masked into a `TokenBuf` (at most 3 bytes per input byte) fits.
 const _: () = assert!(MAX_MASKED >= 3 * MAX_TOKEN_BYTES + 8);
 
-/// A masked token on the stack, so that the whole-token form costs no allocation.
-struct TokenBuf {
-    b: [u8; MAX_MASKED],
+/// A masked token on the stack, so that the whole-token form costs no allocation: `N` bytes,
+/// [`SHORT_MASKED`] for most tokens (cleared in a few stores), [`MAX_MASKED`] for the longest.
+struct TokenBuf<const N: usize> {
+    b: [u8; N],
     len: usize,
 }
 
-impl TokenBuf {
+impl<const N: usize> TokenBuf<N> {
     fn new() -> Self {
-        Self {
-            b: [0; MAX_MASKED],
-            len: 0,
-        }
+        Self { b: [0; N], len: 0 }
     }
 
     /// The token; empty if (impossibly) a push cut a character in two.
@@ -270,11 +290,11 @@ impl TokenBuf {
     }
 }
 
-impl Sink for TokenBuf {
+impl<const N: usize> Sink for TokenBuf<N> {
     fn push(&mut self, s: &str) {
-        // Cannot overflow for tokens within MAX_TOKEN_BYTES (see MAX_MASKED); the guard keeps a
-        // wrong caller from panicking: the excess is dropped.
-        let n = s.len().min(MAX_MASKED - self.len);
+        // Cannot overflow for tokens within MAX_TOKEN_BYTES (see MAX_MASKED) nor for the short
+        // buffer's tokens; the guard keeps a wrong caller from panicking: the excess is dropped.
+        let n = s.len().min(N - self.len);
         self.b[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
         self.len += n;
     }
@@ -384,7 +404,16 @@ pub(crate) fn push_variable<S: Sink>(prefix: &str, suffix: &str, form: VariableF
         out.push(suffix);
         return;
     }
-    let mut buf = TokenBuf::new();
+    if prefix.len() + suffix.len() + 3 <= SHORT_MASKED {
+        push_variable_in::<SHORT_MASKED, S>(prefix, suffix, out);
+    } else {
+        push_variable_in::<MAX_MASKED, S>(prefix, suffix, out);
+    }
+}
+
+/// The whole-token form of `prefix<*>suffix`, built in a [`TokenBuf`] of `N` bytes.
+fn push_variable_in<const N: usize, S: Sink>(prefix: &str, suffix: &str, out: &mut S) {
+    let mut buf = TokenBuf::<N>::new();
     buf.push(prefix);
     buf.push_param();
     buf.push(suffix);
@@ -1474,6 +1503,8 @@ mod tests {
     #[test]
     fn the_whole_token_shortcut_agrees_with_collapsing() {
         for t in [
+            "0",
+            "123",
             "123,",
             "(10.0.0.1)",
             "[1.2.3]:",
@@ -1503,6 +1534,15 @@ mod tests {
                 got.push_str(t);
             }
             assert_eq!(got, expected, "{t}");
+            // The finer form is `mask_parts`'s, shortcuts included.
+            let mut parts = String::new();
+            if !mask_shaped(t, Shape(shape), VariableForm::Parts, &mut parts) {
+                parts.push_str(t);
+            }
+            if fine.is_empty() {
+                fine.push_str(t);
+            }
+            assert_eq!(parts, fine, "{t}");
         }
     }
 

@@ -68,11 +68,27 @@ fn contains(h: &[u8], n: &[u8]) -> bool {
 /// Idempotent: a template's token collapses to itself, so saved templates of the finer form
 /// can be brought to this one.
 pub(crate) fn collapse(masked: &str, out: impl FnOnce(&str)) {
+    // The first pass writes at most 3 bytes per input byte (a one-byte run becomes `<*>`): most
+    // tokens are short, and a short buffer costs a few stores to clear where the longest costs
+    // a call to memset for every token.
+    if 3 * masked.len() <= SHORT_MASKED {
+        collapse_in::<SHORT_MASKED>(masked, out);
+    } else {
+        collapse_in::<MAX_MASKED>(masked, out);
+    }
+}
+
+/// A short buffer: room for 32 bytes at 3 bytes each (a masked token of a token of up to 32
+/// bytes, a collapsed token of a masked one of up to 32).
+pub(crate) const SHORT_MASKED: usize = 96;
+
+/// [`collapse`] in a buffer of `N` bytes.
+fn collapse_in<const N: usize>(masked: &str, out: impl FnOnce(&str)) {
     let m = masked.as_bytes();
-    let mut buf = [0u8; MAX_MASKED];
+    let mut buf = [0u8; N];
     let mut n = 0;
-    let put = |buf: &mut [u8; MAX_MASKED], n: &mut usize, s: &[u8]| {
-        let k = s.len().min(MAX_MASKED - *n);
+    let put = |buf: &mut [u8; N], n: &mut usize, s: &[u8]| {
+        let k = s.len().min(N - *n);
         buf[*n..*n + k].copy_from_slice(&s[..k]);
         *n += k;
     };

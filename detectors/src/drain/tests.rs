@@ -407,6 +407,7 @@ fn tokens_hashed_in_pieces_hash_as_whole() {
         "abcdefgh",
         "[<*>/<*>/<*>:<*>:<*>:<*>",
         "x\u{e9}y<*>-<*>-<*>-<*>-<*>",
+        "/var/lib/app/data/<*>/segment-<*>.log",
     ];
     let mut hasher = TokenHasher::default();
     for t in texts {
@@ -455,12 +456,17 @@ fn parameters_pushed_in_one_step_hash_as_text() {
 
 #[test]
 fn line_hashes_are_those_of_the_masked_text_with_the_memo() {
-    // Recurring mixed tokens (memo hits), new ones (misses, slots overwritten), and plain ones.
+    // Recurring mixed tokens and capitalised words (memo hits), new ones (misses, slots
+    // overwritten), and plain ones.
     let mut m = miner();
     let (mut text, mut spans) = (String::new(), Vec::new());
     for i in 0..10_000u32 {
+        let name: String = std::iter::successors(Some(i % 5000), |&n| (n >= 26).then_some(n / 26))
+            .map(|n| char::from(b'a' + (n % 26) as u8))
+            .collect();
         let line = format!(
-            "[worker-{}] HTTP/1.1\" order.Service node{} x{}y \"curl/8.5.0\" id={:x} {} - done",
+            "[worker-{}] HTTP/1.1\" order.Service node{} x{}y \"curl/8.5.0\" id={:x} {} - done \
+             Started Accepted KB Q{name} {i}",
             i % 16,
             i % 3000,
             i,
