@@ -1190,8 +1190,8 @@ fn token_hash_bytes(b: &[u8]) -> u64 {
     word_tag(long_finish(state, last, !rest.is_empty(), b.len()), b)
 }
 
-/// The low bits of a token's hash tell its class: a capitalised word (see [`is_word`]) or
-/// punctuation only (see `differ`), so that matching can tell two different messages apart from
+/// The low bits of a token's hash tell its class: a capitalised word (see [`is_word`]) or a
+/// device name (see [`is_device_name`]), a lower-case word (see `differ`), or punctuation only (see `differ`), so that matching can tell two different messages apart from
 /// a value without the text. The first byte picks the one test that can pass; most tokens fail
 /// it at once.
 fn word_tag(h: u64, b: &[u8]) -> u64 {
