@@ -449,6 +449,14 @@ pub(crate) fn for_each_term(content: &str, mut f: impl FnMut(usize, usize, Term)
                     next = next_token(b, end);
                 }
             }
+        } else if shape & (OTHER | SLASH) == OTHER && token[token.len() - 1].is_ascii_alphanumeric()
+        {
+            // A quoted value of several words, `tag="View Lock",` (a token that ends inside
+            // a word: most `key=value,` tokens end with punctuation).
+            if let Some((q_end, open, close)) = quoted_words(b, s, e) {
+                (end, term) = (q_end, Term::Variable { open, close });
+                next = next_token(b, end);
+            }
         } else if shape & SLASH != 0 {
             // A request target and its protocol, `/index.html HTTP/1.1"` (a web server's
             // request line): the protocol's version goes with the client, so it belongs to the
@@ -466,6 +474,33 @@ pub(crate) fn for_each_term(content: &str, mut f: impl FnMut(usize, usize, Term)
             return;
         }
     }
+}
+
+/// A quoted value of a `key=value` pair that spans tokens, as one variable: `tag="View Lock",`
+/// in a phone's wake-lock log, `msg='disk almost full' code=7` in an application's
+/// structured log. The quotes mark one string, whatever its words (see `value_at` for a value
+/// in one token). `b[s..e]` is a token with `="` or `='` whose quote does not close in it;
+/// returns the end of the token where it closes (at most eight tokens on), and the bounds of
+/// the variable (after the opening quote, at the closing one).
+#[inline(never)]
+fn quoted_words(b: &[u8], s: usize, e: usize) -> Option<(usize, usize, usize)> {
+    let t = &b[s..e];
+    let p = t
+        .windows(2)
+        .position(|w| w[0] == b'=' && matches!(w[1], b'"' | b'\''))?;
+    let (quote, open) = (t[p + 1], s + p + 2);
+    if open == e || b[open..e].contains(&quote) {
+        return None;
+    }
+    let mut at = e;
+    for _ in 0..8 {
+        let (ts, te, _) = next_token(b, at)?;
+        if let Some(q) = b[ts..te].iter().position(|&c| c == quote) {
+            return Some((te, open, ts + q));
+        }
+        at = te;
+    }
+    None
 }
 
 /// A list of numbered names written over several tokens, as one variable: two or more tokens
@@ -1229,8 +1264,13 @@ fn value_at(b: &[u8], from: usize) -> Option<(usize, usize)> {
     }
     // In quotes that close before the next `,` or `;` (`"View` opens a value of two words).
     let quoted = end - from >= 2 && matches!(b[from], b'"' | b'\'') && b[end - 1] == b[from];
-    if end == from || !(name || quoted || end - from == 4 || end - from >= 17) {
+    // A printed object, `WorkSource{10113}` (Java's `toString`), `Point{x=1}`.
+    let object = end - from >= 3 && b[from].is_ascii_uppercase() && b[end - 1] == b'}';
+    if end == from || !(name || quoted || object || end - from == 4 || end - from >= 17) {
         return None;
+    }
+    if object && is_object(&b[from..end]) {
+        return Some((from, end));
     }
     let (s, e) = core_bounds(&b[from..end]);
     let c = &b[from + s..from + e];
@@ -1243,6 +1283,12 @@ fn value_at(b: &[u8], from: usize) -> Option<(usize, usize)> {
                 Some(MaskClass::Path | MaskClass::Host | MaskClass::Email | MaskClass::Mac)
             ));
     name.then_some((from + s, from + e))
+}
+
+/// A printed object: an identifier and a `{…}` that closes at the end (`WorkSource{10113}`).
+fn is_object(v: &[u8]) -> bool {
+    let name = v.iter().take_while(|c| c.is_ascii_alphanumeric()).count();
+    name > 0 && v.get(name) == Some(&b'{')
 }
 
 /// Dot-separated identifiers, two dots or more (`com.android.phone`).

@@ -387,6 +387,12 @@ mod key_value_pairs {
                 "run logger=<*> cause=<*>",
             ),
             ("open db=orders mode=nullable", "open db=orders mode=nullable"),
+            // A printed object as the value: a phone's work source, a database pool's session.
+            (
+                "release ws=WorkSource{10113}, uid=1000",
+                "release ws=<*>, uid=<*>",
+            ),
+            ("closed conn=Session{a1f3}", "closed conn=<*>"),
         ]);
     }
 
@@ -418,9 +424,15 @@ mod quoted_strings {
                 "read \"1234\" bytes from '/tmp/x.bin'",
                 "read <*> bytes from <*>",
             ),
-            // An Android wake lock's tag: words in quotes stay, a quoted value is one
-            // variable, as in a web application's audit log.
-            ("tag=\"View Lock\", uid=10037", "tag=\"View Lock\", uid=<*>"),
+            // An Android wake lock's tag and an application's structured message: a quoted
+            // value is one variable, over several tokens too; words in quotes alone stay.
+            ("tag=\"View Lock\", uid=10037", "tag=\"<*>\", uid=<*>"),
+            (
+                "alert msg='disk almost full' code=7",
+                "alert msg='<*>' code=<*>",
+            ),
+            ("said \"View Lock\" twice", "said \"View Lock\" twice"),
+            ("tag=\"never closed", "tag=\"never closed"),
             ("tag=\"RILJ_ACK_WL\", ws=null,", "tag=\"<*>\", ws=<*>,"),
             ("job name=\"job-17\"", "job name=\"<*>\""),
             ("login user='alice' ok", "login user='<*>' ok"),
