@@ -1321,7 +1321,7 @@ fn tag_shaped(h: u64, b: &[u8], shape: Shape) -> u64 {
             (h & !TAGS) | lower_class(b, true)
         }
         Some(c) if c.is_ascii_lowercase() && shape.has_digit_or_high() => {
-            (h & !TAGS) | CAPITAL * u64::from(is_device_name(b))
+            (h & !TAGS) | (CAPITAL * u64::from(is_device_name(b)))
         }
         _ => word_tag(h, b),
     }
