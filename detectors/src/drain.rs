@@ -65,7 +65,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::masking::{
-    for_each_term, mask_line, mask_shaped, push_variable, Shape, Sink, Term, PARAM,
+    for_each_term, is_device_name, mask_line, mask_shaped, push_variable, Shape, Sink, Term, PARAM,
 };
 use crate::variable_form::{collapse, VariableForm};
 
@@ -1195,13 +1195,16 @@ fn untagged_hash(b: &[u8]) -> u64 {
     long_finish(state, last, !rest.is_empty(), b.len())
 }
 
-/// The low bits of a token's hash tell its class: a capitalised word (see [`is_word`]) or
-/// punctuation only (see `differ`), so that matching can tell two different messages apart from
+/// The low bits of a token's hash tell its class: a capitalised word (see [`is_word`]) or a
+/// device name (see [`is_device_name`]), a lower-case word (see `differ`), or punctuation only (see `differ`), so that matching can tell two different messages apart from
 /// a value without the text. The first byte picks the one test that can pass; most tokens fail
 /// it at once.
 fn word_tag(h: u64, b: &[u8]) -> u64 {
     let tag = match b.first() {
-        Some(c) if c.is_ascii_lowercase() => lower_class(b, false),
+        Some(c) if c.is_ascii_lowercase() => match lower_class(b, false) {
+            0 if is_device_name(b) => CAPITAL,
+            class => class,
+        },
         Some(c) if c.is_ascii_uppercase() => CAPITAL * u64::from(is_word(b)),
         Some(c) if c.is_ascii_punctuation() => SYMBOLS * u64::from(is_symbols(b)),
         _ => 0,
@@ -1345,7 +1348,9 @@ fn tag_shaped(h: u64, b: &[u8], shape: Shape) -> u64 {
         Some(c) if c.is_ascii_lowercase() && shape.is_letters() => {
             (h & !TAGS) | lower_class(b, true)
         }
-        Some(c) if c.is_ascii_lowercase() && shape.has_digit_or_high() => h & !TAGS,
+        Some(c) if c.is_ascii_lowercase() && shape.has_digit_or_high() => {
+            (h & !TAGS) | (CAPITAL * u64::from(is_device_name(b)))
+        }
         _ => word_tag(h, b),
     }
 }

@@ -9,7 +9,7 @@
 //!   `~/a`, `C:\a`) and URLs (`scheme://…`). See [`MaskClass`].
 //! - Inside other tokens: every alphanumeric run that contains a digit (hex ids such as
 //!   `a64f992`, `0x1f`, durations such as `12ms`, counters such as `node-246`), together with a
-//!   minus sign in front of it; every UUID; the booleans `true`/`false` (any case) and
+//!   minus sign in front of it, except in a device's name (`eth0`, see [`is_device_name`]); every UUID; the booleans `true`/`false` (any case) and
 //!   capitalised month and weekday abbreviations (`Jul`, `Sun`: dates written out).
 //! - Tokens longer than [`MAX_TOKEN_BYTES`] (blobs, base64) are masked whole.
 //!
@@ -199,6 +199,9 @@ fn mask_classified<S: Sink>(
         out.push(&token[e..]);
         return true;
     }
+    if is_device_name(b) {
+        return false;
+    }
     // A class name starts with a lower-case package and has dots.
     if shape & (DIGIT | OTHER) == DIGIT | OTHER
         && b[0].is_ascii_lowercase()
@@ -208,6 +211,23 @@ fn mask_classified<S: Sink>(
         return false;
     }
     mask_runs(token, out)
+}
+
+/// A device's name: lower-case letters and one digit, bare (no bracket or quote before it),
+/// perhaps followed by punctuation: a network interface (`eth0`, `wlan1`, `ee0` and `alt0` in a
+/// cluster's network monitor), a disk or partition (`sda1`, `md0` in a kernel's or a RAID
+/// tool's log), a terminal (`tty2` in a login daemon's). A machine has a few of them, fixed,
+/// each named like a word: the name is text, and two of them at one position are two messages
+/// (`via interface ee0` / `via interface alt0`), as two capitalised words are (see the miner's
+/// `word_tag`). Counters run to more digits (`node-246`, `an14`) and stay values, and so does a
+/// name in brackets (`(eadmin1)`: a host shown as a value).
+pub(crate) fn is_device_name(b: &[u8]) -> bool {
+    let letters = b.iter().take_while(|c| c.is_ascii_lowercase()).count();
+    letters > 0
+        && b.get(letters).is_some_and(u8::is_ascii_digit)
+        && b[letters + 1..]
+            .iter()
+            .all(|c| matches!(c, b'.' | b',' | b';' | b':' | b'!' | b'?'))
 }
 
 /// [`is_java_name`] on the token's core.
@@ -449,6 +469,23 @@ pub(crate) fn for_each_term(content: &str, mut f: impl FnMut(usize, usize, Term)
                 (end, term) = (date_end, Term::Variable { open, close });
                 next = next_token(b, end);
             }
+        } else if shape == ALPHA | DIGIT {
+            // A list of numbered names, `an14 an15 an16` (letters-and-digits tokens only: most
+            // tokens fail the shape test).
+            if let Some((s2, e2, _)) = next {
+                if let Some((list_end, close)) = numbered_list(b, s, e, s2, e2) {
+                    (end, term) = (list_end, Term::Variable { open: s, close });
+                    next = next_token(b, end);
+                }
+            }
+        } else if shape & (OTHER | SLASH) == OTHER && token[token.len() - 1].is_ascii_alphanumeric()
+        {
+            // A quoted value of several words, `tag="View Lock",` (a token that ends inside
+            // a word: most `key=value,` tokens end with punctuation).
+            if let Some((q_end, open, close)) = quoted_words(b, s, e) {
+                (end, term) = (q_end, Term::Variable { open, close });
+                next = next_token(b, end);
+            }
         } else if shape & SLASH != 0 {
             // A request target and its protocol, `/index.html HTTP/1.1"` (a web server's
             // request line): the protocol's version goes with the client, so it belongs to the
@@ -466,6 +503,75 @@ pub(crate) fn for_each_term(content: &str, mut f: impl FnMut(usize, usize, Term)
             return;
         }
     }
+}
+
+/// A quoted value of a `key=value` pair that spans tokens, as one variable: `tag="View Lock",`
+/// in a phone's wake-lock log, `msg='disk almost full' code=7` in an application's
+/// structured log. The quotes mark one string, whatever its words (see `value_at` for a value
+/// in one token). `b[s..e]` is a token with `="` or `='` whose quote does not close in it;
+/// returns the end of the token where it closes (at most eight tokens on), and the bounds of
+/// the variable (after the opening quote, at the closing one).
+#[inline(never)]
+fn quoted_words(b: &[u8], s: usize, e: usize) -> Option<(usize, usize, usize)> {
+    let t = &b[s..e];
+    let p = t
+        .windows(2)
+        .position(|w| w[0] == b'=' && matches!(w[1], b'"' | b'\''))?;
+    let (quote, open) = (t[p + 1], s + p + 2);
+    if open == e || b[open..e].contains(&quote) {
+        return None;
+    }
+    let mut at = e;
+    for _ in 0..8 {
+        let (ts, te, _) = next_token(b, at)?;
+        if let Some(q) = b[ts..te].iter().position(|&c| c == quote) {
+            return Some((te, open, ts + q));
+        }
+        at = te;
+    }
+    None
+}
+
+/// A list of numbered names written over several tokens, as one variable: two or more tokens
+/// of the same letters followed by digits, the last perhaps with punctuation after it. A
+/// cluster's monitor lists the nodes it cannot resolve (`data source name an14 an15 … an135`,
+/// `host name dadmin3 dadmin4`), a kernel the sleep states it supports (`(supports S0 S4
+/// S5)`), a disk tool the partitions (`sda1 sda2 sda3`): the list's length varies with the
+/// machine and the moment, so counted token by token one message would make a template per
+/// length. `b[s..e]` is a token of letters and digits, `b[s2..e2]` the next one; returns the
+/// list's end and where its trailing punctuation starts. Numbers alone (`IRQs 3 4 5`, a
+/// report's `7007 5002 150089 240`) are no such list: their positions are fields.
+#[inline(never)]
+fn numbered_list(b: &[u8], s: usize, e: usize, s2: usize, e2: usize) -> Option<(usize, usize)> {
+    let stem = b[s..e]
+        .iter()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .count();
+    if stem == 0 || !b[s + stem..e].iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    // The numbered name at the start of `b[ts..te]`: the end of its digits, if the token is
+    // the stem, digits and perhaps closing punctuation.
+    let item = |ts: usize, te: usize| {
+        let t = &b[ts..te];
+        if t.len() <= stem || t[..stem] != b[s..s + stem] {
+            return None;
+        }
+        let digits = t[stem..].iter().take_while(|c| c.is_ascii_digit()).count();
+        let close = ts + stem + digits;
+        (digits > 0 && b[close..te].iter().all(|&c| is_close(c))).then_some(close)
+    };
+    let (mut end, mut close) = (e2, item(s2, e2)?);
+    while close == end {
+        let Some((ts, te, _)) = next_token(b, end) else {
+            break;
+        };
+        match item(ts, te) {
+            Some(c) => (end, close) = (te, c),
+            None => break,
+        }
+    }
+    Some((end, close))
 }
 
 /// A URL or an absolute path followed by a protocol token (`HTTP/1.1"`, `RTSP/1.0`,
@@ -1171,8 +1277,13 @@ const fn is_word_byte(b: u8) -> bool {
 /// is one variable even with no digit in it or with digits in some of its parts, as the value
 /// of a `key=value` pair (`path=/var/lib/app/data.db` in a database's start-up log,
 /// `from=<alice@example.com>` in a mail server's) or of a JSON field (`{"url":"https://…"}`
-/// in a web application's structured log). Numbers, addresses and ids in values are masked by
-/// the digit runs as before; words stay (`user=root`: the miner merges them when they vary).
+/// in a web application's structured log). So is a quoted value (`tag="RILJ_ACK_WL"` in a
+/// phone's wake-lock log, `user="alice"` in a web application's audit log: the quotes mark a
+/// string, which is data), `null` (an absent value in any Java or JSON log), and a dotted name
+/// of three parts or more (`name=com.android.phone`, `logger=org.example.Worker`: a package or
+/// a component given as a value). Numbers, addresses and ids in values are masked by the digit
+/// runs as before; words stay (`user=root`, `tty=NODEVssh`: the miner merges them when they
+/// vary; masking every value cost an authentication log's templates, see docs/templates.md).
 fn value_at(b: &[u8], from: usize) -> Option<(usize, usize)> {
     let mut end = from;
     let mut name = false; // a name has one of `. / \ : @`, or is a MAC address's 17 bytes
@@ -1180,17 +1291,42 @@ fn value_at(b: &[u8], from: usize) -> Option<(usize, usize)> {
         name |= matches!(b[end], b'.' | b'/' | b'\\' | b':' | b'@');
         end += 1;
     }
-    if end == from || !(name || end - from >= 17) {
+    // In quotes that close before the next `,` or `;` (`"View` opens a value of two words).
+    let quoted = end - from >= 2 && matches!(b[from], b'"' | b'\'') && b[end - 1] == b[from];
+    // A printed object, `WorkSource{10113}` (Java's `toString`), `Point{x=1}`.
+    let object = end - from >= 3 && b[from].is_ascii_uppercase() && b[end - 1] == b'}';
+    if end == from || !(name || quoted || object || end - from == 4 || end - from >= 17) {
         return None;
+    }
+    if object && is_object(&b[from..end]) {
+        return Some((from, end));
     }
     let (s, e) = core_bounds(&b[from..end]);
     let c = &b[from + s..from + e];
     let name = !c.is_empty()
-        && matches!(
-            classify_core(c),
-            Some(MaskClass::Path | MaskClass::Host | MaskClass::Email | MaskClass::Mac)
-        );
+        && (quoted
+            || c == b"null"
+            || is_dotted_name(c)
+            || matches!(
+                classify_core(c),
+                Some(MaskClass::Path | MaskClass::Host | MaskClass::Email | MaskClass::Mac)
+            ));
     name.then_some((from + s, from + e))
+}
+
+/// A printed object: an identifier and a `{…}` that closes at the end (`WorkSource{10113}`).
+fn is_object(v: &[u8]) -> bool {
+    let name = v.iter().take_while(|c| c.is_ascii_alphanumeric()).count();
+    name > 0 && v.get(name) == Some(&b'{')
+}
+
+/// Dot-separated identifiers, two dots or more (`com.android.phone`).
+fn is_dotted_name(c: &[u8]) -> bool {
+    c.iter().filter(|&&x| x == b'.').count() >= 2
+        && c.split(|&x| x == b'.').all(|seg| {
+            seg.first().is_some_and(u8::is_ascii_alphabetic)
+                && seg.iter().all(|&x| x.is_ascii_alphanumeric() || x == b'_')
+        })
 }
 
 /// Masks, inside a token, each UUID and each alphanumeric run containing a digit (with a
@@ -1392,7 +1528,7 @@ mod tests {
             return;
         }
         let digit = b.iter().any(u8::is_ascii_digit);
-        if (digit && is_java_name(&b[s..e])) || !mask_runs(token, out) {
+        if (digit && is_java_name(&b[s..e])) || is_device_name(b) || !mask_runs(token, out) {
             out.push_str(token);
         }
     }

@@ -5,7 +5,8 @@
 //! lower-case words, a look at the template's neighbouring hashes. Pure functions of hashes and
 //! bytes: the miner imports this module, never the reverse.
 //!
-//! - Two different capitalised words: another message (see `is_word` in the miner).
+//! - Two different capitalised words, or device names (`eth0` / `eth1`): another message (see
+//!   `is_word` in the miner and `is_device_name` in masking).
 //! - Punctuation against anything else: another message. A token of punctuation only is part
 //!   of the message's layout, never a value: `****` for a sensor that gave no reading in a
 //!   cluster's hardware log (`Fan speeds ( 3552 3534 **** 3515 )` is not the message `Fan
@@ -36,6 +37,7 @@
 /// line's token and a template's equal token carry the same class). A capitalised word is the
 /// only odd class (the leaf index tests the lowest bit); 0 is no class.
 pub(super) const TAGS: u64 = 7;
+/// A capitalised word, or a device name (`eth0`, `sda1`): a name, apart from any other name.
 pub(super) const CAPITAL: u64 = 1;
 /// A lower-case word: ASCII letters, the first lower-case, and trailing punctuation (`spawn`,
 /// `bytes`, `runInThread`, `done.`).

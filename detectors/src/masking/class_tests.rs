@@ -377,6 +377,22 @@ mod key_value_pairs {
                 "relay=mx.example.org, from=<alice@example.com>, size=512",
                 "relay=<*>, from=<*>, size=<*>",
             ),
+            // Dotted names and `null` as values: a phone's wake locks, a JVM job runner's.
+            (
+                "acquire name=com.android.phone, ws=null, uid=1001",
+                "acquire name=<*>, ws=<*>, uid=<*>",
+            ),
+            (
+                "run logger=org.example.Worker cause=null",
+                "run logger=<*> cause=<*>",
+            ),
+            ("open db=orders mode=nullable", "open db=orders mode=nullable"),
+            // A printed object as the value: a phone's work source, a database pool's session.
+            (
+                "release ws=WorkSource{10113}, uid=1000",
+                "release ws=<*>, uid=<*>",
+            ),
+            ("closed conn=Session{a1f3}", "closed conn=<*>"),
         ]);
     }
 
@@ -408,9 +424,18 @@ mod quoted_strings {
                 "read \"1234\" bytes from '/tmp/x.bin'",
                 "read <*> bytes from <*>",
             ),
-            // An Android wake lock's tag: words in quotes stay.
-            ("tag=\"View Lock\", uid=10037", "tag=\"View Lock\", uid=<*>"),
-            ("job name=\"job-17\"", "job name=\"job-<*>\""),
+            // An Android wake lock's tag and an application's structured message: a quoted
+            // value is one variable, over several tokens too; words in quotes alone stay.
+            ("tag=\"View Lock\", uid=10037", "tag=\"<*>\", uid=<*>"),
+            (
+                "alert msg='disk almost full' code=7",
+                "alert msg='<*>' code=<*>",
+            ),
+            ("said \"View Lock\" twice", "said \"View Lock\" twice"),
+            ("tag=\"never closed", "tag=\"never closed"),
+            ("tag=\"RILJ_ACK_WL\", ws=null,", "tag=\"<*>\", ws=<*>,"),
+            ("job name=\"job-17\"", "job name=\"<*>\""),
+            ("login user='alice' ok", "login user='<*>' ok"),
         ]);
     }
 }
@@ -454,11 +479,11 @@ mod mac_addresses {
             // A DHCP server's leases and a wireless driver's associations.
             (
                 "DHCPACK on 10.0.0.7 to aa:bb:cc:dd:ee:ff via eth0",
-                "DHCPACK on <*> to <*> via <*>",
+                "DHCPACK on <*> to <*> via eth0",
             ),
             (
                 "wlan0: associated with AA-BB-CC-DD-EE-FF",
-                "<*>: associated with <*>",
+                "wlan0: associated with <*>",
             ),
             (
                 "learned 0011.2233.4455 on port 3",
@@ -521,5 +546,114 @@ mod java_names_and_exceptions {
             ),
             ("... 12 more", "... <*> more"),
         ]);
+    }
+}
+
+mod device_names {
+    use super::check;
+
+    #[test]
+    fn interfaces_disks_and_terminals_are_text() {
+        check(&[
+            // A cluster's network monitor and a DHCP server.
+            (
+                "node node-129 has detected an available network connection via interface ee0",
+                "node node-<*> has detected an available network connection via interface ee0",
+            ),
+            (
+                "DHCPOFFER on 10.100.4.251 to 00:11:43:e3:ba:c3 via eth1",
+                "DHCPOFFER on <*> to <*> via eth1",
+            ),
+            // A kernel's disk and a login daemon's terminal, before punctuation.
+            (
+                "mounted filesystem on sda1, internal journal",
+                "mounted filesystem on sda1, internal journal",
+            ),
+            ("LOGIN ON tty2 BY root", "LOGIN ON tty2 BY root"),
+        ]);
+    }
+
+    #[test]
+    fn counters_and_names_in_brackets_stay_values() {
+        check(&[
+            ("node an14 down", "node <*> down"),
+            ("domain name (eadmin1) unknown", "domain name (<*>) unknown"),
+            ("IRQ0 used by override.", "<*> used by override."),
+            ("user=alice tty=pts1", "user=alice tty=<*>"),
+        ]);
+    }
+
+    #[test]
+    fn two_devices_are_two_messages() {
+        let mut miner = crate::TemplateMiner::default();
+        // A cluster's network monitor, a switch's port log.
+        for (a, b) in [
+            (
+                "NIFF: node node-129 has detected an available network connection on network 10.128.0.0 via interface ee0",
+                "NIFF: node node-148 has detected an available network connection on network 5.5.226.0 via interface alt0",
+            ),
+            ("port state changed to forwarding on eth0", "port state changed to forwarding on eth1"),
+        ] {
+            let (x, y) = (miner.add(a), miner.add(b));
+            assert_ne!(x.template_id, y.template_id, "{a} / {b}");
+        }
+        // The same device, another node: one message.
+        let x = miner.add("link down on eth0 after 3 retries from node-4");
+        let y = miner.add("link down on eth0 after 5 retries from node-9");
+        assert_eq!(x.template_id, y.template_id);
+    }
+}
+
+mod numbered_lists {
+    use super::check;
+
+    #[test]
+    fn a_list_of_numbered_names_is_one_variable() {
+        check(&[
+            // A cluster monitor's unresolved nodes, a kernel's sleep states, a disk tool's
+            // partitions.
+            (
+                "we failed to resolve data source name an14 an15 an16 an17",
+                "we failed to resolve data source name <*>",
+            ),
+            (
+                "we failed to resolve trusted host name dadmin3 dadmin4",
+                "we failed to resolve trusted host name <*>",
+            ),
+            ("ACPI: (supports S0 S4 S5)", "ACPI: (supports <*>)"),
+            ("partitions sda1 sda2 sda3, done", "partitions <*>, done"),
+        ]);
+    }
+
+    #[test]
+    fn numbers_and_other_names_are_no_list() {
+        check(&[
+            (
+                "PCI Interrupt Link (IRQs 3 4 5 6)",
+                "PCI Interrupt Link (IRQs <*> <*> <*> <*>)",
+            ),
+            ("REPORT : 7007 5002 150089 240", "REPORT : <*> <*> <*> <*>"),
+            ("nodes an14 bn15 down", "nodes <*> <*> down"),
+            ("node an14 with 12 cores", "node <*> with <*> cores"),
+        ]);
+    }
+
+    #[test]
+    fn lists_of_any_length_are_one_template() {
+        let mut miner = crate::TemplateMiner::default();
+        let names = |n: usize| (14..14 + n).map(|i| format!("an{i}")).collect::<Vec<_>>();
+        let short = miner.add(&format!(
+            "failed to resolve data source name {}",
+            names(3).join(" ")
+        ));
+        let long = miner.add(&format!(
+            "failed to resolve data source name {}",
+            names(115).join(" ")
+        ));
+        assert_eq!(short.template_id, long.template_id);
+        assert_eq!(
+            miner.template(short.template_id),
+            Some("failed to resolve data source name <*>")
+        );
     }
 }
