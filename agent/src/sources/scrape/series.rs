@@ -183,13 +183,14 @@ struct Slot {
 
 impl Slot {
     /// The signal of `stat` (`None`: the series' own value).
-    fn signal(&mut self, stat: Option<Stat>) -> Arc<str> {
-        let key = self.key.as_ref().expect("an admitted series has a key");
+    /// `None` only for a series without a key (an excluded one), which gives no signal.
+    fn signal(&mut self, stat: Option<Stat>) -> Option<Arc<str>> {
+        let key = self.key.as_ref()?;
         let Some(stat) = stat else {
-            return Arc::clone(key);
+            return Some(Arc::clone(key));
         };
         if let Some((_, name)) = self.names.iter().find(|(s, _)| *s == stat) {
-            return Arc::clone(name);
+            return Some(Arc::clone(name));
         }
         // `#` is never part of a base name or label suffix (see `push_safe`).
         let key: &str = key;
@@ -199,13 +200,16 @@ impl Slot {
         // Exactly one more: most series have one or two such names.
         self.names.reserve_exact(1);
         self.names.push((stat, Arc::clone(&name)));
-        name
+        Some(name)
     }
 
     fn push(&mut self, stat: Option<Stat>, value: f64, ts_ms: i64, out: &mut Vec<Sample>) {
-        if value.is_finite() {
+        if !value.is_finite() {
+            return;
+        }
+        if let Some(signal) = self.signal(stat) {
             out.push(Sample {
-                signal: self.signal(stat),
+                signal,
                 ts_ms,
                 value,
             });
