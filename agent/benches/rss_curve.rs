@@ -42,85 +42,10 @@ use seismo_e2e::http_client::request;
 use seismo_e2e::{default_config_with, write_config, Agent};
 
 mod common;
-use common::{cpu_ticks, env_number, scratch_dir, status_kib, ticks_per_second};
-
-/// The families the served series are spread over, with their labels (`{a}`, `{b}` make each
-/// series unique) and a typical level.
-const FAMILIES: [(&str, &str, f64); 8] = [
-    (
-        "http_server_requests_in_flight",
-        "service=\"svc-{a}\",route=\"/api/v1/resource{b}\",method=\"GET\"",
-        12.0,
-    ),
-    (
-        "jvm_memory_used_bytes",
-        "area=\"heap\",id=\"G1 Eden Space {b}\",instance=\"pod-{a}\"",
-        3.0e8,
-    ),
-    (
-        "db_pool_connections_active",
-        "pool=\"pool-{b}\",database=\"orders-{a}\"",
-        20.0,
-    ),
-    (
-        "rabbitmq_queue_messages_ready",
-        "queue=\"orders.{b}.retry\",vhost=\"vh-{a}\"",
-        150.0,
-    ),
-    (
-        "cache_hit_ratio",
-        "cache=\"sessions-{b}\",node=\"node-{a}\"",
-        0.93,
-    ),
-    (
-        "node_filesystem_avail_bytes",
-        "device=\"/dev/nvme{b}n1p1\",mountpoint=\"/data/{a}\",fstype=\"ext4\"",
-        5.0e10,
-    ),
-    (
-        "kafka_consumergroup_lag",
-        "topic=\"events-{b}\",partition=\"{a}\",consumergroup=\"billing\"",
-        40.0,
-    ),
-    (
-        "process_open_fds",
-        "job=\"worker-{b}\",instance=\"10.0.{a}.7:9100\"",
-        230.0,
-    ),
-];
-
-/// The series' `name{labels} ` prefixes and levels, built once.
-fn series(n: usize) -> Vec<(String, f64)> {
-    (0..n)
-        .map(|i| {
-            let (family, labels, level) = FAMILIES[i % FAMILIES.len()];
-            let k = i / FAMILIES.len();
-            let labels = labels
-                .replace("{a}", &(k % 256).to_string())
-                .replace("{b}", &(k / 256).to_string());
-            // Levels differ per series, within the family's order of magnitude.
-            let level = level * (0.5 + (i % 101) as f64 / 100.0);
-            (format!("{family}{{{labels}}} "), level)
-        })
-        .collect()
-}
-
-/// The exposition of the `scrape`-th request: every gauge moves a little around its level.
-fn body(series: &[(String, f64)], scrape: u64, out: &mut String) {
-    out.clear();
-    for (i, (prefix, level)) in series.iter().enumerate() {
-        // A cheap hash of (series, scrape): noise of ±2 % around the level.
-        let h = (i as u64 ^ scrape.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-            .wrapping_mul(0xBF58_476D_1CE4_E5B9)
-            >> 40;
-        let noise = (h % 4001) as f64 / 100_000.0 - 0.02;
-        let _ = writeln!(out, "{prefix}{}", level * (1.0 + noise));
-    }
-    if series.is_empty() {
-        // A body with no sample is refused as a whole; one constant keeps the target up.
-        out.push_str("bench_up 1\n");
-    }
-}
+use common::{
+    cpu_ticks, env_number, gauge_body as body, gauge_series as series, scratch_dir, status_kib,
+    ticks_per_second,
+};
 
 /// Serves the `n` series on a free loopback port, one request per connection; returns the URL
 /// and the count of scrapes served.

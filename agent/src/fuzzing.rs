@@ -16,7 +16,7 @@ use seismo_detectors::{LogFormat, MinerConfig, TemplateMiner};
 use crate::sinks::outbox::Outbox;
 use crate::sources::files::container::{decode_cri, decode_docker, Wrapper};
 use crate::sources::journal::record;
-use crate::sources::scrape::{self, series};
+use crate::sources::scrape::series;
 use crate::telemetry::stats::SinkStats;
 
 /// A target's body: any bytes in, a panic only for a broken invariant.
@@ -251,18 +251,22 @@ pub fn container_line(data: &[u8]) {
     }
 }
 
-/// A scraped body, as `[[sources.scrape]]` handles it: the label grammar, `prometheus-parse`,
-/// and two conversions into samples ten seconds apart. Checked: every sample is finite and
-/// named `scrape.fuzz.…` with signal-safe characters; the second scrape of the same body gives
-/// rates of zero (the signals it adds to the first).
+/// A scraped body, as `[[sources.scrape]]` handles it: read twice, ten seconds apart, by one
+/// target's series. Checked: every sample is finite and named `scrape.fuzz.…` with
+/// signal-safe characters; the second scrape of the same body gives rates of zero (the signals
+/// it adds to the first); a body refused the first time is refused the second.
 pub fn prometheus_text(data: &[u8]) {
-    let Ok(parsed) = scrape::parse(data) else {
-        return;
-    };
     let mut series = series::Series::new("fuzz", 64, seismo_config::SeriesFilter::default());
     let mut dropped = series::Dropped::default();
-    let first = series.convert(&parsed.scrape, 1_000, &mut dropped);
-    let second = series.convert(&parsed.scrape, 11_000, &mut dropped);
+    let Ok(first) = series.read(data, 1_000, &mut dropped) else {
+        assert!(series.read(data, 11_000, &mut dropped).is_err());
+        return;
+    };
+    let second = match series.read(data, 11_000, &mut dropped) {
+        Ok(r) => r.samples,
+        Err(e) => panic!("a body read once is refused the second time: {e}"),
+    };
+    let first = first.samples;
     for s in first.iter().chain(&second) {
         assert!(s.value.is_finite(), "{} = {}", s.signal, s.value);
         let name = s.signal.strip_prefix("scrape.fuzz.");

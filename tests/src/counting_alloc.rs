@@ -10,16 +10,23 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub struct Counting;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
+static CALLS: AtomicUsize = AtomicUsize::new(0);
 
 /// Bytes allocated and not yet freed, through [`Counting`].
 pub fn live() -> usize {
     LIVE.load(Ordering::Relaxed)
 }
 
-// SAFETY: every call goes to `System` unchanged; the counter only observes sizes.
+/// Allocations made so far (each `alloc` and `realloc` call), through [`Counting`].
+pub fn allocations() -> usize {
+    CALLS.load(Ordering::Relaxed)
+}
+
+// SAFETY: every call goes to `System` unchanged; the counters only observe calls and sizes.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let p = unsafe { System.alloc(layout) };
+        CALLS.fetch_add(1, Ordering::Relaxed);
         if !p.is_null() {
             LIVE.fetch_add(layout.size(), Ordering::Relaxed);
         }
@@ -33,6 +40,7 @@ unsafe impl GlobalAlloc for Counting {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let p = unsafe { System.realloc(ptr, layout, new_size) };
+        CALLS.fetch_add(1, Ordering::Relaxed);
         if !p.is_null() {
             LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
             LIVE.fetch_add(new_size, Ordering::Relaxed);

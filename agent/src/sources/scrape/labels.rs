@@ -1,173 +1,192 @@
-//! Label sets read by the exposition grammar before `prometheus-parse` sees them.
-//!
-//! That crate splits a label set at every `,` and `=` and ends it at the first `}`, quotes or
-//! not, so `{path="/a,b",q="x=1"}` would lose values and `{v="}"}` the whole line. Each sample
-//! line's label set is therefore parsed here (quoted values, `\\`, `\"` and `\n` escapes) and
-//! written back with every value percent-encoded over the characters the crate cannot take;
-//! [`decode`] gives the value back when the signal name is made.
+//! A series' label set read by the exposition grammar, once, when the series is new (a known
+//! series is found by its text without reading its labels): `name="value"` pairs separated by
+//! `,` (a trailing one allowed), blanks around the tokens, values quoted with `\\`, `\"` and
+//! `\n` escapes. As Prometheus does, any other escaped character is kept with its backslash
+//! (an exporter writing `C:\temp` unescaped still gives its path). A pair that breaks the
+//! grammar or a name given twice makes the line malformed: it is skipped and counted.
 
 use std::borrow::Cow;
 
-/// Characters a value may not hold when it reaches the crate, and `%` itself.
-fn needs_encoding(c: char) -> bool {
-    matches!(c, '%' | ',' | '=' | '}' | '{' | '"' | '\\' | '\n' | '\r')
+/// How a label set is malformed (what the log says about it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LabelError {
+    BadName,
+    NoEquals,
+    NotQuoted,
+    Unterminated,
+    NoSeparator,
+    Repeated,
 }
 
-/// The line with its label set rewritten; `None` when the label set is malformed (an
-/// unterminated value, a missing `=`, a bad name): such a line is not a sample.
-pub(crate) fn normalize(line: &str) -> Option<Cow<'_, str>> {
-    let Some(open) = line.find('{') else {
-        return Some(Cow::Borrowed(line));
-    };
-    let (name, rest) = line.split_at(open);
-    if name.is_empty() || name.contains(char::is_whitespace) {
-        return None;
+impl LabelError {
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            LabelError::BadName => "a label name is not letters, digits and `_`",
+            LabelError::NoEquals => "a label name is not followed by `=`",
+            LabelError::NotQuoted => "a label value is not in double quotes",
+            LabelError::Unterminated => "a label value is not closed by `\"`",
+            LabelError::NoSeparator => "label pairs are not separated by `,`",
+            LabelError::Repeated => "a label name is given twice",
+        }
     }
-    let mut out = String::with_capacity(line.len() + 16);
-    out.push_str(name);
-    let mut chars = rest[1..].char_indices().peekable();
-    let mut pairs = 0;
-    let skip_ws = |chars: &mut std::iter::Peekable<std::str::CharIndices>| {
-        while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
-    };
-    let end = loop {
-        skip_ws(&mut chars);
-        match chars.next()? {
-            (i, '}') => break i,
-            (_, c) if c.is_ascii_alphabetic() || c == '_' => {
-                out.push(if pairs == 0 { '{' } else { ',' });
-                pairs += 1;
-                out.push(c);
-                while let Some((_, c)) =
-                    chars.next_if(|(_, c)| c.is_ascii_alphanumeric() || *c == '_')
-                {
-                    out.push(c);
-                }
-            }
-            _ => return None,
+}
+
+/// A label: its name and its value with the escapes undone (borrowed when it has none;
+/// bytes that are not UTF-8 are replaced).
+pub(crate) type Label<'a> = (&'a str, Cow<'a, str>);
+
+fn skip_blanks(text: &[u8], mut i: usize) -> usize {
+    while text.get(i).is_some_and(|b| matches!(b, b' ' | b'\t')) {
+        i += 1;
+    }
+    i
+}
+
+/// Reads `text` (between the braces) into `out` (cleared first).
+pub(crate) fn parse<'a>(text: &'a [u8], out: &mut Vec<Label<'a>>) -> Result<(), LabelError> {
+    out.clear();
+    let mut i = skip_blanks(text, 0);
+    while i < text.len() {
+        let start = i;
+        if !text[i].is_ascii_alphabetic() && text[i] != b'_' {
+            return Err(LabelError::BadName);
         }
-        skip_ws(&mut chars);
-        if chars.next()?.1 != '=' {
-            return None;
+        while text
+            .get(i)
+            .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        {
+            i += 1;
         }
-        skip_ws(&mut chars);
-        if chars.next()?.1 != '"' {
-            return None;
-        }
-        out.push_str("=\"");
-        loop {
-            let c = match chars.next()?.1 {
-                '"' => break,
-                '\\' => match chars.next()?.1 {
-                    'n' => '\n',
-                    other => other,
-                },
-                c => c,
-            };
-            if needs_encoding(c) {
-                let mut buf = [0u8; 4];
-                for b in c.encode_utf8(&mut buf).bytes() {
-                    out.push_str(&format!("%{b:02X}"));
-                }
+        // ASCII by the loop above.
+        let name = std::str::from_utf8(&text[start..i]).map_err(|_| LabelError::BadName)?;
+        i = skip_blanks(text, i);
+        if text.get(i) != Some(&b'=') {
+            return Err(if i < text.len() && !matches!(text[i], b',' | b'"') {
+                LabelError::BadName
             } else {
-                out.push(c);
-            }
+                LabelError::NoEquals
+            });
         }
-        out.push('"');
-        skip_ws(&mut chars);
-        match chars.next()? {
-            (_, ',') => {}
-            (i, '}') => break i,
-            _ => return None,
+        i = skip_blanks(text, i + 1);
+        if text.get(i) != Some(&b'"') {
+            return Err(LabelError::NotQuoted);
         }
-    };
-    if pairs > 0 {
-        out.push('}');
+        let (value, next) = quoted(text, i + 1)?;
+        if out.iter().any(|(n, _)| *n == name) {
+            return Err(LabelError::Repeated);
+        }
+        out.push((name, value));
+        i = skip_blanks(text, next);
+        match text.get(i) {
+            None => break,
+            Some(b',') => i = skip_blanks(text, i + 1),
+            Some(_) => return Err(LabelError::NoSeparator),
+        }
     }
-    out.push_str(&rest[1 + end + 1..]);
-    Some(Cow::Owned(out))
+    Ok(())
 }
 
-/// A value as [`normalize`] encoded it, decoded.
-pub(crate) fn decode(value: &str) -> Cow<'_, str> {
-    if !value.contains('%') {
-        return Cow::Borrowed(value);
-    }
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = (bytes[i] == b'%')
-            .then(|| value.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match hex {
-            Some(b) => {
-                out.push(b);
-                i += 3;
+/// The value that starts at `start` (after its opening quote) and where reading goes on after
+/// its closing quote.
+fn quoted(text: &[u8], start: usize) -> Result<(Cow<'_, str>, usize), LabelError> {
+    let mut i = start;
+    let mut escaped = false;
+    loop {
+        match text.get(i) {
+            None => return Err(LabelError::Unterminated),
+            Some(b'"') => break,
+            Some(b'\\') => {
+                escaped = true;
+                i += 2;
             }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
+            Some(_) => i += 1,
         }
     }
-    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+    let raw = &text[start..i];
+    if !escaped {
+        return Ok((String::from_utf8_lossy(raw), i + 1));
+    }
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut j = 0;
+    while j < raw.len() {
+        match (raw[j], raw.get(j + 1)) {
+            (b'\\', Some(b'n')) => bytes.push(b'\n'),
+            (b'\\', Some(&c @ (b'\\' | b'"'))) => bytes.push(c),
+            (b'\\', Some(&c)) => bytes.extend_from_slice(&[b'\\', c]),
+            (c, _) => {
+                bytes.push(c);
+                j += 1;
+                continue;
+            }
+        }
+        j += 2;
+    }
+    let value = match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    };
+    Ok((Cow::Owned(value), i + 1))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn roundtrip(line: &str) -> Vec<(String, String)> {
-        let normalized = normalize(line).unwrap();
-        let scrape =
-            prometheus_parse::Scrape::parse(std::iter::once(Ok(normalized.into_owned()))).unwrap();
-        let mut labels: Vec<(String, String)> = scrape.samples[0]
-            .labels
-            .iter()
-            .map(|(k, v)| (k.clone(), decode(v).into_owned()))
-            .collect();
-        labels.sort();
-        labels
+    fn labels(text: &str) -> Result<Vec<(String, String)>, LabelError> {
+        let mut out = Vec::new();
+        parse(text.as_bytes(), &mut out)?;
+        Ok(out
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.into_owned()))
+            .collect())
+    }
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
-    fn values_with_separators_and_escapes_survive_the_crate() {
+    fn values_with_separators_and_escapes_are_read_whole() {
         assert_eq!(
-            roundtrip(r#"req{path="/a,b",q="x=1", brace="}{" ,quote="say \"hi\"\n\\"} 1"#),
-            [
-                ("brace".into(), "}{".into()),
-                ("path".into(), "/a,b".into()),
-                ("q".into(), "x=1".into()),
-                ("quote".into(), "say \"hi\"\n\\".into()),
-            ]
+            labels(r#"path="/a,b",q="x=1", brace="}{" ,quote="say \"hi\"\n\\""#),
+            Ok(pairs(&[
+                ("path", "/a,b"),
+                ("q", "x=1"),
+                ("brace", "}{"),
+                ("quote", "say \"hi\"\n\\"),
+            ]))
         );
-        assert_eq!(roundtrip("x{p=\"100%\"} 1"), [("p".into(), "100%".into())]);
+        assert_eq!(labels("p=\"100%\""), Ok(pairs(&[("p", "100%")])));
+        assert_eq!(labels(""), Ok(vec![]));
+        assert_eq!(labels(" a = \"1\" , "), Ok(pairs(&[("a", "1")])));
+        // Unknown escapes keep their backslash, as Prometheus reads them.
+        // (`\t` is kept, `\n` is a line feed.)
+        assert_eq!(
+            labels(r#"dir="C:\temp\new""#),
+            Ok(pairs(&[("dir", "C:\\temp\new")]))
+        );
+        assert_eq!(labels("v=\"é\\q\""), Ok(pairs(&[("v", "é\\q")])));
     }
 
     #[test]
-    fn plain_lines_pass_and_malformed_label_sets_are_refused() {
-        assert_eq!(normalize("up 1").unwrap(), "up 1");
-        assert_eq!(normalize("up{} 1").unwrap(), "up 1");
-        assert_eq!(
-            normalize("up{a=\"1\",} 1 1700000000000").unwrap(),
-            "up{a=\"1\"} 1 1700000000000"
-        );
-        for bad in [
-            "up{a=\"1} 1",
-            "up{a 1",
-            "up{a=1} 1",
-            "up{=\"1\"} 1",
-            "up{a=\"1\" b=\"2\"} 1",
-            "{a=\"1\"} 1",
-            "up{9a=\"1\"} 1",
-            "up{ü=\"1\"} 1",
+    fn malformed_label_sets_say_what_is_wrong() {
+        for (bad, err) in [
+            ("a=\"1", LabelError::Unterminated),
+            ("a=\"1\\\"", LabelError::Unterminated),
+            ("a", LabelError::NoEquals),
+            ("a,b=\"1\"", LabelError::NoEquals),
+            ("a=1", LabelError::NotQuoted),
+            ("=\"1\"", LabelError::BadName),
+            ("a=\"1\" b=\"2\"", LabelError::NoSeparator),
+            ("9a=\"1\"", LabelError::BadName),
+            ("ü=\"1\"", LabelError::BadName),
+            ("a-b=\"1\"", LabelError::BadName),
+            ("a=\"1\",a=\"2\"", LabelError::Repeated),
+            ("a=\"1\",,b=\"2\"", LabelError::BadName),
         ] {
-            assert_eq!(normalize(bad), None, "{bad}");
+            assert_eq!(labels(bad), Err(err), "{bad}");
         }
-        assert_eq!(decode("a%2Cb%25"), "a,b%");
-        assert_eq!(decode("100%"), "100%");
-        assert_eq!(decode("%zz"), "%zz");
     }
 }

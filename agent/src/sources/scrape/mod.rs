@@ -1,20 +1,24 @@
 //! The Prometheus scrape source: each `[[sources.scrape]]` target is fetched every interval
-//! (text exposition format 0.0.4, parsed with the `prometheus-parse` crate) and its series
-//! become `scrape.{name}.…` signals (see [`series`]), plus `scrape.{name}.up` (1 or 0).
+//! (text exposition format 0.0.4; OpenMetrics text is read too) and its series become
+//! `scrape.{name}.…` signals (see [`series`]), plus `scrape.{name}.up` (1 or 0). The body is
+//! read here ([`line`], [`labels`]): a series seen in an earlier scrape is found by its text,
+//! without reading its labels again or allocating.
 //!
-//! Label sets are read by the exposition grammar first ([`labels`]): the crate alone would cut
-//! values at `,`, `=` and `}`.
+//! Malformed lines (a bad name, an unclosed label set, a value that is not a number, a label
+//! given twice) are skipped and counted (`seismo_scrape_lines_invalid_total`), and the first
+//! one of a body is logged (rate-limited) with what is wrong with it.
 //!
 //! A target that hangs, refuses, answers an error status, garbage or a body past
 //! `max_body_bytes` only costs its own task one `timeout`: the failure is counted by reason
 //! (`seismo_scrape_errors_total`), logged rate-limited, `up` is 0, and the next interval tries
 //! again. Each target runs in its own task, so none delays another or the rest of the agent.
 
+mod histogram;
 mod labels;
 mod line;
 mod names;
 mod refused;
-pub(crate) mod series;
+pub mod series;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -30,14 +34,14 @@ use crate::sources::queue::SampleSender;
 use crate::sources::tasks::SourceTasks;
 use crate::telemetry::stats::{LogLimiter, Stats};
 use refused::{RefusedLog, Report};
-use series::{Dropped, Series};
+use series::{Dropped, Read, Series};
 
 /// Tells the tasks of one target apart across reloads (see `RefusedBoard`).
 static RUNS: AtomicU64 = AtomicU64::new(0);
 
 /// Why a scrape failed; `reason` labels the self-metric.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum ScrapeError {
+pub enum ScrapeError {
     #[error("no answer within {0:?}")]
     Timeout(Duration),
     #[error("cannot connect: {0}")]
@@ -168,62 +172,6 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// A parsed body and how many of its lines were not exposition text.
-pub(crate) struct Parsed {
-    pub scrape: prometheus_parse::Scrape,
-    pub invalid_lines: u64,
-}
-
-/// Parses a body. Lines that are neither comments nor samples are counted; a body with such
-/// lines and no sample at all is refused as a whole (an HTML error page, say).
-pub(crate) fn parse(body: &[u8]) -> Result<Parsed, ScrapeError> {
-    let text = String::from_utf8_lossy(body);
-    let mut invalid_lines = 0u64;
-    // Each line is checked as the parser takes it, so only one copy of a line is alive at a
-    // time (not a second copy of the whole body).
-    let lines = text.lines().filter_map(|line| {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            return Some(Ok(line.to_owned()));
-        }
-        let Some(line) = labels::normalize(line) else {
-            invalid_lines += 1;
-            return None;
-        };
-        match line::sample_value(&line) {
-            Some(value) if is_number(value) => Some(Ok(line.into_owned())),
-            _ => {
-                invalid_lines += 1;
-                None
-            }
-        }
-    });
-    // The parser is regex-based and has not been seen to panic; a panic on some input would
-    // still only cost this scrape.
-    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        prometheus_parse::Scrape::parse(lines)
-    }));
-    let scrape = match parsed {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => return Err(ScrapeError::Parse(e.to_string())),
-        Err(_) => return Err(ScrapeError::Parse("the parser failed on it".into())),
-    };
-    if scrape.samples.is_empty() && invalid_lines > 0 {
-        return Err(ScrapeError::Parse(format!(
-            "{invalid_lines} lines and no valid sample"
-        )));
-    }
-    Ok(Parsed {
-        scrape,
-        invalid_lines,
-    })
-}
-
-/// Numbers as the exposition writes them (Go's float syntax: `NaN`, `+Inf`, `-Inf`, `1e-3`).
-fn is_number(v: &str) -> bool {
-    v.eq_ignore_ascii_case("nan") || v.parse::<f64>().is_ok()
-}
-
 /// One target: fetched every interval until `cancel`.
 async fn run(
     cfg: ScrapeSourceConfig,
@@ -239,6 +187,7 @@ async fn run(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut errors_log = LogLimiter::new(Duration::from_secs(300));
     let mut refused_log = RefusedLog::new(Duration::from_secs(3600));
+    let mut invalid_log = LogLimiter::new(Duration::from_secs(300));
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
@@ -254,10 +203,7 @@ async fn run(
             Ok(body) => {
                 let step = tokio::task::spawn_blocking(move || {
                     let mut dropped = Dropped::default();
-                    let r = parse(&body).map(|p| {
-                        let samples = series.convert(&p.scrape, ts_ms, &mut dropped);
-                        (samples, p.invalid_lines)
-                    });
+                    let r = series.read(&body, ts_ms, &mut dropped);
                     (series, r, dropped)
                 })
                 .await;
@@ -304,9 +250,18 @@ async fn run(
             Err(e) => Err(e),
         };
         let (mut batch, up_value) = match outcome {
-            Ok((samples, invalid)) => {
+            Ok(Read {
+                samples,
+                invalid_lines,
+                first_invalid,
+            }) => {
                 Stats::add(&stats.scrapes_ok, 1);
-                Stats::add(&stats.scrape_lines_invalid, invalid);
+                Stats::add(&stats.scrape_lines_invalid, invalid_lines);
+                if let Some((line, reason)) = first_invalid {
+                    if let Some(n) = invalid_log.hit() {
+                        tracing::warn!(scrape = %cfg.name, invalid_lines, line, bodies = n, "lines of the body are not exposition text: skipped and counted (seismo_scrape_lines_invalid_total); the first, line {line}: {reason}");
+                    }
+                }
                 (samples, 1.0)
             }
             Err(e) => {

@@ -1,48 +1,28 @@
 //! Signal names of scraped series: `scrape.{source}.{metric}[.{stat}]{labels}`, where the
 //! labels are rendered sorted by name as `.{name}_{value}`, each value made one safe segment.
 
-use std::collections::HashMap;
 use std::fmt::Write;
+
+use super::labels::Label;
 
 /// Longest label value kept readable; longer ones are cut and suffixed with a hash of the
 /// whole value, so two long values stay apart.
 const MAX_VALUE_CHARS: usize = 48;
 
-/// The label suffix: `.code_200.method_get` for `{method="get",code="200"}`. Empty values
-/// are absent labels (as in Prometheus).
-#[cfg(test)]
-pub(crate) fn label_suffix(labels: &HashMap<String, String>) -> String {
-    let mut out = String::new();
-    push_label_suffix(&mut out, labels, &mut Vec::new());
-    out
-}
-
-/// Appends the label suffix (see [`label_suffix`]) to `out`; `pairs` is scratch space the
-/// caller keeps across series, so that a known series costs no allocation.
-pub(crate) fn push_label_suffix<'a>(
-    out: &mut String,
-    labels: &'a HashMap<String, String>,
-    pairs: &mut Vec<(&'a str, &'a str)>,
-) {
-    pairs.clear();
-    pairs.extend(
-        labels
-            .iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| (k.as_str(), v.as_str())),
-    );
-    pairs.sort_unstable();
-    for &(k, v) in pairs.iter() {
+/// Appends the label suffix to `out`: `.code_200.method_get` for `{method="get",code="200"}`
+/// (`labels` is sorted by name here). Empty values are absent labels (as in Prometheus).
+pub(crate) fn push_label_suffix(out: &mut String, labels: &mut [Label<'_>]) {
+    labels.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    for (k, v) in labels.iter().filter(|(_, v)| !v.is_empty()) {
         out.push('.');
         push_safe(out, k);
         out.push('_');
-        let v = super::labels::decode(v);
         if v.chars().count() > MAX_VALUE_CHARS {
             let head: String = v.chars().take(MAX_VALUE_CHARS).collect();
             push_safe(out, &head);
             let _ = write!(out, "_{:08x}", crc32fast::hash(v.as_bytes()));
         } else {
-            push_safe(out, &v);
+            push_safe(out, v);
         }
     }
 }
@@ -70,35 +50,36 @@ pub(crate) fn quantile_name(q: f64) -> String {
 mod tests {
     use super::*;
 
-    fn labels(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+    fn label_suffix(pairs: &[(&str, &str)]) -> String {
+        let mut labels: Vec<Label> = pairs.iter().map(|(k, v)| (*k, (*v).into())).collect();
+        let mut out = String::new();
+        push_label_suffix(&mut out, &mut labels);
+        out
     }
 
     #[test]
     fn labels_render_sorted_and_safe() {
-        assert_eq!(label_suffix(&labels(&[])), "");
+        assert_eq!(label_suffix(&[]), "");
         assert_eq!(
-            label_suffix(&labels(&[("method", "get"), ("code", "200")])),
+            label_suffix(&[("method", "get"), ("code", "200")]),
             ".code_200.method_get"
         );
         assert_eq!(
-            label_suffix(&labels(&[("path", "/api/v1 x"), ("empty", "")])),
+            label_suffix(&[("path", "/api/v1 x"), ("empty", "")]),
             ".path__api_v1_x"
         );
-        // Values come percent-encoded (see `labels`): decoded before they are made safe.
-        assert_eq!(
-            label_suffix(&labels(&[("q", "say %22hi%22%0A%25")])),
-            ".q_say__hi___"
-        );
+        assert_eq!(label_suffix(&[("q", "say \"hi\"\n%")]), ".q_say__hi___");
+        // Long values are cut, with a hash of the whole value; a huge one stays bounded.
         let long = "x".repeat(100);
         let other = format!("{}y", "x".repeat(99));
-        let a = label_suffix(&labels(&[("u", &long)]));
-        let b = label_suffix(&labels(&[("u", &other)]));
+        let a = label_suffix(&[("u", &long)]);
+        let b = label_suffix(&[("u", &other)]);
         assert_ne!(a, b);
         assert_eq!(a.len(), ".u_".len() + 48 + 9);
+        assert_eq!(
+            label_suffix(&[("u", &"é".repeat(1 << 20))]).len(),
+            ".u_".len() + 48 + 9
+        );
     }
 
     #[test]

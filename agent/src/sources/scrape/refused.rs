@@ -14,7 +14,7 @@ const LOGGED_FAMILIES: usize = 5;
 
 /// Series refused in one scrape, by family (bounded by the body's series).
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct RefusedFamilies(HashMap<String, u64>);
+pub struct RefusedFamilies(HashMap<String, u64>);
 
 impl RefusedFamilies {
     pub(crate) fn add(&mut self, family: &str) {
