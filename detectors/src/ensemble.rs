@@ -888,7 +888,8 @@ mod tests {
             assert_eq!(parts.iter().map(|p| p.1).sum::<usize>(), warm.state_bytes());
             assert!(peak.0 <= 4 * 1024, "{peak:?}");
             assert!(least.0 <= BETWEEN_REFITS, "{least:?}");
-            assert!(held(&warm, "k-means training values") <= 1024, "{parts:?}");
+            // 12-bit training values, 1.5 B each: 588 B for a refit's 392 (784 B at 16 bits).
+            assert!(held(&warm, "k-means training values") <= 768, "{parts:?}");
             assert_eq!(held(&warm, "period finder"), 0, "{parts:?}");
         }
         // A constant signal holds no window or finder buffer.

@@ -20,7 +20,7 @@
 //! SmartCore 0.7's `KMeans` exposes neither its centroids nor distances, so the centroids are
 //! derived from the labels it predicts for the training points. The fit is seeded: the detector
 //! is deterministic. State: the newest 9 values (as `f32`, for each point's feature vector),
-//! the older values a fit trains on (`2 * train_size` bytes on a 16-bit grid,
+//! the older values a fit trains on (`1.5 * train_size` bytes on a 12-bit grid,
 //! [`crate::quantised`], held only until the first fit and from shortly before each refit) and
 //! the model (k × 7 `f32`);
 //! the training matrix exists only during a fit.
@@ -129,7 +129,7 @@ pub struct KMeansDetector {
 /// newest values from its median/MAD window.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct KMeansState {
-    /// The older values the next fit trains on, oldest first, on a 16-bit grid: collected
+    /// The older values the next fit trains on, oldest first, on a 12-bit grid: collected
     /// until the first fit and from shortly before each refit, empty between.
     training: Quantised,
     model: Option<Model>,
@@ -502,13 +502,13 @@ mod tests {
         assert_eq!(sizes[second - 1], (1, cap - 1));
         assert_eq!(sizes[second - p.train_size + 1], (1, SPAN));
         assert_eq!(sizes[second], (2, SPAN));
-        // Two bytes a training value, four a newest one.
-        assert_eq!(peak, 2 * (p.train_size - 1) + 4 * SPAN);
+        // A byte and a half a training value, four a newest one.
+        assert_eq!(peak, (3 * (p.train_size - 1)).div_ceil(2) + 4 * SPAN);
         assert_eq!(d.history_bytes(), 4 * SPAN);
     }
 
     /// Beside the median/MAD window (the ensemble's), a fit reads the newest values from
-    /// that window and collects only the older ones: the same values (up to the 16-bit grid
+    /// that window and collects only the older ones: the same values (up to the 12-bit grid
     /// of the collected ones) at the same points, in fewer bytes. (The scores then differ a
     /// little at times: k-means++ seeding is sensitive to that grid; NAB is unchanged.)
     #[test]
@@ -540,7 +540,7 @@ mod tests {
             assert!(n >= SPAN.min(i + 1), "point {i}");
             for (j, (x, y)) in a[a.len() - n..].iter().zip(&b[b.len() - n..]).enumerate() {
                 assert!(
-                    (x - y).abs() <= 3.0 * range / 65535.0,
+                    (x - y).abs() <= 3.0 * range / 4095.0,
                     "point {i}, {j}: {x} {y}"
                 );
             }
@@ -554,8 +554,8 @@ mod tests {
         assert_eq!(full, 4);
         assert_eq!(alone.state.fits, 5);
         assert!(scored > 1000, "{scored}");
-        assert_eq!(peak_alone, 2 * (cap - SPAN));
-        assert_eq!(peak_beside, 2 * (cap - mad.window));
+        assert_eq!(peak_alone, (3 * (cap - SPAN)).div_ceil(2));
+        assert_eq!(peak_beside, (3 * (cap - mad.window)).div_ceil(2));
     }
 
     #[test]

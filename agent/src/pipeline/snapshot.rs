@@ -41,7 +41,7 @@ pub const SNAPSHOT_FILE: &str = "learned.snapshot";
 const MAGIC: &[u8; 4] = b"SMLS";
 /// Bumped whenever a saved structure changes shape (a detector's fields included): a
 /// snapshot of another version is set aside and every signal learns afresh.
-pub const FORMAT_VERSION: u16 = 8;
+pub const FORMAT_VERSION: u16 = 9;
 /// A record longer than this is damage, not data (an ensemble's state is a few KiB).
 const MAX_RECORD: usize = 64 << 20;
 /// Encoded slices a snapshot may have waiting for the disk.
