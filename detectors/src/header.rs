@@ -239,6 +239,8 @@ const B_PIPE: u8 = 4;
 const B_UNTIMELY: u8 = 8;
 /// A byte that no name holds (see [`is_name_byte`]).
 const B_UNNAMELY: u8 = 16;
+/// An ASCII letter: a component's name needs one.
+const B_ALPHA: u8 = 32;
 
 /// Byte classes for [`Lexer`]: ASCII white space (as `u8::is_ascii_whitespace`) alone, else
 /// digits, `|`, and the bytes that rule a token out of a date or a name.
@@ -263,6 +265,9 @@ static BYTE: [u8; 256] = {
             if !is_name_byte(c) {
                 k |= B_UNNAMELY;
             }
+            if c.is_ascii_alphabetic() {
+                k |= B_ALPHA;
+            }
             k
         };
         i += 1;
@@ -281,8 +286,18 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    /// Token `i`'s byte range, `None` past the line's last token (or past [`TOKENS`]).
+    /// Token `i`'s byte range, `None` past the line's last token (or past [`TOKENS`]). Inline:
+    /// [`split_header`] asks for most tokens more than once, and a token found costs no call.
+    #[inline]
     fn get(&mut self, i: usize) -> Option<(usize, usize)> {
+        if i < self.n {
+            return Some(self.toks[i]);
+        }
+        self.find(i)
+    }
+
+    /// Finds tokens up to token `i` (see [`Lexer::get`]).
+    fn find(&mut self, i: usize) -> Option<(usize, usize)> {
         while self.n <= i && self.n < TOKENS {
             let b = self.b;
             let mut p = self.pos;
@@ -394,7 +409,7 @@ fn kind(tok: &str, seen: u8) -> Kind<'_> {
             }
         }
     } else {
-        if let Some(l) = level_word(tok.trim_end_matches([':', ','])) {
+        if let Some(l) = level_word(trim_end_bytes(tok, b":,")) {
             return Kind::Level(l);
         }
         if is_date_word(c) || is_zone(c) {
@@ -404,35 +419,55 @@ fn kind(tok: &str, seen: u8) -> Kind<'_> {
     if c.len() == 1 && matches!(b[0], b'V' | b'D' | b'I' | b'W' | b'E' | b'F') && tok.len() == 1 {
         return Kind::Letter(tok);
     }
-    // A byte of no name: neither a component (`:` is a name byte) nor a word.
+    // A byte of no name: neither a component (`:` is a name byte) nor a word. The lexer saw
+    // every byte, so a name only needs its first byte tested (as [`is_name`] would).
     let named = seen & B_UNNAMELY == 0;
     if tok.len() > 1 && tok.ends_with(':') && !tok.ends_with("::") {
-        let name = &tok[..tok.len() - 1];
-        if named && is_name(name) && name.bytes().any(|c| c.is_ascii_alphabetic()) {
+        // `:` is no letter: the token's letters are the name's.
+        if named && starts_name(b[0]) && seen & B_ALPHA != 0 {
             return Kind::Component;
         }
         return Kind::Other;
     }
-    if named && is_name(tok) {
+    if named && starts_name(b[0]) {
         return Kind::Word;
     }
     Kind::Other
 }
 
+/// `t` without the trailing bytes in `set` (ASCII, so the cut is at a character boundary).
+fn trim_end_bytes<'t>(t: &'t str, set: &[u8]) -> &'t str {
+    let b = t.as_bytes();
+    let mut n = b.len();
+    while n > 0 && set.contains(&b[n - 1]) {
+        n -= 1;
+    }
+    &t[..n]
+}
+
 /// The token without trailing `,` `;` and a surrounding pair of brackets.
 fn core(tok: &str) -> &str {
-    let t = tok.trim_end_matches([',', ';']);
+    let b = tok.as_bytes();
+    // Most tokens have none of these: nothing to cut.
+    if !matches!(b.last(), Some(b',' | b';' | b')')) && b.first() != Some(&b'(') {
+        return tok;
+    }
+    let t = trim_end_bytes(tok, b",;");
     let t = t.strip_prefix('(').unwrap_or(t);
     t.strip_suffix(')').unwrap_or(t)
 }
 
 /// A name as hosts, programs, loggers and threads have: letters, digits and `._-$/@#~+()[]`,
 /// starting with a letter, digit, `/` or `_`.
+#[cfg(test)]
 fn is_name(t: &str) -> bool {
     let b = t.as_bytes();
-    !b.is_empty()
-        && (b[0].is_ascii_alphanumeric() || matches!(b[0], b'/' | b'_' | b'.' | b'#'))
-        && b.iter().all(|&c| is_name_byte(c))
+    !b.is_empty() && starts_name(b[0]) && b.iter().all(|&c| is_name_byte(c))
+}
+
+/// The first byte of a name (see [`is_name`]).
+fn starts_name(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'/' | b'_' | b'.' | b'#')
 }
 
 /// The bytes of a name (see [`is_name`]; the lexer's [`B_UNNAMELY`] follows it).
@@ -670,16 +705,42 @@ fn level_word(t: &str) -> Option<&str> {
         .then_some(t)
 }
 
+/// Month and weekday abbreviations, `AM` and `PM` (matched on bytes: one decision tree, where
+/// a list of strings costs a comparison each).
 fn is_date_word(t: &str) -> bool {
-    const WORDS: [&str; 21] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec", "Mon",
-        "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "AM", "PM",
-    ];
-    WORDS.contains(&t)
+    match *t.as_bytes() {
+        [a, b, c] => matches!(
+            [a, b, c],
+            [b'J', b'a', b'n']
+                | [b'F', b'e', b'b']
+                | [b'M', b'a', b'r']
+                | [b'A', b'p', b'r']
+                | [b'M', b'a', b'y']
+                | [b'J', b'u', b'n']
+                | [b'J', b'u', b'l']
+                | [b'A', b'u', b'g']
+                | [b'S', b'e', b'p']
+                | [b'O', b'c', b't']
+                | [b'N', b'o', b'v']
+                | [b'D', b'e', b'c']
+                | [b'M', b'o', b'n']
+                | [b'T', b'u', b'e']
+                | [b'W', b'e', b'd']
+                | [b'T', b'h', b'u']
+                | [b'F', b'r', b'i']
+                | [b'S', b'a', b't']
+                | [b'S', b'u', b'n']
+        ),
+        [a, b'M'] => a == b'A' || a == b'P',
+        _ => false,
+    }
 }
 
 fn is_zone(t: &str) -> bool {
-    matches!(t, "UTC" | "GMT" | "Z")
+    matches!(
+        *t.as_bytes(),
+        [b'U', b'T', b'C'] | [b'G', b'M', b'T'] | [b'Z']
+    )
 }
 
 /// Where the bracket group opened at token `i` closes, within a few tokens, and whether it holds

@@ -13,9 +13,7 @@
 //! [`seismo_detectors::split_header`] and only the message is mined, as the agent's sources do.
 
 use std::collections::hash_map::Entry;
-use std::collections::HashMap;
 use std::fs::File;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -25,6 +23,7 @@ use anyhow::Context;
 use seismo_detectors::{split_header, LogFormat, MinerConfig, TemplateMiner, VariableForm};
 
 use crate::cli::exit::EXIT_USAGE;
+use crate::logs::IdMap;
 
 /// Counts reported on stderr.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -91,7 +90,7 @@ pub fn parse<R: BufRead, W: Write>(
     let mut summary = Summary::default();
     // Each template's end of row (`,id,template\n`), rebuilt when the template changes; a row
     // is the line number and that.
-    let mut tails: HashMap<u64, Vec<u8>, BuildHasherDefault<IdHasher>> = HashMap::default();
+    let mut tails: IdMap<Vec<u8>> = IdMap::default();
     let mut number = LineNumber::default();
     out.write_all(b"line,template_id,template\n")?;
     let mut mine = |bytes: &[u8]| -> io::Result<()> {
@@ -174,26 +173,6 @@ pub fn parse<R: BufRead, W: Write>(
         mine(&partial)?;
     }
     Ok(summary)
-}
-
-/// Hasher for template ids: one multiply instead of SipHash, looked up twice per line. Ids are
-/// the miner's own sequence numbers, not input, so there is nothing to flood.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        // Fibonacci hashing spreads sequential ids over the high bits the table probes with.
-        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
 }
 
 /// RFC 4180: quoted when it holds a comma, quote, CR or LF, or starts or ends with a space.

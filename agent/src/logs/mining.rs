@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use seismo_config::{FileSourceConfig, JournalSourceConfig, TemplateFilter};
 use seismo_detectors::{split_header, LogFormat, MinerConfig, TemplateMiner, VariableForm};
 
+use super::id_map::IdMap;
 use super::template_budget::{Report, TemplateBudget};
 use super::templates;
 use crate::clock::now_ms;
@@ -87,8 +88,8 @@ pub(crate) struct Source {
     // This interval:
     pub(crate) lines: u64,
     pub(crate) errors: u64,
-    pub(crate) templates: HashMap<u64, Tally>,
-    pub(crate) error_templates: HashMap<u64, Tally>,
+    pub(crate) templates: IdMap<Tally>,
+    pub(crate) error_templates: IdMap<Tally>,
     pub(crate) new_templates: Vec<u64>,
     // Across intervals:
     pub(crate) rank: HashMap<u64, f64>,
@@ -223,8 +224,8 @@ impl Source {
             next_interval: None,
             lines: 0,
             errors: 0,
-            templates: HashMap::new(),
-            error_templates: HashMap::new(),
+            templates: IdMap::default(),
+            error_templates: IdMap::default(),
             new_templates: Vec::new(),
             rank,
             resolving,
@@ -430,7 +431,7 @@ impl Source {
             value,
         };
 
-        let busiest = |m: &HashMap<u64, Tally>| {
+        let busiest = |m: &IdMap<Tally>| {
             m.iter()
                 .max_by_key(|(id, t)| (t.count, std::cmp::Reverse(**id)))
                 .map(|(id, t)| (*id, t.clone()))
@@ -565,7 +566,9 @@ pub(crate) fn clean_text<'a>(
     cleaned: &'a mut Vec<u8>,
     stats: &Stats,
 ) -> Cow<'a, str> {
-    let raw = if raw.contains(&0) {
+    // memchr's vector search: `<[u8]>::contains` reads a word at a time, and this runs on
+    // every line.
+    let raw = if memchr::memchr(0, raw).is_some() {
         Stats::add(&stats.log_lines_with_nul, 1);
         cleaned.clear();
         cleaned.extend(raw.iter().copied().filter(|&b| b != 0));

@@ -19,6 +19,7 @@ mod command;
 mod controller;
 mod history;
 mod history_tally;
+mod id_map;
 mod journal_units;
 mod line_time;
 pub(crate) mod lines_sink;
@@ -29,5 +30,6 @@ mod templates;
 
 pub(crate) use controller::open_lines_sink;
 pub use controller::{start, LogSources, LOG_QUEUE};
+pub(crate) use id_map::IdMap;
 pub use mining::LogUpdate;
 pub(crate) use mining::{PreparedSource, SourceSettings};

@@ -299,3 +299,43 @@ fn time_shape_agrees_with_the_three_tests() {
         "{clocks} clocks, {dates} dates"
     );
 }
+
+/// The byte patterns of `is_date_word` and `is_zone` accept exactly the words of their lists,
+/// and `core` cuts what it did before its fast path.
+#[test]
+fn date_words_zones_and_cores_match_their_lists() {
+    const WORDS: [&str; 21] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec", "Mon",
+        "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "AM", "PM",
+    ];
+    let mut tokens: Vec<String> = WORDS.iter().map(|w| w.to_string()).collect();
+    for w in WORDS.iter().chain(&["UTC", "GMT", "Z", "a", ""]) {
+        tokens.push(w.to_lowercase());
+        tokens.push(w.to_uppercase());
+        tokens.push(format!("{w}."));
+        tokens.push(format!("x{w}"));
+        tokens.push(w.chars().skip(1).collect());
+        tokens.push(w.to_string());
+    }
+    for t in &tokens {
+        assert_eq!(is_date_word(t), WORDS.contains(&t.as_str()), "{t:?}");
+        assert_eq!(
+            is_zone(t),
+            ["UTC", "GMT", "Z"].contains(&t.as_str()),
+            "{t:?}"
+        );
+        for wrapped in [
+            format!("({t})"),
+            format!("{t},"),
+            format!("{t};,"),
+            format!("({t}"),
+            format!("{t})"),
+        ] {
+            let reference = wrapped.trim_end_matches([',', ';']);
+            let reference = reference.strip_prefix('(').unwrap_or(reference);
+            let reference = reference.strip_suffix(')').unwrap_or(reference);
+            assert_eq!(core(&wrapped), reference, "{wrapped:?}");
+        }
+        assert_eq!(core(t), t.as_str());
+    }
+}
