@@ -13,6 +13,7 @@
 //! (`seismo_scrape_errors_total`), logged rate-limited, `up` is 0, and the next interval tries
 //! again. Each target runs in its own task, so none delays another or the rest of the agent.
 
+mod error;
 mod histogram;
 mod labels;
 mod line;
@@ -33,41 +34,12 @@ use crate::event::Sample;
 use crate::sources::queue::SampleSender;
 use crate::sources::tasks::SourceTasks;
 use crate::telemetry::stats::{LogLimiter, Stats};
+pub use error::ScrapeError;
 use refused::{RefusedLog, Report};
 use series::{Dropped, Read, Series};
 
 /// Tells the tasks of one target apart across reloads (see `RefusedBoard`).
 static RUNS: AtomicU64 = AtomicU64::new(0);
-
-/// Why a scrape failed; `reason` labels the self-metric.
-#[derive(Debug, thiserror::Error)]
-pub enum ScrapeError {
-    #[error("no answer within {0:?}")]
-    Timeout(Duration),
-    #[error("cannot connect: {0}")]
-    Connect(String),
-    #[error("the target answered HTTP {0}")]
-    Status(u16),
-    #[error("the body is larger than max_body_bytes ({0} bytes)")]
-    TooLarge(usize),
-    #[error("the body is not Prometheus text exposition: {0}")]
-    Parse(String),
-    #[error("{0}")]
-    Other(String),
-}
-
-impl ScrapeError {
-    pub(crate) fn reason(&self) -> &'static str {
-        match self {
-            ScrapeError::Timeout(_) => "timeout",
-            ScrapeError::Connect(_) => "connect",
-            ScrapeError::Status(_) => "status",
-            ScrapeError::TooLarge(_) => "too_large",
-            ScrapeError::Parse(_) => "parse",
-            ScrapeError::Other(_) => "other",
-        }
-    }
-}
 
 /// One target's HTTP client and request settings.
 struct Fetcher {

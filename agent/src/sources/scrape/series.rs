@@ -24,12 +24,12 @@ use std::sync::Arc;
 
 use seismo_config::SeriesFilter;
 
+use super::error::ScrapeError;
 use super::histogram::{bucket_delta, cumulative, histogram_quantile, increase};
 use super::labels::{self, Label};
 use super::line::{self, Line, SampleLine};
 use super::names::{push_label_suffix, push_safe, quantile_name};
 use super::refused::RefusedFamilies;
-use super::ScrapeError;
 use crate::event::Sample;
 
 /// What one scrape dropped.
