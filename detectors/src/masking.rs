@@ -9,8 +9,9 @@
 //!   `~/a`, `C:\a`) and URLs (`scheme://…`). See [`MaskClass`].
 //! - Inside other tokens: every alphanumeric run that contains a digit (hex ids such as
 //!   `a64f992`, `0x1f`, durations such as `12ms`, counters such as `node-246`), together with a
-//!   minus sign in front of it, except in a device's name (`eth0`, see [`is_device_name`]); every UUID; the booleans `true`/`false` (any case) and
-//!   capitalised month and weekday abbreviations (`Jul`, `Sun`: dates written out).
+//!   minus sign in front of it, except in a device's name (`eth0`, see [`is_device_name`]);
+//!   every UUID; the booleans `true`/`false` (any case) and capitalised month and weekday
+//!   abbreviations (`Jul`, `Sun`: dates written out).
 //! - Tokens longer than [`MAX_TOKEN_BYTES`] (blobs, base64) are masked whole.
 //!
 //! The classifiers are hand-written byte scanners (no regular expression per token): one pass
