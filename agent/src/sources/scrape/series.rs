@@ -389,7 +389,10 @@ impl Series {
                 Ok(Line::Skip) => continue,
                 Ok(Line::Eof) => break,
                 Ok(Line::Type { name, kind }) => {
-                    self.declare(name, Type::parse(kind), scrape);
+                    if let Err(reason) = self.declare(name, Type::parse(kind), scrape) {
+                        invalid += 1;
+                        first_invalid.get_or_insert((n + 1, reason));
+                    }
                     continue;
                 }
                 Ok(Line::Sample(s)) => s,
@@ -494,9 +497,15 @@ impl Series {
     }
 
     /// A `# TYPE` line: a changed type makes every line be read anew (its role may differ).
-    fn declare(&mut self, name: &[u8], kind: Type, scrape: u64) {
+    /// A metric has one type per body (as in Prometheus' own parser): a second line with
+    /// another type is malformed and ignored, so that a body declaring both is not read anew
+    /// at every scrape.
+    fn declare(&mut self, name: &[u8], kind: Type, scrape: u64) -> Result<(), &'static str> {
         match self.types.get_mut(name) {
             Some(t) if t.0 == kind => t.1 = scrape,
+            Some(t) if t.1 == scrape => {
+                return Err("a second `# TYPE` line for the metric, with another type")
+            }
             Some(t) => {
                 *t = (kind, scrape);
                 self.forget_lines();
@@ -506,6 +515,7 @@ impl Series {
                 self.forget_lines();
             }
         }
+        Ok(())
     }
 
     fn forget_lines(&mut self) {
@@ -1141,6 +1151,29 @@ mod tests {
         assert_eq!((s.lines.len(), s.by_key.len(), s.admitted), (1, 1, 1));
         assert!(s.slots.len() <= 2, "{}", s.slots.len());
         assert!(s.types.is_empty());
+    }
+
+    #[test]
+    fn a_second_type_for_a_metric_in_one_body_is_malformed_and_the_first_holds() {
+        let mut s = Series::new("app", 10, SeriesFilter::default());
+        let body = |n: u32| format!("# TYPE x counter\nx {n}\n# TYPE x gauge\ny 1\n");
+        let mut d = Dropped::default();
+        let first = s.read(body(10).as_bytes(), 0, &mut d).unwrap();
+        assert_eq!(first.invalid_lines, 1);
+        assert_eq!(
+            first.first_invalid,
+            Some((
+                3,
+                "a second `# TYPE` line for the metric, with another type"
+            ))
+        );
+        // Still a counter, and its lines are kept from one scrape to the next (the body is
+        // not read anew because of the second line).
+        let next = s.read(body(30).as_bytes(), 2_000, &mut d).unwrap();
+        assert_eq!(next.invalid_lines, 1);
+        assert_eq!(values(&next.samples)["scrape.app.x.per_s"], 10.0);
+        assert_eq!(s.lines.len(), 2);
+        assert_eq!(s.hits, 2, "both lines were found among the known ones");
     }
 
     #[test]
