@@ -320,6 +320,17 @@ pub struct TemplateMiner {
     sizes: Vec<(usize, usize)>,
     /// Places of templates that an index update moved (see `leaf_index`).
     moved: Vec<Moved>,
+    /// [`needed_equal`] for the line lengths below [`NEEDED_TABLE`], worked out once.
+    needed: Box<[usize]>,
+}
+
+/// Line lengths whose [`needed_equal`] the miner keeps in a table (longer lines are rare and
+/// work it out).
+const NEEDED_TABLE: usize = 512;
+
+/// The fewest equal tokens that reach the threshold (`equal / len >= similarity`).
+fn needed_equal(similarity: f64, len: usize) -> usize {
+    (similarity * len as f64 - 1e-9).ceil().max(0.0) as usize
 }
 
 /// Templates in a leaf from which it is indexed: below it, scanning the leaf's templates (each
@@ -345,7 +356,6 @@ impl TemplateMiner {
 
     fn with_valid_config(config: MinerConfig) -> Self {
         Self {
-            config,
             clusters: Vec::new(),
             free_clusters: Vec::new(),
             by_id: FxMap::default(),
@@ -365,6 +375,10 @@ impl TemplateMiner {
             candidates: Vec::new(),
             sizes: Vec::new(),
             moved: Vec::new(),
+            needed: (0..NEEDED_TABLE)
+                .map(|len| needed_equal(config.similarity, len))
+                .collect(),
+            config,
         }
     }
 
@@ -573,7 +587,10 @@ impl TemplateMiner {
             node = *children.get(hash).or_else(|| children.get(&param_hash()))?;
         }
         // Fewest equal tokens that reach the threshold (`sim >= similarity`).
-        let needed = (self.config.similarity * len as f64 - 1e-9).ceil().max(0.0) as usize;
+        let needed = match self.needed.get(len) {
+            Some(&n) => n,
+            None => needed_equal(self.config.similarity, len),
+        };
         let mut candidates = std::mem::take(&mut self.candidates);
         let mut sizes = std::mem::take(&mut self.sizes);
         candidates.clear();

@@ -278,9 +278,7 @@ fn whole_core(b: &[u8], shape: u8) -> Option<(usize, usize)> {
                 || (shape & OTHER != 0
                     && shape & HIGH == 0
                     && shape & ALPHA != 0
-                    && (is_host(c)
-                        || (shape & AT != 0 && is_email(c))
-                        || (matches!(c.len(), 14 | 17) && is_mac(c))))
+                    && (is_host(c) || is_email(c) || (matches!(c.len(), 14 | 17) && is_mac(c))))
         } else if shape & (ALPHA | HIGH) == 0 {
             // Digits without letters: a Number, Ip or Numeric (or a Path).
             true
@@ -332,8 +330,9 @@ const SPACE: u8 = 16;
 /// slash is a path only when its core starts like one.
 const COLON: u8 = 32;
 const SLASH: u8 = 64; // `/` or `\`
-/// `@` (with `OTHER`): e-mail addresses need it.
-const AT: u8 = 128;
+/// A quote, `"` or `'` (with `OTHER`): a quoted value of several words needs one (see
+/// [`quoted_words`]).
+const QUOTE: u8 = 128;
 
 static CLASS: [u8; 256] = {
     let mut t = [OTHER; 256];
@@ -352,8 +351,8 @@ static CLASS: [u8; 256] = {
             OTHER | COLON
         } else if c == b'/' || c == b'\\' {
             OTHER | SLASH
-        } else if c == b'@' {
-            OTHER | AT
+        } else if c == b'"' || c == b'\'' {
+            OTHER | QUOTE
         } else {
             OTHER
         };
@@ -479,18 +478,21 @@ pub(crate) fn for_each_term(content: &str, mut f: impl FnMut(usize, usize, Term)
                     next = next_token(b, end);
                 }
             }
-        } else if shape & (OTHER | SLASH) == OTHER && token[token.len() - 1].is_ascii_alphanumeric()
+        } else if shape & (QUOTE | SLASH) == QUOTE && token[token.len() - 1].is_ascii_alphanumeric()
         {
-            // A quoted value of several words, `tag="View Lock",` (a token that ends inside
-            // a word: most `key=value,` tokens end with punctuation).
+            // A quoted value of several words, `tag="View Lock",` (a token with a quote that
+            // ends inside a word: most tokens hold no quote, and most `key=value,` tokens end
+            // with punctuation).
             if let Some((q_end, open, close)) = quoted_words(b, s, e) {
                 (end, term) = (q_end, Term::Variable { open, close });
                 next = next_token(b, end);
             }
-        } else if shape & SLASH != 0 {
+        } else if shape & SLASH != 0 && (shape & COLON != 0 || starts_like_path(token)) {
             // A request target and its protocol, `/index.html HTTP/1.1"` (a web server's
             // request line): the protocol's version goes with the client, so it belongs to the
-            // variable.
+            // variable. The target is a path or a URL (see `is_path`): after its brackets it
+            // starts with `/`, `.` or `~`, or it holds a colon (`https://…`, `C:\…`), so most
+            // tokens with a slash (`HTTP/1.1"`, `Chrome/120.0`) are no target.
             if let Some((s2, e2, _)) = next {
                 if let Some((open, close)) = request_target(token, &b[s2..e2]) {
                     let (open, close) = (s + open, s2 + close);
@@ -599,6 +601,15 @@ fn request_target(target: &[u8], protocol: &[u8]) -> Option<(usize, usize)> {
     }
     let (s, e) = core_bounds(target);
     (s < e && is_path(&target[s..e])).then_some((s, close))
+}
+
+/// Whether `token`, after its opening brackets and quotes, starts like a Unix path (`/`, `.`,
+/// `~`): with a colon in the token, what [`is_path`] needs of a request target's core.
+fn starts_like_path(token: &[u8]) -> bool {
+    token
+        .iter()
+        .find(|&&c| !is_open(c))
+        .is_some_and(|c| matches!(c, b'/' | b'.' | b'~'))
 }
 
 /// The next token at or after `from`: `(start, end, shape)`, `shape` being the union of its
@@ -1304,14 +1315,17 @@ fn value_at(b: &[u8], from: usize) -> Option<(usize, usize)> {
     }
     let (s, e) = core_bounds(&b[from..end]);
     let c = &b[from + s..from + e];
+    // A path, host name and e-mail address hold one of `. / \ : @` (`name`), and so does a
+    // MAC address but `AA-BB-CC-DD-EE-FF`: other values (`id=<uuid>`) need no classifying.
     let name = !c.is_empty()
         && (quoted
             || c == b"null"
             || is_dotted_name(c)
-            || matches!(
-                classify_core(c),
-                Some(MaskClass::Path | MaskClass::Host | MaskClass::Email | MaskClass::Mac)
-            ));
+            || ((name || c.len() == 17)
+                && matches!(
+                    classify_core(c),
+                    Some(MaskClass::Path | MaskClass::Host | MaskClass::Email | MaskClass::Mac)
+                )));
     name.then_some((from + s, from + e))
 }
 
