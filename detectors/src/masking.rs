@@ -702,6 +702,9 @@ const C_DOT: u16 = 64;
 const C_SLASH: u16 = 128; // `/` or `\\`
 const C_PUNCT: u16 = 256; // anything else
 const C_AT: u16 = 512; // `@`
+/// Punctuation that no name, id or address holds (all but `. _ % + - @ ~ / \ :`), on top of its
+/// `C_PUNCT`: `=`, brackets, quotes, `,`, `;`.
+const C_ODD: u16 = 1024;
 
 static CORE_CLASS: [u16; 256] = {
     let mut t = [C_PUNCT; 256];
@@ -735,8 +738,10 @@ static CORE_CLASS: [u16; 256] = {
             C_SLASH
         } else if c == b'@' {
             C_AT
-        } else {
+        } else if matches!(c, b'_' | b'%' | b'+' | b'-' | b'~') {
             C_PUNCT
+        } else {
+            C_PUNCT | C_ODD
         };
         i += 1;
     }
@@ -784,6 +789,12 @@ fn whole_variable(c: &[u8]) -> bool {
         && !(c.len() >= 8 && only(m, C_HEXDIGIT))
         && !has(m, C_COLON | C_DOT | C_SLASH)
     {
+        return false;
+    }
+    // A letter first, no colon, and a byte that no name, id or address holds (`total=18.61`,
+    // `size(1.5)`): no path (it would need a colon, or a relative path's bytes), host name,
+    // e-mail or MAC address, no UUID or hex id, no number, duration or date (a digit first).
+    if c[0].is_ascii_alphabetic() && !has(m, C_COLON) && has(m, C_ODD | C_HIGH) {
         return false;
     }
     if has(m, C_DIGIT) && !has(m, C_HEX | C_LETTER | C_HIGH) {
@@ -1096,12 +1107,21 @@ fn is_unix_path(c: &[u8]) -> bool {
         [b'.', b'.', b'/', rest @ ..] => rest,
         _ => return false,
     };
-    !rest.is_empty()
-        && rest[0] != b'/'
-        && rest
-            .iter()
-            .all(|&b| b > b' ' && !matches!(b, b'<' | b'>' | b'"' | b'|'))
+    !rest.is_empty() && rest[0] != b'/' && rest.iter().all(|&b| PATH_BYTE[usize::from(b)])
 }
+
+/// The bytes a Unix path may hold (one table lookup per byte): all but white space, control
+/// bytes and `< > " |`.
+static PATH_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b > b' ' && !matches!(b, b'<' | b'>' | b'"' | b'|');
+        i += 1;
+    }
+    t
+};
 
 fn find(h: &[u8], n: &[u8]) -> Option<usize> {
     h.windows(n.len()).position(|w| w == n)
@@ -1783,6 +1803,45 @@ mod tests {
             "a.b.c",
         ] {
             assert_eq!(m(w), w);
+        }
+    }
+
+    /// The masked tokens of `line` in the whole-token form, joined by one space.
+    fn line(line: &str) -> String {
+        let mut out = String::new();
+        let mut spans = Vec::new();
+        mask_line(line, 256, VariableForm::Token, &mut out, &mut spans);
+        let toks: Vec<&str> = spans
+            .iter()
+            .map(|&(s, e)| &out[s as usize..e as usize])
+            .collect();
+        toks.join(" ")
+    }
+
+    #[test]
+    fn the_gates_before_multi_token_terms_let_their_tokens_through() {
+        // Request targets: a path after brackets, a relative or home path, a URL or a drive
+        // (a colon, whatever the first byte).
+        for (l, want) in [
+            ("\"GET /a/b.html HTTP/1.1\" 200", "\"GET <*>\" <*>"),
+            ("(\"/a/b HTTP/1.0\")", "(\"<*>\")"),
+            ("GET ./a/b HTTP/1.0", "GET <*>"),
+            ("GET ~/a/b HTTP/1.0", "GET <*>"),
+            ("GET ../a/b HTTP/1.0", "GET <*>"),
+            ("\"GET http://a.example.com/x HTTP/1.1\"", "\"GET <*>\""),
+            ("[jdbc:postgresql://db/x RTSP/1.0]", "[<*>]"),
+            // A slash but no path: the protocol stays a token of its own.
+            ("run a/b HTTP/1.1", "run a/b HTTP/<*>"),
+        ] {
+            assert_eq!(line(l), want, "{l}");
+        }
+        // Quoted values of several words: a quote in the token, a word at its end.
+        for (l, want) in [
+            ("tag=\"View Lock\" x", "tag=\"<*>\" x"),
+            ("(msg='disk almost full')", "(msg='<*>')"),
+            ("{\"k=\"a b\"}", "{\"k=\"<*>\"}"),
+        ] {
+            assert_eq!(line(l), want, "{l}");
         }
     }
 
