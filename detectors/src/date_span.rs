@@ -319,7 +319,12 @@ fn word(c: &[u8]) -> Option<Piece> {
         b"sunday",
     ];
     // Names are capitalised (`Jul`, `July`) or upper case (`JUL`); zones and AM/PM upper case.
-    if c.len() > 9 || !c[0].is_ascii_uppercase() || !c.iter().all(u8::is_ascii_alphabetic) {
+    // Empty between two slashes of a CLF-like token (`12//x`): no name.
+    if c.is_empty()
+        || c.len() > 9
+        || !c[0].is_ascii_uppercase()
+        || !c.iter().all(u8::is_ascii_alphabetic)
+    {
         return None;
     }
     // Three letters, the most common length (`Jul`, `Wed`, `UTC`): one match on the lower-cased
@@ -434,6 +439,9 @@ mod tests {
             "42 Jul",
             "ERROR 2005",
             "Jul (27 2005",
+            // No month between the slashes (this once panicked).
+            "12//x y",
+            "1//2005:10:00:00 x",
         ] {
             assert_eq!(find(line), None, "{line}");
         }

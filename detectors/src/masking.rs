@@ -494,7 +494,8 @@ pub(crate) fn for_each_term(content: &str, mut f: impl FnMut(usize, usize, Term)
             // starts with `/`, `.` or `~`, or it holds a colon (`https://…`, `C:\…`), so most
             // tokens with a slash (`HTTP/1.1"`, `Chrome/120.0`) are no target.
             if let Some((s2, e2, _)) = next {
-                if let Some((open, close)) = request_target(token, &b[s2..e2]) {
+                let colon = shape & COLON != 0;
+                if let Some((open, close)) = request_target(token, &b[s2..e2], colon) {
                     let (open, close) = (s + open, s2 + close);
                     (end, term) = (e2, Term::Variable { open, close });
                     next = next_token(b, end);
@@ -581,8 +582,9 @@ fn numbered_list(b: &[u8], s: usize, e: usize, s2: usize, e2: usize) -> Option<(
 /// `SIP/2.0`): the target's opening brackets and the protocol's trailing punctuation, as
 /// offsets in each token. Seen in web servers' access logs (`"GET /a?b=1 HTTP/1.1" 200`) and
 /// in API gateways' and proxies' request logs (`"POST https://api/v2/x HTTP/2.0"`).
+/// `colon` tells whether the target holds a colon: without one, a path is a Unix path.
 #[inline(never)]
-fn request_target(target: &[u8], protocol: &[u8]) -> Option<(usize, usize)> {
+fn request_target(target: &[u8], protocol: &[u8], colon: bool) -> Option<(usize, usize)> {
     if !protocol.first().is_some_and(u8::is_ascii_uppercase) {
         return None;
     }
@@ -600,7 +602,9 @@ fn request_target(target: &[u8], protocol: &[u8]) -> Option<(usize, usize)> {
         return None;
     }
     let (s, e) = core_bounds(target);
-    (s < e && is_path(&target[s..e])).then_some((s, close))
+    // Without a colon, no URL nor drive: `is_path` comes down to `is_unix_path`.
+    let path = |c: &[u8]| if colon { is_path(c) } else { is_unix_path(c) };
+    (s < e && path(&target[s..e])).then_some((s, close))
 }
 
 /// Whether `token`, after its opening brackets and quotes, starts like a Unix path (`/`, `.`,
@@ -946,12 +950,11 @@ fn is_fqdn(name: &[u8]) -> bool {
             && l[0] != b'-'
             && l.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
     };
-    if !name.split(|&b| b == b'.').all(label) {
-        return false;
-    }
+    // The domain first: most dotted tokens (`24.0s`, `order.Service`) fail it at once.
     name.iter()
         .rposition(|&b| b == b'.')
         .is_some_and(|d| is_tld(&name[d + 1..]))
+        && name.split(|&b| b == b'.').all(label)
 }
 
 /// An e-mail address: a local part of letters, digits and `. _ % + -`, `@`, and a domain
@@ -1335,18 +1338,26 @@ fn value_at(b: &[u8], from: usize) -> Option<(usize, usize)> {
     }
     let (s, e) = core_bounds(&b[from..end]);
     let c = &b[from + s..from + e];
-    // A path, host name and e-mail address hold one of `. / \ : @` (`name`), and so does a
-    // MAC address but `AA-BB-CC-DD-EE-FF`: other values (`id=<uuid>`) need no classifying.
     let name = !c.is_empty()
-        && (quoted
-            || c == b"null"
-            || is_dotted_name(c)
-            || ((name || c.len() == 17)
+        && (quoted || c == b"null" || is_dotted_name(c) || {
+            let m = scan(c);
+            name_bytes(c, m)
                 && matches!(
-                    classify_core(c),
+                    classify_scanned(c, m),
                     Some(MaskClass::Path | MaskClass::Host | MaskClass::Email | MaskClass::Mac)
-                )));
+                )
+        });
     name.then_some((from + s, from + e))
+}
+
+/// Whether a core whose byte classes are `m` can be a path, host name, e-mail or MAC address at
+/// all: a path has a slash (`/a`, `a/b.c`, `C:\a`, `s://a`), a host name a colon or a slash
+/// (`db-1:5432`, `db/10.0.0.1`) or a dot and a letter (its domain), an e-mail address `@`, a MAC
+/// address 17 bytes or 14 with dots. Values that are none (`18.61`, a UUID) need no classifying.
+fn name_bytes(c: &[u8], m: u16) -> bool {
+    has(m, C_SLASH | C_COLON | C_AT)
+        || (has(m, C_DOT) && (has(m, C_HEX | C_LETTER) || c.len() == 14))
+        || c.len() == 17
 }
 
 /// A printed object: an identifier and a `{…}` that closes at the end (`WorkSource{10113}`).
@@ -1646,6 +1657,27 @@ mod tests {
                 classify_core_reference(core),
                 "{token:?}"
             );
+            // `value_at` classifies only the values whose bytes allow a name.
+            let name = matches!(
+                classify_core_reference(core),
+                Some(MaskClass::Path | MaskClass::Host | MaskClass::Email | MaskClass::Mac)
+            );
+            assert!(!name || name_bytes(core, scan(core)), "{token:?}");
+        }
+        for name in [
+            "/a",
+            "a/b.c",
+            "C:\\a",
+            "s://a",
+            "db-1:5432",
+            "db-1/10.0.0.1",
+            "1.example.com",
+            "a@example.com",
+            "00-11-22-33-44-55",
+            "0011.2233.4455",
+        ] {
+            assert!(classify(name).is_some(), "{name}");
+            assert!(name_bytes(name.as_bytes(), scan(name.as_bytes())), "{name}");
         }
     }
 
