@@ -608,7 +608,7 @@ fn request_target(target: &[u8], protocol: &[u8], colon: bool) -> Option<(usize,
 }
 
 /// Whether `token`, after its opening brackets and quotes, starts like a Unix path (`/`, `.`,
-/// `~`): with a colon in the token, what [`is_path`] needs of a request target's core.
+/// `~`): what [`is_path`] needs of a request target's core that holds no colon.
 fn starts_like_path(token: &[u8]) -> bool {
     token
         .iter()
@@ -1503,7 +1503,8 @@ mod tests {
         if c.len() > 3 && c[0].is_ascii_alphabetic() && c[1] == b':' && c[2] == b'\\' {
             return true;
         }
-        // The Unix-path tail was never changed: the pre-checks are what this tests.
+        // The Unix-path tail is shared (its byte test is a table since): the pre-checks are
+        // what this tests.
         is_unix_path(c)
     }
 
