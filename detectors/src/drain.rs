@@ -308,7 +308,7 @@ pub struct TemplateMiner {
     masked: String,
     spans: Vec<(u32, u32)>,
     line_hashes: Vec<u64>,
-    /// Direct-mapped memo of masking and classing for mixed tokens and capitalised words:
+    /// Direct-mapped memo of masking and classing for mixed tokens and words:
     /// (untagged hash of the token, 0 for none; the token's hash as matching sees it, masked and
     /// tagged), `MASK_CACHE` slots.
     mask_cache: Vec<(u64, u64)>,
@@ -320,15 +320,26 @@ pub struct TemplateMiner {
     sizes: Vec<(usize, usize)>,
     /// Places of templates that an index update moved (see `leaf_index`).
     moved: Vec<Moved>,
+    /// [`needed_equal`] for the line lengths below [`NEEDED_TABLE`], worked out once.
+    needed: Box<[usize]>,
+}
+
+/// Line lengths whose [`needed_equal`] the miner keeps in a table (longer lines are rare and
+/// work it out).
+const NEEDED_TABLE: usize = 512;
+
+/// The fewest equal tokens that reach the threshold (`equal / len >= similarity`).
+fn needed_equal(similarity: f64, len: usize) -> usize {
+    (similarity * len as f64 - 1e-9).ceil().max(0.0) as usize
 }
 
 /// Templates in a leaf from which it is indexed: below it, scanning the leaf's templates (each
 /// given up at its first few differing tokens) costs less than the index's look-ups per token.
 const INDEX_FROM: usize = 32;
 
-/// Slots of [`TemplateMiner`]'s masking memo: room for the recurring mixed tokens and
-/// capitalised words of a few log kinds (thread names, protocol versions, user agents, levels,
-/// event names), 32 KiB.
+/// Slots of [`TemplateMiner`]'s masking memo: room for the recurring mixed tokens and words
+/// of a few log kinds (thread names, protocol versions, user agents, levels, event names, the
+/// messages' words), 32 KiB.
 const MASK_CACHE: usize = 2048;
 
 impl Default for TemplateMiner {
@@ -345,7 +356,6 @@ impl TemplateMiner {
 
     fn with_valid_config(config: MinerConfig) -> Self {
         Self {
-            config,
             clusters: Vec::new(),
             free_clusters: Vec::new(),
             by_id: FxMap::default(),
@@ -365,6 +375,10 @@ impl TemplateMiner {
             candidates: Vec::new(),
             sizes: Vec::new(),
             moved: Vec::new(),
+            needed: (0..NEEDED_TABLE)
+                .map(|len| needed_equal(config.similarity, len))
+                .collect(),
+            config,
         }
     }
 
@@ -442,11 +456,11 @@ impl TemplateMiner {
             };
             let token = &content[s..e];
             // Masking and the class (see `word_tag`) are functions of the token alone: a
-            // recurring token that takes more than a glance, a mixed token or a capitalised word,
-            // is looked up by the untagged hash of its bytes (equal hashes are equal tokens, as
-            // in matching; see `token_hash`). Lower-case words and numbers are settled at once.
-            let memo = if shape.is_mixed() || (shape.is_letters() && bytes[s].is_ascii_uppercase())
-            {
+            // recurring token, a mixed token or a word, is looked up by the untagged hash of its
+            // bytes (equal hashes are equal tokens, as in matching; see `token_hash`), which a
+            // word's hash needs anyway: a hit spares its value-word test and its class. Numbers
+            // are settled at once (they seldom recur).
+            let memo = if shape.is_mixed() || shape.is_letters() {
                 let raw = untagged_hash_in(bytes, s, e);
                 let slot = &mut cache[raw as usize % MASK_CACHE];
                 if raw != 0 && slot.0 == raw {
@@ -573,7 +587,10 @@ impl TemplateMiner {
             node = *children.get(hash).or_else(|| children.get(&param_hash()))?;
         }
         // Fewest equal tokens that reach the threshold (`sim >= similarity`).
-        let needed = (self.config.similarity * len as f64 - 1e-9).ceil().max(0.0) as usize;
+        let needed = match self.needed.get(len) {
+            Some(&n) => n,
+            None => needed_equal(self.config.similarity, len),
+        };
         let mut candidates = std::mem::take(&mut self.candidates);
         let mut sizes = std::mem::take(&mut self.sizes);
         candidates.clear();

@@ -278,9 +278,7 @@ fn whole_core(b: &[u8], shape: u8) -> Option<(usize, usize)> {
                 || (shape & OTHER != 0
                     && shape & HIGH == 0
                     && shape & ALPHA != 0
-                    && (is_host(c)
-                        || (shape & AT != 0 && is_email(c))
-                        || (matches!(c.len(), 14 | 17) && is_mac(c))))
+                    && (is_host(c) || is_email(c) || (matches!(c.len(), 14 | 17) && is_mac(c))))
         } else if shape & (ALPHA | HIGH) == 0 {
             // Digits without letters: a Number, Ip or Numeric (or a Path).
             true
@@ -332,8 +330,9 @@ const SPACE: u8 = 16;
 /// slash is a path only when its core starts like one.
 const COLON: u8 = 32;
 const SLASH: u8 = 64; // `/` or `\`
-/// `@` (with `OTHER`): e-mail addresses need it.
-const AT: u8 = 128;
+/// A quote, `"` or `'` (with `OTHER`): a quoted value of several words needs one (see
+/// [`quoted_words`]).
+const QUOTE: u8 = 128;
 
 static CLASS: [u8; 256] = {
     let mut t = [OTHER; 256];
@@ -352,8 +351,8 @@ static CLASS: [u8; 256] = {
             OTHER | COLON
         } else if c == b'/' || c == b'\\' {
             OTHER | SLASH
-        } else if c == b'@' {
-            OTHER | AT
+        } else if c == b'"' || c == b'\'' {
+            OTHER | QUOTE
         } else {
             OTHER
         };
@@ -479,20 +478,24 @@ pub(crate) fn for_each_term(content: &str, mut f: impl FnMut(usize, usize, Term)
                     next = next_token(b, end);
                 }
             }
-        } else if shape & (OTHER | SLASH) == OTHER && token[token.len() - 1].is_ascii_alphanumeric()
+        } else if shape & (QUOTE | SLASH) == QUOTE && token[token.len() - 1].is_ascii_alphanumeric()
         {
-            // A quoted value of several words, `tag="View Lock",` (a token that ends inside
-            // a word: most `key=value,` tokens end with punctuation).
+            // A quoted value of several words, `tag="View Lock",` (a token with a quote that
+            // ends inside a word: most tokens hold no quote, and most `key=value,` tokens end
+            // with punctuation).
             if let Some((q_end, open, close)) = quoted_words(b, s, e) {
                 (end, term) = (q_end, Term::Variable { open, close });
                 next = next_token(b, end);
             }
-        } else if shape & SLASH != 0 {
+        } else if shape & SLASH != 0 && (shape & COLON != 0 || starts_like_path(token)) {
             // A request target and its protocol, `/index.html HTTP/1.1"` (a web server's
             // request line): the protocol's version goes with the client, so it belongs to the
-            // variable.
+            // variable. The target is a path or a URL (see `is_path`): after its brackets it
+            // starts with `/`, `.` or `~`, or it holds a colon (`https://…`, `C:\…`), so most
+            // tokens with a slash (`HTTP/1.1"`, `Chrome/120.0`) are no target.
             if let Some((s2, e2, _)) = next {
-                if let Some((open, close)) = request_target(token, &b[s2..e2]) {
+                let colon = shape & COLON != 0;
+                if let Some((open, close)) = request_target(token, &b[s2..e2], colon) {
                     let (open, close) = (s + open, s2 + close);
                     (end, term) = (e2, Term::Variable { open, close });
                     next = next_token(b, end);
@@ -579,8 +582,9 @@ fn numbered_list(b: &[u8], s: usize, e: usize, s2: usize, e2: usize) -> Option<(
 /// `SIP/2.0`): the target's opening brackets and the protocol's trailing punctuation, as
 /// offsets in each token. Seen in web servers' access logs (`"GET /a?b=1 HTTP/1.1" 200`) and
 /// in API gateways' and proxies' request logs (`"POST https://api/v2/x HTTP/2.0"`).
+/// `colon` tells whether the target holds a colon: without one, a path is a Unix path.
 #[inline(never)]
-fn request_target(target: &[u8], protocol: &[u8]) -> Option<(usize, usize)> {
+fn request_target(target: &[u8], protocol: &[u8], colon: bool) -> Option<(usize, usize)> {
     if !protocol.first().is_some_and(u8::is_ascii_uppercase) {
         return None;
     }
@@ -598,7 +602,18 @@ fn request_target(target: &[u8], protocol: &[u8]) -> Option<(usize, usize)> {
         return None;
     }
     let (s, e) = core_bounds(target);
-    (s < e && is_path(&target[s..e])).then_some((s, close))
+    // Without a colon, no URL nor drive: `is_path` comes down to `is_unix_path`.
+    let path = |c: &[u8]| if colon { is_path(c) } else { is_unix_path(c) };
+    (s < e && path(&target[s..e])).then_some((s, close))
+}
+
+/// Whether `token`, after its opening brackets and quotes, starts like a Unix path (`/`, `.`,
+/// `~`): what [`is_path`] needs of a request target's core that holds no colon.
+fn starts_like_path(token: &[u8]) -> bool {
+    token
+        .iter()
+        .find(|&&c| !is_open(c))
+        .is_some_and(|c| matches!(c, b'/' | b'.' | b'~'))
 }
 
 /// The next token at or after `from`: `(start, end, shape)`, `shape` being the union of its
@@ -691,6 +706,9 @@ const C_DOT: u16 = 64;
 const C_SLASH: u16 = 128; // `/` or `\\`
 const C_PUNCT: u16 = 256; // anything else
 const C_AT: u16 = 512; // `@`
+/// Punctuation that no name, id or address holds (all but `. _ % + - @ ~ / \ :`), on top of its
+/// `C_PUNCT`: `=`, brackets, quotes, `,`, `;`.
+const C_ODD: u16 = 1024;
 
 static CORE_CLASS: [u16; 256] = {
     let mut t = [C_PUNCT; 256];
@@ -724,8 +742,10 @@ static CORE_CLASS: [u16; 256] = {
             C_SLASH
         } else if c == b'@' {
             C_AT
-        } else {
+        } else if matches!(c, b'_' | b'%' | b'+' | b'-' | b'~') {
             C_PUNCT
+        } else {
+            C_PUNCT | C_ODD
         };
         i += 1;
     }
@@ -773,6 +793,12 @@ fn whole_variable(c: &[u8]) -> bool {
         && !(c.len() >= 8 && only(m, C_HEXDIGIT))
         && !has(m, C_COLON | C_DOT | C_SLASH)
     {
+        return false;
+    }
+    // A letter first, no colon, and a byte that no name, id or address holds (`total=18.61`,
+    // `size(1.5)`): no path (it would need a colon, or a relative path's bytes), host name,
+    // e-mail or MAC address, no UUID or hex id, no number, duration or date (a digit first).
+    if c[0].is_ascii_alphabetic() && !has(m, C_COLON) && has(m, C_ODD | C_HIGH) {
         return false;
     }
     if has(m, C_DIGIT) && !has(m, C_HEX | C_LETTER | C_HIGH) {
@@ -924,12 +950,11 @@ fn is_fqdn(name: &[u8]) -> bool {
             && l[0] != b'-'
             && l.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
     };
-    if !name.split(|&b| b == b'.').all(label) {
-        return false;
-    }
+    // The domain first: most dotted tokens (`24.0s`, `order.Service`) fail it at once.
     name.iter()
         .rposition(|&b| b == b'.')
         .is_some_and(|d| is_tld(&name[d + 1..]))
+        && name.split(|&b| b == b'.').all(label)
 }
 
 /// An e-mail address: a local part of letters, digits and `. _ % + -`, `@`, and a domain
@@ -1085,12 +1110,21 @@ fn is_unix_path(c: &[u8]) -> bool {
         [b'.', b'.', b'/', rest @ ..] => rest,
         _ => return false,
     };
-    !rest.is_empty()
-        && rest[0] != b'/'
-        && rest
-            .iter()
-            .all(|&b| b > b' ' && !matches!(b, b'<' | b'>' | b'"' | b'|'))
+    !rest.is_empty() && rest[0] != b'/' && rest.iter().all(|&b| PATH_BYTE[usize::from(b)])
 }
+
+/// The bytes a Unix path may hold (one table lookup per byte): all but white space, control
+/// bytes and `< > " |`.
+static PATH_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b > b' ' && !matches!(b, b'<' | b'>' | b'"' | b'|');
+        i += 1;
+    }
+    t
+};
 
 fn find(h: &[u8], n: &[u8]) -> Option<usize> {
     h.windows(n.len()).position(|w| w == n)
@@ -1305,14 +1339,25 @@ fn value_at(b: &[u8], from: usize) -> Option<(usize, usize)> {
     let (s, e) = core_bounds(&b[from..end]);
     let c = &b[from + s..from + e];
     let name = !c.is_empty()
-        && (quoted
-            || c == b"null"
-            || is_dotted_name(c)
-            || matches!(
-                classify_core(c),
-                Some(MaskClass::Path | MaskClass::Host | MaskClass::Email | MaskClass::Mac)
-            ));
+        && (quoted || c == b"null" || is_dotted_name(c) || {
+            let m = scan(c);
+            name_bytes(c, m)
+                && matches!(
+                    classify_scanned(c, m),
+                    Some(MaskClass::Path | MaskClass::Host | MaskClass::Email | MaskClass::Mac)
+                )
+        });
     name.then_some((from + s, from + e))
+}
+
+/// Whether a core whose byte classes are `m` can be a path, host name, e-mail or MAC address at
+/// all: a path has a slash (`/a`, `a/b.c`, `C:\a`, `s://a`), a host name a colon or a slash
+/// (`db-1:5432`, `db/10.0.0.1`) or a dot and a letter (its domain), an e-mail address `@`, a MAC
+/// address 17 bytes or 14 with dots. Values that are none (`18.61`, a UUID) need no classifying.
+fn name_bytes(c: &[u8], m: u16) -> bool {
+    has(m, C_SLASH | C_COLON | C_AT)
+        || (has(m, C_DOT) && (has(m, C_HEX | C_LETTER) || c.len() == 14))
+        || c.len() == 17
 }
 
 /// A printed object: an identifier and a `{…}` that closes at the end (`WorkSource{10113}`).
@@ -1458,7 +1503,8 @@ mod tests {
         if c.len() > 3 && c[0].is_ascii_alphabetic() && c[1] == b':' && c[2] == b'\\' {
             return true;
         }
-        // The Unix-path tail was never changed: the pre-checks are what this tests.
+        // The Unix-path tail is shared (its byte test is a table since): the pre-checks are
+        // what this tests.
         is_unix_path(c)
     }
 
@@ -1612,6 +1658,27 @@ mod tests {
                 classify_core_reference(core),
                 "{token:?}"
             );
+            // `value_at` classifies only the values whose bytes allow a name.
+            let name = matches!(
+                classify_core_reference(core),
+                Some(MaskClass::Path | MaskClass::Host | MaskClass::Email | MaskClass::Mac)
+            );
+            assert!(!name || name_bytes(core, scan(core)), "{token:?}");
+        }
+        for name in [
+            "/a",
+            "a/b.c",
+            "C:\\a",
+            "s://a",
+            "db-1:5432",
+            "db-1/10.0.0.1",
+            "1.example.com",
+            "a@example.com",
+            "00-11-22-33-44-55",
+            "0011.2233.4455",
+        ] {
+            assert!(classify(name).is_some(), "{name}");
+            assert!(name_bytes(name.as_bytes(), scan(name.as_bytes())), "{name}");
         }
     }
 
@@ -1769,6 +1836,45 @@ mod tests {
             "a.b.c",
         ] {
             assert_eq!(m(w), w);
+        }
+    }
+
+    /// The masked tokens of `line` in the whole-token form, joined by one space.
+    fn line(line: &str) -> String {
+        let mut out = String::new();
+        let mut spans = Vec::new();
+        mask_line(line, 256, VariableForm::Token, &mut out, &mut spans);
+        let toks: Vec<&str> = spans
+            .iter()
+            .map(|&(s, e)| &out[s as usize..e as usize])
+            .collect();
+        toks.join(" ")
+    }
+
+    #[test]
+    fn the_gates_before_multi_token_terms_let_their_tokens_through() {
+        // Request targets: a path after brackets, a relative or home path, a URL or a drive
+        // (a colon, whatever the first byte).
+        for (l, want) in [
+            ("\"GET /a/b.html HTTP/1.1\" 200", "\"GET <*>\" <*>"),
+            ("(\"/a/b HTTP/1.0\")", "(\"<*>\")"),
+            ("GET ./a/b HTTP/1.0", "GET <*>"),
+            ("GET ~/a/b HTTP/1.0", "GET <*>"),
+            ("GET ../a/b HTTP/1.0", "GET <*>"),
+            ("\"GET http://a.example.com/x HTTP/1.1\"", "\"GET <*>\""),
+            ("[jdbc:postgresql://db/x RTSP/1.0]", "[<*>]"),
+            // A slash but no path: the protocol stays a token of its own.
+            ("run a/b HTTP/1.1", "run a/b HTTP/<*>"),
+        ] {
+            assert_eq!(line(l), want, "{l}");
+        }
+        // Quoted values of several words: a quote in the token, a word at its end.
+        for (l, want) in [
+            ("tag=\"View Lock\" x", "tag=\"<*>\" x"),
+            ("(msg='disk almost full')", "(msg='<*>')"),
+            ("{\"k=\"a b\"}", "{\"k=\"<*>\"}"),
+        ] {
+            assert_eq!(line(l), want, "{l}");
         }
     }
 
