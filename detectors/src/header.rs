@@ -21,8 +21,21 @@
 //!
 //! A line with no date, time or level at its start has no header: it is mined whole. The header
 //! never swallows the whole line: the last token stays the message.
+//!
+//! One part a file: `lexer` (tokens and their bytes' classes), `time_shape` (date and time
+//! tokens), `words` (levels, month and weekday names, zones) and `layout` (the layouts of
+//! earlier lines, remembered so that a line laid out as one of them is not recognised again).
 
-use crate::byte_scan::scan_token;
+mod layout;
+mod lexer;
+mod time_shape;
+mod words;
+
+#[cfg(test)]
+use lexer::is_name_byte;
+use lexer::{Lexer, B_ALPHA, B_DIGIT, B_UNNAMELY, B_UNTIMELY};
+pub(crate) use time_shape::{has_clock, is_datetime, is_timeish, time_shape};
+use words::{is_date_word, is_zone, level_word};
 
 /// A line split into its recognised header and its message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,15 +66,36 @@ impl<'a> Header<'a> {
 const MAX_PENDING: usize = 3;
 /// Tokens looked at: a header longer than this is not recognised past it.
 const MAX_HEADER_TOKENS: usize = 24;
+// The lexer keeps the header's tokens and a bracket group's end past them (`bracket_end`).
+const _: () = assert!(lexer::TOKENS == MAX_HEADER_TOKENS + 8);
 
 /// Splits `line` into its header and message (see the module documentation).
 pub fn split_header(line: &str) -> Header<'_> {
+    if let Some(split) = layout::recall(line) {
+        return Header {
+            line,
+            content_start: split.content_start,
+            level: split.level,
+        };
+    }
+    let mut lex = Lexer::new(line);
+    let header = recognise(line, &mut lex);
+    let split = layout::Split {
+        content_start: header.content_start,
+        level: header.level,
+    };
+    layout::remember(line, lex.read_to(), lex.found(), &split);
+    header
+}
+
+/// [`split_header`] without the remembered layouts: reads `line`'s tokens from `lex` as far
+/// as the header's decision needs.
+fn recognise<'a>(line: &'a str, lex: &mut Lexer<'a>) -> Header<'a> {
     let none = Header {
         line,
         content_start: 0,
         level: None,
     };
-    let mut lex = Lexer::new(line);
     if lex.get(0).is_none() {
         return none;
     }
@@ -92,7 +126,7 @@ pub fn split_header(line: &str) -> Header<'_> {
                 last: i,
                 time: false,
             },
-            Kind::Bracket { .. } => match bracket_end(line, &mut lex, i) {
+            Kind::Bracket { .. } => match bracket_end(line, lex, i) {
                 Some((last, time)) => Kind::Bracket { last, time },
                 None => Kind::Other,
             },
@@ -200,132 +234,18 @@ pub fn split_header(line: &str) -> Header<'_> {
         Some(at) => at,
         None => {
             // Keep at least the last token as the message.
-            let (s, _) = match lex.get(end) {
-                Some(t) => t,
+            match (lex.start(end), lex.last_found()) {
+                (Some(s), _) => s,
                 // The header reached the last token: that one stays the message.
-                None if end > 1 => lex.toks[lex.n - 1],
-                None => return none,
-            };
-            s
+                (None, Some((s, _))) if end > 1 => s,
+                _ => return none,
+            }
         }
     };
     Header {
         line,
         content_start,
         level,
-    }
-}
-
-/// Tokens [`split_header`] reads at most: the header's, and a bracket group's end past them.
-const TOKENS: usize = MAX_HEADER_TOKENS + 8;
-
-/// The tokens of a line (split on ASCII white space), found as far as they are asked for: most
-/// headers end within a few tokens, and this runs for every line. On the stack.
-struct Lexer<'a> {
-    b: &'a [u8],
-    pos: usize,
-    toks: [(usize, usize); TOKENS],
-    n: usize,
-    /// Per token found: the union of its bytes' [`BYTE`] classes, so that [`kind`] runs only
-    /// the tests that its bytes allow.
-    seen: [u8; TOKENS],
-}
-
-const B_SPACE: u8 = 1;
-const B_DIGIT: u8 = 2;
-const B_PIPE: u8 = 4;
-/// A byte that no date, time or number holds (see [`is_time_byte`]), nor the brackets and
-/// punctuation that [`core`] strips (`(`, `)`, `;`).
-const B_UNTIMELY: u8 = 8;
-/// A byte that no name holds (see [`is_name_byte`]).
-const B_UNNAMELY: u8 = 16;
-/// An ASCII letter: a component's name needs one.
-const B_ALPHA: u8 = 32;
-
-/// Byte classes for [`Lexer`]: ASCII white space (as `u8::is_ascii_whitespace`) alone, else
-/// digits, `|`, and the bytes that rule a token out of a date or a name.
-static BYTE: [u8; 256] = {
-    let mut t = [0; 256];
-    let mut i = 0;
-    while i < 256 {
-        let c = i as u8;
-        t[i] = if c.is_ascii_whitespace() {
-            B_SPACE
-        } else {
-            let mut k = 0;
-            if c.is_ascii_digit() {
-                k |= B_DIGIT;
-            }
-            if c == b'|' {
-                k |= B_PIPE;
-            }
-            if !(is_time_byte(c) || matches!(c, b'(' | b')' | b';')) {
-                k |= B_UNTIMELY;
-            }
-            if !is_name_byte(c) {
-                k |= B_UNNAMELY;
-            }
-            if c.is_ascii_alphabetic() {
-                k |= B_ALPHA;
-            }
-            k
-        };
-        i += 1;
-    }
-    t
-};
-
-impl<'a> Lexer<'a> {
-    fn new(line: &'a str) -> Self {
-        Self {
-            b: line.as_bytes(),
-            pos: 0,
-            toks: [(0, 0); TOKENS],
-            n: 0,
-            seen: [0; TOKENS],
-        }
-    }
-
-    /// Token `i`'s byte range, `None` past the line's last token (or past [`TOKENS`]). Inline:
-    /// [`split_header`] asks for most tokens more than once, and a token found costs no call.
-    #[inline]
-    fn get(&mut self, i: usize) -> Option<(usize, usize)> {
-        if i < self.n {
-            return Some(self.toks[i]);
-        }
-        self.find(i)
-    }
-
-    /// Finds tokens up to token `i` (see [`Lexer::get`]).
-    fn find(&mut self, i: usize) -> Option<(usize, usize)> {
-        while self.n <= i && self.n < TOKENS {
-            let b = self.b;
-            let mut p = self.pos;
-            while p < b.len() && b[p].is_ascii_whitespace() {
-                p += 1;
-            }
-            if p == b.len() {
-                self.pos = p;
-                break;
-            }
-            let s = p;
-            // One table lookup per byte: white space ends the token, the rest is collected.
-            let (p, seen) = scan_token(b, p, &BYTE, B_SPACE);
-            self.pos = p;
-            self.toks[self.n] = (s, p);
-            self.seen[self.n] = seen;
-            self.n += 1;
-        }
-        (i < self.n).then(|| self.toks[i])
-    }
-
-    /// Token `i`'s byte classes (0 past the tokens found).
-    fn seen(&self, i: usize) -> u8 {
-        self.seen.get(i).copied().unwrap_or(0)
-    }
-
-    fn has_pipe(&self, i: usize) -> bool {
-        self.seen(i) & B_PIPE != 0
     }
 }
 
@@ -369,7 +289,7 @@ fn kind(tok: &str, seen: u8) -> Kind<'_> {
     }
     if b[0] == b'[' || (b[0] == b'<' && b.len() > 2) {
         let close = if b[0] == b'[' { b']' } else { b'>' };
-        let inner = tok[1..].trim_end_matches([':', ',']);
+        let inner = trim_end_bytes(&tok[1..], b":,");
         if let Some(inner) = inner.strip_suffix(close as char) {
             if let Some(l) = level_word(inner) {
                 return Kind::Level(l);
@@ -468,279 +388,6 @@ fn is_name(t: &str) -> bool {
 /// The first byte of a name (see [`is_name`]).
 fn starts_name(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'/' | b'_' | b'.' | b'#')
-}
-
-/// The bytes of a name (see [`is_name`]; the lexer's [`B_UNNAMELY`] follows it).
-const fn is_name_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric()
-        || c >= 0x80
-        || matches!(
-            c,
-            b'.' | b'_'
-                | b'-'
-                | b'$'
-                | b'/'
-                | b'@'
-                | b'#'
-                | b'~'
-                | b'+'
-                | b'('
-                | b')'
-                | b'['
-                | b']'
-                | b':'
-        )
-}
-
-/// Digits and date/time punctuation only (numbers, dates, times, versions, `-`).
-pub(crate) fn is_timeish(c: &str) -> bool {
-    let b = c.as_bytes();
-    !b.is_empty()
-        && b.iter().any(u8::is_ascii_digit)
-        && b.iter().enumerate().all(|(i, &x)| {
-            x.is_ascii_digit()
-                || matches!(x, b'-' | b':' | b'.' | b'/' | b',' | b'_' | b'+')
-                || (x == b'T' && i > 0 && b[i - 1].is_ascii_digit())
-                || (x == b'Z' && i + 1 == b.len() && i > 0)
-        })
-}
-
-/// The bytes that [`is_timeish`] allows (`T` and `Z` only in some places), for the lexer's
-/// [`B_UNTIMELY`]; a test checks that it covers `is_timeish`.
-const fn is_time_byte(x: u8) -> bool {
-    x.is_ascii_digit()
-        || matches!(
-            x,
-            b'-' | b':' | b'.' | b'/' | b',' | b'_' | b'+' | b'T' | b'Z'
-        )
-}
-
-/// A token that is certainly a date or time (not any number): `10:00`, `10:00:00.123`,
-/// `2024-05-01`, `17/06/09`, `2005.11.09`, `2024-05-01T10:00:00Z`, `20171223-22:15:29`, or
-/// 10/13-digit epoch seconds/milliseconds.
-pub(crate) fn is_datetime(c: &str) -> bool {
-    let b = c.as_bytes();
-    time_shape(b).is_some_and(|shape| shape.is_datetime(b))
-}
-
-/// What a time-ish token holds (see [`time_shape`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct TimeShape {
-    /// [`has_clock`].
-    pub(crate) clock: bool,
-    /// [`has_date`].
-    pub(crate) date: bool,
-    /// Digits only.
-    pub(crate) digits_only: bool,
-}
-
-impl TimeShape {
-    /// [`is_datetime`] of the token `b` this shape is of.
-    pub(crate) fn is_datetime(self, b: &[u8]) -> bool {
-        if !b.first().is_some_and(u8::is_ascii_digit) {
-            return false;
-        }
-        if self.digits_only {
-            return (b.len() == 10 || b.len() == 13) && b[0] == b'1';
-        }
-        self.clock || self.date
-    }
-}
-
-/// [`is_timeish`], [`has_clock`] and [`has_date`] in one pass over the token: `None` when it is
-/// not time-ish, else what it holds. Both patterns are a few digit runs joined by one
-/// separator each, so each run is read once and tested, when it ends, as the last of a clock
-/// (`h:mm`) and of a date (`y-m-d`) with the one or two runs before it. The header and the date
-/// finder ask this of every token with a digit; a test compares it with the three tests.
-pub(crate) fn time_shape(b: &[u8]) -> Option<TimeShape> {
-    let n = b.len();
-    let mut shape = TimeShape {
-        clock: false,
-        date: false,
-        digits_only: true,
-    };
-    let mut digit = false;
-    // The two digit runs before the current one, `(start, end)`; `usize::MAX` for none (no
-    // run starts right after it).
-    let (mut r1, mut r2) = ((usize::MAX, usize::MAX), (usize::MAX, usize::MAX));
-    let mut i = 0;
-    while i < n {
-        let x = b[i];
-        if x.is_ascii_digit() {
-            let s = i;
-            while i < n && b[i].is_ascii_digit() {
-                i += 1;
-            }
-            let (len, after) = (i - s, b.get(i).copied());
-            // A run right after the previous run and one separator byte.
-            let follows =
-                |(ps, pe): (usize, usize), sep: u8| ps != usize::MAX && pe + 1 == s && b[pe] == sep;
-            // The clock `h:mm` with the previous run as its hour.
-            if !shape.clock
-                && len == 2
-                && follows(r1, b':')
-                && (1..=2).contains(&(r1.1 - r1.0))
-                && (r1.0 == 0 || b[r1.0 - 1] != b'.')
-                && after.is_none_or(|c| matches!(c, b':' | b'.' | b','))
-            {
-                shape.clock = true;
-            }
-            // The date `a sep m sep d` with the two previous runs.
-            if !shape.date && (1..=4).contains(&len) && r2.0 != usize::MAX {
-                let sep = b[r2.1];
-                let (a, m) = (r2.1 - r2.0, r1.1 - r1.0);
-                if matches!(sep, b'-' | b'/' | b'.')
-                    && follows(r1, sep)
-                    && r1.0 == r2.1 + 1
-                    && (1..=4).contains(&a)
-                    && (1..=2).contains(&m)
-                    && (a == 4 || len == 4 || len == 2)
-                    && after != Some(sep)
-                {
-                    shape.date = true;
-                }
-            }
-            (r2, r1) = (r1, (s, i));
-            digit = true;
-            continue;
-        }
-        let ok = matches!(x, b'-' | b':' | b'.' | b'/' | b',' | b'_' | b'+')
-            || (x == b'T' && i > 0 && b[i - 1].is_ascii_digit())
-            || (x == b'Z' && i + 1 == n && i > 0);
-        if !ok {
-            return None;
-        }
-        shape.digits_only = false;
-        i += 1;
-    }
-    digit.then_some(shape)
-}
-
-/// `h:mm` or `hh:mm` not preceded by a digit or a dot and followed by `:`, `.`, `,` or the end
-/// (so `10.0.0.1:8080` is no clock).
-pub(crate) fn has_clock(b: &[u8]) -> bool {
-    (0..b.len()).any(|i| {
-        if i > 0 && (b[i - 1].is_ascii_digit() || b[i - 1] == b'.') {
-            return false;
-        }
-        let h = digits(b, i);
-        if !(1..=2).contains(&h) || b.get(i + h) != Some(&b':') {
-            return false;
-        }
-        let m = digits(b, i + h + 1);
-        let after = b.get(i + h + 1 + m);
-        m == 2 && after.is_none_or(|c| matches!(c, b':' | b'.' | b','))
-    })
-}
-
-/// `yyyy-mm-dd` (or `/`, `.`), `dd/mm/yy` and the like: three digit groups joined by one
-/// repeated separator, not followed by a fourth group (an IPv4 address has four). The
-/// definition that [`time_shape`] computes (and the tests compare it with).
-#[cfg(test)]
-pub(crate) fn has_date(b: &[u8]) -> bool {
-    (0..b.len()).any(|i| {
-        if i > 0 && b[i - 1].is_ascii_digit() {
-            return false;
-        }
-        let a = digits(b, i);
-        if a == 0 || a > 4 {
-            return false;
-        }
-        let Some(&sep) = b.get(i + a) else {
-            return false;
-        };
-        if !matches!(sep, b'-' | b'/' | b'.') {
-            return false;
-        }
-        let j = i + a + 1;
-        let m = digits(b, j);
-        if !(1..=2).contains(&m) || b.get(j + m) != Some(&sep) {
-            return false;
-        }
-        let k = j + m + 1;
-        let d = digits(b, k);
-        (1..=4).contains(&d)
-            && (a == 4 || d == 4 || d == 2)
-            && b.get(k + d).is_none_or(|&c| c != sep)
-    })
-}
-
-fn digits(b: &[u8], i: usize) -> usize {
-    b.get(i..)
-        .map_or(0, |r| r.iter().take_while(|c| c.is_ascii_digit()).count())
-}
-
-/// The level names of common logging libraries (syslog, Log4j, Python, Go, Windows), any case.
-fn level_word(t: &str) -> Option<&str> {
-    const LEVELS: [&str; 20] = [
-        "TRACE",
-        "DEBUG",
-        "DBG",
-        "INFO",
-        "INFORMATION",
-        "NOTICE",
-        "WARN",
-        "WARNING",
-        "ERROR",
-        "ERR",
-        "SEVERE",
-        "FATAL",
-        "CRITICAL",
-        "CRIT",
-        "ALERT",
-        "EMERG",
-        "EMERGENCY",
-        "FINE",
-        "FINER",
-        "FINEST",
-    ];
-    // Most tokens are no level: their length or first letter tells.
-    let first = t.as_bytes().first()?.to_ascii_uppercase();
-    if !(3..=11).contains(&t.len()) || !b"TDINWESFCA".contains(&first) {
-        return None;
-    }
-    LEVELS
-        .iter()
-        .any(|l| l.eq_ignore_ascii_case(t))
-        .then_some(t)
-}
-
-/// Month and weekday abbreviations, `AM` and `PM` (matched on bytes: one decision tree, where
-/// a list of strings costs a comparison each).
-fn is_date_word(t: &str) -> bool {
-    match *t.as_bytes() {
-        [a, b, c] => matches!(
-            [a, b, c],
-            [b'J', b'a', b'n']
-                | [b'F', b'e', b'b']
-                | [b'M', b'a', b'r']
-                | [b'A', b'p', b'r']
-                | [b'M', b'a', b'y']
-                | [b'J', b'u', b'n']
-                | [b'J', b'u', b'l']
-                | [b'A', b'u', b'g']
-                | [b'S', b'e', b'p']
-                | [b'O', b'c', b't']
-                | [b'N', b'o', b'v']
-                | [b'D', b'e', b'c']
-                | [b'M', b'o', b'n']
-                | [b'T', b'u', b'e']
-                | [b'W', b'e', b'd']
-                | [b'T', b'h', b'u']
-                | [b'F', b'r', b'i']
-                | [b'S', b'a', b't']
-                | [b'S', b'u', b'n']
-        ),
-        [a, b'M'] => a == b'A' || a == b'P',
-        _ => false,
-    }
-}
-
-fn is_zone(t: &str) -> bool {
-    matches!(
-        *t.as_bytes(),
-        [b'U', b'T', b'C'] | [b'G', b'M', b'T'] | [b'Z']
-    )
 }
 
 /// Where the bracket group opened at token `i` closes, within a few tokens, and whether it holds

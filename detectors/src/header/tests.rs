@@ -1,3 +1,5 @@
+use super::lexer::{BYTE, B_UNNAMELY, B_UNTIMELY};
+use super::time_shape::has_date;
 use super::*;
 
 fn content(line: &str) -> &str {
@@ -337,5 +339,50 @@ fn date_words_zones_and_cores_match_their_lists() {
             assert_eq!(core(&wrapped), reference, "{wrapped:?}");
         }
         assert_eq!(core(t), t.as_str());
+    }
+}
+
+/// `level_word`'s table by length and first letter accepts exactly the listed levels, in any
+/// case, and nothing near them.
+#[test]
+fn level_words_match_their_list() {
+    const LEVELS: [&str; 20] = [
+        "TRACE",
+        "DEBUG",
+        "DBG",
+        "INFO",
+        "INFORMATION",
+        "NOTICE",
+        "WARN",
+        "WARNING",
+        "ERROR",
+        "ERR",
+        "SEVERE",
+        "FATAL",
+        "CRITICAL",
+        "CRIT",
+        "ALERT",
+        "EMERG",
+        "EMERGENCY",
+        "FINE",
+        "FINER",
+        "FINEST",
+    ];
+    let listed = |t: &str| LEVELS.iter().any(|l| l.eq_ignore_ascii_case(t));
+    let mut tokens = vec![String::new(), "I".into(), "x".into(), "INFOS".into()];
+    for l in LEVELS {
+        let lower = l.to_lowercase();
+        let capital = format!("{}{}", &l[..1], &lower[1..]);
+        for t in [l.to_string(), lower.clone(), capital] {
+            tokens.push(format!("{t}x"));
+            tokens.push(format!("x{t}"));
+            tokens.push(t[1..].to_string());
+            tokens.push(t[..t.len() - 1].to_string());
+            tokens.push(format!("{}{}", &t[..t.len() - 1], "é"));
+            tokens.push(t);
+        }
+    }
+    for t in &tokens {
+        assert_eq!(level_word(t), listed(t).then_some(t.as_str()), "{t:?}");
     }
 }
