@@ -486,9 +486,9 @@ pub(crate) fn for_each_term(content: &str, mut f: impl FnMut(usize, usize, Term)
             if let Some((q_end, open, close)) = quoted_words(b, s, e) {
                 (end, term) = (q_end, Term::Variable { open, close });
                 next = next_token(b, end);
-            } else if let Some((s2, e2, _)) = next {
+            } else if token[token.len() - 1].is_ascii_digit() {
                 // A list of numbered ids, `blk_-51 blk_76`.
-                if let Some((list_end, close)) = numbered_list(b, s, e, s2, e2) {
+                if let Some((list_end, close)) = next.and_then(|n| numbered_ids(b, s, e, n)) {
                     (end, term) = (list_end, Term::Variable { open: s, close });
                     next = next_token(b, end);
                 }
@@ -537,6 +537,17 @@ fn quoted_words(b: &[u8], s: usize, e: usize) -> Option<(usize, usize, usize)> {
         at = te;
     }
     None
+}
+
+/// A [`numbered_list`] of ids that hold punctuation (`blk_-51 blk_76`), from the token
+/// `b[s..e]` and the `next` one, which must start with the same letter.
+#[inline(never)]
+fn numbered_ids(b: &[u8], s: usize, e: usize, next: (usize, usize, u8)) -> Option<(usize, usize)> {
+    let (s2, e2, _) = next;
+    if b[s] != b[s2] || !b[s].is_ascii_alphabetic() {
+        return None;
+    }
+    numbered_list(b, s, e, s2, e2)
 }
 
 /// A list of numbered names written over several tokens, as one variable: two or more tokens
