@@ -22,7 +22,7 @@ use seismo_detectors::{
 const FLOOR_GA_FORMAT: f64 = 0.988;
 const FLOOR_GA_RAW: f64 = 0.988;
 const FLOOR_GA_MIN: f64 = 0.96;
-const FLOOR_FGA_FORMAT: f64 = 0.926;
+const FLOOR_FGA_FORMAT: f64 = 0.94;
 const FLOOR_PA_FORMAT: f64 = 0.908;
 /// The original (uncorrected) ground truth, with the format. Lower: its labels keep some
 /// values apart as events of their own (Linux's `user=root`, `user=guest`, `user=test`), which
