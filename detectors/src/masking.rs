@@ -449,6 +449,7 @@ fn push_variable_in<const N: usize, S: Sink>(prefix: &str, suffix: &str, out: &m
 pub(crate) fn for_each_term(content: &str, mut f: impl FnMut(usize, usize, Term) -> bool) {
     let b = content.as_bytes();
     let mut next = next_token(b, 0);
+    let object = verb_object(b, next);
     while let Some((s, e, shape)) = next {
         let token = &b[s..e];
         let (mut end, mut term) = (e, Term::Token(Shape(shape)));
@@ -504,12 +505,49 @@ pub(crate) fn for_each_term(content: &str, mut f: impl FnMut(usize, usize, Term)
                     next = next_token(b, end);
                 }
             }
+        } else if s == object {
+            // The last of two words, the object of a verb, `removing chargen`.
+            term = Term::Variable { open: s, close: e };
         }
         // One call site, so that `f` is inlined.
         if !f(s, end, term) {
             return;
         }
     }
+}
+
+/// Where the object of a message of two words, a verb's present participle and a lower-case
+/// word, starts (`usize::MAX` if the message is not such; `first` is its first token). The
+/// object is a value (`removing chargen` / `removing telnet` from a service supervisor,
+/// `starting nginx` / `starting sshd` from an init script). Only the whole message: with more
+/// words the object's position says less, and Drain's similarity merges longer lines anyway.
+/// Not an object: a past participle (`logging enabled` / `logging disabled` are two messages,
+/// see the miner's `differ`), a capitalised word or one with digits (a device name, `resetting
+/// eth0`).
+#[inline]
+fn verb_object(b: &[u8], first: Option<(usize, usize, u8)>) -> usize {
+    match first {
+        Some((s, e, ALPHA))
+            if e - s >= 5 && b[e - 3..e] == *b"ing" && b[s].is_ascii_lowercase() =>
+        {
+            object_after(b, e)
+        }
+        _ => usize::MAX,
+    }
+}
+
+/// [`verb_object`] after the verb, which ends at `from`.
+#[cold]
+#[inline(never)]
+fn object_after(b: &[u8], from: usize) -> usize {
+    let Some((s, e, ALPHA)) = next_token(b, from) else {
+        return usize::MAX;
+    };
+    let participle = e - s >= 6 && b[e - 2..e] == *b"ed";
+    if !b[s].is_ascii_lowercase() || participle || next_token(b, e).is_some() {
+        return usize::MAX;
+    }
+    s
 }
 
 /// A quoted value of a `key=value` pair that spans tokens, as one variable: `tag="View Lock",`

@@ -674,3 +674,36 @@ mod numbered_lists {
         );
     }
 }
+
+mod verb_objects {
+    use super::check;
+
+    #[test]
+    fn the_object_of_a_two_word_message_is_a_value() {
+        check(&[
+            // A service supervisor's, an init script's.
+            ("removing chargen", "removing <*>"),
+            ("starting nginx", "starting <*>"),
+        ]);
+        let mut miner = crate::TemplateMiner::default();
+        let a = miner.add("removing chargen");
+        let b = miner.add("removing telnet");
+        assert_eq!(a.template_id, b.template_id);
+        assert_eq!(miner.template(a.template_id), Some("removing <*>"));
+    }
+
+    #[test]
+    fn other_two_word_messages_keep_their_words() {
+        check(&[
+            // Past participles, capitalised words, device names, a noun before its state,
+            // longer messages.
+            ("logging enabled", "logging enabled"),
+            ("stopping Apache", "stopping Apache"),
+            ("resetting eth0", "resetting eth0"),
+            ("link down", "link down"),
+            ("startAnimation begin", "startAnimation begin"),
+            ("removing chargen now", "removing chargen now"),
+            ("ring bell", "ring bell"),
+        ]);
+    }
+}
