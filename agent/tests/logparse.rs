@@ -199,6 +199,6 @@ fn loghub_accuracy_through_the_cli() {
         avg[0], avg[1]
     );
     // The same floors as the detectors crate's loghub_accuracy test.
-    assert!(avg[0] >= 0.988, "average with format {:.4}", avg[0]);
-    assert!(avg[1] >= 0.988, "average on raw lines {:.4}", avg[1]);
+    assert!(avg[0] >= 0.99, "average with format {:.4}", avg[0]);
+    assert!(avg[1] >= 0.99, "average on raw lines {:.4}", avg[1]);
 }

@@ -448,6 +448,7 @@ fn push_variable_in<const N: usize, S: Sink>(prefix: &str, suffix: &str, out: &m
 pub(crate) fn for_each_term(content: &str, mut f: impl FnMut(usize, usize, Term) -> bool) {
     let b = content.as_bytes();
     let mut next = next_token(b, 0);
+    let object = verb_object(b, next);
     while let Some((s, e, shape)) = next {
         let token = &b[s..e];
         let (mut end, mut term) = (e, Term::Token(Shape(shape)));
@@ -486,6 +487,12 @@ pub(crate) fn for_each_term(content: &str, mut f: impl FnMut(usize, usize, Term)
             if let Some((q_end, open, close)) = quoted_words(b, s, e) {
                 (end, term) = (q_end, Term::Variable { open, close });
                 next = next_token(b, end);
+            } else if token[token.len() - 1].is_ascii_digit() {
+                // A list of numbered ids, `blk_-51 blk_76`.
+                if let Some((list_end, close)) = next.and_then(|n| numbered_ids(b, s, e, n)) {
+                    (end, term) = (list_end, Term::Variable { open: s, close });
+                    next = next_token(b, end);
+                }
             }
         } else if shape & SLASH != 0 && (shape & COLON != 0 || starts_like_path(token)) {
             // A request target and its protocol, `/index.html HTTP/1.1"` (a web server's
@@ -501,12 +508,49 @@ pub(crate) fn for_each_term(content: &str, mut f: impl FnMut(usize, usize, Term)
                     next = next_token(b, end);
                 }
             }
+        } else if s == object {
+            // The last of two words, the object of a verb, `removing chargen`.
+            term = Term::Variable { open: s, close: e };
         }
         // One call site, so that `f` is inlined.
         if !f(s, end, term) {
             return;
         }
     }
+}
+
+/// Where the object of a message of two words, a verb's present participle and a lower-case
+/// word, starts (`usize::MAX` if the message is not such; `first` is its first token). The
+/// object is a value (`removing chargen` / `removing telnet` from a service supervisor,
+/// `starting nginx` / `starting sshd` from an init script). Only the whole message: with more
+/// words the object's position says less, and Drain's similarity merges longer lines anyway.
+/// Not an object: a past participle (`logging enabled` / `logging disabled` are two messages,
+/// see the miner's `differ`), a capitalised word or one with digits (a device name, `resetting
+/// eth0`).
+#[inline]
+fn verb_object(b: &[u8], first: Option<(usize, usize, u8)>) -> usize {
+    match first {
+        Some((s, e, ALPHA))
+            if e - s >= 5 && b[e - 3..e] == *b"ing" && b[s].is_ascii_lowercase() =>
+        {
+            object_after(b, e)
+        }
+        _ => usize::MAX,
+    }
+}
+
+/// [`verb_object`] after the verb, which ends at `from`.
+#[cold]
+#[inline(never)]
+fn object_after(b: &[u8], from: usize) -> usize {
+    let Some((s, e, ALPHA)) = next_token(b, from) else {
+        return usize::MAX;
+    };
+    let participle = e - s >= 6 && b[e - 2..e] == *b"ed";
+    if !b[s].is_ascii_lowercase() || participle || next_token(b, e).is_some() {
+        return usize::MAX;
+    }
+    s
 }
 
 /// A quoted value of a `key=value` pair that spans tokens, as one variable: `tag="View Lock",`
@@ -536,32 +580,55 @@ fn quoted_words(b: &[u8], s: usize, e: usize) -> Option<(usize, usize, usize)> {
     None
 }
 
+/// A [`numbered_list`] of ids that hold punctuation (`blk_-51 blk_76`), from the token
+/// `b[s..e]` and the `next` one, which must start with the same letter.
+#[inline(never)]
+fn numbered_ids(b: &[u8], s: usize, e: usize, next: (usize, usize, u8)) -> Option<(usize, usize)> {
+    let (s2, e2, _) = next;
+    if b[s] != b[s2] || !b[s].is_ascii_alphabetic() {
+        return None;
+    }
+    numbered_list(b, s, e, s2, e2)
+}
+
 /// A list of numbered names written over several tokens, as one variable: two or more tokens
-/// of the same letters followed by digits, the last perhaps with punctuation after it. A
-/// cluster's monitor lists the nodes it cannot resolve (`data source name an14 an15 … an135`,
-/// `host name dadmin3 dadmin4`), a kernel the sleep states it supports (`(supports S0 S4
-/// S5)`), a disk tool the partitions (`sda1 sda2 sda3`): the list's length varies with the
+/// of the same letters (perhaps joined by `_` or `-`) followed by a number (perhaps signed), the
+/// last perhaps with punctuation after it. A cluster's monitor lists the nodes it cannot resolve
+/// (`data source name an14 an15 … an135`, `host name dadmin3 dadmin4`), a kernel the sleep
+/// states it supports (`(supports S0 S4 S5)`), a disk tool the partitions (`sda1 sda2 sda3`), a
+/// distributed file system the blocks to delete (`blk_-5140 blk_7079`), an orchestrator the
+/// pods to evict (`web-1 web-2`): the list's length varies with the
 /// machine and the moment, so counted token by token one message would make a template per
 /// length. `b[s..e]` is a token of letters and digits, `b[s2..e2]` the next one; returns the
 /// list's end and where its trailing punctuation starts. Numbers alone (`IRQs 3 4 5`, a
 /// report's `7007 5002 150089 240`) are no such list: their positions are fields.
 #[inline(never)]
 fn numbered_list(b: &[u8], s: usize, e: usize, s2: usize, e2: usize) -> Option<(usize, usize)> {
-    let stem = b[s..e]
-        .iter()
-        .take_while(|c| c.is_ascii_alphabetic())
-        .count();
-    if stem == 0 || !b[s + stem..e].iter().all(u8::is_ascii_digit) {
+    let t = &b[s..e];
+    let letters = t.iter().take_while(|c| c.is_ascii_alphabetic()).count();
+    // The stem: letters, perhaps joined to the number by `_` or `-` (`blk_`, `node-`).
+    let stem = letters + usize::from(letters > 0 && matches!(t.get(letters), Some(b'_' | b'-')));
+    // The number after the stem, perhaps signed (`blk_-5140`): its length in `n`, 0 if none.
+    let number = |n: &[u8]| {
+        let sign = usize::from(n.first() == Some(&b'-'));
+        let digits = n[sign..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits > 0 {
+            sign + digits
+        } else {
+            0
+        }
+    };
+    if letters == 0 || stem == e - s || number(&t[stem..]) != e - s - stem {
         return None;
     }
-    // The numbered name at the start of `b[ts..te]`: the end of its digits, if the token is
-    // the stem, digits and perhaps closing punctuation.
+    // The numbered name at the start of `b[ts..te]`: the end of its number, if the token is
+    // the stem, a number and perhaps closing punctuation.
     let item = |ts: usize, te: usize| {
         let t = &b[ts..te];
         if t.len() <= stem || t[..stem] != b[s..s + stem] {
             return None;
         }
-        let digits = t[stem..].iter().take_while(|c| c.is_ascii_digit()).count();
+        let digits = number(&t[stem..]);
         let close = ts + stem + digits;
         (digits > 0 && b[close..te].iter().all(|&c| is_close(c))).then_some(close)
     };

@@ -19,15 +19,15 @@ use seismo_detectors::{
 /// Floors just under the measured figures (see docs/templates.md), so a regression fails: the
 /// averages over the ten datasets against the corrected ground truth, with the header format and
 /// on raw lines (where the miner's own header recognition applies), and the lowest dataset.
-const FLOOR_GA_FORMAT: f64 = 0.988;
-const FLOOR_GA_RAW: f64 = 0.988;
+const FLOOR_GA_FORMAT: f64 = 0.99;
+const FLOOR_GA_RAW: f64 = 0.99;
 const FLOOR_GA_MIN: f64 = 0.96;
-const FLOOR_FGA_FORMAT: f64 = 0.926;
-const FLOOR_PA_FORMAT: f64 = 0.908;
+const FLOOR_FGA_FORMAT: f64 = 0.944;
+const FLOOR_PA_FORMAT: f64 = 0.911;
 /// The original (uncorrected) ground truth, with the format. Lower: its labels keep some
 /// values apart as events of their own (Linux's `user=root`, `user=guest`, `user=test`), which
 /// the corrected truth made one variable.
-const FLOOR_GA_ORIGINAL: f64 = 0.958;
+const FLOOR_GA_ORIGINAL: f64 = 0.96;
 
 /// The ground-truth group of each line: its `EventTemplate`, as Loghub-2.0's evaluator groups
 /// lines (`logparser/utils/evaluator.py`: `get_accuracy(df_groundtruth['EventTemplate'], …)`).

@@ -626,6 +626,22 @@ mod numbered_lists {
     }
 
     #[test]
+    fn a_list_of_numbered_ids_is_one_variable() {
+        check(&[
+            // A distributed file system's blocks to delete (signed numbers after `_`), an
+            // orchestrator's pods to evict (`-` before the number).
+            (
+                "ask 10.0.0.7:50010 to delete  blk_-5140 blk_7079 blk_-3300",
+                "ask <*> to delete <*>",
+            ),
+            (
+                "evicting pods web-1 web-2 web-13, node drained",
+                "evicting pods <*>, node drained",
+            ),
+        ]);
+    }
+
+    #[test]
     fn numbers_and_other_names_are_no_list() {
         check(&[
             (
@@ -634,6 +650,7 @@ mod numbered_lists {
             ),
             ("REPORT : 7007 5002 150089 240", "REPORT : <*> <*> <*> <*>"),
             ("nodes an14 bn15 down", "nodes <*> <*> down"),
+            ("copied blk_12 blk-13 web_-1", "copied <*> blk-<*> <*>"),
             ("node an14 with 12 cores", "node <*> with <*> cores"),
         ]);
     }
@@ -655,5 +672,38 @@ mod numbered_lists {
             miner.template(short.template_id),
             Some("failed to resolve data source name <*>")
         );
+    }
+}
+
+mod verb_objects {
+    use super::check;
+
+    #[test]
+    fn the_object_of_a_two_word_message_is_a_value() {
+        check(&[
+            // A service supervisor's, an init script's.
+            ("removing chargen", "removing <*>"),
+            ("starting nginx", "starting <*>"),
+        ]);
+        let mut miner = crate::TemplateMiner::default();
+        let a = miner.add("removing chargen");
+        let b = miner.add("removing telnet");
+        assert_eq!(a.template_id, b.template_id);
+        assert_eq!(miner.template(a.template_id), Some("removing <*>"));
+    }
+
+    #[test]
+    fn other_two_word_messages_keep_their_words() {
+        check(&[
+            // Past participles, capitalised words, device names, a noun before its state,
+            // longer messages.
+            ("logging enabled", "logging enabled"),
+            ("stopping Apache", "stopping Apache"),
+            ("resetting eth0", "resetting eth0"),
+            ("link down", "link down"),
+            ("startAnimation begin", "startAnimation begin"),
+            ("removing chargen now", "removing chargen now"),
+            ("ring bell", "ring bell"),
+        ]);
     }
 }
