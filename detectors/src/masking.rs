@@ -479,12 +479,17 @@ pub(crate) fn for_each_term(content: &str, mut f: impl FnMut(usize, usize, Term)
                     next = next_token(b, end);
                 }
             }
-        } else if shape & (QUOTE | SLASH) == QUOTE && token[token.len() - 1].is_ascii_alphanumeric()
+        } else if shape & (OTHER | SLASH) == OTHER && token[token.len() - 1].is_ascii_alphanumeric()
         {
             // A quoted value of several words, `tag="View Lock",` (a token with a quote that
             // ends inside a word: most tokens hold no quote, and most `key=value,` tokens end
             // with punctuation).
-            if let Some((q_end, open, close)) = quoted_words(b, s, e) {
+            let quoted = if shape & QUOTE != 0 {
+                quoted_words(b, s, e)
+            } else {
+                None
+            };
+            if let Some((q_end, open, close)) = quoted {
                 (end, term) = (q_end, Term::Variable { open, close });
                 next = next_token(b, end);
             } else if token[token.len() - 1].is_ascii_digit() {
