@@ -29,3 +29,67 @@ pub(crate) fn scan_token(b: &[u8], mut i: usize, table: &[u8; 256], space: u8) -
     }
     (i, seen)
 }
+
+/// The end of the token at `i`: the first ASCII white-space byte at or after `i` (as
+/// `u8::is_ascii_whitespace` has it), or the end of `b`. Eight bytes at a time with no table:
+/// a byte below `!` sets its lane's top bit in `x - 0x21…` (the lowest such lane is exact; a
+/// borrow can only mark lanes above it), then that byte alone is checked, since control
+/// bytes other than white space are part of a token.
+#[inline]
+pub(crate) fn token_end(b: &[u8], mut i: usize) -> usize {
+    const BELOW_BANG: u64 = 0x2121_2121_2121_2121;
+    const TOPS: u64 = 0x8080_8080_8080_8080;
+    while let Some(w) = b.get(i..i + 8) {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(w);
+        let x = u64::from_le_bytes(x);
+        let low = x.wrapping_sub(BELOW_BANG) & !x & TOPS;
+        if low == 0 {
+            i += 8;
+            continue;
+        }
+        let j = i + (low.trailing_zeros() / 8) as usize;
+        if b[j].is_ascii_whitespace() {
+            return j;
+        }
+        i = j + 1;
+    }
+    while i < b.len() && !b[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `token_end` agrees with a byte-by-byte scan, whatever the bytes (white space, control
+    /// bytes, `!`, non-ASCII) and wherever the token starts.
+    #[test]
+    fn token_end_is_the_first_white_space() {
+        let alphabet = [
+            b' ', b'\t', b'\n', 0x0b, 0x0c, b'\r', 0, 0x1f, b'!', b'a', 0x80, 0xff, 0x21, 0xa0,
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..20_000 {
+            let len = (next() % 24) as usize;
+            let b: Vec<u8> = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            for i in 0..=len {
+                let want = i + b[i..]
+                    .iter()
+                    .take_while(|c| !c.is_ascii_whitespace())
+                    .count();
+                assert_eq!(token_end(&b, i), want, "{b:?} from {i}");
+            }
+        }
+    }
+}

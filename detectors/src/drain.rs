@@ -65,7 +65,8 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::masking::{
-    for_each_term, is_device_name, mask_line, mask_shaped, push_variable, Shape, Sink, Term, PARAM,
+    for_each_term_memo, is_device_name, mask_line, mask_shaped, push_variable, Shape, Sink, Term,
+    TermSink, PARAM,
 };
 use crate::variable_form::{collapse, VariableForm};
 
@@ -435,56 +436,15 @@ impl TemplateMiner {
         // line starts a new template.
         let mut hashes = std::mem::take(&mut self.line_hashes);
         hashes.clear();
-        let mut hasher = TokenHasher::default();
-        let max_tokens = self.config.max_tokens;
-        let form = self.config.variables;
-        let cache = &mut self.mask_cache;
-        let bytes = content.as_bytes();
-        for_each_term(content, |s, e, term| {
-            if hashes.len() >= max_tokens {
-                hashes.push(param_hash()); // the rest of the line, as one `<*>`
-                return false;
-            }
-            let shape = match term {
-                Term::Token(shape) => shape,
-                // A variable over several tokens (a date): its text, hashed.
-                Term::Variable { open, close } => {
-                    push_variable(&content[s..open], &content[close..e], form, &mut hasher);
-                    hashes.push(hasher.finish());
-                    return true;
-                }
-            };
-            let token = &content[s..e];
-            // Masking and the class (see `word_tag`) are functions of the token alone: a
-            // recurring token, a mixed token or a word, is looked up by the untagged hash of its
-            // bytes (equal hashes are equal tokens, as in matching; see `token_hash`), which a
-            // word's hash needs anyway: a hit spares its value-word test and its class. Numbers
-            // are settled at once (they seldom recur).
-            let memo = if shape.is_mixed() || shape.is_letters() {
-                let raw = untagged_hash_in(bytes, s, e);
-                let slot = &mut cache[raw as usize % MASK_CACHE];
-                if raw != 0 && slot.0 == raw {
-                    hashes.push(slot.1);
-                    return true;
-                }
-                Some((raw, slot))
-            } else {
-                None
-            };
-            let h = if mask_shaped(token, shape, form, &mut hasher) {
-                hasher.finish()
-            } else {
-                match memo {
-                    Some((raw, _)) => tag_shaped(raw, token.as_bytes(), shape),
-                    None => token_hash_in(bytes, s, e, shape),
-                }
-            };
-            if let Some((raw, slot)) = memo {
-                *slot = (raw, h);
-            }
-            hashes.push(h);
-            true
-        });
+        let mut line = LineHasher {
+            content,
+            hashes: &mut hashes,
+            hasher: TokenHasher::default(),
+            max_tokens: self.config.max_tokens,
+            form: self.config.variables,
+            cache: &mut self.mask_cache,
+        };
+        for_each_term_memo(content, &mut line);
         let result = match self.search(&hashes) {
             Some((slot, merge)) => {
                 // The line's masked text: a variable keeps the punctuation that the line and
@@ -1177,6 +1137,95 @@ struct Tokens<'a> {
     hashes: &'a [u64],
 }
 
+/// A line's token hashes, as [`TemplateMiner::add`] takes them from masking, with the memo of
+/// recurring tokens.
+struct LineHasher<'a> {
+    content: &'a str,
+    hashes: &'a mut Vec<u64>,
+    hasher: TokenHasher,
+    max_tokens: usize,
+    form: VariableForm,
+    /// [`TemplateMiner`]'s masking memo: a token's untagged hash (its lowest bit set if the
+    /// token is plain, see [`TermSink::term`]) and its hash.
+    cache: &'a mut [(u64, u64)],
+}
+
+impl LineHasher<'_> {
+    fn slot(&mut self, raw: u64) -> &mut (u64, u64) {
+        let n = self.cache.len();
+        &mut self.cache[raw as usize % n]
+    }
+}
+
+impl TermSink for LineHasher<'_> {
+    /// A token remembered as plain is taken by the hash of its bytes alone, which finding its
+    /// end has just read.
+    #[inline(always)]
+    fn known(&mut self, s: usize, e: usize) -> bool {
+        if self.hashes.len() >= self.max_tokens {
+            return false;
+        }
+        let raw = untagged_hash_in(self.content.as_bytes(), s, e);
+        let slot = *self.slot(raw);
+        if raw > 1 && slot.0 == raw | 1 {
+            self.hashes.push(slot.1);
+            return true;
+        }
+        false
+    }
+
+    #[inline(always)]
+    fn term(&mut self, s: usize, e: usize, term: Term, plain: bool) -> bool {
+        let content = self.content;
+        if self.hashes.len() >= self.max_tokens {
+            self.hashes.push(param_hash()); // the rest of the line, as one `<*>`
+            return false;
+        }
+        let shape = match term {
+            Term::Token(shape) => shape,
+            // A variable over several tokens (a date): its text, hashed.
+            Term::Variable { open, close } => {
+                let hasher = &mut self.hasher;
+                push_variable(&content[s..open], &content[close..e], self.form, hasher);
+                self.hashes.push(hasher.finish());
+                return true;
+            }
+        };
+        let token = &content[s..e];
+        let bytes = content.as_bytes();
+        // Masking and the class (see `word_tag`) are functions of the token alone: a
+        // recurring token, a mixed token or a word, is looked up by the untagged hash of its
+        // bytes (equal hashes are equal tokens, as in matching; see `token_hash`), which a
+        // word's hash needs anyway: a hit spares its value-word test and its class. Numbers
+        // are settled at once (they seldom recur).
+        let memo = if shape.is_mixed() || shape.is_letters() {
+            let raw = untagged_hash_in(bytes, s, e);
+            let slot = *self.slot(raw);
+            if raw > 1 && slot.0 | 1 == raw | 1 {
+                self.hashes.push(slot.1);
+                return true;
+            }
+            Some(raw)
+        } else {
+            None
+        };
+        let h = if mask_shaped(token, shape, self.form, &mut self.hasher) {
+            self.hasher.finish()
+        } else {
+            match memo {
+                Some(raw) => tag_shaped(raw, token.as_bytes(), shape),
+                None => token_hash_in(bytes, s, e, shape),
+            }
+        };
+        if let Some(raw) = memo {
+            let key = if plain { raw | 1 } else { raw & !1 };
+            *self.slot(raw) = (key, h);
+        }
+        self.hashes.push(h);
+        true
+    }
+}
+
 /// Token identity for matching, 64 bits. Two different tokens with the same hash would count as
 /// equal; for tokens of a log line that is vanishingly rare (about 2^-64 per comparison) and its
 /// effect is one line joining a near-identical template.
@@ -1380,7 +1429,7 @@ fn token_hash_in(buf: &[u8], s: usize, e: usize, shape: Shape) -> u64 {
 }
 
 /// [`untagged_hash`] of `buf[s..e]`, reading a short token as one word of the buffer around it.
-#[inline]
+#[inline(always)]
 fn untagged_hash_in(buf: &[u8], s: usize, e: usize) -> u64 {
     let len = e - s;
     if len == 0 || len >= 8 {

@@ -17,7 +17,7 @@
 //! The classifiers are hand-written byte scanners (no regular expression per token): one pass
 //! over the token, no allocation; the result is appended to a caller-owned buffer.
 
-use crate::byte_scan::scan_token;
+use crate::byte_scan::{scan_token, token_end};
 use crate::variable_form::{collapse, VariableForm, MAX_MASKED, SHORT_MASKED};
 
 /// Parameter marker, as in Drain and Loghub templates.
@@ -445,14 +445,80 @@ fn push_variable_in<const N: usize, S: Sink>(prefix: &str, suffix: &str, out: &m
 
 /// Calls `f(start, end, term)` for each [`Term`] of `content` in order, until `f` returns false:
 /// the tokens (split on ASCII white space, like `str::split_ascii_whitespace`), with the runs that are one variable joined.
-pub(crate) fn for_each_term(content: &str, mut f: impl FnMut(usize, usize, Term) -> bool) {
+pub(crate) fn for_each_term(content: &str, f: impl FnMut(usize, usize, Term) -> bool) {
+    terms::<false, _>(content, &mut Terms(f));
+}
+
+/// What [`for_each_term_memo`] hands its terms to.
+pub(crate) trait TermSink {
+    /// The token `content[s..e]`, before its shape is scanned: true if the sink has taken it
+    /// whole, as a token it remembers as plain (see [`TermSink::term`]). Only asked about a
+    /// token that does not start with a digit and is not a verb's object.
+    fn known(&mut self, s: usize, e: usize) -> bool;
+    /// A term, as [`for_each_term`]'s `f`; `plain` tells that a [`Term::Token`] is one whatever
+    /// the tokens after it (it can start no variable over several tokens), so that a sink that
+    /// remembers it may take it back through `known` next time, unscanned.
+    fn term(&mut self, s: usize, e: usize, term: Term, plain: bool) -> bool;
+}
+
+/// [`for_each_term`]'s callback as a [`TermSink`] that remembers nothing.
+struct Terms<F>(F);
+
+impl<F: FnMut(usize, usize, Term) -> bool> TermSink for Terms<F> {
+    fn known(&mut self, _: usize, _: usize) -> bool {
+        false
+    }
+
+    fn term(&mut self, s: usize, e: usize, term: Term, _: bool) -> bool {
+        (self.0)(s, e, term)
+    }
+}
+
+/// [`for_each_term`] for a sink that remembers tokens: a token is first read only to its end
+/// (eight bytes at a time) and offered to [`TermSink::known`]; only when the sink does not know
+/// it is its shape scanned and are the tests for a variable over several tokens run. A token
+/// is offered only if it was plain when the sink took it, so every such test that could pass at
+/// it still runs (they look at the token alone to decide whether to look further).
+pub(crate) fn for_each_term_memo(content: &str, sink: &mut impl TermSink) {
+    terms::<true, _>(content, sink);
+}
+
+#[inline(always)]
+fn terms<const MEMO: bool, S: TermSink>(content: &str, sink: &mut S) {
     let b = content.as_bytes();
-    let mut next = next_token(b, 0);
-    let object = verb_object(b, next);
-    while let Some((s, e, shape)) = next {
+    // The token after the current one when a test has scanned it already.
+    let mut pending = None;
+    let object = verb_object(b);
+    let mut pos = 0;
+    loop {
+        let (s, e, shape) = match pending.take() {
+            Some(t) => t,
+            None => {
+                let mut s = pos;
+                while s < b.len() && CLASS[usize::from(b[s])] == SPACE {
+                    s += 1;
+                }
+                if s == b.len() {
+                    return;
+                }
+                // Numbers seldom recur, and a path is mostly a request target (never plain):
+                // no look-up for them.
+                if MEMO && !matches!(b[s], b'0'..=b'9' | b'/') && s != object {
+                    let e = token_end(b, s);
+                    if sink.known(s, e) {
+                        pos = e;
+                        continue;
+                    }
+                }
+                let (e, shape) = scan_token(b, s, &CLASS, SPACE);
+                (s, e, shape)
+            }
+        };
         let token = &b[s..e];
         let (mut end, mut term) = (e, Term::Token(Shape(shape)));
-        next = next_token(b, e);
+        // Whether the tokens after this one can change its term: false once a test below
+        // looks further.
+        let mut plain = false;
         // Most tokens start with a lower-case letter, and most numbers are long or hold no
         // `:`, `/` or `-`: no date, no call.
         let c0 = token[0];
@@ -468,15 +534,15 @@ pub(crate) fn for_each_term(content: &str, mut f: impl FnMut(usize, usize, Term)
             // the first-byte test).
             if let Some((date_end, open, close)) = crate::date_span::date_end(content, s, e) {
                 (end, term) = (date_end, Term::Variable { open, close });
-                next = next_token(b, end);
             }
         } else if shape == ALPHA | DIGIT {
             // A list of numbered names, `an14 an15 an16` (letters-and-digits tokens only: most
             // tokens fail the shape test).
-            if let Some((s2, e2, _)) = next {
+            pending = next_token(b, e);
+            if let Some((s2, e2, _)) = pending {
                 if let Some((list_end, close)) = numbered_list(b, s, e, s2, e2) {
                     (end, term) = (list_end, Term::Variable { open: s, close });
-                    next = next_token(b, end);
+                    pending = None;
                 }
             }
         } else if shape & (OTHER | SLASH) == OTHER && token[token.len() - 1].is_ascii_alphanumeric()
@@ -491,13 +557,16 @@ pub(crate) fn for_each_term(content: &str, mut f: impl FnMut(usize, usize, Term)
             };
             if let Some((q_end, open, close)) = quoted {
                 (end, term) = (q_end, Term::Variable { open, close });
-                next = next_token(b, end);
             } else if token[token.len() - 1].is_ascii_digit() {
                 // A list of numbered ids, `blk_-51 blk_76`.
-                if let Some((list_end, close)) = next.and_then(|n| numbered_ids(b, s, e, n)) {
+                pending = next_token(b, e);
+                if let Some((list_end, close)) = pending.and_then(|n| numbered_ids(b, s, e, n)) {
                     (end, term) = (list_end, Term::Variable { open: s, close });
-                    next = next_token(b, end);
+                    pending = None;
                 }
+            } else {
+                // Without a quote left open, the tokens after it did not matter.
+                plain = shape & QUOTE == 0 || quote_opened(b, s, e).is_none();
             }
         } else if shape & SLASH != 0 && (shape & COLON != 0 || starts_like_path(token)) {
             // A request target and its protocol, `/index.html HTTP/1.1"` (a web server's
@@ -505,27 +574,33 @@ pub(crate) fn for_each_term(content: &str, mut f: impl FnMut(usize, usize, Term)
             // variable. The target is a path or a URL (see `is_path`): after its brackets it
             // starts with `/`, `.` or `~`, or it holds a colon (`https://…`, `C:\…`), so most
             // tokens with a slash (`HTTP/1.1"`, `Chrome/120.0`) are no target.
-            if let Some((s2, e2, _)) = next {
+            pending = next_token(b, e);
+            if let Some((s2, e2, _)) = pending {
                 let colon = shape & COLON != 0;
                 if let Some((open, close)) = request_target(token, &b[s2..e2], colon) {
                     let (open, close) = (s + open, s2 + close);
                     (end, term) = (e2, Term::Variable { open, close });
-                    next = next_token(b, end);
+                    pending = None;
                 }
             }
-        } else if s == object {
-            // The last of two words, the object of a verb, `removing chargen`.
-            term = Term::Variable { open: s, close: e };
+        } else {
+            // The object of a verb is a matter of position, not of the token: `known` is not
+            // asked at it.
+            plain = true;
+            if s == object {
+                // The last of two words, the object of a verb, `removing chargen`.
+                term = Term::Variable { open: s, close: e };
+            }
         }
-        // One call site, so that `f` is inlined.
-        if !f(s, end, term) {
+        if !sink.term(s, end, term, plain) {
             return;
         }
+        pos = end;
     }
 }
 
 /// Where the object of a message of two words, a verb's present participle and a lower-case
-/// word, starts (`usize::MAX` if the message is not such; `first` is its first token). The
+/// word, starts (`usize::MAX` if the message is not such). The
 /// object is a value (`removing chargen` / `removing telnet` from a service supervisor,
 /// `starting nginx` / `starting sshd` from an init script). Only the whole message: with more
 /// words the object's position says less, and Drain's similarity merges longer lines anyway.
@@ -533,14 +608,20 @@ pub(crate) fn for_each_term(content: &str, mut f: impl FnMut(usize, usize, Term)
 /// see the miner's `differ`), a capitalised word or one with digits (a device name, `resetting
 /// eth0`).
 #[inline]
-fn verb_object(b: &[u8], first: Option<(usize, usize, u8)>) -> usize {
-    match first {
-        Some((s, e, ALPHA))
-            if e - s >= 5 && b[e - 3..e] == *b"ing" && b[s].is_ascii_lowercase() =>
-        {
-            object_after(b, e)
-        }
-        _ => usize::MAX,
+fn verb_object(b: &[u8]) -> usize {
+    let mut s = 0;
+    while s < b.len() && CLASS[usize::from(b[s])] == SPACE {
+        s += 1;
+    }
+    if s == b.len() || !b[s].is_ascii_lowercase() {
+        return usize::MAX;
+    }
+    let e = token_end(b, s);
+    let verb = e - s >= 5 && b[e - 3..e] == *b"ing" && b[s..e].iter().all(u8::is_ascii_alphabetic);
+    if verb {
+        object_after(b, e)
+    } else {
+        usize::MAX
     }
 }
 
@@ -566,14 +647,7 @@ fn object_after(b: &[u8], from: usize) -> usize {
 /// the variable (after the opening quote, at the closing one).
 #[inline(never)]
 fn quoted_words(b: &[u8], s: usize, e: usize) -> Option<(usize, usize, usize)> {
-    let t = &b[s..e];
-    let p = t
-        .windows(2)
-        .position(|w| w[0] == b'=' && matches!(w[1], b'"' | b'\''))?;
-    let (quote, open) = (t[p + 1], s + p + 2);
-    if open == e || b[open..e].contains(&quote) {
-        return None;
-    }
+    let (quote, open) = quote_opened(b, s, e)?;
     let mut at = e;
     for _ in 0..8 {
         let (ts, te, _) = next_token(b, at)?;
@@ -583,6 +657,17 @@ fn quoted_words(b: &[u8], s: usize, e: usize) -> Option<(usize, usize, usize)> {
         at = te;
     }
     None
+}
+
+/// The quote that the token `b[s..e]` opens after a `=` and leaves open, and where the value
+/// starts: what [`quoted_words`] needs of the token before it looks at the next ones.
+fn quote_opened(b: &[u8], s: usize, e: usize) -> Option<(u8, usize)> {
+    let t = &b[s..e];
+    let p = t
+        .windows(2)
+        .position(|w| w[0] == b'=' && matches!(w[1], b'"' | b'\''))?;
+    let (quote, open) = (t[p + 1], s + p + 2);
+    (open != e && !b[open..e].contains(&quote)).then_some((quote, open))
 }
 
 /// A [`numbered_list`] of ids that hold punctuation (`blk_-51 blk_76`), from the token

@@ -489,6 +489,47 @@ fn line_hashes_are_those_of_the_masked_text_with_the_memo() {
     }
 }
 
+#[test]
+fn remembered_tokens_still_start_variables_over_several_tokens() {
+    // Each token first seen where it is one term, then where it starts (or is) a variable over
+    // several tokens or a verb's object: a memo hit must not skip that.
+    let lines = [
+        "user nginx ok",
+        "starting nginx",
+        "month Jul of",
+        "at Jul 27 10:59:53 2005 done",
+        "node an14 down",
+        "lost an14 an15 an16",
+        "blk_-51 gone",
+        "delete blk_-51 blk_76",
+        "tag=\"View now",
+        "lock tag=\"View Lock\", held",
+        "path /index.html seen",
+        "GET /index.html HTTP/1.1\" 200",
+        "order.Service up",
+        "order.Service order.Service up",
+    ];
+    let mut m = miner();
+    let (mut text, mut spans) = (String::new(), Vec::new());
+    for _ in 0..2 {
+        for line in lines {
+            m.add(line);
+            mask_line(
+                line,
+                m.config.max_tokens,
+                m.config.variables,
+                &mut text,
+                &mut spans,
+            );
+            let expected: Vec<u64> = spans
+                .iter()
+                .map(|&(s, e)| token_hash(&text[s as usize..e as usize]))
+                .collect();
+            assert_eq!(m.line_hashes, expected, "{line}: {text}");
+        }
+    }
+}
+
 fn parts() -> MinerConfig {
     MinerConfig {
         variables: VariableForm::Parts,
