@@ -312,7 +312,7 @@ pub struct TemplateMiner {
     /// Direct-mapped memo of masking and classing for mixed tokens and words:
     /// (untagged hash of the token, 0 for none; the token's hash as matching sees it, masked and
     /// tagged), `MASK_CACHE` slots.
-    mask_cache: Vec<(u64, u64)>,
+    mask_cache: Box<[(u64, u64); MASK_CACHE]>,
     /// Templates in a leaf from which the leaf is indexed ([`INDEX_FROM`]; tests change it to
     /// compare the indexed search with the scan).
     index_from: usize,
@@ -371,7 +371,7 @@ impl TemplateMiner {
             masked: String::new(),
             spans: Vec::new(),
             line_hashes: Vec::new(),
-            mask_cache: vec![(0, 0); MASK_CACHE],
+            mask_cache: Box::new([(0, 0); MASK_CACHE]),
             index_from: INDEX_FROM,
             candidates: Vec::new(),
             sizes: Vec::new(),
@@ -1147,13 +1147,12 @@ struct LineHasher<'a> {
     form: VariableForm,
     /// [`TemplateMiner`]'s masking memo: a token's untagged hash (its lowest bit set if the
     /// token is plain, see [`TermSink::term`]) and its hash.
-    cache: &'a mut [(u64, u64)],
+    cache: &'a mut [(u64, u64); MASK_CACHE],
 }
 
 impl LineHasher<'_> {
     fn slot(&mut self, raw: u64) -> &mut (u64, u64) {
-        let n = self.cache.len();
-        &mut self.cache[raw as usize % n]
+        &mut self.cache[raw as usize % MASK_CACHE]
     }
 }
 
@@ -1191,6 +1190,11 @@ impl TermSink for LineHasher<'_> {
                 return true;
             }
         };
+        // Digits alone (a count, a port, a status code): `<*>`, whose hash is known.
+        if shape.is_digits() {
+            self.hashes.push(param_hash());
+            return true;
+        }
         let token = &content[s..e];
         let bytes = content.as_bytes();
         // Masking and the class (see `word_tag`) are functions of the token alone: a

@@ -801,6 +801,11 @@ impl Shape {
         self.0 != ALPHA && (self.0 & (ALPHA | HIGH) != 0 || self.0 & DIGIT == 0)
     }
 
+    /// ASCII digits only: a number, `<*>` in either form (see [`mask_shaped`]).
+    pub(crate) fn is_digits(self) -> bool {
+        self.0 == DIGIT
+    }
+
     /// ASCII letters only.
     pub(crate) fn is_letters(self) -> bool {
         self.0 == ALPHA
