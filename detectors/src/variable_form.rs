@@ -171,9 +171,26 @@ fn collapse_in<const N: usize>(masked: &str, out: impl FnOnce(&str)) {
     if opens < 2 {
         return finish(&buf[..n], out);
     }
-    // Variables joined by a separator of compound values are one: `<*>.<*>` (versions),
-    // `<*>:<*>` (host:port, times), `<*>/<*>`, `<*>@<*>`, `<*>#<*>`, `<*><*>`.
-    // One pass: each `<*>` absorbs the `<*>`s that follow it, with or without a separator.
+    let w = join_variables(&mut buf, n);
+    finish(&buf[..w], out);
+}
+
+/// The collapsed token `t` to `out`: bare when a variable stands alone in quotes or after `#`.
+fn finish(t: &[u8], out: impl FnOnce(&str)) {
+    let bare = matches!(t, b"#<*>#" | b"#<*>" | b"\"<*>\"" | b"'<*>'");
+    let t = if bare { PARAM.as_bytes() } else { t };
+    // Only ASCII delimiters and `<*>` were inserted around unchanged runs of a valid string.
+    match std::str::from_utf8(t) {
+        Ok(s) => out(s),
+        Err(_) => out(PARAM),
+    }
+}
+
+/// Variables joined by a separator of compound values are one: `<*>.<*>` (versions),
+/// `<*>:<*>` (host:port, times), `<*>/<*>`, `<*>@<*>`, `<*>#<*>`, `<*><*>`. One pass over
+/// `buf[..n]` in place: each `<*>` absorbs the `<*>`s that follow it, with or without a
+/// separator. Returns the new length.
+fn join_variables(buf: &mut [u8], n: usize) -> usize {
     let (mut r, mut w) = (0, 0);
     let p = PARAM.as_bytes();
     while r < n {
@@ -197,18 +214,7 @@ fn collapse_in<const N: usize>(masked: &str, out: impl FnOnce(&str)) {
             }
         }
     }
-    finish(&buf[..w], out);
-}
-
-/// The collapsed token `t` to `out`: bare when a variable stands alone in quotes or after `#`.
-fn finish(t: &[u8], out: impl FnOnce(&str)) {
-    let bare = matches!(t, b"#<*>#" | b"#<*>" | b"\"<*>\"" | b"'<*>'");
-    let t = if bare { PARAM.as_bytes() } else { t };
-    // Only ASCII delimiters and `<*>` were inserted around unchanged runs of a valid string.
-    match std::str::from_utf8(t) {
-        Ok(s) => out(s),
-        Err(_) => out(PARAM),
-    }
+    w
 }
 
 #[cfg(test)]
@@ -291,32 +297,7 @@ mod tests {
                 if variable { PARAM.as_bytes() } else { run },
             );
         }
-        // Variables joined by a separator of compound values are one: `<*>.<*>` (versions),
-        // `<*>:<*>` (host:port, times), `<*>/<*>`, `<*>@<*>`, `<*>#<*>`, `<*><*>`.
-        // One pass: each `<*>` absorbs the `<*>`s that follow it, with or without a separator.
-        let (mut r, mut w) = (0, 0);
-        let p = PARAM.as_bytes();
-        while r < n {
-            if !buf[r..n].starts_with(p) {
-                buf[w] = buf[r];
-                (r, w) = (r + 1, w + 1);
-                continue;
-            }
-            buf.copy_within(r..r + 3, w);
-            (r, w) = (r + 3, w + 3);
-            loop {
-                if buf[r..n].starts_with(p) {
-                    r += 3;
-                } else if r < n
-                    && matches!(buf[r], b'.' | b':' | b'#' | b'/' | b'@')
-                    && buf[r + 1..n].starts_with(p)
-                {
-                    r += 4;
-                } else {
-                    break;
-                }
-            }
-        }
+        let w = join_variables(&mut buf, n);
         let t = &buf[..w];
         let bare = matches!(t, b"#<*>#" | b"#<*>" | b"\"<*>\"" | b"'<*>'");
         let t = if bare { PARAM.as_bytes() } else { t };
