@@ -72,10 +72,12 @@ use crate::variable_form::{collapse, VariableForm};
 
 mod differ;
 mod leaf_index;
+mod recall;
 use differ::{
     differ, is_symbols, lower_class, words_apart, Differ, Known, CAPITAL, SYMBOLS, TAGS, WORD,
 };
 use leaf_index::{LeafIndex, Moved, Places};
+use recall::Recall;
 
 /// Configuration of a [`TemplateMiner`]. The default is the one global configuration used for
 /// every log kind (and measured on Loghub, see the README).
@@ -323,6 +325,10 @@ pub struct TemplateMiner {
     moved: Vec<Moved>,
     /// [`needed_equal`] for the line lengths below [`NEEDED_TABLE`], worked out once.
     needed: Box<[usize]>,
+    /// The search's answers since the templates last changed (see `recall`).
+    recall: Recall,
+    /// Whether `add` asks `recall` first (tests turn it off to compare with the search).
+    use_recall: bool,
 }
 
 /// Line lengths whose [`needed_equal`] the miner keeps in a table (longer lines are rare and
@@ -379,6 +385,8 @@ impl TemplateMiner {
             needed: (0..NEEDED_TABLE)
                 .map(|len| needed_equal(config.similarity, len))
                 .collect(),
+            recall: Recall::default(),
+            use_recall: true,
             config,
         }
     }
@@ -445,7 +453,20 @@ impl TemplateMiner {
             cache: &mut self.mask_cache,
         };
         for_each_term_memo(content, &mut line);
-        let result = match self.search(&hashes) {
+        // A line whose tokens repeat a line's since the templates last changed finds its
+        // template at once (see `recall`).
+        let key = Recall::key(&hashes);
+        let found = match self.recall.get(key) {
+            Some(slot) if self.use_recall => Some((slot, false)),
+            _ => {
+                let found = self.search(&hashes);
+                if let Some((slot, false)) = found {
+                    self.recall.put(key, slot);
+                }
+                found
+            }
+        };
+        let result = match found {
             Some((slot, merge)) => {
                 // The line's masked text: a variable keeps the punctuation that the line and
                 // the template share around it (see `merge_token`).
@@ -656,6 +677,8 @@ impl TemplateMiner {
     }
 
     fn merge(&mut self, slot: u32, line: &Tokens<'_>) -> bool {
+        // Variables change (the text may not): the search may answer otherwise.
+        self.recall.forget(self.live);
         let whole = self.config.variables == VariableForm::Token;
         let Some(Some(c)) = self.clusters.get_mut(slot as usize) else {
             unreachable!("dangling cluster slot {slot}")
@@ -801,6 +824,7 @@ impl TemplateMiner {
         self.by_id.insert(id, slot);
         self.push_front(slot);
         self.live += 1;
+        self.recall.forget(self.live);
         slot
     }
 
@@ -907,6 +931,7 @@ impl TemplateMiner {
         self.by_id.remove(&cluster.id);
         self.live -= 1;
         self.evictions += 1;
+        self.recall.forget(self.live);
         let mut node = cluster.leaf;
         self.remove_from_leaf(&cluster, slot);
         loop {

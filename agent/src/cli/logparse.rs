@@ -82,7 +82,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 /// Mines every line of `input`, writing the CSV rows to `out`.
 pub fn parse<R: BufRead, W: Write>(
-    mut input: R,
+    input: R,
     out: &mut W,
     format: Option<&LogFormat>,
     miner: &mut TemplateMiner,
@@ -93,17 +93,8 @@ pub fn parse<R: BufRead, W: Write>(
     let mut tails: IdMap<Vec<u8>> = IdMap::default();
     let mut number = LineNumber::default();
     out.write_all(b"line,template_id,template\n")?;
-    let mut mine = |bytes: &[u8]| -> io::Result<()> {
-        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-        let lossy;
-        let line = match std::str::from_utf8(bytes) {
-            Ok(s) => s,
-            Err(_) => {
-                summary.invalid_utf8 += 1;
-                lossy = String::from_utf8_lossy(bytes);
-                &*lossy
-            }
-        };
+    for_each_line(input, |line, invalid| {
+        summary.invalid_utf8 += u64::from(invalid);
         summary.lines += 1;
         number.increment();
         let content = match format {
@@ -139,9 +130,21 @@ pub fn parse<R: BufRead, W: Write>(
         };
         out.write_all(number.digits())?;
         out.write_all(tail)
-    };
-    // Lines are mined straight from the reader's buffer; only a line that straddles two buffer
-    // fills is copied (into `partial`).
+    })?;
+    Ok(summary)
+}
+
+/// Calls `f` with each line of `input` and whether it held invalid UTF-8: `\n` ends a line, a
+/// `\r` before it is dropped, a missing final newline is fine, invalid UTF-8 is replaced
+/// (U+FFFD).
+///
+/// Lines are taken straight from the reader's buffer, whose complete lines are checked for
+/// UTF-8 at once (far cheaper than line by line); only a line that straddles two buffer fills
+/// is copied (into `partial`).
+fn for_each_line<R: BufRead>(
+    mut input: R,
+    mut f: impl FnMut(&str, bool) -> io::Result<()>,
+) -> io::Result<()> {
     let mut partial = Vec::new();
     loop {
         let chunk = input.fill_buf()?;
@@ -154,25 +157,76 @@ pub fn parse<R: BufRead, W: Write>(
             let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
             partial.extend_from_slice(&rest[..end]);
             if end < rest.len() {
-                mine(&partial)?;
+                line_of_bytes(&partial, &mut f)?;
                 partial.clear();
                 rest = &rest[end + 1..];
             } else {
                 rest = &[];
             }
         }
-        while let Some(end) = memchr::memchr(b'\n', rest) {
-            mine(&rest[..end])?;
-            rest = &rest[end + 1..];
+        if let Some(last) = memchr::memrchr(b'\n', rest) {
+            block(&rest[..last], &mut f)?;
+            rest = &rest[last + 1..];
         }
         partial.extend_from_slice(rest);
         input.consume(filled);
     }
     // A last line without its newline.
     if !partial.is_empty() {
-        mine(&partial)?;
+        line_of_bytes(&partial, &mut f)?;
     }
-    Ok(summary)
+    Ok(())
+}
+
+/// Lines separated by `\n`, the block ending without its last line's newline (so an empty last
+/// segment is an empty line). Stretches of valid UTF-8 are split as they are; a line that
+/// holds an invalid byte goes through [`line_of_bytes`].
+fn block(mut block: &[u8], f: &mut impl FnMut(&str, bool) -> io::Result<()>) -> io::Result<()> {
+    loop {
+        let bad = match std::str::from_utf8(block) {
+            Ok(text) => return lines(text, f),
+            Err(e) => e.valid_up_to(),
+        };
+        // The whole lines before the invalid byte are valid: checked again, to be a `str`
+        // (only blocks with invalid bytes pay it).
+        let start = match memchr::memrchr(b'\n', &block[..bad]) {
+            Some(k) => {
+                let text = std::str::from_utf8(&block[..k])
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                lines(text, f)?;
+                k + 1
+            }
+            None => 0,
+        };
+        let Some(k) = memchr::memchr(b'\n', &block[bad..]) else {
+            return line_of_bytes(&block[start..], f);
+        };
+        line_of_bytes(&block[start..bad + k], f)?;
+        block = &block[bad + k + 1..];
+    }
+}
+
+/// Valid lines separated by `\n`, the last one without it.
+fn lines(mut text: &str, f: &mut impl FnMut(&str, bool) -> io::Result<()>) -> io::Result<()> {
+    while let Some(end) = memchr::memchr(b'\n', text.as_bytes()) {
+        f(strip_cr(&text[..end]), false)?;
+        text = &text[end + 1..];
+    }
+    f(strip_cr(text), false)
+}
+
+/// One line without its `\n`, of any UTF-8 validity.
+fn line_of_bytes(bytes: &[u8], f: &mut impl FnMut(&str, bool) -> io::Result<()>) -> io::Result<()> {
+    let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(s) => f(s, false),
+        Err(_) => f(&String::from_utf8_lossy(bytes), true),
+    }
+}
+
+/// A line without the `\r` of its `\r\n`.
+fn strip_cr(line: &str) -> &str {
+    line.strip_suffix('\r').unwrap_or(line)
 }
 
 /// RFC 4180: quoted when it holds a comma, quote, CR or LF, or starts or ends with a space.
@@ -294,6 +348,89 @@ mod tests {
         assert_eq!(whole.0.lines, 5);
         for capacity in 1..=input.len() {
             assert_eq!(run(capacity), whole, "buffer of {capacity} bytes");
+        }
+    }
+
+    /// The lines `for_each_line` gives for `input` read through a buffer of `capacity` bytes.
+    fn lines_read(input: &[u8], capacity: usize) -> Vec<(String, bool)> {
+        let mut got = Vec::new();
+        let reader = io::BufReader::with_capacity(capacity, input);
+        for_each_line(reader, |line, invalid| {
+            got.push((line.to_string(), invalid));
+            Ok(())
+        })
+        .unwrap();
+        got
+    }
+
+    /// The lines of `input` the plain way: split on `\n`, each checked for UTF-8 on its own.
+    fn lines_expected(input: &[u8]) -> Vec<(String, bool)> {
+        let mut parts: Vec<&[u8]> = input.split(|&b| b == b'\n').collect();
+        if parts.last().is_some_and(|p| p.is_empty()) {
+            parts.pop();
+        }
+        parts
+            .into_iter()
+            .map(|p| {
+                let p = p.strip_suffix(b"\r").unwrap_or(p);
+                let invalid = std::str::from_utf8(p).is_err();
+                (String::from_utf8_lossy(p).into_owned(), invalid)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lines_are_split_and_checked_as_line_by_line_whatever_the_buffer() {
+        // Near-misses of the block path: invalid bytes at a line's start, middle and end, next
+        // to `\r` and `\n`, several in one line and in consecutive lines, multi-byte characters
+        // (cut by buffer fills), empty lines, `\r` alone, a missing final newline.
+        let cases: [&[u8]; 12] = [
+            b"",
+            b"\n",
+            b"\n\n\r\n",
+            b"plain\nlines\n",
+            b"\xffstart\nmid\xfedle\nend\xff\n\xff\n",
+            b"a\xff\xfe\nb\xc3\n\xc3\xa9t\xc3\xa9\r\n",
+            b"two\xff bad\xff in one\r\nnext\xff\r\nclean \xe2\x82\xac\n",
+            b"\xff\r\n\r\n\xff",
+            b"caf\xc3\xa9\ncaf\xc3\n\xa9 torn\n",
+            b"last \xf0\x9f\x98\x80 no newline",
+            b"\r\r\n\xff\r\r\nx\r",
+            b"\xe2\x82\n\xe2\x82\xac\xe2\n",
+        ];
+        for input in cases {
+            let want = lines_expected(input);
+            for capacity in 1..=input.len().max(1) + 1 {
+                assert_eq!(
+                    lines_read(input, capacity),
+                    want,
+                    "{:?} in a buffer of {capacity}",
+                    String::from_utf8_lossy(input)
+                );
+            }
+        }
+        // Random mixes of those bytes, in buffers of many sizes.
+        let alphabet: &[u8] = b"ab \n\r\xff\xc3\xa9\xe2\x82\xac\xf0\x9f";
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..400 {
+            let len = (x % 60) as usize;
+            let input: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    alphabet[(x % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            let want = lines_expected(&input);
+            for capacity in [1, 2, 3, 5, 8, 13, 64] {
+                assert_eq!(
+                    lines_read(&input, capacity),
+                    want,
+                    "{input:?} in {capacity}"
+                );
+            }
+            x = x.wrapping_add(0x632b_e59b_d9b4_e019);
         }
     }
 

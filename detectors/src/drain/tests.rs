@@ -659,16 +659,20 @@ fn host_names_are_variables_even_as_the_first_token() {
     );
 }
 
-// The leaf index (see `leaf_index`) must choose exactly what a scan of the leaf chooses.
+// The leaf index (see `leaf_index`) must choose exactly what a scan of the leaf chooses, and
+// the memo of answers (see `recall`) what the search would answer.
 
 /// Miners that differ only in when a leaf gets its index: never (the scan), always, and from a
-/// few templates on (leaves switch from the scan to the index mid-stream).
+/// few templates on (leaves switch from the scan to the index mid-stream); each without and
+/// with the memo of answers. The first is the plain search: the scan, no memo.
 fn index_variants(config: &MinerConfig) -> Vec<TemplateMiner> {
-    [usize::MAX, 1, 4]
+    [false, true]
         .into_iter()
-        .map(|from| {
+        .flat_map(|recall| [usize::MAX, 1, 4].map(|from| (recall, from)))
+        .map(|(recall, from)| {
             let mut m = TemplateMiner::new(config.clone()).unwrap();
             m.index_from = from;
+            m.use_recall = recall;
             m
         })
         .collect()
@@ -1062,4 +1066,57 @@ fn a_unit_without_a_number_names_a_dimension() {
     let b = m.add("copied 512 bytes to the spool of printer lp0 in full");
     let k = m.add("copied 512 blocks to the spool of printer lp0 in full");
     assert_eq!(b.template_id, k.template_id);
+}
+
+#[test]
+fn a_merge_elsewhere_changes_the_remembered_answer() {
+    // Four tokens, three of them equal: a line joins. `L` first finds `S` (its `<*>` covers
+    // the line's token); once `T` has merged into `… <*>`, both hold as many equal tokens and
+    // parameters and the older, `T`, wins: the memo must not answer `S` any more.
+    let mut m = TemplateMiner::new(MinerConfig {
+        similarity: 0.75,
+        ..MinerConfig::default()
+    })
+    .unwrap();
+    let t = m.add("open file cache alpha").template_id;
+    let s = m.add("open file 7 beta").template_id;
+    assert_ne!(s, t);
+    assert_eq!(m.template(s), Some("open file <*> beta"));
+    let line = "open file cache beta";
+    assert_eq!(m.add(line).template_id, s);
+    assert_eq!(m.add(line).template_id, s, "answered from the memo");
+    let merged = m.add("open file cache gamma");
+    assert!(merged.template_id == t && merged.template_changed);
+    assert_eq!(m.template(t), Some("open file cache <*>"));
+    assert_eq!(m.add(line).template_id, t);
+}
+
+#[test]
+fn an_eviction_leaves_no_answer_to_the_evicted_template() {
+    let mut m = miner();
+    let line = "disk sda1 almost full";
+    let id = m.add(line).template_id;
+    assert_eq!(m.add(line).template_id, id);
+    // As `add` does after creating a template past `max_clusters`.
+    assert_eq!(m.evict_lru(), Some(id));
+    let again = m.add(line);
+    assert!(again.is_new && again.template_id != id);
+}
+
+#[test]
+fn a_new_template_changes_the_remembered_answer() {
+    // Eight tokens, six of them equal: a line joins. `L` first finds `S`, whose two `<*>`
+    // cover the line's tokens; the new template `N` equals `L` at seven positions and wins.
+    let mut m = TemplateMiner::new(MinerConfig {
+        similarity: 0.75,
+        ..MinerConfig::default()
+    })
+    .unwrap();
+    let s = m.add("open file 7 8 on disk sda 'alice'").template_id;
+    let line = "open file cache log on disk sda 'alice'";
+    assert_eq!(m.add(line).template_id, s);
+    assert_eq!(m.add(line).template_id, s, "answered from the memo");
+    let n = m.add("open file cache log on disk sda 'bob'");
+    assert!(n.is_new);
+    assert_eq!(m.add(line).template_id, n.template_id);
 }
