@@ -127,6 +127,10 @@ fn collapse_in<const N: usize>(masked: &str, out: impl FnOnce(&str)) {
         buf[*n..*n + k].copy_from_slice(&s[..k]);
         *n += k;
     };
+    // Most tokens come out as they went in (`uid=<*>`, `path=<*>`): while nothing has changed
+    // (and the token fits the buffer, so nothing can be cut), nothing is copied, and the token
+    // itself is handed on, with no check of its UTF-8.
+    let mut same = m.len() <= N;
     // A run between delimiters that holds a variable (and no `/`: path segments stay apart),
     // or only digits, is one variable.
     // The runs' bytes are classed on the way (one table lookup each), and `<` counted: with
@@ -135,7 +139,7 @@ fn collapse_in<const N: usize>(masked: &str, out: impl FnOnce(&str)) {
     let mut i = 0;
     while i < m.len() {
         if DELIMITER[usize::from(m[i])] {
-            if n < N {
+            if !same && n < N {
                 buf[n] = m[i];
                 n += 1;
             }
@@ -152,21 +156,41 @@ fn collapse_in<const N: usize>(masked: &str, out: impl FnOnce(&str)) {
         let variable = seen == R_DIGIT
             || (seen & R_OPEN != 0 && seen & R_SLASH == 0 && contains(run, PARAM.as_bytes()));
         if variable {
-            put(&mut buf, &mut n, PARAM.as_bytes());
+            if same && run != PARAM.as_bytes() {
+                // The first change: what came before is the token's own.
+                same = false;
+                buf[..s].copy_from_slice(&m[..s]);
+                n = s;
+            }
+            if !same {
+                put(&mut buf, &mut n, PARAM.as_bytes());
+            }
             opens += 1;
         } else {
-            // Most runs are a few bytes: a byte loop costs less than a call to copy them.
-            for &c in run {
-                if n == N {
-                    break;
+            if !same {
+                // Most runs are a few bytes: a byte loop costs less than a call to copy them.
+                for &c in run {
+                    if n == N {
+                        break;
+                    }
+                    buf[n] = c;
+                    n += 1;
                 }
-                buf[n] = c;
-                n += 1;
             }
             if seen & R_OPEN != 0 {
                 opens += run.iter().filter(|&&c| c == b'<').count();
             }
         }
+    }
+    if same {
+        if opens < 2 {
+            return match finish_bare(m) {
+                Some(bare) => out(bare),
+                None => out(masked),
+            };
+        }
+        buf[..m.len()].copy_from_slice(m);
+        n = m.len();
     }
     if opens < 2 {
         return finish(&buf[..n], out);
@@ -175,10 +199,14 @@ fn collapse_in<const N: usize>(masked: &str, out: impl FnOnce(&str)) {
     finish(&buf[..w], out);
 }
 
+/// `<*>` if the collapsed token `t` is a variable alone in quotes or after `#`.
+fn finish_bare(t: &[u8]) -> Option<&'static str> {
+    matches!(t, b"#<*>#" | b"#<*>" | b"\"<*>\"" | b"'<*>'").then_some(PARAM)
+}
+
 /// The collapsed token `t` to `out`: bare when a variable stands alone in quotes or after `#`.
 fn finish(t: &[u8], out: impl FnOnce(&str)) {
-    let bare = matches!(t, b"#<*>#" | b"#<*>" | b"\"<*>\"" | b"'<*>'");
-    let t = if bare { PARAM.as_bytes() } else { t };
+    let t = finish_bare(t).map_or(t, str::as_bytes);
     // Only ASCII delimiters and `<*>` were inserted around unchanged runs of a valid string.
     match std::str::from_utf8(t) {
         Ok(s) => out(s),
@@ -342,6 +370,39 @@ mod tests {
             collapse_reference::<8>(&t, |x| small_ref.push_str(x));
             assert_eq!(small, small_ref, "{t:?}");
         }
+    }
+
+    #[test]
+    fn tokens_that_come_out_as_they_went_in_and_near_misses() {
+        // Unchanged: handed on as they are; a change after an unchanged start (a run of digits,
+        // a glued variable, `<*>` joined to the next) copies that start first.
+        let cases = [
+            ("uid=<*>", "uid=<*>"),
+            ("word", "word"),
+            ("a<b=<*>", "a<b=<*>"),
+            ("ü=<*>", "ü=<*>"),
+            ("uid=<*>,12", "uid=<*>,<*>"),
+            ("uid=<*>,x<*>", "uid=<*>,<*>"),
+            ("total=<*>.<*>", "total=<*>"),
+            ("<*>:<*>", "<*>"),
+            ("#<*>", "<*>"),
+            ("'<*>'", "<*>"),
+            ("'<*>',", "'<*>',"),
+            ("12", "<*>"),
+        ];
+        for (masked, want) in cases {
+            assert_eq!(c(masked), want, "{masked}");
+            let mut reference = String::new();
+            collapse_reference::<SHORT_MASKED>(masked, |x| reference.push_str(x));
+            assert_eq!(reference, want, "{masked}: the reference");
+        }
+        // A token longer than the buffer is cut as before, even when nothing would change.
+        let long = format!("{}=<*>", "k".repeat(10));
+        let (mut ours, mut reference) = (String::new(), String::new());
+        collapse_in::<8>(&long, |x| ours.push_str(x));
+        collapse_reference::<8>(&long, |x| reference.push_str(x));
+        assert_eq!(ours, reference);
+        assert_eq!(ours, "kkkkkkkk");
     }
 
     #[test]
