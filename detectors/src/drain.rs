@@ -47,7 +47,9 @@
 //! template) when the similarity reaches `similarity`, turning the positions that differ into
 //! `<*>`; otherwise it starts a new template. A leaf of many templates (lines that start with a
 //! variable, or with the same words) is indexed by token (see `leaf_index`), so that a line is
-//! scored against a few candidates instead of every template of the leaf, with the same result.
+//! scored against a few candidates instead of every template of the leaf, with the same result;
+//! a line whose tokens repeat a line's since the templates last changed takes that line's
+//! template from a memo (see `recall`), again with the same result.
 //! A template whose literal capitalised word differs
 //! from the line's capitalised word at some position is no candidate (see `is_word`): `VM
 //! Started` and `VM Paused` are two messages, while values (numbers, ids, addresses, quoted
