@@ -71,14 +71,6 @@ fn key(x: u64) -> u64 {
     x | bytes_of(!non_digits(x) & HIGH)
 }
 
-/// Bytes `8k..8k + 8` of `b`, which it holds.
-#[inline]
-fn full_chunk(b: &[u8], k: usize) -> u64 {
-    let mut w = [0; 8];
-    w.copy_from_slice(&b[8 * k..8 * k + 8]);
-    u64::from_le_bytes(w)
-}
-
 /// Bytes `8k..` of `b`, up to eight, zero past its end.
 fn partial_chunk(b: &[u8], k: usize) -> u64 {
     let r = &b[(8 * k).min(b.len())..];
@@ -149,9 +141,10 @@ fn tag_and_set(h: u64, keyed: usize) -> (u64, usize) {
 }
 
 impl Layout {
-    /// Whether `b` is laid out as this layout, given the keys of its first `loaded` chunks.
+    /// Whether `b` (at least 8 bytes) is laid out as this layout, given the keys of its first
+    /// chunks.
     #[inline]
-    fn fits(&self, b: &[u8], keys: &[u64; CHUNKS], loaded: usize) -> bool {
+    fn fits(&self, b: &[u8], keys: &[u64]) -> bool {
         let len = usize::from(self.len);
         let follows = if self.more {
             b.len() > len && BYTE[usize::from(b[len])] != B_SPACE
@@ -159,14 +152,27 @@ impl Layout {
             b.len() == len
         };
         let (full, rest) = (len / 8, len % 8);
-        if !follows || full > loaded {
+        let Some(keys) = keys.get(..full) else {
+            return false;
+        };
+        if !follows {
             return false;
         }
-        // The partial chunk first: layouts sharing a set differ there.
-        if rest != 0 && key(partial_chunk(b, full)) & ((1 << (8 * rest)) - 1) != self.bytes[full] {
-            return false;
+        // The partial chunk first: layouts sharing a set differ there. Its bytes are the last
+        // ones of the eight that end at it or at the line's end, whichever comes first (one
+        // load, no copy).
+        if rest != 0 {
+            let at = (8 * full).min(b.len() - 8);
+            let w = u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or_default());
+            let tail = key(w >> (8 * (8 * full - at)));
+            if tail & ((1 << (8 * rest)) - 1) != self.bytes[full] {
+                return false;
+            }
         }
-        let diff = (0..full).fold(0, |d, k| d | (keys[k] ^ self.bytes[k]));
+        let diff = keys
+            .iter()
+            .zip(&self.bytes)
+            .fold(0, |d, (k, x)| d | (k ^ x));
         diff == 0
             && self
                 .pins
@@ -190,31 +196,29 @@ impl Layout {
 /// The split of a line laid out as a remembered layout, if it is.
 pub(super) fn recall(line: &str) -> Option<Split<'_>> {
     let b = line.as_bytes();
-    if b.len() < 8 {
-        return None;
-    }
+    let (chunks, _) = b.as_chunks::<8>();
+    let chunks = &chunks[..chunks.len().min(CHUNKS)];
+    let first = chunks.first()?;
     TABLE.with(|t| {
         let t = t.borrow();
         let t = t.as_ref()?;
         let mut keys = [0; CHUNKS];
-        keys[0] = key(full_chunk(b, 0));
+        keys[0] = key(u64::from_le_bytes(*first));
         let mut h = mix(0, keys[0]);
         // The lengths of layouts starting as this line, that it is long enough for.
-        let full = (b.len() / 8).min(CHUNKS);
-        let mut lengths = t.starts[start_slot(h)] & ((2 << full) - 1);
+        let mut lengths = t.starts[start_slot(h)] & ((2 << chunks.len()) - 1);
         let mut loaded = 1;
         while lengths != 0 {
             let keyed = lengths.trailing_zeros() as usize;
             lengths &= lengths - 1;
-            while loaded < keyed {
-                keys[loaded] = key(full_chunk(b, loaded));
-                h = mix(h, keys[loaded]);
-                loaded += 1;
+            for (x, c) in keys[loaded..keyed].iter_mut().zip(&chunks[loaded..keyed]) {
+                *x = key(u64::from_le_bytes(*c));
+                h = mix(h, *x);
             }
+            loaded = keyed.max(loaded);
             let (tag, set) = tag_and_set(h, keyed);
-            for (w, &way_tag) in t.tags[set].iter().enumerate() {
-                let l = &t.sets[set][w];
-                if way_tag == tag && l.fits(b, &keys, loaded) {
+            for (l, &way_tag) in t.sets[set].iter().zip(&t.tags[set]) {
+                if way_tag == tag && l.fits(b, &keys[..loaded]) {
                     return l.split(line);
                 }
             }
@@ -239,11 +243,10 @@ pub(super) fn remember(line: &str, len: usize, tokens: usize, split: &Split<'_>)
     for (k, x) in bytes.iter_mut().enumerate().take(len.div_ceil(8)) {
         let chunk = partial_chunk(read, k);
         *x = key(chunk);
-        let d = !non_digits(chunk) & HIGH;
-        for j in 0..8 {
-            if d >> (8 * j + 7) & 1 == 1 {
-                digits |= 1 << (8 * k + j);
-            }
+        let mut d = !non_digits(chunk) & HIGH;
+        while d != 0 {
+            digits |= 1 << (8 * k + d.trailing_zeros() as usize / 8);
+            d &= d - 1;
         }
     }
     let Some(pins) = epoch_pins(digits, b) else {
