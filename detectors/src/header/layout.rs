@@ -142,7 +142,7 @@ fn tag_and_set(h: u64, keyed: usize) -> (u64, usize) {
 
 impl Layout {
     /// Whether `b` (at least 8 bytes) is laid out as this layout, given the keys of its first
-    /// chunks.
+    /// chunks (those it holds whole).
     #[inline]
     fn fits(&self, b: &[u8], keys: &[u64]) -> bool {
         let len = usize::from(self.len);
@@ -152,9 +152,10 @@ impl Layout {
             b.len() == len
         };
         let (full, rest) = (len / 8, len % 8);
-        let Some(keys) = keys.get(..full) else {
+        if full > keys.len() {
             return false;
-        };
+        }
+        let (keys, keys_after) = keys.split_at(full);
         if !follows {
             return false;
         }
@@ -162,9 +163,14 @@ impl Layout {
         // ones of the eight that end at it or at the line's end, whichever comes first (one
         // load, no copy).
         if rest != 0 {
-            let at = (8 * full).min(b.len() - 8);
-            let w = u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or_default());
-            let tail = key(w >> (8 * (8 * full - at)));
+            let tail = match keys_after.first() {
+                Some(&k) => k,
+                None => {
+                    let at = (8 * full).min(b.len() - 8);
+                    let w = u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or_default());
+                    key(w >> (8 * (8 * full - at)))
+                }
+            };
             if tail & ((1 << (8 * rest)) - 1) != self.bytes[full] {
                 return false;
             }
@@ -216,9 +222,15 @@ pub(super) fn recall(line: &str) -> Option<Split<'_>> {
                 h = mix(h, *x);
             }
             loaded = keyed.max(loaded);
+            // The chunk after, which most layouts end in.
+            let mut ahead = loaded;
+            if let Some(c) = chunks.get(loaded) {
+                keys[loaded] = key(u64::from_le_bytes(*c));
+                ahead += 1;
+            }
             let (tag, set) = tag_and_set(h, keyed);
             for (l, &way_tag) in t.sets[set].iter().zip(&t.tags[set]) {
-                if way_tag == tag && l.fits(b, &keys[..loaded]) {
+                if way_tag == tag && l.fits(b, &keys[..ahead]) {
                     return l.split(line);
                 }
             }
