@@ -71,13 +71,20 @@ const _: () = assert!(lexer::TOKENS == MAX_HEADER_TOKENS + 8);
 
 /// Splits `line` into its header and message (see the module documentation).
 pub fn split_header(line: &str) -> Header<'_> {
-    if let Some(split) = layout::recall(line) {
-        return Header {
+    match layout::recall(line) {
+        Some(split) => Header {
             line,
             content_start: split.content_start,
             level: split.level,
-        };
+        },
+        None => recognise_and_remember(line),
     }
+}
+
+/// [`split_header`] for a line laid out as no remembered layout: apart, so that the look-up
+/// (most lines) runs without this path's frame.
+#[inline(never)]
+fn recognise_and_remember(line: &str) -> Header<'_> {
     let mut lex = Lexer::new(line);
     let header = recognise(line, &mut lex);
     let split = layout::Split {

@@ -6,16 +6,21 @@
 //! A layout is the bytes the recognition read (the header, the white space after it, and
 //! whether a byte follows), with each digit position marked "any digit": the recognition's
 //! decisions depend on a digit only by its being a digit, except the epoch rule (a 10- or
-//! 13-digit number starting with `1`), so layouts holding a run of that length are not
-//! remembered. Every other byte must be equal, letters included (`Jun` and `June`, `INFO` and
-//! `INFX` are other layouts). A line matches a layout when its bytes there are the same, its
-//! digits at the same places, and a byte follows (or not) as it did; it then gets the
-//! layout's split. Eight bytes are compared at a time (digits found with byte-wise
-//! arithmetic on a `u64`).
+//! 13-digit number starting with `1`), so the first digit of each run of that length is kept
+//! as it was (`1131566461` fits `1077804742`, not `2131566461`). Every other byte must be
+//! equal, letters included (`Jun` and `June`, `INFO` and `INFX` are other layouts). A line
+//! matches a layout when its bytes there are the same, its digits at the same places, and a
+//! byte follows (or not) as it did; it then gets the layout's split.
+//!
+//! Eight bytes are compared at a time, as keys: a `u64` of the line's bytes with each digit
+//! set to `0xff` by byte-wise arithmetic (no UTF-8 text holds that byte, so a key's `0xff` is
+//! a digit and nothing else, and equal keys are equal bytes but for digits).
 //!
 //! Layouts are kept per thread (the miner of a log runs on one), in a table of four-way sets
-//! found by hashing the line's first bytes with digits zeroed: for each multiple of eight
-//! bytes that a remembered layout covered in full, one probe.
+//! found by hashing the keys of a layout's first `8 * k` bytes (its length rounded down). A
+//! line is hashed chunk by chunk, and probed only at the lengths that layouts starting with
+//! its first chunk have (a bit set per first chunk's hash): most lines are probed once or
+//! twice, and a line that no layout starts like stops after its first chunk.
 
 use std::cell::RefCell;
 
@@ -29,15 +34,20 @@ pub(super) struct Split<'a> {
 }
 
 /// Bytes of a layout at most: longer headers are recognised on every line.
-const MAX_LEN: usize = 96;
+const MAX_LEN: usize = 128;
 const CHUNKS: usize = MAX_LEN / 8;
-// Digit positions are the bits of a `u128`.
-const _: () = assert!(MAX_LEN <= 128 && MAX_LEN.is_multiple_of(8));
+// Digit positions are the bits of a `u128`, layout lengths the bits of a `u32`.
+const _: () = assert!(MAX_LEN <= 128 && MAX_LEN.is_multiple_of(8) && CHUNKS < 32);
 /// Sets of the table (a power of two), each of [`WAYS`] layouts: room for the few hundred
 /// layouts of a busy mixed log (hosts × programs × pid widths). Layouts alike in their first
 /// multiple of eight bytes share a set (`"GET ` and `"POST ` after the same date): a few ways.
 const SETS: usize = 512;
 const WAYS: usize = 4;
+/// Slots of the lengths per first chunk (a power of two; a collision costs probes only).
+const STARTS: usize = 1024;
+/// Epoch-length runs a layout may hold (see [`epoch_pins`]); a layout with more is not kept.
+const MAX_PINS: usize = 2;
+const NO_PIN: u8 = u8::MAX;
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
@@ -55,123 +65,125 @@ fn bytes_of(high: u64) -> u64 {
     (high >> 7) * 0xff
 }
 
-/// For each 8-bit pattern, the `u64` with the high bit set in the bytes of its set bits.
-static SPREAD: [u64; 256] = {
-    let mut t = [0; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut j = 0;
-        while j < 8 {
-            if i >> j & 1 == 1 {
-                t[i] |= 0x80 << (8 * j);
-            }
-            j += 1;
-        }
-        i += 1;
-    }
-    t
-};
+/// Chunk `x`'s key: its digits set to `0xff` (see the module documentation).
+#[inline]
+fn key(x: u64) -> u64 {
+    x | bytes_of(!non_digits(x) & HIGH)
+}
 
-#[derive(Clone, Copy, Default)]
+/// Bytes `8k..` of `b`, up to eight, zero past its end.
+fn partial_chunk(b: &[u8], k: usize) -> u64 {
+    let r = &b[(8 * k).min(b.len())..];
+    let n = r.len().min(8);
+    let mut w = [0; 8];
+    w[..n].copy_from_slice(&r[..n]);
+    u64::from_le_bytes(w)
+}
+
+#[derive(Clone, Copy)]
 struct Layout {
-    /// The hash of the first `8 * keyed` bytes, digits zeroed, and `keyed`; 0: an empty slot.
-    tag: u64,
-    /// The bytes read, digits zeroed (and 0 past `len`).
+    /// The keys of the bytes read (0 past `len`).
     bytes: [u64; CHUNKS],
-    /// Per chunk, bit `j` set when its byte `j` is a digit.
-    digits: [u8; CHUNKS],
     /// Bytes read; whether a byte follows them.
     len: u8,
     more: bool,
     content_start: u8,
     /// The level's byte range.
     level: Option<(u8, u8)>,
+    /// The position and byte of each epoch-length run's first digit ([`NO_PIN`]: none).
+    pins: [(u8, u8); MAX_PINS],
+}
+
+impl Default for Layout {
+    fn default() -> Self {
+        Layout {
+            bytes: [0; CHUNKS],
+            len: 0,
+            more: false,
+            content_start: 0,
+            level: None,
+            pins: [(NO_PIN, 0); MAX_PINS],
+        }
+    }
 }
 
 struct Table {
+    /// Per set, its layouts' tags (the hash of their first `8 * k` bytes' keys, and `k`; 0: an
+    /// empty way), apart from the layouts so that a probe reads one cache line.
+    tags: Box<[[u64; WAYS]]>,
     sets: Box<[[Layout; WAYS]]>,
-    /// Bit `k` set when a layout is keyed by its first `8 * k` bytes: the probes worth making.
-    keyed: u16,
+    /// Per hash of a first chunk's key, bit `k` set when a layout starting so is keyed by its
+    /// first `8 * k` bytes: the probes worth making.
+    starts: Box<[u32]>,
 }
 
 thread_local! {
     static TABLE: RefCell<Option<Table>> = const { RefCell::new(None) };
 }
 
-/// A line's first bytes as `u64`s (zero past its end), with their non-digit bytes marked.
-struct Chunks {
-    x: [u64; CHUNKS],
-    non_digit: [u64; CHUNKS],
-    /// Chunks loaded (those holding a byte of the line, at most [`CHUNKS`]).
-    n: usize,
-}
-
-impl Chunks {
-    /// The first `most` chunks of `b` (at most [`CHUNKS`]).
-    fn of(b: &[u8], most: usize) -> Self {
-        let mut c = Chunks {
-            x: [0; CHUNKS],
-            non_digit: [0; CHUNKS],
-            n: 0,
-        };
-        let most = most.min(CHUNKS);
-        let full = (b.len() / 8).min(most);
-        for (x, w) in c.x.iter_mut().zip(b.chunks_exact(8)).take(full) {
-            let mut bytes = [0; 8];
-            bytes.copy_from_slice(w);
-            *x = u64::from_le_bytes(bytes);
-        }
-        c.n = full;
-        if full < most && b.len() > 8 * full {
-            let mut w = [0; 8];
-            w[..b.len() - 8 * full].copy_from_slice(&b[8 * full..]);
-            c.x[full] = u64::from_le_bytes(w);
-            c.n += 1;
-        }
-        for k in 0..c.n {
-            c.non_digit[k] = non_digits(c.x[k]);
-        }
-        c
-    }
-
-    /// Chunk `k` with its digits zeroed.
-    fn key(&self, k: usize) -> u64 {
-        self.x[k] & bytes_of(self.non_digit[k])
-    }
-}
-
 /// Mixes chunk `x` into the hash `h`.
+#[inline]
 fn mix(h: u64, x: u64) -> u64 {
     (h ^ x).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(31)
 }
 
+/// The slot in [`Table::starts`] of a line whose first chunk's hash is `h`.
+#[inline]
+fn start_slot(h: u64) -> usize {
+    (h >> 44) as usize & (STARTS - 1)
+}
+
 /// The tag of a layout keyed by `keyed` chunks whose hash is `h` (never 0), and its set.
+#[inline]
 fn tag_and_set(h: u64, keyed: usize) -> (u64, usize) {
     let tag = mix(h, keyed as u64) | 1;
     (tag, (tag >> 40) as usize & (SETS - 1))
 }
 
 impl Layout {
-    /// Whether `line` (`b`, its [`Chunks`] `c`) is laid out as this layout.
-    fn fits(&self, b: &[u8], c: &Chunks) -> bool {
+    /// Whether `b` (at least 8 bytes) is laid out as this layout, given the keys of its first
+    /// chunks (those it holds whole).
+    #[inline]
+    fn fits(&self, b: &[u8], keys: &[u64]) -> bool {
         let len = usize::from(self.len);
         let follows = if self.more {
             b.len() > len && BYTE[usize::from(b[len])] != B_SPACE
         } else {
             b.len() == len
         };
+        let (full, rest) = (len / 8, len % 8);
+        if full > keys.len() {
+            return false;
+        }
+        let (keys, keys_after) = keys.split_at(full);
         if !follows {
             return false;
         }
-        // Chunk `k`'s bytes in `in_range` are equal but for digits, its digits are digits.
-        let fits_chunk = |k: usize, in_range: u64| {
-            let digits = SPREAD[usize::from(self.digits[k])];
-            c.x[k] & in_range & !bytes_of(digits) == self.bytes[k] && c.non_digit[k] & digits == 0
-        };
-        // The partial chunk first: layouts sharing a set differ there.
-        let (full, rest) = (len / 8, len % 8);
-        (rest == 0 || fits_chunk(full, (1 << (8 * rest)) - 1))
-            && (0..full).rev().all(|k| fits_chunk(k, !0))
+        // The partial chunk first: layouts sharing a set differ there. Its bytes are the last
+        // ones of the eight that end at it or at the line's end, whichever comes first (one
+        // load, no copy).
+        if rest != 0 {
+            let tail = match keys_after.first() {
+                Some(&k) => k,
+                None => {
+                    let at = (8 * full).min(b.len() - 8);
+                    let w = u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or_default());
+                    key(w >> (8 * (8 * full - at)))
+                }
+            };
+            if tail & ((1 << (8 * rest)) - 1) != self.bytes[full] {
+                return false;
+            }
+        }
+        let diff = keys
+            .iter()
+            .zip(&self.bytes)
+            .fold(0, |d, (k, x)| d | (k ^ x));
+        diff == 0
+            && self
+                .pins
+                .iter()
+                .all(|&(p, v)| p == NO_PIN || b[usize::from(p)] == v)
     }
 
     fn split<'a>(&self, line: &'a str) -> Option<Split<'a>> {
@@ -190,24 +202,35 @@ impl Layout {
 /// The split of a line laid out as a remembered layout, if it is.
 pub(super) fn recall(line: &str) -> Option<Split<'_>> {
     let b = line.as_bytes();
-    if b.len() < 8 {
-        return None;
-    }
+    let (chunks, _) = b.as_chunks::<8>();
+    let chunks = &chunks[..chunks.len().min(CHUNKS)];
+    let first = chunks.first()?;
     TABLE.with(|t| {
         let t = t.borrow();
         let t = t.as_ref()?;
-        // Chunks as far as the longest key, and the partial chunk after it.
-        let c = Chunks::of(b, 17 - t.keyed.leading_zeros() as usize);
-        let mut h = 0;
-        for k in 0..c.n {
-            h = mix(h, c.key(k));
-            let keyed = k + 1;
-            if t.keyed & (1 << keyed) == 0 || 8 * keyed > b.len() {
-                continue;
+        let mut keys = [0; CHUNKS];
+        keys[0] = key(u64::from_le_bytes(*first));
+        let mut h = mix(0, keys[0]);
+        // The lengths of layouts starting as this line, that it is long enough for.
+        let mut lengths = t.starts[start_slot(h)] & ((2 << chunks.len()) - 1);
+        let mut loaded = 1;
+        while lengths != 0 {
+            let keyed = lengths.trailing_zeros() as usize;
+            lengths &= lengths - 1;
+            for (x, c) in keys[loaded..keyed].iter_mut().zip(&chunks[loaded..keyed]) {
+                *x = key(u64::from_le_bytes(*c));
+                h = mix(h, *x);
+            }
+            loaded = keyed.max(loaded);
+            // The chunk after, which most layouts end in.
+            let mut ahead = loaded;
+            if let Some(c) = chunks.get(loaded) {
+                keys[loaded] = key(u64::from_le_bytes(*c));
+                ahead += 1;
             }
             let (tag, set) = tag_and_set(h, keyed);
-            for l in &t.sets[set] {
-                if l.tag == tag && l.fits(b, &c) {
+            for (l, &way_tag) in t.sets[set].iter().zip(&t.tags[set]) {
+                if way_tag == tag && l.fits(b, &keys[..ahead]) {
                     return l.split(line);
                 }
             }
@@ -226,20 +249,21 @@ pub(super) fn remember(line: &str, len: usize, tokens: usize, split: &Split<'_>)
     if cheap || !(8..=MAX_LEN).contains(&len) || len > b.len() {
         return;
     }
-    let c = Chunks::of(&b[..len], CHUNKS);
-    let mut digits = [0u8; CHUNKS];
-    let mut all_digits = 0u128;
-    for (k, &nd) in c.non_digit.iter().enumerate().take(c.n) {
-        for j in 0..8 {
-            if 8 * k + j < len && nd >> (8 * j + 7) & 1 == 0 {
-                digits[k] |= 1 << j;
-                all_digits |= 1 << (8 * k + j);
-            }
+    let read = &b[..len];
+    let mut bytes = [0; CHUNKS];
+    let mut digits = 0u128;
+    for (k, x) in bytes.iter_mut().enumerate().take(len.div_ceil(8)) {
+        let chunk = partial_chunk(read, k);
+        *x = key(chunk);
+        let mut d = !non_digits(chunk) & HIGH;
+        while d != 0 {
+            digits |= 1 << (8 * k + d.trailing_zeros() as usize / 8);
+            d &= d - 1;
         }
     }
-    if has_epoch_length_run(all_digits) {
+    let Some(pins) = epoch_pins(digits, b) else {
         return;
-    }
+    };
     let level = match split.level {
         Some(l) => {
             let s = l.as_ptr() as usize - line.as_ptr() as usize;
@@ -247,49 +271,54 @@ pub(super) fn remember(line: &str, len: usize, tokens: usize, split: &Split<'_>)
         }
         None => None,
     };
-    let mut layout = Layout {
-        tag: 0,
-        bytes: [0; CHUNKS],
-        digits,
+    let layout = Layout {
+        bytes,
         len: len as u8,
         more: len < b.len(),
         content_start: split.content_start as u8,
         level,
+        pins,
     };
-    // `c` holds the first `len` bytes only: zero past them.
-    for k in 0..c.n {
-        layout.bytes[k] = c.key(k);
-    }
     let keyed = len / 8;
-    let h = (0..keyed).fold(0, |h, k| mix(h, layout.bytes[k]));
-    let set;
-    (layout.tag, set) = tag_and_set(h, keyed);
+    let h = (0..keyed).fold(0, |h, k| mix(h, bytes[k]));
+    let (tag, set) = tag_and_set(h, keyed);
+    let start = start_slot(mix(0, bytes[0]));
     TABLE.with(|t| {
         let mut t = t.borrow_mut();
         let t = t.get_or_insert_with(|| Table {
+            tags: vec![[0; WAYS]; SETS].into_boxed_slice(),
             sets: vec![[Layout::default(); WAYS]; SETS].into_boxed_slice(),
-            keyed: 0,
+            starts: vec![0; STARTS].into_boxed_slice(),
         });
-        t.keyed |= 1 << keyed;
+        t.starts[start] |= 1 << keyed;
         // The newest layout first; the oldest of the set goes.
+        t.tags[set].copy_within(..WAYS - 1, 1);
+        t.tags[set][0] = tag;
         let ways = &mut t.sets[set];
         ways.copy_within(..WAYS - 1, 1);
         ways[0] = layout;
     });
 }
 
-/// Whether the digit positions `digits` hold a run of exactly 10 or 13 (an epoch time's
-/// length, whose first digit decides).
-fn has_epoch_length_run(mut digits: u128) -> bool {
+/// The first digit of each run of exactly 10 or 13 digits (an epoch time's length, whose first
+/// digit decides) among the digit positions `digits` of `b`, with its byte; `None` when there
+/// are more than [`MAX_PINS`].
+fn epoch_pins(mut digits: u128, b: &[u8]) -> Option<[(u8, u8); MAX_PINS]> {
+    let mut pins = [(NO_PIN, 0); MAX_PINS];
+    let (mut n, mut at) = (0, 0);
     while digits != 0 {
-        digits >>= digits.trailing_zeros();
+        let skip = digits.trailing_zeros();
+        digits >>= skip;
+        at += skip;
         let run = digits.trailing_ones();
         if run == 10 || run == 13 {
-            return true;
+            *pins.get_mut(n)? = (at as u8, b[at as usize]);
+            n += 1;
         }
         digits = digits.checked_shr(run).unwrap_or(0);
+        at += run;
     }
-    false
+    Some(pins)
 }
 
 #[cfg(test)]

@@ -89,19 +89,71 @@ fn lines_without_a_header_are_not_remembered() {
 }
 
 /// An epoch time is a date by its first digit (`1…`): a layout holding a number of its length
-/// is not remembered, so another first digit is recognised afresh.
+/// keeps that digit, so another first digit is recognised afresh.
 #[test]
-fn layouts_with_an_epoch_length_number_are_not_remembered() {
+fn an_epoch_length_number_keeps_its_first_digit() {
+    let first = "- 1131566461 2005.11.09 dn228 Nov 9 12:01:01 dn228/dn228 crond[2916]: (root) CMD";
     after(
-        "- 1131566461 2005.11.09 dn228 Nov 9 12:01:01 dn228/dn228 crond[2916]: (root) CMD",
+        first,
+        "- 1077804742 2005.11.10 dn731 Nov 9 12:01:01 dn731/dn731 crond[2917]: (root) CMD",
+        true,
+    );
+    after(
+        first,
         "- 2131566461 2005.11.09 dn228 Nov 9 12:01:01 dn228/dn228 crond[2916]: (root) CMD",
         false,
     );
-    assert!(has_epoch_length_run(0b11_1111_1111 << 3));
-    assert!(has_epoch_length_run((1 << 13) - 1));
-    assert!(!has_epoch_length_run((1 << 11) - 1));
-    assert!(!has_epoch_length_run(u128::MAX));
-    assert!(has_epoch_length_run(((1 << 10) - 1) << 100));
+    // Milliseconds (13 digits), and two epochs in one header.
+    after(
+        "1131566461123 INFO db.Pool: opened",
+        "1999999999999 INFO db.Pool: opened",
+        true,
+    );
+    after(
+        "1131566461123 INFO db.Pool: opened",
+        "2131566461123 INFO db.Pool: opened",
+        false,
+    );
+    after(
+        "1131566461 1131566462 INFO db.Pool: opened",
+        "1131566461 9131566462 INFO db.Pool: opened",
+        false,
+    );
+    // An HPC-like header: the epoch after three words.
+    after(
+        "134681 node-246 unix.hw state_change.unavailable 1077804742 1 Component State Change: x",
+        "350766 node-109 unix.hw state_change.unavailable 1084680778 1 Component State Change: y",
+        true,
+    );
+    after(
+        "134681 node-246 unix.hw state_change.unavailable 1077804742 1 Component State Change: x",
+        "350766 node-109 unix.hw state_change.unavailable 2084680778 1 Component State Change: y",
+        false,
+    );
+    let at = |runs: &[(u32, u32)]| {
+        runs.iter()
+            .fold(0u128, |d, &(s, n)| d | ((1u128 << n) - 1) << s)
+    };
+    let b = [b'7'; 128];
+    assert_eq!(
+        epoch_pins(at(&[(3, 10)]), &b),
+        Some([(3, b'7'), (NO_PIN, 0)])
+    );
+    assert_eq!(
+        epoch_pins(at(&[(0, 13)]), &b),
+        Some([(0, b'7'), (NO_PIN, 0)])
+    );
+    assert_eq!(
+        epoch_pins(at(&[(0, 11), (20, 9)]), &b),
+        Some([(NO_PIN, 0); 2])
+    );
+    assert_eq!(epoch_pins(u128::MAX, &b), Some([(NO_PIN, 0); 2]));
+    assert_eq!(
+        epoch_pins(at(&[(1, 10), (100, 10)]), &b),
+        Some([(1, b'7'), (100, b'7')])
+    );
+    // More runs than pins: not kept.
+    assert_eq!(epoch_pins(at(&[(1, 10), (20, 13), (40, 10)]), &b), None);
 }
 
 /// The byte-wise digit test agrees with `is_ascii_digit` for every byte at every position,
@@ -123,5 +175,85 @@ fn digits_are_found_eight_bytes_at_a_time() {
             assert_eq!(bytes_of(nd) & 0x7f7f_7f7f_7f7f_7f7f, (nd >> 7) * 0x7f);
         }
     }
-    assert_eq!(SPREAD[0b1000_0001], 0x8000_0000_0000_0080);
+    // A key sets exactly the digits to `0xff`.
+    let x = u64::from_le_bytes(*b"a1/9:0Z\xff");
+    assert_eq!(key(x).to_le_bytes(), *b"a\xff/\xff:\xffZ\xff");
+}
+
+/// Lines laid out as common headers, and near misses of them: each line is split with the
+/// layouts of the lines before it remembered, and must be split exactly as recognised afresh.
+#[test]
+fn remembered_splits_equal_fresh_ones_on_near_misses() {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    let seeds = [
+        "Jun  7 21:17:44 web-4 sshd[57085]: Failed password for root",
+        "Dec 10 06:55:46 LabSZ sshd[24200]: reverse mapping checking failed",
+        "2026-11-02T21:14:49.296Z INFO  [worker-13] order.Service - processed order 7",
+        "2015-10-18 18:01:47,978 INFO [main] org.apache.Foo: Created MRAppMaster",
+        "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 done",
+        "17/06/09 20:10:40 INFO spark.SecurityManager: Changing view acls to: yarn",
+        "10.116.25.103 - - [17/Nov/2026:07:28:16 +0000] \"GET /api HTTP/1.1\" 500 51861",
+        "- 1131566461 2005.11.09 dn228 Nov 9 12:01:01 dn228/dn228 crond[2915]: session closed",
+        "134681 node-246 unix.hw state_change.unavailable 1077804742 1 Component State Change: x",
+        "1131566461123 INFO db.Pool: opened",
+        "03-17 16:13:38.811  1702  2395 D WindowManager: printFreezingDisplayLogs",
+        "2016-09-28 04:30:30, Info                  CBS    Loaded Servicing Stack v6.1",
+        "20171223-22:15:29:606|Step_LSC|30002312|onStandStepChanged 3579",
+        "nova-api.log.1.2017-05-16_13:53:08 2017-05-16 00:00:00.008 25746 INFO nova.osapi \
+         [req-38101a0b-2096 113d3a99 - - -] 10.11.10.1 \"GET /v2 HTTP/1.1\" status: 200",
+        "[Sun Dec 04 04:47:44 2005] [error] mod_jk child workerEnv in error state 6",
+        "2024-05-01 10:00:00 INFO 42",
+        "<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick",
+    ];
+    // Bytes that change a header's class or its shape: digits, letters of level and month
+    // names, separators, brackets, white space, and a two-byte character.
+    let alphabet: Vec<char> = "0123456789119INFOWARNJunTZ:.-/,[]()<>|: \t\té_x"
+        .chars()
+        .collect();
+    let mut rng = StdRng::seed_from_u64(22);
+    TABLE.with(|t| *t.borrow_mut() = None);
+    let (mut fitted, mut lines) = (0, 0);
+    for _ in 0..20_000 {
+        let mut line: Vec<char> = seeds[rng.random_range(0..seeds.len())].chars().collect();
+        // Mostly other digits (lines that fit), else a few edits of any kind.
+        for c in line.iter_mut() {
+            if c.is_ascii_digit() && rng.random_bool(0.5) {
+                *c = char::from(b'0' + rng.random_range(0..10u8));
+            }
+        }
+        let edits = if rng.random_bool(0.4) {
+            0
+        } else {
+            rng.random_range(1..3)
+        };
+        for _ in 0..edits {
+            let at = rng.random_range(0..line.len());
+            let c = alphabet[rng.random_range(0..alphabet.len())];
+            match rng.random_range(0..3) {
+                0 => line[at] = c,
+                1 => line.insert(at, c),
+                _ => {
+                    line.remove(at);
+                }
+            }
+            if line.is_empty() {
+                line.push('x');
+            }
+        }
+        // Now and then cut short, through the header.
+        if rng.random_bool(0.05) {
+            line.truncate(rng.random_range(1..=line.len()));
+        }
+        let line: String = line.into_iter().collect();
+        fitted += usize::from(recall(&line).is_some());
+        lines += 1;
+        let h = split_header(&line);
+        assert_eq!((h.content(), h.level()), afresh(&line), "{line:?}");
+    }
+    // Both paths were taken, many times.
+    assert!(
+        fitted > lines / 4 && fitted < lines * 9 / 10,
+        "{fitted} of {lines}"
+    );
 }
