@@ -443,6 +443,7 @@ impl TemplateMiner {
             max_tokens: self.config.max_tokens,
             form: self.config.variables,
             cache: &mut self.mask_cache,
+            missed: (usize::MAX, 0, 0),
         };
         for_each_term_memo(content, &mut line);
         let result = match self.search(&hashes) {
@@ -1148,6 +1149,9 @@ struct LineHasher<'a> {
     /// [`TemplateMiner`]'s masking memo: a token's untagged hash (its lowest bit set if the
     /// token is plain, see [`TermSink::term`]) and its hash.
     cache: &'a mut [(u64, u64); MASK_CACHE],
+    /// The last token `known` missed, `(start, end, untagged hash)`: `term` takes its hash
+    /// from here instead of hashing it again.
+    missed: (usize, usize, u64),
 }
 
 impl LineHasher<'_> {
@@ -1170,6 +1174,7 @@ impl TermSink for LineHasher<'_> {
             self.hashes.push(slot.1);
             return true;
         }
+        self.missed = (s, e, raw);
         false
     }
 
@@ -1182,6 +1187,11 @@ impl TermSink for LineHasher<'_> {
         }
         let shape = match term {
             Term::Token(shape) => shape,
+            // A whole token that is a variable (a number): `<*>`, whose hash is known.
+            Term::Variable { open, close } if open == s && close == e => {
+                self.hashes.push(param_hash());
+                return true;
+            }
             // A variable over several tokens (a date): its text, hashed.
             Term::Variable { open, close } => {
                 let hasher = &mut self.hasher;
@@ -1203,7 +1213,10 @@ impl TermSink for LineHasher<'_> {
         // word's hash needs anyway: a hit spares its value-word test and its class. Numbers
         // are settled at once (they seldom recur).
         let memo = if shape.is_mixed() || shape.is_letters() {
-            let raw = untagged_hash_in(bytes, s, e);
+            let raw = match self.missed {
+                (ms, me, raw) if (ms, me) == (s, e) => raw,
+                _ => untagged_hash_in(bytes, s, e),
+            };
             let slot = *self.slot(raw);
             if raw > 1 && slot.0 | 1 == raw | 1 {
                 self.hashes.push(slot.1);

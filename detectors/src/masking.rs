@@ -121,6 +121,15 @@ pub(crate) fn mask_shaped<S: Sink>(
         out.push_param();
         return true;
     }
+    // A key and a number (`rows=53354`, `total=96.14`) is `key=<*>` in the whole-token form:
+    // no classifying, no buffer.
+    if form == VariableForm::Token && shape.0 == ALPHA | DIGIT | OTHER {
+        if let Some(k) = key_number(b) {
+            out.push(&token[..k]);
+            out.push_param();
+            return true;
+        }
+    }
     // The core is classified once, here: the finer form and the buffer below reuse it.
     let core = whole_core(b, shape.0);
     if form == VariableForm::Parts {
@@ -165,6 +174,26 @@ fn mask_buffered<const N: usize, S: Sink>(
         masked => collapse(masked, |t| out.push(t)),
     }
     true
+}
+
+/// Where the value starts (after `=`) when `b` is a key of lower-case words joined by `_` and a
+/// number of digits joined by single dots: `rows=53354` in a database's log, `total=96.14` in a
+/// shop's, `ver=1.2.3` in a deployment's. Masking keeps the key (no digit in it, no value word
+/// such as `true`), masks the number's digit runs (its value is no path, host or address, see
+/// `value_at`, but for a MAC address's `dddd.dddd.dddd`, masked whole) and `collapse` joins
+/// them over their dots: `key=<*>` in the whole-token form, whatever the number.
+fn key_number(b: &[u8]) -> Option<usize> {
+    let eq = b.iter().position(|&c| c == b'=')?;
+    let (key, value) = (&b[..eq], &b[eq + 1..]);
+    let key_ok = key.first().is_some_and(u8::is_ascii_lowercase)
+        && key.iter().all(|&c| c.is_ascii_lowercase() || c == b'_')
+        && !key.split(|&c| c == b'_').any(is_variable_word);
+    // Digits first and last, and no two dots in a row (`1..2` keeps its dots apart).
+    let number_ok = value.first().is_some_and(u8::is_ascii_digit)
+        && value.last().is_some_and(u8::is_ascii_digit)
+        && value.iter().all(|&c| c.is_ascii_digit() || c == b'.')
+        && !value.windows(2).any(|w| w == b"..");
+    (key_ok && number_ok && b.len() <= MAX_TOKEN_BYTES).then_some(eq + 1)
 }
 
 /// [`mask_shaped`] in the finer form ([`VariableForm::Parts`]).
@@ -405,8 +434,9 @@ pub(crate) enum Term {
     /// One token, with its [`Shape`].
     Token(Shape),
     /// A variable over one or more tokens (a date such as `Wed Jul 27 10:59:53 2005`, see
-    /// [`crate::date_span`]; a request target with its protocol, `/index.html HTTP/1.1"`): it
-    /// is masked as `content[start..open]`, `<*>`, `content[close..end]`, so that the
+    /// [`crate::date_span`]; a request target with its protocol, `/index.html HTTP/1.1"`; a
+    /// number alone, `0.860`, and a verb's object, whole tokens with nothing kept): it is masked
+    /// as `content[start..open]`, `<*>`, `content[close..end]`, so that the
     /// brackets and punctuation around it stay.
     Variable { open: usize, close: usize },
 }
@@ -446,7 +476,7 @@ fn push_variable_in<const N: usize, S: Sink>(prefix: &str, suffix: &str, out: &m
 /// Calls `f(start, end, term)` for each [`Term`] of `content` in order, until `f` returns false:
 /// the tokens (split on ASCII white space, like `str::split_ascii_whitespace`), with the runs that are one variable joined.
 pub(crate) fn for_each_term(content: &str, f: impl FnMut(usize, usize, Term) -> bool) {
-    terms::<false, _>(content, &mut Terms(f));
+    terms::<false, true, _>(content, &mut Terms(f));
 }
 
 /// What [`for_each_term_memo`] hands its terms to.
@@ -480,11 +510,13 @@ impl<F: FnMut(usize, usize, Term) -> bool> TermSink for Terms<F> {
 /// is offered only if it was plain when the sink took it, so every such test that could pass at
 /// it still runs (they look at the token alone to decide whether to look further).
 pub(crate) fn for_each_term_memo(content: &str, sink: &mut impl TermSink) {
-    terms::<true, _>(content, sink);
+    terms::<true, true, _>(content, sink);
 }
 
+/// The terms of `content` to `sink`; `FAST` takes the shortcuts that spare a token's second
+/// reading (the tests compare the terms with and without them).
 #[inline(always)]
-fn terms<const MEMO: bool, S: TermSink>(content: &str, sink: &mut S) {
+fn terms<const MEMO: bool, const FAST: bool, S: TermSink>(content: &str, sink: &mut S) {
     let b = content.as_bytes();
     // The token after the current one when a test has scanned it already.
     let mut pending = None;
@@ -510,8 +542,27 @@ fn terms<const MEMO: bool, S: TermSink>(content: &str, sink: &mut S) {
                         continue;
                     }
                 }
-                let (e, shape) = scan_token(b, s, &CLASS, SPACE);
-                (s, e, shape)
+                if FAST && b[s].is_ascii_digit() {
+                    // A number of digits and dots, three bytes or more and a digit last
+                    // (`17668`, `0.860`, `10.1.2.3`, a third of a web server's tokens), is
+                    // `<*>` whatever comes after it: its core is the token, and it can start no
+                    // variable over several tokens (a day, `27 Jul`, has two digits at most).
+                    // It is read once; any other token's scan goes on where the digits end.
+                    let (i, dot) = digits_and_dots(b, s);
+                    let bare = i == b.len() || CLASS[usize::from(b[i])] == SPACE;
+                    if bare && i - s >= 3 && b[i - 1].is_ascii_digit() {
+                        if !sink.term(s, i, Term::Variable { open: s, close: i }, false) {
+                            return;
+                        }
+                        pos = i;
+                        continue;
+                    }
+                    let (e, shape) = scan_token(b, i, &CLASS, SPACE);
+                    (s, e, shape | DIGIT | if dot { OTHER } else { 0 })
+                } else {
+                    let (e, shape) = scan_token(b, s, &CLASS, SPACE);
+                    (s, e, shape)
+                }
             }
         };
         let token = &b[s..e];
@@ -537,8 +588,11 @@ fn terms<const MEMO: bool, S: TermSink>(content: &str, sink: &mut S) {
             }
         } else if shape == ALPHA | DIGIT {
             // A list of numbered names, `an14 an15 an16` (letters-and-digits tokens only: most
-            // tokens fail the shape test).
-            pending = next_token(b, e);
+            // tokens fail the shape test). Its next item starts with the same letter: the next
+            // token is scanned only then.
+            if !FAST || next_starts_with(b, e, c0) {
+                pending = next_token(b, e);
+            }
             if let Some((s2, e2, _)) = pending {
                 if let Some((list_end, close)) = numbered_list(b, s, e, s2, e2) {
                     (end, term) = (list_end, Term::Variable { open: s, close });
@@ -558,8 +612,11 @@ fn terms<const MEMO: bool, S: TermSink>(content: &str, sink: &mut S) {
             if let Some((q_end, open, close)) = quoted {
                 (end, term) = (q_end, Term::Variable { open, close });
             } else if token[token.len() - 1].is_ascii_digit() {
-                // A list of numbered ids, `blk_-51 blk_76`.
-                pending = next_token(b, e);
+                // A list of numbered ids, `blk_-51 blk_76` (the next one starts with the same
+                // letter).
+                if !FAST || next_starts_with(b, e, c0) {
+                    pending = next_token(b, e);
+                }
                 if let Some((list_end, close)) = pending.and_then(|n| numbered_ids(b, s, e, n)) {
                     (end, term) = (list_end, Term::Variable { open: s, close });
                     pending = None;
@@ -771,6 +828,32 @@ fn starts_like_path(token: &[u8]) -> bool {
         .iter()
         .find(|&&c| !is_open(c))
         .is_some_and(|c| matches!(c, b'/' | b'.' | b'~'))
+}
+
+/// Where the run of digits and dots at `b[s..]` ends, and whether it holds a dot.
+#[inline(always)]
+fn digits_and_dots(b: &[u8], s: usize) -> (usize, bool) {
+    let (mut i, mut dot) = (s, false);
+    while let Some(&c) = b.get(i) {
+        if c == b'.' {
+            dot = true;
+        } else if !c.is_ascii_digit() {
+            break;
+        }
+        i += 1;
+    }
+    (i, dot)
+}
+
+/// Whether the next token at or after `from` starts with the letter `c`, as the next item of a
+/// [`numbered_list`] does (see [`numbered_ids`]): false for any other `c`.
+#[inline]
+fn next_starts_with(b: &[u8], from: usize, c: u8) -> bool {
+    let mut i = from;
+    while i < b.len() && CLASS[usize::from(b[i])] == SPACE {
+        i += 1;
+    }
+    c.is_ascii_alphabetic() && b.get(i) == Some(&c)
 }
 
 /// The next token at or after `from`: `(start, end, shape)`, `shape` being the union of its
