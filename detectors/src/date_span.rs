@@ -128,13 +128,21 @@ pub(crate) fn names_month_or_day(w: &[u8]) -> bool {
 pub(crate) fn date_end(content: &str, s: usize, e: usize) -> Option<(usize, usize, usize)> {
     let b = content.as_bytes();
     let open = s + b[s..e].iter().take_while(|&&c| is_opener(c)).count();
-    // A date or time first (most such tokens are numbers, addresses or versions) needs a next
-    // token that can go on with it: a time, a month, a zone, a year. Only a CLF date stands
-    // alone.
     if b.get(open).is_some_and(u8::is_ascii_digit) {
         if let Some(clf) = clf_end(b, open, e) {
             return Some(clf);
         }
+    }
+    date_run(b, open, e)
+}
+
+/// [`date_end`] by its general loop over the tokens, `open` being where the first one's core
+/// starts.
+fn date_run(b: &[u8], open: usize, e: usize) -> Option<(usize, usize, usize)> {
+    // A date or time first (most such tokens are numbers, addresses or versions) needs a next
+    // token that can go on with it: a time, a month, a zone, a year. Only a CLF date stands
+    // alone.
+    if b.get(open).is_some_and(u8::is_ascii_digit) {
         let next = b[e..].iter().find(|c| !c.is_ascii_whitespace());
         let goes_on = next.is_some_and(|&c| {
             c.is_ascii_digit() || c.is_ascii_uppercase() || matches!(c, b'+' | b'-')
@@ -193,8 +201,15 @@ fn clf_end(b: &[u8], open: usize, e: usize) -> Option<(usize, usize, usize)> {
     if !(trailing.is_empty() || trailing == b",") {
         return Some((e, open, ce));
     }
-    let ts = e + b[e..].iter().take_while(|c| c.is_ascii_whitespace()).count();
-    let te = ts + b[ts..].iter().take_while(|c| !c.is_ascii_whitespace()).count();
+    let ts = e + b[e..]
+        .iter()
+        .take_while(|c| c.is_ascii_whitespace())
+        .count();
+    let te = ts
+        + b[ts..]
+            .iter()
+            .take_while(|c| !c.is_ascii_whitespace())
+            .count();
     let zone_end = core_end(b, ts, te);
     if ts < te && piece(&b[ts..zone_end]) == Some(Piece::Zone) {
         Some((te, open, zone_end))
@@ -528,6 +543,143 @@ mod tests {
     fn a_closing_bracket_ends_the_run() {
         // The year after the `)` is not part of the date.
         assert_eq!(find("Jul 27 10:59:53) 2005"), Some(("", ")", " 2005")));
+    }
+
+    /// The CLF date's shortcut ([`clf_end`]) ends the run where the general loop does, on the
+    /// date with and without its zone, brackets and punctuation, and on near misses.
+    #[test]
+    fn the_clf_shortcut_agrees_with_the_general_loop() {
+        let firsts = [
+            "[27/Jul/2005:10:59:53",
+            "27/Jul/2005:10:59:53",
+            "[7/jul/2005:1:59:53",
+            "[27/JUL/2005:10:59:53.123",
+            "[27/July/2005:10:59:53",
+            "[27/Jul/2005:10:59:53,",
+            "[27/Jul/2005:10:59:53]",
+            "(27/Jul/2005:10:59",
+            "[27/Jul/2005:1059:53",
+            "[27/Jul/2005:x10:59:53",
+            "[27/Jul/05:10:59:53",
+            "[127/Jul/2005:10:59:53",
+            "[27/Jux/2005:10:59:53",
+            "[27//2005:10:59:53",
+            "27/Jul/2005",
+            "3/5)",
+        ];
+        let rests = [
+            "",
+            " +0000]",
+            " -0700",
+            " +0000] x",
+            " +05:30",
+            "  UTC",
+            " GMT]",
+            " Jul",
+            " x",
+            " +00000]",
+            " 2005",
+            " ]",
+        ];
+        for first in firsts {
+            for rest in rests {
+                let line = format!("{first}{rest}");
+                let e = first.len();
+                let b = line.as_bytes();
+                let open = b.iter().take_while(|&&c| is_opener(c)).count();
+                assert_eq!(date_end(&line, 0, e), date_run(b, open, e), "{line}");
+            }
+        }
+        assert_eq!(
+            find("[27/Jul/2005:10:59:53 +0000] x"),
+            Some(("[", "]", " x"))
+        );
+    }
+
+    /// [`is_clf`] as it was first written, by `splitn` and [`word`].
+    fn is_clf_reference(c: &[u8]) -> bool {
+        let mut parts = c.splitn(3, |&x| x == b'/');
+        let (Some(day), Some(month), Some(rest)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return false;
+        };
+        (1..=2).contains(&day.len())
+            && day.iter().all(u8::is_ascii_digit)
+            && word(month) == Some(Piece::Month)
+            && rest.len() > 5
+            && rest[..4].iter().all(u8::is_ascii_digit)
+            && rest[4] == b':'
+            && has_clock(&rest[5..])
+    }
+
+    #[test]
+    fn clf_dates_are_told_as_by_their_definition() {
+        let days = ["", "1", "27", "127", "x", "2x"];
+        let months = [
+            "Jul", "jul", "JUL", "July", "Jux", "", "J1l", "Ju", "Sept", "Wed",
+        ];
+        let rests = [
+            "2005:10:59:53",
+            "2005:1:59",
+            "05:10:59:53",
+            "2005-10:59",
+            "2005:x",
+            "2005:10:59:53.1",
+            "2005:10:5",
+            "2005:a 10:59",
+            "2005:x10:59",
+            "",
+        ];
+        for d in days {
+            for m in months {
+                for r in rests {
+                    for t in [
+                        format!("{d}/{m}/{r}"),
+                        format!("{d}/{m}{r}"),
+                        format!("{d}{m}/{r}"),
+                    ] {
+                        let c = t.as_bytes();
+                        assert_eq!(is_clf(c), is_clf_reference(c), "{t}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Three letters name a month or a weekday by [`month_or_day3`] as by their list.
+    #[test]
+    fn three_letter_names_are_months_and_weekdays() {
+        let letters: Vec<u8> = (b'a'..=b'z')
+            .chain(b'A'..=b'Z')
+            .chain([b'@', b'[', b'`', b'{'])
+            .collect();
+        for &a in &letters {
+            for &b in &letters {
+                for &c in &letters {
+                    let w = [a, b, c];
+                    let named = month_or_day3(a, b, c);
+                    assert_eq!(named.is_some(), names_month_or_day(&w), "{w:?}");
+                    let low = [a | 0x20, b | 0x20, c | 0x20];
+                    let month = [
+                        b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep",
+                        b"oct", b"nov", b"dec",
+                    ]
+                    .contains(&&low);
+                    assert_eq!(named == Some(Piece::Month), month, "{w:?}");
+                }
+            }
+        }
+    }
+
+    /// A clock at the first byte is one that [`has_clock`] finds.
+    #[test]
+    fn a_clock_first_is_a_clock() {
+        for t in ["10:59:53", "10:59", "10:59.5", "10:59,", "23:00:00 x"] {
+            assert!(clock_first(t.as_bytes()) && has_clock(t.as_bytes()), "{t}");
+        }
+        for t in ["1:59", "10:5", "10:599", "105:59", "10-59", "10:59x", ""] {
+            assert!(!clock_first(t.as_bytes()), "{t}");
+        }
     }
 
     #[test]

@@ -181,7 +181,8 @@ fn mask_buffered<const N: usize, S: Sink>(
 /// shop's, `ver=1.2.3` in a deployment's. Masking keeps the key (no digit in it, no value word
 /// such as `true`), masks the number's digit runs (its value is no path, host or address, see
 /// `value_at`, but for a MAC address's `dddd.dddd.dddd`, masked whole) and `collapse` joins
-/// them over their dots: `key=<*>` in the whole-token form, whatever the number.
+/// them over their dots: `key=<*>` in the whole-token form, whatever the number (a blob's
+/// length aside, which `mask_shaped` settles first).
 fn key_number(b: &[u8]) -> Option<usize> {
     let eq = b.iter().position(|&c| c == b'=')?;
     let (key, value) = (&b[..eq], &b[eq + 1..]);
@@ -193,7 +194,7 @@ fn key_number(b: &[u8]) -> Option<usize> {
         && value.last().is_some_and(u8::is_ascii_digit)
         && value.iter().all(|&c| c.is_ascii_digit() || c == b'.')
         && !value.windows(2).any(|w| w == b"..");
-    (key_ok && number_ok && b.len() <= MAX_TOKEN_BYTES).then_some(eq + 1)
+    (key_ok && number_ok).then_some(eq + 1)
 }
 
 /// [`mask_shaped`] in the finer form ([`VariableForm::Parts`]).
@@ -2163,6 +2164,222 @@ mod tests {
         assert_eq!(toks, ["a", "b", "c", "<*>"]);
         mask_line("", 3, VariableForm::Parts, &mut out, &mut spans);
         assert!(spans.is_empty());
+    }
+
+    /// A line's terms as text, in the given form: `(start, end, masked text, plain)` for each,
+    /// `plain` only for a one-token term (the memo's key); with or without the shortcuts of
+    /// [`terms`].
+    fn rendered<const FAST: bool>(
+        line: &str,
+        form: VariableForm,
+    ) -> Vec<(usize, usize, String, Option<bool>)> {
+        struct Record<'a>(
+            &'a str,
+            VariableForm,
+            Vec<(usize, usize, String, Option<bool>)>,
+        );
+        impl TermSink for Record<'_> {
+            fn known(&mut self, _: usize, _: usize) -> bool {
+                false
+            }
+            fn term(&mut self, s: usize, e: usize, term: Term, plain: bool) -> bool {
+                let (c, form) = (self.0, self.1);
+                let mut text = String::new();
+                let plain = match term {
+                    Term::Token(shape) => {
+                        assert_eq!(shape, Shape::of(&c.as_bytes()[s..e]), "{c}: shape");
+                        if !mask_shaped(&c[s..e], shape, form, &mut text) {
+                            text.push_str(&c[s..e]);
+                        }
+                        Some(plain)
+                    }
+                    Term::Variable { open, close } => {
+                        push_variable(&c[s..open], &c[close..e], form, &mut text);
+                        None
+                    }
+                };
+                self.2.push((s, e, text, plain));
+                true
+            }
+        }
+        let mut r = Record(line, form, Vec::new());
+        terms::<false, FAST, _>(line, &mut r);
+        r.2
+    }
+
+    /// The shortcuts of [`terms`] (a number read once, a numbered list's next token scanned
+    /// only when it starts alike) give the terms of the full path, on lines drawn from numbers,
+    /// their near misses (`1.`, `12` before a month, `1..2`, `3/5`, `72ms`) and the starts of
+    /// variables over several tokens.
+    #[test]
+    fn the_shortcuts_of_terms_agree_with_the_full_path() {
+        let vocabulary = [
+            "17668",
+            "201",
+            "12",
+            "7",
+            "0.860",
+            "1.5",
+            "1.",
+            "12.",
+            "1.2.",
+            "1..2",
+            "10.232.186.42",
+            "10.0.0.1:8080",
+            "3/5)",
+            "72ms",
+            "26.7s",
+            "1.2.3-beta",
+            "123,",
+            "12/05/2020",
+            "2005",
+            "27",
+            "Jul",
+            "July",
+            "10:59:53",
+            "+0000]",
+            "[27/Jul/2005:10:59:53",
+            "PM",
+            "an14",
+            "an15",
+            "an",
+            "a1",
+            "b2",
+            "blk_-51",
+            "blk_76",
+            "blk_",
+            "x=1",
+            "a=1",
+            "rows=53354",
+            "tag=\"View",
+            "Lock\"",
+            "/index.html",
+            "HTTP/1.1\"",
+            "starting",
+            "nginx",
+            "in",
+            "port",
+            "\"GET",
+            "-",
+            "1\u{e9}",
+            "9\t",
+            "0x1f",
+            "2024-05-01T10:00:00Z",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..20_000 {
+            let n = 1 + (next() % 6) as usize;
+            let mut line = String::new();
+            for _ in 0..n {
+                line.push_str([" ", "  ", "\t"][(next() % 3) as usize]);
+                line.push_str(vocabulary[(next() % vocabulary.len() as u64) as usize]);
+            }
+            if next() % 2 == 0 {
+                line = line.trim_start().to_string();
+            }
+            for form in [VariableForm::Token, VariableForm::Parts] {
+                let (fast, full) = (
+                    rendered::<true>(&line, form),
+                    rendered::<false>(&line, form),
+                );
+                // A number is a bare variable on the short path, a token on the full one.
+                let fast: Vec<_> = fast.into_iter().map(|(s, e, t, _)| (s, e, t)).collect();
+                let full_text: Vec<_> = full
+                    .iter()
+                    .map(|(s, e, t, _)| (*s, *e, t.clone()))
+                    .collect();
+                assert_eq!(fast, full_text, "{line:?}");
+            }
+            // Where both paths give a token, it is as plain on both (what the memo keys on).
+            let fast = rendered::<true>(&line, VariableForm::Token);
+            let full = rendered::<false>(&line, VariableForm::Token);
+            for (f, g) in fast.iter().zip(&full) {
+                if f.3.is_some() {
+                    assert_eq!(f.3, g.3, "{line:?}: {}", f.2);
+                }
+            }
+        }
+    }
+
+    /// `key=number` in the whole-token form is what collapsing the finer form gives, for keys
+    /// and values drawn from letters, `_`, value words, digits, dots and near misses.
+    #[test]
+    fn a_key_and_a_number_agree_with_collapsing() {
+        let keys = [
+            "rows",
+            "total",
+            "max_rows",
+            "a",
+            "true",
+            "x_false",
+            "False",
+            "Jul",
+            "jul",
+            "v2",
+            "Key",
+            "a-b",
+            "",
+            "_k",
+            "k_",
+            "ab__c",
+            "\u{e9}t\u{e9}",
+            "k=",
+            "abcdef",
+        ];
+        let values = [
+            "1",
+            "53354",
+            "96.14",
+            "1.2.3",
+            "1.",
+            ".5",
+            "1..2",
+            "1234.5678.9012",
+            "12a",
+            "1,2",
+            "1;",
+            "0x1f",
+            "",
+            "-1",
+            "1.2.3.4:80",
+            "1e5",
+            "00000000000000000",
+            "(1)",
+        ];
+        let long = format!("k={}", "1".repeat(MAX_TOKEN_BYTES));
+        let mut tokens = vec![long];
+        for k in keys {
+            for v in values {
+                tokens.push(format!("{k}={v}"));
+            }
+        }
+        for t in &tokens {
+            let shape = Shape::of(t.as_bytes());
+            let mut fine = String::new();
+            let mut expected = String::new();
+            if mask_parts(t, shape, &mut fine) {
+                collapse(&fine, |x| expected.push_str(x));
+            } else {
+                expected.push_str(t);
+            }
+            let mut got = String::new();
+            if !mask_shaped(t, shape, VariableForm::Token, &mut got) {
+                got.push_str(t);
+            }
+            assert_eq!(got, expected, "{t}");
+        }
+        // The shortcut is taken where it should be.
+        assert_eq!(key_number(b"rows=53354"), Some(5));
+        assert_eq!(key_number(b"max_rows=1.2.3"), Some(9));
+        for t in ["true=1", "v2=1", "k=1.", "k=1..2", "Key=1", "k=1a", "k="] {
+            assert_eq!(key_number(t.as_bytes()), None, "{t}");
+        }
     }
 }
 
