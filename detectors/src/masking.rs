@@ -233,8 +233,9 @@ fn mask_classified<S: Sink>(
     if is_device_name(b) {
         return false;
     }
-    // A class name starts with a lower-case package and has dots.
-    if shape & (DIGIT | OTHER) == DIGIT | OTHER
+    // A class name starts with a lower-case package and has dots (and no slash, which no
+    // bracket around it holds either).
+    if shape & (DIGIT | OTHER | SLASH) == DIGIT | OTHER
         && b[0].is_ascii_lowercase()
         && b.contains(&b'.')
         && is_java_name_token(b)
@@ -1584,16 +1585,25 @@ fn value_at(b: &[u8], from: usize) -> Option<(usize, usize)> {
     }
     let (s, e) = core_bounds(&b[from..end]);
     let c = &b[from + s..from + e];
-    let name = !c.is_empty()
-        && (quoted || c == b"null" || is_dotted_name(c) || {
-            let m = scan(c);
-            name_bytes(c, m)
-                && matches!(
-                    classify_scanned(c, m),
-                    Some(MaskClass::Path | MaskClass::Host | MaskClass::Email | MaskClass::Mac)
-                )
-        });
-    name.then_some((from + s, from + e))
+    let classified = |c: &[u8]| {
+        let m = scan(c);
+        name_bytes(c, m)
+            && matches!(
+                classify_scanned(c, m),
+                Some(MaskClass::Path | MaskClass::Host | MaskClass::Email | MaskClass::Mac)
+            )
+    };
+    // Without one of `. / \ : @` (a UUID, `id=7f3a…`) a core is no dotted name, and only a
+    // MAC address's 17 bytes pass `name_bytes`: most such values need no scan.
+    let named = !c.is_empty()
+        && (quoted
+            || c == b"null"
+            || if name {
+                is_dotted_name(c) || classified(c)
+            } else {
+                c.len() == 17 && classified(c)
+            });
+    named.then_some((from + s, from + e))
 }
 
 /// Whether a core whose byte classes are `m` can be a path, host name, e-mail or MAC address at
@@ -2164,6 +2174,32 @@ mod tests {
         assert_eq!(toks, ["a", "b", "c", "<*>"]);
         mask_line("", 3, VariableForm::Parts, &mut out, &mut spans);
         assert!(spans.is_empty());
+    }
+
+    /// Values with none of `. / \ : @` skip the core's scan in `value_at`: a MAC address, `null`
+    /// deep in brackets and a quoted word are still taken whole, a UUID by its own rule.
+    #[test]
+    fn values_without_name_bytes_are_still_named() {
+        for (t, want) in [
+            ("k=00-11-22-33-44-55", "k=<*>"),
+            ("mac=AA-BB-CC-DD-EE-FF,", "mac=<*>,"),
+            ("k=(((((((((((((null)", "k=(((((((((((((<*>)"),
+            ("k=null", "k=<*>"),
+            ("k='word'", "k='<*>'"),
+            ("id=38101a0b-2096-447d-96ea-a692162415ae", "id=<*>"),
+            ("k=00-11-22-33-44-5g", "k=<*>-<*>-<*>-<*>-<*>-<*>"),
+            ("k=org.example.Worker", "k=<*>"),
+            // A class name, before a colon or a comma, is text (a slash makes it none).
+            (
+                "mapreduce.v2.app.MRAppMaster:",
+                "mapreduce.v2.app.MRAppMaster:",
+            ),
+            ("sns.v4.SnsService$Inner2,", "sns.v4.SnsService$Inner2,"),
+            ("a/mapreduce.v2.app.Main", "a/mapreduce.<*>.app.Main"),
+            ("k=word", "k=word"),
+        ] {
+            assert_eq!(m(t), want, "{t}");
+        }
     }
 
     /// A line's terms as text, in the given form: `(start, end, masked text, plain)` for each,
