@@ -479,12 +479,11 @@ fn is_clf(c: &[u8]) -> bool {
 /// Whether `b` starts with `hh:mm` followed by `:`, `.`, `,` or its end (`10:59:53`): then
 /// [`has_clock`] holds, found at its first byte without the search.
 fn clock_first(b: &[u8]) -> bool {
-    let d = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
-    d(0) && d(1)
-        && b.get(2) == Some(&b':')
-        && d(3)
-        && d(4)
-        && b.get(5).is_none_or(|c| matches!(c, b':' | b'.' | b','))
+    let [h, h2, b':', m, m2, rest @ ..] = b else {
+        return false;
+    };
+    [h, h2, m, m2].iter().all(|d| d.is_ascii_digit())
+        && rest.first().is_none_or(|c| matches!(c, b':' | b'.' | b','))
 }
 
 #[cfg(test)]
