@@ -550,17 +550,34 @@ fn terms<const MEMO: bool, const FAST: bool, S: TermSink>(content: &str, sink: &
                     // `<*>` whatever comes after it: its core is the token, and it can start no
                     // variable over several tokens (a day, `27 Jul`, has two digits at most).
                     // It is read once; any other token's scan goes on where the digits end.
-                    let (i, dot) = digits_and_dots(b, s);
+                    let (i, dots) = digits_and_dots(b, s);
                     let bare = i == b.len() || CLASS[usize::from(b[i])] == SPACE;
-                    if bare && i - s >= 3 && b[i - 1].is_ascii_digit() {
-                        if !sink.term(s, i, Term::Variable { open: s, close: i }, false) {
+                    // So is a duration, a number with one dot at most and a unit (`72ms`,
+                    // `26.7s`: see `is_duration`).
+                    let whole = if bare {
+                        i
+                    } else if dots <= 1 && b[i - 1].is_ascii_digit() {
+                        unit_end(b, i)
+                    } else {
+                        0
+                    };
+                    if whole >= s + 3 && b[i - 1].is_ascii_digit() {
+                        if !sink.term(
+                            s,
+                            whole,
+                            Term::Variable {
+                                open: s,
+                                close: whole,
+                            },
+                            false,
+                        ) {
                             return;
                         }
-                        pos = i;
+                        pos = whole;
                         continue;
                     }
                     let (e, shape) = scan_token(b, i, &CLASS, SPACE);
-                    (s, e, shape | DIGIT | if dot { OTHER } else { 0 })
+                    (s, e, shape | DIGIT | if dots > 0 { OTHER } else { 0 })
                 } else {
                     let (e, shape) = scan_token(b, s, &CLASS, SPACE);
                     (s, e, shape)
@@ -832,19 +849,35 @@ fn starts_like_path(token: &[u8]) -> bool {
         .is_some_and(|c| matches!(c, b'/' | b'.' | b'~'))
 }
 
-/// Where the run of digits and dots at `b[s..]` ends, and whether it holds a dot.
+/// Where the run of digits and dots at `b[s..]` ends, and how many dots it holds.
 #[inline(always)]
-fn digits_and_dots(b: &[u8], s: usize) -> (usize, bool) {
-    let (mut i, mut dot) = (s, false);
+fn digits_and_dots(b: &[u8], s: usize) -> (usize, usize) {
+    let (mut i, mut dots) = (s, 0);
     while let Some(&c) = b.get(i) {
         if c == b'.' {
-            dot = true;
+            dots += 1;
         } else if !c.is_ascii_digit() {
             break;
         }
         i += 1;
     }
-    (i, dot)
+    (i, dots)
+}
+
+/// The end of the token at `b[i..]` if it is a unit of time ([`DURATION_UNITS`]) and nothing
+/// more; 0 otherwise.
+#[inline]
+fn unit_end(b: &[u8], i: usize) -> usize {
+    let mut k = i;
+    while k < b.len() && CLASS[usize::from(b[k])] & (ALPHA | HIGH) != 0 {
+        k += 1;
+    }
+    let bare = k == b.len() || CLASS[usize::from(b[k])] == SPACE;
+    if bare && DURATION_UNITS.contains(&&b[i..k]) {
+        k
+    } else {
+        0
+    }
 }
 
 /// Whether the next token at or after `from` starts with the letter `c`, as the next item of a
@@ -1525,21 +1558,23 @@ fn uuid_at(c: &[u8], i: usize) -> bool {
     })
 }
 
+/// The units of a duration ([`is_duration`]).
+const DURATION_UNITS: [&[u8]; 11] = [
+    b"d",
+    b"ns",
+    b"us",
+    b"\xc2\xb5s",
+    b"ms",
+    b"s",
+    b"sec",
+    b"secs",
+    b"m",
+    b"min",
+    b"h",
+];
+
 /// One or more `number unit` pairs: `12ms`, `1.5s`, `1m30s`, `250us`, `2h`.
 fn is_duration(c: &[u8]) -> bool {
-    const UNITS: [&[u8]; 11] = [
-        b"d",
-        b"ns",
-        b"us",
-        b"\xc2\xb5s",
-        b"ms",
-        b"s",
-        b"sec",
-        b"secs",
-        b"m",
-        b"min",
-        b"h",
-    ];
     let mut i = 0;
     let mut pairs = 0;
     while i < c.len() {
@@ -1559,7 +1594,7 @@ fn is_duration(c: &[u8]) -> bool {
         while k < c.len() && !c[k].is_ascii_digit() {
             k += 1;
         }
-        if !UNITS.iter().any(|unit| &c[u..k] == *unit) {
+        if !DURATION_UNITS.iter().any(|unit| &c[u..k] == *unit) {
             return false;
         }
         pairs += 1;
@@ -2324,6 +2359,21 @@ mod tests {
             "3/5)",
             "72ms",
             "26.7s",
+            "5m",
+            "1m30s",
+            "1.2.3ms",
+            "1.ms",
+            "12\u{b5}s",
+            "10msx",
+            "7d",
+            "365days",
+            "1.5s,",
+            "250us",
+            "3h",
+            "30sec",
+            "0x1d",
+            "12e",
+            "99mins",
             "1.2.3-beta",
             "123,",
             "12/05/2020",
