@@ -184,6 +184,10 @@ fn mask_buffered<const N: usize, S: Sink>(
 /// them over their dots: `key=<*>` in the whole-token form, whatever the number (a blob's
 /// length aside, which `mask_shaped` settles first).
 fn key_number(b: &[u8]) -> Option<usize> {
+    // A lower-case letter first and a digit last, or no such pair (most tokens fail here).
+    if !(b.first()?.is_ascii_lowercase() && b.last()?.is_ascii_digit()) {
+        return None;
+    }
     let eq = b.iter().position(|&c| c == b'=')?;
     let (key, value) = (&b[..eq], &b[eq + 1..]);
     let key_ok = key.first().is_some_and(u8::is_ascii_lowercase)
