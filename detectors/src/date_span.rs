@@ -128,6 +128,17 @@ pub(crate) fn names_month_or_day(w: &[u8]) -> bool {
 pub(crate) fn date_end(content: &str, s: usize, e: usize) -> Option<(usize, usize, usize)> {
     let b = content.as_bytes();
     let open = s + b[s..e].iter().take_while(|&&c| is_opener(c)).count();
+    if b.get(open).is_some_and(u8::is_ascii_digit) {
+        if let Some(clf) = clf_end(b, open, e) {
+            return Some(clf);
+        }
+    }
+    date_run(b, open, e)
+}
+
+/// [`date_end`] by its general loop over the tokens, `open` being where the first one's core
+/// starts.
+fn date_run(b: &[u8], open: usize, e: usize) -> Option<(usize, usize, usize)> {
     // A date or time first (most such tokens are numbers, addresses or versions) needs a next
     // token that can go on with it: a time, a month, a zone, a year. Only a CLF date stands
     // alone.
@@ -147,10 +158,7 @@ pub(crate) fn date_end(content: &str, s: usize, e: usize) -> Option<(usize, usiz
     let (mut ts, mut te) = (open, e);
     loop {
         // The core: no opener after the first token; trailing punctuation stripped.
-        let mut ce = te;
-        while ce > ts && is_closer(b[ce - 1]) {
-            ce -= 1;
-        }
+        let ce = core_end(b, ts, te);
         let Some(p) = piece(&b[ts..ce]) else { break };
         pieces[n] = p;
         ends[n] = (te, ce);
@@ -179,6 +187,43 @@ pub(crate) fn date_end(content: &str, s: usize, e: usize) -> Option<(usize, usiz
     }
     let (end, close) = ends[used - 1];
     Some((end, open, close))
+}
+
+/// [`date_end`] when the token `b[..e]`, whose core starts at `open`, is a CLF date (an access
+/// log's `[27/Jul/2005:10:59:53`, on every line): the one piece that can follow it is its zone
+/// (see [`accept`]), so the run is settled without the general loop. `None` for any other token.
+fn clf_end(b: &[u8], open: usize, e: usize) -> Option<(usize, usize, usize)> {
+    let ce = core_end(b, open, e);
+    if !is_clf(&b[open..ce]) {
+        return None;
+    }
+    let trailing = &b[ce..e];
+    if !(trailing.is_empty() || trailing == b",") {
+        return Some((e, open, ce));
+    }
+    let ts = e + b[e..]
+        .iter()
+        .take_while(|c| c.is_ascii_whitespace())
+        .count();
+    let te = ts
+        + b[ts..]
+            .iter()
+            .take_while(|c| !c.is_ascii_whitespace())
+            .count();
+    let zone_end = core_end(b, ts, te);
+    if ts < te && piece(&b[ts..zone_end]) == Some(Piece::Zone) {
+        Some((te, open, zone_end))
+    } else {
+        Some((e, open, ce))
+    }
+}
+
+/// The end of the core of the token `b[ts..te]`: before its trailing punctuation.
+fn core_end(b: &[u8], ts: usize, mut te: usize) -> usize {
+    while te > ts && is_closer(b[te - 1]) {
+        te -= 1;
+    }
+    te
 }
 
 /// The number of pieces that form the longest date at the start of `p`; 0 when none does.
@@ -330,12 +375,7 @@ fn word(c: &[u8]) -> Option<Piece> {
     // Three letters, the most common length (`Jul`, `Wed`, `UTC`): one match on the lower-cased
     // bytes (ASCII letters: `| 0x20` lower-cases them) instead of the scans below.
     if let [a, b, c3] = *c {
-        return match &[a | 0x20, b | 0x20, c3 | 0x20] {
-            b"jan" | b"feb" | b"mar" | b"apr" | b"may" | b"jun" | b"jul" | b"aug" | b"sep"
-            | b"oct" | b"nov" | b"dec" => Some(Piece::Month),
-            b"mon" | b"tue" | b"wed" | b"thu" | b"fri" | b"sat" | b"sun" => Some(Piece::Weekday),
-            _ => is_zone_name(c).then_some(Piece::Zone),
-        };
+        return month_or_day3(a, b, c3).or_else(|| is_zone_name(c).then_some(Piece::Zone));
     }
     let mut low = [0u8; 9];
     for (l, &x) in low.iter_mut().zip(c) {
@@ -357,6 +397,39 @@ fn word(c: &[u8]) -> Option<Piece> {
         return Some(Piece::AmPm);
     }
     is_zone_name(c).then_some(Piece::Zone)
+}
+
+/// The month or weekday that three ASCII letters name, in any case (`Jul`, `WED`). The letters
+/// lower-cased (`| 0x20`) are packed into one word, which a `match` on constants tests in a few
+/// comparisons.
+fn month_or_day3(a: u8, b: u8, c: u8) -> Option<Piece> {
+    const fn w(s: &[u8; 3]) -> u32 {
+        u32::from_le_bytes([s[0], s[1], s[2], 0])
+    }
+    const JAN: u32 = w(b"jan");
+    const FEB: u32 = w(b"feb");
+    const MAR: u32 = w(b"mar");
+    const APR: u32 = w(b"apr");
+    const MAY: u32 = w(b"may");
+    const JUN: u32 = w(b"jun");
+    const JUL: u32 = w(b"jul");
+    const AUG: u32 = w(b"aug");
+    const SEP: u32 = w(b"sep");
+    const OCT: u32 = w(b"oct");
+    const NOV: u32 = w(b"nov");
+    const DEC: u32 = w(b"dec");
+    const MON: u32 = w(b"mon");
+    const TUE: u32 = w(b"tue");
+    const WED: u32 = w(b"wed");
+    const THU: u32 = w(b"thu");
+    const FRI: u32 = w(b"fri");
+    const SAT: u32 = w(b"sat");
+    const SUN: u32 = w(b"sun");
+    match w(&[a | 0x20, b | 0x20, c | 0x20]) {
+        JAN | FEB | MAR | APR | MAY | JUN | JUL | AUG | SEP | OCT | NOV | DEC => Some(Piece::Month),
+        MON | TUE | WED | THU | FRI | SAT | SUN => Some(Piece::Weekday),
+        _ => None,
+    }
 }
 
 /// Time-zone abbreviations that follow a clock time (`22:15:07 EDT`): a list, so that a method
@@ -382,17 +455,35 @@ fn is_offset(c: &[u8]) -> bool {
 
 /// `27/Jul/2005:10:59:53`: day, month name, year, clock time.
 fn is_clf(c: &[u8]) -> bool {
-    let mut parts = c.splitn(3, |&x| x == b'/');
-    let (Some(day), Some(month), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
+    // The day: one or two digits, then the first `/`.
+    let day = c.iter().take_while(|x| x.is_ascii_digit()).count();
+    if !(1..=2).contains(&day) || c.get(day) != Some(&b'/') {
+        return false;
+    }
+    let after = &c[day + 1..];
+    let Some(slash) = after.iter().position(|&x| x == b'/') else {
         return false;
     };
-    (1..=2).contains(&day.len())
-        && day.iter().all(u8::is_ascii_digit)
-        && word(month) == Some(Piece::Month)
+    let (month, rest) = (&after[..slash], &after[slash + 1..]);
+    let month_ok = match *month {
+        [a, b, c] => a.is_ascii_uppercase() && month_or_day3(a, b, c) == Some(Piece::Month),
+        _ => word(month) == Some(Piece::Month),
+    };
+    month_ok
         && rest.len() > 5
         && rest[..4].iter().all(u8::is_ascii_digit)
         && rest[4] == b':'
-        && has_clock(&rest[5..])
+        && (clock_first(&rest[5..]) || has_clock(&rest[5..]))
+}
+
+/// Whether `b` starts with `hh:mm` followed by `:`, `.`, `,` or its end (`10:59:53`): then
+/// [`has_clock`] holds, found at its first byte without the search.
+fn clock_first(b: &[u8]) -> bool {
+    let [h, h2, b':', m, m2, rest @ ..] = b else {
+        return false;
+    };
+    [h, h2, m, m2].iter().all(|d| d.is_ascii_digit())
+        && rest.first().is_none_or(|c| matches!(c, b':' | b'.' | b','))
 }
 
 #[cfg(test)]
@@ -451,6 +542,143 @@ mod tests {
     fn a_closing_bracket_ends_the_run() {
         // The year after the `)` is not part of the date.
         assert_eq!(find("Jul 27 10:59:53) 2005"), Some(("", ")", " 2005")));
+    }
+
+    /// The CLF date's shortcut ([`clf_end`]) ends the run where the general loop does, on the
+    /// date with and without its zone, brackets and punctuation, and on near misses.
+    #[test]
+    fn the_clf_shortcut_agrees_with_the_general_loop() {
+        let firsts = [
+            "[27/Jul/2005:10:59:53",
+            "27/Jul/2005:10:59:53",
+            "[7/jul/2005:1:59:53",
+            "[27/JUL/2005:10:59:53.123",
+            "[27/July/2005:10:59:53",
+            "[27/Jul/2005:10:59:53,",
+            "[27/Jul/2005:10:59:53]",
+            "(27/Jul/2005:10:59",
+            "[27/Jul/2005:1059:53",
+            "[27/Jul/2005:x10:59:53",
+            "[27/Jul/05:10:59:53",
+            "[127/Jul/2005:10:59:53",
+            "[27/Jux/2005:10:59:53",
+            "[27//2005:10:59:53",
+            "27/Jul/2005",
+            "3/5)",
+        ];
+        let rests = [
+            "",
+            " +0000]",
+            " -0700",
+            " +0000] x",
+            " +05:30",
+            "  UTC",
+            " GMT]",
+            " Jul",
+            " x",
+            " +00000]",
+            " 2005",
+            " ]",
+        ];
+        for first in firsts {
+            for rest in rests {
+                let line = format!("{first}{rest}");
+                let e = first.len();
+                let b = line.as_bytes();
+                let open = b.iter().take_while(|&&c| is_opener(c)).count();
+                assert_eq!(date_end(&line, 0, e), date_run(b, open, e), "{line}");
+            }
+        }
+        assert_eq!(
+            find("[27/Jul/2005:10:59:53 +0000] x"),
+            Some(("[", "]", " x"))
+        );
+    }
+
+    /// [`is_clf`] as it was first written, by `splitn` and [`word`].
+    fn is_clf_reference(c: &[u8]) -> bool {
+        let mut parts = c.splitn(3, |&x| x == b'/');
+        let (Some(day), Some(month), Some(rest)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return false;
+        };
+        (1..=2).contains(&day.len())
+            && day.iter().all(u8::is_ascii_digit)
+            && word(month) == Some(Piece::Month)
+            && rest.len() > 5
+            && rest[..4].iter().all(u8::is_ascii_digit)
+            && rest[4] == b':'
+            && has_clock(&rest[5..])
+    }
+
+    #[test]
+    fn clf_dates_are_told_as_by_their_definition() {
+        let days = ["", "1", "27", "127", "x", "2x"];
+        let months = [
+            "Jul", "jul", "JUL", "July", "Jux", "", "J1l", "Ju", "Sept", "Wed",
+        ];
+        let rests = [
+            "2005:10:59:53",
+            "2005:1:59",
+            "05:10:59:53",
+            "2005-10:59",
+            "2005:x",
+            "2005:10:59:53.1",
+            "2005:10:5",
+            "2005:a 10:59",
+            "2005:x10:59",
+            "",
+        ];
+        for d in days {
+            for m in months {
+                for r in rests {
+                    for t in [
+                        format!("{d}/{m}/{r}"),
+                        format!("{d}/{m}{r}"),
+                        format!("{d}{m}/{r}"),
+                    ] {
+                        let c = t.as_bytes();
+                        assert_eq!(is_clf(c), is_clf_reference(c), "{t}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Three letters name a month or a weekday by [`month_or_day3`] as by their list.
+    #[test]
+    fn three_letter_names_are_months_and_weekdays() {
+        let letters: Vec<u8> = (b'a'..=b'z')
+            .chain(b'A'..=b'Z')
+            .chain([b'@', b'[', b'`', b'{'])
+            .collect();
+        for &a in &letters {
+            for &b in &letters {
+                for &c in &letters {
+                    let w = [a, b, c];
+                    let named = month_or_day3(a, b, c);
+                    assert_eq!(named.is_some(), names_month_or_day(&w), "{w:?}");
+                    let low = [a | 0x20, b | 0x20, c | 0x20];
+                    let month = [
+                        b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep",
+                        b"oct", b"nov", b"dec",
+                    ]
+                    .contains(&&low);
+                    assert_eq!(named == Some(Piece::Month), month, "{w:?}");
+                }
+            }
+        }
+    }
+
+    /// A clock at the first byte is one that [`has_clock`] finds.
+    #[test]
+    fn a_clock_first_is_a_clock() {
+        for t in ["10:59:53", "10:59", "10:59.5", "10:59,", "23:00:00 x"] {
+            assert!(clock_first(t.as_bytes()) && has_clock(t.as_bytes()), "{t}");
+        }
+        for t in ["1:59", "10:5", "10:599", "105:59", "10-59", "10:59x", ""] {
+            assert!(!clock_first(t.as_bytes()), "{t}");
+        }
     }
 
     #[test]

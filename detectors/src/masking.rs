@@ -121,6 +121,15 @@ pub(crate) fn mask_shaped<S: Sink>(
         out.push_param();
         return true;
     }
+    // A key and a number (`rows=53354`, `total=96.14`) is `key=<*>` in the whole-token form:
+    // no classifying, no buffer.
+    if form == VariableForm::Token && shape.0 == ALPHA | DIGIT | OTHER {
+        if let Some(k) = key_number(b) {
+            out.push(&token[..k]);
+            out.push_param();
+            return true;
+        }
+    }
     // The core is classified once, here: the finer form and the buffer below reuse it.
     let core = whole_core(b, shape.0);
     if form == VariableForm::Parts {
@@ -167,6 +176,31 @@ fn mask_buffered<const N: usize, S: Sink>(
     true
 }
 
+/// Where the value starts (after `=`) when `b` is a key of lower-case words joined by `_` and a
+/// number of digits joined by single dots: `rows=53354` in a database's log, `total=96.14` in a
+/// shop's, `ver=1.2.3` in a deployment's. Masking keeps the key (no digit in it, no value word
+/// such as `true`), masks the number's digit runs (its value is no path, host or address, see
+/// `value_at`, but for a MAC address's `dddd.dddd.dddd`, masked whole) and `collapse` joins
+/// them over their dots: `key=<*>` in the whole-token form, whatever the number (a blob's
+/// length aside, which `mask_shaped` settles first).
+fn key_number(b: &[u8]) -> Option<usize> {
+    // A lower-case letter first and a digit last, or no such pair (most tokens fail here).
+    if !(b.first()?.is_ascii_lowercase() && b.last()?.is_ascii_digit()) {
+        return None;
+    }
+    let eq = b.iter().position(|&c| c == b'=')?;
+    let (key, value) = (&b[..eq], &b[eq + 1..]);
+    let key_ok = key.first().is_some_and(u8::is_ascii_lowercase)
+        && key.iter().all(|&c| c.is_ascii_lowercase() || c == b'_')
+        && !key.split(|&c| c == b'_').any(is_variable_word);
+    // Digits first and last, and no two dots in a row (`1..2` keeps its dots apart).
+    let number_ok = value.first().is_some_and(u8::is_ascii_digit)
+        && value.last().is_some_and(u8::is_ascii_digit)
+        && value.iter().all(|&c| c.is_ascii_digit() || c == b'.')
+        && !value.windows(2).any(|w| w == b"..");
+    (key_ok && number_ok).then_some(eq + 1)
+}
+
 /// [`mask_shaped`] in the finer form ([`VariableForm::Parts`]).
 fn mask_parts<S: Sink>(token: &str, Shape(shape): Shape, out: &mut S) -> bool {
     let b = token.as_bytes();
@@ -203,8 +237,9 @@ fn mask_classified<S: Sink>(
     if is_device_name(b) {
         return false;
     }
-    // A class name starts with a lower-case package and has dots.
-    if shape & (DIGIT | OTHER) == DIGIT | OTHER
+    // A class name starts with a lower-case package and has dots (and no slash, which no
+    // bracket around it holds either).
+    if shape & (DIGIT | OTHER | SLASH) == DIGIT | OTHER
         && b[0].is_ascii_lowercase()
         && b.contains(&b'.')
         && is_java_name_token(b)
@@ -405,8 +440,9 @@ pub(crate) enum Term {
     /// One token, with its [`Shape`].
     Token(Shape),
     /// A variable over one or more tokens (a date such as `Wed Jul 27 10:59:53 2005`, see
-    /// [`crate::date_span`]; a request target with its protocol, `/index.html HTTP/1.1"`): it
-    /// is masked as `content[start..open]`, `<*>`, `content[close..end]`, so that the
+    /// [`crate::date_span`]; a request target with its protocol, `/index.html HTTP/1.1"`; a
+    /// number alone, `0.860`, and a verb's object, whole tokens with nothing kept): it is masked
+    /// as `content[start..open]`, `<*>`, `content[close..end]`, so that the
     /// brackets and punctuation around it stay.
     Variable { open: usize, close: usize },
 }
@@ -446,7 +482,7 @@ fn push_variable_in<const N: usize, S: Sink>(prefix: &str, suffix: &str, out: &m
 /// Calls `f(start, end, term)` for each [`Term`] of `content` in order, until `f` returns false:
 /// the tokens (split on ASCII white space, like `str::split_ascii_whitespace`), with the runs that are one variable joined.
 pub(crate) fn for_each_term(content: &str, f: impl FnMut(usize, usize, Term) -> bool) {
-    terms::<false, _>(content, &mut Terms(f));
+    terms::<false, true, _>(content, &mut Terms(f));
 }
 
 /// What [`for_each_term_memo`] hands its terms to.
@@ -480,11 +516,13 @@ impl<F: FnMut(usize, usize, Term) -> bool> TermSink for Terms<F> {
 /// is offered only if it was plain when the sink took it, so every such test that could pass at
 /// it still runs (they look at the token alone to decide whether to look further).
 pub(crate) fn for_each_term_memo(content: &str, sink: &mut impl TermSink) {
-    terms::<true, _>(content, sink);
+    terms::<true, true, _>(content, sink);
 }
 
+/// The terms of `content` to `sink`; `FAST` takes the shortcuts that spare a token's second
+/// reading (the tests compare the terms with and without them).
 #[inline(always)]
-fn terms<const MEMO: bool, S: TermSink>(content: &str, sink: &mut S) {
+fn terms<const MEMO: bool, const FAST: bool, S: TermSink>(content: &str, sink: &mut S) {
     let b = content.as_bytes();
     // The token after the current one when a test has scanned it already.
     let mut pending = None;
@@ -510,8 +548,44 @@ fn terms<const MEMO: bool, S: TermSink>(content: &str, sink: &mut S) {
                         continue;
                     }
                 }
-                let (e, shape) = scan_token(b, s, &CLASS, SPACE);
-                (s, e, shape)
+                if FAST && b[s].is_ascii_digit() {
+                    // A number of digits and dots, three bytes or more and a digit last
+                    // (`17668`, `0.860`, `10.1.2.3`, a third of a web server's tokens), is
+                    // `<*>` whatever comes after it: its core is the token, and it can start no
+                    // variable over several tokens (a day, `27 Jul`, has two digits at most).
+                    // It is read once; any other token's scan goes on where the digits end.
+                    let (i, dots) = digits_and_dots(b, s);
+                    let bare = i == b.len() || CLASS[usize::from(b[i])] == SPACE;
+                    // So is a duration, a number with one dot at most and a unit (`72ms`,
+                    // `26.7s`: see `is_duration`).
+                    let whole = if bare {
+                        i
+                    } else if dots <= 1 && b[i - 1].is_ascii_digit() {
+                        unit_end(b, i)
+                    } else {
+                        0
+                    };
+                    if whole >= s + 3 && b[i - 1].is_ascii_digit() {
+                        if !sink.term(
+                            s,
+                            whole,
+                            Term::Variable {
+                                open: s,
+                                close: whole,
+                            },
+                            false,
+                        ) {
+                            return;
+                        }
+                        pos = whole;
+                        continue;
+                    }
+                    let (e, shape) = scan_token(b, i, &CLASS, SPACE);
+                    (s, e, shape | DIGIT | if dots > 0 { OTHER } else { 0 })
+                } else {
+                    let (e, shape) = scan_token(b, s, &CLASS, SPACE);
+                    (s, e, shape)
+                }
             }
         };
         let token = &b[s..e];
@@ -537,8 +611,11 @@ fn terms<const MEMO: bool, S: TermSink>(content: &str, sink: &mut S) {
             }
         } else if shape == ALPHA | DIGIT {
             // A list of numbered names, `an14 an15 an16` (letters-and-digits tokens only: most
-            // tokens fail the shape test).
-            pending = next_token(b, e);
+            // tokens fail the shape test). Its next item starts with the same letter: the next
+            // token is scanned only then.
+            if !FAST || next_starts_with(b, e, c0) {
+                pending = next_token(b, e);
+            }
             if let Some((s2, e2, _)) = pending {
                 if let Some((list_end, close)) = numbered_list(b, s, e, s2, e2) {
                     (end, term) = (list_end, Term::Variable { open: s, close });
@@ -558,8 +635,11 @@ fn terms<const MEMO: bool, S: TermSink>(content: &str, sink: &mut S) {
             if let Some((q_end, open, close)) = quoted {
                 (end, term) = (q_end, Term::Variable { open, close });
             } else if token[token.len() - 1].is_ascii_digit() {
-                // A list of numbered ids, `blk_-51 blk_76`.
-                pending = next_token(b, e);
+                // A list of numbered ids, `blk_-51 blk_76` (the next one starts with the same
+                // letter).
+                if !FAST || next_starts_with(b, e, c0) {
+                    pending = next_token(b, e);
+                }
                 if let Some((list_end, close)) = pending.and_then(|n| numbered_ids(b, s, e, n)) {
                     (end, term) = (list_end, Term::Variable { open: s, close });
                     pending = None;
@@ -771,6 +851,48 @@ fn starts_like_path(token: &[u8]) -> bool {
         .iter()
         .find(|&&c| !is_open(c))
         .is_some_and(|c| matches!(c, b'/' | b'.' | b'~'))
+}
+
+/// Where the run of digits and dots at `b[s..]` ends, and how many dots it holds.
+#[inline(always)]
+fn digits_and_dots(b: &[u8], s: usize) -> (usize, usize) {
+    let (mut i, mut dots) = (s, 0);
+    while let Some(&c) = b.get(i) {
+        if c == b'.' {
+            dots += 1;
+        } else if !c.is_ascii_digit() {
+            break;
+        }
+        i += 1;
+    }
+    (i, dots)
+}
+
+/// The end of the token at `b[i..]` if it is a unit of time ([`DURATION_UNITS`]) and nothing
+/// more; 0 otherwise.
+#[inline]
+fn unit_end(b: &[u8], i: usize) -> usize {
+    let mut k = i;
+    while k < b.len() && CLASS[usize::from(b[k])] & (ALPHA | HIGH) != 0 {
+        k += 1;
+    }
+    let bare = k == b.len() || CLASS[usize::from(b[k])] == SPACE;
+    if bare && DURATION_UNITS.contains(&&b[i..k]) {
+        k
+    } else {
+        0
+    }
+}
+
+/// Whether the next token at or after `from` starts with the letter `c`, as the next item of a
+/// [`numbered_list`] does (see [`numbered_ids`]): false for any other `c`.
+#[inline]
+fn next_starts_with(b: &[u8], from: usize, c: u8) -> bool {
+    let mut i = from;
+    while i < b.len() && CLASS[usize::from(b[i])] == SPACE {
+        i += 1;
+    }
+    c.is_ascii_alphabetic() && b.get(i) == Some(&c)
 }
 
 /// The next token at or after `from`: `(start, end, shape)`, `shape` being the union of its
@@ -1272,7 +1394,35 @@ fn is_unix_path(c: &[u8]) -> bool {
         [b'.', b'.', b'/', rest @ ..] => rest,
         _ => return false,
     };
-    !rest.is_empty() && rest[0] != b'/' && rest.iter().all(|&b| PATH_BYTE[usize::from(b)])
+    !rest.is_empty() && rest[0] != b'/' && path_bytes(rest)
+}
+
+/// Whether every byte of `b` may be in a path ([`PATH_BYTE`]), eight bytes at a time: a word
+/// holds a byte below `!` or one of `< > " |` exactly when one of these bit tests flags a lane
+/// (the classic "has a byte less than" and "has a zero byte" tests, which never flag a word
+/// without one).
+fn path_bytes(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const TOPS: u64 = 0x8080_8080_8080_8080;
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & TOPS;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let x = u64::from_le_bytes(w);
+        let below = x.wrapping_sub(ONES * u64::from(b'!')) & !x & TOPS;
+        let odd = zero(x ^ (ONES * u64::from(b'<')))
+            | zero(x ^ (ONES * u64::from(b'>')))
+            | zero(x ^ (ONES * u64::from(b'"')))
+            | zero(x ^ (ONES * u64::from(b'|')));
+        if below | odd != 0 {
+            return false;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .all(|&c| PATH_BYTE[usize::from(c)])
 }
 
 /// The bytes a Unix path may hold (one table lookup per byte): all but white space, control
@@ -1412,21 +1562,23 @@ fn uuid_at(c: &[u8], i: usize) -> bool {
     })
 }
 
+/// The units of a duration ([`is_duration`]).
+const DURATION_UNITS: [&[u8]; 11] = [
+    b"d",
+    b"ns",
+    b"us",
+    b"\xc2\xb5s",
+    b"ms",
+    b"s",
+    b"sec",
+    b"secs",
+    b"m",
+    b"min",
+    b"h",
+];
+
 /// One or more `number unit` pairs: `12ms`, `1.5s`, `1m30s`, `250us`, `2h`.
 fn is_duration(c: &[u8]) -> bool {
-    const UNITS: [&[u8]; 11] = [
-        b"d",
-        b"ns",
-        b"us",
-        b"\xc2\xb5s",
-        b"ms",
-        b"s",
-        b"sec",
-        b"secs",
-        b"m",
-        b"min",
-        b"h",
-    ];
     let mut i = 0;
     let mut pairs = 0;
     while i < c.len() {
@@ -1446,7 +1598,7 @@ fn is_duration(c: &[u8]) -> bool {
         while k < c.len() && !c[k].is_ascii_digit() {
             k += 1;
         }
-        if !UNITS.iter().any(|unit| &c[u..k] == *unit) {
+        if !DURATION_UNITS.iter().any(|unit| &c[u..k] == *unit) {
             return false;
         }
         pairs += 1;
@@ -1500,16 +1652,25 @@ fn value_at(b: &[u8], from: usize) -> Option<(usize, usize)> {
     }
     let (s, e) = core_bounds(&b[from..end]);
     let c = &b[from + s..from + e];
-    let name = !c.is_empty()
-        && (quoted || c == b"null" || is_dotted_name(c) || {
-            let m = scan(c);
-            name_bytes(c, m)
-                && matches!(
-                    classify_scanned(c, m),
-                    Some(MaskClass::Path | MaskClass::Host | MaskClass::Email | MaskClass::Mac)
-                )
-        });
-    name.then_some((from + s, from + e))
+    let classified = |c: &[u8]| {
+        let m = scan(c);
+        name_bytes(c, m)
+            && matches!(
+                classify_scanned(c, m),
+                Some(MaskClass::Path | MaskClass::Host | MaskClass::Email | MaskClass::Mac)
+            )
+    };
+    // Without one of `. / \ : @` (a UUID, `id=7f3a…`) a core is no dotted name, and only a
+    // MAC address's 17 bytes pass `name_bytes`: most such values need no scan.
+    let named = !c.is_empty()
+        && (quoted
+            || c == b"null"
+            || if name {
+                is_dotted_name(c) || classified(c)
+            } else {
+                c.len() == 17 && classified(c)
+            });
+    named.then_some((from + s, from + e))
 }
 
 /// Whether a core whose byte classes are `m` can be a path, host name, e-mail or MAC address at
@@ -2080,6 +2241,294 @@ mod tests {
         assert_eq!(toks, ["a", "b", "c", "<*>"]);
         mask_line("", 3, VariableForm::Parts, &mut out, &mut spans);
         assert!(spans.is_empty());
+    }
+
+    /// Values with none of `. / \ : @` skip the core's scan in `value_at`: a MAC address, `null`
+    /// deep in brackets and a quoted word are still taken whole, a UUID by its own rule.
+    #[test]
+    fn values_without_name_bytes_are_still_named() {
+        for (t, want) in [
+            ("k=00-11-22-33-44-55", "k=<*>"),
+            ("mac=AA-BB-CC-DD-EE-FF,", "mac=<*>,"),
+            ("k=(((((((((((((null)", "k=(((((((((((((<*>)"),
+            ("k=null", "k=<*>"),
+            ("k='word'", "k='<*>'"),
+            ("id=38101a0b-2096-447d-96ea-a692162415ae", "id=<*>"),
+            ("k=00-11-22-33-44-5g", "k=<*>-<*>-<*>-<*>-<*>-<*>"),
+            ("k=org.example.Worker", "k=<*>"),
+            // A class name, before a colon or a comma, is text (a slash makes it none).
+            (
+                "mapreduce.v2.app.MRAppMaster:",
+                "mapreduce.v2.app.MRAppMaster:",
+            ),
+            ("sns.v4.SnsService$Inner2,", "sns.v4.SnsService$Inner2,"),
+            ("a/mapreduce.v2.app.Main", "a/mapreduce.<*>.app.Main"),
+            ("k=word", "k=word"),
+        ] {
+            assert_eq!(m(t), want, "{t}");
+        }
+    }
+
+    /// [`path_bytes`] agrees with [`PATH_BYTE`] byte by byte, whatever the bytes and their lane.
+    #[test]
+    fn path_bytes_are_tested_eight_at_a_time() {
+        let alphabet = [
+            b'a', b'/', b'.', b' ', b'!', b'<', b'>', b'"', b'|', 0, 0x1f, 0x7f, 0x80, 0xff, b'=',
+            b';', b'{', b'}', b'~',
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..50_000 {
+            let len = (next() % 24) as usize;
+            // Mostly path bytes, so that a lone odd byte is tested in every lane.
+            let b: Vec<u8> = (0..len)
+                .map(|_| {
+                    if next() % 4 == 0 {
+                        alphabet[(next() % alphabet.len() as u64) as usize]
+                    } else {
+                        b'a' + (next() % 26) as u8
+                    }
+                })
+                .collect();
+            let want = b.iter().all(|&c| PATH_BYTE[usize::from(c)]);
+            assert_eq!(path_bytes(&b), want, "{b:?}");
+        }
+    }
+
+    /// A line's terms as text, in the given form: `(start, end, masked text, plain)` for each,
+    /// `plain` only for a one-token term (the memo's key); with or without the shortcuts of
+    /// [`terms`].
+    fn rendered<const FAST: bool>(
+        line: &str,
+        form: VariableForm,
+    ) -> Vec<(usize, usize, String, Option<bool>)> {
+        struct Record<'a>(
+            &'a str,
+            VariableForm,
+            Vec<(usize, usize, String, Option<bool>)>,
+        );
+        impl TermSink for Record<'_> {
+            fn known(&mut self, _: usize, _: usize) -> bool {
+                false
+            }
+            fn term(&mut self, s: usize, e: usize, term: Term, plain: bool) -> bool {
+                let (c, form) = (self.0, self.1);
+                let mut text = String::new();
+                let plain = match term {
+                    Term::Token(shape) => {
+                        assert_eq!(shape, Shape::of(&c.as_bytes()[s..e]), "{c}: shape");
+                        if !mask_shaped(&c[s..e], shape, form, &mut text) {
+                            text.push_str(&c[s..e]);
+                        }
+                        Some(plain)
+                    }
+                    Term::Variable { open, close } => {
+                        push_variable(&c[s..open], &c[close..e], form, &mut text);
+                        None
+                    }
+                };
+                self.2.push((s, e, text, plain));
+                true
+            }
+        }
+        let mut r = Record(line, form, Vec::new());
+        terms::<false, FAST, _>(line, &mut r);
+        r.2
+    }
+
+    /// The shortcuts of [`terms`] (a number read once, a numbered list's next token scanned
+    /// only when it starts alike) give the terms of the full path, on lines drawn from numbers,
+    /// their near misses (`1.`, `12` before a month, `1..2`, `3/5`, `72ms`) and the starts of
+    /// variables over several tokens.
+    #[test]
+    fn the_shortcuts_of_terms_agree_with_the_full_path() {
+        let vocabulary = [
+            "17668",
+            "201",
+            "12",
+            "7",
+            "0.860",
+            "1.5",
+            "1.",
+            "12.",
+            "1.2.",
+            "1..2",
+            "10.232.186.42",
+            "10.0.0.1:8080",
+            "3/5)",
+            "72ms",
+            "26.7s",
+            "5m",
+            "1m30s",
+            "1.2.3ms",
+            "1.ms",
+            "12\u{b5}s",
+            "10msx",
+            "7d",
+            "365days",
+            "1.5s,",
+            "250us",
+            "3h",
+            "30sec",
+            "0x1d",
+            "12e",
+            "99mins",
+            "1.2.3-beta",
+            "123,",
+            "12/05/2020",
+            "2005",
+            "27",
+            "Jul",
+            "July",
+            "10:59:53",
+            "+0000]",
+            "[27/Jul/2005:10:59:53",
+            "PM",
+            "an14",
+            "an15",
+            "an",
+            "a1",
+            "b2",
+            "blk_-51",
+            "blk_76",
+            "blk_",
+            "x=1",
+            "a=1",
+            "rows=53354",
+            "tag=\"View",
+            "Lock\"",
+            "/index.html",
+            "HTTP/1.1\"",
+            "starting",
+            "nginx",
+            "in",
+            "port",
+            "\"GET",
+            "-",
+            "1\u{e9}",
+            "9\t",
+            "0x1f",
+            "2024-05-01T10:00:00Z",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..20_000 {
+            let n = 1 + (next() % 6) as usize;
+            let mut line = String::new();
+            for _ in 0..n {
+                line.push_str([" ", "  ", "\t"][(next() % 3) as usize]);
+                line.push_str(vocabulary[(next() % vocabulary.len() as u64) as usize]);
+            }
+            if next() % 2 == 0 {
+                line = line.trim_start().to_string();
+            }
+            for form in [VariableForm::Token, VariableForm::Parts] {
+                let (fast, full) = (
+                    rendered::<true>(&line, form),
+                    rendered::<false>(&line, form),
+                );
+                // A number is a bare variable on the short path, a token on the full one.
+                let fast: Vec<_> = fast.into_iter().map(|(s, e, t, _)| (s, e, t)).collect();
+                let full_text: Vec<_> = full
+                    .iter()
+                    .map(|(s, e, t, _)| (*s, *e, t.clone()))
+                    .collect();
+                assert_eq!(fast, full_text, "{line:?}");
+            }
+            // Where both paths give a token, it is as plain on both (what the memo keys on).
+            let fast = rendered::<true>(&line, VariableForm::Token);
+            let full = rendered::<false>(&line, VariableForm::Token);
+            for (f, g) in fast.iter().zip(&full) {
+                if f.3.is_some() {
+                    assert_eq!(f.3, g.3, "{line:?}: {}", f.2);
+                }
+            }
+        }
+    }
+
+    /// `key=number` in the whole-token form is what collapsing the finer form gives, for keys
+    /// and values drawn from letters, `_`, value words, digits, dots and near misses.
+    #[test]
+    fn a_key_and_a_number_agree_with_collapsing() {
+        let keys = [
+            "rows",
+            "total",
+            "max_rows",
+            "a",
+            "true",
+            "x_false",
+            "False",
+            "Jul",
+            "jul",
+            "v2",
+            "Key",
+            "a-b",
+            "",
+            "_k",
+            "k_",
+            "ab__c",
+            "\u{e9}t\u{e9}",
+            "k=",
+            "abcdef",
+        ];
+        let values = [
+            "1",
+            "53354",
+            "96.14",
+            "1.2.3",
+            "1.",
+            ".5",
+            "1..2",
+            "1234.5678.9012",
+            "12a",
+            "1,2",
+            "1;",
+            "0x1f",
+            "",
+            "-1",
+            "1.2.3.4:80",
+            "1e5",
+            "00000000000000000",
+            "(1)",
+        ];
+        let long = format!("k={}", "1".repeat(MAX_TOKEN_BYTES));
+        let mut tokens = vec![long];
+        for k in keys {
+            for v in values {
+                tokens.push(format!("{k}={v}"));
+            }
+        }
+        for t in &tokens {
+            let shape = Shape::of(t.as_bytes());
+            let mut fine = String::new();
+            let mut expected = String::new();
+            if mask_parts(t, shape, &mut fine) {
+                collapse(&fine, |x| expected.push_str(x));
+            } else {
+                expected.push_str(t);
+            }
+            let mut got = String::new();
+            if !mask_shaped(t, shape, VariableForm::Token, &mut got) {
+                got.push_str(t);
+            }
+            assert_eq!(got, expected, "{t}");
+        }
+        // The shortcut is taken where it should be.
+        assert_eq!(key_number(b"rows=53354"), Some(5));
+        assert_eq!(key_number(b"max_rows=1.2.3"), Some(9));
+        for t in ["true=1", "v2=1", "k=1.", "k=1..2", "Key=1", "k=1a", "k="] {
+            assert_eq!(key_number(t.as_bytes()), None, "{t}");
+        }
     }
 }
 
