@@ -71,13 +71,7 @@ mod tests {
         let alphabet = [
             b' ', b'\t', b'\n', 0x0b, 0x0c, b'\r', 0, 0x1f, b'!', b'a', 0x80, 0xff, 0x21, 0xa0,
         ];
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::test_rng::xorshift(0x2545_f491_4f6c_dd1d_u64);
         for _ in 0..20_000 {
             let len = (next() % 24) as usize;
             let b: Vec<u8> = (0..len)

@@ -43,6 +43,8 @@ mod seasonal;
 mod state;
 #[cfg(test)]
 mod synth;
+#[cfg(test)]
+mod test_rng;
 mod variable_form;
 mod window;
 

@@ -1956,13 +1956,7 @@ mod tests {
             ".yaml",
             "jdbc:",
         ];
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_rng::xorshift(0x2545_f491_4f6c_dd1d_u64);
         let (mut fast, mut full) = (String::new(), String::new());
         for _ in 0..200_000 {
             let n = 1 + next() % 6;
@@ -2276,19 +2270,13 @@ mod tests {
             b'a', b'/', b'.', b' ', b'!', b'<', b'>', b'"', b'|', 0, 0x1f, 0x7f, 0x80, 0xff, b'=',
             b';', b'{', b'}', b'~',
         ];
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::test_rng::xorshift(0x2545_f491_4f6c_dd1d_u64);
         for _ in 0..50_000 {
             let len = (next() % 24) as usize;
             // Mostly path bytes, so that a lone odd byte is tested in every lane.
             let b: Vec<u8> = (0..len)
                 .map(|_| {
-                    if next() % 4 == 0 {
+                    if next().is_multiple_of(4) {
                         alphabet[(next() % alphabet.len() as u64) as usize]
                     } else {
                         b'a' + (next() % 26) as u8
@@ -2415,13 +2403,7 @@ mod tests {
             "0x1f",
             "2024-05-01T10:00:00Z",
         ];
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::test_rng::xorshift(0x9e37_79b9_7f4a_7c15_u64);
         for _ in 0..20_000 {
             let n = 1 + (next() % 6) as usize;
             let mut line = String::new();
@@ -2429,7 +2411,7 @@ mod tests {
                 line.push_str([" ", "  ", "\t"][(next() % 3) as usize]);
                 line.push_str(vocabulary[(next() % vocabulary.len() as u64) as usize]);
             }
-            if next() % 2 == 0 {
+            if next().is_multiple_of(2) {
                 line = line.trim_start().to_string();
             }
             for form in [VariableForm::Token, VariableForm::Parts] {

@@ -342,13 +342,7 @@ mod tests {
             "<*>", "<", "*", ">", "a", "Z", "0", "42", ".", ":", "#", "/", "@", "-", "_", "=",
             "\"", "'", "(", ")", "ü", " ", "x/", "<*>.<*>",
         ];
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_rng::xorshift(0x9e37_79b9_7f4a_7c15_u64);
         for _ in 0..100_000 {
             let n = 1 + next() % 12;
             let t: String = (0..n)

@@ -268,13 +268,7 @@ fn time_shape_agrees_with_the_three_tests() {
         "2005.",
         "09.",
     ];
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = crate::test_rng::xorshift(0x9e37_79b9_7f4a_7c15_u64);
     let (mut clocks, mut dates) = (0, 0);
     for _ in 0..300_000 {
         let n = 1 + next() % 9;
