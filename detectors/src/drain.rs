@@ -1498,8 +1498,8 @@ fn untagged_hash_in(buf: &[u8], s: usize, e: usize) -> u64 {
 
 /// The end of the token at `s` (as [`token_end`]) and [`untagged_hash_in`] of it, in one
 /// reading: each word read to find the end is hashed as it is read (a short token is one word,
-/// masked). A control byte other than white space, or a token that runs to within eight
-/// bytes of the end of `buf`, takes the two apart.
+/// masked; the last bytes of `buf` are read from its last word). A control byte other than
+/// white space, or a `buf` shorter than eight bytes, takes the two apart.
 #[inline]
 fn token_end_hash(buf: &[u8], s: usize) -> (usize, u64) {
     let mut i = s;
@@ -1518,15 +1518,34 @@ fn token_end_hash(buf: &[u8], s: usize) -> (usize, u64) {
         if !buf[i + k].is_ascii_whitespace() {
             break;
         }
-        let (e, last) = (i + k, x & ((1u64 << (8 * k)) - 1));
-        let len = e - s;
-        if len < 8 {
-            return (e, mix(last | ((len as u64) << 56)));
+        return ended(s, i, k, x, state);
+    }
+    // The last bytes, from the word that ends the buffer, shifted down: the lanes past its
+    // end hold 0, so the first of them ends the token if nothing before it does.
+    let rest = buf.len() - i;
+    if (1..8).contains(&rest) && buf.len() >= 8 {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(&buf[buf.len() - 8..]);
+        let x = u64::from_le_bytes(x) >> (8 * (8 - rest));
+        let k = (below_bang(x).trailing_zeros() / 8) as usize;
+        if k == rest || buf[i + k].is_ascii_whitespace() {
+            return ended(s, i, k, x, state);
         }
-        return (e, long_finish(state, last, k != 0, len));
     }
     let e = token_end(buf, i);
     (e, untagged_hash_in(buf, s, e))
+}
+
+/// [`token_end_hash`] of a token from `s` that ends in the word `x` read at `i`, `k` bytes in,
+/// the words before it hashed into `state`.
+#[inline(always)]
+fn ended(s: usize, i: usize, k: usize, x: u64, state: u64) -> (usize, u64) {
+    let (e, last) = (i + k, x & ((1u64 << (8 * k)) - 1));
+    let len = e - s;
+    if len < 8 {
+        return (e, mix(last | ((len as u64) << 56)));
+    }
+    (e, long_finish(state, last, k != 0, len))
 }
 
 /// The variable that two different tokens at one position become: `<*>` with the punctuation
