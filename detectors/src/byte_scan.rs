@@ -37,13 +37,10 @@ pub(crate) fn scan_token(b: &[u8], mut i: usize, table: &[u8; 256], space: u8) -
 /// bytes other than white space are part of a token.
 #[inline]
 pub(crate) fn token_end(b: &[u8], mut i: usize) -> usize {
-    const BELOW_BANG: u64 = 0x2121_2121_2121_2121;
-    const TOPS: u64 = 0x8080_8080_8080_8080;
     while let Some(w) = b.get(i..i + 8) {
         let mut x = [0u8; 8];
         x.copy_from_slice(w);
-        let x = u64::from_le_bytes(x);
-        let low = x.wrapping_sub(BELOW_BANG) & !x & TOPS;
+        let low = below_bang(u64::from_le_bytes(x));
         if low == 0 {
             i += 8;
             continue;
@@ -58,6 +55,15 @@ pub(crate) fn token_end(b: &[u8], mut i: usize) -> usize {
         i += 1;
     }
     i
+}
+
+/// The lanes of `x` (eight bytes, the first in the low byte) that may hold a byte below `!`,
+/// as their top bits: the lowest one set is exact (see [`token_end`]), 0 if there is none.
+#[inline]
+pub(crate) fn below_bang(x: u64) -> u64 {
+    const BELOW_BANG: u64 = 0x2121_2121_2121_2121;
+    const TOPS: u64 = 0x8080_8080_8080_8080;
+    x.wrapping_sub(BELOW_BANG) & !x & TOPS
 }
 
 #[cfg(test)]

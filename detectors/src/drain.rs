@@ -66,6 +66,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use crate::byte_scan::{below_bang, token_end};
 use crate::masking::{
     for_each_term_memo, is_device_name, mask_line, mask_shaped, push_variable, Shape, Sink, Term,
     TermSink, PARAM,
@@ -1191,18 +1192,18 @@ impl TermSink for LineHasher<'_> {
     /// A token remembered as plain is taken by the hash of its bytes alone, which finding its
     /// end has just read.
     #[inline(always)]
-    fn known(&mut self, s: usize, e: usize) -> bool {
+    fn known(&mut self, s: usize) -> Option<usize> {
         if self.hashes.len() >= self.max_tokens {
-            return false;
+            return None;
         }
-        let raw = untagged_hash_in(self.content.as_bytes(), s, e);
+        let (e, raw) = token_end_hash(self.content.as_bytes(), s);
         let slot = *self.slot(raw);
         if raw > 1 && slot.0 == raw | 1 {
             self.hashes.push(slot.1);
-            return true;
+            return Some(e);
         }
         self.missed = (s, raw);
-        false
+        None
     }
 
     #[inline(always)]
@@ -1493,6 +1494,58 @@ fn untagged_hash_in(buf: &[u8], s: usize, e: usize) -> u64 {
         return untagged_hash(&buf[s..e]);
     };
     mix(packed | ((len as u64) << 56))
+}
+
+/// The end of the token at `s` (as [`token_end`]) and [`untagged_hash_in`] of it, in one
+/// reading: each word read to find the end is hashed as it is read (a short token is one word,
+/// masked; the last bytes of `buf` are read from its last word). A control byte other than
+/// white space, or a `buf` shorter than eight bytes, takes the two apart.
+#[inline]
+fn token_end_hash(buf: &[u8], s: usize) -> (usize, u64) {
+    let mut i = s;
+    let mut state = 0;
+    while let Some(w) = buf.get(i..i + 8) {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(w);
+        let x = u64::from_le_bytes(x);
+        let low = below_bang(x);
+        if low == 0 {
+            state = fx_step(state, x);
+            i += 8;
+            continue;
+        }
+        let k = (low.trailing_zeros() / 8) as usize;
+        if !buf[i + k].is_ascii_whitespace() {
+            break;
+        }
+        return ended(s, i, k, x, state);
+    }
+    // The last bytes, from the word that ends the buffer, shifted down: the lanes past its
+    // end hold 0, so the first of them ends the token if nothing before it does.
+    let rest = buf.len() - i;
+    if (1..8).contains(&rest) && buf.len() >= 8 {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(&buf[buf.len() - 8..]);
+        let x = u64::from_le_bytes(x) >> (8 * (8 - rest));
+        let k = (below_bang(x).trailing_zeros() / 8) as usize;
+        if k == rest || buf[i + k].is_ascii_whitespace() {
+            return ended(s, i, k, x, state);
+        }
+    }
+    let e = token_end(buf, i);
+    (e, untagged_hash_in(buf, s, e))
+}
+
+/// [`token_end_hash`] of a token from `s` that ends in the word `x` read at `i`, `k` bytes in,
+/// the words before it hashed into `state`.
+#[inline(always)]
+fn ended(s: usize, i: usize, k: usize, x: u64, state: u64) -> (usize, u64) {
+    let (e, last) = (i + k, x & ((1u64 << (8 * k)) - 1));
+    let len = e - s;
+    if len < 8 {
+        return (e, mix(last | ((len as u64) << 56)));
+    }
+    (e, long_finish(state, last, k != 0, len))
 }
 
 /// The variable that two different tokens at one position become: `<*>` with the punctuation

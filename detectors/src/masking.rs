@@ -487,10 +487,11 @@ pub(crate) fn for_each_term(content: &str, f: impl FnMut(usize, usize, Term) -> 
 
 /// What [`for_each_term_memo`] hands its terms to.
 pub(crate) trait TermSink {
-    /// The token `content[s..e]`, before its shape is scanned: true if the sink has taken it
-    /// whole, as a token it remembers as plain (see [`TermSink::term`]). Only asked about a
-    /// token that does not start with a digit and is not a verb's object.
-    fn known(&mut self, s: usize, e: usize) -> bool;
+    /// The token at `s`, before its shape is scanned: its end if the sink has taken it whole,
+    /// as a token it remembers as plain (see [`TermSink::term`]). The sink finds the end (see
+    /// [`token_end`]) so that it can read the token once, for its end and its key together.
+    /// Only asked about a token that does not start with a digit and is not a verb's object.
+    fn known(&mut self, s: usize) -> Option<usize>;
     /// A term, as [`for_each_term`]'s `f`; `plain` tells that a [`Term::Token`] is one whatever
     /// the tokens after it (it can start no variable over several tokens), so that a sink that
     /// remembers it may take it back through `known` next time, unscanned.
@@ -501,8 +502,8 @@ pub(crate) trait TermSink {
 struct Terms<F>(F);
 
 impl<F: FnMut(usize, usize, Term) -> bool> TermSink for Terms<F> {
-    fn known(&mut self, _: usize, _: usize) -> bool {
-        false
+    fn known(&mut self, _: usize) -> Option<usize> {
+        None
     }
 
     fn term(&mut self, s: usize, e: usize, term: Term, _: bool) -> bool {
@@ -510,8 +511,8 @@ impl<F: FnMut(usize, usize, Term) -> bool> TermSink for Terms<F> {
     }
 }
 
-/// [`for_each_term`] for a sink that remembers tokens: a token is first read only to its end
-/// (eight bytes at a time) and offered to [`TermSink::known`]; only when the sink does not know
+/// [`for_each_term`] for a sink that remembers tokens: a token is first offered to
+/// [`TermSink::known`], which reads it only to its end (eight bytes at a time); only when the sink does not know
 /// it is its shape scanned and are the tests for a variable over several tokens run. A token
 /// is offered only if it was plain when the sink took it, so every such test that could pass at
 /// it still runs (they look at the token alone to decide whether to look further).
@@ -542,8 +543,7 @@ fn terms<const MEMO: bool, const FAST: bool, S: TermSink>(content: &str, sink: &
                 // Numbers seldom recur, and a path is mostly a request target (never plain):
                 // no look-up for them.
                 if MEMO && !matches!(b[s], b'0'..=b'9' | b'/') && s != object {
-                    let e = token_end(b, s);
-                    if sink.known(s, e) {
+                    if let Some(e) = sink.known(s) {
                         pos = e;
                         continue;
                     }
@@ -2357,8 +2357,8 @@ mod tests {
             Vec<(usize, usize, String, Option<bool>)>,
         );
         impl TermSink for Record<'_> {
-            fn known(&mut self, _: usize, _: usize) -> bool {
-                false
+            fn known(&mut self, _: usize) -> Option<usize> {
+                None
             }
             fn term(&mut self, s: usize, e: usize, term: Term, plain: bool) -> bool {
                 let (c, form) = (self.0, self.1);

@@ -396,6 +396,44 @@ fn tokens_hashed_in_place_hash_as_alone() {
 }
 
 #[test]
+fn a_token_read_once_has_the_end_and_hash_of_two_readings() {
+    // Tokens of 0 to 30 bytes, with control bytes inside and white space of every kind after,
+    // at every offset and near the buffer's end.
+    let alphabet = [
+        b' ', b'\t', b'\n', 0x0b, 0x0c, b'\r', 0, 0x1f, b'!', b'a', b'z', 0x80, 0xff, b'7',
+    ];
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..20_000 {
+        let len = (next() % 32) as usize;
+        let b: Vec<u8> = (0..len)
+            .map(|_| {
+                // Mostly token bytes, so that long tokens occur.
+                let n = next() as usize;
+                if n.is_multiple_of(4) {
+                    alphabet[n / 4 % alphabet.len()]
+                } else {
+                    b'a' + (n / 4 % 26) as u8
+                }
+            })
+            .collect();
+        for s in (0..len).filter(|&s| !b[s].is_ascii_whitespace()) {
+            let e = token_end(&b, s);
+            assert_eq!(
+                token_end_hash(&b, s),
+                (e, untagged_hash(&b[s..e])),
+                "{b:?} from {s}"
+            );
+        }
+    }
+}
+
+#[test]
 fn tokens_hashed_in_pieces_hash_as_whole() {
     // Every split of texts around the 8-byte word size into up to three pieces.
     let texts = [
