@@ -129,9 +129,13 @@ pub(crate) fn mask_shaped<S: Sink>(
     match frequent(b, shape.0, form) {
         Some(Frequent::Kept) => return false,
         Some(Frequent::Masked { open, close }) => {
-            out.push(&token[..open]);
+            if open > 0 {
+                out.push(&token[..open]);
+            }
             out.push_param();
-            out.push(&token[close..]);
+            if close < b.len() {
+                out.push(&token[close..]);
+            }
             return true;
         }
         None => {}
@@ -1551,18 +1555,17 @@ fn uuid_at(c: &[u8], i: usize) -> bool {
     if !(u[8] == b'-' && u[13] == b'-' && u[18] == b'-' && u[23] == b'-') {
         return false;
     }
-    const WORDS: [(usize, u64); 5] = [
-        (0, 0),
-        (9, 0x80 << 32),
-        (17, (0x80 << 8) | (0x80 << 48)),
-        (24, 0),
-        (28, 0),
-    ];
-    WORDS.iter().all(|&(at, dashes)| {
+    let word = |at: usize| {
         let mut w = [0u8; 8];
         w.copy_from_slice(&u[at..at + 8]);
-        hex_lanes(u64::from_le_bytes(w)) | dashes == TOPS
-    })
+        hex_lanes(u64::from_le_bytes(w))
+    };
+    let hex = word(0)
+        & (word(9) | (0x80 << 32))
+        & (word(17) | (0x80 << 8) | (0x80 << 48))
+        & word(24)
+        & word(28);
+    hex == TOPS
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;

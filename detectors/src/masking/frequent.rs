@@ -116,13 +116,15 @@ fn pair(b: &[u8], form: VariableForm) -> Option<Frequent> {
             close: b.len(),
         });
     }
-    let (mut digit, mut alnum) = (false, true);
-    for &c in v {
-        digit |= c.is_ascii_digit();
-        alnum &= c.is_ascii_alphanumeric();
-    }
-    if digit && alnum {
-        return masked;
+    // Letters and digits to the end (most such values stop at their first byte that is not).
+    if !v.iter().any(|c| !c.is_ascii_alphanumeric()) {
+        return v
+            .iter()
+            .any(u8::is_ascii_digit)
+            .then_some(Frequent::Masked {
+                open: from,
+                close: b.len(),
+            });
     }
     if v.len() == 36 && uuid_at(v, 0) {
         return masked;
