@@ -121,14 +121,21 @@ pub(crate) fn mask_shaped<S: Sink>(
         out.push_param();
         return true;
     }
-    // A key and a number (`rows=53354`, `total=96.14`) is `key=<*>` in the whole-token form:
-    // no classifying, no buffer.
-    if form == VariableForm::Token && shape.0 == ALPHA | DIGIT | OTHER {
-        if let Some(k) = key_number(b) {
-            out.push(&token[..k]);
+    // The tokens that vary on most lines (ids, `key=value`, a process id) are decided in one
+    // short pass when they have one of the frequent forms.
+    match frequent(b, shape.0, form) {
+        Some(Frequent::Kept) => return false,
+        Some(Frequent::Masked { open, close }) => {
+            if open > 0 {
+                out.push(&token[..open]);
+            }
             out.push_param();
+            if close < b.len() {
+                out.push(&token[close..]);
+            }
             return true;
         }
+        None => {}
     }
     // The core is classified once, here: the finer form and the buffer below reuse it.
     let core = whole_core(b, shape.0);
@@ -182,23 +189,10 @@ fn mask_buffered<const N: usize, S: Sink>(
 /// such as `true`), masks the number's digit runs (its value is no path, host or address, see
 /// `value_at`, but for a MAC address's `dddd.dddd.dddd`, masked whole) and `collapse` joins
 /// them over their dots: `key=<*>` in the whole-token form, whatever the number (a blob's
-/// length aside, which `mask_shaped` settles first).
+/// length aside, which `mask_shaped` settles first). [`frequent`] takes it so.
+#[cfg(test)]
 fn key_number(b: &[u8]) -> Option<usize> {
-    // A lower-case letter first and a digit last, or no such pair (most tokens fail here).
-    if !(b.first()?.is_ascii_lowercase() && b.last()?.is_ascii_digit()) {
-        return None;
-    }
-    let eq = b.iter().position(|&c| c == b'=')?;
-    let (key, value) = (&b[..eq], &b[eq + 1..]);
-    let key_ok = key.first().is_some_and(u8::is_ascii_lowercase)
-        && key.iter().all(|&c| c.is_ascii_lowercase() || c == b'_')
-        && !key.split(|&c| c == b'_').any(is_variable_word);
-    // Digits first and last, and no two dots in a row (`1..2` keeps its dots apart).
-    let number_ok = value.first().is_some_and(u8::is_ascii_digit)
-        && value.last().is_some_and(u8::is_ascii_digit)
-        && value.iter().all(|&c| c.is_ascii_digit() || c == b'.')
-        && !value.windows(2).any(|w| w == b"..");
-    (key_ok && number_ok).then_some(eq + 1)
+    pair_key(b).filter(|&from| is_dotted_number(&b[from..]))
 }
 
 /// [`mask_shaped`] in the finer form ([`VariableForm::Parts`]).
@@ -1566,18 +1560,43 @@ fn is_uuid(c: &[u8]) -> bool {
     c.len() == 36 && uuid_at(c, 0)
 }
 
-/// Whether a UUID starts at `c[i]`.
+/// Whether a UUID starts at `c[i]`: its four dashes, then its 32 hex digits eight at a time, in
+/// five overlapping words whose lanes at the dashes (13 in the second; 18 and 23 in the third)
+/// are let through.
 fn uuid_at(c: &[u8], i: usize) -> bool {
-    if c.len() < i + 36 {
+    let Some(u) = c.get(i..i + 36) else {
+        return false;
+    };
+    if !(u[8] == b'-' && u[13] == b'-' && u[18] == b'-' && u[23] == b'-') {
         return false;
     }
-    c[i..i + 36].iter().enumerate().all(|(k, &b)| {
-        if matches!(k, 8 | 13 | 18 | 23) {
-            b == b'-'
-        } else {
-            b.is_ascii_hexdigit()
-        }
-    })
+    let word = |at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&u[at..at + 8]);
+        hex_lanes(u64::from_le_bytes(w))
+    };
+    let hex = word(0)
+        & (word(9) | (0x80 << 32))
+        & (word(17) | (0x80 << 8) | (0x80 << 48))
+        & word(24)
+        & word(28);
+    hex == TOPS
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const TOPS: u64 = 0x8080_8080_8080_8080;
+
+/// The top bit of each byte of `x` that is an ASCII hex digit. Each test adds to the byte's
+/// low seven bits (no carry leaves a lane): `y + 0x80 - lo` has its top bit set when `y >= lo`,
+/// `y + 0x7f - hi` when `y > hi`; `| 0x20` lower-cases `A`-`F` and moves no other byte into
+/// `a`-`f`.
+fn hex_lanes(x: u64) -> u64 {
+    let y = x & !TOPS;
+    let within = |y: u64, lo: u8, hi: u8| {
+        (y + ONES * u64::from(0x80 - lo)) & !(y + ONES * u64::from(0x7f - hi))
+    };
+    let hex = within(y, b'0', b'9') | within(y | (ONES * 0x20), b'a', b'f');
+    hex & !x & TOPS
 }
 
 /// The units of a duration ([`is_duration`]).
@@ -1778,6 +1797,199 @@ fn mask_runs<S: Sink>(token: &str, out: &mut S) -> bool {
     }
     out.push(&token[copied..]);
     true
+}
+
+// The frequent forms of a varying token.
+//
+// The masked forms of the tokens that vary on almost every line, decided in one short pass
+// over the token instead of the full classification ([`whole_core`], then
+// [`mask_runs`] and [`crate::variable_form::collapse`] in a buffer), which reads such
+// a token four or five times. Each form is the one the full path gives (a randomised test in
+// masking/frequent_tests.rs compares the two, near misses included); a token that only looks
+// like one is left to the full path.
+
+/// What masking makes of a token, when [`frequent`] can tell without classifying it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Frequent {
+    /// The token stays as it is.
+    Kept,
+    /// `token[..open]`, `<*>`, `token[close..]`.
+    Masked { open: usize, close: usize },
+}
+
+/// The masked form of a token (not a blob, neither a plain word nor digits alone, see
+/// `mask_shaped`) whose shape (the union of its bytes' classes) is `shape`, in the given form,
+/// when it is one of the frequent variable forms:
+///
+/// - letters and digits (`alice42`, a user's name with a counter in an authentication log; a
+///   16-digit hex id, `9f3a0c…`, in a tracing service's): `<*>`, but for a device's name
+///   (`eth0`, see `is_device_name`);
+/// - a UUID alone (a request's id in a web application's log, a block's in a storage node's):
+///   `<*>`;
+/// - `key=value` with a value that is a variable as a whole (see [`pair`]): `key=<*>`;
+/// - a program's name and its process id, `sshd[4242]:` (syslog's tag), `CRON[77]`:
+///   `sshd[<*>]:`;
+/// - in the whole-token form, runs of letters and digits joined by `:`, each with a digit
+///   (`SHA256:Xb3…`, a key's fingerprint in an SSH daemon's log; `r3:c12`, a rack and a
+///   chassis in a cluster's): `<*>`, one variable.
+fn frequent(b: &[u8], shape: u8, form: VariableForm) -> Option<Frequent> {
+    let whole = Some(Frequent::Masked {
+        open: 0,
+        close: b.len(),
+    });
+    if shape == ALPHA | DIGIT {
+        // Letters and digits are one run, masked whole (as a hex id or a number if the core
+        // classifies as one) unless it is a device's name: lower-case letters and one digit,
+        // not all of them hex digits when there are eight or more (then a hex id).
+        let letters = b.iter().take_while(|c| c.is_ascii_lowercase()).count();
+        let device = letters > 0
+            && letters + 1 == b.len()
+            && !(b.len() >= 8 && b.iter().all(u8::is_ascii_hexdigit));
+        return if device { Some(Frequent::Kept) } else { whole };
+    }
+    // Quotes open values over several tokens, and non-ASCII bytes make words: the full path.
+    if shape & OTHER == 0 || shape & (HIGH | QUOTE) != 0 {
+        return None;
+    }
+    let c0 = b[0];
+    if c0.is_ascii_lowercase() && shape & COLON == 0 {
+        if let Some(masked) = pair(b, form) {
+            return Some(masked);
+        }
+    }
+    // Letters, digits and punctuation, perhaps a colon (`sshd[4242]:`).
+    if shape & !COLON == ALPHA | DIGIT | OTHER {
+        if shape & COLON == 0 && b.len() == 36 && uuid_at(b, 0) {
+            return whole;
+        }
+        if c0.is_ascii_alphabetic() {
+            if let Some(masked) = tagged_pid(b) {
+                return Some(masked);
+            }
+        }
+        if shape & COLON != 0 && form == VariableForm::Token && colon_runs(b) {
+            return whole;
+        }
+    }
+    None
+}
+
+/// Where the value starts (after `=`) when `b` starts with a key of lower-case words joined by
+/// `_`, none of them a value word (`true`): masking keeps such a key as it is.
+fn pair_key(b: &[u8]) -> Option<usize> {
+    // One pass: each word is tested as it ends, at `_` or at `=`.
+    let mut word = 0;
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'a'..=b'z' => {}
+            b'_' | b'=' => {
+                if is_variable_word(&b[word..i]) {
+                    return None;
+                }
+                if c == b'=' {
+                    return (i > 0).then_some(i + 1);
+                }
+                word = i + 1;
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// Digits joined by single dots, a digit first and last (`53354`, `96.14`, `1.2.3`): a
+/// value whose digit runs are masked and joined into one variable in the whole-token form.
+fn is_dotted_number(v: &[u8]) -> bool {
+    v.first().is_some_and(u8::is_ascii_digit)
+        && v.last().is_some_and(u8::is_ascii_digit)
+        && v.iter().all(|&c| c.is_ascii_digit() || c == b'.')
+        && !v.windows(2).any(|w| w == b"..")
+}
+
+/// `key=value` (see [`pair_key`]) whose value, to the token's end, is one variable: letters
+/// and digits with a digit (`user=alice42`, `trace=9f3a0c…`: one run, masked), a UUID
+/// (`id=<uuid>`), an absolute path (`path=/var/data/x.json`: a name, see `value_at`), or, in
+/// the whole-token form, a number (`rows=53354`, `total=96.14`, `ver=1.2.3`: its runs joined).
+/// The token has no colon (no URL, no `"key":value`), quote or non-ASCII byte.
+fn pair(b: &[u8], form: VariableForm) -> Option<Frequent> {
+    let from = pair_key(b)?;
+    let v = &b[from..];
+    let masked = Some(Frequent::Masked {
+        open: from,
+        close: b.len(),
+    });
+    if let [b'/', .., last] | [last @ b'/'] = v {
+        // As `value_at` takes it: no `,` or `;` ends it early, no punctuation is stripped from
+        // its end, and, without a colon, a path is a Unix path.
+        let path = !is_close(*last) && !v.iter().any(|&c| matches!(c, b',' | b';'));
+        return (path && is_unix_path(v)).then_some(Frequent::Masked {
+            open: from,
+            close: b.len(),
+        });
+    }
+    // Letters and digits to the end (most such values stop at their first byte that is not).
+    if !v.iter().any(|c| !c.is_ascii_alphanumeric()) {
+        return v
+            .iter()
+            .any(u8::is_ascii_digit)
+            .then_some(Frequent::Masked {
+                open: from,
+                close: b.len(),
+            });
+    }
+    if v.len() == 36 && uuid_at(v, 0) {
+        return masked;
+    }
+    if form == VariableForm::Token && is_dotted_number(v) {
+        return masked;
+    }
+    None
+}
+
+/// A program's name and its process id, `sshd[4242]` with `:`, `,`, `;` or `.` after it (the
+/// tag of a syslog line, `CRON[77]:`, `kube-proxy[12]:`): the name is letters, `-` and `_`,
+/// none of its words a value word, and the id digits.
+fn tagged_pid(b: &[u8]) -> Option<Frequent> {
+    let open = b
+        .iter()
+        .position(|&c| !(c.is_ascii_alphabetic() || matches!(c, b'-' | b'_')))?;
+    if b[open] != b'[' {
+        return None;
+    }
+    let digits = b[open + 1..]
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    let close = open + 1 + digits;
+    let tail_ok = digits > 0
+        && b.get(close) == Some(&b']')
+        && b[close + 1..]
+            .iter()
+            .all(|c| matches!(c, b':' | b',' | b';' | b'.'));
+    let name_ok = !b[..open]
+        .split(|&c| matches!(c, b'-' | b'_'))
+        .any(is_variable_word);
+    (tail_ok && name_ok).then_some(Frequent::Masked {
+        open: open + 1,
+        close,
+    })
+}
+
+/// Runs of ASCII letters and digits joined by single colons, each run with a digit: every run
+/// is masked, and the whole-token form joins them over their colons into one `<*>` (so does
+/// the classification, when the token is a host and port or an IPv6 address).
+fn colon_runs(b: &[u8]) -> bool {
+    let mut digit = false;
+    for &c in b {
+        match CLASS[usize::from(c)] {
+            ALPHA => {}
+            DIGIT => digit = true,
+            // A colon ends a run, which needs a digit (an empty one has none).
+            _ if c == b':' && digit => digit = false,
+            _ => return false,
+        }
+    }
+    digit
 }
 
 #[cfg(test)]
@@ -2494,6 +2706,38 @@ mod tests {
         }
     }
 
+    /// The word-at-a-time UUID test agrees with a byte loop on UUIDs, their near misses (each
+    /// byte replaced by a neighbour of the hex digits, a dash, a non-ASCII byte) and offsets.
+    #[test]
+    fn uuids_are_found_like_a_byte_loop() {
+        fn reference(c: &[u8], i: usize) -> bool {
+            c.len() >= i + 36
+                && c[i..i + 36].iter().enumerate().all(|(k, &b)| {
+                    if matches!(k, 8 | 13 | 18 | 23) {
+                        b == b'-'
+                    } else {
+                        b.is_ascii_hexdigit()
+                    }
+                })
+        }
+        const BYTES: &[u8] = b"0123456789abcdefABCDEF/:@`Gg-\x00\x10\x80\xb0\xc1\xe6\xff";
+        let base = b"x38101a0b-2096-447D-96ea-a692162415aez".to_vec();
+        let mut next = crate::test_rng::xorshift(0x2d35_8dcc_aa6c_78a5_u64);
+        let mut found = 0;
+        for _ in 0..50_000 {
+            let mut c = base.clone();
+            for _ in 0..next() % 3 {
+                let k = (next() % c.len() as u64) as usize;
+                c[k] = BYTES[(next() % BYTES.len() as u64) as usize];
+            }
+            for i in 0..4 {
+                assert_eq!(uuid_at(&c, i), reference(&c, i), "{c:?} at {i}");
+                found += usize::from(reference(&c, i));
+            }
+        }
+        assert!(found > 5_000, "{found}");
+    }
+
     /// `key=number` in the whole-token form is what collapsing the finer form gives, for keys
     /// and values drawn from letters, `_`, value words, digits, dots and near misses.
     #[test]
@@ -2572,3 +2816,5 @@ mod tests {
 
 #[cfg(test)]
 mod class_tests;
+#[cfg(test)]
+mod frequent_tests;
