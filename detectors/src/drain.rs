@@ -271,10 +271,21 @@ struct Cluster {
     leaf_at: u32,
     /// Its places in the leaf's index (empty while the leaf has none).
     index_at: Places,
-    /// LRU neighbours: `prev` was used more recently, `next` less recently.
+}
+
+/// A template slot's LRU neighbours: `prev` was used more recently, `next` less recently.
+/// Kept apart from the templates (`TemplateMiner::lru`), so that moving a template to the
+/// front, on most lines, touches a few small entries of one array.
+#[derive(Debug, Clone, Copy)]
+struct Link {
     prev: u32,
     next: u32,
 }
+
+const UNLINKED: Link = Link {
+    prev: NIL,
+    next: NIL,
+};
 
 #[derive(Debug)]
 enum Parent {
@@ -303,6 +314,8 @@ pub struct TemplateMiner {
     clusters: Vec<Option<Cluster>>,
     free_clusters: Vec<u32>,
     by_id: FxMap<u64, u32>,
+    /// Per template slot, its place in the LRU list (as long as `clusters`).
+    lru: Vec<Link>,
     lru_head: u32,
     lru_tail: u32,
     nodes: Vec<Option<Node>>,
@@ -369,6 +382,7 @@ impl TemplateMiner {
             clusters: Vec::new(),
             free_clusters: Vec::new(),
             by_id: FxMap::default(),
+            lru: Vec::new(),
             lru_head: NIL,
             lru_tail: NIL,
             nodes: Vec::new(),
@@ -431,7 +445,7 @@ impl TemplateMiner {
         let mut slot = self.lru_head;
         std::iter::from_fn(move || {
             let c = self.cluster(slot)?;
-            slot = c.next;
+            slot = self.lru[slot as usize].next;
             Some(TemplateInfo {
                 id: c.id,
                 template: &c.template,
@@ -811,8 +825,6 @@ impl TemplateMiner {
             leaf,
             leaf_at: 0,
             index_at: Places::default(),
-            prev: NIL,
-            next: NIL,
         };
         let slot = match self.free_clusters.pop() {
             Some(s) => {
@@ -821,6 +833,7 @@ impl TemplateMiner {
             }
             None => {
                 self.clusters.push(Some(cluster));
+                self.lru.push(UNLINKED);
                 (self.clusters.len() - 1) as u32
             }
         };
@@ -833,36 +846,29 @@ impl TemplateMiner {
     }
 
     fn unlink(&mut self, slot: u32) {
-        let (prev, next) = {
-            let c = self.cluster_mut(slot);
-            let pn = (c.prev, c.next);
-            c.prev = NIL;
-            c.next = NIL;
-            pn
-        };
+        let Link { prev, next } = std::mem::replace(&mut self.lru[slot as usize], UNLINKED);
         if prev == NIL {
             self.lru_head = next;
         } else {
-            self.cluster_mut(prev).next = next;
+            self.lru[prev as usize].next = next;
         }
         if next == NIL {
             self.lru_tail = prev;
         } else {
-            self.cluster_mut(next).prev = prev;
+            self.lru[next as usize].prev = prev;
         }
     }
 
     fn push_front(&mut self, slot: u32) {
         let head = self.lru_head;
-        {
-            let c = self.cluster_mut(slot);
-            c.prev = NIL;
-            c.next = head;
-        }
+        self.lru[slot as usize] = Link {
+            prev: NIL,
+            next: head,
+        };
         if head == NIL {
             self.lru_tail = slot;
         } else {
-            self.cluster_mut(head).prev = slot;
+            self.lru[head as usize].prev = slot;
         }
         self.lru_head = slot;
     }
@@ -1070,7 +1076,7 @@ impl TemplateMiner {
             for t in &c.tokens {
                 put_str(&mut w, t);
             }
-            slot = c.prev;
+            slot = self.lru[slot as usize].prev;
         }
         let sum = fnv1a(&w);
         w.extend_from_slice(&sum.to_le_bytes());

@@ -30,6 +30,5 @@ mod templates;
 
 pub(crate) use controller::open_lines_sink;
 pub use controller::{start, LogSources, LOG_QUEUE};
-pub(crate) use id_map::IdMap;
 pub use mining::LogUpdate;
 pub(crate) use mining::{PreparedSource, SourceSettings};

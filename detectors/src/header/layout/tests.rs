@@ -180,6 +180,62 @@ fn digits_are_found_eight_bytes_at_a_time() {
     assert_eq!(key(x).to_le_bytes(), *b"a\xff/\xff:\xffZ\xff");
 }
 
+/// Two keys at a time are the keys one at a time, for every byte at every position of either
+/// chunk, with the other bytes digits or letters.
+#[test]
+fn key_pairs_equal_single_keys() {
+    for v in 0..=255u8 {
+        for j in 0..16 {
+            for fill in [b'a', b'7'] {
+                let mut b = [fill; 16];
+                b[j] = v;
+                let (lo, hi) = b.split_at(8);
+                let (lo, hi) = (
+                    u64::from_le_bytes(lo.try_into().unwrap()),
+                    u64::from_le_bytes(hi.try_into().unwrap()),
+                );
+                assert_eq!(key_pair(lo, hi), (key(lo), key(hi)), "{v:#x} at {j}");
+            }
+        }
+    }
+    // And random chunks, and random digits among random bytes.
+    let mut next = crate::test_rng::xorshift(22);
+    for _ in 0..100_000 {
+        let (x, y) = (next(), next());
+        let digits = (next() & 0x0707_0707_0707_0707) | 0x3030_3030_3030_3030;
+        let z = (x & 0x8080_8080_8080_8080) | digits & !(next() & 0x0f0f_0f0f_0f0f_0f0f);
+        for (a, b) in [(x, y), (z, x), (y, z)] {
+            assert_eq!(key_pair(a, b), (key(a), key(b)), "{a:#x} {b:#x}");
+        }
+    }
+}
+
+/// A layout is found at every length it may have (an odd and an even number of chunks keyed,
+/// the first two keyed as a pair), with other layouts of the same first chunk remembered, at
+/// lengths below and above it. (Their names start with other letters: layouts alike in their
+/// first multiple of eight bytes share a set of four.)
+#[test]
+fn layouts_of_every_length_are_found() {
+    TABLE.with(|t| *t.borrow_mut() = None);
+    let lines: Vec<String> = (1..60)
+        .map(|n| {
+            let name = format!("{}{}", char::from(b'a' + (n % 26) as u8), "w".repeat(n));
+            format!("2024-05-01 10:00:00 INFO {name}: message {n}")
+        })
+        .collect();
+    for line in &lines {
+        split_header(line);
+        assert!(recall(line).is_some(), "at once: {line:?}");
+    }
+    for (n, line) in (1..).zip(&lines) {
+        let other = line.replace("2024-05-01 10:00:00", "1999-12-31 23:59:58");
+        assert!(recall(&other).is_some(), "{other:?}");
+        let h = split_header(&other);
+        assert_eq!((h.content(), h.level()), afresh(&other), "{other:?}");
+        assert_eq!(h.content(), format!("message {n}"));
+    }
+}
+
 /// Lines laid out as common headers, and near misses of them: each line is split with the
 /// layouts of the lines before it remembered, and must be split exactly as recognised afresh.
 #[test]
