@@ -152,6 +152,32 @@ fn the_header_never_takes_the_whole_line_nor_message_words() {
     assert_eq!(content("10:00:00 v 1.2.3.4 up"), "v 1.2.3.4 up");
 }
 
+/// The header of an access log's line does not depend on its client's address: an address
+/// whose last three groups look like a date (`10.4.57.20`) once made the address and the
+/// bracketed time a header, split from the same lines with other addresses.
+#[test]
+fn a_client_address_is_never_a_date_whatever_its_digits() {
+    let line = |ip: &str| {
+        format!(
+            "{ip} - - [23/Nov/2026:04:34:02 +0000] \"GET /x HTTP/1.1\" 404 96787 \"-\" \"curl/8.5.0\" 0.430"
+        )
+    };
+    // The message with the address written as `IP`: the same for every address.
+    let message = |ip: &str| split_header(&line(ip)).content().replace(ip, "IP");
+    let reference = message("10.31.160.15");
+    for ip in [
+        "10.4.57.20",
+        "10.170.68.12",
+        "10.237.25.26",
+        "10.4.5.20",
+        "192.168.1.10",
+        "10.4.57.200",
+        "1.2.3.4",
+    ] {
+        assert_eq!(message(ip), reference, "{ip}");
+    }
+}
+
 #[test]
 fn date_and_time_tokens() {
     for t in [
@@ -171,6 +197,11 @@ fn date_and_time_tokens() {
     for t in [
         "10.0.0.1",
         "10.0.0.1:8080",
+        // An address's last three groups read as `d.mm.yy` (or `yyy.m.dd`) are no date.
+        "10.4.57.20",
+        "10.170.68.12",
+        "192.168.1.10",
+        "10.4.57.20:443",
         "1.2.3",
         "12345",
         "0.5",

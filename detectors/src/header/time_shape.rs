@@ -78,8 +78,9 @@ pub(crate) fn time_shape(b: &[u8]) -> Option<TimeShape> {
     };
     // The previous run's length and the one's before it (0: none).
     let (mut len1, mut len2) = (0usize, 0usize);
-    // The one byte joining the previous run to the one before it (0 when not exactly one).
-    let mut sep1 = 0u8;
+    // The one byte joining the previous run to the one before it (0 when not exactly one),
+    // and the one joining that run to the one before it, whose length is `len3`.
+    let (mut sep1, mut sep2, mut len3) = (0u8, 0u8, 0usize);
     // The previous run follows a `.` (no clock's hour does: `10.0.0.1:8080`).
     let mut dot1 = false;
     // Non-digit bytes since the last run ended (2 before the first: not exactly one).
@@ -105,9 +106,11 @@ pub(crate) fn time_shape(b: &[u8]) -> Option<TimeShape> {
             {
                 shape.clock = true;
             }
-            // The date `a sep m sep d` with the two previous runs as `a` and `m`.
+            // The date `a sep m sep d` with the two previous runs as `a` and `m`, unless the
+            // four last runs are an IPv4 address (`10.4.57.20`: no `d.mm.yy` in it).
             if matches!(sep, b'-' | b'/' | b'.')
                 && sep1 == sep
+                && !(sep == b'.' && sep2 == b'.' && len3 <= 3 && len2 <= 3 && len <= 3)
                 && matches!(len1, 1 | 2)
                 && matches!(len2, 1..=4)
                 && matches!(len, 1..=4)
@@ -120,7 +123,7 @@ pub(crate) fn time_shape(b: &[u8]) -> Option<TimeShape> {
                 // Nothing more to find: the rest needs only be time-ish.
                 return rest_is_timeish(b, i).then_some(shape);
             }
-            (len2, len1, sep1) = (len1, len, sep);
+            (len3, len2, len1, sep2, sep1) = (len2, len1, len, sep1, sep);
             dot1 = s > 0 && b[s - 1] == b'.';
             gap = 0;
             continue;
@@ -169,8 +172,10 @@ pub(crate) fn has_clock(b: &[u8]) -> bool {
 }
 
 /// `yyyy-mm-dd` (or `/`, `.`), `dd/mm/yy` and the like: three digit groups joined by one
-/// repeated separator, not followed by a fourth group (an IPv4 address has four). The
-/// definition that [`time_shape`] computes (and the tests compare it with).
+/// repeated separator, not followed by a fourth group (one before it is fine:
+/// `2005-06-03-15.42.50` holds `06-03-15`), and no part of an IPv4 address (four groups of 1
+/// to 3 digits joined by `.`: `10.4.57.20` holds no `4.57.20`). The definition that
+/// [`time_shape`] computes (and the tests compare it with).
 #[cfg(test)]
 pub(crate) fn has_date(b: &[u8]) -> bool {
     (0..b.len()).any(|i| {
@@ -187,6 +192,15 @@ pub(crate) fn has_date(b: &[u8]) -> bool {
         if !matches!(sep, b'-' | b'/' | b'.') {
             return false;
         }
+        let ipv4 = |d: usize| {
+            sep == b'.' && i >= 2 && b[i - 1] == b'.' && {
+                let run = (0..i - 1)
+                    .rev()
+                    .take_while(|&k| b[k].is_ascii_digit())
+                    .count();
+                (1..=3).contains(&run) && a <= 3 && d <= 3
+            }
+        };
         let j = i + a + 1;
         let m = digits(b, j);
         if !(1..=2).contains(&m) || b.get(j + m) != Some(&sep) {
@@ -197,6 +211,7 @@ pub(crate) fn has_date(b: &[u8]) -> bool {
         (1..=4).contains(&d)
             && (a == 4 || d == 4 || d == 2)
             && b.get(k + d).is_none_or(|&c| c != sep)
+            && !ipv4(d)
     })
 }
 
