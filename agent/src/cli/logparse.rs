@@ -90,11 +90,9 @@ pub fn parse<R: BufRead, W: Write>(
     miner: &mut TemplateMiner,
 ) -> io::Result<Summary> {
     let mut summary = Summary::default();
-    // Each template's end of row (`,id,template\n`), by template id (ids are handed out from
-    // 1, one by one: a look-up is an index), built when the line that needs it finds it empty
-    // and rebuilt when the template changes; a row is the line number and that. An evicted
-    // template's is emptied (its 24 bytes stay: a few per line mined at most).
-    let mut tails: Vec<Vec<u8>> = Vec::new();
+    // Each template's end of row (`,id,template\n`), built when a line needs it and rebuilt
+    // when the template changes; a row is the line number and that.
+    let mut tails = Tails::new(miner.config().max_clusters);
     let mut number = LineNumber::default();
     let mut rows: Vec<u8> = Vec::with_capacity(ROWS_BLOCK + 4096);
     rows.extend_from_slice(b"line,template_id,template\n");
@@ -113,16 +111,10 @@ pub fn parse<R: BufRead, W: Write>(
             },
         };
         let m = miner.add(content);
-        if let Some(gone) = m.evicted.and_then(|id| tails.get_mut(id as usize)) {
-            *gone = Vec::new();
-        }
         let id = m.template_id;
-        let at = id as usize;
-        if at >= tails.len() {
-            tails.resize_with(at + 1, Vec::new);
-        }
-        let tail = &mut tails[at];
-        if tail.is_empty() || m.is_new || m.template_changed {
+        let (owner, tail) = tails.slot(id);
+        if *owner != id || m.is_new || m.template_changed {
+            *owner = id;
             tail.clear();
             tail.push(b',');
             push_u64(tail, id);
@@ -211,6 +203,42 @@ fn block(mut block: &[u8], f: &mut impl FnMut(&str, bool) -> io::Result<()>) -> 
         };
         line_of_bytes(&block[start..bad + k], f)?;
         block = &block[bad + k + 1..];
+    }
+}
+
+/// The rows' ends by template id, direct-mapped. Ids are handed out from 1, one by one: while
+/// they are fewer than the slots, an id's slot is its own and a look-up is an index. The table
+/// grows to twice the templates the miner keeps at most (a power of two), then ids a table's
+/// length apart share a slot and its owner tells them apart; an evicted template's end stays
+/// until its slot is reused. So memory follows the miner's bound, not the ids ever created.
+struct Tails {
+    slots: Vec<(u64, Vec<u8>)>,
+    most: usize,
+}
+
+impl Tails {
+    fn new(max_templates: usize) -> Self {
+        Self {
+            slots: Vec::new(),
+            most: max_templates
+                .saturating_mul(2)
+                .checked_next_power_of_two()
+                .unwrap_or(1 << (usize::BITS - 1)),
+        }
+    }
+
+    /// The slot of `id`: its owner's id (0, no template's, when never used) and row end.
+    #[inline]
+    fn slot(&mut self, id: u64) -> (&mut u64, &mut Vec<u8>) {
+        let at = usize::try_from(id).unwrap_or(usize::MAX);
+        if at >= self.slots.len() && self.slots.len() < self.most {
+            // Below `most` no id has wrapped yet, so a longer table keeps every slot.
+            let len = at.saturating_add(1).next_power_of_two().min(self.most);
+            self.slots.resize_with(len, || (0, Vec::new()));
+        }
+        let mask = self.slots.len() - 1;
+        let (owner, tail) = &mut self.slots[at & mask];
+        (owner, tail)
     }
 }
 
@@ -537,5 +565,51 @@ mod tests {
         assert_eq!(rows[3], "3,2,\"\u{fffd}bad, bytes\"");
         assert_eq!(rows[4], "4,3,last line");
         assert_eq!(rows.len(), 5);
+    }
+
+    /// With evictions, ids keep growing past the miner's bound while the row ends stay
+    /// within twice it; every row still carries its own template: a steady template shares
+    /// its slot with new ones every few lines (ids a table's length apart), which a row end
+    /// built afresh for each line confirms.
+    #[test]
+    fn row_ends_stay_bounded_and_right_when_templates_are_evicted() {
+        // Letters only, from `g` on: no masking rule takes such a word for a variable.
+        let word = |mut n: u64| {
+            let mut w = String::from("x");
+            while n > 0 {
+                w.push(char::from(b'g' + (n % 20) as u8));
+                n /= 20;
+            }
+            w
+        };
+        let config = MinerConfig {
+            max_clusters: 3,
+            ..MinerConfig::default()
+        };
+        let mut check = TemplateMiner::new(config.clone()).unwrap();
+        let (mut input, mut expected) =
+            (String::new(), String::from("line,template_id,template\n"));
+        let mut tails = Tails::new(3);
+        for n in 1..=2_000u64 {
+            // Every other line the steady template; between them, a new one each time.
+            let line = if n % 2 == 0 {
+                "steady line here".to_owned()
+            } else {
+                format!("{} then done", word(n))
+            };
+            let m = check.add(&line);
+            let template = csv_field(check.template(m.template_id).unwrap());
+            expected.push_str(&format!("{n},{},{template}\n", m.template_id));
+            input.push_str(&line);
+            input.push('\n');
+            tails.slot(m.template_id);
+        }
+        assert!(check.evictions() > 900, "{} evictions", check.evictions());
+        assert!(check.next_id() > 1_000, "ids up to {}", check.next_id());
+        assert_eq!(tails.slots.len(), 8);
+        let mut out = Vec::new();
+        let mut miner = TemplateMiner::new(config).unwrap();
+        parse(input.as_bytes(), &mut out, None, &mut miner).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
     }
 }
