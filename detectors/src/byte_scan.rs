@@ -1,6 +1,22 @@
 //! The tokenisers' inner loop, shared by masking and header recognition: a token runs to the
 //! next white-space byte, and the union of its bytes' classes (from the caller's table) is
-//! collected on the way, so later tests can skip what the token cannot be. A leaf.
+//! collected on the way, so later tests can skip what the token cannot be. And the tests of
+//! eight bytes at a time that masking, dates, the miner's hashing and header layouts share: a
+//! word read from the bytes, and the lanes of a word that hold a byte below `!`, a digit or a
+//! hex digit. A leaf.
+
+/// `1` in each of a word's eight byte lanes.
+pub(crate) const ONES: u64 = 0x0101_0101_0101_0101;
+/// The top bit of each of a word's eight byte lanes.
+pub(crate) const TOPS: u64 = 0x8080_8080_8080_8080;
+
+/// The eight bytes of `b` from `at` as a word, the first in the low byte (`b` holds them).
+#[inline(always)]
+pub(crate) fn word_at(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(w)
+}
 
 /// Scans `b` from `i` to the first byte whose class in `table` is `space` (each byte has one
 /// class): the end, and the union of the classes seen before it. Four bytes at a time while
@@ -37,10 +53,8 @@ pub(crate) fn scan_token(b: &[u8], mut i: usize, table: &[u8; 256], space: u8) -
 /// bytes other than white space are part of a token.
 #[inline]
 pub(crate) fn token_end(b: &[u8], mut i: usize) -> usize {
-    while let Some(w) = b.get(i..i + 8) {
-        let mut x = [0u8; 8];
-        x.copy_from_slice(w);
-        let low = below_bang(u64::from_le_bytes(x));
+    while i + 8 <= b.len() {
+        let low = below_bang(word_at(b, i));
         if low == 0 {
             i += 8;
             continue;
@@ -61,9 +75,30 @@ pub(crate) fn token_end(b: &[u8], mut i: usize) -> usize {
 /// as their top bits: the lowest one set is exact (see [`token_end`]), 0 if there is none.
 #[inline]
 pub(crate) fn below_bang(x: u64) -> u64 {
-    const BELOW_BANG: u64 = 0x2121_2121_2121_2121;
-    const TOPS: u64 = 0x8080_8080_8080_8080;
-    x.wrapping_sub(BELOW_BANG) & !x & TOPS
+    x.wrapping_sub(ONES * u64::from(b'!')) & !x & TOPS
+}
+
+/// The top bit of each byte of `x` that is an ASCII digit. The byte minus `0` is below 10 for
+/// a digit only; adding `0x76` to its low seven bits sets the top bit from 10 up, and no sum
+/// carries into the next byte.
+#[inline]
+pub(crate) fn digit_lanes(x: u64) -> u64 {
+    let y = x ^ (ONES * u64::from(b'0'));
+    !(((y & (0x7f * ONES)) + (0x76 * ONES)) | y) & TOPS
+}
+
+/// The top bit of each byte of `x` that is an ASCII hex digit. Each test adds to the byte's
+/// low seven bits (no carry leaves a lane): `y + 0x80 - lo` has its top bit set when `y >= lo`,
+/// `y + 0x7f - hi` when `y > hi`; `| 0x20` lower-cases `A`-`F` and moves no other byte into
+/// `a`-`f`.
+#[inline]
+pub(crate) fn hex_lanes(x: u64) -> u64 {
+    let y = x & !TOPS;
+    let within = |y: u64, lo: u8, hi: u8| {
+        (y + ONES * u64::from(0x80 - lo)) & !(y + ONES * u64::from(0x7f - hi))
+    };
+    let hex = within(y, b'0', b'9') | within(y | (ONES * 0x20), b'a', b'f');
+    hex & !x & TOPS
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@
 //! range (day 1..=31, year 1900..=2099). Only candidate first tokens (a capital letter or a digit
 //! first, short) are looked at further, so a line without dates costs a byte test per token.
 
+use crate::byte_scan::{digit_lanes, word_at};
 use crate::header::{has_clock, time_shape};
 
 /// What one token of a date is.
@@ -260,12 +261,12 @@ fn bracketed_clf(b: &[u8], s: usize, e: usize) -> Option<(usize, usize, usize)> 
 
 /// A token of fixed length `N` whose bytes are given digits (`0`), given literal bytes, or any
 /// byte (`?`), tested eight bytes at a time: a word at each of its offsets (they cover the
-/// token, overlapping), each by a masked comparison (the literal bytes, and a digit's high nibble `3`)
-/// and an addition (a digit's low nibble plus 6 carries into bit 4 exactly when it is above 9).
+/// token, overlapping), each by a masked comparison of the literal bytes and the digit lanes
+/// of [`digit_lanes`].
 struct Shape<const N: usize, const W: usize> {
     offsets: [usize; W],
-    /// Per word: the bits compared, their values, the digits' low nibbles, the digits' bit 4.
-    words: [(u64, u64, u64, u64); W],
+    /// Per word: the literal bits, their values, the top bits of the digits' lanes.
+    words: [(u64, u64, u64); W],
 }
 
 /// `[27/Jul/2005:10:59:53`, the month's letters tested apart.
@@ -273,21 +274,16 @@ const CLF_SHAPE: Shape<21, 3> = Shape::new(b"[00/???/0000:00:00:00", [0, 8, 13])
 
 impl<const N: usize, const W: usize> Shape<N, W> {
     const fn new(pattern: &[u8; N], offsets: [usize; W]) -> Self {
-        let mut words = [(0, 0, 0, 0); W];
+        let mut words = [(0, 0, 0); W];
         let mut w = 0;
         while w < W {
-            let (mut mask, mut value, mut low, mut carry) = (0u64, 0u64, 0u64, 0u64);
+            let (mut mask, mut value, mut digits) = (0u64, 0u64, 0u64);
             let mut i = 0;
             while i < 8 {
                 let shift = 8 * i;
                 match pattern[offsets[w] + i] {
                     b'?' => {}
-                    b'0' => {
-                        mask |= 0xf0 << shift;
-                        value |= 0x30 << shift;
-                        low |= 0x0f << shift;
-                        carry |= 0x10 << shift;
-                    }
+                    b'0' => digits |= 0x80 << shift,
                     c => {
                         mask |= 0xff << shift;
                         value |= (c as u64) << shift;
@@ -295,7 +291,7 @@ impl<const N: usize, const W: usize> Shape<N, W> {
                 }
                 i += 1;
             }
-            words[w] = (mask, value, low, carry);
+            words[w] = (mask, value, digits);
             w += 1;
         }
         Shape { offsets, words }
@@ -303,13 +299,10 @@ impl<const N: usize, const W: usize> Shape<N, W> {
 
     #[inline(always)]
     fn fits(&self, t: &[u8; N]) -> bool {
-        const SIXES: u64 = 0x0606_0606_0606_0606;
         let mut ok = true;
-        for (&at, &(mask, value, low, carry)) in self.offsets.iter().zip(&self.words) {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&t[at..at + 8]);
-            let x = u64::from_le_bytes(w);
-            ok &= x & mask == value && ((x & low) + SIXES) & carry == 0;
+        for (&at, &(mask, value, digits)) in self.offsets.iter().zip(&self.words) {
+            let x = word_at(t, at);
+            ok &= x & mask == value && digit_lanes(x) & digits == digits;
         }
         ok
     }

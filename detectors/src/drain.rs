@@ -66,7 +66,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::byte_scan::{below_bang, token_end};
+use crate::byte_scan::{below_bang, token_end, word_at};
 use crate::masking::{
     for_each_term_memo, is_device_name, mask_line, mask_shaped, push_variable, Shape, Sink, Term,
     TermSink, PARAM,
@@ -1510,10 +1510,8 @@ fn untagged_hash_in(buf: &[u8], s: usize, e: usize) -> u64 {
 fn token_end_hash(buf: &[u8], s: usize) -> (usize, u64) {
     let mut i = s;
     let mut state = 0;
-    while let Some(w) = buf.get(i..i + 8) {
-        let mut x = [0u8; 8];
-        x.copy_from_slice(w);
-        let x = u64::from_le_bytes(x);
+    while i + 8 <= buf.len() {
+        let x = word_at(buf, i);
         let low = below_bang(x);
         if low == 0 {
             state = fx_step(state, x);
@@ -1530,9 +1528,7 @@ fn token_end_hash(buf: &[u8], s: usize) -> (usize, u64) {
     // end hold 0, so the first of them ends the token if nothing before it does.
     let rest = buf.len() - i;
     if (1..8).contains(&rest) && buf.len() >= 8 {
-        let mut x = [0u8; 8];
-        x.copy_from_slice(&buf[buf.len() - 8..]);
-        let x = u64::from_le_bytes(x) >> (8 * (8 - rest));
+        let x = word_at(buf, buf.len() - 8) >> (8 * (8 - rest));
         let k = (below_bang(x).trailing_zeros() / 8) as usize;
         if k == rest || buf[i + k].is_ascii_whitespace() {
             return ended(s, i, k, x, state);

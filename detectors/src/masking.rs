@@ -17,7 +17,7 @@
 //! The classifiers are hand-written byte scanners (no regular expression per token): one pass
 //! over the token, no allocation; the result is appended to a caller-owned buffer.
 
-use crate::byte_scan::{scan_token, token_end};
+use crate::byte_scan::{below_bang, hex_lanes, scan_token, token_end, word_at, ONES, TOPS};
 use crate::variable_form::{collapse, VariableForm, MAX_MASKED, SHORT_MASKED};
 
 /// Parameter marker, as in Drain and Loghub templates.
@@ -1414,15 +1414,11 @@ fn is_unix_path(c: &[u8]) -> bool {
 /// (the classic "has a byte less than" and "has a zero byte" tests, which never flag a word
 /// without one).
 fn path_bytes(b: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const TOPS: u64 = 0x8080_8080_8080_8080;
     let zero = |x: u64| x.wrapping_sub(ONES) & !x & TOPS;
     let mut chunks = b.chunks_exact(8);
     for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        let x = u64::from_le_bytes(w);
-        let below = x.wrapping_sub(ONES * u64::from(b'!')) & !x & TOPS;
+        let x = word_at(c, 0);
+        let below = below_bang(x);
         let odd = zero(x ^ (ONES * u64::from(b'<')))
             | zero(x ^ (ONES * u64::from(b'>')))
             | zero(x ^ (ONES * u64::from(b'"')))
@@ -1570,33 +1566,13 @@ fn uuid_at(c: &[u8], i: usize) -> bool {
     if !(u[8] == b'-' && u[13] == b'-' && u[18] == b'-' && u[23] == b'-') {
         return false;
     }
-    let word = |at: usize| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&u[at..at + 8]);
-        hex_lanes(u64::from_le_bytes(w))
-    };
+    let word = |at: usize| hex_lanes(word_at(u, at));
     let hex = word(0)
         & (word(9) | (0x80 << 32))
         & (word(17) | (0x80 << 8) | (0x80 << 48))
         & word(24)
         & word(28);
     hex == TOPS
-}
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const TOPS: u64 = 0x8080_8080_8080_8080;
-
-/// The top bit of each byte of `x` that is an ASCII hex digit. Each test adds to the byte's
-/// low seven bits (no carry leaves a lane): `y + 0x80 - lo` has its top bit set when `y >= lo`,
-/// `y + 0x7f - hi` when `y > hi`; `| 0x20` lower-cases `A`-`F` and moves no other byte into
-/// `a`-`f`.
-fn hex_lanes(x: u64) -> u64 {
-    let y = x & !TOPS;
-    let within = |y: u64, lo: u8, hi: u8| {
-        (y + ONES * u64::from(0x80 - lo)) & !(y + ONES * u64::from(0x7f - hi))
-    };
-    let hex = within(y, b'0', b'9') | within(y | (ONES * 0x20), b'a', b'f');
-    hex & !x & TOPS
 }
 
 /// The units of a duration ([`is_duration`]).

@@ -26,6 +26,7 @@
 use std::cell::RefCell;
 
 use super::lexer::{BYTE, B_SPACE};
+use crate::byte_scan::{digit_lanes, TOPS as HIGH};
 
 /// Where a line's message starts and its level's byte range, as the header recognition found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,15 +51,9 @@ const STARTS: usize = 1024;
 const MAX_PINS: usize = 2;
 const NO_PIN: u8 = u8::MAX;
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGH: u64 = 0x8080_8080_8080_8080;
-
-/// Per byte of `x`, its high bit set when the byte is no ASCII digit. The byte minus `0` is
-/// below 10 for a digit only; adding `0x76` to its low seven bits sets the high bit from 10
-/// up, and no sum carries into the next byte.
+/// Per byte of `x`, its high bit set when the byte is no ASCII digit (see [`digit_lanes`]).
 fn non_digits(x: u64) -> u64 {
-    let y = x ^ (b'0' as u64 * ONES);
-    (((y & (0x7f * ONES)) + (0x76 * ONES)) | y) & HIGH
+    !digit_lanes(x) & HIGH
 }
 
 /// `0xff` in each byte whose high bit is set in `high`.

@@ -1,5 +1,6 @@
 use super::super::{recognise, split_header, Lexer};
 use super::*;
+use crate::byte_scan::ONES;
 
 /// The split of `line` recognised afresh, remembering nothing.
 fn afresh(line: &str) -> (&str, Option<&str>) {
