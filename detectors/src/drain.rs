@@ -873,11 +873,26 @@ impl TemplateMiner {
         self.lru_head = slot;
     }
 
+    /// [`unlink`](Self::unlink) and [`push_front`](Self::push_front) in one, for a live slot:
+    /// one that is not the head has a template before it, and the list has a head.
     fn touch(&mut self, slot: u32) {
-        if self.lru_head != slot {
-            self.unlink(slot);
-            self.push_front(slot);
+        let head = self.lru_head;
+        if head == slot {
+            return;
         }
+        let Link { prev, next } = self.lru[slot as usize];
+        self.lru[prev as usize].next = next;
+        if next == NIL {
+            self.lru_tail = prev;
+        } else {
+            self.lru[next as usize].prev = prev;
+        }
+        self.lru[slot as usize] = Link {
+            prev: NIL,
+            next: head,
+        };
+        self.lru[head as usize].prev = slot;
+        self.lru_head = slot;
     }
 
     /// Places the template `slot` in the leaf's list (and index, building it when the leaf

@@ -1158,3 +1158,32 @@ fn a_new_template_changes_the_remembered_answer() {
     assert!(n.is_new);
     assert_eq!(m.add(line).template_id, n.template_id);
 }
+
+/// The recency list (most recent first, as `templates` lists it) follows a plain model of it
+/// whatever template a line uses: the head, the tail, one between them, a new one, with
+/// evictions past the bound.
+#[test]
+fn the_recency_order_follows_every_use() {
+    let cap = 6;
+    let mut m = TemplateMiner::new(MinerConfig {
+        max_clusters: cap,
+        ..MinerConfig::default()
+    })
+    .unwrap();
+    // Letters only: no masking rule takes such a word for a variable.
+    let line = |n: usize| format!("xq{0} then xq{0} done", letter(n));
+    let mut model: Vec<u64> = Vec::new(); // ids, most recent first
+    let mut next = crate::test_rng::xorshift(0x5eed_1e55);
+    for step in 0..3_000 {
+        let r = m.add(&line((next() % 10) as usize));
+        if let Some(e) = r.evicted {
+            assert_eq!(model.pop(), Some(e), "step {step}: the least recent goes");
+        }
+        model.retain(|&id| id != r.template_id);
+        model.insert(0, r.template_id);
+        let listed: Vec<u64> = m.templates().map(|t| t.id).collect();
+        assert_eq!(listed, model, "step {step}");
+    }
+    assert!(m.evictions() > 100, "{} evictions", m.evictions());
+    assert_eq!(m.len(), cap);
+}
