@@ -12,7 +12,7 @@
 //! templates come and go, so the memo is never invalidated. A pair it does not hold costs the
 //! line a masking and a look at its text; the same pair on a later line costs a look-up.
 
-use super::PARAM;
+use crate::masking::PARAM;
 
 /// Whether the template's token `template` covers the line's token `token`: `token` is
 /// `template` with each `<*>` replaced by some text, possibly empty (a `<*>` of the line's
