@@ -28,9 +28,9 @@
 //! - [`TemplateMiner::add`]`(&mut self, content: &str) -> `[`Match`]: the message (not the
 //!   header) of one line. [`Match`] has `template_id: u64` (ids start at 1, are never reused,
 //!   and survive [`to_bytes`](TemplateMiner::to_bytes)/[`from_bytes`](TemplateMiner::from_bytes)),
-//!   `is_new` (first line of this template), `template_changed` (the template text gained a
-//!   `<*>`), and `evicted: Option<u64>` (the least recently used template dropped to make room;
-//!   forget its counters).
+//!   `is_new` (first line of this template), `template_changed` (a token of the template
+//!   became a variable, or a wider one), and `evicted: Option<u64>` (the least recently used
+//!   template dropped to make room; forget its counters).
 //! - [`TemplateMiner::template`]`(id) -> Option<&str>`, [`TemplateMiner::count`]`(id)`,
 //!   [`TemplateMiner::templates`] (all live ones), [`TemplateMiner::len`],
 //!   [`TemplateMiner::evictions`].
@@ -45,7 +45,9 @@
 //! that length; the line joins the most similar one (similarity = share of positions where the
 //! template's literal token equals the line's; ties go to more parameters, then the older
 //! template) when the similarity reaches `similarity`, turning the positions that differ into
-//! `<*>`; otherwise it starts a new template. A leaf of many templates (lines that start with a
+//! variables (a token that already covers the line's, such as `<*>`, or `rhost=<*>` for
+//! `rhost=db1`, stays; `"curl/<*>"` meeting `"kube-probe/<*>"` widens; see `cover`);
+//! otherwise it starts a new template. A leaf of many templates (lines that start with a
 //! variable, or with the same words) is indexed by token (see `leaf_index`), so that a line is
 //! scored against a few candidates instead of every template of the leaf, with the same result;
 //! a line whose tokens repeat a line's since the templates last changed takes that line's
@@ -73,9 +75,11 @@ use crate::masking::{
 };
 use crate::variable_form::{collapse, VariableForm};
 
+mod cover;
 mod differ;
 mod leaf_index;
 mod recall;
+use cover::{covers, Covered};
 use differ::{
     differ, is_symbols, lower_class, words_apart, Differ, Known, CAPITAL, SYMBOLS, TAGS, WORD,
 };
@@ -158,7 +162,8 @@ pub struct Match {
     pub template_id: u64,
     /// This line started the template.
     pub is_new: bool,
-    /// The template's text changed (a token became `<*>`); false when `is_new`.
+    /// The template's text changed (a token became a variable, or a wider one); false when
+    /// `is_new`.
     pub template_changed: bool,
     /// A template evicted (least recently used) to keep within `max_clusters`.
     pub evicted: Option<u64>,
@@ -261,8 +266,8 @@ struct Cluster {
     tokens: Vec<Box<str>>,
     /// `token_hash` of each token: unequal tokens are told apart without a string compare.
     hashes: Vec<u64>,
-    /// Positions that hold a variable (a `<*>` in the token): a line that differs there
-    /// changes nothing.
+    /// Positions that hold a variable (a `<*>` in the token). A bare `<*>` covers any token;
+    /// another (`rhost=<*>`) only those that fit it (see `cover`).
     vars: Vec<bool>,
     template: String,
     count: u64,
@@ -345,6 +350,18 @@ pub struct TemplateMiner {
     recall: Recall,
     /// Whether `add` asks `recall` first (tests turn it off to compare with the search).
     use_recall: bool,
+    /// Pairs of a template's token and a line's token found covered (see `cover`).
+    covered: Covered,
+    /// Merges run (tests count them).
+    #[cfg(test)]
+    merges: usize,
+}
+
+/// The bit of a template position in a set of positions: its own below 63, the last one for
+/// all the positions from 63 on (a line seldom has so many tokens; they are checked together).
+#[inline]
+fn open_bit(i: usize) -> usize {
+    i.min(63)
 }
 
 /// Line lengths whose [`needed_equal`] the miner keeps in a table (longer lines are rare and
@@ -404,6 +421,9 @@ impl TemplateMiner {
                 .collect(),
             recall: Recall::default(),
             use_recall: true,
+            covered: Covered::default(),
+            #[cfg(test)]
+            merges: 0,
             config,
         }
     }
@@ -607,30 +627,65 @@ impl TemplateMiner {
         let best = self.best_of(scan, hashes, needed);
         self.candidates = candidates;
         self.sizes = sizes;
-        let (slot, equal, params) = best?;
+        let (slot, equal, params, open) = best?;
         let sim = if len == 0 {
             1.0
         } else {
             equal as f64 / len as f64
         };
-        // Every position that differs is a parameter already: merging would change nothing.
-        let merge = equal + params < len;
-        (sim >= self.config.similarity).then_some((slot, merge))
+        if sim < self.config.similarity {
+            return None;
+        }
+        // Merging changes nothing where every position that differs is a bare `<*>`, or a
+        // variable that covers the line's token (see `cover`); a literal that differs always
+        // changes. A pair of tokens not known to be covered is merged, which looks at their
+        // text and remembers the pair if it is.
+        let merge = equal + params < len || (open != 0 && !self.covered_at(slot, hashes, open));
+        Some((slot, merge))
+    }
+
+    /// Whether the template `slot` is known to cover the line's tokens at the positions `open`
+    /// (see [`open_bit`]).
+    fn covered_at(&self, slot: u32, hashes: &[u64], mut open: u64) -> bool {
+        let Some(c) = self.cluster(slot) else {
+            return false;
+        };
+        while open != 0 {
+            let i = open.trailing_zeros() as usize;
+            open &= open - 1;
+            let (from, to) = if i == 63 {
+                (63, hashes.len())
+            } else {
+                (i, i + 1)
+            };
+            let mut pairs = c.hashes[from..to].iter().zip(&hashes[from..to]);
+            if !pairs.all(|(&h, &lh)| h == lh || h == PARAM_HASH || self.covered.get(h, lh)) {
+                return false;
+            }
+        }
+        true
     }
 
     /// The best of the templates `slots` for a line (most equal tokens, then most parameters,
     /// then the older: a total order, so the order of `slots` does not matter, nor a slot given
-    /// twice) with its equal tokens and parameters; only a template with `needed` equal tokens
-    /// or more is taken.
-    fn best_of(&self, slots: &[u32], hashes: &[u64], needed: usize) -> Option<(u32, usize, usize)> {
+    /// twice) with its equal tokens, its parameters where the line differs, and the positions
+    /// of those that are no bare `<*>` (see [`open_bit`]); only a template with `needed` equal
+    /// tokens or more is taken.
+    fn best_of(
+        &self,
+        slots: &[u32],
+        hashes: &[u64],
+        needed: usize,
+    ) -> Option<(u32, usize, usize, u64)> {
         let len = hashes.len();
-        let mut best: Option<(u32, usize, usize, u64)> = None; // slot, equal, params, id
+        // slot, equal, params, open, id
+        let mut best: Option<(u32, usize, usize, u64, u64)> = None;
         'candidates: for &slot in slots {
             let Some(c) = self.cluster(slot) else {
                 continue;
             };
-            let floor = best.map_or(needed, |(_, be, _, _)| be.max(needed));
-            let (mut equal, mut params) = (0, 0);
+            let floor = best.map_or(needed, |(_, be, ..)| be.max(needed));
+            let (mut equal, mut params, mut open) = (0, 0, 0);
             for (i, (&h, &lh)) in c.hashes.iter().zip(hashes).enumerate() {
                 // Tokens are compared by their 64-bit hashes (see `token_hash`). A variable the
                 // line's masking found, under a template parameter, matches.
@@ -645,7 +700,9 @@ impl TemplateMiner {
                     // that are verbs or units (see `differ`).
                     continue 'candidates;
                 } else {
-                    params += usize::from(c.vars[i]);
+                    let var = c.vars[i];
+                    params += usize::from(var);
+                    open |= u64::from(var & (h != PARAM_HASH)) << open_bit(i);
                     // Stop when even all the remaining tokens could not reach the best so far.
                     if equal + (len - i - 1) < floor {
                         continue 'candidates;
@@ -654,18 +711,17 @@ impl TemplateMiner {
             }
             let better = match best {
                 None => true,
-                Some((_, be, bp, bid)) => {
+                Some((_, be, bp, _, bid)) => {
                     (equal, params, std::cmp::Reverse(c.id)) > (be, bp, std::cmp::Reverse(bid))
                 }
             };
             if better {
-                best = Some((slot, equal, params, c.id));
+                best = Some((slot, equal, params, open, c.id));
             }
         }
-        best.map(|(slot, equal, params, _)| (slot, equal, params))
+        best.map(|(slot, equal, params, open, _)| (slot, equal, params, open))
     }
 
-    /// Turns the template's positions that differ from the line into variables.
     /// Runs `f` with the line's masked tokens, in the miner's reused buffers (masked only when
     /// a template is created or merged, not for every line).
     fn with_masked<R>(
@@ -694,9 +750,14 @@ impl TemplateMiner {
         r
     }
 
+    /// Changes each token of the template `slot` that does not cover the line's token into
+    /// the variable both fit (see `merge_token`), so that the template stays true of every line
+    /// it holds; remembers the pairs found covered.
     fn merge(&mut self, slot: u32, line: &Tokens<'_>) -> bool {
-        // Variables change (the text may not): the search may answer otherwise.
-        self.recall.forget(self.live);
+        #[cfg(test)]
+        {
+            self.merges += 1;
+        }
         let whole = self.config.variables == VariableForm::Token;
         let Some(Some(c)) = self.clusters.get_mut(slot as usize) else {
             unreachable!("dangling cluster slot {slot}")
@@ -708,7 +769,12 @@ impl TemplateMiner {
         let mut moved = std::mem::take(&mut self.moved);
         let mut changed = false;
         for i in 0..c.tokens.len() {
-            if c.hashes[i] == line.hashes[i] || c.vars[i] {
+            let (h, lh) = (c.hashes[i], line.hashes[i]);
+            if h == lh || h == PARAM_HASH {
+                continue;
+            }
+            if c.vars[i] && covers(&c.tokens[i], line.get(i)) {
+                self.covered.put(h, lh);
                 continue;
             }
             let mut t = merge_token(&c.tokens[i], line.get(i));
@@ -718,12 +784,14 @@ impl TemplateMiner {
                 collapse(&t, |x| w.push_str(x));
                 t = w.into_boxed_str();
             }
-            c.vars[i] = true;
+            // The merged token covers both (its constant parts are both tokens' own), so
+            // it differs from the template's, which did not cover the line's.
             if *t != *c.tokens[i] {
                 let h = token_hash(&t);
                 if let Some(index) = index.as_mut() {
                     index.replace(slot, i, (c.hashes[i], h), &mut c.index_at, &mut moved);
                 }
+                c.vars[i] = true;
                 c.hashes[i] = h;
                 c.tokens[i] = t;
                 changed = true;
@@ -731,6 +799,8 @@ impl TemplateMiner {
         }
         if changed {
             c.template = c.tokens.join(" ");
+            // Variables changed: the search may answer otherwise.
+            self.recall.forget(self.live);
         }
         self.apply_moved(&mut moved);
         self.moved = moved;

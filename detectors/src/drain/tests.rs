@@ -1187,3 +1187,220 @@ fn the_recency_order_follows_every_use() {
     assert!(m.evictions() > 100, "{} evictions", m.evictions());
     assert_eq!(m.len(), cap);
 }
+
+// A template's text must be true of every line it holds (see `cover`).
+
+/// An access log's user agents: each masks to a variable that keeps its name.
+const USER_AGENTS: [&str; 3] = [
+    r#"10.31.160.15 - - [02/Nov/2026:18:30:32 +0000] "GET /api/v1/search?q=item28535 HTTP/1.1" 502 139231 "-" "curl/8.5.0" 0.057"#,
+    r#"10.21.177.137 - - [14/Nov/2026:21:23:04 +0000] "GET /api/v1/orders/91383 HTTP/1.1" 200 132634 "-" "kube-probe/1.29" 0.013"#,
+    r#"10.122.88.142 - - [03/Nov/2026:05:00:26 +0000] "GET /api/v1/search?q=item86564 HTTP/1.1" 200 118096 "-" "Go-http-client/1.1" 0.291"#,
+];
+
+#[test]
+fn a_variable_that_does_not_cover_the_line_widens() {
+    for (config, agent) in [
+        // `"<*>/<*>"` in the whole-token form: joined, and bare in its quotes.
+        (MinerConfig::default(), "<*>"),
+        // `"curl/<*>.<*>.<*>"` and `"kube-probe/<*>.<*>"` share `.<*>"`.
+        (parts(), r#""<*>.<*>""#),
+    ] {
+        let mut m = TemplateMiner::new(config.clone()).unwrap();
+        let first = m.add(USER_AGENTS[0]);
+        let kube = m.add(USER_AGENTS[1]);
+        assert_eq!(kube.template_id, first.template_id);
+        assert!(kube.template_changed, "{config:?}");
+        let template = m.template(first.template_id).unwrap().to_owned();
+        let tokens: Vec<&str> = template.split(' ').collect();
+        assert_eq!(tokens[tokens.len() - 2], agent, "{template}");
+        let go = m.add(USER_AGENTS[2]);
+        assert_eq!(go.template_id, first.template_id);
+        assert!(!go.template_changed, "{template}");
+        assert_eq!(m.template(first.template_id), Some(template.as_str()));
+    }
+}
+
+#[test]
+fn a_bare_variable_covers_any_token_without_a_merge() {
+    for config in [MinerConfig::default(), parts()] {
+        let mut m = TemplateMiner::new(config).unwrap();
+        let id = m
+            .add("job done for alpha in 5 ms on the second try")
+            .template_id;
+        assert!(
+            m.add("job done for beta in 7 ms on the second try")
+                .template_changed
+        );
+        assert_eq!(m.merges, 1);
+        for name in ["gamma", "delta", "epsilon", "zeta", "eta", "theta"] {
+            let r = m.add(&format!("job done for {name} in 9 ms on the second try"));
+            assert_eq!((r.template_id, r.template_changed), (id, false));
+        }
+        assert_eq!(m.merges, 1, "a bare <*> changes for no token");
+        assert_eq!(
+            m.template(id),
+            Some("job done for <*> in <*> ms on the second try")
+        );
+    }
+}
+
+#[test]
+fn a_token_found_covered_is_not_merged_again() {
+    for config in [MinerConfig::default(), parts()] {
+        for use_recall in [true, false] {
+            let mut m = TemplateMiner::new(config.clone()).unwrap();
+            m.use_recall = use_recall;
+            let line =
+                |host: &str| format!("authentication failure; ruser= rhost={host} user=root");
+            let id = m.add(&line("dbhost")).template_id;
+            assert!(m.add(&line("10.1.2.3")).template_changed);
+            let template = "authentication failure; ruser= rhost=<*> user=root";
+            assert_eq!(m.template(id), Some(template));
+            let merges = m.merges;
+            // `rhost=<*>` covers these (in the finer form `rhost=<*>.<*>.<*>.<*>` too, which is
+            // no longer the template's token): each pair is looked at once, then known.
+            for _ in 0..10 {
+                for host in ["alpha", "beta", "10.1.2.9", "dbhost"] {
+                    let r = m.add(&line(host));
+                    assert_eq!((r.template_id, r.template_changed), (id, false));
+                }
+            }
+            assert!(m.merges <= merges + 4, "{} merges", m.merges - merges);
+            assert_eq!(m.template(id), Some(template));
+        }
+    }
+}
+
+/// Every live template covers, at each position, the masked token of every line it took.
+fn assert_templates_cover_their_lines<'a>(
+    config: &MinerConfig,
+    lines: impl IntoIterator<Item = &'a str>,
+    what: &str,
+) {
+    let mut m = TemplateMiner::new(config.clone()).unwrap();
+    let (mut text, mut spans) = (String::new(), Vec::new());
+    let mut held = Vec::new();
+    for line in lines {
+        let id = m.add(line).template_id;
+        mask_line(
+            line,
+            config.max_tokens,
+            config.variables,
+            &mut text,
+            &mut spans,
+        );
+        let tokens: Vec<String> = spans
+            .iter()
+            .map(|&(s, e)| text[s as usize..e as usize].to_owned())
+            .collect();
+        held.push((id, line, tokens));
+    }
+    for (id, line, tokens) in held {
+        let Some(c) = m.cluster_by_id(id) else {
+            continue; // evicted
+        };
+        for (t, l) in c.tokens.iter().zip(&tokens) {
+            assert!(
+                covers(t, l),
+                "{what}: {:?} does not cover {line:?}",
+                c.template
+            );
+        }
+    }
+}
+
+#[test]
+fn templates_are_true_of_every_line_they_hold() {
+    for config in [MinerConfig::default(), parts()] {
+        for seed in 0..4 {
+            let lines = stress_lines(seed, 3_000);
+            let what = format!("{:?}, seed {seed}", config.variables);
+            assert_templates_cover_their_lines(&config, lines.iter().map(String::as_str), &what);
+        }
+        assert_templates_cover_their_lines(&config, USER_AGENTS, "user agents");
+    }
+    let Some(dir) = std::env::var_os("SEISMO_EVAL_DATA") else {
+        eprintln!("SEISMO_EVAL_DATA is not set: skipping Loghub");
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir).join("loghub");
+    let formats = std::fs::read_to_string(dir.join("log_formats.tsv")).unwrap();
+    for row in formats.lines().skip(1) {
+        let cols: Vec<&str> = row.split('\t').collect();
+        let (name, fmt) = (cols[0], cols[1]);
+        let format = crate::LogFormat::parse(fmt).unwrap();
+        let bytes = std::fs::read(dir.join(name).join(format!("{name}_2k.log"))).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        let contents: Vec<&str> = text
+            .lines()
+            .map(|l| l.strip_suffix('\r').unwrap_or(l))
+            .map(|l| format.split(l).map_or(l, |f| f.content()))
+            .collect();
+        for config in [MinerConfig::default(), parts()] {
+            assert_templates_cover_their_lines(&config, contents.iter().copied(), name);
+        }
+    }
+}
+
+#[test]
+fn a_merged_token_covers_both_tokens() {
+    const PIECES: &[&str] = &[
+        "<*>", "a", "b", "Z", ".", ":", "/", "=", "\"", "(", ")", "_", "-", ",", "k",
+    ];
+    let mut next = crate::test_rng::xorshift(0x9e37_79b9_7f4a_7c15_u64);
+    let mut token = || -> String {
+        let n = 1 + next() % 6;
+        (0..n)
+            .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+            .collect()
+    };
+    for _ in 0..50_000 {
+        let (a, b) = (token(), token());
+        for whole in [false, true] {
+            let form = |t: &str| {
+                let mut s = String::new();
+                if whole {
+                    collapse(t, |x| s.push_str(x));
+                } else {
+                    s.push_str(t);
+                }
+                s
+            };
+            let (a, b) = (form(&a), form(&b));
+            let merged = form(&merge_token(&a, &b));
+            assert!(
+                covers(&merged, &a) && covers(&merged, &b),
+                "{a:?} {b:?}: {merged:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn positions_past_the_63rd_are_covered_and_widened_alike() {
+    // 70 tokens: the positions from 63 on share one bit of the search's set (see `open_bit`).
+    let line = |at: usize, token: &str| {
+        let mut t: Vec<String> = (0..70).map(|k| format!("w{}", letter(k))).collect();
+        t[at] = token.to_owned();
+        t[68] = token.to_owned();
+        t.join(" ")
+    };
+    for at in [5, 66] {
+        let mut m = miner();
+        let id = m.add(&line(at, "rhost=dbhost")).template_id;
+        assert!(m.add(&line(at, "rhost=10.1.2.3")).template_changed);
+        let merges = m.merges;
+        for _ in 0..5 {
+            for host in ["alpha", "beta"] {
+                let r = m.add(&line(at, &format!("rhost={host}")));
+                assert_eq!((r.template_id, r.template_changed), (id, false), "{at}");
+            }
+        }
+        assert!(m.merges <= merges + 2, "{at}: {} merges", m.merges - merges);
+        let widened = m.add(&line(at, "ruser=alpha"));
+        assert!(widened.template_changed, "{at}");
+        let template = m.template(id).unwrap().to_owned();
+        let tokens: Vec<&str> = template.split(' ').collect();
+        assert_eq!((tokens[at], tokens[68]), ("<*>", "<*>"), "{at}");
+    }
+}
