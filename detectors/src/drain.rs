@@ -1593,6 +1593,21 @@ fn untagged_hash_in(buf: &[u8], s: usize, e: usize) -> u64 {
 /// white space, or a `buf` shorter than eight bytes, takes the two apart.
 #[inline]
 fn token_end_hash(buf: &[u8], s: usize) -> (usize, u64) {
+    // Most tokens end within their first word: their hash is that word's bytes, packed with
+    // the length, with no loop and no test of the length (which the word's end decides).
+    if s + 8 <= buf.len() {
+        let x = word_at(buf, s);
+        let low = below_bang(x);
+        if low != 0 {
+            let k = (low.trailing_zeros() / 8) as usize;
+            if buf[s + k].is_ascii_whitespace() {
+                return (
+                    s + k,
+                    mix((x & ((1u64 << (8 * k)) - 1)) | ((k as u64) << 56)),
+                );
+            }
+        }
+    }
     let mut i = s;
     let mut state = 0;
     while i + 8 <= buf.len() {
