@@ -549,8 +549,6 @@ fn terms<const MEMO: bool, const FAST: bool, S: TermSink>(content: &str, sink: &
     let object = verb_object(b);
     let mut pos = 0;
     loop {
-        // Every byte of the token may be in a Unix path (known only of a token read as a path).
-        let mut path_safe = false;
         let (s, e, shape) = match pending.take() {
             Some(t) => t,
             None => {
@@ -604,9 +602,19 @@ fn terms<const MEMO: bool, const FAST: bool, S: TermSink>(content: &str, sink: &
                     let (e, shape) = scan_token(b, i, &CLASS, SPACE);
                     (s, e, shape | DIGIT | if dots > 0 { OTHER } else { 0 })
                 } else if FAST && b[s] == b'/' {
-                    let (e, seen) = scan_token(b, s, &PATH_CLASS, SPACE);
-                    path_safe = seen & SLASH == 0;
-                    (s, e, seen | SLASH)
+                    // A path, mostly a request target with its protocol, `/index.html
+                    // HTTP/1.1"`: the usual one is settled as it is read (see
+                    // `path_token`); any other goes through the tests below.
+                    let (e, shape, request) = path_token(b, s);
+                    if let Some((end, close)) = request {
+                        let term = Term::Variable { open: s, close };
+                        if !sink.term(s, end, term, false) {
+                            return;
+                        }
+                        pos = end;
+                        continue;
+                    }
+                    (s, e, shape)
                 } else {
                     let (e, shape) = scan_token(b, s, &CLASS, SPACE);
                     (s, e, shape)
@@ -698,18 +706,7 @@ fn terms<const MEMO: bool, const FAST: bool, S: TermSink>(content: &str, sink: &
             // variable. The target is a path or a URL (see `is_path`): after its brackets it
             // starts with `/`, `.` or `~`, or it holds a colon (`https://…`, `C:\…`), so most
             // tokens with a slash (`HTTP/1.1"`, `Chrome/120.0`) are no target.
-            // Without a colon, a target read as a path needs no second reading.
-            let plain_target = if path_safe && shape & COLON == 0 {
-                plain_request(b, s, e)
-            } else {
-                None
-            };
-            if let Some((request_end, close)) = plain_target {
-                (end, term) = (request_end, Term::Variable { open: s, close });
-                pending = None;
-            } else {
-                pending = next_token(b, e);
-            }
+            pending = next_token(b, e);
             if let Some((s2, e2, _)) = pending {
                 let colon = shape & COLON != 0;
                 if let Some((open, close)) = request_target(token, &b[s2..e2], colon) {
@@ -882,6 +879,23 @@ fn request_target(target: &[u8], protocol: &[u8], colon: bool) -> Option<(usize,
     // Without a colon, no URL nor drive: `is_path` comes down to `is_unix_path`.
     let path = |c: &[u8]| if colon { is_path(c) } else { is_unix_path(c) };
     (s < e && path(&target[s..e])).then_some((s, close))
+}
+
+/// The token at `b[s..]`, which starts with `/`: its end and shape, and if it is the usual
+/// request target ([`plain_request`]) the end of its protocol's token and where the protocol's
+/// punctuation starts. What the term loop would find for the target: a token that starts with
+/// `/` passes none of its tests before the request target's (no date, list or quote starts
+/// with `/`). Out of the loop, so that its table and tests take none of the loop's registers.
+#[inline(never)]
+fn path_token(b: &[u8], s: usize) -> (usize, u8, Option<(usize, usize)>) {
+    let (e, seen) = scan_token(b, s, &PATH_CLASS, SPACE);
+    // The shape has `SLASH` from the first byte; in `seen` it marks a byte no path holds.
+    let request = if seen & (SLASH | COLON) == 0 {
+        plain_request(b, s, e)
+    } else {
+        None
+    };
+    (e, seen | SLASH, request)
 }
 
 /// [`request_target`] for the usual request line, `/api/v1/users/77111 HTTP/1.1"`, without
