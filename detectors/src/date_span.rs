@@ -134,6 +134,16 @@ pub(crate) fn date_end(content: &str, s: usize, e: usize) -> Option<(usize, usiz
     date_general(b, s, e)
 }
 
+/// Whether the token after `b[..e]` can go on with a date or time that starts with a number:
+/// it starts with a digit, a capital (a month, a zone), `+` or `-` (an offset). Without such a
+/// next token, a token that starts with a digit is a date only as a CLF date, which holds a
+/// slash and letters (see [`date_run`]): masking skips [`date_end`] at the others.
+#[inline]
+pub(crate) fn goes_on(b: &[u8], e: usize) -> bool {
+    let next = b[e..].iter().find(|c| !c.is_ascii_whitespace());
+    next.is_some_and(|&c| c.is_ascii_digit() || c.is_ascii_uppercase() || matches!(c, b'+' | b'-'))
+}
+
 /// [`date_end`] without its shortcut for the bracketed CLF date.
 #[inline(never)]
 fn date_general(b: &[u8], s: usize, e: usize) -> Option<(usize, usize, usize)> {
@@ -153,12 +163,8 @@ fn date_run(b: &[u8], open: usize, e: usize) -> Option<(usize, usize, usize)> {
     // token that can go on with it: a time, a month, a zone, a year. Only a CLF date stands
     // alone.
     if b.get(open).is_some_and(u8::is_ascii_digit) {
-        let next = b[e..].iter().find(|c| !c.is_ascii_whitespace());
-        let goes_on = next.is_some_and(|&c| {
-            c.is_ascii_digit() || c.is_ascii_uppercase() || matches!(c, b'+' | b'-')
-        });
         let clf = b[open..e].contains(&b'/') && b[open..e].iter().any(u8::is_ascii_alphabetic);
-        if !(goes_on || clf) {
+        if !(goes_on(b, e) || clf) {
             return None;
         }
     }
@@ -228,27 +234,30 @@ fn clf_end(b: &[u8], open: usize, e: usize) -> Option<(usize, usize, usize)> {
     }
 }
 
+/// [`bracketed_clf`] alone, for masking to ask first (not inlined into its term loop).
+#[inline(never)]
+pub(crate) fn clf_date(b: &[u8], s: usize, e: usize) -> Option<(usize, usize, usize)> {
+    bracketed_clf(b, s, e)
+}
+
 /// The CLF date as access logs write it, `[27/Jul/2005:10:59:53 +0000]` (two of every such
 /// line's tokens), told from its fixed shape in a few word tests: what [`clf_end`] yields for it.
 /// `None` for anything else (another day's length, a zone name, two spaces, no zone), which
-/// the general path then reads.
+/// the general path then reads. Masking asks it first at such a token (see [`clf_date`]).
 #[inline(always)]
 fn bracketed_clf(b: &[u8], s: usize, e: usize) -> Option<(usize, usize, usize)> {
-    let t: &[u8; 21] = b.get(s..e)?.try_into().ok()?;
-    if !CLF_SHAPE.fits(t) || !t[4].is_ascii_uppercase() {
+    if e != s + 21 {
+        return None;
+    }
+    // The token and the zone after one space, ` +0000`, in four words.
+    let t: &[u8; 27] = b.get(s..s + 27)?.try_into().ok()?;
+    if !CLF_SHAPE.fits(t) || !t[4].is_ascii_uppercase() || !matches!(t[22], b'+' | b'-') {
         return None;
     }
     if month_or_day3(t[4], t[5], t[6]) != Some(Piece::Month) {
         return None;
     }
-    // The zone, ` +0000`, then only closing punctuation to the token's end.
-    let z: &[u8; 6] = b.get(e..e + 6)?.try_into().ok()?;
-    let [b' ', sign, digits @ ..] = z else {
-        return None;
-    };
-    if !matches!(sign, b'+' | b'-') || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
+    // Then only closing punctuation to the token's end.
     let mut end = e + 6;
     while end < b.len() && is_closer(b[end]) {
         end += 1;
@@ -269,8 +278,8 @@ struct Shape<const N: usize, const W: usize> {
     words: [(u64, u64, u64); W],
 }
 
-/// `[27/Jul/2005:10:59:53`, the month's letters tested apart.
-const CLF_SHAPE: Shape<21, 3> = Shape::new(b"[00/???/0000:00:00:00", [0, 8, 13]);
+/// `[27/Jul/2005:10:59:53 +0000`, the month's letters and the zone's sign tested apart.
+const CLF_SHAPE: Shape<27, 4> = Shape::new(b"[00/???/0000:00:00:00 ?0000", [0, 8, 16, 19]);
 
 impl<const N: usize, const W: usize> Shape<N, W> {
     const fn new(pattern: &[u8; N], offsets: [usize; W]) -> Self {

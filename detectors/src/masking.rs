@@ -367,23 +367,48 @@ static CLASS: [u8; 256] = {
     let mut t = [OTHER; 256];
     let mut i = 0;
     while i < 256 {
-        let c = i as u8;
-        t[i] = if c.is_ascii_whitespace() {
+        t[i] = class_of(i as u8);
+        i += 1;
+    }
+    t
+};
+
+/// A byte's [`CLASS`].
+const fn class_of(c: u8) -> u8 {
+    if c.is_ascii_whitespace() {
+        SPACE
+    } else if c.is_ascii_alphabetic() {
+        ALPHA
+    } else if c.is_ascii_digit() {
+        DIGIT
+    } else if c >= 0x80 {
+        HIGH
+    } else if c == b':' {
+        OTHER | COLON
+    } else if c == b'/' || c == b'\\' {
+        OTHER | SLASH
+    } else if c == b'"' || c == b'\'' {
+        OTHER | QUOTE
+    } else {
+        OTHER
+    }
+}
+
+/// [`CLASS`] for a token that starts with `/` (a path, mostly a request target), with `SLASH`
+/// marking instead a byte that no Unix path holds (see [`PATH_BYTE`]): the scan that finds the
+/// token's end tells whether its bytes can be a path too, so that the target is read once.
+/// The token's first byte puts `SLASH` in its shape.
+static PATH_CLASS: [u8; 256] = {
+    let mut t = [OTHER; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = class_of(i as u8);
+        t[i] = if c == SPACE {
             SPACE
-        } else if c.is_ascii_alphabetic() {
-            ALPHA
-        } else if c.is_ascii_digit() {
-            DIGIT
-        } else if c >= 0x80 {
-            HIGH
-        } else if c == b':' {
-            OTHER | COLON
-        } else if c == b'/' || c == b'\\' {
-            OTHER | SLASH
-        } else if c == b'"' || c == b'\'' {
-            OTHER | QUOTE
+        } else if path_byte(i as u8) {
+            c & !SLASH
         } else {
-            OTHER
+            c | SLASH
         };
         i += 1;
     }
@@ -576,6 +601,20 @@ fn terms<const MEMO: bool, const FAST: bool, S: TermSink>(content: &str, sink: &
                     }
                     let (e, shape) = scan_token(b, i, &CLASS, SPACE);
                     (s, e, shape | DIGIT | if dots > 0 { OTHER } else { 0 })
+                } else if FAST && b[s] == b'/' {
+                    // A path, mostly a request target with its protocol, `/index.html
+                    // HTTP/1.1"`: the usual one is settled as it is read (see
+                    // `path_token`); any other goes through the tests below.
+                    let (e, shape, request) = path_token(b, s);
+                    if let Some((end, close)) = request {
+                        let term = Term::Variable { open: s, close };
+                        if !sink.term(s, end, term, false) {
+                            return;
+                        }
+                        pos = end;
+                        continue;
+                    }
+                    (s, e, shape)
                 } else {
                     let (e, shape) = scan_token(b, s, &CLASS, SPACE);
                     (s, e, shape)
@@ -597,10 +636,29 @@ fn terms<const MEMO: bool, const FAST: bool, S: TermSink>(content: &str, sink: &
         } else {
             !c0.is_ascii_lowercase()
         };
-        if candidate && crate::date_span::may_start(token) {
+        // An access log's date, `[23/Nov/2026:20:03:14 +0000]` (on each of its lines), is told
+        // by its shape before the general tests, which would find it the same (see `date_end`).
+        let clf = if FAST && c0 == b'[' && token.len() == 21 {
+            crate::date_span::clf_date(b, s, e)
+        } else {
+            None
+        };
+        if let Some((date_end, open, close)) = clf {
+            (end, term) = (date_end, Term::Variable { open, close });
+        } else if candidate && crate::date_span::may_start(token) {
             // A date over several tokens (a capital letter or a digit first: most tokens fail
-            // the first-byte test).
-            if let Some((date_end, open, close)) = crate::date_span::date_end(content, s, e) {
+            // the first-byte test). A number first (`3/5)`, `10.0.0.1:5432`) is one only if
+            // the next token goes on with it or it is a CLF date (a slash and letters).
+            let hopeless = FAST
+                && c0.is_ascii_digit()
+                && shape & (SLASH | ALPHA) != SLASH | ALPHA
+                && !crate::date_span::goes_on(b, e);
+            let date = if hopeless {
+                None
+            } else {
+                crate::date_span::date_end(content, s, e)
+            };
+            if let Some((date_end, open, close)) = date {
                 (end, term) = (date_end, Term::Variable { open, close });
             }
         } else if shape == ALPHA | DIGIT {
@@ -821,6 +879,49 @@ fn request_target(target: &[u8], protocol: &[u8], colon: bool) -> Option<(usize,
     // Without a colon, no URL nor drive: `is_path` comes down to `is_unix_path`.
     let path = |c: &[u8]| if colon { is_path(c) } else { is_unix_path(c) };
     (s < e && path(&target[s..e])).then_some((s, close))
+}
+
+/// The token at `b[s..]`, which starts with `/`: its end and shape, and if it is the usual
+/// request target ([`plain_request`]) the end of its protocol's token and where the protocol's
+/// punctuation starts. What the term loop would find for the target: a token that starts with
+/// `/` passes none of its tests before the request target's (no date, list or quote starts
+/// with `/`). Out of the loop, so that its table and tests take none of the loop's registers.
+#[inline(never)]
+fn path_token(b: &[u8], s: usize) -> (usize, u8, Option<(usize, usize)>) {
+    let (e, seen) = scan_token(b, s, &PATH_CLASS, SPACE);
+    // The shape has `SLASH` from the first byte; in `seen` it marks a byte no path holds.
+    let request = if seen & (SLASH | COLON) == 0 {
+        plain_request(b, s, e)
+    } else {
+        None
+    };
+    (e, seen | SLASH, request)
+}
+
+/// [`request_target`] for the usual request line, `/api/v1/users/77111 HTTP/1.1"`, without
+/// reading the target again: `b[s..e]` is a token that starts with `/` and whose bytes may all
+/// be in a path (told by its scan with [`PATH_CLASS`]), so it is a Unix path if its core is
+/// more than `/` and does not start with `//`; the protocol, one space on, is `HTTP/1.1` and
+/// closing punctuation. The end of the protocol's token and where its punctuation starts; `None`
+/// when any of this fails (the general path then decides).
+#[inline(always)]
+fn plain_request(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
+    if b.get(e..e + 9)? != b" HTTP/1.1" {
+        return None;
+    }
+    let close = e + 9;
+    let mut end = close;
+    while end < b.len() && is_close(b[end]) {
+        end += 1;
+    }
+    if end < b.len() && CLASS[usize::from(b[end])] != SPACE {
+        return None;
+    }
+    let mut core = e;
+    while core > s && is_close(b[core - 1]) {
+        core -= 1;
+    }
+    (core >= s + 2 && b[s + 1] != b'/').then_some((end, close))
 }
 
 /// If `protocol` is a request's protocol, a name of capitals and a version (`HTTP/1.1"`,
@@ -1439,12 +1540,16 @@ static PATH_BYTE: [bool; 256] = {
     let mut t = [false; 256];
     let mut i = 0;
     while i < 256 {
-        let b = i as u8;
-        t[i] = b > b' ' && !matches!(b, b'<' | b'>' | b'"' | b'|');
+        t[i] = path_byte(i as u8);
         i += 1;
     }
     t
 };
+
+/// Whether a Unix path may hold the byte `b` ([`PATH_BYTE`]).
+const fn path_byte(b: u8) -> bool {
+    b > b' ' && !matches!(b, b'<' | b'>' | b'"' | b'|')
+}
 
 fn find(h: &[u8], n: &[u8]) -> Option<usize> {
     h.windows(n.len()).position(|w| w == n)
@@ -2646,6 +2751,52 @@ mod tests {
             "9\t",
             "0x1f",
             "2024-05-01T10:00:00Z",
+            // Request targets read once, and their near misses.
+            "/api/v1/users/77111",
+            "/a\u{1}b",
+            "/a<b",
+            "/a|b",
+            "/a\"b",
+            "/a\u{b}b",
+            "/caf\u{e9}",
+            "//x",
+            "/",
+            "/.",
+            "/x:y",
+            "/x,",
+            "HTTP/1.1",
+            "HTTP/1.1\"x",
+            "HTTP/1.1\",",
+            "HTTP/1.0\"",
+            "HTTPS/1.1",
+            // Access-log dates and their near misses.
+            "[23/Nov/2026:20:03:14",
+            "[3/Nov/2026:20:03:14",
+            "[23/Nov/2026:20:03:14]",
+            "[23/Nox/2026:20:03:14",
+            "+0000]\"",
+            "-0700",
+            "+00:00]",
+            // Numbers near eight bytes and over two words.
+            "1234567",
+            "12345678",
+            "123456789",
+            "1.2.3.4.5",
+            "10.112.3.19",
+            "1234567.",
+            "0.123456789s",
+            // Numbers that start no date unless the next token goes on with them.
+            "10.0.0.1:5432",
+            "3/5",
+            "27/Jul/2005:10:59:53",
+            "10:59:53",
+            "2017-05-16",
+            "05:00:00",
+            "UTC",
+            "Jul",
+            "+05:30",
+            "-",
+            "x",
         ];
         let mut next = crate::test_rng::xorshift(0x9e37_79b9_7f4a_7c15_u64);
         for _ in 0..20_000 {
@@ -2679,6 +2830,17 @@ mod tests {
                     assert_eq!(f.3, g.3, "{line:?}: {}", f.2);
                 }
             }
+        }
+    }
+
+    /// `PATH_CLASS` is `CLASS` but for `SLASH`, which it sets on the bytes no path holds.
+    #[test]
+    fn the_path_class_marks_the_bytes_no_path_holds() {
+        for c in 0..=255u8 {
+            let (class, path) = (CLASS[usize::from(c)], PATH_CLASS[usize::from(c)]);
+            assert_eq!(path & !SLASH, class & !SLASH, "{c}");
+            let marked = path & SLASH != 0;
+            assert_eq!(marked, class != SPACE && !PATH_BYTE[usize::from(c)], "{c}");
         }
     }
 
