@@ -828,44 +828,51 @@ fn the_leaf_index_finds_what_the_scan_finds_on_generated_lines() {
 
 #[test]
 fn the_leaf_index_finds_what_the_scan_finds_on_loghub() {
-    let Some(dir) = std::env::var_os("SEISMO_EVAL_DATA") else {
-        eprintln!("SEISMO_EVAL_DATA is not set: skipping the Loghub comparison");
+    let Some(samples) = loghub_samples() else {
         return;
     };
-    let dir = std::path::PathBuf::from(dir).join("loghub");
-    let formats = std::fs::read_to_string(dir.join("log_formats.tsv")).unwrap();
-    let mut datasets = 0;
-    for row in formats.lines().skip(1) {
-        let cols: Vec<&str> = row.split('\t').collect();
-        let (name, fmt) = (cols[0], cols[1]);
-        let format = crate::LogFormat::parse(fmt).unwrap();
-        let bytes = std::fs::read(dir.join(name).join(format!("{name}_2k.log"))).unwrap();
-        let text = String::from_utf8_lossy(&bytes);
-        let lines: Vec<&str> = text
-            .lines()
-            .map(|l| l.strip_suffix('\r').unwrap_or(l))
-            .collect();
+    assert_eq!(samples.len(), 10, "the ten Loghub datasets");
+    for (name, format, lines) in &samples {
         let contents: Vec<&str> = lines
             .iter()
-            .map(|l| format.split(l).map_or(*l, |f| f.content()))
+            .map(|l| format.split(l).map_or(l.as_str(), |f| f.content()))
             .collect();
         let raw: Vec<&str> = lines
             .iter()
             .map(|l| crate::split_header(l).content())
             .collect();
-        for config in [
-            MinerConfig::default(),
-            MinerConfig {
-                variables: VariableForm::Parts,
-                ..MinerConfig::default()
-            },
-        ] {
+        for config in [MinerConfig::default(), parts()] {
             assert_index_agrees_with_scan(&config, contents.iter().copied(), name);
             assert_index_agrees_with_scan(&config, raw.iter().copied(), name);
         }
-        datasets += 1;
     }
-    assert_eq!(datasets, 10, "the ten Loghub datasets");
+}
+
+/// The Loghub samples under `SEISMO_EVAL_DATA` (`None`, said on stderr, when it is not set):
+/// each dataset's name, its header format and its lines without their `\r`.
+fn loghub_samples() -> Option<Vec<(String, crate::LogFormat, Vec<String>)>> {
+    let Some(dir) = std::env::var_os("SEISMO_EVAL_DATA") else {
+        eprintln!("SEISMO_EVAL_DATA is not set: skipping the Loghub samples");
+        return None;
+    };
+    let dir = std::path::PathBuf::from(dir).join("loghub");
+    let formats = std::fs::read_to_string(dir.join("log_formats.tsv")).unwrap();
+    let samples = formats
+        .lines()
+        .skip(1)
+        .map(|row| {
+            let cols: Vec<&str> = row.split('\t').collect();
+            let (name, fmt) = (cols[0], cols[1]);
+            let format = crate::LogFormat::parse(fmt).unwrap();
+            let bytes = std::fs::read(dir.join(name).join(format!("{name}_2k.log"))).unwrap();
+            let lines = String::from_utf8_lossy(&bytes)
+                .lines()
+                .map(|l| l.strip_suffix('\r').unwrap_or(l).to_owned())
+                .collect();
+            (name.to_owned(), format, lines)
+        })
+        .collect();
+    Some(samples)
 }
 
 #[test]
@@ -1319,22 +1326,13 @@ fn templates_are_true_of_every_line_they_hold() {
         }
         assert_templates_cover_their_lines(&config, USER_AGENTS, "user agents");
     }
-    let Some(dir) = std::env::var_os("SEISMO_EVAL_DATA") else {
-        eprintln!("SEISMO_EVAL_DATA is not set: skipping Loghub");
+    let Some(samples) = loghub_samples() else {
         return;
     };
-    let dir = std::path::PathBuf::from(dir).join("loghub");
-    let formats = std::fs::read_to_string(dir.join("log_formats.tsv")).unwrap();
-    for row in formats.lines().skip(1) {
-        let cols: Vec<&str> = row.split('\t').collect();
-        let (name, fmt) = (cols[0], cols[1]);
-        let format = crate::LogFormat::parse(fmt).unwrap();
-        let bytes = std::fs::read(dir.join(name).join(format!("{name}_2k.log"))).unwrap();
-        let text = String::from_utf8_lossy(&bytes);
-        let contents: Vec<&str> = text
-            .lines()
-            .map(|l| l.strip_suffix('\r').unwrap_or(l))
-            .map(|l| format.split(l).map_or(l, |f| f.content()))
+    for (name, format, lines) in &samples {
+        let contents: Vec<&str> = lines
+            .iter()
+            .map(|l| format.split(l).map_or(l.as_str(), |f| f.content()))
             .collect();
         for config in [MinerConfig::default(), parts()] {
             assert_templates_cover_their_lines(&config, contents.iter().copied(), name);
