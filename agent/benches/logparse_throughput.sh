@@ -6,8 +6,10 @@
 #   agent/benches/logparse_throughput.sh [LINES]
 #
 # Figures are lines per CPU second (user + sys, the process's own time: fair on a shared box)
-# and per wall-clock second (seismo: the median of 5 runs; drain3's default: the median of 3).
-# Needs python3 with venv and network access to PyPI.
+# and per wall-clock second (seismo: the median of 5 runs; drain3's default: the median of 3),
+# for seismo's plain release build and for the profile-guided build the .deb ships (see
+# packaging/pgo-profile.sh, whose training log is not this benchmark's).
+# Needs python3 with venv, network access to PyPI, and rustup's llvm-tools (installed if missing).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 LINES="${1:-1000000}"
@@ -15,8 +17,15 @@ DRAIN3_VERSION="0.9.11"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
+# Two binaries: the plain release build (`cargo build --release`), and the profile-guided one the
+# .deb and the image ship (packaging/pgo-profile.sh), built in a target directory of its own so
+# that its RUSTFLAGS leave the plain build's artifacts alone.
+TARGET="${CARGO_TARGET_DIR:-target}"
 cargo build --release --locked -p seismo >&2
-BIN="${CARGO_TARGET_DIR:-target}/release/seismo"
+PLAIN="$TARGET/release/seismo"
+profile="$(packaging/pgo-profile.sh)"
+RUSTFLAGS="-Cprofile-use=$profile" cargo build --release --locked -p seismo --target-dir "$TARGET/pgo-use" >&2
+PGO="$TARGET/pgo-use/release/seismo"
 
 python3 agent/benches/gen_mixed_log.py "$LINES" > "$WORK/mixed.log"
 echo "input: $LINES lines, $(du -m "$WORK/mixed.log" | cut -f1) MB" >&2
@@ -40,11 +49,13 @@ mask_prefix = <:
 mask_suffix = :>
 INI
 
-# seismo: 5 runs, the median by CPU time (and that run's wall time) reported, output discarded.
-# CPU time is the child's rusage (microseconds; `time`'s %U/%S round to 10 ms, 3 % of a run).
-runs=""
-for _ in 1 2 3 4 5; do
-    runs="$runs$(python3 - "$BIN" "$WORK/mixed.log" "$WORK/summary" <<'PY'
+# seismo: 5 runs of each binary, the median by CPU time (and that run's wall time) reported,
+# output discarded. CPU time is the child's rusage (microseconds; `time`'s %U/%S round to 10 ms,
+# 3 % of a run). The two binaries alternate, so that a change in the machine's load falls on both.
+runs_plain=""
+runs_pgo=""
+one_run() {
+    python3 - "$1" "$WORK/mixed.log" "$WORK/summary" <<'PY'
 import resource, subprocess, sys, time
 # Two readings, subtracted: a python3 launcher (pyenv's) leaves its own children's time there.
 cpu = lambda r: r.ru_utime + r.ru_stime
@@ -54,13 +65,19 @@ with open(sys.argv[3], "wb") as err:
 wall = time.perf_counter() - t0
 print(f"{cpu(resource.getrusage(resource.RUSAGE_CHILDREN)) - cpu(r0):.3f} {wall:.3f}")
 PY
-)
+}
+for _ in 1 2 3 4 5; do
+    runs_plain="$runs_plain$(one_run "$PLAIN")
+"
+    runs_pgo="$runs_pgo$(one_run "$PGO")
 "
 done
-read -r best_cpu best_wall <<< "$(printf '%s' "$runs" | sort -n | sed -n 3p)"
-echo "seismo logparse, CPU seconds of the 5 runs: $(printf '%s' "$runs" | sort -n | cut -d' ' -f1 | tr '\n' ' ')"
+read -r plain_cpu plain_wall <<< "$(printf '%s' "$runs_plain" | sort -n | sed -n 3p)"
+read -r best_cpu best_wall <<< "$(printf '%s' "$runs_pgo" | sort -n | sed -n 3p)"
+echo "seismo logparse (plain build), CPU seconds of the 5 runs: $(printf '%s' "$runs_plain" | sort -n | cut -d' ' -f1 | tr '\n' ' ')"
+echo "seismo logparse (profile-guided), CPU seconds of the 5 runs: $(printf '%s' "$runs_pgo" | sort -n | cut -d' ' -f1 | tr '\n' ' ')"
 templates=$(head -1 "$WORK/summary" | sed -E 's/^[0-9]+ lines, ([0-9]+) templates.*/\1/')
-echo "seismo logparse: $LINES lines, $templates templates, ${best_cpu} cpu_s, ${best_wall} wall_s"
+echo "seismo logparse: $LINES lines, $templates templates, profile-guided ${best_cpu} cpu_s ${best_wall} wall_s, plain ${plain_cpu} cpu_s ${plain_wall} wall_s"
 
 # drain3's default: 3 runs, the median by CPU time (its own time varies by a quarter from run to
 # run on a shared machine, so one run says little about the ratio).
@@ -76,17 +93,23 @@ echo "drain3 default, median of 3: $d_default"
 d_masked=$(cd "$WORK" && "$WORK/venv/bin/python" "$OLDPWD/agent/benches/drain3_throughput.py" "$WORK/mixed.log" masked "$WORK/masking.ini")
 echo "$d_masked"
 
-python3 - "$LINES" "$best_cpu" "$best_wall" "$d_default" "$d_masked" <<'PY'
+python3 - "$LINES" "$best_cpu" "$best_wall" "$plain_cpu" "$plain_wall" "$d_default" "$d_masked" <<'PY'
 import sys
-n = int(sys.argv[1]); cpu = float(sys.argv[2]); wall = float(sys.argv[3])
+n = int(sys.argv[1])
+seismo = {"profile-guided": (float(sys.argv[2]), float(sys.argv[3])),
+          "plain build": (float(sys.argv[4]), float(sys.argv[5]))}
 def parse(s):
     f = s.split()
     return float(f[4]), float(f[6])
 print()
-print(f"| tool | lines/s (CPU) | lines/s (wall) | seismo ahead (CPU) | (wall) |")
-print(f"|---|---|---|---|---|")
-print(f"| seismo logparse | {n / cpu:,.0f} | {n / wall:,.0f} | | |")
-for name, s in (("drain3, default", sys.argv[4]), ("drain3, masking", sys.argv[5])):
+print("| tool | lines/s (CPU) | lines/s (wall) | profile-guided seismo ahead (CPU) | (wall) "
+      "| plain seismo ahead (CPU) | (wall) |")
+print("|---|---|---|---|---|---|---|")
+for name, (c, w) in seismo.items():
+    print(f"| seismo logparse, {name} | {n / c:,.0f} | {n / w:,.0f} | | | | |")
+(pc, pw), (qc, qw) = seismo["profile-guided"], seismo["plain build"]
+for name, s in (("drain3, default", sys.argv[6]), ("drain3, masking", sys.argv[7])):
     dc, dw = parse(s)
-    print(f"| {name} | {n / dc:,.0f} | {n / dw:,.0f} | {dc / cpu:.1f}x | {dw / wall:.1f}x |")
+    print(f"| {name} | {n / dc:,.0f} | {n / dw:,.0f} | {dc / pc:.1f}x | {dw / pw:.1f}x "
+          f"| {dc / qc:.1f}x | {dw / qw:.1f}x |")
 PY
