@@ -949,7 +949,9 @@ impl TemplateMiner {
     }
 
     /// [`unlink`](Self::unlink) and [`push_front`](Self::push_front) in one, for a live slot:
-    /// one that is not the head has a template before it, and the list has a head.
+    /// one that is not the head has a template before it, and the list has a head. Inlined:
+    /// it runs for every line.
+    #[inline(always)]
     fn touch(&mut self, slot: u32) {
         let head = self.lru_head;
         if head == slot {
