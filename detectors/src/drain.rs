@@ -479,11 +479,10 @@ impl TemplateMiner {
         // Search and merge compare tokens by hash only, so a line is first hashed token by token
         // as it is masked, without building its masked text; the text is built only when the
         // line starts a new template.
-        let mut hashes = std::mem::take(&mut self.line_hashes);
-        hashes.clear();
+        self.line_hashes.clear();
         let mut line = LineHasher {
             content,
-            hashes: &mut hashes,
+            hashes: &mut self.line_hashes,
             hasher: TokenHasher::default(),
             max_tokens: self.config.max_tokens,
             form: self.config.variables,
@@ -492,33 +491,24 @@ impl TemplateMiner {
         };
         for_each_term_memo(content, &mut line);
         // A line whose tokens repeat a line's since the templates last changed finds its
-        // template at once (see `recall`).
-        let key = Recall::key(&hashes);
-        let found = match self.recall.get(key) {
-            Some(slot) if self.use_recall => Some((slot, false)),
-            _ => {
-                let found = self.search(&hashes);
-                if let Some((slot, false)) = found {
-                    self.recall.put(key, slot);
-                }
-                found
-            }
-        };
+        // template at once (see `recall`), and leaves it as it is.
+        let key = Recall::key(&self.line_hashes);
+        if let Some(slot) = self.recall.get(key).filter(|_| self.use_recall) {
+            return self.matched(slot, false);
+        }
+        // The search and the merge borrow the miner whole: the hashes are set aside meanwhile.
+        let hashes = std::mem::take(&mut self.line_hashes);
+        let found = self.search(&hashes);
+        if let Some((slot, false)) = found {
+            self.recall.put(key, slot);
+        }
         let result = match found {
             Some((slot, merge)) => {
                 // The line's masked text: a variable keeps the punctuation that the line and
                 // the template share around it (see `merge_token`).
                 let changed =
                     merge && self.with_masked(content, &hashes, |m, line| m.merge(slot, line));
-                self.touch(slot);
-                let c = self.cluster_mut(slot);
-                c.count = c.count.saturating_add(1);
-                Match {
-                    template_id: c.id,
-                    is_new: false,
-                    template_changed: changed,
-                    evicted: None,
-                }
+                self.matched(slot, changed)
             }
             None => {
                 let id = self.with_masked(content, &hashes, |m, tokens| {
@@ -549,6 +539,21 @@ impl TemplateMiner {
         };
         self.line_hashes = hashes;
         result
+    }
+
+    /// The line matched the template `slot`: the most recently used now, one line more.
+    /// Inlined: on the recall's path it is most of what is left of a line.
+    #[inline(always)]
+    fn matched(&mut self, slot: u32, changed: bool) -> Match {
+        self.touch(slot);
+        let c = self.cluster_mut(slot);
+        c.count = c.count.saturating_add(1);
+        Match {
+            template_id: c.id,
+            is_new: false,
+            template_changed: changed,
+            evicted: None,
+        }
     }
 
     /// A saved template token in this miner's [`VariableForm`], appended to `out`: the finer
@@ -944,7 +949,9 @@ impl TemplateMiner {
     }
 
     /// [`unlink`](Self::unlink) and [`push_front`](Self::push_front) in one, for a live slot:
-    /// one that is not the head has a template before it, and the list has a head.
+    /// one that is not the head has a template before it, and the list has a head. Inlined:
+    /// it runs for every line.
+    #[inline(always)]
     fn touch(&mut self, slot: u32) {
         let head = self.lru_head;
         if head == slot {

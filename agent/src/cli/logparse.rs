@@ -23,6 +23,10 @@ use seismo_detectors::{split_header, LogFormat, MinerConfig, TemplateMiner, Vari
 
 use crate::cli::exit::EXIT_USAGE;
 
+mod lines;
+
+use lines::{for_each_line, LineSink};
+
 /// Counts reported on stderr.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Summary {
@@ -89,120 +93,73 @@ pub fn parse<R: BufRead, W: Write>(
     format: Option<&LogFormat>,
     miner: &mut TemplateMiner,
 ) -> io::Result<Summary> {
-    let mut summary = Summary::default();
-    // Each template's end of row (`,id,template\n`), built when a line needs it and rebuilt
-    // when the template changes; a row is the line number and that.
-    let mut tails = Tails::new(miner.config().max_clusters);
-    let mut number = LineNumber::default();
-    let mut rows: Vec<u8> = Vec::with_capacity(ROWS_BLOCK + 4096);
-    rows.extend_from_slice(b"line,template_id,template\n");
-    for_each_line(input, |line, invalid| {
-        summary.invalid_utf8 += u64::from(invalid);
-        summary.lines += 1;
-        number.increment();
-        let content = match format {
+    let mut rows = Rows {
+        summary: Summary::default(),
+        tails: Tails::new(miner.config().max_clusters),
+        number: LineNumber::default(),
+        block: Vec::with_capacity(ROWS_BLOCK + 4096),
+        out,
+        format,
+        miner,
+    };
+    rows.block.extend_from_slice(b"line,template_id,template\n");
+    for_each_line(input, &mut rows)?;
+    rows.out.write_all(&rows.block)?;
+    Ok(rows.summary)
+}
+
+/// What [`parse`] keeps from line to line.
+struct Rows<'a, W> {
+    summary: Summary,
+    /// Each template's end of row (`,id,template\n`), built when a line needs it and rebuilt
+    /// when the template changes; a row is the line number and that.
+    tails: Tails,
+    number: LineNumber,
+    /// The rows not yet written.
+    block: Vec<u8>,
+    out: &'a mut W,
+    format: Option<&'a LogFormat>,
+    miner: &'a mut TemplateMiner,
+}
+
+impl<W: Write> LineSink for Rows<'_, W> {
+    /// Mines a line and adds its row. Inlined into the reading loop: a call per line costs
+    /// more than the row itself.
+    #[inline(always)]
+    fn line(&mut self, line: &str, invalid: bool) -> io::Result<()> {
+        self.summary.invalid_utf8 += u64::from(invalid);
+        self.summary.lines += 1;
+        self.number.increment();
+        let content = match self.format {
             None => split_header(line).content(),
             Some(f) => match f.split(line) {
                 Some(fields) => fields.content(),
                 None => {
-                    summary.unmatched += 1;
+                    self.summary.unmatched += 1;
                     line
                 }
             },
         };
-        let m = miner.add(content);
+        let m = self.miner.add(content);
         let id = m.template_id;
-        let (owner, tail) = tails.slot(id);
+        let (owner, tail) = self.tails.slot(id);
         if *owner != id || m.is_new || m.template_changed {
             *owner = id;
             tail.clear();
             tail.push(b',');
             push_u64(tail, id);
             tail.push(b',');
-            tail.extend_from_slice(csv_field(miner.template(id).unwrap_or("")).as_bytes());
+            let template = self.miner.template(id).unwrap_or("");
+            tail.extend_from_slice(csv_field(template).as_bytes());
             tail.push(b'\n');
         }
-        number.write_to(&mut rows);
-        rows.extend_from_slice(tail);
-        if rows.len() >= ROWS_BLOCK {
-            out.write_all(&rows)?;
-            rows.clear();
+        self.number.write_to(&mut self.block);
+        self.block.extend_from_slice(tail);
+        if self.block.len() >= ROWS_BLOCK {
+            self.out.write_all(&self.block)?;
+            self.block.clear();
         }
         Ok(())
-    })?;
-    out.write_all(&rows)?;
-    Ok(summary)
-}
-
-/// Calls `f` with each line of `input` and whether it held invalid UTF-8: `\n` ends a line, a
-/// `\r` before it is dropped, a missing final newline is fine, invalid UTF-8 is replaced
-/// (U+FFFD).
-///
-/// Lines are taken straight from the reader's buffer, whose complete lines are checked for
-/// UTF-8 at once (far cheaper than line by line); only a line that straddles two buffer fills
-/// is copied (into `partial`).
-fn for_each_line<R: BufRead>(
-    mut input: R,
-    mut f: impl FnMut(&str, bool) -> io::Result<()>,
-) -> io::Result<()> {
-    let mut partial = Vec::new();
-    loop {
-        let chunk = input.fill_buf()?;
-        if chunk.is_empty() {
-            break;
-        }
-        let filled = chunk.len();
-        let mut rest = chunk;
-        if !partial.is_empty() {
-            let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
-            partial.extend_from_slice(&rest[..end]);
-            if end < rest.len() {
-                line_of_bytes(&partial, &mut f)?;
-                partial.clear();
-                rest = &rest[end + 1..];
-            } else {
-                rest = &[];
-            }
-        }
-        if let Some(last) = memchr::memrchr(b'\n', rest) {
-            block(&rest[..last], &mut f)?;
-            rest = &rest[last + 1..];
-        }
-        partial.extend_from_slice(rest);
-        input.consume(filled);
-    }
-    // A last line without its newline.
-    if !partial.is_empty() {
-        line_of_bytes(&partial, &mut f)?;
-    }
-    Ok(())
-}
-
-/// Lines separated by `\n`, the block ending without its last line's newline (so an empty last
-/// segment is an empty line). Stretches of valid UTF-8 are split as they are; a line that
-/// holds an invalid byte goes through [`line_of_bytes`].
-fn block(mut block: &[u8], f: &mut impl FnMut(&str, bool) -> io::Result<()>) -> io::Result<()> {
-    loop {
-        let bad = match std::str::from_utf8(block) {
-            Ok(text) => return lines(text, f),
-            Err(e) => e.valid_up_to(),
-        };
-        // The whole lines before the invalid byte are valid: checked again, to be a `str`
-        // (only blocks with invalid bytes pay it).
-        let start = match memchr::memrchr(b'\n', &block[..bad]) {
-            Some(k) => {
-                let text = std::str::from_utf8(&block[..k])
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-                lines(text, f)?;
-                k + 1
-            }
-            None => 0,
-        };
-        let Some(k) = memchr::memchr(b'\n', &block[bad..]) else {
-            return line_of_bytes(&block[start..], f);
-        };
-        line_of_bytes(&block[start..bad + k], f)?;
-        block = &block[bad + k + 1..];
     }
 }
 
@@ -240,56 +197,6 @@ impl Tails {
         let (owner, tail) = &mut self.slots[at & mask];
         (owner, tail)
     }
-}
-
-/// Valid lines separated by `\n`, the last one without it.
-fn lines(mut text: &str, f: &mut impl FnMut(&str, bool) -> io::Result<()>) -> io::Result<()> {
-    let newline = Newline::new();
-    while let Some(end) = newline.find(text.as_bytes()) {
-        f(strip_cr(&text[..end]), false)?;
-        text = &text[end + 1..];
-    }
-    f(strip_cr(text), false)
-}
-
-/// The search for a line's end. On x86_64 with AVX2, memchr's AVX2 searcher is called
-/// directly: `memchr::memchr` reaches the same code through a function pointer and two calls
-/// more, which cost about a quarter of the search on a line of a hundred bytes.
-struct Newline {
-    #[cfg(target_arch = "x86_64")]
-    avx2: Option<memchr::arch::x86_64::avx2::memchr::One>,
-}
-
-impl Newline {
-    fn new() -> Self {
-        Self {
-            #[cfg(target_arch = "x86_64")]
-            avx2: memchr::arch::x86_64::avx2::memchr::One::new(b'\n'),
-        }
-    }
-
-    #[inline]
-    fn find(&self, b: &[u8]) -> Option<usize> {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(avx2) = &self.avx2 {
-            return avx2.find(b);
-        }
-        memchr::memchr(b'\n', b)
-    }
-}
-
-/// One line without its `\n`, of any UTF-8 validity.
-fn line_of_bytes(bytes: &[u8], f: &mut impl FnMut(&str, bool) -> io::Result<()>) -> io::Result<()> {
-    let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-    match std::str::from_utf8(bytes) {
-        Ok(s) => f(s, false),
-        Err(_) => f(&String::from_utf8_lossy(bytes), true),
-    }
-}
-
-/// A line without the `\r` of its `\r\n`.
-fn strip_cr(line: &str) -> &str {
-    line.strip_suffix('\r').unwrap_or(line)
 }
 
 /// RFC 4180: quoted when it holds a comma, quote, CR or LF, or starts or ends with a space.
@@ -434,110 +341,6 @@ mod tests {
         assert_eq!(whole.0.lines, 5);
         for capacity in 1..=input.len() {
             assert_eq!(run(capacity), whole, "buffer of {capacity} bytes");
-        }
-    }
-
-    /// The lines `for_each_line` gives for `input` read through a buffer of `capacity` bytes.
-    fn lines_read(input: &[u8], capacity: usize) -> Vec<(String, bool)> {
-        let mut got = Vec::new();
-        let reader = io::BufReader::with_capacity(capacity, input);
-        for_each_line(reader, |line, invalid| {
-            got.push((line.to_string(), invalid));
-            Ok(())
-        })
-        .unwrap();
-        got
-    }
-
-    /// The lines of `input` the plain way: split on `\n`, each checked for UTF-8 on its own.
-    fn lines_expected(input: &[u8]) -> Vec<(String, bool)> {
-        let mut parts: Vec<&[u8]> = input.split(|&b| b == b'\n').collect();
-        if parts.last().is_some_and(|p| p.is_empty()) {
-            parts.pop();
-        }
-        parts
-            .into_iter()
-            .map(|p| {
-                let p = p.strip_suffix(b"\r").unwrap_or(p);
-                let invalid = std::str::from_utf8(p).is_err();
-                (String::from_utf8_lossy(p).into_owned(), invalid)
-            })
-            .collect()
-    }
-
-    #[test]
-    fn lines_are_split_and_checked_as_line_by_line_whatever_the_buffer() {
-        // Near-misses of the block path: invalid bytes at a line's start, middle and end, next
-        // to `\r` and `\n`, several in one line and in consecutive lines, multi-byte characters
-        // (cut by buffer fills), empty lines, `\r` alone, a missing final newline.
-        let cases: [&[u8]; 12] = [
-            b"",
-            b"\n",
-            b"\n\n\r\n",
-            b"plain\nlines\n",
-            b"\xffstart\nmid\xfedle\nend\xff\n\xff\n",
-            b"a\xff\xfe\nb\xc3\n\xc3\xa9t\xc3\xa9\r\n",
-            b"two\xff bad\xff in one\r\nnext\xff\r\nclean \xe2\x82\xac\n",
-            b"\xff\r\n\r\n\xff",
-            b"caf\xc3\xa9\ncaf\xc3\n\xa9 torn\n",
-            b"last \xf0\x9f\x98\x80 no newline",
-            b"\r\r\n\xff\r\r\nx\r",
-            b"\xe2\x82\n\xe2\x82\xac\xe2\n",
-        ];
-        for input in cases {
-            let want = lines_expected(input);
-            for capacity in 1..=input.len().max(1) + 1 {
-                assert_eq!(
-                    lines_read(input, capacity),
-                    want,
-                    "{:?} in a buffer of {capacity}",
-                    String::from_utf8_lossy(input)
-                );
-            }
-        }
-        // Random mixes of those bytes, in buffers of many sizes.
-        let alphabet: &[u8] = b"ab \n\r\xff\xc3\xa9\xe2\x82\xac\xf0\x9f";
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        for _ in 0..400 {
-            let len = (x % 60) as usize;
-            let input: Vec<u8> = (0..len)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    alphabet[(x % alphabet.len() as u64) as usize]
-                })
-                .collect();
-            let want = lines_expected(&input);
-            for capacity in [1, 2, 3, 5, 8, 13, 64] {
-                assert_eq!(
-                    lines_read(&input, capacity),
-                    want,
-                    "{input:?} in {capacity}"
-                );
-            }
-            x = x.wrapping_add(0x632b_e59b_d9b4_e019);
-        }
-    }
-
-    #[test]
-    fn the_newline_search_finds_the_first_newline_at_any_length() {
-        // Lengths across the searcher's cases (under 16, under 32, whole vectors, the tail),
-        // the newline at every place, or none.
-        let newline = Newline::new();
-        for len in 0..200 {
-            let mut b = vec![b'a'; len];
-            assert_eq!(newline.find(&b), None, "none in {len}");
-            for at in 0..len {
-                b[at] = b'\n';
-                assert_eq!(newline.find(&b), Some(at), "at {at} of {len}");
-                if at + 1 < len {
-                    b[len - 1] = b'\n';
-                    assert_eq!(newline.find(&b), Some(at), "first at {at} of {len}");
-                    b[len - 1] = b'a';
-                }
-                b[at] = b'a';
-            }
         }
     }
 
