@@ -1684,7 +1684,7 @@ fn untagged_hash_in(buf: &[u8], s: usize, e: usize) -> u64 {
 /// reading: each word read to find the end is hashed as it is read (a short token is one word,
 /// masked; the last bytes of `buf` are read from its last word). A control byte other than
 /// white space, or a `buf` shorter than eight bytes, takes the two apart.
-#[inline]
+#[inline(always)]
 fn token_end_hash(buf: &[u8], s: usize) -> (usize, u64) {
     // Most tokens end within their first word: their hash is that word's bytes, packed with
     // the length, with no loop and no test of the length (which the word's end decides).
