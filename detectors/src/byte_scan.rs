@@ -101,9 +101,46 @@ pub(crate) fn hex_lanes(x: u64) -> u64 {
     hex & !x & TOPS
 }
 
+/// The lanes of `x` that may hold the byte `c`, as their top bits: 0 exactly when no lane holds
+/// it, and the lowest one set is exact (the classic "has a zero byte" test on `x ^ c…`; a
+/// borrow can only mark lanes above a true one).
+#[inline]
+pub(crate) fn byte_lanes(x: u64, c: u8) -> u64 {
+    let y = x ^ (ONES * u64::from(c));
+    y.wrapping_sub(ONES) & !y & TOPS
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `byte_lanes` flags a word exactly when one of its bytes is the byte sought, and its
+    /// lowest flagged lane is the first such byte, whatever the bytes around it (0, `0x80`,
+    /// the byte plus or minus one, borrows from the lanes below).
+    #[test]
+    fn byte_lanes_find_a_byte() {
+        let mut next = crate::test_rng::xorshift(0x9e37_79b9_7f4a_7c15_u64);
+        for _ in 0..50_000 {
+            let c = [b'<', b'>', b'`', 0, 0x80, 0xff, b'a'][(next() % 7) as usize];
+            let pick = [
+                c,
+                c.wrapping_add(1),
+                c.wrapping_sub(1),
+                0,
+                1,
+                0x80,
+                0xff,
+                b' ',
+            ];
+            let bytes: [u8; 8] = std::array::from_fn(|_| pick[(next() % 8) as usize]);
+            let lanes = byte_lanes(u64::from_le_bytes(bytes), c);
+            let first = bytes.iter().position(|&x| x == c);
+            assert_eq!(lanes != 0, first.is_some(), "{bytes:?} {c}");
+            if let Some(k) = first {
+                assert_eq!(lanes.trailing_zeros() as usize, 8 * k + 7, "{bytes:?} {c}");
+            }
+        }
+    }
 
     /// `token_end` agrees with a byte-by-byte scan, whatever the bytes (white space, control
     /// bytes, `!`, non-ASCII) and wherever the token starts.

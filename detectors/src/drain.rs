@@ -68,10 +68,10 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::byte_scan::{below_bang, token_end, word_at};
+use crate::byte_scan::{below_bang, byte_lanes, token_end, word_at};
 use crate::masking::{
-    for_each_term_memo, is_device_name, mask_line, mask_shaped, push_variable, Shape, Sink, Term,
-    TermSink, PARAM,
+    for_each_term_memo, is_device_name, mask_line, mask_shaped, push_variable, MemoSink, Shape,
+    Sink, Term, TermSink, PARAM,
 };
 use crate::variable_form::{collapse, VariableForm};
 
@@ -479,17 +479,22 @@ impl TemplateMiner {
         // Search and merge compare tokens by hash only, so a line is first hashed token by token
         // as it is masked, without building its masked text; the text is built only when the
         // line starts a new template.
-        self.line_hashes.clear();
-        let mut line = LineHasher {
-            content,
-            hashes: &mut self.line_hashes,
-            hasher: TokenHasher::default(),
-            max_tokens: self.config.max_tokens,
-            form: self.config.variables,
-            cache: &mut self.mask_cache,
-            missed: (usize::MAX, 0),
-        };
-        for_each_term_memo(content, &mut line);
+        let mut hashes = std::mem::take(&mut self.line_hashes);
+        hashes.clear();
+        // A line of n bytes has at most (n + 1) / 2 tokens: one shorter than twice the limit
+        // (nearly every line) cannot reach it, and its tokens are not counted against it.
+        let max_tokens = self.config.max_tokens;
+        let (form, cache) = (self.config.variables, &mut self.mask_cache);
+        if content.len() < 2 * max_tokens {
+            let mut line = LineHasher::<false>::new(content, hashes, max_tokens, form, cache);
+            for_each_term_memo(content, &mut line);
+            hashes = line.hashes;
+        } else {
+            let mut line = LineHasher::<true>::new(content, hashes, max_tokens, form, cache);
+            for_each_term_memo(content, &mut line);
+            hashes = line.hashes;
+        }
+        self.line_hashes = hashes;
         // A line whose tokens repeat a line's since the templates last changed finds its
         // template at once (see `recall`), and leaves it as it is.
         let key = Recall::key(&self.line_hashes);
@@ -1265,10 +1270,10 @@ struct Tokens<'a> {
 }
 
 /// A line's token hashes, as [`TemplateMiner::add`] takes them from masking, with the memo of
-/// recurring tokens.
-struct LineHasher<'a> {
+/// recurring tokens. `BOUNDED`: the line may have more than `max_tokens` terms (see `add`).
+struct LineHasher<'a, const BOUNDED: bool> {
     content: &'a str,
-    hashes: &'a mut Vec<u64>,
+    hashes: Vec<u64>,
     hasher: TokenHasher,
     max_tokens: usize,
     form: VariableForm,
@@ -1280,18 +1285,42 @@ struct LineHasher<'a> {
     missed: (usize, u64),
 }
 
-impl LineHasher<'_> {
+impl<'a, const BOUNDED: bool> LineHasher<'a, BOUNDED> {
+    fn new(
+        content: &'a str,
+        hashes: Vec<u64>,
+        max_tokens: usize,
+        form: VariableForm,
+        cache: &'a mut [(u64, u64); MASK_CACHE],
+    ) -> Self {
+        Self {
+            content,
+            hashes,
+            hasher: TokenHasher::default(),
+            max_tokens,
+            form,
+            cache,
+            missed: (usize::MAX, 0),
+        }
+    }
+
     fn slot(&mut self, raw: u64) -> &mut (u64, u64) {
         &mut self.cache[raw as usize % MASK_CACHE]
     }
+
+    /// Whether the line has as many terms as the miner keeps (never, unless `BOUNDED`).
+    #[inline(always)]
+    fn full(&self) -> bool {
+        BOUNDED && self.hashes.len() >= self.max_tokens
+    }
 }
 
-impl TermSink for LineHasher<'_> {
+impl<const BOUNDED: bool> TermSink for LineHasher<'_, BOUNDED> {
     /// A token remembered as plain is taken by the hash of its bytes alone, which finding its
     /// end has just read.
     #[inline(always)]
     fn known(&mut self, s: usize) -> Option<usize> {
-        if self.hashes.len() >= self.max_tokens {
+        if self.full() {
             return None;
         }
         let (e, raw) = token_end_hash(self.content.as_bytes(), s);
@@ -1307,7 +1336,7 @@ impl TermSink for LineHasher<'_> {
     #[inline(always)]
     fn term(&mut self, s: usize, e: usize, term: Term, plain: bool) -> bool {
         let content = self.content;
-        if self.hashes.len() >= self.max_tokens {
+        if self.full() {
             self.hashes.push(param_hash()); // the rest of the line, as one `<*>`
             return false;
         }
@@ -1318,11 +1347,19 @@ impl TermSink for LineHasher<'_> {
                 self.hashes.push(param_hash());
                 return true;
             }
-            // A variable over several tokens (a date): its text, hashed.
+            // A variable over several tokens (a date): its text, hashed; most keep a bracket or
+            // a quote at most on each side (`[<*>]`, `<*>"`), packed in one word at once.
             Term::Variable { open, close } => {
-                let hasher = &mut self.hasher;
-                push_variable(&content[s..open], &content[close..e], self.form, hasher);
-                self.hashes.push(hasher.finish());
+                let bytes = content.as_bytes();
+                let h = match short_variable(bytes, (s, open), (close, e), self.form) {
+                    Some(h) => h,
+                    None => {
+                        let hasher = &mut self.hasher;
+                        push_variable(&content[s..open], &content[close..e], self.form, hasher);
+                        hasher.finish()
+                    }
+                };
+                self.hashes.push(h);
                 return true;
             }
         };
@@ -1366,6 +1403,18 @@ impl TermSink for LineHasher<'_> {
         }
         self.hashes.push(h);
         true
+    }
+}
+
+impl<const BOUNDED: bool> MemoSink for LineHasher<'_, BOUNDED> {
+    fn taken(&self) -> usize {
+        self.hashes.len()
+    }
+
+    fn last_is_variable(&mut self) {
+        if let Some(h) = self.hashes.last_mut() {
+            *h = param_hash();
+        }
     }
 }
 
@@ -1505,7 +1554,6 @@ impl Sink for TokenHasher {
 
     fn push_param(&mut self) {
         // `<*>` as one little-endian word, shifted in whole or split over two words.
-        const PARAM_WORD: u64 = 0x3e_2a_3c;
         debug_assert!(PARAM.as_bytes() == &PARAM_WORD.to_le_bytes()[..3]);
         let fill = self.len % 8;
         self.word |= PARAM_WORD << (8 * fill);
@@ -1532,6 +1580,53 @@ impl TokenHasher {
         } & !TAGS;
         *self = Self::default();
         h
+    }
+}
+
+/// `<*>` as a little-endian word.
+const PARAM_WORD: u64 = 0x3e_2a_3c;
+
+/// The hash of a variable's masked text, `b[s..open]`, `<*>`, `b[close..e]`, when what it keeps
+/// around the `<*>` is four bytes at most (an access log's date, `[<*>]`, and request target,
+/// `<*>"`): as [`push_variable`] and [`TokenHasher::finish`] give it, the text packed in one
+/// word with its length. `None` when more is kept, or, in the whole-token form, when
+/// [`collapse`]'s rules apply: `<`, `>` or a backquote kept, or a lone pair of quotes.
+#[inline(always)]
+fn short_variable(
+    b: &[u8],
+    (s, open): (usize, usize),
+    (close, e): (usize, usize),
+    form: VariableForm,
+) -> Option<u64> {
+    let (p, q) = (open - s, e - close);
+    if p + q > 4 {
+        return None;
+    }
+    let (prefix, suffix) = (packed_at(b, s, p), packed_at(b, close, q));
+    if form == VariableForm::Token {
+        let kept = prefix | (suffix << 32);
+        let odd = byte_lanes(kept, b'<') | byte_lanes(kept, b'>') | byte_lanes(kept, b'`');
+        let quoted = p == 1 && q == 1 && prefix == suffix && matches!(prefix as u8, b'"' | b'\'');
+        if odd != 0 || quoted {
+            return None;
+        }
+    }
+    let word = prefix | (PARAM_WORD << (8 * p)) | (suffix << (8 * (p + 3)));
+    Some(mix(word | (((p + q + 3) as u64) << 56)) & !TAGS)
+}
+
+/// The `n` bytes of `b` from `at` (at most 7) as a little-endian word, the high bytes 0: read
+/// as one word of the buffer around them where it has eight bytes.
+#[inline(always)]
+fn packed_at(b: &[u8], at: usize, n: usize) -> u64 {
+    if n == 0 {
+        0
+    } else if at + 8 <= b.len() {
+        word_at(b, at) & ((1u64 << (8 * n)) - 1)
+    } else if at + n >= 8 {
+        word_at(b, at + n - 8) >> (8 * (8 - n))
+    } else {
+        packed_le(&b[at..at + n])
     }
 }
 
@@ -1598,7 +1693,7 @@ fn untagged_hash_in(buf: &[u8], s: usize, e: usize) -> u64 {
 /// reading: each word read to find the end is hashed as it is read (a short token is one word,
 /// masked; the last bytes of `buf` are read from its last word). A control byte other than
 /// white space, or a `buf` shorter than eight bytes, takes the two apart.
-#[inline]
+#[inline(always)]
 fn token_end_hash(buf: &[u8], s: usize) -> (usize, u64) {
     // Most tokens end within their first word: their hash is that word's bytes, packed with
     // the length, with no loop and no test of the length (which the word's end decides).
@@ -1819,6 +1914,79 @@ mod line_hasher_tests {
                     .map(|&(s, e)| token_hash(&text[s as usize..e as usize]))
                     .collect();
                 assert_eq!(m.line_hashes, expected, "{line}: {text}");
+            }
+        }
+    }
+
+    /// A variable whose kept bytes are packed at once hashes as its text pushed piece by
+    /// piece, in both forms, wherever it sits in the buffer (its first bytes, its last, a
+    /// buffer shorter than a word): kept bytes drawn from brackets, quotes, the bytes that
+    /// `collapse` treats apart (`<`, `>`, a backquote) and a non-ASCII letter.
+    #[test]
+    fn short_variables_hash_as_their_text() {
+        let pieces = [
+            "", "[", "]", "(", ")", "\"", "'", "<", ">", "`", ",", ":", "\u{e9}", "x",
+        ];
+        let mut next = crate::test_rng::xorshift(0x2545_f491_4f6c_dd1d_u64);
+        let mut taken = 0;
+        for _ in 0..50_000 {
+            let mut piece = || pieces[(next() % pieces.len() as u64) as usize];
+            let (prefix, suffix) = ([piece(), piece()].concat(), [piece(), piece()].concat());
+            let cut = |s: &str, n: u64| s[..(n as usize % (s.len() + 1))].to_string();
+            let (before, after) = (cut("ab cd ef ", next()), cut(" gh ij kl", next()));
+            let buf = format!("{before}{prefix}12345{suffix}{after}");
+            let s = before.len();
+            let open = s + prefix.len();
+            let close = open + 5;
+            let e = close + suffix.len();
+            for form in [VariableForm::Token, VariableForm::Parts] {
+                let mut hasher = TokenHasher::default();
+                push_variable(&prefix, &suffix, form, &mut hasher);
+                let want = hasher.finish();
+                if let Some(h) = short_variable(buf.as_bytes(), (s, open), (close, e), form) {
+                    assert_eq!(h, want, "{buf:?} {form:?}");
+                    taken += 1;
+                }
+            }
+        }
+        assert!(taken > 10_000, "{taken}");
+        // The access log's two variables are taken.
+        let b = b"[23/Nov/2026:20:03:14 +0000] /a HTTP/1.1\"";
+        for form in [VariableForm::Token, VariableForm::Parts] {
+            assert!(short_variable(b, (0, 1), (27, 28), form).is_some());
+            assert!(short_variable(b, (29, 29), (40, 41), form).is_some());
+        }
+    }
+
+    /// Lines around twice the token limit (where `add` stops counting terms against it) keep
+    /// as many terms as masking does, and the same ones, for limits of one to six terms.
+    #[test]
+    fn lines_near_the_token_limit_keep_the_masked_terms() {
+        let words = [
+            "a", "bb", "[1]", "Jul", "27", "x=1", "starting", "nginx", "-",
+        ];
+        let mut next = crate::test_rng::xorshift(0x9e37_79b9_7f4a_7c15_u64);
+        let (mut text, mut spans) = (String::new(), Vec::new());
+        for max_tokens in 1..=6 {
+            let config = MinerConfig {
+                max_tokens,
+                ..MinerConfig::default()
+            };
+            let mut m = TemplateMiner::new(config).unwrap();
+            for _ in 0..3_000 {
+                let n = (next() % 9) as usize;
+                let line: Vec<&str> = (0..n)
+                    .map(|_| words[(next() % words.len() as u64) as usize])
+                    .collect();
+                let line = line.join([" ", "  "][(next() % 2) as usize]);
+                m.add(&line);
+                let (max, form) = (m.config.max_tokens, m.config.variables);
+                mask_line(&line, max, form, &mut text, &mut spans);
+                let expected: Vec<u64> = spans
+                    .iter()
+                    .map(|&(s, e)| token_hash(&text[s as usize..e as usize]))
+                    .collect();
+                assert_eq!(m.line_hashes, expected, "{max_tokens}: {line:?}: {text}");
             }
         }
     }

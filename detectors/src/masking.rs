@@ -509,7 +509,7 @@ pub(crate) trait TermSink {
     /// The token at `s`, before its shape is scanned: its end if the sink has taken it whole,
     /// as a token it remembers as plain (see [`TermSink::term`]). The sink finds the end (see
     /// [`token_end`]) so that it can read the token once, for its end and its key together.
-    /// Only asked about a token that does not start with a digit and is not a verb's object.
+    /// Only asked about a token that does not start with a digit or `/`.
     fn known(&mut self, s: usize) -> Option<usize>;
     /// A term, as [`for_each_term`]'s `f`; `plain` tells that a [`Term::Token`] is one whatever
     /// the tokens after it (it can start no variable over several tokens), so that a sink that
@@ -535,8 +535,23 @@ impl<F: FnMut(usize, usize, Term) -> bool> TermSink for Terms<F> {
 /// it is its shape scanned and are the tests for a variable over several tokens run. A token
 /// is offered only if it was plain when the sink took it, so every such test that could pass at
 /// it still runs (they look at the token alone to decide whether to look further).
-pub(crate) fn for_each_term_memo(content: &str, sink: &mut impl TermSink) {
+///
+/// A verb's object (see [`verb_object`]) is a matter of position, not of the token, so the
+/// sink may have taken it from its memo: it is told once the line has ended, as the second of
+/// two terms, which spares the test on every other line (a line of two terms is rare).
+pub(crate) fn for_each_term_memo(content: &str, sink: &mut impl MemoSink) {
     terms::<true, true, _>(content, sink);
+    if sink.taken() == 2 && verb_object(content.as_bytes()) != usize::MAX {
+        sink.last_is_variable();
+    }
+}
+
+/// A [`TermSink`] that remembers tokens (see [`for_each_term_memo`]).
+pub(crate) trait MemoSink: TermSink {
+    /// How many terms it has taken from the line.
+    fn taken(&self) -> usize;
+    /// Makes the last term it took a variable whole, `<*>` in either form.
+    fn last_is_variable(&mut self);
 }
 
 /// The terms of `content` to `sink`; `FAST` takes the shortcuts that spare a token's second
@@ -546,7 +561,8 @@ fn terms<const MEMO: bool, const FAST: bool, S: TermSink>(content: &str, sink: &
     let b = content.as_bytes();
     // The token after the current one when a test has scanned it already.
     let mut pending = None;
-    let object = verb_object(b);
+    // With a memo, the object is told after the line (see `for_each_term_memo`).
+    let object = if MEMO { usize::MAX } else { verb_object(b) };
     let mut pos = 0;
     loop {
         let (s, e, shape) = match pending.take() {
@@ -560,8 +576,16 @@ fn terms<const MEMO: bool, const FAST: bool, S: TermSink>(content: &str, sink: &
                     return;
                 }
                 // Numbers seldom recur, and a path is mostly a request target (never plain):
-                // no look-up for them.
-                if MEMO && !matches!(b[s], b'0'..=b'9' | b'/') && s != object {
+                // no look-up for them. Nor for a bracket before a digit, which opens a number
+                // or a date that varies from line to line (a kernel's uptime,
+                // `[32098.234053]`; an access log's `[23/Nov/2026:20:03:14`; a counter, `[12]`):
+                // no log's memo holds one when it comes again.
+                let asked = match b[s] {
+                    b'0'..=b'9' | b'/' => false,
+                    b'[' => !b.get(s + 1).is_some_and(u8::is_ascii_digit),
+                    _ => true,
+                };
+                if MEMO && asked {
                     if let Some(e) = sink.known(s) {
                         pos = e;
                         continue;
@@ -616,6 +640,21 @@ fn terms<const MEMO: bool, const FAST: bool, S: TermSink>(content: &str, sink: &
                     }
                     (s, e, shape)
                 } else {
+                    // An access log's date, `[23/Nov/2026:20:03:14 +0000]` (on each of its
+                    // lines), is told by its fixed shape before the token is scanned: the shape
+                    // puts the token's end (a space) 21 bytes on (see `clf_date_at`).
+                    let clf = if FAST && b[s] == b'[' && b.get(s + 3) == Some(&b'/') {
+                        crate::date_span::clf_date_at(b, s)
+                    } else {
+                        None
+                    };
+                    if let Some((end, open, close)) = clf {
+                        if !sink.term(s, end, Term::Variable { open, close }, false) {
+                            return;
+                        }
+                        pos = end;
+                        continue;
+                    }
                     let (e, shape) = scan_token(b, s, &CLASS, SPACE);
                     (s, e, shape)
                 }
@@ -716,8 +755,6 @@ fn terms<const MEMO: bool, const FAST: bool, S: TermSink>(content: &str, sink: &
                 }
             }
         } else {
-            // The object of a verb is a matter of position, not of the token: `known` is not
-            // asked at it.
             plain = true;
             if s == object {
                 // The last of two words, the object of a verb, `removing chargen`.
@@ -2774,6 +2811,12 @@ mod tests {
             "[3/Nov/2026:20:03:14",
             "[23/Nov/2026:20:03:14]",
             "[23/Nox/2026:20:03:14",
+            "[23/Nov/2026:20:03:14\u{b}+0000]",
+            "[23/Nov/2026:20:03:140",
+            "[23/Nov/2026:20:03:14\r",
+            "[23/Nov/2026:20:03:14\u{e9}",
+            "[2/",
+            "[12]",
             "+0000]\"",
             "-0700",
             "+00:00]",
