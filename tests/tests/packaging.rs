@@ -412,8 +412,10 @@ fn the_containerfile_is_a_multi_stage_non_root_build() {
     );
     // Profile-guided, as the .deb's binary (.ci/deb): the profile of packaging/pgo-profile.sh.
     assert!(
-        builder.iter().any(|r| r.contains("packaging/pgo-profile.sh")
-            && r.contains("RUSTFLAGS=\"-Cprofile-use=$profile\" cargo auditable build")),
+        builder
+            .iter()
+            .any(|r| r.contains("packaging/pgo-profile.sh")
+                && r.contains("RUSTFLAGS=\"-Cprofile-use=$profile\" cargo auditable build")),
         "{builder:?}"
     );
     // The runtime stage gets only the binary from the builder, no toolchain.
