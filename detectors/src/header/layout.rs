@@ -12,21 +12,23 @@
 //! matches a layout when its bytes there are the same, its digits at the same places, and a
 //! byte follows (or not) as it did; it then gets the layout's split.
 //!
-//! Eight bytes are compared at a time, as keys: a `u64` of the line's bytes with each digit
-//! set to `0xff` by byte-wise arithmetic (no UTF-8 text holds that byte, so a key's `0xff` is
-//! a digit and nothing else, and equal keys are equal bytes but for digits). A line's keys
-//! are made two at a time, in one SSE2 register where there is one.
+//! Sixteen bytes are compared at a time, as keys: the bytes with each digit set to `0xff`
+//! (no UTF-8 text holds that byte, so a key's `0xff` is a digit and nothing else, and equal
+//! keys are equal bytes but for digits), in one SSE2 register where there is one (`block`).
 //!
 //! Layouts are kept per thread (the miner of a log runs on one), in a table of four-way sets
-//! found by hashing the keys of a layout's first `8 * k` bytes (its length rounded down). A
-//! line is hashed chunk by chunk, and probed only at the lengths that layouts starting with
-//! its first chunk have (a bit set per first chunk's hash): most lines are probed once or
-//! twice, and a line that no layout starts like stops after its first chunk.
+//! found by hashing a layout's keys and its length. A line is hashed only at a length that a
+//! layout starting with its first eight bytes has (a bit per length, per first eight bytes'
+//! key) and where the line's white space ends a token (a layout's last byte read is white
+//! space, the byte after it is not, unless the line ends there): most lines are hashed once,
+//! and a line that no layout starts like stops after its first eight bytes.
 
 use std::cell::RefCell;
 
 use super::lexer::{BYTE, B_SPACE};
-use crate::byte_scan::{digit_lanes, TOPS as HIGH};
+
+mod block;
+use block::Block;
 
 /// Where a line's message starts and its level's byte range, as the header recognition found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,95 +39,23 @@ pub(super) struct Split<'a> {
 
 /// Bytes of a layout at most: longer headers are recognised on every line.
 const MAX_LEN: usize = 128;
-const CHUNKS: usize = MAX_LEN / 8;
-// Digit positions are the bits of a `u128`, layout lengths the bits of a `u32`.
-const _: () = assert!(MAX_LEN <= 128 && MAX_LEN.is_multiple_of(8) && CHUNKS < 32);
+/// Sixteen-byte blocks of a layout at most: a bit each in a `u8`.
+const BLOCKS: usize = MAX_LEN / 16;
+const _: () = assert!(MAX_LEN.is_multiple_of(16) && BLOCKS <= 8);
 /// Sets of the table (a power of two), each of [`WAYS`] layouts: room for the few hundred
-/// layouts of a busy mixed log (hosts × programs × pid widths). Layouts alike in their first
-/// multiple of eight bytes share a set (`"GET ` and `"POST ` after the same date): a few ways.
+/// layouts of a busy mixed log (hosts × programs × pid widths).
 const SETS: usize = 512;
 const WAYS: usize = 4;
-/// Slots of the lengths per first chunk (a power of two; a collision costs probes only).
+/// Slots of the lengths per first eight bytes (a power of two; a collision costs hashes only).
 const STARTS: usize = 1024;
 /// Epoch-length runs a layout may hold (see [`epoch_pins`]); a layout with more is not kept.
 const MAX_PINS: usize = 2;
 const NO_PIN: u8 = u8::MAX;
 
-/// Per byte of `x`, its high bit set when the byte is no ASCII digit (see [`digit_lanes`]).
-fn non_digits(x: u64) -> u64 {
-    !digit_lanes(x) & HIGH
-}
-
-/// `0xff` in each byte whose high bit is set in `high`.
-fn bytes_of(high: u64) -> u64 {
-    (high >> 7) * 0xff
-}
-
-/// Chunk `x`'s key: its digits set to `0xff` (see the module documentation).
-#[inline]
-fn key(x: u64) -> u64 {
-    x | bytes_of(!non_digits(x) & HIGH)
-}
-
-/// The keys of chunks `a` and `b`: [`key`] of each, 16 bytes at a time where SSE2 is (the
-/// digits found by `byte - b'0'` being at most 9, unsigned).
-#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-#[inline]
-fn key_pair(a: u64, b: u64) -> (u64, u64) {
-    use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_cvtsi128_si64, _mm_min_epu8, _mm_or_si128, _mm_set1_epi8,
-        _mm_set_epi64x, _mm_sub_epi8, _mm_unpackhi_epi64,
-    };
-    // SAFETY: register arithmetic only, and the `cfg` above makes SSE2 present.
-    unsafe {
-        let v = _mm_set_epi64x(b as i64, a as i64);
-        let d = _mm_sub_epi8(v, _mm_set1_epi8(b'0' as i8));
-        let digits = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
-        let k = _mm_or_si128(v, digits);
-        (
-            _mm_cvtsi128_si64(k) as u64,
-            _mm_cvtsi128_si64(_mm_unpackhi_epi64(k, k)) as u64,
-        )
-    }
-}
-
-#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
-#[inline]
-fn key_pair(a: u64, b: u64) -> (u64, u64) {
-    (key(a), key(b))
-}
-
-/// Sets `keys[from..to]` to the keys of `chunks[from..to]`, two at a time.
-#[inline]
-fn fill_keys(keys: &mut [u64; CHUNKS], chunks: &[[u8; 8]], from: usize, to: usize) {
-    let mut i = from;
-    while i + 1 < to {
-        let (x, y) = key_pair(
-            u64::from_le_bytes(chunks[i]),
-            u64::from_le_bytes(chunks[i + 1]),
-        );
-        keys[i] = x;
-        keys[i + 1] = y;
-        i += 2;
-    }
-    if i < to {
-        keys[i] = key(u64::from_le_bytes(chunks[i]));
-    }
-}
-
-/// Bytes `8k..` of `b`, up to eight, zero past its end.
-fn partial_chunk(b: &[u8], k: usize) -> u64 {
-    let r = &b[(8 * k).min(b.len())..];
-    let n = r.len().min(8);
-    let mut w = [0; 8];
-    w[..n].copy_from_slice(&r[..n]);
-    u64::from_le_bytes(w)
-}
-
 #[derive(Clone, Copy)]
 struct Layout {
-    /// The keys of the bytes read (0 past `len`).
-    bytes: [u64; CHUNKS],
+    /// The keys of the bytes read (0 past `len`), sixteen at a time.
+    bytes: [[u8; 16]; BLOCKS],
     /// Bytes read; whether a byte follows them.
     len: u8,
     more: bool,
@@ -139,7 +69,7 @@ struct Layout {
 impl Default for Layout {
     fn default() -> Self {
         Layout {
-            bytes: [0; CHUNKS],
+            bytes: [[0; 16]; BLOCKS],
             len: 0,
             more: false,
             content_start: 0,
@@ -149,137 +79,145 @@ impl Default for Layout {
     }
 }
 
+/// The lengths of the layouts that start with the same eight bytes (as far as their slot
+/// tells): bit `i` of `lens[j]` for a layout `16 * j + i + 1` bytes long, and bit `j` of
+/// `blocks` when `lens[j]` has one.
+#[derive(Clone, Copy, Default)]
+struct Starts {
+    blocks: u8,
+    lens: [u16; BLOCKS],
+}
+
 struct Table {
-    /// Per set, its layouts' tags (the hash of their first `8 * k` bytes' keys, and `k`; 0: an
-    /// empty way), apart from the layouts so that a probe reads one cache line.
-    tags: Box<[[u64; WAYS]]>,
-    sets: Box<[[Layout; WAYS]]>,
-    /// Per hash of a first chunk's key, bit `k` set when a layout starting so is keyed by its
-    /// first `8 * k` bytes: the probes worth making.
-    starts: Box<[u32]>,
+    /// Per set, its layouts' tags (the hash of their keys and length; 0: an empty way), apart
+    /// from the layouts so that a probe reads one cache line.
+    tags: Box<[[u64; WAYS]; SETS]>,
+    sets: Box<[[Layout; WAYS]; SETS]>,
+    /// Per hash of a first eight bytes' key, the lengths worth hashing a line at.
+    starts: Box<[Starts; STARTS]>,
+}
+
+/// A boxed array of `N` copies of `x`, built on the heap.
+fn boxed<T: Clone, const N: usize>(x: T) -> Box<[T; N]> {
+    match vec![x; N].into_boxed_slice().try_into() {
+        Ok(a) => a,
+        Err(_) => unreachable!("a vector of N items"),
+    }
 }
 
 thread_local! {
     static TABLE: RefCell<Option<Table>> = const { RefCell::new(None) };
 }
 
-/// Mixes chunk `x` into the hash `h`.
+/// Mixes `x` into the hash `h`.
 #[inline]
 fn mix(h: u64, x: u64) -> u64 {
     (h ^ x).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(31)
 }
 
-/// The slot in [`Table::starts`] of a line whose first chunk's hash is `h`.
+/// The slot in [`Table::starts`] of a line whose first eight bytes' key is `k`.
 #[inline]
-fn start_slot(h: u64) -> usize {
-    (h >> 44) as usize & (STARTS - 1)
+fn start_slot(k: u64) -> usize {
+    (k.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 54) as usize & (STARTS - 1)
 }
 
-/// The tag of a layout keyed by `keyed` chunks whose hash is `h` (never 0), and its set.
+/// The tag (never 0) and set of a layout `len` bytes long whose keys' hash is `h`: the
+/// [`Block::fold`] of its blocks, the last with the bytes past `len` zeroed.
 #[inline]
-fn tag_and_set(h: u64, keyed: usize) -> (u64, usize) {
-    let tag = mix(h, keyed as u64) | 1;
+fn tag_and_set(h: Block, len: usize) -> (u64, usize) {
+    let [lo, hi] = h.words();
+    let tag = mix(mix(lo, hi), len as u64) | 1;
     (tag, (tag >> 40) as usize & (SETS - 1))
 }
 
 impl Layout {
-    /// Whether `b` (at least 8 bytes) is laid out as this layout, given the keys of its first
-    /// chunks (those it holds whole).
+    /// Whether `b` is laid out as this layout, given the keys of its blocks up to block `j`,
+    /// the one that holds byte `len - 1`, `len` the length it was found at.
     #[inline]
-    fn fits(&self, b: &[u8], keys: &[u64]) -> bool {
-        let len = usize::from(self.len);
+    fn fits(&self, b: &[u8], keys: &[Block; BLOCKS], j: usize, len: usize) -> bool {
+        if usize::from(self.len) != len {
+            return false;
+        }
         let follows = if self.more {
             b.len() > len && BYTE[usize::from(b[len])] != B_SPACE
         } else {
             b.len() == len
         };
-        let (full, rest) = (len / 8, len % 8);
-        if full > keys.len() {
-            return false;
-        }
-        let (keys, keys_after) = keys.split_at(full);
         if !follows {
             return false;
         }
-        // The partial chunk first: layouts sharing a set differ there. Its bytes are the last
-        // ones of the eight that end at it or at the line's end, whichever comes first (one
-        // load, no copy).
-        if rest != 0 {
-            let tail = match keys_after.first() {
-                Some(&k) => k,
-                None => {
-                    let at = (8 * full).min(b.len() - 8);
-                    let w = u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or_default());
-                    key(w >> (8 * (8 * full - at)))
-                }
-            };
-            if tail & ((1 << (8 * rest)) - 1) != self.bytes[full] {
-                return false;
-            }
+        let mut diff = Block::zero().or_diff(keys[j].keep(len - 16 * j), Block::of(&self.bytes[j]));
+        for (k, mine) in keys.iter().zip(&self.bytes).take(j) {
+            diff = diff.or_diff(*k, Block::of(mine));
         }
-        let diff = keys
-            .iter()
-            .zip(&self.bytes)
-            .fold(0, |d, (k, x)| d | (k ^ x));
-        diff == 0
+        diff.is_zero()
             && self
                 .pins
                 .iter()
                 .all(|&(p, v)| p == NO_PIN || b[usize::from(p)] == v)
     }
 
+    /// The layout's split of `line`, which fits it. Its message starts at a character
+    /// boundary: before `len` the line's bytes are the layout's but for ASCII digits, and
+    /// at `len` follows the white space the layout ends in, or nothing.
     fn split<'a>(&self, line: &'a str) -> Option<Split<'a>> {
         let level = match self.level {
             Some((s, e)) => Some(line.get(usize::from(s)..usize::from(e))?),
             None => None,
         };
-        line.is_char_boundary(usize::from(self.content_start))
-            .then_some(Split {
-                content_start: usize::from(self.content_start),
-                level,
-            })
+        Some(Split {
+            content_start: usize::from(self.content_start),
+            level,
+        })
     }
 }
 
 /// The split of a line laid out as a remembered layout, if it is.
 pub(super) fn recall(line: &str) -> Option<Split<'_>> {
     let b = line.as_bytes();
-    let (chunks, _) = b.as_chunks::<8>();
-    let chunks = &chunks[..chunks.len().min(CHUNKS)];
-    if chunks.is_empty() {
+    let n = b.len();
+    if n < 8 {
         return None;
     }
     TABLE.with(|t| {
         let t = t.borrow();
         let t = t.as_ref()?;
-        let mut keys = [0; CHUNKS];
-        // The first two chunks at once: most lines are probed at a length past them.
-        let mut loaded = chunks.len().min(2);
-        fill_keys(&mut keys, chunks, 0, loaded);
-        let mut h = mix(0, keys[0]);
-        // The lengths of layouts starting as this line, that it is long enough for.
-        let mut lengths = t.starts[start_slot(h)] & ((2 << chunks.len()) - 1);
-        // Chunks keyed (`loaded`), and hashed into `h`.
-        let mut hashed = 1;
-        while lengths != 0 {
-            let keyed = lengths.trailing_zeros() as usize;
-            lengths &= lengths - 1;
-            // With the chunk after, which most layouts end in.
-            let ahead = (keyed + 1).min(chunks.len());
-            if ahead > loaded {
-                fill_keys(&mut keys, chunks, loaded, ahead);
-                loaded = ahead;
-            }
-            for &x in &keys[hashed.min(keyed)..keyed] {
-                h = mix(h, x);
-            }
-            hashed = keyed.max(hashed);
-            let (tag, set) = tag_and_set(h, keyed);
-            for (l, &way_tag) in t.sets[set].iter().zip(&t.tags[set]) {
-                if way_tag == tag && l.fits(b, &keys[..loaded]) {
-                    return l.split(line);
+        let first = Block::line(b, 0).key();
+        let starts = &t.starts[start_slot(first.words()[0])];
+        // The blocks holding a length of a layout starting as this line, within the line.
+        let mut blocks = starts.blocks & (u32::MAX >> (32 - n.div_ceil(16).min(BLOCKS))) as u8;
+        let mut keys = [Block::zero(); BLOCKS];
+        keys[0] = first;
+        // The hash of blocks `..j`.
+        let mut h = Block::zero();
+        let mut j = 0;
+        while blocks != 0 {
+            if blocks & 1 != 0 {
+                // A layout's last byte is white space (keys keep it), so the line's must be
+                // too; or the line ends there. None past the line's end.
+                let rest = n - 16 * j;
+                let mut ends = u32::from(starts.lens[j])
+                    & (keys[j].white() | 1 << (rest.min(17) - 1))
+                    & u32::MAX >> (32 - rest.min(16));
+                while ends != 0 {
+                    let i = ends.trailing_zeros() as usize;
+                    ends &= ends - 1;
+                    let len = 16 * j + i + 1;
+                    let (tag, set) = tag_and_set(h.fold(keys[j].keep(i + 1)), len);
+                    for (l, &way_tag) in t.sets[set].iter().zip(&t.tags[set]) {
+                        if way_tag == tag && l.fits(b, &keys, j, len) {
+                            return l.split(line);
+                        }
+                    }
                 }
             }
+            blocks >>= 1;
+            if blocks == 0 {
+                break;
+            }
+            h = h.fold(keys[j]);
+            j += 1;
+            keys[j] = Block::line(b, 16 * j).key();
         }
         None
     })
@@ -292,27 +230,32 @@ pub(super) fn remember(line: &str, len: usize, tokens: usize, split: &Split<'_>)
     // A line whose first two words ruled a header out was cheap to recognise, and its layout
     // is message words, as varied as the messages: not worth a place.
     let cheap = split.content_start == 0 && tokens <= 2;
-    if cheap || !(8..=MAX_LEN).contains(&len) || len > b.len() {
+    if cheap || !(8..=MAX_LEN).contains(&len) || len > b.len() || split.content_start > len {
         return;
     }
-    let read = &b[..len];
-    let mut bytes = [0; CHUNKS];
-    let mut digits = 0u128;
-    for (k, x) in bytes.iter_mut().enumerate().take(len.div_ceil(8)) {
-        let chunk = partial_chunk(read, k);
-        *x = key(chunk);
-        let mut d = !non_digits(chunk) & HIGH;
-        while d != 0 {
-            digits |= 1 << (8 * k + d.trailing_zeros() as usize / 8);
-            d &= d - 1;
+    let mut bytes = [[0; 16]; BLOCKS];
+    let last = (len - 1) / 16;
+    let mut h = Block::zero();
+    for (j, x) in bytes.iter_mut().enumerate().take(last + 1) {
+        let mut k = Block::line(b, 16 * j).key();
+        if j == last {
+            k = k.keep(len - 16 * j);
         }
+        h = h.fold(k);
+        *x = k.to_bytes();
     }
+    let digits = (0..len)
+        .filter(|&p| b[p].is_ascii_digit())
+        .fold(0u128, |d, p| d | 1 << p);
     let Some(pins) = epoch_pins(digits, b) else {
         return;
     };
     let level = match split.level {
         Some(l) => {
             let s = l.as_ptr() as usize - line.as_ptr() as usize;
+            if s + l.len() > len {
+                return;
+            }
             Some((s as u8, (s + l.len()) as u8))
         }
         None => None,
@@ -325,18 +268,18 @@ pub(super) fn remember(line: &str, len: usize, tokens: usize, split: &Split<'_>)
         level,
         pins,
     };
-    let keyed = len / 8;
-    let h = (0..keyed).fold(0, |h, k| mix(h, bytes[k]));
-    let (tag, set) = tag_and_set(h, keyed);
-    let start = start_slot(mix(0, bytes[0]));
+    let (tag, set) = tag_and_set(h, len);
+    let start = start_slot(Block::line(b, 0).key().words()[0]);
     TABLE.with(|t| {
         let mut t = t.borrow_mut();
         let t = t.get_or_insert_with(|| Table {
-            tags: vec![[0; WAYS]; SETS].into_boxed_slice(),
-            sets: vec![[Layout::default(); WAYS]; SETS].into_boxed_slice(),
-            starts: vec![0; STARTS].into_boxed_slice(),
+            tags: boxed([0; WAYS]),
+            sets: boxed([Layout::default(); WAYS]),
+            starts: boxed(Starts::default()),
         });
-        t.starts[start] |= 1 << keyed;
+        let s = &mut t.starts[start];
+        s.blocks |= 1 << last;
+        s.lens[last] |= 1 << (len - 1 - 16 * last);
         // The newest layout first; the oldest of the set goes.
         t.tags[set].copy_within(..WAYS - 1, 1);
         t.tags[set][0] = tag;

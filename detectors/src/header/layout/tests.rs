@@ -1,6 +1,5 @@
 use super::super::{recognise, split_header, Lexer};
 use super::*;
-use crate::byte_scan::ONES;
 
 /// The split of `line` recognised afresh, remembering nothing.
 fn afresh(line: &str) -> (&str, Option<&str>) {
@@ -157,60 +156,6 @@ fn an_epoch_length_number_keeps_its_first_digit() {
     assert_eq!(epoch_pins(at(&[(1, 10), (20, 13), (40, 10)]), &b), None);
 }
 
-/// The byte-wise digit test agrees with `is_ascii_digit` for every byte at every position,
-/// and `SPREAD` marks the bytes of its bits.
-#[test]
-fn digits_are_found_eight_bytes_at_a_time() {
-    for v in 0..=255u8 {
-        for j in 0..8 {
-            let x = ((v as u64) << (8 * j)) | ((b'a' as u64 * ONES) & !(0xff << (8 * j)));
-            let nd = non_digits(x);
-            for k in 0..8 {
-                let byte = (x >> (8 * k)) as u8;
-                assert_eq!(
-                    nd >> (8 * k + 7) & 1 == 0,
-                    byte.is_ascii_digit(),
-                    "{x:#x} {k}"
-                );
-            }
-            assert_eq!(bytes_of(nd) & 0x7f7f_7f7f_7f7f_7f7f, (nd >> 7) * 0x7f);
-        }
-    }
-    // A key sets exactly the digits to `0xff`.
-    let x = u64::from_le_bytes(*b"a1/9:0Z\xff");
-    assert_eq!(key(x).to_le_bytes(), *b"a\xff/\xff:\xffZ\xff");
-}
-
-/// Two keys at a time are the keys one at a time, for every byte at every position of either
-/// chunk, with the other bytes digits or letters.
-#[test]
-fn key_pairs_equal_single_keys() {
-    for v in 0..=255u8 {
-        for j in 0..16 {
-            for fill in [b'a', b'7'] {
-                let mut b = [fill; 16];
-                b[j] = v;
-                let (lo, hi) = b.split_at(8);
-                let (lo, hi) = (
-                    u64::from_le_bytes(lo.try_into().unwrap()),
-                    u64::from_le_bytes(hi.try_into().unwrap()),
-                );
-                assert_eq!(key_pair(lo, hi), (key(lo), key(hi)), "{v:#x} at {j}");
-            }
-        }
-    }
-    // And random chunks, and random digits among random bytes.
-    let mut next = crate::test_rng::xorshift(22);
-    for _ in 0..100_000 {
-        let (x, y) = (next(), next());
-        let digits = (next() & 0x0707_0707_0707_0707) | 0x3030_3030_3030_3030;
-        let z = (x & 0x8080_8080_8080_8080) | digits & !(next() & 0x0f0f_0f0f_0f0f_0f0f);
-        for (a, b) in [(x, y), (z, x), (y, z)] {
-            assert_eq!(key_pair(a, b), (key(a), key(b)), "{a:#x} {b:#x}");
-        }
-    }
-}
-
 /// A layout is found at every length it may have (an odd and an even number of chunks keyed,
 /// the first two keyed as a pair), with other layouts of the same first chunk remembered, at
 /// lengths below and above it. (Their names start with other letters: layouts alike in their
@@ -313,4 +258,40 @@ fn remembered_splits_equal_fresh_ones_on_near_misses() {
         fitted > lines / 4 && fitted < lines * 9 / 10,
         "{fitted} of {lines}"
     );
+}
+
+/// The look-up hashes a line only where a layout can end (white space before, or the line's
+/// end) and sixteen bytes at a time: layouts ending at every byte of a block, at the line's
+/// end, in a tab, before a control byte, and lines shorter than a block are all found, and a
+/// line one byte longer or shorter than a layout that ends with the line is not.
+#[test]
+fn layouts_ending_anywhere_in_a_block_are_found() {
+    TABLE.with(|t| *t.borrow_mut() = None);
+    for k in 1..=100 {
+        // The header takes all but the last token, which ends the line: the layout ends
+        // with the line (`more` false).
+        let first = format!("2024-05-01 10:00:00 INFO {}", "4".repeat(k));
+        let second = first.replace("2024-05-01 10:00:00", "1999-12-31 23:59:58");
+        after(&first, &second, true);
+        after(&first, &format!("{second}7"), false);
+        after(&first, &second[..second.len() - 1], false);
+        after(&first, &format!("{second}x"), false);
+    }
+    for (first, second) in [
+        // Shorter than a block: the message word is read, so it is the layout's.
+        ("10:00:00 INFO x", "11:22:33 INFO x"),
+        ("10:00 E xy", "11:22 E xy"),
+        (
+            "Jun  7 21:17:44 web-4 sshd[57085]:\tFailed password",
+            "Jun  8 02:03:59 web-9 sshd[41913]:\tAccepted key",
+        ),
+        (
+            "2024-05-01 10:00:00 INFO db.Pool: \u{1}opened",
+            "2024-05-02 11:00:00 INFO db.Pool: \u{1}closed",
+        ),
+    ] {
+        after(first, second, true);
+    }
+    after("10:00:00 INFO x", "11:22:33 INFO y", false);
+    after("10:00 E xy", "11:22 E xz", false);
 }
