@@ -494,15 +494,14 @@ impl TemplateMiner {
             for_each_term_memo(content, &mut line);
             hashes = line.hashes;
         }
-        self.line_hashes = hashes;
         // A line whose tokens repeat a line's since the templates last changed finds its
-        // template at once (see `recall`), and leaves it as it is.
-        let key = Recall::key(&self.line_hashes);
+        // template at once (see `recall`), and leaves it as it is. The hashes stay set aside
+        // (the search and the merge borrow the miner whole) and go back for the next line.
+        let key = Recall::key(&hashes);
         if let Some(slot) = self.recall.get(key).filter(|_| self.use_recall) {
+            self.line_hashes = hashes;
             return self.matched(slot, false);
         }
-        // The search and the merge borrow the miner whole: the hashes are set aside meanwhile.
-        let hashes = std::mem::take(&mut self.line_hashes);
         let found = self.search(&hashes);
         if let Some((slot, false)) = found {
             self.recall.put(key, slot);
