@@ -55,6 +55,45 @@ fn crlf_missing_final_newline_and_input_order() {
     );
 }
 
+/// A regular file is mapped, a pipe is read as a stream: the same bytes give the same output.
+#[test]
+fn a_pipe_gives_the_rows_and_summary_a_file_gives() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = Vec::new();
+    for i in 0..20_000 {
+        writeln!(text, "Dec  7 10:00:{:02} host sshd[{i}]: session opened for user u{} from 10.0.{}.{} port {}", i % 60, i % 7, i % 250, i % 13, 1000 + i).unwrap();
+        writeln!(text, "worker {i} finished job in {} ms", i % 900).unwrap();
+    }
+    text.extend_from_slice(b"last line without its newline 42");
+    let f = write(dir.path(), "app.log", &text);
+    let file = logparse(&[f.to_str().unwrap()]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_seismo"))
+        .args(["logparse", "/dev/stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feed = std::thread::spawn(move || stdin.write_all(&text).unwrap());
+    let pipe = child.wait_with_output().unwrap();
+    feed.join().unwrap();
+    assert_eq!(rows(&pipe).len(), 40_001);
+    assert_eq!(pipe.stdout, file.stdout);
+    let summary = |o: &std::process::Output| {
+        let e = String::from_utf8_lossy(&o.stderr).into_owned();
+        // The first line ends with the run's time and rate.
+        let (first, rest) = e.split_once('\n').unwrap();
+        (
+            first.split(';').next().unwrap().to_string(),
+            rest.to_string(),
+        )
+    };
+    assert_eq!(summary(&pipe), summary(&file));
+}
+
 #[test]
 fn a_variable_is_the_whole_token_unless_parts_are_asked_for() {
     let dir = tempfile::tempdir().unwrap();

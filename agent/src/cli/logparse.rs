@@ -11,6 +11,8 @@
 //! `--log-format` are mined whole and counted. Without `--log-format`, the header each line
 //! starts with (timestamp, level, pid, host, logger) is recognised by
 //! [`seismo_detectors::split_header`] and only the message is mined, as the agent's sources do.
+//! A regular file is read through a memory map, as long as it was when opened; one cut shorter
+//! meanwhile ends the command with an error (see `mapped`).
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
@@ -24,8 +26,10 @@ use seismo_detectors::{split_header, LogFormat, MinerConfig, TemplateMiner, Vari
 use crate::cli::exit::EXIT_USAGE;
 
 mod lines;
+mod mapped;
 
 use lines::{for_each_line, LineSink};
+use mapped::Mapped;
 
 /// Counts reported on stderr.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -55,11 +59,21 @@ pub fn main(log_format: Option<&str>, variables: VariableForm, file: &Path) -> E
     let result = File::open(file)
         .with_context(|| format!("cannot open {}", file.display()))
         .and_then(|f| {
-            let input = BufReader::with_capacity(1 << 20, f);
             // `parse` writes its rows in blocks of its own.
             let mut out = io::stdout().lock();
-            let summary = parse(input, &mut out, format.as_ref(), &mut miner)
-                .with_context(|| format!("reading {}", file.display()))?;
+            let summary = match Mapped::of(&f) {
+                Some(map) => parse(
+                    map.bytes(),
+                    &mut map.guard(&mut out),
+                    format.as_ref(),
+                    &mut miner,
+                ),
+                None => {
+                    let input = BufReader::with_capacity(1 << 20, f);
+                    parse(input, &mut out, format.as_ref(), &mut miner)
+                }
+            }
+            .with_context(|| format!("reading {}", file.display()))?;
             out.flush().context("writing stdout")?;
             Ok(summary)
         });
