@@ -110,6 +110,14 @@ pub(crate) fn byte_lanes(x: u64, c: u8) -> u64 {
     y.wrapping_sub(ONES) & !y & TOPS
 }
 
+/// Whether `c`, a byte below `!` (as the lowest lane [`below_bang`] finds is), is ASCII white
+/// space as `u8::is_ascii_whitespace` has it: one bit test. Wrong for bytes from 64 up.
+#[inline(always)]
+pub(crate) fn is_space_below_bang(c: u8) -> bool {
+    // Tab, line feed, form feed, carriage return (bits 9, 10, 12, 13) and space (bit 32).
+    (0x1_0000_3600u64 >> (c & 63)) & 1 != 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,6 +147,14 @@ mod tests {
             if let Some(k) = first {
                 assert_eq!(lanes.trailing_zeros() as usize, 8 * k + 7, "{bytes:?} {c}");
             }
+        }
+    }
+
+    /// `is_space_below_bang` is `is_ascii_whitespace` for every byte below `!`.
+    #[test]
+    fn white_space_below_bang_is_ascii_white_space() {
+        for c in 0..b'!' {
+            assert_eq!(is_space_below_bang(c), c.is_ascii_whitespace(), "{c}");
         }
     }
 

@@ -68,7 +68,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::byte_scan::{below_bang, byte_lanes, token_end, word_at};
+use crate::byte_scan::{below_bang, byte_lanes, is_space_below_bang, token_end, word_at};
 use crate::masking::{
     for_each_term_memo, is_device_name, mask_line, mask_shaped, push_variable, MemoSink, Shape,
     Sink, Term, TermSink, PARAM,
@@ -333,7 +333,7 @@ pub struct TemplateMiner {
     spans: Vec<(u32, u32)>,
     line_hashes: Vec<u64>,
     /// Direct-mapped memo of masking and classing for mixed tokens and words:
-    /// (untagged hash of the token, 0 for none; the token's hash as matching sees it, masked and
+    /// ([`memo_key`] of the token, 0 for none; the token's hash as matching sees it, masked and
     /// tagged), `MASK_CACHE` slots.
     mask_cache: Box<[(u64, u64); MASK_CACHE]>,
     /// Templates in a leaf from which the leaf is indexed ([`INDEX_FROM`]; tests change it to
@@ -379,8 +379,26 @@ const INDEX_FROM: usize = 32;
 
 /// Slots of [`TemplateMiner`]'s masking memo: room for the recurring mixed tokens and words
 /// of a few log kinds (thread names, protocol versions, user agents, levels, event names, the
-/// messages' words), 32 KiB.
-const MASK_CACHE: usize = 2048;
+/// messages' words), 128 KiB. Every token that misses takes a slot, and most misses are fresh
+/// values (ids, counters) that never come again: they overwrite recurring tokens at random,
+/// the fewer the slots the more often (on the mixed benchmark, 2,048 slots cost 48
+/// instructions a line more than 8,192, 4,096 slots 28 more).
+const MASK_CACHE: usize = 8192;
+
+/// The masking memo's slot of a [`memo_key`] is its top bits: well mixed by the multiply.
+const MEMO_SHIFT: u32 = 64 - MASK_CACHE.trailing_zeros();
+
+/// The bit of a memo key that tells a plain token (see [`TermSink::term`]): the top bit, which
+/// the slot's index holds already, so that setting it loses nothing of the key.
+const PLAIN: u64 = 1 << 63;
+
+/// The masking memo's key of a token whose [`pre_hash`] is `pre`: a multiply by an odd number,
+/// a bijection, so that two tokens share a key only when they share their hash (a short token
+/// never), at a multiply where the hash's mixing takes six instructions more; only a miss mixes.
+#[inline(always)]
+fn memo_key(pre: u64) -> u64 {
+    pre.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
 
 impl Default for TemplateMiner {
     fn default() -> Self {
@@ -1276,10 +1294,10 @@ struct LineHasher<'a, const BOUNDED: bool> {
     hasher: TokenHasher,
     max_tokens: usize,
     form: VariableForm,
-    /// [`TemplateMiner`]'s masking memo: a token's untagged hash (its lowest bit set if the
+    /// [`TemplateMiner`]'s masking memo: a token's [`memo_key`] (with [`PLAIN`] set if the
     /// token is plain, see [`TermSink::term`]) and its hash.
     cache: &'a mut [(u64, u64); MASK_CACHE],
-    /// The last token `known` missed, `(start, untagged hash)`: `term` takes its hash from here
+    /// The last token `known` missed, `(start, pre_hash)`: `term` takes its hash from here
     /// instead of hashing it again (a token is told by its start).
     missed: (usize, u64),
 }
@@ -1303,8 +1321,8 @@ impl<'a, const BOUNDED: bool> LineHasher<'a, BOUNDED> {
         }
     }
 
-    fn slot(&mut self, raw: u64) -> &mut (u64, u64) {
-        &mut self.cache[raw as usize % MASK_CACHE]
+    fn slot(&mut self, key: u64) -> &mut (u64, u64) {
+        &mut self.cache[(key >> MEMO_SHIFT) as usize]
     }
 
     /// Whether the line has as many terms as the miner keeps (never, unless `BOUNDED`).
@@ -1322,13 +1340,14 @@ impl<const BOUNDED: bool> TermSink for LineHasher<'_, BOUNDED> {
         if self.full() {
             return None;
         }
-        let (e, raw) = token_end_hash(self.content.as_bytes(), s);
-        let slot = *self.slot(raw);
-        if raw > 1 && slot.0 == raw | 1 {
+        let (e, pre) = token_end_hash(self.content.as_bytes(), s);
+        let key = memo_key(pre);
+        let slot = *self.slot(key);
+        if slot.0 == key | PLAIN {
             self.hashes.push(slot.1);
             return Some(e);
         }
-        self.missed = (s, raw);
+        self.missed = (s, pre);
         None
     }
 
@@ -1370,21 +1389,24 @@ impl<const BOUNDED: bool> TermSink for LineHasher<'_, BOUNDED> {
         let token = &content[s..e];
         let bytes = content.as_bytes();
         // Masking and the class (see `word_tag`) are functions of the token alone: a
-        // recurring token, a mixed token or a word, is looked up by the untagged hash of its
-        // bytes (equal hashes are equal tokens, as in matching; see `token_hash`), which a
-        // word's hash needs anyway: a hit spares its value-word test and its class. Numbers
+        // recurring token, a mixed token or a word, is looked up by the key of its bytes'
+        // hash (see `memo_key`: equal hashes are equal tokens, as in matching; see
+        // `token_hash`), which a word's hash needs anyway: a hit spares its value-word test
+        // and its class. Numbers
         // are settled at once (they seldom recur).
         let memo = if shape.is_mixed() || shape.is_letters() {
-            let raw = match self.missed {
-                (start, raw) if start == s => raw,
-                _ => untagged_hash_in(bytes, s, e),
+            let pre = match self.missed {
+                (start, pre) if start == s => pre,
+                _ => pre_hash_in(bytes, s, e),
             };
-            let slot = *self.slot(raw);
-            if raw > 1 && slot.0 | 1 == raw | 1 {
+            let key = memo_key(pre);
+            let slot = *self.slot(key);
+            // An empty slot's 0 matches no key but 0 and `PLAIN` (which a short token never is).
+            if key & !PLAIN != 0 && slot.0 | PLAIN == key | PLAIN {
                 self.hashes.push(slot.1);
                 return true;
             }
-            Some(raw)
+            Some((key, mix(pre)))
         } else {
             None
         };
@@ -1392,13 +1414,14 @@ impl<const BOUNDED: bool> TermSink for LineHasher<'_, BOUNDED> {
             self.hasher.finish()
         } else {
             match memo {
-                Some(raw) => tag_shaped(raw, token.as_bytes(), shape),
+                Some((_, raw)) => tag_shaped(raw, token.as_bytes(), shape),
                 None => token_hash_in(bytes, s, e, shape),
             }
         };
-        if let Some(raw) = memo {
-            let key = if plain { raw | 1 } else { raw & !1 };
-            *self.slot(raw) = (key, h);
+        if let Some((key, _)) = memo {
+            // The slot is the key's as looked up: every key in it has the same top bit.
+            let flagged = if plain { key | PLAIN } else { key & !PLAIN };
+            *self.slot(key) = (flagged, h);
         }
         self.hashes.push(h);
         true
@@ -1434,8 +1457,14 @@ fn token_hash_bytes(b: &[u8]) -> u64 {
 
 /// [`token_hash`] before its class is set in the low bits (see [`word_tag`]).
 fn untagged_hash(b: &[u8]) -> u64 {
+    mix(pre_hash(b))
+}
+
+/// [`untagged_hash`] before its last mixing (a bijection): what the masking memo's key is
+/// made from (see [`memo_key`]).
+fn pre_hash(b: &[u8]) -> u64 {
     if b.len() < 8 {
-        return mix(packed_le(b) | ((b.len() as u64) << 56)); // "a" and "a\0" differ
+        return packed_le(b) | ((b.len() as u64) << 56); // "a" and "a\0" differ
     }
     let mut chunks = b.chunks_exact(8);
     let mut state = 0;
@@ -1449,7 +1478,7 @@ fn untagged_hash(b: &[u8]) -> u64 {
         .iter()
         .rev()
         .fold(0u64, |w, &c| (w << 8) | u64::from(c));
-    long_finish(state, last, !rest.is_empty(), b.len())
+    long_pre(state, last, !rest.is_empty(), b.len())
 }
 
 /// The low bits of a token's hash tell its class: a capitalised word (see [`is_word`]) or a
@@ -1505,11 +1534,17 @@ fn fx_step(state: u64, word: u64) -> u64 {
 
 /// The end of [`token_hash`] for 8 bytes or more: the last partial word (if any), then the
 /// length, mixed.
-fn long_finish(mut state: u64, last: u64, partial: bool, len: usize) -> u64 {
+fn long_finish(state: u64, last: u64, partial: bool, len: usize) -> u64 {
+    mix(long_pre(state, last, partial, len))
+}
+
+/// [`long_finish`] before its last mixing (see [`pre_hash`]).
+#[inline(always)]
+fn long_pre(mut state: u64, last: u64, partial: bool, len: usize) -> u64 {
     if partial {
         state = fx_step(state, last);
     }
-    mix(fx_step(state, len as u64))
+    fx_step(state, len as u64)
 }
 
 /// [`token_hash`] of text pushed in pieces: the masked token as masking writes it, never built
@@ -1668,9 +1703,15 @@ fn token_hash_in(buf: &[u8], s: usize, e: usize, shape: Shape) -> u64 {
 /// [`untagged_hash`] of `buf[s..e]`, reading a short token as one word of the buffer around it.
 #[inline(always)]
 fn untagged_hash_in(buf: &[u8], s: usize, e: usize) -> u64 {
+    mix(pre_hash_in(buf, s, e))
+}
+
+/// [`pre_hash`] of `buf[s..e]`, reading a short token as one word of the buffer around it.
+#[inline(always)]
+fn pre_hash_in(buf: &[u8], s: usize, e: usize) -> u64 {
     let len = e - s;
     if len == 0 || len >= 8 {
-        return untagged_hash(&buf[s..e]);
+        return pre_hash(&buf[s..e]);
     }
     let word = |w: &[u8]| {
         let mut x = [0u8; 8];
@@ -1683,15 +1724,16 @@ fn untagged_hash_in(buf: &[u8], s: usize, e: usize) -> u64 {
     } else if e >= 8 {
         word(&buf[e - 8..e]) >> (8 * (8 - len))
     } else {
-        return untagged_hash(&buf[s..e]);
+        return pre_hash(&buf[s..e]);
     };
-    mix(packed | ((len as u64) << 56))
+    packed | ((len as u64) << 56)
 }
 
-/// The end of the token at `s` (as [`token_end`]) and [`untagged_hash_in`] of it, in one
+/// The end of the token at `s` (as [`token_end`]) and [`pre_hash_in`] of it, in one
 /// reading: each word read to find the end is hashed as it is read (a short token is one word,
 /// masked; the last bytes of `buf` are read from its last word). A control byte other than
-/// white space, or a `buf` shorter than eight bytes, takes the two apart.
+/// white space, or a `buf` shorter than eight bytes, takes the two apart. The byte that ends
+/// the token is tested in the word read (see [`lane_is_space`]).
 #[inline(always)]
 fn token_end_hash(buf: &[u8], s: usize) -> (usize, u64) {
     // Most tokens end within their first word: their hash is that word's bytes, packed with
@@ -1701,11 +1743,8 @@ fn token_end_hash(buf: &[u8], s: usize) -> (usize, u64) {
         let low = below_bang(x);
         if low != 0 {
             let k = (low.trailing_zeros() / 8) as usize;
-            if buf[s + k].is_ascii_whitespace() {
-                return (
-                    s + k,
-                    mix((x & ((1u64 << (8 * k)) - 1)) | ((k as u64) << 56)),
-                );
+            if lane_is_space(x, k) {
+                return (s + k, (x & ((1u64 << (8 * k)) - 1)) | ((k as u64) << 56));
             }
         }
     }
@@ -1720,7 +1759,7 @@ fn token_end_hash(buf: &[u8], s: usize) -> (usize, u64) {
             continue;
         }
         let k = (low.trailing_zeros() / 8) as usize;
-        if !buf[i + k].is_ascii_whitespace() {
+        if !lane_is_space(x, k) {
             break;
         }
         return ended(s, i, k, x, state);
@@ -1731,12 +1770,19 @@ fn token_end_hash(buf: &[u8], s: usize) -> (usize, u64) {
     if (1..8).contains(&rest) && buf.len() >= 8 {
         let x = word_at(buf, buf.len() - 8) >> (8 * (8 - rest));
         let k = (below_bang(x).trailing_zeros() / 8) as usize;
-        if k == rest || buf[i + k].is_ascii_whitespace() {
+        if k == rest || lane_is_space(x, k) {
             return ended(s, i, k, x, state);
         }
     }
     let e = token_end(buf, i);
-    (e, untagged_hash_in(buf, s, e))
+    (e, pre_hash_in(buf, s, e))
+}
+
+/// Whether the byte in lane `k` of `x`, the lowest lane [`below_bang`] found, is white space:
+/// tested in the word, without reading the byte from the buffer again.
+#[inline(always)]
+fn lane_is_space(x: u64, k: usize) -> bool {
+    is_space_below_bang((x >> (8 * k)) as u8)
 }
 
 /// [`token_end_hash`] of a token from `s` that ends in the word `x` read at `i`, `k` bytes in,
@@ -1746,9 +1792,9 @@ fn ended(s: usize, i: usize, k: usize, x: u64, state: u64) -> (usize, u64) {
     let (e, last) = (i + k, x & ((1u64 << (8 * k)) - 1));
     let len = e - s;
     if len < 8 {
-        return (e, mix(last | ((len as u64) << 56)));
+        return (e, last | ((len as u64) << 56));
     }
-    (e, long_finish(state, last, k != 0, len))
+    (e, long_pre(state, last, k != 0, len))
 }
 
 /// The variable that two different tokens at one position become: `<*>` with the punctuation
@@ -1915,6 +1961,33 @@ mod line_hasher_tests {
                 assert_eq!(m.line_hashes, expected, "{line}: {text}");
             }
         }
+    }
+
+    /// A plain token, short or long, is taken back from the memo the next time, by `known`,
+    /// with the hash it was stored with; a token that is not plain (it may start a list) is
+    /// not, and a token never seen misses.
+    #[test]
+    fn plain_tokens_come_back_from_the_memo() {
+        let mut m = TemplateMiner::new(MinerConfig::default()).unwrap();
+        let line = "alpha Beta [worker-13] order.Service \"curl/8.5.0\" - on x86_64) an14";
+        m.add(line);
+        let first = m.line_hashes.clone();
+        let (form, cache) = (m.config.variables, &mut m.mask_cache);
+        let mut hasher = LineHasher::<false>::new(line, Vec::new(), 512, form, cache);
+        let mut s = 0;
+        for (i, token) in line.split(' ').enumerate() {
+            let known = hasher.known(s);
+            if token == "an14" {
+                assert_eq!(known, None, "{token}");
+            } else {
+                assert_eq!(known, Some(s + token.len()), "{token}");
+                assert_eq!(hasher.hashes.last(), Some(&first[i]), "{token}");
+            }
+            s += token.len() + 1;
+        }
+        let other = "gamma";
+        let mut hasher = LineHasher::<false>::new(other, Vec::new(), 512, form, cache);
+        assert_eq!(hasher.known(0), None);
     }
 
     /// A variable whose kept bytes are packed at once hashes as its text pushed piece by

@@ -424,11 +424,13 @@ fn a_token_read_once_has_the_end_and_hash_of_two_readings() {
             .collect();
         for s in (0..len).filter(|&s| !b[s].is_ascii_whitespace()) {
             let e = token_end(&b, s);
+            let (end, pre) = token_end_hash(&b, s);
             assert_eq!(
-                token_end_hash(&b, s),
+                (end, mix(pre)),
                 (e, untagged_hash(&b[s..e])),
                 "{b:?} from {s}"
             );
+            assert_eq!(pre, pre_hash(&b[s..e]), "{b:?} from {s}");
         }
     }
 }
