@@ -26,6 +26,8 @@
 //! tokens), `words` (levels, month and weekday names, zones) and `layout` (the layouts of
 //! earlier lines, remembered so that a line laid out as one of them is not recognised again).
 
+use std::cell::RefCell;
+
 mod layout;
 mod lexer;
 mod time_shape;
@@ -69,30 +71,65 @@ const MAX_HEADER_TOKENS: usize = 24;
 // The lexer keeps the header's tokens and a bracket group's end past them (`bracket_end`).
 const _: () = assert!(lexer::TOKENS == MAX_HEADER_TOKENS + 8);
 
-/// Splits `line` into its header and message (see the module documentation).
+/// Splits `line` into its header and message (see the module documentation), with the
+/// layouts this thread's earlier lines left (see [`HeaderSplitter`]).
 pub fn split_header(line: &str) -> Header<'_> {
-    match layout::recall(line) {
-        Some(split) => Header {
-            line,
-            content_start: split.content_start,
-            level: split.level,
-        },
-        None => recognise_and_remember(line),
+    SPLITTER.with(|s| s.borrow_mut().split(line))
+}
+
+thread_local! {
+    static SPLITTER: RefCell<HeaderSplitter> = RefCell::new(HeaderSplitter::default());
+}
+
+/// Splits the lines of a log as [`split_header`] does, remembering the header layouts of its
+/// earlier lines itself: the owner of a log's lines (one thread's) holds one, so that a line
+/// costs no thread-local look-up. The split does not depend on which lines went before.
+#[derive(Default)]
+pub struct HeaderSplitter {
+    layouts: layout::Layouts,
+}
+
+impl std::fmt::Debug for HeaderSplitter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeaderSplitter").finish_non_exhaustive()
     }
 }
 
-/// [`split_header`] for a line laid out as no remembered layout: apart, so that the look-up
-/// (most lines) runs without this path's frame.
-#[inline(never)]
-fn recognise_and_remember(line: &str) -> Header<'_> {
-    let mut lex = Lexer::new(line);
-    let header = recognise(line, &mut lex);
-    let split = layout::Split {
-        content_start: header.content_start,
-        level: header.level,
-    };
-    layout::remember(line, lex.read_to(), lex.found(), &split);
-    header
+impl HeaderSplitter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Splits `line` into its header and message (see [`split_header`]).
+    #[inline]
+    pub fn split<'a>(&mut self, line: &'a str) -> Header<'a> {
+        match self.layouts.recall(line) {
+            Some(split) => Header {
+                line,
+                content_start: usize::from(split.content_start),
+                level: split
+                    .level
+                    .and_then(|(s, e)| line.get(usize::from(s)..usize::from(e))),
+            },
+            None => self.recognise_and_remember(line),
+        }
+    }
+
+    /// [`Self::split`] for a line laid out as no remembered layout: apart, so that the look-up
+    /// (most lines) runs without this path's frame.
+    #[inline(never)]
+    fn recognise_and_remember<'a>(&mut self, line: &'a str) -> Header<'a> {
+        let mut lex = Lexer::new(line);
+        let header = recognise(line, &mut lex);
+        self.layouts.remember(
+            line,
+            lex.read_to(),
+            lex.found(),
+            header.content_start,
+            header.level,
+        );
+        header
+    }
 }
 
 /// [`split_header`] without the remembered layouts: reads `line`'s tokens from `lex` as far

@@ -54,7 +54,7 @@ pub use drain::{Match, MinerConfig, MinerConfigError, StateError, TemplateInfo, 
 pub use ensemble::{Ensemble, EnsembleParams};
 pub use evidence::{Component, Evidence, Finding, Position, MAX_COMPONENTS};
 pub use ewma::{EwmaParams, RobustEwma};
-pub use header::{split_header, Header};
+pub use header::{split_header, Header, HeaderSplitter};
 pub use kmeans::{KMeansDetector, KMeansParams};
 pub use knn::{KnnConformal, KnnParams};
 pub use log_format::{Fields, FormatError, LogFormat};

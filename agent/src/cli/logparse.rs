@@ -21,7 +21,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use seismo_detectors::{split_header, LogFormat, MinerConfig, TemplateMiner, VariableForm};
+use seismo_detectors::{HeaderSplitter, LogFormat, MinerConfig, TemplateMiner, VariableForm};
 
 use crate::cli::exit::EXIT_USAGE;
 
@@ -111,6 +111,7 @@ pub fn parse<R: BufRead, W: Write>(
         summary: Summary::default(),
         tails: Tails::new(miner.config().max_clusters),
         number: LineNumber::default(),
+        headers: HeaderSplitter::new(),
         block: Vec::with_capacity(ROWS_BLOCK + 4096),
         out,
         format,
@@ -129,6 +130,8 @@ struct Rows<'a, W> {
     /// when the template changes; a row is the line number and that.
     tails: Tails,
     number: LineNumber,
+    /// The header layouts of the lines so far (the lines are split without a format).
+    headers: HeaderSplitter,
     /// The rows not yet written.
     block: Vec<u8>,
     out: &'a mut W,
@@ -145,7 +148,7 @@ impl<W: Write> LineSink for Rows<'_, W> {
         self.summary.lines += 1;
         self.number.increment();
         let content = match self.format {
-            None => split_header(line).content(),
+            None => self.headers.split(line).content(),
             Some(f) => match f.split(line) {
                 Some(fields) => fields.content(),
                 None => {

@@ -16,25 +16,26 @@
 //! (no UTF-8 text holds that byte, so a key's `0xff` is a digit and nothing else, and equal
 //! keys are equal bytes but for digits), in one SSE2 register where there is one (`block`).
 //!
-//! Layouts are kept per thread (the miner of a log runs on one), in a table of four-way sets
-//! found by hashing a layout's keys and its length. A line is hashed only at a length that a
-//! layout starting with its first eight bytes has (a bit per length, per first eight bytes'
-//! key) and where the line's white space ends a token (a layout's last byte read is white
-//! space, the byte after it is not, unless the line ends there): most lines are hashed once,
-//! and a line that no layout starts like stops after its first eight bytes.
-
-use std::cell::RefCell;
+//! Layouts are kept by whoever splits a log's lines (a `HeaderSplitter`; `split_header` keeps
+//! one per thread), in a table of four-way sets found by hashing a layout's keys and its
+//! length. A line is hashed only at a length that a layout starting with its first eight bytes
+//! has (a bit per length, per first eight bytes' key) and where the line's white space ends a
+//! token (a layout's last byte read is white space, the byte after it is not, unless the line
+//! ends there): most lines are hashed once, and a line that no layout starts like stops after
+//! its first eight bytes. The line's keys up to the last block holding such a length are made
+//! in one pass before the lengths are tried (most lines fit a layout in that block).
 
 use super::lexer::{BYTE, B_SPACE};
 
 mod block;
 use block::Block;
 
-/// Where a line's message starts and its level's byte range, as the header recognition found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Split<'a> {
-    pub(super) content_start: usize,
-    pub(super) level: Option<&'a str>,
+/// Where a line's message starts and its level's byte range, as the header recognition found
+/// them within the layout's bytes (so each fits a byte).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Split {
+    pub(super) content_start: u8,
+    pub(super) level: Option<(u8, u8)>,
 }
 
 /// Bytes of a layout at most: longer headers are recognised on every line.
@@ -59,9 +60,7 @@ struct Layout {
     /// Bytes read; whether a byte follows them.
     len: u8,
     more: bool,
-    content_start: u8,
-    /// The level's byte range.
-    level: Option<(u8, u8)>,
+    split: Split,
     /// The position and byte of each epoch-length run's first digit ([`NO_PIN`]: none).
     pins: [(u8, u8); MAX_PINS],
 }
@@ -72,8 +71,7 @@ impl Default for Layout {
             bytes: [[0; 16]; BLOCKS],
             len: 0,
             more: false,
-            content_start: 0,
-            level: None,
+            split: Split::default(),
             pins: [(NO_PIN, 0); MAX_PINS],
         }
     }
@@ -103,10 +101,6 @@ fn boxed<T: Clone, const N: usize>(x: T) -> Box<[T; N]> {
         Ok(a) => a,
         Err(_) => unreachable!("a vector of N items"),
     }
-}
-
-thread_local! {
-    static TABLE: RefCell<Option<Table>> = const { RefCell::new(None) };
 }
 
 /// Mixes `x` into the hash `h`.
@@ -157,122 +151,137 @@ impl Layout {
                 .all(|&(p, v)| p == NO_PIN || b[usize::from(p)] == v)
     }
 
-    /// The layout's split of `line`, which fits it. Its message starts at a character
-    /// boundary: before `len` the line's bytes are the layout's but for ASCII digits, and
-    /// at `len` follows the white space the layout ends in, or nothing.
-    fn split<'a>(&self, line: &'a str) -> Option<Split<'a>> {
-        let level = match self.level {
-            Some((s, e)) => Some(line.get(usize::from(s)..usize::from(e))?),
-            None => None,
-        };
-        Some(Split {
-            content_start: usize::from(self.content_start),
-            level,
-        })
+    /// The layout's split, for a line that fits it: before `len` the line's bytes are the
+    /// layout's but for ASCII digits, and at `len` follows the white space the layout ends
+    /// in, or nothing, so its byte offsets are at the line's character boundaries too.
+    #[inline]
+    fn split(&self) -> Split {
+        self.split
     }
 }
 
-/// The split of a line laid out as a remembered layout, if it is.
-pub(super) fn recall(line: &str) -> Option<Split<'_>> {
-    let b = line.as_bytes();
-    let n = b.len();
-    if n < 8 {
-        return None;
-    }
-    TABLE.with(|t| {
-        let t = t.borrow();
-        let t = t.as_ref()?;
+/// The layouts remembered from a log's earlier lines. Held by whoever splits the log's lines
+/// (one per log or thread), so that a look-up is a plain borrow; the table is made when the
+/// first layout is remembered.
+#[derive(Default)]
+pub(super) struct Layouts {
+    table: Option<Table>,
+}
+
+impl Layouts {
+    /// The split of a line laid out as a remembered layout, if it is.
+    pub(super) fn recall(&self, line: &str) -> Option<Split> {
+        let t = self.table.as_ref()?;
+        let b = line.as_bytes();
+        let n = b.len();
+        if n < 8 {
+            return None;
+        }
         let first = Block::line(b, 0).key();
         let starts = &t.starts[start_slot(first.words()[0])];
         // The blocks holding a length of a layout starting as this line, within the line.
-        let mut blocks = starts.blocks & (u32::MAX >> (32 - n.div_ceil(16).min(BLOCKS))) as u8;
-        let mut keys = [Block::zero(); BLOCKS];
-        keys[0] = first;
-        // The hash of blocks `..j`.
-        let mut h = Block::zero();
-        let mut j = 0;
-        while blocks != 0 {
-            if blocks & 1 != 0 {
-                // A layout's last byte is white space (keys keep it), so the line's must be
-                // too; or the line ends there. None past the line's end.
-                let rest = n - 16 * j;
-                let mut ends = u32::from(starts.lens[j])
-                    & (keys[j].white() | 1 << (rest.min(17) - 1))
-                    & u32::MAX >> (32 - rest.min(16));
-                while ends != 0 {
-                    let i = ends.trailing_zeros() as usize;
-                    ends &= ends - 1;
-                    let len = 16 * j + i + 1;
-                    let (tag, set) = tag_and_set(h.fold(keys[j].keep(i + 1)), len);
-                    for (l, &way_tag) in t.sets[set].iter().zip(&t.tags[set]) {
-                        if way_tag == tag && l.fits(b, &keys, j, len) {
-                            return l.split(line);
-                        }
-                    }
+        let blocks = u32::from(starts.blocks) & !(u32::MAX << n.div_ceil(16).min(BLOCKS));
+        if blocks == 0 {
+            return None;
+        }
+        // The line's keys up to the last such block and the hash of the blocks before each,
+        // in one tight pass (a layout is mostly found in that block); then the lengths of
+        // those blocks, the shortest first.
+        let top = (u32::BITS - 1 - blocks.leading_zeros()) as usize % BLOCKS;
+        let mut keys = [first; BLOCKS];
+        let mut before = [Block::zero(); BLOCKS];
+        let mut j = 1;
+        while j <= top {
+            before[j] = before[j - 1].fold(keys[j - 1]);
+            keys[j] = Block::line(b, 16 * j).key();
+            j += 1;
+        }
+        let mut rest_blocks = blocks;
+        while rest_blocks != 0 {
+            let j = rest_blocks.trailing_zeros() as usize % BLOCKS;
+            rest_blocks &= rest_blocks - 1;
+            // A layout's last byte is white space (keys keep it), so the line's must be
+            // too; or the line ends there. None past the line's end (a block ending past
+            // it reads zeros there, which pass for white space).
+            let rest = n - 16 * j;
+            let white = keys[j].white();
+            let white = if rest > 16 {
+                white
+            } else {
+                (white | 1 << (rest - 1)) & !(u32::MAX << rest)
+            };
+            let mut ends = u32::from(starts.lens[j]) & white;
+            while ends != 0 {
+                let i = ends.trailing_zeros() as usize;
+                ends &= ends - 1;
+                let len = 16 * j + i + 1;
+                let (tag, set) = tag_and_set(before[j].fold(keys[j].keep(i + 1)), len);
+                if let Some(l) = t.find(set, tag, b, &keys, j, len) {
+                    return Some(l.split());
                 }
             }
-            blocks >>= 1;
-            if blocks == 0 {
-                break;
-            }
-            h = h.fold(keys[j]);
-            j += 1;
-            keys[j] = Block::line(b, 16 * j).key();
         }
         None
-    })
-}
+    }
 
-/// Remembers the layout of `line`, whose recognition read its first `len` bytes (`tokens`
-/// tokens) and gave `split` (see the module documentation for what is not remembered).
-pub(super) fn remember(line: &str, len: usize, tokens: usize, split: &Split<'_>) {
-    let b = line.as_bytes();
-    // A line whose first two words ruled a header out was cheap to recognise, and its layout
-    // is message words, as varied as the messages: not worth a place.
-    let cheap = split.content_start == 0 && tokens <= 2;
-    if cheap || !(8..=MAX_LEN).contains(&len) || len > b.len() || split.content_start > len {
-        return;
-    }
-    let mut bytes = [[0; 16]; BLOCKS];
-    let last = (len - 1) / 16;
-    let mut h = Block::zero();
-    for (j, x) in bytes.iter_mut().enumerate().take(last + 1) {
-        let mut k = Block::line(b, 16 * j).key();
-        if j == last {
-            k = k.keep(len - 16 * j);
+    /// Remembers the layout of `line`, whose recognition read its first `len` bytes (`tokens`
+    /// tokens) and found its message at `content_start` and its level `level` (see the module
+    /// documentation for what is not remembered).
+    pub(super) fn remember(
+        &mut self,
+        line: &str,
+        len: usize,
+        tokens: usize,
+        content_start: usize,
+        level: Option<&str>,
+    ) {
+        let b = line.as_bytes();
+        // A line whose first two words ruled a header out was cheap to recognise, and its
+        // layout is message words, as varied as the messages: not worth a place.
+        let cheap = content_start == 0 && tokens <= 2;
+        if cheap || !(8..=MAX_LEN).contains(&len) || len > b.len() || content_start > len {
+            return;
         }
-        h = h.fold(k);
-        *x = k.to_bytes();
-    }
-    let digits = (0..len)
-        .filter(|&p| b[p].is_ascii_digit())
-        .fold(0u128, |d, p| d | 1 << p);
-    let Some(pins) = epoch_pins(digits, b) else {
-        return;
-    };
-    let level = match split.level {
-        Some(l) => {
-            let s = l.as_ptr() as usize - line.as_ptr() as usize;
-            if s + l.len() > len {
-                return;
+        let level = match level {
+            Some(l) => {
+                let s = l.as_ptr() as usize - line.as_ptr() as usize;
+                if s + l.len() > len {
+                    return;
+                }
+                Some((s as u8, (s + l.len()) as u8))
             }
-            Some((s as u8, (s + l.len()) as u8))
+            None => None,
+        };
+        let mut bytes = [[0; 16]; BLOCKS];
+        let last = (len - 1) / 16;
+        let mut h = Block::zero();
+        for (j, x) in bytes.iter_mut().enumerate().take(last + 1) {
+            let mut k = Block::line(b, 16 * j).key();
+            if j == last {
+                k = k.keep(len - 16 * j);
+            }
+            h = h.fold(k);
+            *x = k.to_bytes();
         }
-        None => None,
-    };
-    let layout = Layout {
-        bytes,
-        len: len as u8,
-        more: len < b.len(),
-        content_start: split.content_start as u8,
-        level,
-        pins,
-    };
-    let (tag, set) = tag_and_set(h, len);
-    let start = start_slot(Block::line(b, 0).key().words()[0]);
-    TABLE.with(|t| {
-        let mut t = t.borrow_mut();
-        let t = t.get_or_insert_with(|| Table {
+        let digits = (0..len)
+            .filter(|&p| b[p].is_ascii_digit())
+            .fold(0u128, |d, p| d | 1 << p);
+        let Some(pins) = epoch_pins(digits, b) else {
+            return;
+        };
+        let layout = Layout {
+            bytes,
+            len: len as u8,
+            more: len < b.len(),
+            split: Split {
+                content_start: content_start as u8,
+                level,
+            },
+            pins,
+        };
+        let (tag, set) = tag_and_set(h, len);
+        let start = start_slot(Block::line(b, 0).key().words()[0]);
+        let t = self.table.get_or_insert_with(|| Table {
             tags: boxed([0; WAYS]),
             sets: boxed([Layout::default(); WAYS]),
             starts: boxed(Starts::default()),
@@ -286,7 +295,28 @@ pub(super) fn remember(line: &str, len: usize, tokens: usize, split: &Split<'_>)
         let ways = &mut t.sets[set];
         ways.copy_within(..WAYS - 1, 1);
         ways[0] = layout;
-    });
+    }
+}
+
+impl Table {
+    /// The layout of set `set` tagged `tag` that `b` is laid out as (see [`Layout::fits`]),
+    /// the newest first.
+    #[inline]
+    fn find(
+        &self,
+        set: usize,
+        tag: u64,
+        b: &[u8],
+        keys: &[Block; BLOCKS],
+        j: usize,
+        len: usize,
+    ) -> Option<&Layout> {
+        self.sets[set]
+            .iter()
+            .zip(&self.tags[set])
+            .find(|&(l, &way_tag)| way_tag == tag && l.fits(b, keys, j, len))
+            .map(|(l, _)| l)
+    }
 }
 
 /// The first digit of each run of exactly 10 or 13 digits (an epoch time's length, whose first

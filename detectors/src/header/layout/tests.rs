@@ -1,5 +1,15 @@
-use super::super::{recognise, split_header, Lexer};
+use super::super::{recognise, split_header, HeaderSplitter, Lexer, SPLITTER};
 use super::*;
+
+/// Forgets the layouts [`split_header`] remembered on this thread.
+fn forget() {
+    SPLITTER.with(|s| *s.borrow_mut() = HeaderSplitter::default());
+}
+
+/// The look-up alone among the layouts [`split_header`] remembered on this thread.
+fn recall(line: &str) -> Option<Split> {
+    SPLITTER.with(|s| s.borrow().layouts.recall(line))
+}
 
 /// The split of `line` recognised afresh, remembering nothing.
 fn afresh(line: &str) -> (&str, Option<&str>) {
@@ -10,7 +20,7 @@ fn afresh(line: &str) -> (&str, Option<&str>) {
 /// Remembers `first`'s layout, then splits `second`: it must be split as it would be afresh,
 /// and taken from the layout exactly when `fits` says so.
 fn after(first: &str, second: &str, fits: bool) {
-    TABLE.with(|t| *t.borrow_mut() = None);
+    forget();
     let h = split_header(first);
     assert_eq!((h.content(), h.level()), afresh(first), "{first:?}");
     assert_eq!(recall(second).is_some(), fits, "{first:?} then {second:?}");
@@ -162,7 +172,7 @@ fn an_epoch_length_number_keeps_its_first_digit() {
 /// first multiple of eight bytes share a set of four.)
 #[test]
 fn layouts_of_every_length_are_found() {
-    TABLE.with(|t| *t.borrow_mut() = None);
+    forget();
     let lines: Vec<String> = (1..60)
         .map(|n| {
             let name = format!("{}{}", char::from(b'a' + (n % 26) as u8), "w".repeat(n));
@@ -214,7 +224,7 @@ fn remembered_splits_equal_fresh_ones_on_near_misses() {
         .chars()
         .collect();
     let mut rng = StdRng::seed_from_u64(22);
-    TABLE.with(|t| *t.borrow_mut() = None);
+    forget();
     let (mut fitted, mut lines) = (0, 0);
     for _ in 0..20_000 {
         let mut line: Vec<char> = seeds[rng.random_range(0..seeds.len())].chars().collect();
@@ -266,7 +276,7 @@ fn remembered_splits_equal_fresh_ones_on_near_misses() {
 /// line one byte longer or shorter than a layout that ends with the line is not.
 #[test]
 fn layouts_ending_anywhere_in_a_block_are_found() {
-    TABLE.with(|t| *t.borrow_mut() = None);
+    forget();
     for k in 1..=100 {
         // The header takes all but the last token, which ends the line: the layout ends
         // with the line (`more` false).
@@ -294,4 +304,24 @@ fn layouts_ending_anywhere_in_a_block_are_found() {
     }
     after("10:00:00 INFO x", "11:22:33 INFO y", false);
     after("10:00 E xy", "11:22 E xz", false);
+}
+
+/// A splitter remembers the layouts of the lines it split, and only those: another splitter,
+/// or the thread's, has not seen them; its splits are the fresh ones either way.
+#[test]
+fn a_splitter_keeps_its_own_layouts() {
+    let first = "Jun  7 21:17:44 web-4 sshd[57085]: Failed password for root";
+    let second = "Jun  8 02:03:59 web-9 sshd[41913]: Accepted publickey for git";
+    forget();
+    let mut mine = HeaderSplitter::new();
+    assert_eq!(mine.layouts.recall(second), None);
+    let h = mine.split(first);
+    assert_eq!((h.content(), h.level()), afresh(first));
+    assert!(mine.layouts.recall(second).is_some());
+    assert_eq!(HeaderSplitter::new().layouts.recall(second), None);
+    assert_eq!(recall(second), None, "the thread's layouts are apart");
+    let h = mine.split(second);
+    assert_eq!((h.content(), h.level()), afresh(second));
+    assert_eq!(h, split_header(second));
+    assert!(recall(second).is_some());
 }
