@@ -572,7 +572,8 @@ fn terms<const MEMO: bool, const FAST: bool, S: TermSink>(content: &str, sink: &
                 while s < b.len() && CLASS[usize::from(b[s])] == SPACE {
                     s += 1;
                 }
-                if s == b.len() {
+                // `pos` may be one past the end (after a token that ends the line).
+                if s >= b.len() {
                     return;
                 }
                 // Numbers seldom recur, and a path is mostly a request target (never plain):
@@ -587,7 +588,9 @@ fn terms<const MEMO: bool, const FAST: bool, S: TermSink>(content: &str, sink: &
                 };
                 if MEMO && asked {
                     if let Some(e) = sink.known(s) {
-                        pos = e;
+                        // A token's end is a white-space byte or the line's end: the
+                        // search for the next one need not test it.
+                        pos = e + 1;
                         continue;
                     }
                 }
@@ -620,7 +623,7 @@ fn terms<const MEMO: bool, const FAST: bool, S: TermSink>(content: &str, sink: &
                         ) {
                             return;
                         }
-                        pos = whole;
+                        pos = whole + 1; // as after a known token
                         continue;
                     }
                     let (e, shape) = scan_token(b, i, &CLASS, SPACE);
