@@ -10,7 +10,8 @@
 //! newline is fine, invalid UTF-8 is replaced (U+FFFD) and counted, and lines that do not match
 //! `--log-format` are mined whole and counted. Without `--log-format`, the header each line
 //! starts with (timestamp, level, pid, host, logger) is recognised by
-//! [`seismo_detectors::split_header`] and only the message is mined, as the agent's sources do.
+//! a [`seismo_detectors::HeaderSplitter`] of the file's own (the agent's sources use
+//! `split_header`, the same recognition) and only the message is mined.
 //! A regular file is read through a memory map, as long as it was when opened; one cut shorter
 //! meanwhile ends the command with an error (see `mapped`).
 
